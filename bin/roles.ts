@@ -1,0 +1,33 @@
+/**
+ * The roles the one `weft` binary can play. Each role module exports
+ * `main(argv)`, argv being the arguments after the program name, and resolves to the exit code.
+ * Modules are imported lazily so a CNI exec only evaluates the code of its own role.
+ */
+export type RoleMain = (argv: readonly string[]) => Promise<number>;
+
+export const ROLES = {
+  flannel: { about: "CNI meta plugin: subnet.env -> bridge + host-local delegate", load: () => import("../plugins/flannel/main.ts") },
+  bridge: { about: "CNI bridge plugin: cni0 bridge, veth pair, IPAM, gateway, masquerade", load: () => import("../plugins/bridge/main.ts") },
+  "host-local": { about: "CNI host-local IPAM plugin: file-backed address allocation", load: () => import("../plugins/host-local/main.ts") },
+  loopback: { about: "CNI loopback plugin: brings up lo in the pod", load: () => import("../plugins/loopback/main.ts") },
+  flanneld: { about: "node daemon: subnet lease, subnet.env, vxlan/host-gw data plane, masquerade", load: () => import("../daemon/main.ts") },
+  cnitool: { about: "runs CNI network configurations against a netns (cnitool-compatible)", load: () => import("../libcni/cli/cnitool.ts") },
+} as const satisfies Record<string, { about: string; load: () => Promise<{ main: RoleMain }> }>;
+
+export type RoleName = keyof typeof ROLES;
+
+export function isRole(name: string): name is RoleName {
+  return Object.hasOwn(ROLES, name);
+}
+
+/**
+ * Pick the role from the name the binary was run as (basename of argv0, e.g. a link
+ * /opt/cni/bin/bridge -> weft), else from the first argument (`weft bridge ...`).
+ */
+export function selectRole(argv0: string, args: readonly string[]): { role: RoleName; rest: readonly string[] } | undefined {
+  const base = argv0.slice(argv0.lastIndexOf("/") + 1).replace(/\.(exe|ts|js)$/, "");
+  if (isRole(base)) return { role: base, rest: args };
+  const first = args[0];
+  if (first !== undefined && isRole(first)) return { role: first, rest: args.slice(1) };
+  return undefined;
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bun
+// Entry of the multi-call binary: pick a role, run it, exit with its code. Nothing else lives here.
+import { ROLES, selectRole } from "./roles.ts";
+import { VERSION } from "./version.ts";
+
+function usage(): string {
+  const lines = Object.entries(ROLES).map(([name, r]) => `  ${name.padEnd(11)} ${r.about}`);
+  return [
+    `weft ${VERSION}: Flannel for Kubernetes in one binary.`,
+    "",
+    "Run as a link named after a role (/opt/cni/bin/bridge -> weft), or as `weft <role> [args]`.",
+    "Roles:",
+    ...lines,
+    "",
+    "  weft --version   print the version",
+    "",
+  ].join("\n");
+}
+
+async function run(): Promise<number> {
+  const args = process.argv.slice(2);
+  // Under `bun bin/weft.ts` argv0 is "bun"; in the compiled binary it is the invoked name.
+  const picked = selectRole(process.argv0, args);
+  if (!picked) {
+    const a = args[0];
+    if (a === "--version" || a === "version") {
+      process.stdout.write(`weft ${VERSION}\nroles: ${Object.keys(ROLES).join(", ")}\n`);
+      return 0;
+    }
+    if (a === undefined || a === "--help" || a === "-h" || a === "help") {
+      process.stdout.write(usage());
+      return 0;
+    }
+    process.stderr.write(`weft: unknown role "${a}"; expected one of: ${Object.keys(ROLES).join(", ")}\n`);
+    return 2;
+  }
+  const mod = await ROLES[picked.role].load();
+  return mod.main(picked.rest);
+}
+
+process.exitCode = await run();

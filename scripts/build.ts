@@ -1,0 +1,22 @@
+// Build dist/weft (bun build --compile) and the role links in dist/bin.
+// Usage: bun scripts/build.ts
+import { $ } from "bun";
+import { mkdirSync, rmSync, symlinkSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { ROLES } from "../bin/roles.ts";
+
+const root = join(import.meta.dir, "..");
+const dist = join(root, "dist");
+mkdirSync(join(dist, "bin"), { recursive: true });
+
+const gen = join(root, "scripts", "gen-validators.ts");
+if (existsSync(gen)) await $`bun ${gen}`.cwd(root);
+
+const t0 = performance.now();
+await $`bun build --compile --minify --sourcemap=none ${join(root, "bin", "weft.ts")} --outfile ${join(dist, "weft")}`.cwd(root).quiet();
+for (const role of Object.keys(ROLES)) {
+  const link = join(dist, "bin", role);
+  rmSync(link, { force: true });
+  symlinkSync("../weft", link);
+}
+console.log(`built dist/weft and dist/bin/{${Object.keys(ROLES).join(",")}} in ${Math.round(performance.now() - t0)} ms`);

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests and the demo use, on a fresh Debian machine as root.
+# apt-get update runs once, only when something is missing.
+set -euo pipefail
+pkgs=(iproute2 iptables nftables containernetworking-plugins etcd-server etcd-client iperf3 procps)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The reference plugins live in /usr/lib/cni on Debian.
+test -x /usr/lib/cni/bridge || { echo "install-deps: /usr/lib/cni/bridge missing after install" >&2; exit 1; }
