@@ -2,7 +2,8 @@
 # Installs the system packages the tests and the demo use, on a fresh Debian machine as root.
 # apt-get update runs once, only when something is missing.
 set -euo pipefail
-pkgs=(iproute2 iptables nftables containernetworking-plugins etcd-server etcd-client iperf3 procps)
+# golang-go + golang-github-appc-cni-dev: Go libcni source, to build the go-cnitool test oracle offline.
+pkgs=(iproute2 iptables nftables containernetworking-plugins etcd-server etcd-client iperf3 procps golang-go golang-github-appc-cni-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

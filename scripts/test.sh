@@ -6,5 +6,6 @@ if [[ $(id -u) -ne 0 ]]; then echo "npm test needs root: the tests build network
 bash scripts/install-deps.sh
 [[ -d node_modules/.bin ]] && [[ node_modules/.package-lock.json -nt package-lock.json ]] || npm ci --no-audit --no-fund
 npm run -s build
+bash scripts/build-go-cnitool.sh
 npx tsc --noEmit -p tsconfig.json
 npx vitest run "$@"
