@@ -38,4 +38,12 @@ async function run(): Promise<number> {
   return mod.main(picked.rest);
 }
 
-process.exitCode = await run();
+void run().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`weft: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 70;
+  },
+);

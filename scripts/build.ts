@@ -13,7 +13,10 @@ const gen = join(root, "scripts", "gen-validators.ts");
 if (existsSync(gen)) await $`bun ${gen}`.cwd(root);
 
 const t0 = performance.now();
-await $`bun build --compile --minify --sourcemap=none ${join(root, "bin", "weft.ts")} --outfile ${join(dist, "weft")}`.cwd(root).quiet();
+// --bytecode: precompiled bytecode (CJS) cuts ~1 ms of parse at each exec. No .env / bunfig.toml
+// autoload: a file in the kubelet's working directory must never change what a plugin does.
+const flags = ["--compile", "--bytecode", "--minify", "--sourcemap=none", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"];
+await $`bun build ${flags} ${join(root, "bin", "weft.ts")} --outfile ${join(dist, "weft")}`.cwd(root).quiet();
 for (const role of Object.keys(ROLES)) {
   const link = join(dist, "bin", role);
   rmSync(link, { force: true });
