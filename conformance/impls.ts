@@ -20,6 +20,7 @@ export const REFERENCE: Impl = { label: "reference", pluginDir: REFERENCE_PLUGIN
 export function implsUnderTest(): Impl[] {
   const dir = process.env["PLUGIN_DIR"];
   if (dir) {
+    if (dir === REFERENCE_PLUGIN_DIR) return [REFERENCE];
     const isOurs = existsSync(join(dir, "weft")) || dir === WEFT_PLUGIN_DIR;
     return [isOurs ? { ...WEFT, pluginDir: dir } : { ...REFERENCE, label: `custom:${dir}`, pluginDir: dir }];
   }
@@ -50,5 +51,7 @@ export function atLeast(v: string, min: string): boolean {
 export const DIFFERENCES = {
   errorCodes:
     "reference plugins return 999 for most plugin-level failures (they never build a typed CNI error); weft returns the spec's code (7 bad config, 11 try again, 3 unknown container, 5 I/O)",
+  failedAddLeak:
+    "when bridge ADD fails after creating the veth pair, the reference releases the IP but leaves the veth pair; weft unwinds everything it made",
   version110: "Debian's reference (1.1.1) predates spec 1.1.0: no GC/STATUS and VERSION tops out at 1.0.0",
 } as const;

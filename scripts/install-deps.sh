@@ -3,7 +3,7 @@
 # apt-get update runs once, only when something is missing.
 set -euo pipefail
 # golang-go + golang-github-appc-cni-dev: Go libcni source, to build the go-cnitool test oracle offline.
-pkgs=(iproute2 iptables nftables containernetworking-plugins etcd-server etcd-client iperf3 procps golang-go golang-github-appc-cni-dev)
+pkgs=(iproute2 iputils-ping iptables nftables containernetworking-plugins etcd-server etcd-client iperf3 procps golang-go golang-github-appc-cni-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
