@@ -27,8 +27,8 @@ interface DemoNode extends NodeSpec {
   readonly name: string;
   readonly scratch: CniScratch;
   daemon?: ChildProcess;
-  subnet?: string;
-  mtu?: string;
+  subnet?: string | undefined;
+  mtu?: string | undefined;
 }
 interface Pod {
   readonly name: string;
