@@ -1,0 +1,86 @@
+import { describe, expect, it } from "vitest";
+import { forwardRules, IptablesRules, masqRules, restorePayload } from "./iptables-rules.ts";
+import { nftScript } from "./nft-rules.ts";
+import { RecordingRunner } from "./runner.ts";
+import { TrafficManager } from "./traffic.ts";
+
+const v4 = { family: 4 as const, network: "10.244.0.0/16", pod: "10.244.1.0/24" };
+
+describe("flanneld iptables rules", () => {
+  it("builds the masquerade chain in flanneld's order with its comments", () => {
+    const rules = masqRules({ ...v4, fullyRandom: true }).map((r) => `${r.table} ${r.chain} ${r.rule.join(" ")}`);
+    expect(rules).toEqual([
+      "nat POSTROUTING -m comment --comment flanneld masq -j FLANNEL-POSTRTG",
+      "nat FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment flanneld masq -j RETURN",
+      "nat FLANNEL-POSTRTG -s 10.244.1.0/24 -d 10.244.0.0/16 -m comment --comment flanneld masq -j RETURN",
+      "nat FLANNEL-POSTRTG -s 10.244.0.0/16 -d 10.244.1.0/24 -m comment --comment flanneld masq -j RETURN",
+      "nat FLANNEL-POSTRTG ! -s 10.244.0.0/16 -d 10.244.1.0/24 -m comment --comment flanneld masq -j RETURN",
+      "nat FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -m comment --comment flanneld masq -j MASQUERADE --random-fully",
+      "nat FLANNEL-POSTRTG ! -s 10.244.0.0/16 -d 10.244.0.0/16 -m comment --comment flanneld masq -j MASQUERADE --random-fully",
+    ]);
+  });
+
+  it("uses ff00::/8 for IPv6 and drops --random-fully when disabled", () => {
+    const rules = masqRules({ family: 6, network: "fc00::/48", pod: "fc00:0:0:1::/64", fullyRandom: false });
+    expect(rules[5]?.rule).toEqual(["-s", "fc00::/48", "!", "-d", "ff00::/8", "-m", "comment", "--comment", "flanneld masq", "-j", "MASQUERADE"]);
+  });
+
+  it("writes one restore payload that recreates our chain and re-appends the jump only once", () => {
+    const rules = [...masqRules({ ...v4, fullyRandom: false }), ...forwardRules(v4.network)];
+    const nat = restorePayload("nat", rules, true).split("\n");
+    expect(nat[0]).toBe("*nat");
+    expect(nat[1]).toBe(":FLANNEL-POSTRTG - [0:0]");
+    expect(nat[2]).toBe('-D POSTROUTING -m comment --comment "flanneld masq" -j FLANNEL-POSTRTG');
+    expect(nat.filter((l) => l.startsWith("-A POSTROUTING"))).toHaveLength(1);
+    expect(nat.at(-2)).toBe("COMMIT");
+    const filter = restorePayload("filter", rules, false);
+    expect(filter).not.toContain("-D ");
+    expect(filter).toContain('-A FLANNEL-FWD -s 10.244.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT');
+  });
+
+  it("ensure() checks the jump, then feeds iptables-restore --noflush per table", async () => {
+    const rec = new RecordingRunner((cmd, args) => (cmd === "iptables" && args.includes("-C") ? { exitCode: 1, stdout: "", stderr: "" } : undefined));
+    await new IptablesRules(rec.run, 4).ensure([...masqRules({ ...v4, fullyRandom: false }), ...forwardRules(v4.network)]);
+    const restores = rec.calls.filter((c) => c.cmd === "iptables-restore");
+    expect(restores.map((c) => c.input?.split("\n")[0])).toEqual(["*nat", "*filter"]);
+    expect(restores.every((c) => c.args.join(" ") === "--noflush --wait")).toBe(true);
+  });
+
+  it("ensure() reports the failing table and the stderr of iptables-restore", async () => {
+    const rec = new RecordingRunner((cmd) => (cmd === "iptables-restore" ? { exitCode: 2, stdout: "", stderr: "line 3 failed" } : undefined));
+    await expect(new IptablesRules(rec.run, 4).ensure(masqRules({ ...v4, fullyRandom: false }))).rejects.toThrow(/iptables-restore \(table nat\) failed: line 3 failed/);
+  });
+});
+
+describe("flanneld nftables rules", () => {
+  it("replaces the table atomically and fixes the mark mask and 4th rule", () => {
+    const s = nftScript({ ...v4, fullyRandom: true, masquerade: true, forward: true });
+    expect(s.split("\n").slice(0, 3)).toEqual(["add table ip flannel-ipv4", "delete table ip flannel-ipv4", "table ip flannel-ipv4 {"]);
+    expect(s).toContain("meta mark & 0x4000 == 0x4000 return");
+    expect(s).toContain("ip saddr != 10.244.0.0/16 ip daddr 10.244.1.0/24 return");
+    expect(s).toContain("ip saddr 10.244.0.0/16 ip daddr != 224.0.0.0/4 masquerade fully-random");
+    expect(s).toContain("type filter hook forward priority filter");
+  });
+  it("omits chains that are switched off", () => {
+    const s = nftScript({ ...v4, fullyRandom: false, masquerade: false, forward: true });
+    expect(s).not.toContain("postrtg");
+    expect(s).toContain("chain forward");
+  });
+});
+
+describe("traffic manager", () => {
+  it("in iptables mode removes the nftables tables first, then installs", async () => {
+    const rec = new RecordingRunner();
+    await new TrafficManager(rec.run, { mode: "iptables", families: [v4], masquerade: true, forward: true, fullyRandom: true }).init();
+    expect(rec.calls[0]).toEqual({ cmd: "nft", args: ["delete", "table", "ip", "flannel-ipv4"] });
+    expect(rec.calls.some((c) => c.cmd === "iptables-restore")).toBe(true);
+  });
+  it("resync reinstalls only when a rule is missing", async () => {
+    let missing = true;
+    const rec = new RecordingRunner((cmd, args) => (cmd === "iptables" && args.includes("-C") ? { exitCode: missing ? 1 : 0, stdout: "", stderr: "" } : undefined));
+    const tm = new TrafficManager(rec.run, { mode: "iptables", families: [v4], masquerade: true, forward: true, fullyRandom: false });
+    expect(await tm.resync()).toBe(1);
+    missing = false;
+    expect(await tm.resync()).toBe(0);
+  });
+});

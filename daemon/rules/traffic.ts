@@ -1,0 +1,76 @@
+// The traffic manager: installs masquerade and forward rules in iptables or nftables mode, cleans
+// the other mode, and keeps them in place (resync). Rules are never removed on exit (as flanneld).
+import { forwardRules, IptablesRules, masqRules, type Family, type RuleSpec } from "./iptables-rules.ts";
+import { NftRules } from "./nft-rules.ts";
+import type { CommandRunner } from "./runner.ts";
+
+export interface TrafficConfig {
+  readonly mode: "iptables" | "nftables";
+  /** per family: cluster network and this node's lease */
+  readonly families: readonly { readonly family: Family; readonly network: string; readonly pod: string }[];
+  readonly masquerade: boolean;
+  readonly forward: boolean;
+  readonly fullyRandom: boolean;
+}
+
+export class TrafficManager {
+  private readonly nft: NftRules;
+  constructor(
+    private readonly run: CommandRunner,
+    private readonly cfg: TrafficConfig,
+    private readonly log: (msg: string, fields?: Record<string, unknown>) => void = () => undefined,
+  ) {
+    this.nft = new NftRules(run);
+  }
+
+  private iptablesRules(f: TrafficConfig["families"][number]): RuleSpec[] {
+    return [
+      ...(this.cfg.masquerade ? masqRules({ ...f, fullyRandom: this.cfg.fullyRandom }) : []),
+      ...(this.cfg.forward ? forwardRules(f.network) : []),
+    ];
+  }
+
+  /** Start-up: remove the other mode's rules, and rules for an old network/subnet, then install ours. */
+  async init(previous?: { readonly network: string; readonly pod: string; readonly family: Family }): Promise<void> {
+    for (const f of this.cfg.families) {
+      if (this.cfg.mode === "iptables") {
+        await this.nft.remove(f.family);
+        const ipt = new IptablesRules(this.run, f.family);
+        if (previous && previous.family === f.family && (previous.network !== f.network || previous.pod !== f.pod)) {
+          this.log("removing rules of the previous network/subnet", { ...previous });
+          await ipt.remove([...masqRules({ ...previous, fullyRandom: this.cfg.fullyRandom }), ...forwardRules(previous.network)]);
+        }
+        await ipt.ensure(this.iptablesRules(f));
+      } else {
+        const ipt = new IptablesRules(this.run, f.family);
+        await ipt.remove([...masqRules({ ...f, fullyRandom: this.cfg.fullyRandom }), ...forwardRules(f.network)]).catch(() => undefined);
+        await this.nft.ensure({ ...f, fullyRandom: this.cfg.fullyRandom, masquerade: this.cfg.masquerade, forward: this.cfg.forward });
+      }
+    }
+  }
+
+  /** One resync pass: reinstall a family's rules when any is missing. Returns how many families were repaired. */
+  async resync(): Promise<number> {
+    let repaired = 0;
+    for (const f of this.cfg.families) {
+      if (this.cfg.mode === "iptables") {
+        const ipt = new IptablesRules(this.run, f.family);
+        const rules = this.iptablesRules(f);
+        const missing = await ipt.missing(rules);
+        if (missing.length > 0) {
+          this.log("iptables rules missing, reinstalling", { family: f.family, missing: missing.length });
+          await ipt.ensure(rules);
+          repaired++;
+        }
+      } else {
+        const o = { ...f, fullyRandom: this.cfg.fullyRandom, masquerade: this.cfg.masquerade, forward: this.cfg.forward };
+        if (!(await this.nft.present(o))) {
+          this.log("nftables table missing, reinstalling", { family: f.family });
+          await this.nft.ensure(o);
+          repaired++;
+        }
+      }
+    }
+    return repaired;
+  }
+}
