@@ -1,0 +1,77 @@
+/**
+ * Delegation, for meta plugins (bridge -> IPAM, flannel -> bridge): run another plugin with this
+ * process's environment, only CNI_COMMAND replaced, and the full config on stdin.
+ *
+ * The plugin is found on this process's CNI_PATH and exec'd, unless the caller's `inProcess`
+ * resolver offers an in-process implementation of that type; its output is read by exactly the
+ * same rules, so the two paths behave the same. libcni knows no plugin itself: resolvers are
+ * injected by plugins/ (layers point down).
+ */
+import { delegateEnv, pluginFailure, type Env, type PluginExec } from "./exec.ts";
+import { RawExec, type StderrSink } from "./raw-exec.ts";
+import { decodePluginResult } from "./result.ts";
+import type { AnyResult } from "./spec.ts";
+
+export interface InProcessPlugin {
+  run(io: { readonly env: Env; readonly stdin: string }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+}
+
+export type InProcessResolver = (type: string) => InProcessPlugin | undefined;
+
+export interface DelegateOptions {
+  /** How to run an exec'd delegate. @default a RawExec */
+  readonly exec?: PluginExec;
+  /** Offer an in-process implementation for a plugin type; undefined means exec it. */
+  readonly inProcess?: InProcessResolver;
+  /** The environment to inherit. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Exec timeout. @default the exec's own */
+  readonly timeoutMs?: number;
+  /** Where an in-process delegate's stderr is copied. @default process.stderr */
+  readonly stderr?: StderrSink;
+}
+
+let sharedExec: PluginExec | undefined;
+const defaultExec = (): PluginExec => (sharedExec ??= new RawExec());
+
+/** Run the delegate and return its stdout (exit 0), or throw its CniError. */
+async function runDelegate(command: string, type: string, conf: string, opts: DelegateOptions): Promise<string> {
+  const base = opts.env ?? process.env;
+  const env = delegateEnv(base, command);
+  const local = opts.inProcess?.(type);
+  if (local) {
+    const out = await local.run({ env, stdin: conf });
+    const sink = opts.stderr ?? process.stderr;
+    if (out.exitCode === 0) {
+      if (out.stderr) sink.write(out.stderr);
+      return out.stdout;
+    }
+    if (out.stdout && out.stderr) sink.write(out.stderr);
+    throw pluginFailure({ stdout: out.stdout, stderr: out.stderr, exitCode: out.exitCode });
+  }
+  const exec = opts.exec ?? defaultExec();
+  const paths = (base["CNI_PATH"] ?? "").split(":").filter((p) => p !== "");
+  const path = exec.findInPath(type, paths);
+  return exec.execPlugin({ path, stdin: conf, env, ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }) });
+}
+
+/** ADD on the delegate; its result, version-fixed like any plugin result. */
+export async function delegateAdd(type: string, conf: string, opts: DelegateOptions = {}): Promise<AnyResult> {
+  return decodePluginResult(await runDelegate("ADD", type, conf, opts), conf);
+}
+
+export async function delegateCheck(type: string, conf: string, opts: DelegateOptions = {}): Promise<void> {
+  await runDelegate("CHECK", type, conf, opts);
+}
+
+export async function delegateDel(type: string, conf: string, opts: DelegateOptions = {}): Promise<void> {
+  await runDelegate("DEL", type, conf, opts);
+}
+
+export async function delegateStatus(type: string, conf: string, opts: DelegateOptions = {}): Promise<void> {
+  await runDelegate("STATUS", type, conf, opts);
+}
+
+export async function delegateGC(type: string, conf: string, opts: DelegateOptions = {}): Promise<void> {
+  await runDelegate("GC", type, conf, opts);
+}
