@@ -1,0 +1,116 @@
+// Pure: from the set of peer leases to the kernel state a backend wants (routes, neighbours, FDB),
+// and the diff between wanted and actual. No kernel calls here.
+import { containsNet, formatCidr, formatIp, parseCidr, sameNet, type IpNet } from "../ip.ts";
+import type { Lease } from "../lease.ts";
+import type { KFdb, KNeigh, KRoute } from "./dataplane.ts";
+
+export interface Desired {
+  readonly routes: KRoute[];
+  readonly neighs: KNeigh[];
+  readonly fdb: KFdb[];
+}
+
+export interface VxlanContext {
+  readonly kind: "vxlan";
+  readonly vxlanIndex: number;
+  readonly underlayIndex: number;
+  readonly directRouting: boolean;
+  /** kernel route lookup, for DirectRouting: a peer on our L2 has a route with no gateway */
+  readonly routeGet: (ip: string) => { readonly gw?: string; readonly ifindex: number } | undefined;
+}
+
+export interface HostGwContext {
+  readonly kind: "host-gw";
+  readonly underlayIndex: number;
+}
+
+export type PlanContext = VxlanContext | HostGwContext;
+
+function vtepMac(l: Lease): string | undefined {
+  const d = l.attrs.BackendData;
+  if (typeof d !== "object" || d === null) return undefined;
+  const rec = d as Record<string, unknown>;
+  const k = Object.keys(rec).find((x) => x.toLowerCase() === "vtepmac");
+  const v = k === undefined ? undefined : rec[k];
+  return typeof v === "string" ? v.toLowerCase() : undefined;
+}
+
+/** What the data plane should hold for these peers (IPv4 leases). Leases of another backend type are skipped. */
+export function desiredState(peers: Iterable<Lease>, ctx: PlanContext): Desired {
+  const out: Desired = { routes: [], neighs: [], fdb: [] };
+  for (const l of peers) {
+    if (!l.subnet || (l.attrs.BackendType ?? ctx.kind) !== ctx.kind) continue;
+    const dst = formatCidr(l.subnet);
+    const pub = l.attrs.PublicIP;
+    if (ctx.kind === "host-gw") {
+      out.routes.push({ dst, gw: pub, ifindex: ctx.underlayIndex });
+      continue;
+    }
+    if (ctx.directRouting) {
+      const via = ctx.routeGet(pub);
+      if (via && via.gw === undefined) {
+        out.routes.push({ dst, gw: pub, ifindex: via.ifindex });
+        continue;
+      }
+    }
+    const mac = vtepMac(l);
+    if (!mac) continue;
+    const gw = formatIp(4, l.subnet.ip);
+    out.neighs.push({ ifindex: ctx.vxlanIndex, ip: gw, mac });
+    out.fdb.push({ ifindex: ctx.vxlanIndex, mac, dst: pub });
+    out.routes.push({ dst, gw, ifindex: ctx.vxlanIndex, onlink: true });
+  }
+  return out;
+}
+
+export interface Diff {
+  readonly routes: { readonly put: KRoute[]; readonly del: KRoute[] };
+  readonly neighs: { readonly put: KNeigh[]; readonly del: KNeigh[] };
+  readonly fdb: { readonly put: KFdb[]; readonly del: KFdb[] };
+}
+
+const sameRoute = (a: KRoute, b: KRoute) => a.dst === b.dst && a.gw === b.gw && a.ifindex === b.ifindex && Boolean(a.onlink) === Boolean(b.onlink);
+
+/**
+ * Which of the actual routes are ours to manage: inside the cluster network, not our own subnet,
+ * and on our device (vxlan) or via a gateway on the underlay (host-gw / DirectRouting).
+ */
+export function isManagedRoute(r: KRoute, o: { readonly network: IpNet; readonly own?: IpNet; readonly ctx: PlanContext }): boolean {
+  const dst = parseCidr(r.dst);
+  if (!dst || dst.family !== o.network.family || !containsNet(o.network, dst)) return false;
+  if (o.own && sameNet(dst, o.own)) return false;
+  if (o.ctx.kind === "vxlan" && r.ifindex === o.ctx.vxlanIndex) return true;
+  return r.gw !== undefined && r.ifindex === o.ctx.underlayIndex;
+}
+
+export function diffState(want: Desired, have: { readonly routes: KRoute[]; readonly neighs: KNeigh[]; readonly fdb: KFdb[] }, managed: (r: KRoute) => boolean): Diff {
+  const haveRoutes = new Map(have.routes.map((r) => [r.dst, r]));
+  const wantRoutes = new Set(want.routes.map((r) => r.dst));
+  const nk = (n: KNeigh) => `${n.ifindex}|${n.ip}`;
+  const haveNeigh = new Map(have.neighs.map((n) => [nk(n), n]));
+  const wantNeigh = new Set(want.neighs.map(nk));
+  const fk = (f: KFdb) => `${f.ifindex}|${f.mac}|${f.dst}`;
+  const haveFdb = new Set(have.fdb.map(fk));
+  const wantFdb = new Set(want.fdb.map(fk));
+  return {
+    routes: {
+      put: want.routes.filter((r) => {
+        const h = haveRoutes.get(r.dst);
+        return !h || !sameRoute(h, r);
+      }),
+      del: have.routes.filter((r) => managed(r) && !wantRoutes.has(r.dst)),
+    },
+    neighs: {
+      put: want.neighs.filter((n) => haveNeigh.get(nk(n))?.mac !== n.mac),
+      del: have.neighs.filter((n) => !wantNeigh.has(nk(n))),
+    },
+    fdb: {
+      put: want.fdb.filter((f) => !haveFdb.has(fk(f))),
+      del: have.fdb.filter((f) => !wantFdb.has(fk(f))),
+    },
+  };
+}
+
+export function diffSize(d: Diff): number {
+  return d.routes.put.length + d.routes.del.length + d.neighs.put.length + d.neighs.del.length + d.fdb.put.length + d.fdb.del.length;
+}

@@ -1,0 +1,218 @@
+// A backend reacts to lease events and nothing else: it owns the data plane for every peer.
+// Beyond flanneld: events are coalesced into one pass per tick, a full reconcile runs at start and
+// periodically (repairs deleted routes, neighbours and FDB entries, removes stale flannel routes),
+// and a recreated vxlan device gets every peer replayed.
+import { formatCidr, formatIp, type IpNet } from "../ip.ts";
+import { describeLease, type Lease, type LeaseEvent } from "../lease.ts";
+import type { DataPlane, KRoute } from "./dataplane.ts";
+import { desiredState, diffSize, diffState, isManagedRoute, type Desired, type Diff, type PlanContext } from "./plan.ts";
+
+export interface BackendLog {
+  (level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, string | number | boolean | undefined>): void;
+}
+
+export interface VxlanSettings {
+  readonly vni: number;
+  readonly port: number;
+  readonly gbp: boolean;
+  readonly learning: boolean;
+  readonly directRouting: boolean;
+  /** VtepMAC to keep across restarts (from our previous lease), if any */
+  readonly mac?: string;
+}
+
+export interface RouteNetworkOptions {
+  readonly dp: DataPlane;
+  readonly kind: "vxlan" | "host-gw";
+  /** cluster network (IPv4) */
+  readonly network: IpNet;
+  readonly underlay: { readonly index: number; readonly ip: string; readonly mtu: number };
+  readonly vxlan?: VxlanSettings;
+  /** the MTU in net-conf Backend.MTU (underlay MTU when 0) */
+  readonly backendMtu?: number;
+  readonly log?: BackendLog;
+}
+
+export interface ReconcileStats {
+  readonly changes: number;
+  readonly peers: number;
+  readonly replayed: boolean;
+}
+
+/** vxlan overhead: outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
+export const VXLAN_OVERHEAD_V4 = 50;
+
+export class RouteNetwork {
+  private readonly peers = new Map<string, Lease>();
+  private own: IpNet | undefined;
+  private vxlanIndex = -1;
+  private vtepMac = "";
+  private pending: LeaseEvent[] = [];
+  private scheduled = false;
+  private readonly log: BackendLog;
+
+  constructor(private readonly o: RouteNetworkOptions) {
+    this.log = o.log ?? (() => undefined);
+  }
+
+  get deviceName(): string {
+    return `flannel.${this.o.vxlan?.vni ?? 1}`;
+  }
+
+  /** The MTU for pods (subnet.env FLANNEL_MTU). */
+  get mtu(): number {
+    const base = this.o.backendMtu && this.o.backendMtu > 0 ? this.o.backendMtu : this.o.underlay.mtu;
+    return this.o.kind === "vxlan" ? base - VXLAN_OVERHEAD_V4 : base;
+  }
+
+  /** Create / adopt the device before leasing; returns the lease's BackendData (vxlan) or undefined (host-gw). */
+  prepare(): { readonly backendData: unknown } {
+    if (this.o.kind === "host-gw") return { backendData: undefined };
+    const v = this.o.vxlan;
+    if (!v) throw new Error("vxlan backend needs its settings");
+    const dev = this.o.dp.ensureVxlan({
+      name: this.deviceName,
+      vni: v.vni,
+      port: v.port,
+      localIp: this.o.underlay.ip,
+      underlayIndex: this.o.underlay.index,
+      mtu: this.mtu,
+      gbp: v.gbp,
+      learning: v.learning,
+      ...(v.mac ? { mac: v.mac } : {}),
+    });
+    this.vxlanIndex = dev.index;
+    this.vtepMac = dev.mac;
+    this.log("info", dev.created ? "created vxlan device" : "reusing vxlan device", { dev: this.deviceName, index: dev.index, mac: dev.mac });
+    return { backendData: { VNI: v.vni, VtepMAC: dev.mac } };
+  }
+
+  /** After the lease is known: vxlan device gets subnet.0/32 (no connected route), and a first full reconcile. */
+  start(own: Lease): ReconcileStats {
+    this.own = own.subnet;
+    if (this.o.kind === "vxlan" && own.subnet) this.o.dp.ensureAddress(this.vxlanIndex, `${formatIp(4, own.subnet.ip)}/32`, formatCidr(this.o.network));
+    return this.reconcile();
+  }
+
+  private ctx(): PlanContext {
+    if (this.o.kind === "host-gw") return { kind: "host-gw", underlayIndex: this.o.underlay.index };
+    return { kind: "vxlan", vxlanIndex: this.vxlanIndex, underlayIndex: this.o.underlay.index, directRouting: this.o.vxlan?.directRouting ?? false, routeGet: (ip) => this.o.dp.routeGet(ip) };
+  }
+
+  private key(l: Lease): string {
+    return describeLease(l);
+  }
+
+  private isOwn(l: Lease): boolean {
+    return this.own !== undefined && l.subnet !== undefined && l.subnet.ip === this.own.ip && l.subnet.prefix === this.own.prefix;
+  }
+
+  /** Queue a batch of lease events; they are applied together on the next tick. */
+  handle(batch: readonly LeaseEvent[]): void {
+    this.pending.push(...batch);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Apply queued events now (also used by tests). Returns the number of kernel writes. */
+  flush(): number {
+    this.scheduled = false;
+    const events = this.pending;
+    this.pending = [];
+    const added = new Map<string, Lease>();
+    const removed = new Map<string, Lease>();
+    for (const e of events) {
+      if (this.isOwn(e.lease)) continue;
+      const k = this.key(e.lease);
+      if (e.type === "added") {
+        this.peers.set(k, e.lease);
+        added.set(k, e.lease);
+        removed.delete(k);
+      } else {
+        this.peers.delete(k);
+        removed.set(k, e.lease);
+        added.delete(k);
+      }
+    }
+    let writes = 0;
+    const ctx = this.ctx();
+    for (const l of removed.values()) writes += this.unprogram(desiredState([l], ctx));
+    if (added.size > 0) writes += this.program(desiredState(added.values(), ctx));
+    if (added.size + removed.size > 0) this.log("debug", "applied lease events", { added: added.size, removed: removed.size, writes });
+    return writes;
+  }
+
+  private program(d: Desired): number {
+    let n = 0;
+    // neighbour and FDB before the route, so the kernel never has to ARP for the peer's VTEP
+    for (const x of d.neighs) n += this.try("neigh replace", x.ip, () => this.o.dp.replaceNeigh(x));
+    for (const x of d.fdb) n += this.try("fdb replace", x.dst, () => this.o.dp.replaceFdb(x));
+    for (const x of d.routes) n += this.try("route replace", x.dst, () => this.o.dp.replaceRoute(x));
+    return n;
+  }
+
+  private unprogram(d: Desired): number {
+    let n = 0;
+    for (const x of d.routes) n += this.try("route del", x.dst, () => this.o.dp.deleteRoute(x));
+    for (const x of d.fdb) n += this.try("fdb del", x.dst, () => this.o.dp.deleteFdb(x));
+    for (const x of d.neighs) n += this.try("neigh del", x.ip, () => this.o.dp.deleteNeigh(x));
+    return n;
+  }
+
+  private try(op: string, what: string, fn: () => void): number {
+    try {
+      fn();
+      return 1;
+    } catch (e) {
+      this.log("warn", `${op} failed (the next reconcile retries)`, { target: what, error: e instanceof Error ? e.message : String(e) });
+      return 0;
+    }
+  }
+
+  /** Full pass: make the kernel match every known peer; recreate the device if it vanished. */
+  reconcile(): ReconcileStats {
+    let replayed = false;
+    if (this.o.kind === "vxlan" && this.o.dp.linkIndex(this.deviceName) !== this.vxlanIndex) {
+      this.log("warn", "vxlan device missing or recreated; rebuilding it and replaying all peers", { dev: this.deviceName });
+      this.prepare();
+      if (this.own) this.o.dp.ensureAddress(this.vxlanIndex, `${formatIp(4, this.own.ip)}/32`, formatCidr(this.o.network));
+      replayed = true;
+    }
+    const ctx = this.ctx();
+    const want = desiredState(this.peers.values(), ctx);
+    const have = {
+      routes: this.o.dp.listRoutes(4),
+      neighs: ctx.kind === "vxlan" ? this.o.dp.listNeighs(ctx.vxlanIndex) : [],
+      fdb: ctx.kind === "vxlan" ? this.o.dp.listFdb(ctx.vxlanIndex) : [],
+    };
+    const managed = (r: KRoute) => isManagedRoute(r, { network: this.o.network, ...(this.own ? { own: this.own } : {}), ctx });
+    const diff = diffState(want, have, managed);
+    const changes = this.apply(diff);
+    if (changes > 0) this.log("info", "reconciled data plane", { changes, peers: this.peers.size, routesRemoved: diff.routes.del.length });
+    return { changes, peers: this.peers.size, replayed };
+  }
+
+  private apply(d: Diff): number {
+    if (diffSize(d) === 0) return 0;
+    let n = this.unprogram({ routes: d.routes.del, neighs: d.neighs.del, fdb: d.fdb.del });
+    n += this.program({ routes: d.routes.put, neighs: d.neighs.put, fdb: d.fdb.put });
+    return n;
+  }
+
+  /** Reconcile every `intervalMs` until the signal aborts. */
+  run(signal: AbortSignal, intervalMs = 10_000): void {
+    const t = setInterval(() => {
+      try {
+        this.reconcile();
+      } catch (e) {
+        this.log("error", "reconcile failed", { error: e instanceof Error ? e.message : String(e) });
+      }
+    }, intervalMs);
+    signal.addEventListener("abort", () => clearInterval(t), { once: true });
+  }
+
+  get vtep(): string {
+    return this.vtepMac;
+  }
+}
