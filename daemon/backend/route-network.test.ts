@@ -138,10 +138,11 @@ describe("vxlan backend", () => {
     rn.start(vx(1));
     const many: Lease[] = [];
     for (let i = 0; i < 5000; i++) {
-      many.push({ subnet: net(`10.244.${i >> 4}.${(i & 15) << 4}/28`), attrs: { PublicIP: `192.0.2.${(i % 200) + 20}`, BackendType: "vxlan", BackendData: { VtepMAC: "0e:00:00:00:00:01" } } });
+      many.push({ subnet: net(`10.244.${i >> 5}.${(i & 31) << 3}/29`), attrs: { PublicIP: `192.0.2.${(i % 200) + 20}`, BackendType: "vxlan", BackendData: { VtepMAC: "0e:00:00:00:00:01" } } });
     }
     rn.handle(added(...many));
     expect(rn.flush()).toBe(15_000);
+    expect(dp.routes.size).toBe(5000);
   });
 });
 
