@@ -211,7 +211,7 @@ export class EtcdClient {
               if (o["error"] !== undefined) reject(new EtcdError(`lease keepalive: ${JSON.stringify(o["error"])}`, num(obj(o["error"])["grpc_code"]) || 2));
               else resolve(num(obj(o["result"])["TTL"]));
             },
-            ac.signal,
+            { signal: ac.signal },
           )
           .then((s) => s.done.then(() => reject(new EtcdError("lease keepalive: stream ended without an answer", GrpcCode.Unavailable)), reject), reject);
       });
@@ -257,7 +257,8 @@ export class EtcdClient {
           events: arr(r["events"]).map((e) => ({ type: obj(e)["type"] === "DELETE" ? "delete" : "put", kv: toKv(obj(e)["kv"]) })),
         });
       },
-      opts.signal,
+      // Like clientv3.WithRequireLeader: the member cancels the watch when it loses its leader.
+      { signal: opts.signal, headers: { "grpc-metadata-hasleader": "true" } },
     );
     await s.done;
   }

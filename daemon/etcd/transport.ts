@@ -93,9 +93,9 @@ export class EtcdTransport {
     this.httpsAgent.destroy();
   }
 
-  private open(url: URL, path: string, body: string, signal: AbortSignal | undefined): http.ClientRequest {
+  private open(url: URL, path: string, body: string, signal: AbortSignal | undefined, extra: Readonly<Record<string, string>> = {}): http.ClientRequest {
     const isHttps = url.protocol === "https:";
-    const headers: Record<string, string> = { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) };
+    const headers: Record<string, string> = { ...extra, "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) };
     if (this.token) headers["authorization"] = this.token;
     const opts: http.RequestOptions = {
       method: "POST",
@@ -166,14 +166,26 @@ export class EtcdTransport {
    * every JSON line until the server ends the stream, the connection breaks or `signal` aborts;
    * `done` settles then (rejecting on a broken connection, resolving on abort or clean end).
    */
-  async stream(path: string, body: unknown, onLine: (o: Record<string, unknown>) => void, signal: AbortSignal): Promise<{ done: Promise<void> }> {
+  async stream(
+    path: string,
+    body: unknown,
+    onLine: (o: Record<string, unknown>) => void,
+    opts: { readonly signal: AbortSignal; readonly headers?: Readonly<Record<string, string>> },
+  ): Promise<{ done: Promise<void> }> {
     const payload = JSON.stringify(body);
-    return this.failover(path, (url) => this.openStream(url, path, payload, onLine, signal));
+    return this.failover(path, (url) => this.openStream(url, path, payload, onLine, opts));
   }
 
-  private openStream(url: URL, path: string, payload: string, onLine: (o: Record<string, unknown>) => void, signal: AbortSignal): Promise<{ done: Promise<void> }> {
+  private openStream(
+    url: URL,
+    path: string,
+    payload: string,
+    onLine: (o: Record<string, unknown>) => void,
+    opts: { readonly signal: AbortSignal; readonly headers?: Readonly<Record<string, string>> },
+  ): Promise<{ done: Promise<void> }> {
+    const signal = opts.signal;
     return new Promise((resolveOpen, rejectOpen) => {
-      const req = this.open(url, path, payload, signal);
+      const req = this.open(url, path, payload, signal, opts.headers);
       let opened = false;
       req.setTimeout(this.timeoutMs, () => {
         if (opened) return;

@@ -1,0 +1,32 @@
+/** Waiting that ends early (without throwing) when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, Math.max(0, ms));
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Exponential backoff: `next()` returns the current delay and doubles it up to `max`; `reset()` starts over. */
+export class Backoff {
+  private cur: number;
+  constructor(
+    private readonly initial: number,
+    private readonly max: number,
+  ) {
+    this.cur = initial;
+  }
+  next(): number {
+    const d = this.cur;
+    this.cur = Math.min(this.max, this.cur * 2);
+    return d;
+  }
+  reset(): void {
+    this.cur = this.initial;
+  }
+}
