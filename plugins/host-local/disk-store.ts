@@ -1,0 +1,154 @@
+/**
+ * The reference host-local on-disk store, byte for byte, so Weft and the Go plugin can share a
+ * dataDir (and an upgrade in either direction keeps every reservation):
+ *
+ *   <dataDir>/<network>/                 directory, 0755
+ *   <dataDir>/<network>/lock             flock(LOCK_EX) around every operation (opened O_CREAT|O_RDONLY, 0750)
+ *   <dataDir>/<network>/<ip>             one per reservation, created O_EXCL 0600: `<trimmed id>\r\n<ifname>`
+ *   <dataDir>/<network>/last_reserved_ip.<N>  0600, the IP text, no newline
+ *
+ * Differences from the reference, all invisible to it: last_reserved_ip is replaced atomically
+ * (temp file, fsync, rename) instead of truncated in place; reservation files are fsync'd; only
+ * files named like an IP are reservations (the Go plugin also reads `lock`, `last_reserved_ip.*`
+ * and strays when matching a container ID).
+ *
+ * The lock is taken through the injected `FileLocker`: the binary passes the real flock, unit tests
+ * an in-process one, so this module never touches bun:ffi.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync, constants } from "node:fs";
+import { join } from "node:path";
+import { parseIP } from "./ip.ts";
+import { type Allocation, StoreBase, ownerRecord, parseOwnerRecord } from "./store.ts";
+
+export const DEFAULT_DATA_DIR = "/var/lib/cni/networks";
+export const LAST_RESERVED_PREFIX = "last_reserved_ip.";
+export const LOCK_FILE = "lock";
+
+/** Exclusive whole-file locking; the real one is flock(2) on a file opened O_CREAT|O_RDONLY 0750. */
+export interface FileLocker {
+  /** Hold an exclusive lock on `path` (creating the file if needed) while `fn` runs, then release it. */
+  withLock<T>(path: string, fn: () => T): Promise<T>;
+}
+
+export interface DiskStoreOptions {
+  /** Parent of the per-network directories. @default "/var/lib/cni/networks" */
+  readonly dataDir?: string;
+  /** The network name: the directory under dataDir. */
+  readonly network: string;
+  readonly locker: FileLocker;
+}
+
+function errno(e: unknown): string | undefined {
+  return typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : undefined;
+}
+
+export class DiskStore extends StoreBase {
+  /** `<dataDir>/<network>`. */
+  readonly dir: string;
+  readonly #locker: FileLocker;
+
+  /** Creates the network directory (0755, with parents) like the reference's New(). */
+  constructor(o: DiskStoreOptions) {
+    super();
+    this.dir = join(o.dataDir || DEFAULT_DATA_DIR, o.network);
+    this.#locker = o.locker;
+    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+  }
+
+  withLock<T>(fn: () => T): Promise<T> {
+    return this.#locker.withLock(join(this.dir, LOCK_FILE), fn);
+  }
+
+  reserve(ip: string, containerID: string, ifname: string): boolean {
+    const path = join(this.dir, ip);
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
+    } catch (e) {
+      if (errno(e) === "EEXIST") return false;
+      throw e;
+    }
+    try {
+      writeSync(fd, ownerRecord(containerID, ifname));
+      fsyncSync(fd);
+    } catch (e) {
+      closeSync(fd);
+      rmSync(path, { force: true });
+      throw e;
+    }
+    closeSync(fd);
+    return true;
+  }
+
+  lastReserved(rangeID: string): string | undefined {
+    try {
+      return readFileSync(join(this.dir, LAST_RESERVED_PREFIX + rangeID), "utf8");
+    } catch {
+      return undefined;
+    }
+  }
+
+  setLastReserved(rangeID: string, ip: string): void {
+    const final = join(this.dir, LAST_RESERVED_PREFIX + rangeID);
+    const temp = join(this.dir, `.${LAST_RESERVED_PREFIX}${rangeID}.${process.pid}.tmp`);
+    const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    try {
+      writeSync(fd, ip);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      renameSync(temp, final);
+    } catch (e) {
+      rmSync(temp, { force: true });
+      throw e;
+    }
+  }
+
+  list(): Allocation[] {
+    const out: Allocation[] = [];
+    for (const entry of readdirSync(this.dir, { withFileTypes: true })) {
+      if (!entry.isFile() || parseIP(entry.name) === undefined) continue;
+      let text: string;
+      try {
+        text = readFileSync(join(this.dir, entry.name), "utf8");
+      } catch {
+        continue; // released between readdir and read: not ours to report
+      }
+      out.push(parseOwnerRecord(entry.name, text));
+    }
+    return out;
+  }
+
+  release(ip: string): boolean {
+    try {
+      unlinkSync(join(this.dir, ip));
+      return true;
+    } catch (e) {
+      if (errno(e) === "ENOENT") return false;
+      throw e;
+    }
+  }
+}
+
+/**
+ * A FileLocker for one process (unit tests, single-process tools): creates the lock file with the
+ * reference's flags like the real one, and serialises callers in this process only.
+ */
+export class InProcessLocker implements FileLocker {
+  readonly #queues = new Map<string, Promise<unknown>>();
+  /** Every path locked, in order (tests check each operation was locked). */
+  readonly taken: string[] = [];
+
+  withLock<T>(path: string, fn: () => T): Promise<T> {
+    const prev = this.#queues.get(path) ?? Promise.resolve();
+    const run = prev.then(() => {
+      closeSync(openSync(path, constants.O_CREAT | constants.O_RDONLY, 0o750));
+      this.taken.push(path);
+      return fn();
+    });
+    this.#queues.set(path, run.catch(() => undefined));
+    return run;
+  }
+}

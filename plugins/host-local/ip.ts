@@ -1,0 +1,110 @@
+/**
+ * IP addresses and prefixes as host-local sees them: parsed with Go's `net.ParseIP` / `net.ParseCIDR`
+ * strictness, held as (family, bigint) so range maths is exact, and printed the way Go prints them
+ * (RFC 5952 for IPv6, dotted quad for IPv4 and IPv4-mapped IPv6). Parsing and printing go through the
+ * `ip-address` package; arithmetic is plain bigint.
+ */
+import { Address4, Address6 } from "ip-address";
+
+export type Family = 4 | 6;
+
+/** One address. IPv4-mapped IPv6 input (`::ffff:1.2.3.4`) is canonicalised to family 4, as Go does. */
+export interface IP {
+  readonly family: Family;
+  readonly value: bigint;
+}
+
+/**
+ * A parsed `<ip>/<prefix>`. `ip` keeps any host bits (Go's types.IPNet does), and `maskFamily` is the
+ * family of the literal the prefix was written with, so `::ffff:1.2.3.4/120` (a v4 address with a v6
+ * mask) can be reported as a version mismatch like the reference does.
+ */
+export interface IPNet {
+  readonly ip: IP;
+  readonly prefix: number;
+  readonly maskFamily: Family;
+}
+
+export function familyBits(f: Family): number {
+  return f === 4 ? 32 : 128;
+}
+
+const V4_TEXT = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+const V6_TEXT = /^[0-9a-fA-F:.]+$/;
+const MAPPED_PREFIX = 0xffffn << 32n;
+
+/** Parse like Go's `net.ParseIP` (no prefix, no zone, no brackets, no leading zeros in v4); undefined if invalid. */
+export function parseIP(text: string): IP | undefined {
+  return parseAddr(text)?.ip;
+}
+
+function parseAddr(text: string): { ip: IP; literal: Family } | undefined {
+  if (V4_TEXT.test(text)) {
+    if (!Address4.isValid(text)) return undefined;
+    return { ip: { family: 4, value: new Address4(text).bigInt() }, literal: 4 };
+  }
+  if (!text.includes(":") || !V6_TEXT.test(text) || !Address6.isValid(text)) return undefined;
+  const value = new Address6(text).bigInt();
+  if (value >> 32n === 0xffffn) return { ip: { family: 4, value: value - MAPPED_PREFIX }, literal: 6 };
+  return { ip: { family: 6, value }, literal: 6 };
+}
+
+/** Parse like Go's `net.ParseCIDR` but keep the host bits of the address; undefined if invalid. */
+export function parseCIDR(text: string): IPNet | undefined {
+  const slash = text.indexOf("/");
+  if (slash < 0) return undefined;
+  const addr = parseAddr(text.slice(0, slash));
+  const bits = text.slice(slash + 1);
+  if (addr === undefined || !/^\d{1,3}$/.test(bits)) return undefined;
+  const prefix = Number(bits);
+  if (prefix > familyBits(addr.literal)) return undefined;
+  return { ip: addr.ip, prefix, maskFamily: addr.literal };
+}
+
+/** Go's `net.IP.String()`. */
+export function formatIP(ip: IP): string {
+  if (ip.family === 4) return Address4.fromBigInt(ip.value).correctForm();
+  if (ip.value >> 32n === 0xffffn) return Address4.fromBigInt(ip.value - MAPPED_PREFIX).correctForm();
+  return Address6.fromBigInt(ip.value).correctForm();
+}
+
+/** Go's `net.IPNet.String()`: the address as stored (host bits included) and the prefix length. */
+export function formatCIDR(n: IPNet): string {
+  return `${formatIP(n.ip)}/${n.prefix}`;
+}
+
+export function ipEqual(a: IP, b: IP): boolean {
+  return a.family === b.family && a.value === b.value;
+}
+
+/** Order within one family; callers compare families first. */
+export function compareIP(a: IP, b: IP): number {
+  return a.value < b.value ? -1 : a.value > b.value ? 1 : 0;
+}
+
+/** The next address, wrapping at the top of the family like Go's `ip.NextIP`. */
+export function nextIP(ip: IP): IP {
+  const max = (1n << BigInt(familyBits(ip.family))) - 1n;
+  return { family: ip.family, value: ip.value === max ? 0n : ip.value + 1n };
+}
+
+function hostMask(n: IPNet): bigint {
+  return (1n << BigInt(familyBits(n.ip.family) - n.prefix)) - 1n;
+}
+
+/** The network address (host bits cleared). */
+export function networkAddress(n: IPNet): IP {
+  return { family: n.ip.family, value: n.ip.value & ~hostMask(n) };
+}
+
+/** The last address of the prefix (all host bits set). */
+export function lastAddress(n: IPNet): IP {
+  return { family: n.ip.family, value: n.ip.value | hostMask(n) };
+}
+
+/** Whether `ip` is inside the prefix `n` (same family and same network bits). */
+export function netContains(n: IPNet, ip: IP): boolean {
+  if (ip.family !== n.ip.family) return false;
+  const mask = hostMask(n);
+  return (ip.value & ~mask) === (n.ip.value & ~mask);
+}
