@@ -180,20 +180,26 @@ export function goString(s: string): string {
 }
 
 /**
- * Compact JSON as Go's json.Marshal writes a value decoded into interface{}: map keys sorted.
- * Plain objects are treated like maps (sorted); `RawJson` is embedded as is.
+ * Compact JSON as Go's json.Marshal writes a value decoded into interface{}: map keys sorted
+ * (unless `sortKeys` is false). Plain objects are treated like maps; `RawJson` is embedded as is.
  */
-export function marshalGo(v: unknown): string {
+export function marshalGo(v: unknown, sortKeys = true): string {
   if (v === null || v === undefined) return "null";
   if (typeof v === "boolean") return v ? "true" : "false";
   if (typeof v === "string") return goString(v);
   if (typeof v === "number") return goFloat(v);
   if (v instanceof RawNumber) return v.text;
   if (v instanceof RawJson) return v.text;
-  if (Array.isArray(v)) return `[${v.map((x: unknown) => marshalGo(x)).join(",")}]`;
+  if (Array.isArray(v)) return `[${v.map((x: unknown) => marshalGo(x, sortKeys)).join(",")}]`;
   const entries = v instanceof Map ? [...(v as Map<string, unknown>).entries()] : Object.entries(v as object);
-  const kept = entries.filter(([, x]) => x !== undefined).sort(([a], [b]) => byUtf8(a, b));
-  return `{${kept.map(([k, x]) => `${goString(k)}:${marshalGo(x)}`).join(",")}}`;
+  const kept = entries.filter(([, x]) => x !== undefined);
+  if (sortKeys) kept.sort(([a], [b]) => byUtf8(a, b));
+  return `{${kept.map(([k, x]) => `${goString(k)}:${marshalGo(x, sortKeys)}`).join(",")}}`;
+}
+
+/** Compact JSON text keeping its key order (Go marshalling a struct), with Go's string escaping. */
+export function compactGo(text: string): string {
+  return marshalGo(parseJsonTree(text), false);
 }
 
 /** Go decodes object keys into struct fields case-insensitively; the last matching key wins. */
