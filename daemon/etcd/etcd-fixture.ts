@@ -104,6 +104,7 @@ export async function startEtcd(n = 1, opts: { tls?: boolean } = {}): Promise<Et
   const scheme = tls ? "https" : "http";
   const ports: [number, number][] = [];
   for (let i = 0; i < n; i++) ports.push([await freePort(), await freePort()]);
+  const token = `weft-${process.pid}-${ports[0]?.[0] ?? 0}`;
   const initial = ports.map(([, peer], i) => `m${i}=http://127.0.0.1:${peer}`).join(",");
   const members: EtcdMember[] = ports.map(([client, peer], i) => {
     const clientUrl = `${scheme}://127.0.0.1:${client}`;
@@ -117,7 +118,7 @@ export async function startEtcd(n = 1, opts: { tls?: boolean } = {}): Promise<Et
       `--initial-advertise-peer-urls=${peerUrl}`,
       `--initial-cluster=${initial}`,
       "--initial-cluster-state=new",
-      `--initial-cluster-token=weft-${process.pid}-${client}`,
+      `--initial-cluster-token=${token}`,
       "--heartbeat-interval=50",
       "--election-timeout=500",
       "--log-level=warn",
@@ -142,7 +143,7 @@ export async function startEtcd(n = 1, opts: { tls?: boolean } = {}): Promise<Et
       } catch (e) {
         if (Date.now() > deadline) {
           await cluster.stop();
-          throw new Error(`etcd did not start: ${(e as Error).message}\n${members.map((m) => m.log).join("\n")}`);
+          throw new Error(`etcd did not start: ${(e as Error).message}\n${members.map((m) => m.log.slice(-2000)).join("\n")}`);
         }
         await new Promise((r) => setTimeout(r, 100));
       }
