@@ -1,0 +1,155 @@
+/**
+ * Decoding results (reference create.Create / version.ParsePrevResult): pick the family from a
+ * version, check the JSON's own cniVersion belongs to it, check the shape (keys matched
+ * case-insensitively, unknown keys dropped, null = absent), canonicalize addresses.
+ * Every failure is CniError code 6 (decoding failure) naming the field.
+ */
+import { CniError, ErrorCode, isCniError } from "./error.ts";
+import { normalizeCIDR, normalizeIP } from "./ip.ts";
+import { FAMILY_VERSIONS, familyOf, type AnyResult, type ResultFamily, type Result100 } from "./result.ts";
+import { toResult100 } from "./convert.ts";
+import { decodeWith, describeValue, getField, isObject } from "../validate/index.ts";
+import { DEFAULT_VERSION } from "../version.ts";
+
+const SCHEMA = { "020": "result020", "040": "result040", "100": "result100" } as const satisfies Record<ResultFamily, string>;
+
+const decodeError = (msg: string, details = ""): CniError => new CniError(ErrorCode.DecodingFailure, msg, details);
+
+/** A JSON value as an object: JSON text is parsed, null is {} (as Go decodes it), else code 6. */
+export function asJsonObject(raw: unknown, what: string): Record<string, unknown> {
+  let v = raw;
+  if (typeof raw === "string") {
+    try {
+      v = JSON.parse(raw);
+    } catch (e) {
+      throw decodeError(`${what} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  if (v === null || v === undefined) return {};
+  if (!isObject(v)) throw decodeError(`${what} must be a JSON object, got ${describeValue(v)}`);
+  return v;
+}
+
+type Fixer = (s: string, path: string) => string | undefined;
+
+const fixCidr: Fixer = (s, path) => {
+  const n = normalizeCIDR(s);
+  if (n === undefined) throw decodeError(`invalid CIDR address: ${s}`, `"${path}" must be an IP address with a prefix length, e.g. "10.1.2.3/24"`);
+  return n;
+};
+const fixIp: Fixer = (s, path) => {
+  if (s === "") return undefined;
+  const n = normalizeIP(s);
+  if (n === undefined) throw decodeError(`invalid IP address: ${s}`, `"${path}" must be an IP address, e.g. "10.1.2.1"`);
+  return n;
+};
+
+/** Canonicalize the address fields of obj in place (Go parses them into net.IP / net.IPNet). */
+function fixFields(obj: Record<string, unknown>, path: string, fields: Readonly<Record<string, Fixer>>): void {
+  for (const [k, fix] of Object.entries(fields)) {
+    const v = obj[k];
+    if (typeof v !== "string") continue;
+    const n = fix(v, path === "" ? k : `${path}.${k}`);
+    if (n === undefined) delete obj[k];
+    else obj[k] = n;
+  }
+}
+
+function fixList(list: unknown, path: string, fields: Readonly<Record<string, Fixer>>): void {
+  if (!Array.isArray(list)) return;
+  list.forEach((item: unknown, i) => {
+    if (isObject(item)) fixFields(item, `${path}[${i}]`, fields);
+  });
+}
+
+const ROUTE = { dst: fixCidr, gw: fixIp };
+
+function fixAddresses(family: ResultFamily, r: Record<string, unknown>): void {
+  if (family === "020") {
+    for (const k of ["ip4", "ip6"]) {
+      const c = r[k];
+      if (!isObject(c)) continue;
+      fixFields(c, k, { ip: fixCidr, gateway: fixIp });
+      fixList(c["routes"], `${k}.routes`, ROUTE);
+    }
+    return;
+  }
+  fixList(r["ips"], "ips", { address: fixCidr, gateway: fixIp });
+  fixList(r["routes"], "routes", ROUTE);
+}
+
+/**
+ * Decode obj with the result type of `creatorVersion`'s family. Its own cniVersion must belong to
+ * that family: `result type supports [1.0.0 1.1.0] but unmarshalled CNIVersion is "0.2.0"`.
+ */
+export function createResult(creatorVersion: string, obj: Readonly<Record<string, unknown>>): AnyResult {
+  const family = familyOf(creatorVersion);
+  if (!family) {
+    throw decodeError(`unsupported CNI result version ${JSON.stringify(creatorVersion)}`, "use one of 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0");
+  }
+  const r = decodeWith(SCHEMA[family], obj, { code: ErrorCode.DecodingFailure, fold: true, keepUnknown: false, prefix: "invalid result: " });
+  const own = typeof r["cniVersion"] === "string" ? r["cniVersion"] : "";
+  const allowed: readonly string[] = FAMILY_VERSIONS[family];
+  if (!allowed.includes(own)) {
+    throw decodeError(
+      `result type supports [${allowed.join(" ")}] but unmarshalled CNIVersion is ${JSON.stringify(own)}`,
+      `the result's cniVersion must be one of the ${creatorVersion === "" ? DEFAULT_VERSION : creatorVersion} family (${allowed.filter(Boolean).join(", ")})`,
+    );
+  }
+  r["cniVersion"] = own === "" ? DEFAULT_VERSION : own;
+  fixAddresses(family, r);
+  return r as unknown as AnyResult;
+}
+
+/**
+ * Decode a plugin result (JSON text or a parsed value). A missing or empty cniVersion means
+ * fallbackVersion, else "0.1.0" (what the runtime assumes of plugin output).
+ */
+export function parseResult(raw: unknown, fallbackVersion?: string): AnyResult {
+  const obj = asJsonObject(raw, "result");
+  const own = getField(obj, "cniVersion");
+  if (own !== undefined && own !== null && typeof own !== "string") {
+    throw decodeError(`invalid result: "cniVersion" must be a string, got ${describeValue(own)}`);
+  }
+  const version = own || fallbackVersion || DEFAULT_VERSION;
+  return createResult(version, { ...obj, cniVersion: version });
+}
+
+/**
+ * The config's prevResult as a Result100 (undefined when absent). It is decoded with the CONFIG
+ * version's result type (an absent cniVersion in it means the config's), then upconverted.
+ * Errors: code 6, "could not parse prevResult: ...".
+ */
+export function parsePrevResult(conf: Readonly<Record<string, unknown>>, confVersion: string): Result100 | undefined {
+  const raw = getField(conf, "prevResult");
+  if (raw === undefined || raw === null) return undefined;
+  try {
+    if (!isObject(raw)) throw decodeError(`"prevResult" must be an object, got ${describeValue(raw)}`);
+    const own = getField(raw, "cniVersion");
+    const obj = own === undefined || own === null || own === "" ? { ...raw, cniVersion: confVersion } : raw;
+    return toResult100(createResult(confVersion, obj));
+  } catch (e) {
+    if (!isCniError(e)) throw e;
+    throw new CniError(ErrorCode.DecodingFailure, `could not parse prevResult: ${e.msg}`, e.details);
+  }
+}
+
+export interface VersionInfo {
+  readonly cniVersion: string;
+  readonly supportedVersions: readonly string[];
+}
+
+/**
+ * Decode a plugin's VERSION output (reference version.PluginDecoder). A 0.2.0 answer without
+ * supportedVersions means ["0.1.0", "0.2.0"].
+ */
+export function decodeVersionInfo(raw: unknown): VersionInfo {
+  const obj = asJsonObject(raw, "version info");
+  const r = decodeWith("versionInfo", obj, { code: ErrorCode.DecodingFailure, fold: true, keepUnknown: false, prefix: "decoding version info: " });
+  const cniVersion = typeof r["cniVersion"] === "string" ? r["cniVersion"] : "";
+  if (cniVersion === "") throw decodeError("decoding version info: missing field cniVersion", "the plugin's VERSION output has no cniVersion");
+  const supported = Array.isArray(r["supportedVersions"]) ? (r["supportedVersions"] as string[]) : [];
+  if (supported.length > 0) return { cniVersion, supportedVersions: supported };
+  if (cniVersion === "0.2.0") return { cniVersion, supportedVersions: ["0.1.0", "0.2.0"] };
+  throw decodeError("decoding version info: missing field supportedVersions", "the plugin's VERSION output lists no supportedVersions");
+}
