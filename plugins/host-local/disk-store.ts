@@ -15,7 +15,7 @@
  * The lock is taken through the injected `FileLocker`: the binary passes the real flock, unit tests
  * an in-process one, so this module never touches bun:ffi.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync, constants } from "node:fs";
+import { accessSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync, constants } from "node:fs";
 import { join } from "node:path";
 import { parseIP } from "./ip.ts";
 import { type Allocation, StoreBase, ownerRecord, parseOwnerRecord } from "./store.ts";
@@ -119,6 +119,10 @@ export class DiskStore extends StoreBase {
       out.push(parseOwnerRecord(entry.name, text));
     }
     return out;
+  }
+
+  probe(): void {
+    accessSync(this.dir, constants.W_OK);
   }
 
   release(ip: string): boolean {

@@ -12,6 +12,8 @@ export class MemoryStore extends StoreBase {
   readonly last = new Map<string, string>();
   /** How many times the lock was taken (tests check operations are locked). */
   lockCount = 0;
+  /** When set, probe() throws it (a store that cannot take reservations). */
+  unusable: Error | undefined;
   #held = false;
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -58,6 +60,10 @@ export class MemoryStore extends StoreBase {
   list(): Allocation[] {
     this.#mustHold("list");
     return [...this.records].map(([ip, text]) => parseOwnerRecord(ip, text));
+  }
+
+  probe(): void {
+    if (this.unusable) throw this.unusable;
   }
 
   release(ip: string): boolean {

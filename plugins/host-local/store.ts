@@ -35,6 +35,8 @@ export interface IpamStore {
   getByID(containerID: string, ifname: string): string[];
   /** IPs held by (containerID, ifname); if none, those of legacy records of containerID (CHECK). */
   findByID(containerID: string, ifname: string): string[];
+  /** Throw if new reservations cannot be written (STATUS); needs no lock. */
+  probe(): void;
   /** Release what findByID finds (DEL); returns the released IPs. */
   releaseByID(containerID: string, ifname: string): string[];
 }
@@ -68,6 +70,7 @@ export abstract class StoreBase implements IpamStore {
   abstract setLastReserved(rangeID: string, ip: string): void;
   abstract list(): Allocation[];
   abstract release(ip: string): boolean;
+  abstract probe(): void;
 
   getByID(containerID: string, ifname: string): string[] {
     return this.list()
