@@ -1,0 +1,234 @@
+/**
+ * The plugin side of the CNI protocol: read the environment and stdin, check versions, call the
+ * plugin's command, print its result (converted to the config's version) or its error.
+ * All IO is injected (PluginIO) so tests drive `dispatch` with fakes; plugins never print.
+ * Order of checks follows the reference skel (pkg/skel/skel.go); see commands.ts for the tables.
+ */
+import { CniError, ErrorCode, isCniError, toCniError } from "../types/error.ts";
+import type { AnyResult, Result100 } from "../types/result.ts";
+import { CURRENT_VERSION, DEFAULT_VERSION, compareVersions, reconcileVersion, versionAtLeast } from "../version.ts";
+import { convertResult } from "../types/convert.ts";
+import { formatResult } from "../types/format.ts";
+import { parsePrevResult } from "../types/parse.ts";
+import { getField } from "../validate/fields.ts";
+import { validateNetworkName } from "../validate/names.ts";
+import { COMMANDS, isCommand, readEnv, unknownCommand, type CommandName, type CommandSpec } from "./commands.ts";
+
+export { COMMANDS } from "./commands.ts";
+export type { CommandName, CommandSpec } from "./commands.ts";
+
+export interface CmdArgs {
+  containerID: string;
+  netns: string;
+  ifName: string;
+  /** CNI_ARGS as given ("K=V;K2=V2"). */
+  args: string;
+  /** CNI_PATH split on ":", empty entries dropped. */
+  path: readonly string[];
+  stdinData: string;
+  /** The parsed stdin object, keys as given (decode with decodeNetConf / getField). */
+  config: Record<string, unknown>;
+  /** The config's cniVersion; "0.1.0" when absent or empty. */
+  cniVersion: string;
+  /** CNI_NETNS_OVERRIDE is "1" or "true" (any case): skip the own-netns check. */
+  netnsOverride: boolean;
+  /** The config's prevResult, already decoded and upconverted; absent when the config has none. */
+  prevResult?: Result100;
+}
+
+export interface PluginFuncs {
+  add(a: CmdArgs): Promise<AnyResult>;
+  del(a: CmdArgs): Promise<void>;
+  check?(a: CmdArgs): Promise<void>;
+  gc?(a: CmdArgs): Promise<void>;
+  status?(a: CmdArgs): Promise<void>;
+}
+
+export interface PluginIO {
+  env: Readonly<Record<string, string | undefined>>;
+  readStdin(): Promise<string>;
+  stdout(s: string): void;
+  stderr(s: string): void;
+  /**
+   * True when `path` is the network namespace this process runs in (then ADD/DEL refuse with
+   * code 8, unless CNI_NETNS_OVERRIDE). Unreadable paths answer false. Without it the check is skipped.
+   */
+  isOwnNetns?(path: string): boolean | Promise<boolean>;
+}
+
+const decodeFailure = (msg: string): CniError => new CniError(ErrorCode.DecodingFailure, msg);
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "object" && v !== null) return "an object";
+  return JSON.stringify(v) ?? String(v);
+}
+
+/** Parse stdin and check the network name (reference validateConfig): 6 bad JSON, 7 bad name. */
+function parseConfig(stdinData: string): Record<string, unknown> {
+  const prefix = "error unmarshall network config: ";
+  let v: unknown;
+  try {
+    v = JSON.parse(stdinData);
+  } catch (e) {
+    throw new CniError(ErrorCode.DecodingFailure, `${prefix}${e instanceof Error ? e.message : String(e)}`, "stdin must hold the network configuration as a JSON object");
+  }
+  if (v !== null && (typeof v !== "object" || Array.isArray(v))) throw decodeFailure(`${prefix}the configuration must be a JSON object, got ${describe(v)}`);
+  const config = (v ?? {}) as Record<string, unknown>;
+  const name = getField(config, "name");
+  if (name !== undefined && name !== null && typeof name !== "string") throw decodeFailure(`${prefix}"name" must be a string, got ${describe(name)}`);
+  if (!name) throw new CniError(ErrorCode.InvalidNetworkConfig, "missing network name", "set \"name\" in the network configuration");
+  validateNetworkName(name);
+  return config;
+}
+
+function configVersion(config: Record<string, unknown>): string {
+  const v = getField(config, "cniVersion");
+  if (v !== undefined && v !== null && typeof v !== "string") {
+    throw decodeFailure(`decoding version from network config: "cniVersion" must be a string, got ${describe(v)}`);
+  }
+  return v || DEFAULT_VERSION;
+}
+
+/** CHECK/GC/STATUS exist only from a version on, for the config and for the plugin. */
+function versionGate(cmd: CommandName, spec: CommandSpec, cfgVersion: string, versions: readonly string[]): void {
+  const min = spec.minVersion;
+  if (min === undefined) return;
+  if (!versionAtLeast(cfgVersion, min)) {
+    throw new CniError(ErrorCode.IncompatibleCNIVersion, `config version does not allow ${cmd}`, `${cmd} needs cniVersion ${min} or newer; the config has "${cfgVersion}"`);
+  }
+  if (!versions.some((v) => compareVersions(v, cfgVersion) >= 0)) {
+    throw new CniError(
+      ErrorCode.IncompatibleCNIVersion,
+      `plugin version does not allow ${cmd}`,
+      `the plugin supports ${versions.join(", ")}, none of them ${cfgVersion} or newer; lower the config's cniVersion`,
+    );
+  }
+}
+
+async function netnsCheck(io: PluginIO, a: CmdArgs): Promise<void> {
+  if (a.netnsOverride || !io.isOwnNetns || a.netns === "") return;
+  if (await io.isOwnNetns(a.netns)) {
+    throw new CniError(
+      ErrorCode.InvalidNetNS,
+      "plugin's netns and netns from CNI_NETNS should not be the same",
+      `CNI_NETNS=${a.netns} is the plugin's own network namespace; pass the container's netns (or set CNI_NETNS_OVERRIDE=1)`,
+    );
+  }
+}
+
+type Outcome = { stdout?: string; stderr?: string };
+
+async function run(funcs: PluginFuncs, versions: readonly string[], about: string, io: PluginIO): Promise<Outcome> {
+  let env: ReturnType<typeof readEnv>;
+  try {
+    env = readEnv(io.env);
+  } catch (e) {
+    if (isCniError(e) && e.code === ErrorCode.InvalidEnvironmentVariables && !io.env["CNI_COMMAND"] && about !== "") {
+      return { stderr: `${about}\nCNI protocol versions supported: ${versions.join(", ")}\n` };
+    }
+    throw e;
+  }
+  const cmd = env.CNI_COMMAND;
+  if (!isCommand(cmd)) throw unknownCommand(cmd);
+  const spec = COMMANDS[cmd];
+  if (!spec.readsStdin) return { stdout: `${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: versions })}\n` };
+
+  let stdinData: string;
+  try {
+    stdinData = await io.readStdin();
+  } catch (e) {
+    throw new CniError(ErrorCode.IOFailure, `error reading from stdin: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const config = parseConfig(stdinData);
+  const cniVersion = configVersion(config);
+  versionGate(cmd, spec, cniVersion, versions);
+  reconcileVersion(cniVersion, versions);
+
+  const prevResult = parsePrevResult(config, cniVersion);
+  const override = io.env["CNI_NETNS_OVERRIDE"] ?? "";
+  const args: CmdArgs = {
+    containerID: env.CNI_CONTAINERID,
+    netns: env.CNI_NETNS,
+    ifName: env.CNI_IFNAME,
+    args: env.CNI_ARGS,
+    path: env.CNI_PATH.split(":").filter((p) => p !== ""),
+    stdinData,
+    config,
+    cniVersion,
+    netnsOverride: override === "1" || override.toUpperCase() === "TRUE",
+    ...(prevResult ? { prevResult } : {}),
+  };
+  if (spec.netnsCheck === "before") await netnsCheck(io, args);
+  let out: Outcome = {};
+  if (cmd === "ADD") {
+    const result = await funcs.add(args);
+    out = { stdout: formatResult(convertResult(result, cniVersion)) };
+  } else {
+    const fn = { DEL: funcs.del, CHECK: funcs.check, GC: funcs.gc, STATUS: funcs.status, VERSION: undefined }[cmd];
+    if (fn) await fn.call(funcs, args);
+  }
+  if (spec.netnsCheck === "after") await netnsCheck(io, args);
+  return out;
+}
+
+/** Go-style 4-space JSON with <, >, & escaped, no trailing newline (reference types.Error.Print). */
+function errorJson(e: CniError): string {
+  return JSON.stringify(e.toJSON(), null, 4).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/**
+ * Run one CNI command with the given IO. Resolves to the exit code: 0, or 1 after printing the
+ * error JSON `{code, msg, details?}` on stdout. Never throws; untyped errors become code 999.
+ */
+export async function dispatch(funcs: PluginFuncs, versions: readonly string[], about: string, io: PluginIO): Promise<number> {
+  let out: Outcome;
+  try {
+    out = await run(funcs, versions, about, io);
+  } catch (e) {
+    try {
+      io.stdout(errorJson(toCniError(e)));
+    } catch {
+      // Nowhere left to report to; the exit code still says it failed.
+    }
+    return 1;
+  }
+  try {
+    if (out.stderr !== undefined) io.stderr(out.stderr);
+    if (out.stdout !== undefined) io.stdout(out.stdout);
+    return 0;
+  } catch {
+    return 1;
+  }
+}
+
+async function readAll(stream: AsyncIterable<Uint8Array | string>): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(typeof c === "string" ? Buffer.from(c) : Buffer.from(c));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** The real process: environment, stdin, stdout/stderr, and /proc for the own-netns check. */
+export async function processIO(): Promise<PluginIO> {
+  const { statSync } = await import("node:fs");
+  return {
+    env: process.env,
+    readStdin: () => readAll(process.stdin),
+    stdout: (s) => void process.stdout.write(s),
+    stderr: (s) => void process.stderr.write(s),
+    isOwnNetns(path) {
+      try {
+        const own = statSync("/proc/thread-self/ns/net");
+        const other = statSync(path);
+        return own.dev === other.dev && own.ino === other.ino;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+/** A plugin's whole main: dispatch with the real process IO. Resolves to the exit code. */
+export async function runPlugin(funcs: PluginFuncs, versions: readonly string[], about: string): Promise<number> {
+  return dispatch(funcs, versions, about, await processIO());
+}
