@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { getFieldFold, isJsonMap, marshalGo, parseJsonTree, type JsonMap, type JsonTree } from "./invoke/gojson.ts";
-import { compareVersions, CURRENT_VERSION, parseVersion } from "./invoke/spec.ts";
+import { compareVersions, CURRENT_VERSION, parseVersion } from "./version.ts";
 import { CniError, ErrorCode, isCniError } from "./types/error.ts";
 
 /** One plugin of a network: what libcni reads from it, plus the object itself (numbers intact). */
@@ -31,6 +31,18 @@ export interface NetworkConfigList {
   readonly plugins: readonly PluginConf[];
   /** The list as read (what the result cache stores). */
   readonly bytes: Uint8Array;
+}
+
+/** The per-attachment arguments of one invocation (reference: libcni.RuntimeConf). */
+export interface RuntimeConf {
+  readonly containerId: string;
+  /** Path of the pod's network namespace. */
+  readonly netns: string;
+  readonly ifName: string;
+  /** CNI_ARGS pairs. */
+  readonly args?: readonly (readonly [string, string])[];
+  /** Capability values offered to plugins (runtimeConfig), e.g. {portMappings: [...]}. */
+  readonly capabilityArgs?: Readonly<Record<string, unknown>>;
 }
 
 /** A legacy single-plugin network (a .conf file). */

@@ -10,7 +10,7 @@
 import { delegateEnv, pluginFailure, type Env, type PluginExec } from "./exec.ts";
 import { RawExec, type StderrSink } from "./raw-exec.ts";
 import { decodePluginResult } from "./result.ts";
-import type { AnyResult } from "./spec.ts";
+import type { AnyResult } from "../types/index.ts";
 
 export interface InProcessPlugin {
   run(io: { readonly env: Env; readonly stdin: string }): Promise<{ exitCode: number; stdout: string; stderr: string }>;

@@ -4,7 +4,8 @@
  */
 import { CniError, ErrorCode } from "../types/error.ts";
 import { pluginEnv, type Env, type PluginExec } from "./exec.ts";
-import { CURRENT_VERSION, parseResult, type AnyResult } from "./spec.ts";
+import { decodeVersionInfo as decodeVersionOutput, parseResult, type AnyResult, type VersionInfo } from "../types/index.ts";
+import { CURRENT_VERSION } from "../version.ts";
 
 export interface PluginCall {
   readonly path: string;
@@ -63,10 +64,7 @@ function timeout(call: { readonly timeoutMs?: number }): { timeoutMs?: number } 
 }
 
 /** What a plugin's VERSION command reports. */
-export interface PluginInfo {
-  readonly cniVersion: string;
-  readonly supportedVersions: readonly string[];
-}
+export type PluginInfo = VersionInfo;
 
 /** Decode VERSION output (reference: version.PluginDecoder). */
 export function decodeVersionInfo(stdout: string): PluginInfo {
@@ -74,19 +72,9 @@ export function decodeVersionInfo(stdout: string): PluginInfo {
   try {
     raw = JSON.parse(stdout);
   } catch (e) {
-    throw new CniError(ErrorCode.DecodingFailure, `decoding version info: ${(e as Error).message}`);
+    throw new CniError(ErrorCode.DecodingFailure, `decoding version info: ${(e as Error).message}`, `the plugin printed ${JSON.stringify(stdout.slice(0, 200))}`);
   }
-  const o = (typeof raw === "object" && raw !== null ? raw : {}) as { cniVersion?: unknown; supportedVersions?: unknown };
-  if (typeof o.cniVersion !== "string" || o.cniVersion === "") throw new CniError(ErrorCode.DecodingFailure, "decoding version info: missing field cniVersion");
-  const sv = o.supportedVersions;
-  if (sv === undefined || sv === null || (Array.isArray(sv) && sv.length === 0)) {
-    if (o.cniVersion === "0.2.0") return { cniVersion: "0.2.0", supportedVersions: ["0.1.0", "0.2.0"] };
-    throw new CniError(ErrorCode.DecodingFailure, "decoding version info: missing field supportedVersions");
-  }
-  if (!Array.isArray(sv) || !sv.every((x): x is string => typeof x === "string")) {
-    throw new CniError(ErrorCode.DecodingFailure, "decoding version info: supportedVersions must be a list of strings");
-  }
-  return { cniVersion: o.cniVersion, supportedVersions: sv };
+  return decodeVersionOutput(raw);
 }
 
 /**
