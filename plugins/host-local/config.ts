@@ -103,6 +103,7 @@ function decodeRoutes(v: unknown): RouteConf[] {
     const where = `ipam.routes[${i}]`;
     if (!isObject(r)) throw bad(`${where} must be an object {dst, gw}, got ${jsonType(r)}`);
     const dstText = optString(r, "dst", `${where}.`);
+    if (dstText === "") throw bad(`${where}.dst is missing`, 'every route needs a destination prefix such as "0.0.0.0/0"');
     const dst = parseCIDR(dstText);
     if (dst === undefined) throw bad(`invalid CIDR address: ${dstText}`, `${where}.dst must be a prefix such as "0.0.0.0/0"`);
     const gw = optIP(r, "gw", `${where}.`);
