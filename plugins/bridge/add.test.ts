@@ -1,0 +1,204 @@
+import { describe, expect, it } from "vitest";
+import { CniError } from "../../libcni/types/error.ts";
+import { bridgeAdd } from "./add.ts";
+import { chainName } from "./ipmasq.ts";
+import { harness, POD } from "./testing/fake-deps.ts";
+
+const conf = (extra: Record<string, unknown> = {}) => ({
+  cniVersion: "1.1.0",
+  name: "mynet",
+  type: "bridge",
+  bridge: "cni0",
+  isDefaultGateway: true,
+  ipam: { type: "host-local" },
+  ...extra,
+});
+
+async function expectCni(p: Promise<unknown>, code: number, msg: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(CniError);
+    expect((e as CniError).code).toBe(code);
+    expect((e as CniError).msg).toMatch(msg);
+    return;
+  }
+  throw new Error("expected a failure");
+}
+
+describe("bridge ADD", () => {
+  it("returns bridge, host veth and pod interface with MACs, the IP on interface 2 and a default route (checklist 59-60)", async () => {
+    const h = harness(["0a1b2c3d"]);
+    const r = await bridgeAdd(h.call(conf()), h.deps);
+    const br = h.world.host.links.get("cni0");
+    expect(r).toEqual({
+      cniVersion: "1.1.0",
+      interfaces: [
+        { name: "cni0", mac: br?.mac },
+        { name: "veth0a1b2c3d", mac: h.world.host.links.get("veth0a1b2c3d")?.mac },
+        { name: "eth0", mac: h.world.pods.get(POD)?.links.get("eth0")?.mac, sandbox: POD },
+      ],
+      ips: [{ address: "10.1.2.2/24", gateway: "10.1.2.1", interface: 2 }],
+      routes: [{ dst: "10.1.0.0/16" }, { dst: "0.0.0.0/0", gw: "10.1.2.1" }],
+    });
+    for (const i of r.interfaces ?? []) expect(i.mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+    expect(br?.addrs.map((a) => a.cidr)).toEqual(["10.1.2.1/24"]);
+    expect(h.world.host.sysctls.get("net/ipv4/ip_forward")).toBe("1");
+    const pod = h.world.pods.get(POD);
+    expect(pod?.links.get("eth0")?.addrs.map((a) => a.cidr)).toEqual(["10.1.2.2/24"]);
+    expect(pod?.routes.map((x) => `${x.dst} ${x.gw ?? ""}`)).toEqual(["10.1.2.0/24 ", "10.1.0.0/16 10.1.2.1", "0.0.0.0/0 10.1.2.1"]);
+    expect(h.world.host.links.get("veth0a1b2c3d")?.master).toBe(br?.index);
+    expect(h.ipam.calls).toEqual(["ADD host-local"]);
+  });
+
+  it("creates the bridge with the configured MTU and the veth with MTU and requested MAC", async () => {
+    const h = harness(["00000001"]);
+    await bridgeAdd(h.call(conf({ mtu: 1400, runtimeConfig: { mac: "02:00:00:00:00:aa" } })), h.deps);
+    expect(h.world.calls).toContain("host addBridge cni0 mtu=1400");
+    expect(h.world.calls).toContain(`host addVeth veth00000001 eth0@${POD} mtu=1400 mac=02:00:00:00:00:aa`);
+    expect(h.world.pods.get(POD)?.links.get("eth0")?.mac).toBe("02:00:00:00:00:aa");
+  });
+
+  it("reuses an existing bridge without recreating it and refuses a non-bridge device of that name", async () => {
+    const h = harness();
+    h.world.newLink(h.world.host, "cni0", "bridge", 1500);
+    const idx = h.world.host.links.get("cni0")?.index;
+    await bridgeAdd(h.call(conf()), h.deps);
+    expect(h.world.host.links.get("cni0")?.index).toBe(idx);
+    const h2 = harness();
+    h2.world.newLink(h2.world.host, "cni0", "dummy", 1500);
+    await expectCni(bridgeAdd(h2.call(conf()), h2.deps), 7, /"cni0" already exists but is not a bridge/);
+    expect(h2.ipam.calls).toEqual([]);
+  });
+
+  it("retries another host veth name when the random one is taken", async () => {
+    const h = harness(["11111111", "22222222"]);
+    h.world.newLink(h.world.host, "veth11111111", "veth", 1500);
+    const r = await bridgeAdd(h.call(conf()), h.deps);
+    expect(r.interfaces?.[1]?.name).toBe("veth22222222");
+  });
+
+  it("fails a second ADD for the same interface with the reference message and releases nothing it did not take", async () => {
+    const h = harness(["11111111", "22222222"]);
+    await bridgeAdd(h.call(conf()), h.deps);
+    await expectCni(bridgeAdd(h.call(conf()), h.deps), 4, /container veth name \("eth0"\) peer provided \("veth22222222"\) already exists/);
+    expect(h.ipam.calls).toEqual(["ADD host-local"]);
+    expect(h.world.pods.get(POD)?.links.has("eth0")).toBe(true);
+  });
+
+  it("undoes the veth pair and the IPAM allocation when a later step fails (checklist 67)", async () => {
+    const h = harness(["0000000a"]);
+    h.world.newLink(h.world.host, "cni0", "bridge", 1500);
+    h.world.host.links.get("cni0")?.addrs.push({ family: 4, cidr: "10.9.9.1/24", scope: 0 });
+    await expectCni(bridgeAdd(h.call(conf()), h.deps), 7, /"cni0" already has an IP address different from 10\.1\.2\.1\/24/);
+    expect(h.ipam.calls).toEqual(["ADD host-local", "DEL host-local"]);
+    expect(h.world.host.links.has("veth0000000a")).toBe(false);
+    expect(h.world.pods.get(POD)?.links.has("eth0")).toBe(false);
+  });
+
+  it("replaces a different bridge address when forceAddress is set (checklist 65)", async () => {
+    const h = harness();
+    h.world.newLink(h.world.host, "cni0", "bridge", 1500);
+    h.world.host.links.get("cni0")?.addrs.push({ family: 4, cidr: "10.9.9.1/24", scope: 0 });
+    await bridgeAdd(h.call(conf({ forceAddress: true })), h.deps);
+    expect(h.world.host.links.get("cni0")?.addrs.map((a) => a.cidr)).toEqual(["10.1.2.1/24"]);
+  });
+
+  it("keeps a non-overlapping second IPv6 gateway next to the first", async () => {
+    const h = harness();
+    h.world.newLink(h.world.host, "cni0", "bridge", 1500);
+    h.world.host.links.get("cni0")?.addrs.push({ family: 6, cidr: "2001:db8:1::1/64", scope: 0 });
+    h.ipam.next = { cniVersion: "1.1.0", ips: [{ address: "2001:db8:2::2/64" }] };
+    const r = await bridgeAdd(h.call(conf()), h.deps);
+    expect(h.world.host.links.get("cni0")?.addrs.map((a) => a.cidr)).toEqual(["2001:db8:1::1/64", "2001:db8:2::1/64"]);
+    expect(r.routes).toEqual([{ dst: "::/0", gw: "2001:db8:2::1" }]);
+    expect(h.world.host.sysctls.get("net/ipv6/conf/all/forwarding")).toBe("1");
+    expect(h.world.pods.get(POD)?.sysctls.get("net/ipv6/conf/eth0/keep_addr_on_down")).toBe("1");
+  });
+
+  it("installs the reference iptables masquerade chain for each pod address (checklist 68)", async () => {
+    const h = harness();
+    await bridgeAdd(h.call(conf({ ipMasq: true, ipMasqBackend: "iptables" })), h.deps);
+    const chain = chainName("mynet", "cid1");
+    expect(chain).toMatch(/^CNI-[0-9a-f]{24}$/);
+    const adds = h.runner.calls.filter((c) => c.args.includes("-A")).map((c) => c.args.join(" "));
+    const comment = '-m comment --comment name: "mynet" id: "cid1"';
+    expect(adds).toEqual([
+      `-w -t nat -A ${chain} -d 10.1.2.2/24 -j ACCEPT ${comment}`,
+      `-w -t nat -A ${chain} ! -d 224.0.0.0/4 -j MASQUERADE ${comment}`,
+      `-w -t nat -A POSTROUTING -s 10.1.2.2 -j ${chain} ${comment}`,
+    ]);
+  });
+
+  it("installs one commented nftables masquerade rule per address with ipMasqBackend nftables", async () => {
+    const h = harness();
+    await bridgeAdd(h.call(conf({ ipMasq: true, ipMasqBackend: "nftables" })), h.deps);
+    const script = h.runner.calls.find((c) => c.cmd === "nft" && c.args[0] === "-f")?.input ?? "";
+    expect(script).toContain("add chain inet cni_plugins_masquerade postrouting { type nat hook postrouting priority 100 ; }");
+    expect(script).toMatch(/add rule inet cni_plugins_masquerade masq_checks ip saddr == 10\.1\.2\.2 ip daddr != 10\.1\.2\.0\/24 masquerade comment "[0-9a-f]{16}-[0-9a-f]{16}, net: mynet, if: eth0, id: cid1"/);
+  });
+
+  it("removes the masquerade rules it added when a later step fails", async () => {
+    const h = harness();
+    const orig = h.deps.host.linkByName.bind(h.deps.host);
+    let calls = 0;
+    // the port never comes up: fails after masquerade
+    (h.deps.host as { linkByName: typeof orig }).linkByName = (n: string) => {
+      const l = orig(n);
+      if (l && n.startsWith("veth") && ++calls > 1) return { ...l, operState: "lowerlayerdown" };
+      return l;
+    };
+    await expectCni(bridgeAdd(h.call(conf({ ipMasq: true, ipMasqBackend: "iptables" })), h.deps), 11, /bridge port in error state: lowerlayerdown/);
+    const undo = h.runner.calls.filter((c) => c.args.includes("-D") || c.args.includes("-X")).map((c) => c.args.slice(3, 5).join(" "));
+    expect(undo).toContain("-D POSTROUTING");
+    expect(undo).toContain(`-X ${chainName("mynet", "cid1")}`);
+    expect(h.ipam.calls).toEqual(["ADD host-local", "DEL host-local"]);
+  });
+
+  it("brings eth0 up without addresses in layer-2 mode (ipam {})", async () => {
+    const h = harness();
+    const r = await bridgeAdd(h.call(conf({ ipam: {}, isDefaultGateway: false })), h.deps);
+    expect(r.ips).toBeUndefined();
+    expect(h.world.pods.get(POD)?.links.get("eth0")?.up).toBe(true);
+    expect(h.ipam.calls).toEqual([]);
+  });
+
+  it("uses the config dns over the IPAM dns when one of its fields is set", async () => {
+    const h = harness();
+    h.ipam.next = { ...h.ipam.next, dns: { nameservers: ["1.1.1.1"] } };
+    const r = await bridgeAdd(h.call(conf({ dns: { nameservers: ["10.96.0.10"], search: ["svc.cluster.local"] } })), h.deps);
+    expect(r.dns).toEqual({ nameservers: ["10.96.0.10"], search: ["svc.cluster.local"] });
+  });
+
+  it("sets hairpin on the host port and promisc on the bridge when asked (checklist 61)", async () => {
+    const h = harness(["00000001"]);
+    await bridgeAdd(h.call(conf({ hairpinMode: true })), h.deps);
+    expect(h.world.host.links.get("veth00000001")?.hairpin).toBe(true);
+    const h2 = harness();
+    await bridgeAdd(h2.call(conf({ promiscMode: true })), h2.deps);
+    expect(h2.world.host.links.get("cni0")?.promisc).toBe(true);
+  });
+
+  it("says the netns does not exist with code 3 before touching IPAM", async () => {
+    const h = harness();
+    await expectCni(bridgeAdd(h.call(conf(), { netns: "/var/run/netns/nope" }), h.deps), 3, /failed to open netns "\/var\/run\/netns\/nope"/);
+    expect(h.ipam.calls).toEqual([]);
+  });
+
+  it.each([
+    ["vlan", { vlan: 100 }],
+    ["vlanTrunk", { vlanTrunk: [{ id: 101 }] }],
+    ["macspoofchk", { macspoofchk: true }],
+  ])("refuses %s with code 7 instead of ignoring it", async (key, extra) => {
+    const h = harness();
+    await expectCni(bridgeAdd(h.call(conf(extra)), h.deps), 7, new RegExp(`'${key}' is not supported`));
+    expect(h.world.calls).toEqual([]);
+  });
+
+  it("fails when IPAM returns no address, and releases it", async () => {
+    const h = harness();
+    h.ipam.next = { cniVersion: "1.1.0" };
+    await expectCni(bridgeAdd(h.call(conf()), h.deps), 7, /IPAM plugin returned missing IP config/);
+    expect(h.ipam.calls).toEqual(["ADD host-local", "DEL host-local"]);
+  });
+});

@@ -1,0 +1,107 @@
+/**
+ * bridge ADD (reference cmdAdd steps 1-13): bridge, veth, IPAM, pod addresses and routes, gateway
+ * addresses on the bridge, forwarding, masquerade, port state. Every step that changes something
+ * pushes its undo; any failure unwinds them all (veth pair, IPAM allocation, masquerade rules), so a
+ * failed ADD leaves nothing behind but the shared bridge.
+ */
+import { CniError, ErrorCode } from "../../libcni/types/error.ts";
+import type { Interface100, Result100 } from "../../libcni/types/result.ts";
+import { UndoStack } from "../shared/undo.ts";
+import { ensureAddr, ensureBridge, enableForwarding } from "./bridge-device.ts";
+import { checkForAdd, parseBridgeConf, type BridgeConf } from "./config.ts";
+import type { BridgeCall, BridgeDeps } from "./deps.ts";
+import { calcGateways } from "./gateway.ts";
+import type { Backend } from "./ipmasq.ts";
+import { openPodOrFail } from "./netns.ts";
+import type { PodNet } from "./kernel.ts";
+import { configureIface, podSysctls } from "./pod-iface.ts";
+import { setupVeth } from "./veth.ts";
+
+/** Refuse keys this build cannot apply yet, rather than ignore them. */
+function refuseUnsupported(c: BridgeConf): void {
+  const refuse = (key: string, why: string): never => {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `'${key}' is not supported by this bridge plugin yet`, why);
+  };
+  if (c.vlan !== 0) refuse("vlan", "remove 'vlan' or use the reference bridge plugin for VLAN tagging");
+  if (c.vlanTrunk !== undefined) refuse("vlanTrunk", "remove 'vlanTrunk' or use the reference bridge plugin for VLAN trunks");
+  if (c.macspoofchk) refuse("macspoofchk", "remove 'macspoofchk' or use the reference bridge plugin for MAC spoof checking");
+}
+
+export async function bridgeAdd(call: BridgeCall, deps: BridgeDeps): Promise<Result100> {
+  const c = parseBridgeConf(call.config, call.args);
+  checkForAdd(c);
+  refuseUnsupported(c);
+  const undo = new UndoStack();
+  const pod = openPodOrFail(deps, call.netns);
+  try {
+    const result = await addSteps(call, deps, c, pod, undo);
+    undo.commit();
+    return result;
+  } catch (e) {
+    await undo.unwind(deps.log);
+    throw e;
+  } finally {
+    pod.close();
+  }
+}
+
+async function addSteps(call: BridgeCall, deps: BridgeDeps, c: BridgeConf, pod: PodNet, undo: UndoStack): Promise<Result100> {
+  const br = ensureBridge(deps.host, c);
+  const veth = setupVeth(deps, pod, c, { podIfName: call.ifName, netnsPath: call.netns, bridge: br }, undo);
+  const brIf: Interface100 = { name: br.name, mac: br.mac };
+  const result: Result100 = { cniVersion: "1.1.0", interfaces: [brIf, veth.host, veth.pod] };
+  if (c.ipamType !== "") {
+    await layer3(call, deps, c, pod, undo, result);
+  } else if (!c.disableContainerInterface) {
+    pod.setUp(call.ifName);
+  }
+  if (!c.disableContainerInterface) await waitPortUp(deps, veth.host.name);
+  const hostNow = deps.host.linkByName(veth.host.name);
+  const brNow = deps.host.linkByName(c.bridge);
+  result.interfaces = [
+    { name: brIf.name, mac: brNow?.mac ?? br.mac },
+    { name: veth.host.name, mac: hostNow?.mac ?? veth.host.mac ?? "" },
+    veth.pod,
+  ];
+  if (c.dns) result.dns = structuredClone({ ...c.dns }) as NonNullable<Result100["dns"]>;
+  return result;
+}
+
+async function layer3(call: BridgeCall, deps: BridgeDeps, c: BridgeConf, pod: PodNet, undo: UndoStack, result: Result100): Promise<void> {
+  const ipam = await deps.ipam.add(c.ipamType, call.stdinData);
+  undo.push(`IPAM DEL (${c.ipamType})`, () => deps.ipam.del(c.ipamType, call.stdinData));
+  if (!ipam.ips || ipam.ips.length === 0) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, "IPAM plugin returned missing IP config", `check the 'ipam' section: ${c.ipamType} returned no addresses`);
+  }
+  const plan = calcGateways(ipam.ips, ipam.routes ?? [], c);
+  result.ips = plan.ips;
+  if (plan.routes.length > 0) result.routes = plan.routes;
+  if (ipam.dns) result.dns = ipam.dns;
+  podSysctls(pod, call.ifName, c.enabledad);
+  await configureIface(pod, call.ifName, result.ips, result.routes ?? [], deps.sleep);
+  if (c.isGateway) {
+    for (const family of [4, 6] as const) {
+      for (const cidr of plan.bridgeAddrs[family]) ensureAddr(deps.host, c.bridge, family, cidr, c.forceAddress);
+      if (plan.bridgeAddrs[family].length > 0) enableForwarding(deps.host, family);
+    }
+  }
+  if (c.ipMasq) {
+    const backend: Backend = c.ipMasqBackend === "nftables" ? "nftables" : c.ipMasqBackend === "iptables" ? "iptables" : await deps.masq.defaultBackend();
+    const target = { network: c.name, ifName: call.ifName, containerID: call.containerID, addresses: result.ips.map((i) => i.address) };
+    undo.push("remove masquerade rules", () => deps.masq.teardown(target));
+    await deps.masq.setup(backend, target);
+  }
+}
+
+/** The reference's port-state poll: 0, 50, 500, 1000, 1000 ms. */
+const PORT_WAITS = [0, 50, 500, 1000, 1000];
+
+async function waitPortUp(deps: BridgeDeps, hostVeth: string): Promise<void> {
+  let state = "unknown";
+  for (const ms of PORT_WAITS) {
+    if (ms > 0) await deps.sleep(ms);
+    state = deps.host.linkByName(hostVeth)?.operState ?? "missing";
+    if (state === "up") return;
+  }
+  throw new CniError(ErrorCode.TryAgainLater, `bridge port in error state: ${state}`, `host veth ${hostVeth} did not come up`);
+}

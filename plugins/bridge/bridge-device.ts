@@ -1,0 +1,82 @@
+/** The bridge device on the host: create or reuse it, put gateway addresses on it, forwarding. */
+import { CniError, ErrorCode } from "../../libcni/types/error.ts";
+import { parseCidr, overlaps } from "../../daemon/ip.ts";
+import type { BridgeConf } from "./config.ts";
+import { errnoOf, kernelError } from "./errors.ts";
+import type { Family, HostNet, LinkInfo } from "./kernel.ts";
+
+/** Create the bridge unless it exists (then it is reused as is); promisc, accept_ra=0, up. */
+export function ensureBridge(host: HostNet, c: BridgeConf): LinkInfo {
+  const name = c.bridge;
+  try {
+    host.addBridge(name, { mtu: c.mtu, vlanFiltering: c.vlan !== 0 || c.vlanTrunk !== undefined });
+  } catch (e) {
+    if (errnoOf(e) !== "EEXIST") throw kernelError(`failed to create bridge "${name}": could not add "${name}"`, e);
+  }
+  const found = host.linkByName(name);
+  if (!found) throw new CniError(ErrorCode.IOFailure, `failed to create bridge "${name}": could not lookup "${name}"`);
+  if (found.kind !== "bridge") {
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `failed to create bridge "${name}": "${name}" already exists but is not a bridge`,
+      `set 'bridge' to another name, or remove the ${found.kind || "non-bridge"} device "${name}"`,
+    );
+  }
+  try {
+    if (c.promiscMode) host.setPromisc(name, true);
+    try {
+      host.sysctlSet(`net/ipv6/conf/${name}/accept_ra`, "0");
+    } catch {
+      // IPv6 may be disabled; the reference ignores this too
+    }
+    host.setUp(name);
+  } catch (e) {
+    throw kernelError(`failed to create bridge "${name}"`, e);
+  }
+  return host.linkByName(name) ?? found;
+}
+
+/**
+ * Put `cidr` (gateway/prefix) on the bridge. The same address is fine; a different IPv4 address,
+ * or an overlapping IPv6 one, is an error unless forceAddress (then the old one is removed).
+ * Afterwards the bridge MAC is pinned to its current value so it stops following its ports.
+ */
+export function ensureAddr(host: HostNet, bridge: string, family: Family, cidr: string, forceAddress: boolean): void {
+  const want = parseCidr(cidr);
+  if (!want) throw new CniError(ErrorCode.Internal, `ensureAddr: ${cidr} is not a CIDR`);
+  for (const a of host.addrList(bridge, family)) {
+    if (a.cidr === cidr) return;
+    const have = parseCidr(a.cidr);
+    if (family === 4 || (have && overlaps(have, want))) {
+      if (!forceAddress) {
+        throw new CniError(
+          ErrorCode.InvalidNetworkConfig,
+          `failed to set bridge addr: "${bridge}" already has an IP address different from ${cidr}`,
+          `"${bridge}" has ${a.cidr}: another network uses this bridge; give this network its own 'bridge', or set forceAddress to replace the address`,
+        );
+      }
+      try {
+        host.addrDel(bridge, a.cidr);
+      } catch (e) {
+        throw kernelError(`could not remove IP address from "${bridge}"`, e);
+      }
+    }
+  }
+  try {
+    host.addrAdd(bridge, cidr);
+    const br = host.linkByName(bridge);
+    if (br) host.setMac(bridge, br.mac);
+  } catch (e) {
+    throw kernelError(`could not add IP address ${cidr} to "${bridge}"`, e);
+  }
+}
+
+/** ip_forward (v4) or conf/all/forwarding (v6) to 1, written only when not already 1. */
+export function enableForwarding(host: HostNet, family: Family): void {
+  const path = family === 4 ? "net/ipv4/ip_forward" : "net/ipv6/conf/all/forwarding";
+  try {
+    if (host.sysctlGet(path)?.trim() !== "1") host.sysctlSet(path, "1");
+  } catch (e) {
+    throw kernelError("failed to enable forwarding", e);
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * bridge DEL: remove the pod interface (collecting its addresses), release IPAM, remove masquerade
+ * rules. Idempotent: a missing netns or link is success and IPAM is still released. The bridge is
+ * never deleted (other pods use it).
+ */
+import { CniError, ErrorCode } from "../../libcni/types/error.ts";
+import { parsePrevResult } from "../../libcni/types/parse.ts";
+import { isObject } from "../shared/conf.ts";
+import { parseBridgeConf, type BridgeConf } from "./config.ts";
+import type { BridgeCall, BridgeDeps } from "./deps.ts";
+import { kernelError } from "./errors.ts";
+import { isNetnsGone } from "./netns.ts";
+
+export async function bridgeDel(call: BridgeCall, deps: BridgeDeps): Promise<void> {
+  const c = parseBridgeConf(call.config, call.args);
+  const ipamDel = async (): Promise<void> => {
+    if (c.ipamType !== "") await deps.ipam.del(c.ipamType, call.stdinData);
+  };
+  if (call.netns === "") {
+    await ipamDel();
+    await teardownMasq(call, deps, c, prevAddresses(call, c));
+    return;
+  }
+  let addrs: string[];
+  try {
+    addrs = deletePodLink(call, deps);
+  } catch (e) {
+    if (!isNetnsGone(e)) throw e;
+    // the netns is gone (kubernetes#43014): nothing to remove there, still release the address
+    await ipamDel();
+    await teardownMasq(call, deps, c, prevAddresses(call, c));
+    return;
+  }
+  await ipamDel();
+  await teardownMasq(call, deps, c, addrs.length > 0 ? addrs : prevAddresses(call, c));
+}
+
+/** Delete CNI_IFNAME in the pod; its global addresses (none when the link is already gone). */
+function deletePodLink(call: BridgeCall, deps: BridgeDeps): string[] {
+  let pod;
+  try {
+    pod = deps.openPod(call.netns);
+  } catch (e) {
+    if (isNetnsGone(e)) throw e;
+    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `failed to open netns "${call.netns}": ${e instanceof Error ? e.message : String(e)}`);
+  }
+  try {
+    if (!pod.linkByName(call.ifName)) return [];
+    const addrs = [...pod.addrList(call.ifName, 4), ...pod.addrList(call.ifName, 6)].filter((a) => a.scope === 0).map((a) => a.cidr);
+    try {
+      pod.deleteLink(call.ifName);
+    } catch (e) {
+      throw kernelError(`failed to delete "${call.ifName}"`, e);
+    }
+    return addrs;
+  } finally {
+    pod.close();
+  }
+}
+
+/**
+ * Addresses from prevResult, for removing masquerade rules when the pod link is already gone
+ * (the reference then leaves its iptables chain behind). Unparsable prevResult gives none.
+ */
+function prevAddresses(call: BridgeCall, c: BridgeConf): string[] {
+  if (!c.ipMasq || !isObject(call.config)) return [];
+  try {
+    const prev = parsePrevResult(call.config, c.cniVersion);
+    return (prev?.ips ?? []).map((i) => i.address);
+  } catch {
+    return [];
+  }
+}
+
+async function teardownMasq(call: BridgeCall, deps: BridgeDeps, c: BridgeConf, addrs: readonly string[]): Promise<void> {
+  if (c.ipamType === "" || !c.ipMasq) return;
+  await deps.masq.teardown({ network: c.name, ifName: call.ifName, containerID: call.containerID, addresses: addrs });
+}

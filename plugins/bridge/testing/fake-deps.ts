@@ -1,0 +1,69 @@
+/** BridgeDeps over the fake kernel, a scripted IPAM and a recording command runner. */
+import { RecordingRunner } from "../../../daemon/rules/runner.ts";
+import type { Result100 } from "../../../libcni/types/result.ts";
+import type { BridgeCall, BridgeDeps, IpamRunner } from "../deps.ts";
+import { IpMasq } from "../ipmasq.ts";
+import { FakeWorld } from "./fake-kernel.ts";
+
+export class FakeIpam implements IpamRunner {
+  readonly calls: string[] = [];
+  next: Result100 = { cniVersion: "1.1.0", ips: [{ address: "10.1.2.2/24", gateway: "10.1.2.1" }], routes: [{ dst: "10.1.0.0/16" }] };
+  async add(type: string): Promise<Result100> {
+    this.calls.push(`ADD ${type}`);
+    return structuredClone(this.next);
+  }
+  async del(type: string): Promise<void> {
+    this.calls.push(`DEL ${type}`);
+  }
+  async check(type: string): Promise<void> {
+    this.calls.push(`CHECK ${type}`);
+  }
+  async status(type: string): Promise<void> {
+    this.calls.push(`STATUS ${type}`);
+  }
+  async gc(type: string): Promise<void> {
+    this.calls.push(`GC ${type}`);
+  }
+}
+
+export interface Harness {
+  readonly world: FakeWorld;
+  readonly ipam: FakeIpam;
+  readonly runner: RecordingRunner;
+  readonly deps: BridgeDeps;
+  readonly logs: string[];
+  call(config: Record<string, unknown>, more?: Partial<BridgeCall>): BridgeCall;
+}
+
+export const POD = "/var/run/netns/pod1";
+
+export function harness(hexes: string[] = []): Harness {
+  const world = new FakeWorld();
+  world.addPod(POD);
+  const ipam = new FakeIpam();
+  const runner = new RecordingRunner((cmd, args) => {
+    // iptables -C (rule present?) answers "no"; everything else succeeds
+    if ((cmd === "iptables" || cmd === "ip6tables") && args.includes("-C")) return { exitCode: 1, stdout: "", stderr: "Bad rule" };
+    if (cmd === "nft" && args[0] === "-j") return { exitCode: 0, stdout: '{"nftables":[]}', stderr: "" };
+    return undefined;
+  });
+  const logs: string[] = [];
+  let n = 0;
+  const deps: BridgeDeps = {
+    host: world.hostNet(),
+    openPod: world.opener(),
+    ipam,
+    masq: new IpMasq(runner.run),
+    randomHex: () => hexes[n++] ?? (n++).toString(16).padStart(8, "a"),
+    sleep: async () => undefined,
+    log: (m) => logs.push(m),
+  };
+  return {
+    world,
+    ipam,
+    runner,
+    deps,
+    logs,
+    call: (config, more = {}) => ({ containerID: "cid1", netns: POD, ifName: "eth0", args: "", stdinData: JSON.stringify(config), config, ...more }),
+  };
+}

@@ -1,0 +1,71 @@
+/** The veth pair: pod end CNI_IFNAME created directly in the pod netns, host end veth<8 hex> on the bridge. */
+import { CniError, ErrorCode } from "../../libcni/types/error.ts";
+import type { Interface100 } from "../../libcni/types/result.ts";
+import type { UndoStack } from "../shared/undo.ts";
+import type { BridgeConf } from "./config.ts";
+import type { BridgeDeps } from "./deps.ts";
+import { errnoOf, kernelError } from "./errors.ts";
+import type { LinkInfo, PodNet } from "./kernel.ts";
+
+/** How many random host names are tried before giving up (the reference's count). */
+const NAME_TRIES = 10;
+
+export interface VethSetup {
+  readonly podIfName: string;
+  readonly netnsPath: string;
+  readonly bridge: LinkInfo;
+}
+
+export interface VethPair {
+  readonly host: Interface100;
+  readonly pod: Interface100;
+}
+
+/** Create the pair, attach the host end to the bridge; pushes the pair's removal onto `undo`. */
+export function setupVeth(deps: BridgeDeps, pod: PodNet, c: BridgeConf, s: VethSetup, undo: UndoStack): VethPair {
+  const hostName = createPair(deps, pod, c, s);
+  undo.push(`delete veth ${hostName}`, () => deps.host.deleteLink(hostName));
+  try {
+    deps.host.setUp(hostName);
+    deps.host.setMaster(hostName, s.bridge.index);
+    deps.host.setPortFlags(hostName, { hairpin: c.hairpinMode, isolated: c.portIsolation });
+  } catch (e) {
+    throw kernelError(`failed to connect "${hostName}" to bridge ${c.bridge}`, e);
+  }
+  const hostLink = deps.host.linkByName(hostName);
+  const podLink = pod.linkByName(s.podIfName);
+  if (!hostLink || !podLink) {
+    throw new CniError(ErrorCode.IOFailure, `veth pair ${hostName}/${s.podIfName} vanished while it was being set up`);
+  }
+  return {
+    host: { name: hostName, mac: hostLink.mac },
+    pod: { name: s.podIfName, mac: podLink.mac, sandbox: s.netnsPath },
+  };
+}
+
+function createPair(deps: BridgeDeps, pod: PodNet, c: BridgeConf, s: VethSetup): string {
+  for (let i = 0; i < NAME_TRIES; i++) {
+    const hostName = `veth${deps.randomHex(4)}`;
+    try {
+      deps.host.addVethToNetns({
+        hostName,
+        podName: s.podIfName,
+        podNetns: s.netnsPath,
+        mtu: c.mtu,
+        ...(c.mac !== undefined ? { podMac: c.mac } : {}),
+      });
+      return hostName;
+    } catch (e) {
+      if (errnoOf(e) !== "EEXIST") throw kernelError(`failed to create veth pair ${hostName}/${s.podIfName}`, e);
+      if (pod.linkByName(s.podIfName)) {
+        throw new CniError(
+          ErrorCode.InvalidEnvironmentVariables,
+          `container veth name (${JSON.stringify(s.podIfName)}) peer provided (${JSON.stringify(hostName)}) already exists`,
+          `an interface named ${s.podIfName} already exists in ${s.netnsPath}: ADD ran twice for this container and CNI_IFNAME, or choose another CNI_IFNAME`,
+        );
+      }
+      // the random host name was taken: try another
+    }
+  }
+  throw new CniError(ErrorCode.TryAgainLater, `failed to find a free host veth name after ${NAME_TRIES} tries`);
+}
