@@ -1,0 +1,150 @@
+/**
+ * The only module that imports `bun:ffi`: thin, typed wrappers over libc calls.
+ * Every wrapper throws `SyscallError{errno, code, op}` on failure. The library is opened
+ * lazily on first use (about 0.2 ms) so roles that never touch the kernel pay nothing.
+ */
+import { dlopen, read } from "bun:ffi";
+import { SyscallError } from "../errors.ts";
+import { Errno } from "../errno.ts";
+
+const SYMBOLS = {
+  socket: { args: ["i32", "i32", "i32"], returns: "i32" },
+  bind: { args: ["i32", "ptr", "u32"], returns: "i32" },
+  getsockname: { args: ["i32", "ptr", "ptr"], returns: "i32" },
+  setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
+  sendto: { args: ["i32", "ptr", "u64", "i32", "ptr", "u32"], returns: "i32" },
+  recvfrom: { args: ["i32", "ptr", "u64", "i32", "ptr", "ptr"], returns: "i32" },
+  close: { args: ["i32"], returns: "i32" },
+  open: { args: ["ptr", "i32", "u32"], returns: "i32" },
+  fstatfs: { args: ["i32", "ptr"], returns: "i32" },
+  setns: { args: ["i32", "i32"], returns: "i32" },
+  unshare: { args: ["i32"], returns: "i32" },
+  flock: { args: ["i32", "i32"], returns: "i32" },
+  getpid: { args: [], returns: "i32" },
+  gettid: { args: [], returns: "i32" },
+  __errno_location: { args: [], returns: "ptr" },
+} as const;
+
+type Lib = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];
+let lib: Lib | undefined;
+let errnoPtr: ReturnType<Lib["__errno_location"]> | undefined;
+
+function L(): Lib {
+  if (lib === undefined) {
+    lib = dlopen("libc.so.6", SYMBOLS).symbols;
+    errnoPtr = lib.__errno_location();
+  }
+  return lib;
+}
+
+/** errno of the last failed call on this thread (the pointer is thread-local and cached). */
+function errno(): number {
+  if (errnoPtr === null || errnoPtr === undefined) return 0;
+  return read.i32(errnoPtr as Parameters<typeof read.i32>[0], 0);
+}
+
+function check(rc: number, op: string | (() => string)): number {
+  if (rc < 0) throw new SyscallError(errno(), typeof op === "string" ? op : op());
+  return rc;
+}
+
+/** Retry a call while it fails with EINTR (one place for it). */
+function retryEintr(call: () => number): number {
+  for (;;) {
+    const rc = call();
+    if (rc >= 0 || errno() !== Errno.EINTR) return rc;
+  }
+}
+
+function cstr(s: string): Uint8Array {
+  return Buffer.from(`${s}\0`, "utf8");
+}
+
+export const O_RDONLY = 0;
+export const O_RDWR = 2;
+export const O_CREAT = 0o100;
+export const O_CLOEXEC = 0o2000000;
+export const CLONE_NEWNET = 0x40000000;
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+export function socket(domain: number, type: number, protocol: number): number {
+  return check(L().socket(domain, type, protocol), `socket(${domain}, ${type}, ${protocol})`);
+}
+
+export function bind(fd: number, addr: Uint8Array): void {
+  check(L().bind(fd, addr, addr.byteLength), "bind");
+}
+
+/** getsockname into `addr`; returns the address length the kernel wrote. */
+export function getsockname(fd: number, addr: Uint8Array): number {
+  const len = new Uint32Array([addr.byteLength]);
+  check(L().getsockname(fd, addr, len), "getsockname");
+  return len[0] ?? 0;
+}
+
+export function setsockopt(fd: number, level: number, name: number, value: Uint8Array): void {
+  check(L().setsockopt(fd, level, name, value, value.byteLength), `setsockopt(${level}, ${name})`);
+}
+
+/** sendto with EINTR retry; `addr` may be null for connected sockets. */
+export function sendto(fd: number, buf: Uint8Array, flags: number, addr: Uint8Array | null): number {
+  const l = L();
+  return check(
+    retryEintr(() => l.sendto(fd, buf, buf.byteLength, flags, addr, addr?.byteLength ?? 0)),
+    "sendto",
+  );
+}
+
+/** recv into `buf` with EINTR retry; returns the byte count (with MSG_TRUNC: the real length). */
+export function recv(fd: number, buf: Uint8Array, flags: number): number {
+  const l = L();
+  return check(
+    retryEintr(() => l.recvfrom(fd, buf, buf.byteLength, flags, null, null)),
+    "recv",
+  );
+}
+
+export function close(fd: number): void {
+  check(L().close(fd), `close(${fd})`);
+}
+
+export function open(path: string, flags: number, mode = 0o644): number {
+  return check(
+    retryEintr(() => L().open(cstr(path), flags | O_CLOEXEC, mode)),
+    () => `open ${path}`,
+  );
+}
+
+/** f_type of the filesystem holding `fd` (first field of struct statfs on 64-bit Linux). */
+export function fstatfsType(fd: number): number {
+  const buf = new BigInt64Array(16); // struct statfs is 120 bytes on x86_64 and arm64
+  check(L().fstatfs(fd, buf), `fstatfs(${fd})`);
+  return Number(buf[0] ?? 0n);
+}
+
+export function setns(fd: number, nstype: number): void {
+  check(L().setns(fd, nstype), `setns(${fd})`);
+}
+
+export function unshare(flags: number): void {
+  check(L().unshare(flags), "unshare");
+}
+
+/** flock; with LOCK_NB a held lock throws SyscallError code EAGAIN (EWOULDBLOCK). */
+export function flock(fd: number, op: number): void {
+  check(
+    retryEintr(() => L().flock(fd, op)),
+    `flock(${fd}, ${op})`,
+  );
+}
+
+export function getpid(): number {
+  return L().getpid();
+}
+
+export function gettid(): number {
+  return L().gettid();
+}

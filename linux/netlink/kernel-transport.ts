@@ -1,0 +1,74 @@
+/**
+ * The real NETLINK_ROUTE socket. It belongs to the network namespace of the calling thread
+ * at creation (open it inside `withNetns` to talk to another netns) and keeps it for life.
+ */
+import * as libc from "../ffi/libc.ts";
+import {
+  AF_NETLINK,
+  NETLINK_CAP_ACK,
+  NETLINK_EXT_ACK,
+  SOL_NETLINK,
+  SOL_SOCKET,
+  SO_RCVBUF,
+  SO_RCVTIMEO,
+} from "./constants.ts";
+import type { NetlinkTransport } from "./socket.ts";
+
+const SOCK_RAW = 3;
+const SOCK_CLOEXEC = 0x80000;
+const NETLINK_ROUTE = 0;
+const MSG_TRUNC = 0x20;
+
+/** Options for the kernel socket. */
+export interface KernelTransportOptions {
+  /** Give up waiting for a reply after this long. @default 30000 */
+  readonly timeoutMs?: number;
+  /** SO_RCVBUF in bytes. @default 1048576 */
+  readonly rcvbuf?: number;
+}
+
+function u32(v: number): Uint8Array {
+  return new Uint8Array(new Uint32Array([v]).buffer);
+}
+
+export class KernelTransport implements NetlinkTransport {
+  private fd: number;
+  /** sockaddr_nl of the kernel: family AF_NETLINK, pid 0, groups 0. */
+  private static readonly KERNEL = new Uint8Array(new Uint16Array([AF_NETLINK, 0, 0, 0, 0, 0]).buffer);
+
+  constructor(opts: KernelTransportOptions = {}) {
+    this.fd = libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    try {
+      libc.setsockopt(this.fd, SOL_SOCKET, SO_RCVBUF, u32(opts.rcvbuf ?? 1 << 20));
+      const ms = opts.timeoutMs ?? 30_000;
+      const tv = new BigInt64Array([BigInt(Math.floor(ms / 1000)), BigInt((ms % 1000) * 1000)]);
+      libc.setsockopt(this.fd, SOL_SOCKET, SO_RCVTIMEO, new Uint8Array(tv.buffer));
+      // Both are best effort: extended ack texts and capped acks exist since Linux 4.12.
+      try {
+        libc.setsockopt(this.fd, SOL_NETLINK, NETLINK_EXT_ACK, u32(1));
+        libc.setsockopt(this.fd, SOL_NETLINK, NETLINK_CAP_ACK, u32(1));
+      } catch {
+        /* older kernel: plain errors */
+      }
+      libc.bind(this.fd, KernelTransport.KERNEL);
+    } catch (e) {
+      libc.close(this.fd);
+      throw e;
+    }
+  }
+
+  send(msg: Uint8Array): void {
+    libc.sendto(this.fd, msg, 0, KernelTransport.KERNEL);
+  }
+
+  recv(buf: Uint8Array): number {
+    return libc.recv(this.fd, buf, MSG_TRUNC);
+  }
+
+  close(): void {
+    if (this.fd >= 0) {
+      libc.close(this.fd);
+      this.fd = -1;
+    }
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * Neighbours (ARP/NDP entries) and bridge FDB entries (AF_BRIDGE): decode RTM_NEWNEIGH and
+ * build replace/append/delete/dump requests. Pure module.
+ */
+import { Attrs, type NlWriter } from "./attrs.ts";
+import {
+  AF_BRIDGE,
+  AF_INET,
+  AF_INET6,
+  AF_UNSPEC,
+  NDA,
+  NLM_F_APPEND,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  NLM_F_REPLACE,
+  NTF_MASTER,
+  NTF_SELF,
+  NUD,
+  RTM,
+} from "./constants.ts";
+import { formatIp, formatMac, parseIp, parseMac } from "./ip.ts";
+import type { NlMessage, NlRequest } from "./message.ts";
+
+export type NeighState = keyof typeof NUD;
+
+export interface Neigh {
+  readonly index: number;
+  /** 4, 6, or "bridge" for FDB entries. */
+  readonly family: 4 | 6 | "bridge";
+  /** Neighbour IP; for FDB entries the remote VTEP (`dst`) when present. */
+  readonly ip?: string;
+  readonly mac?: string;
+  /** NUD_* bits and their names. */
+  readonly state: number;
+  readonly states: readonly NeighState[];
+  readonly permanent: boolean;
+  /** NTF_* flags. */
+  readonly flags: number;
+  readonly self: boolean;
+  readonly master: boolean;
+  readonly masterIndex?: number;
+  readonly vlan?: number;
+  readonly vni?: number;
+  readonly port?: number;
+}
+
+function ndmsg(w: NlWriter, family: number, index: number, state: number, flags: number): void {
+  w.u8(family).u8(0).u16(0).i32(index).u16(state).u8(flags).u8(0);
+}
+
+export function decodeNeigh(m: NlMessage): Neigh {
+  const b = m.body;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const fam = b[0];
+  const state = dv.getUint16(8, true);
+  const flags = b[10] ?? 0;
+  const a = Attrs.parse(b, 12);
+  const dst = a.get(NDA.DST);
+  const ll = a.get(NDA.LLADDR);
+  const master = a.u32(NDA.MASTER);
+  const vlan = a.u16(NDA.VLAN);
+  const vni = a.u32(NDA.VNI);
+  const port = a.u16be(NDA.PORT);
+  return {
+    index: dv.getInt32(4, true),
+    family: fam === AF_BRIDGE ? "bridge" : fam === AF_INET6 ? 6 : 4,
+    ...(dst && (dst.byteLength === 4 || dst.byteLength === 16) ? { ip: formatIp(dst) } : {}),
+    ...(ll ? { mac: formatMac(ll) } : {}),
+    state,
+    states: (Object.keys(NUD) as NeighState[]).filter((k) => (state & NUD[k]) !== 0),
+    permanent: (state & NUD.permanent) !== 0,
+    flags,
+    self: (flags & NTF_SELF) !== 0,
+    master: (flags & NTF_MASTER) !== 0,
+    ...(master ? { masterIndex: master } : {}),
+    ...(vlan !== undefined ? { vlan } : {}),
+    ...(vni !== undefined ? { vni } : {}),
+    ...(port !== undefined ? { port } : {}),
+  };
+}
+
+/** An ARP/NDP entry, e.g. flannel's `ip neigh replace <ip> lladdr <mac> dev flannel.1 nud permanent`. */
+export interface NeighSpec {
+  readonly index: number;
+  readonly ip: string;
+  /** Required for add/replace. */
+  readonly mac?: string;
+  /** @default "permanent" */
+  readonly state?: NeighState;
+}
+
+export function neighRequest(s: NeighSpec, mode: "add" | "replace" | "delete", label: string): NlRequest {
+  const ip = parseIp(s.ip);
+  const del = mode === "delete";
+  return {
+    type: del ? RTM.DELNEIGH : RTM.NEWNEIGH,
+    flags: del ? 0 : NLM_F_CREATE | (mode === "replace" ? NLM_F_REPLACE : NLM_F_EXCL),
+    op: `${del ? "RTM_DELNEIGH" : "RTM_NEWNEIGH"}${mode === "replace" ? " replace" : ""} ${s.ip}${s.mac ? ` lladdr ${s.mac}` : ""} dev ${label}`,
+    fill: (w) => {
+      ndmsg(w, ip.byteLength === 4 ? AF_INET : AF_INET6, s.index, del ? 0 : NUD[s.state ?? "permanent"], 0);
+      w.attr(NDA.DST, ip);
+      if (s.mac && !del) w.attr(NDA.LLADDR, parseMac(s.mac));
+    },
+  };
+}
+
+/** A bridge FDB entry, e.g. flannel's `bridge fdb replace <mac> dev flannel.1 dst <ip> self permanent`. */
+export interface FdbSpec {
+  readonly index: number;
+  readonly mac: string;
+  /** Remote VTEP IP (vxlan). */
+  readonly dst?: string;
+  /** Program the device itself (NTF_SELF). @default true */
+  readonly self?: boolean;
+  /** Program the bridge master's table (NTF_MASTER). @default false */
+  readonly master?: boolean;
+  /** @default "permanent" */
+  readonly state?: NeighState;
+  readonly vlan?: number;
+  readonly vni?: number;
+  readonly port?: number;
+}
+
+export function fdbRequest(s: FdbSpec, mode: "add" | "append" | "replace" | "delete", label: string): NlRequest {
+  const del = mode === "delete";
+  const ntf = (s.self ?? true ? NTF_SELF : 0) | (s.master ? NTF_MASTER : 0);
+  const create = mode === "append" ? NLM_F_APPEND : mode === "replace" ? NLM_F_REPLACE : NLM_F_EXCL;
+  return {
+    type: del ? RTM.DELNEIGH : RTM.NEWNEIGH,
+    flags: del ? 0 : NLM_F_CREATE | create,
+    op: `${del ? "RTM_DELNEIGH" : "RTM_NEWNEIGH"} fdb ${mode === "delete" ? "" : `${mode} `}${s.mac}${s.dst ? ` dst ${s.dst}` : ""} dev ${label}`,
+    fill: (w) => {
+      ndmsg(w, AF_BRIDGE, s.index, del ? 0 : NUD[s.state ?? "permanent"], ntf);
+      w.attr(NDA.LLADDR, parseMac(s.mac));
+      if (s.dst) w.attr(NDA.DST, parseIp(s.dst));
+      if (s.vlan !== undefined) w.attrU16(NDA.VLAN, s.vlan);
+      if (s.port !== undefined) w.attrU16be(NDA.PORT, s.port);
+      if (s.vni !== undefined) w.attrU32(NDA.VNI, s.vni);
+    },
+  };
+}
+
+/** Dump neighbours of one family (4, 6), all IP neighbours (undefined), or the FDB ("bridge"). */
+export function dumpNeighsRequest(family?: 4 | 6 | "bridge"): NlRequest {
+  const af = family === "bridge" ? AF_BRIDGE : family === 4 ? AF_INET : family === 6 ? AF_INET6 : AF_UNSPEC;
+  return {
+    type: RTM.GETNEIGH,
+    flags: 0,
+    op: family === "bridge" ? "RTM_GETNEIGH fdb dump" : "RTM_GETNEIGH dump",
+    fill: (w) => ndmsg(w, af, 0, 0, 0),
+  };
+}

@@ -1,0 +1,17 @@
+/** Open a kernel-backed NetlinkClient, in the current netns or inside another one. */
+import { withNetns, type Netns } from "../netns.ts";
+import { RtnetlinkClient, type NetlinkClient } from "./client.ts";
+import { KernelTransport, type KernelTransportOptions } from "./kernel-transport.ts";
+import { NetlinkSocket } from "./socket.ts";
+
+/** Options for {@link openNetlink}. */
+export interface OpenNetlinkOptions extends KernelTransportOptions {
+  /** Open the socket inside this netns (path or open Netns); it then always talks to that netns. */
+  readonly netns?: string | Netns;
+}
+
+/** A NetlinkClient on a new NETLINK_ROUTE socket. Close it when done. */
+export function openNetlink(opts: OpenNetlinkOptions = {}): NetlinkClient {
+  const make = (): NetlinkClient => new RtnetlinkClient(new NetlinkSocket(new KernelTransport(opts)));
+  return opts.netns === undefined ? make() : withNetns(opts.netns, make);
+}
