@@ -25,9 +25,10 @@ function copyDns(d: Dns | undefined): Dns {
 
 const copyRoutes = (rs: readonly Route[] | undefined): Route[] => (rs ?? []).map((r) => ({ ...r }));
 
-/** Drop empty lists so the result object matches what formatting prints. */
-function prune<T extends { interfaces?: unknown[]; ips?: unknown[]; routes?: unknown[] }>(r: T): T {
+/** Drop empty lists and an empty dns block (formatting prints them the same either way). */
+function prune<T extends { interfaces?: unknown[]; ips?: unknown[]; routes?: unknown[]; dns?: Dns; ip4?: unknown; ip6?: unknown }>(r: T): T {
   for (const k of ["interfaces", "ips", "routes"] as const) if (r[k]?.length === 0) delete r[k];
+  if (r.dns && Object.keys(r.dns).length === 0) delete r.dns;
   return r;
 }
 
@@ -53,6 +54,7 @@ function from040to020(from: Result040, to: string): Result020 {
     const target = isIPv4Text(route.dst) ? r.ip4 : r.ip6;
     if (target) (target.routes ??= []).push({ dst: route.dst, ...(route.gw ? { gw: route.gw } : {}) });
   }
+  prune(r);
   if (!r.ip4 && !r.ip6) {
     throw new CniError(
       ErrorCode.IncompatibleCNIVersion,
@@ -112,7 +114,7 @@ function within020(from: Result020, to: string): Result020 {
   const copy = (c: Result020["ip4"]) => (c ? { ...c, ...(c.routes ? { routes: copyRoutes(c.routes) } : {}) } : undefined);
   const ip4 = copy(from.ip4);
   const ip6 = copy(from.ip6);
-  return { cniVersion: to as Result020["cniVersion"], ...(ip4 ? { ip4 } : {}), ...(ip6 ? { ip6 } : {}), dns: copyDns(from.dns) };
+  return prune({ cniVersion: to as Result020["cniVersion"], ...(ip4 ? { ip4 } : {}), ...(ip6 ? { ip6 } : {}), dns: copyDns(from.dns) });
 }
 
 /** The one conversion table: every (from family, to family) pair, nothing registered elsewhere. */

@@ -50,9 +50,19 @@ export function isCniError(e: unknown): e is CniError {
   return typeof e === "object" && e !== null && (e as { [BRAND]?: unknown })[BRAND] === true;
 }
 
-/** Wrap anything thrown into a CniError; untyped errors become 999 with their message. */
+/**
+ * Wrap anything thrown into a CniError. An Error carrying a numeric `cniCode` (and optionally a
+ * string `cniDetails`) keeps that code, so internal error classes can choose their wire code
+ * without skel knowing them; other untyped errors become 999 with their message.
+ */
 export function toCniError(e: unknown): CniError {
   if (isCniError(e)) return e;
-  if (e instanceof Error) return new CniError(ErrorCode.Internal, e.message);
+  if (e instanceof Error) {
+    const { cniCode, cniDetails } = e as { cniCode?: unknown; cniDetails?: unknown };
+    if (typeof cniCode === "number" && Number.isInteger(cniCode)) {
+      return new CniError(cniCode, e.message, typeof cniDetails === "string" ? cniDetails : "");
+    }
+    return new CniError(ErrorCode.Internal, e.message);
+  }
   return new CniError(ErrorCode.Internal, String(e));
 }
