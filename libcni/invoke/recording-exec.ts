@@ -3,6 +3,7 @@
  * Answers are outcomes (stdout/stderr/exit status) interpreted by the same rules as RawExec.
  */
 import { CniError, ErrorCode } from "../types/error.ts";
+import { CURRENT_VERSION, SPEC_VERSIONS } from "../version.ts";
 import { pluginFailure, type ExecRequest, type PluginExec, type PluginOutcome } from "./exec.ts";
 
 export interface RecordedCall {
@@ -42,7 +43,10 @@ export class RecordingExec implements PluginExec {
     this.plugins = opts.plugins ? new Set(opts.plugins) : undefined;
   }
 
-  /** Add a responder; later ones are asked first. Unanswered calls print nothing and exit 0. */
+  /**
+   * Add a responder; later ones are asked first. Unanswered calls exit 0: VERSION lists every spec
+   * version, ADD prints prevResult (or an empty result in the config's version), others print nothing.
+   */
   respond(fn: Responder): this {
     this.responders.unshift(fn);
     return this;
@@ -80,10 +84,19 @@ export class RecordingExec implements PluginExec {
     };
     this.calls.push(call);
     const answer = this.responders.map((r) => r(call)).find((a) => a !== undefined);
-    const outcome = toOutcome(answer);
+    const outcome = toOutcome(answer ?? defaultAnswer(call));
     if (outcome.exitCode === 0) return outcome.stdout;
     throw pluginFailure(outcome);
   }
+}
+
+/** Unscripted: VERSION supports every spec version; ADD echoes prevResult (or an empty result in the config's version); others print nothing. */
+function defaultAnswer(call: RecordedCall): ScriptedAnswer | undefined {
+  if (call.command === "VERSION") return { result: { cniVersion: CURRENT_VERSION, supportedVersions: SPEC_VERSIONS } };
+  if (call.command !== "ADD") return undefined;
+  const prev = call.config?.["prevResult"];
+  const v = call.config?.["cniVersion"];
+  return { result: prev ?? { cniVersion: typeof v === "string" && v !== "" ? v : "0.1.0" } };
 }
 
 function toOutcome(a: ScriptedAnswer | undefined): PluginOutcome {
