@@ -1,5 +1,8 @@
-// Placeholder until this role is built (see the open issues); it refuses loudly rather than pretend.
+/** bridge CNI plugin: cni0 bridge, veth pair, IPAM, gateway, masquerade (see README.md). */
+import { runPlugin } from "../../libcni/skel/skel.ts";
+import { bridgeDefinition } from "./plugin.ts";
+
 export async function main(_argv: readonly string[]): Promise<number> {
-  process.stderr.write("weft: this role is not built yet\n");
-  return 1;
+  const d = bridgeDefinition();
+  return runPlugin(d.funcs, d.versions, d.about);
 }

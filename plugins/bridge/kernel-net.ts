@@ -1,0 +1,164 @@
+/**
+ * The real HostNet / PodNet over linux/'s netlink client. Imports bun:ffi (through linux/), so only
+ * the plugin definition (plugin.ts) imports this file; unit tests use testing/fake-kernel.ts.
+ * The pod side keeps a netlink socket opened inside the pod netns, so its calls never enter the
+ * namespace; only sysctl writes do, synchronously, through withNetns.
+ */
+import { errnoOf } from "./errors.ts";
+import type { AddrInfo, Family, HostNet, LinkInfo, NetCommon, PodNet, RouteInfo, RouteSpec, VethRequest } from "./kernel.ts";
+import { openNetlink } from "../../linux/netlink/open.ts";
+import type { NetlinkClient } from "../../linux/netlink/client.ts";
+import type { Link } from "../../linux/netlink/link.ts";
+import type { RouteScope } from "../../linux/netlink/route.ts";
+import { RT_SCOPE } from "../../linux/netlink/constants.ts";
+import { openNetns, withNetns, type Netns } from "../../linux/netns.ts";
+import { procSysctl } from "../../linux/sysctl.ts";
+
+function toLinkInfo(l: Link): LinkInfo {
+  return {
+    index: l.index,
+    name: l.name,
+    mac: l.mac,
+    kind: l.kind,
+    mtu: l.mtu,
+    up: l.up,
+    promisc: l.promisc,
+    operState: l.operState,
+    ...(l.masterIndex !== undefined && l.masterIndex !== 0 ? { masterIndex: l.masterIndex } : {}),
+    ...(l.parentIndex !== undefined ? { peerIndex: l.parentIndex } : {}),
+    ...(l.bridgePort ? { hairpin: l.bridgePort.hairpin } : {}),
+  };
+}
+
+function readSysctl(path: string): string | undefined {
+  try {
+    return procSysctl.get(path);
+  } catch (e) {
+    if (errnoOf(e) === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
+/** Calls common to both sides; `inNs` runs a sync function in the right netns (for /proc/sys). */
+class NetlinkCommon implements NetCommon {
+  constructor(
+    protected readonly nl: NetlinkClient,
+    private readonly inNs: <T>(fn: () => T) => T,
+  ) {}
+  linkByName(name: string): LinkInfo | undefined {
+    const l = this.nl.findLink(name);
+    return l ? toLinkInfo(l) : undefined;
+  }
+  setUp(name: string): void {
+    this.nl.setLinkUp(name);
+  }
+  deleteLink(name: string): void {
+    this.nl.deleteLink(name);
+  }
+  addrList(name: string, family: Family): AddrInfo[] {
+    return this.nl.listAddrs({ dev: name, family }).map((a) => ({ family: a.family, cidr: `${a.ip}/${a.prefixLen}`, scope: a.scope, tentative: a.tentative }));
+  }
+  addrAdd(name: string, cidr: string): void {
+    try {
+      this.nl.addAddr(name, cidr);
+    } catch (e) {
+      if (errnoOf(e) !== "EEXIST") throw e;
+    }
+  }
+  addrDel(name: string, cidr: string): void {
+    this.nl.deleteAddr(name, cidr);
+  }
+  sysctlSet(path: string, value: string): void {
+    this.inNs(() => procSysctl.set(path, value));
+  }
+  sysctlGet(path: string): string | undefined {
+    return this.inNs(() => readSysctl(path));
+  }
+}
+
+class KernelHost extends NetlinkCommon implements HostNet {
+  constructor() {
+    super(openNetlink(), (fn) => fn());
+  }
+  addBridge(name: string, o: { readonly mtu: number; readonly vlanFiltering: boolean }): void {
+    this.nl.createBridge({ name, ...(o.mtu ? { mtu: o.mtu } : {}), ...(o.vlanFiltering ? { vlanFiltering: true } : {}) });
+  }
+  setPromisc(name: string, on: boolean): void {
+    this.nl.setPromisc(name, on);
+  }
+  setMac(name: string, mac: string): void {
+    this.nl.setMac(name, mac);
+  }
+  setMaster(name: string, masterIndex: number): void {
+    this.nl.setMaster(name, masterIndex);
+  }
+  setPortFlags(name: string, o: { readonly hairpin: boolean; readonly isolated: boolean }): void {
+    // isolated is sent only when wanted: kernels before 4.18 do not know the attribute
+    this.nl.setBridgePort(name, { hairpin: o.hairpin, ...(o.isolated ? { isolated: true } : {}) });
+  }
+  close(): void {
+    this.nl.close();
+  }
+  addVethToNetns(req: VethRequest): void {
+    const ns = openNetns(req.podNetns);
+    try {
+      this.nl.createVeth({
+        name: req.hostName,
+        ...(req.mtu ? { mtu: req.mtu } : {}),
+        peer: { name: req.podName, netnsFd: ns.fd, ...(req.podMac ? { mac: req.podMac } : {}) },
+      });
+    } finally {
+      ns.close();
+    }
+  }
+}
+
+const SCOPE_NAMES = new Map<number, RouteScope>(Object.entries(RT_SCOPE).map(([k, v]) => [v, k as RouteScope]));
+
+class KernelPod extends NetlinkCommon implements PodNet {
+  constructor(
+    readonly path: string,
+    private readonly ns: Netns,
+    nl: NetlinkClient,
+  ) {
+    super(nl, (fn) => withNetns(ns, fn as () => never));
+  }
+  routeAdd(r: RouteSpec): void {
+    const scope = r.scope === undefined ? undefined : SCOPE_NAMES.get(r.scope);
+    this.nl.addRoute({
+      dst: r.dst,
+      dev: r.dev,
+      ...(r.gw !== undefined ? { gateway: r.gw } : {}),
+      ...(r.priority ? { priority: r.priority } : {}),
+      ...(r.table !== undefined ? { table: r.table } : {}),
+      ...(scope !== undefined ? { scope } : {}),
+    });
+  }
+  routeList(family: Family): RouteInfo[] {
+    return this.nl.listRoutes({ family }).map((r) => ({
+      dst: r.dst,
+      ...(r.gateway !== undefined ? { gw: r.gateway } : {}),
+      ...(r.oif !== undefined ? { devIndex: r.oif } : {}),
+      table: r.table,
+    }));
+  }
+  close(): void {
+    this.nl.close();
+    this.ns.close();
+  }
+}
+
+export function kernelHost(): HostNet & { close(): void } {
+  return new KernelHost();
+}
+
+/** Open a pod netns: NetnsNotFoundError (code ENOENT) when missing, NotNetnsError when not a netns. */
+export function openKernelPod(path: string): PodNet {
+  const ns = openNetns(path);
+  try {
+    return new KernelPod(path, ns, openNetlink({ netns: ns }));
+  } catch (e) {
+    ns.close();
+    throw e;
+  }
+}

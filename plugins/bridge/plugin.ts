@@ -1,0 +1,58 @@
+/**
+ * The bridge plugin definition with its real dependencies (kernel netlink, iptables/nft, IPAM
+ * delegation). Imported by main.ts and, lazily, by the in-process delegate resolver; never by unit
+ * tests (it reaches bun:ffi through kernel-net.ts).
+ */
+import { randomBytes } from "node:crypto";
+import { VERSION } from "../../bin/version.ts";
+import type { CmdArgs, PluginFuncs } from "../../libcni/skel/skel.ts";
+import { SPEC_VERSIONS } from "../../libcni/version.ts";
+import type { PluginDefinition } from "../shared/delegates.ts";
+import { ipamDelegate } from "../shared/ipam.ts";
+import { spawnRunner } from "../shared/run.ts";
+import { bridgeAdd } from "./add.ts";
+import { bridgeCheck } from "./check.ts";
+import { bridgeDel } from "./del.ts";
+import type { BridgeCall, BridgeDeps } from "./deps.ts";
+import { IpMasq } from "./ipmasq.ts";
+import { kernelHost, openKernelPod } from "./kernel-net.ts";
+import { bridgeGc, bridgeStatus } from "./status.ts";
+
+export const ABOUT = `CNI bridge plugin weft ${VERSION}`;
+
+/** Run one command with real dependencies; the host netlink socket is opened on first use and closed after. */
+async function withRealDeps<T>(fn: (deps: BridgeDeps) => Promise<T>): Promise<T> {
+  let host: ReturnType<typeof kernelHost> | undefined;
+  const deps: BridgeDeps = {
+    get host() {
+      return (host ??= kernelHost());
+    },
+    openPod: openKernelPod,
+    ipam: ipamDelegate(),
+    masq: new IpMasq(spawnRunner),
+    randomHex: (n) => randomBytes(n).toString("hex"),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    log: (m) => void process.stderr.write(`bridge: ${m}\n`),
+  };
+  try {
+    return await fn(deps);
+  } finally {
+    host?.close();
+  }
+}
+
+function call(a: CmdArgs): BridgeCall {
+  return { containerID: a.containerID, netns: a.netns, ifName: a.ifName, args: a.args, stdinData: a.stdinData, config: a.config };
+}
+
+export const bridgeFuncs: PluginFuncs = {
+  add: (a) => withRealDeps((d) => bridgeAdd(call(a), d)),
+  del: (a) => withRealDeps((d) => bridgeDel(call(a), d)),
+  check: (a) => withRealDeps((d) => bridgeCheck(call(a), d)),
+  status: (a) => withRealDeps((d) => bridgeStatus(call(a), d)),
+  gc: (a) => withRealDeps((d) => bridgeGc(call(a), d)),
+};
+
+export function bridgeDefinition(): PluginDefinition {
+  return { funcs: bridgeFuncs, versions: SPEC_VERSIONS, about: ABOUT };
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { delegateAdd, delegateDel } from "../../libcni/invoke/delegate.ts";
+import { CniError, ErrorCode } from "../../libcni/types/error.ts";
+import type { PluginExec } from "../../libcni/invoke/exec.ts";
+import { inProcessResolver, type DefinitionLoader } from "./delegates.ts";
+
+const seen: { cmd: string | undefined; stdin: string }[] = [];
+const fakeBridge: DefinitionLoader = async () => ({
+  about: "fake",
+  versions: ["0.3.1", "1.0.0", "1.1.0"],
+  funcs: {
+    add: async (a) => {
+      seen.push({ cmd: "ADD", stdin: a.stdinData });
+      return { cniVersion: "1.1.0", ips: [{ address: "10.1.2.2/24", gateway: "10.1.2.1" }] };
+    },
+    del: async (a) => {
+      seen.push({ cmd: "DEL", stdin: a.stdinData });
+      throw new CniError(ErrorCode.TryAgainLater, "busy", "later");
+    },
+  },
+});
+
+const noExec: PluginExec = {
+  execPlugin: async () => {
+    throw new Error("must not exec");
+  },
+  findInPath: (name) => `/opt/cni/bin/${name}`,
+};
+
+const env = { CNI_COMMAND: "ADD", CNI_CONTAINERID: "c1", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: "/opt/cni/bin" };
+const conf = JSON.stringify({ cniVersion: "1.0.0", name: "n", type: "bridge" });
+
+describe("in-process delegation", () => {
+  it("runs our plugin types through skel in this process and converts the result to the config version", async () => {
+    const r = await delegateAdd("bridge", conf, { env, exec: noExec, inProcess: inProcessResolver(env, { bridge: fakeBridge }) });
+    expect(r).toEqual({ cniVersion: "1.0.0", ips: [{ address: "10.1.2.2/24", gateway: "10.1.2.1" }] });
+    expect(seen.at(-1)).toEqual({ cmd: "ADD", stdin: conf });
+  });
+
+  it("returns an in-process plugin's CNI error with its code, as for an exec'd plugin", async () => {
+    const p = delegateDel("bridge", conf, { env, exec: noExec, inProcess: inProcessResolver(env, { bridge: fakeBridge }) });
+    await expect(p).rejects.toMatchObject({ code: 11, msg: "busy", details: "later" });
+  });
+
+  it("execs types that are not ours", async () => {
+    const calls: string[] = [];
+    const exec: PluginExec = { ...noExec, execPlugin: async (req) => (calls.push(req.path), '{"cniVersion":"1.0.0"}') };
+    await delegateAdd("macvlan", conf, { env, exec, inProcess: inProcessResolver(env, { bridge: fakeBridge }) });
+    expect(calls).toEqual(["/opt/cni/bin/macvlan"]);
+  });
+
+  it.each(["1", "true", "TRUE"])("execs even our types when WEFT_NO_INPROCESS=%s", async (v) => {
+    const calls: string[] = [];
+    const exec: PluginExec = { ...noExec, execPlugin: async (req) => (calls.push(req.path), '{"cniVersion":"1.0.0"}') };
+    const e2 = { ...env, WEFT_NO_INPROCESS: v };
+    await delegateAdd("bridge", conf, { env: e2, exec, inProcess: inProcessResolver(e2, { bridge: fakeBridge }) });
+    expect(calls).toEqual(["/opt/cni/bin/bridge"]);
+  });
+});
