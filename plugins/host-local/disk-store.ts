@@ -12,11 +12,12 @@
  * files named like an IP are reservations (the Go plugin also reads `lock`, `last_reserved_ip.*`
  * and strays when matching a container ID).
  *
- * The lock is taken through the injected `FileLocker`: the binary passes the real flock, unit tests
+ * The lock is taken through the injected `Locker` (linux/locker.ts): the binary passes the real flock, unit tests
  * an in-process one, so this module never touches bun:ffi.
  */
 import { accessSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync, constants } from "node:fs";
 import { join } from "node:path";
+import type { Locker } from "../../linux/locker.ts";
 import { parseIP } from "./ip.ts";
 import { type Allocation, StoreBase, ownerRecord, parseOwnerRecord } from "./store.ts";
 
@@ -24,18 +25,13 @@ export const DEFAULT_DATA_DIR = "/var/lib/cni/networks";
 export const LAST_RESERVED_PREFIX = "last_reserved_ip.";
 export const LOCK_FILE = "lock";
 
-/** Exclusive whole-file locking; the real one is flock(2) on a file opened O_CREAT|O_RDONLY 0750. */
-export interface FileLocker {
-  /** Hold an exclusive lock on `path` (creating the file if needed) while `fn` runs, then release it. */
-  withLock<T>(path: string, fn: () => T): Promise<T>;
-}
-
 export interface DiskStoreOptions {
   /** Parent of the per-network directories. @default "/var/lib/cni/networks" */
   readonly dataDir?: string;
   /** The network name: the directory under dataDir. */
   readonly network: string;
-  readonly locker: FileLocker;
+  /** Exclusive lock on `<dir>/lock`: flockLocker in the binary, InProcessLocker in unit tests. */
+  readonly locker: Locker;
 }
 
 function errno(e: unknown): string | undefined {
@@ -45,7 +41,7 @@ function errno(e: unknown): string | undefined {
 export class DiskStore extends StoreBase {
   /** `<dataDir>/<network>`. */
   readonly dir: string;
-  readonly #locker: FileLocker;
+  readonly #locker: Locker;
 
   /** Creates the network directory (0755, with parents) like the reference's New(). */
   constructor(o: DiskStoreOptions) {
@@ -137,15 +133,15 @@ export class DiskStore extends StoreBase {
 }
 
 /**
- * A FileLocker for one process (unit tests, single-process tools): creates the lock file with the
+ * A Locker for one process (unit tests, single-process tools): creates the lock file with the
  * reference's flags like the real one, and serialises callers in this process only.
  */
-export class InProcessLocker implements FileLocker {
+export class InProcessLocker implements Locker {
   readonly #queues = new Map<string, Promise<unknown>>();
   /** Every path locked, in order (tests check each operation was locked). */
   readonly taken: string[] = [];
 
-  withLock<T>(path: string, fn: () => T): Promise<T> {
+  withLock<T>(path: string, fn: () => T | Promise<T>): Promise<T> {
     const prev = this.#queues.get(path) ?? Promise.resolve();
     const run = prev.then(() => {
       closeSync(openSync(path, constants.O_CREAT | constants.O_RDONLY, 0o750));

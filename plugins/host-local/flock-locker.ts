@@ -1,19 +1,21 @@
 /**
- * The real FileLocker: flock(2) through linux/ffi (bun:ffi), so NOT importable from unit tests.
+ * The real Locker for host-local: flock(2) through linux/ffi (bun:ffi), so NOT importable from unit tests.
  * The lock file is opened the way the reference's go-filemutex opens it (O_CREAT|O_RDONLY, 0750)
  * and locked with LOCK_EX, so Weft and the Go host-local exclude each other on one dataDir.
  * The fd is closed when the callback ends, which also drops the lock if unlocking fails.
+ * (linux/flock.ts creates lock files 0600 and polls with LOCK_NB; the reference's lock file is
+ * 0750 and its waiters block in the kernel, so host-local keeps this small blocking variant.)
  */
 import { LOCK_EX, LOCK_UN, O_CREAT, O_RDONLY, close, flock, open } from "../../linux/ffi/libc.ts";
-import type { FileLocker } from "./disk-store.ts";
+import type { Locker } from "../../linux/locker.ts";
 
-export const flockLocker: FileLocker = {
-  async withLock<T>(path: string, fn: () => T): Promise<T> {
+export const flockLocker: Locker = {
+  async withLock<T>(path: string, fn: () => T | Promise<T>): Promise<T> {
     const fd = open(path, O_CREAT | O_RDONLY, 0o750);
     try {
       flock(fd, LOCK_EX);
       try {
-        return fn();
+        return await fn();
       } finally {
         flock(fd, LOCK_UN);
       }
