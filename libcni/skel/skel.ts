@@ -10,7 +10,7 @@ import { CURRENT_VERSION, DEFAULT_VERSION, compareVersions, reconcileVersion, ve
 import { convertResult } from "../types/convert.ts";
 import { formatResult } from "../types/format.ts";
 import { parsePrevResult } from "../types/parse.ts";
-import { getField } from "../validate/fields.ts";
+import { describeValue, getField } from "../validate/index.ts";
 import { validateNetworkName } from "../validate/names.ts";
 import { COMMANDS, isCommand, readEnv, unknownCommand, type CommandName, type CommandSpec } from "./commands.ts";
 
@@ -58,12 +58,6 @@ export interface PluginIO {
 
 const decodeFailure = (msg: string): CniError => new CniError(ErrorCode.DecodingFailure, msg);
 
-function describe(v: unknown): string {
-  if (Array.isArray(v)) return "an array";
-  if (typeof v === "object" && v !== null) return "an object";
-  return JSON.stringify(v) ?? String(v);
-}
-
 /** Parse stdin and check the network name (reference validateConfig): 6 bad JSON, 7 bad name. */
 function parseConfig(stdinData: string): Record<string, unknown> {
   const prefix = "error unmarshall network config: ";
@@ -73,10 +67,10 @@ function parseConfig(stdinData: string): Record<string, unknown> {
   } catch (e) {
     throw new CniError(ErrorCode.DecodingFailure, `${prefix}${e instanceof Error ? e.message : String(e)}`, "stdin must hold the network configuration as a JSON object");
   }
-  if (v !== null && (typeof v !== "object" || Array.isArray(v))) throw decodeFailure(`${prefix}the configuration must be a JSON object, got ${describe(v)}`);
+  if (v !== null && (typeof v !== "object" || Array.isArray(v))) throw decodeFailure(`${prefix}the configuration must be a JSON object, got ${describeValue(v)}`);
   const config = (v ?? {}) as Record<string, unknown>;
   const name = getField(config, "name");
-  if (name !== undefined && name !== null && typeof name !== "string") throw decodeFailure(`${prefix}"name" must be a string, got ${describe(name)}`);
+  if (name !== undefined && name !== null && typeof name !== "string") throw decodeFailure(`${prefix}"name" must be a string, got ${describeValue(name)}`);
   if (!name) throw new CniError(ErrorCode.InvalidNetworkConfig, "missing network name", "set \"name\" in the network configuration");
   validateNetworkName(name);
   return config;
@@ -85,7 +79,7 @@ function parseConfig(stdinData: string): Record<string, unknown> {
 function configVersion(config: Record<string, unknown>): string {
   const v = getField(config, "cniVersion");
   if (v !== undefined && v !== null && typeof v !== "string") {
-    throw decodeFailure(`decoding version from network config: "cniVersion" must be a string, got ${describe(v)}`);
+    throw decodeFailure(`decoding version from network config: "cniVersion" must be a string, got ${describeValue(v)}`);
   }
   return v || DEFAULT_VERSION;
 }

@@ -5,7 +5,7 @@
  * The conflist top level is read by the reference as a map: exact key names there.
  * Wrong types are code 7 (invalid network config) and name the field.
  */
-import { CniError, ErrorCode } from "./error.ts";
+import { CniError, ErrorCode, isCniError } from "./error.ts";
 import type { Dns } from "./result.ts";
 import { decodeWith, describeValue, isObject } from "../validate/index.ts";
 import { selectConfListVersion } from "../version.ts";
@@ -129,7 +129,7 @@ export function decodeNetConfList(raw: unknown): NetConfList {
       if (conf.type === "") throw new CniError(ErrorCode.InvalidNetworkConfig, "error parsing configuration: missing 'type'", "set \"type\" to the plugin's binary name");
       return conf;
     } catch (e) {
-      const err = e instanceof CniError ? e : new CniError(ErrorCode.InvalidNetworkConfig, String(e));
+      const err = isCniError(e) ? e : new CniError(ErrorCode.InvalidNetworkConfig, String(e));
       throw new CniError(err.code, `failed to parse plugin config ${i}: ${err.msg}`, err.details);
     }
   });
