@@ -1,5 +1,8 @@
-// Placeholder until this role is built (see the open issues); it refuses loudly rather than pretend.
+/** flannel CNI meta plugin: subnet.env -> bridge + host-local delegate (see README.md). */
+import { runPlugin } from "../../libcni/skel/skel.ts";
+import { flannelDefinition } from "./plugin.ts";
+
 export async function main(_argv: readonly string[]): Promise<number> {
-  process.stderr.write("weft: this role is not built yet\n");
-  return 1;
+  const d = flannelDefinition();
+  return runPlugin(d.funcs, d.versions, d.about);
 }
