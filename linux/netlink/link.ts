@@ -149,7 +149,7 @@ export function decodeLink(m: NlMessage): Link {
     mac: mac ? formatMac(mac) : "",
     ...(txq !== undefined ? { txQueueLen: txq } : {}),
     ...(master ? { masterIndex: master } : {}),
-    ...(parent !== undefined && parent !== index ? { parentIndex: parent } : {}),
+    ...(parent !== undefined ? { parentIndex: parent } : {}),
     ...(netnsId !== undefined && netnsId >= 0 ? { linkNetnsId: netnsId } : {}),
     ...(slaveKind ? { slaveKind } : {}),
     ...(slaveKind === "bridge" && slaveData ? { bridgePort: decodeBridgePort(slaveData) } : {}),
