@@ -323,3 +323,27 @@ describe("STATUS (spec 1.1.0)", () => {
     expect(errorOf(await call("STATUS", broken))).toMatchObject({ code: 50 });
   });
 });
+
+describe("I/O failures are code 5 and leave nothing behind", () => {
+  it("reports a dataDir that cannot be created", async () => {
+    writeFileSync(join(dir, "plain-file"), "");
+    const c = conf("1.0.0", { ranges: [[{ subnet: "10.1.2.0/24" }]], dataDir: join(dir, "plain-file") });
+    const e = errorOf(await call("ADD", c));
+    expect(e.code).toBe(5);
+    expect(e.msg).toMatch(/^host-local: cannot open data directory for network mynet: /);
+  });
+
+  it("releases the first range's address when writing the second one fails", async () => {
+    const failing = new (class extends MemoryStore {
+      override reserve(ip: string, id: string, ifname: string): boolean {
+        if (ip.includes(":")) throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
+        return super.reserve(ip, id, ifname);
+      }
+    })();
+    const cmds = hostLocalCommands({ openStore: () => failing });
+    const c = conf("1.0.0", { ranges: [[{ subnet: "10.1.2.0/24" }], [{ subnet: "2001:db8::/64" }]] });
+    const err = await cmds.add({ containerID: "c", ifName: "eth0", args: "", config: c }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 5, msg: "failed to allocate for range 1: ENOSPC: no space left on device" });
+    expect(failing.records.size).toBe(0);
+  });
+});
