@@ -106,15 +106,20 @@ async function sideBySide(name: string, steps: readonly Step[]): Promise<void> {
 
 const V4 = { ranges: [[{ subnet: "10.244.31.0/29" }]], routes: [{ dst: "0.0.0.0/0" }] };
 
-describe.each(["0.2.0", "0.3.1", "0.4.0", "1.0.0"])("ours vs reference host-local, side by side [%s]", (version) => {
+describe.each(["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0"])("ours vs reference host-local, side by side [%s]", (version) => {
   it("ADD, ADD, DEL, ADD (round robin), a duplicate ADD, exhaustion and DEL give identical output and files", async () => {
     const c = (dataDir: string) => conf(version, dataDir, V4);
     const add = (id: string): Step => ({ label: `ADD ${id}`, req: (d) => ({ cmd: "ADD", conf: c(d), id }) });
     const del = (id: string): Step => ({ label: `DEL ${id}`, req: (d) => ({ cmd: "DEL", conf: c(d), id }) });
+    const check = (id: string): Step[] =>
+      version === "0.4.0" || version === "1.0.0" ? [{ label: `CHECK ${id}`, req: (d) => ({ cmd: "CHECK", conf: c(d), id }) }] : [];
     await sideBySide(`seq-${version}`, [
+      ...check("a"),
       add("a"),
+      ...check("a"),
       add("b"),
       del("a"),
+      ...check("a"),
       add("c"),
       add("b"),
       add("d"),
