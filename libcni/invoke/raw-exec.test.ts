@@ -1,5 +1,6 @@
+import { execFileSync } from "node:child_process";
 import { closeSync, copyFileSync, chmodSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { captureSink, NoopScratch, PLUGIN_DIR } from "../testdata/plugins.ts";
 import { isCniError } from "../types/error.ts";
@@ -90,5 +91,18 @@ describe("RawExec runs plugin processes", () => {
     chmodSync(f, 0o644);
     const err = await new RawExec().execPlugin({ path: f, stdin: "", env: {} }).catch((e: unknown) => e);
     expect((err as Error).message).toBe(`netplugin failed with no error message: fork/exec ${f}: permission denied (make the plugin executable: chmod +x)`);
+  });
+});
+
+describe("RawExec under Bun (the binary's runtime)", () => {
+  it("kills on timeout, reports stderr, retries a busy binary and returns stdout", () => {
+    const bun = resolve(import.meta.dirname, "../../node_modules/.bin/bun");
+    const out = JSON.parse(execFileSync(bun, [resolve(PLUGIN_DIR, "../bun-exec-driver.ts")], { encoding: "utf8", timeout: 30_000 })) as Record<string, unknown>;
+    expect(out["timeout"]).toMatch(/^netplugin failed with no error message: signal: killed; plugin .*\/sleep was still running after 300ms/);
+    expect(out["elapsed"]).toBeLessThan(5000);
+    expect(out["alive"]).toBe(false);
+    expect(out["stderrOnly"]).toBe('netplugin failed: "something broke: no bridge\\n": exit status 3');
+    expect(out["version"]).toMatchObject({ cniVersion: "1.1.0" });
+    expect(out["busyOut"]).toBe("ok");
   });
 });
