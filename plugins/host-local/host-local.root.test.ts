@@ -5,7 +5,7 @@
 // DELs by the other implementation must free everything. host-local touches no netns, so CNI_NETNS
 // only has to be set. Needs `npm run build` first.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -63,6 +63,7 @@ function exec(bin: string, r: Req): Promise<Run> {
 /** Every file of a network dir: name -> content (and mode, compared separately). */
 function snapshot(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
+  if (!existsSync(dir)) return out;
   for (const name of readdirSync(dir).sort()) out[name] = readFileSync(join(dir, name), "latin1");
   return out;
 }
@@ -149,7 +150,7 @@ describe.each(["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0"])("ours vs r
   });
 });
 
-describe.each(["0.3.1", "0.4.0", "1.0.0"])("ours vs reference host-local, dual stack [%s]", (version) => {
+describe.each(["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0"])("ours vs reference host-local, dual stack [%s]", (version) => {
   it("two IPv4 ranges in one set plus IPv6: identical output, last_reserved_ip per set, and files", async () => {
     const ipam = {
       ranges: [
@@ -165,6 +166,29 @@ describe.each(["0.3.1", "0.4.0", "1.0.0"])("ours vs reference host-local, dual s
     const add = (id: string, ifname = "eth0"): Step => ({ label: `ADD ${id}/${ifname}`, req: (d) => ({ cmd: "ADD", conf: c(d), id, ifname }) });
     const del = (id: string, ifname = "eth0"): Step => ({ label: `DEL ${id}/${ifname}`, req: (d) => ({ cmd: "DEL", conf: c(d), id, ifname }) });
     await sideBySide(`dual-${version}`, [add("a"), add("a", "eth1"), add("b"), del("a"), add("c"), add("d"), del("a", "eth1"), del("b"), del("c")]);
+  });
+});
+
+describe.each(["0.1.0", "0.2.0", "0.3.0", "1.0.0"])("ours vs reference host-local, config errors [%s]", (version) => {
+  it("two IPv4 range sets, overlaps, bad ranges and a missing ipam give the same messages", async () => {
+    const bad = (label: string, ipam: object | undefined, cmd = "ADD"): Step => ({
+      label,
+      req: (d) => ({ cmd, conf: ipam === undefined ? { cniVersion: version, name: "diffnet", type: "host-local" } : conf(version, d, ipam) }),
+    });
+    const twoV4 = { ranges: [[{ subnet: "10.244.35.0/24" }], [{ subnet: "10.244.36.0/24" }]] };
+    await sideBySide(`errors-${version}`, [
+      bad("two v4 sets ADD", twoV4),
+      bad("two v4 sets DEL", twoV4, "DEL"),
+      bad("overlap", { ranges: [[{ subnet: "10.244.35.0/24" }], [{ subnet: "10.244.35.0/25" }]] }),
+      bad("overlap in set", { ranges: [[{ subnet: "10.244.35.0/24" }, { subnet: "10.244.35.128/25" }]] }),
+      bad("too small", { ranges: [[{ subnet: "10.244.35.0/31" }]] }),
+      bad("host bits", { ranges: [[{ subnet: "10.244.35.7/24" }]] }),
+      bad("start outside", { ranges: [[{ subnet: "10.244.35.0/24", rangeStart: "10.244.36.1" }]] }),
+      bad("end before start", { ranges: [[{ subnet: "10.244.35.0/24", rangeStart: "10.244.35.50", rangeEnd: "10.244.35.40" }]] }),
+      bad("mixed families", { ranges: [[{ subnet: "10.244.35.0/24" }, { subnet: "2001:db8:35::/64" }]] }),
+      bad("no ranges", { type: "host-local" }),
+      bad("ok after all that", { ranges: [[{ subnet: "10.244.35.0/24" }]] }),
+    ]);
   });
 });
 

@@ -77,7 +77,7 @@ export function ipEqual(a: IP, b: IP): boolean {
   return a.family === b.family && a.value === b.value;
 }
 
-/** Order within one family; callers compare families first. */
+/** Numeric order of the address values (across families too, like Go's ip.Cmp). */
 export function compareIP(a: IP, b: IP): number {
   return a.value < b.value ? -1 : a.value > b.value ? 1 : 0;
 }

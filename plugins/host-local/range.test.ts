@@ -51,7 +51,7 @@ describe("range errors (checklist 57)", () => {
     ["::ffff:192.0.2.0/120", input("::ffff:192.0.2.0/120"), "IPNet IP and Mask version mismatch"],
     ["192.0.2.0/24 start: 192.0.3.0", input("192.0.2.0/24", { start: "192.0.3.0" }), "RangeStart 192.0.3.0 not in network 192.0.2.0/24"],
     ["192.0.2.0/24 end: 192.0.4.0", input("192.0.2.0/24", { end: "192.0.4.0" }), "RangeEnd 192.0.4.0 not in network 192.0.2.0/24"],
-    ["192.0.2.0/24 start: 192.0.2.50, end: 192.0.2.40", input("192.0.2.0/24", { start: "192.0.2.50", end: "192.0.2.40" }), "RangeEnd 192.0.2.40 not in network 192.0.2.0/24"],
+    ["192.0.2.0/24 start: 192.0.2.50, end: 192.0.2.40", input("192.0.2.0/24", { start: "192.0.2.50", end: "192.0.2.40" }), "RangeStart 192.0.2.50 not in network 192.0.2.0/24"],
     ["192.0.2.0/24 start: 2001:db8::1", input("192.0.2.0/24", { start: "2001:db8::1" }), "RangeStart 2001:db8::1 not in network 192.0.2.0/24"],
     ["no subnet", {}, 'subnet is missing: every range needs a "subnet" such as "10.1.2.0/24"'],
   ])("rejects %s with the reference message", (_label, i, message) => {

@@ -42,10 +42,14 @@ export class InvalidRangeError extends Error {
   override readonly name = "InvalidRangeError";
 }
 
+/**
+ * Inside the subnet and within [start, end] (each bound optional). Bounds compare by numeric value
+ * even across families, as the reference's ip.Cmp does, so messages name the same culprit.
+ */
 function inWindow(subnet: IPNet, ip: IP, start: IP | undefined, end: IP | undefined): boolean {
   if (!netContains(subnet, ip)) return false;
-  if (start !== undefined && (start.family !== ip.family || compareIP(ip, start) < 0)) return false;
-  if (end !== undefined && (end.family !== ip.family || compareIP(ip, end) > 0)) return false;
+  if (start !== undefined && compareIP(ip, start) < 0) return false;
+  if (end !== undefined && compareIP(ip, end) > 0) return false;
   return true;
 }
 
@@ -67,7 +71,8 @@ export function canonicalizeRange(input: RangeInput): Range {
   const gateway = input.gateway ?? nextIP(network);
   let rangeStart = nextIP(network);
   if (input.rangeStart !== undefined) {
-    if (!inWindow(subnet, input.rangeStart, undefined, undefined)) {
+    // Checked against the configured rangeEnd (if any) like the reference: start > end names RangeStart.
+    if (!inWindow(subnet, input.rangeStart, undefined, input.rangeEnd)) {
       throw new InvalidRangeError(`RangeStart ${formatIP(input.rangeStart)} not in network ${formatCIDR(subnet)}`);
     }
     rangeStart = input.rangeStart;
