@@ -3,12 +3,19 @@
  * plugin's command, print its result (converted to the config's version) or its error.
  * All IO is injected (PluginIO) so tests drive `dispatch` with fakes; plugins never print.
  * Order of checks follows the reference skel (pkg/skel/skel.go); see commands.ts for the tables.
+ * Deliberate differences: an unknown CNI_COMMAND is reported before stdin is read; ADD refuses
+ * CNI_NETNS = the plugin's own netns BEFORE calling add (the reference checks after, when the
+ * damage is done); the result conversion failure is code 1, not 999.
+ *
+ * A plugin's main:
+ *   export const main = () => runPlugin({ add, del, check, status }, SPEC_VERSIONS, `CNI bridge plugin ${VERSION}`);
+ * where add(args) resolves to a Result100 (skel converts and prints it) and the others to nothing.
  */
 import { CniError, ErrorCode, isCniError, toCniError } from "../types/error.ts";
 import type { AnyResult, Result100 } from "../types/result.ts";
 import { CURRENT_VERSION, DEFAULT_VERSION, compareVersions, reconcileVersion, versionAtLeast } from "../version.ts";
 import { convertResult } from "../types/convert.ts";
-import { formatResult } from "../types/format.ts";
+import { formatResult, goJson } from "../types/format.ts";
 import { parsePrevResult } from "../types/parse.ts";
 import { describeValue, getField } from "../validate/index.ts";
 import { validateNetworkName } from "../validate/names.ts";
@@ -113,6 +120,28 @@ async function netnsCheck(io: PluginIO, a: CmdArgs): Promise<void> {
 
 type Outcome = { stdout?: string; stderr?: string };
 
+interface Request {
+  readonly stdinData: string;
+  readonly config: Record<string, unknown>;
+  readonly cniVersion: string;
+  readonly prevResult: Result100 | undefined;
+}
+
+/** Stdin, network name, config version against the command's gate and the plugin's list, prevResult. */
+async function readRequest(cmd: CommandName, versions: readonly string[], io: PluginIO): Promise<Request> {
+  let stdinData: string;
+  try {
+    stdinData = await io.readStdin();
+  } catch (e) {
+    throw new CniError(ErrorCode.IOFailure, `error reading from stdin: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const config = parseConfig(stdinData);
+  const cniVersion = configVersion(config);
+  versionGate(cmd, COMMANDS[cmd], cniVersion, versions);
+  reconcileVersion(cniVersion, versions);
+  return { stdinData, config, cniVersion, prevResult: parsePrevResult(config, cniVersion) };
+}
+
 async function run(funcs: PluginFuncs, versions: readonly string[], about: string, io: PluginIO): Promise<Outcome> {
   let env: ReturnType<typeof readEnv>;
   try {
@@ -128,18 +157,7 @@ async function run(funcs: PluginFuncs, versions: readonly string[], about: strin
   const spec = COMMANDS[cmd];
   if (!spec.readsStdin) return { stdout: `${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: versions })}\n` };
 
-  let stdinData: string;
-  try {
-    stdinData = await io.readStdin();
-  } catch (e) {
-    throw new CniError(ErrorCode.IOFailure, `error reading from stdin: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  const config = parseConfig(stdinData);
-  const cniVersion = configVersion(config);
-  versionGate(cmd, spec, cniVersion, versions);
-  reconcileVersion(cniVersion, versions);
-
-  const prevResult = parsePrevResult(config, cniVersion);
+  const { stdinData, config, cniVersion, prevResult } = await readRequest(cmd, versions, io);
   const override = io.env["CNI_NETNS_OVERRIDE"] ?? "";
   const args: CmdArgs = {
     containerID: env.CNI_CONTAINERID,
@@ -156,19 +174,13 @@ async function run(funcs: PluginFuncs, versions: readonly string[], about: strin
   if (spec.netnsCheck === "before") await netnsCheck(io, args);
   let out: Outcome = {};
   if (cmd === "ADD") {
-    const result = await funcs.add(args);
-    out = { stdout: formatResult(convertResult(result, cniVersion)) };
+    out = { stdout: formatResult(convertResult(await funcs.add(args), cniVersion)) };
   } else {
     const fn = { DEL: funcs.del, CHECK: funcs.check, GC: funcs.gc, STATUS: funcs.status, VERSION: undefined }[cmd];
     if (fn) await fn.call(funcs, args);
   }
   if (spec.netnsCheck === "after") await netnsCheck(io, args);
   return out;
-}
-
-/** Go-style 4-space JSON with <, >, & escaped, no trailing newline (reference types.Error.Print). */
-function errorJson(e: CniError): string {
-  return JSON.stringify(e.toJSON(), null, 4).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 /**
@@ -181,7 +193,7 @@ export async function dispatch(funcs: PluginFuncs, versions: readonly string[], 
     out = await run(funcs, versions, about, io);
   } catch (e) {
     try {
-      io.stdout(errorJson(toCniError(e)));
+      io.stdout(goJson(toCniError(e).toJSON()));
     } catch {
       // Nowhere left to report to; the exit code still says it failed.
     }
