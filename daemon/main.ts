@@ -1,5 +1,85 @@
-// Placeholder until this role is built (see the open issues); it refuses loudly rather than pretend.
-export async function main(_argv: readonly string[]): Promise<number> {
-  process.stderr.write("weft: this role is not built yet\n");
-  return 1;
+/**
+ * flanneld role of the weft binary: flags → subnet manager (etcd or Kubernetes API) → data plane →
+ * {@link runFlanneld}. Exit codes: 0 clean stop (SIGINT/SIGTERM), 1 failure, 2 bad flags.
+ */
+import { VERSION } from "../bin/version.ts";
+import { FlagError, helpText, parseFlags, type FlannelFlags } from "./flags.ts";
+import { parseCidr, type IpNet } from "./ip.ts";
+import { createLogger, errorMessage, type Logger } from "./log.ts";
+import { controlPlaneOnly, KERNEL_DATA_PLANE, type DataPlane } from "./network.ts";
+import { runFlanneld } from "./run.ts";
+import { createSubnetManager } from "./subnet/factory.ts";
+import { readSubnetEnv, SubnetEnvError, type SubnetEnv } from "./subnet-env.ts";
+
+function readPrevious(path: string, log: Logger): SubnetEnv | undefined {
+  try {
+    return readSubnetEnv(path);
+  } catch (e) {
+    if (!(e instanceof SubnetEnvError && e.missingFile)) log.warn("ignoring the previous subnet.env", { path, error: errorMessage(e) });
+    return undefined;
+  }
+}
+
+async function chooseDataPlane(env: NodeJS.ProcessEnv, log: Logger): Promise<DataPlane> {
+  const want = env["WEFT_DATAPLANE"] ?? "kernel";
+  if (want === "none") return controlPlaneOnly(log);
+  const kernel: ((l: Logger) => Promise<DataPlane>) | undefined = KERNEL_DATA_PLANE;
+  if (want === "kernel" && kernel) return kernel(log);
+  throw new Error(
+    want === "kernel"
+      ? "this weft build has no kernel data plane yet (vxlan/host-gw over netlink): set WEFT_DATAPLANE=none to run leases and subnet.env only"
+      : `WEFT_DATAPLANE=${want} is not known: use "kernel" or "none"`,
+  );
+}
+
+function previousSubnets(prev: SubnetEnv | undefined): { subnet?: IpNet; subnetV6?: IpNet } | undefined {
+  if (!prev) return undefined;
+  const s = prev.subnet ? parseCidr(prev.subnet) : undefined;
+  const s6 = prev.ipv6Subnet ? parseCidr(prev.ipv6Subnet) : undefined;
+  return { ...(s ? { subnet: s } : {}), ...(s6 ? { subnetV6: s6 } : {}) };
+}
+
+/** Run flanneld with `argv` (arguments after the program name); resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let flags: FlannelFlags;
+  try {
+    flags = parseFlags(argv, process.env);
+  } catch (e) {
+    if (!(e instanceof FlagError)) throw e;
+    process.stderr.write(`flanneld: ${e.message}\n`);
+    return 2;
+  }
+  if (flags.help) {
+    process.stdout.write(helpText());
+    return 0;
+  }
+  if (flags.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const log = createLogger({ verbosity: flags.v });
+  log.info("starting flanneld", { version: VERSION, mode: flags.kubeSubnetMgr ? "kube" : "etcd" });
+  const ac = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    log.info(`received ${sig}, shutting down`);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    ac.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const previousEnv = readPrevious(flags.subnetFile, log);
+    const previous = previousSubnets(previousEnv);
+    const dataPlane = await chooseDataPlane(process.env, log);
+    const manager = await createSubnetManager({ flags, env: process.env, log, signal: ac.signal, ...(previous ? { previous } : {}) });
+    return await runFlanneld({ flags, log, manager, dataPlane, signal: ac.signal, ...(previousEnv ? { previousEnv } : {}) });
+  } catch (e) {
+    if (ac.signal.aborted) return 0;
+    log.error(errorMessage(e));
+    return 1;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
 }

@@ -112,6 +112,11 @@ export class EtcdSubnetManager implements SubnetManager {
     return this.config;
   }
 
+  async previousAttrs(publicIP: string, signal: AbortSignal): Promise<LeaseAttrs | undefined> {
+    const { leases } = await this.listLeases(signal);
+    return leases.find((l) => l.lease.attrs.PublicIP === publicIP)?.lease.attrs;
+  }
+
   async acquireLease(attrs: LeaseAttrs, signal: AbortSignal): Promise<Lease> {
     const cfg = this.requireConfig();
     for (let i = 0; i < RACE_RETRIES; i++) {

@@ -96,7 +96,7 @@ export class KubeSubnetManager implements SubnetManager {
   }
 
   /** Attributes this node published before (to keep e.g. the VTEP MAC across restarts). */
-  async previousAttrs(signal: AbortSignal): Promise<LeaseAttrs | undefined> {
+  async previousAttrs(_publicIP: string, signal: AbortSignal): Promise<LeaseAttrs | undefined> {
     return nodeToLease(await this.ownNode(signal), this.ann)?.attrs;
   }
 

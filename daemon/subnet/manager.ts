@@ -27,6 +27,8 @@ export interface SubnetManager {
    * `signal` aborts. Reconnects and resyncs by itself; never reports `own`.
    */
   watchLeases(own: Lease, onEvents: LeaseEventHandler, signal: AbortSignal): Promise<void>;
+  /** What this node published before (found by its public IP in etcd, its own annotations in kube). */
+  previousAttrs?(publicIP: string, signal: AbortSignal): Promise<LeaseAttrs | undefined>;
   /** Public IPs requested for this node through the store (kube: node-public-ip annotations). */
   nodePublicIPs?(signal: AbortSignal): Promise<{ readonly v4?: string; readonly v6?: string }>;
   close(): void;

@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { InterfaceError, selectInterface, type IfaceSources, type SelectOptions } from "./iface.ts";
+
+const files: Record<string, string> = {
+  "/proc/net/route":
+    "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n" +
+    "eth1\t00000000\t010200C0\t0003\t0\t0\t200\t00000000\t0\t0\t0\n" +
+    "eth0\t00000000\t010200C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n" +
+    "eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n",
+  "/proc/net/ipv6_route": "",
+  "/sys/class/net/eth0/mtu": "1500\n",
+  "/sys/class/net/eth0/ifindex": "2\n",
+  "/sys/class/net/eth1/mtu": "9000\n",
+  "/sys/class/net/eth1/ifindex": "3\n",
+  "/sys/class/net/dummy0/mtu": "0\n",
+};
+const src: IfaceSources = {
+  interfaces: () => ({
+    lo: [{ address: "127.0.0.1", family: "IPv4", internal: true }],
+    eth0: [
+      { address: "169.254.3.3", family: "IPv4", internal: false },
+      { address: "192.0.2.10", family: "IPv4", internal: false },
+      { address: "fe80::1", family: "IPv6", internal: false },
+    ],
+    eth1: [{ address: "198.51.100.10", family: "IPv4", internal: false }],
+    dummy0: [{ address: "203.0.113.1", family: 4, internal: false }],
+  }),
+  readFile: (p) => {
+    const v = files[p];
+    if (v === undefined) throw new Error(`ENOENT ${p}`);
+    return v;
+  },
+};
+const base: SelectOptions = { iface: [], ifaceRegex: [], ifaceCanReach: "", publicIp: "", publicIpv6: "", ipv4: true, ipv6: false };
+
+describe("external interface selection", () => {
+  it("uses the lowest-metric default route's interface and its global IPv4 address", () => {
+    expect(selectInterface(base, src)).toEqual({ name: "eth0", index: 2, mtu: 1500, ipv4: "192.0.2.10", ipv6: "fe80::1", publicIP: "192.0.2.10", publicIPv6: "fe80::1" });
+  });
+
+  it("tries --iface names and IPs in order, first match wins", () => {
+    expect(selectInterface({ ...base, iface: ["nope", "198.51.100.10", "eth0"] }, src).name).toBe("eth1");
+    expect(selectInterface({ ...base, iface: ["eth0"] }, src).mtu).toBe(1500);
+  });
+
+  it("matches --iface-regex against addresses before names", () => {
+    expect(selectInterface({ ...base, ifaceRegex: ["^198\\.51\\."] }, src).name).toBe("eth1");
+    expect(selectInterface({ ...base, ifaceRegex: ["^eth1$"] }, src).name).toBe("eth1");
+  });
+
+  it("advertises --public-ip instead of the interface address", () => {
+    const e = selectInterface({ ...base, publicIp: "203.0.113.50" }, src);
+    expect([e.ipv4, e.publicIP]).toEqual(["192.0.2.10", "203.0.113.50"]);
+  });
+
+  it("explains what to change when nothing fits", () => {
+    expect(() => selectInterface({ ...base, iface: ["wlan9"] }, src)).toThrow(/no interface matches --iface \["wlan9"\].*eth0/);
+    expect(() => selectInterface({ ...base, iface: ["dummy0"] }, src)).toThrow(/reports no MTU/);
+    expect(() => selectInterface({ ...base, ifaceRegex: ["("] }, src)).toThrow(/not a valid regular expression/);
+    expect(() => selectInterface({ ...base, publicIp: "banana" }, src)).toThrow(InterfaceError);
+    expect(() => selectInterface({ ...base, ifaceCanReach: "192.0.2.1" }, src)).toThrow(/--iface-can-reach/);
+    expect(() => selectInterface({ ...base, ipv4: false, ipv6: true }, src)).toThrow(/no default route/);
+  });
+});

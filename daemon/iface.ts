@@ -1,0 +1,143 @@
+/**
+ * Choosing the external interface and the public address like flanneld (--iface names or IPs in
+ * order, then --iface-regex against IPs then names, else the interface of the default route),
+ * from files and node:os only: /proc/net/route, /proc/net/ipv6_route, /sys/class/net/<if>/{mtu,ifindex}.
+ * `--iface-can-reach` needs a kernel route lookup and is left to the data plane.
+ */
+import { readFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import { parseIp } from "./ip.ts";
+
+export interface ExternalInterface {
+  readonly name: string;
+  readonly index: number;
+  readonly mtu: number;
+  /** First usable IPv4 address of the interface. */
+  readonly ipv4?: string;
+  readonly ipv6?: string;
+  /** Address advertised to peers: --public-ip, else `ipv4`. */
+  readonly publicIP?: string;
+  readonly publicIPv6?: string;
+}
+
+/** What the selection reads; replaced in tests. */
+export interface IfaceSources {
+  readonly interfaces: () => Readonly<Record<string, readonly { address: string; family: string | number; internal: boolean }[] | undefined>>;
+  readonly readFile: (path: string) => string;
+}
+
+export const SYSTEM_SOURCES: IfaceSources = { interfaces: networkInterfaces, readFile: (p) => readFileSync(p, "utf8") };
+
+/** Options of {@link selectInterface} (the flanneld flags). */
+export interface SelectOptions {
+  readonly iface: readonly string[];
+  readonly ifaceRegex: readonly string[];
+  readonly ifaceCanReach: string;
+  readonly publicIp: string;
+  readonly publicIpv6: string;
+  readonly ipv4: boolean;
+  readonly ipv6: boolean;
+}
+
+export class InterfaceError extends Error {
+  override readonly name = "InterfaceError";
+}
+
+const fam = (f: string | number): 4 | 6 => (f === 6 || f === "IPv6" ? 6 : 4);
+
+function addrs(src: IfaceSources, name: string, family: 4 | 6): string[] {
+  const list = (src.interfaces()[name] ?? []).filter((a) => fam(a.family) === family && !a.internal);
+  const global = list.filter((a) => !(family === 6 ? /^fe80:/i.test(a.address) : a.address.startsWith("169.254.")));
+  return [...global, ...list.filter((a) => !global.includes(a))].map((a) => a.address);
+}
+
+/** Name of the interface of the lowest-metric default route, from /proc/net/route (or ipv6_route). */
+export function defaultRouteInterface(src: IfaceSources, family: 4 | 6): string | undefined {
+  let best: { name: string; metric: number } | undefined;
+  try {
+    if (family === 4) {
+      for (const line of src.readFile("/proc/net/route").split("\n").slice(1)) {
+        const f = line.trim().split(/\s+/);
+        if (f.length < 8 || f[1] !== "00000000" || f[7] !== "00000000") continue;
+        const metric = Number.parseInt(f[6] ?? "0", 10);
+        if (!best || metric < best.metric) best = { name: f[0] ?? "", metric };
+      }
+    } else {
+      for (const line of src.readFile("/proc/net/ipv6_route").split("\n")) {
+        const f = line.trim().split(/\s+/);
+        if (f.length < 10 || f[0] !== "00000000000000000000000000000000" || f[1] !== "00" || f[9] === "lo") continue;
+        const metric = Number.parseInt(f[5] ?? "0", 16);
+        if (!best || metric < best.metric) best = { name: f[9] ?? "", metric };
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return best?.name;
+}
+
+function describe(src: IfaceSources, name: string, o: SelectOptions): ExternalInterface {
+  const read = (f: string): number => {
+    try {
+      return Number.parseInt(src.readFile(`/sys/class/net/${name}/${f}`).trim(), 10);
+    } catch {
+      return 0;
+    }
+  };
+  const mtu = read("mtu");
+  if (!mtu) throw new InterfaceError(`interface ${name} reports no MTU (/sys/class/net/${name}/mtu): pick another with --iface`);
+  const ipv4 = addrs(src, name, 4)[0];
+  const ipv6 = addrs(src, name, 6)[0];
+  if (o.ipv4 && !ipv4) throw new InterfaceError(`interface ${name} has no IPv4 address: give an interface with one via --iface, or set --public-ip`);
+  if (o.ipv6 && !ipv6) throw new InterfaceError(`interface ${name} has no IPv6 address while EnableIPv6 is true: pick another with --iface`);
+  const publicIP = o.publicIp || ipv4;
+  const publicIPv6 = o.publicIpv6 || ipv6;
+  return {
+    name,
+    index: read("ifindex"),
+    mtu,
+    ...(ipv4 ? { ipv4 } : {}),
+    ...(ipv6 ? { ipv6 } : {}),
+    ...(publicIP ? { publicIP } : {}),
+    ...(publicIPv6 ? { publicIPv6 } : {}),
+  };
+}
+
+/** Pick the external interface as flanneld does; errors say which flag to change. */
+export function selectInterface(o: SelectOptions, src: IfaceSources = SYSTEM_SOURCES): ExternalInterface {
+  for (const v of [o.publicIp, o.publicIpv6]) {
+    if (v && !parseIp(v)) throw new InterfaceError(`--public-ip/--public-ipv6 value ${JSON.stringify(v)} is not an IP address`);
+  }
+  const names = Object.keys(src.interfaces());
+  const byIp = (ip: string) => names.find((n) => (src.interfaces()[n] ?? []).some((a) => a.address === ip));
+  for (const want of o.iface) {
+    const name = parseIp(want) ? byIp(want) : names.includes(want) ? want : undefined;
+    if (name) return describe(src, name, o);
+  }
+  for (const pattern of o.ifaceRegex) {
+    let re: RegExp;
+    try {
+      re = new RegExp(pattern);
+    } catch (e) {
+      throw new InterfaceError(`--iface-regex ${JSON.stringify(pattern)} is not a valid regular expression: ${(e as Error).message}`);
+    }
+    const byAddr = names.find((n) => addrs(src, n, o.ipv4 ? 4 : 6).some((a) => re.test(a)));
+    const name = byAddr ?? names.find((n) => re.test(n));
+    if (name) return describe(src, name, o);
+  }
+  if (o.iface.length > 0 || o.ifaceRegex.length > 0) {
+    throw new InterfaceError(
+      `no interface matches --iface ${JSON.stringify(o.iface)} / --iface-regex ${JSON.stringify(o.ifaceRegex)}; interfaces here: ${names.join(", ")}`,
+    );
+  }
+  if (o.ifaceCanReach) {
+    throw new InterfaceError("--iface-can-reach needs a kernel route lookup, which this data plane does not offer: use --iface or --iface-regex");
+  }
+  const name = defaultRouteInterface(src, o.ipv4 ? 4 : 6);
+  if (!name) throw new InterfaceError("no default route found to pick the interface from: add a default route or give --iface");
+  if (o.ipv4 && o.ipv6) {
+    const v6 = defaultRouteInterface(src, 6);
+    if (v6 && v6 !== name) throw new InterfaceError(`the IPv4 default route uses ${name} but the IPv6 one uses ${v6}: dual-stack needs one interface, give --iface`);
+  }
+  return describe(src, name, o);
+}

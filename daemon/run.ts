@@ -1,0 +1,170 @@
+/**
+ * flanneld's life cycle, over injected parts (subnet manager, data plane, logger, signal):
+ * config (retried every second) → public IP overrides → prerequisites → external interface →
+ * backend registration (which acquires the lease) → traffic rules → subnet.env → ready →
+ * lease watch + backend loops + lease keeping, until SIGTERM (exit 0, data plane left in place)
+ * or a failure such as a lost lease (exit 1 with the reason).
+ */
+import type { NetworkConfig } from "./config.ts";
+import type { FlannelFlags } from "./flags.ts";
+import { startHealthz, type HealthServer } from "./healthz.ts";
+import { formatCidr } from "./ip.ts";
+import { describeLease, type Lease, type LeaseAttrs } from "./lease.ts";
+import { errorMessage, type Logger } from "./log.ts";
+import type { BackendNetwork, DataPlane } from "./network.ts";
+import type { SubnetManager } from "./subnet/manager.ts";
+import { writeSubnetEnv, type SubnetEnv } from "./subnet-env.ts";
+import { sleep } from "./time.ts";
+
+/** Everything {@link runFlanneld} works with. */
+export interface RunOptions {
+  readonly flags: FlannelFlags;
+  readonly log: Logger;
+  readonly manager: SubnetManager;
+  readonly dataPlane: DataPlane;
+  /** Aborted on SIGINT/SIGTERM. */
+  readonly signal: AbortSignal;
+  /** Previous subnet.env, if any (for stale rule cleanup). */
+  readonly previousEnv?: SubnetEnv;
+  /** Wait between config attempts. @default 1000 */
+  readonly configRetryMs?: number;
+  /** Called once subnet.env is written (tests). */
+  readonly onReady?: (lease: Lease) => void;
+}
+
+async function waitForConfig(o: RunOptions): Promise<NetworkConfig | undefined> {
+  let last = "";
+  while (!o.signal.aborted) {
+    try {
+      return await o.manager.getNetworkConfig(o.signal);
+    } catch (e) {
+      if (o.signal.aborted) return undefined;
+      const msg = errorMessage(e);
+      if (msg !== last) o.log.warn("waiting for the network config", { error: msg });
+      else o.log.debug("still waiting for the network config", { error: msg });
+      last = msg;
+      await sleep(o.configRetryMs ?? 1000, o.signal);
+    }
+  }
+  return undefined;
+}
+
+function subnetEnvOf(config: NetworkConfig, lease: Lease, mtu: number, ipMasq: boolean): SubnetEnv {
+  return {
+    networks: config.enableIPv4 && config.network ? [formatCidr(config.network)] : [],
+    ...(config.enableIPv4 && lease.subnet ? { subnet: formatCidr(lease.subnet) } : {}),
+    ipv6Networks: config.enableIPv6 && config.ipv6Network ? [formatCidr(config.ipv6Network)] : [],
+    ...(config.enableIPv6 && lease.subnetV6 ? { ipv6Subnet: formatCidr(lease.subnetV6) } : {}),
+    mtu,
+    ipMasq,
+  };
+}
+
+/** Start up and run until stopped; resolves to the process exit code. */
+export async function runFlanneld(o: RunOptions): Promise<number> {
+  const { flags: f, log, manager, signal } = o;
+  let ready = false;
+  let health: HealthServer | undefined;
+  try {
+    if (f.healthzPort > 0) {
+      health = await startHealthz(f.healthzIp, f.healthzPort, () => ready);
+      log.info("serving /healthz and /readyz", { address: `${f.healthzIp}:${health.port}` });
+    }
+    const config = await waitForConfig(o);
+    if (!config) return 0;
+    log.info("network config", {
+      network: config.network ? formatCidr(config.network) : "",
+      ipv6_network: config.ipv6Network ? formatCidr(config.ipv6Network) : "",
+      backend: config.backend.type,
+    });
+    if (config.backendDefaulted) {
+      log.info('the network config has no "Backend": using vxlan (flannel would pick "udp", which weft does not support)');
+    }
+    let publicIp = f.publicIp;
+    let publicIpv6 = f.publicIpv6;
+    const overrides = (await manager.nodePublicIPs?.(signal)) ?? {};
+    if (overrides.v4) (publicIp = overrides.v4), log.info("public IP from the node-public-ip annotation", { public_ip: publicIp });
+    if (overrides.v6) (publicIpv6 = overrides.v6), log.info("public IPv6 from the node-public-ipv6 annotation", { public_ipv6: publicIpv6 });
+    await o.dataPlane.checkPrerequisites?.(config);
+    const ext = await o.dataPlane.selectInterface({
+      iface: overrides.v4 && f.iface.length === 0 ? [overrides.v4] : f.iface,
+      ifaceRegex: f.ifaceRegex,
+      ifaceCanReach: f.ifaceCanReach,
+      publicIp,
+      publicIpv6,
+      ipv4: config.enableIPv4,
+      ipv6: config.enableIPv6,
+    });
+    log.info("using interface", { iface: ext.name, mtu: ext.mtu, address: ext.ipv4 ?? ext.ipv6 ?? "", public_ip: ext.publicIP ?? "", data_plane: o.dataPlane.description });
+    const backend = o.dataPlane.backend(config.backend.type);
+    if (!backend) throw new Error(`the ${config.backend.type} backend is not available in this data plane (${o.dataPlane.description})`);
+    const previousAttrs: LeaseAttrs | undefined = await manager.previousAttrs?.(ext.publicIP ?? "", signal).catch(() => undefined);
+    const network = await backend.register({
+      config,
+      extIface: ext,
+      acquire: (attrs) => manager.acquireLease(attrs, signal),
+      ...(previousAttrs ? { previousAttrs } : {}),
+      log,
+      signal,
+    });
+    const lease = network.lease;
+    log.info("lease acquired", { subnet: describeLease(lease), public_ip: lease.attrs.PublicIP });
+    const env = subnetEnvOf(config, lease, network.mtu, f.ipMasq);
+    const prev = o.previousEnv;
+    await o.dataPlane.traffic?.setup(
+      {
+        config,
+        lease,
+        ipMasq: f.ipMasq,
+        fullyRandom: !f.ipMasqFullyRandomDisable,
+        forwardRules: f.iptablesForwardRules,
+        resyncSeconds: f.iptablesResync,
+        ...(prev ? { previous: { ...(prev.networks[0] ? { network: prev.networks[0] } : {}), ...(prev.subnet ? { subnet: prev.subnet } : {}) } } : {}),
+      },
+      signal,
+    );
+    writeSubnetEnv(f.subnetFile, env);
+    ready = true;
+    log.info("wrote subnet.env; flanneld is ready", { path: f.subnetFile, mtu: env.mtu });
+    o.onReady?.(lease);
+    return await runLoops(o, lease, network);
+  } catch (e) {
+    if (signal.aborted) {
+      log.info("stopped during startup");
+      return 0;
+    }
+    log.error(errorMessage(e));
+    return 1;
+  } finally {
+    await health?.close();
+    manager.close();
+  }
+}
+
+async function runLoops(o: RunOptions, lease: Lease, network: Pick<BackendNetwork, "handleEvents" | "run">): Promise<number> {
+  const inner = new AbortController();
+  const stop = () => inner.abort();
+  o.signal.addEventListener("abort", stop, { once: true });
+  let failure: { what: string; error: unknown } | undefined;
+  const guard = (what: string, p: Promise<void> | undefined) =>
+    (p ?? Promise.resolve()).catch((error: unknown) => {
+      failure ??= { what, error };
+      inner.abort();
+    });
+  try {
+    await Promise.all([
+      guard("watching leases", o.manager.watchLeases(lease, (batch) => network.handleEvents(batch), inner.signal)),
+      guard("backend", network.run(inner.signal)),
+      guard("traffic rules", o.dataPlane.traffic?.run(inner.signal)),
+      guard("keeping the lease", o.manager.completeLease(lease, inner.signal)),
+    ]);
+  } finally {
+    o.signal.removeEventListener("abort", stop);
+  }
+  if (failure) {
+    o.log.error(`${failure.what} failed: ${errorMessage(failure.error)}; exiting so flanneld can be restarted`, { kind: (failure.error as Error).name });
+    return 1;
+  }
+  o.log.info("Exiting cleanly... (routes, rules, devices and subnet.env are left in place)");
+  return 0;
+}
