@@ -18,15 +18,20 @@ export interface CommandSpec {
   readonly readsStdin: boolean;
   /** When the CNI_NETNS-is-our-own-netns check runs: before the callback, after it, or never. */
   readonly netnsCheck: "before" | "after" | "none";
+  /**
+   * A prevResult that does not decode: "fail" (code 6), or "ignore" (warn on stderr and run
+   * without it: DEL must clean up whatever the runtime cached).
+   */
+  readonly badPrevResult: "fail" | "ignore";
 }
 
 export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
-  ADD: { requiredEnv: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"], readsStdin: true, netnsCheck: "before" },
-  DEL: { requiredEnv: ["CNI_CONTAINERID", "CNI_IFNAME", "CNI_PATH"], readsStdin: true, netnsCheck: "after" },
-  CHECK: { requiredEnv: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"], minVersion: "0.4.0", readsStdin: true, netnsCheck: "none" },
-  GC: { requiredEnv: ["CNI_PATH"], minVersion: "1.1.0", readsStdin: true, netnsCheck: "none" },
-  STATUS: { requiredEnv: ["CNI_PATH"], minVersion: "1.1.0", readsStdin: true, netnsCheck: "none" },
-  VERSION: { requiredEnv: [], readsStdin: false, netnsCheck: "none" },
+  ADD: { requiredEnv: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"], readsStdin: true, netnsCheck: "before", badPrevResult: "fail" },
+  DEL: { requiredEnv: ["CNI_CONTAINERID", "CNI_IFNAME", "CNI_PATH"], readsStdin: true, netnsCheck: "after", badPrevResult: "ignore" },
+  CHECK: { requiredEnv: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"], minVersion: "0.4.0", readsStdin: true, netnsCheck: "none", badPrevResult: "fail" },
+  GC: { requiredEnv: ["CNI_PATH"], minVersion: "1.1.0", readsStdin: true, netnsCheck: "none", badPrevResult: "fail" },
+  STATUS: { requiredEnv: ["CNI_PATH"], minVersion: "1.1.0", readsStdin: true, netnsCheck: "none", badPrevResult: "fail" },
+  VERSION: { requiredEnv: [], readsStdin: false, netnsCheck: "none", badPrevResult: "fail" },
 };
 
 export function isCommand(c: string): c is CommandName {

@@ -146,6 +146,14 @@ describe("skel ADD", () => {
     expect(bad.calls).toEqual([]);
   });
 
+  it("lets DEL run without a prevResult that does not decode, warning on stderr", async () => {
+    const r = await run({ env: { CNI_COMMAND: "DEL" }, stdin: conf({ prevResult: { cniVersion: "0.4.0" } }) });
+    expect(r.code).toBe(0);
+    expect(r.calls.map((c) => c.cmd)).toEqual(["DEL"]);
+    expect(r.calls[0]?.args.prevResult).toBeUndefined();
+    expect(r.out.stderr).toContain("warning: DEL continues without prevResult: could not parse prevResult");
+  });
+
   it("refuses with code 8 when CNI_NETNS is the plugin's own netns, unless CNI_NETNS_OVERRIDE is 1 or true", async () => {
     const r = await run({ ownNetns: "/some/netns/path" });
     expect(r.error).toMatchObject({ code: 8, msg: "plugin's netns and netns from CNI_NETNS should not be the same" });
@@ -235,6 +243,11 @@ describe("skel stdin", () => {
   it("reports a stdin read failure with code 5", async () => {
     const r = await run({ stdin: new Error("banana") });
     expect(r.error).toEqual({ code: 5, msg: "error reading from stdin: banana" });
+  });
+
+  it("reports empty stdin with the reference's words", async () => {
+    const r = await run({ stdin: " \n" });
+    expect(r.error).toMatchObject({ code: 6, msg: "error unmarshall network config: unexpected end of JSON input" });
   });
 
   it.each(["", "{", "not json"])("reports invalid JSON %j with code 6", async (stdin) => {

@@ -5,7 +5,8 @@
  * Order of checks follows the reference skel (pkg/skel/skel.go); see commands.ts for the tables.
  * Deliberate differences: an unknown CNI_COMMAND is reported before stdin is read; ADD refuses
  * CNI_NETNS = the plugin's own netns BEFORE calling add (the reference checks after, when the
- * damage is done); the result conversion failure is code 1, not 999.
+ * damage is done); the skel decodes prevResult (code 6 when bad, except DEL, which warns on stderr
+ * and runs without it so cleanup still happens); a result conversion failure is code 1, not 999.
  *
  * A plugin's main:
  *   export const main = () => runPlugin({ add, del, check, status }, SPEC_VERSIONS, `CNI bridge plugin ${VERSION}`);
@@ -68,6 +69,9 @@ const decodeFailure = (msg: string): CniError => new CniError(ErrorCode.Decoding
 /** Parse stdin and check the network name (reference validateConfig): 6 bad JSON, 7 bad name. */
 function parseConfig(stdinData: string): Record<string, unknown> {
   const prefix = "error unmarshall network config: ";
+  if (stdinData.trim() === "") {
+    throw new CniError(ErrorCode.DecodingFailure, `${prefix}unexpected end of JSON input`, "stdin is empty; the runtime must send the network configuration as JSON");
+  }
   let v: unknown;
   try {
     v = JSON.parse(stdinData);
@@ -139,7 +143,14 @@ async function readRequest(cmd: CommandName, versions: readonly string[], io: Pl
   const cniVersion = configVersion(config);
   versionGate(cmd, COMMANDS[cmd], cniVersion, versions);
   reconcileVersion(cniVersion, versions);
-  return { stdinData, config, cniVersion, prevResult: parsePrevResult(config, cniVersion) };
+  let prevResult: Result100 | undefined;
+  try {
+    prevResult = parsePrevResult(config, cniVersion);
+  } catch (e) {
+    if (COMMANDS[cmd].badPrevResult === "fail" || !isCniError(e)) throw e;
+    io.stderr(`warning: ${cmd} continues without prevResult: ${e.message}\n`);
+  }
+  return { stdinData, config, cniVersion, prevResult };
 }
 
 async function run(funcs: PluginFuncs, versions: readonly string[], about: string, io: PluginIO): Promise<Outcome> {
