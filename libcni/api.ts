@@ -55,6 +55,15 @@ export interface CniConfigOptions {
   readonly timeoutMs?: number;
 }
 
+/** One plugin invocation of a network. */
+interface Invocation {
+  readonly name: string;
+  readonly version: string;
+  readonly plugin: PluginConf;
+  readonly prev: AnyResult | undefined;
+  readonly rt: RuntimeConf;
+}
+
 function describePlugin(p: PluginConf): string {
   return `type=${goQuote(p.type)}${p.name ? ` name=${goQuote(p.name)}` : ""}`;
 }
@@ -97,26 +106,28 @@ export class CniConfig implements CniRuntime {
     return { command, containerId: rt.containerId, netns: rt.netns, ifName: rt.ifName, pluginArgs: rt.args ?? [] };
   }
 
-  private async addOne(name: string, version: string, p: PluginConf, prev: AnyResult | undefined, rt: RuntimeConf): Promise<AnyResult> {
-    const path = this.exec.findInPath(p.type, this.path);
-    validateContainerID(rt.containerId);
-    validateNetworkName(name);
-    validateInterfaceName(rt.ifName);
-    const conf = buildOneConfig(p, { name, cniVersion: version, prevResult: prev, capabilityArgs: rt.capabilityArgs });
-    return execPluginWithResult(this.exec, this.call(path, conf, this.rtArgs("ADD", rt)));
+  private stdin(i: Invocation): string {
+    return buildOneConfig(i.plugin, { name: i.name, cniVersion: i.version, prevResult: i.prev, capabilityArgs: i.rt.capabilityArgs });
   }
 
-  private async noResult(command: "CHECK" | "DEL", name: string, version: string, p: PluginConf, prev: AnyResult | undefined, rt: RuntimeConf): Promise<void> {
-    const path = this.exec.findInPath(p.type, this.path);
-    const conf = buildOneConfig(p, { name, cniVersion: version, prevResult: prev, capabilityArgs: rt.capabilityArgs });
-    await execPluginWithoutResult(this.exec, this.call(path, conf, this.rtArgs(command, rt)));
+  private async addOne(i: Invocation): Promise<AnyResult> {
+    const path = this.exec.findInPath(i.plugin.type, this.path);
+    validateContainerID(i.rt.containerId);
+    validateNetworkName(i.name);
+    validateInterfaceName(i.rt.ifName);
+    return execPluginWithResult(this.exec, this.call(path, this.stdin(i), this.rtArgs("ADD", i.rt)));
+  }
+
+  private async noResult(command: "CHECK" | "DEL", i: Invocation): Promise<void> {
+    const path = this.exec.findInPath(i.plugin.type, this.path);
+    await execPluginWithoutResult(this.exec, this.call(path, this.stdin(i), this.rtArgs(command, i.rt)));
   }
 
   async addNetworkList(list: NetworkConfigList, rt: RuntimeConf): Promise<AnyResult> {
     let result: AnyResult | undefined;
     for (const p of list.plugins) {
       try {
-        result = await this.addOne(list.name, list.cniVersion, p, result, rt);
+        result = await this.addOne({ name: list.name, version: list.cniVersion, plugin: p, prev: result, rt });
       } catch (e) {
         throw wrap(`plugin ${describePlugin(p)} failed (add): `, e);
       }
@@ -145,7 +156,7 @@ export class CniConfig implements CniRuntime {
     this.requireCheck(list.cniVersion);
     if (list.disableCheck) return;
     const cached = this.cachedForCheck(list.name, list.cniVersion, rt);
-    for (const p of list.plugins) await this.noResult("CHECK", list.name, list.cniVersion, p, cached, rt);
+    for (const p of list.plugins) await this.noResult("CHECK", { name: list.name, version: list.cniVersion, plugin: p, prev: cached, rt });
   }
 
   /** The cached result for DEL; an unreadable cache is dropped, not an error. */
@@ -163,7 +174,7 @@ export class CniConfig implements CniRuntime {
     const cached = this.cachedForDel(list.name, list.cniVersion, rt);
     for (const p of [...list.plugins].reverse()) {
       try {
-        await this.noResult("DEL", list.name, list.cniVersion, p, cached, rt);
+        await this.noResult("DEL", { name: list.name, version: list.cniVersion, plugin: p, prev: cached, rt });
       } catch (e) {
         throw wrap(`plugin ${describePlugin(p)} failed (delete): `, e);
       }
@@ -181,7 +192,7 @@ export class CniConfig implements CniRuntime {
 
   async addNetwork(net: NetworkConfig, rt: RuntimeConf): Promise<AnyResult> {
     const p = net.plugin;
-    const result = await this.addOne(p.name, p.cniVersion, p, undefined, rt);
+    const result = await this.addOne({ name: p.name, version: p.cniVersion, plugin: p, prev: undefined, rt });
     this.cache.write(p.name, net.bytes, rt, result);
     return result;
   }
@@ -190,13 +201,13 @@ export class CniConfig implements CniRuntime {
     const p = net.plugin;
     this.requireCheck(p.cniVersion);
     const cached = this.cachedForCheck(p.name, p.cniVersion, rt);
-    await this.noResult("CHECK", p.name, p.cniVersion, p, cached, rt);
+    await this.noResult("CHECK", { name: p.name, version: p.cniVersion, plugin: p, prev: cached, rt });
   }
 
   async delNetwork(net: NetworkConfig, rt: RuntimeConf): Promise<void> {
     const p = net.plugin;
     const cached = this.cachedForDel(p.name, p.cniVersion, rt);
-    await this.noResult("DEL", p.name, p.cniVersion, p, cached, rt);
+    await this.noResult("DEL", { name: p.name, version: p.cniVersion, plugin: p, prev: cached, rt });
     this.cache.delete(p.name, rt);
   }
 
