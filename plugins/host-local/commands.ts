@@ -52,8 +52,13 @@ export interface HostLocalCommands {
   status(a: Pick<HostLocalArgs, "config" | "args">): Promise<void>;
 }
 
+/**
+ * An error's text; for Node's fs errors ("ENOENT: no such file or directory, open '/x'") just the
+ * system's words, so messages read like the reference's ("open /x: no such file or directory").
+ */
 function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  const text = e instanceof Error ? e.message : String(e);
+  return /^E[A-Z]+: ([^,]+), /.exec(text)?.[1] ?? text;
 }
 
 /** Anything not already a CniError is an unexpected I/O failure (code 5) of `what`. */

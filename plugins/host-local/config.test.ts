@@ -77,7 +77,7 @@ describe("config errors (checklist 57): code 7, reference text, a hint in detail
     ["missing subnet", net(ranges([{ rangeStart: "10.1.2.5" }])), 'invalid range set 0: subnet is missing: every range needs a "subnet" such as "10.1.2.0/24"'],
     ["bad subnet", net(ranges([{ subnet: "10.1.2.0" }])), "invalid CIDR address: 10.1.2.0"],
     ["bad rangeStart", net(ranges([{ subnet: "10.1.2.0/24", rangeStart: "10.1.2.x" }])), "invalid IP address: 10.1.2.x"],
-    ["bad requested ip", net(ranges([{ subnet: "10.1.2.0/24" }]), { args: { cni: { ips: ["nope"] } } }), 'cannot understand ip: "nope"'],
+    ["bad requested ip", net(ranges([{ subnet: "10.1.2.0/24" }]), { args: { cni: { ips: ["nope"] } } }), "invalid IP address nope"],
     ["empty requested ip", net(ranges([{ subnet: "10.1.2.0/24" }]), { runtimeConfig: { ips: [""] } }), 'cannot understand ip: ""'],
     ["ranges not a list", net({ ranges: "10.1.2.0/24" }), "ipam.ranges must be a list of range sets (lists of {subnet, rangeStart, rangeEnd, gateway}), got string"],
     ["set not a list", net({ ranges: [{ subnet: "10.1.2.0/24" }] }), "ipam.ranges[0] must be a list of {subnet, rangeStart, rangeEnd, gateway}, got object"],

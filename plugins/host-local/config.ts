@@ -126,7 +126,8 @@ function decodeIPList(v: unknown, where: string): IP[] {
   return v.map((item: unknown) => {
     if (typeof item !== "string") throw bad(`${where} must be a list of IP addresses, got an item of type ${jsonType(item)}`);
     const ip = parseIPOrCIDR(item);
-    if (ip === undefined) throw bad(`cannot understand ip: ${JSON.stringify(item)}`, `every entry of ${where} must be an address such as "10.1.2.88"`);
+    const hint = `every entry of ${where} must be an address such as "10.1.2.88"`;
+    if (ip === undefined) throw bad(item === "" ? 'cannot understand ip: ""' : `invalid IP address ${item}`, hint);
     return ip;
   });
 }

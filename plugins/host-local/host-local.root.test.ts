@@ -192,6 +192,44 @@ describe.each(["0.1.0", "0.2.0", "0.3.0", "1.0.0"])("ours vs reference host-loca
   });
 });
 
+describe("ours vs reference host-local, edge inputs (one ADD each, output and files compared)", () => {
+  const r24 = [[{ subnet: "10.244.37.0/24" }]];
+  const cases: readonly (readonly [string, object, object?, string?])[] = [
+    ["empty subnet", { ranges: [[{ subnet: "" }]] }],
+    ["prefix too long", { ranges: [[{ subnet: "10.244.37.0/40" }]] }],
+    ["IPv6 host bits", { ranges: [[{ subnet: "2001:db8:37::1/64" }]] }],
+    ["IPv4-mapped subnet", { ranges: [[{ subnet: "::ffff:10.244.37.0/120" }]] }],
+    ["empty rangeStart means unset", { ranges: [[{ subnet: "10.244.37.0/24", rangeStart: "" }]] }],
+    ["IPv6 gateway on an IPv4 range", { ranges: [[{ subnet: "10.244.37.0/24", gateway: "2001:db8::1" }]] }],
+    ["routes with host bits and gateways", { ranges: r24, routes: [{ dst: "10.244.37.3/24" }, { dst: "::/0", gw: "2001:db8::1" }] }],
+    ["bad route dst", { ranges: r24, routes: [{ dst: "nope" }] }],
+    ["ranges null", { ranges: null }],
+    ["keys in other cases", { Ranges: [[{ Subnet: "10.244.37.0/24", RangeStart: "10.244.37.100" }]] }],
+    ["legacy keys only", { subnet: "10.244.38.0/24", gateway: "10.244.38.254" }],
+    ["legacy keys plus ranges", { subnet: "10.244.38.0/24", ranges: [[{ subnet: "2001:db8:38::/64" }]] }],
+    ["IPv6 /126", { ranges: [[{ subnet: "2001:db8:39::/126" }]] }],
+    ["/30 with rangeEnd at broadcast", { ranges: [[{ subnet: "10.244.37.0/30", rangeEnd: "10.244.37.3" }]] }],
+    ["gateway equal to rangeStart", { ranges: [[{ subnet: "10.244.37.0/24", rangeStart: "10.244.37.5", rangeEnd: "10.244.37.6", gateway: "10.244.37.5" }]] }],
+    ["CNI_ARGS IP= empty", { ranges: r24 }, {}, "IP="],
+    ["CNI_ARGS IP with another prefix", { ranges: r24 }, {}, "IP=10.244.37.9/8"],
+    ["CNI_ARGS bad IP", { ranges: r24 }, {}, "IP=foo"],
+    ["CNI_ARGS IgnoreUnknown=TRUE", { ranges: r24 }, {}, "IgnoreUnknown=TRUE;X=1"],
+    ["CNI_ARGS trailing ;", { ranges: r24 }, {}, "IP=10.244.37.9;"],
+    ["CNI_ARGS lowercase ip", { ranges: r24 }, {}, "ip=10.244.37.9"],
+    ["args.cni.ips bad", { ranges: r24 }, { args: { cni: { ips: ["foo"] } } }],
+    ["the same IP requested twice", { ranges: r24 }, { args: { cni: { ips: ["10.244.37.5", "10.244.37.5/24"] } } }],
+    ["runtimeConfig.ips IPv6", { ranges: [...r24, [{ subnet: "2001:db8:37::/64" }]] }, { runtimeConfig: { ips: ["2001:db8:37::abcd"] } }],
+    ["runtimeConfig.ipRanges", { ranges: r24 }, { runtimeConfig: { ipRanges: [[{ subnet: "10.244.39.0/24", rangeStart: "10.244.39.50" }]] } }],
+    ["runtimeConfig.ipRanges overlapping", { ranges: r24 }, { runtimeConfig: { ipRanges: [[{ subnet: "10.244.37.0/25" }]] } }],
+    ["requested IP outside every range", { ranges: r24 }, { args: { cni: { ips: ["10.244.99.5"] } } }],
+  ];
+  it.each(cases.map((c, i) => [c[0], i, c] as const))("%s", async (_label, i, [label, ipam, extra, cniArgs]) => {
+    await sideBySide(`edge-${i}`, [
+      { label, req: (d) => ({ cmd: "ADD", conf: conf("1.0.0", d, ipam, extra ?? {}), ...(cniArgs === undefined ? {} : { cniArgs }) }) },
+    ]);
+  });
+});
+
 describe("ours and the reference on ONE dataDir", () => {
   it("50 concurrent ADDs (25 each) hand out 50 distinct IPs, and cross-implementation DELs free them all", async () => {
     const dataDir = join(root, "shared");
@@ -229,6 +267,15 @@ describe("what differs on purpose", () => {
     const ref = JSON.parse((await exec(REF, { cmd: "ADD", conf: c(join(root, "dns", "ref")), id: "d" })).stdout) as object;
     expect(ours).not.toHaveProperty("dns");
     expect(ref).toHaveProperty("dns", {});
+  });
+
+  it("route mtu/table/scope are passed through (current upstream); Debian's v1.1.1 predates them and drops them", async () => {
+    const routes = [{ dst: "0.0.0.0/0", gw: "10.244.31.1", mtu: 1400, table: 100, scope: 0 }];
+    const c = (d: string) => conf("1.0.0", d, { ...V4, routes });
+    const ours = JSON.parse((await exec(OURS, { cmd: "ADD", conf: c(join(root, "rt", "ours")), id: "r" })).stdout) as { routes: object[] };
+    const ref = JSON.parse((await exec(REF, { cmd: "ADD", conf: c(join(root, "rt", "ref")), id: "r" })).stdout) as { routes: object[] };
+    expect(ours.routes).toEqual(routes);
+    expect(ref.routes).toEqual([{ dst: "0.0.0.0/0", gw: "10.244.31.1" }]);
   });
 
   it("errors carry a CNI code instead of the reference's 999, with the same msg", async () => {
