@@ -116,18 +116,18 @@ describe("bridge ADD", () => {
     expect(h.world.pods.get(POD)?.sysctls.get("net/ipv6/conf/eth0/keep_addr_on_down")).toBe("1");
   });
 
-  it("installs the reference iptables masquerade chain for each pod address (checklist 68)", async () => {
+  it("installs the reference iptables masquerade chain for each pod address in one restore (checklist 68)", async () => {
     const h = harness();
     await bridgeAdd(h.call(conf({ ipMasq: true, ipMasqBackend: "iptables" })), h.deps);
     const chain = chainName("mynet", "cid1");
     expect(chain).toMatch(/^CNI-[0-9a-f]{24}$/);
-    const adds = h.runner.calls.filter((c) => c.args.includes("-A")).map((c) => c.args.join(" "));
-    const comment = '-m comment --comment name: "mynet" id: "cid1"';
-    expect(adds).toEqual([
-      `-w -t nat -A ${chain} -d 10.1.2.2/24 -j ACCEPT ${comment}`,
-      `-w -t nat -A ${chain} ! -d 224.0.0.0/4 -j MASQUERADE ${comment}`,
-      `-w -t nat -A POSTROUTING -s 10.1.2.2 -j ${chain} ${comment}`,
+    const comment = '-m comment --comment "name: \\"mynet\\" id: \\"cid1\\""';
+    expect(h.iptables.chains.get(chain)).toEqual([
+      `-A ${chain} -d 10.1.2.2/24 ${comment} -j ACCEPT`,
+      `-A ${chain} ! -d 224.0.0.0/4 ${comment} -j MASQUERADE`,
     ]);
+    expect(h.iptables.chains.get("POSTROUTING")).toEqual([`-A POSTROUTING -s 10.1.2.2/32 ${comment} -j ${chain}`]);
+    expect(h.runner.calls.filter((c) => c.cmd === "iptables-restore")).toHaveLength(1);
   });
 
   it("installs one commented nftables masquerade rule per address with ipMasqBackend nftables", async () => {
@@ -149,9 +149,8 @@ describe("bridge ADD", () => {
       return l;
     };
     await expectCni(bridgeAdd(h.call(conf({ ipMasq: true, ipMasqBackend: "iptables" })), h.deps), 11, /bridge port in error state: lowerlayerdown/);
-    const undo = h.runner.calls.filter((c) => c.args.includes("-D") || c.args.includes("-X")).map((c) => c.args.slice(3, 5).join(" "));
-    expect(undo).toContain("-D POSTROUTING");
-    expect(undo).toContain(`-X ${chainName("mynet", "cid1")}`);
+    expect(h.iptables.chains.get("POSTROUTING")).toEqual([]);
+    expect(h.iptables.chains.has(chainName("mynet", "cid1"))).toBe(false);
     expect(h.ipam.calls).toEqual(["ADD host-local", "DEL host-local"]);
   });
 

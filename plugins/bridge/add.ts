@@ -86,7 +86,7 @@ async function layer3(call: BridgeCall, deps: BridgeDeps, c: BridgeConf, pod: Po
     }
   }
   if (c.ipMasq) {
-    const backend: Backend = c.ipMasqBackend === "nftables" ? "nftables" : c.ipMasqBackend === "iptables" ? "iptables" : await deps.masq.defaultBackend();
+    const backend: Backend = c.ipMasqBackend === "nftables" ? "nftables" : c.ipMasqBackend === "iptables" ? "iptables" : deps.masq.defaultBackend();
     const target = { network: c.name, ifName: call.ifName, containerID: call.containerID, addresses: result.ips.map((i) => i.address) };
     undo.push("remove masquerade rules", () => deps.masq.teardown(target));
     await deps.masq.setup(backend, target);

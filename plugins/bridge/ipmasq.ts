@@ -5,6 +5,7 @@
  * nftables: table `inet cni_plugins_masquerade`, one commented rule per IP in chain masq_checks.
  */
 import { createHash } from "node:crypto";
+import { accessSync, constants } from "node:fs";
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
 import { formatCidr, formatIp, maskNet, parseCidr } from "../../daemon/ip.ts";
 import type { CommandRunner } from "../shared/run.ts";
@@ -59,77 +60,128 @@ function failed(what: string, r: { stderr: string; stdout: string; exitCode: num
 
 const NOT_EXIST = /does not exist|No chain\/target\/match by that name|Bad rule|No such file or directory|doesn't exist/i;
 
-export class IpMasq {
-  constructor(private readonly run: CommandRunner) {}
+/** A `-S` rule line turned into arguments for iptables-restore (it understands the quoting of -S). */
+function restoreLine(op: "-A" | "-D", chain: string, args: readonly string[]): string {
+  const q = (a: string): string => (/^[A-Za-z0-9_.:/!-]+$/.test(a) ? a : JSON.stringify(a));
+  return [op, chain, ...args.map(q)].join(" ");
+}
 
-  /** True when `cmd` can be run (the reference's SupportsIPTables / SupportsNFTables). */
-  async available(backend: Backend): Promise<boolean> {
-    const r = backend === "iptables" ? await this.run("iptables", ["--version"]) : await this.run("nft", ["--version"]);
-    return r.exitCode === 0;
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface IpMasqOptions {
+  /** Directories searched for iptables / nft. @default $PATH plus /usr/sbin, /sbin */
+  readonly path?: readonly string[];
+  /** Whether a command exists on `path` (injected in tests). */
+  readonly exists?: (file: string) => boolean;
+}
+
+export class IpMasq {
+  private readonly path: readonly string[];
+  private readonly exists: (file: string) => boolean;
+
+  constructor(
+    private readonly run: CommandRunner,
+    o: IpMasqOptions = {},
+  ) {
+    this.path = o.path ?? [...(process.env["PATH"] ?? "").split(":").filter(Boolean), "/usr/sbin", "/sbin"];
+    this.exists = o.exists ?? isExecutable;
+  }
+
+  /** True when the backend's command is installed (the reference's SupportsIPTables / SupportsNFTables). */
+  available(backend: Backend): boolean {
+    const cmd = backend === "iptables" ? "iptables" : "nft";
+    return this.path.some((d) => this.exists(`${d}/${cmd}`));
   }
 
   /** iptables unless only nftables is available (the reference's default). */
-  async defaultBackend(): Promise<Backend> {
-    if (!(await this.available("iptables")) && (await this.available("nftables"))) return "nftables";
-    return "iptables";
+  defaultBackend(): Backend {
+    return !this.available("iptables") && this.available("nftables") ? "nftables" : "iptables";
   }
 
   async setup(backend: Backend, t: MasqTarget): Promise<void> {
-    if (backend === "iptables") for (const a of t.addresses) await this.setupIptables(t, parsed(a));
-    else await this.setupNft(t);
+    if (backend === "iptables") {
+      for (const family of [4, 6] as const) {
+        const addrs = t.addresses.map(parsed).filter((a) => a.family === family);
+        if (addrs.length > 0) await this.setupIptables(t, family, addrs);
+      }
+    } else {
+      await this.setupNft(t);
+    }
   }
 
   /** Remove both backends' rules; errors count only for an available backend. */
   async teardown(t: MasqTarget): Promise<void> {
     const errs: string[] = [];
-    try {
-      for (const a of t.addresses) await this.teardownIptables(t, parsed(a));
-    } catch (e) {
-      if (await this.available("iptables")) errs.push((e as Error).message);
+    // the families of the known addresses; both when none are known (link and prevResult gone)
+    const known = new Set(t.addresses.map((a) => parsed(a).family));
+    const families = known.size > 0 ? [...known] : ([4, 6] as const);
+    for (const family of families) {
+      try {
+        await this.teardownIptables(t, family);
+      } catch (e) {
+        if (this.available("iptables")) errs.push((e as Error).message);
+      }
     }
     try {
-      await this.teardownNft(t);
+      if (this.available("nftables")) await this.teardownNft(t);
     } catch (e) {
-      if (await this.available("nftables")) errs.push((e as Error).message);
+      errs.push((e as Error).message);
     }
     if (errs.length > 0) throw new CniError(ErrorCode.IOFailure, `failed to remove masquerade rules: ${errs.join("; ")}`);
   }
 
-  private ipt(family: 4 | 6, args: readonly string[]): ReturnType<CommandRunner> {
-    return this.run(family === 4 ? "iptables" : "ip6tables", ["-w", "-t", "nat", ...args]);
+  private restore(family: 4 | 6, payload: string): ReturnType<CommandRunner> {
+    return this.run(family === 4 ? "iptables-restore" : "ip6tables-restore", ["-w", "--noflush"], payload);
   }
 
-  private async setupIptables(t: MasqTarget, a: ReturnType<typeof parsed>): Promise<void> {
+  /**
+   * One iptables-restore: (re)declare the chain (created, or flushed when it exists), its ACCEPT and
+   * MASQUERADE rules per address, and the POSTROUTING jumps that are not there yet.
+   */
+  private async setupIptables(t: MasqTarget, family: 4 | 6, addrs: readonly ReturnType<typeof parsed>[]): Promise<void> {
     const chain = chainName(t.network, t.containerID);
     const comment = ["-m", "comment", "--comment", iptComment(t.network, t.containerID)];
-    const mcast = a.family === 4 ? "224.0.0.0/4" : "ff00::/8";
-    const created = await this.ipt(a.family, ["-N", chain]);
-    if (created.exitCode !== 0 && !/exists/i.test(created.stderr)) throw failed(`iptables -t nat -N ${chain}`, created);
-    const rules: [string, string[]][] = [
-      [chain, ["-d", a.cidr, "-j", "ACCEPT", ...comment]],
-      [chain, ["!", "-d", mcast, "-j", "MASQUERADE", ...comment]],
-      ["POSTROUTING", ["-s", a.ip, "-j", chain, ...comment]],
-    ];
-    for (const [c, spec] of rules) {
-      if ((await this.ipt(a.family, ["-C", c, ...spec])).exitCode === 0) continue;
-      const r = await this.ipt(a.family, ["-A", c, ...spec]);
-      if (r.exitCode !== 0) throw failed(`iptables -t nat -A ${c}`, r);
+    const mcast = family === 4 ? "224.0.0.0/4" : "ff00::/8";
+    const have = await this.postroutingJumps(family, chain);
+    const lines = ["*nat", `:${chain} - [0:0]`];
+    for (const a of addrs) {
+      lines.push(restoreLine("-A", chain, ["-d", a.cidr, "-j", "ACCEPT", ...comment]));
+      lines.push(restoreLine("-A", chain, ["!", "-d", mcast, "-j", "MASQUERADE", ...comment]));
     }
+    for (const a of addrs) {
+      const prefix = family === 4 ? 32 : 128;
+      if (!have.some((l) => l.includes(` -s ${a.ip}/${prefix} `))) lines.push(restoreLine("-A", "POSTROUTING", ["-s", a.ip, "-j", chain, ...comment]));
+    }
+    lines.push("COMMIT", "");
+    const r = await this.restore(family, lines.join("\n"));
+    if (r.exitCode !== 0) throw failed(`${family === 4 ? "iptables" : "ip6tables"}-restore (masquerade chain ${chain})`, r);
   }
 
-  private async teardownIptables(t: MasqTarget, a: ReturnType<typeof parsed>): Promise<void> {
+  /** POSTROUTING rules (as `-S` prints them) that jump to `chain`. */
+  private async postroutingJumps(family: 4 | 6, chain: string): Promise<string[]> {
+    const r = await this.run(family === 4 ? "iptables" : "ip6tables", ["-w", "-t", "nat", "-S", "POSTROUTING"]);
+    if (r.exitCode !== 0) throw failed(`${family === 4 ? "iptables" : "ip6tables"} -t nat -S POSTROUTING`, r);
+    return r.stdout.split("\n").filter((l) => l.startsWith("-A POSTROUTING ") && l.endsWith(` -j ${chain}`));
+  }
+
+  /**
+   * Remove every POSTROUTING jump to this container's chain (whatever the address: it also works
+   * when the pod's addresses are no longer known), then the chain. Declaring the chain first makes
+   * its deletion valid whether or not it exists.
+   */
+  private async teardownIptables(t: MasqTarget, family: 4 | 6): Promise<void> {
     const chain = chainName(t.network, t.containerID);
-    const comment = ["-m", "comment", "--comment", iptComment(t.network, t.containerID)];
-    const steps: string[][] = [
-      ["-D", "POSTROUTING", "-s", a.ip, "-j", chain, ...comment],
-      ["-D", "POSTROUTING", "-s", a.cidr, "-j", chain, ...comment],
-      ["-F", chain],
-      ["-X", chain],
-    ];
-    for (const s of steps) {
-      const r = await this.ipt(a.family, s);
-      if (r.exitCode !== 0 && !NOT_EXIST.test(r.stderr)) throw failed(`iptables -t nat ${s.slice(0, 2).join(" ")}`, r);
-    }
+    const jumps = await this.postroutingJumps(family, chain);
+    const payload = ["*nat", `:${chain} - [0:0]`, ...jumps.map((l) => `-D${l.slice(2)}`), `-X ${chain}`, "COMMIT", ""].join("\n");
+    const r = await this.restore(family, payload);
+    if (r.exitCode !== 0) throw failed(`${family === 4 ? "iptables" : "ip6tables"}-restore (remove ${chain})`, r);
   }
 
   /** Handles of masq_checks rules whose comment starts with `prefix`. */

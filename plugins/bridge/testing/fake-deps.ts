@@ -3,6 +3,7 @@ import { RecordingRunner } from "../../../daemon/rules/runner.ts";
 import type { Result100 } from "../../../libcni/types/result.ts";
 import type { BridgeCall, BridgeDeps, IpamRunner } from "../deps.ts";
 import { IpMasq } from "../ipmasq.ts";
+import { FakeIptables } from "./fake-iptables.ts";
 import { FakeWorld } from "./fake-kernel.ts";
 
 export class FakeIpam implements IpamRunner {
@@ -30,6 +31,7 @@ export interface Harness {
   readonly world: FakeWorld;
   readonly ipam: FakeIpam;
   readonly runner: RecordingRunner;
+  readonly iptables: FakeIptables;
   readonly deps: BridgeDeps;
   readonly logs: string[];
   call(config: Record<string, unknown>, more?: Partial<BridgeCall>): BridgeCall;
@@ -41,19 +43,15 @@ export function harness(hexes: string[] = []): Harness {
   const world = new FakeWorld();
   world.addPod(POD);
   const ipam = new FakeIpam();
-  const runner = new RecordingRunner((cmd, args) => {
-    // iptables -C (rule present?) answers "no"; everything else succeeds
-    if ((cmd === "iptables" || cmd === "ip6tables") && args.includes("-C")) return { exitCode: 1, stdout: "", stderr: "Bad rule" };
-    if (cmd === "nft" && args[0] === "-j") return { exitCode: 0, stdout: '{"nftables":[]}', stderr: "" };
-    return undefined;
-  });
+  const iptables = new FakeIptables();
+  const runner = new RecordingRunner(iptables.answer);
   const logs: string[] = [];
   let n = 0;
   const deps: BridgeDeps = {
     host: world.hostNet(),
     openPod: world.opener(),
     ipam,
-    masq: new IpMasq(runner.run),
+    masq: new IpMasq(runner.run, { path: ["/usr/sbin"], exists: () => true }),
     randomHex: () => hexes[n++] ?? (n++).toString(16).padStart(8, "a"),
     sleep: async () => undefined,
     log: (m) => logs.push(m),
@@ -62,6 +60,7 @@ export function harness(hexes: string[] = []): Harness {
     world,
     ipam,
     runner,
+    iptables,
     deps,
     logs,
     call: (config, more = {}) => ({ containerID: "cid1", netns: POD, ifName: "eth0", args: "", stdinData: JSON.stringify(config), config, ...more }),
