@@ -193,6 +193,24 @@ describe.each(SPEC_VERSIONS)("host-local [%s]", (version) => {
   });
 });
 
+describe("DEL with legacy files", () => {
+  it("with two range sets also clears the container's legacy file next to its current-format ones, as the reference does", async () => {
+    const c = conf("1.0.0", { ranges: [[{ subnet: "10.1.2.0/24" }], [{ subnet: "2001:db8::/64" }]] });
+    await call("ADD", c, { id: "mixed" });
+    writeFileSync(join(dataDir, "mynet", "10.1.2.99"), "mixed");
+    expect((await call("DEL", c, { id: "mixed" })).code).toBe(0);
+    expect(files()).toEqual(["last_reserved_ip.0", "last_reserved_ip.1", "lock"]);
+  });
+
+  it("with one range set keeps the legacy file while a current-format file matched", async () => {
+    const c = conf("1.0.0", { ranges: [[{ subnet: "10.1.2.0/24" }]] });
+    await call("ADD", c, { id: "mixed" });
+    writeFileSync(join(dataDir, "mynet", "10.1.2.99"), "mixed");
+    await call("DEL", c, { id: "mixed" });
+    expect(files()).toEqual(["10.1.2.99", "last_reserved_ip.0", "lock"]);
+  });
+});
+
 describe("requested IPs and ranges from the runtime", () => {
   const base = (extra: object = {}) => conf("1.0.0", { ranges: [[{ subnet: "10.1.2.0/24" }]] }, extra);
 

@@ -165,10 +165,18 @@ async function add(deps: HostLocalDeps, a: HostLocalArgs): Promise<Result100> {
 async function del(deps: HostLocalDeps, a: HostLocalArgs): Promise<void> {
   const conf = loadIpamConfig(configObject(a), a.args);
   const store = openStore(deps, conf);
-  try {
-    await store.withLock(() => store.releaseByID(a.containerID, a.ifName));
-  } catch (e) {
-    throw ioError(`host-local: failed to release the addresses of container ${a.containerID}`, e);
+  // One release per range set, each under the lock, as the reference does: with two or more sets
+  // a later pass also clears legacy "ID only" files once the current-format ones are gone.
+  const errors: string[] = [];
+  for (const _set of conf.ranges) {
+    try {
+      await store.withLock(() => store.releaseByID(a.containerID, a.ifName));
+    } catch (e) {
+      errors.push(errText(e));
+    }
+  }
+  if (errors.length > 0) {
+    throw new CniError(ErrorCode.IOFailure, `host-local: failed to release the addresses of container ${a.containerID}: ${errors.join(";")}`);
   }
 }
 

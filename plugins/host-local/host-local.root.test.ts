@@ -5,7 +5,7 @@
 // DELs by the other implementation must free everything. host-local touches no netns, so CNI_NETNS
 // only has to be set. Needs `npm run build` first.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -188,6 +188,27 @@ describe.each(["0.1.0", "0.2.0", "0.3.0", "1.0.0"])("ours vs reference host-loca
       bad("mixed families", { ranges: [[{ subnet: "10.244.35.0/24" }, { subnet: "2001:db8:35::/64" }]] }),
       bad("no ranges", { type: "host-local" }),
       bad("ok after all that", { ranges: [[{ subnet: "10.244.35.0/24" }]] }),
+    ]);
+  });
+});
+
+describe.each(["0.4.0", "1.0.0"])("ours vs reference host-local, legacy 'ID only' files [%s]", (version) => {
+  it("CHECK finds them and DEL removes them, also next to current-format files with two range sets", async () => {
+    const ipam = { ranges: [[{ subnet: "10.244.41.0/24" }], [{ subnet: "2001:db8:41::/64" }]] };
+    const c = (d: string) => conf(version, d, ipam);
+    const dirs = [join(root, `legacy-${version}`, "ours"), join(root, `legacy-${version}`, "ref")];
+    const seed = (d: string) => {
+      writeFileSync(join(d, "diffnet", "10.244.41.77"), "old-ctr");
+      writeFileSync(join(d, "diffnet", "10.244.41.78"), "  both\n");
+    };
+    const step = (label: string, cmd: string, id: string): Step => ({ label, req: (d) => ({ cmd, conf: c(d), id }) });
+    await sideBySide(`legacy-${version}`, [step("ADD both", "ADD", "both")]);
+    dirs.forEach(seed);
+    await sideBySide(`legacy-${version}`, [
+      step("CHECK legacy", "CHECK", "old-ctr"),
+      step("DEL legacy", "DEL", "old-ctr"),
+      step("CHECK gone", "CHECK", "old-ctr"),
+      step("DEL both (current + legacy)", "DEL", "both"),
     ]);
   });
 });
