@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { callPlugin, type PluginCall } from "../../conformance/exec.ts";
-import { requireBuilt, WEFT_PLUGIN_DIR } from "../../netns-fixtures/reference.ts";
+import { REFERENCE_PLUGIN_DIR, requireBuilt, WEFT_PLUGIN_DIR } from "../../netns-fixtures/reference.ts";
 import { ipJson, run, runIn } from "../../netns-fixtures/sh.ts";
 import { EchoServer, tcpProbe } from "../../netns-fixtures/tcp.ts";
 import { Topology } from "../../netns-fixtures/topology.ts";
@@ -168,6 +168,21 @@ describe("bridge plugin binary", () => {
     expect(ipFiles()).toEqual([]);
     expect(await nat()).not.toMatch(/CNI-[0-9a-f]{24}/);
     // the orphaned host veth went with the netns
+    expect(await ipJson(node, ["link", "show", "master", "wbr0"])).toEqual([]);
+  });
+
+  it.each([
+    ["weft ADD, reference DEL", WEFT_PLUGIN_DIR, REFERENCE_PLUGIN_DIR],
+    ["reference ADD, weft DEL", REFERENCE_PLUGIN_DIR, WEFT_PLUGIN_DIR],
+  ])("%s: the other implementation removes the veth, the address and the iptables masquerade chain", async (_label, addDir, delDir) => {
+    const c = conf("1.0.0", { ipMasq: true });
+    const add = await call("ADD", c, { plugin: join(addDir, "bridge"), path: addDir });
+    expect(add.code, add.stdout + add.stderr).toBe(0);
+    expect(await nat()).toMatch(/-j CNI-[0-9a-f]{24}/);
+    const del = await call("DEL", c, { plugin: join(delDir, "bridge"), path: delDir });
+    expect(del.code, del.stdout + del.stderr).toBe(0);
+    expect(await nat()).not.toMatch(/CNI-[0-9a-f]{24}/);
+    expect(ipFiles()).toEqual([]);
     expect(await ipJson(node, ["link", "show", "master", "wbr0"])).toEqual([]);
   });
 
