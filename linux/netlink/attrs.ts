@@ -42,27 +42,33 @@ export class NlWriter {
   }
 
   u8(v: number): this {
-    this.dv.setUint8(this.reserve(1), v);
+    const at = this.reserve(1); // reserve first: it may replace this.dv
+    this.dv.setUint8(at, v);
     return this;
   }
   u16(v: number): this {
-    this.dv.setUint16(this.reserve(2), v, LE);
+    const at = this.reserve(2); // reserve first: it may replace this.dv
+    this.dv.setUint16(at, v, LE);
     return this;
   }
   u32(v: number): this {
-    this.dv.setUint32(this.reserve(4), v >>> 0, LE);
+    const at = this.reserve(4); // reserve first: it may replace this.dv
+    this.dv.setUint32(at, v >>> 0, LE);
     return this;
   }
   i32(v: number): this {
-    this.dv.setInt32(this.reserve(4), v, LE);
+    const at = this.reserve(4); // reserve first: it may replace this.dv
+    this.dv.setInt32(at, v, LE);
     return this;
   }
   bytes(b: Uint8Array): this {
-    this.buf.set(b, this.reserve(b.byteLength));
+    const at = this.reserve(b.byteLength);
+    this.buf.set(b, at);
     return this;
   }
   zeros(n: number): this {
-    this.buf.fill(0, this.reserve(n), this.len);
+    const at = this.reserve(n);
+    this.buf.fill(0, at, this.len);
     return this;
   }
   /** Pad with zeros to the next 4-byte boundary. */

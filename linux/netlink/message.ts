@@ -45,10 +45,11 @@ export function encodeMessage(req: Pick<NlRequest, "type" | "fill">, flags: numb
 export function splitMessages(buf: Uint8Array, n: number): NlMessage[] {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const out: NlMessage[] = [];
+  const end = Math.min(n, buf.byteLength);
   let off = 0;
-  while (off + NLMSG_HDRLEN <= n) {
+  while (off + NLMSG_HDRLEN <= end) {
     const len = dv.getUint32(off, true);
-    if (len < NLMSG_HDRLEN || off + len > n) break;
+    if (len < NLMSG_HDRLEN || off + len > end) break;
     out.push({
       type: dv.getUint16(off + 4, true),
       flags: dv.getUint16(off + 6, true),
@@ -70,7 +71,7 @@ export interface NlErrorInfo {
 export function decodeError(msg: NlMessage): NlErrorInfo {
   if (msg.type !== NLMSG_ERROR || msg.body.byteLength < 4) return { errno: 0, extack: "" };
   const dv = new DataView(msg.body.buffer, msg.body.byteOffset, msg.body.byteLength);
-  const errno = -dv.getInt32(0, true);
+  const errno = -dv.getInt32(0, true) | 0;
   let extack = "";
   if (msg.flags & NLM_F_ACK_TLVS && msg.body.byteLength >= 4 + NLMSG_HDRLEN) {
     const origLen = dv.getUint32(4, true);

@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { Attrs, NlWriter, align4, parseAttrs } from "./attrs.ts";
+import { NLA_F_NESTED } from "./constants.ts";
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
+
+describe("netlink attributes", () => {
+  it("encodes a u32 attribute as length, type, little-endian value", () => {
+    expect(hex(new NlWriter().attrU32(4, 1450).finish())).toBe("08000400aa050000");
+  });
+
+  it("pads strings with their NUL to 4 bytes but counts only the real length", () => {
+    // "eth0\0" = 5 bytes -> nla_len 9, padded to 12
+    expect(hex(new NlWriter().attrStr(3, "eth0").finish())).toBe("0900030065746830" + "00000000");
+  });
+
+  it("writes u16 ports in network byte order when asked", () => {
+    expect(hex(new NlWriter().attrU16be(15, 8472).finish())).toBe("06000f0021180000");
+  });
+
+  it("closes nested attributes with the total length and can set NLA_F_NESTED", () => {
+    const w = new NlWriter().nested(18, (n) => n.attrStr(1, "veth").attrU8(2, 1), true);
+    const b = w.finish();
+    const [outer] = parseAttrs(b);
+    expect(outer?.type).toBe(18);
+    expect(new DataView(b.buffer).getUint16(2, true)).toBe(18 | NLA_F_NESTED);
+    expect(new DataView(b.buffer).getUint16(0, true)).toBe(b.byteLength);
+    const inner = Attrs.parse(outer?.data ?? new Uint8Array());
+    expect(inner.str(1)).toBe("veth");
+    expect(inner.u8(2)).toBe(1);
+  });
+
+  it("writes flag attributes with no payload", () => {
+    expect(hex(new NlWriter().flag(23).finish())).toBe("04001700");
+  });
+
+  it("reads typed values back and lets the last duplicate win in get() while all() keeps every one", () => {
+    const b = new NlWriter().attrU32(1, 7).attrI32(2, -1).attrU16(3, 513).attrU16be(4, 80).attrU32(1, 9).finish();
+    const a = Attrs.parse(b);
+    expect(a.u32(1)).toBe(9);
+    expect(a.all(1).length).toBe(2);
+    expect(a.i32(2)).toBe(-1);
+    expect(a.u16(3)).toBe(513);
+    expect(a.u16be(4)).toBe(80);
+    expect(a.has(5)).toBe(false);
+    expect(a.u32(5)).toBeUndefined();
+  });
+
+  it("stops at a truncated attribute instead of reading past the end", () => {
+    const b = new NlWriter().attrU32(1, 7).finish();
+    const cut = new Uint8Array([...b, 0x10, 0x00, 0x02, 0x00, 1, 2]);
+    expect(parseAttrs(cut).map((x) => x.type)).toEqual([1]);
+  });
+
+  it("grows its buffer past the initial capacity", () => {
+    const w = new NlWriter(8);
+    for (let i = 0; i < 100; i++) w.attrU32(i, i);
+    expect(parseAttrs(w.finish())).toHaveLength(100);
+  });
+
+  it("aligns to 4 bytes", () => {
+    expect([0, 1, 4, 5, 7, 8].map(align4)).toEqual([0, 4, 4, 8, 8, 8]);
+  });
+});
