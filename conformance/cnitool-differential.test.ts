@@ -36,21 +36,34 @@ async function state(topo: Topology, node: string, pod: string, scratch: CniScra
   const brAddrs = await ipJson<{ addr_info: { local: string; prefixlen: number; scope: string }[] }[]>(node, ["addr", "show", "dev", br]).catch(() => []);
   const ports = await ipJson<{ ifname: string; master?: string }[]>(node, ["link", "show", "master", br]).catch(() => []);
   const cache = snapshotFiles(scratch.cacheDir);
+  const normalise = (text: string) => normaliseCache(text, scratch.root);
   return mask({
     pod: podAddrs.map((l) => ({ ifname: l.ifname, mtu: l.mtu, up: l.operstate, addrs: l.addr_info.filter((a) => a.scope !== "link").map((a) => `${a.local}/${a.prefixlen}`) })),
     podRoutes,
     bridge: brAddrs.flatMap((l) => l.addr_info.filter((a) => a.scope !== "link").map((a) => `${a.local}/${a.prefixlen}`)),
     bridgePorts: ports.length,
     ipam: snapshotFiles(scratch.dataDir),
-    cache: Object.fromEntries(Object.entries(cache).map(([k, v]) => [k, normaliseCache(v)])),
+    cache: Object.fromEntries(Object.entries(cache).map(([k, v]) => [k, normalise(v)])),
   });
 }
 
-/** Go libcni 1.1.2 (Debian) predates the cache's `netns` key that current libcni and ours write. */
-function normaliseCache(text: string): unknown {
+/**
+ * Go libcni 1.1.2 (Debian) predates two things current libcni and ours do: the cache's `netns` key,
+ * and dropping an empty `"dns": {}` from 1.x results. The cached config embeds the per-run scratch
+ * path (dataDir), so it is compared decoded with that path masked.
+ */
+function normaliseCache(text: string, scratchRoot: string): unknown {
   const j = JSON.parse(text) as Record<string, unknown>;
   delete j["netns"];
+  const result = j["result"] as Record<string, unknown> | undefined;
+  if (result && JSON.stringify(result["dns"]) === "{}") delete result["dns"];
+  if (typeof j["config"] === "string") j["config"] = JSON.parse(Buffer.from(j["config"], "base64").toString("utf8").split(scratchRoot).join("<scratch>"));
   return j;
+}
+
+function dropEmptyDns(r: Record<string, unknown>): Record<string, unknown> {
+  if (JSON.stringify(r["dns"]) === "{}") delete r["dns"];
+  return r;
 }
 
 async function runSequence(impl: CniRuntimeSpec, label: string): Promise<Outcome> {
@@ -83,7 +96,7 @@ async function runSequence(impl: CniRuntimeSpec, label: string): Promise<Outcome
     const afterDel = await state(topo, node, pod, scratch);
     const del2 = await call("del");
     return {
-      add: { code: add.exitCode, result: add.stdout ? mask(JSON.parse(add.stdout)) : null, stderr: add.stderr },
+      add: { code: add.exitCode, result: add.stdout ? mask(dropEmptyDns(JSON.parse(add.stdout))) : null, stderr: add.stderr },
       afterAdd,
       check: { code: check.exitCode, stderr: check.stderr },
       del: { code: del.exitCode, stderr: del.stderr },
