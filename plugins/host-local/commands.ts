@@ -119,10 +119,20 @@ function readDns(deps: HostLocalDeps, path: string): Dns {
   return dns;
 }
 
-async function rollback(store: IpamStore, reserved: readonly string[]): Promise<void> {
+/** Release what this ADD reserved (only records still owned by the attachment); best effort. */
+async function rollback(store: IpamStore, a: HostLocalArgs, reserved: readonly string[]): Promise<void> {
   if (reserved.length === 0) return;
   try {
-    await store.withLock(() => reserved.forEach((ip) => store.release(ip)));
+    await store.withLock(() => {
+      const owned = new Set(store.findByID(a.containerID, a.ifName));
+      for (const ip of reserved.filter((r) => owned.has(r))) {
+        try {
+          store.release(ip);
+        } catch {
+          // Keep going: release as much as possible.
+        }
+      }
+    });
   } catch {
     // Best effort: the allocation error is what the caller must see.
   }
@@ -144,12 +154,12 @@ async function add(deps: HostLocalDeps, a: HostLocalArgs): Promise<Result100> {
       reserved.push(formatIP(got.address.ip));
       ips.push({ address: formatCIDR(got.address), gateway: formatIP(got.gateway) });
     } catch (e) {
-      await rollback(store, reserved);
+      await rollback(store, a, reserved);
       throw allocationError(idx, e);
     }
   }
   if (remaining.length > 0) {
-    await rollback(store, reserved);
+    await rollback(store, a, reserved);
     throw new CniError(
       ErrorCode.InvalidNetworkConfig,
       `failed to allocate all requested IPs: ${remaining.map(formatIP).join(" ")}`,
