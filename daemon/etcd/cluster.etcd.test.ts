@@ -60,6 +60,19 @@ describe.skipIf(!haveEtcd)("etcd client security and failover", () => {
     await expect(bad.get("/auth/k")).rejects.toThrow(/authentication failed/);
   }, 30_000);
 
+  it("authenticates again when the auth token expired", async () => {
+    const cl = await startEtcd(1, { extraArgs: ["--auth-token-ttl=1"] });
+    clusters.push(cl);
+    cl.etcdctl("user", "add", "root:rootpw");
+    cl.etcdctl("auth", "enable");
+    const c = new EtcdClient({ endpoints: cl.endpoints, username: "root", password: "rootpw" });
+    clients.push(c);
+    await c.put("/ttl/k", "1");
+    await new Promise((r) => setTimeout(r, 2500));
+    await c.put("/ttl/k", "2");
+    expect((await c.get("/ttl/k")).kv?.value).toBe("2");
+  }, 30_000);
+
   it("keeps leasing and watching through the loss of the member in use in a 3-member cluster", async () => {
     const cl = await startEtcd(3);
     clusters.push(cl);

@@ -98,7 +98,7 @@ function launch(m: EtcdMember): void {
 }
 
 /** Start `n` members and wait until the cluster answers a read. */
-export async function startEtcd(n = 1, opts: { tls?: boolean } = {}): Promise<EtcdCluster> {
+export async function startEtcd(n = 1, opts: { tls?: boolean; extraArgs?: readonly string[] } = {}): Promise<EtcdCluster> {
   const dir = mkdtempSync(join(tmpdir(), "weft-etcd-"));
   const tls = opts.tls ? makeTls(dir) : undefined;
   const scheme = tls ? "https" : "http";
@@ -123,6 +123,7 @@ export async function startEtcd(n = 1, opts: { tls?: boolean } = {}): Promise<Et
       "--election-timeout=500",
       "--log-level=warn",
       "--logger=zap",
+      ...(opts.extraArgs ?? []),
       ...(tls ? [`--cert-file=${tls.certFile}`, `--key-file=${tls.keyFile}`, `--trusted-ca-file=${tls.caFile}`, "--client-cert-auth"] : []),
     ];
     return { name: `m${i}`, clientUrl, peerUrl, proc: undefined, args, log: "" };

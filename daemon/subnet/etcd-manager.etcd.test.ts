@@ -124,6 +124,19 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     expect(kvs[0]?.value).toContain("0e:00:00:00:00:02");
   });
 
+  it("uses a reservation (a subnet key without an etcd lease) for its public IP and keeps it lease-less", async () => {
+    const prefix = await fresh();
+    await admin.put(`${prefix}/subnets/10.244.42.0-24`, '{"PublicIP":"192.0.2.15","PublicIPv6":null}');
+    const m = make({ prefix });
+    await m.getNetworkConfig(new AbortController().signal);
+    const lease = await m.acquireLease(vx("192.0.2.15"), new AbortController().signal);
+    expect(formatCidr(lease.subnet as IpNet)).toBe("10.244.42.0/24");
+    expect(lease.expiration).toBeUndefined();
+    const { kv } = await admin.get(`${prefix}/subnets/10.244.42.0-24`);
+    expect(kv?.lease).toBe("0");
+    expect(kv?.value).toContain('"BackendType":"vxlan"');
+  });
+
   it("reuses the subnet of the previous subnet.env when no lease holds it", async () => {
     const prefix = await fresh();
     const m = make({ prefix, previous: { subnet: cidr("10.244.77.0/24") } });
