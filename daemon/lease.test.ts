@@ -110,6 +110,14 @@ describe("lease watcher", () => {
     expect(show(b)).toEqual(["added 10.244.2.0/24"]);
   });
 
+  it("diffs snapshots of 5,000 peers down to the few that changed", () => {
+    const w = new LeaseWatcher(own);
+    const many = Array.from({ length: 5000 }, (_, i) => lease(`10.${10 + Math.floor(i / 256)}.${i % 256}.0/24`, `198.18.${Math.floor(i / 256)}.${i % 256}`));
+    expect(w.reset(many)).toHaveLength(5000);
+    const changed = [...many.slice(1, 4000), lease("10.99.0.0/24", "198.19.0.1"), ...many.slice(4000)];
+    expect(show(w.reset(changed))).toEqual(["added 10.99.0.0/24", "removed 10.10.0.0/24"]);
+  });
+
   it("applies incremental events and drops the ones about its own subnet", () => {
     const w = new LeaseWatcher(own);
     w.reset([]);

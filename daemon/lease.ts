@@ -120,9 +120,16 @@ export const MAX_CANDIDATES = 100;
 function freeSubnets(family: Family, len: number, lo: bigint, hi: bigint, taken: readonly IpNet[]): IpNet[] {
   const out: IpNet[] = [];
   const step = blockSize(family, len);
+  // Same-size leases (the usual case) are looked up by address; others need an overlap test.
+  const same = new Set<bigint>();
+  const other: IpNet[] = [];
+  for (const t of taken) {
+    if (t.prefix === len) same.add(maskNet(t).ip);
+    else other.push(t);
+  }
   for (let ip = lo; ip <= hi && out.length < MAX_CANDIDATES; ip += step) {
     const cand: IpNet = { family, ip, prefix: len };
-    if (!taken.some((t) => overlaps(t, cand))) out.push(cand);
+    if (!same.has(ip) && !other.some((t) => overlaps(t, cand))) out.push(cand);
   }
   return out;
 }
@@ -179,30 +186,35 @@ export function fitsConfig(cfg: NetworkConfig, l: Pick<Lease, "subnet" | "subnet
  * reported as Added again, so a resync after compaction cannot miss an update.
  */
 export class LeaseWatcher {
-  private leases: Lease[] = [];
-  constructor(private readonly own: Pick<Lease, "subnet" | "subnetV6"> | undefined) {}
-
-  private isOwn(l: Lease): boolean {
-    return this.own !== undefined && sameSubnets(this.own, l);
+  private leases = new Map<string, Lease>();
+  private readonly ownKey: string | undefined;
+  constructor(own: Pick<Lease, "subnet" | "subnetV6"> | undefined) {
+    this.ownKey = own ? leaseKey(own) : undefined;
   }
 
   /** Peers currently known. */
   get current(): readonly Lease[] {
-    return this.leases;
+    return [...this.leases.values()];
+  }
+
+  /** The known peer holding these subnets, if any. */
+  find(l: Pick<Lease, "subnet" | "subnetV6">): Lease | undefined {
+    return this.leases.get(leaseKey(l));
   }
 
   /** Replace the set with a full snapshot; returns what changed. */
   reset(snapshot: readonly Lease[]): LeaseEvent[] {
     const batch: LeaseEvent[] = [];
-    const next = snapshot.filter((l) => !this.isOwn(l));
-    for (const n of next) {
-      const old = this.leases.find((o) => sameSubnets(o, n));
+    const next = new Map<string, Lease>();
+    for (const n of snapshot) {
+      const k = leaseKey(n);
+      if (k === this.ownKey) continue;
+      next.set(k, n);
+      const old = this.leases.get(k);
       if (!old || !sameAttrs(old.attrs, n.attrs)) batch.push({ type: "added", lease: n });
     }
-    for (const o of this.leases) {
-      if (!next.some((n) => sameSubnets(o, n))) batch.push({ type: "removed", lease: o });
-    }
-    this.leases = [...next];
+    for (const [k, o] of this.leases) if (!next.has(k)) batch.push({ type: "removed", lease: o });
+    this.leases = next;
     return batch;
   }
 
@@ -210,19 +222,18 @@ export class LeaseWatcher {
   update(events: readonly LeaseEvent[]): LeaseEvent[] {
     const batch: LeaseEvent[] = [];
     for (const e of events) {
-      if (this.isOwn(e.lease)) continue;
-      const i = this.leases.findIndex((o) => sameSubnets(o, e.lease));
-      if (e.type === "added") {
-        if (i >= 0) this.leases[i] = e.lease;
-        else this.leases.push(e.lease);
-        batch.push(e);
-      } else if (i >= 0) {
-        this.leases.splice(i, 1);
-        batch.push(e);
-      } else {
-        batch.push(e);
-      }
+      const k = leaseKey(e.lease);
+      if (k === this.ownKey) continue;
+      if (e.type === "added") this.leases.set(k, e.lease);
+      else this.leases.delete(k);
+      batch.push(e);
     }
     return batch;
   }
+}
+
+/** Identity of a lease: its (masked) subnets. */
+function leaseKey(l: Pick<Lease, "subnet" | "subnetV6">): string {
+  const one = (n?: IpNet) => (n ? `${maskNet(n).ip.toString(16)}/${n.prefix}` : "-");
+  return `${one(l.subnet)}&${one(l.subnetV6)}`;
 }

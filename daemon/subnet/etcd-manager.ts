@@ -363,7 +363,7 @@ export class EtcdSubnetManager implements SubnetManager {
     }
     const sn = parseSubnetKey(kv.key.slice(this.subnetsPrefix.length));
     if (!sn) return [];
-    const known = watcher.current.find((l) => sameSubnets(l, sn));
+    const known = watcher.find(sn);
     return [{ type: "removed", lease: known ?? { ...sn, attrs: { PublicIP: "0.0.0.0" } } }];
   }
 }
