@@ -1,0 +1,123 @@
+// DataPlane on a linux/ NetlinkClient: what the vxlan and host-gw backends program, in the netns the
+// client's socket was opened in. The client is injected (the daemon opens it; tests may pass a fake).
+import type { NetlinkClient } from "../../linux/netlink/client.ts";
+import type { Link } from "../../linux/netlink/link.ts";
+import { containsNet, parseCidr } from "../ip.ts";
+import type { DataPlane, KFdb, KNeigh, KRoute, VxlanSpec } from "./dataplane.ts";
+
+const RT_TABLE_MAIN = 254;
+
+/** A random locally administered unicast MAC, as flanneld picks one for its VTEP. */
+export function randomVtepMac(rand: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n))): string {
+  const b = rand(6);
+  b[0] = ((b[0] ?? 0) & 0xfe) | 0x02;
+  return [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
+}
+
+function compatible(l: Link, s: VxlanSpec): boolean {
+  const v = l.vxlan;
+  if (l.kind !== "vxlan" || !v) return false;
+  return v.vni === s.vni && v.local === s.localIp && v.underlayIndex === s.underlayIndex && (v.port || 8472) === (s.port || 8472) && v.gbp === s.gbp && v.learning === s.learning && v.group === undefined;
+}
+
+export class KernelDataPlane implements DataPlane {
+  constructor(private readonly nl: NetlinkClient) {}
+
+  ensureVxlan(s: VxlanSpec): { index: number; mac: string; created: boolean } {
+    const existing = this.nl.findLink(s.name);
+    if (existing && compatible(existing, s) && (!s.mac || existing.mac === s.mac)) {
+      if (existing.mtu !== s.mtu) this.nl.setMtu(existing.index, s.mtu);
+      this.nl.setLinkUp(existing.index);
+      return { index: existing.index, mac: existing.mac, created: false };
+    }
+    if (existing) this.nl.deleteLink(existing.index);
+    this.nl.createVxlan({
+      name: s.name,
+      vni: s.vni,
+      local: s.localIp,
+      underlayIndex: s.underlayIndex,
+      port: s.port,
+      learning: s.learning,
+      gbp: s.gbp,
+      mtu: s.mtu,
+      mac: s.mac ?? randomVtepMac(),
+    });
+    const made = this.nl.getLink(s.name);
+    this.nl.setLinkUp(made.index);
+    return { index: made.index, mac: made.mac, created: true };
+  }
+
+  linkIndex(name: string): number | undefined {
+    return this.nl.findLink(name)?.index;
+  }
+
+  ensureAddress(ifindex: number, cidr: string, within: string): void {
+    const inside = parseCidr(within);
+    const want = parseCidr(cidr);
+    let present = false;
+    for (const a of this.nl.listAddrs({ dev: ifindex })) {
+      const have = parseCidr(`${a.ip}/${a.prefixLen}`);
+      if (!have || !want) continue;
+      if (have.ip === want.ip && have.prefix === want.prefix && have.family === want.family) present = true;
+      else if (inside && have.family === inside.family && containsNet(inside, { ...have, prefix: Math.max(have.prefix, inside.prefix) })) this.nl.deleteAddr(ifindex, `${a.ip}/${a.prefixLen}`);
+    }
+    if (!present) this.nl.addAddr(ifindex, cidr);
+    this.nl.setLinkUp(ifindex);
+  }
+
+  listRoutes(family: 4 | 6): KRoute[] {
+    const out: KRoute[] = [];
+    for (const r of this.nl.listRoutes({ family, table: RT_TABLE_MAIN })) {
+      if (r.type !== "unicast" || r.oif === undefined) continue;
+      out.push({ dst: r.dst, ifindex: r.oif, ...(r.gateway ? { gw: r.gateway } : {}), ...(r.onlink ? { onlink: true } : {}) });
+    }
+    return out;
+  }
+
+  replaceRoute(r: KRoute): void {
+    this.nl.replaceRoute({ dst: r.dst, oif: r.ifindex, ...(r.gw ? { gateway: r.gw } : {}), ...(r.onlink ? { onlink: true } : {}) });
+  }
+
+  deleteRoute(r: KRoute): void {
+    this.nl.deleteRoute({ dst: r.dst, oif: r.ifindex, ...(r.gw ? { gateway: r.gw } : {}) });
+  }
+
+  listNeighs(ifindex: number): KNeigh[] {
+    return this.nl
+      .listNeighs({ dev: ifindex, family: 4 })
+      .filter((n) => n.permanent && n.ip !== undefined && n.mac !== undefined)
+      .map((n) => ({ ifindex, ip: n.ip ?? "", mac: (n.mac ?? "").toLowerCase() }));
+  }
+
+  replaceNeigh(n: KNeigh): void {
+    this.nl.replaceNeigh({ dev: n.ifindex, ip: n.ip, mac: n.mac, state: "permanent" });
+  }
+
+  deleteNeigh(n: KNeigh): void {
+    this.nl.deleteNeigh({ dev: n.ifindex, ip: n.ip });
+  }
+
+  listFdb(ifindex: number): KFdb[] {
+    return this.nl
+      .listFdb({ dev: ifindex })
+      .filter((f) => f.index === ifindex && f.ip !== undefined && f.mac !== undefined && f.mac !== "00:00:00:00:00:00")
+      .map((f) => ({ ifindex, mac: (f.mac ?? "").toLowerCase(), dst: f.ip ?? "" }));
+  }
+
+  replaceFdb(f: KFdb): void {
+    this.nl.replaceFdb({ dev: f.ifindex, mac: f.mac, dst: f.dst });
+  }
+
+  deleteFdb(f: KFdb): void {
+    this.nl.deleteFdb({ dev: f.ifindex, mac: f.mac, dst: f.dst });
+  }
+
+  routeGet(ip: string): { gw?: string; ifindex: number } | undefined {
+    try {
+      const r = this.nl.getRouteTo(ip);
+      return r.oif === undefined ? undefined : { ifindex: r.oif, ...(r.gateway ? { gw: r.gateway } : {}) };
+    } catch {
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,56 @@
+// Root-test driver (run with bun, inside nothing: it opens netlink in the netns given):
+//   bun route-network-driver.ts <netns path> <json plan>
+// plan: {kind, underlay, own, peers: [{subnet, ip, mac?, type?}], after?: "delete-route" | "delete-device"}
+// Prints {mtu, vtep, first, second} where first/second are reconcile stats.
+import { openNetlink } from "../../../linux/netlink/open.ts";
+import { parseCidr, type IpNet } from "../../ip.ts";
+import type { Lease } from "../../lease.ts";
+import { KernelDataPlane } from "../kernel-dataplane.ts";
+import { RouteNetwork } from "../route-network.ts";
+
+interface Plan {
+  kind: "vxlan" | "host-gw";
+  underlay: string;
+  underlayIp: string;
+  own: string;
+  peers: { subnet: string; ip: string; mac?: string }[];
+  directRouting?: boolean;
+  after?: "delete-route" | "delete-device";
+}
+
+const [nsPath, planText] = process.argv.slice(2);
+const plan = JSON.parse(planText ?? "{}") as Plan;
+const net = (s: string): IpNet => {
+  const n = parseCidr(s);
+  if (!n) throw new Error(`bad cidr ${s}`);
+  return n;
+};
+const nl = openNetlink({ netns: nsPath ?? "" });
+const dp = new KernelDataPlane(nl);
+const under = nl.getLink(plan.underlay);
+const rn = new RouteNetwork({
+  dp,
+  kind: plan.kind,
+  network: net("10.244.0.0/16"),
+  underlay: { index: under.index, ip: plan.underlayIp, mtu: under.mtu },
+  vxlan: { vni: 1, port: 0, gbp: false, learning: false, directRouting: plan.directRouting ?? false },
+});
+const prep = rn.prepare();
+const lease = (subnet: string, ip: string, data?: unknown): Lease => ({
+  subnet: net(subnet),
+  attrs: { PublicIP: ip, BackendType: plan.kind, ...(data ? { BackendData: data } : {}) },
+});
+const first = rn.start(lease(plan.own, plan.underlayIp, prep.backendData));
+rn.handle(plan.peers.map((p) => ({ type: "added" as const, lease: lease(p.subnet, p.ip, p.mac ? { VNI: 1, VtepMAC: p.mac } : undefined) })));
+const writes = rn.flush();
+let second = { changes: 0, peers: 0, replayed: false };
+if (plan.after === "delete-route") {
+  const r = dp.listRoutes(4).find((x) => x.dst === plan.peers[0]?.subnet);
+  if (r) dp.deleteRoute(r);
+  second = rn.reconcile();
+} else if (plan.after === "delete-device") {
+  nl.deleteLink(rn.deviceName);
+  second = rn.reconcile();
+}
+process.stdout.write(JSON.stringify({ mtu: rn.mtu, vtep: rn.vtep, first, writes, second }));
+nl.close();
