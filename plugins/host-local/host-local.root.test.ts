@@ -271,6 +271,21 @@ describe("ours and the reference on ONE dataDir", () => {
   });
 });
 
+describe("the lock is the reference's", () => {
+  it("our ADD waits while another process holds flock on <dir>/lock, then succeeds", async () => {
+    const dataDir = join(root, "held");
+    const c = conf("1.0.0", dataDir, V4);
+    expect((await exec(OURS, { cmd: "ADD", conf: c, id: "first" })).code).toBe(0);
+    const holder = spawn("flock", [join(dataDir, "diffnet", "lock"), "sleep", "1"], { stdio: "ignore" });
+    const released = new Promise((res) => holder.on("close", res));
+    await new Promise((r) => setTimeout(r, 200));
+    const r = await exec(OURS, { cmd: "ADD", conf: c, id: "second" });
+    await released;
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.ms).toBeGreaterThan(600);
+  });
+});
+
 describe("what differs on purpose", () => {
   it("our files are 0600 (current upstream); Debian's v1.1.1 writes 0644; the lock file is 0750 in both", async () => {
     const c = (d: string) => conf("1.0.0", d, V4);
