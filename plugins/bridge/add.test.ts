@@ -187,11 +187,30 @@ describe("bridge ADD", () => {
   it.each([
     ["vlan", { vlan: 100 }],
     ["vlanTrunk", { vlanTrunk: [{ id: 101 }] }],
-    ["macspoofchk", { macspoofchk: true }],
   ])("refuses %s with code 7 instead of ignoring it", async (key, extra) => {
     const h = harness();
     await expectCni(bridgeAdd(h.call(conf(extra)), h.deps), 7, new RegExp(`'${key}' is not supported`));
     expect(h.world.calls).toEqual([]);
+  });
+
+  it("installs the reference's nft bridge spoof-check for the host veth and pod MAC (checklist 72)", async () => {
+    const h = harness(["00000007"]);
+    const r = await bridgeAdd(h.call(conf({ macspoofchk: true })), h.deps);
+    const script = h.runner.calls.find((c) => c.cmd === "nft" && c.args[0] === "-f")?.input ?? "";
+    const mac = r.interfaces?.[2]?.mac;
+    expect(script.split("\n")).toEqual([
+      "add table bridge nat",
+      "add chain bridge nat PREROUTING { type filter hook prerouting priority -300 ; policy accept ; }",
+      "add chain bridge nat cni-br-iface-cid1-eth0",
+      "add chain bridge nat cni-br-iface-cid1-eth0-mac",
+      "flush chain bridge nat cni-br-iface-cid1-eth0",
+      "flush chain bridge nat cni-br-iface-cid1-eth0-mac",
+      'add rule bridge nat PREROUTING iifname "veth00000007" jump cni-br-iface-cid1-eth0 comment "macspoofchk-cid1-eth0"',
+      'add rule bridge nat cni-br-iface-cid1-eth0 jump cni-br-iface-cid1-eth0-mac comment "macspoofchk-cid1-eth0"',
+      `add rule bridge nat cni-br-iface-cid1-eth0-mac ether saddr ${mac} return comment "macspoofchk-cid1-eth0"`,
+      'add rule bridge nat cni-br-iface-cid1-eth0-mac drop comment "macspoofchk-cid1-eth0"',
+      "",
+    ]);
   });
 
   it("fails when IPAM returns no address, and releases it", async () => {

@@ -24,7 +24,6 @@ function refuseUnsupported(c: BridgeConf): void {
   };
   if (c.vlan !== 0) refuse("vlan", "remove 'vlan' or use the reference bridge plugin for VLAN tagging");
   if (c.vlanTrunk !== undefined) refuse("vlanTrunk", "remove 'vlanTrunk' or use the reference bridge plugin for VLAN trunks");
-  if (c.macspoofchk) refuse("macspoofchk", "remove 'macspoofchk' or use the reference bridge plugin for MAC spoof checking");
 }
 
 export async function bridgeAdd(call: BridgeCall, deps: BridgeDeps): Promise<Result100> {
@@ -50,6 +49,11 @@ async function addSteps(call: BridgeCall, deps: BridgeDeps, c: BridgeConf, pod: 
   const veth = setupVeth(deps, pod, c, { podIfName: call.ifName, netnsPath: call.netns, bridge: br }, undo);
   const brIf: Interface100 = { name: br.name, mac: br.mac };
   const result: Result100 = { cniVersion: "1.1.0", interfaces: [brIf, veth.host, veth.pod] };
+  if (c.macspoofchk) {
+    const target = { containerID: call.containerID, ifName: call.ifName };
+    undo.push("remove spoof-check rules", () => deps.spoof.teardown(target));
+    await deps.spoof.setup(target, veth.host.name, veth.pod.mac ?? "");
+  }
   if (c.ipamType !== "") {
     await layer3(call, deps, c, pod, undo, result);
   } else if (!c.disableContainerInterface) {

@@ -145,6 +145,27 @@ describe("bridge plugin binary", () => {
     expect(await list()).not.toMatch(/saddr .* masquerade/);
   });
 
+  it("macspoofchk drops frames from a spoofed pod MAC and DEL removes its nft chains (checklist 72)", async () => {
+    const c = conf("1.0.0", { macspoofchk: true, isDefaultGateway: false, isGateway: true });
+    const add = await call("ADD", c);
+    expect(add.code, add.stdout + add.stderr).toBe(0);
+    const table = async () => (await runIn(node, "nft", ["list", "table", "bridge", "nat"], { allowFail: true })).stdout;
+    expect(await table()).toContain('comment "macspoofchk-cid-root-eth0"');
+    expect(await table()).toContain("chain cni-br-iface-cid-root-eth0-mac");
+    expect((await runIn(pod, "ping", ["-c1", "-W2", "10.244.7.1"], { allowFail: true })).exitCode).toBe(0);
+    await run("ip", ["-n", pod, "neigh", "flush", "all"]);
+    await run("ip", ["-n", node, "neigh", "flush", "all"]);
+    await run("ip", ["-n", pod, "link", "set", "eth0", "address", "02:de:ad:be:ef:01"]);
+    expect((await runIn(pod, "ping", ["-c1", "-W1", "10.244.7.1"], { allowFail: true })).exitCode).not.toBe(0);
+    // control: without the drop rule the spoofed MAC gets through, so the rule did the dropping
+    await runIn(node, "nft", ["flush", "chain", "bridge", "nat", "cni-br-iface-cid-root-eth0-mac"]);
+    expect((await runIn(pod, "ping", ["-c1", "-W2", "10.244.7.1"], { allowFail: true })).exitCode).toBe(0);
+    const del = await call("DEL", c);
+    expect(del.code, del.stdout + del.stderr).toBe(0);
+    expect(await table()).not.toContain("cni-br-iface-cid-root-eth0");
+    expect(await table()).not.toContain("macspoofchk-cid-root-eth0");
+  });
+
   it("a failure after IPAM releases the address and removes the veth pair (checklist 67)", async () => {
     await run("ip", ["-n", node, "link", "add", "wbr0", "type", "bridge"]);
     await run("ip", ["-n", node, "addr", "add", "10.244.99.1/24", "dev", "wbr0"]);

@@ -13,25 +13,20 @@ import { isNetnsGone } from "./netns.ts";
 
 export async function bridgeDel(call: BridgeCall, deps: BridgeDeps): Promise<void> {
   const c = parseBridgeConf(call.config, call.args);
-  const ipamDel = async (): Promise<void> => {
-    if (c.ipamType !== "") await deps.ipam.del(c.ipamType, call.stdinData);
-  };
-  if (call.netns === "") {
-    await ipamDel();
-    await teardownMasq(call, deps, c, prevAddresses(call, c));
-    return;
+  let addrs: string[] = [];
+  if (call.netns !== "") {
+    try {
+      addrs = deletePodLink(call, deps);
+    } catch (e) {
+      // the netns is gone (kubernetes#43014): nothing to remove there, the rest still runs
+      if (!isNetnsGone(e)) throw e;
+    }
   }
-  let addrs: string[];
-  try {
-    addrs = deletePodLink(call, deps);
-  } catch (e) {
-    if (!isNetnsGone(e)) throw e;
-    // the netns is gone (kubernetes#43014): nothing to remove there, still release the address
-    await ipamDel();
-    await teardownMasq(call, deps, c, prevAddresses(call, c));
-    return;
+  if (c.ipamType !== "") await deps.ipam.del(c.ipamType, call.stdinData);
+  if (c.macspoofchk) {
+    // as the reference: spoof-check teardown problems are only reported on stderr
+    await deps.spoof.teardown({ containerID: call.containerID, ifName: call.ifName }).catch((e: unknown) => deps.log(e instanceof Error ? e.message : String(e)));
   }
-  await ipamDel();
   await teardownMasq(call, deps, c, addrs.length > 0 ? addrs : prevAddresses(call, c));
 }
 

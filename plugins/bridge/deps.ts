@@ -2,6 +2,7 @@
 import type { Result100 } from "../../libcni/types/result.ts";
 import type { IpMasq } from "./ipmasq.ts";
 import type { HostNet, PodOpener } from "./kernel.ts";
+import type { SpoofCheck } from "./spoofcheck.ts";
 
 /** The IPAM delegate (exec'd, or in-process for our own types); ADD results already in 1.1.0 form. */
 export interface IpamRunner {
@@ -17,6 +18,7 @@ export interface BridgeDeps {
   readonly openPod: PodOpener;
   readonly ipam: IpamRunner;
   readonly masq: IpMasq;
+  readonly spoof: SpoofCheck;
   /** `n` random bytes as hex (crypto-random in production). */
   readonly randomHex: (n: number) => string;
   readonly sleep: (ms: number) => Promise<void>;

@@ -16,6 +16,7 @@ import { bridgeDel } from "./del.ts";
 import type { BridgeCall, BridgeDeps } from "./deps.ts";
 import { IpMasq } from "./ipmasq.ts";
 import { kernelHost, openKernelPod } from "./kernel-net.ts";
+import { SpoofCheck } from "./spoofcheck.ts";
 import { bridgeGc, bridgeStatus } from "./status.ts";
 
 export const ABOUT = `CNI bridge plugin weft ${VERSION}`;
@@ -30,6 +31,7 @@ async function withRealDeps<T>(fn: (deps: BridgeDeps) => Promise<T>): Promise<T>
     openPod: openKernelPod,
     ipam: ipamDelegate(),
     masq: new IpMasq(spawnRunner),
+    spoof: new SpoofCheck(spawnRunner),
     randomHex: (n) => randomBytes(n).toString("hex"),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     log: (m) => void process.stderr.write(`bridge: ${m}\n`),

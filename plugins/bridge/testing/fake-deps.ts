@@ -3,6 +3,7 @@ import { RecordingRunner } from "../../../daemon/rules/runner.ts";
 import type { Result100 } from "../../../libcni/types/result.ts";
 import type { BridgeCall, BridgeDeps, IpamRunner } from "../deps.ts";
 import { IpMasq } from "../ipmasq.ts";
+import { SpoofCheck } from "../spoofcheck.ts";
 import { FakeIptables } from "./fake-iptables.ts";
 import { FakeWorld } from "./fake-kernel.ts";
 
@@ -52,6 +53,7 @@ export function harness(hexes: string[] = []): Harness {
     openPod: world.opener(),
     ipam,
     masq: new IpMasq(runner.run, { path: ["/usr/sbin"], exists: () => true }),
+    spoof: new SpoofCheck(runner.run),
     randomHex: () => hexes[n++] ?? (n++).toString(16).padStart(8, "a"),
     sleep: async () => undefined,
     log: (m) => logs.push(m),
