@@ -94,6 +94,22 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     expect((err as Error).message).toContain("etcdctl put");
   });
 
+  it("refuses an IPv6-only config in etcd mode and says what to use instead", async () => {
+    const prefix = await fresh('{"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fc00::/48"}');
+    await expect(make({ prefix }).getNetworkConfig(new AbortController().signal)).rejects.toThrow(/"EnableIPv4" is false.*--kube-subnet-mgr for IPv6-only/);
+  });
+
+  it("acquires a dual-stack lease under the key 10.x-24&fc00:...-64", async () => {
+    const prefix = await fresh('{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"vxlan"}}');
+    const m = make({ prefix, rng: () => 0 });
+    await m.getNetworkConfig(new AbortController().signal);
+    const lease = await m.acquireLease({ ...vx("192.0.2.16"), PublicIPv6: "2001:db8::16" }, new AbortController().signal);
+    expect([formatCidr(lease.subnet as IpNet), formatCidr(lease.subnetV6 as IpNet)]).toEqual(["10.244.1.0/24", "fc00:0:0:1::/64"]);
+    const { kvs } = await admin.list(`${prefix}/subnets/`);
+    expect(kvs.map((k) => k.key)).toEqual([`${prefix}/subnets/10.244.1.0-24&fc00:0:0:1::-64`]);
+    expect(kvs[0]?.value).toContain('"PublicIPv6":"2001:db8::16"');
+  });
+
   it("acquires a /24 in SubnetMin..SubnetMax and stores flannel's key, attrs JSON and a 24 h lease", async () => {
     const prefix = await fresh();
     const m = make({ prefix });

@@ -7,7 +7,7 @@
  * compacted watch resyncs once from a fresh snapshot; every reconnect backs off (100 ms → 5 s);
  * a snapshot also reports peers whose attributes changed; losing the own lease is an error.
  */
-import { checkNetworkConfig, parseNetworkConfig, type NetworkConfig } from "../config.ts";
+import { checkNetworkConfig, ConfigError, parseNetworkConfig, type NetworkConfig } from "../config.ts";
 import type { EtcdClient, KeyValue, WatchResponse } from "../etcd/client.ts";
 import {
   allocateSubnet,
@@ -84,8 +84,12 @@ export class EtcdSubnetManager implements SubnetManager {
           `ETCDCTL_API=3 etcdctl put ${key} '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'`,
       );
     }
-    this.config = checkNetworkConfig(parseNetworkConfig(kv.value, `etcd key ${key}`), `etcd key ${key}`);
-    return this.config;
+    const cfg = checkNetworkConfig(parseNetworkConfig(kv.value, `etcd key ${key}`), `etcd key ${key}`);
+    if (!cfg.enableIPv4) {
+      throw new ConfigError("EnableIPv4", `etcd key ${key}: "EnableIPv4" is false, but etcd lease keys start with the IPv4 subnet: enable IPv4 (dual-stack works) or use --kube-subnet-mgr for IPv6-only`);
+    }
+    this.config = cfg;
+    return cfg;
   }
 
   private toLease(kv: KeyValue, ttlKnown?: number): StoredLease | undefined {

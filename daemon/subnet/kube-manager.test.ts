@@ -92,6 +92,13 @@ describe("kube subnet manager", () => {
     expect(api.requests.filter((r) => r.method === "PATCH").length).toBe(patches);
   });
 
+  it("waits for a pod CIDR assigned shortly after the node registered", async () => {
+    api.setNode("node-a");
+    await m.getNetworkConfig(sig());
+    setTimeout(() => api.setNode("node-a", { podCIDRs: ["10.244.8.0/24"] }), 100);
+    expect(formatCidr((await m.acquireLease(vx("192.0.2.1", "0e:00:00:00:00:0a"), sig())).subnet as IpNet)).toBe("10.244.8.0/24");
+  });
+
   it("writes backend-data null for host-gw and honours public-ip-overwrite", async () => {
     api.setNode("node-a", { podCIDRs: ["10.244.4.0/24"], annotations: { [`${P}public-ip-overwrite`]: "198.51.100.7" } });
     await m.getNetworkConfig(sig());

@@ -124,11 +124,25 @@ export class KubeSubnetManager implements SubnetManager {
     return out;
   }
 
+  /** The own node once it has its pod CIDR(s); a new node may get them a little after it registers. */
+  private async waitForPodCidr(cfg: NetworkConfig, signal: AbortSignal): Promise<{ node: KubeNode; sn: { subnet?: IpNet; subnetV6?: IpNet } }> {
+    const end = Date.now() + (this.o.waitMs ?? 30_000);
+    for (;;) {
+      const node = await this.ownNode(signal);
+      try {
+        return { node, sn: this.subnetsOf(node, cfg) };
+      } catch (e) {
+        if (node.podCIDRs.length > 0 || Date.now() > end || signal.aborted) throw e;
+        this.log.info("waiting for the node's pod CIDR to be assigned");
+        await sleep(this.o.pollMs ?? 3000, signal);
+      }
+    }
+  }
+
   async acquireLease(attrsIn: LeaseAttrs, signal: AbortSignal): Promise<Lease> {
     const cfg = this.config;
     if (!cfg) throw new Error("KubeSubnetManager: getNetworkConfig must succeed before acquireLease");
-    const node = await this.ownNode(signal);
-    const sn = this.subnetsOf(node, cfg);
+    const { node, sn } = await this.waitForPodCidr(cfg, signal);
     let attrs = attrsIn;
     const over4 = node.annotations[this.ann.publicIPOverwrite];
     const over6 = node.annotations[this.ann.publicIPv6Overwrite];
