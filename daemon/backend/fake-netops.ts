@@ -1,11 +1,11 @@
-// In-memory DataPlane for unit tests: keeps routes/neighbours/FDB per link and records every write.
-import type { DataPlane, KFdb, KNeigh, KRoute, VxlanSpec } from "./dataplane.ts";
+// In-memory NetOps for unit tests: keeps routes/neighbours/FDB per link and records every write.
+import type { NetOps, KFdb, KNeigh, KRoute, VxlanSpec } from "./netops.ts";
 
 const rkey = (r: KRoute) => r.dst;
 const nkey = (n: KNeigh) => `${n.ifindex}|${n.ip}`;
 const fkey = (f: KFdb) => `${f.ifindex}|${f.mac}|${f.dst}`;
 
-export class FakeDataPlane implements DataPlane {
+export class FakeNetOps implements NetOps {
   readonly links = new Map<string, { index: number; mac: string; spec?: VxlanSpec; addrs: string[] }>();
   readonly routes = new Map<string, KRoute>();
   readonly neighs = new Map<string, KNeigh>();
@@ -82,5 +82,5 @@ export class FakeDataPlane implements DataPlane {
   }
 }
 
-const _check: DataPlane = new FakeDataPlane();
+const _check: NetOps = new FakeNetOps();
 void _check;

@@ -1,9 +1,9 @@
-// DataPlane on a linux/ NetlinkClient: what the vxlan and host-gw backends program, in the netns the
+// NetOps on a linux/ NetlinkClient: what the vxlan and host-gw backends program, in the netns the
 // client's socket was opened in. The client is injected (the daemon opens it; tests may pass a fake).
 import type { NetlinkClient } from "../../linux/netlink/client.ts";
 import type { Link } from "../../linux/netlink/link.ts";
 import { containsNet, parseCidr } from "../ip.ts";
-import type { DataPlane, KFdb, KNeigh, KRoute, VxlanSpec } from "./dataplane.ts";
+import type { NetOps, KFdb, KNeigh, KRoute, VxlanSpec } from "./netops.ts";
 
 const RT_TABLE_MAIN = 254;
 
@@ -20,7 +20,7 @@ function compatible(l: Link, s: VxlanSpec): boolean {
   return v.vni === s.vni && v.local === s.localIp && v.underlayIndex === s.underlayIndex && (v.port || 8472) === (s.port || 8472) && v.gbp === s.gbp && v.learning === s.learning && v.group === undefined;
 }
 
-export class KernelDataPlane implements DataPlane {
+export class KernelNetOps implements NetOps {
   constructor(private readonly nl: NetlinkClient) {}
 
   ensureVxlan(s: VxlanSpec): { index: number; mac: string; created: boolean } {

@@ -1,5 +1,5 @@
 // The narrow kernel interface the backends program: links, routes, neighbours, FDB. The real one
-// (kernel-dataplane.ts) sits on linux/ rtnetlink; FakeDataPlane (fake-dataplane.ts) is the recording
+// (kernel-netops.ts) sits on linux/ rtnetlink; FakeNetOps (fake-netops.ts) is the recording
 // fake the unit tests use. Addresses are strings (CIDR for routes' dst, plain for IPs).
 
 export interface KRoute {
@@ -37,7 +37,7 @@ export interface VxlanSpec {
   readonly mac?: string;
 }
 
-export interface DataPlane {
+export interface NetOps {
   /** Create the vxlan device, or reuse a compatible existing one (restart without disruption). */
   ensureVxlan(spec: VxlanSpec): { readonly index: number; readonly mac: string; readonly created: boolean };
   /** ifindex of a link by name, undefined when it does not exist. */

@@ -2,7 +2,7 @@
 // and the diff between wanted and actual. No kernel calls here.
 import { containsNet, formatCidr, formatIp, parseCidr, sameNet, type IpNet } from "../ip.ts";
 import type { Lease } from "../lease.ts";
-import type { KFdb, KNeigh, KRoute } from "./dataplane.ts";
+import type { KFdb, KNeigh, KRoute } from "./netops.ts";
 
 export interface Desired {
   readonly routes: KRoute[];

@@ -1,4 +1,4 @@
-// vxlan and host-gw backends on the real kernel: RouteNetwork + KernelDataPlane run by a bun driver
+// vxlan and host-gw backends on the real kernel: RouteNetwork + KernelNetOps run by a bun driver
 // in a netns of ours; state checked with iproute2.
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseCidr, type IpNet } from "../ip.ts";
 import type { Lease, LeaseEvent } from "../lease.ts";
-import { FakeDataPlane } from "./fake-dataplane.ts";
+import { FakeNetOps } from "./fake-netops.ts";
 import { RouteNetwork } from "./route-network.ts";
 
 const net = (s: string): IpNet => {
@@ -17,7 +17,7 @@ const hg = (i: number): Lease => ({ subnet: net(`10.244.${i}.0/24`), attrs: { Pu
 const added = (...ls: Lease[]): LeaseEvent[] => ls.map((lease) => ({ type: "added", lease }));
 const removed = (...ls: Lease[]): LeaseEvent[] => ls.map((lease) => ({ type: "removed", lease }));
 
-function vxlanNet(dp = new FakeDataPlane(), directRouting = false) {
+function vxlanNet(dp = new FakeNetOps(), directRouting = false) {
   const eth0 = dp.addLink("eth0");
   const rn = new RouteNetwork({
     dp,
@@ -120,7 +120,7 @@ describe("vxlan backend", () => {
   });
 
   it("DirectRouting uses a plain route via the peer when it is on our L2, vxlan otherwise", () => {
-    const { dp, rn, eth0 } = vxlanNet(new FakeDataPlane(), true);
+    const { dp, rn, eth0 } = vxlanNet(new FakeNetOps(), true);
     dp.lookups.set("192.0.2.12", { ifindex: eth0 });
     dp.lookups.set("192.0.2.13", { gw: "192.0.2.1", ifindex: eth0 });
     rn.prepare();
@@ -148,7 +148,7 @@ describe("vxlan backend", () => {
 
 describe("host-gw backend", () => {
   it("routes each peer subnet via its public IP on the underlay, and MTU is the underlay's", () => {
-    const dp = new FakeDataPlane();
+    const dp = new FakeNetOps();
     const eth0 = dp.addLink("eth0");
     const rn = new RouteNetwork({ dp, kind: "host-gw", network: net("10.244.0.0/16"), underlay: { index: eth0, ip: "192.0.2.11", mtu: 1500 } });
     expect(rn.prepare().backendData).toBeUndefined();

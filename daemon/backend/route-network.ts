@@ -4,7 +4,7 @@
 // and a recreated vxlan device gets every peer replayed.
 import { formatCidr, formatIp, type IpNet } from "../ip.ts";
 import { describeLease, type Lease, type LeaseEvent } from "../lease.ts";
-import type { DataPlane, KRoute } from "./dataplane.ts";
+import type { NetOps, KRoute } from "./netops.ts";
 import { desiredState, diffSize, diffState, isManagedRoute, type Desired, type Diff, type PlanContext } from "./plan.ts";
 
 export interface BackendLog {
@@ -22,7 +22,7 @@ export interface VxlanSettings {
 }
 
 export interface RouteNetworkOptions {
-  readonly dp: DataPlane;
+  readonly dp: NetOps;
   readonly kind: "vxlan" | "host-gw";
   /** cluster network (IPv4) */
   readonly network: IpNet;

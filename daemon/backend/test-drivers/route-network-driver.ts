@@ -5,7 +5,7 @@
 import { openNetlink } from "../../../linux/netlink/open.ts";
 import { parseCidr, type IpNet } from "../../ip.ts";
 import type { Lease } from "../../lease.ts";
-import { KernelDataPlane } from "../kernel-dataplane.ts";
+import { KernelNetOps } from "../kernel-netops.ts";
 import { RouteNetwork } from "../route-network.ts";
 
 interface Plan {
@@ -26,7 +26,7 @@ const net = (s: string): IpNet => {
   return n;
 };
 const nl = openNetlink({ netns: nsPath ?? "" });
-const dp = new KernelDataPlane(nl);
+const dp = new KernelNetOps(nl);
 const under = nl.getLink(plan.underlay);
 const rn = new RouteNetwork({
   dp,
