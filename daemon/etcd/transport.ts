@@ -45,6 +45,14 @@ function isConnectError(e: unknown): boolean {
   return typeof code === "string" && CONNECT_ERRORS.has(code);
 }
 
+/** TLS failures get a hint about the flags to check; other errors pass through. */
+function explainTls(e: unknown, origin: string): unknown {
+  const msg = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, " ").trim();
+  const code = String((e as { code?: unknown } | null)?.code ?? "");
+  if (!/SSL|TLS|CERT/i.test(code) && !/SSL|certificate|TLS/i.test(msg)) return e;
+  return new EtcdError(`TLS with ${origin} failed: ${msg}: check --etcd-cafile, --etcd-certfile and --etcd-keyfile`, GrpcCode.Unauthenticated);
+}
+
 function errorFromBody(status: number, text: string): EtcdError {
   try {
     const o = JSON.parse(text) as { error?: unknown; message?: unknown; code?: unknown };
@@ -119,7 +127,8 @@ export class EtcdTransport {
         const r = await attempt(url);
         this.current = idx;
         return r;
-      } catch (e) {
+      } catch (err) {
+        const e = explainTls(err, url.origin);
         const retryable = isConnectError(e) || (e instanceof EtcdError && e.code === GrpcCode.Unavailable) || (e as Error).name === "TimeoutError";
         if (!retryable) throw e;
         errors.push(`${url.origin}: ${(e as Error).message}`);
