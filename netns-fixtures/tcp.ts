@@ -5,7 +5,7 @@ import { runIn } from "./sh.ts";
 
 const SERVER = `
 const net = require("node:net");
-const s = net.createServer((c) => c.on("data", (d) => { c.end(d); }));
+const s = net.createServer((c) => { c.on("data", (d) => c.write(d)); c.on("error", () => {}); });
 s.listen(Number(process.argv[1]), process.argv[2], () => process.stdout.write("ready\\n"));
 `;
 const CLIENT = `
@@ -13,8 +13,11 @@ const net = require("node:net");
 const [port, host, token] = process.argv.slice(1);
 const c = net.connect({ port: Number(port), host, timeout: 3000 }, () => c.write(token));
 let got = "";
-c.on("data", (d) => { got += d; });
-c.on("end", () => { process.stdout.write(got === token ? "ok" : "mismatch:" + got); process.exit(got === token ? 0 : 2); });
+c.on("data", (d) => {
+  got += d;
+  if (got.length >= token.length) { process.stdout.write(got === token ? "ok" : "mismatch:" + got); process.exit(got === token ? 0 : 2); }
+});
+c.on("end", () => { process.stdout.write("closed:" + got); process.exit(2); });
 c.on("timeout", () => { process.stdout.write("timeout"); process.exit(3); });
 c.on("error", (e) => { process.stdout.write(e.code || String(e)); process.exit(4); });
 `;

@@ -1,0 +1,89 @@
+// End to end: 3 nodes on a 192.0.2.0/24 underlay, a real etcd, our flanneld on each node, pods added
+// by our CNI plugins through our cnitool. Every pod reaches every other pod over TCP with vxlan,
+// host-gw and vxlan + DirectRouting; a node that leaves disappears from the others' routes; a
+// daemon restart keeps its subnet and live connections.
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { subnetOf, waitFor, WeftCluster } from "../netns-fixtures/cluster.ts";
+import { implsUnderTest } from "./impls.ts";
+import { spawn } from "node:child_process";
+
+const ours = implsUnderTest().some((i) => i.isOurs);
+
+const MODES = [
+  { label: "vxlan", backend: "vxlan" as const },
+  { label: "host-gw", backend: "host-gw" as const },
+  { label: "vxlan + DirectRouting", backend: "vxlan" as const, directRouting: true },
+];
+
+describe.runIf(ours).each(MODES)("flanneld cluster: $label", (mode) => {
+  const c = new WeftCluster({ nodes: 3, backend: mode.backend, ...(mode.directRouting ? { directRouting: true } : {}) });
+  beforeAll(async () => {
+    await c.start();
+    await c.addPods(2);
+    await c.waitMesh();
+  }, 120_000);
+  afterAll(() => c.teardown(), 60_000);
+
+  it("leases a distinct /24 of 10.244.0.0/16 to every node and writes subnet.env", () => {
+    const subnets = c.nodes.map((n) => n.subnet);
+    expect(new Set(subnets).size).toBe(3);
+    for (const s of subnets) expect(s).toMatch(/^10\.244\.\d+\.1\/24$/);
+    for (const n of c.nodes) expect(n.mtu).toBe(mode.backend === "vxlan" ? "1450" : "1500");
+  });
+
+  it("every pod reaches every other pod over TCP, within and across nodes", async () => {
+    const bad = (await c.matrix()).filter(([, , r]) => r !== "ok").map(([a, b, r]) => `${a.name}->${b.name}: ${r}`);
+    expect(bad).toEqual([]);
+  });
+
+  it("installs flanneld's masquerade chain on every node", async () => {
+    const { run } = await import("../netns-fixtures/sh.ts");
+    for (const n of c.nodes) {
+      const nat = (await run("ip", ["netns", "exec", n.ns, "iptables", "-t", "nat", "-S", "FLANNEL-POSTRTG"])).stdout;
+      expect(nat).toContain(`-s ${subnetOf(n.subnet ?? "")} -d 10.244.0.0/16`);
+    }
+  });
+
+  it.runIf(mode.label === "vxlan")("a restarted daemon keeps its subnet and a live TCP connection survives", async () => {
+    const n = c.nodes[0];
+    const a = c.pods.find((p) => p.node === n);
+    const b = c.pods.find((p) => p.node !== n);
+    if (!n || !a || !b) throw new Error("pods missing");
+    // A long-lived connection from a (node1) to b's echo server, pinging every 100 ms.
+    const client = spawn("ip", ["netns", "exec", a.ns, process.execPath, "-e", `
+      const c = require("node:net").connect(7777, ${JSON.stringify(b.ip)});
+      let sent = 0, got = 0;
+      c.on("data", (d) => { got += d.length; });
+      const t = setInterval(() => { c.write("x"); sent++; }, 100);
+      c.on("error", (e) => { console.log(JSON.stringify({ error: e.code })); process.exit(1); });
+      setTimeout(() => { clearInterval(t); setTimeout(() => { console.log(JSON.stringify({ sent, got })); process.exit(0); }, 300); }, 4000);
+    `], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    client.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const before = n.subnet;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await c.stopDaemon(n)).toBe(0);
+    c.startDaemon(n);
+    await c.waitReady(n);
+    expect(n.subnet).toBe(before);
+    await new Promise<void>((res) => client.once("exit", () => res()));
+    const res = JSON.parse(out) as { sent?: number; got?: number; error?: string };
+    expect(res.error).toBeUndefined();
+    expect(res.sent).toBeGreaterThan(30);
+    expect(res.got).toBe(res.sent);
+    expect(readFileSync(c.logOf(n), "utf8")).toMatch(/Exiting cleanly/);
+  });
+
+  it.runIf(mode.label === "vxlan")("a node whose lease is removed vanishes from the other nodes' routes", async () => {
+    const gone = c.nodes[2];
+    if (!gone?.subnet) throw new Error("node3 missing");
+    await c.stopDaemon(gone);
+    const key = `/coreos.com/network/subnets/${subnetOf(gone.subnet).replace("/", "-")}`;
+    const del = await c.etcd?.ctl(["del", key]);
+    expect(del?.stdout.trim()).toBe("1");
+    for (const n of c.nodes.slice(0, 2)) {
+      await waitFor(`${n.name} to drop the route to ${gone.subnet}`, 10_000, async () => !(await c.routedSubnets(n)).includes(subnetOf(gone.subnet ?? "")));
+    }
+  });
+});
