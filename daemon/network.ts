@@ -112,7 +112,7 @@ export function controlPlaneOnly(log: Logger): DataPlane {
 }
 
 /**
- * The kernel data plane (netlink vxlan/host-gw backends, iptables/nftables rules). Unset until
- * daemon/backend/ lands; then: `(log) => import("./backend/index.ts").then((m) => m.kernelDataPlane(log))`.
+ * The kernel data plane (netlink vxlan/host-gw backends, iptables/nftables rules), imported lazily:
+ * it pulls in linux/ (bun:ffi), which unit tests on Node must never load.
  */
-export const KERNEL_DATA_PLANE: ((log: Logger) => Promise<DataPlane>) | undefined = undefined;
+export const KERNEL_DATA_PLANE: ((log: Logger) => Promise<DataPlane>) | undefined = (log) => import("./backend/index.ts").then((m) => m.kernelDataPlane(log));

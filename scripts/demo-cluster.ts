@@ -5,7 +5,7 @@
 // Usage: bun scripts/demo-cluster.ts [--nodes N] [--pods P] [--backend vxlan|host-gw] [--keep]
 import { table } from "../bench/stats.ts";
 import { run } from "../netns-fixtures/sh.ts";
-import { WeftCluster } from "../netns-fixtures/cluster.ts";
+import { subnetOf, WeftCluster } from "../netns-fixtures/cluster.ts";
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -30,8 +30,12 @@ async function main(): Promise<number> {
 
     say("\nNodes");
     const rows = [];
-    for (const n of c.nodes) rows.push([n.name, n.ns, n.ip, n.subnet ?? "-", n.mtu ?? "-", String((await c.routedSubnets(n)).length)]);
-    say(table(["node", "netns", "underlay IP", "FLANNEL_SUBNET", "MTU", "routes to peers"], rows));
+    for (const n of c.nodes) {
+      const own = n.subnet ? subnetOf(n.subnet) : "";
+      const peers = (await c.routedSubnets(n)).filter((s) => s !== own);
+      rows.push([n.name, n.ns, n.ip, n.subnet ?? "-", n.mtu ?? "-", peers.join(" ")]);
+    }
+    say(table(["node", "netns", "underlay IP", "FLANNEL_SUBNET", "MTU", "routes to peer subnets"], rows));
     say("\nPods");
     say(table(["pod", "node", "netns", "IP"], c.pods.map((p) => [p.name, p.node.name, p.ns, p.ip])));
     say("\nReachability (TCP echo, row -> column)");
