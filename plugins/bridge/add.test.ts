@@ -184,13 +184,36 @@ describe("bridge ADD", () => {
     expect(h.ipam.calls).toEqual([]);
   });
 
-  it.each([
-    ["vlan", { vlan: 100 }],
-    ["vlanTrunk", { vlanTrunk: [{ id: 101 }] }],
-  ])("refuses %s with code 7 instead of ignoring it", async (key, extra) => {
-    const h = harness();
-    await expectCni(bridgeAdd(h.call(conf(extra)), h.deps), 7, new RegExp(`'${key}' is not supported`));
-    expect(h.world.calls).toEqual([]);
+  it("tags the pod port with vlan as PVID untagged after removing the default VID, and gateways through <bridge>.<vlan> (checklist 70)", async () => {
+    const h = harness(["00000001", "00000002"]);
+    const r = await bridgeAdd(h.call(conf({ vlan: 100 })), h.deps);
+    expect(h.world.calls).toContain("host addBridge cni0 mtu=0");
+    const port = h.world.host.links.get("veth00000001");
+    expect(port?.vlans).toEqual([{ vid: 100, pvid: true, untagged: true }]);
+    expect(r.interfaces?.map((i) => i.name)).toEqual(["cni0", "veth00000001", "eth0", "cni0.100"]);
+    const gw = h.world.host.links.get("cni0.100");
+    expect(gw?.addrs.map((a) => a.cidr)).toEqual(["10.1.2.1/24"]);
+    expect(h.world.host.links.get("cni0")?.addrs).toEqual([]);
+    expect(h.world.host.links.get("veth00000002")?.vlans).toEqual([{ vid: 100, pvid: true, untagged: true }]);
+    expect(h.world.host.links.get("veth00000002")?.master).toBe(h.world.host.links.get("cni0")?.index);
+  });
+
+  it("adds trunk VIDs tagged and VID 1 as PVID when there is no vlan; preserveDefaultVlan keeps VID 1", async () => {
+    const h = harness(["00000001"]);
+    await bridgeAdd(h.call(conf({ vlanTrunk: [{ id: 101 }, { minID: 200, maxID: 201 }] })), h.deps);
+    expect(h.world.host.links.get("veth00000001")?.vlans).toEqual([
+      { vid: 101, pvid: false, untagged: false },
+      { vid: 200, pvid: false, untagged: false },
+      { vid: 201, pvid: false, untagged: false },
+      { vid: 1, pvid: true, untagged: true },
+    ]);
+    const h2 = harness(["00000001"]);
+    await bridgeAdd(h2.call(conf({ vlan: 7, preserveDefaultVlan: true, isDefaultGateway: false })), h2.deps);
+    expect(h2.world.host.links.get("veth00000001")?.vlans).toEqual([
+      { vid: 1, pvid: false, untagged: true },
+      { vid: 7, pvid: true, untagged: true },
+    ]);
+    expect(h2.world.calls.some((c) => c.includes("delPortVlan"))).toBe(false);
   });
 
   it("installs the reference's nft bridge spoof-check for the host veth and pod MAC (checklist 72)", async () => {

@@ -13,23 +13,14 @@ import type { BridgeCall, BridgeDeps } from "./deps.ts";
 import { calcGateways } from "./gateway.ts";
 import type { Backend } from "./ipmasq.ts";
 import { openPodOrFail } from "./netns.ts";
-import type { PodNet } from "./kernel.ts";
+import type { LinkInfo, PodNet } from "./kernel.ts";
 import { configureIface, podSysctls } from "./pod-iface.ts";
 import { setupVeth } from "./veth.ts";
-
-/** Refuse keys this build cannot apply yet, rather than ignore them. */
-function refuseUnsupported(c: BridgeConf): void {
-  const refuse = (key: string, why: string): never => {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `'${key}' is not supported by this bridge plugin yet`, why);
-  };
-  if (c.vlan !== 0) refuse("vlan", "remove 'vlan' or use the reference bridge plugin for VLAN tagging");
-  if (c.vlanTrunk !== undefined) refuse("vlanTrunk", "remove 'vlanTrunk' or use the reference bridge plugin for VLAN trunks");
-}
+import { ensureVlanInterface } from "./vlan.ts";
 
 export async function bridgeAdd(call: BridgeCall, deps: BridgeDeps): Promise<Result100> {
   const c = parseBridgeConf(call.config, call.args);
   checkForAdd(c);
-  refuseUnsupported(c);
   const undo = new UndoStack();
   const pod = openPodOrFail(deps, call.netns);
   try {
@@ -55,23 +46,28 @@ async function addSteps(call: BridgeCall, deps: BridgeDeps, c: BridgeConf, pod: 
     await deps.spoof.setup(target, veth.host.name, veth.pod.mac ?? "");
   }
   if (c.ipamType !== "") {
-    await layer3(call, deps, c, pod, undo, result);
+    await layer3(call, deps, c, pod, undo, result, br);
   } else if (!c.disableContainerInterface) {
     pod.setUp(call.ifName);
   }
   if (!c.disableContainerInterface) await waitPortUp(deps, veth.host.name);
-  const hostNow = deps.host.linkByName(veth.host.name);
-  const brNow = deps.host.linkByName(c.bridge);
-  result.interfaces = [
-    { name: brIf.name, mac: brNow?.mac ?? br.mac },
-    { name: veth.host.name, mac: hostNow?.mac ?? veth.host.mac ?? "" },
-    veth.pod,
-  ];
+  // the bridge MAC may change when its first port joins or its address is set; the veth's too
+  const ifs = result.interfaces ?? [];
+  ifs[0] = { name: brIf.name, mac: deps.host.linkByName(c.bridge)?.mac ?? br.mac };
+  ifs[1] = { name: veth.host.name, mac: deps.host.linkByName(veth.host.name)?.mac ?? veth.host.mac ?? "" };
   if (c.dns) result.dns = structuredClone({ ...c.dns }) as NonNullable<Result100["dns"]>;
   return result;
 }
 
-async function layer3(call: BridgeCall, deps: BridgeDeps, c: BridgeConf, pod: PodNet, undo: UndoStack, result: Result100): Promise<void> {
+async function layer3(
+  call: BridgeCall,
+  deps: BridgeDeps,
+  c: BridgeConf,
+  pod: PodNet,
+  undo: UndoStack,
+  result: Result100,
+  br: LinkInfo,
+): Promise<void> {
   const ipam = await deps.ipam.add(c.ipamType, call.stdinData);
   undo.push(`IPAM DEL (${c.ipamType})`, () => deps.ipam.del(c.ipamType, call.stdinData));
   if (!ipam.ips || ipam.ips.length === 0) {
@@ -83,9 +79,15 @@ async function layer3(call: BridgeCall, deps: BridgeDeps, c: BridgeConf, pod: Po
   if (ipam.dns) result.dns = ipam.dns;
   podSysctls(pod, call.ifName, c.enabledad);
   await configureIface(pod, call.ifName, result.ips, result.routes ?? [], deps.sleep);
-  if (c.isGateway) {
+  if (c.isGateway && plan.bridgeAddrs[4].length + plan.bridgeAddrs[6].length > 0) {
+    let gwLink = c.bridge;
+    if (c.vlan !== 0) {
+      const v = ensureVlanInterface(deps, c, br);
+      gwLink = v.name;
+      result.interfaces?.push({ name: v.name, mac: v.mac });
+    }
     for (const family of [4, 6] as const) {
-      for (const cidr of plan.bridgeAddrs[family]) ensureAddr(deps.host, c.bridge, family, cidr, c.forceAddress);
+      for (const cidr of plan.bridgeAddrs[family]) ensureAddr(deps.host, gwLink, family, cidr, c.forceAddress);
       if (plan.bridgeAddrs[family].length > 0) enableForwarding(deps.host, family);
     }
   }

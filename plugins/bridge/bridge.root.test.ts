@@ -18,6 +18,18 @@ type IpLink = { ifname: string; mtu: number; address: string; master?: string; f
 type IpAddr = { addr_info: { family: string; local: string; prefixlen: number; scope: string }[] };
 type IpRoute = { dst: string; gateway?: string; dev?: string };
 
+/** Whether this kernel has bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING); some VM kernels lack it. */
+async function kernelHasVlanFiltering(): Promise<boolean> {
+  const ns = `wvlan${process.pid}`;
+  await run("ip", ["netns", "add", ns]);
+  try {
+    return (await run("ip", ["-n", ns, "link", "add", "b0", "type", "bridge", "vlan_filtering", "1"], { allowFail: true })).exitCode === 0;
+  } finally {
+    await run("ip", ["netns", "del", ns], { allowFail: true });
+  }
+}
+const VLAN_FILTERING = await kernelHasVlanFiltering();
+
 describe("bridge plugin binary", () => {
   let topo: Topology;
   let node: string;
@@ -164,6 +176,45 @@ describe("bridge plugin binary", () => {
     expect(del.code, del.stdout + del.stderr).toBe(0);
     expect(await table()).not.toContain("cni-br-iface-cid-root-eth0");
     expect(await table()).not.toContain("macspoofchk-cid-root-eth0");
+  });
+
+  it.runIf(VLAN_FILTERING)("vlan 100: VLAN filtering on the bridge, the pod port on VID 100 only, the gateway on wbr0.100 and reachable (checklist 70)", async () => {
+    const c = conf("1.0.0", { vlan: 100 });
+    const add = await call("ADD", c);
+    expect(add.code, add.stdout + add.stderr).toBe(0);
+    const ifs = add.json?.["interfaces"] as Iface[];
+    expect(ifs.map((i) => i.name)).toEqual(["wbr0", expect.stringMatching(/^veth[0-9a-f]{8}$/), "eth0", "wbr0.100"]);
+    const [br] = await ipJson<{ linkinfo?: { info_data?: { vlan_filtering?: number } } }[]>(node, ["-d", "link", "show", "wbr0"]);
+    expect(br?.linkinfo?.info_data?.vlan_filtering).toBe(1);
+    type Vlans = { ifname: string; vlans: { vlan: number; flags?: string[] }[] }[];
+    const shown = JSON.parse((await runIn(node, "bridge", ["-j", "vlan", "show", "dev", ifs[1]?.name ?? ""])).stdout) as Vlans;
+    expect(shown[0]?.vlans).toEqual([{ vlan: 100, flags: ["PVID", "Egress Untagged"] }]);
+    const [gw] = await ipJson<IpAddr[]>(node, ["addr", "show", "wbr0.100"]);
+    expect(gw?.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`)).toEqual(["10.244.7.1/24"]);
+    expect((await runIn(pod, "ping", ["-c1", "-W2", "10.244.7.1"], { allowFail: true })).exitCode).toBe(0);
+    const check = await call("CHECK", { ...c, prevResult: add.json });
+    expect(check.code, check.stdout).toBe(0);
+    expect((await call("DEL", c)).code).toBe(0);
+  });
+
+  it.runIf(VLAN_FILTERING)("vlanTrunk: trunk VIDs tagged on the pod port plus VID 1 as PVID", async () => {
+    const c = conf("1.0.0", { vlanTrunk: [{ id: 101 }, { minID: 200, maxID: 202 }], isDefaultGateway: false });
+    const add = await call("ADD", c);
+    expect(add.code, add.stdout + add.stderr).toBe(0);
+    const port = (add.json?.["interfaces"] as Iface[])[1]?.name ?? "";
+    const shown = JSON.parse((await runIn(node, "bridge", ["-j", "vlan", "show", "dev", port])).stdout) as { vlans: { vlan: number; vlanEnd?: number; flags?: string[] }[] }[];
+    const vids = (shown[0]?.vlans ?? []).flatMap((v) => Array.from({ length: (v.vlanEnd ?? v.vlan) - v.vlan + 1 }, (_, i) => v.vlan + i));
+    expect(vids.sort((a, b) => a - b)).toEqual([1, 101, 200, 201, 202]);
+    expect(shown[0]?.vlans.find((v) => v.vlan === 1)?.flags).toEqual(["PVID", "Egress Untagged"]);
+    expect((await call("DEL", c)).code).toBe(0);
+  });
+
+  it.runIf(!VLAN_FILTERING)("vlan on a kernel without bridge VLAN filtering fails with a message saying so, and leaves nothing", async () => {
+    const add = await call("ADD", conf("1.0.0", { vlan: 100 }));
+    expect(add.code).toBe(1);
+    expect(String(add.json?.["details"])).toMatch(/CONFIG_BRIDGE_VLAN_FILTERING/);
+    expect(await ipJson(pod, ["link", "show", "eth0"]).catch(() => [])).toEqual([]);
+    expect(readdirSync(dataDir)).toEqual([]);
   });
 
   it("a failure after IPAM releases the address and removes the veth pair (checklist 67)", async () => {

@@ -5,7 +5,7 @@
  * namespace; only sysctl writes do, synchronously, through withNetns.
  */
 import { errnoOf } from "./errors.ts";
-import type { AddrInfo, Family, HostNet, LinkInfo, NetCommon, PodNet, RouteInfo, RouteSpec, VethRequest } from "./kernel.ts";
+import type { AddrInfo, Family, HostNet, LinkInfo, NetCommon, PodNet, RouteInfo, RouteSpec, VethRequest, VlanEntry } from "./kernel.ts";
 import { openNetlink } from "../../linux/netlink/open.ts";
 import type { NetlinkClient } from "../../linux/netlink/client.ts";
 import type { Link } from "../../linux/netlink/link.ts";
@@ -13,6 +13,9 @@ import type { RouteScope } from "../../linux/netlink/route.ts";
 import { RT_SCOPE } from "../../linux/netlink/constants.ts";
 import { openNetns, withNetns, type Netns } from "../../linux/netns.ts";
 import { procSysctl } from "../../linux/sysctl.ts";
+import { KernelTransport } from "../../linux/netlink/kernel-transport.ts";
+import { NetlinkSocket } from "../../linux/netlink/socket.ts";
+import { bridgeVlanDumpRequest, bridgeVlanRequest, decodeVlans } from "./vlan-netlink.ts";
 
 function toLinkInfo(l: Link): LinkInfo {
   return {
@@ -96,8 +99,27 @@ class KernelHost extends NetlinkCommon implements HostNet {
     // isolated is sent only when wanted: kernels before 4.18 do not know the attribute
     this.nl.setBridgePort(name, { hairpin: o.hairpin, ...(o.isolated ? { isolated: true } : {}) });
   }
+  /** A raw socket for the bridge VLAN requests the client does not offer; opened on first use. */
+  private vlanSock: NetlinkSocket | undefined;
+  private sock(): NetlinkSocket {
+    return (this.vlanSock ??= new NetlinkSocket(new KernelTransport()));
+  }
   close(): void {
     this.nl.close();
+    this.vlanSock?.close();
+  }
+  addHostVeth(name: string, peer: string, mtu: number): void {
+    this.nl.createVeth({ name, ...(mtu ? { mtu } : {}), peer: { name: peer } });
+  }
+  portVlans(name: string): VlanEntry[] {
+    const index = this.nl.getLink(name).index;
+    return decodeVlans(this.sock().dump(bridgeVlanDumpRequest()), index);
+  }
+  addPortVlan(name: string, v: VlanEntry): void {
+    this.sock().ack(bridgeVlanRequest("add", this.nl.getLink(name).index, v, name));
+  }
+  delPortVlan(name: string, vid: number): void {
+    this.sock().ack(bridgeVlanRequest("del", this.nl.getLink(name).index, { vid, pvid: false, untagged: false }, name));
   }
   addVethToNetns(req: VethRequest): void {
     const ns = openNetns(req.podNetns);

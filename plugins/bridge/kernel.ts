@@ -8,6 +8,15 @@
 
 export type Family = 4 | 6;
 
+/** One VLAN of a bridge port. */
+export interface VlanEntry {
+  readonly vid: number;
+  /** Untagged frames entering the port get this VID. */
+  readonly pvid: boolean;
+  /** Frames leave the port untagged. */
+  readonly untagged: boolean;
+}
+
 export interface LinkInfo {
   readonly index: number;
   readonly name: string;
@@ -102,6 +111,12 @@ export interface HostNet extends NetCommon {
    * code "EEXIST" when either name is taken (check which with linkByName / PodNet.linkByName).
    */
   addVethToNetns(req: VethRequest): void;
+  /** A veth pair with both ends in this netns (the VLAN gateway interface). EEXIST when a name is taken. */
+  addHostVeth(name: string, peer: string, mtu: number): void;
+  /** VLANs of a bridge port (`bridge vlan show dev <name>`). */
+  portVlans(name: string): VlanEntry[];
+  addPortVlan(name: string, v: VlanEntry): void;
+  delPortVlan(name: string, vid: number): void;
 }
 
 /** One pod netns, opened for the duration of a command. */

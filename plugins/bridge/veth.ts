@@ -6,6 +6,7 @@ import type { BridgeConf } from "./config.ts";
 import type { BridgeDeps } from "./deps.ts";
 import { errnoOf, kernelError } from "./errors.ts";
 import type { LinkInfo, PodNet } from "./kernel.ts";
+import { applyPortVlans } from "./vlan.ts";
 
 /** How many random host names are tried before giving up (the reference's count). */
 const NAME_TRIES = 10;
@@ -32,6 +33,7 @@ export function setupVeth(deps: BridgeDeps, pod: PodNet, c: BridgeConf, s: VethS
   } catch (e) {
     throw kernelError(`failed to connect "${hostName}" to bridge ${c.bridge}`, e);
   }
+  applyPortVlans(deps.host, hostName, c.vlan, c.vlanTrunk ?? [], c.preserveDefaultVlan);
   const hostLink = deps.host.linkByName(hostName);
   const podLink = pod.linkByName(s.podIfName);
   if (!hostLink || !podLink) {

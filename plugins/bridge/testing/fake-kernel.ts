@@ -5,7 +5,7 @@
  * can assert order, and `failOn` makes any call throw to exercise the undo paths.
  */
 import { parseCidr, formatCidr, maskNet } from "../../../daemon/ip.ts";
-import type { AddrInfo, Family, HostNet, LinkInfo, PodNet, RouteInfo, RouteSpec, VethRequest } from "../kernel.ts";
+import type { AddrInfo, Family, HostNet, LinkInfo, PodNet, RouteInfo, RouteSpec, VethRequest, VlanEntry } from "../kernel.ts";
 
 class ErrnoError extends Error {
   constructor(
@@ -29,6 +29,7 @@ interface FakeLink {
   hairpin: boolean;
   isolated: boolean;
   addrs: AddrInfo[];
+  vlans: VlanEntry[];
 }
 
 export class FakeNs {
@@ -62,7 +63,7 @@ export class FakeWorld {
   newLink(ns: FakeNs, name: string, kind: string, mtu: number, mac?: string): FakeLink {
     if (ns.links.has(name)) throw new ErrnoError("EEXIST", `link ${name} exists`);
     const hex = (this.nextMac++).toString(16).padStart(2, "0");
-    const l: FakeLink = { index: this.nextIndex++, name, kind, mtu: mtu || 1500, up: false, promisc: false, hairpin: false, isolated: false, addrs: [], mac: mac ?? `02:00:00:00:00:${hex}` };
+    const l: FakeLink = { index: this.nextIndex++, name, kind, mtu: mtu || 1500, up: false, promisc: false, hairpin: false, isolated: false, addrs: [], vlans: [], mac: mac ?? `02:00:00:00:00:${hex}` };
     ns.links.set(name, l);
     return l;
   }
@@ -162,7 +163,31 @@ class FakeHost extends FakeCommon implements HostNet {
   }
   setMaster(name: string, masterIndex: number): void {
     this.world.record(this.ns, `setMaster ${name} ${masterIndex}`);
-    must(this.ns, name).master = masterIndex;
+    const l = must(this.ns, name);
+    l.master = masterIndex;
+    // the kernel gives a new port the bridge's default PVID 1, untagged
+    l.vlans = [{ vid: 1, pvid: true, untagged: true }];
+  }
+  addHostVeth(name: string, peer: string, mtu: number): void {
+    this.world.record(this.ns, `addHostVeth ${name} ${peer} mtu=${mtu}`);
+    if (this.ns.links.has(name) || this.ns.links.has(peer)) throw new ErrnoError("EEXIST", "veth");
+    const a = this.world.newLink(this.ns, name, "veth", mtu);
+    const b = this.world.newLink(this.ns, peer, "veth", mtu);
+    a.peer = { ns: this.ns, index: b.index };
+    b.peer = { ns: this.ns, index: a.index };
+  }
+  portVlans(name: string): VlanEntry[] {
+    return [...must(this.ns, name).vlans];
+  }
+  addPortVlan(name: string, v: VlanEntry): void {
+    this.world.record(this.ns, `addPortVlan ${name} ${v.vid}${v.pvid ? " pvid" : ""}${v.untagged ? " untagged" : ""}`);
+    const l = must(this.ns, name);
+    l.vlans = [...l.vlans.filter((x) => x.vid !== v.vid).map((x) => (v.pvid ? { ...x, pvid: false } : x)), v];
+  }
+  delPortVlan(name: string, vid: number): void {
+    this.world.record(this.ns, `delPortVlan ${name} ${vid}`);
+    const l = must(this.ns, name);
+    l.vlans = l.vlans.filter((x) => x.vid !== vid);
   }
   setPortFlags(name: string, o: { readonly hairpin: boolean; readonly isolated: boolean }): void {
     this.world.record(this.ns, `setPortFlags ${name} hairpin=${o.hairpin} isolated=${o.isolated}`);
