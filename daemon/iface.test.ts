@@ -48,9 +48,18 @@ describe("external interface selection", () => {
     expect(selectInterface({ ...base, ifaceRegex: ["^eth1$"] }, src).name).toBe("eth1");
   });
 
-  it("advertises --public-ip instead of the interface address", () => {
+  it("advertises a --public-ip that is on no interface (NAT) from the default route's interface", () => {
     const e = selectInterface({ ...base, publicIp: "203.0.113.50" }, src);
-    expect([e.ipv4, e.publicIP]).toEqual(["192.0.2.10", "203.0.113.50"]);
+    expect([e.name, e.ipv4, e.publicIP]).toEqual(["eth0", "192.0.2.10", "203.0.113.50"]);
+  });
+
+  it("uses the interface holding --public-ip when one does, as flanneld", () => {
+    const e = selectInterface({ ...base, publicIp: "198.51.100.10" }, src);
+    expect([e.name, e.ipv4, e.publicIP]).toEqual(["eth1", "198.51.100.10", "198.51.100.10"]);
+  });
+
+  it("uses the matched address, not the first one, when --iface names an IP", () => {
+    expect(selectInterface({ ...base, iface: ["169.254.3.3"] }, src).ipv4).toBe("169.254.3.3");
   });
 
   it("explains what to change when nothing fits", () => {

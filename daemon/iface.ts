@@ -76,7 +76,7 @@ export function defaultRouteInterface(src: IfaceSources, family: 4 | 6): string 
   return best?.name;
 }
 
-function describe(src: IfaceSources, name: string, o: SelectOptions): ExternalInterface {
+function describe(src: IfaceSources, name: string, o: SelectOptions, matched?: string): ExternalInterface {
   const read = (f: string): number => {
     try {
       return Number.parseInt(src.readFile(`/sys/class/net/${name}/${f}`).trim(), 10);
@@ -86,8 +86,9 @@ function describe(src: IfaceSources, name: string, o: SelectOptions): ExternalIn
   };
   const mtu = read("mtu");
   if (!mtu) throw new InterfaceError(`interface ${name} reports no MTU (/sys/class/net/${name}/mtu): pick another with --iface`);
-  const ipv4 = addrs(src, name, 4)[0];
-  const ipv6 = addrs(src, name, 6)[0];
+  const m = matched ? parseIp(matched) : undefined;
+  const ipv4 = m?.family === 4 ? matched : addrs(src, name, 4)[0];
+  const ipv6 = m?.family === 6 ? matched : addrs(src, name, 6)[0];
   if (o.ipv4 && !ipv4) throw new InterfaceError(`interface ${name} has no IPv4 address: give an interface with one via --iface, or set --public-ip`);
   if (o.ipv6 && !ipv6) throw new InterfaceError(`interface ${name} has no IPv6 address while EnableIPv6 is true: pick another with --iface`);
   const publicIP = o.publicIp || ipv4;
@@ -111,8 +112,9 @@ export function selectInterface(o: SelectOptions, src: IfaceSources = SYSTEM_SOU
   const names = Object.keys(src.interfaces());
   const byIp = (ip: string) => names.find((n) => (src.interfaces()[n] ?? []).some((a) => a.address === ip));
   for (const want of o.iface) {
-    const name = parseIp(want) ? byIp(want) : names.includes(want) ? want : undefined;
-    if (name) return describe(src, name, o);
+    const isIp = parseIp(want) !== undefined;
+    const name = isIp ? byIp(want) : names.includes(want) ? want : undefined;
+    if (name) return describe(src, name, o, isIp ? want : undefined);
   }
   for (const pattern of o.ifaceRegex) {
     let re: RegExp;
@@ -121,8 +123,11 @@ export function selectInterface(o: SelectOptions, src: IfaceSources = SYSTEM_SOU
     } catch (e) {
       throw new InterfaceError(`--iface-regex ${JSON.stringify(pattern)} is not a valid regular expression: ${(e as Error).message}`);
     }
-    const byAddr = names.find((n) => addrs(src, n, o.ipv4 ? 4 : 6).some((a) => re.test(a)));
-    const name = byAddr ?? names.find((n) => re.test(n));
+    for (const n of names) {
+      const hit = addrs(src, n, o.ipv4 ? 4 : 6).find((a) => re.test(a));
+      if (hit) return describe(src, n, o, hit);
+    }
+    const name = names.find((n) => re.test(n));
     if (name) return describe(src, name, o);
   }
   if (o.iface.length > 0 || o.ifaceRegex.length > 0) {
@@ -133,6 +138,11 @@ export function selectInterface(o: SelectOptions, src: IfaceSources = SYSTEM_SOU
   if (o.ifaceCanReach) {
     throw new InterfaceError("--iface-can-reach needs a kernel route lookup, which this data plane does not offer: use --iface or --iface-regex");
   }
+  // Like flanneld, a public IP that is on a local interface selects that interface; unlike it, one
+  // that is not (NAT) falls back to the default route instead of refusing to start.
+  const pub = o.ipv4 ? o.publicIp : o.publicIpv6;
+  const holder = pub ? byIp(pub) : undefined;
+  if (pub && holder) return describe(src, holder, o, pub);
   const name = defaultRouteInterface(src, o.ipv4 ? 4 : 6);
   if (!name) throw new InterfaceError("no default route found to pick the interface from: add a default route or give --iface");
   if (o.ipv4 && o.ipv6) {

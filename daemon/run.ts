@@ -87,7 +87,7 @@ export async function runFlanneld(o: RunOptions): Promise<number> {
     if (overrides.v6) (publicIpv6 = overrides.v6), log.info("public IPv6 from the node-public-ipv6 annotation", { public_ipv6: publicIpv6 });
     await o.dataPlane.checkPrerequisites?.(config);
     const ext = await o.dataPlane.selectInterface({
-      iface: overrides.v4 && f.iface.length === 0 ? [overrides.v4] : f.iface,
+      iface: f.iface,
       ifaceRegex: f.ifaceRegex,
       ifaceCanReach: f.ifaceCanReach,
       publicIp,
