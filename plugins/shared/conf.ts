@@ -4,6 +4,7 @@
  * Every reader throws a code-7 CniError that names the key, the value's type and what was expected.
  */
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
+import { findKey, getField } from "../../libcni/validate/fields.ts";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -18,19 +19,14 @@ export function jsonType(v: unknown): string {
   return typeof v;
 }
 
-/** The key of `obj` that Go would decode into a field named `key`, or undefined. */
+/** The key of `obj` that Go would decode into a field named `key` (libcni's Go-like lookup). */
 export function fieldKey(obj: JsonObject, key: string): string | undefined {
-  if (Object.hasOwn(obj, key)) return key;
-  const lower = key.toLowerCase();
-  let found: string | undefined;
-  for (const k of Object.keys(obj)) if (k.toLowerCase() === lower) found = k;
-  return found;
+  return findKey(obj, key);
 }
 
 /** The value Go would decode into a field named `key` (undefined when absent). */
 export function field(obj: JsonObject, key: string): unknown {
-  const k = fieldKey(obj, key);
-  return k === undefined ? undefined : obj[k];
+  return getField(obj, key);
 }
 
 /** Prefix for messages: "failed to load netconf: " etc. */
