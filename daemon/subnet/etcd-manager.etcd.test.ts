@@ -242,6 +242,23 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     await p.close();
   });
 
+  it("renews at most once a second when the margin is longer than the TTL", async () => {
+    const prefix = await fresh();
+    const log = memoryLogger();
+    const m = make({ prefix, ttlSeconds: 2, renewMarginMs: 60_000, log });
+    await m.getNetworkConfig(new AbortController().signal);
+    const lease = await m.acquireLease(vx("192.0.2.52"), new AbortController().signal);
+    const ac = new AbortController();
+    const done = m.completeLease(lease, ac.signal);
+    await new Promise((r) => setTimeout(r, 3500));
+    ac.abort();
+    await done;
+    const renewals = log.lines.filter((l) => l.includes("renewed the subnet lease")).length;
+    expect(renewals).toBeGreaterThanOrEqual(2);
+    expect(renewals).toBeLessThanOrEqual(5);
+    expect((await admin.list(`${prefix}/subnets/`)).kvs).toHaveLength(1);
+  }, 10_000);
+
   it("renews the lease before it expires and keeps the key", async () => {
     const prefix = await fresh();
     const m = make({ prefix, ttlSeconds: 3, renewMarginMs: 2000 });

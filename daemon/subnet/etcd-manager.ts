@@ -60,7 +60,7 @@ export class EtcdSubnetManager implements SubnetManager {
   private readonly log: Logger;
   private config: NetworkConfig | undefined;
   /** etcd lease ID and key of our own subnet. */
-  private own: { key: string; leaseId: string; expiration: number; value: string } | undefined;
+  private own: { key: string; leaseId: string; expiration: number; value: string; renewedAt?: number } | undefined;
 
   constructor(private readonly o: EtcdManagerOptions) {
     this.prefix = (o.prefix ?? "/coreos.com/network").replace(/\/+$/, "");
@@ -210,9 +210,11 @@ export class EtcdSubnetManager implements SubnetManager {
         while (!signal.aborted) await sleep(2 ** 31 - 1, signal);
         return;
       }
-      await sleep(Math.min(own.expiration - margin - Date.now(), 2 ** 31 - 1), signal);
+      // At least a second between renewals, even when the margin is longer than the TTL.
+      const due = Math.max(own.expiration - margin, (own.renewedAt ?? 0) + 1000);
+      await sleep(Math.min(due - Date.now(), 2 ** 31 - 1), signal);
       if (signal.aborted) return;
-      if (Date.now() < own.expiration - margin) continue;
+      if (Date.now() < due) continue;
       try {
         await this.renewOnce(own, signal);
       } catch (e) {
@@ -227,7 +229,7 @@ export class EtcdSubnetManager implements SubnetManager {
   private async renewOnce(own: NonNullable<EtcdSubnetManager["own"]>, signal: AbortSignal): Promise<void> {
     const ttl = await this.o.client.leaseKeepAliveOnce(own.leaseId, signal).catch(() => 0);
     if (ttl > 0) {
-      this.own = { ...own, expiration: Date.now() + ttl * 1000 };
+      this.own = { ...own, expiration: Date.now() + ttl * 1000, renewedAt: Date.now() };
       this.log.info("renewed the subnet lease", { key: own.key, ttl_s: ttl });
       return;
     }
@@ -239,7 +241,7 @@ export class EtcdSubnetManager implements SubnetManager {
       await this.revokeQuietly(id);
       throw new LeaseLostError(`lease ${own.key} changed while renewing it`);
     }
-    this.own = { ...own, leaseId: id, expiration: Date.now() + this.ttl * 1000 };
+    this.own = { ...own, leaseId: id, expiration: Date.now() + this.ttl * 1000, renewedAt: Date.now() };
     this.log.info("renewed the subnet lease with a new etcd lease", { key: own.key });
   }
 
