@@ -1,6 +1,6 @@
 // Integration tests of the etcd client against a real etcd (/usr/bin/etcd) on 127.0.0.1.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EtcdClient, EtcdError } from "./client.ts";
+import { EtcdClient, EtcdError, prefixEnd } from "./client.ts";
 import { haveEtcd, startEtcd, type EtcdCluster } from "./etcd-fixture.ts";
 
 if (!haveEtcd) console.warn("skipping etcd client tests: /usr/bin/etcd is not installed (apt-get install etcd-server)");
@@ -87,5 +87,12 @@ describe.skipIf(!haveEtcd)("etcd client over the gRPC gateway", () => {
     dead.close();
     expect(err).toBeInstanceOf(EtcdError);
     expect((err as Error).message).toMatch(/no etcd endpoint answered.*127\.0\.0\.1:1.*127\.0\.0\.1:2/);
+  });
+});
+
+describe("etcd key ranges", () => {
+  it("ends a prefix range at the prefix with its last byte incremented", () => {
+    expect(Buffer.from(prefixEnd("/coreos.com/network/subnets/"), "base64").toString()).toBe("/coreos.com/network/subnets0");
+    expect(Buffer.from(prefixEnd("a\u00ff"), "base64")).toEqual(Buffer.from([0x61, 0xc3, 0xc0]));
   });
 });

@@ -52,6 +52,12 @@ export class StubApiServer {
     this.watchers.clear();
   }
 
+  /** End every open watch cleanly, as the API server does when timeoutSeconds runs out. */
+  endWatches(): void {
+    for (const w of this.watchers) w.res.end();
+    this.watchers.clear();
+  }
+
   get resourceVersion(): number {
     return this.rv;
   }

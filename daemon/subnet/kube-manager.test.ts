@@ -167,6 +167,28 @@ describe("kube subnet manager", () => {
     await done;
   });
 
+  it("re-watches from the last resourceVersion, without a relist, when the server ends a watch", async () => {
+    api.setNode("node-a", { podCIDRs: ["10.244.1.0/24"] });
+    await m.getNetworkConfig(sig());
+    const own = await m.acquireLease(vx("192.0.2.1", "0e:00:00:00:00:0a"), sig());
+    const batches: LeaseEvent[][] = [];
+    const ac = new AbortController();
+    const done = m.watchLeases(own, (b) => void batches.push([...b]), ac.signal);
+    await until(() => batches.length >= 1);
+    const watches = () => api.requests.filter((r) => r.url.includes("watch=1")).length;
+    const lists = () => api.requests.filter((r) => r.url === "/api/v1/nodes").length;
+    await until(() => watches() === 1);
+    api.endWatches();
+    await until(() => watches() === 2);
+    api.setNode("node-e", { podCIDRs: ["10.244.7.0/24"], annotations: peerAnn("192.0.2.7", "0e:00:00:00:00:0e") });
+    await until(() => batches.length >= 2);
+    expect(batches[1]?.map((e) => `${e.type} ${e.lease.attrs.PublicIP}`)).toEqual(["added 192.0.2.7"]);
+    expect(lists()).toBe(1);
+    expect(api.requests.filter((r) => r.url.includes("watch=1")).at(-1)?.url).toContain(`resourceVersion=${api.resourceVersion - 1}`);
+    ac.abort();
+    await done;
+  });
+
   it("finds the node through POD_NAME/POD_NAMESPACE when NODE_NAME is unset", async () => {
     api.pods.set("kube-flannel/kube-flannel-ds-abcde", "node-z");
     const c = new KubeClient({ server: api.url, token: "test-token", source: "test" });
