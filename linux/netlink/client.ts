@@ -85,6 +85,8 @@ export interface NetlinkClient {
   listRoutes(filter?: RouteFilter): Route[];
   addRoute(r: RouteInput): void;
   replaceRoute(r: RouteInput): void;
+  /** Another route for the same destination (`ip route append`; ECMP next hop for IPv6). */
+  appendRoute(r: RouteInput): void;
   deleteRoute(r: RouteInput): void;
   /** The route the kernel would use to reach `ip` (`ip route get`). */
   getRouteTo(ip: string, o?: RouteGetOptions): Route;
@@ -222,6 +224,9 @@ export class RtnetlinkClient implements NetlinkClient {
   }
   replaceRoute(r: RouteInput): void {
     this.sock.ack(routeRequest(this.routeSpec(r), "replace"));
+  }
+  appendRoute(r: RouteInput): void {
+    this.sock.ack(routeRequest(this.routeSpec(r), "append"));
   }
   deleteRoute(r: RouteInput): void {
     this.sock.ack(routeRequest(this.routeSpec(r), "delete"));

@@ -305,6 +305,14 @@ export class RecordingNetlink implements NetlinkClient {
     if (at >= 0) this.routes.splice(at, 1, route);
     else this.routes.push(route);
   }
+  appendRoute(r: RouteInput): void {
+    this.record("appendRoute", [r]);
+    const route = this.toRoute(r);
+    if (this.routes.some((x) => x.dst === route.dst && x.table === route.table && x.gateway === route.gateway && x.oif === route.oif)) {
+      throw new NetlinkError(Errno.EEXIST, `RTM_NEWROUTE append ${r.dst}`);
+    }
+    this.routes.push(route);
+  }
   deleteRoute(r: RouteInput): void {
     this.record("deleteRoute", [r]);
     const want = this.toRoute(r);

@@ -4,6 +4,7 @@ import {
   AF_INET,
   AF_INET6,
   AF_UNSPEC,
+  NLM_F_APPEND,
   NLM_F_CREATE,
   NLM_F_EXCL,
   NLM_F_REPLACE,
@@ -156,8 +157,11 @@ function specFamily(s: RouteSpec): Family {
   return s.gateway ? ipFamily(s.gateway) : 4;
 }
 
-/** RTM_NEWROUTE (mode add|replace) or RTM_DELROUTE (mode delete). */
-export function routeRequest(s: RouteSpec, mode: "add" | "replace" | "delete"): NlRequest {
+/**
+ * RTM_NEWROUTE (add: fail if present; replace: add or overwrite; append: add another next hop
+ * for the same destination, ECMP for IPv6 like `ip route append`) or RTM_DELROUTE (delete).
+ */
+export function routeRequest(s: RouteSpec, mode: "add" | "replace" | "append" | "delete"): NlRequest {
   const family = specFamily(s);
   const dst = parseCidr(s.dst === "default" ? (family === 4 ? "0.0.0.0/0" : "::/0") : s.dst);
   const del = mode === "delete";
@@ -177,8 +181,8 @@ export function routeRequest(s: RouteSpec, mode: "add" | "replace" | "delete"): 
   const verb = del ? RTM.DELROUTE : RTM.NEWROUTE;
   return {
     type: verb,
-    flags: del ? 0 : NLM_F_CREATE | (mode === "replace" ? NLM_F_REPLACE : NLM_F_EXCL),
-    op: `${del ? "RTM_DELROUTE" : "RTM_NEWROUTE"}${mode === "replace" ? " replace" : ""} ${describe(s)}`,
+    flags: del ? 0 : NLM_F_CREATE | (mode === "replace" ? NLM_F_REPLACE : mode === "append" ? NLM_F_APPEND : NLM_F_EXCL),
+    op: `${del ? "RTM_DELROUTE" : "RTM_NEWROUTE"}${mode === "replace" || mode === "append" ? ` ${mode}` : ""} ${describe(s)}`,
     fill: (w) => {
       rtmsg(w, { family: family === 4 ? AF_INET : AF_INET6, dstLen: dst.prefixLen, table, protocol, scope, type, flags: s.onlink ? RTNH_F_ONLINK : 0 });
       if (dst.prefixLen > 0 || del) w.attr(RTA.DST, parseIp(dst.ip));
