@@ -126,11 +126,12 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     expect(ttl).toBeGreaterThan(86300);
   });
 
-  it("gives a restarted node the same subnet by its public IP, with the new attributes", async () => {
+  it("gives a restarted node the same subnet by its public IP, with the new attributes, on a fresh etcd lease", async () => {
     const prefix = await fresh();
     const a = make({ prefix });
     await a.getNetworkConfig(new AbortController().signal);
     const first = await a.acquireLease(vx("192.0.2.11"), new AbortController().signal);
+    const oldLease = (await admin.list(`${prefix}/subnets/`)).kvs[0]?.lease ?? "0";
     const b = make({ prefix });
     await b.getNetworkConfig(new AbortController().signal);
     const again = await b.acquireLease({ ...vx("192.0.2.11"), BackendData: { VNI: 1, VtepMAC: "0e:00:00:00:00:02" } }, new AbortController().signal);
@@ -138,6 +139,8 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     const { kvs } = await admin.list(`${prefix}/subnets/`);
     expect(kvs).toHaveLength(1);
     expect(kvs[0]?.value).toContain("0e:00:00:00:00:02");
+    expect(await admin.leaseTimeToLive(kvs[0]?.lease ?? "0")).toBeGreaterThan(86000);
+    expect(await admin.leaseTimeToLive(oldLease)).toBe(-1); // the replaced etcd lease is revoked, not left to linger
   });
 
   it("uses a reservation (a subnet key without an etcd lease) for its public IP and keeps it lease-less", async () => {

@@ -92,7 +92,7 @@ export class EtcdSubnetManager implements SubnetManager {
     return cfg;
   }
 
-  private toLease(kv: KeyValue, ttlKnown?: number): StoredLease | undefined {
+  private toLease(kv: KeyValue): StoredLease | undefined {
     const sn = parseSubnetKey(kv.key.slice(this.subnetsPrefix.length));
     if (!sn) return undefined;
     let attrs: LeaseAttrs;
@@ -102,8 +102,7 @@ export class EtcdSubnetManager implements SubnetManager {
       this.log.warn("ignoring lease with bad attributes", { key: kv.key, error: errorMessage(e) });
       return undefined;
     }
-    const exp = ttlKnown !== undefined ? { expiration: new Date(Date.now() + ttlKnown * 1000) } : {};
-    return { lease: { ...sn, attrs, ...exp }, key: kv.key, kv };
+    return { lease: { ...sn, attrs }, key: kv.key, kv };
   }
 
   private async listLeases(signal: AbortSignal): Promise<{ leases: StoredLease[]; revision: number }> {
@@ -146,6 +145,8 @@ export class EtcdSubnetManager implements SubnetManager {
         const leaseId = reservation ? undefined : (await this.o.client.leaseGrant(this.ttl, signal)).id;
         const ok = await this.o.client.putIfUnchanged(existing.key, value, existing.kv.modRevision, { ...(leaseId ? { lease: leaseId } : {}), signal });
         if (!ok) return this.revokeQuietly(leaseId);
+        // The key now hangs on the new etcd lease; the old one would only linger until it expires.
+        if (!reservation) await this.revokeQuietly(existing.kv.lease);
         this.log.info(reservation ? "using reserved subnet" : "reusing the lease of this public IP", { subnet: describeLease(existing.lease) });
         return this.remember(existing.key, existing.lease, attrs, leaseId, value);
       }
