@@ -108,6 +108,49 @@ describe("bridge plugin binary", () => {
     expect(ipFiles()).toEqual([]);
   });
 
+  it("reuses an existing bridge (same ifindex), keeps its MAC across ADD and DEL, sets promisc only when asked (checklist 61)", async () => {
+    const add = await call("ADD", conf("1.0.0"));
+    expect(add.code).toBe(0);
+    const [before] = await ipJson<(IpLink & { ifindex: number })[]>(node, ["link", "show", "wbr0"]);
+    expect(before?.flags).not.toContain("PROMISC");
+    expect((await call("DEL", conf("1.0.0"))).code).toBe(0);
+    const add2 = await call("ADD", conf("1.0.0", { promiscMode: true, hairpinMode: false }), { containerID: "cid-root2" });
+    expect(add2.code, add2.stdout).toBe(0);
+    const [after] = await ipJson<(IpLink & { ifindex: number })[]>(node, ["link", "show", "wbr0"]);
+    expect(after?.ifindex).toBe(before?.ifindex);
+    expect(after?.address).toBe(before?.address);
+    expect(after?.flags).toContain("PROMISC");
+  });
+
+  it("takes the pod MAC from CNI_ARGS, args.cni.mac and runtimeConfig.mac in that rising precedence (checklist 66)", async () => {
+    const mac = async () => (await ipJson<IpLink[]>(pod, ["link", "show", "eth0"]))[0]?.address;
+    const cases: [Record<string, unknown>, string][] = [
+      [{}, "02:00:00:00:00:01"],
+      [{ args: { cni: { mac: "02:00:00:00:00:02" } } }, "02:00:00:00:00:02"],
+      [{ args: { cni: { mac: "02:00:00:00:00:02" } }, runtimeConfig: { mac: "02:00:00:00:00:03" } }, "02:00:00:00:00:03"],
+    ];
+    for (const [extra, want] of cases) {
+      const add = await call("ADD", conf("1.0.0", extra), { args: "IgnoreUnknown=1;MAC=02:00:00:00:00:01" });
+      expect(add.code, add.stdout).toBe(0);
+      expect(await mac()).toBe(want);
+      expect((await call("DEL", conf("1.0.0", extra), { args: "IgnoreUnknown=1;MAC=02:00:00:00:00:01" })).code).toBe(0);
+    }
+  });
+
+  it("disableContainerInterface leaves eth0 down in layer-2 mode; portIsolation isolates the host port (checklist 71)", async () => {
+    const l2 = conf("1.0.0", { ipam: {}, isDefaultGateway: false, disableContainerInterface: true, portIsolation: true, hairpinMode: false });
+    const add = await call("ADD", l2);
+    expect(add.code, add.stdout + add.stderr).toBe(0);
+    const [eth0] = await ipJson<IpLink[]>(pod, ["link", "show", "eth0"]);
+    expect(eth0?.flags).not.toContain("UP");
+    const [port] = await ipJson<{ linkinfo?: { info_slave_data?: { isolated?: boolean } } }[]>(node, ["-d", "link", "show", "master", "wbr0"]);
+    expect(port?.linkinfo?.info_slave_data?.isolated).toBe(true);
+    const withIpam = await call("ADD", { ...conf("1.0.0"), disableContainerInterface: true }, { ifName: "eth1" });
+    expect(withIpam.json?.["code"]).toBe(7);
+    expect(withIpam.json?.["msg"]).toBe("cannot use IPAM when DisableContainerInterface flag is set");
+    expect((await call("DEL", l2)).code).toBe(0);
+  });
+
   it("CHECK notices a pod route removed after ADD", async () => {
     const add = await call("ADD", conf("1.0.0"));
     expect(add.code).toBe(0);
