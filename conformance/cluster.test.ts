@@ -48,6 +48,7 @@ function variants(): Variant[] {
   for (const impl of implsUnderTest()) {
     if (impl.isOurs) {
       out.push({ label: "weft flannel -> bridge -> host-local, our cnitool", rt: { cnitool: join(impl.pluginDir, "cnitool"), pluginPath: [impl.pluginDir, REFERENCE_PLUGIN_DIR] }, plugin: flannelPlugin });
+      out.push({ label: "weft plugins under the reference runtime (Go libcni cnitool)", rt: { cnitool: GO_CNITOOL, pluginPath: [impl.pluginDir, REFERENCE_PLUGIN_DIR] }, plugin: flannelPlugin });
       out.push({
         label: "weft flannel exec'ing the reference bridge + host-local",
         rt: { cnitool: join(impl.pluginDir, "cnitool"), pluginPath: [REFERENCE_PLUGIN_DIR, impl.pluginDir] },
