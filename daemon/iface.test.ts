@@ -62,12 +62,25 @@ describe("external interface selection", () => {
     expect(selectInterface({ ...base, iface: ["169.254.3.3"] }, src).ipv4).toBe("169.254.3.3");
   });
 
+  it("picks the interface of the most specific route to --iface-can-reach", () => {
+    const withRoute = {
+      ...src,
+      readFile: (p: string) =>
+        p === "/proc/net/route"
+          ? `${files["/proc/net/route"]}eth1\t006433C6\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n` // 198.51.100.0/24 on eth1
+          : src.readFile(p),
+    };
+    expect(selectInterface({ ...base, ifaceCanReach: "198.51.100.77" }, withRoute).name).toBe("eth1");
+    expect(selectInterface({ ...base, ifaceCanReach: "192.0.2.99" }, withRoute).name).toBe("eth0");
+    expect(selectInterface({ ...base, ifaceCanReach: "8.8.8.8" }, withRoute).name).toBe("eth0"); // default route, lower metric
+  });
+
   it("explains what to change when nothing fits", () => {
     expect(() => selectInterface({ ...base, iface: ["wlan9"] }, src)).toThrow(/no interface matches --iface \["wlan9"\].*eth0/);
     expect(() => selectInterface({ ...base, iface: ["dummy0"] }, src)).toThrow(/reports no MTU/);
     expect(() => selectInterface({ ...base, ifaceRegex: ["("] }, src)).toThrow(/not a valid regular expression/);
     expect(() => selectInterface({ ...base, publicIp: "banana" }, src)).toThrow(InterfaceError);
-    expect(() => selectInterface({ ...base, ifaceCanReach: "192.0.2.1" }, src)).toThrow(/--iface-can-reach/);
+    expect(() => selectInterface({ ...base, ifaceCanReach: "not-an-ip" }, src)).toThrow(/--iface-can-reach=not-an-ip is not an IP/);
     expect(() => selectInterface({ ...base, ipv4: false, ipv6: true }, src)).toThrow(/no default route/);
   });
 });

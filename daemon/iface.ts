@@ -2,7 +2,7 @@
  * Choosing the external interface and the public address like flanneld (--iface names or IPs in
  * order, then --iface-regex against IPs then names, else the interface of the default route),
  * from files and node:os only: /proc/net/route, /proc/net/ipv6_route, /sys/class/net/<if>/{mtu,ifindex}.
- * `--iface-can-reach` needs a kernel route lookup and is left to the data plane.
+ * `--iface-can-reach` looks the route up in the main table from /proc (no policy routing).
  */
 import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
@@ -76,6 +76,47 @@ export function defaultRouteInterface(src: IfaceSources, family: 4 | 6): string 
   return best?.name;
 }
 
+/**
+ * The interface the main routing table uses to reach `ip`: longest-prefix match over
+ * /proc/net/route (or ipv6_route), lowest metric first. Policy routing rules are not consulted.
+ */
+export function routeInterface(src: IfaceSources, ip: string): string | undefined {
+  const a = parseIp(ip);
+  if (!a) return undefined;
+  let best: { name: string; len: number; metric: number } | undefined;
+  const consider = (name: string, len: number, metric: number) => {
+    if (name === "lo" || name === "") return;
+    if (!best || len > best.len || (len === best.len && metric < best.metric)) best = { name, len, metric };
+  };
+  try {
+    if (a.family === 4) {
+      for (const line of src.readFile("/proc/net/route").split("\n").slice(1)) {
+        const f = line.trim().split(/\s+/);
+        if (f.length < 8) continue;
+        // Little-endian hex as the kernel prints it.
+        const le = (h: string) => BigInt(`0x${(h.match(/../g) ?? []).reverse().join("")}`);
+        const dst = le(f[1] ?? "0");
+        const mask = le(f[7] ?? "0");
+        if ((a.ip & mask) !== dst) continue;
+        consider(f[0] ?? "", mask.toString(2).replace(/0/g, "").length, Number.parseInt(f[6] ?? "0", 10));
+      }
+    } else {
+      for (const line of src.readFile("/proc/net/ipv6_route").split("\n")) {
+        const f = line.trim().split(/\s+/);
+        if (f.length < 10) continue;
+        const len = Number.parseInt(f[1] ?? "0", 16);
+        const dst = BigInt(`0x${f[0]}`);
+        const mask = len === 0 ? 0n : ((1n << BigInt(len)) - 1n) << BigInt(128 - len);
+        if ((a.ip & mask) !== dst) continue;
+        consider(f[9] ?? "", len, Number.parseInt(f[5] ?? "0", 16));
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return best?.name;
+}
+
 function describe(src: IfaceSources, name: string, o: SelectOptions, matched?: string): ExternalInterface {
   const read = (f: string): number => {
     try {
@@ -136,7 +177,10 @@ export function selectInterface(o: SelectOptions, src: IfaceSources = SYSTEM_SOU
     );
   }
   if (o.ifaceCanReach) {
-    throw new InterfaceError("--iface-can-reach needs a kernel route lookup, which this data plane does not offer: use --iface or --iface-regex");
+    if (!parseIp(o.ifaceCanReach)) throw new InterfaceError(`--iface-can-reach=${o.ifaceCanReach} is not an IP address`);
+    const via = routeInterface(src, o.ifaceCanReach);
+    if (!via) throw new InterfaceError(`no route to --iface-can-reach=${o.ifaceCanReach}: add a route or give --iface`);
+    return describe(src, via, o);
   }
   // Like flanneld, a public IP that is on a local interface selects that interface; unlike it, one
   // that is not (NAT) falls back to the default route instead of refusing to start.
