@@ -72,6 +72,37 @@ describe("flannel chain through the binary", () => {
     expect((await runIn(node, "iptables", ["-w", "-t", "nat", "-S"])).stdout).not.toMatch(/CNI-[0-9a-f]{24}/);
   });
 
+  it("dual stack: the pod gets both lease addresses and routes to both cluster networks via the bridge", async () => {
+    writeFileSync(
+      join(dir, "subnet.env"),
+      "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_IPV6_NETWORK=fd00:244::/56\nFLANNEL_IPV6_SUBNET=fd00:244:0:3::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+    );
+    const add = await callPlugin({ plugin: join(onlyFlannel, "flannel"), command: "ADD", conf: conf("1.1.0"), node, netns: `/run/netns/${pod}`, path: onlyFlannel, containerID: "cid-ds" });
+    expect(add.code, add.stdout + add.stderr).toBe(0);
+    expect(add.json?.["ips"]).toEqual([
+      { address: "10.244.3.2/24", gateway: "10.244.3.1", interface: 2 },
+      { address: "fd00:244:0:3::2/64", gateway: "fd00:244:0:3::1", interface: 2 },
+    ]);
+    expect(await ipJson(pod, ["-6", "route", "show"])).toContainEqual(expect.objectContaining({ dst: "fd00:244::/56", gateway: "fd00:244:0:3::1" }));
+    const [br] = await ipJson<{ addr_info: { local: string; prefixlen: number; scope: string }[] }[]>(node, ["addr", "show", "wfl0"]);
+    expect(br?.addr_info.filter((a) => a.scope === "global").map((a) => `${a.local}/${a.prefixlen}`)).toEqual(["10.244.3.1/24", "fd00:244:0:3::1/64"]);
+    const del = await callPlugin({ plugin: join(onlyFlannel, "flannel"), command: "DEL", conf: conf("1.1.0"), node, netns: `/run/netns/${pod}`, path: onlyFlannel, containerID: "cid-ds" });
+    expect(del.code, del.stdout).toBe(0);
+  });
+
+  it("STATUS says code 50 while subnet.env is missing and succeeds once flanneld wrote it", async () => {
+    const status = () => callPlugin({ plugin: join(onlyFlannel, "flannel"), command: "STATUS", conf: conf("1.1.0"), node, path: onlyFlannel, omit: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"] });
+    const env = readFileSync(join(dir, "subnet.env"), "utf8");
+    rmSync(join(dir, "subnet.env"));
+    const down = await status();
+    expect(down.code).toBe(1);
+    expect(down.json?.["code"]).toBe(50);
+    expect(String(down.json?.["msg"])).toContain(join(dir, "subnet.env"));
+    writeFileSync(join(dir, "subnet.env"), env);
+    const up = await status();
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+  });
+
   it("with WEFT_NO_INPROCESS=1 it execs bridge from CNI_PATH (and fails to find it where there is none)", async () => {
     const missing = await call("ADD", onlyFlannel, { WEFT_NO_INPROCESS: "1" });
     expect(missing.code).toBe(1);
