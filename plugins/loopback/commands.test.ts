@@ -44,7 +44,7 @@ describe("loopback ADD", () => {
     const { nl, deps, opened } = pod();
     const r = await loopbackAdd({ netns: NETNS }, deps);
     expect(opened).toEqual([NETNS]);
-    expect(nl.calls.map((c) => c.method)).toEqual(["addAddr", "addAddr", "setLink", "listAddrs", "listAddrs", "close"]);
+    expect(nl.calls.map((c) => c.method)).toEqual(["addAddr", "addAddr", "getLink", "setLink", "listAddrs", "close"]);
     expect(nl.getLink("lo").up).toBe(true);
     expect(r).toEqual({
       cniVersion: "1.1.0",

@@ -68,8 +68,10 @@ function firstLoopback(addrs: readonly Address[]): Address | undefined {
 
 export async function loopbackAdd(call: LoopbackCall, deps: LoopbackDeps): Promise<Result100> {
   const ips = inPod(deps, call.netns, "failed to set up lo", (nl) => {
-    nl.setLinkUp(LO);
-    return [firstLoopback(nl.listAddrs({ dev: LO, family: 4 })), firstLoopback(nl.listAddrs({ dev: LO, family: 6 }))]
+    const lo = nl.getLink(LO).index;
+    nl.setLinkUp(lo);
+    const addrs = nl.listAddrs({ dev: lo });
+    return [firstLoopback(addrs.filter((a) => a.family === 4)), firstLoopback(addrs.filter((a) => a.family === 6))]
       .filter((a): a is Address => a !== undefined)
       .map((a): IPConfig100 => ({ interface: 0, address: `${a.ip}/${a.prefixLen}` }));
   });
