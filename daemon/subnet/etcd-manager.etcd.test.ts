@@ -290,3 +290,42 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     expect((err as Error).message).toContain(formatCidr(lease.subnet as IpNet).replace("/", "-"));
   });
 });
+
+describe.skipIf(!haveEtcd)("etcd subnet manager with watch progress notifications", () => {
+  let cluster: EtcdCluster;
+  let admin: EtcdClient;
+  beforeAll(async () => {
+    cluster = await startEtcd(1, { extraArgs: ["--experimental-watch-progress-notify-interval=200ms"] });
+    admin = new EtcdClient({ endpoints: cluster.endpoints });
+  }, 30_000);
+  afterAll(async () => {
+    admin?.close();
+    await cluster?.stop();
+  });
+
+  it("resumes a broken watch from the notified revision, so a compaction of older history needs no resync", async () => {
+    const prefix = "/progress/network";
+    await admin.put(`${prefix}/config`, CONFIG);
+    const p = await proxy(Number(new URL(cluster.endpoints[0] as string).port));
+    const log = memoryLogger();
+    const a = new EtcdSubnetManager({ client: new EtcdClient({ endpoints: [`http://127.0.0.1:${p.port}`], timeoutMs: 500 }), log, prefix });
+    await a.getNetworkConfig(new AbortController().signal);
+    const la = await a.acquireLease(vx("192.0.2.90"), new AbortController().signal);
+    const rec = recorder();
+    const ac = new AbortController();
+    const done = a.watchLeases(la, rec.on, ac.signal);
+    await rec.until(() => rec.batches.length === 1);
+    for (let i = 0; i < 20; i++) await admin.put("/elsewhere/k", String(i)); // history moves on, nothing for us
+    await new Promise((r) => setTimeout(r, 700)); // ≥ 2 progress notifications
+    p.cut();
+    await admin.compact(await admin.put("/elsewhere/k", "last"));
+    p.restore();
+    await admin.put(`${prefix}/subnets/10.244.200.0-24`, '{"PublicIP":"192.0.2.91","PublicIPv6":null,"BackendType":"vxlan"}');
+    await rec.until((f) => f.includes("added 10.244.200.0/24 192.0.2.91"));
+    expect(log.lines.filter((l) => l.includes("revision compacted"))).toEqual([]);
+    ac.abort();
+    await done;
+    a.close();
+    await p.close();
+  }, 20_000);
+});

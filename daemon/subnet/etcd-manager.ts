@@ -340,7 +340,7 @@ export class EtcdSubnetManager implements SubnetManager {
     let rev = revision;
     let chain: Promise<void> = Promise.resolve();
     try {
-      await this.o.client.watch(this.subnetsPrefix, { prefix: true, startRevision: revision + 1, signal: ac.signal }, (r: WatchResponse) => {
+      await this.o.client.watch(this.subnetsPrefix, { prefix: true, startRevision: revision + 1, progressNotify: true, signal: ac.signal }, (r: WatchResponse) => {
         if (r.canceled) {
           compacted = true;
           if (r.compactRevision > 0) this.log.warn("lease watch: revision compacted, resyncing from a snapshot", { from: revision + 1, compact_revision: r.compactRevision });
@@ -348,7 +348,13 @@ export class EtcdSubnetManager implements SubnetManager {
           ac.abort();
           return;
         }
-        if (r.created || r.events.length === 0) return;
+        if (r.created) return;
+        if (r.events.length === 0) {
+          // A progress notification: everything up to this revision was delivered, so a later
+          // reconnect can resume from here instead of an old revision that may be compacted.
+          rev = Math.max(rev, r.revision);
+          return;
+        }
         progressed = true;
         for (const e of r.events) rev = Math.max(rev, e.kv.modRevision);
         const batch = watcher.update(r.events.flatMap((e) => this.toEvent(watcher, e.type, e.kv)));
