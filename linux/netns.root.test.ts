@@ -70,3 +70,16 @@ describe("withNetns", () => {
     expect(obs["isNetns"]).toEqual([true, false, false]);
   });
 });
+
+describe("event monitor", () => {
+  it("hears link, address and route changes made by iproute2 in the netns it was opened in", async () => {
+    const [r] = await driver("monitor.ts", [a.name]);
+    const o = r as unknown as { before: number; events: string[]; after: number };
+    expect(o.before).toBe(0);
+    expect(o.events).toEqual(
+      expect.arrayContaining(["new link ev0", "new link ev1", "new addr 192.0.2.1/24", "new route 192.0.2.0/24 table 254", "del link ev0", "del link ev1"]),
+    );
+    expect(o.events.indexOf("del link ev0")).toBeGreaterThan(o.events.indexOf("new addr 192.0.2.1/24"));
+    expect(o.after).toBe(0);
+  });
+});

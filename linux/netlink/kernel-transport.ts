@@ -18,6 +18,7 @@ const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0x80000;
 const NETLINK_ROUTE = 0;
 const MSG_TRUNC = 0x20;
+const MSG_DONTWAIT = 0x40;
 
 /** Options for the kernel socket. */
 export interface KernelTransportOptions {
@@ -25,6 +26,8 @@ export interface KernelTransportOptions {
   readonly timeoutMs?: number;
   /** SO_RCVBUF in bytes. @default 1048576 */
   readonly rcvbuf?: number;
+  /** RTMGRP_* multicast groups to join (event monitors). @default 0 */
+  readonly groups?: number;
 }
 
 function u32(v: number): Uint8Array {
@@ -35,6 +38,15 @@ export class KernelTransport implements NetlinkTransport {
   private fd: number;
   /** sockaddr_nl of the kernel: family AF_NETLINK, pid 0, groups 0. */
   private static readonly KERNEL = new Uint8Array(new Uint16Array([AF_NETLINK, 0, 0, 0, 0, 0]).buffer);
+
+  /** sockaddr_nl to bind: our pid left to the kernel, the groups to join. */
+  private static local(groups: number): Uint8Array {
+    const a = new Uint8Array(12);
+    const dv = new DataView(a.buffer);
+    dv.setUint16(0, AF_NETLINK, true);
+    dv.setUint32(8, groups, true);
+    return a;
+  }
 
   constructor(opts: KernelTransportOptions = {}) {
     this.fd = libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
@@ -50,7 +62,7 @@ export class KernelTransport implements NetlinkTransport {
       } catch {
         /* older kernel: plain errors */
       }
-      libc.bind(this.fd, KernelTransport.KERNEL);
+      libc.bind(this.fd, KernelTransport.local(opts.groups ?? 0));
     } catch (e) {
       libc.close(this.fd);
       throw e;
@@ -61,8 +73,8 @@ export class KernelTransport implements NetlinkTransport {
     libc.sendto(this.fd, msg, 0, KernelTransport.KERNEL);
   }
 
-  recv(buf: Uint8Array): number {
-    return libc.recv(this.fd, buf, MSG_TRUNC);
+  recv(buf: Uint8Array, dontWait = false): number {
+    return libc.recv(this.fd, buf, MSG_TRUNC | (dontWait ? MSG_DONTWAIT : 0));
   }
 
   close(): void {

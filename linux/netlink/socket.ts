@@ -25,8 +25,9 @@ export interface NetlinkTransport {
   /**
    * Receive one datagram into `buf`; returns its real length, which is larger than
    * `buf.byteLength` when it was truncated. Throws SyscallError (e.g. ENOBUFS, EAGAIN on timeout).
+   * With `dontWait`, throws EAGAIN at once when nothing is queued (event monitors poll this way).
    */
-  recv(buf: Uint8Array): number;
+  recv(buf: Uint8Array, dontWait?: boolean): number;
   close(): void;
 }
 
