@@ -144,11 +144,23 @@ export class KubeClient {
     return toNode(await this.request("GET", `/api/v1/nodes/${encodeURIComponent(name)}`, signal ? { signal } : {}));
   }
 
-  async listNodes(signal?: AbortSignal): Promise<{ items: KubeNode[]; resourceVersion: string }> {
-    const r = obj(await this.request("GET", "/api/v1/nodes", signal ? { signal } : {}));
-    const items = Array.isArray(r["items"]) ? r["items"].map(toNode) : [];
-    const rv = obj(r["metadata"])["resourceVersion"];
-    return { items, resourceVersion: typeof rv === "string" ? rv : "" };
+  /**
+   * All nodes, fetched in pages of `pageSize` (limit/continue) so a big cluster never needs one
+   * huge answer in memory; only the fields flanneld uses are kept.
+   */
+  async listNodes(signal?: AbortSignal, pageSize = 500): Promise<{ items: KubeNode[]; resourceVersion: string }> {
+    const items: KubeNode[] = [];
+    let cont = "";
+    let rv = "";
+    do {
+      const q = `?limit=${pageSize}${cont ? `&continue=${encodeURIComponent(cont)}` : ""}`;
+      const r = obj(await this.request("GET", `/api/v1/nodes${q}`, signal ? { signal } : {}));
+      if (Array.isArray(r["items"])) for (const n of r["items"]) items.push(toNode(n));
+      const meta = obj(r["metadata"]);
+      rv = typeof meta["resourceVersion"] === "string" ? meta["resourceVersion"] : rv;
+      cont = typeof meta["continue"] === "string" ? meta["continue"] : "";
+    } while (cont !== "");
+    return { items, resourceVersion: rv };
   }
 
   /** Strategic merge patch of the node's status subresource (annotations and conditions). */

@@ -130,8 +130,16 @@ export class StubApiServer {
     const name = m[1] ? decodeURIComponent(m[1]) : undefined;
     if (!name && req.method === "GET" && url.searchParams.get("watch") === "1") return this.watch(res, Number(url.searchParams.get("resourceVersion") ?? "0"));
     if (!name && req.method === "GET") {
+      // Paginated like the API server: `limit`, and an opaque `continue` token (here: the offset).
+      const all = [...this.nodes.values()];
+      const limit = Number(url.searchParams.get("limit") ?? "0") || all.length;
+      const from = Number(url.searchParams.get("continue") ?? "0");
+      const page = all.slice(from, from + limit);
+      const more = from + limit < all.length;
       res.writeHead(200, { "content-type": "application/json" });
-      return void res.end(JSON.stringify({ kind: "NodeList", apiVersion: "v1", metadata: { resourceVersion: String(this.rv) }, items: [...this.nodes.values()] }));
+      return void res.end(
+        JSON.stringify({ kind: "NodeList", apiVersion: "v1", metadata: { resourceVersion: String(this.rv), ...(more ? { continue: String(from + limit) } : {}) }, items: page }),
+      );
     }
     const node = name ? this.nodes.get(name) : undefined;
     if (!node) return this.status(res, 404, "NotFound", `nodes "${name}" not found`);

@@ -153,7 +153,7 @@ describe("kube subnet manager", () => {
     await until(() => batches.length >= 4);
     expect(show().slice(2)).toEqual([['added 192.0.2.5 {"VNI":1,"VtepMAC":"0e:00:00:00:00:0c"}'], ['removed 192.0.2.2 {"VNI":1,"VtepMAC":"0e:00:00:00:00:bb"}']]);
     // The watch breaks, history expires while node-c leaves and node-d joins: relist and diff.
-    const lists = () => api.requests.filter((r) => r.method === "GET" && r.url === "/api/v1/nodes").length;
+    const lists = () => api.requests.filter((r) => r.method === "GET" && r.url.startsWith("/api/v1/nodes?limit=")).length;
     const listsBefore = lists();
     api.minRv = Number.MAX_SAFE_INTEGER;
     api.dropWatches();
@@ -176,7 +176,7 @@ describe("kube subnet manager", () => {
     const done = m.watchLeases(own, (b) => void batches.push([...b]), ac.signal);
     await until(() => batches.length >= 1);
     const watches = () => api.requests.filter((r) => r.url.includes("watch=1")).length;
-    const lists = () => api.requests.filter((r) => r.url === "/api/v1/nodes").length;
+    const lists = () => api.requests.filter((r) => r.url.startsWith("/api/v1/nodes?limit=")).length;
     await until(() => watches() === 1);
     api.endWatches();
     await until(() => watches() === 2);
@@ -196,6 +196,21 @@ describe("kube subnet manager", () => {
     expect(await resolveNodeName({ POD_NAME: "kube-flannel-ds-abcde", POD_NAMESPACE: "kube-flannel" }, c)).toBe("node-z");
     await expect(resolveNodeName({}, c)).rejects.toThrow(/set NODE_NAME/);
     c.close();
+  });
+
+  it("lists nodes in pages and keeps every one", async () => {
+    for (let i = 0; i < 7; i++) api.setNode(`n${i}`, { podCIDRs: [`10.244.${10 + i}.0/24`] });
+    const c = new KubeClient({ server: api.url, token: "test-token", source: "test" });
+    const list = await c.listNodes(undefined, 3);
+    c.close();
+    expect(list.items.map((n) => n.name)).toEqual(["n0", "n1", "n2", "n3", "n4", "n5", "n6"]);
+    expect(list.items[6]?.podCIDRs).toEqual(["10.244.16.0/24"]);
+    expect(list.resourceVersion).toBe(String(api.resourceVersion));
+    expect(api.requests.filter((r) => r.url.startsWith("/api/v1/nodes?limit=3")).map((r) => r.url)).toEqual([
+      "/api/v1/nodes?limit=3",
+      "/api/v1/nodes?limit=3&continue=3",
+      "/api/v1/nodes?limit=3&continue=6",
+    ]);
   });
 
   it("explains a 401 from the API server", async () => {
