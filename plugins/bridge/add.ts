@@ -1,7 +1,7 @@
 /**
  * bridge ADD (reference cmdAdd steps 1-13): bridge, veth, IPAM, pod addresses and routes, gateway
  * addresses on the bridge, forwarding, masquerade, port state. Every step that changes something
- * pushes its undo; any failure unwinds them all (veth pair, IPAM allocation, masquerade rules), so a
+ * pushes its undo; any failure unwinds them all (veth pair, spoof-check, IPAM allocation, masquerade), so a
  * failed ADD leaves nothing behind but the shared bridge.
  */
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
@@ -10,6 +10,7 @@ import { UndoStack } from "../shared/undo.ts";
 import { ensureAddr, ensureBridge, enableForwarding } from "./bridge-device.ts";
 import { checkForAdd, parseBridgeConf, type BridgeConf } from "./config.ts";
 import type { BridgeCall, BridgeDeps } from "./deps.ts";
+import { kernelError } from "./errors.ts";
 import { calcGateways } from "./gateway.ts";
 import type { Backend } from "./ipmasq.ts";
 import { openPodOrFail } from "./netns.ts";
@@ -18,13 +19,22 @@ import { configureIface, podSysctls } from "./pod-iface.ts";
 import { setupVeth } from "./veth.ts";
 import { ensureVlanInterface } from "./vlan.ts";
 
+/** One ADD in progress: its inputs, the open pod netns and what to undo. */
+interface AddContext {
+  readonly call: BridgeCall;
+  readonly deps: BridgeDeps;
+  readonly c: BridgeConf;
+  readonly pod: PodNet;
+  readonly undo: UndoStack;
+}
+
 export async function bridgeAdd(call: BridgeCall, deps: BridgeDeps): Promise<Result100> {
   const c = parseBridgeConf(call.config, call.args);
   checkForAdd(c);
   const undo = new UndoStack();
   const pod = openPodOrFail(deps, call.netns);
   try {
-    const result = await addSteps(call, deps, c, pod, undo);
+    const result = await addSteps({ call, deps, c, pod, undo });
     undo.commit();
     return result;
   } catch (e) {
@@ -35,9 +45,10 @@ export async function bridgeAdd(call: BridgeCall, deps: BridgeDeps): Promise<Res
   }
 }
 
-async function addSteps(call: BridgeCall, deps: BridgeDeps, c: BridgeConf, pod: PodNet, undo: UndoStack): Promise<Result100> {
+async function addSteps(ctx: AddContext): Promise<Result100> {
+  const { call, deps, c, pod, undo } = ctx;
   const br = ensureBridge(deps.host, c);
-  const veth = setupVeth(deps, pod, c, { podIfName: call.ifName, netnsPath: call.netns, bridge: br }, undo);
+  const veth = setupVeth(deps, pod, c, { podIfName: call.ifName, netnsPath: call.netns, bridge: br, undo });
   const brIf: Interface100 = { name: br.name, mac: br.mac };
   const result: Result100 = { cniVersion: "1.1.0", interfaces: [brIf, veth.host, veth.pod] };
   if (c.macspoofchk) {
@@ -46,9 +57,13 @@ async function addSteps(call: BridgeCall, deps: BridgeDeps, c: BridgeConf, pod: 
     await deps.spoof.setup(target, veth.host.name, veth.pod.mac ?? "");
   }
   if (c.ipamType !== "") {
-    await layer3(call, deps, c, pod, undo, result, br);
+    await layer3(ctx, result, br);
   } else if (!c.disableContainerInterface) {
-    pod.setUp(call.ifName);
+    try {
+      pod.setUp(call.ifName);
+    } catch (e) {
+      throw kernelError(`failed to set "${call.ifName}" up`, e);
+    }
   }
   if (!c.disableContainerInterface) await waitPortUp(deps, veth.host.name);
   // the bridge MAC may change when its first port joins or its address is set; the veth's too
@@ -59,15 +74,9 @@ async function addSteps(call: BridgeCall, deps: BridgeDeps, c: BridgeConf, pod: 
   return result;
 }
 
-async function layer3(
-  call: BridgeCall,
-  deps: BridgeDeps,
-  c: BridgeConf,
-  pod: PodNet,
-  undo: UndoStack,
-  result: Result100,
-  br: LinkInfo,
-): Promise<void> {
+/** IPAM, pod addresses and routes, gateway on the bridge (or <bridge>.<vlan>), forwarding, masquerade. */
+async function layer3(ctx: AddContext, result: Result100, br: LinkInfo): Promise<void> {
+  const { call, deps, c, pod, undo } = ctx;
   const ipam = await deps.ipam.add(c.ipamType, call.stdinData);
   undo.push(`IPAM DEL (${c.ipamType})`, () => deps.ipam.del(c.ipamType, call.stdinData));
   if (!ipam.ips || ipam.ips.length === 0) {
@@ -78,7 +87,7 @@ async function layer3(
   if (plan.routes.length > 0) result.routes = plan.routes;
   if (ipam.dns) result.dns = ipam.dns;
   podSysctls(pod, call.ifName, c.enabledad);
-  await configureIface(pod, call.ifName, result.ips, result.routes ?? [], deps.sleep);
+  await configureIface(pod, call.ifName, { ips: result.ips, routes: result.routes ?? [] }, deps.sleep);
   if (c.isGateway && plan.bridgeAddrs[4].length + plan.bridgeAddrs[6].length > 0) {
     let gwLink = c.bridge;
     if (c.vlan !== 0) {
@@ -87,7 +96,7 @@ async function layer3(
       result.interfaces?.push({ name: v.name, mac: v.mac });
     }
     for (const family of [4, 6] as const) {
-      for (const cidr of plan.bridgeAddrs[family]) ensureAddr(deps.host, gwLink, family, cidr, c.forceAddress);
+      for (const cidr of plan.bridgeAddrs[family]) ensureAddr(deps.host, gwLink, cidr, c.forceAddress);
       if (plan.bridgeAddrs[family].length > 0) enableForwarding(deps.host, family);
     }
   }

@@ -45,9 +45,10 @@ export function ensureBridge(host: HostNet, c: BridgeConf): LinkInfo {
  * or an overlapping IPv6 one, is an error unless forceAddress (then the old one is removed).
  * Afterwards the bridge MAC is pinned to its current value so it stops following its ports.
  */
-export function ensureAddr(host: HostNet, bridge: string, family: Family, cidr: string, forceAddress: boolean): void {
+export function ensureAddr(host: HostNet, bridge: string, cidr: string, forceAddress: boolean): void {
   const want = parseCidr(cidr);
   if (!want) throw new CniError(ErrorCode.Internal, `ensureAddr: ${cidr} is not a CIDR`);
+  const family = want.family;
   for (const a of host.addrList(bridge, family)) {
     if (a.cidr === cidr) return;
     const have = parseCidr(a.cidr);

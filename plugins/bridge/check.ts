@@ -27,7 +27,7 @@ export async function bridgeCheck(call: BridgeCall, deps: BridgeDeps): Promise<v
     if (c.ipamType !== "") await deps.ipam.check(c.ipamType, call.stdinData);
     const prev = isObject(call.config) ? parsePrevResult(call.config, c.cniVersion) : undefined;
     if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, "Required prevResult missing", "CHECK needs the ADD result as prevResult");
-    checkLinks(call, deps.host, pod, c, prev);
+    checkLinks(call, { host: deps.host, pod }, c, prev);
     checkAddresses(pod, call.ifName, prev);
     checkRoutes(pod, prev.routes ?? []);
   } finally {
@@ -35,7 +35,8 @@ export async function bridgeCheck(call: BridgeCall, deps: BridgeDeps): Promise<v
   }
 }
 
-function checkLinks(call: BridgeCall, host: HostNet, pod: PodNet, c: BridgeConf, prev: Result100): void {
+function checkLinks(call: BridgeCall, net: { readonly host: HostNet; readonly pod: PodNet }, c: BridgeConf, prev: Result100): void {
+  const { host, pod } = net;
   const ifs = prev.interfaces ?? [];
   const brEntry = ifs.find((i) => i.name === c.bridge);
   const podEntry = ifs.find((i) => i.name === call.ifName && i.sandbox === call.netns);

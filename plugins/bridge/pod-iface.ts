@@ -53,10 +53,10 @@ function enableIpv6(pod: PodNet, ifName: string): void {
 export async function configureIface(
   pod: PodNet,
   ifName: string,
-  ips: readonly IPConfig100[],
-  routes: readonly Route[],
+  config: { readonly ips: readonly IPConfig100[]; readonly routes: readonly Route[] },
   sleep: (ms: number) => Promise<void>,
 ): Promise<void> {
+  const { ips, routes } = config;
   const gw: { 4?: string; 6?: string } = {};
   let v6Enabled = false;
   for (const ip of ips) {

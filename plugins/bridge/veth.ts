@@ -15,6 +15,8 @@ export interface VethSetup {
   readonly podIfName: string;
   readonly netnsPath: string;
   readonly bridge: LinkInfo;
+  /** Receives the removal of the pair. */
+  readonly undo: UndoStack;
 }
 
 export interface VethPair {
@@ -22,10 +24,10 @@ export interface VethPair {
   readonly pod: Interface100;
 }
 
-/** Create the pair, attach the host end to the bridge; pushes the pair's removal onto `undo`. */
-export function setupVeth(deps: BridgeDeps, pod: PodNet, c: BridgeConf, s: VethSetup, undo: UndoStack): VethPair {
+/** Create the pair, attach the host end to the bridge; pushes the pair's removal onto `s.undo`. */
+export function setupVeth(deps: BridgeDeps, pod: PodNet, c: BridgeConf, s: VethSetup): VethPair {
   const hostName = createPair(deps, pod, c, s);
-  undo.push(`delete veth ${hostName}`, () => deps.host.deleteLink(hostName));
+  s.undo.push(`delete veth ${hostName}`, () => deps.host.deleteLink(hostName));
   try {
     deps.host.setUp(hostName);
     deps.host.setMaster(hostName, s.bridge.index);
@@ -33,7 +35,7 @@ export function setupVeth(deps: BridgeDeps, pod: PodNet, c: BridgeConf, s: VethS
   } catch (e) {
     throw kernelError(`failed to connect "${hostName}" to bridge ${c.bridge}`, e);
   }
-  applyPortVlans(deps.host, hostName, c.vlan, c.vlanTrunk ?? [], c.preserveDefaultVlan);
+  applyPortVlans(deps.host, hostName, { vlan: c.vlan, trunk: c.vlanTrunk ?? [], preserveDefaultVlan: c.preserveDefaultVlan });
   const hostLink = deps.host.linkByName(hostName);
   const podLink = pod.linkByName(s.podIfName);
   if (!hostLink || !podLink) {

@@ -11,7 +11,17 @@ import { errnoOf, kernelError } from "./errors.ts";
 import type { HostNet, LinkInfo } from "./kernel.ts";
 
 /** Apply the VLAN settings to bridge port `port`. */
-export function applyPortVlans(host: HostNet, port: string, vlan: number, trunk: readonly number[], preserveDefaultVlan: boolean): void {
+export interface PortVlans {
+  /** PVID, egress untagged; 0 = none. */
+  readonly vlan: number;
+  /** Tagged VIDs. */
+  readonly trunk: readonly number[];
+  /** Keep the VIDs the port already has (the default VID 1). */
+  readonly preserveDefaultVlan: boolean;
+}
+
+export function applyPortVlans(host: HostNet, port: string, o: PortVlans): void {
+  const { vlan, trunk, preserveDefaultVlan } = o;
   if (vlan === 0 && trunk.length === 0) return;
   try {
     if (!preserveDefaultVlan) for (const v of host.portVlans(port)) host.delPortVlan(port, v.vid);
@@ -49,7 +59,7 @@ export function ensureVlanInterface(deps: BridgeDeps, c: BridgeConf, br: LinkInf
   } catch (e) {
     throw kernelError(`failed to connect "${peer}" to bridge ${c.bridge}`, e);
   }
-  applyPortVlans(deps.host, peer, c.vlan, [], c.preserveDefaultVlan);
+  applyPortVlans(deps.host, peer, { vlan: c.vlan, trunk: [], preserveDefaultVlan: c.preserveDefaultVlan });
   try {
     deps.host.setUp(name);
   } catch (e) {
