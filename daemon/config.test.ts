@@ -55,6 +55,13 @@ describe("network config parsing", () => {
     [{ EnableIPv4: false, EnableIPv6: false }, "EnableIPv4", /enable at least one family/],
     [{ Network: "10.244.0.0/16", SubnetMin: "10.244.1" }, "SubnetMin", /"SubnetMin" must be an IPv4 address/],
     [{ Network: "10.244.0.0/16", EnableIPv4: "true" }, "EnableIPv4", /must be true or false/],
+    [{ Network: "10.244.0.0/16", SubnetLen: "24" }, "SubnetLen", /"SubnetLen" must be a whole number from 0 to 32, got "24"/],
+    [{ Network: "10.244.0.0/16", SubnetLen: 33 }, "SubnetLen", /"SubnetLen" must be a whole number from 0 to 32, got 33/],
+    [{ Network: "10.244.0.0/16", EnableIPv6: true, IPv6Network: "10.0.0.0/8" }, "IPv6Network", /"IPv6Network" must be an IPv6 CIDR like "fc00::\/48"/],
+    [{ Network: "10.244.0.0/16", EnableIPv6: true, IPv6Network: "fc00::/48", IPv6SubnetMin: "10.1.1.1" }, "IPv6SubnetMin", /"IPv6SubnetMin" must be an IPv6 address/],
+    [{ Network: "10.244.0.0/16", Backend: { Type: "vxlan", Learning: 1 } }, "Backend.Learning", /"Backend.Learning" must be true or false, got 1/],
+    [{ Network: "10.244.0.0/16", Backend: { Type: "vxlan", DirectRouting: "false" } }, "Backend.DirectRouting", /must be true or false/],
+    [{ Network: "10.244.0.0/16", Backend: { Type: 7 } }, "Backend.Type", /"Backend.Type" is missing/],
   ])("rejects %j naming key %s", (doc, key, msg) => {
     let err: unknown;
     try {
@@ -110,6 +117,9 @@ describe("CheckNetworkConfig defaults and validation", () => {
     [{ EnableIPv6: true, EnableIPv4: false, IPv6Network: "fc00::/48", IPv6SubnetLen: 49 }, "IPv6SubnetLen", /IPv6SubnetLen ≥ 50/],
     [{ EnableIPv6: true, EnableIPv4: false, IPv6Network: "fc00::/48", IPv6SubnetMin: "fc01::" }, "IPv6SubnetMin", /outside "IPv6Network"/],
     [{ EnableIPv6: true, EnableIPv4: false, IPv6Network: "fc00::/48", IPv6SubnetMax: "fc00:0:0:5::1" }, "IPv6SubnetMax", /not on a IPv6SubnetLen \(\/64\) boundary/],
+    [{ EnableIPv6: true, EnableIPv4: false, IPv6Network: "fc00::/48", IPv6SubnetMax: "fc01::" }, "IPv6SubnetMax", /"IPv6SubnetMax" fc01:: is outside "IPv6Network" fc00::\/48/],
+    [{ EnableIPv6: true, EnableIPv4: false, IPv6Network: "fc00::/48", IPv6SubnetMin: "fc00:0:0:1::8" }, "IPv6SubnetMin", /not on a IPv6SubnetLen/],
+    [{ EnableIPv6: true, EnableIPv4: false, IPv6Network: "fc00::/48", IPv6SubnetMin: "fc00:0:0:9::", IPv6SubnetMax: "fc00:0:0:2::" }, "IPv6SubnetMin", /is above "IPv6SubnetMax"/],
   ])("rejects %j naming key %s", (doc, key, msg) => {
     let err: unknown;
     try {
