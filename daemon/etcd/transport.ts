@@ -216,6 +216,7 @@ export class EtcdTransport {
         req.setTimeout(0);
         const done = new Promise<void>((resolve, reject) => {
           let buf = "";
+          let failure: Error | undefined;
           res.setEncoding("utf8");
           res.on("data", (chunk: string) => {
             buf += chunk;
@@ -227,13 +228,15 @@ export class EtcdTransport {
               try {
                 onLine(JSON.parse(line) as Record<string, unknown>);
               } catch (e) {
-                req.destroy(e as Error);
+                failure = e instanceof Error ? e : new Error(String(e));
+                req.destroy(failure);
+                return;
               }
             }
           });
           res.on("end", () => resolve());
-          res.on("error", (e) => (signal.aborted ? resolve() : reject(e)));
-          res.on("close", () => (signal.aborted ? resolve() : reject(new EtcdError(`${path}: stream to ${url.origin} closed`, GrpcCode.Unavailable))));
+          res.on("error", (e) => (signal.aborted ? resolve() : reject(failure ?? e)));
+          res.on("close", () => (signal.aborted ? resolve() : reject(failure ?? new EtcdError(`${path}: stream to ${url.origin} closed`, GrpcCode.Unavailable))));
         });
         resolveOpen({ done });
       });
