@@ -73,7 +73,11 @@ export function withNetns<T>(target: string | Netns, fn: () => Sync<T>): T {
   const ns = typeof target === "string" ? openNetns(target) : target;
   const previous = currentFd;
   try {
-    libc.setns(ns.fd, libc.CLONE_NEWNET);
+    try {
+      libc.setns(ns.fd, libc.CLONE_NEWNET);
+    } catch (e) {
+      throw e instanceof SyscallError ? new SyscallError(e.errno, `setns ${ns.path}`) : e;
+    }
     currentFd = ns.fd;
     try {
       const result = fn();
