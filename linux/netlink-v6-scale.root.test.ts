@@ -61,3 +61,43 @@ describe("dumps spanning many datagrams", () => {
     expect((routes as Json[]).filter((r) => r["gateway"] === "192.0.2.2").length).toBe(500);
   });
 });
+
+describe("more options", () => {
+  it("creates an IPv6 vxlan (flannel-v6) and programs IPv6 FDB destinations", async () => {
+    const res = await netlinkOk([
+      ...v6link(),
+      call("h", "createVxlan", { name: "flannel-v6.1", vni: 1, local: "fd00:2::1", port: 8472, mtu: 1430 }),
+      call("h", "appendFdb", { dev: "flannel-v6.1", mac: "aa:bb:cc:00:00:01", dst: "fd00:2::2" }),
+      call("h", "getLink", "flannel-v6.1"),
+      call("h", "listFdb", { dev: "flannel-v6.1" }),
+    ]);
+    expect(res[7]).toMatchObject({ kind: "vxlan", mtu: 1430, vxlan: { vni: 1, local: "fd00:2::1", port: 8472 } });
+    expect(res[8]).toEqual(expect.arrayContaining([expect.objectContaining({ mac: "aa:bb:cc:00:00:01", ip: "fd00:2::2", self: true })]));
+    const [l] = await ipj<Json[]>(host.name, ["link", "show", "flannel-v6.1"]);
+    expect((l?.["linkinfo"] as Json)["info_data"]).toMatchObject({ id: 1, local6: "fd00:2::1", port: 8472 });
+  });
+
+  it("creates both veth ends away from the socket's netns and sets port learning/isolation", async () => {
+    const other = await nss.add("o");
+    const res = await netlinkOk([
+      { op: "client", name: "h", netns: host.path },
+      { op: "netns", name: "o", path: other.path },
+      call("h", "createVeth", { name: "far0", netnsFd: { $fd: "o" }, peer: { name: "far1", netnsFd: { $fd: "o" } } }),
+      call("h", "findLink", "far0"),
+      call("h", "createBridge", { name: "br1" }),
+      call("h", "createVeth", { name: "p0", peer: { name: "p1" } }),
+      call("h", "setMaster", "p0", "br1"),
+      call("h", "setBridgePort", "p0", { learning: false, isolated: true }),
+      call("h", "getLink", "p0"),
+    ]);
+    expect(res[3]).toBeNull();
+    expect((await ipj<Json[]>(other.name, ["link"])).map((l) => l["ifname"]).sort()).toEqual(["far0", "far1", "lo"]);
+    expect((res[8] as Json)["bridgePort"]).toMatchObject({ hairpin: false, learning: false, isolated: true });
+  });
+
+  it("adds a route with a preferred source, explicit scope and static protocol", async () => {
+    await netlinkOk([...v6link(), call("h", "addAddr", "s0", "192.0.2.1/24"), call("h", "addRoute", { dst: "198.51.100.0/24", dev: "s0", src: "192.0.2.1", scope: "link", protocol: "static" })]);
+    const [r] = await ipj<Json[]>(host.name, ["route", "show", "198.51.100.0/24"]);
+    expect(r).toMatchObject({ dev: "s0", prefsrc: "192.0.2.1", scope: "link", protocol: "static" });
+  });
+});
