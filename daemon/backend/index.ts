@@ -11,7 +11,7 @@ import type { Logger } from "../log.ts";
 import type { Backend, BackendNetwork, DataPlane, RegisterOptions, TrafficOptions, TrafficRules } from "../network.ts";
 import { sleep } from "../time.ts";
 import { TrafficManager } from "../rules/traffic.ts";
-import { execaRunner } from "../rules/runner.ts";
+import { execaRunner } from "../../linux/command.ts";
 import { KernelNetOps } from "./kernel-netops.ts";
 import { RouteNetwork, type BackendLog } from "./route-network.ts";
 

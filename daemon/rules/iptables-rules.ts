@@ -1,7 +1,7 @@
 // flanneld's iptables rules (flannel-reference §7): masquerade in nat FLANNEL-POSTRTG and forward
 // accepts in filter FLANNEL-FWD, same chain names, comments and order as flanneld so operators'
 // tooling and habits carry over. Pure builders + an applier over a CommandRunner.
-import type { CommandRunner } from "./runner.ts";
+import type { CommandRunner } from "../../linux/command.ts";
 
 export type Family = 4 | 6;
 
@@ -60,7 +60,7 @@ export function restorePayload(table: "nat" | "filter", rules: readonly RuleSpec
 
 export class IptablesRules {
   constructor(
-    private readonly run: CommandRunner,
+    private readonly runner: CommandRunner,
     private readonly family: Family,
   ) {}
 
@@ -69,7 +69,7 @@ export class IptablesRules {
   }
 
   async exists(r: RuleSpec): Promise<boolean> {
-    const res = await this.run(this.bin, ["-w", "5", "-t", r.table, "-C", r.chain, ...r.rule]);
+    const res = await this.runner.run(this.bin, ["-w", "5", "-t", r.table, "-C", r.chain, ...r.rule]);
     return res.exitCode === 0;
   }
 
@@ -81,7 +81,7 @@ export class IptablesRules {
       const jumps = mine.filter((r) => !r.chain.startsWith("FLANNEL-"));
       const jumpPresent = (await Promise.all(jumps.map((j) => this.exists(j)))).every(Boolean) && jumps.length > 0;
       const payload = restorePayload(table, mine, jumpPresent);
-      const res = await this.run(`${this.bin}-restore`, ["--noflush", "--wait"], payload);
+      const res = await this.runner.run(`${this.bin}-restore`, ["--noflush", "--wait"], payload);
       if (res.exitCode !== 0) throw new Error(`${this.bin}-restore (table ${table}) failed: ${res.stderr.trim()}; payload:\n${payload}`);
     }
   }
@@ -96,12 +96,12 @@ export class IptablesRules {
   /** Remove our rules and chains (mode switch to nftables, or old network/subnet at start). */
   async remove(rules: readonly RuleSpec[]): Promise<void> {
     for (const r of rules.filter((x) => !x.chain.startsWith("FLANNEL-"))) {
-      while (await this.exists(r)) await this.run(this.bin, ["-w", "5", "-t", r.table, "-D", r.chain, ...r.rule]);
+      while (await this.exists(r)) await this.runner.run(this.bin, ["-w", "5", "-t", r.table, "-D", r.chain, ...r.rule]);
     }
     for (const r of rules) {
       if (!r.chain.startsWith("FLANNEL-")) continue;
-      await this.run(this.bin, ["-w", "5", "-t", r.table, "-F", r.chain]);
-      await this.run(this.bin, ["-w", "5", "-t", r.table, "-X", r.chain]);
+      await this.runner.run(this.bin, ["-w", "5", "-t", r.table, "-F", r.chain]);
+      await this.runner.run(this.bin, ["-w", "5", "-t", r.table, "-X", r.chain]);
     }
   }
 }

@@ -3,7 +3,7 @@
 // Two deliberate fixes over the reference (flannel-reference §7): the kube-proxy mark is matched
 // with its mask like the iptables rule, and the 4th RETURN rule is `saddr != Net daddr Pod`, the same
 // as iptables, so host->pod traffic can reach the final MASQUERADE rule.
-import type { CommandRunner } from "./runner.ts";
+import type { CommandRunner } from "../../linux/command.ts";
 import type { Family } from "./iptables-rules.ts";
 
 export interface NftOptions {
@@ -53,24 +53,24 @@ export function nftScript(o: NftOptions): string {
 }
 
 export class NftRules {
-  constructor(private readonly run: CommandRunner) {}
+  constructor(private readonly runner: CommandRunner) {}
 
   async ensure(o: NftOptions): Promise<void> {
     const script = nftScript(o);
-    const r = await this.run("nft", ["-f", "-"], script);
+    const r = await this.runner.run("nft", ["-f", "-"], script);
     if (r.exitCode !== 0) throw new Error(`nft -f - failed: ${r.stderr.trim()}; script:\n${script}`);
   }
 
   /** True when our table exists with both chains we expect. */
   async present(o: NftOptions): Promise<boolean> {
     const t = nftTable(o.family);
-    const r = await this.run("nft", ["-j", "list", "table", t.family, t.name]);
+    const r = await this.runner.run("nft", ["-j", "list", "table", t.family, t.name]);
     if (r.exitCode !== 0) return false;
     return (!o.forward || r.stdout.includes('"forward"')) && (!o.masquerade || r.stdout.includes('"postrtg"'));
   }
 
   async remove(family: Family): Promise<void> {
     const t = nftTable(family);
-    await this.run("nft", ["delete", "table", t.family, t.name]);
+    await this.runner.run("nft", ["delete", "table", t.family, t.name]);
   }
 }

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../netns-fixtures/sh.ts";
 import { Topology } from "../../netns-fixtures/topology.ts";
-import { execaRunner, type CommandRunner } from "./runner.ts";
+import { execaRunner, type CommandRunner } from "../../linux/command.ts";
 import { TrafficManager } from "./traffic.ts";
 
 const v4 = { family: 4 as const, network: "10.244.0.0/16", pod: "10.244.1.0/24" };
@@ -13,7 +13,7 @@ describe("masquerade and forward rules in a real netns", () => {
   let inNs: CommandRunner;
   beforeAll(async () => {
     ns = await topo.netns("rules");
-    inNs = (cmd, args, input) => execaRunner("ip", ["netns", "exec", ns, cmd, ...args], input);
+    inNs = { run: (cmd, args, input) => execaRunner.run("ip", ["netns", "exec", ns, cmd, ...args], input) };
   });
   afterAll(() => topo.cleanup());
 

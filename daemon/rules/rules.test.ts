@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { forwardRules, IptablesRules, masqRules, restorePayload } from "./iptables-rules.ts";
 import { nftScript } from "./nft-rules.ts";
-import { RecordingRunner } from "./runner.ts";
+import { RecordingRunner } from "../../linux/command.ts";
 import { TrafficManager } from "./traffic.ts";
 
 const v4 = { family: 4 as const, network: "10.244.0.0/16", pod: "10.244.1.0/24" };
@@ -39,16 +39,16 @@ describe("flanneld iptables rules", () => {
   });
 
   it("ensure() checks the jump, then feeds iptables-restore --noflush per table", async () => {
-    const rec = new RecordingRunner((cmd, args) => (cmd === "iptables" && args.includes("-C") ? { exitCode: 1, stdout: "", stderr: "" } : undefined));
-    await new IptablesRules(rec.run, 4).ensure([...masqRules({ ...v4, fullyRandom: false }), ...forwardRules(v4.network)]);
+    const rec = new RecordingRunner((c) => (c.cmd === "iptables" && c.args.includes("-C") ? { exitCode: 1 } : {}));
+    await new IptablesRules(rec, 4).ensure([...masqRules({ ...v4, fullyRandom: false }), ...forwardRules(v4.network)]);
     const restores = rec.calls.filter((c) => c.cmd === "iptables-restore");
     expect(restores.map((c) => c.input?.split("\n")[0])).toEqual(["*nat", "*filter"]);
     expect(restores.every((c) => c.args.join(" ") === "--noflush --wait")).toBe(true);
   });
 
   it("ensure() reports the failing table and the stderr of iptables-restore", async () => {
-    const rec = new RecordingRunner((cmd) => (cmd === "iptables-restore" ? { exitCode: 2, stdout: "", stderr: "line 3 failed" } : undefined));
-    await expect(new IptablesRules(rec.run, 4).ensure(masqRules({ ...v4, fullyRandom: false }))).rejects.toThrow(/iptables-restore \(table nat\) failed: line 3 failed/);
+    const rec = new RecordingRunner((c) => (c.cmd === "iptables-restore" ? { exitCode: 2, stderr: "line 3 failed" } : {}));
+    await expect(new IptablesRules(rec, 4).ensure(masqRules({ ...v4, fullyRandom: false }))).rejects.toThrow(/iptables-restore \(table nat\) failed: line 3 failed/);
   });
 });
 
@@ -71,14 +71,14 @@ describe("flanneld nftables rules", () => {
 describe("traffic manager", () => {
   it("in iptables mode removes the nftables tables first, then installs", async () => {
     const rec = new RecordingRunner();
-    await new TrafficManager(rec.run, { mode: "iptables", families: [v4], masquerade: true, forward: true, fullyRandom: true }).init();
+    await new TrafficManager(rec, { mode: "iptables", families: [v4], masquerade: true, forward: true, fullyRandom: true }).init();
     expect(rec.calls[0]).toEqual({ cmd: "nft", args: ["delete", "table", "ip", "flannel-ipv4"] });
     expect(rec.calls.some((c) => c.cmd === "iptables-restore")).toBe(true);
   });
   it("resync reinstalls only when a rule is missing", async () => {
     let missing = true;
-    const rec = new RecordingRunner((cmd, args) => (cmd === "iptables" && args.includes("-C") ? { exitCode: missing ? 1 : 0, stdout: "", stderr: "" } : undefined));
-    const tm = new TrafficManager(rec.run, { mode: "iptables", families: [v4], masquerade: true, forward: true, fullyRandom: false });
+    const rec = new RecordingRunner((c) => (c.cmd === "iptables" && c.args.includes("-C") ? { exitCode: missing ? 1 : 0 } : {}));
+    const tm = new TrafficManager(rec, { mode: "iptables", families: [v4], masquerade: true, forward: true, fullyRandom: false });
     expect(await tm.resync()).toBe(1);
     missing = false;
     expect(await tm.resync()).toBe(0);

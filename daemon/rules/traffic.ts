@@ -2,7 +2,7 @@
 // the other mode, and keeps them in place (resync). Rules are never removed on exit (as flanneld).
 import { forwardRules, IptablesRules, masqRules, type Family, type RuleSpec } from "./iptables-rules.ts";
 import { NftRules } from "./nft-rules.ts";
-import type { CommandRunner } from "./runner.ts";
+import type { CommandRunner } from "../../linux/command.ts";
 
 export interface TrafficConfig {
   readonly mode: "iptables" | "nftables";
@@ -16,11 +16,11 @@ export interface TrafficConfig {
 export class TrafficManager {
   private readonly nft: NftRules;
   constructor(
-    private readonly run: CommandRunner,
+    private readonly runner: CommandRunner,
     private readonly cfg: TrafficConfig,
     private readonly log: (msg: string, fields?: Record<string, unknown>) => void = () => undefined,
   ) {
-    this.nft = new NftRules(run);
+    this.nft = new NftRules(runner);
   }
 
   private iptablesRules(f: TrafficConfig["families"][number]): RuleSpec[] {
@@ -35,14 +35,14 @@ export class TrafficManager {
     for (const f of this.cfg.families) {
       if (this.cfg.mode === "iptables") {
         await this.nft.remove(f.family);
-        const ipt = new IptablesRules(this.run, f.family);
+        const ipt = new IptablesRules(this.runner, f.family);
         if (previous && previous.family === f.family && (previous.network !== f.network || previous.pod !== f.pod)) {
           this.log("removing rules of the previous network/subnet", { ...previous });
           await ipt.remove([...masqRules({ ...previous, fullyRandom: this.cfg.fullyRandom }), ...forwardRules(previous.network)]);
         }
         await ipt.ensure(this.iptablesRules(f));
       } else {
-        const ipt = new IptablesRules(this.run, f.family);
+        const ipt = new IptablesRules(this.runner, f.family);
         await ipt.remove([...masqRules({ ...f, fullyRandom: this.cfg.fullyRandom }), ...forwardRules(f.network)]).catch(() => undefined);
         await this.nft.ensure({ ...f, fullyRandom: this.cfg.fullyRandom, masquerade: this.cfg.masquerade, forward: this.cfg.forward });
       }
@@ -54,7 +54,7 @@ export class TrafficManager {
     let repaired = 0;
     for (const f of this.cfg.families) {
       if (this.cfg.mode === "iptables") {
-        const ipt = new IptablesRules(this.run, f.family);
+        const ipt = new IptablesRules(this.runner, f.family);
         const rules = this.iptablesRules(f);
         const missing = await ipt.missing(rules);
         if (missing.length > 0) {

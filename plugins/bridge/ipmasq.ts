@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { accessSync, constants } from "node:fs";
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
 import { formatCidr, formatIp, maskNet, parseCidr } from "../../daemon/ip.ts";
-import type { CommandRunner } from "../shared/run.ts";
+import type { CommandRunner } from "../../linux/command.ts";
 
 export type Backend = "iptables" | "nftables";
 
@@ -87,7 +87,7 @@ export class IpMasq {
   private readonly exists: (file: string) => boolean;
 
   constructor(
-    private readonly run: CommandRunner,
+    private readonly runner: CommandRunner,
     o: IpMasqOptions = {},
   ) {
     this.path = o.path ?? [...(process.env["PATH"] ?? "").split(":").filter(Boolean), "/usr/sbin", "/sbin"];
@@ -137,8 +137,8 @@ export class IpMasq {
     if (errs.length > 0) throw new CniError(ErrorCode.IOFailure, `failed to remove masquerade rules: ${errs.join("; ")}`);
   }
 
-  private restore(family: 4 | 6, payload: string): ReturnType<CommandRunner> {
-    return this.run(family === 4 ? "iptables-restore" : "ip6tables-restore", ["-w", "--noflush"], payload);
+  private restore(family: 4 | 6, payload: string): ReturnType<CommandRunner["run"]> {
+    return this.runner.run(family === 4 ? "iptables-restore" : "ip6tables-restore", ["-w", "--noflush"], payload);
   }
 
   /**
@@ -166,7 +166,7 @@ export class IpMasq {
 
   /** POSTROUTING rules (as `-S` prints them) that jump to `chain`. */
   private async postroutingJumps(family: 4 | 6, chain: string): Promise<string[]> {
-    const r = await this.run(family === 4 ? "iptables" : "ip6tables", ["-w", "-t", "nat", "-S", "POSTROUTING"]);
+    const r = await this.runner.run(family === 4 ? "iptables" : "ip6tables", ["-w", "-t", "nat", "-S", "POSTROUTING"]);
     if (r.exitCode !== 0) throw failed(`${family === 4 ? "iptables" : "ip6tables"} -t nat -S POSTROUTING`, r);
     return r.stdout.split("\n").filter((l) => l.startsWith("-A POSTROUTING ") && l.endsWith(` -j ${chain}`));
   }
@@ -186,7 +186,7 @@ export class IpMasq {
 
   /** Handles of masq_checks rules whose comment starts with `prefix`. */
   private async findNftRules(prefix: string): Promise<number[]> {
-    const r = await this.run("nft", ["-j", "list", "chain", "inet", TABLE, CHAIN]);
+    const r = await this.runner.run("nft", ["-j", "list", "chain", "inet", TABLE, CHAIN]);
     if (r.exitCode !== 0) {
       if (NOT_EXIST.test(r.stderr)) return [];
       throw failed(`nft list chain inet ${TABLE} ${CHAIN}`, r);
@@ -201,7 +201,7 @@ export class IpMasq {
   }
 
   private async nftApply(script: string): Promise<void> {
-    const r = await this.run("nft", ["-f", "-"], script);
+    const r = await this.runner.run("nft", ["-f", "-"], script);
     if (r.exitCode !== 0) throw failed("nft -f -", r);
   }
 

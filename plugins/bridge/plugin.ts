@@ -9,7 +9,7 @@ import type { CmdArgs, PluginFuncs } from "../../libcni/skel/skel.ts";
 import { SPEC_VERSIONS } from "../../libcni/version.ts";
 import type { PluginDefinition } from "../shared/delegates.ts";
 import { ipamDelegate } from "../shared/ipam.ts";
-import { spawnRunner } from "../shared/run.ts";
+import { execaRunner } from "../../linux/command.ts";
 import { bridgeAdd } from "./add.ts";
 import { bridgeCheck } from "./check.ts";
 import { bridgeDel } from "./del.ts";
@@ -30,8 +30,8 @@ async function withRealDeps<T>(fn: (deps: BridgeDeps) => Promise<T>): Promise<T>
     },
     openPod: openKernelPod,
     ipam: ipamDelegate(),
-    masq: new IpMasq(spawnRunner),
-    spoof: new SpoofCheck(spawnRunner),
+    masq: new IpMasq(execaRunner),
+    spoof: new SpoofCheck(execaRunner),
     randomHex: (n) => randomBytes(n).toString("hex"),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     log: (m) => void process.stderr.write(`bridge: ${m}\n`),

@@ -5,7 +5,7 @@
  * `macspoofchk-<cid>-<ifname>`), so either implementation can remove the other's.
  */
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
-import type { CommandRunner } from "../shared/run.ts";
+import type { CommandRunner } from "../../linux/command.ts";
 
 const TABLE = "bridge nat";
 const BASE = "PREROUTING";
@@ -22,10 +22,10 @@ function ids(t: SpoofTarget): { ref: string; iface: string; mac: string; comment
 }
 
 export class SpoofCheck {
-  constructor(private readonly run: CommandRunner) {}
+  constructor(private readonly runner: CommandRunner) {}
 
   private async apply(script: string, what: string): Promise<void> {
-    const r = await this.run("nft", ["-f", "-"], script);
+    const r = await this.runner.run("nft", ["-f", "-"], script);
     if (r.exitCode !== 0) throw new CniError(ErrorCode.IOFailure, `failed to ${what} spoof-check: ${(r.stderr || r.stdout).trim()}`);
   }
 
@@ -54,13 +54,13 @@ export class SpoofCheck {
   /** Remove the base-chain jump(s) and both chains; nothing there is fine. */
   async teardown(t: SpoofTarget): Promise<void> {
     const n = ids(t);
-    const listed = await this.run("nft", ["-j", "list", "chain", "bridge", "nat", BASE]);
+    const listed = await this.runner.run("nft", ["-j", "list", "chain", "bridge", "nat", BASE]);
     const handles: number[] = [];
     if (listed.exitCode === 0) {
       const doc = JSON.parse(listed.stdout) as { nftables?: { rule?: { handle?: number; comment?: string } }[] };
       for (const item of doc.nftables ?? []) if (item.rule?.comment === n.comment && typeof item.rule.handle === "number") handles.push(item.rule.handle);
     }
-    const chains = await this.run("nft", ["-j", "list", "chains", "bridge"]);
+    const chains = await this.runner.run("nft", ["-j", "list", "chains", "bridge"]);
     const existing = new Set<string>();
     if (chains.exitCode === 0) {
       const doc = JSON.parse(chains.stdout) as { nftables?: { chain?: { table?: string; name?: string } }[] };

@@ -1,5 +1,5 @@
 /** BridgeDeps over the fake kernel, a scripted IPAM and a recording command runner. */
-import { RecordingRunner } from "../../../daemon/rules/runner.ts";
+import { RecordingRunner } from "../../../linux/command.ts";
 import type { Result100 } from "../../../libcni/types/result.ts";
 import type { BridgeCall, BridgeDeps, IpamRunner } from "../deps.ts";
 import { IpMasq } from "../ipmasq.ts";
@@ -45,15 +45,15 @@ export function harness(hexes: string[] = []): Harness {
   world.addPod(POD);
   const ipam = new FakeIpam();
   const iptables = new FakeIptables();
-  const runner = new RecordingRunner(iptables.answer);
+  const runner = new RecordingRunner((c) => iptables.answer(c.cmd, c.args, c.input) ?? {});
   const logs: string[] = [];
   let n = 0;
   const deps: BridgeDeps = {
     host: world.hostNet(),
     openPod: world.opener(),
     ipam,
-    masq: new IpMasq(runner.run, { path: ["/usr/sbin"], exists: () => true }),
-    spoof: new SpoofCheck(runner.run),
+    masq: new IpMasq(runner, { path: ["/usr/sbin"], exists: () => true }),
+    spoof: new SpoofCheck(runner),
     randomHex: () => hexes[n++] ?? (n++).toString(16).padStart(8, "a"),
     sleep: async () => undefined,
     log: (m) => logs.push(m),

@@ -3,7 +3,7 @@
  * applies `iptables-restore --noflush` payloads (chain declarations, -A, -D, -X), normalising
  * `-s <ip>` to `-s <ip>/32` as iptables prints it. nft listings answer with an empty chain.
  */
-import type { CommandResult } from "../../shared/run.ts";
+import type { CommandResult } from "../../../linux/command.ts";
 
 const ok = (stdout = ""): CommandResult => ({ exitCode: 0, stdout, stderr: "" });
 const fail = (stderr: string): CommandResult => ({ exitCode: 1, stdout: "", stderr });
