@@ -103,4 +103,23 @@ describe.skipIf(!haveEtcd)("flanneld process with etcd", () => {
     expect(await f.exit).toBe(1);
     expect(f.err).toMatch(/keeping the lease failed: lease \S+ was removed from etcd/);
   }, 60_000);
+
+  it("tells systemd READY=1 through $NOTIFY_SOCKET once subnet.env is written", async () => {
+    // Node has no unix datagram sockets: python3 plays systemd's end and prints what it receives.
+    const sock = join(dir, "notify.sock");
+    const listener = spawn("python3", ["-c", `import socket,sys
+s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); print("bound", flush=True)
+print(s.recv(4096).decode(), flush=True)`, sock], { stdio: ["ignore", "pipe", "inherit"] });
+    let got = "";
+    listener.stdout?.on("data", (d: Buffer) => (got += d.toString()));
+    await until(() => got.includes("bound"), "notify socket");
+    const prefix = "/e2e3/network";
+    await admin.put(`${prefix}/config`, '{"Network":"10.252.0.0/16","Backend":{"Type":"vxlan"}}');
+    const f = flanneld([`--etcd-endpoints=${cluster.endpoints.join(",")}`, `--etcd-prefix=${prefix}`, `--subnet-file=${join(dir, "run3", "subnet.env")}`, "--public-ip=192.0.2.80"], { NOTIFY_SOCKET: sock });
+    await until(() => got.includes("READY=1"), "READY=1", 20_000);
+    expect(got).toMatch(/READY=1\nSTATUS=lease 10\.252\.\d+\.0\/24/);
+    f.p.kill("SIGTERM");
+    expect(await f.exit).toBe(0);
+    listener.kill();
+  }, 60_000);
 });

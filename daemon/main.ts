@@ -5,6 +5,7 @@
 import { VERSION } from "../bin/version.ts";
 import { FlagError, helpText, parseFlags, type FlannelFlags } from "./flags.ts";
 import { parseCidr, type IpNet } from "./ip.ts";
+import { describeLease, type Lease } from "./lease.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { controlPlaneOnly, KERNEL_DATA_PLANE, type DataPlane } from "./network.ts";
 import { runFlanneld } from "./run.ts";
@@ -73,7 +74,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     const previous = previousSubnets(previousEnv);
     const dataPlane = await chooseDataPlane(process.env, log);
     const manager = await createSubnetManager({ flags, env: process.env, log, signal: ac.signal, ...(previous ? { previous } : {}) });
-    return await runFlanneld({ flags, log, manager, dataPlane, signal: ac.signal, ...(previousEnv ? { previousEnv } : {}) });
+    // Under systemd (Type=notify) say READY=1 once subnet.env is written; libc via linux/, loaded only then.
+    const onReady = (lease: Lease) => {
+      if (!process.env["NOTIFY_SOCKET"]) return;
+      void import("../linux/sdnotify.ts")
+        .then((m) => m.sdNotify(`READY=1\nSTATUS=lease ${describeLease(lease)}`))
+        .catch((e: unknown) => log.warn("sd_notify failed", { error: errorMessage(e) }));
+    };
+    return await runFlanneld({ flags, log, manager, dataPlane, signal: ac.signal, onReady, ...(previousEnv ? { previousEnv } : {}) });
   } catch (e) {
     if (ac.signal.aborted) return 0;
     log.error(errorMessage(e));
