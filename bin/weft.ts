@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 // Entry of the multi-call binary: pick a role, run it, exit with its code. Nothing else lives here.
+import { trace } from "../libcni/trace.ts";
 import { ROLES, selectRole } from "./roles.ts";
 import { VERSION } from "./version.ts";
 
@@ -34,8 +35,12 @@ async function run(): Promise<number> {
     process.stderr.write(`weft: unknown role "${a}"; expected one of: ${Object.keys(ROLES).join(", ")}\n`);
     return 2;
   }
+  trace(`weft: entry, role ${picked.role}`);
   const mod = await ROLES[picked.role].load();
-  return mod.main(picked.rest);
+  trace(`weft: role ${picked.role} loaded`);
+  const code = await mod.main(picked.rest);
+  trace(`weft: role ${picked.role} done, exit ${code}`);
+  return code;
 }
 
 void run().then(

@@ -12,6 +12,9 @@
  *   export const main = () => runPlugin({ add, del, check, status }, SPEC_VERSIONS, `CNI bridge plugin ${VERSION}`);
  * where add(args) resolves to a Result100 (skel converts and prints it) and the others to nothing.
  */
+import { statSync } from "node:fs";
+import { readAllSync, writeAllSync } from "../stdio.ts";
+import { trace } from "../trace.ts";
 import { CniError, ErrorCode, isCniError, toCniError } from "../types/error.ts";
 import type { AnyResult, Result100 } from "../types/result.ts";
 import { CURRENT_VERSION, DEFAULT_VERSION, compareVersions, reconcileVersion, versionAtLeast } from "../version.ts";
@@ -136,6 +139,7 @@ async function readRequest(cmd: CommandName, versions: readonly string[], io: Pl
   let stdinData: string;
   try {
     stdinData = await io.readStdin();
+    trace("skel: stdin read");
   } catch (e) {
     throw new CniError(ErrorCode.IOFailure, `error reading from stdin: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -184,6 +188,7 @@ async function run(funcs: PluginFuncs, versions: readonly string[], about: strin
   };
   if (spec.netnsCheck === "before") await netnsCheck(io, args);
   let out: Outcome = {};
+  trace(`skel: ${cmd} starts`);
   if (cmd === "ADD") {
     out = { stdout: formatResult(convertResult(await funcs.add(args), cniVersion)) };
   } else {
@@ -191,6 +196,7 @@ async function run(funcs: PluginFuncs, versions: readonly string[], about: strin
     if (fn) await fn.call(funcs, args);
   }
   if (spec.netnsCheck === "after") await netnsCheck(io, args);
+  trace(`skel: ${cmd} done`);
   return out;
 }
 
@@ -219,20 +225,17 @@ export async function dispatch(funcs: PluginFuncs, versions: readonly string[], 
   }
 }
 
-async function readAll(stream: AsyncIterable<Uint8Array | string>): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(typeof c === "string" ? Buffer.from(c) : Buffer.from(c));
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-/** The real process: environment, stdin, stdout/stderr, and /proc for the own-netns check. */
+/**
+ * The real process: environment, stdin, stdout/stderr, and /proc for the own-netns check. Plain
+ * read(2)/write(2) on fds 0-2 (libcni/stdio.ts): building process.stdin/stdout streams is a
+ * measurable part of a plugin exec under Bun.
+ */
 export async function processIO(): Promise<PluginIO> {
-  const { statSync } = await import("node:fs");
   return {
     env: process.env,
-    readStdin: () => readAll(process.stdin),
-    stdout: (s) => void process.stdout.write(s),
-    stderr: (s) => void process.stderr.write(s),
+    readStdin: async () => readAllSync(0),
+    stdout: (s) => writeAllSync(1, s),
+    stderr: (s) => writeAllSync(2, s),
     isOwnNetns(path) {
       try {
         const own = statSync("/proc/thread-self/ns/net");
