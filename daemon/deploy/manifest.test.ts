@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { confListFromBytes } from "../../libcni/conf.ts";
+import { fromJsonTree } from "../../libcni/invoke/gojson.ts";
 import { parseFlannelConf } from "../../plugins/flannel/config.ts";
 import { checkNetworkConfig, parseNetworkConfig } from "../config.ts";
 
@@ -28,7 +29,9 @@ describe("daemon/deploy/kube-weft.yml", () => {
     expect(list.name).toBe("cbr0");
     expect(list.cniVersion).toBe("0.3.1");
     expect(list.plugins.map((p) => p.type)).toEqual(["flannel", "portmap"]);
-    const conf = parseFlannelConf({ ...list.plugins[0]?.raw, name: "cbr0", cniVersion: "0.3.1" });
+    const raw = list.plugins[0]?.raw;
+    if (!raw) throw new Error("no flannel plugin in the list");
+    const conf = parseFlannelConf({ ...(fromJsonTree(raw) as object), name: "cbr0", cniVersion: "0.3.1" });
     expect(conf.subnetFile).toBe("/run/flannel/subnet.env");
     expect(conf.delegate).toEqual({ hairpinMode: true, isDefaultGateway: true });
   });
