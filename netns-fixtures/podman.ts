@@ -44,8 +44,13 @@ function hybridWithV2Controllers(): boolean {
   return existsSync(f) && readFileSync(f, "utf8").trim() !== "";
 }
 
-/** The OCI runtime podman should use here, or why none can work. */
+/**
+ * The OCI runtime podman should use here, or why none can work. WEFT_PODMAN_RUNTIME=crun|runc
+ * forces one (then the runtime probe tells whether it works on this host).
+ */
 export function chooseRuntime(): { runtime: string } | { reason: string } {
+  const forced = process.env["WEFT_PODMAN_RUNTIME"];
+  if (forced) return which(forced) ? { runtime: forced } : { reason: `WEFT_PODMAN_RUNTIME=${forced} is not installed` };
   if (which("runc")) return { runtime: "runc" };
   if (hybridWithV2Controllers()) {
     return { reason: "cgroup v1/v2 hybrid host with controllers in cgroup2: crun refuses it and runc is not installed (scripts/install-podman.sh)" };

@@ -3,7 +3,8 @@
 # network backend), an OCI runtime, and a static busybox to build a local image from (no registry here).
 # Idempotent: apt-get update runs once, only when something is missing.
 set -euo pipefail
-pkgs=(podman crun conmon busybox-static containernetworking-plugins iptables iproute2)
+# runc, not crun: crun 1.8 refuses this cgroup v1/v2 hybrid host ("cgroups in hybrid mode not supported").
+pkgs=(podman runc conmon busybox-static containernetworking-plugins iptables iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -14,5 +15,5 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-command -v podman >/dev/null || { echo "install-podman: podman missing after install" >&2; exit 1; }
+command -v podman >/dev/null && command -v runc >/dev/null || { echo "install-podman: podman or runc missing after install" >&2; exit 1; }
 test -x /bin/busybox || { echo "install-podman: /bin/busybox missing after install" >&2; exit 1; }
