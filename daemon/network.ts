@@ -49,8 +49,8 @@ export interface TrafficOptions {
   readonly fullyRandom: boolean;
   readonly forwardRules: boolean;
   readonly resyncSeconds: number;
-  /** Network and subnet of the previous subnet.env, to delete stale rules. */
-  readonly previous?: { readonly network?: string; readonly subnet?: string };
+  /** Networks and subnets (both families) of the previous subnet.env, to delete stale rules. */
+  readonly previous?: { readonly network?: string; readonly subnet?: string; readonly ipv6Network?: string; readonly ipv6Subnet?: string };
 }
 
 /** Masquerade and forward rules (iptables or nftables). */

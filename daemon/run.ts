@@ -11,7 +11,7 @@ import { startHealthz, type HealthServer } from "./healthz.ts";
 import { formatCidr } from "./ip.ts";
 import { describeLease, type Lease, type LeaseAttrs } from "./lease.ts";
 import { errorMessage, type Logger } from "./log.ts";
-import type { BackendNetwork, DataPlane } from "./network.ts";
+import type { BackendNetwork, DataPlane, TrafficOptions } from "./network.ts";
 import type { SubnetManager } from "./subnet/manager.ts";
 import { writeSubnetEnv, type SubnetEnv } from "./subnet-env.ts";
 import { sleep } from "./time.ts";
@@ -57,6 +57,16 @@ function subnetEnvOf(config: NetworkConfig, lease: Lease, mtu: number, ipMasq: b
     ...(config.enableIPv6 && lease.subnetV6 ? { ipv6Subnet: formatCidr(lease.subnetV6) } : {}),
     mtu,
     ipMasq,
+  };
+}
+
+/** Both families' network and subnet from a previous subnet.env (stale rule cleanup). */
+function previousNetworks(prev: SubnetEnv): NonNullable<TrafficOptions["previous"]> {
+  return {
+    ...(prev.networks[0] ? { network: prev.networks[0] } : {}),
+    ...(prev.subnet ? { subnet: prev.subnet } : {}),
+    ...(prev.ipv6Networks[0] ? { ipv6Network: prev.ipv6Networks[0] } : {}),
+    ...(prev.ipv6Subnet ? { ipv6Subnet: prev.ipv6Subnet } : {}),
   };
 }
 
@@ -119,7 +129,7 @@ export async function runFlanneld(o: RunOptions): Promise<number> {
         fullyRandom: !f.ipMasqFullyRandomDisable,
         forwardRules: f.iptablesForwardRules,
         resyncSeconds: f.iptablesResync,
-        ...(prev ? { previous: { ...(prev.networks[0] ? { network: prev.networks[0] } : {}), ...(prev.subnet ? { subnet: prev.subnet } : {}) } } : {}),
+        ...(prev ? { previous: previousNetworks(prev) } : {}),
       },
       signal,
     );

@@ -55,8 +55,8 @@ export class FakeNetOps implements NetOps {
     this.writes.push(`route del ${r.dst}`);
     this.routes.delete(rkey(r));
   }
-  listNeighs(ifindex: number): KNeigh[] {
-    return [...this.neighs.values()].filter((n) => n.ifindex === ifindex);
+  listNeighs(ifindex: number, family: 4 | 6): KNeigh[] {
+    return [...this.neighs.values()].filter((n) => n.ifindex === ifindex && n.ip.includes(":") === (family === 6));
   }
   replaceNeigh(n: KNeigh): void {
     this.writes.push(`neigh replace ${n.ip} ${n.mac} dev ${n.ifindex}`);

@@ -61,7 +61,8 @@ export class KernelNetOps implements NetOps {
       if (have.ip === want.ip && have.prefix === want.prefix && have.family === want.family) present = true;
       else if (inside && have.family === inside.family && containsNet(inside, { ...have, prefix: Math.max(have.prefix, inside.prefix) })) this.nl.deleteAddr(ifindex, `${a.ip}/${a.prefixLen}`);
     }
-    if (!present) this.nl.addAddr(ifindex, cidr);
+    // IPv6: no duplicate address detection, the address is ours by lease (and usable at once).
+    if (!present) this.nl.addAddr(ifindex, want?.family === 6 ? { cidr, noDad: true } : cidr);
     this.nl.setLinkUp(ifindex);
   }
 
@@ -82,9 +83,9 @@ export class KernelNetOps implements NetOps {
     this.nl.deleteRoute({ dst: r.dst, oif: r.ifindex, ...(r.gw ? { gateway: r.gw } : {}) });
   }
 
-  listNeighs(ifindex: number): KNeigh[] {
+  listNeighs(ifindex: number, family: 4 | 6): KNeigh[] {
     return this.nl
-      .listNeighs({ dev: ifindex, family: 4 })
+      .listNeighs({ dev: ifindex, family })
       .filter((n) => n.permanent && n.ip !== undefined && n.mac !== undefined)
       .map((n) => ({ ifindex, ip: n.ip ?? "", mac: (n.mac ?? "").toLowerCase() }));
   }

@@ -42,12 +42,13 @@ export interface NetOps {
   ensureVxlan(spec: VxlanSpec): { readonly index: number; readonly mac: string; readonly created: boolean };
   /** ifindex of a link by name, undefined when it does not exist. */
   linkIndex(name: string): number | undefined;
-  /** Make `cidr` the only address of the link inside `within`, and set the link up. */
+  /** Make `cidr` the only address of the link inside `within`, and set the link up (IPv6: without DAD). */
   ensureAddress(ifindex: number, cidr: string, within: string): void;
   listRoutes(family: 4 | 6): KRoute[];
   replaceRoute(r: KRoute): void;
   deleteRoute(r: KRoute): void;
-  listNeighs(ifindex: number): KNeigh[];
+  /** Permanent neighbours of one family on the link (4: ARP, 6: NDP). */
+  listNeighs(ifindex: number, family: 4 | 6): KNeigh[];
   replaceNeigh(n: KNeigh): void;
   deleteNeigh(n: KNeigh): void;
   listFdb(ifindex: number): KFdb[];

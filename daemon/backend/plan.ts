@@ -12,6 +12,8 @@ export interface Desired {
 
 export interface VxlanContext {
   readonly kind: "vxlan";
+  /** which of a lease's halves this context programs: subnet/PublicIP/BackendData or subnetV6/PublicIPv6/BackendV6Data */
+  readonly family: 4 | 6;
   readonly vxlanIndex: number;
   readonly underlayIndex: number;
   readonly directRouting: boolean;
@@ -21,13 +23,26 @@ export interface VxlanContext {
 
 export interface HostGwContext {
   readonly kind: "host-gw";
+  readonly family: 4 | 6;
   readonly underlayIndex: number;
 }
 
 export type PlanContext = VxlanContext | HostGwContext;
 
-function vtepMac(l: Lease): string | undefined {
-  const d = l.attrs.BackendData;
+/** The lease's subnet of one family (IPv4 `subnet`, IPv6 `subnetV6`). */
+export function leaseSubnet(l: Lease, family: 4 | 6): IpNet | undefined {
+  return family === 4 ? l.subnet : l.subnetV6;
+}
+
+/** The peer's underlay address of one family (PublicIP, PublicIPv6); "0.0.0.0" counts as none. */
+export function leasePublicIp(l: Lease, family: 4 | 6): string | undefined {
+  const ip = family === 4 ? l.attrs.PublicIP : l.attrs.PublicIPv6;
+  return ip && ip !== "0.0.0.0" ? ip : undefined;
+}
+
+/** VtepMAC from BackendData (IPv4 device) or BackendV6Data (IPv6 device), key case-insensitive. */
+export function vtepMac(l: Lease, family: 4 | 6 = 4): string | undefined {
+  const d = family === 4 ? l.attrs.BackendData : l.attrs.BackendV6Data;
   if (typeof d !== "object" || d === null) return undefined;
   const rec = d as Record<string, unknown>;
   const k = Object.keys(rec).find((x) => x.toLowerCase() === "vtepmac");
@@ -35,13 +50,17 @@ function vtepMac(l: Lease): string | undefined {
   return typeof v === "string" ? v.toLowerCase() : undefined;
 }
 
-/** What the data plane should hold for these peers (IPv4 leases). Leases of another backend type are skipped. */
+/**
+ * What the data plane should hold for these peers, for the context's family. Leases of another
+ * backend type, and leases without a subnet or public address of that family, are skipped.
+ */
 export function desiredState(peers: Iterable<Lease>, ctx: PlanContext): Desired {
   const out: Desired = { routes: [], neighs: [], fdb: [] };
   for (const l of peers) {
-    if (!l.subnet || (l.attrs.BackendType ?? ctx.kind) !== ctx.kind) continue;
-    const dst = formatCidr(l.subnet);
-    const pub = l.attrs.PublicIP;
+    const subnet = leaseSubnet(l, ctx.family);
+    const pub = leasePublicIp(l, ctx.family);
+    if (!subnet || !pub || (l.attrs.BackendType ?? ctx.kind) !== ctx.kind) continue;
+    const dst = formatCidr(subnet);
     if (ctx.kind === "host-gw") {
       out.routes.push({ dst, gw: pub, ifindex: ctx.underlayIndex });
       continue;
@@ -53,9 +72,9 @@ export function desiredState(peers: Iterable<Lease>, ctx: PlanContext): Desired 
         continue;
       }
     }
-    const mac = vtepMac(l);
+    const mac = vtepMac(l, ctx.family);
     if (!mac) continue;
-    const gw = formatIp(4, l.subnet.ip);
+    const gw = formatIp(ctx.family, subnet.ip);
     out.neighs.push({ ifindex: ctx.vxlanIndex, ip: gw, mac });
     out.fdb.push({ ifindex: ctx.vxlanIndex, mac, dst: pub });
     out.routes.push({ dst, gw, ifindex: ctx.vxlanIndex, onlink: true });

@@ -1,11 +1,11 @@
 // A backend reacts to lease events and nothing else: it owns the data plane for every peer.
 // Beyond flanneld: events are coalesced into one pass per tick, a full reconcile runs at start and
 // periodically (repairs deleted routes, neighbours and FDB entries, removes stale flannel routes),
-// and a recreated vxlan device gets every peer replayed.
+// and a recreated vxlan device gets every peer replayed. One RouteNetwork per address family.
 import { formatCidr, formatIp, type IpNet } from "../ip.ts";
 import { describeLease, type Lease, type LeaseEvent } from "../lease.ts";
 import type { NetOps, KRoute } from "./netops.ts";
-import { desiredState, diffSize, diffState, isManagedRoute, type Desired, type Diff, type PlanContext } from "./plan.ts";
+import { desiredState, diffSize, diffState, isManagedRoute, leaseSubnet, type Desired, type Diff, type PlanContext } from "./plan.ts";
 
 export interface BackendLog {
   (level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, string | number | boolean | undefined>): void;
@@ -24,8 +24,15 @@ export interface VxlanSettings {
 export interface RouteNetworkOptions {
   readonly dp: NetOps;
   readonly kind: "vxlan" | "host-gw";
-  /** cluster network (IPv4) */
+  /**
+   * The address family this network programs: 4 = lease `subnet`, PublicIP, BackendData and device
+   * `flannel.<VNI>`; 6 = `subnetV6`, PublicIPv6, BackendV6Data and `flannel-v6.<VNI>`. Dual stack
+   * runs one RouteNetwork per family. @default 4
+   */
+  readonly family?: 4 | 6;
+  /** cluster network of that family (Network or IPv6Network) */
   readonly network: IpNet;
+  /** the external interface; `ip` is its address of this network's family (the VTEP's local address) */
   readonly underlay: { readonly index: number; readonly ip: string; readonly mtu: number };
   readonly vxlan?: VxlanSettings;
   /** the MTU in net-conf Backend.MTU (underlay MTU when 0) */
@@ -41,6 +48,11 @@ export interface ReconcileStats {
 
 /** vxlan overhead: outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
 export const VXLAN_OVERHEAD_V4 = 50;
+/**
+ * vxlan over IPv6: outer IPv6 (40) + UDP (8) + VXLAN (8) + inner Ethernet (14). flanneld subtracts
+ * 50 for both families; the kernel's own default for such a device is also underlay − 70.
+ */
+export const VXLAN_OVERHEAD_V6 = 70;
 
 export class RouteNetwork {
   private readonly peers = new Map<string, Lease>();
@@ -55,14 +67,19 @@ export class RouteNetwork {
     this.log = o.log ?? (() => undefined);
   }
 
-  get deviceName(): string {
-    return `flannel.${this.o.vxlan?.vni ?? 1}`;
+  get family(): 4 | 6 {
+    return this.o.family ?? 4;
   }
 
-  /** The MTU for pods (subnet.env FLANNEL_MTU). */
+  get deviceName(): string {
+    return `${this.family === 6 ? "flannel-v6" : "flannel"}.${this.o.vxlan?.vni ?? 1}`;
+  }
+
+  /** The MTU of this family's overlay (the vxlan device's MTU; the underlay's for host-gw). */
   get mtu(): number {
     const base = this.o.backendMtu && this.o.backendMtu > 0 ? this.o.backendMtu : this.o.underlay.mtu;
-    return this.o.kind === "vxlan" ? base - VXLAN_OVERHEAD_V4 : base;
+    if (this.o.kind !== "vxlan") return base;
+    return base - (this.family === 6 ? VXLAN_OVERHEAD_V6 : VXLAN_OVERHEAD_V4);
   }
 
   /** Create / adopt the device before leasing; returns the lease's BackendData (vxlan) or undefined (host-gw). */
@@ -87,16 +104,26 @@ export class RouteNetwork {
     return { backendData: { VNI: v.vni, VtepMAC: dev.mac } };
   }
 
-  /** After the lease is known: vxlan device gets subnet.0/32 (no connected route), and a first full reconcile. */
+  /**
+   * After the lease is known: the vxlan device gets the subnet's network address as /32 (IPv6: /128),
+   * so no connected route is created, and a first full reconcile runs.
+   */
   start(own: Lease): ReconcileStats {
-    this.own = own.subnet;
-    if (this.o.kind === "vxlan" && own.subnet) this.o.dp.ensureAddress(this.vxlanIndex, `${formatIp(4, own.subnet.ip)}/32`, formatCidr(this.o.network));
+    this.own = leaseSubnet(own, this.family);
+    this.addressDevice();
     return this.reconcile();
   }
 
+  private addressDevice(): void {
+    if (this.o.kind !== "vxlan" || !this.own) return;
+    const host = this.family === 6 ? 128 : 32;
+    this.o.dp.ensureAddress(this.vxlanIndex, `${formatIp(this.family, this.own.ip)}/${host}`, formatCidr(this.o.network));
+  }
+
   private ctx(): PlanContext {
-    if (this.o.kind === "host-gw") return { kind: "host-gw", underlayIndex: this.o.underlay.index };
-    return { kind: "vxlan", vxlanIndex: this.vxlanIndex, underlayIndex: this.o.underlay.index, directRouting: this.o.vxlan?.directRouting ?? false, routeGet: (ip) => this.o.dp.routeGet(ip) };
+    const family = this.family;
+    if (this.o.kind === "host-gw") return { kind: "host-gw", family, underlayIndex: this.o.underlay.index };
+    return { kind: "vxlan", family, vxlanIndex: this.vxlanIndex, underlayIndex: this.o.underlay.index, directRouting: this.o.vxlan?.directRouting ?? false, routeGet: (ip) => this.o.dp.routeGet(ip) };
   }
 
   private key(l: Lease): string {
@@ -104,7 +131,8 @@ export class RouteNetwork {
   }
 
   private isOwn(l: Lease): boolean {
-    return this.own !== undefined && l.subnet !== undefined && l.subnet.ip === this.own.ip && l.subnet.prefix === this.own.prefix;
+    const s = leaseSubnet(l, this.family);
+    return this.own !== undefined && s !== undefined && s.ip === this.own.ip && s.prefix === this.own.prefix;
   }
 
   /** Queue a batch of lease events; they are applied together on the next tick. */
@@ -176,14 +204,14 @@ export class RouteNetwork {
     if (this.o.kind === "vxlan" && this.o.dp.linkIndex(this.deviceName) !== this.vxlanIndex) {
       this.log("warn", "vxlan device missing or recreated; rebuilding it and replaying all peers", { dev: this.deviceName });
       this.prepare();
-      if (this.own) this.o.dp.ensureAddress(this.vxlanIndex, `${formatIp(4, this.own.ip)}/32`, formatCidr(this.o.network));
+      this.addressDevice();
       replayed = true;
     }
     const ctx = this.ctx();
     const want = desiredState(this.peers.values(), ctx);
     const have = {
-      routes: this.o.dp.listRoutes(4),
-      neighs: ctx.kind === "vxlan" ? this.o.dp.listNeighs(ctx.vxlanIndex) : [],
+      routes: this.o.dp.listRoutes(this.family),
+      neighs: ctx.kind === "vxlan" ? this.o.dp.listNeighs(ctx.vxlanIndex, this.family) : [],
       fdb: ctx.kind === "vxlan" ? this.o.dp.listFdb(ctx.vxlanIndex) : [],
     };
     const managed = (r: KRoute) => isManagedRoute(r, { network: this.o.network, ...(this.own ? { own: this.own } : {}), ctx });

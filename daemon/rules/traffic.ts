@@ -3,11 +3,37 @@
 import { forwardRules, IptablesRules, masqRules, type Family, type RuleSpec } from "./iptables-rules.ts";
 import { NftRules } from "./nft-rules.ts";
 import type { CommandRunner } from "../../linux/command.ts";
+import { formatCidr } from "../ip.ts";
+import type { TrafficOptions } from "../network.ts";
+
+/** One family's rule inputs: the cluster network and this node's lease, as CIDRs. */
+export interface FamilyRules {
+  readonly family: Family;
+  readonly network: string;
+  readonly pod: string;
+}
+
+/**
+ * The rule families for a node: IPv4 when EnableIPv4 and the lease has a subnet, IPv6 when
+ * EnableIPv6 and the lease has a subnetV6; plus the previous subnet.env's networks and subnets per
+ * family (rules of an old network/subnet are removed at start).
+ */
+export function trafficFamilies(o: Pick<TrafficOptions, "config" | "lease" | "previous">): { families: FamilyRules[]; previous: FamilyRules[] } {
+  const families: FamilyRules[] = [];
+  const { config: c, lease: l } = o;
+  if (c.enableIPv4 && c.network && l.subnet) families.push({ family: 4, network: formatCidr(c.network), pod: formatCidr(l.subnet) });
+  if (c.enableIPv6 && c.ipv6Network && l.subnetV6) families.push({ family: 6, network: formatCidr(c.ipv6Network), pod: formatCidr(l.subnetV6) });
+  const p = o.previous;
+  const previous: FamilyRules[] = [];
+  if (p?.network && p.subnet) previous.push({ family: 4, network: p.network, pod: p.subnet });
+  if (p?.ipv6Network && p.ipv6Subnet) previous.push({ family: 6, network: p.ipv6Network, pod: p.ipv6Subnet });
+  return { families, previous };
+}
 
 export interface TrafficConfig {
   readonly mode: "iptables" | "nftables";
   /** per family: cluster network and this node's lease */
-  readonly families: readonly { readonly family: Family; readonly network: string; readonly pod: string }[];
+  readonly families: readonly FamilyRules[];
   readonly masquerade: boolean;
   readonly forward: boolean;
   readonly fullyRandom: boolean;
@@ -30,13 +56,14 @@ export class TrafficManager {
     ];
   }
 
-  /** Start-up: remove the other mode's rules, and rules for an old network/subnet, then install ours. */
-  async init(previous?: { readonly network: string; readonly pod: string; readonly family: Family }): Promise<void> {
+  /** Start-up: remove the other mode's rules, and rules for an old network/subnet (per family), then install ours. */
+  async init(previousRules: readonly FamilyRules[] = []): Promise<void> {
     for (const f of this.cfg.families) {
+      const previous = previousRules.find((p) => p.family === f.family);
       if (this.cfg.mode === "iptables") {
         await this.nft.remove(f.family);
         const ipt = new IptablesRules(this.runner, f.family);
-        if (previous && previous.family === f.family && (previous.network !== f.network || previous.pod !== f.pod)) {
+        if (previous && (previous.network !== f.network || previous.pod !== f.pod)) {
           this.log("removing rules of the previous network/subnet", { ...previous });
           await ipt.remove([...masqRules({ ...previous, fullyRandom: this.cfg.fullyRandom }), ...forwardRules(previous.network)]);
         }
