@@ -36,19 +36,21 @@ interface Mode {
 }
 
 const MODES: readonly Mode[] = [
-  { label: "weft (dist/bin)", dirs: (d) => [join(d, "weft")], wrapped: false },
+  { label: "weft (dist/bin)", dirs: (d) => [join(d, "weft"), join(d, "extra")], wrapped: false },
   { label: "reference (/usr/lib/cni + weft flannel)", dirs: (d) => [join(d, "wrap"), REFERENCE_PLUGIN_DIR, join(d, "flannel-only")], wrapped: true },
 ];
 
 /**
  * Our binary is copied so a concurrent `npm run build` cannot swap it mid-test; `weft/` holds the
- * role links like dist/bin, `flannel-only/` just flannel, `wrap/` logs each call of bridge and
+ * role links like dist/bin, `extra/` the reference tuning plugin (chained after our bridge; we ship
+ * none), `flannel-only/` just flannel, `wrap/` logs each call of bridge and
  * host-local to `calls.log` and execs the reference binary.
  */
 function pluginTree(dir: string): void {
   const bin = join(dir, "bin-weft");
   copyFileSync(realpathSync(requireBuilt(WEFT_BIN)), bin);
-  for (const sub of ["weft", "flannel-only", "wrap"]) mkdirSync(join(dir, sub));
+  for (const sub of ["weft", "flannel-only", "wrap", "extra"]) mkdirSync(join(dir, sub));
+  symlinkSync(join(REFERENCE_PLUGIN_DIR, "tuning"), join(dir, "extra", "tuning"));
   for (const role of ["bridge", "host-local", "loopback", "flannel"]) symlinkSync(bin, join(dir, "weft", role));
   symlinkSync(bin, join(dir, "flannel-only", "flannel"));
   for (const p of ["bridge", "host-local"]) {
@@ -82,7 +84,7 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
 
   afterAll(async () => {
     await env?.teardown();
-    await removeHostLeftovers({ networks: [bridgeNet, `${bridgeNet}c`, flannelNet], bridges: [br0, br1], netnsPaths });
+    await removeHostLeftovers({ networks: [bridgeNet, `${bridgeNet}c`, `${bridgeNet}t`, flannelNet], bridges: [br0, br1], netnsPaths });
     if (plugins) rmSync(plugins, { recursive: true, force: true });
   });
 
@@ -170,6 +172,28 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
     expect(existsSync(join(ipam, net, "10.244.250.77"))).toBe(true);
     await env.podman(["rm", "-f", "-t", "0", "s1"]);
     expect(existsSync(join(ipam, net, "10.244.250.77"))).toBe(false);
+    expect(cachedResults(net)).toEqual([]);
+  });
+
+  it("a 0.4.0 conflist chaining the reference tuning plugin after bridge: tuning gets bridge's prevResult and sets the sysctl", async () => {
+    const net = `${bridgeNet}t`;
+    env.writeConflist({
+      cniVersion: "0.4.0",
+      name: net,
+      plugins: [
+        { type: "bridge", bridge: br0, isGateway: true, ipMasq: false, ipam: { type: "host-local", dataDir: ipam, ranges: [[{ subnet: "10.244.250.0/24" }]] } },
+        { type: "tuning", sysctl: { "net.ipv4.conf.eth0.arp_notify": "1" } },
+      ],
+    });
+    const id = await start("t1", net);
+    const v = await containerView(env, "t1", id, net);
+    netnsPaths.push(v.sandbox);
+    expect((await env.podman(["exec", "t1", "cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify"])).stdout.trim()).toBe("1");
+    expect(v.result["cniVersion"]).toBe("0.4.0");
+    expect(v.result["ips"]).toEqual([{ version: "4", address: v.cidr, gateway: "10.244.250.1", interface: 2 }]);
+    expect(v.inspect.ip).toBe(v.ip);
+    await env.podman(["rm", "-f", "-t", "0", "t1"]);
+    expect(existsSync(join(ipam, net, v.ip))).toBe(false);
     expect(cachedResults(net)).toEqual([]);
   });
 
