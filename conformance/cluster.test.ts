@@ -50,9 +50,8 @@ function variants(): Variant[] {
       out.push({ label: "weft flannel -> bridge -> host-local, our cnitool", rt: { cnitool: join(impl.pluginDir, "cnitool"), pluginPath: [impl.pluginDir, REFERENCE_PLUGIN_DIR] }, plugin: flannelPlugin });
       out.push({ label: "weft plugins under the reference runtime (Go libcni cnitool)", rt: { cnitool: GO_CNITOOL, pluginPath: [impl.pluginDir, REFERENCE_PLUGIN_DIR] }, plugin: flannelPlugin });
       out.push({
-        label: "weft flannel exec'ing the reference bridge + host-local",
+        label: "weft flannel exec'ing the reference bridge + host-local (first on CNI_PATH)",
         rt: { cnitool: join(impl.pluginDir, "cnitool"), pluginPath: [REFERENCE_PLUGIN_DIR, impl.pluginDir] },
-        env: { WEFT_NO_INPROCESS: "1" },
         plugin: flannelPlugin,
       });
     } else {

@@ -12,8 +12,10 @@ import { implsUnderTest } from "./impls.ts";
 
 const ours = implsUnderTest().filter((i) => i.isOurs);
 const modes = ours.flatMap((impl) => [
-  { label: "in-process delegates", impl, path: impl.pluginDir, env: {} as Record<string, string> },
-  { label: "reference bridge + host-local exec'd", impl, path: `${REFERENCE_PLUGIN_DIR}:${impl.pluginDir}`, env: { WEFT_NO_INPROCESS: "1" } as Record<string, string> },
+  // ours first on CNI_PATH: bridge and host-local resolve to this binary and run in-process
+  { label: "in-process delegates", impl, path: impl.pluginDir, env: {} as Record<string, string>, refDelegates: false },
+  // the reference first on CNI_PATH: flannel must exec what CNI_PATH finds, as the reference flannel does
+  { label: "reference bridge + host-local first on CNI_PATH", impl, path: `${REFERENCE_PLUGIN_DIR}:${impl.pluginDir}`, env: {} as Record<string, string>, refDelegates: true },
 ]);
 
 describe.runIf(modes.length > 0).each(modes)("flannel plugin [$label]", (mode) => {
@@ -62,7 +64,11 @@ describe.runIf(modes.length > 0).each(modes)("flannel plugin [$label]", (mode) =
       mtu: 1450,
       ipam: { type: "host-local", dataDir: join(dir, "ipam"), ranges: [[{ subnet: "10.244.5.0/24" }]], routes: [{ dst: "10.244.0.0/16" }] },
     });
-    expect((await ipJson<{ mtu: number }[]>(pod, ["link", "show", "eth0"]))[0]?.mtu).toBe(1450);
+    const eth0 = (await ipJson<{ mtu: number; txqlen?: number }[]>(pod, ["link", "show", "eth0"]))[0];
+    expect(eth0?.mtu).toBe(1450);
+    // Witness of who made the veth: Debian's bridge (1.1.1) leaves the queue length 0, ours (like
+    // current upstream) 1000 (DIFFERENCES.txqueuelen).
+    expect(eth0?.txqlen ?? 0).toBe(mode.refDelegates ? 0 : 1000);
     const del = await call("DEL", conf());
     expect(del.code, del.stdout + del.stderr).toBe(0);
     expect(existsSync(join(dir, "flannel", "cid-flannel"))).toBe(false);

@@ -53,5 +53,7 @@ export const DIFFERENCES = {
     "reference plugins return 999 for most plugin-level failures (they never build a typed CNI error); weft returns the spec's code (7 bad config, 11 try again, 3 unknown container, 5 I/O)",
   failedAddLeak:
     "when bridge ADD fails after creating the veth pair, the reference releases the IP but leaves the veth pair; weft unwinds everything it made",
+  txqueuelen:
+    "the pod veth's transmit queue length is 0 with Debian's bridge 1.1.1 (an old Go netlink default, fixed upstream in plugins v1.6.0) and 1000 with ours",
   version110: "Debian's reference (1.1.1) predates spec 1.1.0: no GC/STATUS and VERSION tops out at 1.0.0",
 } as const;

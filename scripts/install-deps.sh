@@ -3,7 +3,9 @@
 # apt-get update runs once, only when something is missing.
 set -euo pipefail
 # golang-go + golang-github-appc-cni-dev: Go libcni source, to build the go-cnitool test oracle offline.
-pkgs=(iproute2 iputils-ping iptables nftables containernetworking-plugins etcd-server etcd-client iperf3 procps golang-go golang-github-appc-cni-dev)
+# podman runc conmon busybox-static: conformance/podman.test.ts (podman 4.3 with its CNI backend;
+# runc because crun refuses hybrid cgroup hosts; busybox for a locally imported image).
+pkgs=(iproute2 iputils-ping iptables nftables containernetworking-plugins etcd-server etcd-client iperf3 procps golang-go golang-github-appc-cni-dev podman runc conmon busybox-static)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

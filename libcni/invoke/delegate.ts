@@ -2,10 +2,12 @@
  * Delegation, for meta plugins (bridge -> IPAM, flannel -> bridge): run another plugin with this
  * process's environment, only CNI_COMMAND replaced, and the full config on stdin.
  *
- * The plugin is found on this process's CNI_PATH and exec'd, unless the caller's `inProcess`
- * resolver offers an in-process implementation of that type; its output is read by exactly the
- * same rules, so the two paths behave the same. libcni knows no plugin itself: resolvers are
- * injected by plugins/ (layers point down).
+ * The plugin is looked up on this process's CNI_PATH first, as the reference does, so whichever
+ * binary comes first there is the one that runs. The caller's `inProcess` resolver is then asked
+ * about that type and the file found (or "" when none was found): when it offers an in-process
+ * implementation (e.g. the file is this very binary), that runs instead of an exec, and its output
+ * is read by exactly the same rules, so the two paths behave the same. libcni knows no plugin
+ * itself: resolvers are injected by plugins/ (layers point down).
  */
 import { delegateEnv, pluginFailure, type Env, type PluginExec } from "./exec.ts";
 import { RawExec, type StderrSink } from "./raw-exec.ts";
@@ -16,7 +18,8 @@ export interface InProcessPlugin {
   run(io: { readonly env: Env; readonly stdin: string }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
 }
 
-export type InProcessResolver = (type: string) => InProcessPlugin | undefined;
+/** `path`: the file CNI_PATH resolved the type to, or "" when no directory holds it. */
+export type InProcessResolver = (type: string, path: string) => InProcessPlugin | undefined;
 
 export interface DelegateOptions {
   /** How to run an exec'd delegate. @default a RawExec */
@@ -38,7 +41,16 @@ const defaultExec = (): PluginExec => (sharedExec ??= new RawExec());
 async function runDelegate(command: string, type: string, conf: string, opts: DelegateOptions): Promise<string> {
   const base = opts.env ?? process.env;
   const env = delegateEnv(base, command);
-  const local = opts.inProcess?.(type);
+  const exec = opts.exec ?? defaultExec();
+  const paths = (base["CNI_PATH"] ?? "").split(":").filter((p) => p !== "");
+  let path = "";
+  let notFound: unknown;
+  try {
+    path = exec.findInPath(type, paths);
+  } catch (e) {
+    notFound = e;
+  }
+  const local = opts.inProcess?.(type, path);
   if (local) {
     const out = await local.run({ env, stdin: conf });
     const sink = opts.stderr ?? process.stderr;
@@ -49,9 +61,7 @@ async function runDelegate(command: string, type: string, conf: string, opts: De
     if (out.stdout && out.stderr) sink.write(out.stderr);
     throw pluginFailure({ stdout: out.stdout, stderr: out.stderr, exitCode: out.exitCode });
   }
-  const exec = opts.exec ?? defaultExec();
-  const paths = (base["CNI_PATH"] ?? "").split(":").filter((p) => p !== "");
-  const path = exec.findInPath(type, paths);
+  if (notFound !== undefined) throw notFound;
   return exec.execPlugin({ path, stdin: conf, env, ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }) });
 }
 

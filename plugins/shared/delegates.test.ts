@@ -32,20 +32,20 @@ const conf = JSON.stringify({ cniVersion: "1.0.0", name: "n", type: "bridge" });
 
 describe("in-process delegation", () => {
   it("runs our plugin types through skel in this process and converts the result to the config version", async () => {
-    const r = await delegateAdd("bridge", conf, { env, exec: noExec, inProcess: inProcessResolver(env, { bridge: fakeBridge }) });
+    const r = await delegateAdd("bridge", conf, { env, exec: noExec, inProcess: inProcessResolver(env, { bridge: fakeBridge }, () => true) });
     expect(r).toEqual({ cniVersion: "1.0.0", ips: [{ address: "10.1.2.2/24", gateway: "10.1.2.1" }] });
     expect(seen.at(-1)).toEqual({ cmd: "ADD", stdin: conf });
   });
 
   it("returns an in-process plugin's CNI error with its code, as for an exec'd plugin", async () => {
-    const p = delegateDel("bridge", conf, { env, exec: noExec, inProcess: inProcessResolver(env, { bridge: fakeBridge }) });
+    const p = delegateDel("bridge", conf, { env, exec: noExec, inProcess: inProcessResolver(env, { bridge: fakeBridge }, () => true) });
     await expect(p).rejects.toMatchObject({ code: 11, msg: "busy", details: "later" });
   });
 
   it("execs types that are not ours", async () => {
     const calls: string[] = [];
     const exec: PluginExec = { ...noExec, execPlugin: async (req) => (calls.push(req.path), '{"cniVersion":"1.0.0"}') };
-    await delegateAdd("macvlan", conf, { env, exec, inProcess: inProcessResolver(env, { bridge: fakeBridge }) });
+    await delegateAdd("macvlan", conf, { env, exec, inProcess: inProcessResolver(env, { bridge: fakeBridge }, () => true) });
     expect(calls).toEqual(["/opt/cni/bin/macvlan"]);
   });
 
@@ -53,7 +53,28 @@ describe("in-process delegation", () => {
     const calls: string[] = [];
     const exec: PluginExec = { ...noExec, execPlugin: async (req) => (calls.push(req.path), '{"cniVersion":"1.0.0"}') };
     const e2 = { ...env, WEFT_NO_INPROCESS: v };
-    await delegateAdd("bridge", conf, { env: e2, exec, inProcess: inProcessResolver(e2, { bridge: fakeBridge }) });
+    await delegateAdd("bridge", conf, { env: e2, exec, inProcess: inProcessResolver(e2, { bridge: fakeBridge }, () => true) });
     expect(calls).toEqual(["/opt/cni/bin/bridge"]);
+  });
+
+  it("execs the file CNI_PATH finds first when it is not this binary (the reference bridge before ours)", async () => {
+    const calls: string[] = [];
+    const exec: PluginExec = { findInPath: (name) => `/usr/lib/cni/${name}`, execPlugin: async (req) => (calls.push(req.path), '{"cniVersion":"1.0.0"}') };
+    await delegateAdd("bridge", conf, { env, exec, inProcess: inProcessResolver(env, { bridge: fakeBridge }, (p) => p.startsWith("/opt/cni/bin/")) });
+    expect(calls).toEqual(["/usr/lib/cni/bridge"]);
+  });
+
+  it("runs our own implementation when no directory on CNI_PATH holds the type", async () => {
+    const exec: PluginExec = {
+      findInPath: (name) => {
+        throw new CniError(ErrorCode.InvalidNetworkConfig, `failed to find plugin "${name}" in path [/opt/cni/bin]`);
+      },
+      execPlugin: async () => {
+        throw new Error("must not exec");
+      },
+    };
+    const r = await delegateAdd("bridge", conf, { env, exec, inProcess: inProcessResolver(env, { bridge: fakeBridge }, () => false) });
+    expect(r.cniVersion).toBe("1.0.0");
+    await expect(delegateAdd("macvlan", conf, { env, exec, inProcess: inProcessResolver(env, { bridge: fakeBridge }) })).rejects.toThrow(/failed to find plugin "macvlan"/);
   });
 });

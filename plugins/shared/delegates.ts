@@ -1,13 +1,16 @@
 /**
  * In-process delegation: when a meta plugin (flannel -> bridge -> host-local) delegates to a plugin
- * type that is one of ours, run that plugin's definition through skel's `dispatch` in this process
- * with captured IO, instead of exec'ing a binary from CNI_PATH. Its stdout, stderr and exit code are
- * read by libcni/invoke exactly like an exec'd plugin's, so both paths behave the same. Any other
- * type is exec'd from CNI_PATH like the reference.
+ * type that is one of ours AND the file CNI_PATH resolves that type to is this very binary (a link
+ * or hard link to it), run that plugin's definition through skel's `dispatch` in this process with
+ * captured IO instead of exec'ing it. Its stdout, stderr and exit code are read by libcni/invoke
+ * exactly like an exec'd plugin's, so both paths behave the same. Whatever else CNI_PATH finds first
+ * (the reference bridge, another plugin) is exec'd, exactly as the reference flannel does. When no
+ * directory on CNI_PATH holds the type at all, our own implementation runs (the reference would
+ * fail with "failed to find plugin"), so a node with only /opt/cni/bin/flannel still works.
  *
- * WEFT_NO_INPROCESS=1 (or "true") forces exec for every type, e.g. to run our flannel with the
- * reference bridge and host-local found first on CNI_PATH.
+ * WEFT_NO_INPROCESS=1 (or "true") forces exec for every type.
  */
+import { statSync } from "node:fs";
 import type { InProcessPlugin, InProcessResolver } from "../../libcni/invoke/delegate.ts";
 import { dispatch, type PluginFuncs } from "../../libcni/skel/skel.ts";
 
@@ -47,17 +50,31 @@ export async function runDefinition(def: PluginDefinition, io: { readonly env: R
   return { exitCode, stdout, stderr };
 }
 
+/** True when `path` is the running executable itself (same inode: a symlink or hard link to it). */
+export function isThisBinary(path: string, self: string = process.execPath): boolean {
+  try {
+    const a = statSync(path);
+    const b = statSync(self);
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * The resolver handed to libcni/invoke's delegate functions: our types in-process, others
- * undefined (exec'd). Returns undefined for every type when in-process is disabled.
+ * The resolver handed to libcni/invoke's delegate functions: our types in-process when CNI_PATH
+ * resolves them to this binary (or to nothing), everything else exec'd. Returns undefined for
+ * every type when in-process is disabled.
  */
 export function inProcessResolver(
   env: Readonly<Record<string, string | undefined>> = process.env,
   loaders: Readonly<Record<string, DefinitionLoader>> = OWN_PLUGINS,
+  isSelf: (path: string) => boolean = isThisBinary,
 ): InProcessResolver {
   const off = inProcessDisabled(env);
-  return (type: string): InProcessPlugin | undefined => {
+  return (type: string, path: string): InProcessPlugin | undefined => {
     if (off || !Object.hasOwn(loaders, type)) return undefined;
+    if (path !== "" && !isSelf(path)) return undefined;
     const load = loaders[type];
     if (!load) return undefined;
     return { run: async (io) => runDefinition(await load(), io) };
