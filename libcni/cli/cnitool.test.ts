@@ -38,7 +38,7 @@ describe("cnitool", () => {
     const r = await cnitool(["add", "net", "pod1"], {}, exec);
     expect(r).toMatchObject({ code: 0, stderr: "" });
     expect(r.stdout).toBe('{\n    "cniVersion": "1.1.0",\n    "ips": [\n        {\n            "address": "10.1.2.3/24"\n        }\n    ]\n}');
-    const cid = containerIdFor("/run/netns/pod1");
+    const cid = await containerIdFor("/run/netns/pod1");
     expect(exec.calls[0]?.env).toMatchObject({ CNI_COMMAND: "ADD", CNI_CONTAINERID: cid, CNI_NETNS: "/run/netns/pod1", CNI_IFNAME: "eth0", CNI_PATH: "/opt/cni/bin" });
     expect(existsSync(join(cacheDir, "results", `net-${cid}-eth0`))).toBe(true);
   });

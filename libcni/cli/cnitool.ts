@@ -7,6 +7,8 @@
  */
 import { CniConfig } from "../api.ts";
 import type { PluginExec } from "../invoke/exec.ts";
+import { fdSink } from "../stdio.ts";
+import { trace } from "../trace.ts";
 import { toCniError } from "../types/error.ts";
 import { add } from "./add.ts";
 import { check } from "./check.ts";
@@ -96,7 +98,7 @@ export async function run(argv: readonly string[], io: CnitoolIO): Promise<numbe
   if (!cmd) return 1; // parseArgv only returns known commands
   try {
     const [network = "", netns = ""] = parsed.args;
-    const { list, rt } = setupRuntimeConfig({ network, netns, ifnameFlag: parsed.ifname, env: io.env, cwd: io.cwd });
+    const { list, rt } = await setupRuntimeConfig({ network, netns, ifnameFlag: parsed.ifname, env: io.env, cwd: io.cwd });
     const cacheDir = io.env["CNI_CACHE_DIR"];
     const cni = new CniConfig({
       path: pluginPath(io.env),
@@ -104,7 +106,9 @@ export async function run(argv: readonly string[], io: CnitoolIO): Promise<numbe
       ...(cacheDir ? { cacheDir } : {}),
       ...(io.exec ? { exec: io.exec } : {}),
     });
+    trace(`cnitool: ${cmd.name} ${network} configured`);
     await cmd.run({ cni, list, rt, out: io.stdout });
+    trace(`cnitool: ${cmd.name} done`);
     return 0;
   } catch (e) {
     io.stderr.write(`Error: ${toCniError(e).message}\n`);
@@ -112,6 +116,7 @@ export async function run(argv: readonly string[], io: CnitoolIO): Promise<numbe
   }
 }
 
+/** Plain write(2) on fds 1 and 2: process.stdout/stderr would build stream objects first (~1-3 ms under Bun). */
 export async function main(argv: readonly string[]): Promise<number> {
-  return run(argv, { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr });
+  return run(argv, { env: process.env, cwd: process.cwd(), stdout: fdSink(1), stderr: fdSink(2) });
 }

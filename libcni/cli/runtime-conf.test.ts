@@ -15,34 +15,34 @@ describe("cnitool runtime arguments", () => {
   const setup = (env: Record<string, string>, over: Partial<Parameters<typeof setupRuntimeConfig>[0]> = {}) =>
     setupRuntimeConfig({ network: "net", netns: "/run/netns/golden-pod", ifnameFlag: "", env: { NETCONFPATH: dir, ...env }, cwd: "/", ...over });
 
-  it("derives the container ID from the sha512 of the absolute netns path, like the reference", () => {
+  it("derives the container ID from the sha512 of the absolute netns path, like the reference", async () => {
     // Value written by the Go cnitool for this path (libcni/testdata/cache).
-    expect(containerIdFor("/run/netns/golden-pod")).toBe("cnitool-db28bd44764cc50ae6d9");
+    expect(await containerIdFor("/run/netns/golden-pod")).toBe("cnitool-db28bd44764cc50ae6d9");
   });
 
-  it("makes a relative netns path absolute from the working directory", () => {
-    const { rt } = setup({}, { netns: "ns/../pod", cwd: "/var/run/netns" });
+  it("makes a relative netns path absolute from the working directory", async () => {
+    const { rt } = await setup({}, { netns: "ns/../pod", cwd: "/var/run/netns" });
     expect(rt.netns).toBe("/var/run/netns/pod");
-    expect(rt.containerId).toBe(containerIdFor("/var/run/netns/pod"));
+    expect(rt.containerId).toBe(await containerIdFor("/var/run/netns/pod"));
   });
 
-  it("takes the interface from the flag, else CNI_IFNAME, else eth0", () => {
-    expect(setup({ CNI_IFNAME: "net1" }, { ifnameFlag: "eth7" }).rt.ifName).toBe("eth7");
-    expect(setup({ CNI_IFNAME: "net1" }).rt.ifName).toBe("net1");
-    expect(setup({ CNI_IFNAME: "" }).rt.ifName).toBe("eth0");
-    expect(setup({}).rt.ifName).toBe("eth0");
+  it("takes the interface from the flag, else CNI_IFNAME, else eth0", async () => {
+    expect((await setup({ CNI_IFNAME: "net1" }, { ifnameFlag: "eth7" })).rt.ifName).toBe("eth7");
+    expect((await setup({ CNI_IFNAME: "net1" })).rt.ifName).toBe("net1");
+    expect((await setup({ CNI_IFNAME: "" })).rt.ifName).toBe("eth0");
+    expect((await setup({})).rt.ifName).toBe("eth0");
   });
 
-  it("loads the network from NETCONFPATH", () => {
-    expect(setup({}).list.plugins.map((p) => p.type)).toEqual(["noop"]);
-    expect(() => setup({ NETCONFPATH: join(dir, "none") })).toThrow(/^no net configurations found in .*none/);
+  it("loads the network from NETCONFPATH", async () => {
+    expect((await setup({})).list.plugins.map((p) => p.type)).toEqual(["noop"]);
+    await expect(setup({ NETCONFPATH: join(dir, "none") })).rejects.toThrow(/^no net configurations found in .*none/);
   });
 
-  it("parses CNI_ARGS pairs and rejects malformed ones", () => {
+  it("parses CNI_ARGS pairs and rejects malformed ones", async () => {
     expect(parseCniArgs("K8S_POD_NAME=web;IgnoreUnknown=1")).toEqual([["K8S_POD_NAME", "web"], ["IgnoreUnknown", "1"]]);
     for (const bad of ["A", "A=", "=B", "A=B=C", "A=B;"]) expect(() => parseCniArgs(bad)).toThrow(/^invalid CNI_ARGS pair/);
-    expect(setup({ CNI_ARGS: "A=B" }).rt.args).toEqual([["A", "B"]]);
-    expect(setup({}).rt).not.toHaveProperty("args");
+    expect((await setup({ CNI_ARGS: "A=B" })).rt.args).toEqual([["A", "B"]]);
+    expect((await setup({})).rt).not.toHaveProperty("args");
   });
 
   it("parses CAP_ARGS as a JSON object and says what is wrong otherwise", () => {

@@ -95,7 +95,7 @@ describe("RawExec runs plugin processes", () => {
 });
 
 describe("RawExec under Bun (the binary's runtime)", () => {
-  it("kills on timeout, reports stderr, retries a busy binary and returns stdout", () => {
+  it("kills on timeout, reports stderr, retries a busy binary, passes stdin and exactly the env, and explains failures", () => {
     const bun = resolve(import.meta.dirname, "../../node_modules/.bin/bun");
     const out = JSON.parse(execFileSync(bun, [resolve(PLUGIN_DIR, "../bun-exec-driver.ts")], { encoding: "utf8", timeout: 30_000 })) as Record<string, unknown>;
     expect(out["timeout"]).toMatch(/^netplugin failed with no error message: signal: killed; plugin .*\/sleep was still running after 300ms/);
@@ -104,5 +104,13 @@ describe("RawExec under Bun (the binary's runtime)", () => {
     expect(out["stderrOnly"]).toBe('netplugin failed: "something broke: no bridge\\n": exit status 3');
     expect(out["version"]).toMatchObject({ cniVersion: "1.1.0" });
     expect(out["busyOut"]).toBe("ok");
+    expect(out["add"]).toEqual({
+      out: { cniVersion: "1.0.0" },
+      stdin: '{"cniVersion":"1.0.0","name":"net","type":"noop"}',
+      env: { CNI_COMMAND: "ADD", CNI_IFNAME: "eth0" },
+      stderr: "log line\n",
+    });
+    expect(out["garbage"]).toMatch(/^netplugin failed but error parsing its diagnostic message "this is not JSON \{\\n": /);
+    expect(out["notExecutable"]).toMatch(/^netplugin failed with no error message: fork\/exec .*noexec: permission denied \(make the plugin executable: chmod \+x\)$/);
   });
 });

@@ -1,17 +1,21 @@
 /**
- * RawExec runs a plugin binary as a child process (node:child_process, so it works under Node and
- * Bun alike): config on stdin, result on stdout, logs on stderr.
+ * RawExec runs a plugin binary as a child process: config on stdin, result on stdout, logs on
+ * stderr. Under Bun (the weft binary) through Bun.spawn (spawn-bun.ts), elsewhere through
+ * node:child_process (spawn-node.ts); each is loaded on first use, so code that never runs a
+ * plugin process (an in-process delegate) loads neither.
  */
-import { spawn } from "node:child_process";
+import { fdSink } from "../stdio.ts";
+import { trace } from "../trace.ts";
 import { CniError, ErrorCode } from "../types/error.ts";
-import { exitText, findInPath, pluginFailure, type ExecRequest, type PluginExec, type PluginOutcome } from "./exec.ts";
+import { exitText, findInPath, pluginFailure, type ExecRequest, type PluginExec } from "./exec.ts";
+import type { RunOutcome } from "./spawn-node.ts";
 
 export interface StderrSink {
   write(chunk: string): unknown;
 }
 
 export interface RawExecOptions {
-  /** Where a plugin's stderr is copied. @default process.stderr */
+  /** Where a plugin's stderr is copied. @default this process's stderr (fd 2) */
   readonly stderr?: StderrSink;
   /** Kill (SIGKILL) a plugin still running after this many milliseconds. @default 60000 */
   readonly timeoutMs?: number;
@@ -23,8 +27,13 @@ export interface RawExecOptions {
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
-interface RunOutcome extends PluginOutcome {
-  readonly timedOut: boolean;
+type RunOnce = (req: ExecRequest, timeoutMs: number) => Promise<RunOutcome>;
+
+let runner: Promise<RunOnce> | undefined;
+
+function loadRunner(): Promise<RunOnce> {
+  runner ??= typeof Bun !== "undefined" ? import("./spawn-bun.ts").then((m) => m.runOnce) : import("./spawn-node.ts").then((m) => m.runOnce);
+  return runner;
 }
 
 export class RawExec implements PluginExec {
@@ -34,7 +43,7 @@ export class RawExec implements PluginExec {
   private readonly busyDelayMs: number;
 
   constructor(opts: RawExecOptions = {}) {
-    this.stderr = opts.stderr ?? process.stderr;
+    this.stderr = opts.stderr ?? fdSink(2);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.busyRetries = opts.busyRetries ?? 5;
     this.busyDelayMs = opts.busyDelayMs ?? 1000;
@@ -46,10 +55,13 @@ export class RawExec implements PluginExec {
 
   async execPlugin(req: ExecRequest): Promise<string> {
     const timeoutMs = req.timeoutMs ?? this.timeoutMs;
+    const runOnce = await loadRunner();
     for (let attempt = 0; ; attempt++) {
       let out: RunOutcome;
       try {
+        trace(`exec: ${req.path} ${req.env["CNI_COMMAND"] ?? ""} spawn`);
         out = await runOnce(req, timeoutMs);
+        trace(`exec: ${req.path} exited ${out.exitCode ?? out.signal}`);
       } catch (e) {
         if (errnoOf(e) === "ETXTBSY" && attempt < this.busyRetries) {
           await new Promise((r) => setTimeout(r, this.busyDelayMs));
@@ -92,66 +104,4 @@ function timeoutFailure(path: string, timeoutMs: number, out: RunOutcome): CniEr
     `netplugin failed with no error message: ${exitText({ exitCode: null, signal: "SIGKILL" })}`,
     `plugin ${path} was still running after ${secs} and was killed (SIGKILL); raise the exec timeout if it legitimately needs longer${tail}`,
   );
-}
-
-/** Spawn once. Rejects only when the process cannot be started (so ETXTBSY can be retried). */
-function runOnce(req: ExecRequest, timeoutMs: number): Promise<RunOutcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(req.path, [], { env: { ...req.env }, stdio: ["pipe", "pipe", "pipe"] });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    let settled = false;
-    let timedOut = false;
-    let exited = false;
-    let exit: { code: number | null; signal: NodeJS.Signals | null } = { code: null, signal: null };
-
-    const finish = (): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve({
-        stdout: Buffer.concat(stdout).toString("utf8"),
-        stderr: Buffer.concat(stderr).toString("utf8"),
-        exitCode: exit.code,
-        signal: exit.signal,
-        timedOut,
-      });
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-      // A grandchild may hold the pipes open; once our child is gone, do not wait for them.
-      if (exited) {
-        child.stdout.destroy();
-        child.stderr.destroy();
-        finish();
-      }
-    }, timeoutMs);
-
-    child.stdout.on("data", (b: Buffer) => stdout.push(b));
-    child.stderr.on("data", (b: Buffer) => stderr.push(b));
-    child.stdin.on("error", () => {
-      // The plugin may exit without reading stdin (e.g. VERSION); its exit status tells the story.
-    });
-    child.on("error", (e) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on("exit", (code, signal) => {
-      exited = true;
-      exit = { code, signal };
-      if (timedOut) {
-        child.stdout.destroy();
-        child.stderr.destroy();
-        finish();
-      }
-    });
-    child.on("close", (code, signal) => {
-      exit = { code, signal };
-      finish();
-    });
-    child.stdin.end(req.stdin);
-  });
 }
