@@ -2,7 +2,9 @@ import { describe, expect, it } from "vitest";
 import { forwardRules, IptablesRules, masqRules, restorePayload } from "./iptables-rules.ts";
 import { nftScript } from "./nft-rules.ts";
 import { RecordingRunner } from "../../linux/command.ts";
-import { TrafficManager } from "./traffic.ts";
+import { TrafficManager, trafficFamilies } from "./traffic.ts";
+import { parseNetworkConfig } from "../config.ts";
+import { parseCidr } from "../ip.ts";
 
 const v4 = { family: 4 as const, network: "10.244.0.0/16", pod: "10.244.1.0/24" };
 
@@ -82,5 +84,57 @@ describe("traffic manager", () => {
     expect(await tm.resync()).toBe(1);
     missing = false;
     expect(await tm.resync()).toBe(0);
+  });
+});
+
+describe("traffic rules for IPv6", () => {
+  const v6 = { family: 6 as const, network: "fd00:10:244::/56", pod: "fd00:10:244:1::/64" };
+  const cfg = parseNetworkConfig(JSON.stringify({ Network: "10.244.0.0/16", EnableIPv6: true, IPv6Network: "fd00:10:244::/56" }), "test");
+  const n = (s: string) => {
+    const x = parseCidr(s);
+    if (!x) throw new Error(s);
+    return x;
+  };
+
+  it("derives one rule family per enabled family from the config and the lease, and the previous subnet.env's per family", () => {
+    const lease = { subnet: n("10.244.1.0/24"), subnetV6: n("fd00:10:244:1::/64"), attrs: { PublicIP: "192.0.2.11" } };
+    const r = trafficFamilies({ config: cfg, lease, previous: { network: "10.244.0.0/16", subnet: "10.244.7.0/24", ipv6Network: "fd00:10:244::/56", ipv6Subnet: "fd00:10:244:7::/64" } });
+    expect(r.families).toEqual([v4, v6]);
+    expect(r.previous).toEqual([
+      { family: 4, network: "10.244.0.0/16", pod: "10.244.7.0/24" },
+      { family: 6, network: "fd00:10:244::/56", pod: "fd00:10:244:7::/64" },
+    ]);
+    const v6only = parseNetworkConfig(JSON.stringify({ EnableIPv4: false, EnableIPv6: true, IPv6Network: "fd00:10:244::/56" }), "test");
+    expect(trafficFamilies({ config: v6only, lease: { subnetV6: n("fd00:10:244:1::/64"), attrs: { PublicIP: "0.0.0.0" } } }).families).toEqual([v6]);
+  });
+
+  it("in iptables mode drives ip6tables-restore for the IPv6 family and removes the ip6 flannel-ipv6 table", async () => {
+    const rec = new RecordingRunner((c) => (c.args.includes("-C") ? { exitCode: 1 } : {}));
+    await new TrafficManager(rec, { mode: "iptables", families: [v4, v6], masquerade: true, forward: true, fullyRandom: false }).init();
+    expect(rec.calls.filter((c) => c.cmd === "nft").map((c) => c.args.join(" "))).toEqual(["delete table ip flannel-ipv4", "delete table ip6 flannel-ipv6"]);
+    const v6nat = rec.calls.find((c) => c.cmd === "ip6tables-restore" && c.input?.startsWith("*nat"));
+    expect(v6nat?.input).toContain('-A FLANNEL-POSTRTG -s fd00:10:244::/56 ! -d ff00::/8 -m comment --comment "flanneld masq" -j MASQUERADE');
+    expect(rec.calls.filter((c) => c.cmd === "ip6tables-restore").map((c) => c.input?.split("\n")[0])).toEqual(["*nat", "*filter"]);
+  });
+
+  it("removes the previous IPv6 subnet's rules at start when the v6 lease changed", async () => {
+    const flushed = async (previousPod: string) => {
+      const rec = new RecordingRunner((c) => (c.args.includes("-C") ? { exitCode: 1 } : {}));
+      await new TrafficManager(rec, { mode: "iptables", families: [v6], masquerade: true, forward: false, fullyRandom: false }).init([{ family: 6, network: v6.network, pod: previousPod }]);
+      return rec.calls.some((c) => c.cmd === "ip6tables" && c.args.join(" ") === "-w 5 -t nat -F FLANNEL-POSTRTG");
+    };
+    expect(await flushed("fd00:10:244:7::/64")).toBe(true);
+    expect(await flushed(v6.pod)).toBe(false);
+  });
+
+  it("in nftables mode removes the ip6tables rules and writes table ip6 flannel-ipv6 with ip6 matches", async () => {
+    let present = 1;
+    const rec = new RecordingRunner((c) => (c.args.includes("-C") ? { exitCode: present-- > 0 ? 0 : 1 } : {}));
+    await new TrafficManager(rec, { mode: "nftables", families: [v6], masquerade: true, forward: true, fullyRandom: true }).init();
+    const script = rec.calls.find((c) => c.cmd === "nft" && c.args.join(" ") === "-f -")?.input ?? "";
+    expect(script).toContain("table ip6 flannel-ipv6 {");
+    expect(script).toContain("ip6 saddr fd00:10:244::/56 ip6 daddr != ff00::/8 masquerade fully-random");
+    expect(script).toContain("ip6 saddr fd00:10:244:1::/64 ip6 daddr fd00:10:244::/56 return");
+    expect(rec.calls.some((c) => c.cmd === "ip6tables" && c.args.join(" ") === "-w 5 -t nat -D POSTROUTING -m comment --comment flanneld masq -j FLANNEL-POSTRTG")).toBe(true);
   });
 });

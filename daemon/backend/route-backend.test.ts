@@ -1,0 +1,126 @@
+import { describe, expect, it } from "vitest";
+import { parseNetworkConfig } from "../config.ts";
+import type { ExternalInterface } from "../iface.ts";
+import { parseCidr, type IpNet } from "../ip.ts";
+import { formatLeaseAttrs, type Lease, type LeaseAttrs } from "../lease.ts";
+import { memoryLogger } from "../log.ts";
+import type { BackendNetwork } from "../network.ts";
+import { FakeNetOps } from "./fake-netops.ts";
+import { routeBackend } from "./route-backend.ts";
+
+const net = (s: string): IpNet => {
+  const n = parseCidr(s);
+  if (!n) throw new Error(s);
+  return n;
+};
+const DUAL = { Network: "10.244.0.0/16", EnableIPv6: true, IPv6Network: "fd00:10:244::/56", IPv6SubnetLen: 64 };
+const V6ONLY = { EnableIPv4: false, EnableIPv6: true, IPv6Network: "fd00:10:244::/56" };
+
+function ext(over: Partial<ExternalInterface> = {}): ExternalInterface {
+  return { name: "eth0", index: 2, mtu: 1500, ipv4: "192.0.2.11", ipv6: "2001:db8:0:1::11", publicIP: "192.0.2.11", publicIPv6: "2001:db8:0:1::11", ...over };
+}
+const V4_ONLY_IFACE: ExternalInterface = { name: "eth0", index: 2, mtu: 1500, ipv4: "192.0.2.11", publicIP: "192.0.2.11" };
+const V6_ONLY_IFACE: ExternalInterface = { name: "eth0", index: 2, mtu: 1500, ipv6: "2001:db8:0:1::11", publicIPv6: "2001:db8:0:1::11" };
+
+async function register(type: "vxlan" | "host-gw", conf: Record<string, unknown>, o: { iface?: ExternalInterface; previousAttrs?: LeaseAttrs } = {}) {
+  const dp = new FakeNetOps();
+  dp.addLink("eth0");
+  const config = parseNetworkConfig(JSON.stringify({ ...conf, Backend: { Type: type } }), "test");
+  let published: LeaseAttrs | undefined;
+  const nw: BackendNetwork = await routeBackend(type, dp, memoryLogger()).register({
+    config,
+    extIface: o.iface ?? ext(),
+    acquire: async (attrs) => {
+      published = attrs;
+      const lease: Lease = {
+        ...(config.enableIPv4 ? { subnet: net("10.244.1.0/24") } : {}),
+        ...(config.enableIPv6 ? { subnetV6: net("fd00:10:244:1::/64") } : {}),
+        attrs,
+      };
+      return lease;
+    },
+    ...(o.previousAttrs ? { previousAttrs: o.previousAttrs } : {}),
+    log: memoryLogger(),
+    signal: new AbortController().signal,
+  });
+  return { dp, nw, published };
+}
+
+describe("vxlan backend registration", () => {
+  it("dual stack: creates flannel.1 and flannel-v6.1 before leasing and publishes PublicIPv6 and BackendV6Data like flanneld", async () => {
+    const { dp, published } = await register("vxlan", DUAL);
+    const v4 = dp.links.get("flannel.1");
+    const v6 = dp.links.get("flannel-v6.1");
+    expect(v4?.spec?.localIp).toBe("192.0.2.11");
+    expect(v6?.spec?.localIp).toBe("2001:db8:0:1::11");
+    expect(JSON.parse(formatLeaseAttrs(published ?? { PublicIP: "" }))).toEqual({
+      PublicIP: "192.0.2.11",
+      PublicIPv6: "2001:db8:0:1::11",
+      BackendType: "vxlan",
+      BackendData: { VNI: 1, VtepMAC: v4?.mac },
+      BackendV6Data: { VNI: 1, VtepMAC: v6?.mac },
+    });
+    expect(v4?.addrs).toEqual(["10.244.1.0/32"]);
+    expect(v6?.addrs).toEqual(["fd00:10:244:1::/128"]);
+  });
+
+  it("dual stack: the pod MTU is the smaller of the two overlays (IPv6 vxlan: underlay - 70)", async () => {
+    const { nw, dp } = await register("vxlan", DUAL);
+    expect(dp.links.get("flannel.1")?.spec?.mtu).toBe(1450);
+    expect(dp.links.get("flannel-v6.1")?.spec?.mtu).toBe(1430);
+    expect(nw.mtu).toBe(1430);
+  });
+
+  it("IPv6 only: no flannel.1, PublicIP 0.0.0.0, only BackendV6Data", async () => {
+    const { dp, nw, published } = await register("vxlan", V6ONLY, { iface: V6_ONLY_IFACE });
+    expect(dp.links.has("flannel.1")).toBe(false);
+    expect(dp.links.has("flannel-v6.1")).toBe(true);
+    expect(published?.PublicIP).toBe("0.0.0.0");
+    expect(published?.BackendData).toBeUndefined();
+    expect(published?.BackendV6Data).toEqual({ VNI: 1, VtepMAC: dp.links.get("flannel-v6.1")?.mac });
+    expect(nw.mtu).toBe(1430);
+  });
+
+  it("publishes --public-ipv6 as PublicIPv6 while the VTEP stays on the interface address", async () => {
+    const { dp, published } = await register("vxlan", DUAL, { iface: ext({ publicIPv6: "2001:db8:ffff::1" }) });
+    expect(published?.PublicIPv6).toBe("2001:db8:ffff::1");
+    expect(dp.links.get("flannel-v6.1")?.spec?.localIp).toBe("2001:db8:0:1::11");
+  });
+
+  it("keeps each family's previous VtepMAC across restarts", async () => {
+    const prev: LeaseAttrs = { PublicIP: "192.0.2.11", BackendData: { VNI: 1, VtepMAC: "0E:2A:00:00:00:04" }, BackendV6Data: { VNI: 1, VtepMAC: "0e:2a:00:00:00:06" } };
+    const { dp } = await register("vxlan", DUAL, { previousAttrs: prev });
+    expect(dp.links.get("flannel.1")?.mac).toBe("0e:2a:00:00:00:04");
+    expect(dp.links.get("flannel-v6.1")?.mac).toBe("0e:2a:00:00:00:06");
+  });
+
+  it("programs both families from one batch of dual-stack lease events", async () => {
+    const { dp, nw } = await register("vxlan", DUAL);
+    const peer: Lease = {
+      subnet: net("10.244.2.0/24"),
+      subnetV6: net("fd00:10:244:2::/64"),
+      attrs: { PublicIP: "192.0.2.12", PublicIPv6: "2001:db8:0:1::12", BackendType: "vxlan", BackendData: { VNI: 1, VtepMAC: "0e:00:00:00:04:02" }, BackendV6Data: { VNI: 1, VtepMAC: "0e:00:00:00:06:02" } },
+    };
+    await nw.handleEvents([{ type: "added", lease: peer }]);
+    await new Promise((r) => setImmediate(r));
+    expect([...dp.routes.keys()].sort()).toEqual(["10.244.2.0/24", "fd00:10:244:2::/64"]);
+    expect([...dp.fdb.values()].map((f) => f.dst).sort()).toEqual(["192.0.2.12", "2001:db8:0:1::12"]);
+  });
+
+  it("refuses EnableIPv6 on an interface without an IPv6 address, naming the interface", async () => {
+    await expect(register("vxlan", DUAL, { iface: V4_ONLY_IFACE })).rejects.toThrow(/interface eth0 has no IPv6 address/);
+  });
+});
+
+describe("host-gw backend registration", () => {
+  it("dual stack: publishes both public addresses, no backend data, MTU of the underlay", async () => {
+    const { nw, published, dp } = await register("host-gw", DUAL);
+    expect(published).toEqual({ PublicIP: "192.0.2.11", PublicIPv6: "2001:db8:0:1::11", BackendType: "host-gw" });
+    expect(nw.mtu).toBe(1500);
+    expect(dp.links.size).toBe(1);
+  });
+
+  it("refuses a --public-ipv6 that is not the interface address (NAT)", async () => {
+    await expect(register("host-gw", DUAL, { iface: ext({ publicIPv6: "2001:db8:ffff::1" }) })).rejects.toThrow(/public IPv6 \(2001:db8:ffff::1, --public-ipv6\)/);
+  });
+});
