@@ -4,7 +4,22 @@
  * (RFC 5952 for IPv6, dotted quad for IPv4 and IPv4-mapped IPv6). Parsing and printing go through the
  * `ip-address` package; arithmetic is plain bigint.
  */
-import { Address4, Address6 } from "ip-address";
+import { createRequire } from "node:module";
+
+type IpAddressLib = typeof import("ip-address");
+let lib: IpAddressLib | undefined;
+
+/**
+ * `ip-address`, evaluated on first use: its module initialisation costs 1.2-2.5 ms of a compiled
+ * exec, and a plugin exec that never parses an address (VERSION of host-local, bridge, flannel, which
+ * all load this file) should not pay it. The literal `require("ip-address")` is what the Bun bundler
+ * turns into a lazy module call; plain Node ESM (the unit tests) has no `require` and goes through
+ * createRequire.
+ */
+function ipLib(): IpAddressLib {
+  lib ??= (typeof require === "function" ? require("ip-address") : createRequire(import.meta.url)("ip-address")) as IpAddressLib;
+  return lib;
+}
 
 export type Family = 4 | 6;
 
@@ -40,10 +55,13 @@ export function parseIP(text: string): IP | undefined {
 
 function parseAddr(text: string): { ip: IP; literal: Family } | undefined {
   if (V4_TEXT.test(text)) {
+    const { Address4 } = ipLib();
     if (!Address4.isValid(text)) return undefined;
     return { ip: { family: 4, value: new Address4(text).bigInt() }, literal: 4 };
   }
-  if (!text.includes(":") || !V6_TEXT.test(text) || !Address6.isValid(text)) return undefined;
+  if (!text.includes(":") || !V6_TEXT.test(text)) return undefined;
+  const { Address6 } = ipLib();
+  if (!Address6.isValid(text)) return undefined;
   const value = new Address6(text).bigInt();
   if (value >> 32n === 0xffffn) return { ip: { family: 4, value: value - MAPPED_PREFIX }, literal: 6 };
   return { ip: { family: 6, value }, literal: 6 };
@@ -63,6 +81,7 @@ export function parseCIDR(text: string): IPNet | undefined {
 
 /** Go's `net.IP.String()`. */
 export function formatIP(ip: IP): string {
+  const { Address4, Address6 } = ipLib();
   if (ip.family === 4) return Address4.fromBigInt(ip.value).correctForm();
   if (ip.value >> 32n === 0xffffn) return Address4.fromBigInt(ip.value - MAPPED_PREFIX).correctForm();
   return Address6.fromBigInt(ip.value).correctForm();
