@@ -52,6 +52,8 @@ export interface NodeSpec {
   readonly ns: string;
   /** underlay address, 192.0.2.x */
   readonly ip: string;
+  /** IPv6 underlay address (2001:db8:0:1::x, documentation range) when the underlay is dual stack */
+  readonly ip6?: string;
   /** underlay interface name inside the node */
   readonly dev: string;
 }
@@ -83,9 +85,11 @@ export class Topology {
 
   /**
    * An underlay: a bridge in its own netns and one node netns per address, each linked by a veth
-   * (`eth0` in the node), addressed 192.0.2.<10+i>/24, forwarding on.
+   * (`eth0` in the node), addressed 192.0.2.<10+i>/24, forwarding on. With `ipv6`, each node also
+   * gets 2001:db8:0:1::<10+i>/64 (documentation range, no DAD so it is usable at once) and IPv6
+   * forwarding.
    */
-  async underlay(nodes: number, opts: { readonly mtu?: number } = {}): Promise<NodeSpec[]> {
+  async underlay(nodes: number, opts: { readonly mtu?: number; readonly ipv6?: boolean } = {}): Promise<NodeSpec[]> {
     const ul = await this.netns("ul");
     await run("ip", ["-n", ul, "link", "add", "br0", "type", "bridge"]);
     await run("ip", ["-n", ul, "link", "set", "br0", "up"]);
@@ -102,6 +106,13 @@ export class Topology {
       await run("ip", ["-n", ns, "addr", "add", `${ip}/24`, "dev", "eth0"]);
       await run("ip", ["-n", ns, "link", "set", "eth0", "up"]);
       await runIn(ns, "sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
+      if (opts.ipv6) {
+        const ip6 = `2001:db8:0:1::${10 + i}`;
+        await run("ip", ["-n", ns, "addr", "add", `${ip6}/64`, "dev", "eth0", "nodad"]);
+        await runIn(ns, "sysctl", ["-qw", "net.ipv6.conf.all.forwarding=1"]);
+        out.push({ ns, ip, ip6, dev: "eth0" });
+        continue;
+      }
       out.push({ ns, ip, dev: "eth0" });
     }
     return out;

@@ -1,6 +1,7 @@
 // Root-test driver (run with bun, inside nothing: it opens netlink in the netns given):
 //   bun route-network-driver.ts <netns path> <json plan>
-// plan: {kind, underlay, own, peers: [{subnet, ip, mac?, type?}], after?: "delete-route" | "delete-device"}
+// plan: {kind, family?, underlay, underlayIp, own, peers: [{subnet, ip, mac?}], after?: "delete-route" | "delete-device"}
+// family 6: subnets are IPv6 (subnetV6), ip is PublicIPv6, mac goes to BackendV6Data, network fd00:10:244::/56.
 // Prints {mtu, vtep, first, second} where first/second are reconcile stats.
 import { openNetlink } from "../../../linux/netlink/open.ts";
 import { parseCidr, type IpNet } from "../../ip.ts";
@@ -10,6 +11,7 @@ import { RouteNetwork } from "../route-network.ts";
 
 interface Plan {
   kind: "vxlan" | "host-gw";
+  family?: 4 | 6;
   underlay: string;
   underlayIp: string;
   own: string;
@@ -25,27 +27,29 @@ const net = (s: string): IpNet => {
   if (!n) throw new Error(`bad cidr ${s}`);
   return n;
 };
+const family = plan.family ?? 4;
 const nl = openNetlink({ netns: nsPath ?? "" });
 const dp = new KernelNetOps(nl);
 const under = nl.getLink(plan.underlay);
 const rn = new RouteNetwork({
   dp,
   kind: plan.kind,
-  network: net("10.244.0.0/16"),
+  family,
+  network: net(family === 4 ? "10.244.0.0/16" : "fd00:10:244::/56"),
   underlay: { index: under.index, ip: plan.underlayIp, mtu: under.mtu },
   vxlan: { vni: 1, port: 0, gbp: false, learning: false, directRouting: plan.directRouting ?? false },
 });
 const prep = rn.prepare();
-const lease = (subnet: string, ip: string, data?: unknown): Lease => ({
-  subnet: net(subnet),
-  attrs: { PublicIP: ip, BackendType: plan.kind, ...(data ? { BackendData: data } : {}) },
-});
+const lease = (subnet: string, ip: string, data?: unknown): Lease =>
+  family === 4
+    ? { subnet: net(subnet), attrs: { PublicIP: ip, BackendType: plan.kind, ...(data ? { BackendData: data } : {}) } }
+    : { subnetV6: net(subnet), attrs: { PublicIP: "0.0.0.0", PublicIPv6: ip, BackendType: plan.kind, ...(data ? { BackendV6Data: data } : {}) } };
 const first = rn.start(lease(plan.own, plan.underlayIp, prep.backendData));
 rn.handle(plan.peers.map((p) => ({ type: "added" as const, lease: lease(p.subnet, p.ip, p.mac ? { VNI: 1, VtepMAC: p.mac } : undefined) })));
 const writes = rn.flush();
 let second = { changes: 0, peers: 0, replayed: false };
 if (plan.after === "delete-route") {
-  const r = dp.listRoutes(4).find((x) => x.dst === plan.peers[0]?.subnet);
+  const r = dp.listRoutes(family).find((x) => x.dst === plan.peers[0]?.subnet);
   if (r) dp.deleteRoute(r);
   second = rn.reconcile();
 } else if (plan.after === "delete-device") {
