@@ -36,6 +36,9 @@ async function run(): Promise<number> {
     return 2;
   }
   trace(`weft: entry, role ${picked.role}`);
+  // The binary starts with JIT tier-up thresholds scaled up (scripts/build.ts: a CNI exec is
+  // run-once code, compiling it costs more CPU than it saves). The daemon runs for days: normal JIT.
+  if (picked.role === "flanneld" && typeof Bun !== "undefined") Bun.unsafe.setJITPolicy(1);
   const mod = await ROLES[picked.role].load();
   trace(`weft: role ${picked.role} loaded`);
   const code = await mod.main(picked.rest);
