@@ -9,6 +9,7 @@
  * is read by exactly the same rules, so the two paths behave the same. libcni knows no plugin
  * itself: resolvers are injected by plugins/ (layers point down).
  */
+import { fdSink } from "../stdio.ts";
 import { delegateEnv, pluginFailure, type Env, type PluginExec } from "./exec.ts";
 import { RawExec, type StderrSink } from "./raw-exec.ts";
 import { decodePluginResult } from "./result.ts";
@@ -30,7 +31,7 @@ export interface DelegateOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Exec timeout. @default the exec's own */
   readonly timeoutMs?: number;
-  /** Where an in-process delegate's stderr is copied. @default process.stderr */
+  /** Where an in-process delegate's stderr is copied. @default this process's stderr (fd 2) */
   readonly stderr?: StderrSink;
 }
 
@@ -53,7 +54,7 @@ async function runDelegate(command: string, type: string, conf: string, opts: De
   const local = opts.inProcess?.(type, path);
   if (local) {
     const out = await local.run({ env, stdin: conf });
-    const sink = opts.stderr ?? process.stderr;
+    const sink = opts.stderr ?? fdSink(2);
     if (out.exitCode === 0) {
       if (out.stderr) sink.write(out.stderr);
       return out.stdout;
