@@ -4,6 +4,7 @@
  * pushes its undo; any failure unwinds them all (veth pair, spoof-check, IPAM allocation, masquerade), so a
  * failed ADD leaves nothing behind but the shared bridge.
  */
+import { trace } from "../../libcni/trace.ts";
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
 import type { Interface100, Result100 } from "../../libcni/types/result.ts";
 import { UndoStack } from "../shared/undo.ts";
@@ -33,6 +34,7 @@ export async function bridgeAdd(call: BridgeCall, deps: BridgeDeps): Promise<Res
   checkForAdd(c);
   const undo = new UndoStack();
   const pod = openPodOrFail(deps, call.netns);
+  trace("bridge: conf parsed, pod netns open");
   try {
     const result = await addSteps({ call, deps, c, pod, undo });
     undo.commit();
@@ -48,7 +50,9 @@ export async function bridgeAdd(call: BridgeCall, deps: BridgeDeps): Promise<Res
 async function addSteps(ctx: AddContext): Promise<Result100> {
   const { call, deps, c, pod, undo } = ctx;
   const br = ensureBridge(deps.host, c);
+  trace("bridge: bridge ready");
   const veth = setupVeth(deps, pod, c, { podIfName: call.ifName, netnsPath: call.netns, bridge: br, undo });
+  trace("bridge: veth ready");
   const brIf: Interface100 = { name: br.name, mac: br.mac };
   const result: Result100 = { cniVersion: "1.1.0", interfaces: [brIf, veth.host, veth.pod] };
   if (c.macspoofchk) {
@@ -66,10 +70,12 @@ async function addSteps(ctx: AddContext): Promise<Result100> {
     }
   }
   if (!c.disableContainerInterface) await waitPortUp(deps, veth.host.name);
+  trace("bridge: port up");
   // the bridge MAC may change when its first port joins or its address is set; the veth's too
   const ifs = result.interfaces ?? [];
   ifs[0] = { name: brIf.name, mac: deps.host.linkByName(c.bridge)?.mac ?? br.mac };
   ifs[1] = { name: veth.host.name, mac: deps.host.linkByName(veth.host.name)?.mac ?? veth.host.mac ?? "" };
+  trace("bridge: links re-read");
   if (c.dns) result.dns = structuredClone({ ...c.dns }) as NonNullable<Result100["dns"]>;
   return result;
 }
@@ -78,6 +84,7 @@ async function addSteps(ctx: AddContext): Promise<Result100> {
 async function layer3(ctx: AddContext, result: Result100, br: LinkInfo): Promise<void> {
   const { call, deps, c, pod, undo } = ctx;
   const ipam = await deps.ipam.add(c.ipamType, call.stdinData);
+  trace("bridge: IPAM done");
   undo.push(`IPAM DEL (${c.ipamType})`, () => deps.ipam.del(c.ipamType, call.stdinData));
   if (!ipam.ips || ipam.ips.length === 0) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, "IPAM plugin returned missing IP config", `check the 'ipam' section: ${c.ipamType} returned no addresses`);
@@ -87,7 +94,9 @@ async function layer3(ctx: AddContext, result: Result100, br: LinkInfo): Promise
   if (plan.routes.length > 0) result.routes = plan.routes;
   if (ipam.dns) result.dns = ipam.dns;
   podSysctls(pod, call.ifName, c.enabledad);
+  trace("bridge: pod sysctls");
   await configureIface(pod, call.ifName, { ips: result.ips, routes: result.routes ?? [] }, deps.sleep);
+  trace("bridge: pod iface configured");
   if (c.isGateway && plan.bridgeAddrs[4].length + plan.bridgeAddrs[6].length > 0) {
     let gwLink = c.bridge;
     if (c.vlan !== 0) {
@@ -100,6 +109,7 @@ async function layer3(ctx: AddContext, result: Result100, br: LinkInfo): Promise
       if (plan.bridgeAddrs[family].length > 0) enableForwarding(deps.host, family);
     }
   }
+  trace("bridge: gateway on bridge");
   if (c.ipMasq) {
     const backend: Backend = c.ipMasqBackend === "nftables" ? "nftables" : c.ipMasqBackend === "iptables" ? "iptables" : deps.masq.defaultBackend();
     const target = { network: c.name, ifName: call.ifName, containerID: call.containerID, addresses: result.ips.map((i) => i.address) };

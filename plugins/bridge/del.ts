@@ -3,6 +3,7 @@
  * rules. Idempotent: a missing netns or link is success and IPAM is still released. The bridge is
  * never deleted (other pods use it).
  */
+import { trace } from "../../libcni/trace.ts";
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
 import { parsePrevResult } from "../../libcni/types/parse.ts";
 import { isObject } from "../shared/conf.ts";
@@ -22,7 +23,9 @@ export async function bridgeDel(call: BridgeCall, deps: BridgeDeps): Promise<voi
       if (!isNetnsGone(e)) throw e;
     }
   }
+  trace("bridge: pod link removed");
   if (c.ipamType !== "") await deps.ipam.del(c.ipamType, call.stdinData);
+  trace("bridge: IPAM released");
   if (c.macspoofchk) {
     // as the reference: spoof-check teardown problems are only reported on stderr
     await deps.spoof.teardown({ containerID: call.containerID, ifName: call.ifName }).catch((e: unknown) => deps.log(e instanceof Error ? e.message : String(e)));
@@ -35,6 +38,7 @@ function deletePodLink(call: BridgeCall, deps: BridgeDeps): string[] {
   let pod;
   try {
     pod = deps.openPod(call.netns);
+    trace("bridge: pod netns open");
   } catch (e) {
     if (isNetnsGone(e)) throw e;
     throw new CniError(ErrorCode.InvalidEnvironmentVariables, `failed to open netns "${call.netns}": ${e instanceof Error ? e.message : String(e)}`);
@@ -42,6 +46,7 @@ function deletePodLink(call: BridgeCall, deps: BridgeDeps): string[] {
   try {
     if (!pod.linkByName(call.ifName)) return [];
     const addrs = [...pod.addrList(call.ifName, 4), ...pod.addrList(call.ifName, 6)].filter((a) => a.scope === 0).map((a) => a.cidr);
+    trace("bridge: pod addrs listed");
     try {
       pod.deleteLink(call.ifName);
     } catch (e) {

@@ -6,6 +6,7 @@
  * to the delegate. GC: forwarded to the delegate when subnet.env can be read.
  */
 import { SubnetEnvError, type SubnetEnv } from "../../daemon/subnet-env.ts";
+import { trace } from "../../libcni/trace.ts";
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
 import type { AnyResult } from "../../libcni/types/result.ts";
 import { isObject, sortedJson } from "../shared/conf.ts";
@@ -60,6 +61,7 @@ function loadLease(conf: FlannelNetConf, deps: FlannelDeps, forStatus: boolean):
 export async function flannelAdd(call: FlannelCall, deps: FlannelDeps): Promise<AnyResult> {
   const conf = parseFlannelConf(call.config);
   const lease = loadLease(conf, deps, false);
+  trace("flannel: subnet.env read");
   const delegate = buildDelegate(conf, lease);
   const bytes = sortedJson(delegate);
   const store = deps.scratch(conf.dataDir);
@@ -72,6 +74,7 @@ export async function flannelAdd(call: FlannelCall, deps: FlannelDeps): Promise<
       "flannel's dataDir must be writable by the plugin (default /var/lib/cni/flannel)",
     );
   }
+  trace("flannel: delegate config saved");
   return deps.delegate.add(delegateType(delegate), bytes);
 }
 
@@ -85,6 +88,7 @@ export async function flannelDel(call: FlannelCall, deps: FlannelDeps): Promise<
     throw new CniError(ErrorCode.IOFailure, `failed to read the saved delegate config of ${call.containerID} in ${conf.dataDir}: ${e instanceof Error ? e.message : String(e)}`);
   }
   // no file: never added, or already deleted (repeated DEL must succeed)
+  trace("flannel: saved delegate config read");
   if (bytes === undefined) return;
   let saved: unknown;
   try {
@@ -102,6 +106,7 @@ export async function flannelDel(call: FlannelCall, deps: FlannelDeps): Promise<
   // kept on failure (unlike the reference on Linux), so the runtime's retried DEL can still clean up
   await deps.delegate.del(type, bytes);
   store.remove(call.containerID);
+  trace("flannel: saved delegate config removed");
 }
 
 export async function flannelStatus(call: FlannelCall, deps: FlannelDeps): Promise<void> {

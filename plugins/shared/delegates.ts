@@ -13,6 +13,7 @@
 import { statSync } from "node:fs";
 import type { InProcessPlugin, InProcessResolver } from "../../libcni/invoke/delegate.ts";
 import { dispatch, type PluginFuncs } from "../../libcni/skel/skel.ts";
+import { trace } from "../../libcni/trace.ts";
 
 export interface PluginDefinition {
   readonly funcs: PluginFuncs;
@@ -77,6 +78,12 @@ export function inProcessResolver(
     if (path !== "" && !isSelf(path)) return undefined;
     const load = loaders[type];
     if (!load) return undefined;
-    return { run: async (io) => runDefinition(await load(), io) };
+    return {
+      run: async (io) => {
+        const def = await load();
+        trace(`delegates: ${type} loaded`);
+        return runDefinition(def, io);
+      },
+    };
   };
 }
