@@ -3,12 +3,13 @@
  * delegation). Imported by main.ts and, lazily, by the in-process delegate resolver; never by unit
  * tests (it reaches bun:ffi through kernel-net.ts).
  */
-import { randomBytes } from "node:crypto";
 import { VERSION } from "../../bin/version.ts";
 import type { CmdArgs, PluginFuncs } from "../../libcni/skel/skel.ts";
+import { fdSink } from "../../libcni/stdio.ts";
 import { SPEC_VERSIONS } from "../../libcni/version.ts";
 import type { PluginDefinition } from "../shared/delegates.ts";
 import { ipamDelegate } from "../shared/ipam.ts";
+import { randomHex } from "../shared/random.ts";
 import { execaRunner } from "../../linux/command.ts";
 import { bridgeAdd } from "./add.ts";
 import { bridgeCheck } from "./check.ts";
@@ -32,9 +33,9 @@ async function withRealDeps<T>(fn: (deps: BridgeDeps) => Promise<T>): Promise<T>
     ipam: ipamDelegate(),
     masq: new IpMasq(execaRunner),
     spoof: new SpoofCheck(execaRunner),
-    randomHex: (n) => randomBytes(n).toString("hex"),
+    randomHex,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    log: (m) => void process.stderr.write(`bridge: ${m}\n`),
+    log: (m) => void fdSink(2).write(`bridge: ${m}\n`),
   };
   try {
     return await fn(deps);

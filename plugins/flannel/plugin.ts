@@ -7,6 +7,7 @@ import { VERSION } from "../../bin/version.ts";
 import { readSubnetEnv } from "../../daemon/subnet-env.ts";
 import { delegateAdd, delegateDel, delegateGC, delegateStatus } from "../../libcni/invoke/delegate.ts";
 import type { CmdArgs, PluginFuncs } from "../../libcni/skel/skel.ts";
+import { fdSink } from "../../libcni/stdio.ts";
 import { SPEC_VERSIONS } from "../../libcni/version.ts";
 import type { PluginDefinition } from "../shared/delegates.ts";
 import { delegateOptions } from "../shared/ipam.ts";
@@ -26,7 +27,7 @@ function realDeps(): FlannelDeps {
       gc: (type, conf) => delegateGC(type, conf, opts),
     },
     scratch: (dataDir) => new DiskScratch(dataDir),
-    log: (m) => void process.stderr.write(`flannel: ${m}\n`),
+    log: (m) => void fdSink(2).write(`flannel: ${m}\n`),
   };
 }
 

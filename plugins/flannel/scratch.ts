@@ -3,9 +3,9 @@
  * works without subnet.env (flanneld down, lease changed). Written atomically: temp file, fsync,
  * rename, fsync of the directory; a crash leaves the old file or the new one, never a truncated one.
  */
-import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { randomHex } from "../shared/random.ts";
 
 /** Storage of saved delegate configs, by container ID. */
 export interface ScratchStore {
@@ -31,7 +31,7 @@ export class DiskScratch implements ScratchStore {
   save(containerID: string, bytes: string): void {
     mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
     const final = this.path(containerID);
-    const tmp = `${final}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+    const tmp = `${final}.tmp-${process.pid}-${randomHex(4)}`;
     try {
       const fd = openSync(tmp, "wx", 0o600);
       try {

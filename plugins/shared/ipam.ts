@@ -3,6 +3,7 @@
  * types run in-process, others are exec'd from CNI_PATH; ADD results come back upconverted to 1.1.0.
  */
 import { delegateAdd, delegateCheck, delegateDel, delegateGC, delegateStatus, type DelegateOptions } from "../../libcni/invoke/delegate.ts";
+import { fdSink } from "../../libcni/stdio.ts";
 import { toResult100 } from "../../libcni/types/convert.ts";
 import type { Result100 } from "../../libcni/types/result.ts";
 import { inProcessResolver } from "./delegates.ts";
@@ -15,9 +16,13 @@ export interface IpamDelegate {
   gc(type: string, conf: string): Promise<void>;
 }
 
-/** Delegation with our in-process resolver (unless WEFT_NO_INPROCESS) and this process's env. */
+/**
+ * Delegation with our in-process resolver (unless WEFT_NO_INPROCESS) and this process's env. An
+ * in-process delegate's stderr goes straight to fd 2: touching `process.stderr` would build its
+ * stream (~1 ms under Bun) even when there is nothing to copy.
+ */
 export function delegateOptions(env: Readonly<Record<string, string | undefined>> = process.env): DelegateOptions {
-  return { env, inProcess: inProcessResolver(env) };
+  return { env, inProcess: inProcessResolver(env), stderr: fdSink(2) };
 }
 
 export function ipamDelegate(opts: DelegateOptions = delegateOptions()): IpamDelegate {
