@@ -1,14 +1,17 @@
 // A whole Weft cluster in namespaces, used by the demo and the end-to-end tests: an underlay with N
-// nodes, a real etcd in the underlay netns (192.0.2.1), our flanneld on every node, pods added by our
-// cnitool through flannel -> bridge -> host-local, and TCP probes between them.
+// nodes, a store in the underlay netns (192.0.2.1:2379: Debian's etcd, or the embedded etcd of
+// embedded-etcd.ts when etcd is not installed or asked for), our flanneld on every node, pods added
+// by our cnitool through flannel -> bridge -> host-local, and TCP probes between them.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CniScratch, cnitool, type CniRuntimeSpec } from "./cni.ts";
-import { Etcd } from "./etcd.ts";
+import { EmbeddedEtcd } from "./embedded-etcd.ts";
+import { Etcd, ETCD_BIN } from "./etcd.ts";
 import { REFERENCE_PLUGIN_DIR, WEFT_PLUGIN_DIR, requireBuilt } from "./reference.ts";
-import { ipJson, run } from "./sh.ts";
+import { ipJson, run, type RunResult } from "./sh.ts";
 import { EchoServer, tcpProbe } from "./tcp.ts";
+import { formatCidr, maskNet, parseCidr } from "../daemon/ip.ts";
 import { Topology, sweepStale, type NodeSpec } from "./topology.ts";
 
 export interface ClusterOptions {
@@ -18,6 +21,66 @@ export interface ClusterOptions {
   /** extra flanneld flags */
   readonly flags?: readonly string[];
   readonly env?: Record<string, string>;
+  /** Key-value store for flanneld. @default {@link defaultStore}() */
+  readonly store?: StoreKind;
+  /**
+   * Dual stack: underlay addresses 2001:db8:0:1::<10+i>/64 too, and the network config adds
+   * EnableIPv6 with {@link POD_IPV6_NETWORK} (ULA) in /64s, so pods get an IPv4 and an IPv6 address.
+   */
+  readonly dualStack?: boolean;
+}
+
+/** The pods' IPv6 cluster network in dual-stack clusters: unique local (fd00::/8), never routable. */
+export const POD_IPV6_NETWORK = "fd00:10:244::/56";
+
+export type StoreKind = "etcd" | "embedded";
+
+/** The cluster's store, real or embedded, behind one interface. */
+export interface ClusterStore {
+  readonly kind: StoreKind;
+  /** client URL flanneld is given, e.g. http://192.0.2.1:2379 */
+  readonly endpoint: string;
+  /**
+   * etcdctl-like, from the underlay netns: `put KEY VALUE` prints OK, `del KEY` the count,
+   * `get [--prefix] KEY` key and value lines (the embedded store serves just these).
+   */
+  ctl(args: readonly string[]): Promise<RunResult>;
+  put(key: string, value: string): Promise<void>;
+  /** Delete one key; returns how many were deleted. */
+  del(key: string): Promise<number>;
+  stop(): void;
+}
+
+/** $WEFT_DEMO_STORE (etcd|embedded) if set, else etcd when /usr/bin/etcd exists, else embedded. */
+export function defaultStore(env: NodeJS.ProcessEnv = process.env): StoreKind {
+  const want = env["WEFT_DEMO_STORE"];
+  if (want === "etcd" || want === "embedded") return want;
+  if (want) throw new Error(`WEFT_DEMO_STORE=${want}: use etcd (Debian's /usr/bin/etcd) or embedded (netns-fixtures/embedded-etcd.ts)`);
+  return existsSync(ETCD_BIN) ? "etcd" : "embedded";
+}
+
+/** Start the store on `host`:2379 inside netns `ns`. */
+export async function startStore(kind: StoreKind, ns: string, host: string): Promise<ClusterStore> {
+  if (kind === "embedded") {
+    const e = await EmbeddedEtcd.start({ ns, host });
+    return { kind, endpoint: e.endpoint, ctl: (a) => e.ctl(a), put: (k, v) => e.put(k, v), del: (k) => e.del(k), stop: () => e.stop() };
+  }
+  if (!existsSync(ETCD_BIN)) throw new Error(`${ETCD_BIN} is missing: install Debian's etcd-server, or use the embedded store (--store embedded, WEFT_DEMO_STORE=embedded)`);
+  const e = await Etcd.start({ ns, host });
+  const ctl = (a: readonly string[]) => e.ctl(a);
+  const ok = async (a: readonly string[]) => {
+    const r = await ctl(a);
+    if (r.exitCode !== 0) throw new Error(`etcdctl ${a[0]} failed: ${r.stderr}`);
+    return r;
+  };
+  return {
+    kind,
+    endpoint: e.endpoint,
+    ctl,
+    put: async (k, v) => void (await ok(["put", k, v])),
+    del: async (k) => Number((await ok(["del", k])).stdout.trim()),
+    stop: () => e.stop(),
+  };
 }
 
 export interface ClusterNode extends NodeSpec {
@@ -26,6 +89,8 @@ export interface ClusterNode extends NodeSpec {
   daemon?: ChildProcess | undefined;
   /** FLANNEL_SUBNET as written, e.g. 10.244.3.1/24 */
   subnet?: string | undefined;
+  /** FLANNEL_IPV6_SUBNET as written (dual stack), e.g. fd00:10:244:3::1/64 */
+  subnetV6?: string | undefined;
   mtu?: string | undefined;
 }
 
@@ -34,6 +99,8 @@ export interface Pod {
   readonly node: ClusterNode;
   readonly ns: string;
   readonly ip: string;
+  /** the pod's IPv6 address (dual stack) */
+  readonly ip6?: string;
 }
 
 const RUNTIME: CniRuntimeSpec = { cnitool: join(WEFT_PLUGIN_DIR, "cnitool"), pluginPath: [WEFT_PLUGIN_DIR, REFERENCE_PLUGIN_DIR] };
@@ -63,28 +130,43 @@ export function subnetOf(flannelSubnet: string): string {
   return `${p.join(".")}/${len}`;
 }
 
+/** fd00:10:244:3::1/64 -> fd00:10:244:3::/64 */
+export function subnetOfV6(flannelSubnet: string): string {
+  const n = parseCidr(flannelSubnet);
+  if (!n) throw new Error(`not a CIDR: ${flannelSubnet}`);
+  return formatCidr(maskNet(n));
+}
+
 export class WeftCluster {
   readonly topo = new Topology();
   readonly nodes: ClusterNode[] = [];
   readonly pods: Pod[] = [];
   private readonly servers: EchoServer[] = [];
-  etcd: Etcd | undefined;
+  /** The store (real etcd or embedded), once started. */
+  etcd: ClusterStore | undefined;
+  readonly storeKind: StoreKind;
 
-  constructor(readonly o: ClusterOptions) {}
+  constructor(readonly o: ClusterOptions) {
+    this.storeKind = o.store ?? defaultStore();
+  }
 
   get netConf(): Record<string, unknown> {
-    return { Network: "10.244.0.0/16", SubnetLen: 24, Backend: { Type: this.o.backend, ...(this.o.directRouting ? { DirectRouting: true } : {}) } };
+    return {
+      Network: "10.244.0.0/16",
+      SubnetLen: 24,
+      ...(this.o.dualStack ? { EnableIPv6: true, IPv6Network: POD_IPV6_NETWORK, IPv6SubnetLen: 64 } : {}),
+      Backend: { Type: this.o.backend, ...(this.o.directRouting ? { DirectRouting: true } : {}) },
+    };
   }
 
   async start(): Promise<void> {
     requireBuilt();
     await sweepStale();
-    const under = await this.topo.underlay(this.o.nodes);
+    const under = await this.topo.underlay(this.o.nodes, { ipv6: this.o.dualStack ?? false });
     const ul = this.topo.name("ul");
     await run("ip", ["-n", ul, "addr", "add", "192.0.2.1/24", "dev", "br0"]);
-    this.etcd = await Etcd.start({ ns: ul, host: "192.0.2.1" });
-    const put = await this.etcd.ctl(["put", "/coreos.com/network/config", JSON.stringify(this.netConf)]);
-    if (put.exitCode !== 0) throw new Error(`etcdctl put failed: ${put.stderr}`);
+    this.etcd = await startStore(this.storeKind, ul, "192.0.2.1");
+    await this.etcd.put("/coreos.com/network/config", JSON.stringify(this.netConf));
     for (const [i, u] of under.entries()) {
       this.nodes.push({ ...u, name: `node${i + 1}`, scratch: new CniScratch(this.topo.name(`n${i + 1}`)) });
     }
@@ -110,6 +192,7 @@ export class WeftCluster {
     });
     const env = readEnvFile(file);
     n.subnet = env["FLANNEL_SUBNET"];
+    n.subnetV6 = env["FLANNEL_IPV6_SUBNET"];
     n.mtu = env["FLANNEL_MTU"];
   }
 
@@ -141,11 +224,14 @@ export class WeftCluster {
         const ns = await this.topo.netns(`${n.name.slice(4)}p${p + 1}`);
         const r = await cnitool(RUNTIME, n.scratch, { node: n.ns, cmd: "add", net: "cbr0", netnsPath: `/run/netns/${ns}` });
         if (r.exitCode !== 0) throw new Error(`cnitool add ${name} failed: ${r.stderr || r.stdout}`);
-        const ip = ((JSON.parse(r.stdout) as { ips: { address: string }[] }).ips[0]?.address ?? "").split("/")[0] ?? "";
-        const pod = { name, node: n, ns, ip };
+        const ips = (JSON.parse(r.stdout) as { ips: { address: string }[] }).ips.map((x) => x.address.split("/")[0] ?? "");
+        const ip = ips.find((a) => !a.includes(":")) ?? "";
+        const ip6 = this.o.dualStack ? ips.find((a) => a.includes(":")) : undefined;
+        const pod: Pod = { name, node: n, ns, ip, ...(ip6 ? { ip6 } : {}) };
         this.pods.push(pod);
         made.push(pod);
         this.servers.push(await EchoServer.start(ns, ip));
+        if (ip6) this.servers.push(await EchoServer.start(ns, ip6));
       }
     }
     return made;
@@ -157,20 +243,35 @@ export class WeftCluster {
     return routes.map((r) => r.dst);
   }
 
+  /** IPv6 subnets a node has routes for inside {@link POD_IPV6_NETWORK} (dual stack). */
+  async routedSubnetsV6(n: ClusterNode): Promise<string[]> {
+    const routes = await ipJson<{ dst: string }[]>(n.ns, ["-6", "route", "show", "root", POD_IPV6_NETWORK]);
+    return routes.map((r) => r.dst);
+  }
+
   async waitMesh(ms = 20_000): Promise<void> {
     await waitFor("every node to route every other node's subnet", ms, async () => {
       for (const n of this.nodes) {
         const have = await this.routedSubnets(n);
         for (const m of this.nodes) if (m !== n && m.subnet && !have.includes(subnetOf(m.subnet))) return false;
+        if (!this.o.dualStack) continue;
+        const have6 = await this.routedSubnetsV6(n);
+        for (const m of this.nodes) if (m !== n && (!m.subnetV6 || !have6.includes(subnetOfV6(m.subnetV6)))) return false;
       }
       return true;
     });
   }
 
-  /** TCP probe of every ordered pod pair: [from, to, result]. */
-  async matrix(): Promise<[Pod, Pod, string][]> {
+  /** TCP probe of every ordered pod pair over IPv4 (or, with family 6, their IPv6 addresses): [from, to, result]. */
+  async matrix(family: 4 | 6 = 4): Promise<[Pod, Pod, string][]> {
     const out: [Pod, Pod, string][] = [];
-    for (const a of this.pods) for (const b of this.pods) if (a !== b) out.push([a, b, await tcpProbe(a.ns, b.ip)]);
+    for (const a of this.pods) {
+      for (const b of this.pods) {
+        if (a === b) continue;
+        const to = family === 4 ? b.ip : b.ip6;
+        out.push([a, b, to ? await tcpProbe(a.ns, to) : "no IPv6 address"]);
+      }
+    }
     return out;
   }
 

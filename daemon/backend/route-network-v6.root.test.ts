@@ -13,6 +13,7 @@ const DRIVER = join(import.meta.dirname, "test-drivers", "route-network-driver.t
 interface DriveResult {
   mtu: number;
   vtep: string;
+  firstVtep: string;
   writes: number;
   second: { changes: number; replayed: boolean };
 }
@@ -106,9 +107,11 @@ describe("IPv6 backends on the kernel", () => {
     expect((await v6Routes()).map((r) => r.dst)).toEqual(["fd00:10:244:2::/64", "fd00:10:244:3::/64"]);
   });
 
-  it("vxlan: a deleted flannel-v6 device is recreated, re-addressed and every peer replayed onto it", async () => {
+  it("vxlan: a deleted flannel-v6 device is recreated with the published VtepMAC, re-addressed and every peer replayed onto it", async () => {
     const out = await drive(ns, { ...v6, after: "delete-device" });
     expect(out.second.replayed).toBe(true);
+    const [dev] = await ipJson<{ address: string }[]>(ns, ["link", "show", "flannel-v6.1"]);
+    expect(dev?.address).toBe(out.firstVtep);
     expect((await v6Routes()).map((r) => [r.dst, r.dev])).toEqual([
       ["fd00:10:244:2::/64", "flannel-v6.1"],
       ["fd00:10:244:3::/64", "flannel-v6.1"],

@@ -122,15 +122,18 @@ describe("vxlan backend, IPv6 family", () => {
     expect(rn.reconcile().changes).toBe(0);
   });
 
-  it("recreates a deleted flannel-v6 device, re-addresses it and replays every peer", () => {
+  it("recreates a deleted flannel-v6 device with the same VtepMAC, re-addresses it and replays every peer", () => {
     const { dp, rn } = v6Net("vxlan");
     rn.prepare();
     rn.start(ds(1));
     rn.handle(added(ds(2), ds(3)));
     rn.flush();
+    const mac = dp.links.get("flannel-v6.1")?.mac;
     dp.deleteLink("flannel-v6.1");
     const st = rn.reconcile();
     expect(st.replayed).toBe(true);
+    // same VtepMAC as the lease publishes, so the peers' neighbour entries stay right
+    expect(dp.links.get("flannel-v6.1")?.mac).toBe(mac);
     const idx = dp.linkIndex("flannel-v6.1");
     expect(dp.links.get("flannel-v6.1")?.addrs).toEqual(["fd00:10:244:1::/128"]);
     expect(dp.routes.size).toBe(2);

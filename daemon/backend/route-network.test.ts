@@ -110,9 +110,11 @@ describe("vxlan backend", () => {
     rn.start(vx(1));
     rn.handle(added(vx(2), vx(3)));
     rn.flush();
+    const mac = dp.links.get("flannel.1")?.mac;
     dp.deleteLink("flannel.1");
     const st = rn.reconcile();
     expect(st.replayed).toBe(true);
+    expect(dp.links.get("flannel.1")?.mac).toBe(mac);
     const idx = dp.linkIndex("flannel.1");
     expect(dp.links.get("flannel.1")?.addrs).toEqual(["10.244.1.0/32"]);
     expect([...dp.routes.values()].every((r) => r.ifindex === idx)).toBe(true);

@@ -96,7 +96,8 @@ export class RouteNetwork {
       mtu: this.mtu,
       gbp: v.gbp,
       learning: v.learning,
-      ...(v.mac ? { mac: v.mac } : {}),
+      // a recreated device keeps the MAC our lease publishes, else peers' neighbour entries go stale
+      ...(this.vtepMac || v.mac ? { mac: this.vtepMac || v.mac } : {}),
     });
     this.vxlanIndex = dev.index;
     this.vtepMac = dev.mac;

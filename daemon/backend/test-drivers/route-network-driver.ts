@@ -2,7 +2,7 @@
 //   bun route-network-driver.ts <netns path> <json plan>
 // plan: {kind, family?, underlay, underlayIp, own, peers: [{subnet, ip, mac?}], after?: "delete-route" | "delete-device"}
 // family 6: subnets are IPv6 (subnetV6), ip is PublicIPv6, mac goes to BackendV6Data, network fd00:10:244::/56.
-// Prints {mtu, vtep, first, second} where first/second are reconcile stats.
+// Prints {mtu, vtep, firstVtep, first, writes, second}: vtep MAC at the end and after prepare(), first/second reconcile stats.
 import { openNetlink } from "../../../linux/netlink/open.ts";
 import { parseCidr, type IpNet } from "../../ip.ts";
 import type { Lease } from "../../lease.ts";
@@ -40,6 +40,7 @@ const rn = new RouteNetwork({
   vxlan: { vni: 1, port: 0, gbp: false, learning: false, directRouting: plan.directRouting ?? false },
 });
 const prep = rn.prepare();
+const firstVtep = rn.vtep;
 const lease = (subnet: string, ip: string, data?: unknown): Lease =>
   family === 4
     ? { subnet: net(subnet), attrs: { PublicIP: ip, BackendType: plan.kind, ...(data ? { BackendData: data } : {}) } }
@@ -56,5 +57,5 @@ if (plan.after === "delete-route") {
   nl.deleteLink(rn.deviceName);
   second = rn.reconcile();
 }
-process.stdout.write(JSON.stringify({ mtu: rn.mtu, vtep: rn.vtep, first, writes, second }));
+process.stdout.write(JSON.stringify({ mtu: rn.mtu, vtep: rn.vtep, firstVtep, first, writes, second }));
 nl.close();

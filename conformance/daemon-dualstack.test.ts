@@ -1,0 +1,186 @@
+// End to end, dual stack: 3 nodes on an underlay with 192.0.2.0/24 and 2001:db8:0:1::/64
+// (documentation ranges), a real etcd holding a dual-stack config (Network 10.244.0.0/16 +
+// EnableIPv6 + IPv6Network fd00:10:244::/56, unique local), our flanneld on each node, pods added by
+// our cnitool through flannel -> bridge -> host-local with the dual-stack delegate built from
+// subnet.env. Every pod reaches every other pod over TCP on its IPv4 and on its IPv6 address, with
+// vxlan (flannel.1 + flannel-v6.1), host-gw and vxlan + DirectRouting.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { POD_IPV6_NETWORK, readEnvFile, subnetOf, subnetOfV6, waitFor, WeftCluster, type ClusterNode } from "../netns-fixtures/cluster.ts";
+import { ipJson, run, runIn } from "../netns-fixtures/sh.ts";
+import { implsUnderTest } from "./impls.ts";
+import { join } from "node:path";
+
+const ours = implsUnderTest().some((i) => i.isOurs);
+
+const MODES = [
+  { label: "vxlan", backend: "vxlan" as const },
+  { label: "host-gw", backend: "host-gw" as const },
+  { label: "vxlan + DirectRouting", backend: "vxlan" as const, directRouting: true },
+];
+
+interface LinkStats {
+  ifname: string;
+  mtu: number;
+  address: string;
+  stats64?: { tx: { packets: number } };
+}
+
+const bad = (m: [{ name: string }, { name: string }, string][]) => m.filter(([, , r]) => r !== "ok").map(([a, b, r]) => `${a.name}->${b.name}: ${r}`);
+
+async function leases(c: WeftCluster): Promise<Map<string, Record<string, unknown>>> {
+  const r = await c.etcd?.ctl(["get", "--prefix", "/coreos.com/network/subnets/"]);
+  const lines = (r?.stdout ?? "").split("\n").filter((l) => l !== "");
+  const out = new Map<string, Record<string, unknown>>();
+  for (let i = 0; i + 1 < lines.length; i += 2) out.set(lines[i] ?? "", JSON.parse(lines[i + 1] ?? "{}") as Record<string, unknown>);
+  return out;
+}
+
+async function txPackets(n: ClusterNode, dev: string): Promise<number> {
+  const [l] = await ipJson<LinkStats[]>(n.ns, ["-s", "link", "show", dev]);
+  return l?.stats64?.tx.packets ?? 0;
+}
+
+describe.runIf(ours).each(MODES)("flanneld dual-stack cluster: $label", (mode) => {
+  const c = new WeftCluster({ nodes: 3, backend: mode.backend, dualStack: true, ...(mode.directRouting ? { directRouting: true } : {}) });
+  const encap = mode.backend === "vxlan" && !mode.directRouting;
+  let setupMs = 0;
+  beforeAll(async () => {
+    const t0 = Date.now();
+    await c.start();
+    await c.addPods(2);
+    await c.waitMesh();
+    setupMs = Date.now() - t0;
+  }, 120_000);
+  afterAll(() => c.teardown(), 60_000);
+
+  it("leases every node a distinct /24 and a distinct /64 of the ULA network and writes both to subnet.env", () => {
+    expect(new Set(c.nodes.map((n) => n.subnet)).size).toBe(3);
+    expect(new Set(c.nodes.map((n) => n.subnetV6)).size).toBe(3);
+    for (const n of c.nodes) {
+      expect(n.subnet).toMatch(/^10\.244\.\d+\.1\/24$/);
+      expect(n.subnetV6).toMatch(/^fd00:10:244:[0-9a-f]{1,2}::1\/64$/);
+      const env = readEnvFile(join(n.scratch.root, "subnet.env"));
+      expect(env["FLANNEL_IPV6_NETWORK"]).toBe(POD_IPV6_NETWORK);
+      expect(env["FLANNEL_NETWORK"]).toBe("10.244.0.0/16");
+      // vxlan: min(1500-50, 1500-70): one pod MTU must fit both encapsulations
+      expect(n.mtu).toBe(mode.backend === "vxlan" ? "1430" : "1500");
+    }
+  });
+
+  it("publishes PublicIPv6 (and for vxlan BackendV6Data with flannel-v6.1's MAC) in every node's lease", async () => {
+    const all = await leases(c);
+    expect(all.size).toBe(3);
+    for (const n of c.nodes) {
+      const key = `/coreos.com/network/subnets/${subnetOf(n.subnet ?? "").replace("/", "-")}&${subnetOfV6(n.subnetV6 ?? "").replace("/", "-")}`;
+      const attrs = all.get(key);
+      expect(attrs, `lease ${key} in ${[...all.keys()].join(", ")}`).toBeDefined();
+      expect(attrs?.["PublicIP"]).toBe(n.ip);
+      expect(attrs?.["PublicIPv6"]).toBe(n.ip6);
+      if (mode.backend === "vxlan") {
+        const [dev] = await ipJson<LinkStats[]>(n.ns, ["link", "show", "flannel-v6.1"]);
+        expect(attrs?.["BackendV6Data"]).toEqual({ VNI: 1, VtepMAC: dev?.address });
+        expect(dev?.mtu).toBe(1430);
+      } else {
+        expect(attrs?.["BackendV6Data"]).toBeUndefined();
+      }
+    }
+  });
+
+  it("gives every pod a usable (not tentative) IPv6 address in its node's /64 and the pod MTU from subnet.env", async () => {
+    for (const p of c.pods) {
+      expect(p.ip6, p.name).toBeDefined();
+      const [l] = await ipJson<{ mtu: number; addr_info: { local: string; prefixlen: number; scope: string; tentative?: boolean }[] }[]>(p.ns, ["addr", "show", "eth0"]);
+      const v6 = l?.addr_info.find((a) => a.local === p.ip6);
+      expect(v6?.prefixlen).toBe(64);
+      expect(v6?.tentative).toBeUndefined();
+      expect(subnetOfV6(`${p.ip6 ?? ""}/64`)).toBe(subnetOfV6(p.node.subnetV6 ?? ""));
+      expect(l?.mtu).toBe(Number(p.node.mtu));
+    }
+  });
+
+  it("routes every other node's /64 on every node: over flannel-v6.1 for vxlan, via the peer's IPv6 underlay address otherwise", async () => {
+    for (const n of c.nodes) {
+      const own = subnetOfV6(n.subnetV6 ?? "");
+      const all = await ipJson<{ dst: string; gateway?: string; dev: string }[]>(n.ns, ["-6", "route", "show", "root", POD_IPV6_NETWORK]);
+      // the node's own /64 is the bridge's connected route (cni0), not flanneld's
+      expect(all.filter((r) => r.dst === own).map((r) => r.dev)).toEqual(["cni0"]);
+      const routes = all.filter((r) => r.dst !== own);
+      const peers = c.nodes.filter((m) => m !== n);
+      expect(routes.map((r) => r.dst).sort()).toEqual(peers.map((m) => subnetOfV6(m.subnetV6 ?? "")).sort());
+      for (const m of peers) {
+        const r = routes.find((x) => x.dst === subnetOfV6(m.subnetV6 ?? ""));
+        if (encap) expect([r?.dev, r?.gateway]).toEqual(["flannel-v6.1", subnetOfV6(m.subnetV6 ?? "").split("/")[0]]);
+        else expect([r?.dev, r?.gateway]).toEqual(["eth0", m.ip6]);
+      }
+    }
+  });
+
+  it("every pod reaches every other pod over TCP on its IPv4 address", async () => {
+    expect(bad(await c.matrix(4))).toEqual([]);
+  });
+
+  it("every pod reaches every other pod over TCP on its IPv6 address (through flannel-v6.1 for vxlan)", async () => {
+    const before = encap ? await Promise.all(c.nodes.map((n) => txPackets(n, "flannel-v6.1"))) : [];
+    const t0 = Date.now();
+    expect(bad(await c.matrix(6))).toEqual([]);
+    const ms = Date.now() - t0;
+    if (encap) {
+      const after = await Promise.all(c.nodes.map((n) => txPackets(n, "flannel-v6.1")));
+      for (const [i, a] of after.entries()) expect(a).toBeGreaterThan(before[i] ?? 0);
+    }
+    console.log(`[dualstack ${mode.label}] setup (etcd, 3 flanneld, 6 pods, mesh) ${setupMs} ms; 30 IPv6 TCP probes ${ms} ms`);
+  });
+
+  it("a full-size IPv6 packet at the pod MTU crosses nodes without fragmentation (ping -M do)", async () => {
+    const [a, b] = [c.pods[0], c.pods.find((p) => p.node !== c.pods[0]?.node)];
+    if (!a || !b?.ip6) throw new Error("pods missing");
+    const payload = Number(a.node.mtu) - 40 - 8;
+    const r = await runIn(a.ns, "ping", ["-6", "-c", "2", "-W", "2", "-M", "do", "-s", String(payload), b.ip6], { allowFail: true });
+    expect(r.stdout + r.stderr).toMatch(/2 received/);
+  });
+
+  it("installs flanneld's masquerade chain for IPv6 on every node (ip6tables)", async () => {
+    for (const n of c.nodes) {
+      const nat = (await run("ip", ["netns", "exec", n.ns, "ip6tables", "-t", "nat", "-S", "FLANNEL-POSTRTG"])).stdout;
+      expect(nat).toContain(`-s ${subnetOfV6(n.subnetV6 ?? "")} -d ${POD_IPV6_NETWORK}`);
+      expect(nat).toContain(`-s ${POD_IPV6_NETWORK} ! -d ff00::/8`);
+      const fwd = (await run("ip", ["netns", "exec", n.ns, "ip6tables", "-S", "FLANNEL-FWD"])).stdout;
+      expect(fwd).toContain(`-s ${POD_IPV6_NETWORK}`);
+    }
+  });
+
+  it.runIf(mode.label === "vxlan")("a deleted flannel-v6.1 is recreated and IPv6 pod traffic recovers", async () => {
+    const n = c.nodes[1];
+    if (!n) throw new Error("node2 missing");
+    const before = await ipJson<{ ifindex: number }[]>(n.ns, ["link", "show", "flannel-v6.1"]);
+    await run("ip", ["-n", n.ns, "link", "del", "flannel-v6.1"]);
+    const peers = c.nodes.filter((m) => m !== n).map((m) => subnetOfV6(m.subnetV6 ?? "")).sort();
+    const t0 = Date.now();
+    await waitFor(`${n.name} to recreate flannel-v6.1 and replay its routes`, 15_000, async () => {
+      const r = await ipJson<{ dst: string }[]>(n.ns, ["-6", "route", "show", "dev", "flannel-v6.1"]).catch(() => []);
+      return JSON.stringify(r.map((x) => x.dst).filter((d) => d !== "fe80::/64").sort()) === JSON.stringify(peers);
+    });
+    console.log(`[dualstack vxlan] flannel-v6.1 recreated and ${peers.length} peers replayed in ${Date.now() - t0} ms (reconcile every 1 s)`);
+    const after = await ipJson<{ ifindex: number }[]>(n.ns, ["link", "show", "flannel-v6.1"]);
+    expect(after[0]?.ifindex).not.toBe(before[0]?.ifindex);
+    expect(bad(await c.matrix(6))).toEqual([]);
+  });
+
+  it.runIf(mode.label === "vxlan")("a node whose lease is removed vanishes from the other nodes' IPv4 and IPv6 routes", async () => {
+    const gone = c.nodes[2];
+    if (!gone?.subnet || !gone.subnetV6) throw new Error("node3 missing");
+    await c.stopDaemon(gone);
+    const key = `/coreos.com/network/subnets/${subnetOf(gone.subnet).replace("/", "-")}&${subnetOfV6(gone.subnetV6).replace("/", "-")}`;
+    const del = await c.etcd?.ctl(["del", key]);
+    expect(del?.stdout.trim()).toBe("1");
+    for (const n of c.nodes.slice(0, 2)) {
+      await waitFor(`${n.name} to drop the routes to ${gone.subnet} and ${gone.subnetV6}`, 10_000, async () => {
+        const v4 = await c.routedSubnets(n);
+        const v6 = await c.routedSubnetsV6(n);
+        return !v4.includes(subnetOf(gone.subnet ?? "")) && !v6.includes(subnetOfV6(gone.subnetV6 ?? ""));
+      });
+      const neigh = await ipJson<{ dst: string }[]>(n.ns, ["-6", "neigh", "show", "dev", "flannel-v6.1"]);
+      expect(neigh.map((x) => x.dst)).not.toContain(subnetOfV6(gone.subnetV6).split("/")[0]);
+    }
+  });
+});
