@@ -216,11 +216,15 @@ describe("the embedded etcd CLI under Bun", () => {
     e = await EmbeddedEtcd.start({ host: "127.0.0.1", port: 0 });
     expect(e.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     await e.put("/cli/k", "v1");
+    await e.put("/cli/l", "v2");
     expect((await e.ctl(["get", "/cli/k"])).stdout).toBe("/cli/k\nv1\n");
+    expect((await e.ctl(["get", "--prefix", "/cli/"])).stdout).toBe("/cli/k\nv1\n/cli/l\nv2\n");
     const c = new EtcdClient({ endpoints: [e.endpoint] });
     expect((await c.get("/cli/k")).kv?.version).toBe(1);
     c.close();
     expect(await e.del("/cli/k")).toBe(1);
     expect(await e.del("/cli/k")).toBe(0);
+    expect((await e.ctl(["del", "--prefix", "/cli/"])).stdout).toBe("1\n");
+    expect((await e.ctl(["frobnicate", "/cli/"])).exitCode).toBe(2);
   }, 20_000);
 });

@@ -7,7 +7,7 @@
 // etcdctl cannot talk to it: use `ctl` below), persistence, more than one member.
 //
 // CLI: bun netns-fixtures/embedded-etcd.ts --listen 192.0.2.1:2379 [--min-ttl S] [--progress-notify-ms MS]
-//      bun netns-fixtures/embedded-etcd.ts ctl --endpoints http://192.0.2.1:2379 put KEY VALUE | del KEY | get KEY
+//      bun netns-fixtures/embedded-etcd.ts ctl --endpoints http://192.0.2.1:2379 put KEY VALUE | del [--prefix] KEY | get [--prefix] KEY
 // node:http only, so it runs under Node (unit tests) and Bun (the CLI in a netns).
 import { spawn, type ChildProcess } from "node:child_process";
 import { realpathSync } from "node:fs";
@@ -243,7 +243,7 @@ export class EmbeddedEtcd {
     return new EmbeddedEtcd(child, endpoint, o.ns);
   }
 
-  /** etcdctl-like `put KEY VALUE` (prints OK), `del KEY` (prints the count), `get KEY`, through our EtcdClient from the netns. */
+  /** etcdctl-like `put KEY VALUE` (prints OK), `del KEY` (prints the count), `get [--prefix] KEY`, through our EtcdClient from the netns. */
   ctl(args: readonly string[]): Promise<RunResult> {
     const cmd = [bunPath(), THIS_FILE, "ctl", "--endpoints", this.endpoint, ...args];
     return this.ns ? run("ip", ["netns", "exec", this.ns, ...cmd], { allowFail: true }) : run(cmd[0] as string, cmd.slice(1), { allowFail: true });
@@ -266,13 +266,15 @@ export class EmbeddedEtcd {
   }
 }
 
+/** etcdctl's subset the fixtures use: put KEY VALUE, del [--prefix] KEY, get [--prefix] KEY. */
 async function ctlMain(argv: readonly string[]): Promise<number> {
   const i = argv.indexOf("--endpoints");
   const endpoint = i >= 0 ? argv[i + 1] : undefined;
-  const rest = i >= 0 ? [...argv.slice(0, i), ...argv.slice(i + 2)] : [...argv];
+  const rest = (i >= 0 ? [...argv.slice(0, i), ...argv.slice(i + 2)] : [...argv]).filter((a) => a !== "--prefix");
+  const prefix = argv.includes("--prefix");
   const [op, key, value] = rest;
   if (!endpoint || !key || !(op === "get" || op === "del" || (op === "put" && value !== undefined))) {
-    process.stderr.write("usage: embedded-etcd.ts ctl --endpoints URL put KEY VALUE | del KEY | get KEY\n");
+    process.stderr.write("usage: embedded-etcd.ts ctl --endpoints URL put KEY VALUE | del [--prefix] KEY | get [--prefix] KEY\n");
     return 2;
   }
   const c = new EtcdClient({ endpoints: [endpoint] });
@@ -280,10 +282,11 @@ async function ctlMain(argv: readonly string[]): Promise<number> {
     if (op === "put") {
       await c.put(key, value ?? "");
       process.stdout.write("OK\n");
-    } else if (op === "del") process.stdout.write(`${await c.delete(key)}\n`);
-    else {
-      const { kv } = await c.get(key);
-      if (kv) process.stdout.write(`${kv.key}\n${kv.value}\n`);
+    } else if (op === "del") {
+      process.stdout.write(`${await c.delete(key, { prefix })}\n`);
+    } else {
+      const kvs = prefix ? (await c.list(key)).kvs : [(await c.get(key)).kv].filter((kv) => kv !== undefined);
+      process.stdout.write(kvs.map((kv) => `${kv.key}\n${kv.value}\n`).join(""));
     }
     return 0;
   } catch (e) {
