@@ -4,8 +4,10 @@
 //    leaves out the reference flannel's own exec: that favours the reference).
 //  - two ways in: a direct exec of the first plugin, and through a cnitool (ours vs Go libcni).
 //  - concurrency: batches of 20 and 50 ADDs at once, wall time and p99, duplicate-IP and leak checks.
-// Usage: bun bench/cni-latency.ts [pods=200]
-import { spawn } from "node:child_process";
+//  - CPU: user+system time of the exec'd process tree (rusage of the `ip netns exec` child, which
+//    execs the plugin or cnitool and includes what they waited for). On a machine shared with other
+//    work the CPU columns move much less than the wall-clock ones; both sides pay `ip netns exec`.
+// Usage: bun bench/cni-latency.ts [pods=200] [--only=direct,cnitool,concurrent]
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +15,8 @@ import { GO_CNITOOL, REFERENCE_PLUGIN_DIR, WEFT_PLUGIN_DIR, requireBuilt } from 
 import { Topology, sweepStale } from "../netns-fixtures/topology.ts";
 import { fmtMs, ratio, summary, table } from "./stats.ts";
 
-const PODS = Number(process.argv[2] ?? 200);
+const PODS = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 200);
+const ONLY = new Set((process.argv.find((a) => a.startsWith("--only="))?.slice(7) ?? "direct,cnitool,concurrent").split(","));
 
 interface Side {
   readonly label: string;
@@ -25,17 +28,14 @@ interface Side {
   readonly path: string;
 }
 
-/** Run one command in a netns with env + stdin; resolve with wall ms and stdout. */
-function timed(ns: string, cmd: string, args: readonly string[], env: Record<string, string>, input: string): Promise<{ ms: number; code: number; out: string }> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const child = spawn("ip", ["netns", "exec", ns, cmd, ...args], { env: { PATH: process.env["PATH"] ?? "", ...env }, stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    child.on("close", (code) => resolve({ ms: performance.now() - t0, code: code ?? -1, out }));
-    child.stdin.end(input);
-  });
+/** Run one command in a netns with env + stdin; resolve with wall ms, CPU ms (user+sys) and output. */
+async function timed(ns: string, cmd: string, args: readonly string[], env: Record<string, string>, input: string): Promise<{ ms: number; cpu: number; code: number; out: string }> {
+  const t0 = performance.now();
+  const child = Bun.spawn(["ip", "netns", "exec", ns, cmd, ...args], { env: { PATH: process.env["PATH"] ?? "", ...env }, stdin: Buffer.from(input), stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  const ms = performance.now() - t0;
+  const cpu = child.resourceUsage()?.cpuTime;
+  return { ms, cpu: cpu ? Number(cpu.user + cpu.system) / 1000 : Number.NaN, code, out: out + err };
 }
 
 function direct(s: Side, command: string, pod: string, cid: string) {
@@ -80,6 +80,8 @@ async function sequential(topo: Topology, way: "direct" | "cnitool"): Promise<st
   const pods: string[][] = [[], []];
   const add: number[][] = [[], []];
   const del: number[][] = [[], []];
+  const addCpu: number[][] = [[], []];
+  const delCpu: number[][] = [[], []];
   for (let i = 0; i < PODS; i++) {
     for (const [k, s] of sides.entries()) {
       const pod = await topo.netns(`${s.label}${i}`);
@@ -87,6 +89,7 @@ async function sequential(topo: Topology, way: "direct" | "cnitool"): Promise<st
       const r = way === "direct" ? await direct(s, "ADD", pod, `c${i}`) : await viaTool(s, "add", pod);
       if (r.code !== 0) throw new Error(`${s.label} ADD ${i} failed: ${r.out}`);
       add[k]?.push(r.ms);
+      addCpu[k]?.push(r.cpu);
     }
   }
   for (let i = 0; i < PODS; i++) {
@@ -95,13 +98,16 @@ async function sequential(topo: Topology, way: "direct" | "cnitool"): Promise<st
       const r = way === "direct" ? await direct(s, "DEL", pod, `c${i}`) : await viaTool(s, "del", pod);
       if (r.code !== 0) throw new Error(`${s.label} DEL ${i} failed: ${r.out}`);
       del[k]?.push(r.ms);
+      delCpu[k]?.push(r.cpu);
     }
   }
   const rows: string[][] = [];
-  for (const [name, xs] of [["ADD", add], ["DEL", del]] as const) {
+  for (const [name, xs, cs] of [["ADD", add, addCpu], ["DEL", del, delCpu]] as const) {
     const w = summary(xs[0] ?? []);
     const r = summary(xs[1] ?? []);
-    rows.push([`${name} (${way})`, fmtMs(w.p50), fmtMs(w.p90), fmtMs(w.p99), fmtMs(r.p50), fmtMs(r.p90), fmtMs(r.p99), ratio(w.p50, r.p50), ratio(w.p99, r.p99)]);
+    const wc = summary(cs[0] ?? []);
+    const rc = summary(cs[1] ?? []);
+    rows.push([`${name} (${way})`, fmtMs(w.p50), fmtMs(w.p90), fmtMs(w.p99), fmtMs(r.p50), fmtMs(r.p90), fmtMs(r.p99), ratio(w.p50, r.p50), ratio(w.p99, r.p99), fmtMs(wc.p50), fmtMs(rc.p50), ratio(wc.p50, rc.p50)]);
   }
   for (const s of sides) {
     const left = ipCount(s.dir);
@@ -139,14 +145,12 @@ export async function measureCni(): Promise<string> {
   await sweepStale();
   const topo = new Topology();
   try {
-    const seq = [...(await sequential(topo, "direct")), ...(await sequential(topo, "cnitool"))];
-    const conc = [...(await concurrent(topo, 20)), ...(await concurrent(topo, 50))];
-    return [
-      `CNI latency, ${PODS} pods per side, interleaved (weft = flannel->bridge->host-local in one process; reference = bridge->host-local)`,
-      table(["op", "weft p50", "weft p90", "weft p99", "ref p50", "ref p90", "ref p99", "p50 ratio", "p99 ratio"], seq),
-      "",
-      table(["batch", "weft wall", "weft p99", "ref wall", "ref p99", "wall ratio", "p99 ratio", "dup IPs w/r", "leaked w/r"], conc),
-    ].join("\n");
+    const seq = [...(ONLY.has("direct") ? await sequential(topo, "direct") : []), ...(ONLY.has("cnitool") ? await sequential(topo, "cnitool") : [])];
+    const conc = ONLY.has("concurrent") ? [...(await concurrent(topo, 20)), ...(await concurrent(topo, 50))] : [];
+    const out = [`CNI latency, ${PODS} pods per side, interleaved (weft = flannel->bridge->host-local in one process; reference = bridge->host-local)`];
+    if (seq.length > 0) out.push(table(["op", "weft p50", "weft p90", "weft p99", "ref p50", "ref p90", "ref p99", "p50 ratio", "p99 ratio", "weft CPU p50", "ref CPU p50", "CPU ratio"], seq));
+    if (conc.length > 0) out.push("", table(["batch", "weft wall", "weft p99", "ref wall", "ref p99", "wall ratio", "p99 ratio", "dup IPs w/r", "leaked w/r"], conc));
+    return out.join("\n");
   } finally {
     await topo.cleanup();
   }

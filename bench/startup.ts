@@ -1,7 +1,8 @@
 // Start-up of each role with CNI_COMMAND=VERSION (no stdin read), ours vs the reference Go plugin
-// where one exists, interleaved run by run so machine noise hits both alike.
+// where one exists, interleaved run by run so machine noise hits both alike. Wall time (spawn to
+// exit) and CPU time (user+sys from the child's rusage, all its threads), which a loaded machine
+// disturbs much less.
 // Usage: bun bench/startup.ts [runs]   (needs `npm run build`)
-import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fmtMs, ratio, summary, table } from "./stats.ts";
@@ -11,17 +12,18 @@ const runs = Number(process.argv[2] ?? 200);
 const ROLES = ["bridge", "host-local", "loopback", "flannel", "cnitool", "flanneld"] as const;
 const REF = "/usr/lib/cni";
 
-function once(path: string, env: Record<string, string>, args: string[] = []): number {
+function once(path: string, env: Record<string, string>, args: string[] = []): { wall: number; cpu: number } {
   const t0 = performance.now();
-  const r = spawnSync(path, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-  const dt = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`${path} exited ${r.status}: ${r.stderr}`);
-  return dt;
+  const r = Bun.spawnSync([path, ...args], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const wall = performance.now() - t0;
+  if (r.exitCode !== 0) throw new Error(`${path} exited ${r.exitCode}: ${r.stderr.toString()}`);
+  const cpu = r.resourceUsage?.cpuTime;
+  return { wall, cpu: cpu ? Number(cpu.user + cpu.system) / 1000 : Number.NaN };
 }
 
 /** A role that fails its VERSION probe (not built yet, broken) is reported, not measured. */
 function works(path: string, env: Record<string, string>, args: string[]): boolean {
-  return spawnSync(path, args, { env, stdio: "ignore" }).status === 0;
+  return Bun.spawnSync([path, ...args], { env, stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exitCode === 0;
 }
 
 export function measureStartup(n = runs): string[][] {
@@ -30,30 +32,40 @@ export function measureStartup(n = runs): string[][] {
     const ours = join(root, "dist", "bin", role);
     const ref = join(REF, role);
     const hasRef = existsSync(ref) && role !== "flannel";
-    // flanneld and cnitool: --version is their cheapest start; plugins: CNI_COMMAND=VERSION.
+    // Plugins: CNI_COMMAND=VERSION; flanneld: --version; cnitool (no --version, like the
+    // reference): --help. Each is that role's cheapest complete start.
     const isPlugin = role !== "cnitool" && role !== "flanneld";
     const env = isPlugin ? { CNI_COMMAND: "VERSION", PATH: process.env["PATH"] ?? "" } : { PATH: process.env["PATH"] ?? "" };
-    const args = isPlugin ? [] : ["--version"];
+    const args = isPlugin ? [] : [role === "cnitool" ? "--help" : "--version"];
+    const what = isPlugin ? "VERSION" : (args[0] ?? "");
     if (!works(ours, env, args)) {
-      rows.push([role, isPlugin ? "VERSION" : "--version", "fails", "-", "-", "-"]);
+      rows.push([role, what, "fails", "-", "-", "-", "-", "-", "-"]);
       continue;
     }
     const a: number[] = [];
     const b: number[] = [];
+    const ac: number[] = [];
+    const bc: number[] = [];
     for (let i = 0; i < 5; i++) once(ours, env, args);
     for (let i = 0; i < n; i++) {
-      a.push(once(ours, env, args));
-      if (hasRef) b.push(once(ref, env));
+      const x = once(ours, env, args);
+      a.push(x.wall);
+      ac.push(x.cpu);
+      if (hasRef) {
+        const y = once(ref, env);
+        b.push(y.wall);
+        bc.push(y.cpu);
+      }
     }
-    const sa = summary(a);
-    const sb = summary(b);
-    rows.push([role, isPlugin ? "VERSION" : "--version", fmtMs(sa.p50), fmtMs(sa.p90), hasRef ? fmtMs(sb.p50) : "-", hasRef ? ratio(sa.p50, sb.p50) : "-"]);
+    const [sa, sb, sac, sbc] = [summary(a), summary(b), summary(ac), summary(bc)];
+    const refCol = (x: number): string => (hasRef ? fmtMs(x) : "-");
+    rows.push([role, what, fmtMs(sa.p50), fmtMs(sa.p90), refCol(sb.p50), hasRef ? ratio(sa.p50, sb.p50) : "-", fmtMs(sac.p50), refCol(sbc.p50), hasRef ? ratio(sac.p50, sbc.p50) : "-"]);
   }
   return rows;
 }
 
 if (import.meta.main) {
   const rows = measureStartup();
-  console.log(`start-up, ${runs} runs each (spawn to exit, wall time)`);
-  console.log(table(["role", "command", "weft p50", "weft p90", "reference p50", "ratio"], rows));
+  console.log(`start-up, ${runs} runs each (wall: spawn to exit; CPU: user+sys of the child, all threads)`);
+  console.log(table(["role", "command", "weft p50", "weft p90", "reference p50", "ratio", "weft CPU p50", "ref CPU p50", "CPU ratio"], rows));
 }
