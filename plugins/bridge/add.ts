@@ -69,12 +69,12 @@ async function addSteps(ctx: AddContext): Promise<Result100> {
       throw kernelError(`failed to set "${call.ifName}" up`, e);
     }
   }
-  if (!c.disableContainerInterface) await waitPortUp(deps, veth.host.name);
+  const port = c.disableContainerInterface ? deps.host.linkByName(veth.host.name) : await waitPortUp(deps, veth.host.name);
   trace("bridge: port up");
   // the bridge MAC may change when its first port joins or its address is set; the veth's too
   const ifs = result.interfaces ?? [];
   ifs[0] = { name: brIf.name, mac: deps.host.linkByName(c.bridge)?.mac ?? br.mac };
-  ifs[1] = { name: veth.host.name, mac: deps.host.linkByName(veth.host.name)?.mac ?? veth.host.mac ?? "" };
+  ifs[1] = { name: veth.host.name, mac: port?.mac ?? veth.host.mac ?? "" };
   trace("bridge: links re-read");
   if (c.dns) result.dns = structuredClone({ ...c.dns }) as NonNullable<Result100["dns"]>;
   return result;
@@ -118,15 +118,17 @@ async function layer3(ctx: AddContext, result: Result100, br: LinkInfo): Promise
   }
 }
 
-/** The reference's port-state poll: 0, 50, 500, 1000, 1000 ms. */
+/** The reference's port-state poll: 0, 50, 500, 1000, 1000 ms (the first look without any timer). */
 const PORT_WAITS = [0, 50, 500, 1000, 1000];
 
-async function waitPortUp(deps: BridgeDeps, hostVeth: string): Promise<void> {
+/** The host veth once its operational state is up (its MAC goes into the result). */
+async function waitPortUp(deps: BridgeDeps, hostVeth: string): Promise<LinkInfo> {
   let state = "unknown";
   for (const ms of PORT_WAITS) {
     if (ms > 0) await deps.sleep(ms);
-    state = deps.host.linkByName(hostVeth)?.operState ?? "missing";
-    if (state === "up") return;
+    const link = deps.host.linkByName(hostVeth);
+    state = link?.operState ?? "missing";
+    if (link && state === "up") return link;
   }
   throw new CniError(ErrorCode.TryAgainLater, `bridge port in error state: ${state}`, `host veth ${hostVeth} did not come up`);
 }

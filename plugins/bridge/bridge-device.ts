@@ -5,7 +5,10 @@ import type { BridgeConf } from "./config.ts";
 import { errnoOf, kernelError } from "./errors.ts";
 import type { Family, HostNet, LinkInfo } from "./kernel.ts";
 
-/** Create the bridge unless it exists (then it is reused as is); promisc, accept_ra=0, up. */
+/**
+ * Create the bridge unless it exists (then it is reused as is); promisc, accept_ra=0, up. An
+ * existing bridge that is already up (and promiscuous when asked) is not set again nor re-read.
+ */
 export function ensureBridge(host: HostNet, c: BridgeConf): LinkInfo {
   const name = c.bridge;
   try {
@@ -27,13 +30,15 @@ export function ensureBridge(host: HostNet, c: BridgeConf): LinkInfo {
     );
   }
   try {
-    if (c.promiscMode) host.setPromisc(name, true);
+    const setPromisc = c.promiscMode && !found.promisc;
+    if (setPromisc) host.setPromisc(name, true);
     try {
       host.sysctlSet(`net/ipv6/conf/${name}/accept_ra`, "0");
     } catch {
       // IPv6 may be disabled; the reference ignores this too
     }
-    host.setUp(name);
+    if (found.up && !setPromisc) return found;
+    if (!found.up) host.setUp(name);
   } catch (e) {
     throw kernelError(`failed to create bridge "${name}"`, e);
   }

@@ -17,7 +17,7 @@ export async function bridgeDel(call: BridgeCall, deps: BridgeDeps): Promise<voi
   let addrs: string[] = [];
   if (call.netns !== "") {
     try {
-      addrs = deletePodLink(call, deps);
+      addrs = deletePodLink(call, deps, c.ipamType !== "" && c.ipMasq);
     } catch (e) {
       // the netns is gone (kubernetes#43014): nothing to remove there, the rest still runs
       if (!isNetnsGone(e)) throw e;
@@ -33,8 +33,11 @@ export async function bridgeDel(call: BridgeCall, deps: BridgeDeps): Promise<voi
   await teardownMasq(call, deps, c, addrs.length > 0 ? addrs : prevAddresses(call, c));
 }
 
-/** Delete CNI_IFNAME in the pod; its global addresses (none when the link is already gone). */
-function deletePodLink(call: BridgeCall, deps: BridgeDeps): string[] {
+/**
+ * Delete CNI_IFNAME in the pod; its global addresses when `wantAddrs` (only masquerade teardown
+ * uses them; none when the link is already gone).
+ */
+function deletePodLink(call: BridgeCall, deps: BridgeDeps, wantAddrs: boolean): string[] {
   let pod;
   try {
     pod = deps.openPod(call.netns);
@@ -45,7 +48,7 @@ function deletePodLink(call: BridgeCall, deps: BridgeDeps): string[] {
   }
   try {
     if (!pod.linkByName(call.ifName)) return [];
-    const addrs = [...pod.addrList(call.ifName, 4), ...pod.addrList(call.ifName, 6)].filter((a) => a.scope === 0).map((a) => a.cidr);
+    const addrs = wantAddrs ? [...pod.addrList(call.ifName, 4), ...pod.addrList(call.ifName, 6)].filter((a) => a.scope === 0).map((a) => a.cidr) : [];
     trace("bridge: pod addrs listed");
     try {
       pod.deleteLink(call.ifName);

@@ -8,7 +8,9 @@ import { errnoOf } from "./errors.ts";
 import type { AddrInfo, Family, HostNet, LinkInfo, NetCommon, PodNet, RouteInfo, RouteSpec, VethRequest, VlanEntry } from "./kernel.ts";
 import { openNetlink } from "../../linux/netlink/open.ts";
 import type { NetlinkClient } from "../../linux/netlink/client.ts";
-import type { Link } from "../../linux/netlink/link.ts";
+import type { Link, LinkRef } from "../../linux/netlink/link.ts";
+import { NetlinkError } from "../../linux/errors.ts";
+import { Errno } from "../../linux/errno.ts";
 import type { RouteScope } from "../../linux/netlink/route.ts";
 import { RT_SCOPE } from "../../linux/netlink/constants.ts";
 import { openNetns, withNetns, type Netns } from "../../linux/netns.ts";
@@ -42,34 +44,68 @@ function readSysctl(path: string): string | undefined {
   }
 }
 
-/** Calls common to both sides; `inNs` runs a sync function in the right netns (for /proc/sys). */
+/**
+ * Calls common to both sides; `inNs` runs a sync function in the right netns (for /proc/sys).
+ *
+ * Links are addressed by the ifindex seen in this command's last lookup of the name, as the
+ * reference does with its netlink.Link values: a name costs an RTM_GETLINK round trip before every
+ * request. A cached index that no longer exists (ENODEV: the link was deleted or recreated since)
+ * is dropped and the request is retried by name, and kernel errors name the link as before.
+ */
 class NetlinkCommon implements NetCommon {
+  private readonly indexes = new Map<string, number>();
   constructor(
     protected readonly nl: NetlinkClient,
     private readonly inNs: <T>(fn: () => T) => T,
   ) {}
+  /** Run `fn` with the link's cached ifindex when there is one, else with its name. */
+  protected onLink<T>(name: string, fn: (ref: LinkRef) => T): T {
+    const index = this.indexes.get(name);
+    if (index === undefined) return fn(name);
+    try {
+      return fn(index);
+    } catch (e) {
+      if (!(e instanceof NetlinkError)) throw e;
+      this.indexes.delete(name);
+      if (e.errno === Errno.ENODEV) return fn(name);
+      throw new NetlinkError(e.errno, e.op.replace(`index ${index}`, name), e.extack);
+    }
+  }
+  /** The link's ifindex (cached, or looked up). */
+  protected indexOf(name: string): number {
+    return this.indexes.get(name) ?? this.remember(this.nl.getLink(name)).index;
+  }
+  private remember(l: Link): Link {
+    this.indexes.set(l.name, l.index);
+    return l;
+  }
   linkByName(name: string): LinkInfo | undefined {
     const l = this.nl.findLink(name);
-    return l ? toLinkInfo(l) : undefined;
+    if (!l) {
+      this.indexes.delete(name);
+      return undefined;
+    }
+    return toLinkInfo(this.remember(l));
   }
   setUp(name: string): void {
-    this.nl.setLinkUp(name);
+    this.onLink(name, (l) => this.nl.setLinkUp(l));
   }
   deleteLink(name: string): void {
-    this.nl.deleteLink(name);
+    this.onLink(name, (l) => this.nl.deleteLink(l));
+    this.indexes.delete(name);
   }
   addrList(name: string, family: Family): AddrInfo[] {
-    return this.nl.listAddrs({ dev: name, family }).map((a) => ({ family: a.family, cidr: `${a.ip}/${a.prefixLen}`, scope: a.scope, tentative: a.tentative }));
+    return this.onLink(name, (l) => this.nl.listAddrs({ dev: l, family })).map((a) => ({ family: a.family, cidr: `${a.ip}/${a.prefixLen}`, scope: a.scope, tentative: a.tentative }));
   }
   addrAdd(name: string, cidr: string): void {
     try {
-      this.nl.addAddr(name, cidr);
+      this.onLink(name, (l) => this.nl.addAddr(l, cidr));
     } catch (e) {
       if (errnoOf(e) !== "EEXIST") throw e;
     }
   }
   addrDel(name: string, cidr: string): void {
-    this.nl.deleteAddr(name, cidr);
+    this.onLink(name, (l) => this.nl.deleteAddr(l, cidr));
   }
   sysctlSet(path: string, value: string): void {
     this.inNs(() => procSysctl.set(path, value));
@@ -87,17 +123,17 @@ class KernelHost extends NetlinkCommon implements HostNet {
     this.nl.createBridge({ name, ...(o.mtu ? { mtu: o.mtu } : {}), ...(o.vlanFiltering ? { vlanFiltering: true } : {}) });
   }
   setPromisc(name: string, on: boolean): void {
-    this.nl.setPromisc(name, on);
+    this.onLink(name, (l) => this.nl.setPromisc(l, on));
   }
   setMac(name: string, mac: string): void {
-    this.nl.setMac(name, mac);
+    this.onLink(name, (l) => this.nl.setMac(l, mac));
   }
   setMaster(name: string, masterIndex: number): void {
-    this.nl.setMaster(name, masterIndex);
+    this.onLink(name, (l) => this.nl.setMaster(l, masterIndex));
   }
   setPortFlags(name: string, o: { readonly hairpin: boolean; readonly isolated: boolean }): void {
     // isolated is sent only when wanted: kernels before 4.18 do not know the attribute
-    this.nl.setBridgePort(name, { hairpin: o.hairpin, ...(o.isolated ? { isolated: true } : {}) });
+    this.onLink(name, (l) => this.nl.setBridgePort(l, { hairpin: o.hairpin, ...(o.isolated ? { isolated: true } : {}) }));
   }
   /** A raw socket for the bridge VLAN requests the client does not offer; opened on first use. */
   private vlanSock: NetlinkSocket | undefined;
@@ -112,14 +148,13 @@ class KernelHost extends NetlinkCommon implements HostNet {
     this.nl.createVeth({ name, ...(mtu ? { mtu } : {}), peer: { name: peer } });
   }
   portVlans(name: string): VlanEntry[] {
-    const index = this.nl.getLink(name).index;
-    return decodeVlans(this.sock().dump(bridgeVlanDumpRequest()), index);
+    return decodeVlans(this.sock().dump(bridgeVlanDumpRequest()), this.indexOf(name));
   }
   addPortVlan(name: string, v: VlanEntry): void {
-    this.sock().ack(bridgeVlanRequest("add", this.nl.getLink(name).index, v, name));
+    this.sock().ack(bridgeVlanRequest("add", this.indexOf(name), v, name));
   }
   delPortVlan(name: string, vid: number): void {
-    this.sock().ack(bridgeVlanRequest("del", this.nl.getLink(name).index, { vid, pvid: false, untagged: false }, name));
+    this.sock().ack(bridgeVlanRequest("del", this.indexOf(name), { vid, pvid: false, untagged: false }, name));
   }
   addVethToNetns(req: VethRequest): void {
     const ns = openNetns(req.podNetns);
@@ -147,14 +182,16 @@ class KernelPod extends NetlinkCommon implements PodNet {
   }
   routeAdd(r: RouteSpec): void {
     const scope = r.scope === undefined ? undefined : SCOPE_NAMES.get(r.scope);
-    this.nl.addRoute({
-      dst: r.dst,
-      dev: r.dev,
-      ...(r.gw !== undefined ? { gateway: r.gw } : {}),
-      ...(r.priority ? { priority: r.priority } : {}),
-      ...(r.table !== undefined ? { table: r.table } : {}),
-      ...(scope !== undefined ? { scope } : {}),
-    });
+    this.onLink(r.dev, (dev) =>
+      this.nl.addRoute({
+        dst: r.dst,
+        dev,
+        ...(r.gw !== undefined ? { gateway: r.gw } : {}),
+        ...(r.priority ? { priority: r.priority } : {}),
+        ...(r.table !== undefined ? { table: r.table } : {}),
+        ...(scope !== undefined ? { scope } : {}),
+      }),
+    );
   }
   routeList(family: Family): RouteInfo[] {
     return this.nl.listRoutes({ family }).map((r) => ({

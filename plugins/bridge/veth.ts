@@ -24,11 +24,17 @@ export interface VethPair {
   readonly pod: Interface100;
 }
 
-/** Create the pair, attach the host end to the bridge; pushes the pair's removal onto `s.undo`. */
+/**
+ * Create the pair, attach the host end to the bridge; pushes the pair's removal onto `s.undo`. The
+ * host end is looked up once, right after creation (its MAC does not change when it joins the
+ * bridge), which also gives the index every following request uses.
+ */
 export function setupVeth(deps: BridgeDeps, pod: PodNet, c: BridgeConf, s: VethSetup): VethPair {
   const hostName = createPair(deps, pod, c, s);
   s.undo.push(`delete veth ${hostName}`, () => deps.host.deleteLink(hostName));
+  let hostLink: LinkInfo | undefined;
   try {
+    hostLink = deps.host.linkByName(hostName);
     deps.host.setUp(hostName);
     deps.host.setMaster(hostName, s.bridge.index);
     deps.host.setPortFlags(hostName, { hairpin: c.hairpinMode, isolated: c.portIsolation });
@@ -36,7 +42,6 @@ export function setupVeth(deps: BridgeDeps, pod: PodNet, c: BridgeConf, s: VethS
     throw kernelError(`failed to connect "${hostName}" to bridge ${c.bridge}`, e);
   }
   applyPortVlans(deps.host, hostName, { vlan: c.vlan, trunk: c.vlanTrunk ?? [], preserveDefaultVlan: c.preserveDefaultVlan });
-  const hostLink = deps.host.linkByName(hostName);
   const podLink = pod.linkByName(s.podIfName);
   if (!hostLink || !podLink) {
     throw new CniError(ErrorCode.IOFailure, `veth pair ${hostName}/${s.podIfName} vanished while it was being set up`);
