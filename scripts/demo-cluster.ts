@@ -1,11 +1,13 @@
 // The main job: a local multi-node Weft cluster in network namespaces.
-// 3 nodes on a 192.0.2.0/24 underlay, a real etcd in the underlay netns, our flanneld on every node,
+// 3 nodes on a 192.0.2.0/24 underlay, a store in the underlay netns (Debian's etcd where it is
+// installed, else the embedded etcd of netns-fixtures/embedded-etcd.ts), our flanneld on every node,
 // two pods per node added by our cnitool through flannel -> bridge -> host-local, then a table of
 // nodes, subnets, pods and a TCP reachability matrix. Everything is torn down at the end.
-// Usage: bun scripts/demo-cluster.ts [--nodes N] [--pods P] [--backend vxlan|host-gw] [--keep]
+// Usage: bun scripts/demo-cluster.ts [--nodes N] [--pods P] [--backend vxlan|host-gw] [--store etcd|embedded] [--keep]
+//   --store: default etcd when /usr/bin/etcd exists, else embedded ($WEFT_DEMO_STORE overrides the default)
 import { table } from "../bench/stats.ts";
 import { run } from "../netns-fixtures/sh.ts";
-import { subnetOf, WeftCluster } from "../netns-fixtures/cluster.ts";
+import { defaultStore, subnetOf, WeftCluster, type StoreKind } from "../netns-fixtures/cluster.ts";
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -15,15 +17,23 @@ const NODES = Number(arg("nodes", "3"));
 const PODS = Number(arg("pods", "2"));
 const BACKEND = arg("backend", "vxlan") === "host-gw" ? "host-gw" : "vxlan";
 const KEEP = process.argv.includes("--keep");
+const STORE_ARG = arg("store", "");
 const say = (s: string) => process.stdout.write(`${s}\n`);
 
+const STORE_NAMES: Record<StoreKind, string> = { etcd: "etcd (Debian's /usr/bin/etcd)", embedded: "embedded etcd (netns-fixtures/embedded-etcd.ts, in memory)" };
+
 async function main(): Promise<number> {
-  const c = new WeftCluster({ nodes: NODES, backend: BACKEND });
+  if (STORE_ARG !== "" && STORE_ARG !== "etcd" && STORE_ARG !== "embedded") {
+    process.stderr.write(`--store ${STORE_ARG}: use etcd or embedded\n`);
+    return 2;
+  }
+  const store: StoreKind = STORE_ARG === "etcd" || STORE_ARG === "embedded" ? STORE_ARG : defaultStore();
+  const c = new WeftCluster({ nodes: NODES, backend: BACKEND, store });
   try {
-    say(`weft demo: ${NODES} nodes, ${PODS} pods each, backend ${BACKEND}, run prefix ${c.topo.prefix}`);
+    say(`weft demo: ${NODES} nodes, ${PODS} pods each, backend ${BACKEND}, store ${store}, run prefix ${c.topo.prefix}`);
     const t0 = performance.now();
     await c.start();
-    say(`etcd ${c.etcd?.endpoint} in ${c.topo.name("ul")}; network config ${JSON.stringify(c.netConf)}`);
+    say(`store: ${STORE_NAMES[store]} at ${c.etcd?.endpoint} in ${c.topo.name("ul")}; network config ${JSON.stringify(c.netConf)}`);
     say(`flanneld up on ${NODES} nodes in ${Math.round(performance.now() - t0)} ms`);
     await c.addPods(PODS);
     await c.waitMesh();
@@ -45,7 +55,7 @@ async function main(): Promise<number> {
     say(table(["from \\ to", ...c.pods.map((p) => p.name)], grid));
     const ok = m.filter(([, , r]) => r === "ok").length;
     const cross = m.filter(([a, b]) => a.node !== b.node);
-    say(`\n${ok}/${m.length} pod pairs reachable (${cross.filter(([, , r]) => r === "ok").length}/${cross.length} across nodes), ${c.pods.length} pods on ${c.nodes.length} nodes, backend ${BACKEND}`);
+    say(`\n${ok}/${m.length} pod pairs reachable (${cross.filter(([, , r]) => r === "ok").length}/${cross.length} across nodes), ${c.pods.length} pods on ${c.nodes.length} nodes, backend ${BACKEND}, store ${store}`);
     if (KEEP) {
       say(`--keep: leaving the cluster up (prefix ${c.topo.prefix}); Ctrl-C to tear it down`);
       await new Promise<void>((res) => process.once("SIGINT", () => res()));
