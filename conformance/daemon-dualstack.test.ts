@@ -3,12 +3,19 @@
 // EnableIPv6 + IPv6Network fd00:10:244::/56, unique local), our flanneld on each node, pods added by
 // our cnitool through flannel -> bridge -> host-local with the dual-stack delegate built from
 // subnet.env. Every pod reaches every other pod over TCP on its IPv4 and on its IPv6 address, with
-// vxlan (flannel.1 + flannel-v6.1), host-gw and vxlan + DirectRouting.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { POD_IPV6_NETWORK, readEnvFile, subnetOf, subnetOfV6, waitFor, WeftCluster, type ClusterNode } from "../netns-fixtures/cluster.ts";
-import { ipJson, run, runIn } from "../netns-fixtures/sh.ts";
-import { implsUnderTest } from "./impls.ts";
+// vxlan (flannel.1 + flannel-v6.1), host-gw and vxlan + DirectRouting. Then IPv6 only in kube mode
+// (stub API server): pods reach each other over IPv6 with no IPv4 anywhere on the nodes.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CniScratch, cnitool, type CniRuntimeSpec } from "../netns-fixtures/cni.ts";
+import { POD_IPV6_NETWORK, readEnvFile, subnetOf, subnetOfV6, waitFor, WeftCluster, type ClusterNode } from "../netns-fixtures/cluster.ts";
+import { REFERENCE_PLUGIN_DIR, REPO_ROOT, WEFT_PLUGIN_DIR, requireBuilt } from "../netns-fixtures/reference.ts";
+import { ipJson, run, runIn } from "../netns-fixtures/sh.ts";
+import { EchoServer, tcpProbe } from "../netns-fixtures/tcp.ts";
+import { sweepStale, Topology } from "../netns-fixtures/topology.ts";
+import { implsUnderTest } from "./impls.ts";
 
 const ours = implsUnderTest().some((i) => i.isOurs);
 
@@ -182,5 +189,133 @@ describe.runIf(ours).each(MODES)("flanneld dual-stack cluster: $label", (mode) =
       const neigh = await ipJson<{ dst: string }[]>(n.ns, ["-6", "neigh", "show", "dev", "flannel-v6.1"]);
       expect(neigh.map((x) => x.dst)).not.toContain(subnetOfV6(gone.subnetV6).split("/")[0]);
     }
+  });
+});
+
+// IPv6 only, kube mode: the nodes' underlay has no IPv4 address at all, the stub API server (in the
+// underlay netns, reached over IPv6) hands out IPv6 podCIDRs, net-conf.json has EnableIPv4 false.
+const V6_MODES = [
+  { label: "vxlan", backend: "vxlan" as const },
+  { label: "host-gw", backend: "host-gw" as const },
+];
+const RUNTIME: CniRuntimeSpec = { cnitool: join(WEFT_PLUGIN_DIR, "cnitool"), pluginPath: [WEFT_PLUGIN_DIR, REFERENCE_PLUGIN_DIR] };
+const STUB = join(REPO_ROOT, "daemon", "backend", "test-drivers", "kube-stub-driver.ts");
+const BUN = join(REPO_ROOT, "node_modules", ".bin", "bun");
+
+interface V6Node {
+  readonly name: string;
+  readonly ns: string;
+  readonly ip6: string;
+  readonly podCidr: string;
+  readonly scratch: CniScratch;
+  daemon?: ChildProcess;
+  env?: Record<string, string>;
+}
+
+describe.runIf(ours).each(V6_MODES)("flanneld IPv6-only cluster in kube mode: $label", (mode) => {
+  const topo = new Topology();
+  const nodes: V6Node[] = [];
+  const pods: { name: string; node: V6Node; ns: string; ip6: string }[] = [];
+  const servers: EchoServer[] = [];
+  let stub: ChildProcess | undefined;
+  const log = (n: V6Node) => join(n.scratch.root, "flanneld.log");
+
+  beforeAll(async () => {
+    requireBuilt();
+    await sweepStale();
+    const under = await topo.underlay(3, { ipv6: true });
+    const ul = topo.name("ul");
+    await run("ip", ["-n", ul, "addr", "add", "2001:db8:0:1::1/64", "dev", "br0", "nodad"]);
+    for (const [i, u] of under.entries()) {
+      await run("ip", ["-n", u.ns, "-4", "addr", "flush", "dev", "eth0"]);
+      nodes.push({ name: `node${i + 1}`, ns: u.ns, ip6: u.ip6 ?? "", podCidr: `fd00:10:244:${i + 1}::/64`, scratch: new CniScratch(topo.name(`k${i + 1}`)) });
+    }
+    stub = spawn("ip", ["netns", "exec", ul, BUN, STUB, "2001:db8:0:1::1", "6443", "s3cret", JSON.stringify(Object.fromEntries(nodes.map((n) => [n.name, [n.podCidr]])))], { stdio: ["ignore", "pipe", "inherit"] });
+    await new Promise<void>((res, rej) => {
+      stub?.stdout?.once("data", () => res());
+      stub?.once("exit", (c) => rej(new Error(`stub API server exited ${c}`)));
+    });
+    for (const n of nodes) {
+      const kubeconfig = join(n.scratch.root, "kubeconfig");
+      writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters:\n- name: stub\n  cluster:\n    server: http://[2001:db8:0:1::1]:6443\ncontexts:\n- name: stub\n  context:\n    cluster: stub\n    user: flannel\ncurrent-context: stub\nusers:\n- name: flannel\n  user:\n    token: s3cret\n`);
+      const netConf = join(n.scratch.root, "net-conf.json");
+      writeFileSync(netConf, JSON.stringify({ EnableIPv4: false, EnableIPv6: true, IPv6Network: POD_IPV6_NETWORK, Backend: { Type: mode.backend } }));
+      const args = ["--kube-subnet-mgr", `--kubeconfig-file=${kubeconfig}`, `--net-config-path=${netConf}`, "--iface", "eth0", "--ip-masq", "--subnet-file", join(n.scratch.root, "subnet.env")];
+      const fd = openSync(log(n), "a");
+      n.daemon = spawn("ip", ["netns", "exec", n.ns, join(WEFT_PLUGIN_DIR, "flanneld"), ...args], { stdio: ["ignore", fd, fd], env: { ...process.env, NODE_NAME: n.name, WEFT_RECONCILE_MS: "1000" } });
+    }
+    for (const n of nodes) {
+      const file = join(n.scratch.root, "subnet.env");
+      await waitFor(`${n.name}'s subnet.env`, 30_000, () => {
+        if (n.daemon?.exitCode != null) throw new Error(`flanneld on ${n.name} exited ${n.daemon.exitCode}:\n${readFileSync(log(n), "utf8")}`);
+        return existsSync(file);
+      });
+      n.env = readEnvFile(file);
+    }
+    for (const n of nodes) {
+      n.scratch.writeConf("10-flannel.conflist", {
+        name: "cbr0",
+        cniVersion: "1.0.0",
+        plugins: [{ type: "flannel", subnetFile: join(n.scratch.root, "subnet.env"), dataDir: join(n.scratch.root, "flannel"), ipam: { dataDir: n.scratch.dataDir }, delegate: { hairpinMode: true, isDefaultGateway: true } }],
+      });
+      for (let p = 1; p <= 2; p++) {
+        const ns = await topo.netns(`${n.name.slice(4)}q${p}`);
+        const r = await cnitool(RUNTIME, n.scratch, { node: n.ns, cmd: "add", net: "cbr0", netnsPath: `/run/netns/${ns}` });
+        if (r.exitCode !== 0) throw new Error(`cnitool add on ${n.name} failed: ${r.stderr || r.stdout}`);
+        const ips = (JSON.parse(r.stdout) as { ips: { address: string }[] }).ips.map((x) => x.address.split("/")[0] ?? "");
+        expect(ips.every((a) => a.includes(":"))).toBe(true);
+        const ip6 = ips[0] ?? "";
+        pods.push({ name: `${n.name}-pod${p}`, node: n, ns, ip6 });
+        servers.push(await EchoServer.start(ns, ip6));
+      }
+    }
+    await waitFor("every node to route every other node's /64", 20_000, async () => {
+      for (const n of nodes) {
+        const have = (await ipJson<{ dst: string }[]>(n.ns, ["-6", "route", "show", "root", POD_IPV6_NETWORK])).map((r) => r.dst);
+        if (nodes.some((m) => m !== n && !have.includes(m.podCidr))) return false;
+      }
+      return true;
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const s of servers.splice(0)) s.stop();
+    for (const p of pods.splice(0)) await cnitool(RUNTIME, p.node.scratch, { node: p.node.ns, cmd: "del", net: "cbr0", netnsPath: `/run/netns/${p.ns}` }).catch(() => undefined);
+    for (const n of nodes) n.daemon?.kill("SIGKILL");
+    stub?.kill("SIGKILL");
+    await topo.cleanup();
+    for (const n of nodes) n.scratch.dispose();
+  }, 60_000);
+
+  it("writes an IPv6-only subnet.env from the node's IPv6 podCIDR", () => {
+    for (const n of nodes) {
+      expect(n.env?.["FLANNEL_NETWORK"]).toBeUndefined();
+      expect(n.env?.["FLANNEL_SUBNET"]).toBeUndefined();
+      expect(n.env?.["FLANNEL_IPV6_NETWORK"]).toBe(POD_IPV6_NETWORK);
+      expect(n.env?.["FLANNEL_IPV6_SUBNET"]).toBe(n.podCidr.replace("::/64", "::1/64"));
+      expect(n.env?.["FLANNEL_MTU"]).toBe(mode.backend === "vxlan" ? "1430" : "1500");
+    }
+  });
+
+  it("programs only the IPv6 family: flannel-v6.1 (vxlan) or routes via the peers' IPv6 underlay (host-gw), ip6tables rules, no IPv4 state", async () => {
+    for (const n of nodes) {
+      const vx = await ipJson<{ ifname: string }[]>(n.ns, ["link", "show", "type", "vxlan"]);
+      expect(vx.map((l) => l.ifname)).toEqual(mode.backend === "vxlan" ? ["flannel-v6.1"] : []);
+      const routes = await ipJson<{ dst: string; gateway?: string; dev: string }[]>(n.ns, ["-6", "route", "show", "root", POD_IPV6_NETWORK]);
+      for (const m of nodes.filter((x) => x !== n)) {
+        const r = routes.find((x) => x.dst === m.podCidr);
+        expect([r?.dev, r?.gateway]).toEqual(mode.backend === "vxlan" ? ["flannel-v6.1", m.podCidr.split("/")[0]] : ["eth0", m.ip6]);
+      }
+      const nat6 = (await run("ip", ["netns", "exec", n.ns, "ip6tables", "-t", "nat", "-S", "FLANNEL-POSTRTG"])).stdout;
+      expect(nat6).toContain(`-s ${n.podCidr} -d ${POD_IPV6_NETWORK}`);
+      const nat4 = await run("ip", ["netns", "exec", n.ns, "iptables", "-t", "nat", "-S", "FLANNEL-POSTRTG"], { allowFail: true });
+      expect(nat4.exitCode).not.toBe(0);
+    }
+  });
+
+  it("every pod reaches every other pod over TCP on IPv6", async () => {
+    const out: [{ name: string }, { name: string }, string][] = [];
+    for (const a of pods) for (const b of pods) if (a !== b) out.push([a, b, await tcpProbe(a.ns, b.ip6)]);
+    expect(bad(out)).toEqual([]);
   });
 });
