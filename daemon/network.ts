@@ -28,7 +28,7 @@ export interface RegisterOptions {
 /** A registered backend network: applies peer changes and keeps its kernel state. */
 export interface BackendNetwork {
   readonly lease: Lease;
-  /** MTU for pod interfaces, written as FLANNEL_MTU (vxlan: underlay MTU − 50; host-gw: underlay MTU). */
+  /** MTU for pod interfaces, written as FLANNEL_MTU (vxlan: underlay MTU − 50, − 70 with IPv6; host-gw: underlay MTU). */
   readonly mtu: number;
   /** Apply one batch of peer events (in order). */
   handleEvents(batch: readonly LeaseEvent[]): Promise<void>;
@@ -72,6 +72,8 @@ export interface DataPlane {
 
 /** Encapsulation overhead of vxlan over IPv4 (flannel uses 50 for both families). */
 export const VXLAN_OVERHEAD = 50;
+/** vxlan over IPv6 (40-byte outer header): the pod MTU with EnableIPv6 is the smaller one, like the kernel backends. */
+export const VXLAN_OVERHEAD_V6 = 70;
 
 /**
  * A data plane that programs nothing: it publishes the backend type (and for vxlan a VNI with no
@@ -92,7 +94,7 @@ export function controlPlaneOnly(log: Logger): DataPlane {
       const underlay = o.config.backend.mtu || o.extIface.mtu;
       return {
         lease,
-        mtu: type === "vxlan" ? underlay - VXLAN_OVERHEAD : underlay,
+        mtu: type === "vxlan" ? underlay - (o.config.enableIPv6 ? VXLAN_OVERHEAD_V6 : VXLAN_OVERHEAD) : underlay,
         async handleEvents(batch) {
           for (const e of batch) log.info(`peer ${e.type}`, { subnet: describeLease(e.lease), public_ip: e.lease.attrs.PublicIP, backend: e.lease.attrs.BackendType });
         },

@@ -61,8 +61,9 @@ export class KernelNetOps implements NetOps {
       if (have.ip === want.ip && have.prefix === want.prefix && have.family === want.family) present = true;
       else if (inside && have.family === inside.family && containsNet(inside, { ...have, prefix: Math.max(have.prefix, inside.prefix) })) this.nl.deleteAddr(ifindex, `${a.ip}/${a.prefixLen}`);
     }
-    // IPv6: no duplicate address detection, the address is ours by lease (and usable at once).
-    if (!present) this.nl.addAddr(ifindex, want?.family === 6 ? { cidr, noDad: true } : cidr);
+    // IPv6: no duplicate address detection (the address is ours by lease, usable at once) and no
+    // prefix route (an IPv4 /32 gets none either; the kernel would add one for the /128).
+    if (!present) this.nl.addAddr(ifindex, want?.family === 6 ? { cidr, noDad: true, noPrefixRoute: true } : cidr);
     this.nl.setLinkUp(ifindex);
   }
 

@@ -42,7 +42,7 @@ export interface NetOps {
   ensureVxlan(spec: VxlanSpec): { readonly index: number; readonly mac: string; readonly created: boolean };
   /** ifindex of a link by name, undefined when it does not exist. */
   linkIndex(name: string): number | undefined;
-  /** Make `cidr` the only address of the link inside `within`, and set the link up (IPv6: without DAD). */
+  /** Make `cidr` the only address of the link inside `within`, and set the link up (IPv6: without DAD and without a prefix route). */
   ensureAddress(ifindex: number, cidr: string, within: string): void;
   listRoutes(family: 4 | 6): KRoute[];
   replaceRoute(r: KRoute): void;

@@ -11,6 +11,7 @@ const BUN = join(REPO_ROOT, "node_modules", ".bin", "bun");
 const DRIVER = join(import.meta.dirname, "test-drivers", "route-network-driver.ts");
 
 interface DriveResult {
+  first: { changes: number };
   mtu: number;
   vtep: string;
   firstVtep: string;
@@ -50,7 +51,10 @@ describe("IPv6 backends on the kernel", () => {
   it("vxlan: flannel-v6.1 with an IPv6 local address, MTU underlay-70, the /128 and neighbour, FDB and onlink route per peer", async () => {
     const out = await drive(ns, v6);
     expect(out.mtu).toBe(1430);
+    // the /128 creates no prefix route in main, so the first reconcile has nothing stale to remove
+    expect(out.first.changes).toBe(0);
     expect(out.writes).toBe(6);
+    expect(await ipJson<unknown[]>(ns, ["-6", "route", "show", "table", "main", "fd00:10:244:1::/128"])).toEqual([]);
     const [dev] = await ipJson<{ mtu: number; address: string; linkinfo: { info_data: { id: number; local6: string; port: number; learning: boolean } } }[]>(ns, ["-d", "link", "show", "flannel-v6.1"]);
     expect(dev?.mtu).toBe(1430);
     expect(dev?.address).toBe(out.vtep);
