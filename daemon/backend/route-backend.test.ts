@@ -27,7 +27,8 @@ async function register(type: "vxlan" | "host-gw", conf: Record<string, unknown>
   dp.addLink("eth0");
   const config = parseNetworkConfig(JSON.stringify({ ...conf, Backend: { Type: type } }), "test");
   let published: LeaseAttrs | undefined;
-  const nw: BackendNetwork = await routeBackend(type, dp, memoryLogger()).register({
+  const log = memoryLogger();
+  const nw: BackendNetwork = await routeBackend(type, dp, log).register({
     config,
     extIface: o.iface ?? ext(),
     acquire: async (attrs) => {
@@ -43,7 +44,7 @@ async function register(type: "vxlan" | "host-gw", conf: Record<string, unknown>
     log: memoryLogger(),
     signal: new AbortController().signal,
   });
-  return { dp, nw, published };
+  return { dp, nw, published, log };
 }
 
 describe("vxlan backend registration", () => {
@@ -105,6 +106,12 @@ describe("vxlan backend registration", () => {
     await new Promise((r) => setImmediate(r));
     expect([...dp.routes.keys()].sort()).toEqual(["10.244.2.0/24", "fd00:10:244:2::/64"]);
     expect([...dp.fdb.values()].map((f) => f.dst).sort()).toEqual(["192.0.2.12", "2001:db8:0:1::12"]);
+  });
+
+  it("warns when the only IPv6 address is link-local (flanneld falls back to it silently)", async () => {
+    const { log, dp } = await register("vxlan", DUAL, { iface: ext({ ipv6: "fe80::11", publicIPv6: "fe80::11" }) });
+    expect(log.lines.some((l) => l.includes("link-local") && l.includes("fe80::11"))).toBe(true);
+    expect(dp.links.get("flannel-v6.1")?.spec?.localIp).toBe("fe80::11");
   });
 
   it("refuses EnableIPv6 on an interface without an IPv6 address, naming the interface", async () => {

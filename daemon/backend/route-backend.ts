@@ -74,6 +74,11 @@ export function routeBackend(type: "vxlan" | "host-gw", ops: NetOps, log: Logger
     async register(o: RegisterOptions): Promise<BackendNetwork> {
       const cfg = o.config;
       const plans = familyPlans(type, cfg, o.extIface);
+      for (const p of plans) {
+        if (p.family === 6 && /^fe[89ab]/i.test(p.publicIp)) {
+          log.warn("the IPv6 address peers will use is link-local (the interface has no global one): only nodes on the same link can reach it; set --public-ipv6 or add a global address", { address: p.publicIp, iface: o.extIface.name });
+        }
+      }
       const nets = plans.map((p) => {
         const mac = previousMac(o.previousAttrs, p.family);
         return new RouteNetwork({
