@@ -207,6 +207,33 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     await done;
   });
 
+  it("reads the leases once at startup and still delivers a lease written between the steps", async () => {
+    const prefix = await fresh();
+    await admin.put(`${prefix}/subnets/10.244.7.0-24`, JSON.stringify(vx("192.0.2.40")));
+    let lists = 0;
+    const client = new (class extends EtcdClient {
+      override list(...args: Parameters<EtcdClient["list"]>): ReturnType<EtcdClient["list"]> {
+        lists++;
+        return super.list(...args);
+      }
+    })({ endpoints: cluster.endpoints });
+    const a = new EtcdSubnetManager({ client, log: memoryLogger(), prefix });
+    managers.push(a);
+    const signal = new AbortController().signal;
+    await a.getNetworkConfig(signal);
+    expect(await a.previousAttrs("192.0.2.41", signal)).toBeUndefined();
+    await admin.put(`${prefix}/subnets/10.244.8.0-24`, JSON.stringify(vx("192.0.2.42")));
+    const la = await a.acquireLease(vx("192.0.2.41"), signal);
+    const rec = recorder();
+    const ac = new AbortController();
+    const done = a.watchLeases(la, rec.on, ac.signal);
+    const seen = await rec.until((f) => f.includes("added 10.244.7.0/24 192.0.2.40") && f.includes("added 10.244.8.0/24 192.0.2.42"));
+    expect(seen.filter((x) => x.includes(formatCidr(la.subnet as IpNet)))).toEqual([]);
+    expect(lists).toBe(1);
+    ac.abort();
+    await done;
+  });
+
   it("resyncs once from a snapshot after the watched revision was compacted, without a hot loop", async () => {
     const prefix = await fresh();
     const p = await proxy(Number(new URL(cluster.endpoints[0] as string).port));
