@@ -161,6 +161,20 @@ describe("embedded etcd served to our EtcdClient", () => {
     expect(progress.length).toBeGreaterThanOrEqual(2);
     for (const p of progress) expect(p.revision).toBeGreaterThanOrEqual(rev);
   });
+
+  it("drops a watcher when its client goes away", async () => {
+    for (let i = 0; i < 40 && srv.watchers > 0; i++) await sleep(25);
+    const base = srv.watchers;
+    expect(base).toBe(0);
+    const ac = new AbortController();
+    const w = c.watch("/gone/", { prefix: true, signal: ac.signal }, () => undefined);
+    for (let i = 0; i < 20 && srv.watchers === base; i++) await sleep(25);
+    expect(srv.watchers).toBe(base + 1);
+    ac.abort();
+    await w;
+    for (let i = 0; i < 20 && srv.watchers !== base; i++) await sleep(25);
+    expect(srv.watchers).toBe(base);
+  });
 });
 
 describe("flanneld's etcd subnet manager on the embedded etcd", () => {

@@ -47,6 +47,7 @@ export class EmbeddedEtcdServer {
   private readonly member: Member;
   private readonly unary: Record<string, (r: Json) => Json>;
   private readonly sockets = new Set<Socket>();
+  private openWatchers = 0;
   private readonly server: http.Server;
   endpoint = "";
 
@@ -74,6 +75,11 @@ export class EmbeddedEtcdServer {
     return s;
   }
 
+  /** Watchers on open streams (closed streams must not leak them). */
+  get watchers(): number {
+    return this.openWatchers;
+  }
+
   async close(): Promise<void> {
     this.store.close();
     const closed = new Promise<void>((res) => this.server.close(() => res()));
@@ -83,6 +89,9 @@ export class EmbeddedEtcdServer {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const chunks: Buffer[] = [];
+    // A client that goes away (an aborted watch) is no error of the server's.
+    req.on("error", () => undefined);
+    res.on("error", () => undefined);
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const path = (req.url ?? "/").split("?")[0] ?? "/";
@@ -191,7 +200,9 @@ export class EmbeddedEtcdServer {
     });
     const every = this.o.progressNotifyMs ?? 600_000;
     const timer = c["progress_notify"] === true ? setInterval(() => send({ result: { header: this.member.header(), ...id } }), every) : undefined;
+    this.openWatchers++;
     return () => {
+      this.openWatchers--;
       unsubscribe();
       if (timer) clearInterval(timer);
     };
