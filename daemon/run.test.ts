@@ -7,7 +7,8 @@ import { defaultFlags, type FlannelFlags } from "./flags.ts";
 import type { LeaseEvent } from "./lease.ts";
 import { memoryLogger } from "./log.ts";
 import type { Backend, DataPlane, TrafficOptions } from "./network.ts";
-import { runFlanneld } from "./run.ts";
+import { LARGE_BATCH, runFlanneld } from "./run.ts";
+import type { SubnetManager } from "./subnet/manager.ts";
 import { MemoryLeaseStore } from "./subnet/memory-manager.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "weft-run-"));
@@ -94,6 +95,31 @@ describe("flanneld life cycle", () => {
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
     ac.abort();
     expect(await run).toBe(0);
+  });
+
+  it("releases memory once startup applied the first batch and after each large batch, not after small ones", async () => {
+    const inner = new MemoryLeaseStore('{"Network":"10.244.0.0/16"}').manager();
+    const peer = (i: number): LeaseEvent => ({ type: "added", lease: { subnet: { family: 4, ip: 0x0af40000n + BigInt(i) * 256n, prefix: 24 }, attrs: { PublicIP: `192.0.2.${i % 200}` } } });
+    const batches: LeaseEvent[][] = [[], [peer(1)], Array.from({ length: LARGE_BATCH }, (_, i) => peer(i + 2)), [peer(300)]];
+    const releasedAfter: number[] = [];
+    const { dp, events } = fakeDataPlane("192.0.2.6");
+    const ac = new AbortController();
+    const manager: SubnetManager = {
+      ...inner,
+      kind: "memory",
+      getNetworkConfig: (sig) => inner.getNetworkConfig(sig),
+      acquireLease: (a, sig) => inner.acquireLease(a, sig),
+      completeLease: (l, sig) => inner.completeLease(l, sig),
+      close: () => inner.close(),
+      async watchLeases(_own, onEvents) {
+        for (const b of batches) await onEvents(b);
+        ac.abort();
+      },
+    };
+    const code = await runFlanneld({ flags: flags(), log: memoryLogger(), manager, dataPlane: dp, signal: ac.signal, releaseMemory: () => releasedAfter.push(events.length) });
+    expect(code).toBe(0);
+    expect(events).toHaveLength(LARGE_BATCH + 2);
+    expect(releasedAfter).toEqual([0, LARGE_BATCH + 1]);
   });
 
   it("exits 1 naming the backend when the data plane lacks it", async () => {
