@@ -184,7 +184,9 @@ export class EmbeddedEtcdServer {
     const wanted = (e: StoreEvent) => inRange(e.kv.key, key, end) && !filters.includes(e.type === "put" ? "NOPUT" : "NODELETE");
     const deliver = (events: readonly StoreEvent[], revision: number) => {
       const mine = events.filter(wanted);
-      if (mine.length > 0) send({ result: { header: this.member.header(revision), ...id, events: mine.map((e) => eventJson(e, prevKv)) } });
+      // Like etcd, a previous value older than the compaction revision is gone.
+      const prevOk = (e: StoreEvent) => prevKv && e.kv.modRevision - 1 >= this.store.compactRevision;
+      if (mine.length > 0) send({ result: { header: this.member.header(revision), ...id, events: mine.map((e) => eventJson(e, prevOk(e))) } });
     };
     send({ result: { header: this.member.header(), ...id, created: true } });
     if (start > 0 && start < this.store.compactRevision) {
