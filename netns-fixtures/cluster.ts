@@ -52,11 +52,11 @@ export interface ClusterStore {
 }
 
 /** $WEFT_DEMO_STORE (etcd|embedded) if set, else etcd when /usr/bin/etcd exists, else embedded. */
-export function defaultStore(env: NodeJS.ProcessEnv = process.env): StoreKind {
+export function defaultStore(env: NodeJS.ProcessEnv = process.env, etcdBin = ETCD_BIN): StoreKind {
   const want = env["WEFT_DEMO_STORE"];
   if (want === "etcd" || want === "embedded") return want;
   if (want) throw new Error(`WEFT_DEMO_STORE=${want}: use etcd (Debian's /usr/bin/etcd) or embedded (netns-fixtures/embedded-etcd.ts)`);
-  return existsSync(ETCD_BIN) ? "etcd" : "embedded";
+  return existsSync(etcdBin) ? "etcd" : "embedded";
 }
 
 /** Start the store on `host`:2379 inside netns `ns`. */
