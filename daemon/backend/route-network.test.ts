@@ -110,15 +110,22 @@ describe("vxlan backend", () => {
     rn.start(vx(1));
     rn.handle(added(vx(2), vx(3)));
     rn.flush();
-    const mac = dp.links.get("flannel.1")?.mac;
     dp.deleteLink("flannel.1");
     const st = rn.reconcile();
     expect(st.replayed).toBe(true);
-    expect(dp.links.get("flannel.1")?.mac).toBe(mac);
     const idx = dp.linkIndex("flannel.1");
     expect(dp.links.get("flannel.1")?.addrs).toEqual(["10.244.1.0/32"]);
     expect([...dp.routes.values()].every((r) => r.ifindex === idx)).toBe(true);
     expect(dp.routes.size).toBe(2);
+  });
+
+  it("a recreated flannel.1 keeps the VtepMAC the lease publishes", () => {
+    const { dp, rn } = vxlanNet();
+    const { backendData } = rn.prepare();
+    rn.start(vx(1));
+    dp.deleteLink("flannel.1");
+    expect(rn.reconcile().replayed).toBe(true);
+    expect(backendData).toEqual({ VNI: 1, VtepMAC: dp.links.get("flannel.1")?.mac });
   });
 
   it("DirectRouting uses a plain route via the peer when it is on our L2, vxlan otherwise", () => {
