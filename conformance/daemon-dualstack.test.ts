@@ -156,6 +156,37 @@ describe.runIf(ours).each(MODES)("flanneld dual-stack cluster: $label", (mode) =
     }
   });
 
+  it.runIf(mode.label === "vxlan")("a restarted daemon keeps both subnets and adopts flannel-v6.1 as is; a live IPv6 TCP connection survives", async () => {
+    const n = c.nodes[0];
+    const a = c.pods.find((p) => p.node === n);
+    const b = c.pods.find((p) => p.node !== n);
+    if (!n || !a || !b?.ip6) throw new Error("pods missing");
+    const [devBefore] = await ipJson<{ ifindex: number; address: string }[]>(n.ns, ["link", "show", "flannel-v6.1"]);
+    const client = spawn("ip", ["netns", "exec", a.ns, process.execPath, "-e", `
+      const c = require("node:net").connect(7777, ${JSON.stringify(b.ip6)});
+      let sent = 0, got = 0;
+      c.on("data", (d) => { got += d.length; });
+      const t = setInterval(() => { c.write("x"); sent++; }, 100);
+      c.on("error", (e) => { console.log(JSON.stringify({ error: e.code })); process.exit(1); });
+      setTimeout(() => { clearInterval(t); setTimeout(() => { console.log(JSON.stringify({ sent, got })); process.exit(0); }, 300); }, 4000);
+    `], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    client.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const [s4, s6] = [n.subnet, n.subnetV6];
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await c.stopDaemon(n)).toBe(0);
+    c.startDaemon(n);
+    await c.waitReady(n);
+    expect([n.subnet, n.subnetV6]).toEqual([s4, s6]);
+    await new Promise<void>((res) => client.once("exit", () => res()));
+    const res = JSON.parse(out) as { sent?: number; got?: number; error?: string };
+    expect(res.error).toBeUndefined();
+    expect(res.sent).toBeGreaterThan(30);
+    expect(res.got).toBe(res.sent);
+    const [devAfter] = await ipJson<{ ifindex: number; address: string }[]>(n.ns, ["link", "show", "flannel-v6.1"]);
+    expect(devAfter).toMatchObject({ ifindex: devBefore?.ifindex, address: devBefore?.address });
+  });
+
   it.runIf(mode.label === "vxlan")("a deleted flannel-v6.1 is recreated and IPv6 pod traffic recovers", async () => {
     const n = c.nodes[1];
     if (!n) throw new Error("node2 missing");
