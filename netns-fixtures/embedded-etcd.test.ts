@@ -229,6 +229,7 @@ describe("the embedded etcd CLI under Bun", () => {
   it("listens on the given address and serves ctl put, get and del through our client", async () => {
     e = await EmbeddedEtcd.start({ host: "127.0.0.1", port: 0 });
     expect(e.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(e.output).toContain(`listening on ${e.endpoint}`);
     await e.put("/cli/k", "v1");
     await e.put("/cli/l", "v2");
     expect((await e.ctl(["get", "/cli/k"])).stdout).toBe("/cli/k\nv1\n");

@@ -224,22 +224,28 @@ export class EmbeddedEtcd {
     private readonly child: ChildProcess,
     readonly endpoint: string,
     private readonly ns: string | undefined,
+    private readonly out: { text: string },
   ) {}
+
+  /** What the process printed (its address; errors if it failed). */
+  get output(): string {
+    return this.out.text;
+  }
 
   static async start(o: { readonly ns?: string; readonly host: string; readonly port?: number; readonly minTtlSeconds?: number }): Promise<EmbeddedEtcd> {
     const args = [bunPath(), THIS_FILE, "--listen", `${o.host}:${o.port ?? 2379}`, ...(o.minTtlSeconds !== undefined ? ["--min-ttl", String(o.minTtlSeconds)] : [])];
     const full = o.ns ? ["ip", "netns", "exec", o.ns, ...args] : args;
     const child = spawn(full[0] as string, full.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+    const printed = { text: "" };
+    child.stdout?.on("data", (d: Buffer) => (printed.text += d.toString()));
+    child.stderr?.on("data", (d: Buffer) => (printed.text += d.toString()));
     const endpoint = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => done(new Error(`embedded etcd did not start within 15 s: ${out.trim()}`)), 15_000);
+      const timer = setTimeout(() => done(new Error(`embedded etcd did not start within 15 s: ${printed.text.trim()}`)), 15_000);
       const check = () => {
-        const m = /listening on (\S+)/.exec(out);
+        const m = /listening on (\S+)/.exec(printed.text);
         if (m?.[1]) done(m[1]);
       };
-      const onExit = (code: number | null) => done(new Error(`embedded etcd exited ${code}: ${out.trim()}`));
+      const onExit = (code: number | null) => done(new Error(`embedded etcd exited ${code}: ${printed.text.trim()}`));
       const done = (r: string | Error) => {
         clearTimeout(timer);
         child.stdout?.off("data", check);
@@ -253,7 +259,7 @@ export class EmbeddedEtcd {
       child.stdout?.on("data", check);
       child.once("exit", onExit);
     });
-    return new EmbeddedEtcd(child, endpoint, o.ns);
+    return new EmbeddedEtcd(child, endpoint, o.ns, printed);
   }
 
   /** etcdctl-like `put KEY VALUE` (prints OK), `del KEY` (prints the count), `get [--prefix] KEY`, through our EtcdClient from the netns. */
