@@ -11,16 +11,9 @@ import type { Family, HostNet, LinkInfo } from "./kernel.ts";
  */
 export function ensureBridge(host: HostNet, c: BridgeConf): LinkInfo {
   const name = c.bridge;
-  try {
-    host.addBridge(name, { mtu: c.mtu, vlanFiltering: c.vlan !== 0 || c.vlanTrunk !== undefined });
-  } catch (e) {
-    if (errnoOf(e) === "EOPNOTSUPP" && (c.vlan !== 0 || c.vlanTrunk !== undefined)) {
-      const err = kernelError(`failed to create bridge "${name}": could not add "${name}"`, e);
-      throw new CniError(err.code, err.msg, "this kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING), which 'vlan' and 'vlanTrunk' need");
-    }
-    if (errnoOf(e) !== "EEXIST") throw kernelError(`failed to create bridge "${name}": could not add "${name}"`, e);
-  }
-  const found = host.linkByName(name);
+  // looked up first: on every ADD but a node's first the bridge exists, and the reference's
+  // create-then-ignore-EEXIST would cost a request that changes nothing
+  const found = host.linkByName(name) ?? createBridge(host, c);
   if (!found) throw new CniError(ErrorCode.IOFailure, `failed to create bridge "${name}": could not lookup "${name}"`);
   if (found.kind !== "bridge") {
     throw new CniError(
@@ -43,6 +36,21 @@ export function ensureBridge(host: HostNet, c: BridgeConf): LinkInfo {
     throw kernelError(`failed to create bridge "${name}"`, e);
   }
   return host.linkByName(name) ?? found;
+}
+
+/** Create the bridge (EEXIST is fine: another ADD made it meanwhile); the link, or undefined when it cannot be found. */
+function createBridge(host: HostNet, c: BridgeConf): LinkInfo | undefined {
+  const name = c.bridge;
+  try {
+    host.addBridge(name, { mtu: c.mtu, vlanFiltering: c.vlan !== 0 || c.vlanTrunk !== undefined });
+  } catch (e) {
+    if (errnoOf(e) === "EOPNOTSUPP" && (c.vlan !== 0 || c.vlanTrunk !== undefined)) {
+      const err = kernelError(`failed to create bridge "${name}": could not add "${name}"`, e);
+      throw new CniError(err.code, err.msg, "this kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING), which 'vlan' and 'vlanTrunk' need");
+    }
+    if (errnoOf(e) !== "EEXIST") throw kernelError(`failed to create bridge "${name}": could not add "${name}"`, e);
+  }
+  return host.linkByName(name);
 }
 
 /**

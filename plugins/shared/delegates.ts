@@ -51,11 +51,24 @@ export async function runDefinition(def: PluginDefinition, io: { readonly env: R
   return { exitCode, stdout, stderr };
 }
 
+/** Device and inode of files already stat'ed (the executable is asked about once per delegate). */
+const identities = new Map<string, { readonly dev: number; readonly ino: number }>();
+
+function identity(file: string, cache: boolean): { readonly dev: number; readonly ino: number } {
+  const known = cache ? identities.get(file) : undefined;
+  if (known) return known;
+  const st = statSync(file);
+  const id = { dev: st.dev, ino: st.ino };
+  if (cache) identities.set(file, id);
+  return id;
+}
+
 /** True when `path` is the running executable itself (same inode: a symlink or hard link to it). */
 export function isThisBinary(path: string, self: string = process.execPath): boolean {
   try {
-    const a = statSync(path);
-    const b = statSync(self);
+    const a = identity(path, false);
+    // the running executable cannot change under us: stat it once per process
+    const b = identity(self, self === process.execPath);
     return a.ino === b.ino && a.dev === b.dev;
   } catch {
     return false;
