@@ -120,7 +120,7 @@ async function sequential(topo: Topology, way: "direct" | "cnitool"): Promise<st
 async function concurrent(topo: Topology, n: number): Promise<string[][]> {
   const sides = [await makeSide(topo, `wc${n}`, true, 20 + (n % 7)), await makeSide(topo, `rc${n}`, false, 30 + (n % 7))];
   const rows: string[][] = [];
-  const res: { wall: number; p99: number; dup: number; leak: number }[] = [];
+  const res: { wall: number; p99: number; cpu: number; dup: number; leak: number }[] = [];
   for (const s of sides) {
     const pods = await Promise.all(Array.from({ length: n }, (_, i) => topo.netns(`${s.label}x${i}`)));
     const t0 = performance.now();
@@ -131,11 +131,11 @@ async function concurrent(topo: Topology, n: number): Promise<string[][]> {
     const ips = outs.map((o) => (JSON.parse(o.out) as { ips: { address: string }[] }).ips[0]?.address);
     const dup = ips.length - new Set(ips).size;
     await Promise.all(pods.map((p, i) => direct(s, "DEL", p, `k${i}`)));
-    res.push({ wall, p99: summary(outs.map((o) => o.ms)).p99, dup, leak: ipCount(s.dir) });
+    res.push({ wall, p99: summary(outs.map((o) => o.ms)).p99, cpu: outs.reduce((a, o) => a + o.cpu, 0), dup, leak: ipCount(s.dir) });
     rmSync(s.dir, { recursive: true, force: true });
   }
   const [w, r] = res;
-  if (w && r) rows.push([`${n} concurrent ADDs`, fmtMs(w.wall), fmtMs(w.p99), fmtMs(r.wall), fmtMs(r.p99), ratio(w.wall, r.wall), ratio(w.p99, r.p99), `${w.dup}/${r.dup}`, `${w.leak}/${r.leak}`]);
+  if (w && r) rows.push([`${n} concurrent ADDs`, fmtMs(w.wall), fmtMs(w.p99), fmtMs(r.wall), fmtMs(r.p99), ratio(w.wall, r.wall), ratio(w.p99, r.p99), fmtMs(w.cpu), fmtMs(r.cpu), `${w.dup}/${r.dup}`, `${w.leak}/${r.leak}`]);
   return rows;
 }
 
@@ -149,7 +149,7 @@ export async function measureCni(): Promise<string> {
     const conc = ONLY.has("concurrent") ? [...(await concurrent(topo, 20)), ...(await concurrent(topo, 50))] : [];
     const out = [`CNI latency, ${PODS} pods per side, interleaved (weft = flannel->bridge->host-local in one process; reference = bridge->host-local)`];
     if (seq.length > 0) out.push(table(["op", "weft p50", "weft p90", "weft p99", "ref p50", "ref p90", "ref p99", "p50 ratio", "p99 ratio", "weft CPU p50", "ref CPU p50", "CPU ratio"], seq));
-    if (conc.length > 0) out.push("", table(["batch", "weft wall", "weft p99", "ref wall", "ref p99", "wall ratio", "p99 ratio", "dup IPs w/r", "leaked w/r"], conc));
+    if (conc.length > 0) out.push("", table(["batch", "weft wall", "weft p99", "ref wall", "ref p99", "wall ratio", "p99 ratio", "weft CPU sum", "ref CPU sum", "dup IPs w/r", "leaked w/r"], conc));
     return out.join("\n");
   } finally {
     await topo.cleanup();
