@@ -220,6 +220,29 @@ describe("flanneld's etcd subnet manager on the embedded etcd", () => {
     m1.close();
     m2.close();
   });
+
+  it("keeps a node's subnet through keep-alives past its TTL, and reports it lost when its etcd lease is revoked", async () => {
+    const log = memoryLogger();
+    const live = new AbortController();
+    const m = new EtcdSubnetManager({ client: new EtcdClient({ endpoints: [srv.endpoint] }), log, prefix: "/renew", ttlSeconds: 2, renewMarginMs: 1000 });
+    const admin = new EtcdClient({ endpoints: [srv.endpoint] });
+    await admin.put("/renew/config", JSON.stringify({ Network: "10.244.0.0/16", Backend: { Type: "vxlan" } }));
+    await m.getNetworkConfig(live.signal);
+    const lease = await m.acquireLease({ PublicIP: "192.0.2.21", BackendType: "vxlan" }, live.signal);
+    const done = m.completeLease(lease, live.signal).then(
+      () => "ended",
+      (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e)),
+    );
+    await sleep(3500);
+    const { kvs } = await admin.list("/renew/subnets/");
+    expect(kvs).toHaveLength(1);
+    expect(log.lines.filter((l) => l.includes("renewed the subnet lease")).length).toBeGreaterThanOrEqual(2);
+    await admin.leaseRevoke(kvs[0]?.lease ?? "0");
+    expect(await done).toMatch(/LeaseLostError: lease \/renew\/subnets\/10\.244\.\d+\.0-24 was removed/);
+    live.abort();
+    admin.close();
+    m.close();
+  }, 10_000);
 });
 
 describe("the embedded etcd CLI under Bun", () => {
