@@ -7,7 +7,7 @@ import { defaultFlags, type FlannelFlags } from "./flags.ts";
 import type { LeaseEvent } from "./lease.ts";
 import { memoryLogger } from "./log.ts";
 import type { Backend, DataPlane, TrafficOptions } from "./network.ts";
-import { LARGE_BATCH, runFlanneld } from "./run.ts";
+import { LARGE_BATCH, MEMORY_SLACK_BYTES, memoryKeeper, runFlanneld } from "./run.ts";
 import type { SubnetManager } from "./subnet/manager.ts";
 import { MemoryLeaseStore } from "./subnet/memory-manager.ts";
 
@@ -120,6 +120,27 @@ describe("flanneld life cycle", () => {
     expect(code).toBe(0);
     expect(events).toHaveLength(LARGE_BATCH + 2);
     expect(releasedAfter).toEqual([0, LARGE_BATCH + 1]);
+  });
+
+  it("releases memory when the RSS grew by the slack since the lowest level after the last release", async () => {
+    let rss = 100 * MEMORY_SLACK_BYTES;
+    let released = 0;
+    const ac = new AbortController();
+    const tick = () => new Promise((r) => setTimeout(r, 30));
+    memoryKeeper({ rss: () => rss, releaseMemory: () => released++, checkMs: 5 }, ac.signal);
+    rss += MEMORY_SLACK_BYTES / 2;
+    await tick();
+    expect(released).toBe(0);
+    rss -= MEMORY_SLACK_BYTES; // the floor follows the RSS down
+    await tick();
+    rss += MEMORY_SLACK_BYTES;
+    await tick();
+    expect(released).toBeGreaterThanOrEqual(1);
+    const after = released;
+    ac.abort();
+    rss += 10 * MEMORY_SLACK_BYTES;
+    await tick();
+    expect(released).toBe(after);
   });
 
   it("exits 1 naming the backend when the data plane lacks it", async () => {
