@@ -63,6 +63,9 @@ function statusError(status: number, text: string, what: string): KubeApiError {
   return new KubeApiError(`${what}: HTTP ${status}: ${message}${hint}`, status, reason);
 }
 
+/** Nodes per LIST request of {@link KubeClient.listNodes}. */
+export const NODE_PAGE = 100;
+
 export class KubeClient {
   private readonly url: URL;
   private readonly agent: http.Agent;
@@ -146,9 +149,11 @@ export class KubeClient {
 
   /**
    * All nodes, fetched in pages of `pageSize` (limit/continue) so a big cluster never needs one
-   * huge answer in memory; only the fields flanneld uses are kept.
+   * huge answer in memory; only the fields flanneld uses are kept. A real Node is ~8 KB of JSON
+   * (status.images, managedFields) and parses into ~10× that in objects: listing 5,000 such
+   * nodes peaked at +106 MiB of anonymous memory in pages of 500, +42 MiB in pages of 100.
    */
-  async listNodes(signal?: AbortSignal, pageSize = 500): Promise<{ items: KubeNode[]; resourceVersion: string }> {
+  async listNodes(signal?: AbortSignal, pageSize = NODE_PAGE): Promise<{ items: KubeNode[]; resourceVersion: string }> {
     const items: KubeNode[] = [];
     let cont = "";
     let rv = "";
