@@ -8,7 +8,7 @@ import { parseCidr, type IpNet } from "./ip.ts";
 import { describeLease, type Lease } from "./lease.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { controlPlaneOnly, KERNEL_DATA_PLANE, type DataPlane } from "./network.ts";
-import { runFlanneld } from "./run.ts";
+import { collectGarbage, runFlanneld } from "./run.ts";
 import { createSubnetManager } from "./subnet/factory.ts";
 import { readSubnetEnv, SubnetEnvError, type SubnetEnv } from "./subnet-env.ts";
 
@@ -73,7 +73,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const previousEnv = readPrevious(flags.subnetFile, log);
     const previous = previousSubnets(previousEnv);
     const dataPlane = await chooseDataPlane(process.env, log);
-    const manager = await createSubnetManager({ flags, env: process.env, log, signal: ac.signal, ...(previous ? { previous } : {}) });
+    const manager = await createSubnetManager({ flags, env: process.env, log, signal: ac.signal, betweenPages: collectGarbage, ...(previous ? { previous } : {}) });
     // Under systemd (Type=notify) say READY=1 once subnet.env is written; libc via linux/, loaded only then.
     const onReady = (lease: Lease) => {
       if (!process.env["NOTIFY_SOCKET"]) return;

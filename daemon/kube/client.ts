@@ -63,6 +63,16 @@ function statusError(status: number, text: string, what: string): KubeApiError {
   return new KubeApiError(`${what}: HTTP ${status}: ${message}${hint}`, status, reason);
 }
 
+/** Optional behaviour of {@link KubeClient}. */
+export interface KubeClientHooks {
+  /**
+   * Called between the pages of a node LIST, once a page is decoded. flanneld runs a full garbage
+   * collection here: the parsed page is garbage by then, and without a collection the engine kept
+   * every page until the end (5,000 nodes: peak +54 MiB instead of +8 MiB of anonymous memory).
+   */
+  readonly betweenPages?: () => void;
+}
+
 /** Nodes per LIST request of {@link KubeClient.listNodes}. */
 export const NODE_PAGE = 100;
 
@@ -73,6 +83,7 @@ export class KubeClient {
   constructor(
     readonly conn: KubeConnection,
     private readonly timeoutMs = 30_000,
+    private readonly hooks: KubeClientHooks = {},
   ) {
     this.url = new URL(conn.server);
     this.agent =
@@ -164,6 +175,7 @@ export class KubeClient {
       const meta = obj(r["metadata"]);
       rv = typeof meta["resourceVersion"] === "string" ? meta["resourceVersion"] : rv;
       cont = typeof meta["continue"] === "string" ? meta["continue"] : "";
+      if (cont !== "") this.hooks.betweenPages?.();
     } while (cont !== "");
     return { items, resourceVersion: rv };
   }

@@ -18,13 +18,15 @@ export interface FactoryOptions {
   /** Subnets of the previous subnet.env (etcd: tried first after the own public IP's lease). */
   readonly previous?: { readonly subnet?: IpNet; readonly subnetV6?: IpNet };
   readonly signal?: AbortSignal;
+  /** Run between the pages of a large listing (flanneld: a full garbage collection). */
+  readonly betweenPages?: () => void;
 }
 
 export async function createSubnetManager(o: FactoryOptions): Promise<SubnetManager> {
   const f = o.flags;
   if (f.kubeSubnetMgr) {
     const conn = resolveConnection({ kubeApiUrl: f.kubeApiUrl, kubeconfigFile: f.kubeconfigFile, env: o.env });
-    const client = new KubeClient(conn);
+    const client = new KubeClient(conn, undefined, o.betweenPages ? { betweenPages: o.betweenPages } : {});
     const nodeName = await resolveNodeName(o.env, client, o.signal);
     const p = normalizeAnnotationPrefix(f.kubeAnnotationPrefix);
     if ("error" in p) throw new Error(p.error);

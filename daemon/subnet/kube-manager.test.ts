@@ -198,12 +198,15 @@ describe("kube subnet manager", () => {
     c.close();
   });
 
-  it("lists nodes in pages and keeps every one", async () => {
+  it("lists nodes in pages, keeps every one, and runs the between-pages hook only between pages", async () => {
     for (let i = 0; i < 7; i++) api.setNode(`n${i}`, { podCIDRs: [`10.244.${10 + i}.0/24`] });
-    const c = new KubeClient({ server: api.url, token: "test-token", source: "test" });
+    const between: number[] = [];
+    const c = new KubeClient({ server: api.url, token: "test-token", source: "test" }, undefined, { betweenPages: () => between.push(api.requests.length) });
+    const before = api.requests.length;
     const list = await c.listNodes(undefined, 3);
     c.close();
     expect(list.items.map((n) => n.name)).toEqual(["n0", "n1", "n2", "n3", "n4", "n5", "n6"]);
+    expect(between).toEqual([before + 1, before + 2]); // after pages 1 and 2, not after the last
     expect(list.items[6]?.podCIDRs).toEqual(["10.244.16.0/24"]);
     expect(list.resourceVersion).toBe(String(api.resourceVersion));
     expect(api.requests.filter((r) => r.url.startsWith("/api/v1/nodes?limit=3")).map((r) => r.url)).toEqual([
