@@ -15,6 +15,12 @@ export interface EtcdClientOptions {
   readonly password?: string;
   /** Per unary request. @default 5000 */
   readonly timeoutMs?: number;
+  /**
+   * Called between the pages of {@link EtcdClient.list}, once a page is decoded. flanneld runs a
+   * full garbage collection here: listing 5,000 leases then peaks at +1 MiB of anonymous memory
+   * instead of +7 MiB, for ~15 ms.
+   */
+  readonly betweenPages?: () => void;
 }
 
 export interface KeyValue {
@@ -175,6 +181,7 @@ export class EtcdClient {
       const last = kvs[kvs.length - 1];
       if (r["more"] !== true || page.length === 0 || !last) return { kvs, revision };
       from = b64(`${last.key}\u0000`);
+      this.opts.betweenPages?.();
     }
   }
 

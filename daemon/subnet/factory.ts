@@ -52,6 +52,7 @@ export async function createSubnetManager(o: FactoryOptions): Promise<SubnetMana
       ...(f.etcdCafile ? { caFile: f.etcdCafile } : {}),
     },
     ...(f.etcdUsername ? { username: f.etcdUsername, password: f.etcdPassword } : {}),
+    ...(o.betweenPages ? { betweenPages: o.betweenPages } : {}),
   });
   o.log.info("using etcd for subnet leases", { endpoints: endpoints.join(","), prefix: f.etcdPrefix });
   return new EtcdSubnetManager({
