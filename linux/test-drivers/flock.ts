@@ -1,6 +1,8 @@
 /**
  * Root-test driver (bun): take the exclusive lock on argv[2], hold it argv[3] ms, print
- * {acquired, released} epoch ms. argv[4]: "sync" | "async" (default) | "timeout:<ms>".
+ * {acquired, released} epoch ms, both read while the lock is held (a time read after the unlock
+ * could come after the next holder's `acquired` when this process is descheduled in between).
+ * argv[4]: "sync" | "async" (default) | "timeout:<ms>".
  * Prints "locked" on stderr once it holds the lock, so a test can wait for that.
  */
 import { withFileLock, withFileLockSync } from "../flock.ts";
@@ -14,11 +16,13 @@ function busyWait(ms: number): void {
 
 async function main(): Promise<void> {
   let acquired = 0;
+  let released = 0;
   if (mode === "sync") {
     withFileLockSync(path, () => {
       acquired = Date.now();
       process.stderr.write("locked\n");
       busyWait(hold);
+      released = Date.now();
     });
   } else {
     const timeoutMs = mode.startsWith("timeout:") ? Number(mode.slice(8)) : undefined;
@@ -29,6 +33,7 @@ async function main(): Promise<void> {
           acquired = Date.now();
           process.stderr.write("locked\n");
           await new Promise((r) => setTimeout(r, hold));
+          released = Date.now();
         },
         timeoutMs !== undefined ? { timeoutMs } : {},
       );
@@ -37,7 +42,7 @@ async function main(): Promise<void> {
       return;
     }
   }
-  process.stdout.write(`${JSON.stringify({ acquired, released: Date.now() })}\n`);
+  process.stdout.write(`${JSON.stringify({ acquired, released })}\n`);
 }
 
 void main();
