@@ -39,6 +39,26 @@ describe("disk store: the reference on-disk format", () => {
     expect(file("10.1.2.2")).toBe("a\r\neth0");
   });
 
+  it("syncs a reservation after releasing the lock and fails, leaving nothing, when it cannot", async () => {
+    // A reservation that disappears between the lock's release and its fsync must not be reported.
+    const order: string[] = [];
+    const spying = new DiskStore({
+      dataDir,
+      network: "mynet",
+      locker: { withLock: (path, fn) => locker.withLock(path, fn).finally(() => order.push("unlocked")) },
+    });
+    await expect(spying.withLock(() => spying.reserve("10.1.2.3", "a", "eth0"))).resolves.toBe(true);
+    expect(file("10.1.2.3")).toBe("a\r\neth0");
+    const lost = spying.withLock(() => {
+      const ok = spying.reserve("10.1.2.4", "b", "eth0");
+      rmSync(join(dataDir, "mynet", "10.1.2.4"));
+      return ok;
+    });
+    await expect(lost).rejects.toThrow(/ENOENT/);
+    expect(names()).toEqual(["10.1.2.3", "lock"]);
+    expect(order).toEqual(["unlocked", "unlocked", "unlocked"]);
+  });
+
   it("names IPv6 files with colons, as Go prints the address", async () => {
     await store.withLock(() => store.reserve("2001:db8:1::2", "dummy", "eth0"));
     expect(file("2001:db8:1::2")).toBe("dummy\r\neth0");

@@ -10,7 +10,8 @@
  * Differences from the reference, all invisible to it: last_reserved_ip is replaced atomically
  * (temp file, rename) instead of truncated in place, without fsync: it is only the round-robin
  * start, and a lost or empty one after a power cut makes the next ADD start at the range's
- * beginning, nothing worse (the fsync cost 0.5-0.8 ms per ADD); reservation files are fsync'd; only
+ * beginning, nothing worse (the fsync cost 0.5-0.8 ms per ADD); reservation files are fsync'd
+ * (after the lock is released, before withLock resolves: see withLock); only
  * files named like an IP are reservations (the Go plugin also reads `lock`, `last_reserved_ip.*`
  * and strays when matching a container ID).
  *
@@ -36,6 +37,23 @@ export interface DiskStoreOptions {
   readonly locker: Locker;
 }
 
+function syncFile(path: string): void {
+  const fd = openSync(path, constants.O_RDONLY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readOr(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
 function errno(e: unknown): string | undefined {
   return typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : undefined;
 }
@@ -44,6 +62,8 @@ export class DiskStore extends StoreBase {
   /** `<dataDir>/<network>`. */
   readonly dir: string;
   readonly #locker: Locker;
+  /** Reservation files created under the current lock (path, record), fsync'd once it is released. */
+  readonly #unsynced: { readonly path: string; readonly record: string }[] = [];
 
   /** Creates the network directory (0755, with parents) like the reference's New(). */
   constructor(o: DiskStoreOptions) {
@@ -53,8 +73,32 @@ export class DiskStore extends StoreBase {
     mkdirSync(this.dir, { recursive: true, mode: 0o755 });
   }
 
-  withLock<T>(fn: () => T): Promise<T> {
-    return this.#locker.withLock(join(this.dir, LOCK_FILE), fn);
+  /**
+   * Run `fn` under the network's lock, then make the reservations it created durable. The fsync
+   * happens after the flock is released so concurrent ADDs do not queue behind each other's disk
+   * flush (50 parallel ADDs serialised ~50 journal commits inside the lock); the caller still only
+   * learns of a reservation, and reports it, once it is on disk. A reservation that cannot be
+   * synced is removed again (under the lock, if it still holds our record) and the error thrown.
+   */
+  async withLock<T>(fn: () => T): Promise<T> {
+    const lock = join(this.dir, LOCK_FILE);
+    let out: T;
+    try {
+      out = await this.#locker.withLock(lock, fn);
+    } catch (e) {
+      this.#unsynced.length = 0;
+      throw e;
+    }
+    const created = this.#unsynced.splice(0);
+    try {
+      for (const { path } of created) syncFile(path);
+    } catch (e) {
+      await this.#locker.withLock(lock, () => {
+        for (const { path, record } of created) if (readOr(path) === record) rmSync(path, { force: true });
+      });
+      throw e;
+    }
+    return out;
   }
 
   reserve(ip: string, containerID: string, ifname: string): boolean {
@@ -66,15 +110,16 @@ export class DiskStore extends StoreBase {
       if (errno(e) === "EEXIST") return false;
       throw e;
     }
+    const record = ownerRecord(containerID, ifname);
     try {
-      writeSync(fd, ownerRecord(containerID, ifname));
-      fsyncSync(fd);
+      writeSync(fd, record);
     } catch (e) {
       closeSync(fd);
       rmSync(path, { force: true });
       throw e;
     }
     closeSync(fd);
+    this.#unsynced.push({ path, record });
     return true;
   }
 

@@ -8,16 +8,20 @@
  */
 import { LOCK_EX, LOCK_UN, O_CREAT, O_RDONLY, close, flock, open } from "../../linux/ffi/libc.ts";
 import type { Locker } from "../../linux/locker.ts";
+import { trace } from "../../libcni/trace.ts";
 
 export const flockLocker: Locker = {
   async withLock<T>(path: string, fn: () => T | Promise<T>): Promise<T> {
     const fd = open(path, O_CREAT | O_RDONLY, 0o750);
     try {
+      trace("host-local: lock wait");
       flock(fd, LOCK_EX);
+      trace("host-local: locked");
       try {
         return await fn();
       } finally {
         flock(fd, LOCK_UN);
+        trace("host-local: unlocked");
       }
     } finally {
       close(fd);
