@@ -71,6 +71,21 @@ describe("bridge ADD", () => {
     expect(h2.ipam.calls).toEqual([]);
   });
 
+  it("sends nothing to an existing bridge that is already up but the accept_ra sysctl, as the reference's end state", async () => {
+    const h = harness();
+    const br = h.world.newLink(h.world.host, "cni0", "bridge", 1500);
+    br.up = true;
+    await bridgeAdd(h.call(conf()), h.deps);
+    const toBridge = h.world.calls.filter((c) => c.startsWith("host ") && c.includes("cni0") && !c.startsWith("host addrAdd") && !c.startsWith("host setMac"));
+    expect(toBridge).toEqual(["host sysctl net/ipv6/conf/cni0/accept_ra=0"]);
+    const h2 = harness();
+    h2.world.newLink(h2.world.host, "cni0", "bridge", 1500);
+    await bridgeAdd(h2.call(conf()), h2.deps);
+    expect(h2.world.calls).toContain("host setUp cni0");
+    expect(h2.world.calls.some((c) => c.startsWith("host addBridge"))).toBe(false);
+    expect(h2.world.host.links.get("cni0")?.up).toBe(true);
+  });
+
   it("retries another host veth name when the random one is taken", async () => {
     const h = harness(["11111111", "22222222"]);
     h.world.newLink(h.world.host, "veth11111111", "veth", 1500);
