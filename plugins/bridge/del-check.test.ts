@@ -37,6 +37,27 @@ describe("bridge DEL", () => {
     expect(h.ipam.calls).toEqual(["ADD host-local", "DEL host-local"]);
   });
 
+  it("reads the pod interface's addresses only when masquerade rules are to be removed", async () => {
+    for (const ipMasq of [false, true]) {
+      const h = harness();
+      await bridgeAdd(h.call(conf({ ipMasq, ipMasqBackend: "iptables" })), h.deps);
+      const listed: string[] = [];
+      const open = h.deps.openPod;
+      const deps = {
+        ...h.deps,
+        openPod: (path: string) => {
+          const pod = open(path);
+          const list = pod.addrList.bind(pod);
+          pod.addrList = (name, family) => (listed.push(`${name}/${family}`), list(name, family));
+          return pod;
+        },
+      };
+      await bridgeDel(h.call(conf({ ipMasq })), deps);
+      expect(h.world.pods.get(POD)?.links.has("eth0")).toBe(false);
+      expect(listed).toEqual(ipMasq ? ["eth0/4", "eth0/6"] : []);
+    }
+  });
+
   it("succeeds when nothing was configured, and when repeated", async () => {
     const h = harness();
     await bridgeDel(h.call(conf()), h.deps);
