@@ -80,8 +80,10 @@ async function one(n: number, measureEvents: boolean): Promise<{ row: string[]; 
         }
       });
       await new Promise((r) => setTimeout(r, 300));
+      // New leases from index n+200 on: flanneld picks its own subnet among the first 100 free ones
+      // (n..n+99), and a bench lease must never overwrite the daemon's own key.
       for (let i = 0; i < EVENTS; i++) {
-        const out = (await run("ip", ["netns", "exec", node.ns, BUN, SEED, etcd.endpoint, String(n + i), "1"])).stdout.trim();
+        const out = (await run("ip", ["netns", "exec", node.ns, BUN, SEED, etcd.endpoint, String(n + 200 + i), "1"])).stdout.trim();
         const { subnet, t } = JSON.parse(out) as { subnet: string; t: number };
         const end = Date.now() + 2000;
         while (!seen.has(subnet) && Date.now() < end) await new Promise((r) => setTimeout(r, 2));
