@@ -16,7 +16,7 @@ import { Topology, sweepStale } from "../netns-fixtures/topology.ts";
 import { fmtMs, ratio, summary, table } from "./stats.ts";
 
 const PODS = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 200);
-const ONLY = new Set((process.argv.find((a) => a.startsWith("--only="))?.slice(7) ?? "direct,cnitool,concurrent").split(","));
+const ONLY = new Set((process.argv.find((a) => a.startsWith("--only="))?.slice(7) ?? "direct,cnitool,concurrent,rss").split(","));
 
 interface Side {
   readonly label: string;
@@ -139,6 +139,31 @@ async function concurrent(topo: Topology, n: number): Promise<string[][]> {
   return rows;
 }
 
+/**
+ * Peak RSS of one direct ADD, ours vs the reference, by GNU time (%M, KiB) around the exec'd
+ * plugin: Bun.spawn's rusage counts the forked copy of this (large) process before exec.
+ * For the reference the figure is the larger of bridge and the host-local it execs (wait4 rusage
+ * takes the maximum over waited-for descendants).
+ */
+async function peakRss(topo: Topology, runs = 10): Promise<string[][]> {
+  const sides = [await makeSide(topo, "wm", true, 41), await makeSide(topo, "rm", false, 42)];
+  const kib: number[][] = [[], []];
+  for (let i = 0; i < runs; i++) {
+    for (const [k, s] of sides.entries()) {
+      const pod = await topo.netns(`${s.label}${i}`);
+      const env = { CNI_COMMAND: "ADD", CNI_CONTAINERID: `m${i}`, CNI_NETNS: `/run/netns/${pod}`, CNI_IFNAME: "eth0", CNI_PATH: s.path };
+      const r = await timed(s.node, "/usr/bin/time", ["-f", "maxrss=%M", s.plugin], env, JSON.stringify(s.conf));
+      const m = /maxrss=(\d+)/.exec(r.out);
+      if (r.code !== 0 || !m) throw new Error(`${s.label} ADD under /usr/bin/time failed: ${r.out}`);
+      kib[k]?.push(Number(m[1]));
+      await direct(s, "DEL", pod, `m${i}`);
+    }
+  }
+  for (const s of sides) rmSync(s.dir, { recursive: true, force: true });
+  const [w, r] = [summary(kib[0] ?? []).p50 / 1024, summary(kib[1] ?? []).p50 / 1024];
+  return [["peak RSS of one ADD (p50)", `${w.toFixed(1)} MiB`, `${r.toFixed(1)} MiB`, ratio(w, r)]];
+}
+
 export async function measureCni(): Promise<string> {
   requireBuilt();
   requireBuilt(GO_CNITOOL);
@@ -147,9 +172,11 @@ export async function measureCni(): Promise<string> {
   try {
     const seq = [...(ONLY.has("direct") ? await sequential(topo, "direct") : []), ...(ONLY.has("cnitool") ? await sequential(topo, "cnitool") : [])];
     const conc = ONLY.has("concurrent") ? [...(await concurrent(topo, 20)), ...(await concurrent(topo, 50))] : [];
+    const rss = ONLY.has("rss") ? await peakRss(topo) : [];
     const out = [`CNI latency, ${PODS} pods per side, interleaved (weft = flannel->bridge->host-local in one process; reference = bridge->host-local)`];
     if (seq.length > 0) out.push(table(["op", "weft p50", "weft p90", "weft p99", "ref p50", "ref p90", "ref p99", "p50 ratio", "p99 ratio", "weft CPU p50", "ref CPU p50", "CPU ratio"], seq));
     if (conc.length > 0) out.push("", table(["batch", "weft wall", "weft p99", "ref wall", "ref p99", "wall ratio", "p99 ratio", "weft CPU sum", "ref CPU sum", "dup IPs w/r", "leaked w/r"], conc));
+    if (rss.length > 0) out.push("", table(["memory", "weft", "reference", "ratio"], rss));
     return out.join("\n");
   } finally {
     await topo.cleanup();

@@ -5,7 +5,7 @@ set -euo pipefail
 # golang-go + golang-github-appc-cni-dev: Go libcni source, to build the go-cnitool test oracle offline.
 # podman runc conmon busybox-static: conformance/podman.test.ts (podman 4.3 with its CNI backend;
 # runc because crun refuses hybrid cgroup hosts; busybox for a locally imported image).
-pkgs=(iproute2 iputils-ping iptables nftables containernetworking-plugins iperf3 procps golang-go golang-github-appc-cni-dev podman runc conmon busybox-static)
+pkgs=(iproute2 iputils-ping time iptables nftables containernetworking-plugins iperf3 procps golang-go golang-github-appc-cni-dev podman runc conmon busybox-static)
 # etcd is optional: without it the etcd tests skip (saying why) and the demo uses its embedded store.
 optional=(etcd-server etcd-client)
 missing=()
