@@ -185,6 +185,21 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     expect([...subnets].sort()).toEqual(["10.244.1.0/24", "10.244.2.0/24", "10.244.3.0/24", "10.244.4.0/24", "10.244.5.0/24"]);
   });
 
+  it("dual stack: nodes racing with the same IPv4 pick but different IPv6 picks still get distinct subnets in both families", async () => {
+    const prefix = await fresh('{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"vxlan"}}');
+    // Every node draws the first IPv4 candidate but a different IPv6 one: distinct keys
+    // ("10.244.1.0-24&fc00:0:0:N::-64"), so create-if-absent alone would let all of them in.
+    const ms = [0, 1, 2, 3, 4].map((i) => {
+      let call = 0;
+      return make({ prefix, rng: () => (call++ % 2 === 0 ? 0 : (i + 0.5) / 100) });
+    });
+    await Promise.all(ms.map((m) => m.getNetworkConfig(new AbortController().signal)));
+    const leases = await Promise.all(ms.map((m, i) => m.acquireLease({ ...vx(`192.0.2.${40 + i}`), PublicIPv6: `2001:db8::${40 + i}` }, new AbortController().signal)));
+    expect(new Set(leases.map((l) => formatCidr(l.subnet as IpNet))).size).toBe(5);
+    expect(new Set(leases.map((l) => formatCidr(l.subnetV6 as IpNet))).size).toBe(5);
+    expect((await admin.list(`${prefix}/subnets/`)).kvs).toHaveLength(5);
+  });
+
   it("reports the peers first, then added and removed leases with their attributes", async () => {
     const prefix = await fresh();
     const a = make({ prefix });

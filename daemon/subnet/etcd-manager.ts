@@ -50,6 +50,7 @@ interface StoredLease {
   readonly lease: Lease;
   readonly key: string;
   readonly modRevision: number;
+  readonly createRevision: number;
   /** etcd lease ID the key hangs on; "0" for a reservation. */
   readonly etcdLease: string;
 }
@@ -116,7 +117,7 @@ export class EtcdSubnetManager implements SubnetManager {
       this.log.warn("ignoring lease with bad attributes", { key: kv.key, error: errorMessage(e) });
       return undefined;
     }
-    return { lease: { ...sn, attrs }, key: kv.key, modRevision: kv.modRevision, etcdLease: kv.lease };
+    return { lease: { ...sn, attrs }, key: kv.key, modRevision: kv.modRevision, createRevision: kv.createRevision, etcdLease: kv.lease };
   }
 
   /** The snapshot left by the previous startup step (once), else a fresh listing. */
@@ -191,10 +192,29 @@ export class EtcdSubnetManager implements SubnetManager {
     const key = this.subnetsPrefix + subnetKey(chosen.subnet, chosen.subnetV6);
     const leaseId = (await this.o.client.leaseGrant(this.ttl, signal)).id;
     if (!(await this.o.client.create(key, value, { lease: leaseId, signal }))) return this.revokeQuietly(leaseId);
+    if (chosen.subnetV6 && (await this.lostDualStackRace(key, chosen, signal))) {
+      await this.o.client.delete(key, { signal });
+      return this.revokeQuietly(leaseId);
+    }
     this.log.info("acquired a new subnet lease", { subnet: describeLease(chosen), key });
     // The watch starts from this snapshot, unless it still holds a lease of ours just deleted.
     if (!existing) this.snapshot = snap;
     return this.remember(key, chosen, attrs, leaseId, value);
+  }
+
+  /**
+   * A dual-stack key names both subnets, so the create-if-absent above only guards that exact pair:
+   * two nodes racing can each create a key sharing one family's subnet (flannel has this hole). Re-read
+   * the leases: when an older key (lower create revision) overlaps ours in either family, ours backs
+   * off. Whatever the interleaving, exactly the oldest of the clashing keys survives.
+   */
+  private async lostDualStackRace(key: string, chosen: { subnet?: IpNet; subnetV6?: IpNet }, signal: AbortSignal): Promise<boolean> {
+    const { leases } = await this.listLeases(signal);
+    const mine = leases.find((l) => l.key === key);
+    if (!mine) return true;
+    const rival = leases.find((l) => l.key !== key && clash(l.lease, chosen) && l.createRevision < mine.createRevision);
+    if (rival) this.log.info("another node took an overlapping subnet first; trying again", { ours: key, theirs: rival.key });
+    return rival !== undefined;
   }
 
   private get ttl(): number {
