@@ -178,47 +178,120 @@ export function parseAttrs(buf: Uint8Array, start = 0, end = buf.byteLength): At
   return out;
 }
 
-function view(b: Uint8Array): DataView {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+let cachedBuffer: ArrayBufferLike | undefined;
+let cachedView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+
+/**
+ * One DataView over the whole ArrayBuffer behind `b`, read at absolute offsets
+ * (`b.byteOffset + i`). Cached: the socket reuses one receive buffer, so decoding a dump creates
+ * no views per message or per attribute.
+ */
+export function viewOf(b: Uint8Array): DataView<ArrayBufferLike> {
+  if (b.buffer !== cachedBuffer) {
+    cachedBuffer = b.buffer;
+    cachedView = new DataView(b.buffer);
+  }
+  return cachedView;
 }
 
-/** Typed access to a parsed attribute set (the last occurrence of a type wins in `get`). */
+const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/**
+ * Typed access to an attribute set (the last occurrence of a type wins in `get`). Lazy: nothing is
+ * split or copied up front; each read scans the (few) attribute headers in place, and the numeric,
+ * IP and MAC readers allocate nothing but their result.
+ */
 export class Attrs {
-  private readonly byType = new Map<number, Uint8Array>();
-  constructor(readonly list: readonly Attr[]) {
-    for (const a of list) this.byType.set(a.type, a.data);
-  }
+  private cached: Attr[] | undefined;
+  /** Payload length of the attribute `find` found last. */
+  private foundLen = 0;
+
+  private constructor(
+    private readonly buf: Uint8Array,
+    private readonly start: number,
+    private readonly end: number,
+  ) {}
+
   static parse(buf: Uint8Array, start = 0, end = buf.byteLength): Attrs {
-    return new Attrs(parseAttrs(buf, start, end));
+    return new Attrs(buf, start, Math.min(end, buf.byteLength));
   }
+
+  /** Every attribute in order (materialized on first use). */
+  get list(): readonly Attr[] {
+    this.cached ??= parseAttrs(this.buf, this.start, this.end);
+    return this.cached;
+  }
+
+  /** Offset in `buf` of the payload of the last attribute of `type` (length in foundLen), or -1. */
+  private find(type: number): number {
+    const dv = viewOf(this.buf);
+    const base = this.buf.byteOffset;
+    let found = -1;
+    let off = this.start;
+    while (off + 4 <= this.end) {
+      const len = dv.getUint16(base + off, LE);
+      if (len < 4 || off + len > this.end) break;
+      if ((dv.getUint16(base + off + 2, LE) & NLA_TYPE_MASK) === type) {
+        found = off + 4;
+        this.foundLen = len - 4;
+      }
+      off += align4(len);
+    }
+    return found;
+  }
+
   has(type: number): boolean {
-    return this.byType.has(type);
+    return this.find(type) >= 0;
   }
   get(type: number): Uint8Array | undefined {
-    return this.byType.get(type);
+    const at = this.find(type);
+    return at < 0 ? undefined : this.buf.subarray(at, at + this.foundLen);
   }
   all(type: number): Uint8Array[] {
     return this.list.filter((a) => a.type === type).map((a) => a.data);
   }
+  /** Payload length of `type`, or undefined when absent. */
+  size(type: number): number | undefined {
+    return this.find(type) < 0 ? undefined : this.foundLen;
+  }
+  private num(type: number, bytes: number): number {
+    const at = this.find(type);
+    return at < 0 || this.foundLen < bytes ? -1 : this.buf.byteOffset + at;
+  }
   u8(type: number): number | undefined {
-    const d = this.get(type);
-    return d && d.byteLength >= 1 ? d[0] : undefined;
+    const at = this.num(type, 1);
+    return at < 0 ? undefined : viewOf(this.buf).getUint8(at);
   }
   u16(type: number): number | undefined {
-    const d = this.get(type);
-    return d && d.byteLength >= 2 ? view(d).getUint16(0, LE) : undefined;
+    const at = this.num(type, 2);
+    return at < 0 ? undefined : viewOf(this.buf).getUint16(at, LE);
   }
   u16be(type: number): number | undefined {
-    const d = this.get(type);
-    return d && d.byteLength >= 2 ? view(d).getUint16(0, false) : undefined;
+    const at = this.num(type, 2);
+    return at < 0 ? undefined : viewOf(this.buf).getUint16(at, false);
   }
   u32(type: number): number | undefined {
-    const d = this.get(type);
-    return d && d.byteLength >= 4 ? view(d).getUint32(0, LE) : undefined;
+    const at = this.num(type, 4);
+    return at < 0 ? undefined : viewOf(this.buf).getUint32(at, LE);
   }
   i32(type: number): number | undefined {
-    const d = this.get(type);
-    return d && d.byteLength >= 4 ? view(d).getInt32(0, LE) : undefined;
+    const at = this.num(type, 4);
+    return at < 0 ? undefined : viewOf(this.buf).getInt32(at, LE);
+  }
+  /** An IPv4 address attribute as text without copying; IPv6 (and others) through `get`. */
+  ipv4(type: number): string | undefined {
+    const at = this.find(type);
+    if (at < 0 || this.foundLen !== 4) return undefined;
+    const b = this.buf;
+    return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+  }
+  /** A 6-byte hardware address attribute as `aa:bb:cc:dd:ee:ff`; other lengths through `get`. */
+  mac48(type: number): string | undefined {
+    const at = this.find(type);
+    if (at < 0 || this.foundLen !== 6) return undefined;
+    const b = this.buf;
+    const h = (i: number): string => HEX2[b[at + i] ?? 0] ?? "00";
+    return `${h(0)}:${h(1)}:${h(2)}:${h(3)}:${h(4)}:${h(5)}`;
   }
   /** A string attribute without its trailing NUL. */
   str(type: number): string | undefined {
@@ -228,7 +301,7 @@ export class Attrs {
     return dec.decode(nul >= 0 ? d.subarray(0, nul) : d);
   }
   nested(type: number): Attrs | undefined {
-    const d = this.get(type);
-    return d ? Attrs.parse(d) : undefined;
+    const at = this.find(type);
+    return at < 0 ? undefined : new Attrs(this.buf, at, at + this.foundLen);
   }
 }

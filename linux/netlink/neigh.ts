@@ -2,7 +2,7 @@
  * Neighbours (ARP/NDP entries) and bridge FDB entries (AF_BRIDGE): decode RTM_NEWNEIGH and
  * build replace/append/delete/dump requests. Pure module.
  */
-import { Attrs, type NlWriter } from "./attrs.ts";
+import { Attrs, viewOf, type NlWriter } from "./attrs.ts";
 import {
   AF_BRIDGE,
   AF_INET,
@@ -48,35 +48,41 @@ function ndmsg(w: NlWriter, family: number, index: number, state: number, flags:
   w.u8(family).u8(0).u16(0).i32(index).u16(state).u8(flags).u8(0);
 }
 
+const STATE_NAMES = Object.keys(NUD) as NeighState[];
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 export function decodeNeigh(m: NlMessage): Neigh {
   const b = m.body;
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const dv = viewOf(b);
   const fam = b[0];
-  const state = dv.getUint16(8, true);
+  const state = dv.getUint16(b.byteOffset + 8, true);
   const flags = b[10] ?? 0;
   const a = Attrs.parse(b, 12);
-  const dst = a.get(NDA.DST);
-  const ll = a.get(NDA.LLADDR);
-  const master = a.u32(NDA.MASTER);
-  const vlan = a.u16(NDA.VLAN);
-  const vni = a.u32(NDA.VNI);
-  const port = a.u16be(NDA.PORT);
-  return {
-    index: dv.getInt32(4, true),
+  const n: Mutable<Neigh> = {
+    index: dv.getInt32(b.byteOffset + 4, true),
     family: fam === AF_BRIDGE ? "bridge" : fam === AF_INET6 ? 6 : 4,
-    ...(dst && (dst.byteLength === 4 || dst.byteLength === 16) ? { ip: formatIp(dst) } : {}),
-    ...(ll ? { mac: formatMac(ll) } : {}),
     state,
-    states: (Object.keys(NUD) as NeighState[]).filter((k) => (state & NUD[k]) !== 0),
+    states: STATE_NAMES.filter((k) => (state & NUD[k]) !== 0),
     permanent: (state & NUD.permanent) !== 0,
     flags,
     self: (flags & NTF_SELF) !== 0,
     master: (flags & NTF_MASTER) !== 0,
-    ...(master ? { masterIndex: master } : {}),
-    ...(vlan !== undefined ? { vlan } : {}),
-    ...(vni !== undefined ? { vni } : {}),
-    ...(port !== undefined ? { port } : {}),
   };
+  const v4 = a.ipv4(NDA.DST);
+  if (v4 !== undefined) n.ip = v4;
+  else if (a.size(NDA.DST) === 16) n.ip = formatIp(a.get(NDA.DST) ?? new Uint8Array(16));
+  const mac = a.mac48(NDA.LLADDR);
+  if (mac !== undefined) n.mac = mac;
+  else if (a.has(NDA.LLADDR)) n.mac = formatMac(a.get(NDA.LLADDR) ?? new Uint8Array(0));
+  const master = a.u32(NDA.MASTER);
+  if (master) n.masterIndex = master;
+  const vlan = a.u16(NDA.VLAN);
+  if (vlan !== undefined) n.vlan = vlan;
+  const vni = a.u32(NDA.VNI);
+  if (vni !== undefined) n.vni = vni;
+  const port = a.u16be(NDA.PORT);
+  if (port !== undefined) n.port = port;
+  return n;
 }
 
 /** An ARP/NDP entry, e.g. flannel's `ip neigh replace <ip> lladdr <mac> dev flannel.1 nud permanent`. */

@@ -1,5 +1,5 @@
 /** Routes: decode RTM_NEWROUTE, build add/replace/delete/dump/get-route-to requests. Pure module. */
-import { Attrs, type NlWriter } from "./attrs.ts";
+import { Attrs, viewOf, type NlWriter } from "./attrs.ts";
 import {
   AF_INET,
   AF_INET6,
@@ -83,9 +83,18 @@ function rtmsg(w: NlWriter, r: { family: number; dstLen: number; table: number; 
   w.u8(r.family).u8(r.dstLen).u8(0).u8(0).u8(r.table < 256 ? r.table : 252).u8(r.protocol).u8(r.scope).u8(r.type).u32(r.flags);
 }
 
+const TYPE_NAMES = new Map<number, RouteType>(Object.entries(RTN).map(([k, v]) => [v, k as RouteType]));
+
 function typeName(n: number): RouteType | "other" {
-  for (const [k, v] of Object.entries(RTN)) if (v === n) return k as RouteType;
-  return "other";
+  return TYPE_NAMES.get(n) ?? "other";
+}
+
+/** An address attribute as text: IPv4 straight from the buffer, IPv6 through a view. */
+function ipAttr(a: Attrs, type: number): string | undefined {
+  const v4 = a.ipv4(type);
+  if (v4 !== undefined) return v4;
+  const b = a.get(type);
+  return b ? formatIp(b) : undefined;
 }
 
 function decodeMultipath(d: Uint8Array): NextHop[] {
@@ -107,38 +116,42 @@ function decodeMultipath(d: Uint8Array): NextHop[] {
   return out;
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 export function decodeRoute(m: NlMessage): Route {
   const b = m.body;
   const family: Family = b[0] === AF_INET6 ? 6 : 4;
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const flags = dv.getUint32(8, true);
+  const flags = viewOf(b).getUint32(b.byteOffset + 8, true);
   const a = Attrs.parse(b, 12);
-  const dst = a.get(RTA.DST);
-  const gw = a.get(RTA.GATEWAY);
-  const src = a.get(RTA.PREFSRC);
-  const oif = a.u32(RTA.OIF);
-  const prio = a.u32(RTA.PRIORITY);
-  const metrics = a.nested(RTA.METRICS);
-  const mtu = metrics?.u32(RTAX_MTU);
-  const advmss = metrics?.u32(RTAX_ADVMSS);
-  const mp = a.get(RTA.MULTIPATH);
-  return {
+  const dst = ipAttr(a, RTA.DST);
+  const r: Mutable<Route> = {
     family,
-    dst: `${dst ? formatIp(dst) : family === 4 ? "0.0.0.0" : "::"}/${b[1] ?? 0}`,
-    ...(gw ? { gateway: formatIp(gw) } : {}),
-    ...(oif !== undefined ? { oif } : {}),
-    ...(src ? { src: formatIp(src) } : {}),
+    dst: `${dst ?? (family === 4 ? "0.0.0.0" : "::")}/${b[1] ?? 0}`,
     table: a.u32(RTA.TABLE) ?? b[4] ?? 0,
     protocol: b[5] ?? 0,
     scope: b[6] ?? 0,
     type: typeName(b[7] ?? 0),
     flags,
     onlink: (flags & RTNH_F_ONLINK) !== 0,
-    ...(prio !== undefined ? { priority: prio } : {}),
-    ...(mtu !== undefined ? { mtu } : {}),
-    ...(advmss !== undefined ? { advmss } : {}),
-    ...(mp ? { multipath: decodeMultipath(mp) } : {}),
   };
+  const gw = ipAttr(a, RTA.GATEWAY);
+  if (gw !== undefined) r.gateway = gw;
+  const oif = a.u32(RTA.OIF);
+  if (oif !== undefined) r.oif = oif;
+  const src = ipAttr(a, RTA.PREFSRC);
+  if (src !== undefined) r.src = src;
+  const prio = a.u32(RTA.PRIORITY);
+  if (prio !== undefined) r.priority = prio;
+  if (a.has(RTA.METRICS)) {
+    const metrics = a.nested(RTA.METRICS);
+    const mtu = metrics?.u32(RTAX_MTU);
+    const advmss = metrics?.u32(RTAX_ADVMSS);
+    if (mtu !== undefined) r.mtu = mtu;
+    if (advmss !== undefined) r.advmss = advmss;
+  }
+  const mp = a.get(RTA.MULTIPATH);
+  if (mp) r.multipath = decodeMultipath(mp);
+  return r;
 }
 
 /** True for routes the kernel cloned into its cache (not configured routes). */
