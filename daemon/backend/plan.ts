@@ -50,36 +50,57 @@ export function vtepMac(l: Lease, family: 4 | 6 = 4): string | undefined {
   return typeof v === "string" ? v.toLowerCase() : undefined;
 }
 
+/** What one peer needs in the data plane (vxlan: route + neighbour + FDB entry; host-gw: a route). */
+export interface PeerPlan {
+  readonly route: KRoute;
+  readonly neigh?: KNeigh;
+  readonly fdb?: KFdb;
+}
+
+/**
+ * One peer's entries for the context's family; undefined for a lease of another backend type, or
+ * without a subnet or public address of that family (or, vxlan without DirectRouting, a VtepMAC).
+ */
+export function peerPlan(l: Lease, ctx: PlanContext): PeerPlan | undefined {
+  const subnet = leaseSubnet(l, ctx.family);
+  const pub = leasePublicIp(l, ctx.family);
+  if (!subnet || !pub || (l.attrs.BackendType ?? ctx.kind) !== ctx.kind) return undefined;
+  const dst = formatCidr(subnet);
+  if (ctx.kind === "host-gw") return { route: { dst, gw: pub, ifindex: ctx.underlayIndex } };
+  if (ctx.directRouting) {
+    const via = ctx.routeGet(pub);
+    if (via && via.gw === undefined) return { route: { dst, gw: pub, ifindex: via.ifindex } };
+  }
+  const mac = vtepMac(l, ctx.family);
+  if (!mac) return undefined;
+  const gw = formatIp(ctx.family, subnet.ip);
+  return {
+    neigh: { ifindex: ctx.vxlanIndex, ip: gw, mac },
+    fdb: { ifindex: ctx.vxlanIndex, mac, dst: pub },
+    route: { dst, gw, ifindex: ctx.vxlanIndex, onlink: true },
+  };
+}
+
+/** Gather peer plans into the Desired lists (in peer order). */
+export function collectPlans(plans: Iterable<PeerPlan | undefined>): Desired {
+  const out: Desired = { routes: [], neighs: [], fdb: [] };
+  for (const p of plans) {
+    if (!p) continue;
+    if (p.neigh) out.neighs.push(p.neigh);
+    if (p.fdb) out.fdb.push(p.fdb);
+    out.routes.push(p.route);
+  }
+  return out;
+}
+
 /**
  * What the data plane should hold for these peers, for the context's family. Leases of another
  * backend type, and leases without a subnet or public address of that family, are skipped.
  */
 export function desiredState(peers: Iterable<Lease>, ctx: PlanContext): Desired {
-  const out: Desired = { routes: [], neighs: [], fdb: [] };
-  for (const l of peers) {
-    const subnet = leaseSubnet(l, ctx.family);
-    const pub = leasePublicIp(l, ctx.family);
-    if (!subnet || !pub || (l.attrs.BackendType ?? ctx.kind) !== ctx.kind) continue;
-    const dst = formatCidr(subnet);
-    if (ctx.kind === "host-gw") {
-      out.routes.push({ dst, gw: pub, ifindex: ctx.underlayIndex });
-      continue;
-    }
-    if (ctx.directRouting) {
-      const via = ctx.routeGet(pub);
-      if (via && via.gw === undefined) {
-        out.routes.push({ dst, gw: pub, ifindex: via.ifindex });
-        continue;
-      }
-    }
-    const mac = vtepMac(l, ctx.family);
-    if (!mac) continue;
-    const gw = formatIp(ctx.family, subnet.ip);
-    out.neighs.push({ ifindex: ctx.vxlanIndex, ip: gw, mac });
-    out.fdb.push({ ifindex: ctx.vxlanIndex, mac, dst: pub });
-    out.routes.push({ dst, gw, ifindex: ctx.vxlanIndex, onlink: true });
-  }
-  return out;
+  const plans: (PeerPlan | undefined)[] = [];
+  for (const l of peers) plans.push(peerPlan(l, ctx));
+  return collectPlans(plans);
 }
 
 export interface Diff {
@@ -117,7 +138,8 @@ export function diffState(want: Desired, have: { readonly routes: KRoute[]; read
         const h = haveRoutes.get(r.dst);
         return !h || !sameRoute(h, r);
       }),
-      del: have.routes.filter((r) => managed(r) && !wantRoutes.has(r.dst)),
+      // membership first: `managed` parses the destination, and nearly every route is wanted
+      del: have.routes.filter((r) => !wantRoutes.has(r.dst) && managed(r)),
     },
     neighs: {
       put: want.neighs.filter((n) => haveNeigh.get(nk(n))?.mac !== n.mac),

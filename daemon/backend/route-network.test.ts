@@ -104,6 +104,24 @@ describe("vxlan backend", () => {
     expect(rn.reconcile().changes).toBe(0);
   });
 
+  it("a full pass after a peer's lease changed repairs to the new lease, not the one it saw before", () => {
+    const { dp, rn } = vxlanNet();
+    rn.prepare();
+    rn.start(vx(1));
+    rn.handle(added(vx(2)));
+    rn.flush();
+    expect(rn.reconcile().changes).toBe(0);
+    const moved: Lease = { ...vx(2), attrs: { ...vx(2).attrs, PublicIP: "192.0.2.99", BackendData: { VNI: 1, VtepMAC: "0e:00:00:00:02:02" } } };
+    rn.handle(added(moved));
+    rn.flush();
+    // the old FDB entry and nothing else is stale; a second pass finds nothing left to do
+    dp.writes.length = 0;
+    expect(rn.reconcile().changes).toBe(1);
+    expect(dp.writes).toEqual([expect.stringMatching(/^fdb del 0e:00:00:00:01:02 dst 192.0.2.12/)]);
+    expect([...dp.fdb.values()].map((f) => `${f.mac} ${f.dst}`)).toEqual(["0e:00:00:00:02:02 192.0.2.99"]);
+    expect(rn.reconcile().changes).toBe(0);
+  });
+
   it("recreates a deleted device and replays every peer on it", () => {
     const { dp, rn } = vxlanNet();
     rn.prepare();

@@ -5,7 +5,8 @@
 import { formatCidr, formatIp, type IpNet } from "../ip.ts";
 import { describeLease, type Lease, type LeaseEvent } from "../lease.ts";
 import type { NetOps, KRoute } from "./netops.ts";
-import { desiredState, diffSize, diffState, isManagedRoute, leaseSubnet, type Desired, type Diff, type PlanContext } from "./plan.ts";
+import { DesiredIndex } from "./desired-index.ts";
+import { collectPlans, desiredState, diffSize, isManagedRoute, leaseSubnet, peerPlan, type Desired, type Diff, type PeerPlan, type PlanContext } from "./plan.ts";
 
 export interface BackendLog {
   (level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, string | number | boolean | undefined>): void;
@@ -56,6 +57,15 @@ export const VXLAN_OVERHEAD_V6 = 70;
 
 export class RouteNetwork {
   private readonly peers = new Map<string, Lease>();
+  /**
+   * Each peer's entries, computed once per lease instead of on every full pass (formatting
+   * addresses is most of desiredState's cost). Dropped for a peer whose lease changes, and all at
+   * once when the device is (re)created; not used with DirectRouting, whose answer depends on the
+   * kernel's routes at the time.
+   */
+  private readonly plans = new Map<string, PeerPlan | undefined>();
+  /** The desired state as lookup tables for full passes; rebuilt after peers or the device change. */
+  private index: DesiredIndex | undefined;
   private own: IpNet | undefined;
   private vxlanIndex = -1;
   private vtepMac = "";
@@ -101,6 +111,8 @@ export class RouteNetwork {
     });
     this.vxlanIndex = dev.index;
     this.vtepMac = dev.mac;
+    this.plans.clear();
+    this.index = undefined;
     this.log("info", dev.created ? "created vxlan device" : "reusing vxlan device", { dev: this.deviceName, index: dev.index, mac: dev.mac });
     return { backendData: { VNI: v.vni, VtepMAC: dev.mac } };
   }
@@ -154,6 +166,8 @@ export class RouteNetwork {
     for (const e of events) {
       if (this.isOwn(e.lease)) continue;
       const k = this.key(e.lease);
+      this.plans.delete(k);
+      this.index = undefined;
       if (e.type === "added") {
         this.peers.set(k, e.lease);
         added.set(k, e.lease);
@@ -209,17 +223,33 @@ export class RouteNetwork {
       replayed = true;
     }
     const ctx = this.ctx();
-    const want = desiredState(this.peers.values(), ctx);
+    const direct = ctx.kind === "vxlan" && ctx.directRouting;
+    const index = this.index && !direct ? this.index : new DesiredIndex(this.desired(ctx));
+    this.index = index;
     const have = {
       routes: this.o.dp.listRoutes(this.family),
       neighs: ctx.kind === "vxlan" ? this.o.dp.listNeighs(ctx.vxlanIndex, this.family) : [],
       fdb: ctx.kind === "vxlan" ? this.o.dp.listFdb(ctx.vxlanIndex) : [],
     };
     const managed = (r: KRoute) => isManagedRoute(r, { network: this.o.network, ...(this.own ? { own: this.own } : {}), ctx });
-    const diff = diffState(want, have, managed);
+    const diff = index.diff(have, managed);
     const changes = this.apply(diff);
     if (changes > 0) this.log("info", "reconciled data plane", { changes, peers: this.peers.size, routesRemoved: diff.routes.del.length });
     return { changes, peers: this.peers.size, replayed };
+  }
+
+  private desired(ctx: PlanContext): Desired {
+    if (ctx.kind === "vxlan" && ctx.directRouting) return desiredState(this.peers.values(), ctx);
+    const plans: (PeerPlan | undefined)[] = [];
+    for (const [k, l] of this.peers) {
+      let p = this.plans.get(k);
+      if (p === undefined && !this.plans.has(k)) {
+        p = peerPlan(l, ctx);
+        this.plans.set(k, p);
+      }
+      plans.push(p);
+    }
+    return collectPlans(plans);
   }
 
   private apply(d: Diff): number {

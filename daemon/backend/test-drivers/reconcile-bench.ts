@@ -68,10 +68,11 @@ try {
   Bun.gc(true);
   const base = status();
   process.stdout.write(`settled: RssAnon ${base.anon.toFixed(1)} MiB, heap ${(await heapMiB()).toFixed(1)} MiB\n`);
-  const rows: { ms: number; cpu: number; anon: number; hwm: number; heap: number }[] = [];
+  const rows: { before: number; ms: number; cpu: number; anon: number; hwm: number; heap: number }[] = [];
   for (let p = 0; p < PASSES; p++) {
     Bun.gc(true);
     writeFileSync("/proc/self/clear_refs", "5");
+    const before = status().anon;
     const c0 = process.cpuUsage();
     const s = performance.now();
     const st = rn.reconcile();
@@ -80,11 +81,11 @@ try {
     const after = status();
     const heap = await heapMiB();
     if (st.changes !== 0) throw new Error(`pass ${p} changed ${st.changes}`);
-    rows.push({ ms, cpu: (c.user + c.system) / 1000, anon: after.anon, hwm: after.hwm, heap });
+    rows.push({ before, ms, cpu: (c.user + c.system) / 1000, anon: after.anon, hwm: after.hwm, heap });
   }
-  for (const r of rows) process.stdout.write(`pass ${r.ms.toFixed(0)} ms, cpu ${r.cpu.toFixed(0)} ms, RssAnon after ${r.anon.toFixed(1)} MiB, VmHWM ${r.hwm.toFixed(1)} MiB, heap ${r.heap.toFixed(1)} MiB\n`);
-  const med = (k: "ms" | "cpu" | "anon" | "hwm" | "heap") => [...rows.map((r) => r[k])].sort((a, b) => a - b)[Math.floor(rows.length / 2)] ?? 0;
-  process.stdout.write(`MEDIAN pass ${med("ms").toFixed(0)} ms, cpu ${med("cpu").toFixed(0)} ms, RssAnon ${med("anon").toFixed(1)} MiB (settled ${base.anon.toFixed(1)}), VmHWM ${med("hwm").toFixed(1)} MiB, heap ${med("heap").toFixed(1)} MiB\n`);
+  for (const r of rows) process.stdout.write(`pass ${r.ms.toFixed(0)} ms, cpu ${r.cpu.toFixed(0)} ms, RssAnon ${r.before.toFixed(1)} -> ${r.anon.toFixed(1)} MiB, VmHWM ${r.hwm.toFixed(1)} MiB, heap ${r.heap.toFixed(1)} MiB\n`);
+  const med = (k: "before" | "ms" | "cpu" | "anon" | "hwm" | "heap") => [...rows.map((r) => r[k])].sort((a, b) => a - b)[Math.floor(rows.length / 2)] ?? 0;
+  process.stdout.write(`MEDIAN pass ${med("ms").toFixed(0)} ms, cpu ${med("cpu").toFixed(0)} ms, RssAnon ${med("anon").toFixed(1)} MiB (before ${med("before").toFixed(1)}, settled ${base.anon.toFixed(1)}), VmHWM ${med("hwm").toFixed(1)} MiB, heap ${med("heap").toFixed(1)} MiB\n`);
   nl.close();
 } finally {
   execFileSync("ip", ["netns", "del", ns]);
