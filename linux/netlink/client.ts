@@ -203,16 +203,11 @@ export class RtnetlinkClient implements NetlinkClient {
   listRoutes(filter: RouteFilter = {}): Route[] {
     const table = filter.table ?? RT_TABLE_MAIN;
     const oif = filter.dev === undefined ? undefined : this.index(filter.dev);
-    return this.sock
-      .dump(dumpRoutesRequest(filter.family))
-      .map(decodeRoute)
-      .filter(
-        (r) =>
-          !isCloned(r) &&
-          (table === "all" || r.table === table) &&
-          (oif === undefined || r.oif === oif) &&
-          (filter.family === undefined || r.family === filter.family),
-      );
+    return this.sock.dumpEach(dumpRoutesRequest(filter.family), (m) => {
+      const r = decodeRoute(m);
+      const keep = !isCloned(r) && (table === "all" || r.table === table) && (oif === undefined || r.oif === oif) && (filter.family === undefined || r.family === filter.family);
+      return keep ? r : undefined;
+    });
   }
   private routeSpec(r: RouteInput): RouteSpec {
     if (r.dev === undefined) return r;
@@ -237,10 +232,10 @@ export class RtnetlinkClient implements NetlinkClient {
 
   listNeighs(filter: { readonly dev?: LinkRef; readonly family?: 4 | 6 } = {}): Neigh[] {
     const idx = filter.dev === undefined ? undefined : this.index(filter.dev);
-    return this.sock
-      .dump(dumpNeighsRequest(filter.family))
-      .map(decodeNeigh)
-      .filter((n) => n.family !== "bridge" && (idx === undefined || n.index === idx) && (filter.family === undefined || n.family === filter.family));
+    return this.sock.dumpEach(dumpNeighsRequest(filter.family, idx), (m) => {
+      const n = decodeNeigh(m);
+      return n.family !== "bridge" && (idx === undefined || n.index === idx) && (filter.family === undefined || n.family === filter.family) ? n : undefined;
+    });
   }
   addNeigh(n: NeighInput): void {
     this.sock.ack(neighRequest({ ...n, index: this.index(n.dev) }, "add", label(n.dev)));
@@ -253,10 +248,10 @@ export class RtnetlinkClient implements NetlinkClient {
   }
   listFdb(filter: { readonly dev?: LinkRef } = {}): Neigh[] {
     const idx = filter.dev === undefined ? undefined : this.index(filter.dev);
-    return this.sock
-      .dump(dumpNeighsRequest("bridge"))
-      .map(decodeNeigh)
-      .filter((n) => idx === undefined || n.index === idx);
+    return this.sock.dumpEach(dumpNeighsRequest("bridge", idx), (m) => {
+      const n = decodeNeigh(m);
+      return idx === undefined || n.index === idx ? n : undefined;
+    });
   }
   appendFdb(e: FdbInput): void {
     this.sock.ack(fdbRequest({ ...e, index: this.index(e.dev) }, "append", label(e.dev)));

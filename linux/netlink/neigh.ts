@@ -146,13 +146,25 @@ export function fdbRequest(s: FdbSpec, mode: "add" | "append" | "replace" | "del
   };
 }
 
-/** Dump neighbours of one family (4, 6), all IP neighbours (undefined), or the FDB ("bridge"). */
-export function dumpNeighsRequest(family?: 4 | 6 | "bridge"): NlRequest {
+/**
+ * Dump neighbours of one family (4, 6), all IP neighbours (undefined), or the FDB ("bridge").
+ * With `ifindex` the kernel sends only that device's entries: IP neighbours by NDA_IFINDEX
+ * (Linux 4.16+; older kernels ignore it), the FDB by an ifinfomsg naming the port, as
+ * `bridge fdb show dev X` asks. Callers still filter: an older kernel may send everything.
+ */
+export function dumpNeighsRequest(family?: 4 | 6 | "bridge", ifindex?: number): NlRequest {
   const af = family === "bridge" ? AF_BRIDGE : family === 4 ? AF_INET : family === 6 ? AF_INET6 : AF_UNSPEC;
+  const filtered = ifindex !== undefined && ifindex > 0;
   return {
     type: RTM.GETNEIGH,
     flags: 0,
     op: family === "bridge" ? "RTM_GETNEIGH fdb dump" : "RTM_GETNEIGH dump",
-    fill: (w) => ndmsg(w, af, 0, 0, 0),
+    fill: (w) => {
+      if (!filtered) return ndmsg(w, af, 0, 0, 0);
+      // ifinfomsg: family, pad, type, index, flags, change
+      if (family === "bridge") return void w.u8(af).u8(0).u16(0).i32(ifindex).u32(0).u32(0);
+      ndmsg(w, af, 0, 0, 0);
+      w.attrU32(NDA.IFINDEX, ifindex);
+    },
   };
 }

@@ -76,8 +76,19 @@ export class NetlinkSocket {
 
   /** Dump: all messages until NLMSG_DONE. Restarted when the kernel flags it inconsistent. */
   dump(req: NlRequest): NlMessage[] {
+    // each message keeps a copy of its datagram: the receive buffer is reused
+    return this.dumpEach(req, (m) => ({ ...m, body: m.body.slice() }));
+  }
+
+  /**
+   * Dump, decoding each message while it is still in the receive buffer: `decode` sees a view
+   * valid only during the call (copy what it keeps) and returns the value to collect, or
+   * undefined to skip it. Nothing of the raw reply outlives the call; a restarted dump (see
+   * `dump`) starts the collection over.
+   */
+  dumpEach<T>(req: NlRequest, decode: (m: NlMessage) => T | undefined): T[] {
     for (let attempt = 1; ; attempt++) {
-      const r = this.dumpOnce(req);
+      const r = this.dumpOnce(req, decode);
       if (r !== "retry") return r;
       if (attempt >= DUMP_ATTEMPTS) throw new NetlinkError(Errno.EAGAIN, `${req.op}: dump kept changing`);
     }
@@ -87,14 +98,14 @@ export class NetlinkSocket {
     this.transport.close();
   }
 
-  private dumpOnce(req: NlRequest): NlMessage[] | "retry" {
+  private dumpOnce<T>(req: NlRequest, decode: (m: NlMessage) => T | undefined): T[] | "retry" {
     const seq = this.send(req, req.flags | NLM_F_DUMP);
-    const out: NlMessage[] = [];
+    const out: T[] = [];
     let interrupted = false;
     for (;;) {
       let batch: NlMessage[];
       try {
-        batch = this.receive(req.op);
+        batch = this.receive(req.op, false);
       } catch (e) {
         if (e instanceof NetlinkError && e.errno === Errno.ENOBUFS) return "retry";
         throw e;
@@ -114,7 +125,9 @@ export class NetlinkSocket {
         }
         if (m.type === NLMSG_NOOP) continue;
         if (m.type === NLMSG_OVERRUN) return "retry";
-        out.push(m);
+        if (interrupted) continue; // the dump restarts: no need to decode the rest
+        const v = decode(m);
+        if (v !== undefined) out.push(v);
       }
     }
   }
@@ -130,8 +143,11 @@ export class NetlinkSocket {
     return this.seq;
   }
 
-  /** One datagram, copied out of the shared buffer and split into messages. */
-  private receive(op: string): NlMessage[] {
+  /**
+   * One datagram split into messages: copied out of the shared buffer (`copy`, for replies the
+   * caller keeps), or viewing it (dumps decode each message before the next receive).
+   */
+  private receive(op: string, copy = true): NlMessage[] {
     let n: number;
     try {
       n = this.transport.recv(this.buf);
@@ -143,7 +159,7 @@ export class NetlinkSocket {
       this.buf = new Uint8Array(Math.max(n, this.buf.byteLength * 2));
       throw new NetlinkError(Errno.ENOBUFS, op, "reply larger than the receive buffer");
     }
-    return splitMessages(this.buf.slice(0, n), n);
+    return splitMessages(copy ? this.buf.slice(0, n) : this.buf, n);
   }
 
   private ioError(e: unknown, op: string): NetlinkError {

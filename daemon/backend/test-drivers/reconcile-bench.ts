@@ -1,5 +1,5 @@
 // Measures the periodic full reconcile at scale (run as root with bun, not under vitest):
-//   bun daemon/backend/test-drivers/reconcile-bench.ts [peers=5000] [passes=10]
+//   bun daemon/backend/test-drivers/reconcile-bench.ts [peers=5000] [passes=10] [gap ms=0]
 // Builds a throwaway netns (veth underlay + the vxlan device RouteNetwork creates), programs N vxlan
 // peers through RouteNetwork, then runs full reconcile passes and prints per pass: duration, CPU,
 // RssAnon right after the pass (its garbage not yet collected), the peak RSS during the pass
@@ -14,6 +14,8 @@ import { RouteNetwork } from "../route-network.ts";
 
 const N = Number(process.argv[2] ?? 5000);
 const PASSES = Number(process.argv[3] ?? 10);
+/** idle time before each pass, as the daemon idles between passes (lets the allocator give pages back) */
+const GAP_MS = Number(process.argv[4] ?? 0);
 const ns = `wtrb${Math.floor(Math.random() * 0xffff).toString(16)}`;
 const ip = (...a: string[]) => execFileSync("ip", ["-n", ns, ...a], { stdio: ["ignore", "ignore", "inherit"] });
 
@@ -71,6 +73,7 @@ try {
   const rows: { before: number; ms: number; cpu: number; anon: number; hwm: number; heap: number }[] = [];
   for (let p = 0; p < PASSES; p++) {
     Bun.gc(true);
+    if (GAP_MS > 0) await Bun.sleep(GAP_MS);
     writeFileSync("/proc/self/clear_refs", "5");
     const before = status().anon;
     const c0 = process.cpuUsage();
