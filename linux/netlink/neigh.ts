@@ -49,6 +49,16 @@ function ndmsg(w: NlWriter, family: number, index: number, state: number, flags:
 }
 
 const STATE_NAMES = Object.keys(NUD) as NeighState[];
+/** The names of each NUD bit set, shared and frozen: neighbours with the same state share one list. */
+const STATE_LISTS = new Map<number, readonly NeighState[]>();
+function stateNames(state: number): readonly NeighState[] {
+  let names = STATE_LISTS.get(state);
+  if (!names) {
+    names = Object.freeze(STATE_NAMES.filter((k) => (state & NUD[k]) !== 0));
+    STATE_LISTS.set(state, names);
+  }
+  return names;
+}
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export function decodeNeigh(m: NlMessage): Neigh {
@@ -62,7 +72,7 @@ export function decodeNeigh(m: NlMessage): Neigh {
     index: dv.getInt32(b.byteOffset + 4, true),
     family: fam === AF_BRIDGE ? "bridge" : fam === AF_INET6 ? 6 : 4,
     state,
-    states: STATE_NAMES.filter((k) => (state & NUD[k]) !== 0),
+    states: stateNames(state),
     permanent: (state & NUD.permanent) !== 0,
     flags,
     self: (flags & NTF_SELF) !== 0,
