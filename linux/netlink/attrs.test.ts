@@ -61,4 +61,18 @@ describe("netlink attributes", () => {
   it("aligns to 4 bytes", () => {
     expect([0, 1, 4, 5, 7, 8].map(align4)).toEqual([0, 4, 4, 8, 8, 8]);
   });
+  it("reads IPv4 and MAC attributes in place, at any offset of a larger buffer, and nested sets lazily", () => {
+    const inner = new NlWriter().attrU32(1, 1400).finish();
+    const body = new NlWriter().attr(1, new Uint8Array([10, 244, 2, 0])).attr(2, new Uint8Array([0x0e, 0, 0xab, 1, 2, 0xff])).attr(3, inner).attr(4, new Uint8Array([1, 2, 3])).finish();
+    const big = new Uint8Array(body.byteLength + 12);
+    big.set(body, 12);
+    const a = Attrs.parse(big.subarray(4), 8);
+    expect(a.ipv4(1)).toBe("10.244.2.0");
+    expect(a.mac48(2)).toBe("0e:00:ab:01:02:ff");
+    expect(a.ipv4(2)).toBeUndefined(); // wrong length: not an IPv4 address
+    expect(a.nested(3)?.u32(1)).toBe(1400);
+    expect(a.size(4)).toBe(3);
+    expect(a.u32(4)).toBeUndefined(); // too short for a u32
+    expect(a.list.map((x) => x.type)).toEqual([1, 2, 3, 4]);
+  });
 });

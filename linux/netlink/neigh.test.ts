@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Attrs } from "./attrs.ts";
 import { NDA, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REPLACE, NTF_SELF, NUD, RTM } from "./constants.ts";
 import { encodeMessage, splitMessages, type NlRequest } from "./message.ts";
-import { decodeNeigh, fdbRequest, neighRequest } from "./neigh.ts";
+import { decodeNeigh, dumpNeighsRequest, fdbRequest, neighRequest } from "./neigh.ts";
 import { kernelMessage } from "./testdata/fixtures.ts";
 
 function parse(r: NlRequest): { body: Uint8Array; attrs: Attrs } {
@@ -45,5 +45,24 @@ describe("neighbour and FDB messages", () => {
     expect(parse(n).attrs.has(NDA.LLADDR)).toBe(false);
     const f = parse(fdbRequest({ index: 4, mac: "aa:bb:cc:dd:ee:01", dst: "192.0.2.23" }, "delete", "vx"));
     expect(f.attrs.has(NDA.LLADDR) && f.attrs.has(NDA.DST)).toBe(true);
+  });
+  it("asks the kernel for one device's neighbours by NDA_IFINDEX and one port's FDB by an ifinfomsg", () => {
+    const ip = parse(dumpNeighsRequest(4, 7));
+    expect(ip.body.byteLength).toBe(12 + 8);
+    expect(ip.body[0]).toBe(2);
+    expect(ip.attrs.u32(NDA.IFINDEX)).toBe(7);
+    const fdb = parse(dumpNeighsRequest("bridge", 7));
+    // 16-byte ifinfomsg (AF_BRIDGE, ifi_index 7): the length tells the kernel it is not an ndmsg
+    expect(fdb.body.byteLength).toBe(16);
+    expect(fdb.body[0]).toBe(7);
+    expect(new DataView(fdb.body.buffer, fdb.body.byteOffset).getInt32(4, true)).toBe(7);
+    expect(parse(dumpNeighsRequest("bridge")).body.byteLength).toBe(12);
+  });
+
+  it("shares one frozen list of state names between neighbours in the same state", () => {
+    const a = decodeNeigh(kernelMessage("neigh", RTM.NEWNEIGH));
+    const b = decodeNeigh(kernelMessage("neigh", RTM.NEWNEIGH));
+    expect(a.states).toBe(b.states);
+    expect(Object.isFrozen(a.states)).toBe(true);
   });
 });
