@@ -75,4 +75,13 @@ describe("netlink attributes", () => {
     expect(a.u32(4)).toBeUndefined(); // too short for a u32
     expect(a.list.map((x) => x.type)).toEqual([1, 2, 3, 4]);
   });
+  it("formats IPv4 attributes as flat text, with a prefix length as a CIDR, from the shortest to the longest", () => {
+    const a = Attrs.parse(new NlWriter().attr(1, new Uint8Array([0, 0, 0, 0])).attr(2, new Uint8Array([255, 255, 255, 255])).attr(3, new Uint8Array([10, 9, 100, 199])).finish());
+    expect(a.ipv4(1)).toBe("0.0.0.0");
+    expect(a.ipv4(1, 0)).toBe("0.0.0.0/0");
+    expect(a.ipv4(2, 32)).toBe("255.255.255.255/32");
+    expect(a.ipv4(3, 24)).toBe("10.9.100.199/24");
+    expect(a.ipv4(3)).toBe("10.9.100.199");
+    expect(a.ipv4(3, 40)).toBe("10.9.100.199/40");
+  });
 });

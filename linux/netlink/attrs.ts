@@ -194,7 +194,20 @@ export function viewOf(b: Uint8Array): DataView<ArrayBufferLike> {
   return cachedView;
 }
 
-const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const HEX = "0123456789abcdef";
+/** Char codes of `xx:xx:xx:xx:xx:xx`, refilled per MAC: one flat string, no rope of 11 parts. */
+const macCodes: number[] = Array.from({ length: 17 }, () => 58);
+/** Char-code buffers by text length (`1.2.3.4` to `255.255.255.255/32`), for flat IPv4 strings. */
+const ipCodes: number[][] = Array.from({ length: 19 }, (_, n) => new Array<number>(n).fill(0));
+const digitsBuf: number[] = new Array<number>(19).fill(0);
+
+/** Append the decimal digits of 0..255 to digitsBuf at n; returns the new length. */
+function putDec(n: number, v: number): number {
+  if (v >= 100) digitsBuf[n++] = 48 + Math.floor(v / 100);
+  if (v >= 10) digitsBuf[n++] = 48 + (Math.floor(v / 10) % 10);
+  digitsBuf[n++] = 48 + (v % 10);
+  return n;
+}
 
 /**
  * Typed access to an attribute set (the last occurrence of a type wins in `get`). Lazy: nothing is
@@ -278,20 +291,39 @@ export class Attrs {
     const at = this.num(type, 4);
     return at < 0 ? undefined : viewOf(this.buf).getInt32(at, LE);
   }
-  /** An IPv4 address attribute as text without copying; IPv6 (and others) through `get`. */
-  ipv4(type: number): string | undefined {
+  /**
+   * An IPv4 address attribute as one flat string, read in place; with `prefixLen`, as a CIDR
+   * (`10.244.2.0/24`). IPv6 (and other lengths) through `get`.
+   */
+  ipv4(type: number, prefixLen?: number): string | undefined {
     const at = this.find(type);
     if (at < 0 || this.foundLen !== 4) return undefined;
     const b = this.buf;
-    return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+    let n = 0;
+    for (let i = 0; i < 4; i++) {
+      if (i > 0) digitsBuf[n++] = 46;
+      n = putDec(n, b[at + i] ?? 0);
+    }
+    if (prefixLen !== undefined && prefixLen >= 0 && prefixLen <= 32) {
+      digitsBuf[n++] = 47;
+      n = putDec(n, prefixLen);
+    } else if (prefixLen !== undefined) return `${this.ipv4(type)}/${prefixLen}`;
+    const codes = ipCodes[n];
+    if (!codes) return undefined;
+    for (let i = 0; i < n; i++) codes[i] = digitsBuf[i] ?? 0;
+    return String.fromCharCode.apply(null, codes);
   }
   /** A 6-byte hardware address attribute as `aa:bb:cc:dd:ee:ff`; other lengths through `get`. */
   mac48(type: number): string | undefined {
     const at = this.find(type);
     if (at < 0 || this.foundLen !== 6) return undefined;
     const b = this.buf;
-    const h = (i: number): string => HEX2[b[at + i] ?? 0] ?? "00";
-    return `${h(0)}:${h(1)}:${h(2)}:${h(3)}:${h(4)}:${h(5)}`;
+    for (let i = 0; i < 6; i++) {
+      const x = b[at + i] ?? 0;
+      macCodes[i * 3] = HEX.charCodeAt(x >> 4);
+      macCodes[i * 3 + 1] = HEX.charCodeAt(x & 15);
+    }
+    return String.fromCharCode.apply(null, macCodes);
   }
   /** A string attribute without its trailing NUL. */
   str(type: number): string | undefined {

@@ -123,10 +123,12 @@ export function decodeRoute(m: NlMessage): Route {
   const family: Family = b[0] === AF_INET6 ? 6 : 4;
   const flags = viewOf(b).getUint32(b.byteOffset + 8, true);
   const a = Attrs.parse(b, 12);
-  const dst = ipAttr(a, RTA.DST);
+  const dstLen = b[1] ?? 0;
+  // IPv4 destination as one flat `a.b.c.d/len` string (5,000 of them per full reconcile)
+  const dst = (family === 4 ? a.ipv4(RTA.DST, dstLen) : undefined) ?? `${ipAttr(a, RTA.DST) ?? (family === 4 ? "0.0.0.0" : "::")}/${dstLen}`;
   const r: Mutable<Route> = {
     family,
-    dst: `${dst ?? (family === 4 ? "0.0.0.0" : "::")}/${b[1] ?? 0}`,
+    dst,
     table: a.u32(RTA.TABLE) ?? b[4] ?? 0,
     protocol: b[5] ?? 0,
     scope: b[6] ?? 0,
