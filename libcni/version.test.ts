@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CniError } from "./types/error.ts";
+import { caughtCniError as caught } from "./types/caught.ts";
 import {
   CURRENT_VERSION,
   SPEC_VERSIONS,
@@ -12,15 +12,6 @@ import {
   versionAtLeast,
 } from "./version.ts";
 
-function caught(f: () => unknown): CniError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof CniError) return e;
-    throw e;
-  }
-  throw new Error("expected a CniError");
-}
 
 describe("spec versions", () => {
   it("lists the seven spec versions oldest first and 1.1.0 as current", () => {

@@ -1,16 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { CniError } from "./error.ts";
 import { decodeNetConf, decodeNetConfList, getField } from "./config.ts";
+import { caughtCniError as caught } from "./caught.ts";
 
-function caught(f: () => unknown): CniError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof CniError) return e;
-    throw e;
-  }
-  throw new Error("expected a CniError");
-}
 
 describe("getField", () => {
   it("prefers the exact key, else the last key equal ignoring case, like Go's decoder", () => {

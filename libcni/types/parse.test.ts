@@ -1,19 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { SPEC_VERSIONS } from "../version.ts";
-import { CniError } from "./error.ts";
 import { formatResult } from "./format.ts";
 import { decodeVersionInfo, parsePrevResult, parseResult } from "./parse.ts";
 import { familyOf } from "./result.ts";
+import { caughtCniError as caught } from "./caught.ts";
 
-function caught(f: () => unknown): CniError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof CniError) return e;
-    throw e;
-  }
-  throw new Error("expected a CniError");
-}
 
 const IPS_040 = [{ version: "4", address: "10.1.2.3/24" }];
 

@@ -1,21 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { CniError } from "../../libcni/types/error.ts";
 import { loadIpamConfig, validAttachments } from "./config.ts";
 import { formatIP } from "./ip.ts";
 import { rangeSetString } from "./range.ts";
+import { caughtCniError as failure } from "../../libcni/types/caught.ts";
 
 const net = (ipam: unknown, extra: Record<string, unknown> = {}) => ({ cniVersion: "1.0.0", name: "mynet", ipam, ...extra });
 const ranges = (...sets: unknown[][]) => ({ type: "host-local", ranges: sets });
 
-function failure(f: () => unknown): CniError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof CniError) return e;
-    throw e;
-  }
-  throw new Error("expected a CniError");
-}
 
 describe("config decoding", () => {
   it("fills defaults and keeps every key", () => {
