@@ -9,7 +9,7 @@ import { CniScratch, cnitool, type CniRuntimeSpec } from "./cni.ts";
 import { EmbeddedEtcd } from "./embedded-etcd.ts";
 import { Etcd, ETCD_BIN } from "./etcd.ts";
 import { REFERENCE_PLUGIN_DIR, WEFT_PLUGIN_DIR, requireBuilt } from "./reference.ts";
-import { ipJson, run, type RunResult } from "./sh.ts";
+import { ipJson, run, type RunResult, waitFor } from "./sh.ts";
 import { EchoServer, tcpProbe } from "./tcp.ts";
 import { formatCidr, maskNet, parseCidr } from "../daemon/ip.ts";
 import { Topology, sweepStale, type NodeSpec } from "./topology.ts";
@@ -105,13 +105,7 @@ export interface Pod {
 
 const RUNTIME: CniRuntimeSpec = { cnitool: join(WEFT_PLUGIN_DIR, "cnitool"), pluginPath: [WEFT_PLUGIN_DIR, REFERENCE_PLUGIN_DIR] };
 
-export async function waitFor(what: string, ms: number, fn: () => boolean | Promise<boolean>): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export { waitFor } from "./sh.ts";
 
 export function readEnvFile(path: string): Record<string, string> {
   return Object.fromEntries(

@@ -41,3 +41,12 @@ export async function ipJson<T = unknown>(ns: string | undefined, args: readonly
   const r = await run("ip", full);
   return JSON.parse(r.stdout || "[]") as T;
 }
+
+/** Poll `fn` every 100 ms until it is true; throw naming `what` after `ms`. */
+export async function waitFor(what: string, ms: number, fn: () => boolean | Promise<boolean>): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

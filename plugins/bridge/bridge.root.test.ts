@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { callPlugin, type PluginCall } from "../../conformance/exec.ts";
 import { REFERENCE_PLUGIN_DIR, requireBuilt, WEFT_PLUGIN_DIR } from "../../netns-fixtures/reference.ts";
-import { ipJson, run, runIn } from "../../netns-fixtures/sh.ts";
+import { ipJson, run, runIn, waitFor } from "../../netns-fixtures/sh.ts";
 import { EchoServer, tcpProbe } from "../../netns-fixtures/tcp.ts";
 import { Topology } from "../../netns-fixtures/topology.ts";
 
@@ -282,8 +282,9 @@ describe("bridge plugin binary", () => {
     expect(del.code, del.stdout + del.stderr).toBe(0);
     expect(ipFiles()).toEqual([]);
     expect(await nat()).not.toMatch(/CNI-[0-9a-f]{24}/);
-    // the orphaned host veth went with the netns
-    expect(await ipJson(node, ["link", "show", "master", "wbr0"])).toEqual([]);
+    // the orphaned host veth goes with the netns; the kernel tears a deleted netns down
+    // asynchronously (cleanup_net runs from a workqueue), so give it a moment
+    await waitFor("the orphaned host veth to disappear", 5_000, async () => (await ipJson<unknown[]>(node, ["link", "show", "master", "wbr0"])).length === 0);
   });
 
   it.each([
