@@ -7,6 +7,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import { readFileSync } from "node:fs";
+import { forEachLine } from "../lines.ts";
 
 /** TLS files, as given by --etcd-keyfile/--etcd-certfile/--etcd-cafile. */
 export interface EtcdTls {
@@ -215,23 +216,15 @@ export class EtcdTransport {
         opened = true;
         req.setTimeout(0);
         const done = new Promise<void>((resolve, reject) => {
-          let buf = "";
           let failure: Error | undefined;
-          res.setEncoding("utf8");
-          res.on("data", (chunk: string) => {
-            buf += chunk;
-            let nl: number;
-            while ((nl = buf.indexOf("\n")) >= 0) {
-              const line = buf.slice(0, nl).trim();
-              buf = buf.slice(nl + 1);
-              if (line === "") continue;
-              try {
-                onLine(JSON.parse(line) as Record<string, unknown>);
-              } catch (e) {
-                failure = e instanceof Error ? e : new Error(String(e));
-                req.destroy(failure);
-                return;
-              }
+          forEachLine(res, (line) => {
+            try {
+              onLine(JSON.parse(line) as Record<string, unknown>);
+              return true;
+            } catch (e) {
+              failure = e instanceof Error ? e : new Error(String(e));
+              req.destroy(failure);
+              return false;
             }
           });
           res.on("end", () => resolve());

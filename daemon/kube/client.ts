@@ -7,6 +7,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import { readFileSync } from "node:fs";
 import type { KubeConnection } from "./connection.ts";
+import { forEachLine } from "../lines.ts";
 
 export interface KubeNode {
   readonly name: string;
@@ -214,31 +215,25 @@ export class KubeClient {
           res.on("end", () => reject(statusError(status, Buffer.concat(chunks).toString("utf8"), "watch nodes")));
           return;
         }
-        let buf = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          buf += chunk;
-          let nl: number;
-          while ((nl = buf.indexOf("\n")) >= 0) {
-            const line = buf.slice(0, nl).trim();
-            buf = buf.slice(nl + 1);
-            if (line === "") continue;
-            let ev: Obj;
-            try {
-              ev = obj(JSON.parse(line));
-            } catch {
-              req.destroy();
-              return reject(new KubeApiError("watch nodes: a line is not JSON", 0));
-            }
-            const type = ev["type"];
-            if (type === "ERROR") {
-              const st = obj(ev["object"]);
-              const code = typeof st["code"] === "number" ? st["code"] : 0;
-              req.destroy();
-              return reject(new KubeApiError(`watch nodes: ${String(st["message"] ?? "error")}`, code, String(st["reason"] ?? "")));
-            }
-            if (type === "ADDED" || type === "MODIFIED" || type === "DELETED" || type === "BOOKMARK") onEvent(type, toNode(ev["object"]));
+        forEachLine(res, (line) => {
+          let ev: Obj;
+          try {
+            ev = obj(JSON.parse(line));
+          } catch {
+            req.destroy();
+            reject(new KubeApiError("watch nodes: a line is not JSON", 0));
+            return false;
           }
+          const type = ev["type"];
+          if (type === "ERROR") {
+            const st = obj(ev["object"]);
+            const code = typeof st["code"] === "number" ? st["code"] : 0;
+            req.destroy();
+            reject(new KubeApiError(`watch nodes: ${String(st["message"] ?? "error")}`, code, String(st["reason"] ?? "")));
+            return false;
+          }
+          if (type === "ADDED" || type === "MODIFIED" || type === "DELETED" || type === "BOOKMARK") onEvent(type, toNode(ev["object"]));
+          return true;
         });
         res.on("end", () => resolve());
         res.on("error", (e) => (signal.aborted ? resolve() : reject(new KubeApiError(`watch nodes: ${e.message}`, 0))));
