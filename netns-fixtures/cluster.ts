@@ -3,7 +3,7 @@
 // embedded-etcd.ts when etcd is not installed or asked for), our flanneld on every node, pods added
 // by our cnitool through flannel -> bridge -> host-local, and TCP probes between them.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, openSync, readFileSync } from "node:fs";
+import { existsSync, openSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CniScratch, cnitool, type CniRuntimeSpec } from "./cni.ts";
 import { EmbeddedEtcd } from "./embedded-etcd.ts";
@@ -87,6 +87,8 @@ export interface ClusterNode extends NodeSpec {
   readonly name: string;
   readonly scratch: CniScratch;
   daemon?: ChildProcess | undefined;
+  /** when the current daemon was started (ms since the epoch) */
+  startedAt?: number | undefined;
   /** FLANNEL_SUBNET as written, e.g. 10.244.3.1/24 */
   subnet?: string | undefined;
   /** FLANNEL_IPV6_SUBNET as written (dual stack), e.g. fd00:10:244:3::1/64 */
@@ -173,6 +175,7 @@ export class WeftCluster {
   }
 
   startDaemon(n: ClusterNode): void {
+    n.startedAt = Date.now();
     const log = openSync(this.logOf(n), "a");
     const args = ["--etcd-endpoints", this.etcd?.endpoint ?? "", "--iface", n.dev, "--ip-masq", "--subnet-file", join(n.scratch.root, "subnet.env"), ...(this.o.flags ?? [])];
     n.daemon = spawn("ip", ["netns", "exec", n.ns, join(WEFT_PLUGIN_DIR, "flanneld"), ...args], { stdio: ["ignore", log, log], env: { ...process.env, WEFT_RECONCILE_MS: "1000", ...this.o.env } });
@@ -182,7 +185,8 @@ export class WeftCluster {
     const file = join(n.scratch.root, "subnet.env");
     await waitFor(`${n.name}'s flanneld to write ${file} (log: ${this.logOf(n)})`, 30_000, () => {
       if (n.daemon?.exitCode != null) throw new Error(`flanneld on ${n.name} exited ${n.daemon.exitCode}:\n${readFileSync(this.logOf(n), "utf8")}`);
-      return existsSync(file);
+      // written by THIS daemon: a restarted one finds the previous subnet.env still there
+      return existsSync(file) && statSync(file).mtimeMs >= (n.startedAt ?? 0);
     });
     const env = readEnvFile(file);
     n.subnet = env["FLANNEL_SUBNET"];

@@ -102,9 +102,9 @@ export function routeBackend(type: "vxlan" | "host-gw", ops: NetOps, log: Logger
       }
       const lease = await o.acquire(attrs);
       for (const [i, rn] of nets.entries()) {
-        const st = rn.start(lease);
+        rn.start(lease);
         const p = plans[i];
-        log.info("data plane ready", { backend: type, family: rn.family, device: type === "vxlan" ? rn.deviceName : o.extIface.name, mtu: rn.mtu, stale_removed: st.changes, network: p ? formatCidr(p.network) : "" });
+        log.info("data plane ready", { backend: type, family: rn.family, device: type === "vxlan" ? rn.deviceName : o.extIface.name, mtu: rn.mtu, network: p ? formatCidr(p.network) : "" });
       }
       const mtu = podMtu(nets);
       return {

@@ -159,10 +159,30 @@ describe("vxlan backend", () => {
     expect(dp.neighs.size).toBe(1);
   });
 
+  it("after a restart, the first snapshot keeps the peers' entries in place and removes only stale ones", () => {
+    const { dp, rn } = vxlanNet();
+    rn.prepare();
+    rn.start(vx(1));
+    rn.handle(added(vx(2), vx(3)));
+    rn.flush();
+    // A new daemon over the same kernel state (flanneld restarted; SIGTERM left everything).
+    const again = new RouteNetwork({ dp, kind: "vxlan", network: net("10.244.0.0/16"), underlay: { index: dp.linkIndex("eth0") ?? -1, ip: "192.0.2.11", mtu: 1500 }, vxlan: { vni: 1, port: 0, gbp: false, learning: false, directRouting: false } });
+    again.prepare();
+    dp.writes.length = 0;
+    again.start(vx(1));
+    expect(dp.writes.filter((w) => w.includes(" del"))).toEqual([]);
+    again.handle(added(vx(2)));
+    again.flush();
+    expect(dp.writes.filter((w) => w.includes("10.244.2.0"))).toEqual([]);
+    expect([...dp.routes.keys()]).toEqual(["10.244.2.0/24"]);
+    expect(dp.writes).toEqual(["route del 10.244.3.0/24", `fdb del 0e:00:00:00:01:03 dst 192.0.2.13 dev ${dp.linkIndex("flannel.1")}`, `neigh del 10.244.3.0 dev ${dp.linkIndex("flannel.1")}`]);
+  });
+
   it("programs 5,000 peers in one coalesced pass", () => {
     const { dp, rn } = vxlanNet();
     rn.prepare();
     rn.start(vx(1));
+    rn.flush(); // the store's first snapshot: no peers yet
     const many: Lease[] = [];
     for (let i = 0; i < 5000; i++) {
       many.push({ subnet: net(`10.244.${i >> 5}.${(i & 31) << 3}/29`), attrs: { PublicIP: `192.0.2.${(i % 200) + 20}`, BackendType: "vxlan", BackendData: { VtepMAC: "0e:00:00:00:00:01" } } });

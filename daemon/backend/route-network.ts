@@ -71,6 +71,8 @@ export class RouteNetwork {
   private vtepMac = "";
   private pending: LeaseEvent[] = [];
   private scheduled = false;
+  /** False until the first batch of lease events (the store's snapshot of peers) has been applied. */
+  private synced = false;
   private readonly log: BackendLog;
 
   constructor(private readonly o: RouteNetworkOptions) {
@@ -119,12 +121,13 @@ export class RouteNetwork {
 
   /**
    * After the lease is known: the vxlan device gets the subnet's network address as /32 (IPv6: /128),
-   * so no connected route is created, and a first full reconcile runs.
+   * so no connected route is created. No reconcile yet: with no peer known, a full pass would take
+   * every route a restarted daemon left in place for stale and delete it. The first full pass runs
+   * when the first batch of lease events (the store's snapshot) arrives, or at the first periodic pass.
    */
-  start(own: Lease): ReconcileStats {
+  start(own: Lease): void {
     this.own = leaseSubnet(own, this.family);
     this.addressDevice();
-    return this.reconcile();
   }
 
   private addressDevice(): void {
@@ -178,6 +181,13 @@ export class RouteNetwork {
         added.delete(k);
       }
     }
+    if (!this.synced) {
+      // The first batch is the snapshot of every peer: make the kernel match it in one full pass
+      // (existing entries kept, stale ones removed) instead of rewriting every entry.
+      const st = this.reconcile();
+      this.log("info", "applied the first lease snapshot", { peers: this.peers.size, changes: st.changes });
+      return st.changes;
+    }
     let writes = 0;
     const ctx = this.ctx();
     for (const l of removed.values()) writes += this.unprogram(desiredState([l], ctx));
@@ -215,6 +225,7 @@ export class RouteNetwork {
 
   /** Full pass: make the kernel match every known peer; recreate the device if it vanished. */
   reconcile(): ReconcileStats {
+    this.synced = true;
     let replayed = false;
     if (this.o.kind === "vxlan" && this.o.dp.linkIndex(this.deviceName) !== this.vxlanIndex) {
       this.log("warn", "vxlan device missing or recreated; rebuilding it and replaying all peers", { dev: this.deviceName });

@@ -2,7 +2,7 @@
 //   bun route-network-driver.ts <netns path> <json plan>
 // plan: {kind, family?, underlay, underlayIp, own, peers: [{subnet, ip, mac?}], after?: "delete-route" | "delete-device"}
 // family 6: subnets are IPv6 (subnetV6), ip is PublicIPv6, mac goes to BackendV6Data, network fd00:10:244::/56.
-// Prints {mtu, vtep, firstVtep, first, writes, second}: vtep MAC at the end and after prepare(), first/second reconcile stats.
+// Prints {mtu, vtep, firstVtep, writes, second}: vtep MAC at the end and after prepare(), writes of the first batch, second reconcile stats.
 import { openNetlink } from "../../../linux/netlink/open.ts";
 import { parseCidr, type IpNet } from "../../ip.ts";
 import type { Lease } from "../../lease.ts";
@@ -45,7 +45,7 @@ const lease = (subnet: string, ip: string, data?: unknown): Lease =>
   family === 4
     ? { subnet: net(subnet), attrs: { PublicIP: ip, BackendType: plan.kind, ...(data ? { BackendData: data } : {}) } }
     : { subnetV6: net(subnet), attrs: { PublicIP: "0.0.0.0", PublicIPv6: ip, BackendType: plan.kind, ...(data ? { BackendV6Data: data } : {}) } };
-const first = rn.start(lease(plan.own, plan.underlayIp, prep.backendData));
+rn.start(lease(plan.own, plan.underlayIp, prep.backendData));
 rn.handle(plan.peers.map((p) => ({ type: "added" as const, lease: lease(p.subnet, p.ip, p.mac ? { VNI: 1, VtepMAC: p.mac } : undefined) })));
 const writes = rn.flush();
 let second = { changes: 0, peers: 0, replayed: false };
@@ -57,5 +57,5 @@ if (plan.after === "delete-route") {
   nl.deleteLink(rn.deviceName);
   second = rn.reconcile();
 }
-process.stdout.write(JSON.stringify({ mtu: rn.mtu, vtep: rn.vtep, firstVtep, first, writes, second }));
+process.stdout.write(JSON.stringify({ mtu: rn.mtu, vtep: rn.vtep, firstVtep, writes, second }));
 nl.close();
