@@ -95,7 +95,12 @@ function normalise(text: string, leases: readonly string[]): unknown {
   let t = text;
   leases.forEach((id, i) => (t = t.replaceAll(id, `$L${i}`)));
   try {
-    return JSON.parse(t, (k, v: unknown) => (k === "cluster_id" || k === "member_id" || k === "raft_term" ? undefined : v));
+    return JSON.parse(t, (k, v: unknown) => {
+      if (k === "cluster_id" || k === "member_id" || k === "raft_term") return undefined;
+      // etcd lists a lease's keys from a Go map, so their order changes from run to run.
+      if (k === "keys" && Array.isArray(v)) return [...(v as string[])].sort();
+      return v;
+    });
   } catch {
     return t.trim();
   }
