@@ -331,6 +331,25 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     expect(err).toBeInstanceOf(LeaseLostError);
     expect((err as Error).message).toContain(formatCidr(lease.subnet as IpNet).replace("/", "-"));
   });
+
+  it("reports a lost lease, naming the writer's value, when another writer overwrites its key", async () => {
+    const prefix = await fresh();
+    const m = make({ prefix });
+    await m.getNetworkConfig(new AbortController().signal);
+    const lease = await m.acquireLease(vx("192.0.2.52"), new AbortController().signal);
+    const done = m.completeLease(lease, new AbortController().signal).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 200));
+    const key = `${prefix}/subnets/${formatCidr(lease.subnet as IpNet).replace("/", "-")}`;
+    const intruder = JSON.stringify({ PublicIP: "192.0.2.99", BackendType: "vxlan" });
+    await admin.put(key, intruder);
+    const err = await done;
+    expect(err).toBeInstanceOf(LeaseLostError);
+    expect((err as Error).message).toContain("overwritten by another writer");
+    expect((err as Error).message).toContain("192.0.2.99");
+    // The manager leaves the other writer's value alone: it does not fight over the key.
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await admin.get(key)).kv?.value).toBe(intruder);
+  });
 });
 
 describe.skipIf(!haveEtcd)("etcd subnet manager with watch progress notifications", () => {
