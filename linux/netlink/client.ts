@@ -32,6 +32,7 @@ import { decodeNeigh, dumpNeighsRequest, fdbRequest, neighRequest, type FdbSpec,
 import { decodeRoute, dumpRoutesRequest, getRouteToRequest, isCloned, routeRequest, type Route, type RouteGetOptions, type RouteSpec } from "./route.ts";
 import { RT_TABLE_MAIN } from "./constants.ts";
 import type { NetlinkSocket } from "./socket.ts";
+import { LinkVerbs } from "./verbs.ts";
 
 /** A route to program; `dev` (name or index) is resolved to `oif`. */
 export type RouteInput = RouteSpec & { readonly dev?: LinkRef };
@@ -108,8 +109,10 @@ function label(ref: LinkRef): string {
 }
 
 /** NetlinkClient over a NetlinkSocket (the kernel in production, a fake transport in tests). */
-export class RtnetlinkClient implements NetlinkClient {
-  constructor(private readonly sock: NetlinkSocket) {}
+export class RtnetlinkClient extends LinkVerbs implements NetlinkClient {
+  constructor(private readonly sock: NetlinkSocket) {
+    super();
+  }
 
   listLinks(): Link[] {
     return this.sock.dump(dumpLinksRequest()).map(decodeLink);
@@ -130,7 +133,7 @@ export class RtnetlinkClient implements NetlinkClient {
       throw e;
     }
   }
-  private index(ref: LinkRef): number {
+  protected linkIndex(ref: LinkRef): number {
     return typeof ref === "number" ? ref : this.getLink(ref).index;
   }
 
@@ -147,62 +150,35 @@ export class RtnetlinkClient implements NetlinkClient {
     this.sock.ack(createDummyRequest(o));
   }
   setLink(ref: LinkRef, change: LinkChange): void {
-    this.sock.ack(setLinkRequest(this.index(ref), change, label(ref)));
-  }
-  setLinkUp(ref: LinkRef): void {
-    this.setLink(ref, { up: true });
-  }
-  setLinkDown(ref: LinkRef): void {
-    this.setLink(ref, { up: false });
-  }
-  setMtu(ref: LinkRef, mtu: number): void {
-    this.setLink(ref, { mtu });
-  }
-  setMac(ref: LinkRef, mac: string): void {
-    this.setLink(ref, { mac });
-  }
-  setMaster(ref: LinkRef, master: LinkRef | null): void {
-    this.setLink(ref, { masterIndex: master === null ? 0 : this.index(master) });
-  }
-  setPromisc(ref: LinkRef, on: boolean): void {
-    this.setLink(ref, { promisc: on });
-  }
-  setNetns(ref: LinkRef, netnsFd: number): void {
-    this.setLink(ref, { netnsFd });
-  }
-  rename(ref: LinkRef, name: string): void {
-    this.setLink(ref, { name });
+    this.sock.ack(setLinkRequest(this.linkIndex(ref), change, label(ref)));
   }
   setBridgePort(ref: LinkRef, change: BridgePortChange): void {
-    this.sock.ack(setBridgePortRequest(this.index(ref), change, label(ref)));
-  }
-  setHairpin(ref: LinkRef, on: boolean): void {
-    this.setBridgePort(ref, { hairpin: on });
+    this.sock.ack(setBridgePortRequest(this.linkIndex(ref), change, label(ref)));
   }
   deleteLink(ref: LinkRef): void {
-    this.sock.ack(deleteLinkRequest(this.index(ref), label(ref)));
+    this.sock.ack(deleteLinkRequest(this.linkIndex(ref), label(ref)));
   }
 
   listAddrs(filter: { readonly dev?: LinkRef; readonly family?: Family } = {}): Address[] {
-    const idx = filter.dev === undefined ? undefined : this.index(filter.dev);
+    const idx = filter.dev === undefined ? undefined : this.linkIndex(filter.dev);
     return this.sock
       .dump(dumpAddrsRequest(filter.family))
       .map(decodeAddress)
       .filter((a) => (idx === undefined || a.index === idx) && (filter.family === undefined || a.family === filter.family));
   }
   addAddr(dev: LinkRef, addr: AddrOptions | string): void {
-    this.sock.ack(addAddrRequest(this.index(dev), typeof addr === "string" ? { cidr: addr } : addr, false, label(dev)));
+    this.sock.ack(addAddrRequest(this.linkIndex(dev), typeof addr === "string" ? { cidr: addr } : addr, false, label(dev)));
   }
   replaceAddr(dev: LinkRef, addr: AddrOptions | string): void {
-    this.sock.ack(addAddrRequest(this.index(dev), typeof addr === "string" ? { cidr: addr } : addr, true, label(dev)));
+    this.sock.ack(addAddrRequest(this.linkIndex(dev), typeof addr === "string" ? { cidr: addr } : addr, true, label(dev)));
   }
   deleteAddr(dev: LinkRef, cidr: string | Cidr): void {
-    this.sock.ack(deleteAddrRequest(this.index(dev), cidr, label(dev)));
+    this.sock.ack(deleteAddrRequest(this.linkIndex(dev), cidr, label(dev)));
   }
 
   listRoutes(filter: RouteFilter = {}): Route[] {
     const table = filter.table ?? RT_TABLE_MAIN;
-    const oif = filter.dev === undefined ? undefined : this.index(filter.dev);
+    const oif = filter.dev === undefined ? undefined : this.linkIndex(filter.dev);
     return this.sock.dumpEach(dumpRoutesRequest(filter.family), (m) => {
       const r = decodeRoute(m);
       const keep = !isCloned(r) && (table === "all" || r.table === table) && (oif === undefined || r.oif === oif) && (filter.family === undefined || r.family === filter.family);
@@ -212,7 +188,7 @@ export class RtnetlinkClient implements NetlinkClient {
   private routeSpec(r: RouteInput): RouteSpec {
     if (r.dev === undefined) return r;
     const { dev, ...rest } = r;
-    return { ...rest, oif: this.index(dev) };
+    return { ...rest, oif: this.linkIndex(dev) };
   }
   addRoute(r: RouteInput): void {
     this.sock.ack(routeRequest(this.routeSpec(r), "add"));
@@ -231,36 +207,36 @@ export class RtnetlinkClient implements NetlinkClient {
   }
 
   listNeighs(filter: { readonly dev?: LinkRef; readonly family?: 4 | 6 } = {}): Neigh[] {
-    const idx = filter.dev === undefined ? undefined : this.index(filter.dev);
+    const idx = filter.dev === undefined ? undefined : this.linkIndex(filter.dev);
     return this.sock.dumpEach(dumpNeighsRequest(filter.family, idx), (m) => {
       const n = decodeNeigh(m);
       return n.family !== "bridge" && (idx === undefined || n.index === idx) && (filter.family === undefined || n.family === filter.family) ? n : undefined;
     });
   }
   addNeigh(n: NeighInput): void {
-    this.sock.ack(neighRequest({ ...n, index: this.index(n.dev) }, "add", label(n.dev)));
+    this.sock.ack(neighRequest({ ...n, index: this.linkIndex(n.dev) }, "add", label(n.dev)));
   }
   replaceNeigh(n: NeighInput): void {
-    this.sock.ack(neighRequest({ ...n, index: this.index(n.dev) }, "replace", label(n.dev)));
+    this.sock.ack(neighRequest({ ...n, index: this.linkIndex(n.dev) }, "replace", label(n.dev)));
   }
   deleteNeigh(n: Omit<NeighInput, "mac" | "state">): void {
-    this.sock.ack(neighRequest({ ...n, index: this.index(n.dev) }, "delete", label(n.dev)));
+    this.sock.ack(neighRequest({ ...n, index: this.linkIndex(n.dev) }, "delete", label(n.dev)));
   }
   listFdb(filter: { readonly dev?: LinkRef } = {}): Neigh[] {
-    const idx = filter.dev === undefined ? undefined : this.index(filter.dev);
+    const idx = filter.dev === undefined ? undefined : this.linkIndex(filter.dev);
     return this.sock.dumpEach(dumpNeighsRequest("bridge", idx), (m) => {
       const n = decodeNeigh(m);
       return idx === undefined || n.index === idx ? n : undefined;
     });
   }
   appendFdb(e: FdbInput): void {
-    this.sock.ack(fdbRequest({ ...e, index: this.index(e.dev) }, "append", label(e.dev)));
+    this.sock.ack(fdbRequest({ ...e, index: this.linkIndex(e.dev) }, "append", label(e.dev)));
   }
   replaceFdb(e: FdbInput): void {
-    this.sock.ack(fdbRequest({ ...e, index: this.index(e.dev) }, "replace", label(e.dev)));
+    this.sock.ack(fdbRequest({ ...e, index: this.linkIndex(e.dev) }, "replace", label(e.dev)));
   }
   deleteFdb(e: FdbInput): void {
-    this.sock.ack(fdbRequest({ ...e, index: this.index(e.dev) }, "delete", label(e.dev)));
+    this.sock.ack(fdbRequest({ ...e, index: this.linkIndex(e.dev) }, "delete", label(e.dev)));
   }
 
   close(): void {

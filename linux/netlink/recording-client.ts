@@ -13,6 +13,7 @@ import { formatIp, ipFamily, networkOf, parseCidr, parseIp, type Cidr, type Fami
 import type { BridgeOptions, BridgePortChange, Link, LinkChange, LinkCommonOptions, LinkRef, VethOptions, VxlanOptions } from "./link.ts";
 import type { Neigh } from "./neigh.ts";
 import type { Route, RouteGetOptions } from "./route.ts";
+import { LinkVerbs } from "./verbs.ts";
 
 export interface RecordedCall {
   readonly method: string;
@@ -22,7 +23,7 @@ export interface RecordedCall {
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const ESRCH = Errno.ESRCH;
 
-export class RecordingNetlink implements NetlinkClient {
+export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
   readonly calls: RecordedCall[] = [];
   readonly links = new Map<number, Mutable<Link>>();
   readonly addrs: Address[] = [];
@@ -35,6 +36,7 @@ export class RecordingNetlink implements NetlinkClient {
 
   /** `world` maps a netns fd to the fake standing for that netns. */
   constructor(private readonly world: (fd: number) => RecordingNetlink | undefined = () => undefined) {
+    super();
     this.put({ name: "lo", kind: "", type: 772, mtu: 65536, mac: "00:00:00:00:00:00" }, 1);
   }
 
@@ -66,6 +68,10 @@ export class RecordingNetlink implements NetlinkClient {
     const t = this.world(fd);
     if (!t) throw new NetlinkError(Errno.EBADF, `netns fd ${fd}`);
     return t;
+  }
+
+  protected linkIndex(ref: LinkRef): number {
+    return this.must(ref).index;
   }
 
   private must(ref: LinkRef): Mutable<Link> {
@@ -167,39 +173,12 @@ export class RecordingNetlink implements NetlinkClient {
       }
     }
   }
-  setLinkUp(ref: LinkRef): void {
-    this.setLink(ref, { up: true });
-  }
-  setLinkDown(ref: LinkRef): void {
-    this.setLink(ref, { up: false });
-  }
-  setMtu(ref: LinkRef, mtu: number): void {
-    this.setLink(ref, { mtu });
-  }
-  setMac(ref: LinkRef, mac: string): void {
-    this.setLink(ref, { mac });
-  }
-  setMaster(ref: LinkRef, master: LinkRef | null): void {
-    this.setLink(ref, { masterIndex: master === null ? 0 : this.must(master).index });
-  }
-  setPromisc(ref: LinkRef, on: boolean): void {
-    this.setLink(ref, { promisc: on });
-  }
-  setNetns(ref: LinkRef, netnsFd: number): void {
-    this.setLink(ref, { netnsFd });
-  }
-  rename(ref: LinkRef, name: string): void {
-    this.setLink(ref, { name });
-  }
   setBridgePort(ref: LinkRef, c: BridgePortChange): void {
     this.record("setBridgePort", [ref, c]);
     const l = this.must(ref);
     if (l.masterIndex === undefined) throw new NetlinkError(Errno.EOPNOTSUPP, `RTM_SETLINK bridge port ${l.name}`);
     l.slaveKind = "bridge";
     l.bridgePort = { ...(l.bridgePort ?? { hairpin: false }), ...c };
-  }
-  setHairpin(ref: LinkRef, on: boolean): void {
-    this.setBridgePort(ref, { hairpin: on });
   }
   private deleteState(index: number): void {
     const keep = <T>(arr: T[], ok: (x: T) => boolean): void => {
