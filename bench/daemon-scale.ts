@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Etcd } from "../netns-fixtures/etcd.ts";
+import { startEtcd, type EtcdCluster } from "../netns-fixtures/etcd.ts";
 import { REPO_ROOT, WEFT_PLUGIN_DIR, requireBuilt } from "../netns-fixtures/reference.ts";
 import { run } from "../netns-fixtures/sh.ts";
 import { Topology, sweepStale } from "../netns-fixtures/topology.ts";
@@ -33,12 +33,12 @@ function rssMiB(pid: number): { rss: number; hwm: number; anon: number; file: nu
 async function one(n: number, measureEvents: boolean): Promise<{ row: string[]; events?: number[] }> {
   const topo = new Topology();
   const dir = mkdtempSync(join(tmpdir(), "weft-scale-"));
-  let etcd: Etcd | undefined;
+  let etcd: EtcdCluster | undefined;
   let pid = 0;
   try {
     const [node] = await topo.underlay(1);
     if (!node) throw new Error("no node");
-    etcd = await Etcd.start({ ns: node.ns, host: "127.0.0.1" });
+    etcd = await startEtcd(1, { ns: node.ns });
     await etcd.ctl(["put", "/coreos.com/network/config", JSON.stringify({ Network: "10.244.0.0/16", SubnetLen: 29, Backend: { Type: "vxlan" } })]);
     await run("ip", ["netns", "exec", node.ns, BUN, SEED, etcd.endpoint, "0", String(n)], { timeoutMs: 300_000 });
     const log = openSync(join(dir, "flanneld.log"), "a");

@@ -7,7 +7,7 @@ import { existsSync, openSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CniScratch, cnitool, type CniRuntimeSpec } from "./cni.ts";
 import { EmbeddedEtcd } from "./embedded-etcd.ts";
-import { Etcd, ETCD_BIN } from "./etcd.ts";
+import { ETCD_BIN, startEtcd } from "./etcd.ts";
 import { REFERENCE_PLUGIN_DIR, WEFT_PLUGIN_DIR, requireBuilt } from "./reference.ts";
 import { ipJson, run, type RunResult, waitFor } from "./sh.ts";
 import { EchoServer, tcpProbe } from "./tcp.ts";
@@ -66,7 +66,7 @@ export async function startStore(kind: StoreKind, ns: string, host: string): Pro
     return { kind, endpoint: e.endpoint, ctl: (a) => e.ctl(a), put: (k, v) => e.put(k, v), del: (k) => e.del(k), stop: () => e.stop() };
   }
   if (!existsSync(ETCD_BIN)) throw new Error(`${ETCD_BIN} is missing: install Debian's etcd-server, or use the embedded store (--store embedded, WEFT_DEMO_STORE=embedded)`);
-  const e = await Etcd.start({ ns, host });
+  const e = await startEtcd(1, { ns, host });
   const ctl = (a: readonly string[]) => e.ctl(a);
   const ok = async (a: readonly string[]) => {
     const r = await ctl(a);

@@ -3,7 +3,7 @@
 // member_id, raft_term) and lease IDs are normalised: revisions, versions, omitted defaults,
 // error messages, codes and HTTP statuses, watch replays and compaction cancels.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { haveEtcd, startEtcd, type EtcdCluster } from "../daemon/etcd/etcd-fixture.ts";
+import { haveEtcd, startEtcd, type EtcdCluster } from "./etcd.ts";
 import { EmbeddedEtcdServer } from "./embedded-etcd.ts";
 
 const b = (s: string) => Buffer.from(s).toString("base64");
