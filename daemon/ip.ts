@@ -1,8 +1,10 @@
 /**
  * IPv4/IPv6 addresses and prefixes as bigints: the arithmetic the lease allocator, the config
  * validation and the subnet.env codec need, with Go's text forms (RFC 5952 for IPv6, as Go's
- * net.IP.String prints them) so keys and files stay byte-compatible with flannel.
+ * net.IP.String prints them) so keys and files stay byte-compatible with flannel. The text codec
+ * itself is libcni's (Go's rules, shared with results and configs); this module adds the math.
  */
+import { formatIP, parseIP } from "../libcni/types/ip.ts";
 
 export type Family = 4 | 6;
 
@@ -17,90 +19,27 @@ export function bits(family: Family): number {
   return family === 4 ? 32 : 128;
 }
 
-function parseV4(s: string): bigint | undefined {
-  const parts = s.split(".");
-  if (parts.length !== 4) return undefined;
+function toBigint(b: Uint8Array): bigint {
   let v = 0n;
-  for (const p of parts) {
-    if (!/^(0|[1-9]\d{0,2})$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    v = (v << 8n) | BigInt(n);
-  }
+  for (const x of b) v = (v << 8n) | BigInt(x);
   return v;
 }
 
-function parseV6(s: string): bigint | undefined {
-  if (!/^[0-9a-fA-F:.]+$/.test(s)) return undefined;
-  const halves = s.split("::");
-  if (halves.length > 2) return undefined;
-  const groups = (h: string): number[] | undefined => {
-    if (h === "") return [];
-    const out: number[] = [];
-    const items = h.split(":");
-    for (let i = 0; i < items.length; i++) {
-      const it = items[i] ?? "";
-      if (it.includes(".")) {
-        if (i !== items.length - 1) return undefined;
-        const v4 = parseV4(it);
-        if (v4 === undefined) return undefined;
-        out.push(Number(v4 >> 16n), Number(v4 & 0xffffn));
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(it)) return undefined;
-        out.push(parseInt(it, 16));
-      }
-    }
-    return out;
-  };
-  const head = groups(halves[0] ?? "");
-  const tail = halves.length === 2 ? groups(halves[1] ?? "") : [];
-  if (!head || !tail) return undefined;
-  let all: number[];
-  if (halves.length === 2) {
-    const fill = 8 - head.length - tail.length;
-    if (fill < 1) return undefined;
-    all = [...head, ...new Array<number>(fill).fill(0), ...tail];
-  } else {
-    all = head;
-  }
-  if (all.length !== 8) return undefined;
-  return all.reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
+function toBytes(family: Family, ip: bigint): Uint8Array {
+  const out = new Uint8Array(family === 4 ? 4 : 16);
+  for (let i = out.length - 1, v = ip; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn);
+  return out;
 }
 
-/** Parse an address; returns undefined when it is not a valid IPv4 or IPv6 literal. */
+/** Parse an address with Go's net.ParseIP rules; undefined when it is not a valid IPv4 or IPv6 literal. */
 export function parseIp(s: string): { family: Family; ip: bigint } | undefined {
-  const v4 = parseV4(s);
-  if (v4 !== undefined) return { family: 4, ip: v4 };
-  if (!s.includes(":")) return undefined;
-  const v6 = parseV6(s);
-  return v6 === undefined ? undefined : { family: 6, ip: v6 };
+  const b = parseIP(s);
+  return b ? { family: b.length === 4 ? 4 : 6, ip: toBigint(b) } : undefined;
 }
 
 /** Format an address the way Go's net.IP.String does (RFC 5952 for IPv6). */
 export function formatIp(family: Family, ip: bigint): string {
-  if (family === 4) {
-    return [24n, 16n, 8n, 0n].map((s) => String((ip >> s) & 0xffn)).join(".");
-  }
-  const g: number[] = [];
-  for (let i = 7; i >= 0; i--) g.push(Number((ip >> BigInt(i * 16)) & 0xffffn));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(":");
-  if (bestLen < 2) return hex(g);
-  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
+  return formatIP(toBytes(family, ip));
 }
 
 /** Parse `addr/len`; returns undefined on anything Go's net.ParseCIDR would reject. */
