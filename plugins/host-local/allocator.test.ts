@@ -118,6 +118,15 @@ describe("allocator behaviour", () => {
     await expect(get(legacy, set, "old")).rejects.toMatchObject({ kind: "duplicate" });
   });
 
+  it("names the container's address that comes first in file-name order, as the reference's directory walk does", async () => {
+    const store = new MemoryStore();
+    const wide = rangeSet("192.168.1.0/24");
+    for (const held of ["192.168.1.6", "192.168.1.3", "192.168.1.10"]) store.records.set(held, ownerRecord("dup", "eth0"));
+    await expect(get(store, wide, "dup")).rejects.toMatchObject({ kind: "duplicate", message: "192.168.1.10 has been allocated to dup, duplicate allocation is not allowed" });
+    store.records.delete("192.168.1.10");
+    await expect(get(store, wide, "dup")).rejects.toMatchObject({ message: "192.168.1.3 has been allocated to dup, duplicate allocation is not allowed" });
+  });
+
   it("does not count an allocation of another range set as a duplicate", async () => {
     const store = new MemoryStore();
     store.records.set("10.9.0.5", ownerRecord("ID", "eth0"));

@@ -72,14 +72,23 @@ export abstract class StoreBase implements IpamStore {
   abstract release(ip: string): boolean;
   abstract probe(): void;
 
+  /**
+   * Every reservation in file-name byte order, the order of the reference's directory walk
+   * (Go's filepath.Walk sorts names), so "the first address a container holds" is the same IP
+   * in both (the duplicate-ADD message names it); readdir and Map order are arbitrary.
+   */
+  #sorted(): Allocation[] {
+    return this.list().sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
+  }
+
   getByID(containerID: string, ifname: string): string[] {
-    return this.list()
+    return this.#sorted()
       .filter((a) => isOwnedBy(a, containerID, ifname) || isLegacyOf(a, containerID))
       .map((a) => a.ip);
   }
 
   findByID(containerID: string, ifname: string): string[] {
-    const all = this.list();
+    const all = this.#sorted();
     const current = all.filter((a) => isOwnedBy(a, containerID, ifname));
     const found = current.length > 0 ? current : all.filter((a) => isLegacyOf(a, containerID));
     return found.map((a) => a.ip);
