@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Builds dist/ref/go-cnitool (test oracle) from netns-fixtures/go-cnitool/main.go against Debian's Go
-# libcni (golang-github-appc-cni-dev), offline, in GOPATH mode. Skips when up to date.
+# Builds the Go test oracles against Debian's Go libcni (golang-github-appc-cni-dev), offline, in
+# GOPATH mode: dist/ref/go-cnitool from netns-fixtures/go-cnitool/main.go and dist/ref/go-convert
+# from netns-fixtures/go-convert/main.go. Skips each one that is up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-src=netns-fixtures/go-cnitool/main.go
-out=dist/ref/go-cnitool
-[[ -x $out && $out -nt $src ]] && exit 0
 mkdir -p dist/ref
-GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOCACHE="${GOCACHE:-/var/cache/weft-go}" go build -o "$out" "$src"
-echo "built $out"
+for name in go-cnitool go-convert; do
+  src=netns-fixtures/$name/main.go
+  out=dist/ref/$name
+  [[ -x $out && $out -nt $src ]] && continue
+  GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOCACHE="${GOCACHE:-/var/cache/weft-go}" go build -o "$out" "$src"
+  echo "built $out"
+done
