@@ -106,7 +106,8 @@ export function parseCIDR(s: string): Cidr | undefined {
   if (slash < 0) return undefined;
   const ip = parseIP(s.slice(0, slash));
   const p = s.slice(slash + 1);
-  if (!ip || !/^\d{1,9}$/.test(p)) return undefined;
+  // Any number of digits, leading zeros included ("/0024" is 24), as Go's dtoi reads them.
+  if (!ip || !/^\d+$/.test(p)) return undefined;
   const prefix = Number(p);
   if (prefix > ip.length * 8) return undefined;
   return { ip, prefix };
