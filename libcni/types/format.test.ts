@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { convertResult } from "./convert.ts";
 import { formatResult, goJson } from "./format.ts";
+import { parseResult } from "./parse.ts";
 import type { Result040, Result100 } from "./result.ts";
 
 // The reference test result (pkg/types/100 types_test testResult), built here by hand.
@@ -252,5 +253,11 @@ ${DNS_040}
     expect(out).toContain(`"name": "a\\u003cb\\u003e\\u0026c\\u2028"`);
     expect(out.endsWith("}")).toBe(true);
     expect(goJson({ a: [1] }, 0)).toBe(`{"a":[1]}`);
+  });
+
+  it("prints a lone UTF-16 surrogate as U+FFFD, as Go does after decoding \\ud800 (differential test found it printed as \\ud800)", () => {
+    const out = formatResult(parseResult('{"cniVersion":"0.4.0","interfaces":[{"name":"a\\ud800b\\udc00"}],"dns":{"domain":"\\ud83d\\ude00"}}'));
+    expect(out).toContain(`"name": "a\ufffdb\ufffd"`);
+    expect(out).toContain(`"domain": "\u{1f600}"`);
   });
 });

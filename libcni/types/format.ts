@@ -16,12 +16,16 @@ type Obj = { [k: string]: Json };
 
 const GO_ESCAPES: Readonly<Record<string, string>> = { "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029" };
 
+/** Go holds strings as UTF-8: a lone UTF-16 surrogate (from a "\ud800" escape) becomes U+FFFD. */
+const wellFormed = (_key: string, v: unknown): unknown => (typeof v === "string" ? v.toWellFormed() : v);
+
 /**
  * JSON text as Go's encoding/json writes it: JSON.stringify's layout (which matches MarshalIndent)
- * plus Go's escaping of <, >, &, U+2028 and U+2029. indent 0 gives compact output.
+ * plus Go's escaping of <, >, &, U+2028 and U+2029, and U+FFFD for lone surrogates. indent 0
+ * gives compact output.
  */
 export function goJson(value: unknown, indent = 4): string {
-  const text = JSON.stringify(value, null, indent === 0 ? undefined : indent);
+  const text = JSON.stringify(value, wellFormed, indent === 0 ? undefined : indent);
   return text.replace(/[<>&\u2028\u2029]/g, (c) => GO_ESCAPES[c] ?? c);
 }
 
