@@ -60,6 +60,18 @@ describe("parseResult", () => {
     expect([e.code, e.msg]).toEqual([6, 'unsupported CNI result version "0.5.0"']);
   });
 
+  it('gives an interface without a name and a 0.3.x/0.4.0 ip without a version "", which Go always prints (differential test found both left out)', () => {
+    const r = parseResult('{"cniVersion":"0.4.0","interfaces":[{"mac":"00:11:22:33:44:55"}],"ips":[{"address":"10.1.2.3/24"}]}');
+    expect(r).toEqual({ cniVersion: "0.4.0", interfaces: [{ name: "", mac: "00:11:22:33:44:55" }], ips: [{ version: "", address: "10.1.2.3/24" }] });
+    expect(formatResult(r)).toContain('"name": ""');
+    expect(formatResult(r)).toContain('"version": "",');
+    expect(parseResult('{"cniVersion":"1.1.0","interfaces":[{}],"ips":[{"address":"10.1.2.3/24"}]}')).toEqual({
+      cniVersion: "1.1.0",
+      interfaces: [{ name: "" }],
+      ips: [{ address: "10.1.2.3/24" }],
+    });
+  });
+
   it("refuses non-object JSON", () => {
     expect(caught(() => parseResult("[1]")).code).toBe(6);
     expect(caught(() => parseResult("{")).code).toBe(6);

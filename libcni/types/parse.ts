@@ -79,6 +79,19 @@ function fixAddresses(family: ResultFamily, r: Record<string, unknown>): void {
 }
 
 /**
+ * Go's zero value for the keys it always prints: an interface without a name has the name "",
+ * a 0.3.x/0.4.0 ip without a version has the version "".
+ */
+function fillAlwaysPrinted(family: ResultFamily, r: Record<string, unknown>): void {
+  const fill = (list: unknown, key: string): void => {
+    if (Array.isArray(list)) for (const o of list) if (isObject(o) && o[key] === undefined) o[key] = "";
+  };
+  if (family === "020") return;
+  fill(r["interfaces"], "name");
+  if (family === "040") fill(r["ips"], "version");
+}
+
+/**
  * Decode obj with the result type of `creatorVersion`'s family. Its own cniVersion must belong to
  * that family: `result type supports [1.0.0 1.1.0] but unmarshalled CNIVersion is "0.2.0"`.
  */
@@ -88,6 +101,7 @@ export function createResult(creatorVersion: string, obj: Readonly<Record<string
     throw decodeError(`unsupported CNI result version ${JSON.stringify(creatorVersion)}`, "use one of 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0");
   }
   const r = decodeWith(SCHEMA[family], obj, { code: ErrorCode.DecodingFailure, fold: true, keepUnknown: false, prefix: "invalid result: " });
+  fillAlwaysPrinted(family, r);
   const own = typeof r["cniVersion"] === "string" ? r["cniVersion"] : "";
   const allowed: readonly string[] = FAMILY_VERSIONS[family];
   if (!allowed.includes(own)) {
