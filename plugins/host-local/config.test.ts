@@ -91,6 +91,21 @@ describe("config errors (checklist 57): code 7, reference text, a hint in detail
   });
 });
 
+describe("config errors come in the reference's order when a config has several problems", () => {
+  const r24 = [{ subnet: "10.1.2.0/24" }];
+  it.each([
+    ["a bad route dst before bad CNI_ARGS", net({ ...ranges(r24), routes: [{ dst: "x" }] }), "FOO=1", "invalid CIDR address: x"],
+    ["a bad subnet before bad CNI_ARGS", net(ranges([{ subnet: "10.1.2.0/33" }])), "FOO=1", "invalid CIDR address: 10.1.2.0/33"],
+    ["a bad args.cni.ips entry before a missing ipam", net(undefined, { args: { cni: { ips: ["x"] } } }), "", "invalid IP address x"],
+    ["a missing ipam before bad CNI_ARGS", net(undefined), "FOO=1", "IPAM config missing 'ipam' key"],
+    ["bad CNI_ARGS before an invalid range", net(ranges([{ subnet: "10.1.2.0/31" }])), "FOO=1", 'ARGS: unknown args ["FOO=1"]'],
+    ["bad CNI_ARGS before an empty requested IP", net(ranges(r24), { args: { cni: { ips: [""] } } }), "FOO=1", 'ARGS: unknown args ["FOO=1"]'],
+    ["an empty requested IP before an invalid range", net(ranges([{ subnet: "10.1.2.0/31" }]), { runtimeConfig: { ips: [""] } }), "", 'cannot understand ip: ""'],
+  ])("%s", (_label, conf, cniArgs, msg) => {
+    expect(failure(() => loadIpamConfig(conf, cniArgs)).msg).toBe(msg);
+  });
+});
+
 describe("GC attachments", () => {
   it("reads cni.dev/valid-attachments, falling back to cni.dev/attachments", () => {
     expect(validAttachments({ "cni.dev/valid-attachments": [{ containerID: "a", ifname: "eth0" }] })).toEqual([{ containerID: "a", ifname: "eth0" }]);

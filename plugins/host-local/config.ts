@@ -119,15 +119,18 @@ function decodeRoutes(v: unknown): RouteConf[] {
   });
 }
 
-/** Requested IPs of a list key (`args.cni.ips`, `runtimeConfig.ips`); "<ip>" or "<ip>/<prefix>". */
-function decodeIPList(v: unknown, where: string): IP[] {
+/**
+ * Requested IPs of a list key (`args.cni.ips`, `runtimeConfig.ips`); "<ip>" or "<ip>/<prefix>".
+ * An empty string decodes (as in Go) to "no address", reported later as "cannot understand ip".
+ */
+function decodeIPList(v: unknown, where: string): (IP | undefined)[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw bad(`${where} must be a list of IP addresses, got ${jsonType(v)}`);
   return v.map((item: unknown) => {
     if (typeof item !== "string") throw bad(`${where} must be a list of IP addresses, got an item of type ${jsonType(item)}`);
+    if (item === "") return undefined;
     const ip = parseIPOrCIDR(item);
-    const hint = `every entry of ${where} must be an address such as "10.1.2.88"`;
-    if (ip === undefined) throw bad(item === "" ? 'cannot understand ip: ""' : `invalid IP address ${item}`, hint);
+    if (ip === undefined) throw bad(`invalid IP address ${item}`, `every entry of ${where} must be an address such as "10.1.2.88"`);
     return ip;
   });
 }
@@ -178,35 +181,63 @@ function canonicalSets(inputs: readonly RangeInput[][], cniVersion: string): Ran
   return sets;
 }
 
-/** Decode and validate host-local's view of a plugin config (`conf` is the parsed stdin). */
-export function loadIpamConfig(conf: JsonObject, cniArgs: string): IpamConfig {
-  const ipam = field(conf, "ipam");
-  if (ipam === undefined || ipam === null) throw bad("IPAM config missing 'ipam' key", 'add "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.1.2.0/24"}]]}');
-  if (!isObject(ipam)) throw bad(`ipam must be an object, got ${jsonType(ipam)}`);
+/** Every key host-local reads, decoded but not yet checked (what Go's json.Unmarshal yields). */
+interface DecodedNet {
+  readonly name: string;
+  readonly cniVersion: string;
+  readonly ipam: JsonObject | undefined;
+  readonly dataDir: string;
+  readonly resolvConf: string;
+  /** runtimeConfig.ipRanges, then legacy ipam.subnet..., then ipam.ranges. */
+  readonly ranges: RangeInput[][];
+  readonly routes: RouteConf[];
+  /** args.cni.ips then runtimeConfig.ips; undefined for an empty string. */
+  readonly ips: (IP | undefined)[];
+}
+
+function decodeNet(conf: JsonObject): DecodedNet {
+  const raw = field(conf, "ipam");
+  if (raw !== undefined && raw !== null && !isObject(raw)) throw bad(`ipam must be an object, got ${jsonType(raw)}`);
+  const ipam = isObject(raw) ? raw : undefined;
   const rt = optObject(conf, "runtimeConfig", "") ?? {};
   const args = optObject(conf, "args", "") ?? {};
   const cni = optObject(args, "cni", "args.") ?? {};
-
-  const requested = [
-    ...requestedFromCniArgs(cniArgs),
-    ...decodeIPList(field(cni, "ips"), "args.cni.ips"),
-    ...decodeIPList(field(rt, "ips"), "runtimeConfig.ips"),
-  ];
-  const legacy = decodeRange(ipam, "ipam");
-  const inputs = [
-    ...decodeRangeSets(field(rt, "ipRanges"), "runtimeConfig.ipRanges"),
-    ...(legacy.subnet === undefined ? [] : [[legacy]]),
-    ...decodeRangeSets(field(ipam, "ranges"), "ipam.ranges"),
-  ];
-  const cniVersion = optString(conf, "cniVersion", "");
+  const legacy = ipam === undefined ? undefined : decodeRange(ipam, "ipam");
   return {
     name: optString(conf, "name", ""),
-    cniVersion,
-    dataDir: optString(ipam, "dataDir", "ipam."),
-    resolvConf: optString(ipam, "resolvConf", "ipam."),
-    ranges: canonicalSets(inputs, cniVersion),
-    routes: decodeRoutes(field(ipam, "routes")),
-    requestedIPs: dedupe(requested),
+    cniVersion: optString(conf, "cniVersion", ""),
+    ipam,
+    dataDir: ipam === undefined ? "" : optString(ipam, "dataDir", "ipam."),
+    resolvConf: ipam === undefined ? "" : optString(ipam, "resolvConf", "ipam."),
+    ranges: [
+      ...decodeRangeSets(field(rt, "ipRanges"), "runtimeConfig.ipRanges"),
+      ...(legacy?.subnet === undefined ? [] : [[legacy]]),
+      ...(ipam === undefined ? [] : decodeRangeSets(field(ipam, "ranges"), "ipam.ranges")),
+    ],
+    routes: ipam === undefined ? [] : decodeRoutes(field(ipam, "routes")),
+    ips: [...decodeIPList(field(cni, "ips"), "args.cni.ips"), ...decodeIPList(field(rt, "ips"), "runtimeConfig.ips")],
+  };
+}
+
+/**
+ * Decode and validate host-local's view of a plugin config (`conf` is the parsed stdin). The checks
+ * run in the reference's order, so a config with several problems reports the same one: every
+ * decoding error first, then a missing `ipam`, then CNI_ARGS, then empty requested IPs, then ranges.
+ */
+export function loadIpamConfig(conf: JsonObject, cniArgs: string): IpamConfig {
+  const n = decodeNet(conf);
+  if (n.ipam === undefined) throw bad("IPAM config missing 'ipam' key", 'add "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.1.2.0/24"}]]}');
+  const requested = [...requestedFromCniArgs(cniArgs), ...n.ips];
+  const ips = requested.filter((ip): ip is IP => ip !== undefined);
+  if (ips.length < requested.length) throw bad('cannot understand ip: ""', 'every entry of args.cni.ips and runtimeConfig.ips must be an address such as "10.1.2.88"');
+  return {
+    name: n.name,
+    cniVersion: n.cniVersion,
+    dataDir: n.dataDir,
+    resolvConf: n.resolvConf,
+    ranges: canonicalSets(n.ranges, n.cniVersion),
+    routes: n.routes,
+    requestedIPs: dedupe(ips),
   };
 }
 
