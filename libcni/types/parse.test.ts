@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { SPEC_VERSIONS } from "../version.ts";
 import { formatResult } from "./format.ts";
-import { decodeVersionInfo, parsePrevResult, parseResult } from "./parse.ts";
+import { createResult, decodeVersionInfo, parsePrevResult, parseResult } from "./parse.ts";
 import { familyOf } from "./result.ts";
 import { caughtCniError as caught } from "./caught.ts";
 
@@ -53,6 +53,19 @@ describe("parseResult", () => {
     expect([e.code, e.msg]).toEqual([6, "invalid CIDR address: 010.1.2.3/24"]);
     expect(e.details).toContain('"ips[0].address"');
     expect(caught(() => parseResult({ cniVersion: "1.0.0", routes: [{ dst: "0.0.0.0/0", gw: "300.1.1.1" }] })).msg).toBe("invalid IP address: 300.1.1.1");
+  });
+
+  it("reports an address that does not parse before a wrong type or a wrong version, as Go's decoder does (differential test found the version reported)", () => {
+    expect(caught(() => createResult("1.0.0", { cniVersion: "2.0.0", ips: [{ address: "10.1.2.3" }] })).msg).toBe("invalid CIDR address: 10.1.2.3");
+    expect(caught(() => createResult("0.4.0", { ips: [{ version: "4", address: "10.1.2.3/24" }], routes: [{ dst: "0.0.0.0/0", gw: "1.2.3" }] })).msg).toBe(
+      "invalid IP address: 1.2.3",
+    );
+    expect(caught(() => parseResult({ cniVersion: "1.0.0", interfaces: [{ mtu: "x" }], ips: [{ address: "10.1.2.300/24" }] })).msg).toBe(
+      "invalid CIDR address: 10.1.2.300/24",
+    );
+    expect(caught(() => createResult("0.4.0", { cniVersion: "1.0.0", ips: [{ interface: "x", address: "10.1.2.3/24" }] })).msg).toBe(
+      'invalid result: "ips[0].interface" must be an integer, got "x"',
+    );
   });
 
   it("refuses unknown versions with the reference message", () => {

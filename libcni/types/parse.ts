@@ -8,7 +8,7 @@ import { CniError, ErrorCode, isCniError } from "./error.ts";
 import { normalizeCIDR, normalizeIP } from "./ip.ts";
 import { FAMILY_VERSIONS, familyOf, type AnyResult, type ResultFamily, type Result100 } from "./result.ts";
 import { toResult100 } from "./convert.ts";
-import { decodeWith, describeValue, getField, isObject } from "../validate/index.ts";
+import { canonicalize, decodeWith, describeValue, getField, isObject, schemaIssue } from "../validate/index.ts";
 import { DEFAULT_VERSION } from "../version.ts";
 
 const SCHEMA = { "020": "result020", "040": "result040", "100": "result100" } as const satisfies Record<ResultFamily, string>;
@@ -100,7 +100,12 @@ export function createResult(creatorVersion: string, obj: Readonly<Record<string
   if (!family) {
     throw decodeError(`unsupported CNI result version ${JSON.stringify(creatorVersion)}`, "use one of 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0");
   }
-  const r = decodeWith(SCHEMA[family], obj, { code: ErrorCode.DecodingFailure, fold: true, keepUnknown: false, prefix: "invalid result: " });
+  const r = canonicalize(SCHEMA[family], obj, { fold: true, keepUnknown: false }) as Record<string, unknown>;
+  // Go's decoder stops at the first address that does not parse, before reporting a field of the
+  // wrong type and before the version check; the same order here gives the same error.
+  fixAddresses(family, r);
+  const issue = schemaIssue(SCHEMA[family], r);
+  if (issue) throw decodeError(`invalid result: ${issue.message}`);
   fillAlwaysPrinted(family, r);
   const own = typeof r["cniVersion"] === "string" ? r["cniVersion"] : "";
   const allowed: readonly string[] = FAMILY_VERSIONS[family];
@@ -111,7 +116,6 @@ export function createResult(creatorVersion: string, obj: Readonly<Record<string
     );
   }
   r["cniVersion"] = own === "" ? DEFAULT_VERSION : own;
-  fixAddresses(family, r);
   return r as unknown as AnyResult;
 }
 
