@@ -68,6 +68,20 @@ describe("parseResult", () => {
     );
   });
 
+  it("refuses integers a JS number cannot hold exactly instead of printing another number (differential test found 2^53+1 printed as 2^53)", () => {
+    const e = caught(() => parseResult('{"cniVersion":"0.4.0","ips":[{"version":"4","interface":9007199254740993,"address":"10.1.2.3/24"}]}'));
+    expect([e.code, e.msg]).toEqual([6, 'invalid result: "ips[0].interface" must be an integer between -9007199254740991 and 9007199254740991, got 9007199254740992']);
+    expect(caught(() => parseResult({ cniVersion: "0.2.0", ip4: { ip: "10.1.2.3/24", routes: [{ dst: "0.0.0.0/0", table: 2 ** 60 }] } })).msg).toContain('"ip4.routes[0].table"');
+    expect(parseResult({ cniVersion: "1.1.0", interfaces: [{ name: "e", mtu: Number.MAX_SAFE_INTEGER }], routes: [{ dst: "0.0.0.0/0", scope: -1 }] }).cniVersion).toBe("1.1.0");
+  });
+
+  it("reports an integer beyond Go's int before the version check, as Go's decoder fails on it (differential test found the version reported)", () => {
+    const e = caught(() => createResult("1.0.0", { ips: [{ interface: 2 ** 64, address: "10.1.2.3/24" }] }));
+    expect(e.msg).toBe('invalid result: "ips[0].interface" must be an integer between -9007199254740991 and 9007199254740991, got 18446744073709552000');
+    const late = caught(() => createResult("1.0.0", { ips: [{ interface: 2 ** 60, address: "10.1.2.3/24" }] }));
+    expect(late.msg).toBe('result type supports [1.0.0 1.1.0] but unmarshalled CNIVersion is ""');
+  });
+
   it("refuses unknown versions with the reference message", () => {
     const e = caught(() => parseResult({ cniVersion: "0.5.0" }));
     expect([e.code, e.msg]).toEqual([6, 'unsupported CNI result version "0.5.0"']);

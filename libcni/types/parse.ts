@@ -91,6 +91,40 @@ function fillAlwaysPrinted(family: ResultFamily, r: Record<string, unknown>): vo
   if (family === "040") fill(r["ips"], "version");
 }
 
+const ROUTE_INTS = ["mtu", "advmss", "priority", "table", "scope"] as const;
+
+/** Go's int range: a number outside fails to decode at all (before the version check). */
+const inGoInt = (v: number): boolean => v >= -(2 ** 63) && v < 2 ** 63;
+
+/**
+ * Integers within `fits`, or code 6. Go's int takes up to 2^63-1 and prints it back exactly; a
+ * number beyond 2^53 here would print as a different one, so it is refused instead.
+ */
+function checkIntegers(family: ResultFamily, r: Record<string, unknown>, fits: (v: number) => boolean): void {
+  const check = (o: unknown, keys: readonly string[], path: string): void => {
+    if (!isObject(o)) return;
+    for (const k of keys) {
+      const v = o[k];
+      if (typeof v === "number" && !fits(v)) {
+        throw decodeError(
+          `invalid result: "${path}.${k}" must be an integer between ${-Number.MAX_SAFE_INTEGER} and ${Number.MAX_SAFE_INTEGER}, got ${describeValue(v)}`,
+          "numbers in a result are indexes, MTUs, route metrics, tables or scopes",
+        );
+      }
+    }
+  };
+  const each = (list: unknown, keys: readonly string[], path: string): void => {
+    if (Array.isArray(list)) list.forEach((item: unknown, i) => check(item, keys, `${path}[${i}]`));
+  };
+  if (family === "020") {
+    for (const k of ["ip4", "ip6"]) each(isObject(r[k]) ? r[k]["routes"] : undefined, ROUTE_INTS, `${k}.routes`);
+    return;
+  }
+  each(r["interfaces"], ["mtu"], "interfaces");
+  each(r["ips"], ["interface"], "ips");
+  each(r["routes"], ROUTE_INTS, "routes");
+}
+
 /**
  * Decode obj with the result type of `creatorVersion`'s family. Its own cniVersion must belong to
  * that family: `result type supports [1.0.0 1.1.0] but unmarshalled CNIVersion is "0.2.0"`.
@@ -106,6 +140,7 @@ export function createResult(creatorVersion: string, obj: Readonly<Record<string
   fixAddresses(family, r);
   const issue = schemaIssue(SCHEMA[family], r);
   if (issue) throw decodeError(`invalid result: ${issue.message}`);
+  checkIntegers(family, r, inGoInt);
   fillAlwaysPrinted(family, r);
   const own = typeof r["cniVersion"] === "string" ? r["cniVersion"] : "";
   const allowed: readonly string[] = FAMILY_VERSIONS[family];
@@ -115,6 +150,7 @@ export function createResult(creatorVersion: string, obj: Readonly<Record<string
       `the result's cniVersion must be one of the ${creatorVersion === "" ? DEFAULT_VERSION : creatorVersion} family (${allowed.filter(Boolean).join(", ")})`,
     );
   }
+  checkIntegers(family, r, Number.isSafeInteger);
   r["cniVersion"] = own === "" ? DEFAULT_VERSION : own;
   return r as unknown as AnyResult;
 }
