@@ -77,6 +77,8 @@ export class ResultGen {
   private key(k: string): string {
     const r = this.rng;
     if (!r.chance(0.04)) return q(k);
+    // Go folds the long s (U+017F) to s and the Kelvin sign (U+212A) to k as well.
+    if (r.chance(0.2)) return q(k.replaceAll("s", "\u017f").replaceAll("k", "\u212a"));
     return q(r.chance(0.5) ? k.toUpperCase() : k[0]?.toUpperCase() + k.slice(1));
   }
 

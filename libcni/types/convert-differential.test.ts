@@ -146,9 +146,12 @@ function checkHeadOnly(text: string, g: Generated, fromFamily: Family, toFamily:
 
 const GO_VERSION = (v: string): string => (v === "1.1.0" ? "1.0.0" : v);
 
-/** The request line for the oracle, with 1.1.0 spelled 1.0.0 (REFERENCE_DELTAS spec-1.1.0). */
+/**
+ * The request line for the oracle, with 1.1.0 spelled 1.0.0 (REFERENCE_DELTAS spec-1.1.0); the
+ * result's own cniVersion is its first key, however spelled.
+ */
 function goRequest(raw: string, from: string, to: string): string {
-  const goRaw = familyOf(from) === "100" ? raw.replace(/^\{("cniversion"):"1\.1\.0"/i, '{$1:"1.0.0"') : raw;
+  const goRaw = familyOf(from) === "100" ? raw.replace(/^\{("[^"]*"):"1\.1\.0"/, '{$1:"1.0.0"') : raw;
   return `{"result":${goRaw},"from":${JSON.stringify(GO_VERSION(from))},"to":${JSON.stringify(GO_VERSION(to))}}`;
 }
 
