@@ -99,6 +99,12 @@ describe("parseResult", () => {
     });
   });
 
+  it('reads a null in a dns list as "", as Go does (differential test found it refused)', () => {
+    const r = parseResult('{"cniVersion":"1.1.0","dns":{"nameservers":[null,"10.96.0.10"],"search":[null],"options":null}}');
+    expect(r.dns).toEqual({ nameservers: ["", "10.96.0.10"], search: [""] });
+    expect(formatResult(r)).toContain('"search": [\n            ""\n        ]');
+  });
+
   it("refuses non-object JSON", () => {
     expect(caught(() => parseResult("[1]")).code).toBe(6);
     expect(caught(() => parseResult("{")).code).toBe(6);

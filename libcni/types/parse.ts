@@ -91,6 +91,15 @@ function fillAlwaysPrinted(family: ResultFamily, r: Record<string, unknown>): vo
   if (family === "040") fill(r["ips"], "version");
 }
 
+/** A null in a dns string list is "" for Go (null leaves the string at its zero value). */
+function nullStringsToEmpty(dns: unknown): void {
+  if (!isObject(dns)) return;
+  for (const k of ["nameservers", "search", "options"]) {
+    const list = dns[k];
+    if (Array.isArray(list)) dns[k] = list.map((v: unknown) => (v === null ? "" : v));
+  }
+}
+
 const ROUTE_INTS = ["mtu", "advmss", "priority", "table", "scope"] as const;
 
 /** Go's int range: a number outside fails to decode at all (before the version check). */
@@ -135,6 +144,7 @@ export function createResult(creatorVersion: string, obj: Readonly<Record<string
     throw decodeError(`unsupported CNI result version ${JSON.stringify(creatorVersion)}`, "use one of 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0");
   }
   const r = canonicalize(SCHEMA[family], obj, { fold: true, keepUnknown: false }) as Record<string, unknown>;
+  nullStringsToEmpty(r["dns"]);
   // Go's decoder stops at the first address that does not parse, before reporting a field of the
   // wrong type and before the version check; the same order here gives the same error.
   fixAddresses(family, r);
