@@ -203,7 +203,7 @@ export class ResultGen {
     const r = this.rng;
     if (r.chance(0.35)) return r.chance(0.3) ? r.pick(["{}", "null", '{"nameservers":[],"domain":"","search":null}']) : undefined;
     const strs = (pool: readonly string[]): string | undefined =>
-      r.chance(0.5) ? `[${Array.from({ length: r.int(0, 3) }, () => this.str(pool)).join(",")}]` : undefined;
+      r.chance(0.5) ? `[${Array.from({ length: r.int(0, 3) }, () => (r.chance(0.03) ? "null" : this.str(pool))).join(",")}]` : undefined;
     return this.obj([
       ["nameservers", strs(["10.96.0.10", "8.8.8.8", "2001:4860:4860::8888", "not-an-ip"])],
       ["domain", r.chance(0.5) ? this.str(["cluster.local", "example.org", ""]) : undefined],
