@@ -11,6 +11,14 @@
  *
  * Debian's library is older than the libcni our code follows; REFERENCE_DELTAS lists what changed
  * since and how each answer is adjusted, so only real differences are left.
+ *
+ * Known differences the generator leaves out (they would fail here):
+ *   - an integer written 1.0 or 1e3: Go refuses it for an int field, JSON.parse loses the spelling
+ *     and we read 1 and 1000;
+ *   - one object with two keys that differ only in case ("address" and "Address"): Go keeps the
+ *     last in the document, libcni/validate's findKey the exact spelling;
+ *   - a result with several faults: Go reports the first in document order, we check field by
+ *     field (addresses first, then types, then the version).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
