@@ -134,7 +134,7 @@ function rollbackLeftovers(step: Step, ours: Outcome, ref: Outcome): string[] | 
   if (step.cmd !== "ADD" || ours.status === 0 || ref.status === 0 || ours.files === null || ref.files === null) return undefined;
   const extra = Object.keys(ours.files).filter((n) => !(n in (ref.files ?? {})));
   const owners = [`${step.containerID}\r\n${step.ifName}`, step.containerID];
-  if (extra.length === 0 || extra.some((n) => !owners.includes(ours.files?.[n] ?? ""))) return undefined;
+  if (extra.length === 0 || extra.some((n) => !owners.includes((ours.files?.[n] ?? "").trim()))) return undefined;
   const rest = Object.fromEntries(Object.entries(ours.files).filter(([n]) => !extra.includes(n)));
   return isDeepStrictEqual(rest, ref.files) ? extra : undefined;
 }

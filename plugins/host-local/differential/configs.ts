@@ -141,6 +141,8 @@ export interface GeneratedConfig extends ConfigShape {
 export const RESOLV_FILES: Readonly<Record<string, string>> = {
   "resolv.a.conf": "# test\nnameserver 192.0.2.53\nnameserver 2001:db8::53\nsearch a.example b.example\noptions ndots:5 rotate\n",
   "resolv.b.conf": "domain cluster.local\n; comment\nnameserver 192.0.2.54\nbogus\n",
+  "resolv.c.conf": "nameserver\t192.0.2.1\r\n  nameserver 192.0.2.2  # trailing words\r\nnameserver\ndomain a.example\ndomain b.example\nsearch x\nsearch y z\noptions a\noptions b c\n#nameserver 192.0.2.9\n",
+  "resolv.d.conf": "\ufeffnameserver 192.0.2.3\nnameserver\u00a0192.0.2.4\nsearch\u0085s.example t.example\u3000u.example\nnameserver 192.0.2.5\u000b\n\fdomain d.example",
 };
 
 const ROUTES: readonly Record<string, string>[] = [
@@ -199,7 +201,7 @@ export function genConfig(rng: Rng): GeneratedConfig {
   const ipRanges = rng.chance(0.1) ? 1 : 0;
   const legacy = rng.chance(0.25) && sets[ipRanges]?.length === 1;
   const routes = ROUTES.filter(() => rng.chance(0.3));
-  const resolv = rng.weighted([[undefined, 12], ["@root/resolv.a.conf", 2], ["@root/resolv.b.conf", 1], ["@root/missing.conf", 1]] as const);
+  const resolv = rng.weighted([[undefined, 12], ["@root/resolv.a.conf", 2], ["@root/resolv.b.conf", 1], ["@root/resolv.c.conf", 1], ["@root/resolv.d.conf", 1], ["@root/missing.conf", 1]] as const);
   return finish({
     version,
     sets,
@@ -222,6 +224,15 @@ export function reshapeConfig(rng: Rng, first: GeneratedConfig): GeneratedConfig
   return finish({ ...first, sets, version, ipRanges: 0, legacy: false });
 }
 
+/**
+ * Label prefix of the mutations that give a key the wrong JSON type. Go's encoding/json only
+ * records such an error and keeps decoding, so an unparsable address anywhere else in the config
+ * wins over it; we report the first problem in our decoding order. Which of two simultaneous config
+ * errors is named is no contract, so the step generator never adds a malformed requested IP to
+ * these configs (the one combination where the two orders disagree).
+ */
+export const TYPE_ERROR = "JSON type error: ";
+
 const INVALID: readonly (readonly [string, (ipam: Record<string, unknown>, conf: Record<string, unknown>) => void])[] = [
   ["host bits", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.7/24" }])],
   ["v4 /31", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/31" }])],
@@ -236,8 +247,8 @@ const INVALID: readonly (readonly [string, (ipam: Record<string, unknown>, conf:
   ["overlap in a set", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/24" }, { subnet: "10.244.250.0/28" }])],
   ["no ipam", (_ipam, conf) => delete conf["ipam"]],
   ["bad args.cni.ips", (_ipam, conf) => (conf["args"] = { cni: { ips: ["10.244.1.300"] } })],
-  ["ranges is an object", (ipam) => (ipam["ranges"] = { subnet: "10.244.250.0/24" })],
-  ["rangeStart is a number", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/24", rangeStart: 5 }])],
+  [TYPE_ERROR + "ranges is an object", (ipam) => (ipam["ranges"] = { subnet: "10.244.250.0/24" })],
+  [TYPE_ERROR + "rangeStart is a number", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/24", rangeStart: 5 }])],
   ["two v4 sets at 0.2.0", (ipam, conf) => ((conf["cniVersion"] = "0.2.0"), appendSet(ipam, [{ subnet: "10.244.250.0/24" }], [{ subnet: "10.244.251.0/24" }]))],
 ];
 

@@ -149,11 +149,12 @@ export class Side {
     }
   }
 
-  /** Write a legacy reservation (container ID only) if the address is free; the network dir must exist. */
+  /** Write a planted file (step.plant) into the network directory, if that exists. */
   #plant(step: Step): Outcome {
     const dir = networkDir(this.dataDir);
-    const path = join(dir, step.plantIP ?? "");
-    if (existsSync(dir) && !existsSync(path)) writeFileSync(path, step.containerID, { mode: 0o600 });
+    const name = step.plant?.name ?? "";
+    const path = join(dir, name);
+    if (existsSync(dir) && (name.startsWith("last_reserved_ip.") || !existsSync(path))) writeFileSync(path, step.plant?.text ?? "", { mode: 0o600 });
     return { status: 0, stdout: "", stderr: "", json: undefined, files: snapshot(this.dataDir) };
   }
 }

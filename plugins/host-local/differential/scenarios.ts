@@ -6,7 +6,7 @@
  * Determinism rules that keep the reference's own output deterministic (it keeps requested IPs in
  * a Go map): at most one requested IP per range set and at most one outside every set.
  */
-import { type Addr, type RangeModel, Rng, formatAddr, genConfig, mutateInvalid, reshapeConfig } from "./configs.ts";
+import { type Addr, type RangeModel, Rng, TYPE_ERROR, formatAddr, genConfig, mutateInvalid, reshapeConfig } from "./configs.ts";
 
 export { Rng } from "./configs.ts";
 
@@ -24,8 +24,12 @@ export interface Step {
   readonly runtimeIPs?: readonly string[];
   /** CHECK: which prevResult to send (the runtime's cached ADD result, an outdated one, or none). */
   readonly prev?: "none" | "current" | "stale";
-  /** PLANT: the harness writes a legacy reservation file `<ip>` holding only the container ID. */
-  readonly plantIP?: string;
+  /**
+   * PLANT: the harness writes this file into the network directory (if the directory exists): a
+   * reservation in an old or hand-edited form (kept if the address is taken), or a
+   * `last_reserved_ip.N` with odd content (always written).
+   */
+  readonly plant?: { readonly name: string; readonly text: string };
   /** Index into Scenario.configs. */
   readonly phase: number;
 }
@@ -72,7 +76,7 @@ function inSomeSet(sets: readonly (readonly RangeModel[])[], a: Addr): boolean {
  * Requested IPs for one ADD: at most one per range set, and at most one that no set contains
  * (the reference lists leftovers in Go map order, so two would make its message random).
  */
-function genRequests(rng: Rng, sets: readonly (readonly RangeModel[])[]): string[] {
+function genRequests(rng: Rng, sets: readonly (readonly RangeModel[])[], malformed: boolean): string[] {
   const picked: Addr[] = [];
   for (const set of sets) {
     if (rng.chance(sets.length === 1 ? 0.8 : 0.5)) picked.push(requestAddr(rng, rng.pick(set)));
@@ -82,11 +86,16 @@ function genRequests(rng: Rng, sets: readonly (readonly RangeModel[])[]): string
     picked.push({ family, value: family === 4 ? 0x0af4ff00n + BigInt(rng.int(1, 254)) : (0x20010db800ffn << 80n) + BigInt(rng.int(1, 99)) });
   }
   const firstLeftover = picked.findIndex((a) => !inSomeSet(sets, a));
-  return picked
+  const texts = picked
     .filter((a, i) => i === firstLeftover || inSomeSet(sets, a))
     .map((a) => formatAddr(a, a.family === 4 && rng.int(0, 9) === 0 ? "mapped" : rng.pick(["short", "short", "full"] as const)))
     .map((ip) => (rng.chance(0.15) ? `${ip}/${ip.includes(":") && !ip.includes(".") ? 64 : 24}` : ip));
+  if (rng.chance(0.06) && malformed) texts.push(rng.pick(MALFORMED_IPS));
+  return texts;
 }
+
+/** Texts neither implementation may take for an address. */
+const MALFORMED_IPS = ["10.244.1.05", "fe80::1%eth0", " 10.244.1.5", "10.244.1.5/33", "10.244.1", "1.2.3.4.5", "::ffff:10.244.1.300", "10.244.1.5/24x", "2001:db8::g", "10.244.1.5/"];
 
 function kubeletArgs(rng: Rng): string {
   return `IgnoreUnknown=${rng.pick(["1", "true"])};K8S_POD_NAMESPACE=ns${rng.int(0, 3)};K8S_POD_NAME=pod${rng.int(0, 9)}`;
@@ -119,12 +128,29 @@ function placeRequests(rng: Rng, ips: readonly string[]): Pick<Step, "cniArgs" |
   return out;
 }
 
+/** A reservation file as an older plugin or an operator may have left it, or an odd last_reserved_ip.N. */
+function genPlant(rng: Rng, sets: readonly (readonly RangeModel[])[], id: string, ifName: string): { name: string; text: string } {
+  const idx = rng.int(0, sets.length - 1);
+  const r = rng.pick(sets[idx] ?? []);
+  const near = (d: number) => ({ family: r.family, value: r.start + BigInt(rng.int(0, d)) });
+  if (rng.chance(0.4)) {
+    const ip = formatAddr(near(3), rng.pick(["short", "short", "full", "mapped"] as const));
+    const other = r.family === 4 ? "2001:db8:ff::1" : "10.244.255.1";
+    const text = rng.pick([ip, `${ip}\n`, "", "garbage", formatAddr(near(40)), other, formatAddr({ family: r.family, value: r.end })]);
+    return { name: `last_reserved_ip.${rng.chance(0.8) ? idx : sets.length}`, text };
+  }
+  const text = rng.pick([id, `  ${id}\n`, `${id}\r\n${ifName}\n`, `${id}\r\n${ifName}`, `${id}\n${ifName}`]);
+  return { name: formatAddr(near(Number(r.end - r.start < 6n ? r.end - r.start : 6n))), text };
+}
+
 interface StepContext {
   readonly ids: string[];
   readonly sets: readonly (readonly RangeModel[])[];
   readonly phase: number;
   /** cniVersion >= 0.4.0: otherwise CHECK only shows skel's version error, so it is rare. */
   readonly checkAllowed: boolean;
+  /** Whether requests may include unparsable addresses (see configs.ts TYPE_ERROR). */
+  readonly malformed: boolean;
 }
 
 function genStep(rng: Rng, ctx: StepContext): Step {
@@ -136,16 +162,13 @@ function genStep(rng: Rng, ctx: StepContext): Step {
     case "ADD":
       return { ...base, cmd: "ADD", ...(rng.chance(0.3) ? { cniArgs: kubeletArgs(rng) } : {}) };
     case "ADDREQ":
-      return { ...base, cmd: "ADD", ...placeRequests(rng, genRequests(rng, ctx.sets)) };
+      return { ...base, cmd: "ADD", ...placeRequests(rng, genRequests(rng, ctx.sets, ctx.malformed)) };
     case "DEL":
       return { ...base, cmd: "DEL", ...(rng.chance(0.2) ? { cniArgs: kubeletArgs(rng) } : {}) };
     case "CHECK":
       return { ...base, cmd: "CHECK", prev: rng.weighted([["current", 6], ["none", 3], ["stale", 1]] as const) };
-    case "PLANT": {
-      const r = rng.pick(rng.pick(ctx.sets));
-      const value = r.start + BigInt(rng.int(0, Number(r.end - r.start < 6n ? r.end - r.start : 6n)));
-      return { ...base, cmd: "PLANT", plantIP: formatAddr({ family: r.family, value }, "short") };
-    }
+    case "PLANT":
+      return { ...base, cmd: "PLANT", plant: genPlant(rng, ctx.sets, id, ifName) };
     case "BADENV":
       return rng.chance(0.5)
         ? { ...base, cmd: "ADD", containerID: `bad%${id}` }
@@ -176,7 +199,8 @@ export function genScenario(seed: number, index: number): Scenario {
   for (let i = 0; i < n; i++) {
     const phase = configs.length > 1 && i >= switchAt ? 1 : 0;
     const checkAllowed = ["0.4.0", "1.0.0"].includes(versions[phase] ?? "");
-    steps.push(genStep(rng, { ids, sets: setsByPhase[phase] ?? first.sets, phase, checkAllowed }));
+    const malformed = !notes.some((n) => n.includes(TYPE_ERROR));
+    steps.push(genStep(rng, { ids, sets: setsByPhase[phase] ?? first.sets, phase, checkAllowed, malformed }));
   }
   return { index, configs, steps, label: notes.join(", ") };
 }
