@@ -4,6 +4,9 @@
 // Written for Weft's tests; built by scripts/build-go-cnitool.sh.
 //
 // stdin:  one request per line: {"result": <result JSON, kept verbatim>, "from": "0.4.0", "to": "1.0.0"}
+//
+//	"from": "auto" decodes the result by its own cniVersion (create.CreateFromBytes).
+//
 // stdout: one answer per line, in order:
 //
 //	{"ok": "<converted result as plugins print it>", "map": "<1.x only: the same printed through a map>"}
@@ -71,7 +74,13 @@ func convert(req request) (ans answer) {
 			ans = answer{Panic: str(fmt.Sprint(p))}
 		}
 	}()
-	res, err := create.Create(req.From, req.Result)
+	var res types.Result
+	var err error
+	if req.From == "auto" {
+		res, err = create.CreateFromBytes(req.Result)
+	} else {
+		res, err = create.Create(req.From, req.Result)
+	}
 	if err != nil {
 		return answer{Err: str(err.Error())}
 	}
