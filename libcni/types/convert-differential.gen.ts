@@ -43,7 +43,7 @@ export interface Generated {
   readonly raw: string;
   /** Route extras in output order (0.1.0/0.2.0: ip4 routes then ip6 routes). */
   readonly routeExtras: readonly Extras[];
-  /** Interface extras (1.x sources only), one per interface. */
+  /** Interface extras, one per interface (they count only where the result decodes as 1.x). */
   readonly ifaceExtras: readonly Extras[];
   /** Whether any HEAD-only key is present in the text at all (even as 0, "" or null). */
   readonly headOnly: boolean;
@@ -242,7 +242,7 @@ export class ResultGen {
         if (r.chance(0.5)) entries.push(["pciID", q(pciID)]);
         for (const [k, v] of entries) if (v !== undefined && (k === "mtu" || k === "socketPath" || k === "pciID")) extras[k] = JSON.parse(v) as number | string;
       }
-      this.ifaceExtras.push(is100 ? extras : {});
+      this.ifaceExtras.push(extras);
       return this.obj(r.chance(0.2) ? entries.reverse() : entries);
     });
   }

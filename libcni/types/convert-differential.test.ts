@@ -30,7 +30,7 @@ import { Rng, ResultGen, type Extras, type Family, type Generated } from "./conv
 import { convertResult } from "./convert.ts";
 import { CniError, isCniError } from "./error.ts";
 import { formatResult } from "./format.ts";
-import { asJsonObject, createResult } from "./parse.ts";
+import { asJsonObject, createResult, parseResult } from "./parse.ts";
 import { familyOf, type AnyResult } from "./result.ts";
 
 const GO_CONVERT = join(dirname(fileURLToPath(import.meta.url)), "../../dist/ref/go-convert");
@@ -73,7 +73,7 @@ interface Exception {
 const EXCEPTIONS: Readonly<Record<string, Exception>> = {
   "json type error": {
     reason: 'Go prints encoding/json\'s "json: cannot unmarshal number into Go struct field ..."; ours names the JSON path and the expected type',
-    matches: (go, ours) => /^json: cannot unmarshal /.test(go.err ?? "") && /^(invalid result: "[^"]*" must be |result must be a JSON object, got )/.test(ours.msg),
+    matches: (go, ours) => /^(decoding version from network config: )?json: cannot unmarshal /.test(go.err ?? "") && /^(invalid result: "[^"]*" must be |result must be a JSON object, got )/.test(ours.msg),
   },
   "null list entry": {
     reason:
@@ -153,13 +153,15 @@ function checkHeadOnly(text: string, g: Generated, fromFamily: Family, toFamily:
 }
 
 const GO_VERSION = (v: string): string => (v === "1.1.0" ? "1.0.0" : v);
+/** `from` for a result decoded by its own cniVersion: Go's create.CreateFromBytes, our parseResult. */
+const AUTO = "auto";
 
 /**
  * The request line for the oracle, with 1.1.0 spelled 1.0.0 (REFERENCE_DELTAS spec-1.1.0); the
  * result's own cniVersion is its first key, however spelled.
  */
 function goRequest(raw: string, from: string, to: string): string {
-  const goRaw = familyOf(from) === "100" ? raw.replace(/^\{("[^"]*"):"1\.1\.0"/, '{$1:"1.0.0"') : raw;
+  const goRaw = familyOf(from) === "100" || from === AUTO ? raw.replace(/^\{("[^"]*"):"1\.1\.0"/, '{$1:"1.0.0"') : raw;
   return `{"result":${goRaw},"from":${JSON.stringify(GO_VERSION(from))},"to":${JSON.stringify(GO_VERSION(to))}}`;
 }
 
@@ -205,6 +207,7 @@ function parseOurs(raw: string, from: string): AnyResult | CniError {
   try {
     // Go's Create picks the creator by version before it reads the bytes; createResult takes a
     // parsed object, so for an unknown version it is handed one without parsing the text.
+    if (from === AUTO) return deepFreeze(parseResult(raw));
     return deepFreeze(createResult(from, familyOf(from) ? asJsonObject(raw, "result") : {}));
   } catch (e) {
     if (isCniError(e)) return e;
@@ -216,6 +219,7 @@ interface Case {
   readonly g: Generated;
   readonly from: string;
   readonly to: string;
+  /** The result family it is decoded as. */
   readonly family: Family;
   /** The cniVersion written in the result (undefined: left out). */
   readonly own: string | undefined;
@@ -226,13 +230,15 @@ function casesFor(source: string, rng: Rng): Case[] {
   const cases: Case[] = [];
   const others = [...SPEC_VERSIONS, ...UNKNOWN_VERSIONS, ""];
   for (let i = 0; i < PER_SOURCE; i++) {
-    const from = family === "020" && rng.chance(0.1) ? "" : source;
+    const from = rng.chance(0.1) ? AUTO : family === "020" && rng.chance(0.1) ? "" : source;
     const own = rng.chance(0.9) ? source : rng.chance(0.5) ? undefined : rng.pick(others);
     const g = new ResultGen(rng, { family, cniVersion: own, breakRate: 0.03 }).generate();
     const targets: string[] = [...SPEC_VERSIONS];
     if (rng.chance(0.1)) targets.push("");
     if (rng.chance(0.05)) targets.push(rng.pick(UNKNOWN_VERSIONS));
-    for (const to of targets) cases.push({ g, from, to, family, own });
+    // The family the result is decoded as: by its own version when it names it itself.
+    const decodedAs = from === AUTO ? (familyOf(own ?? "") ?? family) : family;
+    for (const to of targets) cases.push({ g, from, to, family: decodedAs, own });
   }
   return cases;
 }
@@ -320,6 +326,8 @@ describe.skipIf(!existsSync(GO_CONVERT))("result conversion against Debian's Go 
       '"1.0.0"',
       "7",
       '{"cniVersion":null}',
+      '{"cniVersion":1,"ips":[]}',
+      '{"cniVersion":"","ip4":{"ip":"10.1.2.3/24"}}',
       '{"CNIVERSION":"%V"}',
       '{"cniVersion":"%V","ips":null,"routes":[],"interfaces":[],"dns":{}}',
       '{"cniVersion":"%V","ip4":null,"ip6":{"ip":"::1/128","routes":null},"dns":{"nameservers":null,"domain":null}}',
@@ -332,12 +340,12 @@ describe.skipIf(!existsSync(GO_CONVERT))("result conversion against Debian's Go 
       '{"cniVersion":"%V","ip4":"10.1.2.3/24"}',
     ];
     const cases: Case[] = [];
-    for (const from of ["", ...SPEC_VERSIONS, "0.5.0", "1.2.0"])
+    for (const from of ["", ...SPEC_VERSIONS, "0.5.0", "1.2.0", AUTO])
       for (const doc of docs)
         for (const to of ["", ...SPEC_VERSIONS]) {
           const raw = doc.replaceAll("%V", from);
           const g: Generated = { raw, routeExtras: [], ifaceExtras: [], headOnly: false };
-          cases.push({ g, from, to, family: familyOf(from) ?? "100", own: from });
+          cases.push({ g, from, to, family: familyOf(from) ?? "100", own: from === AUTO ? undefined : from });
         }
     const answers = runGo(cases.map((c) => goRequest(c.g.raw, c.from, c.to)));
     const tally = newTally();
