@@ -24,7 +24,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { SPEC_VERSIONS } from "../version.ts";
 import { Rng, ResultGen, type Extras, type Family, type Generated } from "./convert-differential.gen.ts";
 import { convertResult } from "./convert.ts";
@@ -296,7 +296,7 @@ function runGo(lines: readonly string[]): GoAnswer[] {
 }
 
 describe.skipIf(!existsSync(GO_CONVERT))("result conversion against Debian's Go libcni (dist/ref/go-convert)", () => {
-  console.log(`convert-differential: seed ${SEED} (WEFT_FUZZ_SEED=<n> to replay), ${PER_SOURCE} results per source version`);
+  beforeAll(() => console.log(`convert-differential: seed ${SEED} (WEFT_FUZZ_SEED=<n> to replay), ${PER_SOURCE} results per source version`));
 
   it.each(SPEC_VERSIONS.map((v, i) => [v, i] as const))("decodes, converts and prints %s results to every version exactly as Go does", (source, i) => {
     const rng = new Rng(SEED + i * 7919);
