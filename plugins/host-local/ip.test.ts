@@ -37,6 +37,15 @@ describe("IP text like Go's net package", () => {
     expect(must(parseCIDR("::ffff:1.2.3.4/120"))).toMatchObject({ maskFamily: 6, ip: { family: 4 } });
   });
 
+  it.each([
+    ["::ffff:10.0.0.0/104", "10.0.0.0/8"],
+    ["::ffff:10.1.2.3/120", "10.1.2.3/24"],
+    ["::ffff:10.0.0.0/64", "10.0.0.0/0"],
+    ["::ffff:0.0.0.0/96", "0.0.0.0/0"],
+  ])("prints the IPv4-mapped prefix %s with the last 32 bits of its mask, as Go does: %s", (input, printed) => {
+    expect(formatCIDR(must(parseCIDR(input)))).toBe(printed);
+  });
+
   it.each(["10.1.2.0", "10.1.2.0/33", "10.1.2.0/", "2001:db8::/129", "10.1.2.0/-1", "x/24"])("rejects %j as a CIDR", (input) => {
     expect(parseCIDR(input)).toBeUndefined();
   });

@@ -87,9 +87,14 @@ export function formatIP(ip: IP): string {
   return Address6.fromBigInt(ip.value).correctForm();
 }
 
-/** Go's `net.IPNet.String()`: the address as stored (host bits included) and the prefix length. */
+/**
+ * Go's `net.IPNet.String()`: the address as stored (host bits included) and the prefix length. An
+ * IPv4 address under an IPv6 mask (`::ffff:10.0.0.0/104`) prints with the mask's last 32 bits, as
+ * Go does: `10.0.0.0/8` (and `/0` when the mask ends before them).
+ */
 export function formatCIDR(n: IPNet): string {
-  return `${formatIP(n.ip)}/${n.prefix}`;
+  const prefix = n.ip.family === 4 && n.maskFamily === 6 ? Math.max(0, n.prefix - 96) : n.prefix;
+  return `${formatIP(n.ip)}/${prefix}`;
 }
 
 export function ipEqual(a: IP, b: IP): boolean {
