@@ -98,7 +98,7 @@ export function genRange(rng: Rng, family: 4 | 6, k: number): RangeModel {
   const defEnd = family === 4 ? last - 1n : last;
   const cap = (x: bigint, hi: bigint) => (x > hi ? hi : x);
   const fmt = (v: bigint) => formatAddr({ family, value: v }, family === 6 && rng.chance(0.2) ? "full" : family === 4 && rng.chance(0.03) ? "mapped" : "short");
-  const json: Record<string, string> = { subnet: `${formatAddr({ family, value: network })}/${prefix}` };
+  const json: Record<string, string> = { subnet: `${formatAddr({ family, value: network }, family === 6 && rng.chance(0.1) ? "full" : "short")}/${prefix}` };
   let start = network + 1n;
   let end = defEnd;
   if (rng.chance(0.35)) {
@@ -151,6 +151,10 @@ const ROUTES: readonly Record<string, string>[] = [
   { dst: "192.168.0.0/16", gw: "10.244.0.1" },
   { dst: "10.96.0.0/12" },
   { dst: "fd00::/8", gw: "2001:db8::1" },
+  { dst: "10.96.0.1/12" },
+  { dst: "::ffff:10.0.0.0/104" },
+  { dst: "2001:DB8:0::/48", gw: "2001:0db8::0001" },
+  { dst: "172.16.0.0/12", gw: "::ffff:10.244.0.1" },
 ];
 
 function upper(r: Record<string, string>): Record<string, string> {
@@ -200,7 +204,7 @@ export function genConfig(rng: Rng): GeneratedConfig {
   const sets = genSets(rng, layout, rng.int(1, 150));
   const ipRanges = rng.chance(0.1) ? 1 : 0;
   const legacy = rng.chance(0.25) && sets[ipRanges]?.length === 1;
-  const routes = ROUTES.filter(() => rng.chance(0.3));
+  const routes = ROUTES.filter(() => rng.chance(0.2));
   const resolv = rng.weighted([[undefined, 12], ["@root/resolv.a.conf", 2], ["@root/resolv.b.conf", 1], ["@root/resolv.c.conf", 1], ["@root/resolv.d.conf", 1], ["@root/missing.conf", 1]] as const);
   return finish({
     version,

@@ -97,7 +97,22 @@ function genRequests(rng: Rng, sets: readonly (readonly RangeModel[])[], malform
 /** Texts neither implementation may take for an address. */
 const MALFORMED_IPS = ["10.244.1.05", "fe80::1%eth0", " 10.244.1.5", "10.244.1.5/33", "10.244.1", "1.2.3.4.5", "::ffff:10.244.1.300", "10.244.1.5/24x", "2001:db8::g", "10.244.1.5/"];
 
+/** CNI_ARGS as a careless runtime or operator may write them. */
+const ODD_CNI_ARGS = [
+  "IgnoreUnknown=yes;X=1",
+  "IgnoreUnknown=0;X=1",
+  "IgnoreUnknown=TRUE;X=1",
+  "ignoreunknown=1;X=1",
+  "A=1;B=2",
+  "IP=10.244.1.5=x",
+  "=5",
+  "IP",
+  "K8S_POD_NAME=p;;IgnoreUnknown=1",
+  "IgnoreUnknown=1;IP=",
+];
+
 function kubeletArgs(rng: Rng): string {
+  if (rng.chance(0.08)) return rng.pick(ODD_CNI_ARGS);
   return `IgnoreUnknown=${rng.pick(["1", "true"])};K8S_POD_NAMESPACE=ns${rng.int(0, 3)};K8S_POD_NAME=pod${rng.int(0, 9)}`;
 }
 
