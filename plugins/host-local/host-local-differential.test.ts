@@ -20,9 +20,15 @@ import { type Scenario, type Step, genScenario } from "./differential/scenarios.
 
 const OURS = join(WEFT_PLUGIN_DIR, "host-local");
 const REF = "/usr/lib/cni/host-local";
-const DEFAULT_SEED = 0x5eed0001;
+/**
+ * A seed whose 40 scenarios need every entry of the two tables below (checked by the last test).
+ * Changing the generator changes every stream: pick a new one then, from the "listed differences
+ * not seen" line the run prints (`WEFT_FUZZ_SEED=<n> npx vitest run ...`).
+ */
+const DEFAULT_SEED = 89;
 const SEED = Number(process.env["WEFT_FUZZ_SEED"] ?? DEFAULT_SEED) >>> 0;
-const COUNT = Number(process.env["WEFT_FUZZ_SCENARIOS"] ?? 40);
+const DEFAULT_COUNT = 40;
+const COUNT = Number(process.env["WEFT_FUZZ_SCENARIOS"] ?? DEFAULT_COUNT);
 const ONLY = process.env["WEFT_FUZZ_ONLY"];
 const available = existsSync(REF) && existsSync(WEFT_BIN) && existsSync(OURS);
 
@@ -62,6 +68,14 @@ const CODE_DIFFERENCES: readonly CodeDifference[] = [
   },
   { ref: /^open \S+: no such file or directory$/, refCode: 999, ourCode: 7, msg: "same", reason: "an unreadable ipam.resolvConf is a config problem (7)" },
   { ref: /^host-local: Failed to find address added by container /, refCode: 999, ourCode: 100, msg: "same", reason: "CHECK found no address: plugin-specific 100, not 3, because the runtime must still clean the attachment up" },
+  {
+    ref: /^ARGS: error parsing value of pair "IP=/,
+    refCode: 999,
+    ourCode: 4,
+    msg: /^ARGS: unknown args \[/,
+    reason:
+      "NOT INTENDED, outside host-local: with a malformed IP= and an unknown key (no IgnoreUnknown), plugins/shared/cni-args.ts reports the unknown key, because host-local parses the IP= value only after parseCniArgs; Go's LoadArgs parses each known key's value where its pair stands and reports unknown keys last. Reported for a fix in cni-args.ts; delete this entry then",
+  },
   {
     ref: /^json: cannot unmarshal /,
     refCode: 999,
@@ -108,6 +122,8 @@ function normaliseResult(o: Outcome, version: string, used: string[]): unknown {
   return copy;
 }
 
+const ruleKey = (d: CodeDifference) => `code ${d.refCode}->${d.ourCode}: ${d.ref.source}`;
+
 function compareErrors(ours: Outcome, ref: Outcome, used: string[]): string | undefined {
   const o = errorOf(ours);
   const r = errorOf(ref);
@@ -116,7 +132,7 @@ function compareErrors(ours: Outcome, ref: Outcome, used: string[]): string | un
     (d) => typeof r.msg === "string" && d.ref.test(r.msg) && d.refCode === r.code && d.ourCode === o.code && (d.msg === "same" ? o.msg === r.msg : typeof o.msg === "string" && d.msg.test(o.msg)),
   );
   if (rule === undefined) return `errors differ: ours ${JSON.stringify(o)}, reference ${JSON.stringify(r)}`;
-  used.push(`code ${r.code}->${o.code}: ${rule.ref.source}`);
+  used.push(ruleKey(rule));
   return undefined;
 }
 
@@ -204,7 +220,10 @@ describe.skipIf(!available)(`host-local: ours vs the reference, seeded different
   afterAll(() => {
     const lines = [...stats.outcomes].sort().map(([k, n]) => `  ${n}\t${k}`);
     const used = [...stats.used].sort().map(([k, n]) => `  ${n}\t${k}${k in BEHAVIOUR_DIFFERENCES ? `: ${BEHAVIOUR_DIFFERENCES[k as Diff]}` : ""}`);
-    console.log(`ran ${stats.scenarios} scenarios, ${stats.steps} steps (reference outcomes):\n${lines.join("\n")}\nintended differences seen:\n${used.join("\n")}`);
+    const unseen = [...CODE_DIFFERENCES.map(ruleKey), ...Object.keys(BEHAVIOUR_DIFFERENCES)].filter((k) => !stats.used.has(k));
+    console.log(
+      `ran ${stats.scenarios} scenarios, ${stats.steps} steps (reference outcomes):\n${lines.join("\n")}\nlisted differences seen:\n${used.join("\n")}\nlisted differences not seen: ${unseen.length}\n${unseen.join("\n")}`,
+    );
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -212,10 +231,15 @@ describe.skipIf(!available)(`host-local: ours vs the reference, seeded different
     await runScenario(sc);
   }, 30_000);
 
-  it.skipIf(ONLY !== undefined)("exercised allocation, exhaustion, requested IPs, CHECK and DEL", () => {
+  it.skipIf(ONLY !== undefined)("exercised allocation, exhaustion, requested IPs, CHECK and DEL, and with the default seed every listed difference", () => {
     const seen = (prefix: string) => [...stats.outcomes].filter(([k]) => k.startsWith(prefix)).reduce((n, [, c]) => n + c, 0);
     for (const k of ["ADD ok", "DEL ok", "CHECK ok", "ADD error: no IP addresses", "ADD error: not available", "ADD error: requested IPs", "ADD error: gateway", "ADD error: duplicate", "CHECK error: Failed to find"]) {
       expect(seen(k), k).toBeGreaterThan(0);
+    }
+    // A table entry no step needs is stale (e.g. the difference was fixed): the default run must use each one.
+    if (SEED === DEFAULT_SEED && COUNT === DEFAULT_COUNT) {
+      const listed = [...CODE_DIFFERENCES.map(ruleKey), ...Object.keys(BEHAVIOUR_DIFFERENCES)];
+      expect(listed.filter((k) => !stats.used.has(k))).toEqual([]);
     }
   });
 });

@@ -205,7 +205,7 @@ export function genConfig(rng: Rng): GeneratedConfig {
   const ipRanges = rng.chance(0.1) ? 1 : 0;
   const legacy = rng.chance(0.25) && sets[ipRanges]?.length === 1;
   const routes = ROUTES.filter(() => rng.chance(0.2));
-  const resolv = rng.weighted([[undefined, 12], ["@root/resolv.a.conf", 2], ["@root/resolv.b.conf", 1], ["@root/resolv.c.conf", 1], ["@root/resolv.d.conf", 1], ["@root/missing.conf", 1]] as const);
+  const resolv = rng.weighted([[undefined, 12], ["@root/resolv.a.conf", 2], ["@root/resolv.b.conf", 1], ["@root/resolv.c.conf", 1], ["@root/resolv.d.conf", 1], ["@root/missing.conf", 0.5]] as const);
   return finish({
     version,
     sets,

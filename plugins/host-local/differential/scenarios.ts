@@ -199,7 +199,7 @@ export function genScenario(seed: number, index: number): Scenario {
   const setsByPhase = [first.sets];
   const versions = [first.version];
   const notes = [first.label];
-  if (rng.chance(0.08)) notes.push(mutateInvalid(rng, first.conf));
+  if (rng.chance(0.12)) notes.push(mutateInvalid(rng, first.conf));
   else if (rng.chance(0.2)) {
     const next = reshapeConfig(rng, first);
     configs.push(next.conf);
