@@ -25,7 +25,7 @@ const REF = "/usr/lib/cni/host-local";
  * Changing the generator changes every stream: pick a new one then, from the "listed differences
  * not seen" line the run prints (`WEFT_FUZZ_SEED=<n> npx vitest run ...`).
  */
-const DEFAULT_SEED = 89;
+const DEFAULT_SEED = 193;
 const SEED = Number(process.env["WEFT_FUZZ_SEED"] ?? DEFAULT_SEED) >>> 0;
 const DEFAULT_COUNT = 40;
 const COUNT = Number(process.env["WEFT_FUZZ_SCENARIOS"] ?? DEFAULT_COUNT);
@@ -239,7 +239,8 @@ describe.skipIf(!available)(`host-local: ours vs the reference, seeded different
     // A table entry no step needs is stale (e.g. the difference was fixed): the default run must use each one.
     if (SEED === DEFAULT_SEED && COUNT === DEFAULT_COUNT) {
       const listed = [...CODE_DIFFERENCES.map(ruleKey), ...Object.keys(BEHAVIOUR_DIFFERENCES)];
-      expect(listed.filter((k) => !stats.used.has(k))).toEqual([]);
+      const why = "listed differences the default run never needed: a stale entry (delete it), or the generator changed (pick a new DEFAULT_SEED)";
+      expect(listed.filter((k) => !stats.used.has(k)), why).toEqual([]);
     }
   });
 });

@@ -102,7 +102,10 @@ export function genRange(rng: Rng, family: 4 | 6, k: number): RangeModel {
   let start = network + 1n;
   let end = defEnd;
   if (rng.chance(0.35)) {
-    start = cap(network + 1n + BigInt(rng.int(0, 6)), defEnd);
+    // Mostly near the bottom; sometimes the network address itself or the top of the window (wrap-around).
+    const where = rng.weighted([["low", 7], ["network", 1], ["top", 2]] as const);
+    start = where === "network" ? network : where === "top" ? defEnd - BigInt(rng.int(0, 3)) : cap(network + 1n + BigInt(rng.int(0, 6)), defEnd);
+    if (start < network) start = network;
     json["rangeStart"] = fmt(start);
   }
   if (rng.chance(0.35)) {
