@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WEFT_BIN, WEFT_PLUGIN_DIR } from "../../netns-fixtures/reference.ts";
+import { isObject } from "../shared/conf.ts";
 import { RESOLV_FILES } from "./differential/configs.ts";
 import { type Outcome, Side, networkDir } from "./differential/runner.ts";
 import { type Scenario, type Step, genScenario } from "./differential/scenarios.ts";
@@ -108,13 +109,13 @@ interface Verdict {
 
 function errorOf(o: Outcome): { code: unknown; msg: unknown } {
   const j = o.json;
-  return typeof j === "object" && j !== null ? { code: (j as { code?: unknown }).code, msg: (j as { msg?: unknown }).msg } : { code: undefined, msg: o.stdout };
+  return isObject(j) ? { code: j["code"], msg: j["msg"] } : { code: undefined, msg: o.stdout };
 }
 
 function normaliseResult(o: Outcome, version: string, used: string[]): unknown {
   const j = o.json;
-  if (typeof j !== "object" || j === null) return j;
-  const copy = { ...(j as Record<string, unknown>) };
+  if (!isObject(j)) return j;
+  const copy = { ...j };
   if (version === "1.0.0" && isDeepStrictEqual(copy["dns"], {})) {
     delete copy["dns"];
     used.push("emptyDns");
@@ -136,20 +137,23 @@ function compareErrors(ours: Outcome, ref: Outcome, used: string[]): string | un
   return undefined;
 }
 
+/** Text as the snapshot shows a file holding it (runner.ts reads files byte for byte, as latin1). */
+const asFile = (text: string) => Buffer.from(text, "utf8").toString("latin1");
+
 /** Ours failed CHECK on a prevResult address the reference's own files show is not this attachment's. */
 function explainsCheckPrevResult(step: Step, ours: Outcome, ref: Outcome): boolean {
   if (step.cmd !== "CHECK" || ref.status !== 0) return false;
   const o = errorOf(ours);
   const m = typeof o.msg === "string" ? /^host-local: address (\S+) of prevResult is not reserved for container /.exec(o.msg) : null;
   const ip = m?.[1];
-  return o.code === 100 && ip !== undefined && ref.files?.[ip] !== `${step.containerID}\r\n${step.ifName}`;
+  return o.code === 100 && ip !== undefined && ref.files?.[ip] !== asFile(`${step.containerID}\r\n${step.ifName}`);
 }
 
 /** Files only we still have after a failed ADD, all the ADD's attachment's or its container's legacy ones (rollbackScope). */
 function rollbackLeftovers(step: Step, ours: Outcome, ref: Outcome): string[] | undefined {
   if (step.cmd !== "ADD" || ours.status === 0 || ref.status === 0 || ours.files === null || ref.files === null) return undefined;
   const extra = Object.keys(ours.files).filter((n) => !(n in (ref.files ?? {})));
-  const owners = [`${step.containerID}\r\n${step.ifName}`, step.containerID];
+  const owners = [asFile(`${step.containerID}\r\n${step.ifName}`), step.containerID];
   if (extra.length === 0 || extra.some((n) => !owners.includes((ours.files?.[n] ?? "").trim()))) return undefined;
   const rest = Object.fromEntries(Object.entries(ours.files).filter(([n]) => !extra.includes(n)));
   return isDeepStrictEqual(rest, ref.files) ? extra : undefined;

@@ -102,7 +102,8 @@ export class Side {
 
   /** The stdin config of a step. */
   config(step: Step, base: Record<string, unknown>): Record<string, unknown> {
-    const conf = withRoot(structuredClone(base), this.root) as Record<string, unknown>;
+    const rooted = withRoot(base, this.root);
+    const conf: Record<string, unknown> = isObject(rooted) ? rooted : {};
     const ipam = conf["ipam"];
     if (isObject(ipam)) ipam["dataDir"] = this.dataDir;
     if (step.argsIPs !== undefined) conf["args"] = { cni: { ips: step.argsIPs } };

@@ -43,7 +43,7 @@ export interface Scenario {
   readonly label: string;
 }
 
-const IFNAMES = ["eth0", "eth0", "eth1", "net1"];
+const IFNAMES = ["eth0", "eth0", "eth0", "eth1", "eth1", "net1", "eth0.100", "äöü0"];
 
 function genIDs(rng: Rng): string[] {
   const n = rng.int(2, 5);
@@ -187,7 +187,7 @@ function genStep(rng: Rng, ctx: StepContext): Step {
     case "BADENV":
       return rng.chance(0.5)
         ? { ...base, cmd: "ADD", containerID: `bad%${id}` }
-        : { ...base, cmd: rng.pick(["ADD", "DEL", "CHECK"] as const), ifName: rng.pick(["a/b", "averyveryverylongname", "."]) };
+        : { ...base, cmd: rng.pick(["ADD", "DEL", "CHECK"] as const), ifName: rng.pick(["a/b", "averyveryverylongname", ".", "äääääääää", "a\u00a0b", "a\u0085b"]) };
   }
 }
 
