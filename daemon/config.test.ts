@@ -25,6 +25,12 @@ describe("network config parsing", () => {
     expect(c.enableIPv6).toBe(true);
   });
 
+  it("reads the last of two keys that differ only in case, as flanneld's Go decoder does", () => {
+    const c = parseNetworkConfig('{"Network":"10.244.0.0/16","network":"10.7.0.0/16","SubnetLen":24,"subnetLen":26}', W);
+    expect(c.network && formatIp(4, c.network.ip)).toBe("10.7.0.0");
+    expect(c.subnetLen).toBe(26);
+  });
+
   it("reads the vxlan keys", () => {
     const c = parse({ Network: "10.0.0.0/8", Backend: { Type: "vxlan", VNI: 42, Port: 4789, MTU: 9000, GBP: true, Learning: true, DirectRouting: true } });
     expect(c.backend).toMatchObject({ vni: 42, port: 4789, mtu: 9000, gbp: true, learning: true, directRouting: true });

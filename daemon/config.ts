@@ -3,6 +3,7 @@
  * Go's case-insensitive key matching, reference defaults, and CheckNetworkConfig's validation.
  * Errors name the key, the value and the fix.
  */
+import { getField } from "../libcni/validate/fields.ts";
 import { blockSize, formatCidr, formatIp, hostMask, maskNet, parseCidr, parseIp, type Family, type IpNet } from "./ip.ts";
 
 export const SUPPORTED_BACKENDS = ["vxlan", "host-gw"] as const;
@@ -59,12 +60,9 @@ function isObj(v: unknown): v is Obj {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** Go encoding/json lookup: exact key first, then the first case-insensitive match. */
+/** Go encoding/json lookup: the last key matching `key` exactly or ignoring case (libcni's rule). */
 export function getKey(o: Obj, key: string): unknown {
-  if (Object.hasOwn(o, key)) return o[key];
-  const lower = key.toLowerCase();
-  for (const k of Object.keys(o)) if (k.toLowerCase() === lower) return o[k];
-  return undefined;
+  return getField(o, key);
 }
 
 class Reader {

@@ -4,8 +4,9 @@ import { caughtCniError as caught } from "./caught.ts";
 
 
 describe("getField", () => {
-  it("prefers the exact key, else the last key equal ignoring case, like Go's decoder", () => {
-    expect(getField({ cniVersion: "1.0.0", CNIVERSION: "0.4.0" }, "cniVersion")).toBe("1.0.0");
+  it("reads the last key equal ignoring case, exact or not, like Go's decoder (checked with Go 1.19 encoding/json)", () => {
+    expect(getField({ cniVersion: "1.0.0", CNIVERSION: "0.4.0" }, "cniVersion")).toBe("0.4.0");
+    expect(getField({ CNIVERSION: "0.4.0", cniVersion: "1.0.0" }, "cniVersion")).toBe("1.0.0");
     expect(getField({ CNIVersion: "0.3.1", cniversion: "0.4.0" }, "cniVersion")).toBe("0.4.0");
     expect(getField({ RuntimeConfig: { mac: "x" } }, "runtimeConfig")).toEqual({ mac: "x" });
     expect(getField({ name: "n" }, "type")).toBeUndefined();

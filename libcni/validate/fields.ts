@@ -1,6 +1,7 @@
 /**
  * Go's encoding/json key matching: an object key selects a struct field by exact name, else
- * case-insensitively; unknown keys are ignored; `null` leaves a field at its zero value.
+ * case-insensitively, the last matching key winning; unknown keys are ignored; `null` leaves a
+ * field at its zero value.
  */
 import { KEYS } from "./generated/keys.ts";
 import type { KeyNode } from "./generated/types.ts";
@@ -18,18 +19,18 @@ function fold(k: string): string {
 }
 
 /**
- * The key of obj that Go would decode into a field named `name`: the exact key if present,
- * else the last key equal to it ignoring case. undefined when none.
+ * The key of obj that Go would decode into a field named `name`. Go decodes every key that matches
+ * the field (exactly or ignoring case) in document order, so the last one wins: with "ranges" and
+ * "Ranges" both present, the later one is read. undefined when none.
  */
 export function findKey(obj: Readonly<Record<string, unknown>>, name: string): string | undefined {
-  if (Object.hasOwn(obj, name)) return name;
   const want = fold(name);
   let found: string | undefined;
   for (const k of Object.keys(obj)) if (fold(k) === want) found = k;
   return found;
 }
 
-/** Value of the field `name` looked up as Go does (exact key first, then case-insensitively). */
+/** Value of the field `name` looked up as Go does (see findKey). */
 export function getField(obj: Readonly<Record<string, unknown>>, name: string): unknown {
   const k = findKey(obj, name);
   return k === undefined ? undefined : obj[k];
