@@ -13,8 +13,7 @@
 // host-local.root.test.ts). Not generated, each for a stated reason: two requested IPs in one range
 // set (the reference picks among them in Go map order), route mtu/table/scope (Debian's v1.1.1 drops
 // them; root test), reservation files not named like an IP (README: ignored on purpose), a JSON type
-// error plus an unparsable address elsewhere (configs.ts TYPE_ERROR), and one key spelled twice in
-// different case (Go decodes the last, libcni/validate/fields.ts prefers the exact spelling: reported).
+// error plus an unparsable address elsewhere (configs.ts TYPE_ERROR).
 import { existsSync, mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
