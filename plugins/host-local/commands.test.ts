@@ -227,6 +227,9 @@ describe("requested IPs and ranges from the runtime", () => {
     ["IP=1=2", 'ARGS: invalid pair "IP=1=2"'],
     ["IgnoreUnknown=yes", 'ARGS: error parsing value of pair "IgnoreUnknown=yes": boolean unmarshal error: invalid input yes'],
     ["IP=10.1.2", 'ARGS: error parsing value of pair "IP=10.1.2": invalid IP address 10.1.2'],
+    // Go reads each known key's value where it stands and names unknown keys only at the end.
+    ["FOO=1;IP=10.1.2", 'ARGS: error parsing value of pair "IP=10.1.2": invalid IP address 10.1.2'],
+    ["IP=10.1.2;FOO=1", 'ARGS: error parsing value of pair "IP=10.1.2": invalid IP address 10.1.2'],
   ])("rejects CNI_ARGS %j with code 4", async (cniArgs, msg) => {
     expect(errorOf(await call("ADD", base(), { cniArgs }))).toMatchObject({ code: 4, msg });
   });

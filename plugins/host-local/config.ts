@@ -140,17 +140,18 @@ function parseIPOrCIDR(text: string): IP | undefined {
 }
 
 function requestedFromCniArgs(cniArgs: string): IP[] {
-  const text = parseCniArgs(cniArgs, ["IP"]).get("IP");
-  if (text === undefined || text === "") return [];
-  const ip = parseIPOrCIDR(text);
-  if (ip === undefined) {
-    throw new CniError(
-      ErrorCode.InvalidEnvironmentVariables,
-      `ARGS: error parsing value of pair "IP=${text}": invalid IP address ${text}`,
-      "CNI_ARGS IP= takes one address such as IP=10.1.2.88",
-    );
-  }
-  return [ip];
+  let ip: IP | undefined;
+  parseCniArgs(cniArgs, ["IP"], (_key, text) => {
+    ip = text === "" ? undefined : parseIPOrCIDR(text);
+    if (ip === undefined && text !== "") {
+      throw new CniError(
+        ErrorCode.InvalidEnvironmentVariables,
+        `ARGS: error parsing value of pair "IP=${text}": invalid IP address ${text}`,
+        "CNI_ARGS IP= takes one address such as IP=10.1.2.88",
+      );
+    }
+  });
+  return ip ? [ip] : [];
 }
 
 function dedupe(ips: readonly IP[]): IP[] {

@@ -5,8 +5,12 @@
  */
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
 
-/** Parse CNI_ARGS, accepting only `known` keys (IgnoreUnknown is always known). */
-export function parseCniArgs(text: string, known: readonly string[]): ReadonlyMap<string, string> {
+/**
+ * Parse CNI_ARGS, accepting only `known` keys (IgnoreUnknown is always known). `check` sees each
+ * known key's value where its pair stands and may throw: as in Go, a bad value is reported before
+ * unknown keys, which are reported only once every pair has been read.
+ */
+export function parseCniArgs(text: string, known: readonly string[], check?: (key: string, value: string) => void): ReadonlyMap<string, string> {
   const out = new Map<string, string>();
   if (text === "") return out;
   const unknown: string[] = [];
@@ -25,6 +29,7 @@ export function parseCniArgs(text: string, known: readonly string[]): ReadonlyMa
       }
       out.set(k, v.toLowerCase());
     } else if (known.includes(k)) {
+      check?.(k, v);
       out.set(k, v);
     } else {
       unknown.push(pair);
