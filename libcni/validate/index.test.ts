@@ -20,6 +20,11 @@ describe("schema checks", () => {
     expect(describeValue("x".repeat(100)).length).toBeLessThanOrEqual(60);
   });
 
+  it("describes a number too large for a double as out of range, not as null", () => {
+    expect(describeValue(JSON.parse('{"mtu":1e400}').mtu)).toBe("a number out of range");
+    expect(describeValue(null)).toBe("null");
+  });
+
   it("canonicalize keys case-insensitively only when asked, dropping nulls of known keys", () => {
     expect(canonicalize("versionInfo", { CNIVERSION: "1.0.0", other: 1 }, { fold: true, keepUnknown: false })).toEqual({ cniVersion: "1.0.0" });
     expect(canonicalize("conflist", { Name: "x", name: "y" }, { fold: false, keepUnknown: true })).toEqual({ name: "y", Name: "x" });

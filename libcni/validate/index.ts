@@ -44,6 +44,8 @@ function dataAt(root: unknown, instancePath: string): unknown {
 export function describeValue(v: unknown): string {
   if (Array.isArray(v)) return "an array";
   if (typeof v === "object" && v !== null) return "an object";
+  // JSON.parse reads 1e400 as Infinity, which JSON.stringify would print as null.
+  if (typeof v === "number" && !Number.isFinite(v)) return "a number out of range";
   const s = JSON.stringify(v) ?? String(v);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
