@@ -51,6 +51,12 @@ describe("bridge ADD", () => {
     expect(h.ipam.calls).toEqual(["ADD host-local"]);
   });
 
+  it("turns off router advertisements on the host veth (accept_ra=0), as the reference does (found by the differential fuzz)", async () => {
+    const h = harness(["0a1b2c3d"]);
+    await bridgeAdd(h.call(conf()), h.deps);
+    expect(h.world.host.sysctls.get("net/ipv6/conf/veth0a1b2c3d/accept_ra")).toBe("0");
+  });
+
   it("creates the bridge with the configured MTU and the veth with MTU and requested MAC", async () => {
     const h = harness(["00000001"]);
     await bridgeAdd(h.call(conf({ mtu: 1400, runtimeConfig: { mac: "02:00:00:00:00:aa" } })), h.deps);

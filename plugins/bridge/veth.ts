@@ -36,6 +36,7 @@ export function setupVeth(deps: BridgeDeps, pod: PodNet, c: BridgeConf, s: VethS
   try {
     hostLink = deps.host.linkByName(hostName);
     deps.host.setUp(hostName);
+    ownHostRoutes(deps, hostName);
     deps.host.setMaster(hostName, s.bridge.index);
     deps.host.setPortFlags(hostName, { hairpin: c.hairpinMode, isolated: c.portIsolation });
   } catch (e) {
@@ -50,6 +51,18 @@ export function setupVeth(deps: BridgeDeps, pod: PodNet, c: BridgeConf, s: VethS
     host: { name: hostName, mac: hostLink.mac },
     pod: { name: s.podIfName, mac: podLink.mac, sandbox: s.netnsPath },
   };
+}
+
+/**
+ * accept_ra=0 on the host end, as the reference's veth setup does: the plugin owns the routes of
+ * this interface, router advertisements must not add any. Best effort, as there.
+ */
+function ownHostRoutes(deps: BridgeDeps, hostName: string): void {
+  try {
+    deps.host.sysctlSet(`net/ipv6/conf/${hostName}/accept_ra`, "0");
+  } catch (e) {
+    deps.log(`could not set accept_ra=0 on ${hostName}: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 function createPair(deps: BridgeDeps, pod: PodNet, c: BridgeConf, s: VethSetup): string {
