@@ -180,10 +180,14 @@ class KernelPod extends NetlinkCommon implements PodNet {
   ) {
     super(nl, (fn) => withNetns(ns, fn as () => never));
   }
+  /**
+   * Appended (NLM_F_APPEND, no NLM_F_EXCL) like the reference's RouteAddEcmp: a second attachment
+   * of the same pod may add the same destination (a default route) through its own interface.
+   */
   routeAdd(r: RouteSpec): void {
     const scope = r.scope === undefined ? undefined : SCOPE_NAMES.get(r.scope);
     this.onLink(r.dev, (dev) =>
-      this.nl.addRoute({
+      this.nl.appendRoute({
         dst: r.dst,
         dev,
         ...(r.gw !== undefined ? { gateway: r.gw } : {}),

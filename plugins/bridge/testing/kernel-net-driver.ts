@@ -3,9 +3,10 @@
  * cache against the real kernel and prints one JSON line.
  *   stale <link>          look the (veth) link up, recreate it behind the cache's back (iproute2), set it up
  *   error <link> <other>  look both up, enslave <link> to <other> (not a bridge): the kernel refuses
+ *   route <netns path> <gw> <dev>...  as a pod: add a default route via <gw> through each <dev>
  */
 import { spawnSync } from "node:child_process";
-import { kernelHost } from "../kernel-net.ts";
+import { kernelHost, openKernelPod } from "../kernel-net.ts";
 
 function ip(...args: string[]): void {
   const r = spawnSync("ip", args, { encoding: "utf8" });
@@ -15,7 +16,19 @@ function ip(...args: string[]): void {
 const [scenario = "", link = "", other = ""] = process.argv.slice(2);
 const host = kernelHost();
 try {
-  if (scenario === "stale") {
+  if (scenario === "route") {
+    const pod = openKernelPod(link);
+    const errors: string[] = [];
+    for (const dev of process.argv.slice(5)) {
+      try {
+        pod.routeAdd({ dst: "0.0.0.0/0", gw: other, dev });
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
+    }
+    pod.close();
+    process.stdout.write(`${JSON.stringify({ errors })}\n`);
+  } else if (scenario === "stale") {
     const before = host.linkByName(link)?.index;
     ip("link", "del", link);
     ip("link", "add", link, "type", "veth", "peer", "name", `${link}p`);
