@@ -57,6 +57,14 @@ describe("bridge ADD", () => {
     expect(h.world.host.sysctls.get("net/ipv6/conf/veth0a1b2c3d/accept_ra")).toBe("0");
   });
 
+  it("refuses a bridge name longer than 15 bytes as a config error with the reference's message (we said 999 RTM_GETLINK ERANGE; found by the differential fuzz)", async () => {
+    const h = harness(["0a1b2c3d"]);
+    const name = "longbridgename0";
+    await expectCni(bridgeAdd(h.call(conf({ bridge: `${name}x` })), h.deps), 7, /^failed to create bridge "longbridgename0x": could not add "longbridgename0x": numerical result out of range$/);
+    await bridgeAdd(h.call(conf({ bridge: name })), h.deps);
+    expect(h.world.host.links.has(name)).toBe(true);
+  });
+
   it("creates the bridge with the configured MTU and the veth with MTU and requested MAC", async () => {
     const h = harness(["00000001"]);
     await bridgeAdd(h.call(conf({ mtu: 1400, runtimeConfig: { mac: "02:00:00:00:00:aa" } })), h.deps);
