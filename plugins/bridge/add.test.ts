@@ -152,7 +152,7 @@ describe("bridge ADD", () => {
     expect(chain).toMatch(/^CNI-[0-9a-f]{24}$/);
     const comment = '-m comment --comment "name: \\"mynet\\" id: \\"cid1\\""';
     expect(h.iptables.chains.get(chain)).toEqual([
-      `-A ${chain} -d 10.1.2.2/24 ${comment} -j ACCEPT`,
+      `-A ${chain} -d 10.1.2.0/24 ${comment} -j ACCEPT`,
       `-A ${chain} ! -d 224.0.0.0/4 ${comment} -j MASQUERADE`,
     ]);
     expect(h.iptables.chains.get("POSTROUTING")).toEqual([`-A POSTROUTING -s 10.1.2.2/32 ${comment} -j ${chain}`]);

@@ -146,18 +146,26 @@ export class IpMasq {
   }
 
   /**
-   * One iptables-restore: (re)declare the chain (created, or flushed when it exists), its ACCEPT and
-   * MASQUERADE rules per address, and the POSTROUTING jumps that are not there yet.
+   * One iptables-restore, with the reference's AppendUnique semantics: the chain is created when
+   * missing, an existing one (another interface of the same container) keeps its rules and only
+   * gets the ACCEPT / MASQUERADE rules it lacks, and each address gets its POSTROUTING jump.
    */
   private async setupIptables(t: MasqTarget, family: 4 | 6, addrs: readonly ReturnType<typeof parsed>[]): Promise<void> {
     const chain = chainName(t.network, t.containerID);
     const comment = ["-m", "comment", "--comment", iptComment(t.network, t.containerID)];
     const mcast = family === 4 ? "224.0.0.0/4" : "ff00::/8";
     const have = await this.postroutingJumps(family, chain);
-    const lines = ["*nat", `:${chain} - [0:0]`];
+    const existing = await this.chainRules(family, chain);
+    const lines = ["*nat", ...(existing === undefined ? [`:${chain} - [0:0]`] : [])];
+    const present = (existing ?? []).map((l) => l.replace(/ -m comment --comment .*? -j /, " -j "));
+    const appendUnique = (args: readonly string[], key: string): void => {
+      if (present.includes(key)) return;
+      present.push(key);
+      lines.push(restoreLine("-A", chain, [...args, ...comment]));
+    };
     for (const a of addrs) {
-      lines.push(restoreLine("-A", chain, ["-d", a.cidr, "-j", "ACCEPT", ...comment]));
-      lines.push(restoreLine("-A", chain, ["!", "-d", mcast, "-j", "MASQUERADE", ...comment]));
+      appendUnique(["-d", a.cidr, "-j", "ACCEPT"], `-A ${chain} -d ${a.net} -j ACCEPT`);
+      appendUnique(["!", "-d", mcast, "-j", "MASQUERADE"], `-A ${chain} ! -d ${mcast} -j MASQUERADE`);
     }
     for (const a of addrs) {
       const prefix = family === 4 ? 32 : 128;
@@ -175,15 +183,32 @@ export class IpMasq {
     return r.stdout.split("\n").filter((l) => l.startsWith("-A POSTROUTING ") && l.endsWith(` -j ${chain}`));
   }
 
+  /** The `-A` rules of `chain` as `-S` prints them; undefined when the chain does not exist. */
+  private async chainRules(family: 4 | 6, chain: string): Promise<string[] | undefined> {
+    const r = await this.runner.run(family === 4 ? "iptables" : "ip6tables", ["-w", "-t", "nat", "-S", chain]);
+    if (r.exitCode !== 0) {
+      if (NOT_EXIST.test(r.stderr)) return undefined;
+      throw failed(`${family === 4 ? "iptables" : "ip6tables"} -t nat -S ${chain}`, r);
+    }
+    return r.stdout.split("\n").filter((l) => l.startsWith(`-A ${chain} `));
+  }
+
   /**
-   * Remove every POSTROUTING jump to this container's chain (whatever the address: it also works
-   * when the pod's addresses are no longer known), then the chain. Declaring the chain first makes
-   * its deletion valid whether or not it exists.
+   * Remove this interface's POSTROUTING jumps to the container's chain (by address; all of them
+   * when the addresses are no longer known, i.e. the pod netns is gone), then the chain, unless
+   * another interface of the same container still jumps to it. Declaring the chain first makes its
+   * deletion valid whether or not it exists. (The reference flushes the shared chain and then fails
+   * deleting it while the other interface's jump remains: its DEL keeps failing.)
    */
   private async teardownIptables(t: MasqTarget, family: 4 | 6): Promise<void> {
     const chain = chainName(t.network, t.containerID);
     const jumps = await this.postroutingJumps(family, chain);
-    const payload = ["*nat", `:${chain} - [0:0]`, ...jumps.map((l) => `-D${l.slice(2)}`), `-X ${chain}`, "COMMIT", ""].join("\n");
+    const prefix = family === 4 ? 32 : 128;
+    const ips = t.addresses.map(parsed).filter((a) => a.family === family).map((a) => ` -s ${a.ip}/${prefix} `);
+    const mine = ips.length === 0 ? jumps : jumps.filter((l) => ips.some((ip) => l.includes(ip)));
+    const others = jumps.filter((l) => !mine.includes(l));
+    const drop = others.length === 0 ? [`:${chain} - [0:0]`] : [];
+    const payload = ["*nat", ...drop, ...mine.map((l) => `-D${l.slice(2)}`), ...(others.length === 0 ? [`-X ${chain}`] : []), "COMMIT", ""].join("\n");
     const r = await this.restore(family, payload);
     if (r.exitCode !== 0) throw failed(`${family === 4 ? "iptables" : "ip6tables"}-restore (remove ${chain})`, r);
   }

@@ -1,7 +1,7 @@
 /**
  * A tiny model of the iptables nat table for unit tests: answers `iptables -t nat -S <chain>` and
  * applies `iptables-restore --noflush` payloads (chain declarations, -A, -D, -X), normalising
- * `-s <ip>` to `-s <ip>/32` as iptables prints it. nft listings answer with an empty chain.
+ * `-s <ip>` to `-s <ip>/32` and `-d <ip>/<prefix>` to its network, as iptables prints them. nft listings answer with an empty chain.
  */
 import type { CommandResult } from "../../../linux/command.ts";
 
@@ -13,7 +13,17 @@ function canonical(chain: string, args: readonly string[]): string {
   const j = args.indexOf("-j");
   const target = j >= 0 ? args.slice(j, j + 2) : [];
   const rest = j >= 0 ? [...args.slice(0, j), ...args.slice(j + 2)] : [...args];
-  return ["-A", chain, ...rest, ...target].join(" ").replace(/-s (\d+\.\d+\.\d+\.\d+) /, "-s $1/32 ");
+  return ["-A", chain, ...rest, ...target]
+    .join(" ")
+    .replace(/-s (\d+\.\d+\.\d+\.\d+) /, "-s $1/32 ")
+    .replace(/-d (\d+\.\d+\.\d+\.\d+)\/(\d+) /, (_m, ip: string, p: string) => `-d ${maskV4(ip, Number(p))}/${p} `);
+}
+
+/** The network address of ip/prefix, as iptables prints a `-d` match. */
+function maskV4(ip: string, prefix: number): string {
+  const n = ip.split(".").reduce((a, o) => a * 256 + Number(o), 0);
+  const masked = prefix === 0 ? 0 : n - (n % 2 ** (32 - prefix));
+  return [24, 16, 8, 0].map((s) => Math.floor(masked / 2 ** s) % 256).join(".");
 }
 
 export class FakeIptables {
