@@ -154,8 +154,7 @@ export class IpMasq {
     const chain = chainName(t.network, t.containerID);
     const comment = ["-m", "comment", "--comment", iptComment(t.network, t.containerID)];
     const mcast = family === 4 ? "224.0.0.0/4" : "ff00::/8";
-    const have = await this.postroutingJumps(family, chain);
-    const existing = await this.chainRules(family, chain);
+    const { jumps: have, rules: existing } = await this.natState(family, chain);
     const lines = ["*nat", ...(existing === undefined ? [`:${chain} - [0:0]`] : [])];
     const present = (existing ?? []).map((l) => l.replace(/ -m comment --comment .*? -j /, " -j "));
     const appendUnique = (args: readonly string[], key: string): void => {
@@ -176,21 +175,18 @@ export class IpMasq {
     if (r.exitCode !== 0) throw failed(`${family === 4 ? "iptables" : "ip6tables"}-restore (masquerade chain ${chain})`, r);
   }
 
-  /** POSTROUTING rules (as `-S` prints them) that jump to `chain`. */
-  private async postroutingJumps(family: 4 | 6, chain: string): Promise<string[]> {
-    const r = await this.runner.run(family === 4 ? "iptables" : "ip6tables", ["-w", "-t", "nat", "-S", "POSTROUTING"]);
-    if (r.exitCode !== 0) throw failed(`${family === 4 ? "iptables" : "ip6tables"} -t nat -S POSTROUTING`, r);
-    return r.stdout.split("\n").filter((l) => l.startsWith("-A POSTROUTING ") && l.endsWith(` -j ${chain}`));
-  }
-
-  /** The `-A` rules of `chain` as `-S` prints them; undefined when the chain does not exist. */
-  private async chainRules(family: 4 | 6, chain: string): Promise<string[] | undefined> {
-    const r = await this.runner.run(family === 4 ? "iptables" : "ip6tables", ["-w", "-t", "nat", "-S", chain]);
-    if (r.exitCode !== 0) {
-      if (NOT_EXIST.test(r.stderr)) return undefined;
-      throw failed(`${family === 4 ? "iptables" : "ip6tables"} -t nat -S ${chain}`, r);
-    }
-    return r.stdout.split("\n").filter((l) => l.startsWith(`-A ${chain} `));
+  /**
+   * The nat table as `-S` prints it: the POSTROUTING rules that jump to `chain`, and the chain's own
+   * `-A` rules (undefined when it does not exist). One listing, as the reference's ListChains;
+   * iptables-nft cannot list a missing chain on its own (it calls it "incompatible").
+   */
+  private async natState(family: 4 | 6, chain: string): Promise<{ jumps: string[]; rules: string[] | undefined }> {
+    const r = await this.runner.run(family === 4 ? "iptables" : "ip6tables", ["-w", "-t", "nat", "-S"]);
+    if (r.exitCode !== 0) throw failed(`${family === 4 ? "iptables" : "ip6tables"} -t nat -S`, r);
+    const lines = r.stdout.split("\n");
+    const jumps = lines.filter((l) => l.startsWith("-A POSTROUTING ") && l.endsWith(` -j ${chain}`));
+    const exists = lines.includes(`-N ${chain}`);
+    return { jumps, rules: exists ? lines.filter((l) => l.startsWith(`-A ${chain} `)) : undefined };
   }
 
   /**
@@ -202,7 +198,7 @@ export class IpMasq {
    */
   private async teardownIptables(t: MasqTarget, family: 4 | 6): Promise<void> {
     const chain = chainName(t.network, t.containerID);
-    const jumps = await this.postroutingJumps(family, chain);
+    const { jumps } = await this.natState(family, chain);
     const prefix = family === 4 ? 32 : 128;
     const ips = t.addresses.map(parsed).filter((a) => a.family === family).map((a) => ` -s ${a.ip}/${prefix} `);
     const mine = ips.length === 0 ? jumps : jumps.filter((l) => ips.some((ip) => l.includes(ip)));

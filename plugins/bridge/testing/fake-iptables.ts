@@ -1,5 +1,5 @@
 /**
- * A tiny model of the iptables nat table for unit tests: answers `iptables -t nat -S <chain>` and
+ * A tiny model of the iptables nat table for unit tests: answers `iptables -t nat -S [<chain>]` and
  * applies `iptables-restore --noflush` payloads (chain declarations, -A, -D, -X), normalising
  * `-s <ip>` to `-s <ip>/32` and `-d <ip>/<prefix>` to its network, as iptables prints them. nft listings answer with an empty chain.
  */
@@ -32,8 +32,12 @@ export class FakeIptables {
   answer = (cmd: string, args: readonly string[], input?: string): CommandResult | undefined => {
     if (cmd === "iptables" || cmd === "ip6tables") {
       const i = args.indexOf("-S");
+      if (i < 0) return undefined;
       const chain = args[i + 1];
-      if (i < 0 || chain === undefined) return undefined;
+      if (chain === undefined) {
+        const names = [...this.chains.keys()].filter((c) => c !== "POSTROUTING");
+        return ok(["-P POSTROUTING ACCEPT", ...names.map((c) => `-N ${c}`), ...[...this.chains.values()].flat()].map((l) => `${l}\n`).join(""));
+      }
       const rules = this.chains.get(chain);
       if (!rules) return fail(`iptables: No chain/target/match by that name.`);
       return ok(rules.map((r) => `${r}\n`).join(""));
