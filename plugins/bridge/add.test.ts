@@ -61,6 +61,8 @@ describe("bridge ADD", () => {
     const h = harness(["0a1b2c3d"]);
     const name = "longbridgename0";
     await expectCni(bridgeAdd(h.call(conf({ bridge: `${name}x` })), h.deps), 7, /^failed to create bridge "longbridgename0x": could not add "longbridgename0x": numerical result out of range$/);
+    // before the pod netns is opened, as the reference creates the bridge first
+    await expectCni(bridgeAdd(h.call(conf({ bridge: `${name}x` }), { netns: "/run/netns/gone" }), h.deps), 7, /numerical result out of range$/);
     await bridgeAdd(h.call(conf({ bridge: name })), h.deps);
     expect(h.world.host.links.has(name)).toBe(true);
   });

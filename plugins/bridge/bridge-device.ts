@@ -5,23 +5,12 @@ import type { BridgeConf } from "./config.ts";
 import { errnoOf, kernelError } from "./errors.ts";
 import type { Family, HostNet, LinkInfo } from "./kernel.ts";
 
-/** The kernel's interface name buffer, terminating NUL included. */
-const IFNAMSIZ = 16;
-
 /**
  * Create the bridge unless it exists (then it is reused as is); promisc, accept_ra=0, up. An
  * existing bridge that is already up (and promiscuous when asked) is not set again nor re-read.
  */
 export function ensureBridge(host: HostNet, c: BridgeConf): LinkInfo {
   const name = c.bridge;
-  if (Buffer.byteLength(name) > IFNAMSIZ - 1) {
-    // the reference's text (the kernel's ERANGE), but as the config error it is
-    throw new CniError(
-      ErrorCode.InvalidNetworkConfig,
-      `failed to create bridge "${name}": could not add "${name}": numerical result out of range`,
-      `'bridge' must be a Linux interface name of at most ${IFNAMSIZ - 1} bytes`,
-    );
-  }
   // looked up first: on every ADD but a node's first the bridge exists, and the reference's
   // create-then-ignore-EEXIST would cost a request that changes nothing
   const found = host.linkByName(name) ?? createBridge(host, c);

@@ -173,7 +173,15 @@ function readMac(config: JsonObject, cniArgs: string): string | undefined {
 }
 
 /** Checks the reference makes only on ADD (so DEL of such a config still cleans up). */
+/** The kernel's interface name buffer, terminating NUL included. */
+const IFNAMSIZ = 16;
+
 export function checkForAdd(c: BridgeConf): void {
+  if (Buffer.byteLength(c.bridge) > IFNAMSIZ - 1) {
+    // the reference's text (the kernel's ERANGE when it creates the bridge, before it opens the
+    // pod netns), but as the config error it is
+    fail(`failed to create bridge "${c.bridge}": could not add "${c.bridge}": numerical result out of range`, `'bridge' must be a Linux interface name of at most ${IFNAMSIZ - 1} bytes`);
+  }
   if (c.ipamType !== "" && c.disableContainerInterface) {
     fail("cannot use IPAM when DisableContainerInterface flag is set", "remove 'ipam' or set disableContainerInterface to false");
   }
