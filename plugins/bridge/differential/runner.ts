@@ -120,6 +120,8 @@ export class Side {
   readonly names: SideNames;
   readonly node: string;
   readonly #cache = new Map<string, unknown>();
+  /** The ADD result of an attachment deleted since (CHECK prev "stale"). */
+  readonly #stale = new Map<string, unknown>();
   readonly #gone = new Set<number>();
 
   constructor(
@@ -160,14 +162,18 @@ export class Side {
       .split("@IPAM")
       .join(this.names.dataDir);
     const conf = JSON.parse(raw) as Record<string, unknown>;
-    if (step.cmd === "CHECK" && step.prev === "current") {
-      const prev = this.#cache.get(key(step));
+    if (step.cmd === "CHECK" && step.prev !== undefined && step.prev !== "none") {
+      const prev = (step.prev === "current" ? this.#cache : this.#stale).get(key(step));
       if (prev !== undefined) conf["prevResult"] = prev;
     }
     return conf;
   }
 
   async run(step: Step): Promise<Outcome> {
+    if (step.cmd === "TAMPER") {
+      await run("ip", ["-n", this.pod(step.pod), "-4", "route", "del", "default"], { allowFail: true });
+      return this.snapshot({ code: 0, stdout: "", stderr: "", json: undefined });
+    }
     if (step.cmd === "GONE") return this.#gone.has(step.pod) ? this.snapshot({ code: 0, stdout: "", stderr: "", json: undefined }) : this.#killPod(step.pod);
     const r = await callPlugin({
       plugin: join(this.names.pluginDir, "bridge"),
@@ -184,7 +190,10 @@ export class Side {
       await this.#pinBridgeMac(step);
     }
     // a runtime forgets the attachment on DEL (a failed DEL is retried with the same config)
-    if (step.cmd === "DEL") this.#cache.delete(key(step));
+    if (step.cmd === "DEL" && this.#cache.has(key(step))) {
+      this.#stale.set(key(step), this.#cache.get(key(step)));
+      this.#cache.delete(key(step));
+    }
     return this.snapshot(r);
   }
 

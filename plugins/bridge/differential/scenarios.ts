@@ -32,7 +32,8 @@ export class Rng {
   }
 }
 
-export type Cmd = "ADD" | "DEL" | "CHECK" | "GONE";
+/** GONE: the runtime deletes the pod netns; TAMPER: someone deletes the pod's IPv4 default route. */
+export type Cmd = "ADD" | "DEL" | "CHECK" | "GONE" | "TAMPER";
 
 export interface Step {
   readonly cmd: Cmd;
@@ -41,8 +42,8 @@ export interface Step {
   readonly ifName: string;
   /** Index into Scenario.configs. */
   readonly phase: number;
-  /** CHECK: send the runtime's cached ADD result, or no prevResult at all. */
-  readonly prev?: "current" | "none";
+  /** CHECK: send the runtime's cached ADD result, the one of the attachment's previous life, or none. */
+  readonly prev?: "current" | "stale" | "none";
 }
 
 export interface Scenario {
@@ -169,4 +170,85 @@ export function genScenario(seed: number, index: number): Scenario {
   const ranges = JSON.stringify((base["ipam"] as { ranges: unknown[] }).ranges);
   const label = `${String(base["cniVersion"])} ${ranges.includes("fd00") ? (ranges.includes("10.244") ? "dual" : "v6") : "v4"}${base["mtu"] ? ` mtu ${String(base["mtu"])}` : ""} ${flags.join(",") || "plain"}`;
   return { index, configs, steps, pods, label };
+}
+
+/**
+ * Hand-written scenarios, run after the random ones with indexes from 1000, that reach the rare
+ * cases every seed must see: two interfaces of one container sharing the masquerade chain, DEL
+ * after the netns is gone with ipMasq + macspoofchk, CHECK mismatches, every invalid config.
+ */
+export function directedScenarios(): Scenario[] {
+  const base = (extra: Record<string, unknown>): Record<string, unknown> => ({
+    cniVersion: "1.0.0",
+    name: NETWORK,
+    type: "bridge",
+    bridge: "@Pd0",
+    ipam: { type: "host-local", ranges: [[{ subnet: "10.244.251.0/28" }]], dataDir: "@IPAM" },
+    ...extra,
+  });
+  const s = (cmd: Cmd, pod: number, ifName: string, phase = 0, prev?: Step["prev"]): Step => ({ cmd, pod, ifName, phase, ...(prev ? { prev } : {}) });
+  const rng = new Rng(1);
+  const masq = base({ isGateway: true, ipMasq: true, macspoofchk: true });
+  const plain = base({ isDefaultGateway: true });
+  const invalids = ["mtuString", "mtuHuge", "unknownIpam", "noIpam", "longBridge", "hairpinPromisc", "ipamNotObject"].map((kind) => {
+    let c = invalid(rng, plain);
+    for (let i = 0; i < 50 && !matchesKind(c, plain, kind); i++) c = invalid(rng, plain);
+    return c;
+  });
+  return [
+    {
+      index: 1000,
+      label: "directed: two interfaces of one container with ipMasq + macspoofchk, DEL after the netns is gone",
+      pods: 2,
+      configs: [masq, { ...masq, ipam: { type: "host-local", ranges: [[{ subnet: "10.244.252.0/28" }]], dataDir: "@IPAM" }, isGateway: false }],
+      steps: [s("ADD", 0, "eth0"), s("ADD", 0, "net1", 1), s("CHECK", 0, "eth0", 0, "current"), s("DEL", 0, "net1", 1), s("DEL", 0, "eth0"), s("ADD", 1, "eth0"), s("GONE", 1, "eth0"), s("DEL", 1, "eth0"), s("DEL", 1, "eth0")],
+    },
+    {
+      index: 1001,
+      label: "directed: CHECK mismatches, a gateway conflict, a missing netns",
+      pods: 3,
+      configs: [
+        base({ isGateway: true, ipam: { type: "host-local", ranges: [[{ subnet: "10.244.251.0/28" }]], routes: [{ dst: "10.244.128.0/17" }, { dst: "0.0.0.0/0", gw: "10.244.251.1" }], dataDir: "@IPAM" } }),
+        base({ isGateway: true, promiscMode: true }),
+        base({ isGateway: true, ipam: { type: "host-local", ranges: [[{ subnet: "10.244.253.0/28" }]], dataDir: "@IPAM" } }),
+        base({ isDefaultGateway: true }),
+      ],
+      steps: [
+        s("ADD", 0, "eth0"),
+        s("CHECK", 0, "eth0", 0, "current"),
+        s("CHECK", 0, "eth0", 1, "current"),
+        s("CHECK", 0, "eth0", 0, "none"),
+        s("DEL", 0, "eth0"),
+        s("ADD", 0, "eth0"),
+        s("CHECK", 0, "eth0", 0, "stale"),
+        s("ADD", 1, "eth1", 3),
+        s("TAMPER", 1, "eth1"),
+        s("CHECK", 1, "eth1", 3, "current"),
+        s("DEL", 1, "eth1", 3),
+        s("ADD", 1, "eth0", 2),
+        s("GONE", 2, "eth0"),
+        s("ADD", 2, "eth0"),
+        s("CHECK", 2, "eth0", 0, "stale"),
+        s("DEL", 2, "eth0"),
+        s("DEL", 0, "eth0"),
+      ],
+    },
+    {
+      index: 1002,
+      label: "directed: every invalid config, an IPAM default route clashing with isDefaultGateway",
+      pods: 1,
+      configs: [plain, base({ isDefaultGateway: true, ipam: { type: "host-local", ranges: [[{ subnet: "10.244.251.0/28" }]], routes: [{ dst: "0.0.0.0/0" }], dataDir: "@IPAM" } }), ...invalids],
+      steps: [s("ADD", 0, "eth0", 1), ...invalids.map((_, i) => s("ADD", 0, "eth1", i + 2)), s("DEL", 0, "eth1"), s("DEL", 0, "eth0")],
+    },
+  ];
+}
+
+function matchesKind(c: Record<string, unknown>, base: Record<string, unknown>, kind: string): boolean {
+  if (kind === "mtuString") return c["mtu"] === "1500";
+  if (kind === "mtuHuge") return c["mtu"] === 70000;
+  if (kind === "unknownIpam") return JSON.stringify(c["ipam"]).includes("weft-no-such-ipam");
+  if (kind === "noIpam") return !("ipam" in c);
+  if (kind === "longBridge") return c["bridge"] !== base["bridge"];
+  if (kind === "hairpinPromisc") return c["hairpinMode"] === true && c["promiscMode"] === true;
+  return typeof c["ipam"] === "string";
 }
