@@ -15,12 +15,14 @@ import { isNetnsGone } from "./netns.ts";
 export async function bridgeDel(call: BridgeCall, deps: BridgeDeps): Promise<void> {
   const c = parseBridgeConf(call.config, call.args);
   let addrs: string[] = [];
+  let netnsGone = call.netns === "";
   if (call.netns !== "") {
     try {
       addrs = deletePodLink(call, deps, c.ipamType !== "" && c.ipMasq);
     } catch (e) {
       // the netns is gone (kubernetes#43014): nothing to remove there, the rest still runs
       if (!isNetnsGone(e)) throw e;
+      netnsGone = true;
     }
   }
   trace("bridge: pod link removed");
@@ -30,7 +32,7 @@ export async function bridgeDel(call: BridgeCall, deps: BridgeDeps): Promise<voi
     // as the reference: spoof-check teardown problems are only reported on stderr
     await deps.spoof.teardown({ containerID: call.containerID, ifName: call.ifName }).catch((e: unknown) => deps.log(e instanceof Error ? e.message : String(e)));
   }
-  await teardownMasq(call, deps, c, addrs.length > 0 ? addrs : prevAddresses(call, c));
+  await teardownMasq(call, deps, c, { addresses: addrs.length > 0 ? addrs : prevAddresses(call, c), wholeContainer: netnsGone });
 }
 
 /**
@@ -75,7 +77,12 @@ function prevAddresses(call: BridgeCall, c: BridgeConf): string[] {
   }
 }
 
-async function teardownMasq(call: BridgeCall, deps: BridgeDeps, c: BridgeConf, addrs: readonly string[]): Promise<void> {
+/**
+ * Masquerade rules of this interface; with no known address (link and prevResult gone) those of
+ * the whole container only when its netns is gone: while it exists, another interface of the same
+ * container may still use the shared chain.
+ */
+async function teardownMasq(call: BridgeCall, deps: BridgeDeps, c: BridgeConf, o: { readonly addresses: readonly string[]; readonly wholeContainer: boolean }): Promise<void> {
   if (c.ipamType === "" || !c.ipMasq) return;
-  await deps.masq.teardown({ network: c.name, ifName: call.ifName, containerID: call.containerID, addresses: addrs });
+  await deps.masq.teardown({ network: c.name, ifName: call.ifName, containerID: call.containerID, ...o });
 }

@@ -50,6 +50,12 @@ export interface MasqTarget {
   readonly containerID: string;
   /** Pod addresses with prefix, e.g. "10.244.1.5/24". */
   readonly addresses: readonly string[];
+  /**
+   * Teardown with no known address: remove every jump to the container's chain. Only when the pod
+   * netns is gone (then no interface of the container is left); otherwise another interface of
+   * the same container may still use the chain.
+   */
+  readonly wholeContainer?: boolean;
 }
 
 function parsed(cidr: string): { family: 4 | 6; ip: string; cidr: string; net: string } {
@@ -191,7 +197,7 @@ export class IpMasq {
 
   /**
    * Remove this interface's POSTROUTING jumps to the container's chain (by address; all of them
-   * when the addresses are no longer known, i.e. the pod netns is gone), then the chain, unless
+   * when the addresses are unknown and the pod netns is gone: `wholeContainer`), then the chain, unless
    * another interface of the same container still jumps to it. Declaring the chain first makes its
    * deletion valid whether or not it exists. (The reference flushes the shared chain and then fails
    * deleting it while the other interface's jump remains: its DEL keeps failing.)
@@ -201,7 +207,7 @@ export class IpMasq {
     const { jumps } = await this.natState(family, chain);
     const prefix = family === 4 ? 32 : 128;
     const ips = t.addresses.map(parsed).filter((a) => a.family === family).map((a) => ` -s ${a.ip}/${prefix} `);
-    const mine = ips.length === 0 ? jumps : jumps.filter((l) => ips.some((ip) => l.includes(ip)));
+    const mine = ips.length === 0 && t.wholeContainer === true ? jumps : jumps.filter((l) => ips.some((ip) => l.includes(ip)));
     const others = jumps.filter((l) => !mine.includes(l));
     const drop = others.length === 0 ? [`:${chain} - [0:0]`] : [];
     const payload = ["*nat", ...drop, ...mine.map((l) => `-D${l.slice(2)}`), ...(others.length === 0 ? [`-X ${chain}`] : []), "COMMIT", ""].join("\n");
