@@ -67,6 +67,12 @@ describe("bridge ADD", () => {
     expect(h.world.host.links.has(name)).toBe(true);
   });
 
+  it("makes the bridge (promiscuous when asked) before it opens the pod netns, as the reference, so a missing netns still leaves the bridge ready (found by the differential fuzz)", async () => {
+    const h = harness(["0a1b2c3d"]);
+    await expectCni(bridgeAdd(h.call(conf({ promiscMode: true }), { netns: "/run/netns/gone" }), h.deps), 3, /gone/);
+    expect(h.world.host.links.get("cni0")?.promisc).toBe(true);
+  });
+
   it("creates the bridge with the configured MTU and the veth with MTU and requested MAC", async () => {
     const h = harness(["00000001"]);
     await bridgeAdd(h.call(conf({ mtu: 1400, runtimeConfig: { mac: "02:00:00:00:00:aa" } })), h.deps);

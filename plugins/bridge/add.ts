@@ -33,10 +33,14 @@ export async function bridgeAdd(call: BridgeCall, deps: BridgeDeps): Promise<Res
   const c = parseBridgeConf(call.config, call.args);
   checkForAdd(c);
   const undo = new UndoStack();
+  // the bridge first, as the reference: it exists (and is promiscuous when asked) even when the
+  // pod netns turns out to be missing
+  const br = ensureBridge(deps.host, c);
+  trace("bridge: bridge ready");
   const pod = openPodOrFail(deps, call.netns);
   trace("bridge: conf parsed, pod netns open");
   try {
-    const result = await addSteps({ call, deps, c, pod, undo });
+    const result = await addSteps({ call, deps, c, pod, undo }, br);
     undo.commit();
     return result;
   } catch (e) {
@@ -47,10 +51,8 @@ export async function bridgeAdd(call: BridgeCall, deps: BridgeDeps): Promise<Res
   }
 }
 
-async function addSteps(ctx: AddContext): Promise<Result100> {
+async function addSteps(ctx: AddContext, br: LinkInfo): Promise<Result100> {
   const { call, deps, c, pod, undo } = ctx;
-  const br = ensureBridge(deps.host, c);
-  trace("bridge: bridge ready");
   const veth = setupVeth(deps, pod, c, { podIfName: call.ifName, netnsPath: call.netns, bridge: br, undo });
   trace("bridge: veth ready");
   const brIf: Interface100 = { name: br.name, mac: br.mac };
