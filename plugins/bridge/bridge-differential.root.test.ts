@@ -197,7 +197,7 @@ async function explainState(step: Step, ours: Outcome, ref: Outcome, sides: { o:
     await r.fix(r.pod(step.pod), "ip", ["link", "del", step.ifName]);
     return { diffs: ["failedAddLeak"], ref: await r.snapshot(ref) };
   }
-  if (step.cmd !== "DEL" || ref.code !== 0) return undefined;
+  if (step.cmd !== "DEL" || ref.code !== 0 || !r.isGone(step.pod)) return undefined;
   const diffs: Diff[] = [];
   const [refNode, ourNode] = [ref.state["node"], ours.state["node"]].map((n) => (isObject(n) ? n : {})) as [Record<string, unknown>, Record<string, unknown>];
   const chain = chainOf(`cid${step.pod}`);

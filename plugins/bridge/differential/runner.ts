@@ -133,6 +133,11 @@ export class Side {
     this.names = { nodePrefix: this.node, pluginDir: opts.pluginDir, dataDir: opts.dataDir };
   }
 
+  /** Whether the runtime has deleted pod netns k (GONE). */
+  isGone(k: number): boolean {
+    return this.#gone.has(k);
+  }
+
   pod(k: number): string {
     return `${this.node}p${k}`;
   }
