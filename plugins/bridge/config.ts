@@ -77,7 +77,7 @@ export function parseBridgeConf(config: unknown, cniArgs = ""): BridgeConf {
     forceAddress: optBool(config, "forceAddress", false, O),
     ipMasq: optBool(config, "ipMasq", false, O),
     ipMasqBackend: field(config, "ipMasqBackend") === undefined ? undefined : optString(config, "ipMasqBackend", "", O),
-    mtu: readMtu(config),
+    mtu: optInt(config, "mtu", 0, O),
     hairpinMode: optBool(config, "hairpinMode", false, O),
     promiscMode: optBool(config, "promiscMode", false, O),
     vlan,
@@ -93,11 +93,6 @@ export function parseBridgeConf(config: unknown, cniArgs = ""): BridgeConf {
   };
 }
 
-function readMtu(config: JsonObject): number {
-  const mtu = optInt(config, "mtu", 0, O);
-  if (mtu !== 0 && (mtu < 68 || mtu > 65535)) fail(`invalid mtu ${mtu}`, "mtu must be 0 (kernel default) or between 68 and 65535");
-  return mtu;
-}
 
 /** Trunk entries: {id} or {minID, maxID}; same checks and messages as the reference. */
 export function readTrunk(trunk: readonly unknown[] | undefined): readonly number[] | undefined {
@@ -177,6 +172,8 @@ function readMac(config: JsonObject, cniArgs: string): string | undefined {
 const IFNAMSIZ = 16;
 
 export function checkForAdd(c: BridgeConf): void {
+  // ADD only: DEL of an attachment must work whatever the mtu says (the reference ignores it there)
+  if (c.mtu !== 0 && (c.mtu < 68 || c.mtu > 65535)) fail(`invalid mtu ${c.mtu}`, "mtu must be 0 (kernel default) or between 68 and 65535");
   if (Buffer.byteLength(c.bridge) > IFNAMSIZ - 1) {
     // the reference's text (the kernel's ERANGE when it creates the bridge, before it opens the
     // pod netns), but as the config error it is

@@ -119,6 +119,13 @@ describe("bridge DEL", () => {
     expect(h.iptables.chains.get("POSTROUTING")).toHaveLength(1);
   });
 
+  it("DEL succeeds with an mtu ADD would refuse, and still releases IPAM", async () => {
+    const h = harness();
+    await bridgeAdd(h.call(conf()), h.deps);
+    await bridgeDel(h.call(conf({ mtu: 70000 })), h.deps);
+    expect(h.ipam.calls).toEqual(["ADD host-local", "DEL host-local"]);
+  });
+
   it("DEL of a container whose chain never existed changes nothing", async () => {
     const h = harness();
     await bridgeDel(h.call(conf({ ipMasq: true })), h.deps);
