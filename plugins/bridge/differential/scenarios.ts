@@ -150,7 +150,8 @@ export function genScenario(seed: number, index: number): Scenario {
     const pod = rng.int(0, pods - 1);
     return { pod, ifName: rng.pick(ifsOf[pod] ?? ["eth0"]) };
   };
-  const check = String(base["cniVersion"]) !== "0.3.1";
+  // CHECK exists from 0.4.0; under 0.3.1 it is now and then sent anyway (both must refuse it alike)
+  const check = String(base["cniVersion"]) !== "0.3.1" || rng.chance(0.3);
   const steps: Step[] = [{ cmd: "ADD", pod: 0, ifName: ifsOf[0]?.[0] ?? "eth0", phase: 0 }];
   const n = rng.int(5, 11);
   while (steps.length < n) {
@@ -161,7 +162,8 @@ export function genScenario(seed: number, index: number): Scenario {
     else if (r < 0.72) steps.push({ cmd: "DEL", ...a, phase: 0 });
     else if (r < 0.8) steps.push({ cmd: "GONE", ...a, phase: 0 }, { cmd: "DEL", ...a, phase: 0 });
     else if (r < 0.9) steps.push({ cmd: "ADD", ...a, phase: 1 });
-    else steps.push({ cmd: "ADD", ...a, phase: 2 });
+    else if (r < 0.97) steps.push({ cmd: "ADD", ...a, phase: 2 });
+    else steps.push({ cmd: "DEL", ...a, phase: 2 });
   }
   // finally DEL every attachment, twice for one of them, so DEL of everything is compared too
   for (let p = 0; p < pods; p++) for (const ifName of new Set(ifsOf[p])) steps.push({ cmd: "DEL", pod: p, ifName, phase: 0 });
