@@ -79,6 +79,7 @@ const CODE_DIFFERENCES: readonly CodeDifference[] = [
     reason: "CNI_NETNS does not exist: unknown container (3); our message says so instead of Go's statfs error",
   },
   { ref: /^failed to set bridge addr: "\S+" already has an IP address different from \S+$/, refCode: 999, ourCode: 7, msg: "same", reason: "another gateway address on the bridge is a config conflict the operator must fix (7)" },
+  { ref: /^ARGS: (unknown args|invalid pair) /, refCode: 999, ourCode: 4, msg: "same", reason: "malformed or unknown CNI_ARGS is an invalid environment variable (4), as in our host-local" },
   { ref: /^Required prevResult missing$/, refCode: 999, ourCode: 7, msg: "same", reason: "CHECK without prevResult is a config error (7)" },
   {
     ref: /^Expected Route \{Dst:\{IP:\S+ Mask:[0-9a-f]+\} GW:\S+\} not found in routing table$/,

@@ -42,6 +42,8 @@ export interface Step {
   readonly ifName: string;
   /** Index into Scenario.configs. */
   readonly phase: number;
+  /** CNI_ARGS, unset when undefined. */
+  readonly cniArgs?: string;
   /** CHECK: send the runtime's cached ADD result, the one of the attachment's previous life, or none. */
   readonly prev?: "current" | "stale" | "none";
 }
@@ -102,6 +104,7 @@ function genConfig(rng: Rng): Record<string, unknown> {
   if (conf["hairpinMode"] !== true) flag("promiscMode", 0.25);
   flag("macspoofchk", 0.15);
   if (rng.chance(0.4)) conf["mtu"] = rng.pick([1280, 1400, 1450, 9000]);
+  if (rng.chance(0.15)) conf["dns"] = rng.pick([{ nameservers: ["10.244.0.10"], search: ["svc.cluster.local"] }, { domain: "cluster.local" }, { nameservers: [] }, {}]);
   conf["ipam"] = genIpam(rng, family, third);
   return conf;
 }
@@ -139,6 +142,13 @@ function invalid(rng: Rng, base: Record<string, unknown>): Record<string, unknow
 
 const IFNAMES = ["eth0", "eth0", "eth1", "net1"];
 
+/** Now and then CNI_ARGS: a fixed MAC (0a:58:..., compared literally), unknown keys, a bad pair. */
+function genArgs(rng: Rng): { cniArgs?: string } {
+  if (!rng.chance(0.15)) return {};
+  const mac = `0a:58:0a:f4:${rng.int(16, 255).toString(16)}:${rng.int(16, 255).toString(16)}`;
+  return { cniArgs: rng.pick([`MAC=${mac}`, `IgnoreUnknown=1;K8S_POD_NAME=p;MAC=${mac}`, "K8S_POD_NAME=p", "MAC", `MAC=${mac.toUpperCase()}`]) };
+}
+
 /** A scenario: configs[0] base, [1] conflicting, [2] invalid; 5-11 steps over 2-3 containers. */
 export function genScenario(seed: number, index: number): Scenario {
   const rng = new Rng((seed * 7919 + index * 104729) >>> 0);
@@ -155,7 +165,7 @@ export function genScenario(seed: number, index: number): Scenario {
   const steps: Step[] = [{ cmd: "ADD", pod: 0, ifName: ifsOf[0]?.[0] ?? "eth0", phase: 0 }];
   const n = rng.int(5, 11);
   while (steps.length < n) {
-    const a = attachment();
+    const a = { ...attachment(), ...genArgs(rng) };
     const r = rng.next();
     if (r < 0.34) steps.push({ cmd: "ADD", ...a, phase: 0 });
     else if (r < 0.5 && check) steps.push({ cmd: "CHECK", ...a, phase: 0, prev: rng.chance(0.9) ? "current" : "none" });
