@@ -250,7 +250,19 @@ export function directedScenarios(): Scenario[] {
       label: "directed: every invalid config, an IPAM default route clashing with isDefaultGateway",
       pods: 1,
       configs: [plain, base({ isDefaultGateway: true, ipam: { type: "host-local", ranges: [[{ subnet: "10.244.251.0/28" }]], routes: [{ dst: "0.0.0.0/0" }], dataDir: "@IPAM" } }), ...invalids],
-      steps: [s("ADD", 0, "eth0", 1), ...invalids.map((_, i) => s("ADD", 0, "eth1", i + 2)), s("DEL", 0, "eth1"), s("DEL", 0, "eth0")],
+      steps: [
+        // first, so the bridge MAC is pinned before a failed ADD leaves it without ports (see the
+        // test's header: the reference then pins 00:00:00:00:00:00 and fails)
+        s("ADD", 0, "eth2"),
+        // a DEL whose CNI_ARGS host-local refuses removes the link but keeps the address: the next ADD is a duplicate
+        { ...s("DEL", 0, "eth2"), cniArgs: "MAC=0a:58:0a:f4:00:02" },
+        s("ADD", 0, "eth2"),
+        s("DEL", 0, "eth2"),
+        s("ADD", 0, "eth0", 1),
+        ...invalids.map((_, i) => s("ADD", 0, "eth1", i + 2)),
+        s("DEL", 0, "eth1"),
+        s("DEL", 0, "eth0"),
+      ],
     },
   ];
 }
