@@ -16,8 +16,8 @@
 // enabledad (a DAD wait per ADD), an isGateway ADD on a bridge whose last port left before its MAC
 // was ever pinned (its MAC is then 00:00:00:00:00:00: the reference pins the MAC it read before the
 // port joined and fails with "could not set bridge's mac: invalid argument", we pin the live one;
-// the harness pins the MAC of non-gateway bridges after each ADD so CHECK is not decided by which
-// random port MAC is lowest).
+// the harness gives such a bridge a fixed MAC after every step, and pins the MAC of non-gateway
+// bridges after each ADD so CHECK is not decided by which random port MAC is lowest).
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -202,6 +202,8 @@ async function explainState(step: Step, ours: Outcome, ref: Outcome, sides: { o:
   const r = sides.r;
   if (step.cmd === "ADD" && ours.code !== 0 && ref.code !== 0) {
     await r.fix(r.pod(step.pod), "ip", ["link", "del", step.ifName]);
+    // the leaked port may have been the bridge's last: its MAC is then fixed as on our side
+    await r.pinBridgeMac(step, false);
     return { diffs: ["failedAddLeak"], ref: await r.snapshot(ref) };
   }
   if (step.cmd !== "DEL" || ref.code !== 0 || !r.isGone(step.pod)) return undefined;

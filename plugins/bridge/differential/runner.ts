@@ -192,10 +192,8 @@ export class Side {
       path: this.names.pluginDir,
       ...(step.cniArgs !== undefined ? { args: step.cniArgs } : {}),
     });
-    if (r.code === 0 && step.cmd === "ADD") {
-      this.#cache.set(key(step), r.json);
-      await this.#pinBridgeMac(step);
-    }
+    if (r.code === 0 && step.cmd === "ADD") this.#cache.set(key(step), r.json);
+    await this.pinBridgeMac(step, r.code === 0 && step.cmd === "ADD");
     // a runtime forgets the attachment on DEL (a failed DEL is retried with the same config)
     if (step.cmd === "DEL" && this.#cache.has(key(step))) {
       this.#stale.set(key(step), this.#cache.get(key(step)));
@@ -205,14 +203,21 @@ export class Side {
   }
 
   /**
-   * Without isGateway neither plugin pins the bridge MAC, so it follows the lowest (random) port
-   * MAC and a later CHECK fails or passes by chance on either side: pin it as an operator would.
+   * Bridge MACs the plugins leave to chance, pinned as an operator would. Without isGateway
+   * neither plugin pins it, so it follows the lowest (random) port MAC and a later CHECK fails or
+   * passes by chance on either side: pinned after a successful ADD. A bridge whose last port left
+   * before its MAC was pinned has MAC 00:00:00:00:00:00, which the reference later fails to pin
+   * (see the test's header): given a fixed MAC after every step.
    */
-  async #pinBridgeMac(step: Step): Promise<void> {
+  async pinBridgeMac(step: Step, added: boolean): Promise<void> {
     const conf = this.config(step);
-    if (conf["isGateway"] === true || conf["isDefaultGateway"] === true) return;
-    const br = String(conf["bridge"]);
-    await runIn(this.node, "sh", ["-c", `ip link set dev "$1" address "$(cat /sys/class/net/$1/address)"`, "pin", br]);
+    const pin = added && conf["isGateway"] !== true && conf["isDefaultGateway"] !== true;
+    const script = [
+      'f=/sys/class/net/$1/address; [ -e "$f" ] || exit 0; m=$(cat "$f")',
+      'if [ "$m" = 00:00:00:00:00:00 ]; then ip link set dev "$1" address 0a:58:0a:f4:ff:fe',
+      'elif [ "$2" = pin ]; then ip link set dev "$1" address "$m"; fi',
+    ].join("\n");
+    await runIn(this.node, "sh", ["-c", script, "pin", String(conf["bridge"]), pin ? "pin" : "keep"]);
   }
 
   /** Delete a pod netns as a runtime would; wait until the kernel has removed its veths' host ends. */
@@ -226,6 +231,7 @@ export class Side {
       const host = await ipJson<Json[]>(this.node, ["link", "show"]);
       return !host.some((l) => peers.includes(Number(l["ifindex"])));
     });
+    await this.pinBridgeMac({ cmd: "GONE", pod: k, ifName: "", phase: 0 }, false);
     return this.snapshot({ code: 0, stdout: "", stderr: "", json: undefined });
   }
 
