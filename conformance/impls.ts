@@ -56,4 +56,11 @@ export const DIFFERENCES = {
   txqueuelen:
     "the pod veth's transmit queue length is 0 with Debian's bridge 1.1.1 (an old Go netlink default, fixed upstream in plugins v1.6.0) and 1000 with ours",
   version110: "Debian's reference (1.1.1) predates spec 1.1.0: no GC/STATUS and VERSION tops out at 1.0.0",
+  // The next three are exercised by plugins/bridge/bridge-differential.root.test.ts (its tables).
+  sharedMasqChainDel:
+    "two interfaces of one container share a masquerade chain; the reference's DEL of one flushes the chain, then fails to delete it, and fails every retry; weft removes only that interface's jumps and keeps the chain for the other",
+  gonePodNetnsDel:
+    "DEL after the pod netns is gone: the reference leaves the masquerade chain and the spoof-check rules behind; weft removes them",
+  gatewaylessRouteCheck:
+    "CHECK of an attachment whose IPAM route has no gateway: the reference's CHECK fails against its own ADD result; weft's passes",
 } as const;
