@@ -8,32 +8,7 @@
  * (1.x), so the test can check them against the newer library's rules on its own.
  */
 
-/** mulberry32: small, fast, deterministic. */
-export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** Integer in [lo, hi]. */
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(xs: readonly T[]): T {
-    const x = xs[Math.floor(this.next() * xs.length)];
-    if (x === undefined) throw new Error("pick from an empty list");
-    return x;
-  }
-}
+import { Rng } from "../../netns-fixtures/fuzz.ts";
 
 /** The HEAD-only fields of one route or interface as given (null and absent are both left out). */
 export type Extras = Readonly<Record<string, number | string>>;

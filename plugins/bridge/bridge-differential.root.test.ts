@@ -27,26 +27,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REFERENCE_PLUGIN_DIR, WEFT_BIN, WEFT_PLUGIN_DIR } from "../../netns-fixtures/reference.ts";
 import { run } from "../../netns-fixtures/sh.ts";
 import { Topology, sweepStale } from "../../netns-fixtures/topology.ts";
+import { type CodeDifference, compareErrors, errorOf, fuzzSettings, listedDifferences } from "../../netns-fixtures/fuzz.ts";
 import { isObject } from "../shared/conf.ts";
 import { type Outcome, Side, normaliseJson } from "./differential/runner.ts";
 import { NETWORK, type Scenario, type Step, directedScenarios, genScenario } from "./differential/scenarios.ts";
 
-const DEFAULT_SEED = 1;
-const SEED = Number(process.env["WEFT_FUZZ_SEED"] ?? DEFAULT_SEED) >>> 0;
-const DEFAULT_COUNT = 16;
-const COUNT = Number(process.env["WEFT_FUZZ_SCENARIOS"] ?? DEFAULT_COUNT);
-const ONLY = process.env["WEFT_FUZZ_ONLY"];
+const { seed: SEED, count: COUNT, only: ONLY, isDefault } = fuzzSettings(1, 16);
 const available = process.getuid?.() === 0 && existsSync(WEFT_BIN) && existsSync(join(REFERENCE_PLUGIN_DIR, "bridge"));
 
 /** Error codes (and messages) that differ on purpose: the reference returns 999 for its own errors. */
-interface CodeDifference {
-  readonly ref: RegExp;
-  readonly refCode: number;
-  readonly ourCode: number;
-  readonly msg: "same" | RegExp;
-  readonly reason: string;
-}
-
 const CODE_DIFFERENCES: readonly CodeDifference[] = [
   {
     ref: /^container veth name provided \(\S+\) already exists$/,
@@ -144,21 +133,6 @@ const BEHAVIOUR_DIFFERENCES = {
 } as const;
 type Diff = keyof typeof BEHAVIOUR_DIFFERENCES;
 
-function errorOf(o: Outcome): { code: unknown; msg: unknown } {
-  return isObject(o.json) ? { code: o.json["code"], msg: o.json["msg"] } : { code: undefined, msg: o.stdout };
-}
-
-const ruleKey = (d: CodeDifference): string => `code ${d.refCode}->${d.ourCode}: ${d.ref.source}`;
-
-function compareErrors(o: { code: unknown; msg: unknown }, r: { code: unknown; msg: unknown }, used: string[]): string | undefined {
-  if (o.code === r.code && o.msg === r.msg) return undefined;
-  const rule = CODE_DIFFERENCES.find(
-    (d) => typeof r.msg === "string" && d.ref.test(r.msg) && d.refCode === r.code && d.ourCode === o.code && (d.msg === "same" ? o.msg === r.msg : typeof o.msg === "string" && d.msg.test(o.msg)),
-  );
-  if (rule === undefined) return `errors differ: ours ${JSON.stringify(o)}, reference ${JSON.stringify(r)}`;
-  used.push(ruleKey(rule));
-  return undefined;
-}
 
 /** The reference's iptables chain of a container: CNI- + 24 hex of sha512(network + container ID). */
 const chainOf = (cid: string): string => `CNI-${createHash("sha512").update(NETWORK + cid).digest("hex").slice(0, 24)}`;
@@ -183,7 +157,7 @@ function compareOutput(step: Step, ours: Outcome, ref: Outcome, ctx: StepContext
   }
   if (ours.code !== 0 && ref.code !== 0) {
     const [o, r] = [normaliseJson(errorOf(ours), sides.o.names), normaliseJson(errorOf(ref), sides.r.names)] as { code: unknown; msg: unknown }[];
-    return compareErrors(o ?? { code: 0, msg: "" }, r ?? { code: 0, msg: "" }, used);
+    return compareErrors(CODE_DIFFERENCES, o ?? { code: 0, msg: "" }, r ?? { code: 0, msg: "" }, used);
   }
   if (ours.code === 0 && step.cmd === "CHECK" && /^Expected Route \{Dst:\{IP:\S+ Mask:[0-9a-f]+\} GW:<nil>\} not found in routing table$/.test(String(errorOf(ref).msg))) {
     used.push("checkRouteWithoutGw" satisfies Diff);
@@ -326,7 +300,7 @@ describe.skipIf(!available)(`bridge: ours vs the reference, seeded differential 
   afterAll(async () => {
     const lines = [...stats.outcomes].sort().map(([k, n]) => `  ${n}\t${k}`);
     const used = [...stats.used].sort().map(([k, n]) => `  ${n}\t${k}`);
-    const unseen = [...CODE_DIFFERENCES.map(ruleKey), ...Object.keys(BEHAVIOUR_DIFFERENCES)].filter((k) => !stats.used.has(k));
+    const unseen = listedDifferences(CODE_DIFFERENCES, BEHAVIOUR_DIFFERENCES).filter((k) => !stats.used.has(k));
     console.log(`ran ${stats.scenarios} scenarios, ${stats.steps} steps (reference outcomes):\n${lines.join("\n")}\nlisted differences seen:\n${used.join("\n")}\nlisted differences not seen: ${unseen.length}\n${unseen.join("\n")}`);
     await topo.cleanup();
     rmSync(root, { recursive: true, force: true });
@@ -339,8 +313,8 @@ describe.skipIf(!available)(`bridge: ours vs the reference, seeded differential 
   it.skipIf(ONLY !== undefined)("exercised ADD, CHECK, DEL and failures, and with the default seed every listed difference", () => {
     const seen = (prefix: string): number => [...stats.outcomes].filter(([k]) => k.startsWith(prefix)).reduce((n, [, c]) => n + c, 0);
     for (const k of ["ADD ok", "DEL ok", "CHECK ok", "ADD error", "pod netns deleted"]) expect(seen(k), k).toBeGreaterThan(0);
-    if (SEED === DEFAULT_SEED && COUNT === DEFAULT_COUNT) {
-      const listed = [...CODE_DIFFERENCES.map(ruleKey), ...Object.keys(BEHAVIOUR_DIFFERENCES)];
+    if (isDefault) {
+      const listed = listedDifferences(CODE_DIFFERENCES, BEHAVIOUR_DIFFERENCES);
       expect(listed.filter((k) => !stats.used.has(k)), "listed differences the default run never needed: a stale entry, or pick a new DEFAULT_SEED").toEqual([]);
     }
   });

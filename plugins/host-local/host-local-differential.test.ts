@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WEFT_BIN, WEFT_PLUGIN_DIR } from "../../netns-fixtures/reference.ts";
+import { type CodeDifference, compareErrors, errorOf, fuzzSettings, listedDifferences } from "../../netns-fixtures/fuzz.ts";
 import { isObject } from "../shared/conf.ts";
 import { RESOLV_FILES } from "./differential/configs.ts";
 import { type Outcome, Side, networkDir } from "./differential/runner.ts";
@@ -32,25 +33,13 @@ const REF = "/usr/lib/cni/host-local";
  * Changing the generator changes every stream: pick a new one then, from the "listed differences
  * not seen" line the run prints (`WEFT_FUZZ_SEED=<n> npx vitest run ...`).
  */
-const DEFAULT_SEED = 193;
-const SEED = Number(process.env["WEFT_FUZZ_SEED"] ?? DEFAULT_SEED) >>> 0;
-const DEFAULT_COUNT = 40;
-const COUNT = Number(process.env["WEFT_FUZZ_SCENARIOS"] ?? DEFAULT_COUNT);
-const ONLY = process.env["WEFT_FUZZ_ONLY"];
+const { seed: SEED, count: COUNT, only: ONLY, isDefault } = fuzzSettings(193, 40);
 const available = existsSync(REF) && existsSync(WEFT_BIN) && existsSync(OURS);
 
 /**
  * Error codes that differ on purpose. The reference builds no typed CNI errors: everything its
- * plugin code returns becomes 999. We return the spec's code (README "Errors"). `msg` says whether
- * the message is the reference's text ("same") or deliberately ours (then `msg` must match ours).
+ * plugin code returns becomes 999. We return the spec's code (README "Errors").
  */
-interface CodeDifference {
-  readonly ref: RegExp;
-  readonly refCode: number;
-  readonly ourCode: number;
-  readonly msg: "same" | RegExp;
-  readonly reason: string;
-}
 
 const CODE_DIFFERENCES: readonly CodeDifference[] = [
   { ref: /duplicate allocation is not allowed$/, refCode: 999, ourCode: 4, msg: "same", reason: "a second ADD for the same container+interface is a runtime error in the CNI_CONTAINERID/CNI_IFNAME pair (4)" },
@@ -106,11 +95,6 @@ interface Verdict {
   readonly resync?: readonly string[];
 }
 
-function errorOf(o: Outcome): { code: unknown; msg: unknown } {
-  const j = o.json;
-  return isObject(j) ? { code: j["code"], msg: j["msg"] } : { code: undefined, msg: o.stdout };
-}
-
 function normaliseResult(o: Outcome, version: string, used: string[]): unknown {
   const j = o.json;
   if (!isObject(j)) return j;
@@ -120,20 +104,6 @@ function normaliseResult(o: Outcome, version: string, used: string[]): unknown {
     used.push("emptyDns");
   }
   return copy;
-}
-
-const ruleKey = (d: CodeDifference) => `code ${d.refCode}->${d.ourCode}: ${d.ref.source}`;
-
-function compareErrors(ours: Outcome, ref: Outcome, used: string[]): string | undefined {
-  const o = errorOf(ours);
-  const r = errorOf(ref);
-  if (o.code === r.code && o.msg === r.msg) return undefined;
-  const rule = CODE_DIFFERENCES.find(
-    (d) => typeof r.msg === "string" && d.ref.test(r.msg) && d.refCode === r.code && d.ourCode === o.code && (d.msg === "same" ? o.msg === r.msg : typeof o.msg === "string" && d.msg.test(o.msg)),
-  );
-  if (rule === undefined) return `errors differ: ours ${JSON.stringify(o)}, reference ${JSON.stringify(r)}`;
-  used.push(ruleKey(rule));
-  return undefined;
 }
 
 /** Text as the snapshot shows a file holding it (runner.ts reads files byte for byte, as latin1). */
@@ -165,7 +135,7 @@ function compareStep(step: Step, version: string, ours: Outcome, ref: Outcome): 
     const [o, r] = [normaliseResult(ours, version, used), normaliseResult(ref, version, used)];
     if (!isDeepStrictEqual(o, r)) problem = `results differ:\n  ours      ${JSON.stringify(o)}\n  reference ${JSON.stringify(r)}`;
   } else if (ours.status !== 0 && ref.status !== 0) {
-    problem = ours.status === ref.status ? compareErrors(ours, ref, used) : `exit status ${ours.status} vs ${ref.status}`;
+    problem = ours.status === ref.status ? compareErrors(CODE_DIFFERENCES, errorOf(ours), errorOf(ref), used) : `exit status ${ours.status} vs ${ref.status}`;
   } else if (explainsCheckPrevResult(step, ours, ref)) {
     used.push("checkPrevResult" satisfies Diff);
   } else {
@@ -223,7 +193,7 @@ describe.skipIf(!available)(`host-local: ours vs the reference, seeded different
   afterAll(() => {
     const lines = [...stats.outcomes].sort().map(([k, n]) => `  ${n}\t${k}`);
     const used = [...stats.used].sort().map(([k, n]) => `  ${n}\t${k}${k in BEHAVIOUR_DIFFERENCES ? `: ${BEHAVIOUR_DIFFERENCES[k as Diff]}` : ""}`);
-    const unseen = [...CODE_DIFFERENCES.map(ruleKey), ...Object.keys(BEHAVIOUR_DIFFERENCES)].filter((k) => !stats.used.has(k));
+    const unseen = listedDifferences(CODE_DIFFERENCES, BEHAVIOUR_DIFFERENCES).filter((k) => !stats.used.has(k));
     console.log(
       `ran ${stats.scenarios} scenarios, ${stats.steps} steps (reference outcomes):\n${lines.join("\n")}\nlisted differences seen:\n${used.join("\n")}\nlisted differences not seen: ${unseen.length}\n${unseen.join("\n")}`,
     );
@@ -240,8 +210,8 @@ describe.skipIf(!available)(`host-local: ours vs the reference, seeded different
       expect(seen(k), k).toBeGreaterThan(0);
     }
     // A table entry no step needs is stale (e.g. the difference was fixed): the default run must use each one.
-    if (SEED === DEFAULT_SEED && COUNT === DEFAULT_COUNT) {
-      const listed = [...CODE_DIFFERENCES.map(ruleKey), ...Object.keys(BEHAVIOUR_DIFFERENCES)];
+    if (isDefault) {
+      const listed = listedDifferences(CODE_DIFFERENCES, BEHAVIOUR_DIFFERENCES);
       const why = "listed differences the default run never needed: a stale entry (delete it), or the generator changed (pick a new DEFAULT_SEED)";
       expect(listed.filter((k) => !stats.used.has(k)), why).toEqual([]);
     }

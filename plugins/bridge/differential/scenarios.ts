@@ -5,32 +5,7 @@
  * "@IPAM" (ipam.dataDir); the runner fills them in per implementation.
  */
 
-/** mulberry32: small, fast, and the same stream on Node and Bun. */
-export class Rng {
-  #state: number;
-  constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** An integer in [lo, hi]. */
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    const item = items[this.int(0, items.length - 1)];
-    if (item === undefined) throw new Error("pick from an empty list");
-    return item;
-  }
-}
+import { Rng } from "../../../netns-fixtures/fuzz.ts";
 
 /** GONE: the runtime deletes the pod netns; TAMPER: someone deletes the pod's IPv4 default route. */
 export type Cmd = "ADD" | "DEL" | "CHECK" | "GONE" | "TAMPER";

@@ -1,43 +1,12 @@
 /**
- * Random host-local configs for the differential fuzz test: a small deterministic PRNG, a model of
+ * Random host-local configs for the differential fuzz test (PRNG: netns-fixtures/fuzz.ts): a model of
  * each range (network, window, gateway) the step generator uses to pick requested addresses, and
  * the rendering of the models into a plugin config (`ipam.ranges`, the legacy top-level
  * `ipam.subnet` form, `runtimeConfig.ipRanges`, routes, resolvConf). Address text is produced here
  * from bigints, independently of the plugin's own ip.ts.
  */
+import { Rng } from "../../../netns-fixtures/fuzz.ts";
 import { isObject } from "../../shared/conf.ts";
-
-/** mulberry32: tiny, fast, good enough to drive a fuzzer; the same seed gives the same stream. */
-export class Rng {
-  #state: number;
-  constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** An integer in [lo, hi]. */
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    const item = items[this.int(0, items.length - 1)];
-    if (item === undefined) throw new Error("pick from an empty list");
-    return item;
-  }
-  weighted<T>(items: readonly (readonly [T, number])[]): T {
-    let x = this.next() * items.reduce((s, [, w]) => s + w, 0);
-    for (const [item, w] of items) if ((x -= w) < 0) return item;
-    return (items[items.length - 1] as readonly [T, number])[0];
-  }
-}
 
 export interface Addr {
   readonly family: 4 | 6;

@@ -6,9 +6,8 @@
  * Determinism rules that keep the reference's own output deterministic (it keeps requested IPs in
  * a Go map): at most one requested IP per range set and at most one outside every set.
  */
-import { type Addr, type RangeModel, Rng, TYPE_ERROR, formatAddr, genConfig, mutateInvalid, reshapeConfig } from "./configs.ts";
-
-export { Rng } from "./configs.ts";
+import { Rng } from "../../../netns-fixtures/fuzz.ts";
+import { type Addr, type RangeModel, TYPE_ERROR, formatAddr, genConfig, mutateInvalid, reshapeConfig } from "./configs.ts";
 
 export type Cmd = "ADD" | "DEL" | "CHECK" | "PLANT";
 
