@@ -4,9 +4,9 @@
  * network directory afterwards. Each implementation keeps its own "runtime cache" of ADD results,
  * which CHECK sends back as prevResult, as libcni would.
  */
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { callPlugin } from "../../../conformance/exec.ts";
 import { isObject } from "../../shared/conf.ts";
 import type { Step } from "./scenarios.ts";
 
@@ -32,20 +32,6 @@ export function snapshot(dataDir: string): Record<string, string> | null {
   const out: Record<string, string> = {};
   for (const name of readdirSync(dir).sort()) if (name !== "lock") out[name] = readFileSync(join(dir, name), "latin1");
   return out;
-}
-
-function execPlugin(bin: string, env: Record<string, string>, stdin: string): Promise<Omit<Outcome, "files" | "json">> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(bin, [], { env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    p.on("error", reject);
-    p.on("close", (status) => resolve({ status, stdout, stderr }));
-    p.stdin.on("error", () => undefined); // a plugin may exit before reading stdin
-    p.stdin.end(stdin);
-  });
 }
 
 function parse(text: string): unknown {
@@ -125,19 +111,19 @@ export class Side {
 
   async run(step: Step, base: Record<string, unknown>): Promise<Outcome> {
     if (step.cmd === "PLANT") return this.#plant(step);
-    const env: Record<string, string> = {
-      PATH: process.env["PATH"] ?? "/usr/bin:/bin",
-      CNI_COMMAND: step.cmd,
-      CNI_CONTAINERID: step.containerID,
-      CNI_NETNS: "/var/run/netns/weft-fuzz-none",
-      CNI_IFNAME: step.ifName,
-      CNI_PATH: "/opt/cni/bin",
-    };
-    if (step.cniArgs !== undefined) env["CNI_ARGS"] = step.cniArgs;
-    const r = await execPlugin(this.bin, env, JSON.stringify(this.config(step, base)));
+    const r = await callPlugin({
+      plugin: this.bin,
+      command: step.cmd,
+      containerID: step.containerID,
+      netns: "/var/run/netns/weft-fuzz-none",
+      ifName: step.ifName,
+      path: "/opt/cni/bin",
+      ...(step.cniArgs !== undefined ? { args: step.cniArgs } : {}),
+      stdin: JSON.stringify(this.config(step, base)),
+    });
     const json = parse(r.stdout);
-    this.#remember(step, r.status, json);
-    return { ...r, json, files: snapshot(this.dataDir) };
+    this.#remember(step, r.code, json);
+    return { status: r.code, stdout: r.stdout, stderr: r.stderr, json, files: snapshot(this.dataDir) };
   }
 
   #remember(step: Step, status: number | null, json: unknown): void {
