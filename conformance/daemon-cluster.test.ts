@@ -5,8 +5,8 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { subnetOf, waitFor, WeftCluster } from "../netns-fixtures/cluster.ts";
+import { LiveConnection } from "../netns-fixtures/tcp.ts";
 import { implsUnderTest } from "./impls.ts";
-import { spawn } from "node:child_process";
 
 const ours = implsUnderTest().some((i) => i.isOurs);
 
@@ -50,25 +50,15 @@ describe.runIf(ours).each(MODES)("flanneld cluster: $label", (mode) => {
     const a = c.pods.find((p) => p.node === n);
     const b = c.pods.find((p) => p.node !== n);
     if (!n || !a || !b) throw new Error("pods missing");
-    // A long-lived connection from a (node1) to b's echo server, pinging every 100 ms.
-    const client = spawn("ip", ["netns", "exec", a.ns, process.execPath, "-e", `
-      const c = require("node:net").connect(7777, ${JSON.stringify(b.ip)});
-      let sent = 0, got = 0;
-      c.on("data", (d) => { got += d.length; });
-      const t = setInterval(() => { c.write("x"); sent++; }, 100);
-      c.on("error", (e) => { console.log(JSON.stringify({ error: e.code })); process.exit(1); });
-      setTimeout(() => { clearInterval(t); setTimeout(() => { console.log(JSON.stringify({ sent, got })); process.exit(0); }, 300); }, 4000);
-    `], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    client.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    // A long-lived connection from a (node1) to b's echo server, a byte every 100 ms.
+    const client = new LiveConnection(a.ns, b.ip);
     const before = n.subnet;
     await new Promise((r) => setTimeout(r, 500));
     expect(await c.stopDaemon(n)).toBe(0);
     c.startDaemon(n);
     await c.waitReady(n);
     expect(n.subnet).toBe(before);
-    await new Promise<void>((res) => client.once("exit", () => res()));
-    const res = JSON.parse(out) as { sent?: number; got?: number; error?: string };
+    const res = await client.result();
     expect(res.error).toBeUndefined();
     expect(res.sent).toBeGreaterThan(30);
     expect(res.got).toBe(res.sent);

@@ -13,7 +13,7 @@ import { CniScratch, cnitool, type CniRuntimeSpec } from "../netns-fixtures/cni.
 import { POD_IPV6_NETWORK, readEnvFile, subnetOf, subnetOfV6, waitFor, WeftCluster, type ClusterNode } from "../netns-fixtures/cluster.ts";
 import { REFERENCE_PLUGIN_DIR, REPO_ROOT, WEFT_PLUGIN_DIR, requireBuilt } from "../netns-fixtures/reference.ts";
 import { ipJson, run, runIn } from "../netns-fixtures/sh.ts";
-import { EchoServer, tcpProbe } from "../netns-fixtures/tcp.ts";
+import { EchoServer, LiveConnection, tcpProbe } from "../netns-fixtures/tcp.ts";
 import { sweepStale, Topology } from "../netns-fixtures/topology.ts";
 import { implsUnderTest } from "./impls.ts";
 
@@ -162,24 +162,14 @@ describe.runIf(ours).each(MODES)("flanneld dual-stack cluster: $label", (mode) =
     const b = c.pods.find((p) => p.node !== n);
     if (!n || !a || !b?.ip6) throw new Error("pods missing");
     const [devBefore] = await ipJson<{ ifindex: number; address: string }[]>(n.ns, ["link", "show", "flannel-v6.1"]);
-    const client = spawn("ip", ["netns", "exec", a.ns, process.execPath, "-e", `
-      const c = require("node:net").connect(7777, ${JSON.stringify(b.ip6)});
-      let sent = 0, got = 0;
-      c.on("data", (d) => { got += d.length; });
-      const t = setInterval(() => { c.write("x"); sent++; }, 100);
-      c.on("error", (e) => { console.log(JSON.stringify({ error: e.code })); process.exit(1); });
-      setTimeout(() => { clearInterval(t); setTimeout(() => { console.log(JSON.stringify({ sent, got })); process.exit(0); }, 300); }, 4000);
-    `], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    client.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const client = new LiveConnection(a.ns, b.ip6);
     const [s4, s6] = [n.subnet, n.subnetV6];
     await new Promise((r) => setTimeout(r, 500));
     expect(await c.stopDaemon(n)).toBe(0);
     c.startDaemon(n);
     await c.waitReady(n);
     expect([n.subnet, n.subnetV6]).toEqual([s4, s6]);
-    await new Promise<void>((res) => client.once("exit", () => res()));
-    const res = JSON.parse(out) as { sent?: number; got?: number; error?: string };
+    const res = await client.result();
     expect(res.error).toBeUndefined();
     expect(res.sent).toBeGreaterThan(30);
     expect(res.got).toBe(res.sent);

@@ -47,3 +47,40 @@ export async function tcpProbe(fromNs: string, ip: string, port = 7777): Promise
   const r = await runIn(fromNs, process.execPath, ["-e", CLIENT, String(port), ip, token], { allowFail: true, timeoutMs: 10_000 });
   return r.stdout.trim() || `exit ${r.exitCode}`;
 }
+
+const PINGER = `
+const c = require("node:net").connect(Number(process.argv[1]), process.argv[2]);
+let sent = 0, got = 0;
+c.on("data", (d) => { got += d.length; });
+const t = setInterval(() => { c.write("x"); sent++; }, 100);
+c.on("error", (e) => { console.log(JSON.stringify({ error: e.code })); process.exit(1); });
+setTimeout(() => { clearInterval(t); setTimeout(() => { console.log(JSON.stringify({ sent, got })); process.exit(0); }, 300); }, Number(process.argv[3]));
+`;
+
+/** What a {@link LiveConnection} saw: bytes sent and echoed back, or the socket error. */
+export interface LiveConnectionResult {
+  readonly sent?: number;
+  readonly got?: number;
+  readonly error?: string;
+}
+
+/**
+ * One long-lived TCP connection from `fromNs` to an echo server at `ip`, writing a byte every
+ * 100 ms for `ms`: survives a daemon restart only if the data plane stays up all along.
+ */
+export class LiveConnection {
+  readonly #done: Promise<string>;
+
+  constructor(fromNs: string, ip: string, o: { readonly port?: number; readonly ms?: number } = {}) {
+    const child = spawn("ip", ["netns", "exec", fromNs, process.execPath, "-e", PINGER, String(o.port ?? 7777), ip, String(o.ms ?? 4000)], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    // "close", not "exit": stdout is read to its end.
+    this.#done = new Promise((res) => child.once("close", () => res(out)));
+  }
+
+  /** Waits for the connection's end and returns its counts. */
+  async result(): Promise<LiveConnectionResult> {
+    return JSON.parse(await this.#done) as LiveConnectionResult;
+  }
+}
