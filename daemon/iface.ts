@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
+import type { FlannelFlags } from "./flags.ts";
 import { parseIp } from "./ip.ts";
 
 export interface ExternalInterface {
@@ -28,16 +29,11 @@ export interface IfaceSources {
 
 export const SYSTEM_SOURCES: IfaceSources = { interfaces: networkInterfaces, readFile: (p) => readFileSync(p, "utf8") };
 
-/** Options of {@link selectInterface} (the flanneld flags). */
-export interface SelectOptions {
-  readonly iface: readonly string[];
-  readonly ifaceRegex: readonly string[];
-  readonly ifaceCanReach: string;
-  readonly publicIp: string;
-  readonly publicIpv6: string;
+/** Options of {@link selectInterface}: the flanneld interface flags and the families net-conf enables. */
+export type SelectOptions = Pick<FlannelFlags, "iface" | "ifaceRegex" | "ifaceCanReach" | "publicIp" | "publicIpv6"> & {
   readonly ipv4: boolean;
   readonly ipv6: boolean;
-}
+};
 
 export class InterfaceError extends Error {
   override readonly name = "InterfaceError";
