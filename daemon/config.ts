@@ -60,11 +60,6 @@ function isObj(v: unknown): v is Obj {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** Go encoding/json lookup: the last key matching `key` exactly or ignoring case (libcni's rule). */
-export function getKey(o: Obj, key: string): unknown {
-  return getField(o, key);
-}
-
 class Reader {
   constructor(
     readonly o: Obj,
@@ -75,25 +70,25 @@ class Reader {
     throw new ConfigError(`${this.path}${key}`, `${this.where}: "${this.path}${key}" must be ${what}, got ${JSON.stringify(v)}`);
   }
   bool(key: string, def: boolean): boolean {
-    const v = getKey(this.o, key);
+    const v = getField(this.o, key);
     if (v === undefined || v === null) return def;
     return typeof v === "boolean" ? v : this.fail(key, "true or false", v);
   }
   uint(key: string, def: number, max: number): number {
-    const v = getKey(this.o, key);
+    const v = getField(this.o, key);
     if (v === undefined || v === null) return def;
     if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) return this.fail(key, `a whole number from 0 to ${max}`, v);
     return v;
   }
   cidr(key: string, family: Family, example: string): IpNet | undefined {
-    const v = getKey(this.o, key);
+    const v = getField(this.o, key);
     if (v === undefined || v === null || v === "") return undefined;
     const n = typeof v === "string" ? parseCidr(v) : undefined;
     if (!n || n.family !== family) return this.fail(key, `an IPv${family} CIDR like "${example}"`, v);
     return maskNet(n);
   }
   ip(key: string, family: Family, example: string): bigint | undefined {
-    const v = getKey(this.o, key);
+    const v = getField(this.o, key);
     if (v === undefined || v === null || v === "") return undefined;
     const a = typeof v === "string" ? parseIp(v) : undefined;
     if (!a || a.family !== family) return this.fail(key, `an IPv${family} address like "${example}"`, v);
@@ -106,7 +101,7 @@ function parseBackend(raw: unknown, where: string): { backend: BackendConfig; de
     return { backend: { ...VXLAN_DEFAULTS, type: "vxlan", raw: {} }, defaulted: true };
   }
   if (!isObj(raw)) throw new ConfigError("Backend", `${where}: "Backend" must be an object like {"Type": "vxlan"}, got ${JSON.stringify(raw)}`);
-  const t = getKey(raw, "Type");
+  const t = getField(raw, "Type");
   if (typeof t !== "string" || t === "") {
     throw new ConfigError("Backend.Type", `${where}: "Backend.Type" is missing: set it to one of ${SUPPORTED_BACKENDS.map((s) => `"${s}"`).join(", ")}`);
   }
@@ -150,7 +145,7 @@ export function parseNetworkConfig(text: string, where: string): NetworkConfig {
   }
   if (!isObj(doc)) throw new ConfigError("", `${where}: must be a JSON object like {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}`);
   const r = new Reader(doc, where, "");
-  const { backend, defaulted } = parseBackend(getKey(doc, "Backend"), where);
+  const { backend, defaulted } = parseBackend(getField(doc, "Backend"), where);
   const cfg: NetworkConfig = {
     enableIPv4: r.bool("EnableIPv4", true),
     enableIPv6: r.bool("EnableIPv6", false),
