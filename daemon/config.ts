@@ -3,7 +3,7 @@
  * Go's case-insensitive key matching, reference defaults, and CheckNetworkConfig's validation.
  * Errors name the key, the value and the fix.
  */
-import { getField } from "../libcni/validate/fields.ts";
+import { getField, isObject } from "../libcni/validate/fields.ts";
 import { blockSize, formatCidr, formatIp, hostMask, maskNet, parseCidr, parseIp, type Family, type IpNet } from "./ip.ts";
 
 export const SUPPORTED_BACKENDS = ["vxlan", "host-gw"] as const;
@@ -56,10 +56,6 @@ export class ConfigError extends Error {
 
 type Obj = Readonly<Record<string, unknown>>;
 
-function isObj(v: unknown): v is Obj {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 class Reader {
   constructor(
     readonly o: Obj,
@@ -100,7 +96,7 @@ function parseBackend(raw: unknown, where: string): { backend: BackendConfig; de
   if (raw === undefined || raw === null) {
     return { backend: { ...VXLAN_DEFAULTS, type: "vxlan", raw: {} }, defaulted: true };
   }
-  if (!isObj(raw)) throw new ConfigError("Backend", `${where}: "Backend" must be an object like {"Type": "vxlan"}, got ${JSON.stringify(raw)}`);
+  if (!isObject(raw)) throw new ConfigError("Backend", `${where}: "Backend" must be an object like {"Type": "vxlan"}, got ${JSON.stringify(raw)}`);
   const t = getField(raw, "Type");
   if (typeof t !== "string" || t === "") {
     throw new ConfigError("Backend.Type", `${where}: "Backend.Type" is missing: set it to one of ${SUPPORTED_BACKENDS.map((s) => `"${s}"`).join(", ")}`);
@@ -143,7 +139,7 @@ export function parseNetworkConfig(text: string, where: string): NetworkConfig {
   } catch (e) {
     throw new ConfigError("", `${where}: not valid JSON (${e instanceof Error ? e.message : String(e)}): fix the syntax`);
   }
-  if (!isObj(doc)) throw new ConfigError("", `${where}: must be a JSON object like {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}`);
+  if (!isObject(doc)) throw new ConfigError("", `${where}: must be a JSON object like {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}`);
   const r = new Reader(doc, where, "");
   const { backend, defaulted } = parseBackend(getField(doc, "Backend"), where);
   const cfg: NetworkConfig = {
