@@ -11,7 +11,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["{bin,libcni,plugins,linux,daemon,scripts,netns-fixtures,bench}/**/*.test.ts"],
+          include: ["{bin,net,libcni,plugins,linux,daemon,scripts,netns-fixtures,bench}/**/*.test.ts"],
           exclude: ["**/*.root.test.ts", "**/node_modules/**"],
         },
       },

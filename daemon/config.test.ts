@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkNetworkConfig, ConfigError, parseNetworkConfig, type NetworkConfig } from "./config.ts";
-import { formatIp } from "./ip.ts";
+import { formatIp } from "../net/prefix.ts";
 
 const W = "net-conf.json";
 const parse = (o: unknown) => parseNetworkConfig(JSON.stringify(o), W);

@@ -4,7 +4,7 @@
  * Errors name the key, the value and the fix.
  */
 import { getField, isObject } from "../libcni/validate/fields.ts";
-import { blockSize, formatCidr, formatIp, hostMask, maskNet, parseCidr, parseIp, type Family, type IpNet } from "./ip.ts";
+import { blockSize, formatCidr, formatIp, hostMask, maskNet, parseCidr, parseIp, type Family, type IpNet } from "../net/prefix.ts";
 
 export const SUPPORTED_BACKENDS = ["vxlan", "host-gw"] as const;
 export type BackendType = (typeof SUPPORTED_BACKENDS)[number];

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import type { FlannelFlags } from "./flags.ts";
-import { parseIp } from "./ip.ts";
+import { parseIp } from "../net/prefix.ts";
 
 export interface ExternalInterface {
   readonly name: string;

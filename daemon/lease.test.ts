@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkNetworkConfig, parseNetworkConfig } from "./config.ts";
-import { formatCidr, parseCidr, type IpNet } from "./ip.ts";
+import { formatCidr, parseCidr, type IpNet } from "../net/prefix.ts";
 import { allocateSubnet, fitsConfig, formatLeaseAttrs, LeaseWatcher, MAX_CANDIDATES, parseLeaseAttrs, parseSubnetKey, subnetKey, type Lease } from "./lease.ts";
 
 const cidr = (s: string): IpNet => parseCidr(s) as IpNet;

@@ -4,7 +4,7 @@
  * that turns snapshots and watch events into Added/Removed batches for the backends.
  */
 import type { NetworkConfig } from "./config.ts";
-import { blockSize, formatCidr, formatIp, maskNet, overlaps, parseIp, sameNet, type Family, type IpNet } from "./ip.ts";
+import { blockSize, formatCidr, formatIp, maskNet, overlaps, parseIp, sameNet, type Family, type IpNet } from "../net/prefix.ts";
 
 /** What a node publishes with its lease. Field names are flannel's JSON names. */
 export interface LeaseAttrs {

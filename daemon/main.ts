@@ -4,13 +4,13 @@
  */
 import { VERSION } from "../bin/version.ts";
 import { FlagError, helpText, parseFlags, type FlannelFlags } from "./flags.ts";
-import { parseCidr, type IpNet } from "./ip.ts";
+import { parseCidr, type IpNet } from "../net/prefix.ts";
 import { describeLease, type Lease } from "./lease.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { controlPlaneOnly, KERNEL_DATA_PLANE, type DataPlane } from "./network.ts";
 import { collectGarbage, runFlanneld } from "./run.ts";
 import { createSubnetManager } from "./subnet/factory.ts";
-import { readSubnetEnv, SubnetEnvError, type SubnetEnv } from "./subnet-env.ts";
+import { readSubnetEnv, SubnetEnvError, type SubnetEnv } from "../net/subnet-env.ts";
 
 function readPrevious(path: string, log: Logger): SubnetEnv | undefined {
   try {

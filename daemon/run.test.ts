@@ -74,7 +74,7 @@ describe("flanneld life cycle", () => {
     let lease: import("./lease.ts").Lease | undefined;
     const run = runFlanneld({ flags: flags(), log, manager: store.manager(), dataPlane: dp, signal: ac.signal, onReady: (l) => (lease = l) });
     while (!lease) await new Promise((r) => setTimeout(r, 10));
-    store.remove(lease.subnet as import("./ip.ts").IpNet);
+    store.remove(lease.subnet as import("../net/prefix.ts").IpNet);
     expect(await run).toBe(1);
     expect(log.lines.some((l) => l.includes("keeping the lease failed") && l.includes("LeaseLostError"))).toBe(true);
   });

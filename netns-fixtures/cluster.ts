@@ -11,7 +11,7 @@ import { ETCD_BIN, startEtcd } from "./etcd.ts";
 import { REFERENCE_PLUGIN_DIR, WEFT_PLUGIN_DIR, requireBuilt } from "./reference.ts";
 import { ipJson, run, type RunResult, waitFor } from "./sh.ts";
 import { EchoServer, tcpProbe } from "./tcp.ts";
-import { formatCidr, maskNet, parseCidr } from "../daemon/ip.ts";
+import { formatCidr, maskNet, parseCidr } from "../net/prefix.ts";
 import { Topology, sweepStale, type NodeSpec } from "./topology.ts";
 
 export interface ClusterOptions {

@@ -4,7 +4,7 @@
 // flanneld's subnet manager on top of it, and the CLI process under Bun.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EtcdClient, EtcdError, type WatchResponse } from "../daemon/etcd/client.ts";
-import { formatCidr } from "../daemon/ip.ts";
+import { formatCidr } from "../net/prefix.ts";
 import { memoryLogger } from "../daemon/log.ts";
 import { EtcdSubnetManager } from "../daemon/subnet/etcd-manager.ts";
 import { EmbeddedEtcd, EmbeddedEtcdServer } from "./embedded-etcd.ts";

@@ -2,7 +2,7 @@
 // client's socket was opened in. The client is injected (the daemon opens it; tests may pass a fake).
 import type { NetlinkClient } from "../../linux/netlink/client.ts";
 import type { Link } from "../../linux/netlink/link.ts";
-import { containsNet, parseCidr } from "../ip.ts";
+import { containsNet, parseCidr } from "../../net/prefix.ts";
 import type { NetOps, KFdb, KNeigh, KRoute, VxlanSpec } from "./netops.ts";
 
 const RT_TABLE_MAIN = 254;

@@ -1,6 +1,6 @@
 // Pure: from the set of peer leases to the kernel state a backend wants (routes, neighbours, FDB),
 // and the diff between wanted and actual. No kernel calls here.
-import { containsNet, formatCidr, formatIp, parseCidr, sameNet, type IpNet } from "../ip.ts";
+import { containsNet, formatCidr, formatIp, parseCidr, sameNet, type IpNet } from "../../net/prefix.ts";
 import type { Lease } from "../lease.ts";
 import type { KFdb, KNeigh, KRoute } from "./netops.ts";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseNetworkConfig } from "../config.ts";
 import type { ExternalInterface } from "../iface.ts";
-import { parseCidr, type IpNet } from "../ip.ts";
+import { parseCidr, type IpNet } from "../../net/prefix.ts";
 import { formatLeaseAttrs, type Lease, type LeaseAttrs } from "../lease.ts";
 import { memoryLogger } from "../log.ts";
 import type { BackendNetwork } from "../network.ts";

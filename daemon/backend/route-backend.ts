@@ -3,7 +3,7 @@
 // pod MTU. Kernel-free (any NetOps), so the unit tests drive it with FakeNetOps.
 import type { NetworkConfig } from "../config.ts";
 import type { ExternalInterface } from "../iface.ts";
-import { formatCidr, type IpNet } from "../ip.ts";
+import { formatCidr, type IpNet } from "../../net/prefix.ts";
 import type { LeaseAttrs } from "../lease.ts";
 import type { Logger } from "../log.ts";
 import type { Backend, BackendNetwork, RegisterOptions } from "../network.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseCidr, type IpNet } from "../ip.ts";
+import { parseCidr, type IpNet } from "../../net/prefix.ts";
 import type { Lease, LeaseEvent } from "../lease.ts";
 import { FakeNetOps } from "./fake-netops.ts";
 import { RouteNetwork } from "./route-network.ts";

@@ -2,7 +2,7 @@
 // Beyond flanneld: events are coalesced into one pass per tick, a full reconcile runs at start and
 // periodically (repairs deleted routes, neighbours and FDB entries, removes stale flannel routes),
 // and a recreated vxlan device gets every peer replayed. One RouteNetwork per address family.
-import { formatCidr, formatIp, type IpNet } from "../ip.ts";
+import { formatCidr, formatIp, type IpNet } from "../../net/prefix.ts";
 import { describeLease, type Lease, type LeaseEvent } from "../lease.ts";
 import type { NetOps, KRoute } from "./netops.ts";
 import { DesiredIndex } from "./desired-index.ts";

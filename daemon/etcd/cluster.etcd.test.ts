@@ -1,7 +1,7 @@
 // The etcd client with TLS client certificates, with username/password auth, and failing over in
 // a 3-member cluster when the member in use is killed. Real etcd on 127.0.0.1.
 import { afterAll, describe, expect, it } from "vitest";
-import { formatCidr, type IpNet } from "../ip.ts";
+import { formatCidr, type IpNet } from "../../net/prefix.ts";
 import type { LeaseEvent } from "../lease.ts";
 import { memoryLogger } from "../log.ts";
 import { EtcdSubnetManager } from "../subnet/etcd-manager.ts";

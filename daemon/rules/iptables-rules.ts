@@ -3,7 +3,8 @@
 // tooling and habits carry over. Pure builders + an applier over a CommandRunner.
 import type { CommandRunner } from "../../linux/command.ts";
 
-export type Family = 4 | 6;
+export type { Family } from "../../net/ip.ts";
+import type { Family } from "../../net/ip.ts";
 
 export interface RuleSpec {
   readonly table: "nat" | "filter";

@@ -4,7 +4,7 @@ import { nftScript } from "./nft-rules.ts";
 import { RecordingRunner } from "../../linux/command.ts";
 import { TrafficManager, trafficFamilies } from "./traffic.ts";
 import { parseNetworkConfig } from "../config.ts";
-import { parseCidr } from "../ip.ts";
+import { parseCidr } from "../../net/prefix.ts";
 
 const v4 = { family: 4 as const, network: "10.244.0.0/16", pod: "10.244.1.0/24" };
 

@@ -3,7 +3,7 @@
 import { forwardRules, IptablesRules, masqRules, type Family, type RuleSpec } from "./iptables-rules.ts";
 import { NftRules } from "./nft-rules.ts";
 import type { CommandRunner } from "../../linux/command.ts";
-import { formatCidr } from "../ip.ts";
+import { formatCidr } from "../../net/prefix.ts";
 import type { TrafficOptions } from "../network.ts";
 
 /** One family's rule inputs: the cluster network and this node's lease, as CIDRs. */

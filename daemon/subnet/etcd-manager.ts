@@ -24,7 +24,7 @@ import {
   type LeaseEvent,
 } from "../lease.ts";
 import { errorMessage, type Logger } from "../log.ts";
-import { overlaps, type IpNet } from "../ip.ts";
+import { overlaps, type IpNet } from "../../net/prefix.ts";
 import { Backoff, sleep } from "../time.ts";
 import { ConfigNotFoundError, LeaseLostError, NoFreeSubnetError, type LeaseEventHandler, type SubnetManager } from "./manager.ts";
 

@@ -1,6 +1,6 @@
 /** Build the subnet manager the flags ask for: Kubernetes API (--kube-subnet-mgr) or etcd. */
 import type { FlannelFlags } from "../flags.ts";
-import type { IpNet } from "../ip.ts";
+import type { IpNet } from "../../net/prefix.ts";
 import type { Logger } from "../log.ts";
 import { EtcdClient } from "../etcd/client.ts";
 import { KubeClient } from "../kube/client.ts";

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseNetworkConfig, type NetworkConfig } from "../config.ts";
-import { containsNet, formatCidr, maskNet, parseCidr, parseIp, type IpNet } from "../ip.ts";
+import { containsNet, formatCidr, maskNet, parseCidr, parseIp, type IpNet } from "../../net/prefix.ts";
 import { describeLease, sameAttrs, sameSubnets, type Lease, type LeaseAttrs, type LeaseEvent } from "../lease.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import { Backoff, sleep } from "../time.ts";

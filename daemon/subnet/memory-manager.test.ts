@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatCidr, type IpNet } from "../ip.ts";
+import { formatCidr, type IpNet } from "../../net/prefix.ts";
 import type { LeaseEvent } from "../lease.ts";
 import { ConfigNotFoundError, LeaseLostError, type SubnetManager } from "./manager.ts";
 import { MemoryLeaseStore, MemorySubnetManager } from "./memory-manager.ts";

@@ -4,7 +4,7 @@
  * see each other's leases through the same events a real store would give.
  */
 import { checkNetworkConfig, parseNetworkConfig, type NetworkConfig } from "../config.ts";
-import type { IpNet } from "../ip.ts";
+import type { IpNet } from "../../net/prefix.ts";
 import { allocateSubnet, fitsConfig, LeaseWatcher, sameSubnets, subnetKey, type Lease, type LeaseAttrs, type LeaseEvent } from "../lease.ts";
 import { sleep } from "../time.ts";
 import { ConfigNotFoundError, LeaseLostError, NoFreeSubnetError, type LeaseEventHandler, type SubnetManager } from "./manager.ts";

@@ -8,7 +8,7 @@
  *   040 -> 100  version dropped;  020 <-> 100 go through 0.4.0;  within a family: copy, new version
  */
 import { CniError, ErrorCode } from "./error.ts";
-import { isIPv4Text } from "./ip.ts";
+import { isIPv4Text } from "../../net/ip.ts";
 import { familyOf, type AnyResult, type Dns, type Result020, type Result040, type Result100, type ResultFamily, type Route } from "./result.ts";
 import { DEFAULT_VERSION, CURRENT_VERSION } from "../version.ts";
 

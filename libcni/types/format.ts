@@ -8,7 +8,7 @@
  *     table and scope are printed whenever set, 0 included.
  *   - addresses in canonical form (Go's net.IP/IPNet String), HTML characters escaped as Go does.
  */
-import { normalizeCIDR, normalizeIP } from "./ip.ts";
+import { normalizeCIDR, normalizeIP } from "../../net/ip.ts";
 import { familyOf, isDnsEmpty, type AnyResult, type Dns, type Result020, type Result040, type Result100, type Route } from "./result.ts";
 
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json };

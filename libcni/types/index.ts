@@ -30,5 +30,5 @@ export type { VersionInfo } from "./parse.ts";
 export { decodeNetConf, decodeNetConfList, findKey, getField } from "./config.ts";
 export type { GCAttachment, IpamConf, NetConf, NetConfList } from "./config.ts";
 
-export { formatCIDR, formatIP, isIPv4Text, normalizeCIDR, normalizeIP, parseCIDR, parseIP } from "./ip.ts";
-export type { Cidr, IpBytes } from "./ip.ts";
+export { formatCIDR, formatIP, isIPv4Text, normalizeCIDR, normalizeIP, parseCIDR, parseIP } from "../../net/ip.ts";
+export type { Cidr, IpBytes } from "../../net/ip.ts";

@@ -5,7 +5,7 @@
  * Every failure is CniError code 6 (decoding failure) naming the field.
  */
 import { CniError, ErrorCode, isCniError } from "./error.ts";
-import { normalizeCIDR, normalizeIP } from "./ip.ts";
+import { normalizeCIDR, normalizeIP } from "../../net/ip.ts";
 import { FAMILY_VERSIONS, familyOf, type AnyResult, type ResultFamily, type Result100 } from "./result.ts";
 import { toResult100 } from "./convert.ts";
 import { canonicalize, decodeWith, describeValue, getField, isObject, schemaIssue } from "../validate/index.ts";

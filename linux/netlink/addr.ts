@@ -16,7 +16,7 @@ import {
   RTM,
   RT_SCOPE,
 } from "./constants.ts";
-import { broadcastOf, formatIp, parseCidr, parseIp, type Cidr, type Family } from "./ip.ts";
+import { type Family, type PrefixText, broadcastOf, bytesText, ipBytes, prefixText } from "../../net/ip.ts";
 import type { NlMessage, NlRequest } from "./message.ts";
 
 export interface Address {
@@ -41,7 +41,7 @@ export interface Address {
 /** Options for adding an address. */
 export interface AddrOptions {
   /** The address with its prefix, `10.244.1.1/24` or `{ip, prefixLen}`. */
-  readonly cidr: string | Cidr;
+  readonly cidr: string | PrefixText;
   /**
    * IPv4 broadcast: "auto" computes it (all host bits set) for prefixes shorter than /31, like
    * `ip addr add ... brd +` and the Go netlink library; "none" omits it. @default "auto"
@@ -71,16 +71,16 @@ export function decodeAddress(m: NlMessage): Address {
   const address = a.get(IFA.ADDRESS);
   const main = local ?? address;
   const flags = a.u32(IFA.FLAGS) ?? b[2] ?? 0;
-  const peer = local && address && formatIp(local) !== formatIp(address) ? formatIp(address) : undefined;
+  const peer = local && address && bytesText(local) !== bytesText(address) ? bytesText(address) : undefined;
   const brd = a.get(IFA.BROADCAST);
   const label = a.str(IFA.LABEL);
   return {
     index: dv.getUint32(4, true),
     family,
-    ip: main ? formatIp(main) : "",
+    ip: main ? bytesText(main) : "",
     prefixLen: b[1] ?? 0,
     ...(peer ? { peer } : {}),
-    ...(brd ? { broadcast: formatIp(brd) } : {}),
+    ...(brd ? { broadcast: bytesText(brd) } : {}),
     ...(label ? { label } : {}),
     scope: b[3] ?? 0,
     flags,
@@ -90,8 +90,8 @@ export function decodeAddress(m: NlMessage): Address {
   };
 }
 
-function toCidr(c: string | Cidr): Cidr {
-  return typeof c === "string" ? parseCidr(c) : parseCidr(`${c.ip}/${c.prefixLen}`);
+function toCidr(c: string | PrefixText): PrefixText {
+  return typeof c === "string" ? prefixText(c) : prefixText(`${c.ip}/${c.prefixLen}`);
 }
 
 function defaultScope(ip: Uint8Array): number {
@@ -103,7 +103,7 @@ function defaultScope(ip: Uint8Array): number {
 /** RTM_NEWADDR; `replace` updates an existing address instead of failing with EEXIST. */
 export function addAddrRequest(index: number, o: AddrOptions, replace: boolean, label: string): NlRequest {
   const c = toCidr(o.cidr);
-  const ip = parseIp(c.ip);
+  const ip = ipBytes(c.ip);
   const v4 = ip.byteLength === 4;
   const flags = (o.noDad ? IFA_F_NODAD : 0) | (o.noPrefixRoute ? IFA_F_NOPREFIXROUTE : 0);
   const scope = o.scope !== undefined ? RT_SCOPE[o.scope] : defaultScope(ip);
@@ -114,13 +114,13 @@ export function addAddrRequest(index: number, o: AddrOptions, replace: boolean, 
     fill: (w) => {
       ifaddrmsg(w, v4 ? AF_INET : AF_INET6, c.prefixLen, flags, scope, index);
       w.attr(IFA.LOCAL, ip);
-      w.attr(IFA.ADDRESS, o.peer ? parseIp(o.peer) : ip);
+      w.attr(IFA.ADDRESS, o.peer ? ipBytes(o.peer) : ip);
       if (v4) {
         const brd = o.broadcast ?? "auto";
         if (brd === "auto") {
           if (c.prefixLen < 31) w.attr(IFA.BROADCAST, broadcastOf(ip, c.prefixLen));
         } else if (brd !== "none") {
-          w.attr(IFA.BROADCAST, parseIp(brd));
+          w.attr(IFA.BROADCAST, ipBytes(brd));
         }
       }
       if (o.label) w.attrStr(IFA.LABEL, o.label);
@@ -129,9 +129,9 @@ export function addAddrRequest(index: number, o: AddrOptions, replace: boolean, 
   };
 }
 
-export function deleteAddrRequest(index: number, cidr: string | Cidr, label: string): NlRequest {
+export function deleteAddrRequest(index: number, cidr: string | PrefixText, label: string): NlRequest {
   const c = toCidr(cidr);
-  const ip = parseIp(c.ip);
+  const ip = ipBytes(c.ip);
   return {
     type: RTM.DELADDR,
     flags: 0,

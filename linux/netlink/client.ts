@@ -7,7 +7,7 @@
 import { LinkNotFoundError, NetlinkError } from "../errors.ts";
 import { Errno } from "../errno.ts";
 import { addAddrRequest, decodeAddress, deleteAddrRequest, dumpAddrsRequest, type Address, type AddrOptions } from "./addr.ts";
-import type { Cidr, Family } from "./ip.ts";
+import type { Family, PrefixText } from "../../net/ip.ts";
 import {
   createBridgeRequest,
   createDummyRequest,
@@ -81,7 +81,7 @@ export interface NetlinkClient {
   addAddr(dev: LinkRef, addr: AddrOptions | string): void;
   /** Add or update. */
   replaceAddr(dev: LinkRef, addr: AddrOptions | string): void;
-  deleteAddr(dev: LinkRef, cidr: string | Cidr): void;
+  deleteAddr(dev: LinkRef, cidr: string | PrefixText): void;
 
   listRoutes(filter?: RouteFilter): Route[];
   addRoute(r: RouteInput): void;
@@ -172,7 +172,7 @@ export class RtnetlinkClient extends LinkVerbs implements NetlinkClient {
   replaceAddr(dev: LinkRef, addr: AddrOptions | string): void {
     this.sock.ack(addAddrRequest(this.linkIndex(dev), typeof addr === "string" ? { cidr: addr } : addr, true, label(dev)));
   }
-  deleteAddr(dev: LinkRef, cidr: string | Cidr): void {
+  deleteAddr(dev: LinkRef, cidr: string | PrefixText): void {
     this.sock.ack(deleteAddrRequest(this.linkIndex(dev), cidr, label(dev)));
   }
 

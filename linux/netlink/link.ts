@@ -21,7 +21,8 @@ import {
   RTM,
   VETH_INFO_PEER,
 } from "./constants.ts";
-import { formatIp, formatMac, parseIp, parseMac } from "./ip.ts";
+import { bytesText, ipBytes } from "../../net/ip.ts";
+import { formatMac, parseMac } from "../../net/mac.ts";
 import type { NlMessage, NlRequest } from "./message.ts";
 
 /** What the kernel reports for a VXLAN device. */
@@ -94,8 +95,8 @@ function decodeVxlan(d: Attrs): VxlanInfo {
   const tos = d.u8(IFLA_VXLAN.TOS);
   return {
     vni: d.u32(IFLA_VXLAN.ID) ?? 0,
-    ...(local ? { local: formatIp(local) } : {}),
-    ...(group ? { group: formatIp(group) } : {}),
+    ...(local ? { local: bytesText(local) } : {}),
+    ...(group ? { group: bytesText(group) } : {}),
     ...(underlay ? { underlayIndex: underlay } : {}),
     port: d.u16be(IFLA_VXLAN.PORT) ?? 0,
     learning: (d.u8(IFLA_VXLAN.LEARNING) ?? 0) !== 0,
@@ -263,11 +264,11 @@ export function createVxlanRequest(o: VxlanOptions): NlRequest {
   return newLink("vxlan", o, (w) => {
     w.attrU32(IFLA_VXLAN.ID, o.vni);
     if (o.local) {
-      const b = parseIp(o.local);
+      const b = ipBytes(o.local);
       w.attr(b.byteLength === 4 ? IFLA_VXLAN.LOCAL : IFLA_VXLAN.LOCAL6, b);
     }
     if (o.group) {
-      const b = parseIp(o.group);
+      const b = ipBytes(o.group);
       w.attr(b.byteLength === 4 ? IFLA_VXLAN.GROUP : IFLA_VXLAN.GROUP6, b);
     }
     if (o.underlayIndex) w.attrU32(IFLA_VXLAN.LINK, o.underlayIndex);

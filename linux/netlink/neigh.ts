@@ -18,7 +18,8 @@ import {
   NUD,
   RTM,
 } from "./constants.ts";
-import { formatIp, formatMac, parseIp, parseMac } from "./ip.ts";
+import { bytesText, ipBytes } from "../../net/ip.ts";
+import { formatMac, parseMac } from "../../net/mac.ts";
 import type { NlMessage, NlRequest } from "./message.ts";
 
 export type NeighState = keyof typeof NUD;
@@ -80,7 +81,7 @@ export function decodeNeigh(m: NlMessage): Neigh {
   };
   const v4 = a.ipv4(NDA.DST);
   if (v4 !== undefined) n.ip = v4;
-  else if (a.size(NDA.DST) === 16) n.ip = formatIp(a.get(NDA.DST) ?? new Uint8Array(16));
+  else if (a.size(NDA.DST) === 16) n.ip = bytesText(a.get(NDA.DST) ?? new Uint8Array(16));
   const mac = a.mac48(NDA.LLADDR);
   if (mac !== undefined) n.mac = mac;
   else if (a.has(NDA.LLADDR)) n.mac = formatMac(a.get(NDA.LLADDR) ?? new Uint8Array(0));
@@ -106,7 +107,7 @@ export interface NeighSpec {
 }
 
 export function neighRequest(s: NeighSpec, mode: "add" | "replace" | "delete", label: string): NlRequest {
-  const ip = parseIp(s.ip);
+  const ip = ipBytes(s.ip);
   const del = mode === "delete";
   return {
     type: del ? RTM.DELNEIGH : RTM.NEWNEIGH,
@@ -148,7 +149,7 @@ export function fdbRequest(s: FdbSpec, mode: "add" | "append" | "replace" | "del
     fill: (w) => {
       ndmsg(w, AF_BRIDGE, s.index, del ? 0 : NUD[s.state ?? "permanent"], ntf);
       w.attr(NDA.LLADDR, parseMac(s.mac));
-      if (s.dst) w.attr(NDA.DST, parseIp(s.dst));
+      if (s.dst) w.attr(NDA.DST, ipBytes(s.dst));
       if (s.vlan !== undefined) w.attrU16(NDA.VLAN, s.vlan);
       if (s.port !== undefined) w.attrU16be(NDA.PORT, s.port);
       if (s.vni !== undefined) w.attrU32(NDA.VNI, s.vni);

@@ -9,7 +9,7 @@ import { LinkNotFoundError, NetlinkError } from "../errors.ts";
 import { Errno } from "../errno.ts";
 import type { Address, AddrOptions } from "./addr.ts";
 import type { FdbInput, NeighInput, NetlinkClient, RouteFilter, RouteInput } from "./client.ts";
-import { formatIp, ipFamily, networkOf, parseCidr, parseIp, type Cidr, type Family } from "./ip.ts";
+import { type Family, type PrefixText, bytesText, ipBytes, networkOf, prefixText, textFamily } from "../../net/ip.ts";
 import type { BridgeOptions, BridgePortChange, Link, LinkChange, LinkCommonOptions, LinkRef, VethOptions, VxlanOptions } from "./link.ts";
 import type { Neigh } from "./neigh.ts";
 import type { Route, RouteGetOptions } from "./route.ts";
@@ -210,14 +210,14 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
   }
   private writeAddr(dev: LinkRef, addr: AddrOptions | string, replace: boolean): void {
     const l = this.must(dev);
-    const c = parseCidr(typeof addr === "string" ? addr : typeof addr.cidr === "string" ? addr.cidr : `${addr.cidr.ip}/${addr.cidr.prefixLen}`);
+    const c = prefixText(typeof addr === "string" ? addr : typeof addr.cidr === "string" ? addr.cidr : `${addr.cidr.ip}/${addr.cidr.prefixLen}`);
     const at = this.addrs.findIndex((a) => a.index === l.index && a.ip === c.ip && a.prefixLen === c.prefixLen);
     if (at >= 0 && !replace) throw new NetlinkError(Errno.EEXIST, `RTM_NEWADDR ${c.ip}/${c.prefixLen} dev ${l.name}`);
     if (at >= 0) return;
-    const family = ipFamily(c.ip);
+    const family = textFamily(c.ip);
     this.addrs.push({ index: l.index, family, ip: c.ip, prefixLen: c.prefixLen, scope: 0, flags: 0x80, permanent: true, tentative: false, dadFailed: false });
     if (c.prefixLen < (family === 4 ? 32 : 128)) {
-      const dst = `${formatIp(networkOf(parseIp(c.ip), c.prefixLen))}/${c.prefixLen}`;
+      const dst = `${bytesText(networkOf(ipBytes(c.ip), c.prefixLen))}/${c.prefixLen}`;
       this.routes.push({ family, dst, oif: l.index, src: c.ip, table: 254, protocol: 2, scope: 253, type: "unicast", flags: 0, onlink: false });
     }
   }
@@ -229,10 +229,10 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
     this.record("replaceAddr", [dev, addr]);
     this.writeAddr(dev, addr, true);
   }
-  deleteAddr(dev: LinkRef, cidr: string | Cidr): void {
+  deleteAddr(dev: LinkRef, cidr: string | PrefixText): void {
     this.record("deleteAddr", [dev, cidr]);
     const l = this.must(dev);
-    const c = typeof cidr === "string" ? parseCidr(cidr) : cidr;
+    const c = typeof cidr === "string" ? prefixText(cidr) : cidr;
     const at = this.addrs.findIndex((a) => a.index === l.index && a.ip === c.ip && a.prefixLen === c.prefixLen);
     if (at < 0) throw new NetlinkError(Errno.EADDRNOTAVAIL, `RTM_DELADDR ${c.ip}/${c.prefixLen} dev ${l.name}`);
     this.addrs.splice(at, 1);
@@ -248,12 +248,12 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
   }
   private toRoute(r: RouteInput): Route {
     const oif = r.dev !== undefined ? this.must(r.dev).index : r.oif;
-    const family = r.dst === "default" ? (r.gateway ? ipFamily(r.gateway) : 4) : ipFamily(r.dst);
-    const c = parseCidr(r.dst === "default" ? (family === 4 ? "0.0.0.0/0" : "::/0") : r.dst);
+    const family = r.dst === "default" ? (r.gateway ? textFamily(r.gateway) : 4) : textFamily(r.dst);
+    const c = prefixText(r.dst === "default" ? (family === 4 ? "0.0.0.0/0" : "::/0") : r.dst);
     const type = r.type ?? "unicast";
     return {
       family,
-      dst: `${formatIp(networkOf(parseIp(c.ip), c.prefixLen))}/${c.prefixLen}`,
+      dst: `${bytesText(networkOf(ipBytes(c.ip), c.prefixLen))}/${c.prefixLen}`,
       ...(r.gateway ? { gateway: r.gateway } : {}),
       ...(oif !== undefined ? { oif } : {}),
       ...(r.src ? { src: r.src } : {}),
@@ -303,14 +303,14 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
   }
   getRouteTo(ip: string, o: RouteGetOptions = {}): Route {
     this.record("getRouteTo", [ip, o]);
-    const b = parseIp(ip);
+    const b = ipBytes(ip);
     const best = this.routes
       .filter((r) => r.table === 254 && r.family === (b.byteLength === 4 ? 4 : 6))
       .filter((r) => {
-        const c = parseCidr(r.dst);
-        return formatIp(networkOf(b, c.prefixLen)) === c.ip;
+        const c = prefixText(r.dst);
+        return bytesText(networkOf(b, c.prefixLen)) === c.ip;
       })
-      .sort((x, y) => parseCidr(y.dst).prefixLen - parseCidr(x.dst).prefixLen)[0];
+      .sort((x, y) => prefixText(y.dst).prefixLen - prefixText(x.dst).prefixLen)[0];
     if (!best) throw new NetlinkError(Errno.ENETUNREACH, `RTM_GETROUTE to ${ip}`);
     return { ...best, dst: `${ip}/${b.byteLength * 8}` };
   }
@@ -324,7 +324,7 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
     const l = this.must(n.dev);
     const at = this.neighs.findIndex((x) => x.family !== "bridge" && x.index === l.index && x.ip === n.ip);
     if (at >= 0 && !replace) throw new NetlinkError(Errno.EEXIST, `RTM_NEWNEIGH ${n.ip} dev ${l.name}`);
-    const entry: Neigh = { index: l.index, family: ipFamily(n.ip), ip: n.ip, ...(n.mac ? { mac: n.mac } : {}), state: 0x80, states: ["permanent"], permanent: true, flags: 0, self: false, master: false };
+    const entry: Neigh = { index: l.index, family: textFamily(n.ip), ip: n.ip, ...(n.mac ? { mac: n.mac } : {}), state: 0x80, states: ["permanent"], permanent: true, flags: 0, self: false, master: false };
     if (at >= 0) this.neighs.splice(at, 1, entry);
     else this.neighs.push(entry);
   }

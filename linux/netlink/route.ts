@@ -19,7 +19,7 @@ import {
   RT_SCOPE,
   RT_TABLE_MAIN,
 } from "./constants.ts";
-import { formatIp, ipFamily, parseCidr, parseIp, type Family } from "./ip.ts";
+import { type Family, bytesText, ipBytes, prefixText, textFamily } from "../../net/ip.ts";
 import type { NlMessage, NlRequest } from "./message.ts";
 
 export type RouteType = keyof typeof RTN;
@@ -94,7 +94,7 @@ function ipAttr(a: Attrs, type: number): string | undefined {
   const v4 = a.ipv4(type);
   if (v4 !== undefined) return v4;
   const b = a.get(type);
-  return b ? formatIp(b) : undefined;
+  return b ? bytesText(b) : undefined;
 }
 
 function decodeMultipath(d: Uint8Array): NextHop[] {
@@ -106,7 +106,7 @@ function decodeMultipath(d: Uint8Array): NextHop[] {
     const a = Attrs.parse(d, off + 8, off + len);
     const gw = a.get(RTA.GATEWAY);
     out.push({
-      ...(gw ? { gateway: formatIp(gw) } : {}),
+      ...(gw ? { gateway: bytesText(gw) } : {}),
       oif: dv.getInt32(off + 4, true),
       onlink: ((d[off + 2] ?? 0) & RTNH_F_ONLINK) !== 0,
       weight: (d[off + 3] ?? 0) + 1,
@@ -168,8 +168,8 @@ function describe(s: RouteSpec): string {
 }
 
 function specFamily(s: RouteSpec): Family {
-  if (s.dst !== "default") return ipFamily(s.dst);
-  return s.gateway ? ipFamily(s.gateway) : 4;
+  if (s.dst !== "default") return textFamily(s.dst);
+  return s.gateway ? textFamily(s.gateway) : 4;
 }
 
 /**
@@ -178,7 +178,7 @@ function specFamily(s: RouteSpec): Family {
  */
 export function routeRequest(s: RouteSpec, mode: "add" | "replace" | "append" | "delete"): NlRequest {
   const family = specFamily(s);
-  const dst = parseCidr(s.dst === "default" ? (family === 4 ? "0.0.0.0/0" : "::/0") : s.dst);
+  const dst = prefixText(s.dst === "default" ? (family === 4 ? "0.0.0.0/0" : "::/0") : s.dst);
   const del = mode === "delete";
   const type = s.type ? RTN[s.type] : del ? 0 : RTN.unicast;
   const protocol = typeof s.protocol === "number" ? s.protocol : s.protocol ? RTPROT[s.protocol] : del ? 0 : RTPROT.boot;
@@ -200,10 +200,10 @@ export function routeRequest(s: RouteSpec, mode: "add" | "replace" | "append" | 
     op: `${del ? "RTM_DELROUTE" : "RTM_NEWROUTE"}${mode === "replace" || mode === "append" ? ` ${mode}` : ""} ${describe(s)}`,
     fill: (w) => {
       rtmsg(w, { family: family === 4 ? AF_INET : AF_INET6, dstLen: dst.prefixLen, table, protocol, scope, type, flags: s.onlink ? RTNH_F_ONLINK : 0 });
-      if (dst.prefixLen > 0 || del) w.attr(RTA.DST, parseIp(dst.ip));
-      if (s.gateway) w.attr(RTA.GATEWAY, parseIp(s.gateway));
+      if (dst.prefixLen > 0 || del) w.attr(RTA.DST, ipBytes(dst.ip));
+      if (s.gateway) w.attr(RTA.GATEWAY, ipBytes(s.gateway));
       if (s.oif) w.attrU32(RTA.OIF, s.oif);
-      if (s.src) w.attr(RTA.PREFSRC, parseIp(s.src));
+      if (s.src) w.attr(RTA.PREFSRC, ipBytes(s.src));
       if (s.priority !== undefined) w.attrU32(RTA.PRIORITY, s.priority);
       if (table >= 256) w.attrU32(RTA.TABLE, table);
       if (s.mtu !== undefined || s.advmss !== undefined) {
@@ -234,7 +234,7 @@ export interface RouteGetOptions {
 
 /** `ip route get <ip>`: the kernel's route lookup for one destination. */
 export function getRouteToRequest(ip: string, o: RouteGetOptions = {}): NlRequest {
-  const b = parseIp(ip);
+  const b = ipBytes(ip);
   return {
     type: RTM.GETROUTE,
     flags: 0,
@@ -242,7 +242,7 @@ export function getRouteToRequest(ip: string, o: RouteGetOptions = {}): NlReques
     fill: (w) => {
       rtmsg(w, { family: b.byteLength === 4 ? AF_INET : AF_INET6, dstLen: b.byteLength * 8, table: 0, protocol: 0, scope: 0, type: 0, flags: 0 });
       w.attr(RTA.DST, b);
-      if (o.src) w.attr(RTA.SRC, parseIp(o.src));
+      if (o.src) w.attr(RTA.SRC, ipBytes(o.src));
       if (o.oif) w.attrU32(RTA.OIF, o.oif);
     },
   };

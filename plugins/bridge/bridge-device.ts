@@ -1,6 +1,6 @@
 /** The bridge device on the host: create or reuse it, put gateway addresses on it, forwarding. */
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
-import { parseCidr, overlaps } from "../../daemon/ip.ts";
+import { parseCidr, overlaps } from "../../net/prefix.ts";
 import type { BridgeConf } from "./config.ts";
 import { errnoOf, kernelError } from "./errors.ts";
 import type { Family, HostNet, LinkInfo } from "./kernel.ts";

@@ -6,7 +6,7 @@
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
 import type { Interface100, Result100, Route } from "../../libcni/types/result.ts";
 import { parsePrevResult } from "../../libcni/types/parse.ts";
-import { formatCidr, maskNet, parseCidr, parseIp, formatIp } from "../../daemon/ip.ts";
+import { formatCidr, maskNet, parseCidr, parseIp, formatIp } from "../../net/prefix.ts";
 import { isObject } from "../shared/conf.ts";
 import { parseBridgeConf, type BridgeConf } from "./config.ts";
 import type { BridgeCall, BridgeDeps } from "./deps.ts";

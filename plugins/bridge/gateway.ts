@@ -4,7 +4,7 @@
  * default route per family when isDefaultGateway, unless IPAM already gave one with a gateway.
  */
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
-import { formatCidr, formatIp, maskNet, parseCidr, parseIp, type Family } from "../../daemon/ip.ts";
+import { formatCidr, formatIp, maskNet, parseCidr, parseIp, type Family } from "../../net/prefix.ts";
 
 export interface IpConfigLike {
   readonly address: string;

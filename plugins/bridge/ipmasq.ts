@@ -6,7 +6,7 @@
  */
 import { accessSync, constants } from "node:fs";
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
-import { formatCidr, formatIp, maskNet, parseCidr } from "../../daemon/ip.ts";
+import { formatCidr, formatIp, maskNet, parseCidr } from "../../net/prefix.ts";
 import type { CommandRunner } from "../../linux/command.ts";
 
 export type Backend = "iptables" | "nftables";

@@ -6,7 +6,8 @@
  * `await` ever runs while a thread is inside the pod's namespace.
  */
 
-export type Family = 4 | 6;
+export type { Family } from "../../net/ip.ts";
+import type { Family } from "../../net/ip.ts";
 
 /** One VLAN of a bridge port. */
 export interface VlanEntry {

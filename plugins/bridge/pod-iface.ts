@@ -1,7 +1,7 @@
 /** Configuring the pod interface from the result (the reference's ConfigureIface plus its sysctls). */
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
 import type { IPConfig100, Route } from "../../libcni/types/result.ts";
-import { parseCidr, parseIp } from "../../daemon/ip.ts";
+import { parseCidr, parseIp } from "../../net/prefix.ts";
 import { kernelError } from "./errors.ts";
 import type { PodNet } from "./kernel.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseSubnetEnv, SubnetEnvError, type SubnetEnv } from "../../daemon/subnet-env.ts";
+import { parseSubnetEnv, SubnetEnvError, type SubnetEnv } from "../../net/subnet-env.ts";
 import { CniError } from "../../libcni/types/error.ts";
 import type { AnyResult } from "../../libcni/types/result.ts";
 import { flannelAdd, flannelDel, flannelGc, flannelStatus, type FlannelDeps } from "./commands.ts";

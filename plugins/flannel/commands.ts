@@ -5,7 +5,7 @@
  * STATUS: code 50 when subnet.env is missing or unreadable (flanneld not running), else forwarded
  * to the delegate. GC: forwarded to the delegate when subnet.env can be read.
  */
-import { SubnetEnvError, type SubnetEnv } from "../../daemon/subnet-env.ts";
+import { SubnetEnvError, type SubnetEnv } from "../../net/subnet-env.ts";
 import { trace } from "../../libcni/trace.ts";
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
 import type { AnyResult } from "../../libcni/types/result.ts";

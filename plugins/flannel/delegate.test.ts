@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseSubnetEnv, type SubnetEnv } from "../../daemon/subnet-env.ts";
+import { parseSubnetEnv, type SubnetEnv } from "../../net/subnet-env.ts";
 import { CniError } from "../../libcni/types/error.ts";
 import { sortedJson } from "../shared/conf.ts";
 import { DEFAULT_DATA_DIR, DEFAULT_SUBNET_FILE, parseFlannelConf } from "./config.ts";

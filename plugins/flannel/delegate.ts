@@ -3,9 +3,9 @@
  * flannel config and this node's lease exactly as the reference plugin builds it.
  */
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
-import { formatCidr, formatIp, parseCidr, parseIp } from "../../daemon/ip.ts";
+import { formatCidr, formatIp, parseCidr, parseIp } from "../../net/prefix.ts";
 import { fieldKey, isObject, jsonType, type JsonObject } from "../shared/conf.ts";
-import type { SubnetEnv } from "../../daemon/subnet-env.ts";
+import type { SubnetEnv } from "../../net/subnet-env.ts";
 import { checkDelegateKeys, type FlannelNetConf } from "./config.ts";
 
 /** Set `key` unless the object already has it under any letter case. */

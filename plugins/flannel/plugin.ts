@@ -4,7 +4,7 @@
  * WEFT_NO_INPROCESS=1).
  */
 import { VERSION } from "../../bin/version.ts";
-import { readSubnetEnv } from "../../daemon/subnet-env.ts";
+import { readSubnetEnv } from "../../net/subnet-env.ts";
 import { delegateAdd, delegateDel, delegateGC, delegateStatus } from "../../libcni/invoke/delegate.ts";
 import type { CmdArgs, PluginFuncs } from "../../libcni/skel/skel.ts";
 import { fdSink } from "../../libcni/stdio.ts";

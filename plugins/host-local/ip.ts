@@ -21,7 +21,8 @@ function ipLib(): IpAddressLib {
   return lib;
 }
 
-export type Family = 4 | 6;
+export type { Family } from "../../net/ip.ts";
+import type { Family } from "../../net/ip.ts";
 
 /** One address. IPv4-mapped IPv6 input (`::ffff:1.2.3.4`) is canonicalised to family 4, as Go does. */
 export interface IP {

@@ -7,7 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { openNetlink } from "../../../linux/netlink/open.ts";
-import { parseCidr, type IpNet } from "../../ip.ts";
+import { parseCidr, type IpNet } from "../../../net/prefix.ts";
 import type { Lease } from "../../lease.ts";
 import { KernelNetOps } from "../kernel-netops.ts";
 import { RouteNetwork } from "../route-network.ts";

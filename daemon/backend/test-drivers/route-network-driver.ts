@@ -4,7 +4,7 @@
 // family 6: subnets are IPv6 (subnetV6), ip is PublicIPv6, mac goes to BackendV6Data, network fd00:10:244::/56.
 // Prints {mtu, vtep, firstVtep, writes, second}: vtep MAC at the end and after prepare(), writes of the first batch, second reconcile stats.
 import { openNetlink } from "../../../linux/netlink/open.ts";
-import { parseCidr, type IpNet } from "../../ip.ts";
+import { parseCidr, type IpNet } from "../../../net/prefix.ts";
 import type { Lease } from "../../lease.ts";
 import { KernelNetOps } from "../kernel-netops.ts";
 import { RouteNetwork } from "../route-network.ts";

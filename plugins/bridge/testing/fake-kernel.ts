@@ -4,7 +4,7 @@
  * recorded as a short string ("host addBridge cni0", "pod:/x addrAdd eth0 10.1.2.2/24") so tests
  * can assert order, and `failOn` makes any call throw to exercise the undo paths.
  */
-import { parseCidr, formatCidr, maskNet } from "../../../daemon/ip.ts";
+import { parseCidr, formatCidr, maskNet } from "../../../net/prefix.ts";
 import type { AddrInfo, Family, HostNet, LinkInfo, PodNet, RouteInfo, RouteSpec, VethRequest, VlanEntry } from "../kernel.ts";
 
 class ErrnoError extends Error {

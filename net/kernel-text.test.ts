@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { broadcastOf, formatIp, formatMac, isIp, networkOf, parseCidr, parseIp, parseMac } from "./ip.ts";
+import { broadcastOf, bytesText as formatIp, ipBytes as parseIp, isIP as isIp, networkOf, prefixText as parseCidr } from "./ip.ts";
+import { formatMac, parseMac } from "./mac.ts";
 
-describe("address text <-> bytes", () => {
+describe("address text <-> bytes for the kernel", () => {
   it("round-trips IPv4", () => {
     expect([...parseIp("10.244.1.2")]).toEqual([10, 244, 1, 2]);
     expect(formatIp(parseIp("192.0.2.255"))).toBe("192.0.2.255");

@@ -10,7 +10,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, chmodSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
-import { formatCidr, maskNet, parseCidr, type Family, type IpNet } from "./ip.ts";
+import { formatCidr, maskNet, parseCidr, type Family, type IpNet } from "./prefix.ts";
 
 /**
  * Content of subnet.env. CIDRs are canonical strings, masked to their network

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { containsNet, formatCidr, formatIp, maskNet, overlaps, parseCidr, parseIp } from "./ip.ts";
+import { containsNet, formatCidr, formatIp, maskNet, overlaps, parseCidr, parseIp } from "./prefix.ts";
 
 describe("ip helpers", () => {
   it.each([

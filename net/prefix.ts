@@ -2,11 +2,11 @@
  * IPv4/IPv6 addresses and prefixes as bigints: the arithmetic the lease allocator, the config
  * validation and the subnet.env codec need, with Go's text forms (RFC 5952 for IPv6, as Go's
  * net.IP.String prints them) so keys and files stay byte-compatible with flannel. The text codec
- * itself is libcni's (Go's rules, shared with results and configs); this module adds the math.
+ * itself is ./ip.ts (Go's rules, shared with results, configs and the kernel); this module adds the math.
  */
-import { formatIP, parseIP } from "../libcni/types/ip.ts";
+import { type Family, formatIP, parseIP } from "./ip.ts";
 
-export type Family = 4 | 6;
+export type { Family } from "./ip.ts";
 
 /** A prefix such as 10.244.1.0/24. `ip` is kept as given; use {@link maskNet} for the network. */
 export interface IpNet {
