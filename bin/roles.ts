@@ -3,14 +3,31 @@
  * `main(argv)`, argv being the arguments after the program name, and resolves to the exit code.
  * Modules are imported lazily so a CNI exec only evaluates the code of its own role.
  */
+import { VERSION } from "./version.ts";
+
 export type RoleMain = (argv: readonly string[]) => Promise<number>;
 
 export const ROLES = {
-  flannel: { about: "CNI meta plugin: subnet.env -> bridge + host-local delegate", load: () => import("../plugins/flannel/main.ts") },
-  bridge: { about: "CNI bridge plugin: cni0 bridge, veth pair, IPAM, gateway, masquerade", load: () => import("../plugins/bridge/main.ts") },
-  "host-local": { about: "CNI host-local IPAM plugin: file-backed address allocation", load: () => import("../plugins/host-local/main.ts") },
-  loopback: { about: "CNI loopback plugin: brings up lo in the pod", load: () => import("../plugins/loopback/main.ts") },
-  flanneld: { about: "node daemon: subnet lease, subnet.env, vxlan/host-gw data plane, masquerade", load: () => import("../daemon/main.ts") },
+  flannel: {
+    about: "CNI meta plugin: subnet.env -> bridge + host-local delegate",
+    load: () => import("./plugins.ts").then((m) => m.pluginRole("flannel")),
+  },
+  bridge: {
+    about: "CNI bridge plugin: cni0 bridge, veth pair, IPAM, gateway, masquerade",
+    load: () => import("./plugins.ts").then((m) => m.pluginRole("bridge")),
+  },
+  "host-local": {
+    about: "CNI host-local IPAM plugin: file-backed address allocation",
+    load: () => import("./plugins.ts").then((m) => m.pluginRole("host-local")),
+  },
+  loopback: {
+    about: "CNI loopback plugin: brings up lo in the pod",
+    load: () => import("./plugins.ts").then((m) => m.pluginRole("loopback")),
+  },
+  flanneld: {
+    about: "node daemon: subnet lease, subnet.env, vxlan/host-gw data plane, masquerade",
+    load: () => import("../daemon/main.ts").then((m) => ({ main: (argv: readonly string[]) => m.main(argv, { version: VERSION }) })),
+  },
   cnitool: { about: "runs CNI network configurations against a netns (cnitool-compatible)", load: () => import("../libcni/cli/cnitool.ts") },
 } as const satisfies Record<string, { about: string; load: () => Promise<{ main: RoleMain }> }>;
 

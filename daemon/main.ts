@@ -2,12 +2,12 @@
  * flanneld role of the weft binary: flags → subnet manager (etcd or Kubernetes API) → data plane →
  * {@link runFlanneld}. Exit codes: 0 clean stop (SIGINT/SIGTERM), 1 failure, 2 bad flags.
  */
-import { VERSION } from "../bin/version.ts";
 import { FlagError, helpText, parseFlags, type FlannelFlags } from "./flags.ts";
 import { parseCidr, type IpNet } from "../net/prefix.ts";
 import { describeLease, type Lease } from "./lease.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
-import { controlPlaneOnly, KERNEL_DATA_PLANE, type DataPlane } from "./network.ts";
+import { controlPlaneOnly } from "./control-plane-only.ts";
+import type { DataPlane } from "./dataplane.ts";
 import { collectGarbage, runFlanneld } from "./run.ts";
 import { createSubnetManager } from "./subnet/factory.ts";
 import { readSubnetEnv, SubnetEnvError, type SubnetEnv } from "../net/subnet-env.ts";
@@ -21,16 +21,15 @@ function readPrevious(path: string, log: Logger): SubnetEnv | undefined {
   }
 }
 
+/**
+ * The data plane WEFT_DATAPLANE asks for: "kernel" (default: the netlink vxlan/host-gw backends and
+ * iptables/nftables rules, imported here lazily because they pull in linux/'s bun:ffi) or "none".
+ */
 async function chooseDataPlane(env: NodeJS.ProcessEnv, log: Logger): Promise<DataPlane> {
   const want = env["WEFT_DATAPLANE"] ?? "kernel";
   if (want === "none") return controlPlaneOnly(log);
-  const kernel: ((l: Logger) => Promise<DataPlane>) | undefined = KERNEL_DATA_PLANE;
-  if (want === "kernel" && kernel) return kernel(log);
-  throw new Error(
-    want === "kernel"
-      ? "this weft build has no kernel data plane yet (vxlan/host-gw over netlink): set WEFT_DATAPLANE=none to run leases and subnet.env only"
-      : `WEFT_DATAPLANE=${want} is not known: use "kernel" or "none"`,
-  );
+  if (want === "kernel") return (await import("./backend/index.ts")).kernelDataPlane(log);
+  throw new Error(`WEFT_DATAPLANE=${want} is not known: use "kernel" or "none"`);
 }
 
 function previousSubnets(prev: SubnetEnv | undefined): { subnet?: IpNet; subnetV6?: IpNet } | undefined {
@@ -40,8 +39,14 @@ function previousSubnets(prev: SubnetEnv | undefined): { subnet?: IpNet; subnetV
   return { ...(s ? { subnet: s } : {}), ...(s6 ? { subnetV6: s6 } : {}) };
 }
 
+/** What the composition root gives the daemon. */
+export interface DaemonContext {
+  /** Weft's version, printed by --version and logged at start. */
+  readonly version: string;
+}
+
 /** Run flanneld with `argv` (arguments after the program name); resolves to the exit code. */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], ctx: DaemonContext): Promise<number> {
   let flags: FlannelFlags;
   try {
     flags = parseFlags(argv, process.env);
@@ -55,11 +60,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (flags.version) {
-    process.stdout.write(`${VERSION}\n`);
+    process.stdout.write(`${ctx.version}\n`);
     return 0;
   }
   const log = createLogger({ verbosity: flags.v });
-  log.info("starting flanneld", { version: VERSION, mode: flags.kubeSubnetMgr ? "kube" : "etcd" });
+  log.info("starting flanneld", { version: ctx.version, mode: flags.kubeSubnetMgr ? "kube" : "etcd" });
   const ac = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     log.info(`received ${sig}, shutting down`);

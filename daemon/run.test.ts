@@ -6,7 +6,7 @@ import type { BackendType } from "./config.ts";
 import { defaultFlags, type FlannelFlags } from "./flags.ts";
 import type { LeaseEvent } from "./lease.ts";
 import { memoryLogger } from "./log.ts";
-import type { Backend, DataPlane, TrafficOptions } from "./network.ts";
+import type { Backend, DataPlane, TrafficOptions } from "./dataplane.ts";
 import { LARGE_BATCH, MEMORY_SLACK_BYTES, memoryKeeper, runFlanneld } from "./run.ts";
 import type { SubnetManager } from "./subnet/manager.ts";
 import { MemoryLeaseStore } from "./subnet/memory-manager.ts";

@@ -11,7 +11,7 @@ import { startHealthz, type HealthServer } from "./healthz.ts";
 import { formatCidr } from "../net/prefix.ts";
 import { describeLease, type Lease, type LeaseAttrs, type LeaseEvent } from "./lease.ts";
 import { errorMessage, type Logger } from "./log.ts";
-import type { BackendNetwork, DataPlane, TrafficOptions } from "./network.ts";
+import type { BackendNetwork, DataPlane, TrafficOptions } from "./dataplane.ts";
 import type { SubnetManager } from "./subnet/manager.ts";
 import { writeSubnetEnv, type SubnetEnv } from "../net/subnet-env.ts";
 import { sleep } from "./time.ts";

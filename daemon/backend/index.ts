@@ -6,7 +6,7 @@ import { openNetlink } from "../../linux/netlink/open.ts";
 import type { BackendType, NetworkConfig } from "../config.ts";
 import { selectInterface } from "../iface.ts";
 import type { Logger } from "../log.ts";
-import type { Backend, DataPlane, TrafficOptions, TrafficRules } from "../network.ts";
+import type { Backend, DataPlane, TrafficOptions, TrafficRules } from "../dataplane.ts";
 import { sleep } from "../time.ts";
 import { TrafficManager, trafficFamilies } from "../rules/traffic.ts";
 import { execaRunner } from "../../linux/command.ts";

@@ -4,7 +4,7 @@ import type { ExternalInterface } from "../iface.ts";
 import { parseCidr, type IpNet } from "../../net/prefix.ts";
 import { formatLeaseAttrs, type Lease, type LeaseAttrs } from "../lease.ts";
 import { memoryLogger } from "../log.ts";
-import type { BackendNetwork } from "../network.ts";
+import type { BackendNetwork } from "../dataplane.ts";
 import { FakeNetOps } from "./fake-netops.ts";
 import { routeBackend } from "./route-backend.ts";
 

@@ -6,7 +6,7 @@ import type { ExternalInterface } from "../iface.ts";
 import { formatCidr, type IpNet } from "../../net/prefix.ts";
 import type { LeaseAttrs } from "../lease.ts";
 import type { Logger } from "../log.ts";
-import type { Backend, BackendNetwork, RegisterOptions } from "../network.ts";
+import type { Backend, BackendNetwork, RegisterOptions } from "../dataplane.ts";
 import { sleep } from "../time.ts";
 import type { NetOps } from "./netops.ts";
 import { RouteNetwork, type BackendLog } from "./route-network.ts";

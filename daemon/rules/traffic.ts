@@ -4,7 +4,7 @@ import { forwardRules, IptablesRules, masqRules, type Family, type RuleSpec } fr
 import { NftRules } from "./nft-rules.ts";
 import type { CommandRunner } from "../../linux/command.ts";
 import { formatCidr } from "../../net/prefix.ts";
-import type { TrafficOptions } from "../network.ts";
+import type { TrafficOptions } from "../dataplane.ts";
 
 /** One family's rule inputs: the cluster network and this node's lease, as CIDRs. */
 export interface FamilyRules {

@@ -84,6 +84,7 @@ describe("skel ADD", () => {
     expect(r.code).toBe(0);
     expect(r.calls.map((c) => c.cmd)).toEqual(["ADD"]);
     expect(r.calls[0]?.args).toEqual({
+      env: r.io.env,
       containerID: "some-container-id",
       netns: "/some/netns/path",
       ifName: "eth0",

@@ -29,6 +29,8 @@ export { COMMANDS } from "./commands.ts";
 export type { CommandName, CommandSpec } from "./commands.ts";
 
 export interface CmdArgs {
+  /** The whole environment of the call (a delegate inherits it, CNI_COMMAND replaced). */
+  env: Readonly<Record<string, string | undefined>>;
   containerID: string;
   netns: string;
   ifName: string;
@@ -175,6 +177,7 @@ async function run(funcs: PluginFuncs, versions: readonly string[], about: strin
   const { stdinData, config, cniVersion, prevResult } = await readRequest(cmd, versions, io);
   const override = io.env["CNI_NETNS_OVERRIDE"] ?? "";
   const args: CmdArgs = {
+    env: io.env,
     containerID: env.CNI_CONTAINERID,
     netns: env.CNI_NETNS,
     ifName: env.CNI_IFNAME,

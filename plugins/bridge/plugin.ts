@@ -3,12 +3,11 @@
  * delegation). Imported by main.ts and, lazily, by the in-process delegate resolver; never by unit
  * tests (it reaches bun:ffi through kernel-net.ts).
  */
-import { VERSION } from "../../bin/version.ts";
 import type { CmdArgs, PluginFuncs } from "../../libcni/skel/skel.ts";
 import { fdSink } from "../../libcni/stdio.ts";
 import { SPEC_VERSIONS } from "../../libcni/version.ts";
-import type { PluginDefinition } from "../shared/delegates.ts";
-import { ipamDelegate } from "../shared/ipam.ts";
+import type { PluginDefinition, PluginRegistry } from "../../libcni/skel/definition.ts";
+import { delegateOptions, ipamDelegate } from "../shared/ipam.ts";
 import { randomHex } from "../shared/random.ts";
 import { execaRunner } from "../../linux/command.ts";
 import { bridgeAdd } from "./add.ts";
@@ -20,17 +19,19 @@ import { kernelHost, openKernelPod } from "./kernel-net.ts";
 import { SpoofCheck } from "./spoofcheck.ts";
 import { bridgeGc, bridgeStatus } from "./status.ts";
 
-export const ABOUT = `CNI bridge plugin weft ${VERSION}`;
-
 /** Run one command with real dependencies; the host netlink socket is opened on first use and closed after. */
-async function withRealDeps<T>(fn: (deps: BridgeDeps) => Promise<T>): Promise<T> {
+async function withRealDeps<T>(
+  a: CmdArgs,
+  registry: PluginRegistry,
+  fn: (deps: BridgeDeps) => Promise<T>,
+): Promise<T> {
   let host: ReturnType<typeof kernelHost> | undefined;
   const deps: BridgeDeps = {
     get host() {
       return (host ??= kernelHost());
     },
     openPod: openKernelPod,
-    ipam: ipamDelegate(),
+    ipam: ipamDelegate(delegateOptions(registry, a.env)),
     masq: new IpMasq(execaRunner),
     spoof: new SpoofCheck(execaRunner),
     randomHex,
@@ -48,14 +49,20 @@ function call(a: CmdArgs): BridgeCall {
   return { containerID: a.containerID, netns: a.netns, ifName: a.ifName, args: a.args, stdinData: a.stdinData, config: a.config };
 }
 
-export const bridgeFuncs: PluginFuncs = {
-  add: (a) => withRealDeps((d) => bridgeAdd(call(a), d)),
-  del: (a) => withRealDeps((d) => bridgeDel(call(a), d)),
-  check: (a) => withRealDeps((d) => bridgeCheck(call(a), d)),
-  status: (a) => withRealDeps((d) => bridgeStatus(call(a), d)),
-  gc: (a) => withRealDeps((d) => bridgeGc(call(a), d)),
-};
+/** What the composition root gives the bridge: its about string and the plugins it may run in-process. */
+export interface BridgeContext {
+  readonly about: string;
+  readonly delegates: PluginRegistry;
+}
 
-export function bridgeDefinition(): PluginDefinition {
-  return { funcs: bridgeFuncs, versions: SPEC_VERSIONS, about: ABOUT };
+export function bridgeDefinition(ctx: BridgeContext): PluginDefinition {
+  const r = ctx.delegates;
+  const funcs: PluginFuncs = {
+    add: (a) => withRealDeps(a, r, (d) => bridgeAdd(call(a), d)),
+    del: (a) => withRealDeps(a, r, (d) => bridgeDel(call(a), d)),
+    check: (a) => withRealDeps(a, r, (d) => bridgeCheck(call(a), d)),
+    status: (a) => withRealDeps(a, r, (d) => bridgeStatus(call(a), d)),
+    gc: (a) => withRealDeps(a, r, (d) => bridgeGc(call(a), d)),
+  };
+  return { funcs, versions: SPEC_VERSIONS, about: ctx.about };
 }

@@ -3,21 +3,18 @@
  * configs under dataDir, and delegation in-process for our types (exec otherwise, or always with
  * WEFT_NO_INPROCESS=1).
  */
-import { VERSION } from "../../bin/version.ts";
 import { readSubnetEnv } from "../../net/subnet-env.ts";
 import { delegateAdd, delegateDel, delegateGC, delegateStatus } from "../../libcni/invoke/delegate.ts";
 import type { CmdArgs, PluginFuncs } from "../../libcni/skel/skel.ts";
 import { fdSink } from "../../libcni/stdio.ts";
 import { SPEC_VERSIONS } from "../../libcni/version.ts";
-import type { PluginDefinition } from "../shared/delegates.ts";
+import type { PluginDefinition, PluginRegistry } from "../../libcni/skel/definition.ts";
 import { delegateOptions } from "../shared/ipam.ts";
 import { flannelAdd, flannelDel, flannelGc, flannelStatus, type FlannelDeps } from "./commands.ts";
 import { DiskScratch } from "./scratch.ts";
 
-export const ABOUT = `CNI flannel plugin weft ${VERSION}`;
-
-function realDeps(): FlannelDeps {
-  const opts = delegateOptions();
+function realDeps(a: CmdArgs, registry: PluginRegistry): FlannelDeps {
+  const opts = delegateOptions(registry, a.env);
   return {
     readSubnetEnv,
     delegate: {
@@ -33,15 +30,21 @@ function realDeps(): FlannelDeps {
 
 const call = (a: CmdArgs) => ({ containerID: a.containerID, config: a.config });
 
-export const flannelFuncs: PluginFuncs = {
-  add: (a) => flannelAdd(call(a), realDeps()),
-  del: (a) => flannelDel(call(a), realDeps()),
-  // CHECK: the reference does nothing (its TODO); the delegate is not consulted either
-  check: async () => undefined,
-  status: (a) => flannelStatus(call(a), realDeps()),
-  gc: (a) => flannelGc(call(a), realDeps()),
-};
+/** What the composition root gives flannel: its about string and the plugins it may run in-process. */
+export interface FlannelContext {
+  readonly about: string;
+  readonly delegates: PluginRegistry;
+}
 
-export function flannelDefinition(): PluginDefinition {
-  return { funcs: flannelFuncs, versions: SPEC_VERSIONS, about: ABOUT };
+export function flannelDefinition(ctx: FlannelContext): PluginDefinition {
+  const r = ctx.delegates;
+  const funcs: PluginFuncs = {
+    add: (a) => flannelAdd(call(a), realDeps(a, r)),
+    del: (a) => flannelDel(call(a), realDeps(a, r)),
+    // CHECK: the reference does nothing (its TODO); the delegate is not consulted either
+    check: async () => undefined,
+    status: (a) => flannelStatus(call(a), realDeps(a, r)),
+    gc: (a) => flannelGc(call(a), realDeps(a, r)),
+  };
+  return { funcs, versions: SPEC_VERSIONS, about: ctx.about };
 }

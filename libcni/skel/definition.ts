@@ -1,19 +1,23 @@
 /**
- * In-process delegation: when a meta plugin (flannel -> bridge -> host-local) delegates to a plugin
- * type that is one of ours AND the file CNI_PATH resolves that type to is this very binary (a link
- * or hard link to it), run that plugin's definition through skel's `dispatch` in this process with
- * captured IO instead of exec'ing it. Its stdout, stderr and exit code are read by libcni/invoke
- * exactly like an exec'd plugin's, so both paths behave the same. Whatever else CNI_PATH finds first
- * (the reference bridge, another plugin) is exec'd, exactly as the reference flannel does. When no
- * directory on CNI_PATH holds the type at all, our own implementation runs (the reference would
- * fail with "failed to find plugin"), so a node with only /opt/cni/bin/flannel still works.
+ * A plugin as data: its command functions, the spec versions it supports and its about string, and
+ * how a meta plugin runs one in-process. The registry of definitions is built by the program's
+ * composition root (bin/) and passed in; libcni knows no plugin itself.
  *
- * WEFT_NO_INPROCESS=1 (or "true") forces exec for every type.
+ * In-process delegation: when a meta plugin (flannel -> bridge -> host-local) delegates to a type the
+ * registry holds AND the file CNI_PATH resolves that type to is this very binary (a link or hard
+ * link to it), the definition runs through skel's `dispatch` in this process with captured IO
+ * instead of an exec. Its stdout, stderr and exit code are read by libcni/invoke exactly like an
+ * exec'd plugin's, so both paths behave the same. Whatever else CNI_PATH finds first (the reference
+ * bridge, another plugin) is exec'd, as the reference flannel does. When no directory on CNI_PATH
+ * holds the type at all, the registry's definition runs (the reference would fail with "failed to
+ * find plugin"), so a node with only /opt/cni/bin/flannel still works.
+ *
+ * WEFT_NO_INPROCESS=1 (or "true") forces an exec for every type.
  */
 import { statSync } from "node:fs";
-import type { InProcessPlugin, InProcessResolver } from "../../libcni/invoke/delegate.ts";
-import { dispatch, type PluginFuncs } from "../../libcni/skel/skel.ts";
-import { trace } from "../../libcni/trace.ts";
+import type { InProcessPlugin, InProcessResolver } from "../invoke/delegate.ts";
+import { trace } from "../trace.ts";
+import { dispatch, type PluginFuncs } from "./skel.ts";
 
 export interface PluginDefinition {
   readonly funcs: PluginFuncs;
@@ -23,14 +27,8 @@ export interface PluginDefinition {
 
 export type DefinitionLoader = () => Promise<PluginDefinition>;
 
-/** Our plugin types, each imported only when first delegated to. */
-export const OWN_PLUGINS: Readonly<Record<string, DefinitionLoader>> = {
-  bridge: async () => (await import("../bridge/plugin.ts")).bridgeDefinition(),
-  "host-local": async () => {
-    const [m, v] = await Promise.all([import("../host-local/main.ts"), import("../../libcni/version.ts")]);
-    return { funcs: m.hostLocalPlugin, versions: v.SPEC_VERSIONS, about: m.ABOUT };
-  },
-};
+/** Plugin types a meta plugin may run in-process, each loaded when first delegated to. */
+export type PluginRegistry = Readonly<Record<string, DefinitionLoader>>;
 
 /** True when the environment asks to exec every delegate. */
 export function inProcessDisabled(env: Readonly<Record<string, string | undefined>>): boolean {
@@ -39,7 +37,10 @@ export function inProcessDisabled(env: Readonly<Record<string, string | undefine
 }
 
 /** Run a plugin definition with the given env and stdin, capturing its output. */
-export async function runDefinition(def: PluginDefinition, io: { readonly env: Readonly<Record<string, string>>; readonly stdin: string }) {
+export async function runDefinition(
+  def: PluginDefinition,
+  io: { readonly env: Readonly<Record<string, string>>; readonly stdin: string },
+) {
   let stdout = "";
   let stderr = "";
   const exitCode = await dispatch(def.funcs, def.versions, def.about, {
@@ -76,20 +77,20 @@ export function isThisBinary(path: string, self: string = process.execPath): boo
 }
 
 /**
- * The resolver handed to libcni/invoke's delegate functions: our types in-process when CNI_PATH
- * resolves them to this binary (or to nothing), everything else exec'd. Returns undefined for
- * every type when in-process is disabled.
+ * The resolver handed to libcni/invoke's delegate functions: the registry's types in-process when
+ * CNI_PATH resolves them to this binary (or to nothing), everything else exec'd. Returns undefined
+ * for every type when in-process is disabled.
  */
 export function inProcessResolver(
-  env: Readonly<Record<string, string | undefined>> = process.env,
-  loaders: Readonly<Record<string, DefinitionLoader>> = OWN_PLUGINS,
+  registry: PluginRegistry,
+  env: Readonly<Record<string, string | undefined>>,
   isSelf: (path: string) => boolean = isThisBinary,
 ): InProcessResolver {
   const off = inProcessDisabled(env);
   return (type: string, path: string): InProcessPlugin | undefined => {
-    if (off || !Object.hasOwn(loaders, type)) return undefined;
+    if (off || !Object.hasOwn(registry, type)) return undefined;
     if (path !== "" && !isSelf(path)) return undefined;
-    const load = loaders[type];
+    const load = registry[type];
     if (!load) return undefined;
     return {
       run: async (io) => {

@@ -1,0 +1,33 @@
+/**
+ * Our CNI plugins, as the one place that wires them: each definition gets its about string and the
+ * registry of plugins it may run in-process, and is imported only when first used (by its role, or
+ * by a meta plugin delegating to it).
+ */
+import type { DefinitionLoader, PluginDefinition, PluginRegistry } from "../libcni/skel/definition.ts";
+import { VERSION } from "./version.ts";
+
+const about = (name: string): string => `CNI ${name} plugin weft ${VERSION}`;
+
+/** A loader that imports and builds the definition once per process. */
+function once(load: () => Promise<PluginDefinition>): DefinitionLoader {
+  let def: Promise<PluginDefinition> | undefined;
+  return () => (def ??= load());
+}
+
+export const PLUGINS = {
+  flannel: once(async () => (await import("../plugins/flannel/plugin.ts")).flannelDefinition({ about: about("flannel"), delegates: DELEGATES })),
+  bridge: once(async () => (await import("../plugins/bridge/plugin.ts")).bridgeDefinition({ about: about("bridge"), delegates: DELEGATES })),
+  "host-local": once(async () => (await import("../plugins/host-local/plugin.ts")).hostLocalDefinition({ about: about("host-local") })),
+  loopback: once(async () => (await import("../plugins/loopback/plugin.ts")).loopbackDefinition({ about: about("loopback") })),
+} as const satisfies PluginRegistry;
+
+export type PluginName = keyof typeof PLUGINS;
+
+/** The types a meta plugin runs in-process (when CNI_PATH resolves them to this binary, or to nothing). */
+export const DELEGATES: PluginRegistry = { bridge: PLUGINS.bridge, "host-local": PLUGINS["host-local"] };
+
+/** The role of a plugin: the skel over the real process IO. */
+export async function pluginRole(name: PluginName): Promise<{ main: () => Promise<number> }> {
+  const [def, skel] = await Promise.all([PLUGINS[name](), import("../libcni/skel/skel.ts")]);
+  return { main: () => skel.runPlugin(def.funcs, def.versions, def.about) };
+}
