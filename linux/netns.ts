@@ -14,8 +14,15 @@ const PROC_SUPER_MAGIC = 0x9fa0;
 /** A callback result that is not a Promise (or other thenable). */
 export type Sync<T> = T extends PromiseLike<unknown> ? never : T;
 
+/** An open network namespace as callers hold it: its `fd` is what IFLA_NET_NS_FD and setns want. */
+export interface NetnsHandle {
+  readonly path: string;
+  readonly fd: number;
+  close(): void;
+}
+
 /** An open network namespace; its `fd` is what IFLA_NET_NS_FD wants. Close when done. */
-export class Netns {
+export class Netns implements NetnsHandle {
   private closed = false;
   constructor(
     readonly path: string,
@@ -68,7 +75,7 @@ function origin(): number {
  * to the previous namespace, also when `fn` throws. Nesting is allowed.
  * @throws NetnsNotFoundError / NotNetnsError for a bad path, NetnsRestoreError if returning fails.
  */
-export function withNetns<T>(target: string | Netns, fn: () => Sync<T>): T {
+export function withNetns<T>(target: string | NetnsHandle, fn: () => Sync<T>): T {
   origin();
   const ns = typeof target === "string" ? openNetns(target) : target;
   const previous = currentFd;

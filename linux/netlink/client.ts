@@ -28,6 +28,7 @@ import {
   type VethOptions,
   type VxlanOptions,
 } from "./link.ts";
+import { bridgeVlanDumpRequest, bridgeVlanRequest, decodeBridgeVlans, type BridgeVlan } from "./bridge-vlan.ts";
 import { decodeNeigh, dumpNeighsRequest, fdbRequest, neighRequest, type FdbSpec, type Neigh, type NeighSpec } from "./neigh.ts";
 import { decodeRoute, dumpRoutesRequest, getRouteToRequest, isCloned, routeRequest, type Route, type RouteGetOptions, type RouteSpec } from "./route.ts";
 import { RT_TABLE_MAIN } from "./constants.ts";
@@ -75,6 +76,12 @@ export interface NetlinkClient {
   setBridgePort(ref: LinkRef, change: BridgePortChange): void;
   setHairpin(ref: LinkRef, on: boolean): void;
   deleteLink(ref: LinkRef): void;
+  /** VLANs of a bridge port (`bridge vlan show dev <port>`). */
+  listBridgeVlans(port: LinkRef): BridgeVlan[];
+  /** `bridge vlan add dev <port> vid <vid> [pvid] [untagged] master`. */
+  addBridgeVlan(port: LinkRef, v: BridgeVlan): void;
+  /** `bridge vlan del dev <port> vid <vid> master`. */
+  deleteBridgeVlan(port: LinkRef, vid: number): void;
 
   listAddrs(filter?: { readonly dev?: LinkRef; readonly family?: Family }): Address[];
   /** Add; EEXIST when present. A string is a CIDR. */
@@ -157,6 +164,15 @@ export class RtnetlinkClient extends LinkVerbs implements NetlinkClient {
   }
   deleteLink(ref: LinkRef): void {
     this.sock.ack(deleteLinkRequest(this.linkIndex(ref), label(ref)));
+  }
+  listBridgeVlans(port: LinkRef): BridgeVlan[] {
+    return decodeBridgeVlans(this.sock.dump(bridgeVlanDumpRequest()), this.linkIndex(port));
+  }
+  addBridgeVlan(port: LinkRef, v: BridgeVlan): void {
+    this.sock.ack(bridgeVlanRequest("add", this.linkIndex(port), v, label(port)));
+  }
+  deleteBridgeVlan(port: LinkRef, vid: number): void {
+    this.sock.ack(bridgeVlanRequest("del", this.linkIndex(port), { vid, pvid: false, untagged: false }, label(port)));
   }
 
   listAddrs(filter: { readonly dev?: LinkRef; readonly family?: Family } = {}): Address[] {

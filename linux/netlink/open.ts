@@ -1,5 +1,5 @@
 /** Open kernel-backed netlink clients and event monitors, in the current netns or inside another one. */
-import { withNetns, type Netns } from "../netns.ts";
+import { withNetns, type NetnsHandle } from "../netns.ts";
 import { RtnetlinkClient, type NetlinkClient } from "./client.ts";
 import { KernelTransport, type KernelTransportOptions } from "./kernel-transport.ts";
 import { NetlinkMonitor, groupsOf, type MonitorTopic } from "./monitor.ts";
@@ -8,7 +8,7 @@ import { NetlinkSocket } from "./socket.ts";
 /** Options for {@link openNetlink}. */
 export interface OpenNetlinkOptions extends Omit<KernelTransportOptions, "groups"> {
   /** Open the socket inside this netns (path or open Netns); it then always talks to that netns. */
-  readonly netns?: string | Netns;
+  readonly netns?: string | NetnsHandle;
 }
 
 /** A NetlinkClient on a new NETLINK_ROUTE socket. Close it when done. */

@@ -11,6 +11,7 @@ import type { Address, AddrOptions } from "./addr.ts";
 import type { FdbInput, NeighInput, NetlinkClient, RouteFilter, RouteInput } from "./client.ts";
 import { type Family, type PrefixText, bytesText, ipBytes, networkOf, prefixText, textFamily } from "../../net/ip.ts";
 import type { BridgeOptions, BridgePortChange, Link, LinkChange, LinkCommonOptions, LinkRef, VethOptions, VxlanOptions } from "./link.ts";
+import type { BridgeVlan } from "./bridge-vlan.ts";
 import type { Neigh } from "./neigh.ts";
 import type { Route, RouteGetOptions } from "./route.ts";
 import { LinkVerbs } from "./verbs.ts";
@@ -180,7 +181,27 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
     l.slaveKind = "bridge";
     l.bridgePort = { ...(l.bridgePort ?? { hairpin: false }), ...c };
   }
+  /** VLANs per bridge port ifindex. */
+  readonly vlans = new Map<number, BridgeVlan[]>();
+  listBridgeVlans(port: LinkRef): BridgeVlan[] {
+    return [...(this.vlans.get(this.must(port).index) ?? [])];
+  }
+  addBridgeVlan(port: LinkRef, v: BridgeVlan): void {
+    this.record("addBridgeVlan", [port, v]);
+    const l = this.must(port);
+    if (l.masterIndex === undefined) throw new NetlinkError(Errno.EOPNOTSUPP, `RTM_SETLINK bridge vlan ${v.vid} ${l.name}`);
+    const list = (this.vlans.get(l.index) ?? []).filter((x) => x.vid !== v.vid && !(v.pvid && x.pvid));
+    this.vlans.set(l.index, [...list, v]);
+  }
+  deleteBridgeVlan(port: LinkRef, vid: number): void {
+    this.record("deleteBridgeVlan", [port, vid]);
+    const l = this.must(port);
+    const list = this.vlans.get(l.index) ?? [];
+    if (!list.some((x) => x.vid === vid)) throw new NetlinkError(Errno.ENOENT, `RTM_DELLINK bridge vlan ${vid} ${l.name}`);
+    this.vlans.set(l.index, list.filter((x) => x.vid !== vid));
+  }
   private deleteState(index: number): void {
+    this.vlans.delete(index);
     const keep = <T>(arr: T[], ok: (x: T) => boolean): void => {
       const kept = arr.filter(ok);
       arr.splice(0, arr.length, ...kept);

@@ -1,23 +1,42 @@
 /**
- * The real HostNet / PodNet over linux/'s netlink client. Imports bun:ffi (through linux/), so only
- * the plugin definition (plugin.ts) imports this file; unit tests use testing/fake-kernel.ts.
- * The pod side keeps a netlink socket opened inside the pod netns, so its calls never enter the
- * namespace; only sysctl writes do, synchronously, through withNetns.
+ * The real HostNet / PodNet over linux/'s netlink client. The kernel access itself (netlink
+ * clients, opening a netns, entering it, /proc/sys) is a parameter, wired by the plugin definition
+ * (plugin.ts); this file imports no FFI. The pod side keeps a netlink socket opened inside the pod
+ * netns, so its calls never enter the namespace; only sysctl writes do, synchronously.
  */
 import { errnoOf } from "./errors.ts";
-import type { AddrInfo, Family, HostNet, LinkInfo, NetCommon, PodNet, RouteInfo, RouteSpec, VethRequest, VlanEntry } from "./kernel.ts";
-import { openNetlink } from "../../linux/netlink/open.ts";
+import type {
+  AddrInfo,
+  Family,
+  HostNet,
+  LinkInfo,
+  NetCommon,
+  PodNet,
+  RouteInfo,
+  RouteSpec,
+  VethRequest,
+  VlanEntry,
+} from "./kernel.ts";
 import type { NetlinkClient } from "../../linux/netlink/client.ts";
 import type { Link, LinkRef } from "../../linux/netlink/link.ts";
 import { NetlinkError } from "../../linux/errors.ts";
 import { Errno } from "../../linux/errno.ts";
 import type { RouteScope } from "../../linux/netlink/route.ts";
 import { RT_SCOPE } from "../../linux/netlink/constants.ts";
-import { openNetns, withNetns, type Netns } from "../../linux/netns.ts";
-import { procSysctl } from "../../linux/sysctl.ts";
-import { KernelTransport } from "../../linux/netlink/kernel-transport.ts";
-import { NetlinkSocket } from "../../linux/netlink/socket.ts";
-import { bridgeVlanDumpRequest, bridgeVlanRequest, decodeVlans } from "./vlan-netlink.ts";
+import type { NetnsHandle, Sync } from "../../linux/netns.ts";
+import type { Sysctl } from "../../linux/sysctl.ts";
+
+/** The kernel as the bridge reaches it. */
+export interface KernelAccess {
+  /** A netlink client in this process's netns, or (given `ns`) one whose socket lives in `ns`. */
+  readonly netlink: (ns?: NetnsHandle) => NetlinkClient;
+  /** Open a netns path; ENOENT (NetnsNotFoundError) when missing. */
+  readonly openNetns: (path: string) => NetnsHandle;
+  /** Run `fn` synchronously with the thread inside `ns`. */
+  readonly inNetns: <T>(ns: NetnsHandle, fn: () => Sync<T>) => T;
+  /** /proc/sys of the netns the thread is in. */
+  readonly sysctl: Sysctl;
+}
 
 function toLinkInfo(l: Link): LinkInfo {
   return {
@@ -35,9 +54,9 @@ function toLinkInfo(l: Link): LinkInfo {
   };
 }
 
-function readSysctl(path: string): string | undefined {
+function readSysctl(sysctl: Sysctl, path: string): string | undefined {
   try {
-    return procSysctl.get(path);
+    return sysctl.get(path);
   } catch (e) {
     if (errnoOf(e) === "ENOENT") return undefined;
     throw e;
@@ -56,7 +75,8 @@ class NetlinkCommon implements NetCommon {
   private readonly indexes = new Map<string, number>();
   constructor(
     protected readonly nl: NetlinkClient,
-    private readonly inNs: <T>(fn: () => T) => T,
+    private readonly inNs: <T>(fn: () => Sync<T>) => T,
+    private readonly sysctl: Sysctl,
   ) {}
   /** Run `fn` with the link's cached ifindex when there is one, else with its name. */
   protected onLink<T>(name: string, fn: (ref: LinkRef) => T): T {
@@ -108,16 +128,16 @@ class NetlinkCommon implements NetCommon {
     this.onLink(name, (l) => this.nl.deleteAddr(l, cidr));
   }
   sysctlSet(path: string, value: string): void {
-    this.inNs(() => procSysctl.set(path, value));
+    this.inNs(() => this.sysctl.set(path, value));
   }
   sysctlGet(path: string): string | undefined {
-    return this.inNs(() => readSysctl(path));
+    return this.inNs(() => readSysctl(this.sysctl, path));
   }
 }
 
 class KernelHost extends NetlinkCommon implements HostNet {
-  constructor() {
-    super(openNetlink(), (fn) => fn());
+  constructor(k: KernelAccess) {
+    super(k.netlink(), (fn) => fn(), k.sysctl);
   }
   addBridge(name: string, o: { readonly mtu: number; readonly vlanFiltering: boolean }): void {
     this.nl.createBridge({ name, ...(o.mtu ? { mtu: o.mtu } : {}), ...(o.vlanFiltering ? { vlanFiltering: true } : {}) });
@@ -135,38 +155,29 @@ class KernelHost extends NetlinkCommon implements HostNet {
     // isolated is sent only when wanted: kernels before 4.18 do not know the attribute
     this.onLink(name, (l) => this.nl.setBridgePort(l, { hairpin: o.hairpin, ...(o.isolated ? { isolated: true } : {}) }));
   }
-  /** A raw socket for the bridge VLAN requests the client does not offer; opened on first use. */
-  private vlanSock: NetlinkSocket | undefined;
-  private sock(): NetlinkSocket {
-    return (this.vlanSock ??= new NetlinkSocket(new KernelTransport()));
-  }
   close(): void {
     this.nl.close();
-    this.vlanSock?.close();
   }
   addHostVeth(name: string, peer: string, mtu: number): void {
     this.nl.createVeth({ name, ...(mtu ? { mtu } : {}), peer: { name: peer } });
   }
   portVlans(name: string): VlanEntry[] {
-    return decodeVlans(this.sock().dump(bridgeVlanDumpRequest()), this.indexOf(name));
+    return this.onLink(name, (l) => this.nl.listBridgeVlans(l));
   }
   addPortVlan(name: string, v: VlanEntry): void {
-    this.sock().ack(bridgeVlanRequest("add", this.indexOf(name), v, name));
+    this.onLink(name, (l) => this.nl.addBridgeVlan(l, v));
   }
   delPortVlan(name: string, vid: number): void {
-    this.sock().ack(bridgeVlanRequest("del", this.indexOf(name), { vid, pvid: false, untagged: false }, name));
+    this.onLink(name, (l) => this.nl.deleteBridgeVlan(l, vid));
   }
-  addVethToNetns(req: VethRequest): void {
-    const ns = openNetns(req.podNetns);
-    try {
-      this.nl.createVeth({
-        name: req.hostName,
-        ...(req.mtu ? { mtu: req.mtu } : {}),
-        peer: { name: req.podName, netnsFd: ns.fd, ...(req.podMac ? { mac: req.podMac } : {}) },
-      });
-    } finally {
-      ns.close();
-    }
+  /** The pod end is created directly inside the pod's netns, through the fd the pod was opened with. */
+  addVethToPod(pod: PodNet, req: VethRequest): void {
+    if (!(pod instanceof KernelPod)) throw new TypeError(`pod ${pod.path} was not opened by this kernel adapter`);
+    this.nl.createVeth({
+      name: req.hostName,
+      ...(req.mtu ? { mtu: req.mtu } : {}),
+      peer: { name: req.podName, netnsFd: pod.ns.fd, ...(req.podMac ? { mac: req.podMac } : {}) },
+    });
   }
 }
 
@@ -175,10 +186,10 @@ const SCOPE_NAMES = new Map<number, RouteScope>(Object.entries(RT_SCOPE).map(([k
 class KernelPod extends NetlinkCommon implements PodNet {
   constructor(
     readonly path: string,
-    private readonly ns: Netns,
-    nl: NetlinkClient,
+    readonly ns: NetnsHandle,
+    k: KernelAccess,
   ) {
-    super(nl, (fn) => withNetns(ns, fn as () => never));
+    super(k.netlink(ns), (fn) => k.inNetns(ns, fn), k.sysctl);
   }
   /**
    * Appended (NLM_F_APPEND, no NLM_F_EXCL) like the reference's RouteAddEcmp: a second attachment
@@ -211,15 +222,15 @@ class KernelPod extends NetlinkCommon implements PodNet {
   }
 }
 
-export function kernelHost(): HostNet & { close(): void } {
-  return new KernelHost();
+export function kernelHost(k: KernelAccess): HostNet & { close(): void } {
+  return new KernelHost(k);
 }
 
 /** Open a pod netns: NetnsNotFoundError (code ENOENT) when missing, NotNetnsError when not a netns. */
-export function openKernelPod(path: string): PodNet {
-  const ns = openNetns(path);
+export function openKernelPod(k: KernelAccess, path: string): PodNet {
+  const ns = k.openNetns(path);
   try {
-    return new KernelPod(path, ns, openNetlink({ netns: ns }));
+    return new KernelPod(path, ns, k);
   } catch (e) {
     ns.close();
     throw e;

@@ -5,18 +5,13 @@
  * recording fake in testing/fake-kernel.ts. Every method is a blocking netlink/sysctl call, so no
  * `await` ever runs while a thread is inside the pod's namespace.
  */
+import type { BridgeVlan } from "../../linux/netlink/bridge-vlan.ts";
 
 export type { Family } from "../../net/ip.ts";
 import type { Family } from "../../net/ip.ts";
 
 /** One VLAN of a bridge port. */
-export interface VlanEntry {
-  readonly vid: number;
-  /** Untagged frames entering the port get this VID. */
-  readonly pvid: boolean;
-  /** Frames leave the port untagged. */
-  readonly untagged: boolean;
-}
+export type VlanEntry = BridgeVlan;
 
 export interface LinkInfo {
   readonly index: number;
@@ -90,8 +85,6 @@ export interface VethRequest {
   readonly hostName: string;
   /** Pod-side name (CNI_IFNAME). */
   readonly podName: string;
-  /** Netns path the pod side is created in. */
-  readonly podNetns: string;
   /** 0 = kernel default. */
   readonly mtu: number;
   /** Pod-side MAC; kernel-random when absent. */
@@ -108,10 +101,11 @@ export interface HostNet extends NetCommon {
   /** Bridge-port flags of a port. */
   setPortFlags(name: string, o: { readonly hairpin: boolean; readonly isolated: boolean }): void;
   /**
-   * Create a veth pair: `hostName` here, `podName` directly inside `podNetns`. Throws an error with
-   * code "EEXIST" when either name is taken (check which with linkByName / PodNet.linkByName).
+   * Create a veth pair: `hostName` here, `podName` directly inside the pod's netns (the one `pod`
+   * was opened on). Throws an error with code "EEXIST" when either name is taken (check which with
+   * linkByName / PodNet.linkByName).
    */
-  addVethToNetns(req: VethRequest): void;
+  addVethToPod(pod: PodNet, req: VethRequest): void;
   /** A veth pair with both ends in this netns (the VLAN gateway interface). EEXIST when a name is taken. */
   addHostVeth(name: string, peer: string, mtu: number): void;
   /** VLANs of a bridge port (`bridge vlan show dev <name>`). */

@@ -15,9 +15,20 @@ import { bridgeCheck } from "./check.ts";
 import { bridgeDel } from "./del.ts";
 import type { BridgeCall, BridgeDeps } from "./deps.ts";
 import { IpMasq } from "./ipmasq.ts";
-import { kernelHost, openKernelPod } from "./kernel-net.ts";
+import { kernelHost, openKernelPod, type KernelAccess } from "./kernel-net.ts";
+import { openNetlink } from "../../linux/netlink/open.ts";
+import { openNetns, withNetns } from "../../linux/netns.ts";
+import { procSysctl } from "../../linux/sysctl.ts";
 import { SpoofCheck } from "./spoofcheck.ts";
 import { bridgeGc, bridgeStatus } from "./status.ts";
+
+/** The kernel of this process: netlink sockets, setns on the calling thread, /proc/sys. */
+export const KERNEL: KernelAccess = {
+  netlink: (ns) => openNetlink(ns === undefined ? {} : { netns: ns }),
+  openNetns,
+  inNetns: withNetns,
+  sysctl: procSysctl,
+};
 
 /** Run one command with real dependencies; the host netlink socket is opened on first use and closed after. */
 async function withRealDeps<T>(
@@ -28,9 +39,9 @@ async function withRealDeps<T>(
   let host: ReturnType<typeof kernelHost> | undefined;
   const deps: BridgeDeps = {
     get host() {
-      return (host ??= kernelHost());
+      return (host ??= kernelHost(KERNEL));
     },
-    openPod: openKernelPod,
+    openPod: (path) => openKernelPod(KERNEL, path),
     ipam: ipamDelegate(delegateOptions(registry, a.env)),
     masq: new IpMasq(execaRunner),
     spoof: new SpoofCheck(execaRunner),

@@ -69,10 +69,9 @@ function createPair(deps: BridgeDeps, pod: PodNet, c: BridgeConf, s: VethSetup):
   for (let i = 0; i < NAME_TRIES; i++) {
     const hostName = `veth${deps.randomHex(4)}`;
     try {
-      deps.host.addVethToNetns({
+      deps.host.addVethToPod(pod, {
         hostName,
         podName: s.podIfName,
-        podNetns: s.netnsPath,
         mtu: c.mtu,
         ...(c.mac !== undefined ? { podMac: c.mac } : {}),
       });

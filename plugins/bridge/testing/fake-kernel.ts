@@ -195,10 +195,10 @@ class FakeHost extends FakeCommon implements HostNet {
     l.hairpin = o.hairpin;
     l.isolated = o.isolated;
   }
-  addVethToNetns(req: VethRequest): void {
-    this.world.record(this.ns, `addVeth ${req.hostName} ${req.podName}@${req.podNetns} mtu=${req.mtu}${req.podMac ? ` mac=${req.podMac}` : ""}`);
-    const pod = this.world.pods.get(req.podNetns);
-    if (!pod) throw new ErrnoError("ENOENT", `netns ${req.podNetns}`);
+  addVethToPod(podNet: PodNet, req: VethRequest): void {
+    this.world.record(this.ns, `addVeth ${req.hostName} ${req.podName}@${podNet.path} mtu=${req.mtu}${req.podMac ? ` mac=${req.podMac}` : ""}`);
+    const pod = this.world.pods.get(podNet.path);
+    if (!pod) throw new ErrnoError("ENOENT", `netns ${podNet.path}`);
     if (this.ns.links.has(req.hostName) || pod.links.has(req.podName)) throw new ErrnoError("EEXIST", "veth");
     const h = this.world.newLink(this.ns, req.hostName, "veth", req.mtu);
     const p = this.world.newLink(pod, req.podName, "veth", req.mtu, req.podMac);

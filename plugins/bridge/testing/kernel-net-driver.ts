@@ -7,6 +7,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { kernelHost, openKernelPod } from "../kernel-net.ts";
+import { KERNEL as kernel } from "../plugin.ts";
 
 function ip(...args: string[]): void {
   const r = spawnSync("ip", args, { encoding: "utf8" });
@@ -14,10 +15,10 @@ function ip(...args: string[]): void {
 }
 
 const [scenario = "", link = "", other = ""] = process.argv.slice(2);
-const host = kernelHost();
+const host = kernelHost(kernel);
 try {
   if (scenario === "route") {
-    const pod = openKernelPod(link);
+    const pod = openKernelPod(kernel, link);
     const errors: string[] = [];
     for (const dev of process.argv.slice(5)) {
       try {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { NlWriter } from "../../linux/netlink/attrs.ts";
-import { encodeMessage } from "../../linux/netlink/message.ts";
-import { bridgeVlanDumpRequest, bridgeVlanRequest, decodeVlans } from "./vlan-netlink.ts";
+import { NlWriter } from "./attrs.ts";
+import { encodeMessage } from "./message.ts";
+import { bridgeVlanDumpRequest, bridgeVlanRequest, decodeBridgeVlans } from "./bridge-vlan.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
@@ -37,7 +37,7 @@ describe("bridge VLAN netlink requests", () => {
       return { type: 16, flags: 0, seq: 1, pid: 0, body: w.finish() };
     };
     const msgs = [body(3, [[6, 1]]), body(7, [[6, 100], [0, 200]])];
-    expect(decodeVlans(msgs, 7)).toEqual([
+    expect(decodeBridgeVlans(msgs, 7)).toEqual([
       { vid: 100, pvid: true, untagged: true },
       { vid: 200, pvid: false, untagged: false },
     ]);

@@ -1,14 +1,21 @@
 /**
- * Bridge VLAN netlink requests (what `bridge vlan add/del/show` sends), built on linux/'s pure
- * message layer: RTM_SETLINK / RTM_DELLINK with family AF_BRIDGE and IFLA_AF_SPEC holding
+ * Bridge VLAN netlink requests (what `bridge vlan add/del/show` sends): RTM_SETLINK / RTM_DELLINK with family AF_BRIDGE and IFLA_AF_SPEC holding
  * IFLA_BRIDGE_FLAGS (MASTER: act on the port's bridge) and IFLA_BRIDGE_VLAN_INFO {flags, vid};
  * the VLAN table is a RTM_GETLINK dump with IFLA_EXT_MASK = RTEXT_FILTER_BRVLAN.
- * Pure: no FFI. (Candidate for linux/netlink; kept here until linux/ offers it.)
+ * Pure: no FFI.
  */
-import { Attrs, type NlWriter } from "../../linux/netlink/attrs.ts";
-import { AF_BRIDGE, IFLA, RTM } from "../../linux/netlink/constants.ts";
-import type { NlMessage, NlRequest } from "../../linux/netlink/message.ts";
-import type { VlanEntry } from "./kernel.ts";
+import { Attrs, type NlWriter } from "./attrs.ts";
+import { AF_BRIDGE, IFLA, RTM } from "./constants.ts";
+import type { NlMessage, NlRequest } from "./message.ts";
+
+/** One VLAN of a bridge port. */
+export interface BridgeVlan {
+  readonly vid: number;
+  /** Untagged frames entering the port get this VID. */
+  readonly pvid: boolean;
+  /** Frames leave the port untagged. */
+  readonly untagged: boolean;
+}
 
 const IFLA_BRIDGE_FLAGS = 0;
 const IFLA_BRIDGE_VLAN_INFO = 2;
@@ -18,13 +25,12 @@ const BRIDGE_VLAN_INFO_UNTAGGED = 4;
 const RTEXT_FILTER_BRVLAN = 2;
 const IFINFOMSG_LEN = 16;
 
-
 function ifinfomsg(w: NlWriter, index: number): void {
   w.u8(AF_BRIDGE).u8(0).u16(0).i32(index).u32(0).u32(0);
 }
 
 /** Add (RTM_SETLINK) or delete (RTM_DELLINK) one VID on bridge port `index`. */
-export function bridgeVlanRequest(op: "add" | "del", index: number, v: VlanEntry, label: string): NlRequest {
+export function bridgeVlanRequest(op: "add" | "del", index: number, v: BridgeVlan, label: string): NlRequest {
   const flags = (v.pvid ? BRIDGE_VLAN_INFO_PVID : 0) | (v.untagged ? BRIDGE_VLAN_INFO_UNTAGGED : 0);
   return {
     type: op === "add" ? RTM.SETLINK : RTM.DELLINK,
@@ -56,8 +62,8 @@ export function bridgeVlanDumpRequest(): NlRequest {
 }
 
 /** VLANs of the port `index` found in a dump. */
-export function decodeVlans(msgs: readonly NlMessage[], index: number): VlanEntry[] {
-  const out: VlanEntry[] = [];
+export function decodeBridgeVlans(msgs: readonly NlMessage[], index: number): BridgeVlan[] {
+  const out: BridgeVlan[] = [];
   for (const m of msgs) {
     if (m.body.byteLength < IFINFOMSG_LEN) continue;
     const dv = new DataView(m.body.buffer, m.body.byteOffset, m.body.byteLength);
