@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { RawExec } from "../invoke/raw-exec.ts";
 import { captureSink, NoopScratch } from "./plugins.ts";
 
-const plugins = join(import.meta.dirname, "plugins");
+const plugins = join(import.meta.dirname, "../testdata/plugins");
 const tmp = mkdtempSync(join(tmpdir(), "weft-bun-exec-"));
 const env = { PATH: process.env["PATH"] ?? "", CNI_COMMAND: "VERSION" };
 const message = (p: Promise<unknown>): Promise<string> => p.then(() => "ok", (e: unknown) => (e as Error).message);

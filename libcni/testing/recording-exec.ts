@@ -4,7 +4,7 @@
  */
 import { CniError, ErrorCode } from "../types/error.ts";
 import { CURRENT_VERSION, SPEC_VERSIONS } from "../version.ts";
-import { pluginFailure, type ExecRequest, type PluginExec, type PluginOutcome } from "./exec.ts";
+import { pluginFailure, type ExecRequest, type PluginExec, type PluginOutcome } from "../invoke/exec.ts";
 
 export interface RecordedCall {
   readonly path: string;

@@ -1,4 +1,4 @@
-import { CniError } from "./error.ts";
+import { CniError } from "../types/error.ts";
 
 /** Test helper: run `f`, return the CniError it throws; fail when it throws nothing or something else. */
 export function caughtCniError(f: () => unknown): CniError {

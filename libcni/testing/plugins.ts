@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
-export const PLUGIN_DIR = resolve(import.meta.dirname, "plugins");
+export const PLUGIN_DIR = resolve(import.meta.dirname, "../testdata/plugins");
 
 export interface RecordedPluginCall {
   readonly type: string;
