@@ -7,13 +7,13 @@
  */
 import { LinkNotFoundError, NetlinkError } from "../errors.ts";
 import { Errno } from "../errno.ts";
-import type { Address, AddrOptions } from "./addr.ts";
-import type { FdbInput, NeighInput, NetlinkClient, RouteFilter, RouteInput } from "./client.ts";
-import { formatIp, ipFamily, networkOf, parseCidr, parseIp, type Cidr, type Family } from "./ip.ts";
-import type { BridgeOptions, BridgePortChange, Link, LinkChange, LinkCommonOptions, LinkRef, VethOptions, VxlanOptions } from "./link.ts";
-import type { Neigh } from "./neigh.ts";
-import type { Route, RouteGetOptions } from "./route.ts";
-import { LinkVerbs } from "./verbs.ts";
+import type { Address, AddrOptions } from "../netlink/addr.ts";
+import type { FdbInput, NeighInput, NetlinkClient, RouteFilter, RouteInput } from "../netlink/client.ts";
+import { formatIp, ipFamily, networkOf, parseCidr, parseIp, type Cidr, type Family } from "../netlink/ip.ts";
+import type { BridgeOptions, BridgePortChange, Link, LinkChange, LinkCommonOptions, LinkRef, VethOptions, VxlanOptions } from "../netlink/link.ts";
+import type { Neigh } from "../netlink/neigh.ts";
+import type { Route, RouteGetOptions } from "../netlink/route.ts";
+import { LinkVerbs } from "../netlink/verbs.ts";
 
 export interface RecordedCall {
   readonly method: string;

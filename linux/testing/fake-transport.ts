@@ -3,10 +3,10 @@
  * discipline and the client: it records every request and answers with datagrams built by
  * `reply`. Helpers build ACK/error/DONE messages the way the kernel lays them out.
  */
-import { NlWriter } from "./attrs.ts";
-import { NLMSG_DONE, NLMSG_ERROR, NLMSGERR_ATTR_MSG, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_MULTI } from "./constants.ts";
-import { splitMessages, type NlMessage } from "./message.ts";
-import type { NetlinkTransport } from "./socket.ts";
+import { NlWriter } from "../netlink/attrs.ts";
+import { NLMSG_DONE, NLMSG_ERROR, NLMSGERR_ATTR_MSG, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_MULTI } from "../netlink/constants.ts";
+import { splitMessages, type NlMessage } from "../netlink/message.ts";
+import type { NetlinkTransport } from "../netlink/socket.ts";
 import { SyscallError } from "../errors.ts";
 
 /** Encode one message with a raw body. */

@@ -1,5 +1,5 @@
 /**
- * Kernel-layer micro-benchmarks (run as root: `bun linux/bench.ts [iterations]`). Works in a
+ * Kernel-layer micro-benchmarks (run as root: `bun bench/netlink.ts [iterations]`). Works in a
  * throwaway netns made with iproute2 (bench code, not shipped) and prints median / p99 in µs for:
  * the first libc use (dlopen), opening a netlink socket, request/ack and get round trips, a link
  * dump, and withNetns enter/exit by path and by open handle.
@@ -8,8 +8,8 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 
 const t0 = performance.now();
-const { openNetlink } = await import("./netlink/open.ts");
-const { withNetns, openNetns } = await import("./netns.ts");
+const { openNetlink } = await import("../linux/netlink/open.ts");
+const { withNetns, openNetns } = await import("../linux/netns.ts");
 const importMs = performance.now() - t0;
 
 const N = Number(process.argv[2] ?? 2000);

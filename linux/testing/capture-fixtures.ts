@@ -14,7 +14,7 @@
  *   ip -n $N route add 10.244.4.0/24 via 192.0.2.3 dev vb1 table 100 metric 50 mtu 1400 advmss 1360
  *   ip -n $N neigh replace 10.244.3.0 lladdr aa:bb:cc:dd:ee:01 dev vx1 nud permanent
  *   bridge -n $N fdb append 00:00:00:00:00:00 dev vx1 dst 192.0.2.20 self permanent
- *   bun linux/test-drivers/capture-fixtures.ts > linux/netlink/testdata/kernel-messages.json
+ *   bun linux/testing/capture-fixtures.ts > linux/netlink/testdata/kernel-messages.json
  *   ip netns del $N
  */
 import { NetlinkSocket } from "../netlink/socket.ts";
