@@ -220,7 +220,7 @@ const V6_MODES = [
   { label: "host-gw", backend: "host-gw" as const },
 ];
 const RUNTIME: CniRuntimeSpec = { cnitool: join(WEFT_PLUGIN_DIR, "cnitool"), pluginPath: [WEFT_PLUGIN_DIR, REFERENCE_PLUGIN_DIR] };
-const STUB = join(REPO_ROOT, "daemon", "backend", "test-drivers", "kube-stub-driver.ts");
+const STUB = join(REPO_ROOT, "daemon", "testing", "kube-stub-driver.ts");
 const BUN = join(REPO_ROOT, "node_modules", ".bin", "bun");
 
 interface V6Node {

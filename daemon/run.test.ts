@@ -9,7 +9,7 @@ import { memoryLogger } from "./log.ts";
 import type { Backend, DataPlane, TrafficOptions } from "./network.ts";
 import { LARGE_BATCH, MEMORY_SLACK_BYTES, memoryKeeper, runFlanneld } from "./run.ts";
 import type { SubnetManager } from "./subnet/manager.ts";
-import { MemoryLeaseStore } from "./subnet/memory-manager.ts";
+import { MemoryLeaseStore } from "./testing/memory-manager.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "weft-run-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,7 +5,7 @@ import { parseCidr, type IpNet } from "../ip.ts";
 import { formatLeaseAttrs, type Lease, type LeaseAttrs } from "../lease.ts";
 import { memoryLogger } from "../log.ts";
 import type { BackendNetwork } from "../network.ts";
-import { FakeNetOps } from "./fake-netops.ts";
+import { FakeNetOps } from "../testing/fake-netops.ts";
 import { routeBackend } from "./route-backend.ts";
 
 const net = (s: string): IpNet => {

@@ -8,7 +8,7 @@ import { Topology } from "../../netns-fixtures/topology.ts";
 import { REPO_ROOT } from "../../netns-fixtures/reference.ts";
 
 const BUN = join(REPO_ROOT, "node_modules", ".bin", "bun");
-const DRIVER = join(import.meta.dirname, "test-drivers", "route-network-driver.ts");
+const DRIVER = join(import.meta.dirname, "..", "testing", "route-network-driver.ts");
 
 interface DriveResult {
   mtu: number;

@@ -7,7 +7,7 @@ import { Topology } from "../../netns-fixtures/topology.ts";
 import { REPO_ROOT } from "../../netns-fixtures/reference.ts";
 
 const BUN = join(REPO_ROOT, "node_modules", ".bin", "bun");
-const DRIVER = join(import.meta.dirname, "test-drivers", "route-network-driver.ts");
+const DRIVER = join(import.meta.dirname, "..", "testing", "route-network-driver.ts");
 
 async function drive(ns: string, plan: Record<string, unknown>): Promise<{ mtu: number; vtep: string; writes: number; second: { changes: number; replayed: boolean } }> {
   const r = await run(BUN, [DRIVER, `/run/netns/${ns}`, JSON.stringify(plan)]);

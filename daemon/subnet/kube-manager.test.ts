@@ -8,7 +8,7 @@ import { formatCidr, type IpNet } from "../ip.ts";
 import type { LeaseEvent } from "../lease.ts";
 import { memoryLogger } from "../log.ts";
 import { KubeClient } from "../kube/client.ts";
-import { StubApiServer } from "../kube/stub-apiserver.ts";
+import { StubApiServer } from "../testing/stub-apiserver.ts";
 import { KubeSubnetManager, resolveNodeName } from "./kube-manager.ts";
 import { ConfigNotFoundError, type SubnetManager } from "./manager.ts";
 

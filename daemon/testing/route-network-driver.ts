@@ -3,11 +3,11 @@
 // plan: {kind, family?, underlay, underlayIp, own, peers: [{subnet, ip, mac?}], after?: "delete-route" | "delete-device"}
 // family 6: subnets are IPv6 (subnetV6), ip is PublicIPv6, mac goes to BackendV6Data, network fd00:10:244::/56.
 // Prints {mtu, vtep, firstVtep, writes, second}: vtep MAC at the end and after prepare(), writes of the first batch, second reconcile stats.
-import { openNetlink } from "../../../linux/netlink/open.ts";
-import { parseCidr, type IpNet } from "../../ip.ts";
-import type { Lease } from "../../lease.ts";
-import { KernelNetOps } from "../kernel-netops.ts";
-import { RouteNetwork } from "../route-network.ts";
+import { openNetlink } from "../../linux/netlink/open.ts";
+import { parseCidr, type IpNet } from "../ip.ts";
+import type { Lease } from "../lease.ts";
+import { KernelNetOps } from "../backend/kernel-netops.ts";
+import { RouteNetwork } from "../backend/route-network.ts";
 
 interface Plan {
   kind: "vxlan" | "host-gw";

@@ -1,16 +1,16 @@
 // Measures the periodic full reconcile at scale (run as root with bun, not under vitest):
-//   bun daemon/backend/test-drivers/reconcile-bench.ts [peers=5000] [passes=10] [gap ms=0]
+//   bun bench/reconcile.ts [peers=5000] [passes=10] [gap ms=0]
 // Builds a throwaway netns (veth underlay + the vxlan device RouteNetwork creates), programs N vxlan
 // peers through RouteNetwork, then runs full reconcile passes and prints per pass: duration, CPU,
 // RssAnon right after the pass (its garbage not yet collected), the peak RSS during the pass
 // (VmHWM reset through clear_refs before it), and the JS heap (bun:jsc) after it.
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { openNetlink } from "../../../linux/netlink/open.ts";
-import { parseCidr, type IpNet } from "../../ip.ts";
-import type { Lease } from "../../lease.ts";
-import { KernelNetOps } from "../kernel-netops.ts";
-import { RouteNetwork } from "../route-network.ts";
+import { openNetlink } from "../linux/netlink/open.ts";
+import { parseCidr, type IpNet } from "../daemon/ip.ts";
+import type { Lease } from "../daemon/lease.ts";
+import { KernelNetOps } from "../daemon/backend/kernel-netops.ts";
+import { RouteNetwork } from "../daemon/backend/route-network.ts";
 
 const N = Number(process.argv[2] ?? 5000);
 const PASSES = Number(process.argv[3] ?? 10);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { formatCidr, type IpNet } from "../ip.ts";
 import type { LeaseEvent } from "../lease.ts";
-import { ConfigNotFoundError, LeaseLostError, type SubnetManager } from "./manager.ts";
+import { ConfigNotFoundError, LeaseLostError, type SubnetManager } from "../subnet/manager.ts";
 import { MemoryLeaseStore, MemorySubnetManager } from "./memory-manager.ts";
 
 const _typecheck: SubnetManager = new MemorySubnetManager(new MemoryLeaseStore(), {});

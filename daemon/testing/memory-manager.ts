@@ -1,13 +1,12 @@
 /**
- * In-memory lease store and {@link SubnetManager}: the fake for unit tests, and an embedded store for
- * a single-process demo when no etcd is around. Several managers (nodes) can share one store; they
- * see each other's leases through the same events a real store would give.
+ * In-memory lease store and {@link SubnetManager}: the fake for unit tests. Several managers (nodes)
+ * can share one store; they see each other's leases through the same events a real store would give.
  */
 import { checkNetworkConfig, parseNetworkConfig, type NetworkConfig } from "../config.ts";
 import type { IpNet } from "../ip.ts";
 import { allocateSubnet, fitsConfig, LeaseWatcher, sameSubnets, subnetKey, type Lease, type LeaseAttrs, type LeaseEvent } from "../lease.ts";
 import { sleep } from "../time.ts";
-import { ConfigNotFoundError, LeaseLostError, NoFreeSubnetError, type LeaseEventHandler, type SubnetManager } from "./manager.ts";
+import { ConfigNotFoundError, LeaseLostError, NoFreeSubnetError, type LeaseEventHandler, type SubnetManager } from "../subnet/manager.ts";
 
 type Listener = (events: readonly LeaseEvent[]) => void;
 

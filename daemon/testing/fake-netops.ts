@@ -1,5 +1,5 @@
 // In-memory NetOps for unit tests: keeps routes/neighbours/FDB per link and records every write.
-import type { NetOps, KFdb, KNeigh, KRoute, VxlanSpec } from "./netops.ts";
+import type { NetOps, KFdb, KNeigh, KRoute, VxlanSpec } from "../backend/netops.ts";
 
 const rkey = (r: KRoute) => r.dst;
 const nkey = (n: KNeigh) => `${n.ifindex}|${n.ip}`;
