@@ -29,8 +29,8 @@ import { run } from "../../netns-fixtures/sh.ts";
 import { Topology, sweepStale } from "../../netns-fixtures/topology.ts";
 import { type CodeDifference, compareErrors, errorOf, fuzzSettings, listedDifferences } from "../../netns-fixtures/fuzz.ts";
 import { isObject } from "../shared/conf.ts";
-import { type Outcome, Side, normaliseJson } from "./differential/runner.ts";
-import { NETWORK, type Scenario, type Step, directedScenarios, genScenario } from "./differential/scenarios.ts";
+import { type Outcome, Side, normaliseJson } from "./testing/differential/runner.ts";
+import { NETWORK, type Scenario, type Step, directedScenarios, genScenario } from "./testing/differential/scenarios.ts";
 
 const { seed: SEED, count: COUNT, only: ONLY, isDefault } = fuzzSettings(1, 16);
 const available = process.getuid?.() === 0 && existsSync(WEFT_BIN) && existsSync(join(REFERENCE_PLUGIN_DIR, "bridge"));

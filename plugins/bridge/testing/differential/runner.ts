@@ -6,10 +6,10 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { callPlugin, type PluginOutcome } from "../../../conformance/exec.ts";
-import { snapshotFiles } from "../../../netns-fixtures/cni.ts";
-import { ipJson, run, runIn, waitFor } from "../../../netns-fixtures/sh.ts";
-import { isObject } from "../../shared/conf.ts";
+import { callPlugin, type PluginOutcome } from "../../../../conformance/exec.ts";
+import { snapshotFiles } from "../../../../netns-fixtures/cni.ts";
+import { ipJson, run, runIn, waitFor } from "../../../../netns-fixtures/sh.ts";
+import { isObject } from "../../../shared/conf.ts";
 import { NETWORK, type Scenario, type Step } from "./scenarios.ts";
 
 export interface Outcome extends PluginOutcome {

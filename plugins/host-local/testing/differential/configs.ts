@@ -5,8 +5,8 @@
  * `ipam.subnet` form, `runtimeConfig.ipRanges`, routes, resolvConf). Address text is produced here
  * from bigints, independently of the plugin's own ip.ts.
  */
-import { Rng } from "../../../netns-fixtures/fuzz.ts";
-import { isObject } from "../../shared/conf.ts";
+import { Rng } from "../../../../netns-fixtures/fuzz.ts";
+import { isObject } from "../../../shared/conf.ts";
 
 export interface Addr {
   readonly family: 4 | 6;

@@ -3,7 +3,7 @@
  * (`<id>\r\n<ifname>` per IP), so the ownership rules of `StoreBase` see identical input, and it
  * serialises `withLock` callers like the flock does.
  */
-import { type Allocation, type IpamStore, StoreBase, ownerRecord, parseOwnerRecord } from "./store.ts";
+import { type Allocation, type IpamStore, StoreBase, ownerRecord, parseOwnerRecord } from "../store.ts";
 
 export class MemoryStore extends StoreBase {
   /** IP -> record text, exactly what the disk store would put in the file. */

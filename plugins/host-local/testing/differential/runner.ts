@@ -6,8 +6,8 @@
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { callPlugin } from "../../../conformance/exec.ts";
-import { isObject } from "../../shared/conf.ts";
+import { callPlugin } from "../../../../conformance/exec.ts";
+import { isObject } from "../../../shared/conf.ts";
 import type { Step } from "./scenarios.ts";
 
 export const NETWORK = "fuzznet";
