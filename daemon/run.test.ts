@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { BackendType } from "./config.ts";
 import { defaultFlags, type FlannelFlags } from "./flags.ts";
 import type { LeaseEvent } from "./lease.ts";
-import { memoryLogger } from "./log.ts";
+import { memoryLogger } from "./testing/memory-logger.ts";
 import type { Backend, DataPlane, TrafficOptions } from "./network.ts";
 import { LARGE_BATCH, MEMORY_SLACK_BYTES, memoryKeeper, runFlanneld } from "./run.ts";
 import type { SubnetManager } from "./subnet/manager.ts";

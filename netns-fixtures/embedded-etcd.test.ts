@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EtcdClient, EtcdError, type WatchResponse } from "../daemon/etcd/client.ts";
 import { formatCidr } from "../daemon/ip.ts";
-import { memoryLogger } from "../daemon/log.ts";
+import { memoryLogger } from "../daemon/testing/memory-logger.ts";
 import { EtcdSubnetManager } from "../daemon/subnet/etcd-manager.ts";
 import { EmbeddedEtcd, EmbeddedEtcdServer } from "./embedded-etcd.ts";
 

@@ -3,7 +3,7 @@ import { parseNetworkConfig } from "../config.ts";
 import type { ExternalInterface } from "../iface.ts";
 import { parseCidr, type IpNet } from "../ip.ts";
 import { formatLeaseAttrs, type Lease, type LeaseAttrs } from "../lease.ts";
-import { memoryLogger } from "../log.ts";
+import { memoryLogger } from "../testing/memory-logger.ts";
 import type { BackendNetwork } from "../network.ts";
 import { FakeNetOps } from "../testing/fake-netops.ts";
 import { routeBackend } from "./route-backend.ts";

@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { formatCidr, type IpNet } from "../ip.ts";
 import type { LeaseEvent } from "../lease.ts";
-import { memoryLogger } from "../log.ts";
+import { memoryLogger } from "../testing/memory-logger.ts";
 import { EtcdSubnetManager } from "../subnet/etcd-manager.ts";
 import { EtcdClient } from "./client.ts";
 import { haveEtcd, startEtcd, type EtcdCluster } from "../../netns-fixtures/etcd.ts";

@@ -6,7 +6,7 @@ import { EtcdClient } from "../etcd/client.ts";
 import { freePort, haveEtcd, startEtcd, type EtcdCluster } from "../../netns-fixtures/etcd.ts";
 import { formatCidr, parseCidr, type IpNet } from "../ip.ts";
 import type { LeaseEvent } from "../lease.ts";
-import { memoryLogger } from "../log.ts";
+import { memoryLogger } from "../testing/memory-logger.ts";
 import { EtcdSubnetManager, type EtcdManagerOptions } from "./etcd-manager.ts";
 import { ConfigNotFoundError, LeaseLostError } from "./manager.ts";
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { formatCidr, type IpNet } from "../ip.ts";
 import type { LeaseEvent } from "../lease.ts";
-import { memoryLogger } from "../log.ts";
+import { memoryLogger } from "../testing/memory-logger.ts";
 import { KubeClient } from "../kube/client.ts";
 import { StubApiServer } from "../testing/stub-apiserver.ts";
 import { KubeSubnetManager, resolveNodeName } from "./kube-manager.ts";
