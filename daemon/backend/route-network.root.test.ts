@@ -2,9 +2,9 @@
 // in a netns of ours; state checked with iproute2.
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ipJson, run } from "../../netns-fixtures/sh.ts";
-import { Topology } from "../../netns-fixtures/topology.ts";
-import { REPO_ROOT } from "../../netns-fixtures/reference.ts";
+import { ipJson, run } from "../../netns-fixtures/topology/sh.ts";
+import { Topology } from "../../netns-fixtures/topology/topology.ts";
+import { REPO_ROOT } from "../../netns-fixtures/oracles/reference.ts";
 
 const BUN = join(REPO_ROOT, "node_modules", ".bin", "bun");
 const DRIVER = join(import.meta.dirname, "..", "testing", "route-network-driver.ts");

@@ -6,7 +6,7 @@ import type { LeaseEvent } from "../lease.ts";
 import { memoryLogger } from "../testing/memory-logger.ts";
 import { EtcdSubnetManager } from "../subnet/etcd-manager.ts";
 import { EtcdClient } from "./client.ts";
-import { haveEtcd, startEtcd, type EtcdCluster } from "../../netns-fixtures/etcd.ts";
+import { haveEtcd, startEtcd, type EtcdCluster } from "../../netns-fixtures/etcd/etcd.ts";
 
 if (!haveEtcd) console.warn("skipping etcd TLS/auth/cluster tests: /usr/bin/etcd is not installed (apt-get install etcd-server)");
 

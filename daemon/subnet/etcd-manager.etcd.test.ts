@@ -3,7 +3,7 @@
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EtcdClient } from "../etcd/client.ts";
-import { freePort, haveEtcd, startEtcd, type EtcdCluster } from "../../netns-fixtures/etcd.ts";
+import { freePort, haveEtcd, startEtcd, type EtcdCluster } from "../../netns-fixtures/etcd/etcd.ts";
 import { formatCidr, parseCidr, type IpNet } from "../ip.ts";
 import type { LeaseEvent } from "../lease.ts";
 import { memoryLogger } from "../testing/memory-logger.ts";

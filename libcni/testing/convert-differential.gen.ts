@@ -8,7 +8,7 @@
  * (1.x), so the test can check them against the newer library's rules on its own.
  */
 
-import { Rng } from "../../netns-fixtures/fuzz.ts";
+import { Rng } from "../../netns-fixtures/fuzz/fuzz.ts";
 
 /** The HEAD-only fields of one route or interface as given (null and absent are both left out). */
 export type Extras = Readonly<Record<string, number | string>>;

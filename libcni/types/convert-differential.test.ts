@@ -1,7 +1,7 @@
 /**
  * Differential test of result decoding, conversion and printing against the reference Go libcni
  * as Debian ships it (golang-github-appc-cni-dev 1.1.2), through dist/ref/go-convert
- * (netns-fixtures/go-convert, built by scripts/build-go-cnitool.sh). Seeded: the seed is printed,
+ * (netns-fixtures/oracles/go-convert, built by scripts/build-go-cnitool.sh). Seeded: the seed is printed,
  * WEFT_FUZZ_SEED=<n> replays a run.
  *
  * For every source version, a few thousand random results (libcni/testing/convert-differential.gen.ts) go to
@@ -24,7 +24,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SPEC_VERSIONS } from "../version.ts";
-import { Rng } from "../../netns-fixtures/fuzz.ts";
+import { Rng } from "../../netns-fixtures/fuzz/fuzz.ts";
 import { ResultGen, type Extras, type Family, type Generated } from "../testing/convert-differential.gen.ts";
 import { convertResult } from "./convert.ts";
 import { CniError, isCniError } from "./error.ts";

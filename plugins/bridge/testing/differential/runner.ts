@@ -7,8 +7,8 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { callPlugin, type PluginOutcome } from "../../../../conformance/exec.ts";
-import { snapshotFiles } from "../../../../netns-fixtures/cni.ts";
-import { ipJson, run, runIn, waitFor } from "../../../../netns-fixtures/sh.ts";
+import { snapshotFiles } from "../../../../netns-fixtures/topology/cni.ts";
+import { ipJson, run, runIn, waitFor } from "../../../../netns-fixtures/topology/sh.ts";
 import { isObject } from "../../../shared/conf.ts";
 import { NETWORK, type Scenario, type Step } from "./scenarios.ts";
 

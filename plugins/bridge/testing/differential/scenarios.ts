@@ -5,7 +5,7 @@
  * "@IPAM" (ipam.dataDir); the runner fills them in per implementation.
  */
 
-import { Rng } from "../../../../netns-fixtures/fuzz.ts";
+import { Rng } from "../../../../netns-fixtures/fuzz/fuzz.ts";
 
 /** GONE: the runtime deletes the pod netns; TAMPER: someone deletes the pod's IPv4 default route. */
 export type Cmd = "ADD" | "DEL" | "CHECK" | "GONE" | "TAMPER";

@@ -1,11 +1,11 @@
 /**
- * Random host-local configs for the differential fuzz test (PRNG: netns-fixtures/fuzz.ts): a model of
+ * Random host-local configs for the differential fuzz test (PRNG: netns-fixtures/fuzz/fuzz.ts): a model of
  * each range (network, window, gateway) the step generator uses to pick requested addresses, and
  * the rendering of the models into a plugin config (`ipam.ranges`, the legacy top-level
  * `ipam.subnet` form, `runtimeConfig.ipRanges`, routes, resolvConf). Address text is produced here
  * from bigints, independently of the plugin's own ip.ts.
  */
-import { Rng } from "../../../../netns-fixtures/fuzz.ts";
+import { Rng } from "../../../../netns-fixtures/fuzz/fuzz.ts";
 import { isObject } from "../../../shared/conf.ts";
 
 export interface Addr {

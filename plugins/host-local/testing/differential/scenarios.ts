@@ -6,7 +6,7 @@
  * Determinism rules that keep the reference's own output deterministic (it keeps requested IPs in
  * a Go map): at most one requested IP per range set and at most one outside every set.
  */
-import { Rng } from "../../../../netns-fixtures/fuzz.ts";
+import { Rng } from "../../../../netns-fixtures/fuzz/fuzz.ts";
 import { type Addr, type RangeModel, TYPE_ERROR, formatAddr, genConfig, mutateInvalid, reshapeConfig } from "./configs.ts";
 
 export type Cmd = "ADD" | "DEL" | "CHECK" | "PLANT";

@@ -13,7 +13,7 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { run, type RunResult } from "./sh.ts";
+import { run, type RunResult } from "../topology/sh.ts";
 
 const BUSYBOX = "/bin/busybox";
 const CGROUP_ROOT = "/sys/fs/cgroup";

@@ -3,7 +3,7 @@
  * deterministic PRNG, the WEFT_FUZZ_* settings, and the table of error codes that differ from the
  * reference on purpose. Pure: safe in unit tests under Node.
  */
-import { isObject } from "../libcni/validate/fields.ts";
+import { isObject } from "../../libcni/validate/fields.ts";
 
 /** mulberry32: small, fast, and the same stream for the same seed on Node and Bun. */
 export class Rng {

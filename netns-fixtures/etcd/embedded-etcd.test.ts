@@ -3,10 +3,10 @@
 // expire for real and delete their keys, watches from a revision, compaction, keep-alive; then
 // flanneld's subnet manager on top of it, and the CLI process under Bun.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { EtcdClient, EtcdError, type WatchResponse } from "../daemon/etcd/client.ts";
-import { formatCidr } from "../daemon/ip.ts";
-import { memoryLogger } from "../daemon/testing/memory-logger.ts";
-import { EtcdSubnetManager } from "../daemon/subnet/etcd-manager.ts";
+import { EtcdClient, EtcdError, type WatchResponse } from "../../daemon/etcd/client.ts";
+import { formatCidr } from "../../daemon/ip.ts";
+import { memoryLogger } from "../../daemon/testing/memory-logger.ts";
+import { EtcdSubnetManager } from "../../daemon/subnet/etcd-manager.ts";
 import { EmbeddedEtcd, EmbeddedEtcdServer } from "./embedded-etcd.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -2,7 +2,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 
-export const REPO_ROOT = join(import.meta.dirname, "..");
+export const REPO_ROOT = join(import.meta.dirname, "..", "..");
 /** Debian's containernetworking-plugins (v1.1.1; spec up to 1.0.0). */
 export const REFERENCE_PLUGIN_DIR = "/usr/lib/cni";
 /** Our multi-call binary and its role links. */

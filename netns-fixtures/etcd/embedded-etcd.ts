@@ -15,11 +15,11 @@ import * as http from "node:http";
 import type { Socket } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { EtcdClient } from "../daemon/etcd/client.ts";
+import { EtcdClient } from "../../daemon/etcd/client.ts";
 import { bytes, eventJson, int, leaseId, Member, obj, unaryHandlers, type Json } from "./embedded-etcd-api.ts";
 import { Code, inRange, MvccStore, StoreError, type StoreEvent, type StoreOptions } from "./embedded-etcd-store.ts";
-import { REPO_ROOT } from "./reference.ts";
-import { run, type RunResult } from "./sh.ts";
+import { REPO_ROOT } from "../oracles/reference.ts";
+import { run, type RunResult } from "../topology/sh.ts";
 
 export interface EmbeddedEtcdOptions extends StoreOptions {
   /** @default "127.0.0.1" */

@@ -9,8 +9,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EtcdClient } from "../daemon/etcd/client.ts";
-import { run, type RunResult } from "./sh.ts";
+import { EtcdClient } from "../../daemon/etcd/client.ts";
+import { run, type RunResult } from "../topology/sh.ts";
 
 export const ETCD_BIN = "/usr/bin/etcd";
 export const ETCDCTL_BIN = "/usr/bin/etcdctl";

@@ -6,12 +6,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, openSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CniScratch, cnitool, type CniRuntimeSpec } from "./cni.ts";
-import { EmbeddedEtcd } from "./embedded-etcd.ts";
-import { ETCD_BIN, startEtcd } from "./etcd.ts";
-import { REFERENCE_PLUGIN_DIR, WEFT_PLUGIN_DIR, requireBuilt } from "./reference.ts";
+import { EmbeddedEtcd } from "../etcd/embedded-etcd.ts";
+import { ETCD_BIN, startEtcd } from "../etcd/etcd.ts";
+import { REFERENCE_PLUGIN_DIR, WEFT_PLUGIN_DIR, requireBuilt } from "../oracles/reference.ts";
 import { ipJson, run, type RunResult, waitFor } from "./sh.ts";
 import { EchoServer, tcpProbe } from "./tcp.ts";
-import { formatCidr, maskNet, parseCidr } from "../daemon/ip.ts";
+import { formatCidr, maskNet, parseCidr } from "../../daemon/ip.ts";
 import { Topology, sweepStale, type NodeSpec } from "./topology.ts";
 
 export interface ClusterOptions {
