@@ -102,7 +102,7 @@ export function fileKind(path: string): FileKind {
 
 /** The imports of one file's text, in source order. */
 export function parseImports(path: string, text: string): Import[] {
-  const kind = path.endsWith(".js") || path.endsWith(".mjs") || path.endsWith(".cjs") ? ts.ScriptKind.JS : ts.ScriptKind.TS;
+  const kind = /\.[mc]?js$/.test(path) ? ts.ScriptKind.JS : ts.ScriptKind.TS;
   const sf = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true, kind);
   const out: Import[] = [];
   const add = (lit: ts.Node, k: ImportKind, typeOnly: boolean): void => {
@@ -318,10 +318,7 @@ export function checkLayout(graph: Graph, reachable: ReadonlySet<string> = reach
       }
     } else if (fileKind(f.path) === "product") {
       const importers = importersOf(graph, f.path);
-      const hint =
-        importers.length === 0
-          ? "nothing imports it"
-          : `imported only by ${importers.join(", ")}`;
+      const hint = importers.length === 0 ? "nothing imports it" : `imported only by ${importers.join(", ")}`;
       unreachableProduct.push({
         file: f.path,
         message:
@@ -393,9 +390,15 @@ export function report(graph: Graph): string {
   const folders = productFolderLines(graph, reachable);
   const sum = (pick: (f: FolderLines) => FolderCount): FolderCount =>
     folders.reduce((acc, f) => ({ files: acc.files + pick(f).files, lines: acc.lines + pick(f).lines }), ZERO);
-  const rows = folders.map((f) => [`${f.folder}/`, cell(f.reachable), cell(f.unreachable), cell(f.tests), cell(f.testing), cell(f.stray)]);
-  rows.push(["total", cell(sum((f) => f.reachable)), cell(sum((f) => f.unreachable)), cell(sum((f) => f.tests)),
-    cell(sum((f) => f.testing)), cell(sum((f) => f.stray))]);
+  const columns: ((f: FolderLines) => FolderCount)[] = [
+    (f) => f.reachable,
+    (f) => f.unreachable,
+    (f) => f.tests,
+    (f) => f.testing,
+    (f) => f.stray,
+  ];
+  const rows = folders.map((f) => [`${f.folder}/`, ...columns.map((c) => cell(c(f)))]);
+  rows.push(["total", ...columns.map((c) => cell(sum(c)))]);
   const out: string[] = [];
   out.push(`Product folders, lines (files); reachable = reached from ${ENTRY}; unreachable = tests + testing/ + stray`);
   out.push(table(["folder", "reachable", "unreachable", "tests", "testing/", "stray"], rows));

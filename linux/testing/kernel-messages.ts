@@ -5,7 +5,8 @@
 import { readFileSync } from "node:fs";
 import type { NlMessage } from "../netlink/message.ts";
 
-const raw = JSON.parse(readFileSync(new URL("../netlink/testdata/kernel-messages.json", import.meta.url), "utf8")) as Record<string, string>;
+const FILE = new URL("../netlink/testdata/kernel-messages.json", import.meta.url);
+const raw = JSON.parse(readFileSync(FILE, "utf8")) as Record<string, string>;
 
 export function kernelMessage(name: string, type: number): NlMessage {
   const hex = raw[name];
