@@ -1,5 +1,5 @@
 // The Kubernetes subnet manager against a stub API server serving the real Node/NodeList/WATCH/
-// PATCH JSON shapes (no real API server can be installed on this machine; see stub-apiserver.ts).
+// PATCH JSON shapes (no real API server can be installed on this machine; see daemon/testing/stub-apiserver.ts).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
