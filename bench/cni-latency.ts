@@ -11,8 +11,8 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GO_CNITOOL, REFERENCE_PLUGIN_DIR, WEFT_PLUGIN_DIR, requireBuilt } from "../netns-fixtures/reference.ts";
-import { Topology, sweepStale } from "../netns-fixtures/topology.ts";
+import { GO_CNITOOL, REFERENCE_PLUGIN_DIR, WEFT_PLUGIN_DIR, requireBuilt } from "../netns-fixtures/oracles/reference.ts";
+import { Topology, sweepStale } from "../netns-fixtures/topology/topology.ts";
 import { fmtMs, ratio, summary, table } from "./stats.ts";
 
 const PODS = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 200);

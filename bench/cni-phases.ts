@@ -7,8 +7,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { WEFT_PLUGIN_DIR, requireBuilt } from "../netns-fixtures/reference.ts";
-import { Topology, sweepStale } from "../netns-fixtures/topology.ts";
+import { WEFT_PLUGIN_DIR, requireBuilt } from "../netns-fixtures/oracles/reference.ts";
+import { Topology, sweepStale } from "../netns-fixtures/topology/topology.ts";
 import { fmtMs, summary, table } from "./stats.ts";
 
 const PODS = Number(process.argv[2] ?? 20);

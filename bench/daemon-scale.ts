@@ -7,10 +7,10 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startEtcd, type EtcdCluster } from "../netns-fixtures/etcd.ts";
-import { REPO_ROOT, WEFT_PLUGIN_DIR, requireBuilt } from "../netns-fixtures/reference.ts";
-import { run } from "../netns-fixtures/sh.ts";
-import { Topology, sweepStale } from "../netns-fixtures/topology.ts";
+import { startEtcd, type EtcdCluster } from "../netns-fixtures/etcd/etcd.ts";
+import { REPO_ROOT, WEFT_PLUGIN_DIR, requireBuilt } from "../netns-fixtures/oracles/reference.ts";
+import { run } from "../netns-fixtures/topology/sh.ts";
+import { Topology, sweepStale } from "../netns-fixtures/topology/topology.ts";
 import { fmtMs, summary, table } from "./stats.ts";
 
 const SIZES = (process.argv[2] ?? "100,1000,5000").split(",").map(Number);

@@ -2,8 +2,8 @@
 // over the underlay, in the same run. Veths on one machine: CPU-bound figures, good for ratios.
 // Usage: bun bench/dataplane.ts [seconds=5]
 import { spawn } from "node:child_process";
-import { WeftCluster } from "../netns-fixtures/cluster.ts";
-import { run } from "../netns-fixtures/sh.ts";
+import { WeftCluster } from "../netns-fixtures/topology/cluster.ts";
+import { run } from "../netns-fixtures/topology/sh.ts";
 import { table } from "./stats.ts";
 
 const SECONDS = Number(process.argv[2] ?? 5);

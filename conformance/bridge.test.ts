@@ -4,8 +4,8 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ipJson, run } from "../netns-fixtures/sh.ts";
-import { Topology } from "../netns-fixtures/topology.ts";
+import { ipJson, run } from "../netns-fixtures/topology/sh.ts";
+import { Topology } from "../netns-fixtures/topology/topology.ts";
 import { callPlugin, type PluginCall } from "./exec.ts";
 import { atLeast, implsUnderTest, versionsOf, DIFFERENCES } from "./impls.ts";
 

@@ -4,12 +4,12 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CniScratch, cnitool, snapshotFiles, type CniRuntimeSpec } from "../netns-fixtures/cni.ts";
-import { GO_CNITOOL, REFERENCE_PLUGIN_DIR, requireBuilt } from "../netns-fixtures/reference.ts";
-import { ipJson, run } from "../netns-fixtures/sh.ts";
-import { EchoServer, tcpProbe } from "../netns-fixtures/tcp.ts";
-import { Topology, sweepStale } from "../netns-fixtures/topology.ts";
-import { programVxlanMesh, subnetEnvFor, type OverlayNode } from "../netns-fixtures/vxlan.ts";
+import { CniScratch, cnitool, snapshotFiles, type CniRuntimeSpec } from "../netns-fixtures/topology/cni.ts";
+import { GO_CNITOOL, REFERENCE_PLUGIN_DIR, requireBuilt } from "../netns-fixtures/oracles/reference.ts";
+import { ipJson, run } from "../netns-fixtures/topology/sh.ts";
+import { EchoServer, tcpProbe } from "../netns-fixtures/topology/tcp.ts";
+import { Topology, sweepStale } from "../netns-fixtures/topology/topology.ts";
+import { programVxlanMesh, subnetEnvFor, type OverlayNode } from "../netns-fixtures/topology/vxlan.ts";
 import { implsUnderTest } from "./impls.ts";
 
 interface Variant {

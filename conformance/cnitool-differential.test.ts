@@ -3,10 +3,10 @@
 // and pod netns each; the results and the state left behind (links, addresses, routes, IPAM files,
 // result cache) must match, modulo random veth names and MACs.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CniScratch, cnitool, snapshotFiles, type CniRuntimeSpec } from "../netns-fixtures/cni.ts";
-import { GO_CNITOOL, REFERENCE_PLUGIN_DIR, WEFT_PLUGIN_DIR, requireBuilt } from "../netns-fixtures/reference.ts";
-import { ipJson, run } from "../netns-fixtures/sh.ts";
-import { Topology, runPrefix, sweepStale } from "../netns-fixtures/topology.ts";
+import { CniScratch, cnitool, snapshotFiles, type CniRuntimeSpec } from "../netns-fixtures/topology/cni.ts";
+import { GO_CNITOOL, REFERENCE_PLUGIN_DIR, WEFT_PLUGIN_DIR, requireBuilt } from "../netns-fixtures/oracles/reference.ts";
+import { ipJson, run } from "../netns-fixtures/topology/sh.ts";
+import { Topology, runPrefix, sweepStale } from "../netns-fixtures/topology/topology.ts";
 
 const prefix = runPrefix();
 const NET = "diffnet";

@@ -4,8 +4,8 @@
 // daemon restart keeps its subnet and live connections.
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { subnetOf, waitFor, WeftCluster } from "../netns-fixtures/cluster.ts";
-import { LiveConnection } from "../netns-fixtures/tcp.ts";
+import { subnetOf, waitFor, WeftCluster } from "../netns-fixtures/topology/cluster.ts";
+import { LiveConnection } from "../netns-fixtures/topology/tcp.ts";
 import { implsUnderTest } from "./impls.ts";
 
 const ours = implsUnderTest().some((i) => i.isOurs);
@@ -38,7 +38,7 @@ describe.runIf(ours).each(MODES)("flanneld cluster: $label", (mode) => {
   });
 
   it("installs flanneld's masquerade chain on every node", async () => {
-    const { run } = await import("../netns-fixtures/sh.ts");
+    const { run } = await import("../netns-fixtures/topology/sh.ts");
     for (const n of c.nodes) {
       const nat = (await run("ip", ["netns", "exec", n.ns, "iptables", "-t", "nat", "-S", "FLANNEL-POSTRTG"])).stdout;
       expect(nat).toContain(`-s ${subnetOf(n.subnet ?? "")} -d 10.244.0.0/16`);

@@ -9,12 +9,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CniScratch, cnitool, type CniRuntimeSpec } from "../netns-fixtures/cni.ts";
-import { POD_IPV6_NETWORK, readEnvFile, subnetOf, subnetOfV6, waitFor, WeftCluster, type ClusterNode } from "../netns-fixtures/cluster.ts";
-import { REFERENCE_PLUGIN_DIR, REPO_ROOT, WEFT_PLUGIN_DIR, requireBuilt } from "../netns-fixtures/reference.ts";
-import { ipJson, run, runIn } from "../netns-fixtures/sh.ts";
-import { EchoServer, LiveConnection, tcpProbe } from "../netns-fixtures/tcp.ts";
-import { sweepStale, Topology } from "../netns-fixtures/topology.ts";
+import { CniScratch, cnitool, type CniRuntimeSpec } from "../netns-fixtures/topology/cni.ts";
+import { POD_IPV6_NETWORK, readEnvFile, subnetOf, subnetOfV6, waitFor, WeftCluster, type ClusterNode } from "../netns-fixtures/topology/cluster.ts";
+import { REFERENCE_PLUGIN_DIR, REPO_ROOT, WEFT_PLUGIN_DIR, requireBuilt } from "../netns-fixtures/oracles/reference.ts";
+import { ipJson, run, runIn } from "../netns-fixtures/topology/sh.ts";
+import { EchoServer, LiveConnection, tcpProbe } from "../netns-fixtures/topology/tcp.ts";
+import { sweepStale, Topology } from "../netns-fixtures/topology/topology.ts";
 import { implsUnderTest } from "./impls.ts";
 
 const ours = implsUnderTest().some((i) => i.isOurs);
@@ -220,7 +220,7 @@ const V6_MODES = [
   { label: "host-gw", backend: "host-gw" as const },
 ];
 const RUNTIME: CniRuntimeSpec = { cnitool: join(WEFT_PLUGIN_DIR, "cnitool"), pluginPath: [WEFT_PLUGIN_DIR, REFERENCE_PLUGIN_DIR] };
-const STUB = join(REPO_ROOT, "daemon", "backend", "test-drivers", "kube-stub-driver.ts");
+const STUB = join(REPO_ROOT, "daemon", "testing", "kube-stub-driver.ts");
 const BUN = join(REPO_ROOT, "node_modules", ".bin", "bun");
 
 interface V6Node {

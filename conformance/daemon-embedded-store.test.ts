@@ -1,10 +1,10 @@
 // End to end on the embedded store: 2 nodes on a 192.0.2.0/24 underlay, the embedded etcd
-// (netns-fixtures/embedded-etcd.ts, run by Bun in the underlay netns) instead of Debian's etcd, our
+// (netns-fixtures/etcd/embedded-etcd.ts, run by Bun in the underlay netns) instead of Debian's etcd, our
 // flanneld with vxlan on each node, pods added by our cnitool. Pods reach each other across nodes;
 // a restarted daemon gets its subnet back from the store; a node whose lease key is removed
 // vanishes from the other node's routes.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { subnetOf, waitFor, WeftCluster } from "../netns-fixtures/cluster.ts";
+import { subnetOf, waitFor, WeftCluster } from "../netns-fixtures/topology/cluster.ts";
 import { implsUnderTest } from "./impls.ts";
 
 const ours = implsUnderTest().some((i) => i.isOurs);

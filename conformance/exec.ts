@@ -1,5 +1,5 @@
 // Executing one plugin the way a runtime does: env + stdin, inside a node netns.
-import { runIn, run } from "../netns-fixtures/sh.ts";
+import { runIn, run } from "../netns-fixtures/topology/sh.ts";
 
 export interface PluginCall {
   readonly plugin: string;

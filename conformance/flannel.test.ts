@@ -4,9 +4,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ipJson } from "../netns-fixtures/sh.ts";
-import { Topology } from "../netns-fixtures/topology.ts";
-import { REFERENCE_PLUGIN_DIR } from "../netns-fixtures/reference.ts";
+import { ipJson } from "../netns-fixtures/topology/sh.ts";
+import { Topology } from "../netns-fixtures/topology/topology.ts";
+import { REFERENCE_PLUGIN_DIR } from "../netns-fixtures/oracles/reference.ts";
 import { callPlugin } from "./exec.ts";
 import { implsUnderTest } from "./impls.ts";
 

@@ -2,7 +2,7 @@
 // by default both ours (dist/bin) and the reference (Debian's /usr/lib/cni) run.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { REFERENCE_PLUGIN_DIR, WEFT_PLUGIN_DIR } from "../netns-fixtures/reference.ts";
+import { REFERENCE_PLUGIN_DIR, WEFT_PLUGIN_DIR } from "../netns-fixtures/oracles/reference.ts";
 
 export interface Impl {
   /** "weft" | "reference" | a custom label */

@@ -1,5 +1,5 @@
 // Drop-in check under a real runtime: podman 4.3 with its CNI backend, isolated from the system
-// (netns-fixtures/podman.ts), runs busybox containers on our plugins and on the reference ones.
+// (netns-fixtures/podman/podman.ts), runs busybox containers on our plugins and on the reference ones.
 // Pod traffic stays on the per-run bridge: container <-> container and container <-> gateway only.
 // Install: scripts/install-podman.sh. If podman cannot run here, every test is skipped with the
 // precise reason found at runtime.
@@ -7,10 +7,10 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpat
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cachedResults, CNI_CACHE_DIR, containerView, natRulesFor, podmanPrerequisiteProblem, PodmanEnv, removeHostLeftovers, type ContainerView } from "../netns-fixtures/podman.ts";
-import { REFERENCE_PLUGIN_DIR, requireBuilt, WEFT_BIN } from "../netns-fixtures/reference.ts";
-import { ipJson, run } from "../netns-fixtures/sh.ts";
-import { runPrefix } from "../netns-fixtures/topology.ts";
+import { cachedResults, CNI_CACHE_DIR, containerView, natRulesFor, podmanPrerequisiteProblem, PodmanEnv, removeHostLeftovers, type ContainerView } from "../netns-fixtures/podman/podman.ts";
+import { REFERENCE_PLUGIN_DIR, requireBuilt, WEFT_BIN } from "../netns-fixtures/oracles/reference.ts";
+import { ipJson, run } from "../netns-fixtures/topology/sh.ts";
+import { runPrefix } from "../netns-fixtures/topology/topology.ts";
 
 async function podmanUnavailable(): Promise<string | undefined> {
   const problem = podmanPrerequisiteProblem();

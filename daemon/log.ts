@@ -55,13 +55,6 @@ export function createLogger(opts: LoggerOptions = {}, base: Fields = {}): Logge
   };
 }
 
-/** A logger that keeps lines in memory (tests). */
-export function memoryLogger(): Logger & { readonly lines: string[] } {
-  const lines: string[] = [];
-  const l = createLogger({ write: (s) => lines.push(s.trimEnd()), verbosity: 9 });
-  return Object.assign(l, { lines });
-}
-
 /** Message of an unknown thrown value, never a stack. */
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

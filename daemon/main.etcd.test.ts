@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EtcdClient } from "./etcd/client.ts";
-import { freePort, haveEtcd, startEtcd, type EtcdCluster } from "../netns-fixtures/etcd.ts";
+import { freePort, haveEtcd, startEtcd, type EtcdCluster } from "../netns-fixtures/etcd/etcd.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const BUN = join(ROOT, "node_modules", ".bin", "bun");

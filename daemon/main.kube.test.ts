@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { StubApiServer } from "./kube/stub-apiserver.ts";
+import { StubApiServer } from "./testing/stub-apiserver.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const BUN = join(ROOT, "node_modules", ".bin", "bun");

@@ -5,11 +5,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { BackendType } from "./config.ts";
 import { defaultFlags, type FlannelFlags } from "./flags.ts";
 import type { LeaseEvent } from "./lease.ts";
-import { memoryLogger } from "./log.ts";
+import { memoryLogger } from "./testing/memory-logger.ts";
 import type { Backend, DataPlane, TrafficOptions } from "./dataplane.ts";
 import { LARGE_BATCH, MEMORY_SLACK_BYTES, memoryKeeper, runFlanneld } from "./run.ts";
 import type { SubnetManager } from "./subnet/manager.ts";
-import { MemoryLeaseStore } from "./subnet/memory-manager.ts";
+import { MemoryLeaseStore } from "./testing/memory-manager.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "weft-run-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CniConfig, type CniRuntime } from "./api.ts";
 import { confFromBytes, confListFromBytes, type RuntimeConf } from "./conf.ts";
-import { RecordingExec } from "./invoke/recording-exec.ts";
+import { RecordingExec } from "./testing/recording-exec.ts";
 import { formatResult } from "./types/index.ts";
-import { NoopScratch, PLUGIN_DIR } from "./testdata/plugins.ts";
+import { NoopScratch, PLUGIN_DIR } from "./testing/plugins.ts";
 
 const rt: RuntimeConf = { containerId: "some-container-id", netns: "/some/netns/path", ifName: "eth0", args: [["FOO", "BAR"]], capabilityArgs: { portMappings: [{ hostPort: 8080, containerPort: 80 }] } };
 const r100 = (addr: string): Record<string, unknown> => ({ cniVersion: "1.0.0", ips: [{ address: addr }] });

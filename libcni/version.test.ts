@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { caughtCniError as caught } from "./types/caught.ts";
+import { caughtCniError as caught } from "./testing/caught.ts";
 import {
   CURRENT_VERSION,
   SPEC_VERSIONS,

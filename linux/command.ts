@@ -1,7 +1,7 @@
 /**
- * Running rule-set tools (iptables, nft): one `CommandRunner` interface, the execa-backed
- * implementation (execa is loaded on first use, keeping it off the CNI exec startup path), and a
- * recording fake for unit tests.
+ * Running rule-set tools (iptables, nft): one `CommandRunner` interface and the execa-backed
+ * implementation (execa is loaded on first use, keeping it off the CNI exec startup path). The
+ * recording fake for unit tests is linux/testing/recording-runner.ts.
  */
 
 export interface CommandResult {
@@ -13,20 +13,6 @@ export interface CommandResult {
 export interface CommandRunner {
   /** Run `cmd args`, feeding `input` on stdin; never throws for a non-zero exit. */
   run(cmd: string, args: readonly string[], input?: string): Promise<CommandResult>;
-}
-
-/** A tool exited with an unexpected status; `stderr` is the tool's own explanation. */
-export class CommandError extends Error {
-  override readonly name = "CommandError";
-  readonly code = "ECOMMAND";
-  constructor(
-    readonly cmd: string,
-    readonly args: readonly string[],
-    readonly result: CommandResult,
-  ) {
-    const why = result.stderr.trim() || result.stdout.trim() || "no output";
-    super(`${cmd} ${args.join(" ")} exited with status ${result.exitCode}: ${why}`);
-  }
 }
 
 /** Runs commands through execa (found on PATH). */
@@ -45,24 +31,3 @@ export const execaRunner: CommandRunner = {
     return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") };
   },
 };
-
-/** One recorded invocation. */
-export interface RecordedCommand {
-  readonly cmd: string;
-  readonly args: readonly string[];
-  readonly input?: string;
-}
-
-/**
- * Fake runner: records every call and answers with `respond` (default: success, no output).
- */
-export class RecordingRunner implements CommandRunner {
-  readonly calls: RecordedCommand[] = [];
-  constructor(private readonly respond: (c: RecordedCommand) => Partial<CommandResult> = () => ({})) {}
-  run(cmd: string, args: readonly string[], input?: string): Promise<CommandResult> {
-    const call: RecordedCommand = input === undefined ? { cmd, args: [...args] } : { cmd, args: [...args], input };
-    this.calls.push(call);
-    const r = this.respond(call);
-    return Promise.resolve({ exitCode: r.exitCode ?? 0, stdout: r.stdout ?? "", stderr: r.stderr ?? "" });
-  }
-}

@@ -1,7 +1,7 @@
 // More kernel-path checks: IPv6 routes, ECMP append, NDP neighbours, and dumps spanning many
 // datagrams (hundreds of links and routes), verified with iproute2.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Namespaces, call, ipj, netlinkOk, runPrefix, sh, type Step } from "./test-drivers/harness.ts";
+import { Namespaces, call, ipj, netlinkOk, runPrefix, sh, type Step } from "./testing/harness.ts";
 
 type Json = Record<string, unknown>;
 const prefix = runPrefix();

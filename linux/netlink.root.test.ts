@@ -1,7 +1,7 @@
 // Root tests of the kernel path: NetlinkClient verbs run by a bun driver inside namespaces made
 // here, checked with iproute2 (`ip -j`, `bridge -j`) as the independent oracle.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Namespaces, bridgej, call, ipj, netlink, netlinkOk, runPrefix, type Step } from "./test-drivers/harness.ts";
+import { Namespaces, bridgej, call, ipj, netlink, netlinkOk, runPrefix, type Step } from "./testing/harness.ts";
 
 type Json = Record<string, unknown>;
 const prefix = runPrefix();

@@ -1,7 +1,7 @@
 // withNetns in a real process: enter, always restore (also on throw), nesting, sysctl inside,
 // sockets opened inside, and typed errors for missing / non-netns paths.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Namespaces, driver, runPrefix, sh } from "./test-drivers/harness.ts";
+import { Namespaces, driver, runPrefix, sh } from "./testing/harness.ts";
 
 type Obs = Record<string, unknown>;
 const nss = new Namespaces(runPrefix());

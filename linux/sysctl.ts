@@ -1,7 +1,7 @@
 /**
  * /proc/sys reads and writes, synchronous on purpose: inside `withNetns` the calling thread is
  * in the pod's netns, and /proc/sys/net shows the netns of the thread that opens the file.
- * Pure node:fs (no FFI), with the `Sysctl` interface and an in-memory fake for unit tests.
+ * Pure node:fs (no FFI), with the `Sysctl` interface (linux/testing/memory-sysctl.ts is its fake).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 
@@ -41,23 +41,4 @@ export function ensureSysctl(sys: Sysctl, key: string, value: string | number): 
   if (sys.get(key) === String(value)) return false;
   sys.set(key, value);
   return true;
-}
-
-/** In-memory fake: unknown keys throw like a missing /proc/sys file; `writes` records every set. */
-export class MemorySysctl implements Sysctl {
-  readonly writes: { key: string; value: string }[] = [];
-  private readonly values = new Map<string, string>();
-  constructor(initial: Readonly<Record<string, string | number>> = {}) {
-    for (const [k, v] of Object.entries(initial)) this.values.set(sysctlPath(k), String(v));
-  }
-  get(key: string): string {
-    const v = this.values.get(sysctlPath(key));
-    if (v === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${sysctlPath(key)}'`), { code: "ENOENT" });
-    return v;
-  }
-  set(key: string, value: string | number): void {
-    this.get(key);
-    this.values.set(sysctlPath(key), String(value));
-    this.writes.push({ key, value: String(value) });
-  }
 }

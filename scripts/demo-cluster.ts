@@ -1,13 +1,13 @@
 // The main job: a local multi-node Weft cluster in network namespaces.
 // 3 nodes on a 192.0.2.0/24 underlay, a store in the underlay netns (Debian's etcd where it is
-// installed, else the embedded etcd of netns-fixtures/embedded-etcd.ts), our flanneld on every node,
+// installed, else the embedded etcd of netns-fixtures/etcd/embedded-etcd.ts), our flanneld on every node,
 // two pods per node added by our cnitool through flannel -> bridge -> host-local, then a table of
 // nodes, subnets, pods and a TCP reachability matrix. Everything is torn down at the end.
 // Usage: bun scripts/demo-cluster.ts [--nodes N] [--pods P] [--backend vxlan|host-gw] [--store etcd|embedded] [--keep]
 //   --store: default etcd when /usr/bin/etcd exists, else embedded ($WEFT_DEMO_STORE overrides the default)
 import { table } from "../bench/stats.ts";
-import { run } from "../netns-fixtures/sh.ts";
-import { defaultStore, subnetOf, WeftCluster, type StoreKind } from "../netns-fixtures/cluster.ts";
+import { run } from "../netns-fixtures/topology/sh.ts";
+import { defaultStore, subnetOf, WeftCluster, type StoreKind } from "../netns-fixtures/topology/cluster.ts";
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,7 +20,7 @@ const KEEP = process.argv.includes("--keep");
 const STORE_ARG = arg("store", "");
 const say = (s: string) => process.stdout.write(`${s}\n`);
 
-const STORE_NAMES: Record<StoreKind, string> = { etcd: "etcd (Debian's /usr/bin/etcd)", embedded: "embedded etcd (netns-fixtures/embedded-etcd.ts, in memory)" };
+const STORE_NAMES: Record<StoreKind, string> = { etcd: "etcd (Debian's /usr/bin/etcd)", embedded: "embedded etcd (netns-fixtures/etcd/embedded-etcd.ts, in memory)" };
 
 async function main(): Promise<number> {
   if (STORE_ARG !== "" && STORE_ARG !== "etcd" && STORE_ARG !== "embedded") {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { DesiredIndex } from "./desired-index.ts";
 import type { KFdb, KNeigh, KRoute } from "./netops.ts";
-import { diffState, type Desired, type Diff } from "./plan.ts";
+import type { Desired, Diff } from "./plan.ts";
+import { diffState } from "../testing/diff-state.ts";
 
 /** A small deterministic PRNG (mulberry32), so a failure is reproducible from its seed. */
 function rng(seed: number): () => number {

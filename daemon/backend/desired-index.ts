@@ -1,7 +1,7 @@
 // The desired data plane as lookup tables kept between full passes, so a pass diffs the kernel's
 // entries against them without building per-pass maps or key strings: each kernel entry marks the
 // slot it matches with the pass number, and what no entry marked (or marked as different) is
-// written. Same decisions as diffState in plan.ts (the unit test holds them equal).
+// written. Same decisions as diffState (daemon/testing/diff-state.ts; the unit test holds them equal).
 import type { Desired, Diff } from "./plan.ts";
 import type { KFdb, KNeigh, KRoute } from "./netops.ts";
 

@@ -1,5 +1,5 @@
 // The narrow kernel interface the backends program: links, routes, neighbours, FDB. The real one
-// (kernel-netops.ts) sits on linux/ rtnetlink; FakeNetOps (fake-netops.ts) is the recording
+// (kernel-netops.ts) sits on linux/ rtnetlink; FakeNetOps (daemon/testing/fake-netops.ts) is the recording
 // fake the unit tests use. Addresses are strings (CIDR for routes' dst, plain for IPs).
 
 export interface KRoute {

@@ -109,8 +109,6 @@ export interface Diff {
   readonly fdb: { readonly put: KFdb[]; readonly del: KFdb[] };
 }
 
-const sameRoute = (a: KRoute, b: KRoute) => a.dst === b.dst && a.gw === b.gw && a.ifindex === b.ifindex && Boolean(a.onlink) === Boolean(b.onlink);
-
 /**
  * Which of the actual routes are ours to manage: inside the cluster network, not our own subnet,
  * and on our device (vxlan) or via a gateway on the underlay (host-gw / DirectRouting).
@@ -121,35 +119,6 @@ export function isManagedRoute(r: KRoute, o: { readonly network: IpNet; readonly
   if (o.own && sameNet(dst, o.own)) return false;
   if (o.ctx.kind === "vxlan" && r.ifindex === o.ctx.vxlanIndex) return true;
   return r.gw !== undefined && r.ifindex === o.ctx.underlayIndex;
-}
-
-export function diffState(want: Desired, have: { readonly routes: KRoute[]; readonly neighs: KNeigh[]; readonly fdb: KFdb[] }, managed: (r: KRoute) => boolean): Diff {
-  const haveRoutes = new Map(have.routes.map((r) => [r.dst, r]));
-  const wantRoutes = new Set(want.routes.map((r) => r.dst));
-  const nk = (n: KNeigh) => `${n.ifindex}|${n.ip}`;
-  const haveNeigh = new Map(have.neighs.map((n) => [nk(n), n]));
-  const wantNeigh = new Set(want.neighs.map(nk));
-  const fk = (f: KFdb) => `${f.ifindex}|${f.mac}|${f.dst}`;
-  const haveFdb = new Set(have.fdb.map(fk));
-  const wantFdb = new Set(want.fdb.map(fk));
-  return {
-    routes: {
-      put: want.routes.filter((r) => {
-        const h = haveRoutes.get(r.dst);
-        return !h || !sameRoute(h, r);
-      }),
-      // membership first: `managed` parses the destination, and nearly every route is wanted
-      del: have.routes.filter((r) => !wantRoutes.has(r.dst) && managed(r)),
-    },
-    neighs: {
-      put: want.neighs.filter((n) => haveNeigh.get(nk(n))?.mac !== n.mac),
-      del: have.neighs.filter((n) => !wantNeigh.has(nk(n))),
-    },
-    fdb: {
-      put: want.fdb.filter((f) => !haveFdb.has(fk(f))),
-      del: have.fdb.filter((f) => !wantFdb.has(fk(f))),
-    },
-  };
 }
 
 export function diffSize(d: Diff): number {

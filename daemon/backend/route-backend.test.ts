@@ -3,9 +3,9 @@ import { parseNetworkConfig } from "../config.ts";
 import type { ExternalInterface } from "../iface.ts";
 import { parseCidr, type IpNet } from "../../net/prefix.ts";
 import { formatLeaseAttrs, type Lease, type LeaseAttrs } from "../lease.ts";
-import { memoryLogger } from "../log.ts";
+import { memoryLogger } from "../testing/memory-logger.ts";
 import type { BackendNetwork } from "../dataplane.ts";
-import { FakeNetOps } from "./fake-netops.ts";
+import { FakeNetOps } from "../testing/fake-netops.ts";
 import { routeBackend } from "./route-backend.ts";
 
 const net = (s: string): IpNet => {

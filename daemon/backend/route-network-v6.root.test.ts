@@ -3,12 +3,12 @@
 // (2001:db8:0:1::/64, documentation range); state checked with iproute2.
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ipJson, run } from "../../netns-fixtures/sh.ts";
-import { Topology } from "../../netns-fixtures/topology.ts";
-import { REPO_ROOT } from "../../netns-fixtures/reference.ts";
+import { ipJson, run } from "../../netns-fixtures/topology/sh.ts";
+import { Topology } from "../../netns-fixtures/topology/topology.ts";
+import { REPO_ROOT } from "../../netns-fixtures/oracles/reference.ts";
 
 const BUN = join(REPO_ROOT, "node_modules", ".bin", "bun");
-const DRIVER = join(import.meta.dirname, "test-drivers", "route-network-driver.ts");
+const DRIVER = join(import.meta.dirname, "..", "testing", "route-network-driver.ts");
 
 interface DriveResult {
   mtu: number;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseCidr, type IpNet } from "../../net/prefix.ts";
 import type { Lease, LeaseEvent } from "../lease.ts";
-import { FakeNetOps } from "./fake-netops.ts";
+import { FakeNetOps } from "../testing/fake-netops.ts";
 import { RouteNetwork } from "./route-network.ts";
 
 const net = (s: string): IpNet => {

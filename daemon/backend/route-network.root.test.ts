@@ -2,12 +2,12 @@
 // in a netns of ours; state checked with iproute2.
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ipJson, run } from "../../netns-fixtures/sh.ts";
-import { Topology } from "../../netns-fixtures/topology.ts";
-import { REPO_ROOT } from "../../netns-fixtures/reference.ts";
+import { ipJson, run } from "../../netns-fixtures/topology/sh.ts";
+import { Topology } from "../../netns-fixtures/topology/topology.ts";
+import { REPO_ROOT } from "../../netns-fixtures/oracles/reference.ts";
 
 const BUN = join(REPO_ROOT, "node_modules", ".bin", "bun");
-const DRIVER = join(import.meta.dirname, "test-drivers", "route-network-driver.ts");
+const DRIVER = join(import.meta.dirname, "..", "testing", "route-network-driver.ts");
 
 async function drive(ns: string, plan: Record<string, unknown>): Promise<{ mtu: number; vtep: string; writes: number; second: { changes: number; replayed: boolean } }> {
   const r = await run(BUN, [DRIVER, `/run/netns/${ns}`, JSON.stringify(plan)]);

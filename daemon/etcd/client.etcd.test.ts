@@ -1,7 +1,7 @@
 // Integration tests of the etcd client against a real etcd (/usr/bin/etcd) on 127.0.0.1.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EtcdClient, EtcdError, prefixEnd } from "./client.ts";
-import { haveEtcd, startEtcd, type EtcdCluster } from "../../netns-fixtures/etcd.ts";
+import { haveEtcd, startEtcd, type EtcdCluster } from "../../netns-fixtures/etcd/etcd.ts";
 
 if (!haveEtcd) console.warn("skipping etcd client tests: /usr/bin/etcd is not installed (apt-get install etcd-server)");
 

@@ -3,10 +3,10 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { formatCidr, type IpNet } from "../../net/prefix.ts";
 import type { LeaseEvent } from "../lease.ts";
-import { memoryLogger } from "../log.ts";
+import { memoryLogger } from "../testing/memory-logger.ts";
 import { EtcdSubnetManager } from "../subnet/etcd-manager.ts";
 import { EtcdClient } from "./client.ts";
-import { haveEtcd, startEtcd, type EtcdCluster } from "../../netns-fixtures/etcd.ts";
+import { haveEtcd, startEtcd, type EtcdCluster } from "../../netns-fixtures/etcd/etcd.ts";
 
 if (!haveEtcd) console.warn("skipping etcd TLS/auth/cluster tests: /usr/bin/etcd is not installed (apt-get install etcd-server)");
 

@@ -1,7 +1,7 @@
 // The rules applied for real, in a netns of ours, with the machine's iptables and nft.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { run } from "../../netns-fixtures/sh.ts";
-import { Topology } from "../../netns-fixtures/topology.ts";
+import { run } from "../../netns-fixtures/topology/sh.ts";
+import { Topology } from "../../netns-fixtures/topology/topology.ts";
 import { execaRunner, type CommandRunner } from "../../linux/command.ts";
 import { TrafficManager } from "./traffic.ts";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { forwardRules, IptablesRules, masqRules, restorePayload } from "./iptables-rules.ts";
 import { nftScript } from "./nft-rules.ts";
-import { RecordingRunner } from "../../linux/command.ts";
+import { RecordingRunner } from "../../linux/testing/recording-runner.ts";
 import { TrafficManager, trafficFamilies } from "./traffic.ts";
 import { parseNetworkConfig } from "../config.ts";
 import { parseCidr } from "../../net/prefix.ts";

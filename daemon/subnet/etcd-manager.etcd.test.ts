@@ -3,10 +3,10 @@
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EtcdClient } from "../etcd/client.ts";
-import { freePort, haveEtcd, startEtcd, type EtcdCluster } from "../../netns-fixtures/etcd.ts";
+import { freePort, haveEtcd, startEtcd, type EtcdCluster } from "../../netns-fixtures/etcd/etcd.ts";
 import { formatCidr, parseCidr, type IpNet } from "../../net/prefix.ts";
 import type { LeaseEvent } from "../lease.ts";
-import { memoryLogger } from "../log.ts";
+import { memoryLogger } from "../testing/memory-logger.ts";
 import { EtcdSubnetManager, type EtcdManagerOptions } from "./etcd-manager.ts";
 import { ConfigNotFoundError, LeaseLostError } from "./manager.ts";
 

@@ -1,14 +1,14 @@
 // The Kubernetes subnet manager against a stub API server serving the real Node/NodeList/WATCH/
-// PATCH JSON shapes (no real API server can be installed on this machine; see stub-apiserver.ts).
+// PATCH JSON shapes (no real API server can be installed on this machine; see daemon/testing/stub-apiserver.ts).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { formatCidr, type IpNet } from "../../net/prefix.ts";
 import type { LeaseEvent } from "../lease.ts";
-import { memoryLogger } from "../log.ts";
+import { memoryLogger } from "../testing/memory-logger.ts";
 import { KubeClient } from "../kube/client.ts";
-import { StubApiServer } from "../kube/stub-apiserver.ts";
+import { StubApiServer } from "../testing/stub-apiserver.ts";
 import { KubeSubnetManager, resolveNodeName } from "./kube-manager.ts";
 import { ConfigNotFoundError, type SubnetManager } from "./manager.ts";
 

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { RecordingExec } from "../invoke/recording-exec.ts";
-import { captureSink, NoopScratch, PLUGIN_DIR } from "../testdata/plugins.ts";
+import { RecordingExec } from "../testing/recording-exec.ts";
+import { captureSink, NoopScratch, PLUGIN_DIR } from "../testing/plugins.ts";
 import { run } from "./cnitool.ts";
 import { containerIdFor } from "./runtime-conf.ts";
 

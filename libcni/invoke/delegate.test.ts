@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { captureSink, NoopScratch, PLUGIN_DIR } from "../testdata/plugins.ts";
+import { captureSink, NoopScratch, PLUGIN_DIR } from "../testing/plugins.ts";
 import { delegateAdd, delegateCheck, delegateDel, delegateGC, delegateStatus, type InProcessPlugin } from "./delegate.ts";
-import { RecordingExec } from "./recording-exec.ts";
+import { RecordingExec } from "../testing/recording-exec.ts";
 
 const ipamConf = JSON.stringify({ cniVersion: "1.0.0", name: "net", type: "noop" });
 const parentEnv = {

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { closeSync, copyFileSync, chmodSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { captureSink, NoopScratch, PLUGIN_DIR } from "../testdata/plugins.ts";
+import { captureSink, NoopScratch, PLUGIN_DIR } from "../testing/plugins.ts";
 import { isCniError } from "../types/error.ts";
 import { RawExec } from "./raw-exec.ts";
 
@@ -97,7 +97,7 @@ describe("RawExec runs plugin processes", () => {
 describe("RawExec under Bun (the binary's runtime)", () => {
   it("kills on timeout, reports stderr, retries a busy binary, passes stdin and exactly the env, and explains failures", () => {
     const bun = resolve(import.meta.dirname, "../../node_modules/.bin/bun");
-    const out = JSON.parse(execFileSync(bun, [resolve(PLUGIN_DIR, "../bun-exec-driver.ts")], { encoding: "utf8", timeout: 30_000 })) as Record<string, unknown>;
+    const out = JSON.parse(execFileSync(bun, [resolve(import.meta.dirname, "../testing/bun-exec-driver.ts")], { encoding: "utf8", timeout: 30_000 })) as Record<string, unknown>;
     expect(out["timeout"]).toMatch(/^netplugin failed with no error message: signal: killed; plugin .*\/sleep was still running after 300ms/);
     expect(out["elapsed"]).toBeLessThan(5000);
     expect(out["alive"]).toBe(false);

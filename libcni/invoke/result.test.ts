@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { PLUGIN_DIR } from "../testdata/plugins.ts";
+import { PLUGIN_DIR } from "../testing/plugins.ts";
 import { RawExec } from "./raw-exec.ts";
-import { RecordingExec } from "./recording-exec.ts";
+import { RecordingExec } from "../testing/recording-exec.ts";
 import { configVersion, decodePluginResult, decodeVersionInfo, execPluginWithResult, getVersionInfo } from "./result.ts";
 
 const conf = (v?: string): string => JSON.stringify({ ...(v === undefined ? {} : { cniVersion: v }), name: "n", type: "noop" });

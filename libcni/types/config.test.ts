@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decodeNetConf, decodeNetConfList, getField } from "./config.ts";
-import { caughtCniError as caught } from "./caught.ts";
+import { caughtCniError as caught } from "../testing/caught.ts";
 
 
 describe("getField", () => {

@@ -1,10 +1,10 @@
 /**
  * Differential test of result decoding, conversion and printing against the reference Go libcni
  * as Debian ships it (golang-github-appc-cni-dev 1.1.2), through dist/ref/go-convert
- * (netns-fixtures/go-convert, built by scripts/build-go-cnitool.sh). Seeded: the seed is printed,
+ * (netns-fixtures/oracles/go-convert, built by scripts/build-go-cnitool.sh). Seeded: the seed is printed,
  * WEFT_FUZZ_SEED=<n> replays a run.
  *
- * For every source version, a few thousand random results (convert-differential.gen.ts) go to
+ * For every source version, a few thousand random results (libcni/testing/convert-differential.gen.ts) go to
  * every target version through Go and through createResult + convertResult + formatResult here;
  * success/failure must agree, the printed bytes must be equal, error texts equal (our `msg`; the
  * `details` hint is ours alone) unless an entry of EXCEPTIONS names the difference and why.
@@ -24,8 +24,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SPEC_VERSIONS } from "../version.ts";
-import { Rng } from "../../netns-fixtures/fuzz.ts";
-import { ResultGen, type Extras, type Family, type Generated } from "./convert-differential.gen.ts";
+import { Rng } from "../../netns-fixtures/fuzz/fuzz.ts";
+import { ResultGen, type Extras, type Family, type Generated } from "../testing/convert-differential.gen.ts";
 import { convertResult } from "./convert.ts";
 import { CniError, isCniError } from "./error.ts";
 import { formatResult } from "./format.ts";

@@ -3,7 +3,7 @@ import { SPEC_VERSIONS } from "../version.ts";
 import { formatResult } from "./format.ts";
 import { createResult, decodeVersionInfo, parsePrevResult, parseResult } from "./parse.ts";
 import { familyOf } from "./result.ts";
-import { caughtCniError as caught } from "./caught.ts";
+import { caughtCniError as caught } from "../testing/caught.ts";
 
 
 const IPS_040 = [{ version: "4", address: "10.1.2.3/24" }];

@@ -3,7 +3,7 @@ import { Attrs } from "./attrs.ts";
 import { IFA, IFA_F_NODAD, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RTM } from "./constants.ts";
 import { addAddrRequest, decodeAddress, deleteAddrRequest } from "./addr.ts";
 import { encodeMessage, splitMessages, type NlRequest } from "./message.ts";
-import { kernelMessage } from "./testdata/fixtures.ts";
+import { kernelMessage } from "../testing/kernel-messages.ts";
 
 function body(r: NlRequest): Uint8Array {
   const bytes = encodeMessage(r, 0, 1);

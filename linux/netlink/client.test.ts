@@ -3,7 +3,7 @@ import { LinkNotFoundError } from "../errors.ts";
 import { NlWriter } from "./attrs.ts";
 import { RtnetlinkClient } from "./client.ts";
 import { IFLA, NLM_F_DUMP, NLM_F_MULTI, RTA, RTM, RTM_F_CLONED } from "./constants.ts";
-import { FakeTransport, datagram, doneMessage, errorMessage, rawMessage } from "./fake-transport.ts";
+import { FakeTransport, datagram, doneMessage, errorMessage, rawMessage } from "../testing/fake-transport.ts";
 import type { NlMessage } from "./message.ts";
 import { NetlinkSocket } from "./socket.ts";
 

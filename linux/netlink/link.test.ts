@@ -3,7 +3,7 @@ import { Attrs } from "./attrs.ts";
 import { AF_BRIDGE, IFF_PROMISC, IFF_UP, IFLA, IFLA_BRPORT, IFLA_INFO, IFLA_VXLAN, NLM_F_CREATE, NLM_F_EXCL, RTM, VETH_INFO_PEER } from "./constants.ts";
 import { createBridgeRequest, createVethRequest, createVxlanRequest, decodeLink, deleteLinkRequest, getLinkRequest, setBridgePortRequest, setLinkRequest } from "./link.ts";
 import { encodeMessage, splitMessages, type NlRequest } from "./message.ts";
-import { kernelMessage } from "./testdata/fixtures.ts";
+import { kernelMessage } from "../testing/kernel-messages.ts";
 
 /** Encode a request and parse it back: ifinfomsg fields + attributes. */
 function roundTrip(r: NlRequest): { family: number; index: number; flags: number; change: number; attrs: Attrs } {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { NlWriter } from "./attrs.ts";
 import { NLMSG_ERROR, NLM_F_ACK, NLM_F_REQUEST } from "./constants.ts";
-import { errorMessage } from "./fake-transport.ts";
+import { errorMessage } from "../testing/fake-transport.ts";
 import { decodeError, encodeMessage, splitMessages } from "./message.ts";
 
 describe("netlink message framing", () => {

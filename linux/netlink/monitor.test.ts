@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { SyscallError } from "../errors.ts";
 import { NlWriter } from "./attrs.ts";
 import { IFLA, RTM } from "./constants.ts";
-import { datagram, rawMessage } from "./fake-transport.ts";
+import { datagram, rawMessage } from "../testing/fake-transport.ts";
 import { NetlinkMonitor, groupsOf, watchEvents } from "./monitor.ts";
 import type { NetlinkTransport } from "./socket.ts";
 

@@ -3,7 +3,7 @@ import { Attrs } from "./attrs.ts";
 import { NDA, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REPLACE, NTF_SELF, NUD, RTM } from "./constants.ts";
 import { encodeMessage, splitMessages, type NlRequest } from "./message.ts";
 import { decodeNeigh, dumpNeighsRequest, fdbRequest, neighRequest } from "./neigh.ts";
-import { kernelMessage } from "./testdata/fixtures.ts";
+import { kernelMessage } from "../testing/kernel-messages.ts";
 
 function parse(r: NlRequest): { body: Uint8Array; attrs: Attrs } {
   const bytes = encodeMessage(r, 0, 1);

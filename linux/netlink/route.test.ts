@@ -3,7 +3,7 @@ import { Attrs } from "./attrs.ts";
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RTA, RTAX_ADVMSS, RTAX_MTU, RTM, RTNH_F_ONLINK } from "./constants.ts";
 import { encodeMessage, splitMessages, type NlRequest } from "./message.ts";
 import { decodeRoute, getRouteToRequest, routeRequest } from "./route.ts";
-import { kernelMessage } from "./testdata/fixtures.ts";
+import { kernelMessage } from "../testing/kernel-messages.ts";
 
 function parse(r: NlRequest): { hdr: number[]; flags: number; attrs: Attrs } {
   const bytes = encodeMessage(r, 0, 1);

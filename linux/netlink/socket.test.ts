@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { NetlinkError } from "../errors.ts";
 import { NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_OVERRUN } from "./constants.ts";
-import { FakeTransport, datagram, doneMessage, errorMessage, rawMessage } from "./fake-transport.ts";
+import { FakeTransport, datagram, doneMessage, errorMessage, rawMessage } from "../testing/fake-transport.ts";
 import type { NlMessage, NlRequest } from "./message.ts";
 import { NetlinkSocket } from "./socket.ts";
 

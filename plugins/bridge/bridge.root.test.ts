@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { callPlugin, type PluginCall } from "../../conformance/exec.ts";
-import { REFERENCE_PLUGIN_DIR, requireBuilt, WEFT_PLUGIN_DIR } from "../../netns-fixtures/reference.ts";
-import { ipJson, run, runIn, waitFor } from "../../netns-fixtures/sh.ts";
-import { EchoServer, tcpProbe } from "../../netns-fixtures/tcp.ts";
-import { Topology } from "../../netns-fixtures/topology.ts";
+import { REFERENCE_PLUGIN_DIR, requireBuilt, WEFT_PLUGIN_DIR } from "../../netns-fixtures/oracles/reference.ts";
+import { ipJson, run, runIn, waitFor } from "../../netns-fixtures/topology/sh.ts";
+import { EchoServer, tcpProbe } from "../../netns-fixtures/topology/tcp.ts";
+import { Topology } from "../../netns-fixtures/topology/topology.ts";
 
 const VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] as const;
 const atLeast = (v: string, min: string): boolean => v.localeCompare(min, undefined, { numeric: true }) >= 0;

@@ -4,7 +4,7 @@
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUN, Namespaces, ipj, runPrefix, sh } from "../../linux/test-drivers/harness.ts";
+import { BUN, Namespaces, ipj, runPrefix, sh } from "../../linux/testing/harness.ts";
 
 const DRIVER = fileURLToPath(new URL("./testing/kernel-net-driver.ts", import.meta.url));
 const spaces = new Namespaces(runPrefix());

@@ -3,7 +3,7 @@ import { parseSubnetEnv, SubnetEnvError, type SubnetEnv } from "../../net/subnet
 import { CniError } from "../../libcni/types/error.ts";
 import type { AnyResult } from "../../libcni/types/result.ts";
 import { flannelAdd, flannelDel, flannelGc, flannelStatus, type FlannelDeps } from "./commands.ts";
-import { MemoryScratch } from "./scratch.ts";
+import { MemoryScratch } from "./testing/memory-scratch.ts";
 
 const ENV = "FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n";
 

@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { callPlugin } from "../../conformance/exec.ts";
-import { REFERENCE_PLUGIN_DIR, referencePlugin, requireBuilt, WEFT_BIN, WEFT_PLUGIN_DIR } from "../../netns-fixtures/reference.ts";
-import { ipJson, runIn } from "../../netns-fixtures/sh.ts";
-import { Topology } from "../../netns-fixtures/topology.ts";
+import { REFERENCE_PLUGIN_DIR, referencePlugin, requireBuilt, WEFT_BIN, WEFT_PLUGIN_DIR } from "../../netns-fixtures/oracles/reference.ts";
+import { ipJson, runIn } from "../../netns-fixtures/topology/sh.ts";
+import { Topology } from "../../netns-fixtures/topology/topology.ts";
 
 describe("flannel chain through the binary", () => {
   let topo: Topology;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type IPConfig, AllocationError, allocate, roundRobin } from "./allocator.ts";
 import { type IP, formatCIDR, formatIP, parseCIDR, parseIP } from "./ip.ts";
-import { MemoryStore } from "./memory-store.ts";
+import { MemoryStore } from "./testing/memory-store.ts";
 import { type RangeInput, type RangeSet, canonicalizeRangeSet } from "./range.ts";
 import { ownerRecord } from "./store.ts";
 

@@ -10,8 +10,9 @@ import { parseResult, toResult100 } from "../../libcni/types/index.ts";
 import type { Result100 } from "../../libcni/types/result.ts";
 import { SPEC_VERSIONS, versionAtLeast } from "../../libcni/version.ts";
 import { hostLocalCommands } from "./commands.ts";
-import { DiskStore, InProcessLocker } from "./disk-store.ts";
-import { MemoryStore } from "./memory-store.ts";
+import { DiskStore } from "./disk-store.ts";
+import { InProcessLocker } from "./testing/in-process-locker.ts";
+import { MemoryStore } from "./testing/memory-store.ts";
 
 let dir: string;
 let dataDir: string;

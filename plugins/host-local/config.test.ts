@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { loadIpamConfig, validAttachments } from "./config.ts";
 import { formatIP } from "./ip.ts";
 import { rangeSetString } from "./range.ts";
-import { caughtCniError as failure } from "../../libcni/types/caught.ts";
+import { caughtCniError as failure } from "../../libcni/testing/caught.ts";
 
 const net = (ipam: unknown, extra: Record<string, unknown> = {}) => ({ cniVersion: "1.0.0", name: "mynet", ipam, ...extra });
 const ranges = (...sets: unknown[][]) => ({ type: "host-local", ranges: sets });

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { DiskStore, InProcessLocker } from "./disk-store.ts";
+import { DiskStore } from "./disk-store.ts";
+import { InProcessLocker } from "./testing/in-process-locker.ts";
 import { staleAllocations } from "./store.ts";
 
 let dataDir: string;

@@ -33,7 +33,7 @@ export interface DiskStoreOptions {
   readonly dataDir?: string;
   /** The network name: the directory under dataDir. */
   readonly network: string;
-  /** Exclusive lock on `<dir>/lock`: flockLocker in the binary, InProcessLocker in unit tests. */
+  /** Exclusive lock on `<dir>/lock`: flockLocker in the binary, testing/in-process-locker.ts in unit tests. */
   readonly locker: Locker;
 }
 
@@ -175,26 +175,5 @@ export class DiskStore extends StoreBase {
       if (errno(e) === "ENOENT") return false;
       throw e;
     }
-  }
-}
-
-/**
- * A Locker for one process (unit tests, single-process tools): creates the lock file with the
- * reference's flags like the real one, and serialises callers in this process only.
- */
-export class InProcessLocker implements Locker {
-  readonly #queues = new Map<string, Promise<unknown>>();
-  /** Every path locked, in order (tests check each operation was locked). */
-  readonly taken: string[] = [];
-
-  withLock<T>(path: string, fn: () => T | Promise<T>): Promise<T> {
-    const prev = this.#queues.get(path) ?? Promise.resolve();
-    const run = prev.then(() => {
-      closeSync(openSync(path, constants.O_CREAT | constants.O_RDONLY, 0o750));
-      this.taken.push(path);
-      return fn();
-    });
-    this.#queues.set(path, run.catch(() => undefined));
-    return run;
   }
 }

@@ -3,8 +3,7 @@
  * The lock file is opened the way the reference's go-filemutex opens it (O_CREAT|O_RDONLY, 0750)
  * and locked with LOCK_EX, so Weft and the Go host-local exclude each other on one dataDir.
  * The fd is closed when the callback ends, which also drops the lock if unlocking fails.
- * (linux/flock.ts creates lock files 0600 and polls with LOCK_NB; the reference's lock file is
- * 0750 and its waiters block in the kernel, so host-local keeps this small blocking variant.)
+ * Waiters block in the kernel, like the reference's.
  */
 import { LOCK_EX, LOCK_UN, O_CREAT, O_RDONLY, close, flock, open } from "../../linux/ffi/libc.ts";
 import type { Locker } from "../../linux/locker.ts";

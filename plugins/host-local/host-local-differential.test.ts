@@ -19,12 +19,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WEFT_BIN, WEFT_PLUGIN_DIR } from "../../netns-fixtures/reference.ts";
-import { type CodeDifference, compareErrors, errorOf, fuzzSettings, listedDifferences } from "../../netns-fixtures/fuzz.ts";
+import { WEFT_BIN, WEFT_PLUGIN_DIR } from "../../netns-fixtures/oracles/reference.ts";
+import { type CodeDifference, compareErrors, errorOf, fuzzSettings, listedDifferences } from "../../netns-fixtures/fuzz/fuzz.ts";
 import { isObject } from "../shared/conf.ts";
-import { RESOLV_FILES } from "./differential/configs.ts";
-import { type Outcome, Side, networkDir } from "./differential/runner.ts";
-import { type Scenario, type Step, genScenario } from "./differential/scenarios.ts";
+import { RESOLV_FILES } from "./testing/differential/configs.ts";
+import { type Outcome, Side, networkDir } from "./testing/differential/runner.ts";
+import { type Scenario, type Step, genScenario } from "./testing/differential/scenarios.ts";
 
 const OURS = join(WEFT_PLUGIN_DIR, "host-local");
 const REF = "/usr/lib/cni/host-local";

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WEFT_PLUGIN_DIR, referencePlugin, requireBuilt } from "../../netns-fixtures/reference.ts";
+import { WEFT_PLUGIN_DIR, referencePlugin, requireBuilt } from "../../netns-fixtures/oracles/reference.ts";
 
 const OURS = join(WEFT_PLUGIN_DIR, "host-local");
 let REF = "";

@@ -1,7 +1,7 @@
 /**
  * Where host-local keeps its reservations: one record per reserved IP, owned by an attachment
  * (container ID + interface name), plus one "last reserved IP" per range-set index for round-robin.
- * `DiskStore` is the reference on-disk layout; `MemoryStore` is the in-process fake. Both extend
+ * `DiskStore` is the reference on-disk layout; `MemoryStore` (testing/) is the in-process fake. Both extend
  * `StoreBase`, which holds the ownership rules (trimmed container ID, legacy "ID only" records) so
  * they are written and tested once.
  *

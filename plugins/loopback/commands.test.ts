@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
 import type { Result100 } from "../../libcni/types/result.ts";
 import { NetnsNotFoundError, NotNetnsError } from "../../linux/errors.ts";
-import { RecordingNetlink } from "../../linux/netlink/recording-client.ts";
+import { RecordingNetlink } from "../../linux/testing/recording-client.ts";
 import { loopbackAdd, loopbackCheck, loopbackCommands, loopbackDel, type LoopbackDeps } from "./commands.ts";
 
 const NETNS = "/var/run/netns/pod1";

@@ -3,7 +3,7 @@
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BUN, Namespaces, ipj, runPrefix, sh } from "../../linux/test-drivers/harness.ts";
+import { BUN, Namespaces, ipj, runPrefix, sh } from "../../linux/testing/harness.ts";
 
 const WEFT = fileURLToPath(new URL("../../bin/weft.ts", import.meta.url));
 const REFERENCE = "/usr/lib/cni/loopback";

@@ -1,5 +1,5 @@
 /** BridgeDeps over the fake kernel, a scripted IPAM and a recording command runner. */
-import { RecordingRunner } from "../../../linux/command.ts";
+import { RecordingRunner } from "../../../linux/testing/recording-runner.ts";
 import type { Result100 } from "../../../libcni/types/result.ts";
 import type { BridgeCall, BridgeDeps, IpamRunner } from "../deps.ts";
 import { IpMasq } from "../ipmasq.ts";
