@@ -4,6 +4,7 @@
  * by a meta plugin delegating to it).
  */
 import type { DefinitionLoader, PluginDefinition, PluginRegistry } from "../libcni/skel/definition.ts";
+import { trace } from "../libcni/trace.ts";
 import { VERSION } from "./version.ts";
 
 const about = (name: string): string => `CNI ${name} plugin weft ${VERSION}`;
@@ -26,8 +27,24 @@ export type PluginName = keyof typeof PLUGINS;
 /** The types a meta plugin runs in-process (when CNI_PATH resolves them to this binary, or to nothing). */
 export const DELEGATES: PluginRegistry = { bridge: PLUGINS.bridge, "host-local": PLUGINS["host-local"] };
 
-/** The role of a plugin: the skel over the real process IO. */
-export async function pluginRole(name: PluginName): Promise<{ main: () => Promise<number> }> {
+/** The role of a plugin: the skel over the real process IO (`stdin` when the caller already read it). */
+export async function pluginRole(name: PluginName, stdin?: string): Promise<{ main: () => Promise<number> }> {
   const [def, skel] = await Promise.all([PLUGINS[name](), import("../libcni/skel/skel.ts")]);
-  return { main: () => skel.runPlugin(def.funcs, def.versions, def.about) };
+  return { main: () => skel.runPlugin(def.funcs, def.versions, def.about, stdin === undefined ? {} : { stdin }) };
+}
+
+/**
+ * The flannel role: relay the call to the node's flanneld when its CNI server takes it, else run it
+ * here (plugins/flannel/relay.ts says when).
+ */
+export async function flannelRole(): Promise<{ main: () => Promise<number> }> {
+  const relay = await import("../plugins/flannel/relay.ts");
+  return {
+    main: async () => {
+      const out = relay.relayCall(process.env);
+      if (out.relayed) return out.exitCode;
+      trace(`flannel: runs in-process (${out.why})`);
+      return (await pluginRole("flannel", out.stdin)).main();
+    },
+  };
 }

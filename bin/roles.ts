@@ -10,7 +10,7 @@ export type RoleMain = (argv: readonly string[]) => Promise<number>;
 export const ROLES = {
   flannel: {
     about: "CNI meta plugin: subnet.env -> bridge + host-local delegate",
-    load: () => import("./plugins.ts").then((m) => m.pluginRole("flannel")),
+    load: () => import("./plugins.ts").then((m) => m.flannelRole()),
   },
   bridge: {
     about: "CNI bridge plugin: cni0 bridge, veth pair, IPAM, gateway, masquerade",
@@ -26,7 +26,11 @@ export const ROLES = {
   },
   flanneld: {
     about: "node daemon: subnet lease, subnet.env, vxlan/host-gw data plane, masquerade",
-    load: () => import("../daemon/main.ts").then((m) => ({ main: (argv: readonly string[]) => m.main(argv, { version: VERSION }) })),
+    load: async () => {
+      const [daemon, plugins] = await Promise.all([import("../daemon/main.ts"), import("./plugins.ts")]);
+      const ctx = { version: VERSION, flannelPlugin: plugins.PLUGINS.flannel };
+      return { main: (argv: readonly string[]) => daemon.main(argv, ctx) };
+    },
   },
   cnitool: { about: "runs CNI network configurations against a netns (cnitool-compatible)", load: () => import("../libcni/cli/cnitool.ts") },
 } as const satisfies Record<string, { about: string; load: () => Promise<{ main: RoleMain }> }>;

@@ -32,6 +32,7 @@ export interface FlannelFlags {
   readonly ipBlackholeRoute: boolean;
   readonly netConfigPath: string;
   readonly setNodeNetworkUnavailable: boolean;
+  readonly cniSocket: string;
   readonly healthzIp: string;
   readonly healthzPort: number;
   readonly version: boolean;
@@ -39,6 +40,18 @@ export interface FlannelFlags {
   readonly v: number;
   readonly vmodule: string;
   readonly logBacktraceAt: string;
+}
+
+/** The default of --cni-socket: cni.sock in the directory of --subnet-file. */
+export const CNI_SOCKET_BESIDE_SUBNET_FILE = "<dir of --subnet-file>/cni.sock";
+
+/** Where the CNI server listens, or undefined when it is off (--cni-socket=""). */
+export function cniSocketPath(f: Pick<FlannelFlags, "cniSocket" | "subnetFile">): string | undefined {
+  if (f.cniSocket === "") return undefined;
+  if (f.cniSocket !== CNI_SOCKET_BESIDE_SUBNET_FILE) return f.cniSocket;
+  const slash = f.subnetFile.lastIndexOf("/");
+  const dir = slash < 0 ? "." : slash === 0 ? "/" : f.subnetFile.slice(0, slash);
+  return `${dir === "/" ? "" : dir}/cni.sock`;
 }
 
 type Key = keyof FlannelFlags;
@@ -86,6 +99,12 @@ export const FLAGS: readonly FlagSpec[] = [
   spec("ip-blackhole-route", "ipBlackholeRoute", false, "add a blackhole route for this node's subnet"),
   spec("net-config-path", "netConfigPath", "/etc/kube-flannel/net-conf.json", "network config file (with --kube-subnet-mgr)"),
   spec("set-node-network-unavailable", "setNodeNetworkUnavailable", true, "set the node condition NetworkUnavailable=False once running (kube mode)"),
+  spec(
+    "cni-socket",
+    "cniSocket",
+    CNI_SOCKET_BESIDE_SUBNET_FILE,
+    "unix socket the flannel CNI plugin hands its calls to; empty turns the CNI server off",
+  ),
   spec("healthz-ip", "healthzIp", "0.0.0.0", "address the /healthz and /readyz server listens on"),
   spec("healthz-port", "healthzPort", 0, "port of the /healthz and /readyz server (0 = disabled)"),
   spec("version", "version", false, "print the version and exit"),

@@ -2,7 +2,8 @@
  * flanneld role of the weft binary: flags → subnet manager (etcd or Kubernetes API) → data plane →
  * {@link runFlanneld}. Exit codes: 0 clean stop (SIGINT/SIGTERM), 1 failure, 2 bad flags.
  */
-import { FlagError, helpText, parseFlags, type FlannelFlags } from "./flags.ts";
+import type { DefinitionLoader } from "../libcni/skel/definition.ts";
+import { FlagError, cniSocketPath, helpText, parseFlags, type FlannelFlags } from "./flags.ts";
 import { parseCidr, type IpNet } from "../net/prefix.ts";
 import { describeLease, type Lease } from "./lease.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
@@ -43,6 +44,25 @@ function previousSubnets(prev: SubnetEnv | undefined): { subnet?: IpNet; subnetV
 export interface DaemonContext {
   /** Weft's version, printed by --version and logged at start. */
   readonly version: string;
+  /** The flannel CNI plugin, which the CNI server runs for the calls the flannel exec relays. */
+  readonly flannelPlugin?: DefinitionLoader;
+}
+
+/** Start the CNI server when it is on and the plugin is there; a failure is logged, never fatal. */
+async function startCniServer(flags: FlannelFlags, ctx: DaemonContext, log: Logger): Promise<CniServerHandle | undefined> {
+  const socketPath = cniSocketPath(flags);
+  if (socketPath === undefined || ctx.flannelPlugin === undefined) return undefined;
+  try {
+    const { CniServer } = await import("./cni-server/server.ts");
+    return await CniServer.start({ socketPath, plugin: ctx.flannelPlugin, log });
+  } catch (e) {
+    log.error("the CNI server did not start: each flannel exec runs its call itself", { error: errorMessage(e) });
+    return undefined;
+  }
+}
+
+interface CniServerHandle {
+  stop(): Promise<void>;
 }
 
 /** Run flanneld with `argv` (arguments after the program name); resolves to the exit code. */
@@ -74,17 +94,24 @@ export async function main(argv: readonly string[], ctx: DaemonContext): Promise
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  let cniStarted: Promise<void> | undefined;
+  let cni: CniServerHandle | undefined;
   try {
     const previousEnv = readPrevious(flags.subnetFile, log);
     const previous = previousSubnets(previousEnv);
     const dataPlane = await chooseDataPlane(process.env, log);
     const manager = await createSubnetManager({ flags, env: process.env, log, signal: ac.signal, betweenPages: collectGarbage, ...(previous ? { previous } : {}) });
-    // Under systemd (Type=notify) say READY=1 once subnet.env is written; libc via linux/, loaded only then.
+    // Once subnet.env is written: the CNI server, then (under systemd, Type=notify) READY=1; libc
+    // via linux/, loaded only then.
     const onReady = (lease: Lease) => {
-      if (!process.env["NOTIFY_SOCKET"]) return;
-      void import("../linux/sdnotify.ts")
-        .then((m) => m.sdNotify(`READY=1\nSTATUS=lease ${describeLease(lease)}`))
-        .catch((e: unknown) => log.warn("sd_notify failed", { error: errorMessage(e) }));
+      if (cniStarted) return;
+      cniStarted = startCniServer(flags, ctx, log).then((server) => {
+        cni = server;
+        if (!process.env["NOTIFY_SOCKET"]) return;
+        void import("../linux/sdnotify.ts")
+          .then((m) => m.sdNotify(`READY=1\nSTATUS=lease ${describeLease(lease)}`))
+          .catch((e: unknown) => log.warn("sd_notify failed", { error: errorMessage(e) }));
+      });
     };
     return await runFlanneld({ flags, log, manager, dataPlane, signal: ac.signal, onReady, ...(previousEnv ? { previousEnv } : {}) });
   } catch (e) {
@@ -92,6 +119,8 @@ export async function main(argv: readonly string[], ctx: DaemonContext): Promise
     log.error(errorMessage(e));
     return 1;
   } finally {
+    await cniStarted;
+    await cni?.stop();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }

@@ -25,6 +25,11 @@ function retryable(e: unknown): boolean {
 
 /** Read `fd` to end of file and decode it as UTF-8. */
 export function readAllSync(fd: number): string {
+  return readAllBytesSync(fd).toString("utf8");
+}
+
+/** Read `fd` to end of file. */
+export function readAllBytesSync(fd: number): Buffer {
   const chunks: Buffer[] = [];
   let buf = Buffer.allocUnsafe(64 * 1024);
   for (;;) {
@@ -39,16 +44,20 @@ export function readAllSync(fd: number): string {
     chunks.push(buf.subarray(0, n));
     buf = Buffer.allocUnsafe(buf.length);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
 /** Write all of `text` to `fd`. */
 export function writeAllSync(fd: number, text: string): void {
-  const buf = Buffer.from(text, "utf8");
+  writeAllBytesSync(fd, Buffer.from(text, "utf8"));
+}
+
+/** Write all of `buf` to `fd`. */
+export function writeAllBytesSync(fd: number, buf: Uint8Array): void {
   let off = 0;
-  while (off < buf.length) {
+  while (off < buf.byteLength) {
     try {
-      off += writeSync(fd, buf, off, buf.length - off);
+      off += writeSync(fd, buf, off, buf.byteLength - off);
     } catch (e) {
       if (!retryable(e)) throw e;
     }

@@ -48,6 +48,24 @@ export function openNetns(path: string): Netns {
     if (e instanceof SyscallError && e.code === "ENOENT") throw new NetnsNotFoundError(path);
     throw e;
   }
+  return adopt(path, fd);
+}
+
+/**
+ * The netns `path` names, from an fd someone else opened on it (a runtime passing it over a unix
+ * socket): a duplicate of `fd`, checked as {@link openNetns} checks, with the same errors. `errno`
+ * is what opening the path failed with when no fd came (ENOENT: NetnsNotFoundError).
+ */
+export function netnsFromFd(path: string, fd: number | undefined, errno = 0): Netns {
+  if (fd === undefined) {
+    if (errno === 0 || errno === 2) throw new NetnsNotFoundError(path);
+    throw new SyscallError(errno, `open ${path}`);
+  }
+  return adopt(path, libc.dup(fd));
+}
+
+/** Take over an open fd as the netns at `path`: closed and refused when it is not a netns. */
+function adopt(path: string, fd: number): Netns {
   try {
     const type = libc.fstatfsType(fd);
     if (type !== NSFS_MAGIC && type !== PROC_SUPER_MAGIC) throw new NotNetnsError(path, type);

@@ -23,7 +23,9 @@ const t0 = performance.now();
 // exec loads the bytecode of its role only, not the daemon's and cnitool's (VERSION p50 8.81 -> 7.41
 // ms; ADD CPU 27.1 -> 25.2 ms). Node builtins imported by a chunk load with that chunk.
 const flags = ["--compile", "--bytecode", "--format=esm", "--splitting", "--minify", "--sourcemap=none", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--no-compile-autoload-tsconfig", "--no-compile-autoload-package-json", "--compile-jit-policy=10"];
-await $`bun build ${flags} ${join(root, "bin", "weft.ts")} --outfile ${join(dist, "weft")}`.cwd(root).quiet();
+// Worker threads are entry points of their own in a compiled binary.
+const workers = [join(root, "daemon", "cni-server", "worker.ts")];
+await $`bun build ${flags} ${join(root, "bin", "weft.ts")} ${workers} --outfile ${join(dist, "weft")}`.cwd(root).quiet();
 for (const role of Object.keys(ROLES)) {
   const link = join(dist, "bin", role);
   rmSync(link, { force: true });

@@ -33,6 +33,12 @@ export interface DelegateOptions {
   readonly timeoutMs?: number;
   /** Where an in-process delegate's stderr is copied. @default this process's stderr (fd 2) */
   readonly stderr?: StderrSink;
+  /**
+   * CNI_NETNS for an exec'd delegate when the caller's own CNI_NETNS is not a path the delegate can
+   * open (a daemon holding the pod netns as an fd: /proc/<pid>/fd/<n>). The delegate's ADD result
+   * names the original CNI_NETNS again, as if it had been given that.
+   */
+  readonly execNetns?: string;
 }
 
 let sharedExec: PluginExec | undefined;
@@ -63,7 +69,10 @@ async function runDelegate(command: string, type: string, conf: string, opts: De
     throw pluginFailure({ stdout: out.stdout, stderr: out.stderr, exitCode: out.exitCode });
   }
   if (notFound !== undefined) throw notFound;
-  return exec.execPlugin({ path, stdin: conf, env, ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }) });
+  const original = env["CNI_NETNS"];
+  const execEnv = opts.execNetns && original ? { ...env, CNI_NETNS: opts.execNetns } : env;
+  const out = await exec.execPlugin({ path, stdin: conf, env: execEnv, ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }) });
+  return execEnv === env || !original ? out : out.replaceAll(JSON.stringify(opts.execNetns), JSON.stringify(original));
 }
 
 /** ADD on the delegate; its result, version-fixed like any plugin result. */

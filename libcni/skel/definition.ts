@@ -17,7 +17,7 @@
 import { statSync } from "node:fs";
 import type { InProcessPlugin, InProcessResolver } from "../invoke/delegate.ts";
 import { trace } from "../trace.ts";
-import { dispatch, type PluginFuncs } from "./skel.ts";
+import { dispatch, type NetnsAccess, type PluginFuncs } from "./skel.ts";
 
 export interface PluginDefinition {
   readonly funcs: PluginFuncs;
@@ -39,7 +39,7 @@ export function inProcessDisabled(env: Readonly<Record<string, string | undefine
 /** Run a plugin definition with the given env and stdin, capturing its output. */
 export async function runDefinition(
   def: PluginDefinition,
-  io: { readonly env: Readonly<Record<string, string>>; readonly stdin: string },
+  io: { readonly env: Readonly<Record<string, string>>; readonly stdin: string; readonly netnsAccess?: NetnsAccess },
 ) {
   let stdout = "";
   let stderr = "";
@@ -48,6 +48,7 @@ export async function runDefinition(
     readStdin: async () => io.stdin,
     stdout: (s) => void (stdout += s),
     stderr: (s) => void (stderr += s),
+    ...(io.netnsAccess ? { netnsAccess: io.netnsAccess } : {}),
   });
   return { exitCode, stdout, stderr };
 }
@@ -85,6 +86,7 @@ export function inProcessResolver(
   registry: PluginRegistry,
   env: Readonly<Record<string, string | undefined>>,
   isSelf: (path: string) => boolean = isThisBinary,
+  netnsAccess?: NetnsAccess,
 ): InProcessResolver {
   const off = inProcessDisabled(env);
   return (type: string, path: string): InProcessPlugin | undefined => {
@@ -96,7 +98,7 @@ export function inProcessResolver(
       run: async (io) => {
         const def = await load();
         trace(`delegates: ${type} loaded`);
-        return runDefinition(def, io);
+        return runDefinition(def, netnsAccess ? { ...io, netnsAccess } : io);
       },
     };
   };

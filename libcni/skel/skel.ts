@@ -28,6 +28,24 @@ import { COMMANDS, isCommand, readEnv, unknownCommand, type CommandName, type Co
 export { COMMANDS } from "./commands.ts";
 export type { CommandName, CommandSpec } from "./commands.ts";
 
+/** An open network namespace (a Linux fd). libcni never opens one; it only passes access along. */
+export interface NetnsHandle {
+  readonly path: string;
+  readonly fd: number;
+  close(): void;
+}
+
+/**
+ * How a call reaches the pod's network namespace when its runtime handed it over already opened
+ * (a daemon serving CNI calls gets the fd over a socket and may not see the runtime's path).
+ */
+export interface NetnsAccess {
+  /** A new handle on the namespace at `path`, with the errors opening the path would give. */
+  open(path: string): NetnsHandle;
+  /** A path an exec'd delegate can open for CNI_NETNS (e.g. /proc/<pid>/fd/<n>). */
+  readonly execPath?: string;
+}
+
 export interface CmdArgs {
   /** The whole environment of the call (a delegate inherits it, CNI_COMMAND replaced). */
   env: Readonly<Record<string, string | undefined>>;
@@ -47,6 +65,8 @@ export interface CmdArgs {
   netnsOverride: boolean;
   /** The config's prevResult, already decoded and upconverted; absent when the config has none. */
   prevResult?: Result100;
+  /** Set when the runtime handed over the pod netns already opened: use it instead of opening CNI_NETNS. */
+  netnsAccess?: NetnsAccess;
 }
 
 export interface PluginFuncs {
@@ -67,6 +87,8 @@ export interface PluginIO {
    * code 8, unless CNI_NETNS_OVERRIDE). Unreadable paths answer false. Without it the check is skipped.
    */
   isOwnNetns?(path: string): boolean | Promise<boolean>;
+  /** The pod netns as handed over by the runtime (see CmdArgs.netnsAccess). */
+  readonly netnsAccess?: NetnsAccess;
 }
 
 const decodeFailure = (msg: string): CniError => new CniError(ErrorCode.DecodingFailure, msg);
@@ -188,6 +210,7 @@ async function run(funcs: PluginFuncs, versions: readonly string[], about: strin
     cniVersion,
     netnsOverride: override === "1" || override.toUpperCase() === "TRUE",
     ...(prevResult ? { prevResult } : {}),
+    ...(io.netnsAccess ? { netnsAccess: io.netnsAccess } : {}),
   };
   if (spec.netnsCheck === "before") await netnsCheck(io, args);
   let out: Outcome = {};
@@ -233,10 +256,11 @@ export async function dispatch(funcs: PluginFuncs, versions: readonly string[], 
  * read(2)/write(2) on fds 0-2 (libcni/stdio.ts): building process.stdin/stdout streams is a
  * measurable part of a plugin exec under Bun.
  */
-export async function processIO(): Promise<PluginIO> {
+export async function processIO(o: { readonly stdin?: string } = {}): Promise<PluginIO> {
+  const given = o.stdin;
   return {
     env: process.env,
-    readStdin: async () => readAllSync(0),
+    readStdin: async () => given ?? readAllSync(0),
     stdout: (s) => writeAllSync(1, s),
     stderr: (s) => writeAllSync(2, s),
     isOwnNetns(path) {
@@ -251,7 +275,15 @@ export async function processIO(): Promise<PluginIO> {
   };
 }
 
-/** A plugin's whole main: dispatch with the real process IO. Resolves to the exit code. */
-export async function runPlugin(funcs: PluginFuncs, versions: readonly string[], about: string): Promise<number> {
-  return dispatch(funcs, versions, about, await processIO());
+/**
+ * A plugin's whole main: dispatch with the real process IO (stdin already read by the caller when
+ * `o.stdin` is given). Resolves to the exit code.
+ */
+export async function runPlugin(
+  funcs: PluginFuncs,
+  versions: readonly string[],
+  about: string,
+  o: { readonly stdin?: string } = {},
+): Promise<number> {
+  return dispatch(funcs, versions, about, await processIO(o));
 }

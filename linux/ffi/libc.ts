@@ -3,7 +3,7 @@
  * Every wrapper throws `SyscallError{errno, code, op}` on failure. The library is opened
  * lazily on first use (about 0.2 ms) so roles that never touch the kernel pay nothing.
  */
-import { dlopen, read } from "bun:ffi";
+import { dlopen, ptr, read as peek } from "bun:ffi";
 import { SyscallError } from "../errors.ts";
 import { Errno } from "../errno.ts";
 
@@ -20,6 +20,18 @@ const SYMBOLS = {
   setns: { args: ["i32", "i32"], returns: "i32" },
   unshare: { args: ["i32"], returns: "i32" },
   flock: { args: ["i32", "i32"], returns: "i32" },
+  connect: { args: ["i32", "ptr", "u32"], returns: "i32" },
+  listen: { args: ["i32", "i32"], returns: "i32" },
+  accept4: { args: ["i32", "ptr", "ptr", "i32"], returns: "i32" },
+  sendmsg: { args: ["i32", "ptr", "i32"], returns: "i64" },
+  recvmsg: { args: ["i32", "ptr", "i32"], returns: "i64" },
+  getsockopt: { args: ["i32", "i32", "i32", "ptr", "ptr"], returns: "i32" },
+  poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
+  pipe2: { args: ["ptr", "i32"], returns: "i32" },
+  read: { args: ["i32", "ptr", "u64"], returns: "i64" },
+  write: { args: ["i32", "ptr", "u64"], returns: "i64" },
+  fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
+  shutdown: { args: ["i32", "i32"], returns: "i32" },
   getpid: { args: [], returns: "i32" },
   gettid: { args: [], returns: "i32" },
   __errno_location: { args: [], returns: "ptr" },
@@ -40,7 +52,7 @@ function L(): Lib {
 /** errno of the last failed call on this thread (the pointer is thread-local and cached). */
 function errno(): number {
   if (errnoPtr === null || errnoPtr === undefined) return 0;
-  return read.i32(errnoPtr as Parameters<typeof read.i32>[0], 0);
+  return peek.i32(errnoPtr as Parameters<typeof peek.i32>[0], 0);
 }
 
 function check(rc: number, op: string | (() => string)): number {
@@ -56,6 +68,14 @@ function retryEintr(call: () => number): number {
   }
 }
 
+/**
+ * The address of a buffer's first byte, for structures that hold pointers (msghdr, iovec). The
+ * caller keeps the buffer referenced until the call that uses the address returns.
+ */
+export function addressOf(buf: Uint8Array): bigint {
+  return BigInt(ptr(buf));
+}
+
 function cstr(s: string): Uint8Array {
   return Buffer.from(`${s}\0`, "utf8");
 }
@@ -64,6 +84,7 @@ export const O_RDONLY = 0;
 export const O_RDWR = 2;
 export const O_CREAT = 0o100;
 export const O_CLOEXEC = 0o2000000;
+export const O_NOFOLLOW = 0o400000;
 export const CLONE_NEWNET = 0x40000000;
 export const LOCK_SH = 1;
 export const LOCK_EX = 2;
@@ -139,6 +160,106 @@ export function flock(fd: number, op: number): void {
     retryEintr(() => L().flock(fd, op)),
     `flock(${fd}, ${op})`,
   );
+}
+
+/** connect with EINTR retry. */
+export function connect(fd: number, addr: Uint8Array): void {
+  const l = L();
+  check(
+    retryEintr(() => l.connect(fd, addr, addr.byteLength)),
+    "connect",
+  );
+}
+
+export function listen(fd: number, backlog: number): void {
+  check(L().listen(fd, backlog), "listen");
+}
+
+/** accept4 (no peer address); EAGAIN on a non-blocking socket with nothing pending. */
+export function accept4(fd: number, flags: number): number {
+  const l = L();
+  return check(
+    retryEintr(() => l.accept4(fd, null, null, flags)),
+    "accept4",
+  );
+}
+
+/** sendmsg of a prepared struct msghdr (see linux/unix-socket.ts); returns the bytes sent. */
+export function sendmsg(fd: number, msghdr: Uint8Array, flags: number): number {
+  const l = L();
+  return check(
+    retryEintr(() => Number(l.sendmsg(fd, msghdr, flags))),
+    "sendmsg",
+  );
+}
+
+/** recvmsg into a prepared struct msghdr; returns the bytes received (0 at end of stream). */
+export function recvmsg(fd: number, msghdr: Uint8Array, flags: number): number {
+  const l = L();
+  return check(
+    retryEintr(() => Number(l.recvmsg(fd, msghdr, flags))),
+    "recvmsg",
+  );
+}
+
+/** getsockopt into `value`; returns the length the kernel wrote. */
+export function getsockopt(fd: number, level: number, name: number, value: Uint8Array): number {
+  const len = new Uint32Array([value.byteLength]);
+  check(L().getsockopt(fd, level, name, value, len), `getsockopt(${level}, ${name})`);
+  return len[0] ?? 0;
+}
+
+/** poll over a packed array of struct pollfd; returns the number of ready entries (0: timeout). */
+export function poll(fds: Uint8Array, count: number, timeoutMs: number): number {
+  const l = L();
+  return check(
+    retryEintr(() => l.poll(fds, count, timeoutMs)),
+    "poll",
+  );
+}
+
+/** A pipe: [read end, write end]. */
+export function pipe2(flags: number): [number, number] {
+  const fds = new Int32Array(2);
+  check(L().pipe2(fds, flags), "pipe2");
+  return [fds[0] ?? -1, fds[1] ?? -1];
+}
+
+/** read(2) with EINTR retry; EAGAIN on a non-blocking fd with nothing to read. */
+export function read(fd: number, buf: Uint8Array): number {
+  const l = L();
+  return check(
+    retryEintr(() => Number(l.read(fd, buf, buf.byteLength))),
+    "read",
+  );
+}
+
+/** write(2) with EINTR retry; returns the bytes written. */
+export function write(fd: number, buf: Uint8Array): number {
+  const l = L();
+  return check(
+    retryEintr(() => Number(l.write(fd, buf, buf.byteLength))),
+    "write",
+  );
+}
+
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const F_DUPFD_CLOEXEC = 1030;
+export const O_NONBLOCK = 0o4000;
+
+/** fcntl with an int argument. */
+export function fcntl(fd: number, cmd: number, arg: number): number {
+  return check(L().fcntl(fd, cmd, arg), `fcntl(${fd}, ${cmd})`);
+}
+
+/** A new descriptor for the same open file (close-on-exec). */
+export function dup(fd: number): number {
+  return fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+export function shutdown(fd: number, how: number): void {
+  check(L().shutdown(fd, how), "shutdown");
 }
 
 export function getpid(): number {

@@ -37,12 +37,15 @@ async function withRealDeps<T>(
   fn: (deps: BridgeDeps) => Promise<T>,
 ): Promise<T> {
   let host: ReturnType<typeof kernelHost> | undefined;
+  // a pod netns the runtime handed over opened (a daemon call) is reached through that, not its path
+  const access = a.netnsAccess;
+  const kernel: KernelAccess = access ? { ...KERNEL, openNetns: (path) => access.open(path) } : KERNEL;
   const deps: BridgeDeps = {
     get host() {
       return (host ??= kernelHost(KERNEL));
     },
-    openPod: (path) => openKernelPod(KERNEL, path),
-    ipam: ipamDelegate(delegateOptions(registry, a.env)),
+    openPod: (path) => openKernelPod(kernel, path),
+    ipam: ipamDelegate(delegateOptions(registry, a.env, a.netnsAccess)),
     masq: new IpMasq(execaRunner),
     spoof: new SpoofCheck(execaRunner),
     randomHex,

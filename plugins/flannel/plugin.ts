@@ -14,7 +14,7 @@ import { flannelAdd, flannelDel, flannelGc, flannelStatus, type FlannelDeps } fr
 import { DiskScratch } from "./scratch.ts";
 
 function realDeps(a: CmdArgs, registry: PluginRegistry): FlannelDeps {
-  const opts = delegateOptions(registry, a.env);
+  const opts = delegateOptions(registry, a.env, a.netnsAccess);
   return {
     readSubnetEnv,
     delegate: {

@@ -3,7 +3,8 @@
  * run in-process when CNI_PATH resolves them to this binary, others are exec'd from CNI_PATH; IPAM
  * ADD results come back upconverted to 1.1.0.
  */
-import { inProcessResolver, type PluginRegistry } from "../../libcni/skel/definition.ts";
+import { inProcessResolver, isThisBinary, type PluginRegistry } from "../../libcni/skel/definition.ts";
+import type { NetnsAccess } from "../../libcni/skel/skel.ts";
 import {
   delegateAdd,
   delegateCheck,
@@ -26,14 +27,21 @@ export interface IpamDelegate {
 
 /**
  * Delegation with the in-process resolver over `registry` (unless WEFT_NO_INPROCESS) and the call's
- * environment. An in-process delegate's stderr goes straight to fd 2: touching `process.stderr`
+ * environment; with `netnsAccess` (the pod netns handed over opened) in-process delegates use it and
+ * exec'd ones get its exec path as CNI_NETNS. An in-process delegate's stderr goes straight to fd 2: touching `process.stderr`
  * would build its stream under Bun even when there is nothing to copy.
  */
 export function delegateOptions(
   registry: PluginRegistry,
   env: Readonly<Record<string, string | undefined>>,
+  netnsAccess?: NetnsAccess,
 ): DelegateOptions {
-  return { env, inProcess: inProcessResolver(registry, env), stderr: fdSink(2) };
+  return {
+    env,
+    inProcess: inProcessResolver(registry, env, isThisBinary, netnsAccess),
+    stderr: fdSink(2),
+    ...(netnsAccess?.execPath ? { execNetns: netnsAccess.execPath } : {}),
+  };
 }
 
 export function ipamDelegate(opts: DelegateOptions): IpamDelegate {

@@ -1,0 +1,189 @@
+/**
+ * flanneld's CNI server: the flannel exec relays its call here (plugins/flannel/relay.ts) and this
+ * process runs it with the same plugin code, warm. The socket I/O runs on a worker thread
+ * (worker.ts); the calls run here, on the main thread, through CallRunner (ordering, GC, deadline).
+ * The pod netns arrives as an fd: the plugin reaches it through NetnsAccess, never through the
+ * runtime's path, which this process may not see. Imports linux/ (bun:ffi): loaded lazily by main.ts.
+ */
+import { dispatch, type NetnsAccess, type PluginIO } from "../../libcni/skel/skel.ts";
+import type { DefinitionLoader } from "../../libcni/skel/definition.ts";
+import { MAX_REQUEST_BYTES, type RelayRequest, type RelayResult } from "../../libcni/relay/protocol.ts";
+import * as libc from "../../linux/ffi/libc.ts";
+import { netnsFromFd, openNetns } from "../../linux/netns.ts";
+import type { Logger } from "../log.ts";
+import { CallRunner, type CallStats } from "./calls.ts";
+import type { FromWorker, ToWorker, WorkerConfig } from "./worker.ts";
+
+export interface CniServerOptions {
+  readonly socketPath: string;
+  /** The plugin calls are run with (flannel). */
+  readonly plugin: DefinitionLoader;
+  readonly log: Logger;
+  /** A call running longer is answered CNI error 11 (it goes on in the background). @default 120 s */
+  readonly callDeadlineMs?: number;
+  /** A client must send its whole request within this. @default 5 s */
+  readonly readDeadlineMs?: number;
+  /** A client must confirm (GO) within this after the offer. @default 5 s */
+  readonly goDeadlineMs?: number;
+  readonly maxRequestBytes?: number;
+}
+
+interface Pending {
+  readonly request: RelayRequest;
+  readonly netnsFd: number | undefined;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+const encoder = new TextEncoder();
+
+export class CniServer {
+  private readonly pending = new Map<number, Pending>();
+  private readonly runner: CallRunner<Pending>;
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+
+  private constructor(
+    private readonly o: CniServerOptions,
+    private readonly worker: Worker,
+    private readonly wakeFd: number,
+  ) {
+    this.runner = new CallRunner((p) => this.execute(p), o.callDeadlineMs ?? 120_000);
+  }
+
+  /** Start serving on `o.socketPath`; rejects when the socket cannot be set up (the message says why). */
+  static async start(o: CniServerOptions): Promise<CniServer> {
+    const [wakeRead, wakeWrite] = libc.pipe2(libc.O_NONBLOCK | libc.O_CLOEXEC);
+    const worker = new Worker(new URL("./worker.ts", import.meta.url).href);
+    const server = new CniServer(o, worker, wakeWrite);
+    const config: WorkerConfig = {
+      socketPath: o.socketPath,
+      wakeFd: wakeRead,
+      maxRequestBytes: o.maxRequestBytes ?? MAX_REQUEST_BYTES,
+      readDeadlineMs: o.readDeadlineMs ?? 5000,
+      goDeadlineMs: o.goDeadlineMs ?? 5000,
+      backlog: 512,
+    };
+    await new Promise<void>((resolve, reject) => {
+      worker.onmessage = (e: MessageEvent<FromWorker>) => {
+        const m = e.data;
+        if (m.type === "listening") {
+          worker.onmessage = (ev: MessageEvent<FromWorker>) => server.onWorker(ev.data);
+          resolve();
+        } else if (m.type === "failed") {
+          worker.terminate();
+          libc.close(wakeWrite);
+          reject(new Error(`CNI server on ${o.socketPath}: ${m.message}`));
+        }
+      };
+      worker.onerror = (e) => reject(new Error(`CNI server worker: ${e.message}`));
+      worker.postMessage({ type: "start", config } satisfies ToWorker);
+    });
+    o.log.info("serving CNI calls", { socket: o.socketPath });
+    return server;
+  }
+
+  get stats(): CallStats {
+    return this.runner.stats;
+  }
+
+  /** Refuse new calls, let the ones taken finish, close and remove the socket. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.stopping = true;
+      await this.runner.drain();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2000);
+        this.worker.onmessage = (e: MessageEvent<FromWorker>) => {
+          if (e.data.type === "stopped") {
+            clearTimeout(timer);
+            resolve();
+          } else {
+            this.onWorker(e.data);
+          }
+        };
+        this.send({ type: "stop" });
+      });
+      this.worker.terminate();
+      for (const p of this.pending.values()) if (p.netnsFd !== undefined) libc.close(p.netnsFd);
+      this.pending.clear();
+      libc.close(this.wakeFd);
+    })();
+    return this.stopped;
+  }
+
+  private send(m: ToWorker): void {
+    this.worker.postMessage(m);
+    try {
+      libc.write(this.wakeFd, Uint8Array.of(1));
+    } catch (e) {
+      this.o.log.warn("could not wake the CNI server thread", { error: String(e) });
+    }
+  }
+
+  private onWorker(m: FromWorker): void {
+    switch (m.type) {
+      case "request": {
+        const p: Pending = { request: m.request, netnsFd: m.netnsFd, env: m.request.env };
+        if (this.stopping) {
+          if (p.netnsFd !== undefined) libc.close(p.netnsFd);
+          this.send({ type: "refuse", id: m.id, reason: "flanneld is shutting down" });
+          return;
+        }
+        this.pending.set(m.id, p);
+        this.send({ type: "offer", id: m.id });
+        return;
+      }
+      case "go": {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        void this.runner.run(p).then((result) => {
+          if (p.netnsFd !== undefined) libc.close(p.netnsFd);
+          this.send({ type: "result", id: m.id, result });
+        });
+        return;
+      }
+      case "gone": {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        if (p.netnsFd !== undefined) libc.close(p.netnsFd);
+        return;
+      }
+      case "dropped":
+        this.o.log.debug("CNI server dropped a connection", { reason: m.reason });
+        return;
+      case "failed":
+        this.o.log.error("CNI server thread failed", { error: m.message });
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Run one call with the plugin, as the exec would have: same env, stdin, output. */
+  private async execute(p: Pending): Promise<RelayResult> {
+    const def = await this.o.plugin();
+    const { request, netnsFd } = p;
+    const podPath = request.env["CNI_NETNS"] ?? "";
+    const access: NetnsAccess | undefined =
+      podPath === ""
+        ? undefined
+        : {
+            open: (path) => (path === podPath ? netnsFromFd(path, netnsFd, request.netnsErrno) : openNetns(path)),
+            ...(netnsFd === undefined ? {} : { execPath: `/proc/${process.pid}/fd/${netnsFd}` }),
+          };
+    let stdout = "";
+    let stderr = "";
+    const io: PluginIO = {
+      env: request.env,
+      readStdin: async () => Buffer.from(request.stdin).toString("utf8"),
+      stdout: (s) => void (stdout += s),
+      stderr: (s) => void (stderr += s),
+      isOwnNetns: () => request.ownNetns,
+      ...(access ? { netnsAccess: access } : {}),
+    };
+    const exitCode = await dispatch(def.funcs, def.versions, def.about, io);
+    return { exitCode, stdout: encoder.encode(stdout), stderr: encoder.encode(stderr) };
+  }
+}
