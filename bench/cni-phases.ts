@@ -19,10 +19,24 @@ interface Point {
 }
 
 /** Spawn in a netns with tracing on; the trace points relative to our spawn time, then "exit seen". */
-async function traced(ns: string, argv: readonly string[], env: Record<string, string>, input: string): Promise<Point[]> {
+async function traced(
+  ns: string,
+  argv: readonly string[],
+  env: Record<string, string>,
+  input: string,
+): Promise<Point[]> {
   const t0 = performance.timeOrigin + performance.now();
-  const child = Bun.spawn(["ip", "netns", "exec", ns, ...argv], { env: { PATH: process.env["PATH"] ?? "", WEFT_TRACE: "1", ...env }, stdin: Buffer.from(input), stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  const child = Bun.spawn(["ip", "netns", "exec", ns, ...argv], {
+    env: { PATH: process.env["PATH"] ?? "", WEFT_TRACE: "1", ...env },
+    stdin: Buffer.from(input),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
   const end = performance.timeOrigin + performance.now();
   if (code !== 0) throw new Error(`${argv.join(" ")} exited ${code}: ${out}${err}`);
   const pids: string[] = [];
@@ -45,7 +59,10 @@ async function traced(ns: string, argv: readonly string[], env: Record<string, s
 /** Median per label, in time order, with the step from the previous label's median. */
 function breakdown(runs: readonly Point[][]): string[][] {
   const labels = [...new Set(runs.flatMap((r) => r.map((p) => p.label)))];
-  const medians = labels.map((label) => ({ label, p50: summary(runs.map((r) => r.find((p) => p.label === label)?.at).filter((x): x is number => x !== undefined)).p50 }));
+  const medians = labels.map((label) => ({
+    label,
+    p50: summary(runs.map((r) => r.find((p) => p.label === label)?.at).filter((x): x is number => x !== undefined)).p50,
+  }));
   medians.sort((a, b) => a.p50 - b.p50);
   return medians.map((m, i) => [m.label, fmtMs(m.p50), fmtMs(m.p50 - (medians[i - 1]?.p50 ?? 0))]);
 }
@@ -57,23 +74,51 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), `${topo.prefix}-phases-`));
   try {
     const node = await topo.netns("phnode");
-    writeFileSync(join(dir, "subnet.env"), "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.17.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n");
-    const plugin = { type: "flannel", subnetFile: join(dir, "subnet.env"), dataDir: join(dir, "flannel"), ipam: { dataDir: join(dir, "ipam") }, delegate: { hairpinMode: true, isDefaultGateway: true } };
+    writeFileSync(
+      join(dir, "subnet.env"),
+      "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.17.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+    );
+    const plugin = {
+      type: "flannel",
+      subnetFile: join(dir, "subnet.env"),
+      dataDir: join(dir, "flannel"),
+      ipam: { dataDir: join(dir, "ipam") },
+      delegate: { hairpinMode: true, isDefaultGateway: true },
+    };
     const conf = JSON.stringify({ cniVersion: "1.0.0", name: "cbr0", ...plugin });
     mkdirSync(join(dir, "net.d"));
-    writeFileSync(join(dir, "net.d", "10-cbr0.conflist"), JSON.stringify({ cniVersion: "1.0.0", name: "cbr0", plugins: [plugin] }));
+    writeFileSync(
+      join(dir, "net.d", "10-cbr0.conflist"),
+      JSON.stringify({ cniVersion: "1.0.0", name: "cbr0", plugins: [plugin] }),
+    );
     const flannel = [join(WEFT_PLUGIN_DIR, "flannel")];
     const cnitool = join(WEFT_PLUGIN_DIR, "cnitool");
     const toolEnv = { NETCONFPATH: join(dir, "net.d"), CNI_PATH: WEFT_PLUGIN_DIR, CNI_CACHE_DIR: join(dir, "cache") };
-    const runs: Record<string, Point[][]> = { "ADD direct": [], "DEL direct": [], "ADD cnitool": [], "DEL cnitool": [] };
+    const runs: Record<string, Point[][]> = {
+      "ADD direct": [],
+      "DEL direct": [],
+      "ADD cnitool": [],
+      "DEL cnitool": [],
+    };
     const pods = await Promise.all(Array.from({ length: PODS }, (_, i) => topo.netns(`ph${i}`)));
-    const env = (cmd: string, i: number) => ({ CNI_COMMAND: cmd, CNI_CONTAINERID: `ph${i}`, CNI_NETNS: `/run/netns/${pods[i] ?? ""}`, CNI_IFNAME: "eth0", CNI_PATH: WEFT_PLUGIN_DIR });
+    const env = (cmd: string, i: number) => ({
+      CNI_COMMAND: cmd,
+      CNI_CONTAINERID: `ph${i}`,
+      CNI_NETNS: `/run/netns/${pods[i] ?? ""}`,
+      CNI_IFNAME: "eth0",
+      CNI_PATH: WEFT_PLUGIN_DIR,
+    });
     for (let i = 0; i < PODS; i++) runs["ADD direct"]?.push(await traced(node, flannel, env("ADD", i), conf));
     for (let i = 0; i < PODS; i++) runs["DEL direct"]?.push(await traced(node, flannel, env("DEL", i), conf));
-    for (const p of pods) runs["ADD cnitool"]?.push(await traced(node, [cnitool, "add", "cbr0", `/run/netns/${p}`], toolEnv, ""));
-    for (const p of pods) runs["DEL cnitool"]?.push(await traced(node, [cnitool, "del", "cbr0", `/run/netns/${p}`], toolEnv, ""));
-    console.log(`Phases of one exec, median of ${PODS} (ms since spawn, including \`ip netns exec\`; step = from the previous point)`);
-    for (const [name, rs] of Object.entries(runs)) console.log(`\n${name}\n${table(["point", "at p50", "step"], breakdown(rs))}`);
+    for (const p of pods)
+      runs["ADD cnitool"]?.push(await traced(node, [cnitool, "add", "cbr0", `/run/netns/${p}`], toolEnv, ""));
+    for (const p of pods)
+      runs["DEL cnitool"]?.push(await traced(node, [cnitool, "del", "cbr0", `/run/netns/${p}`], toolEnv, ""));
+    console.log(
+      `Phases of one exec, median of ${PODS} (ms since spawn, including \`ip netns exec\`; step = from the previous point)`,
+    );
+    for (const [name, rs] of Object.entries(runs))
+      console.log(`\n${name}\n${table(["point", "at p50", "step"], breakdown(rs))}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await topo.cleanup();

@@ -27,7 +27,12 @@ async function count(ns: string, args: string[]): Promise<number> {
 function rssMiB(pid: number): { rss: number; hwm: number; anon: number; file: number } {
   const s = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (k: string) => Number(/\d+/.exec(s.split("\n").find((l) => l.startsWith(k)) ?? "")?.[0] ?? 0);
-  return { rss: kb("VmRSS:") / 1024, hwm: kb("VmHWM:") / 1024, anon: kb("RssAnon:") / 1024, file: kb("RssFile:") / 1024 };
+  return {
+    rss: kb("VmRSS:") / 1024,
+    hwm: kb("VmHWM:") / 1024,
+    anon: kb("RssAnon:") / 1024,
+    file: kb("RssFile:") / 1024,
+  };
 }
 
 async function one(n: number, measureEvents: boolean): Promise<{ row: string[]; events?: number[] }> {
@@ -39,21 +44,45 @@ async function one(n: number, measureEvents: boolean): Promise<{ row: string[]; 
     const [node] = await topo.underlay(1);
     if (!node) throw new Error("no node");
     etcd = await startEtcd(1, { ns: node.ns });
-    await etcd.ctl(["put", "/coreos.com/network/config", JSON.stringify({ Network: "10.244.0.0/16", SubnetLen: 29, Backend: { Type: "vxlan" } })]);
+    await etcd.ctl([
+      "put",
+      "/coreos.com/network/config",
+      JSON.stringify({ Network: "10.244.0.0/16", SubnetLen: 29, Backend: { Type: "vxlan" } }),
+    ]);
     await run("ip", ["netns", "exec", node.ns, BUN, SEED, etcd.endpoint, "0", String(n)], { timeoutMs: 300_000 });
     const log = openSync(join(dir, "flanneld.log"), "a");
     const t0 = performance.now();
-    const d = spawn("ip", ["netns", "exec", node.ns, join(WEFT_PLUGIN_DIR, "flanneld"), "--etcd-endpoints", etcd.endpoint, "--iface", "eth0", "--subnet-file", join(dir, "subnet.env")], { stdio: ["ignore", log, log] });
+    const d = spawn(
+      "ip",
+      [
+        "netns",
+        "exec",
+        node.ns,
+        join(WEFT_PLUGIN_DIR, "flanneld"),
+        "--etcd-endpoints",
+        etcd.endpoint,
+        "--iface",
+        "eth0",
+        "--subnet-file",
+        join(dir, "subnet.env"),
+      ],
+      { stdio: ["ignore", log, log] },
+    );
     pid = d.pid ?? 0;
     let routes = 0;
     let neigh = 0;
     let fdb = 0;
     for (;;) {
-      if (d.exitCode !== null) throw new Error(`flanneld exited ${d.exitCode}: ${readFileSync(join(dir, "flanneld.log"), "utf8").slice(-2000)}`);
+      if (d.exitCode !== null)
+        throw new Error(
+          `flanneld exited ${d.exitCode}: ${readFileSync(join(dir, "flanneld.log"), "utf8").slice(-2000)}`,
+        );
       routes = await count(node.ns, ["route", "show", "dev", "flannel.1"]);
       if (routes >= n) {
         neigh = await count(node.ns, ["neigh", "show", "dev", "flannel.1"]);
-        fdb = (await run("bridge", ["-n", node.ns, "fdb", "show", "dev", "flannel.1"])).stdout.split("\n").filter((l) => l.includes(" dst ")).length;
+        fdb = (await run("bridge", ["-n", node.ns, "fdb", "show", "dev", "flannel.1"])).stdout
+          .split("\n")
+          .filter((l) => l.includes(" dst ")).length;
         if (neigh >= n && fdb >= n) break;
       }
       if (performance.now() - t0 > 120_000) throw new Error(`only ${routes}/${n} routes after 120 s`);
@@ -83,7 +112,9 @@ async function one(n: number, measureEvents: boolean): Promise<{ row: string[]; 
       // New leases from index n+200 on: flanneld picks its own subnet among the first 100 free ones
       // (n..n+99), and a bench lease must never overwrite the daemon's own key.
       for (let i = 0; i < EVENTS; i++) {
-        const out = (await run("ip", ["netns", "exec", node.ns, BUN, SEED, etcd.endpoint, String(n + 200 + i), "1"])).stdout.trim();
+        const out = (
+          await run("ip", ["netns", "exec", node.ns, BUN, SEED, etcd.endpoint, String(n + 200 + i), "1"])
+        ).stdout.trim();
         const { subnet, t } = JSON.parse(out) as { subnet: string; t: number };
         const end = Date.now() + 2000;
         while (!seen.has(subnet) && Date.now() < end) await new Promise((r) => setTimeout(r, 2));
@@ -93,7 +124,18 @@ async function one(n: number, measureEvents: boolean): Promise<{ row: string[]; 
       mon.kill();
     }
     d.kill("SIGTERM");
-    return { row: [String(n), fmtMs(programmed), `${routes}/${neigh}/${fdb}`, `${mem.rss.toFixed(1)} MiB`, `${mem.anon.toFixed(1)} MiB`, `${mem.file.toFixed(1)} MiB`, `${mem.hwm.toFixed(1)} MiB`], ...(events ? { events } : {}) };
+    return {
+      row: [
+        String(n),
+        fmtMs(programmed),
+        `${routes}/${neigh}/${fdb}`,
+        `${mem.rss.toFixed(1)} MiB`,
+        `${mem.anon.toFixed(1)} MiB`,
+        `${mem.file.toFixed(1)} MiB`,
+        `${mem.hwm.toFixed(1)} MiB`,
+      ],
+      ...(events ? { events } : {}),
+    };
   } finally {
     if (pid) await run("kill", ["-9", String(pid)], { allowFail: true });
     etcd?.stop();

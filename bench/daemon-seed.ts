@@ -18,7 +18,12 @@ export function leaseOf(i: number): { key: string; subnet: string; value: string
   return {
     key: `/coreos.com/network/subnets/10.244.${a}.${b}-29`,
     subnet: `10.244.${a}.${b}/29`,
-    value: JSON.stringify({ PublicIP: pub, PublicIPv6: null, BackendType: "vxlan", BackendData: { VNI: 1, VtepMAC: mac } }),
+    value: JSON.stringify({
+      PublicIP: pub,
+      PublicIPv6: null,
+      BackendType: "vxlan",
+      BackendData: { VNI: 1, VtepMAC: mac },
+    }),
   };
 }
 

@@ -39,20 +39,57 @@ try {
   const ns = openNetns(path); // first libc call: dlopen + symbol binding
   const firstMs = performance.now() - first;
   const lines: string[] = [];
-  lines.push(`import linux/netlink/open.ts + netns.ts: ${importMs.toFixed(2)} ms; first libc call (dlopen): ${firstMs.toFixed(2)} ms`);
-  lines.push(stats("openNetlink inside the netns (+close)", measure(Math.min(N, 500), () => openNetlink({ netns: ns }).close())));
+  lines.push(
+    `import linux/netlink/open.ts + netns.ts: ${importMs.toFixed(2)} ms; first libc call (dlopen): ${firstMs.toFixed(2)} ms`,
+  );
+  lines.push(
+    stats(
+      "openNetlink inside the netns (+close)",
+      measure(Math.min(N, 500), () => openNetlink({ netns: ns }).close()),
+    ),
+  );
   const nl = openNetlink({ netns: ns });
   const lo = nl.getLink("lo").index;
-  lines.push(stats("request/ack: RTM_SETLINK lo up", measure(N, () => nl.setLinkUp(lo))));
-  lines.push(stats("get: RTM_GETLINK lo by name", measure(N, () => nl.getLink("lo"))));
-  lines.push(stats("addAddr + deleteAddr (2 acks, by index)", measure(N, () => {
-    nl.addAddr(lo, "10.244.0.1/32");
-    nl.deleteAddr(lo, "10.244.0.1/32");
-  })));
+  lines.push(
+    stats(
+      "request/ack: RTM_SETLINK lo up",
+      measure(N, () => nl.setLinkUp(lo)),
+    ),
+  );
+  lines.push(
+    stats(
+      "get: RTM_GETLINK lo by name",
+      measure(N, () => nl.getLink("lo")),
+    ),
+  );
+  lines.push(
+    stats(
+      "addAddr + deleteAddr (2 acks, by index)",
+      measure(N, () => {
+        nl.addAddr(lo, "10.244.0.1/32");
+        nl.deleteAddr(lo, "10.244.0.1/32");
+      }),
+    ),
+  );
   nl.createVeth({ name: "b0", peer: { name: "b1" } });
-  lines.push(stats("dump: RTM_GETLINK (3 links)", measure(N, () => nl.listLinks())));
-  lines.push(stats("withNetns(path) enter+exit (open+setns×2+close)", measure(N, () => withNetns(path, () => 0))));
-  lines.push(stats("withNetns(handle) enter+exit (setns×2)", measure(N, () => withNetns(ns, () => 0))));
+  lines.push(
+    stats(
+      "dump: RTM_GETLINK (3 links)",
+      measure(N, () => nl.listLinks()),
+    ),
+  );
+  lines.push(
+    stats(
+      "withNetns(path) enter+exit (open+setns×2+close)",
+      measure(N, () => withNetns(path, () => 0)),
+    ),
+  );
+  lines.push(
+    stats(
+      "withNetns(handle) enter+exit (setns×2)",
+      measure(N, () => withNetns(ns, () => 0)),
+    ),
+  );
   nl.close();
   ns.close();
   process.stdout.write(`${lines.join("\n")}\n`);

@@ -62,7 +62,10 @@ try {
     subnet: net(`10.${(i >> 8) & 0xff}.${i & 0xff}.0/24`),
     attrs: { PublicIP: `192.0.2.${(i % 250) + 2}`, BackendType: "vxlan", BackendData: { VNI: 1, VtepMAC: mac(i) } },
   });
-  rn.start({ subnet: net("10.255.255.0/24"), attrs: { PublicIP: "192.0.2.1", BackendType: "vxlan", BackendData: prep.backendData } });
+  rn.start({
+    subnet: net("10.255.255.0/24"),
+    attrs: { PublicIP: "192.0.2.1", BackendType: "vxlan", BackendData: prep.backendData },
+  });
   rn.handle(Array.from({ length: N }, (_, i) => ({ type: "added" as const, lease: lease(i + 1) })));
   const t0 = performance.now();
   const writes = rn.flush();
@@ -86,9 +89,15 @@ try {
     if (st.changes !== 0) throw new Error(`pass ${p} changed ${st.changes}`);
     rows.push({ before, ms, cpu: (c.user + c.system) / 1000, anon: after.anon, hwm: after.hwm, heap });
   }
-  for (const r of rows) process.stdout.write(`pass ${r.ms.toFixed(0)} ms, cpu ${r.cpu.toFixed(0)} ms, RssAnon ${r.before.toFixed(1)} -> ${r.anon.toFixed(1)} MiB, VmHWM ${r.hwm.toFixed(1)} MiB, heap ${r.heap.toFixed(1)} MiB\n`);
-  const med = (k: "before" | "ms" | "cpu" | "anon" | "hwm" | "heap") => [...rows.map((r) => r[k])].sort((a, b) => a - b)[Math.floor(rows.length / 2)] ?? 0;
-  process.stdout.write(`MEDIAN pass ${med("ms").toFixed(0)} ms, cpu ${med("cpu").toFixed(0)} ms, RssAnon ${med("anon").toFixed(1)} MiB (before ${med("before").toFixed(1)}, settled ${base.anon.toFixed(1)}), VmHWM ${med("hwm").toFixed(1)} MiB, heap ${med("heap").toFixed(1)} MiB\n`);
+  for (const r of rows)
+    process.stdout.write(
+      `pass ${r.ms.toFixed(0)} ms, cpu ${r.cpu.toFixed(0)} ms, RssAnon ${r.before.toFixed(1)} -> ${r.anon.toFixed(1)} MiB, VmHWM ${r.hwm.toFixed(1)} MiB, heap ${r.heap.toFixed(1)} MiB\n`,
+    );
+  const med = (k: "before" | "ms" | "cpu" | "anon" | "hwm" | "heap") =>
+    [...rows.map((r) => r[k])].sort((a, b) => a - b)[Math.floor(rows.length / 2)] ?? 0;
+  process.stdout.write(
+    `MEDIAN pass ${med("ms").toFixed(0)} ms, cpu ${med("cpu").toFixed(0)} ms, RssAnon ${med("anon").toFixed(1)} MiB (before ${med("before").toFixed(1)}, settled ${base.anon.toFixed(1)}), VmHWM ${med("hwm").toFixed(1)} MiB, heap ${med("heap").toFixed(1)} MiB\n`,
+  );
   nl.close();
 } finally {
   execFileSync("ip", ["netns", "del", ns]);

@@ -9,7 +9,10 @@ const bun = process.execPath;
 const steps: [string, string[]][] = [
   ["startup", [join(root, "bench", "startup.ts"), quick ? "30" : "200"]],
   ["cni-latency", [join(root, "bench", "cni-latency.ts"), quick ? "30" : "200"]],
-  ["daemon-scale", [join(root, "bench", "daemon-scale.ts"), quick ? "100,1000" : "100,1000,5000", quick ? "20" : "100"]],
+  [
+    "daemon-scale",
+    [join(root, "bench", "daemon-scale.ts"), quick ? "100,1000" : "100,1000,5000", quick ? "20" : "100"],
+  ],
   ["dataplane", [join(root, "bench", "dataplane.ts"), quick ? "2" : "5"]],
 ];
 let failed = 0;

@@ -35,7 +35,9 @@ export function measureStartup(n = runs): string[][] {
     // Plugins: CNI_COMMAND=VERSION; flanneld: --version; cnitool (no --version, like the
     // reference): --help. Each is that role's cheapest complete start.
     const isPlugin = role !== "cnitool" && role !== "flanneld";
-    const env = isPlugin ? { CNI_COMMAND: "VERSION", PATH: process.env["PATH"] ?? "" } : { PATH: process.env["PATH"] ?? "" };
+    const env = isPlugin
+      ? { CNI_COMMAND: "VERSION", PATH: process.env["PATH"] ?? "" }
+      : { PATH: process.env["PATH"] ?? "" };
     const args = isPlugin ? [] : [role === "cnitool" ? "--help" : "--version"];
     const what = isPlugin ? "VERSION" : (args[0] ?? "");
     if (!works(ours, env, args)) {
@@ -59,7 +61,17 @@ export function measureStartup(n = runs): string[][] {
     }
     const [sa, sb, sac, sbc] = [summary(a), summary(b), summary(ac), summary(bc)];
     const refCol = (x: number): string => (hasRef ? fmtMs(x) : "-");
-    rows.push([role, what, fmtMs(sa.p50), fmtMs(sa.p90), refCol(sb.p50), hasRef ? ratio(sa.p50, sb.p50) : "-", fmtMs(sac.p50), refCol(sbc.p50), hasRef ? ratio(sac.p50, sbc.p50) : "-"]);
+    rows.push([
+      role,
+      what,
+      fmtMs(sa.p50),
+      fmtMs(sa.p90),
+      refCol(sb.p50),
+      hasRef ? ratio(sa.p50, sb.p50) : "-",
+      fmtMs(sac.p50),
+      refCol(sbc.p50),
+      hasRef ? ratio(sac.p50, sbc.p50) : "-",
+    ]);
   }
   return rows;
 }
@@ -67,5 +79,10 @@ export function measureStartup(n = runs): string[][] {
 if (import.meta.main) {
   const rows = measureStartup();
   console.log(`start-up, ${runs} runs each (wall: spawn to exit; CPU: user+sys of the child, all threads)`);
-  console.log(table(["role", "command", "weft p50", "weft p90", "reference p50", "ratio", "weft CPU p50", "ref CPU p50", "CPU ratio"], rows));
+  console.log(
+    table(
+      ["role", "command", "weft p50", "weft p90", "reference p50", "ratio", "weft CPU p50", "ref CPU p50", "CPU ratio"],
+      rows,
+    ),
+  );
 }

@@ -21,6 +21,10 @@ export function ratio(a: number, b: number): string {
 /** Print rows as an aligned text table. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (r: readonly string[]) => r.map((c, i) => c.padEnd(w[i] ?? 0)).join("  ").trimEnd();
+  const line = (r: readonly string[]) =>
+    r
+      .map((c, i) => c.padEnd(w[i] ?? 0))
+      .join("  ")
+      .trimEnd();
   return [line(header), line(w.map((n) => "-".repeat(n))), ...rows.map(line)].join("\n");
 }

@@ -16,10 +16,18 @@ function once(load: () => Promise<PluginDefinition>): DefinitionLoader {
 }
 
 export const PLUGINS = {
-  flannel: once(async () => (await import("../plugins/flannel/plugin.ts")).flannelDefinition({ about: about("flannel"), delegates: DELEGATES })),
-  bridge: once(async () => (await import("../plugins/bridge/plugin.ts")).bridgeDefinition({ about: about("bridge"), delegates: DELEGATES })),
-  "host-local": once(async () => (await import("../plugins/host-local/plugin.ts")).hostLocalDefinition({ about: about("host-local") })),
-  loopback: once(async () => (await import("../plugins/loopback/plugin.ts")).loopbackDefinition({ about: about("loopback") })),
+  flannel: once(async () =>
+    (await import("../plugins/flannel/plugin.ts")).flannelDefinition({ about: about("flannel"), delegates: DELEGATES }),
+  ),
+  bridge: once(async () =>
+    (await import("../plugins/bridge/plugin.ts")).bridgeDefinition({ about: about("bridge"), delegates: DELEGATES }),
+  ),
+  "host-local": once(async () =>
+    (await import("../plugins/host-local/plugin.ts")).hostLocalDefinition({ about: about("host-local") }),
+  ),
+  loopback: once(async () =>
+    (await import("../plugins/loopback/plugin.ts")).loopbackDefinition({ about: about("loopback") }),
+  ),
 } as const satisfies PluginRegistry;
 
 export type PluginName = keyof typeof PLUGINS;

@@ -32,7 +32,10 @@ export const ROLES = {
       return { main: (argv: readonly string[]) => daemon.main(argv, ctx) };
     },
   },
-  cnitool: { about: "runs CNI network configurations against a netns (cnitool-compatible)", load: () => import("../libcni/cli/cnitool.ts") },
+  cnitool: {
+    about: "runs CNI network configurations against a netns (cnitool-compatible)",
+    load: () => import("../libcni/cli/cnitool.ts"),
+  },
 } as const satisfies Record<string, { about: string; load: () => Promise<{ main: RoleMain }> }>;
 
 export type RoleName = keyof typeof ROLES;
@@ -45,7 +48,10 @@ export function isRole(name: string): name is RoleName {
  * Pick the role from the name the binary was run as (basename of argv0, e.g. a link
  * /opt/cni/bin/bridge -> weft), else from the first argument (`weft bridge ...`).
  */
-export function selectRole(argv0: string, args: readonly string[]): { role: RoleName; rest: readonly string[] } | undefined {
+export function selectRole(
+  argv0: string,
+  args: readonly string[],
+): { role: RoleName; rest: readonly string[] } | undefined {
   const base = argv0.slice(argv0.lastIndexOf("/") + 1).replace(/\.(exe|ts|js)$/, "");
   if (isRole(base)) return { role: base, rest: args };
   const first = args[0];

@@ -38,7 +38,16 @@ describe.each(implsUnderTest())("bridge plugin [$label]", (impl) => {
     ...extra,
   });
   const call = (command: string, c: unknown, more: Partial<PluginCall> = {}) =>
-    callPlugin({ plugin: join(impl.pluginDir, "bridge"), command, conf: c, node, netns: `/run/netns/${pod}`, path: impl.pluginDir, containerID: "cid-bridge", ...more });
+    callPlugin({
+      plugin: join(impl.pluginDir, "bridge"),
+      command,
+      conf: c,
+      node,
+      netns: `/run/netns/${pod}`,
+      path: impl.pluginDir,
+      containerID: "cid-bridge",
+      ...more,
+    });
   const ipFiles = () => readdirSync(join(dataDir, "brnet")).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
 
   it.each(versionsOf(impl))("[%s] ADD makes bridge, veth and eth0 with the gateway, DEL removes them", async (v) => {
@@ -57,11 +66,19 @@ describe.each(implsUnderTest())("bridge plugin [$label]", (impl) => {
     } else {
       expect(add.json?.["ip4"]).toMatchObject({ ip: "10.244.9.2/24", gateway: "10.244.9.1" });
     }
-    const br = await ipJson<{ addr_info: { local: string; prefixlen: number; family: string }[] }[]>(node, ["addr", "show", "cni0"]);
-    expect(br[0]?.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`)).toEqual(["10.244.9.1/24"]);
+    const br = await ipJson<{ addr_info: { local: string; prefixlen: number; family: string }[] }[]>(node, [
+      "addr",
+      "show",
+      "cni0",
+    ]);
+    expect(br[0]?.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`)).toEqual([
+      "10.244.9.1/24",
+    ]);
     const routes = await ipJson<{ dst: string; gateway?: string }[]>(pod, ["route", "show"]);
     expect(routes).toContainEqual(expect.objectContaining({ dst: "default", gateway: "10.244.9.1" }));
-    expect((await run("ip", ["netns", "exec", pod, "ping", "-c1", "-W2", "10.244.9.1"], { allowFail: true })).exitCode).toBe(0);
+    expect(
+      (await run("ip", ["netns", "exec", pod, "ping", "-c1", "-W2", "10.244.9.1"], { allowFail: true })).exitCode,
+    ).toBe(0);
 
     const again = await call("ADD", conf(v));
     expect(again.code).toBe(1);
@@ -130,14 +147,23 @@ describe.each(implsUnderTest())("bridge plugin [$label]", (impl) => {
   it("hairpinMode and mtu reach the host veth and eth0", async () => {
     const add = await call("ADD", conf("1.0.0", { hairpinMode: true, mtu: 1400 }));
     expect(add.code, add.stdout).toBe(0);
-    const ports = await ipJson<{ mtu: number; linkinfo?: { info_slave_data?: { hairpin?: boolean } } }[]>(node, ["-d", "link", "show", "master", "cni0"]);
+    const ports = await ipJson<{ mtu: number; linkinfo?: { info_slave_data?: { hairpin?: boolean } } }[]>(node, [
+      "-d",
+      "link",
+      "show",
+      "master",
+      "cni0",
+    ]);
     expect(ports[0]?.linkinfo?.info_slave_data?.hairpin).toBe(true);
     expect(ports[0]?.mtu).toBe(1400);
     expect((await ipJson<{ mtu: number }[]>(pod, ["link", "show", "eth0"]))[0]?.mtu).toBe(1400);
   });
 
   it("error codes: " + DIFFERENCES.errorCodes, async () => {
-    const r = await call("ADD", conf("1.0.0", { ipam: { type: "host-local", ranges: [[{ subnet: "10.244.9.0/31" }]], dataDir } }));
+    const r = await call(
+      "ADD",
+      conf("1.0.0", { ipam: { type: "host-local", ranges: [[{ subnet: "10.244.9.0/31" }]], dataDir } }),
+    );
     expect(r.code).toBe(1);
     expect(r.json?.["code"]).toBe(impl.isOurs ? 7 : 999);
   });

@@ -40,22 +40,39 @@ const bridgePlugin = (n: OverlayNode, s: CniScratch) => ({
   hairpinMode: true,
   ipMasq: false,
   mtu: 1450,
-  ipam: { type: "host-local", ranges: [[{ subnet: n.subnet }]], routes: [{ dst: "10.244.0.0/16" }], dataDir: s.dataDir },
+  ipam: {
+    type: "host-local",
+    ranges: [[{ subnet: n.subnet }]],
+    routes: [{ dst: "10.244.0.0/16" }],
+    dataDir: s.dataDir,
+  },
 });
 
 function variants(): Variant[] {
   const out: Variant[] = [];
   for (const impl of implsUnderTest()) {
     if (impl.isOurs) {
-      out.push({ label: "weft flannel -> bridge -> host-local, our cnitool", rt: { cnitool: join(impl.pluginDir, "cnitool"), pluginPath: [impl.pluginDir, REFERENCE_PLUGIN_DIR] }, plugin: flannelPlugin });
-      out.push({ label: "weft plugins under the reference runtime (Go libcni cnitool)", rt: { cnitool: GO_CNITOOL, pluginPath: [impl.pluginDir, REFERENCE_PLUGIN_DIR] }, plugin: flannelPlugin });
+      out.push({
+        label: "weft flannel -> bridge -> host-local, our cnitool",
+        rt: { cnitool: join(impl.pluginDir, "cnitool"), pluginPath: [impl.pluginDir, REFERENCE_PLUGIN_DIR] },
+        plugin: flannelPlugin,
+      });
+      out.push({
+        label: "weft plugins under the reference runtime (Go libcni cnitool)",
+        rt: { cnitool: GO_CNITOOL, pluginPath: [impl.pluginDir, REFERENCE_PLUGIN_DIR] },
+        plugin: flannelPlugin,
+      });
       out.push({
         label: "weft flannel exec'ing the reference bridge + host-local (first on CNI_PATH)",
         rt: { cnitool: join(impl.pluginDir, "cnitool"), pluginPath: [REFERENCE_PLUGIN_DIR, impl.pluginDir] },
         plugin: flannelPlugin,
       });
     } else {
-      out.push({ label: `reference bridge + host-local (${impl.label}), Go libcni`, rt: { cnitool: GO_CNITOOL, pluginPath: [impl.pluginDir] }, plugin: bridgePlugin });
+      out.push({
+        label: `reference bridge + host-local (${impl.label}), Go libcni`,
+        rt: { cnitool: GO_CNITOOL, pluginPath: [impl.pluginDir] },
+        plugin: bridgePlugin,
+      });
     }
   }
   return out;
@@ -78,7 +95,11 @@ describe.each(variants())("two-node cluster: $label", (variant) => {
     for (const n of nodes) {
       const s = new CniScratch(topo.prefix);
       scratches.push(s);
-      s.writeConf("10-flannel.conflist", { name: "cbr0", cniVersion: "0.3.1", plugins: [variant.plugin(n, s), { type: "portmap", capabilities: { portMappings: true } }] });
+      s.writeConf("10-flannel.conflist", {
+        name: "cbr0",
+        cniVersion: "0.3.1",
+        plugins: [variant.plugin(n, s), { type: "portmap", capabilities: { portMappings: true } }],
+      });
       for (const letter of ["a", "b"]) {
         const ns = await topo.netns(`${n.ns.slice(-2)}${letter}`);
         const r = await cnitool(variant.rt, s, {
@@ -86,7 +107,12 @@ describe.each(variants())("two-node cluster: $label", (variant) => {
           cmd: "add",
           net: "cbr0",
           netnsPath: `/run/netns/${ns}`,
-          env: { ...variant.env, CAP_ARGS: JSON.stringify({ portMappings: letter === "a" ? [{ hostPort: 8080, containerPort: 7777, protocol: "tcp" }] : [] }) },
+          env: {
+            ...variant.env,
+            CAP_ARGS: JSON.stringify({
+              portMappings: letter === "a" ? [{ hostPort: 8080, containerPort: 7777, protocol: "tcp" }] : [],
+            }),
+          },
         });
         if (r.exitCode !== 0) throw new Error(`cnitool add in ${n.ns} failed: ${r.stderr || r.stdout}`);
         const res = JSON.parse(r.stdout) as { ips: { address: string }[] };
@@ -111,7 +137,8 @@ describe.each(variants())("two-node cluster: $label", (variant) => {
 
   it("every pod reaches every other pod over TCP, within and across nodes", async () => {
     const matrix: string[] = [];
-    for (const a of pods) for (const b of pods) if (a !== b) matrix.push(`${a.ip}->${b.ip}: ${await tcpProbe(a.ns, b.ip)}`);
+    for (const a of pods)
+      for (const b of pods) if (a !== b) matrix.push(`${a.ip}->${b.ip}: ${await tcpProbe(a.ns, b.ip)}`);
     expect(matrix.filter((m) => !m.endsWith(": ok"))).toEqual([]);
   });
 
@@ -128,7 +155,13 @@ describe.each(variants())("two-node cluster: $label", (variant) => {
 
   it("turns hairpin mode on for every pod's bridge port", async () => {
     for (const n of nodes) {
-      const ports = await ipJson<{ ifname: string; linkinfo?: { info_slave_data?: { hairpin?: boolean } } }[]>(n.ns, ["-d", "link", "show", "master", "cni0"]);
+      const ports = await ipJson<{ ifname: string; linkinfo?: { info_slave_data?: { hairpin?: boolean } } }[]>(n.ns, [
+        "-d",
+        "link",
+        "show",
+        "master",
+        "cni0",
+      ]);
       expect(ports).toHaveLength(2);
       for (const port of ports) expect(port.linkinfo?.info_slave_data?.hairpin).toBe(true);
     }
@@ -146,7 +179,13 @@ describe.each(variants())("two-node cluster: $label", (variant) => {
     for (const p of pods) {
       const s = scratches[nodes.indexOf(p.node)];
       if (!s) throw new Error("scratch missing");
-      const r = await cnitool(variant.rt, s, { node: p.node.ns, cmd: "del", net: "cbr0", netnsPath: `/run/netns/${p.ns}`, ...(variant.env ? { env: variant.env } : {}) });
+      const r = await cnitool(variant.rt, s, {
+        node: p.node.ns,
+        cmd: "del",
+        net: "cbr0",
+        netnsPath: `/run/netns/${p.ns}`,
+        ...(variant.env ? { env: variant.env } : {}),
+      });
       expect(r.exitCode, r.stderr).toBe(0);
     }
     for (const [i, n] of nodes.entries()) {
@@ -157,4 +196,3 @@ describe.each(variants())("two-node cluster: $label", (variant) => {
     }
   });
 });
-

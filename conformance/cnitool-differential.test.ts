@@ -4,7 +4,12 @@
 // result cache) must match, modulo random veth names and MACs.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CniScratch, cnitool, snapshotFiles, type CniRuntimeSpec } from "../netns-fixtures/topology/cni.ts";
-import { GO_CNITOOL, REFERENCE_PLUGIN_DIR, WEFT_PLUGIN_DIR, requireBuilt } from "../netns-fixtures/oracles/reference.ts";
+import {
+  GO_CNITOOL,
+  REFERENCE_PLUGIN_DIR,
+  WEFT_PLUGIN_DIR,
+  requireBuilt,
+} from "../netns-fixtures/oracles/reference.ts";
 import { ipJson, run } from "../netns-fixtures/topology/sh.ts";
 import { Topology, runPrefix, sweepStale } from "../netns-fixtures/topology/topology.ts";
 
@@ -30,17 +35,38 @@ function mask(v: unknown): unknown {
 }
 
 async function state(topo: Topology, node: string, pod: string, scratch: CniScratch): Promise<unknown> {
-  const podAddrs = await ipJson<{ ifname: string; mtu: number; operstate: string; addr_info: { local: string; prefixlen: number; family: string; scope: string }[] }[]>(pod, ["addr", "show"]);
+  const podAddrs = await ipJson<
+    {
+      ifname: string;
+      mtu: number;
+      operstate: string;
+      addr_info: { local: string; prefixlen: number; family: string; scope: string }[];
+    }[]
+  >(pod, ["addr", "show"]);
   const podRoutes = await ipJson<Record<string, unknown>[]>(pod, ["route", "show"]);
   const br = topo.name("br").slice(0, 15);
-  const brAddrs = await ipJson<{ addr_info: { local: string; prefixlen: number; scope: string }[] }[]>(node, ["addr", "show", "dev", br]).catch(() => []);
-  const ports = await ipJson<{ ifname: string; master?: string }[]>(node, ["link", "show", "master", br]).catch(() => []);
+  const brAddrs = await ipJson<{ addr_info: { local: string; prefixlen: number; scope: string }[] }[]>(node, [
+    "addr",
+    "show",
+    "dev",
+    br,
+  ]).catch(() => []);
+  const ports = await ipJson<{ ifname: string; master?: string }[]>(node, ["link", "show", "master", br]).catch(
+    () => [],
+  );
   const cache = snapshotFiles(scratch.cacheDir);
   const normalise = (text: string) => normaliseCache(text, scratch.root);
   return mask({
-    pod: podAddrs.map((l) => ({ ifname: l.ifname, mtu: l.mtu, up: l.operstate, addrs: l.addr_info.filter((a) => a.scope !== "link").map((a) => `${a.local}/${a.prefixlen}`) })),
+    pod: podAddrs.map((l) => ({
+      ifname: l.ifname,
+      mtu: l.mtu,
+      up: l.operstate,
+      addrs: l.addr_info.filter((a) => a.scope !== "link").map((a) => `${a.local}/${a.prefixlen}`),
+    })),
     podRoutes,
-    bridge: brAddrs.flatMap((l) => l.addr_info.filter((a) => a.scope !== "link").map((a) => `${a.local}/${a.prefixlen}`)),
+    bridge: brAddrs.flatMap((l) =>
+      l.addr_info.filter((a) => a.scope !== "link").map((a) => `${a.local}/${a.prefixlen}`),
+    ),
     bridgePorts: ports.length,
     ipam: snapshotFiles(scratch.dataDir),
     cache: Object.fromEntries(Object.entries(cache).map(([k, v]) => [k, normalise(v)])),
@@ -57,7 +83,8 @@ function normaliseCache(text: string, scratchRoot: string): unknown {
   delete j["netns"];
   const result = j["result"] as Record<string, unknown> | undefined;
   if (result && JSON.stringify(result["dns"]) === "{}") delete result["dns"];
-  if (typeof j["config"] === "string") j["config"] = JSON.parse(Buffer.from(j["config"], "base64").toString("utf8").split(scratchRoot).join("<scratch>"));
+  if (typeof j["config"] === "string")
+    j["config"] = JSON.parse(Buffer.from(j["config"], "base64").toString("utf8").split(scratchRoot).join("<scratch>"));
   return j;
 }
 
@@ -83,7 +110,12 @@ async function runSequence(impl: CniRuntimeSpec, label: string): Promise<Outcome
           hairpinMode: true,
           ipMasq: false,
           mtu: 1400,
-          ipam: { type: "host-local", ranges: [[{ subnet: "10.244.7.0/24" }]], routes: [{ dst: "0.0.0.0/0" }], dataDir: scratch.dataDir },
+          ipam: {
+            type: "host-local",
+            ranges: [[{ subnet: "10.244.7.0/24" }]],
+            routes: [{ dst: "0.0.0.0/0" }],
+            dataDir: scratch.dataDir,
+          },
         },
       ],
     });
@@ -96,7 +128,11 @@ async function runSequence(impl: CniRuntimeSpec, label: string): Promise<Outcome
     const afterDel = await state(topo, node, pod, scratch);
     const del2 = await call("del");
     return {
-      add: { code: add.exitCode, result: add.stdout ? mask(dropEmptyDns(JSON.parse(add.stdout))) : null, stderr: add.stderr },
+      add: {
+        code: add.exitCode,
+        result: add.stdout ? mask(dropEmptyDns(JSON.parse(add.stdout))) : null,
+        stderr: add.stderr,
+      },
       afterAdd,
       check: { code: check.exitCode, stderr: check.stderr },
       del: { code: del.exitCode, stderr: del.stderr },
@@ -130,7 +166,11 @@ describe("our cnitool vs Go libcni, both driving the reference bridge + host-loc
     expect(ref.add.code).toBe(0);
     expect(ref.check.code).toBe(0);
     expect(ref.del.code).toBe(0);
-    const after = ref.afterAdd as { pod: { ifname: string; addrs: string[] }[]; bridge: string[]; ipam: Record<string, string> };
+    const after = ref.afterAdd as {
+      pod: { ifname: string; addrs: string[] }[];
+      bridge: string[];
+      ipam: Record<string, string>;
+    };
     expect(after.pod.find((l) => l.ifname === "eth0")?.addrs).toEqual(["10.244.7.2/24"]);
     expect(after.bridge).toEqual(["10.244.7.1/24"]);
     expect(after.ipam[`${NET}/10.244.7.2`]).toMatch(/^cnitool-[0-9a-f]{20}\r\neth0$/);

@@ -17,7 +17,11 @@ const MODES = [
 ];
 
 describe.runIf(ours).each(MODES)("flanneld cluster: $label", (mode) => {
-  const c = new WeftCluster({ nodes: 3, backend: mode.backend, ...(mode.directRouting ? { directRouting: true } : {}) });
+  const c = new WeftCluster({
+    nodes: 3,
+    backend: mode.backend,
+    ...(mode.directRouting ? { directRouting: true } : {}),
+  });
   beforeAll(async () => {
     await c.start();
     await c.addPods(2);
@@ -45,25 +49,28 @@ describe.runIf(ours).each(MODES)("flanneld cluster: $label", (mode) => {
     }
   });
 
-  it.runIf(mode.label === "vxlan")("a restarted daemon keeps its subnet and a live TCP connection survives", async () => {
-    const n = c.nodes[0];
-    const a = c.pods.find((p) => p.node === n);
-    const b = c.pods.find((p) => p.node !== n);
-    if (!n || !a || !b) throw new Error("pods missing");
-    // A long-lived connection from a (node1) to b's echo server, a byte every 100 ms.
-    const client = new LiveConnection(a.ns, b.ip);
-    const before = n.subnet;
-    await new Promise((r) => setTimeout(r, 500));
-    expect(await c.stopDaemon(n)).toBe(0);
-    c.startDaemon(n);
-    await c.waitReady(n);
-    expect(n.subnet).toBe(before);
-    const res = await client.result();
-    expect(res.error).toBeUndefined();
-    expect(res.sent).toBeGreaterThan(30);
-    expect(res.got).toBe(res.sent);
-    expect(readFileSync(c.logOf(n), "utf8")).toMatch(/Exiting cleanly/);
-  });
+  it.runIf(mode.label === "vxlan")(
+    "a restarted daemon keeps its subnet and a live TCP connection survives",
+    async () => {
+      const n = c.nodes[0];
+      const a = c.pods.find((p) => p.node === n);
+      const b = c.pods.find((p) => p.node !== n);
+      if (!n || !a || !b) throw new Error("pods missing");
+      // A long-lived connection from a (node1) to b's echo server, a byte every 100 ms.
+      const client = new LiveConnection(a.ns, b.ip);
+      const before = n.subnet;
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await c.stopDaemon(n)).toBe(0);
+      c.startDaemon(n);
+      await c.waitReady(n);
+      expect(n.subnet).toBe(before);
+      const res = await client.result();
+      expect(res.error).toBeUndefined();
+      expect(res.sent).toBeGreaterThan(30);
+      expect(res.got).toBe(res.sent);
+      expect(readFileSync(c.logOf(n), "utf8")).toMatch(/Exiting cleanly/);
+    },
+  );
 
   it.runIf(mode.label === "vxlan")("a node whose lease is removed vanishes from the other nodes' routes", async () => {
     const gone = c.nodes[2];
@@ -73,7 +80,11 @@ describe.runIf(ours).each(MODES)("flanneld cluster: $label", (mode) => {
     const del = await c.etcd?.ctl(["del", key]);
     expect(del?.stdout.trim()).toBe("1");
     for (const n of c.nodes.slice(0, 2)) {
-      await waitFor(`${n.name} to drop the route to ${gone.subnet}`, 10_000, async () => !(await c.routedSubnets(n)).includes(subnetOf(gone.subnet ?? "")));
+      await waitFor(
+        `${n.name} to drop the route to ${gone.subnet}`,
+        10_000,
+        async () => !(await c.routedSubnets(n)).includes(subnetOf(gone.subnet ?? "")),
+      );
     }
   });
 });

@@ -10,7 +10,15 @@ import { existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CniScratch, cnitool, type CniRuntimeSpec } from "../netns-fixtures/topology/cni.ts";
-import { POD_IPV6_NETWORK, readEnvFile, subnetOf, subnetOfV6, waitFor, WeftCluster, type ClusterNode } from "../netns-fixtures/topology/cluster.ts";
+import {
+  POD_IPV6_NETWORK,
+  readEnvFile,
+  subnetOf,
+  subnetOfV6,
+  waitFor,
+  WeftCluster,
+  type ClusterNode,
+} from "../netns-fixtures/topology/cluster.ts";
 import { REFERENCE_PLUGIN_DIR, REPO_ROOT, WEFT_PLUGIN_DIR, requireBuilt } from "../netns-fixtures/oracles/reference.ts";
 import { ipJson, run, runIn } from "../netns-fixtures/topology/sh.ts";
 import { EchoServer, LiveConnection, tcpProbe } from "../netns-fixtures/topology/tcp.ts";
@@ -32,13 +40,15 @@ interface LinkStats {
   stats64?: { tx: { packets: number } };
 }
 
-const bad = (m: [{ name: string }, { name: string }, string][]) => m.filter(([, , r]) => r !== "ok").map(([a, b, r]) => `${a.name}->${b.name}: ${r}`);
+const bad = (m: [{ name: string }, { name: string }, string][]) =>
+  m.filter(([, , r]) => r !== "ok").map(([a, b, r]) => `${a.name}->${b.name}: ${r}`);
 
 async function leases(c: WeftCluster): Promise<Map<string, Record<string, unknown>>> {
   const r = await c.etcd?.ctl(["get", "--prefix", "/coreos.com/network/subnets/"]);
   const lines = (r?.stdout ?? "").split("\n").filter((l) => l !== "");
   const out = new Map<string, Record<string, unknown>>();
-  for (let i = 0; i + 1 < lines.length; i += 2) out.set(lines[i] ?? "", JSON.parse(lines[i + 1] ?? "{}") as Record<string, unknown>);
+  for (let i = 0; i + 1 < lines.length; i += 2)
+    out.set(lines[i] ?? "", JSON.parse(lines[i + 1] ?? "{}") as Record<string, unknown>);
   return out;
 }
 
@@ -48,7 +58,12 @@ async function txPackets(n: ClusterNode, dev: string): Promise<number> {
 }
 
 describe.runIf(ours).each(MODES)("flanneld dual-stack cluster: $label", (mode) => {
-  const c = new WeftCluster({ nodes: 3, backend: mode.backend, dualStack: true, ...(mode.directRouting ? { directRouting: true } : {}) });
+  const c = new WeftCluster({
+    nodes: 3,
+    backend: mode.backend,
+    dualStack: true,
+    ...(mode.directRouting ? { directRouting: true } : {}),
+  });
   const encap = mode.backend === "vxlan" && !mode.directRouting;
   let setupMs = 0;
   beforeAll(async () => {
@@ -96,7 +111,9 @@ describe.runIf(ours).each(MODES)("flanneld dual-stack cluster: $label", (mode) =
   it("gives every pod a usable (not tentative) IPv6 address in its node's /64 and the pod MTU from subnet.env", async () => {
     for (const p of c.pods) {
       expect(p.ip6, p.name).toBeDefined();
-      const [l] = await ipJson<{ mtu: number; addr_info: { local: string; prefixlen: number; scope: string; tentative?: boolean }[] }[]>(p.ns, ["addr", "show", "eth0"]);
+      const [l] = await ipJson<
+        { mtu: number; addr_info: { local: string; prefixlen: number; scope: string; tentative?: boolean }[] }[]
+      >(p.ns, ["addr", "show", "eth0"]);
       const v6 = l?.addr_info.find((a) => a.local === p.ip6);
       expect(v6?.prefixlen).toBe(64);
       expect(v6?.tentative).toBeUndefined();
@@ -108,7 +125,13 @@ describe.runIf(ours).each(MODES)("flanneld dual-stack cluster: $label", (mode) =
   it("routes every other node's /64 on every node: over flannel-v6.1 for vxlan, via the peer's IPv6 underlay address otherwise", async () => {
     for (const n of c.nodes) {
       const own = subnetOfV6(n.subnetV6 ?? "");
-      const all = await ipJson<{ dst: string; gateway?: string; dev: string }[]>(n.ns, ["-6", "route", "show", "root", POD_IPV6_NETWORK]);
+      const all = await ipJson<{ dst: string; gateway?: string; dev: string }[]>(n.ns, [
+        "-6",
+        "route",
+        "show",
+        "root",
+        POD_IPV6_NETWORK,
+      ]);
       // the node's own /64 is the bridge's connected route (cni0), not flanneld's
       expect(all.filter((r) => r.dst === own).map((r) => r.dev)).toEqual(["cni0"]);
       const routes = all.filter((r) => r.dst !== own);
@@ -135,14 +158,18 @@ describe.runIf(ours).each(MODES)("flanneld dual-stack cluster: $label", (mode) =
       const after = await Promise.all(c.nodes.map((n) => txPackets(n, "flannel-v6.1")));
       for (const [i, a] of after.entries()) expect(a).toBeGreaterThan(before[i] ?? 0);
     }
-    console.log(`[dualstack ${mode.label}] setup (etcd, 3 flanneld, 6 pods, mesh) ${setupMs} ms; 30 IPv6 TCP probes ${ms} ms`);
+    console.log(
+      `[dualstack ${mode.label}] setup (etcd, 3 flanneld, 6 pods, mesh) ${setupMs} ms; 30 IPv6 TCP probes ${ms} ms`,
+    );
   });
 
   it("a full-size IPv6 packet at the pod MTU crosses nodes without fragmentation (ping -M do)", async () => {
     const [a, b] = [c.pods[0], c.pods.find((p) => p.node !== c.pods[0]?.node)];
     if (!a || !b?.ip6) throw new Error("pods missing");
     const payload = Number(a.node.mtu) - 40 - 8;
-    const r = await runIn(a.ns, "ping", ["-6", "-c", "2", "-W", "2", "-M", "do", "-s", String(payload), b.ip6], { allowFail: true });
+    const r = await runIn(a.ns, "ping", ["-6", "-c", "2", "-W", "2", "-M", "do", "-s", String(payload), b.ip6], {
+      allowFail: true,
+    });
     expect(r.stdout + r.stderr).toMatch(/2 received/);
   });
 
@@ -156,61 +183,79 @@ describe.runIf(ours).each(MODES)("flanneld dual-stack cluster: $label", (mode) =
     }
   });
 
-  it.runIf(mode.label === "vxlan")("a restarted daemon keeps both subnets and adopts flannel-v6.1 as is; a live IPv6 TCP connection survives", async () => {
-    const n = c.nodes[0];
-    const a = c.pods.find((p) => p.node === n);
-    const b = c.pods.find((p) => p.node !== n);
-    if (!n || !a || !b?.ip6) throw new Error("pods missing");
-    const [devBefore] = await ipJson<{ ifindex: number; address: string }[]>(n.ns, ["link", "show", "flannel-v6.1"]);
-    const client = new LiveConnection(a.ns, b.ip6);
-    const [s4, s6] = [n.subnet, n.subnetV6];
-    await new Promise((r) => setTimeout(r, 500));
-    expect(await c.stopDaemon(n)).toBe(0);
-    c.startDaemon(n);
-    await c.waitReady(n);
-    expect([n.subnet, n.subnetV6]).toEqual([s4, s6]);
-    const res = await client.result();
-    expect(res.error).toBeUndefined();
-    expect(res.sent).toBeGreaterThan(30);
-    expect(res.got).toBe(res.sent);
-    const [devAfter] = await ipJson<{ ifindex: number; address: string }[]>(n.ns, ["link", "show", "flannel-v6.1"]);
-    expect(devAfter).toMatchObject({ ifindex: devBefore?.ifindex, address: devBefore?.address });
-  });
+  it.runIf(mode.label === "vxlan")(
+    "a restarted daemon keeps both subnets and adopts flannel-v6.1 as is; a live IPv6 TCP connection survives",
+    async () => {
+      const n = c.nodes[0];
+      const a = c.pods.find((p) => p.node === n);
+      const b = c.pods.find((p) => p.node !== n);
+      if (!n || !a || !b?.ip6) throw new Error("pods missing");
+      const [devBefore] = await ipJson<{ ifindex: number; address: string }[]>(n.ns, ["link", "show", "flannel-v6.1"]);
+      const client = new LiveConnection(a.ns, b.ip6);
+      const [s4, s6] = [n.subnet, n.subnetV6];
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await c.stopDaemon(n)).toBe(0);
+      c.startDaemon(n);
+      await c.waitReady(n);
+      expect([n.subnet, n.subnetV6]).toEqual([s4, s6]);
+      const res = await client.result();
+      expect(res.error).toBeUndefined();
+      expect(res.sent).toBeGreaterThan(30);
+      expect(res.got).toBe(res.sent);
+      const [devAfter] = await ipJson<{ ifindex: number; address: string }[]>(n.ns, ["link", "show", "flannel-v6.1"]);
+      expect(devAfter).toMatchObject({ ifindex: devBefore?.ifindex, address: devBefore?.address });
+    },
+  );
 
   it.runIf(mode.label === "vxlan")("a deleted flannel-v6.1 is recreated and IPv6 pod traffic recovers", async () => {
     const n = c.nodes[1];
     if (!n) throw new Error("node2 missing");
     const before = await ipJson<{ ifindex: number }[]>(n.ns, ["link", "show", "flannel-v6.1"]);
     await run("ip", ["-n", n.ns, "link", "del", "flannel-v6.1"]);
-    const peers = c.nodes.filter((m) => m !== n).map((m) => subnetOfV6(m.subnetV6 ?? "")).sort();
+    const peers = c.nodes
+      .filter((m) => m !== n)
+      .map((m) => subnetOfV6(m.subnetV6 ?? ""))
+      .sort();
     const t0 = Date.now();
     await waitFor(`${n.name} to recreate flannel-v6.1 and replay its routes`, 15_000, async () => {
       const r = await ipJson<{ dst: string }[]>(n.ns, ["-6", "route", "show", "dev", "flannel-v6.1"]).catch(() => []);
-      return JSON.stringify(r.map((x) => x.dst).filter((d) => d !== "fe80::/64").sort()) === JSON.stringify(peers);
+      return (
+        JSON.stringify(
+          r
+            .map((x) => x.dst)
+            .filter((d) => d !== "fe80::/64")
+            .sort(),
+        ) === JSON.stringify(peers)
+      );
     });
-    console.log(`[dualstack vxlan] flannel-v6.1 recreated and ${peers.length} peers replayed in ${Date.now() - t0} ms (reconcile every 1 s)`);
+    console.log(
+      `[dualstack vxlan] flannel-v6.1 recreated and ${peers.length} peers replayed in ${Date.now() - t0} ms (reconcile every 1 s)`,
+    );
     const after = await ipJson<{ ifindex: number }[]>(n.ns, ["link", "show", "flannel-v6.1"]);
     expect(after[0]?.ifindex).not.toBe(before[0]?.ifindex);
     expect(bad(await c.matrix(6))).toEqual([]);
   });
 
-  it.runIf(mode.label === "vxlan")("a node whose lease is removed vanishes from the other nodes' IPv4 and IPv6 routes", async () => {
-    const gone = c.nodes[2];
-    if (!gone?.subnet || !gone.subnetV6) throw new Error("node3 missing");
-    await c.stopDaemon(gone);
-    const key = `/coreos.com/network/subnets/${subnetOf(gone.subnet).replace("/", "-")}&${subnetOfV6(gone.subnetV6).replace("/", "-")}`;
-    const del = await c.etcd?.ctl(["del", key]);
-    expect(del?.stdout.trim()).toBe("1");
-    for (const n of c.nodes.slice(0, 2)) {
-      await waitFor(`${n.name} to drop the routes to ${gone.subnet} and ${gone.subnetV6}`, 10_000, async () => {
-        const v4 = await c.routedSubnets(n);
-        const v6 = await c.routedSubnetsV6(n);
-        return !v4.includes(subnetOf(gone.subnet ?? "")) && !v6.includes(subnetOfV6(gone.subnetV6 ?? ""));
-      });
-      const neigh = await ipJson<{ dst: string }[]>(n.ns, ["-6", "neigh", "show", "dev", "flannel-v6.1"]);
-      expect(neigh.map((x) => x.dst)).not.toContain(subnetOfV6(gone.subnetV6).split("/")[0]);
-    }
-  });
+  it.runIf(mode.label === "vxlan")(
+    "a node whose lease is removed vanishes from the other nodes' IPv4 and IPv6 routes",
+    async () => {
+      const gone = c.nodes[2];
+      if (!gone?.subnet || !gone.subnetV6) throw new Error("node3 missing");
+      await c.stopDaemon(gone);
+      const key = `/coreos.com/network/subnets/${subnetOf(gone.subnet).replace("/", "-")}&${subnetOfV6(gone.subnetV6).replace("/", "-")}`;
+      const del = await c.etcd?.ctl(["del", key]);
+      expect(del?.stdout.trim()).toBe("1");
+      for (const n of c.nodes.slice(0, 2)) {
+        await waitFor(`${n.name} to drop the routes to ${gone.subnet} and ${gone.subnetV6}`, 10_000, async () => {
+          const v4 = await c.routedSubnets(n);
+          const v6 = await c.routedSubnetsV6(n);
+          return !v4.includes(subnetOf(gone.subnet ?? "")) && !v6.includes(subnetOfV6(gone.subnetV6 ?? ""));
+        });
+        const neigh = await ipJson<{ dst: string }[]>(n.ns, ["-6", "neigh", "show", "dev", "flannel-v6.1"]);
+        expect(neigh.map((x) => x.dst)).not.toContain(subnetOfV6(gone.subnetV6).split("/")[0]);
+      }
+    },
+  );
 });
 
 // IPv6 only, kube mode: the nodes' underlay has no IPv4 address at all, the stub API server (in the
@@ -219,7 +264,10 @@ const V6_MODES = [
   { label: "vxlan", backend: "vxlan" as const },
   { label: "host-gw", backend: "host-gw" as const },
 ];
-const RUNTIME: CniRuntimeSpec = { cnitool: join(WEFT_PLUGIN_DIR, "cnitool"), pluginPath: [WEFT_PLUGIN_DIR, REFERENCE_PLUGIN_DIR] };
+const RUNTIME: CniRuntimeSpec = {
+  cnitool: join(WEFT_PLUGIN_DIR, "cnitool"),
+  pluginPath: [WEFT_PLUGIN_DIR, REFERENCE_PLUGIN_DIR],
+};
 const STUB = join(REPO_ROOT, "daemon", "testing", "kube-stub-driver.ts");
 const BUN = join(REPO_ROOT, "node_modules", ".bin", "bun");
 
@@ -249,26 +297,70 @@ describe.runIf(ours).each(V6_MODES)("flanneld IPv6-only cluster in kube mode: $l
     await run("ip", ["-n", ul, "addr", "add", "2001:db8:0:1::1/64", "dev", "br0", "nodad"]);
     for (const [i, u] of under.entries()) {
       await run("ip", ["-n", u.ns, "-4", "addr", "flush", "dev", "eth0"]);
-      nodes.push({ name: `node${i + 1}`, ns: u.ns, ip6: u.ip6 ?? "", podCidr: `fd00:10:244:${i + 1}::/64`, scratch: new CniScratch(topo.name(`k${i + 1}`)) });
+      nodes.push({
+        name: `node${i + 1}`,
+        ns: u.ns,
+        ip6: u.ip6 ?? "",
+        podCidr: `fd00:10:244:${i + 1}::/64`,
+        scratch: new CniScratch(topo.name(`k${i + 1}`)),
+      });
     }
-    stub = spawn("ip", ["netns", "exec", ul, BUN, STUB, "2001:db8:0:1::1", "6443", "s3cret", JSON.stringify(Object.fromEntries(nodes.map((n) => [n.name, [n.podCidr]])))], { stdio: ["ignore", "pipe", "inherit"] });
+    stub = spawn(
+      "ip",
+      [
+        "netns",
+        "exec",
+        ul,
+        BUN,
+        STUB,
+        "2001:db8:0:1::1",
+        "6443",
+        "s3cret",
+        JSON.stringify(Object.fromEntries(nodes.map((n) => [n.name, [n.podCidr]]))),
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
     await new Promise<void>((res, rej) => {
       stub?.stdout?.once("data", () => res());
       stub?.once("exit", (c) => rej(new Error(`stub API server exited ${c}`)));
     });
     for (const n of nodes) {
       const kubeconfig = join(n.scratch.root, "kubeconfig");
-      writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters:\n- name: stub\n  cluster:\n    server: http://[2001:db8:0:1::1]:6443\ncontexts:\n- name: stub\n  context:\n    cluster: stub\n    user: flannel\ncurrent-context: stub\nusers:\n- name: flannel\n  user:\n    token: s3cret\n`);
+      writeFileSync(
+        kubeconfig,
+        `apiVersion: v1\nkind: Config\nclusters:\n- name: stub\n  cluster:\n    server: http://[2001:db8:0:1::1]:6443\ncontexts:\n- name: stub\n  context:\n    cluster: stub\n    user: flannel\ncurrent-context: stub\nusers:\n- name: flannel\n  user:\n    token: s3cret\n`,
+      );
       const netConf = join(n.scratch.root, "net-conf.json");
-      writeFileSync(netConf, JSON.stringify({ EnableIPv4: false, EnableIPv6: true, IPv6Network: POD_IPV6_NETWORK, Backend: { Type: mode.backend } }));
-      const args = ["--kube-subnet-mgr", `--kubeconfig-file=${kubeconfig}`, `--net-config-path=${netConf}`, "--iface", "eth0", "--ip-masq", "--subnet-file", join(n.scratch.root, "subnet.env")];
+      writeFileSync(
+        netConf,
+        JSON.stringify({
+          EnableIPv4: false,
+          EnableIPv6: true,
+          IPv6Network: POD_IPV6_NETWORK,
+          Backend: { Type: mode.backend },
+        }),
+      );
+      const args = [
+        "--kube-subnet-mgr",
+        `--kubeconfig-file=${kubeconfig}`,
+        `--net-config-path=${netConf}`,
+        "--iface",
+        "eth0",
+        "--ip-masq",
+        "--subnet-file",
+        join(n.scratch.root, "subnet.env"),
+      ];
       const fd = openSync(log(n), "a");
-      n.daemon = spawn("ip", ["netns", "exec", n.ns, join(WEFT_PLUGIN_DIR, "flanneld"), ...args], { stdio: ["ignore", fd, fd], env: { ...process.env, NODE_NAME: n.name, WEFT_RECONCILE_MS: "1000" } });
+      n.daemon = spawn("ip", ["netns", "exec", n.ns, join(WEFT_PLUGIN_DIR, "flanneld"), ...args], {
+        stdio: ["ignore", fd, fd],
+        env: { ...process.env, NODE_NAME: n.name, WEFT_RECONCILE_MS: "1000" },
+      });
     }
     for (const n of nodes) {
       const file = join(n.scratch.root, "subnet.env");
       await waitFor(`${n.name}'s subnet.env`, 30_000, () => {
-        if (n.daemon?.exitCode != null) throw new Error(`flanneld on ${n.name} exited ${n.daemon.exitCode}:\n${readFileSync(log(n), "utf8")}`);
+        if (n.daemon?.exitCode != null)
+          throw new Error(`flanneld on ${n.name} exited ${n.daemon.exitCode}:\n${readFileSync(log(n), "utf8")}`);
         return existsSync(file);
       });
       n.env = readEnvFile(file);
@@ -277,13 +369,28 @@ describe.runIf(ours).each(V6_MODES)("flanneld IPv6-only cluster in kube mode: $l
       n.scratch.writeConf("10-flannel.conflist", {
         name: "cbr0",
         cniVersion: "1.0.0",
-        plugins: [{ type: "flannel", subnetFile: join(n.scratch.root, "subnet.env"), dataDir: join(n.scratch.root, "flannel"), ipam: { dataDir: n.scratch.dataDir }, delegate: { hairpinMode: true, isDefaultGateway: true } }],
+        plugins: [
+          {
+            type: "flannel",
+            subnetFile: join(n.scratch.root, "subnet.env"),
+            dataDir: join(n.scratch.root, "flannel"),
+            ipam: { dataDir: n.scratch.dataDir },
+            delegate: { hairpinMode: true, isDefaultGateway: true },
+          },
+        ],
       });
       for (let p = 1; p <= 2; p++) {
         const ns = await topo.netns(`${n.name.slice(4)}q${p}`);
-        const r = await cnitool(RUNTIME, n.scratch, { node: n.ns, cmd: "add", net: "cbr0", netnsPath: `/run/netns/${ns}` });
+        const r = await cnitool(RUNTIME, n.scratch, {
+          node: n.ns,
+          cmd: "add",
+          net: "cbr0",
+          netnsPath: `/run/netns/${ns}`,
+        });
         if (r.exitCode !== 0) throw new Error(`cnitool add on ${n.name} failed: ${r.stderr || r.stdout}`);
-        const ips = (JSON.parse(r.stdout) as { ips: { address: string }[] }).ips.map((x) => x.address.split("/")[0] ?? "");
+        const ips = (JSON.parse(r.stdout) as { ips: { address: string }[] }).ips.map(
+          (x) => x.address.split("/")[0] ?? "",
+        );
         expect(ips.every((a) => a.includes(":"))).toBe(true);
         const ip6 = ips[0] ?? "";
         pods.push({ name: `${n.name}-pod${p}`, node: n, ns, ip6 });
@@ -292,7 +399,9 @@ describe.runIf(ours).each(V6_MODES)("flanneld IPv6-only cluster in kube mode: $l
     }
     await waitFor("every node to route every other node's /64", 20_000, async () => {
       for (const n of nodes) {
-        const have = (await ipJson<{ dst: string }[]>(n.ns, ["-6", "route", "show", "root", POD_IPV6_NETWORK])).map((r) => r.dst);
+        const have = (await ipJson<{ dst: string }[]>(n.ns, ["-6", "route", "show", "root", POD_IPV6_NETWORK])).map(
+          (r) => r.dst,
+        );
         if (nodes.some((m) => m !== n && !have.includes(m.podCidr))) return false;
       }
       return true;
@@ -301,7 +410,13 @@ describe.runIf(ours).each(V6_MODES)("flanneld IPv6-only cluster in kube mode: $l
 
   afterAll(async () => {
     for (const s of servers.splice(0)) s.stop();
-    for (const p of pods.splice(0)) await cnitool(RUNTIME, p.node.scratch, { node: p.node.ns, cmd: "del", net: "cbr0", netnsPath: `/run/netns/${p.ns}` }).catch(() => undefined);
+    for (const p of pods.splice(0))
+      await cnitool(RUNTIME, p.node.scratch, {
+        node: p.node.ns,
+        cmd: "del",
+        net: "cbr0",
+        netnsPath: `/run/netns/${p.ns}`,
+      }).catch(() => undefined);
     for (const n of nodes) n.daemon?.kill("SIGKILL");
     stub?.kill("SIGKILL");
     await topo.cleanup();
@@ -322,14 +437,24 @@ describe.runIf(ours).each(V6_MODES)("flanneld IPv6-only cluster in kube mode: $l
     for (const n of nodes) {
       const vx = await ipJson<{ ifname: string }[]>(n.ns, ["link", "show", "type", "vxlan"]);
       expect(vx.map((l) => l.ifname)).toEqual(mode.backend === "vxlan" ? ["flannel-v6.1"] : []);
-      const routes = await ipJson<{ dst: string; gateway?: string; dev: string }[]>(n.ns, ["-6", "route", "show", "root", POD_IPV6_NETWORK]);
+      const routes = await ipJson<{ dst: string; gateway?: string; dev: string }[]>(n.ns, [
+        "-6",
+        "route",
+        "show",
+        "root",
+        POD_IPV6_NETWORK,
+      ]);
       for (const m of nodes.filter((x) => x !== n)) {
         const r = routes.find((x) => x.dst === m.podCidr);
-        expect([r?.dev, r?.gateway]).toEqual(mode.backend === "vxlan" ? ["flannel-v6.1", m.podCidr.split("/")[0]] : ["eth0", m.ip6]);
+        expect([r?.dev, r?.gateway]).toEqual(
+          mode.backend === "vxlan" ? ["flannel-v6.1", m.podCidr.split("/")[0]] : ["eth0", m.ip6],
+        );
       }
       const nat6 = (await run("ip", ["netns", "exec", n.ns, "ip6tables", "-t", "nat", "-S", "FLANNEL-POSTRTG"])).stdout;
       expect(nat6).toContain(`-s ${n.podCidr} -d ${POD_IPV6_NETWORK}`);
-      const nat4 = await run("ip", ["netns", "exec", n.ns, "iptables", "-t", "nat", "-S", "FLANNEL-POSTRTG"], { allowFail: true });
+      const nat4 = await run("ip", ["netns", "exec", n.ns, "iptables", "-t", "nat", "-S", "FLANNEL-POSTRTG"], {
+        allowFail: true,
+      });
       expect(nat4.exitCode).not.toBe(0);
     }
   });

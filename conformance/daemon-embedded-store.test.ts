@@ -15,7 +15,8 @@ async function leases(c: WeftCluster): Promise<Map<string, { PublicIP?: string; 
   if (r?.exitCode !== 0) throw new Error(`reading leases failed: ${r?.stderr}`);
   const lines = r.stdout.split("\n").filter((l) => l !== "");
   const out = new Map<string, { PublicIP?: string; BackendType?: string }>();
-  for (let i = 0; i + 1 < lines.length; i += 2) out.set(lines[i] ?? "", JSON.parse(lines[i + 1] ?? "{}") as { PublicIP?: string; BackendType?: string });
+  for (let i = 0; i + 1 < lines.length; i += 2)
+    out.set(lines[i] ?? "", JSON.parse(lines[i + 1] ?? "{}") as { PublicIP?: string; BackendType?: string });
   return out;
 }
 
@@ -32,7 +33,9 @@ describe.runIf(ours)("flanneld cluster on the embedded store: vxlan, 2 nodes", (
     expect(c.etcd?.kind).toBe("embedded");
     expect(c.etcd?.endpoint).toBe("http://192.0.2.1:2379");
     const l = await leases(c);
-    const want = new Map(c.nodes.map((n) => [`/coreos.com/network/subnets/${subnetOf(n.subnet ?? "").replace("/", "-")}`, n.ip]));
+    const want = new Map(
+      c.nodes.map((n) => [`/coreos.com/network/subnets/${subnetOf(n.subnet ?? "").replace("/", "-")}`, n.ip]),
+    );
     expect([...l.keys()].sort()).toEqual([...want.keys()].sort());
     for (const [key, attrs] of l) {
       expect(attrs.PublicIP).toBe(want.get(key));
@@ -66,7 +69,13 @@ describe.runIf(ours)("flanneld cluster on the embedded store: vxlan, 2 nodes", (
     expect(await c.routedSubnets(stay)).toContain(goneNet);
     await c.stopDaemon(gone);
     expect(await c.etcd?.del(`/coreos.com/network/subnets/${goneNet.replace("/", "-")}`)).toBe(1);
-    await waitFor(`${stay.name} to drop the route to ${goneNet}`, 10_000, async () => !(await c.routedSubnets(stay)).includes(goneNet));
-    expect([...(await leases(c)).keys()]).toEqual([`/coreos.com/network/subnets/${subnetOf(stay.subnet ?? "").replace("/", "-")}`]);
+    await waitFor(
+      `${stay.name} to drop the route to ${goneNet}`,
+      10_000,
+      async () => !(await c.routedSubnets(stay)).includes(goneNet),
+    );
+    expect([...(await leases(c)).keys()]).toEqual([
+      `/coreos.com/network/subnets/${subnetOf(stay.subnet ?? "").replace("/", "-")}`,
+    ]);
   });
 });

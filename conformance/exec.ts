@@ -42,7 +42,9 @@ export async function callPlugin(c: PluginCall): Promise<PluginOutcome> {
   const input = c.stdin ?? (c.conf === undefined ? "" : JSON.stringify(c.conf));
   // env -i: the plugin sees exactly this environment, nothing inherited from the test runner.
   const envArgs = ["-i", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), c.plugin];
-  const r = c.node ? await runIn(c.node, "env", envArgs, { input, allowFail: true }) : await run("env", envArgs, { input, allowFail: true });
+  const r = c.node
+    ? await runIn(c.node, "env", envArgs, { input, allowFail: true })
+    : await run("env", envArgs, { input, allowFail: true });
   let json: Record<string, unknown> | undefined;
   try {
     const v: unknown = JSON.parse(r.stdout);

@@ -15,7 +15,13 @@ const modes = ours.flatMap((impl) => [
   // ours first on CNI_PATH: bridge and host-local resolve to this binary and run in-process
   { label: "in-process delegates", impl, path: impl.pluginDir, env: {} as Record<string, string>, refDelegates: false },
   // the reference first on CNI_PATH: flannel must exec what CNI_PATH finds, as the reference flannel does
-  { label: "reference bridge + host-local first on CNI_PATH", impl, path: `${REFERENCE_PLUGIN_DIR}:${impl.pluginDir}`, env: {} as Record<string, string>, refDelegates: true },
+  {
+    label: "reference bridge + host-local first on CNI_PATH",
+    impl,
+    path: `${REFERENCE_PLUGIN_DIR}:${impl.pluginDir}`,
+    env: {} as Record<string, string>,
+    refDelegates: true,
+  },
 ]);
 
 describe.runIf(modes.length > 0).each(modes)("flannel plugin [$label]", (mode) => {
@@ -45,10 +51,22 @@ describe.runIf(modes.length > 0).each(modes)("flannel plugin [$label]", (mode) =
     ...extra,
   });
   const call = (command: string, c: unknown) =>
-    callPlugin({ plugin: join(mode.impl.pluginDir, "flannel"), command, conf: c, node, netns: `/run/netns/${pod}`, path: mode.path, containerID: "cid-flannel", extraEnv: mode.env });
+    callPlugin({
+      plugin: join(mode.impl.pluginDir, "flannel"),
+      command,
+      conf: c,
+      node,
+      netns: `/run/netns/${pod}`,
+      path: mode.path,
+      containerID: "cid-flannel",
+      extraEnv: mode.env,
+    });
 
   it("ADD saves the delegate config, delegates to bridge + host-local, DEL removes it, a second DEL succeeds", async () => {
-    writeFileSync(join(dir, "subnet.env"), "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.5.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n");
+    writeFileSync(
+      join(dir, "subnet.env"),
+      "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.5.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+    );
     const add = await call("ADD", conf());
     expect(add.code, add.stdout + add.stderr).toBe(0);
     expect(add.json?.["ips"]).toEqual([expect.objectContaining({ address: "10.244.5.2/24", gateway: "10.244.5.1" })]);
@@ -62,7 +80,12 @@ describe.runIf(modes.length > 0).each(modes)("flannel plugin [$label]", (mode) =
       isGateway: true,
       ipMasq: false,
       mtu: 1450,
-      ipam: { type: "host-local", dataDir: join(dir, "ipam"), ranges: [[{ subnet: "10.244.5.0/24" }]], routes: [{ dst: "10.244.0.0/16" }] },
+      ipam: {
+        type: "host-local",
+        dataDir: join(dir, "ipam"),
+        ranges: [[{ subnet: "10.244.5.0/24" }]],
+        routes: [{ dst: "10.244.0.0/16" }],
+      },
     });
     const eth0 = (await ipJson<{ mtu: number; txqlen?: number }[]>(pod, ["link", "show", "eth0"]))[0];
     expect(eth0?.mtu).toBe(1450);
@@ -78,7 +101,10 @@ describe.runIf(modes.length > 0).each(modes)("flannel plugin [$label]", (mode) =
   });
 
   it("DEL works from the saved config while subnet.env is gone (flanneld down)", async () => {
-    writeFileSync(join(dir, "subnet.env"), "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.5.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n");
+    writeFileSync(
+      join(dir, "subnet.env"),
+      "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.5.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n",
+    );
     expect((await call("ADD", conf())).code).toBe(0);
     rmSync(join(dir, "subnet.env"));
     const del = await call("DEL", conf());
@@ -95,7 +121,10 @@ describe.runIf(modes.length > 0).each(modes)("flannel plugin [$label]", (mode) =
   });
 
   it("refuses delegate.name and delegate.ipam with code 7", async () => {
-    writeFileSync(join(dir, "subnet.env"), "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.5.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n");
+    writeFileSync(
+      join(dir, "subnet.env"),
+      "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.5.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+    );
     for (const delegate of [{ name: "x" }, { ipam: {} }]) {
       const r = await call("ADD", conf({ delegate }));
       expect(r.json?.["code"]).toBe(7);

@@ -15,7 +15,12 @@ export interface Impl {
 
 export const WEFT: Impl = { label: "weft", pluginDir: WEFT_PLUGIN_DIR, maxVersion: "1.1.0", isOurs: true };
 /** Debian's containernetworking-plugins 1.1.1: spec up to 1.0.0, no GC/STATUS, no flannel plugin. */
-export const REFERENCE: Impl = { label: "reference", pluginDir: REFERENCE_PLUGIN_DIR, maxVersion: "1.0.0", isOurs: false };
+export const REFERENCE: Impl = {
+  label: "reference",
+  pluginDir: REFERENCE_PLUGIN_DIR,
+  maxVersion: "1.0.0",
+  isOurs: false,
+};
 
 export function implsUnderTest(): Impl[] {
   const dir = process.env["PLUGIN_DIR"];

@@ -3,11 +3,30 @@
 // Pod traffic stays on the per-run bridge: container <-> container and container <-> gateway only.
 // Install: scripts/install-podman.sh. If podman cannot run here, every test is skipped with the
 // precise reason found at runtime.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cachedResults, CNI_CACHE_DIR, containerView, natRulesFor, podmanPrerequisiteProblem, PodmanEnv, removeHostLeftovers, type ContainerView } from "../netns-fixtures/podman/podman.ts";
+import {
+  cachedResults,
+  CNI_CACHE_DIR,
+  containerView,
+  natRulesFor,
+  podmanPrerequisiteProblem,
+  PodmanEnv,
+  removeHostLeftovers,
+  type ContainerView,
+} from "../netns-fixtures/podman/podman.ts";
 import { REFERENCE_PLUGIN_DIR, requireBuilt, WEFT_BIN } from "../netns-fixtures/oracles/reference.ts";
 import { ipJson, run } from "../netns-fixtures/topology/sh.ts";
 import { runPrefix } from "../netns-fixtures/topology/topology.ts";
@@ -15,7 +34,9 @@ import { runPrefix } from "../netns-fixtures/topology/topology.ts";
 async function podmanUnavailable(): Promise<string | undefined> {
   const problem = podmanPrerequisiteProblem();
   if (problem) return problem;
-  const env = await PodmanEnv.create({ prefix: `${runPrefix()}p`, pluginDirs: [REFERENCE_PLUGIN_DIR] }).catch((e: unknown) => String(e));
+  const env = await PodmanEnv.create({ prefix: `${runPrefix()}p`, pluginDirs: [REFERENCE_PLUGIN_DIR] }).catch(
+    (e: unknown) => String(e),
+  );
   if (typeof env === "string") return `podman cannot import an image: ${env}`;
   try {
     return await env.probe();
@@ -37,7 +58,11 @@ interface Mode {
 
 const MODES: readonly Mode[] = [
   { label: "weft (dist/bin)", dirs: (d) => [join(d, "weft"), join(d, "extra")], wrapped: false },
-  { label: "reference (/usr/lib/cni + weft flannel)", dirs: (d) => [join(d, "wrap"), REFERENCE_PLUGIN_DIR, join(d, "flannel-only")], wrapped: true },
+  {
+    label: "reference (/usr/lib/cni + weft flannel)",
+    dirs: (d) => [join(d, "wrap"), REFERENCE_PLUGIN_DIR, join(d, "flannel-only")],
+    wrapped: true,
+  },
 ];
 
 /**
@@ -84,7 +109,11 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
 
   afterAll(async () => {
     await env?.teardown();
-    await removeHostLeftovers({ networks: [bridgeNet, `${bridgeNet}c`, `${bridgeNet}t`, flannelNet], bridges: [br0, br1], netnsPaths });
+    await removeHostLeftovers({
+      networks: [bridgeNet, `${bridgeNet}c`, `${bridgeNet}t`, flannelNet],
+      bridges: [br0, br1],
+      netnsPaths,
+    });
     if (plugins) rmSync(plugins, { recursive: true, force: true });
   });
 
@@ -93,13 +122,23 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
     expect(r.exitCode, `podman run ${name}: ${r.stderr}`).toBe(0);
     return r.stdout.trim();
   };
-  const pingFrom = (name: string, ip: string) => env.podman(["exec", name, "ping", "-c1", "-W2", ip], { allowFail: true });
+  const pingFrom = (name: string, ip: string) =>
+    env.podman(["exec", name, "ping", "-c1", "-W2", ip], { allowFail: true });
 
   it("a bridge + host-local network (1.0.0): two containers get IPs from the range and reach each other and the gateway", async () => {
     env.writeConflist({
       cniVersion: "1.0.0",
       name: bridgeNet,
-      plugins: [{ type: "bridge", bridge: br0, isGateway: true, ipMasq: false, hairpinMode: true, ipam: { type: "host-local", dataDir: ipam, ranges: [[{ subnet: "10.244.250.0/24" }]] } }],
+      plugins: [
+        {
+          type: "bridge",
+          bridge: br0,
+          isGateway: true,
+          ipMasq: false,
+          hairpinMode: true,
+          ipam: { type: "host-local", dataDir: ipam, ranges: [[{ subnet: "10.244.250.0/24" }]] },
+        },
+      ],
     });
     const t0 = performance.now();
     const id1 = await start("b1", bridgeNet);
@@ -114,7 +153,12 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
       expect(readFileSync(join(ipam, bridgeNet, v.ip), "utf8").startsWith(v.id)).toBe(true);
     }
     expect(v1.ip).not.toBe(v2.ip);
-    const addrs = await ipJson<{ addr_info: { local: string; prefixlen: number }[] }[]>(undefined, ["addr", "show", "dev", br0]);
+    const addrs = await ipJson<{ addr_info: { local: string; prefixlen: number }[] }[]>(undefined, [
+      "addr",
+      "show",
+      "dev",
+      br0,
+    ]);
     expect(addrs[0]?.addr_info).toContainEqual(expect.objectContaining({ local: "10.244.250.1", prefixlen: 24 }));
     expect((await pingFrom("b1", v2.ip)).exitCode).toBe(0);
     expect((await pingFrom("b2", v1.ip)).exitCode).toBe(0);
@@ -143,7 +187,9 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
     netnsPaths.push(again.sandbox);
     expect(again.inspect.ip).toBe(again.ip);
     expect((await pingFrom("b1", again.ip)).exitCode).toBe(0);
-    const held = (await run("ls", [join(ipam, bridgeNet)])).stdout.split("\n").filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+    const held = (await run("ls", [join(ipam, bridgeNet)])).stdout
+      .split("\n")
+      .filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
     expect(held.sort()).toEqual([v?.ip ?? "", again.ip].sort());
   });
 
@@ -163,7 +209,26 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
         },
       ],
     });
-    const r = await env.podman(["run", "-d", "--name", "s1", "--cgroup-parent", `/${prefix}`, "--network", net, "--ip", "10.244.250.77", "--mac-address", "0a:58:0a:f4:fa:4d", env.image, "sleep", "100000"], { allowFail: true });
+    const r = await env.podman(
+      [
+        "run",
+        "-d",
+        "--name",
+        "s1",
+        "--cgroup-parent",
+        `/${prefix}`,
+        "--network",
+        net,
+        "--ip",
+        "10.244.250.77",
+        "--mac-address",
+        "0a:58:0a:f4:fa:4d",
+        env.image,
+        "sleep",
+        "100000",
+      ],
+      { allowFail: true },
+    );
     expect(r.exitCode, r.stderr).toBe(0);
     const v = await containerView(env, "s1", r.stdout.trim(), net);
     netnsPaths.push(v.sandbox);
@@ -181,14 +246,22 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
       cniVersion: "0.4.0",
       name: net,
       plugins: [
-        { type: "bridge", bridge: br0, isGateway: true, ipMasq: false, ipam: { type: "host-local", dataDir: ipam, ranges: [[{ subnet: "10.244.250.0/24" }]] } },
+        {
+          type: "bridge",
+          bridge: br0,
+          isGateway: true,
+          ipMasq: false,
+          ipam: { type: "host-local", dataDir: ipam, ranges: [[{ subnet: "10.244.250.0/24" }]] },
+        },
         { type: "tuning", sysctl: { "net.ipv4.conf.eth0.arp_notify": "1" } },
       ],
     });
     const id = await start("t1", net);
     const v = await containerView(env, "t1", id, net);
     netnsPaths.push(v.sandbox);
-    expect((await env.podman(["exec", "t1", "cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify"])).stdout.trim()).toBe("1");
+    expect((await env.podman(["exec", "t1", "cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify"])).stdout.trim()).toBe(
+      "1",
+    );
     expect(v.result["cniVersion"]).toBe("0.4.0");
     expect(v.result["ips"]).toEqual([{ version: "4", address: v.cidr, gateway: "10.244.250.1", interface: 2 }]);
     expect(v.inspect.ip).toBe(v.ip);
@@ -203,7 +276,9 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
     await env.podman(["rm", "-f", "-t", "0", "b1", "b2"]);
     console.info(`[${mode.label}] podman rm -f of two containers: ${Math.round(performance.now() - t0)} ms`);
     expect(existsSync(join(ipam, bridgeNet, v?.ip ?? "none"))).toBe(false);
-    const left = (await run("ls", [join(ipam, bridgeNet)])).stdout.split("\n").filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+    const left = (await run("ls", [join(ipam, bridgeNet)])).stdout
+      .split("\n")
+      .filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
     expect(left).toEqual([]);
     expect(cachedResults(bridgeNet)).toEqual([]);
     for (const p of netnsPaths) expect(existsSync(p)).toBe(false);
@@ -212,11 +287,22 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
 
   it("a flannel network reads subnet.env and delegates to bridge + host-local: MTU, flannel route, masquerade, reachability", async () => {
     const subnetEnv = join(env.dir, "subnet.env");
-    writeFileSync(subnetEnv, "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.251.1/24\nFLANNEL_MTU=1400\nFLANNEL_IPMASQ=false\n");
+    writeFileSync(
+      subnetEnv,
+      "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.251.1/24\nFLANNEL_MTU=1400\nFLANNEL_IPMASQ=false\n",
+    );
     env.writeConflist({
       cniVersion: "1.0.0",
       name: flannelNet,
-      plugins: [{ type: "flannel", subnetFile: subnetEnv, dataDir: join(env.dir, "flannel"), ipam: { dataDir: ipam }, delegate: { bridge: br1, hairpinMode: true } }],
+      plugins: [
+        {
+          type: "flannel",
+          subnetFile: subnetEnv,
+          dataDir: join(env.dir, "flannel"),
+          ipam: { dataDir: ipam },
+          delegate: { bridge: br1, hairpinMode: true },
+        },
+      ],
     });
     const id1 = await start("f1", flannelNet);
     const id2 = await start("f2", flannelNet);
@@ -229,8 +315,17 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
       expect(v.routes).toContain("10.244.0.0/16 via 10.244.251.1 dev eth0");
       expect(v.inspect.gateway).toBe("10.244.251.1");
       const saved = JSON.parse(readFileSync(join(env.dir, "flannel", v.id), "utf8")) as Record<string, unknown>;
-      expect(saved).toMatchObject({ type: "bridge", bridge: br1, name: flannelNet, mtu: 1400, ipMasq: true, isGateway: true });
-      expect((await natRulesFor(flannelNet)).some((l) => l.includes(v.id) && l.startsWith(`-A POSTROUTING -s ${v.ip}/32 `))).toBe(true);
+      expect(saved).toMatchObject({
+        type: "bridge",
+        bridge: br1,
+        name: flannelNet,
+        mtu: 1400,
+        ipMasq: true,
+        isGateway: true,
+      });
+      expect(
+        (await natRulesFor(flannelNet)).some((l) => l.includes(v.id) && l.startsWith(`-A POSTROUTING -s ${v.ip}/32 `)),
+      ).toBe(true);
     }
     expect(v1.result["routes"]).toEqual([{ dst: "10.244.0.0/16" }]);
     expect((await pingFrom("f1", v2.ip)).exitCode).toBe(0);
@@ -240,19 +335,27 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
 
   // The wrappers first on CNI_PATH log every exec of bridge and host-local. A reference flannel
   // execs the `bridge` found first on CNI_PATH (invoke.DelegateAdd), which execs host-local the same way.
-  it.runIf(mode.wrapped)("flannel execs the delegate bridge found first on CNI_PATH, which execs host-local from CNI_PATH", () => {
-    const log = existsSync(join(plugins, "calls.log")) ? readFileSync(join(plugins, "calls.log"), "utf8").split("\n") : [];
-    const calls = (v: ContainerView | undefined) => log.filter((l) => v !== undefined && l.startsWith("ADD ") && l.endsWith(` ${v.id}`));
-    const { bridge, flannel } = views.get(mode.label) ?? {};
-    // the oracle works: podman's own exec of the reference bridge, and its host-local, were logged
-    expect(calls(bridge)).toEqual([`ADD bridge ${bridge?.id}`, `ADD host-local ${bridge?.id}`]);
-    expect(calls(flannel)).toEqual([`ADD bridge ${flannel?.id}`, `ADD host-local ${flannel?.id}`]);
-  });
+  it.runIf(mode.wrapped)(
+    "flannel execs the delegate bridge found first on CNI_PATH, which execs host-local from CNI_PATH",
+    () => {
+      const log = existsSync(join(plugins, "calls.log"))
+        ? readFileSync(join(plugins, "calls.log"), "utf8").split("\n")
+        : [];
+      const calls = (v: ContainerView | undefined) =>
+        log.filter((l) => v !== undefined && l.startsWith("ADD ") && l.endsWith(` ${v.id}`));
+      const { bridge, flannel } = views.get(mode.label) ?? {};
+      // the oracle works: podman's own exec of the reference bridge, and its host-local, were logged
+      expect(calls(bridge)).toEqual([`ADD bridge ${bridge?.id}`, `ADD host-local ${bridge?.id}`]);
+      expect(calls(flannel)).toEqual([`ADD bridge ${flannel?.id}`, `ADD host-local ${flannel?.id}`]);
+    },
+  );
 
   it("podman rm -f of the flannel containers removes the saved delegate configs, the IPs and the masquerade rules", async () => {
     await env.podman(["rm", "-f", "-t", "0", "f1", "f2"]);
     expect((await run("ls", ["-A", join(env.dir, "flannel")])).stdout.trim()).toBe("");
-    const left = (await run("ls", [join(ipam, flannelNet)])).stdout.split("\n").filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+    const left = (await run("ls", [join(ipam, flannelNet)])).stdout
+      .split("\n")
+      .filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
     expect(left).toEqual([]);
     expect(await natRulesFor(flannelNet)).toEqual([]);
     expect(cachedResults(flannelNet)).toEqual([]);
@@ -260,23 +363,32 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
   });
 });
 
-describe.skipIf(unavailable !== undefined)(`podman sees the same network from weft and from the reference${skipNote}`, () => {
-  const shape = (v: ContainerView | undefined) =>
-    v && { prefixLen: v.inspect.prefixLen, gateway: v.inspect.gateway, mtu: v.mtu, routes: v.routes.map((r) => r.replace(/src \S+/, "src X")), resultKeys: Object.keys(v.result).sort() };
+describe.skipIf(unavailable !== undefined)(
+  `podman sees the same network from weft and from the reference${skipNote}`,
+  () => {
+    const shape = (v: ContainerView | undefined) =>
+      v && {
+        prefixLen: v.inspect.prefixLen,
+        gateway: v.inspect.gateway,
+        mtu: v.mtu,
+        routes: v.routes.map((r) => r.replace(/src \S+/, "src X")),
+        resultKeys: Object.keys(v.result).sort(),
+      };
 
-  it("same prefix, gateway, routes, MTU and result shape inside the containers", () => {
-    const [a, b] = MODES.map((m) => views.get(m.label));
-    expect(a && b, "both modes must have run").toBeTruthy();
-    expect(shape(a?.bridge)).toEqual(shape(b?.bridge));
-    expect(shape(a?.flannel)).toEqual(shape(b?.flannel));
-  });
+    it("same prefix, gateway, routes, MTU and result shape inside the containers", () => {
+      const [a, b] = MODES.map((m) => views.get(m.label));
+      expect(a && b, "both modes must have run").toBeTruthy();
+      expect(shape(a?.bridge)).toEqual(shape(b?.bridge));
+      expect(shape(a?.flannel)).toEqual(shape(b?.flannel));
+    });
 
-  // Debian's plugins 1.1.1 build the veth with a zero-valued Go LinkAttrs and so ask the kernel for
-  // txqueuelen 0; upstream fixed that in plugins v1.6.0 (containernetworking/plugins#1100) and
-  // keeps the kernel default, 1000, like weft. Asserted on each side so a change shows up.
-  it("the container's veth keeps the kernel's default txqueuelen (1000); the Debian reference sets 0", () => {
-    const [a, b] = MODES.map((m) => views.get(m.label));
-    expect(a?.bridge?.txQueueLen).toBe(1000);
-    expect(b?.bridge?.txQueueLen).toBe(0);
-  });
-});
+    // Debian's plugins 1.1.1 build the veth with a zero-valued Go LinkAttrs and so ask the kernel for
+    // txqueuelen 0; upstream fixed that in plugins v1.6.0 (containernetworking/plugins#1100) and
+    // keeps the kernel default, 1000, like weft. Asserted on each side so a change shows up.
+    it("the container's veth keeps the kernel's default txqueuelen (1000); the Debian reference sets 0", () => {
+      const [a, b] = MODES.map((m) => views.get(m.label));
+      expect(a?.bridge?.txQueueLen).toBe(1000);
+      expect(b?.bridge?.txQueueLen).toBe(0);
+    });
+  },
+);

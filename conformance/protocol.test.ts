@@ -16,7 +16,11 @@ describe.each(implsUnderTest())("CNI protocol through the plugin binaries [$labe
 
   it("VERSION prints the supported versions without reading stdin", async () => {
     for (const p of ["bridge", "host-local", "loopback"]) {
-      const r = await callPlugin({ plugin: bin(p), command: "VERSION", omit: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"] });
+      const r = await callPlugin({
+        plugin: bin(p),
+        command: "VERSION",
+        omit: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"],
+      });
       expect(r.code, r.stderr).toBe(0);
       expect(r.json?.["supportedVersions"]).toEqual(versionsOf(impl));
       expect(r.json?.["cniVersion"]).toBe(impl.maxVersion);
@@ -25,19 +29,34 @@ describe.each(implsUnderTest())("CNI protocol through the plugin binaries [$labe
   });
 
   it("reports every missing required variable at once with code 4", async () => {
-    const r = await callPlugin({ plugin: bin("host-local"), command: "ADD", conf: hostLocalConf("0.4.0"), omit: ["CNI_NETNS", "CNI_IFNAME", "CNI_PATH"] });
+    const r = await callPlugin({
+      plugin: bin("host-local"),
+      command: "ADD",
+      conf: hostLocalConf("0.4.0"),
+      omit: ["CNI_NETNS", "CNI_IFNAME", "CNI_PATH"],
+    });
     expect(r.code).toBe(1);
     expect(r.json?.["code"]).toBe(4);
     expect(r.json?.["msg"]).toMatch(/^required env variables \[CNI_NETNS,CNI_IFNAME,CNI_PATH\] missing/);
   });
 
   it("DEL does not require CNI_NETNS", async () => {
-    const r = await callPlugin({ plugin: bin("host-local"), command: "DEL", conf: hostLocalConf("0.4.0"), omit: ["CNI_NETNS"] });
+    const r = await callPlugin({
+      plugin: bin("host-local"),
+      command: "DEL",
+      conf: hostLocalConf("0.4.0"),
+      omit: ["CNI_NETNS"],
+    });
     expect(r.code, r.stdout + r.stderr).toBe(0);
   });
 
   it("refuses a containerID with invalid characters with code 4", async () => {
-    const r = await callPlugin({ plugin: bin("host-local"), command: "ADD", conf: hostLocalConf("0.4.0"), containerID: "some-%%container-id" });
+    const r = await callPlugin({
+      plugin: bin("host-local"),
+      command: "ADD",
+      conf: hostLocalConf("0.4.0"),
+      containerID: "some-%%container-id",
+    });
     expect(r.json?.["code"]).toBe(4);
     expect(r.json?.["msg"]).toMatch(/^invalid characters in containerID/);
   });
@@ -71,7 +90,11 @@ describe.each(implsUnderTest())("CNI protocol through the plugin binaries [$labe
   });
 
   it("refuses a bad network name with code 7", async () => {
-    const r = await callPlugin({ plugin: bin("host-local"), command: "ADD", conf: { ...hostLocalConf("0.4.0"), name: "te%%st" } });
+    const r = await callPlugin({
+      plugin: bin("host-local"),
+      command: "ADD",
+      conf: { ...hostLocalConf("0.4.0"), name: "te%%st" },
+    });
     expect(r.json?.["code"]).toBe(7);
   });
 
@@ -100,10 +123,20 @@ describe.each(implsUnderTest())("CNI protocol through the plugin binaries [$labe
   });
 
   it.runIf(impl.isOurs)("GC and STATUS are gated on 1.1.0 (weft only: " + DIFFERENCES.version110 + ")", async () => {
-    const gc = await callPlugin({ plugin: bin("host-local"), command: "GC", conf: hostLocalConf("1.0.0"), omit: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"] });
+    const gc = await callPlugin({
+      plugin: bin("host-local"),
+      command: "GC",
+      conf: hostLocalConf("1.0.0"),
+      omit: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"],
+    });
     expect(gc.json?.["code"]).toBe(1);
     expect(gc.json?.["msg"]).toMatch(/^config version does not allow GC/);
-    const st = await callPlugin({ plugin: bin("host-local"), command: "STATUS", conf: hostLocalConf("1.1.0"), omit: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"] });
+    const st = await callPlugin({
+      plugin: bin("host-local"),
+      command: "STATUS",
+      conf: hostLocalConf("1.1.0"),
+      omit: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"],
+    });
     expect(st.code, st.stdout).toBe(0);
   });
 });

@@ -18,7 +18,9 @@ export function controlPlaneOnly(log: Logger): DataPlane {
   const backend = (type: BackendType): Backend => ({
     type,
     async register(o: RegisterOptions): Promise<BackendNetwork> {
-      log.warn("control-plane-only data plane: no device, routes or rules are programmed on this node", { backend: type });
+      log.warn("control-plane-only data plane: no device, routes or rules are programmed on this node", {
+        backend: type,
+      });
       const attrs: LeaseAttrs = {
         PublicIP: o.extIface.publicIP ?? "0.0.0.0",
         ...(o.extIface.publicIPv6 && o.config.enableIPv6 ? { PublicIPv6: o.extIface.publicIPv6 } : {}),
@@ -31,7 +33,12 @@ export function controlPlaneOnly(log: Logger): DataPlane {
         lease,
         mtu: type === "vxlan" ? underlay - (o.config.enableIPv6 ? VXLAN_OVERHEAD_V6 : VXLAN_OVERHEAD_V4) : underlay,
         async handleEvents(batch) {
-          for (const e of batch) log.info(`peer ${e.type}`, { subnet: describeLease(e.lease), public_ip: e.lease.attrs.PublicIP, backend: e.lease.attrs.BackendType });
+          for (const e of batch)
+            log.info(`peer ${e.type}`, {
+              subnet: describeLease(e.lease),
+              public_ip: e.lease.attrs.PublicIP,
+              backend: e.lease.attrs.BackendType,
+            });
         },
         async run(signal) {
           while (!signal.aborted) await sleep(2 ** 31 - 1, signal);

@@ -46,7 +46,12 @@ export interface TrafficOptions {
   readonly forwardRules: boolean;
   readonly resyncSeconds: number;
   /** Networks and subnets (both families) of the previous subnet.env, to delete stale rules. */
-  readonly previous?: { readonly network?: string; readonly subnet?: string; readonly ipv6Network?: string; readonly ipv6Subnet?: string };
+  readonly previous?: {
+    readonly network?: string;
+    readonly subnet?: string;
+    readonly ipv6Network?: string;
+    readonly ipv6Subnet?: string;
+  };
 }
 
 /** Masquerade and forward rules (iptables or nftables). */
@@ -65,4 +70,3 @@ export interface DataPlane {
   backend(type: BackendType): Backend | undefined;
   readonly traffic?: TrafficRules;
 }
-

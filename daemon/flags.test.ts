@@ -22,7 +22,17 @@ describe("flanneld flags", () => {
   });
 
   it("accepts Go flag syntax: one or two dashes, =value, separate value, bare bools and =false", () => {
-    const f = parse(["-kube-subnet-mgr", "--ip-masq", "--iface=eth1", "-iface", "10.0.0.5", "--healthz-port", "8081", "--iptables-forward-rules=false", "-v=2"]);
+    const f = parse([
+      "-kube-subnet-mgr",
+      "--ip-masq",
+      "--iface=eth1",
+      "-iface",
+      "10.0.0.5",
+      "--healthz-port",
+      "8081",
+      "--iptables-forward-rules=false",
+      "-v=2",
+    ]);
     expect(f.kubeSubnetMgr).toBe(true);
     expect(f.ipMasq).toBe(true);
     expect(f.iface).toEqual(["eth1", "10.0.0.5"]);
@@ -41,7 +51,12 @@ describe("flanneld flags", () => {
   });
 
   it("applies FLANNELD_* variables only to flags not on the command line", () => {
-    const env = { FLANNELD_PUBLIC_IP: "192.0.2.9", FLANNELD_IP_MASQ: "true", FLANNELD_SUBNET_FILE: "/tmp/env", FLANNELD_IFACE: "eth9" };
+    const env = {
+      FLANNELD_PUBLIC_IP: "192.0.2.9",
+      FLANNELD_IP_MASQ: "true",
+      FLANNELD_SUBNET_FILE: "/tmp/env",
+      FLANNELD_IFACE: "eth9",
+    };
     const f = parse(["--subnet-file=/cli/wins", "--iface", "eth0"], env);
     expect(f.publicIp).toBe("192.0.2.9");
     expect(f.ipMasq).toBe(true);
@@ -67,7 +82,9 @@ describe("flanneld flags", () => {
   });
 
   it.each([0, 1440, -5])("rejects --subnet-lease-renew-margin=%i and says the allowed range", (m) => {
-    expect(() => parse([`--subnet-lease-renew-margin=${m}`])).toThrow(/--subnet-lease-renew-margin=.* between 1 and 1439/);
+    expect(() => parse([`--subnet-lease-renew-margin=${m}`])).toThrow(
+      /--subnet-lease-renew-margin=.* between 1 and 1439/,
+    );
   });
 
   it("accepts the margin limits 1 and 1439", () => {

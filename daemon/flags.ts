@@ -69,36 +69,97 @@ export interface FlagSpec {
 }
 
 function spec<K extends Key>(flag: string, key: K, def: FlannelFlags[K], help: string, env?: string): FlagSpec {
-  const kind: Kind = Array.isArray(def) ? "list" : typeof def === "boolean" ? "bool" : typeof def === "number" ? "int" : "string";
+  const kind: Kind = Array.isArray(def)
+    ? "list"
+    : typeof def === "boolean"
+      ? "bool"
+      : typeof def === "number"
+        ? "int"
+        : "string";
   return { flag, key, env: env ?? `FLANNELD_${flag.toUpperCase().replace(/-/g, "_")}`, kind, default: def, help };
 }
 
 export const FLAGS: readonly FlagSpec[] = [
-  spec("etcd-endpoints", "etcdEndpoints", "http://127.0.0.1:4001,http://127.0.0.1:2379", "comma-separated list of etcd endpoints"),
+  spec(
+    "etcd-endpoints",
+    "etcdEndpoints",
+    "http://127.0.0.1:4001,http://127.0.0.1:2379",
+    "comma-separated list of etcd endpoints",
+  ),
   spec("etcd-prefix", "etcdPrefix", "/coreos.com/network", "etcd prefix of the network config and subnet leases"),
   spec("etcd-keyfile", "etcdKeyfile", "", "TLS client key file for etcd (TLS is used only with both key and cert)"),
   spec("etcd-certfile", "etcdCertfile", "", "TLS client certificate file for etcd"),
   spec("etcd-cafile", "etcdCafile", "", "CA bundle that signed the etcd server certificates"),
   spec("etcd-username", "etcdUsername", "", "etcd user name for authentication"),
   spec("etcd-password", "etcdPassword", "", "etcd password for authentication"),
-  spec("kube-subnet-mgr", "kubeSubnetMgr", false, "use the Kubernetes API (node podCIDR + annotations) instead of etcd"),
+  spec(
+    "kube-subnet-mgr",
+    "kubeSubnetMgr",
+    false,
+    "use the Kubernetes API (node podCIDR + annotations) instead of etcd",
+  ),
   spec("kube-api-url", "kubeApiUrl", "", "Kubernetes API server URL (default: in-cluster configuration)"),
-  spec("kubeconfig-file", "kubeconfigFile", "", "kubeconfig file to reach the API server (default: in-cluster configuration)"),
-  spec("kube-annotation-prefix", "kubeAnnotationPrefix", "flannel.alpha.coreos.com", "prefix of the node annotations flannel reads and writes"),
-  spec("iface", "iface", [], "interface name or IP to use for inter-host traffic; repeat to give fallbacks, first match wins"),
-  spec("iface-regex", "ifaceRegex", [], "regex matched against interface IPs then names, tried after every --iface; repeatable"),
+  spec(
+    "kubeconfig-file",
+    "kubeconfigFile",
+    "",
+    "kubeconfig file to reach the API server (default: in-cluster configuration)",
+  ),
+  spec(
+    "kube-annotation-prefix",
+    "kubeAnnotationPrefix",
+    "flannel.alpha.coreos.com",
+    "prefix of the node annotations flannel reads and writes",
+  ),
+  spec(
+    "iface",
+    "iface",
+    [],
+    "interface name or IP to use for inter-host traffic; repeat to give fallbacks, first match wins",
+  ),
+  spec(
+    "iface-regex",
+    "ifaceRegex",
+    [],
+    "regex matched against interface IPs then names, tried after every --iface; repeatable",
+  ),
   spec("iface-can-reach", "ifaceCanReach", "", "use the interface of the route to this IP"),
   spec("public-ip", "publicIp", "", "IPv4 address other hosts reach this one at (default: the interface address)"),
   spec("public-ipv6", "publicIpv6", "", "IPv6 address other hosts reach this one at (default: the interface address)"),
-  spec("subnet-file", "subnetFile", "/run/flannel/subnet.env", "file the acquired subnet is written to (read by the flannel CNI plugin)"),
-  spec("subnet-lease-renew-margin", "subnetLeaseRenewMargin", 60, "renew the etcd lease this many minutes before it expires (1..1439)"),
+  spec(
+    "subnet-file",
+    "subnetFile",
+    "/run/flannel/subnet.env",
+    "file the acquired subnet is written to (read by the flannel CNI plugin)",
+  ),
+  spec(
+    "subnet-lease-renew-margin",
+    "subnetLeaseRenewMargin",
+    60,
+    "renew the etcd lease this many minutes before it expires (1..1439)",
+  ),
   spec("ip-masq", "ipMasq", false, "masquerade traffic leaving the flannel network"),
-  spec("ip-masq-fully-random-disable", "ipMasqFullyRandomDisable", false, "do not use --random-fully in the masquerade rules"),
+  spec(
+    "ip-masq-fully-random-disable",
+    "ipMasqFullyRandomDisable",
+    false,
+    "do not use --random-fully in the masquerade rules",
+  ),
   spec("iptables-resync", "iptablesResync", 5, "seconds between checks that the iptables rules are still in place"),
   spec("iptables-forward-rules", "iptablesForwardRules", true, "add FORWARD ACCEPT rules for the flannel network"),
   spec("ip-blackhole-route", "ipBlackholeRoute", false, "add a blackhole route for this node's subnet"),
-  spec("net-config-path", "netConfigPath", "/etc/kube-flannel/net-conf.json", "network config file (with --kube-subnet-mgr)"),
-  spec("set-node-network-unavailable", "setNodeNetworkUnavailable", true, "set the node condition NetworkUnavailable=False once running (kube mode)"),
+  spec(
+    "net-config-path",
+    "netConfigPath",
+    "/etc/kube-flannel/net-conf.json",
+    "network config file (with --kube-subnet-mgr)",
+  ),
+  spec(
+    "set-node-network-unavailable",
+    "setNodeNetworkUnavailable",
+    true,
+    "set the node condition NetworkUnavailable=False once running (kube mode)",
+  ),
   spec(
     "cni-socket",
     "cniSocket",
@@ -132,7 +193,8 @@ function convert(f: FlagSpec, raw: string, source: string): string | boolean | n
     throw new FlagError(`invalid boolean ${JSON.stringify(raw)} for ${source}: use true or false`);
   }
   if (f.kind === "int") {
-    if (!/^[+-]?\d+$/.test(raw.trim())) throw new FlagError(`invalid number ${JSON.stringify(raw)} for ${source}: give a whole number`);
+    if (!/^[+-]?\d+$/.test(raw.trim()))
+      throw new FlagError(`invalid number ${JSON.stringify(raw)} for ${source}: give a whole number`);
     return Number(raw.trim());
   }
   return raw;
@@ -162,7 +224,10 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
     if (arg === "--") {
-      if (i + 1 < argv.length) throw new FlagError(`unexpected argument ${JSON.stringify(argv[i + 1])}: flanneld takes only flags (see --help)`);
+      if (i + 1 < argv.length)
+        throw new FlagError(
+          `unexpected argument ${JSON.stringify(argv[i + 1])}: flanneld takes only flags (see --help)`,
+        );
       break;
     }
     if (!arg.startsWith("-") || arg === "-") {
@@ -213,10 +278,19 @@ export function validateFlags(f: FlannelFlags): void {
 
 /** `--help` text: one block per flag with its environment variable and default. */
 export function helpText(): string {
-  const lines = ["Usage: flanneld [flags]", "", "Flags (each can also be set by its FLANNELD_* environment variable; the command line wins):", ""];
+  const lines = [
+    "Usage: flanneld [flags]",
+    "",
+    "Flags (each can also be set by its FLANNELD_* environment variable; the command line wins):",
+    "",
+  ];
   for (const f of FLAGS) {
     const arg = f.kind === "bool" ? "" : f.kind === "int" ? " int" : " string";
-    const def = Array.isArray(f.default) ? "" : f.default === "" || f.default === false ? "" : ` (default ${String(f.default)})`;
+    const def = Array.isArray(f.default)
+      ? ""
+      : f.default === "" || f.default === false
+        ? ""
+        : ` (default ${String(f.default)})`;
     lines.push(`  --${f.flag}${arg}`);
     lines.push(`        ${f.help}${def}${f.kind === "list" ? " [repeatable]" : ""}${f.env ? `  [$${f.env}]` : ""}`);
   }

@@ -25,7 +25,11 @@ export async function startHealthz(host: string, port: number, isReady: () => bo
     res.end("not found: try /healthz or /readyz");
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (e) => reject(new Error(`healthz server cannot listen on ${host}:${port}: ${e.message}: change --healthz-ip/--healthz-port`)));
+    server.once("error", (e) =>
+      reject(
+        new Error(`healthz server cannot listen on ${host}:${port}: ${e.message}: change --healthz-ip/--healthz-port`),
+      ),
+    );
     server.listen(port, host, () => resolve());
   });
   const a = server.address();

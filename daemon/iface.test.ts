@@ -31,11 +31,27 @@ const src: IfaceSources = {
     return v;
   },
 };
-const base: SelectOptions = { iface: [], ifaceRegex: [], ifaceCanReach: "", publicIp: "", publicIpv6: "", ipv4: true, ipv6: false };
+const base: SelectOptions = {
+  iface: [],
+  ifaceRegex: [],
+  ifaceCanReach: "",
+  publicIp: "",
+  publicIpv6: "",
+  ipv4: true,
+  ipv6: false,
+};
 
 describe("external interface selection", () => {
   it("uses the lowest-metric default route's interface and its global IPv4 address", () => {
-    expect(selectInterface(base, src)).toEqual({ name: "eth0", index: 2, mtu: 1500, ipv4: "192.0.2.10", ipv6: "fe80::1", publicIP: "192.0.2.10", publicIPv6: "fe80::1" });
+    expect(selectInterface(base, src)).toEqual({
+      name: "eth0",
+      index: 2,
+      mtu: 1500,
+      ipv4: "192.0.2.10",
+      ipv6: "fe80::1",
+      publicIP: "192.0.2.10",
+      publicIPv6: "fe80::1",
+    });
   });
 
   it("tries --iface names and IPs in order, first match wins", () => {
@@ -76,11 +92,15 @@ describe("external interface selection", () => {
   });
 
   it("explains what to change when nothing fits", () => {
-    expect(() => selectInterface({ ...base, iface: ["wlan9"] }, src)).toThrow(/no interface matches --iface \["wlan9"\].*eth0/);
+    expect(() => selectInterface({ ...base, iface: ["wlan9"] }, src)).toThrow(
+      /no interface matches --iface \["wlan9"\].*eth0/,
+    );
     expect(() => selectInterface({ ...base, iface: ["dummy0"] }, src)).toThrow(/reports no MTU/);
     expect(() => selectInterface({ ...base, ifaceRegex: ["("] }, src)).toThrow(/not a valid regular expression/);
     expect(() => selectInterface({ ...base, publicIp: "banana" }, src)).toThrow(InterfaceError);
-    expect(() => selectInterface({ ...base, ifaceCanReach: "not-an-ip" }, src)).toThrow(/--iface-can-reach=not-an-ip is not an IP/);
+    expect(() => selectInterface({ ...base, ifaceCanReach: "not-an-ip" }, src)).toThrow(
+      /--iface-can-reach=not-an-ip is not an IP/,
+    );
     expect(() => selectInterface({ ...base, ipv4: false, ipv6: true }, src)).toThrow(/no default route/);
   });
 });

@@ -23,7 +23,9 @@ export interface ExternalInterface {
 
 /** What the selection reads; replaced in tests. */
 export interface IfaceSources {
-  readonly interfaces: () => Readonly<Record<string, readonly { address: string; family: string | number; internal: boolean }[] | undefined>>;
+  readonly interfaces: () => Readonly<
+    Record<string, readonly { address: string; family: string | number; internal: boolean }[] | undefined>
+  >;
   readonly readFile: (path: string) => string;
 }
 
@@ -122,12 +124,21 @@ function describe(src: IfaceSources, name: string, o: SelectOptions, matched?: s
     }
   };
   const mtu = read("mtu");
-  if (!mtu) throw new InterfaceError(`interface ${name} reports no MTU (/sys/class/net/${name}/mtu): pick another with --iface`);
+  if (!mtu)
+    throw new InterfaceError(
+      `interface ${name} reports no MTU (/sys/class/net/${name}/mtu): pick another with --iface`,
+    );
   const m = matched ? parseIp(matched) : undefined;
   const ipv4 = m?.family === 4 ? matched : addrs(src, name, 4)[0];
   const ipv6 = m?.family === 6 ? matched : addrs(src, name, 6)[0];
-  if (o.ipv4 && !ipv4) throw new InterfaceError(`interface ${name} has no IPv4 address: give an interface with one via --iface, or set --public-ip`);
-  if (o.ipv6 && !ipv6) throw new InterfaceError(`interface ${name} has no IPv6 address while EnableIPv6 is true: pick another with --iface`);
+  if (o.ipv4 && !ipv4)
+    throw new InterfaceError(
+      `interface ${name} has no IPv4 address: give an interface with one via --iface, or set --public-ip`,
+    );
+  if (o.ipv6 && !ipv6)
+    throw new InterfaceError(
+      `interface ${name} has no IPv6 address while EnableIPv6 is true: pick another with --iface`,
+    );
   const publicIP = o.publicIp || ipv4;
   const publicIPv6 = o.publicIpv6 || ipv6;
   return {
@@ -144,7 +155,8 @@ function describe(src: IfaceSources, name: string, o: SelectOptions, matched?: s
 /** Pick the external interface as flanneld does; errors say which flag to change. */
 export function selectInterface(o: SelectOptions, src: IfaceSources = SYSTEM_SOURCES): ExternalInterface {
   for (const v of [o.publicIp, o.publicIpv6]) {
-    if (v && !parseIp(v)) throw new InterfaceError(`--public-ip/--public-ipv6 value ${JSON.stringify(v)} is not an IP address`);
+    if (v && !parseIp(v))
+      throw new InterfaceError(`--public-ip/--public-ipv6 value ${JSON.stringify(v)} is not an IP address`);
   }
   const names = Object.keys(src.interfaces());
   const byIp = (ip: string) => names.find((n) => (src.interfaces()[n] ?? []).some((a) => a.address === ip));
@@ -158,7 +170,9 @@ export function selectInterface(o: SelectOptions, src: IfaceSources = SYSTEM_SOU
     try {
       re = new RegExp(pattern);
     } catch (e) {
-      throw new InterfaceError(`--iface-regex ${JSON.stringify(pattern)} is not a valid regular expression: ${(e as Error).message}`);
+      throw new InterfaceError(
+        `--iface-regex ${JSON.stringify(pattern)} is not a valid regular expression: ${(e as Error).message}`,
+      );
     }
     for (const n of names) {
       const hit = addrs(src, n, o.ipv4 ? 4 : 6).find((a) => re.test(a));
@@ -173,7 +187,8 @@ export function selectInterface(o: SelectOptions, src: IfaceSources = SYSTEM_SOU
     );
   }
   if (o.ifaceCanReach) {
-    if (!parseIp(o.ifaceCanReach)) throw new InterfaceError(`--iface-can-reach=${o.ifaceCanReach} is not an IP address`);
+    if (!parseIp(o.ifaceCanReach))
+      throw new InterfaceError(`--iface-can-reach=${o.ifaceCanReach} is not an IP address`);
     const via = routeInterface(src, o.ifaceCanReach);
     if (!via) throw new InterfaceError(`no route to --iface-can-reach=${o.ifaceCanReach}: add a route or give --iface`);
     return describe(src, via, o);
@@ -184,10 +199,14 @@ export function selectInterface(o: SelectOptions, src: IfaceSources = SYSTEM_SOU
   const holder = pub ? byIp(pub) : undefined;
   if (pub && holder) return describe(src, holder, o, pub);
   const name = defaultRouteInterface(src, o.ipv4 ? 4 : 6);
-  if (!name) throw new InterfaceError("no default route found to pick the interface from: add a default route or give --iface");
+  if (!name)
+    throw new InterfaceError("no default route found to pick the interface from: add a default route or give --iface");
   if (o.ipv4 && o.ipv6) {
     const v6 = defaultRouteInterface(src, 6);
-    if (v6 && v6 !== name) throw new InterfaceError(`the IPv4 default route uses ${name} but the IPv6 one uses ${v6}: dual-stack needs one interface, give --iface`);
+    if (v6 && v6 !== name)
+      throw new InterfaceError(
+        `the IPv4 default route uses ${name} but the IPv6 one uses ${v6}: dual-stack needs one interface, give --iface`,
+      );
   }
   return describe(src, name, o);
 }

@@ -1,7 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { checkNetworkConfig, parseNetworkConfig } from "./config.ts";
 import { formatCidr, parseCidr, type IpNet } from "../net/prefix.ts";
-import { allocateSubnet, fitsConfig, formatLeaseAttrs, LeaseWatcher, MAX_CANDIDATES, parseLeaseAttrs, parseSubnetKey, subnetKey, type Lease } from "./lease.ts";
+import {
+  allocateSubnet,
+  fitsConfig,
+  formatLeaseAttrs,
+  LeaseWatcher,
+  MAX_CANDIDATES,
+  parseLeaseAttrs,
+  parseSubnetKey,
+  subnetKey,
+  type Lease,
+} from "./lease.ts";
 
 const cidr = (s: string): IpNet => parseCidr(s) as IpNet;
 const cfgOf = (o: unknown) => checkNetworkConfig(parseNetworkConfig(JSON.stringify(o), "t"), "t");
@@ -9,7 +19,8 @@ const lease = (sn: string, ip: string, mac = "aa:aa:aa:aa:aa:aa"): Lease => ({
   subnet: cidr(sn),
   attrs: { PublicIP: ip, BackendType: "vxlan", BackendData: { VNI: 1, VtepMAC: mac } },
 });
-const show = (es: { type: string; lease: Lease }[]) => es.map((e) => `${e.type} ${formatCidr(e.lease.subnet as IpNet)}`);
+const show = (es: { type: string; lease: Lease }[]) =>
+  es.map((e) => `${e.type} ${formatCidr(e.lease.subnet as IpNet)}`);
 
 describe("lease keys", () => {
   it("formats and parses flannel's keys, keeping dots and turning / into -", () => {
@@ -31,19 +42,39 @@ describe("lease keys", () => {
 describe("lease attributes JSON", () => {
   it("writes flannel's field order with PublicIPv6 null and omits empty backend fields", () => {
     // Documentation/reservations.md example
-    expect(formatLeaseAttrs({ PublicIP: "192.168.64.3", BackendType: "vxlan", BackendData: { VNI: 1, VtepMAC: "c6:d2:32:6f:8f:44" } })).toBe(
+    expect(
+      formatLeaseAttrs({
+        PublicIP: "192.168.64.3",
+        BackendType: "vxlan",
+        BackendData: { VNI: 1, VtepMAC: "c6:d2:32:6f:8f:44" },
+      }),
+    ).toBe(
       '{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}',
     );
-    expect(formatLeaseAttrs({ PublicIP: "10.0.0.2", BackendType: "host-gw" })).toBe('{"PublicIP":"10.0.0.2","PublicIPv6":null,"BackendType":"host-gw"}');
-    expect(formatLeaseAttrs({ PublicIP: "10.0.0.2", PublicIPv6: "fc00::2", BackendType: "vxlan", BackendData: {}, BackendV6Data: { VNI: 1 } })).toBe(
+    expect(formatLeaseAttrs({ PublicIP: "10.0.0.2", BackendType: "host-gw" })).toBe(
+      '{"PublicIP":"10.0.0.2","PublicIPv6":null,"BackendType":"host-gw"}',
+    );
+    expect(
+      formatLeaseAttrs({
+        PublicIP: "10.0.0.2",
+        PublicIPv6: "fc00::2",
+        BackendType: "vxlan",
+        BackendData: {},
+        BackendV6Data: { VNI: 1 },
+      }),
+    ).toBe(
       '{"PublicIP":"10.0.0.2","PublicIPv6":"fc00::2","BackendType":"vxlan","BackendData":{},"BackendV6Data":{"VNI":1}}',
     );
   });
 
   it("parses what flannel writes, with any key case, and round-trips", () => {
-    const text = '{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}';
+    const text =
+      '{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}';
     expect(formatLeaseAttrs(parseLeaseAttrs(text))).toBe(text);
-    expect(parseLeaseAttrs('{"publicip":"10.1.1.1","backendtype":"host-gw"}')).toEqual({ PublicIP: "10.1.1.1", BackendType: "host-gw" });
+    expect(parseLeaseAttrs('{"publicip":"10.1.1.1","backendtype":"host-gw"}')).toEqual({
+      PublicIP: "10.1.1.1",
+      BackendType: "host-gw",
+    });
   });
 
   it("rejects a PublicIP that is not an IPv4 address", () => {
@@ -93,13 +124,19 @@ describe("lease watcher", () => {
 
   it("reports a first snapshot as Added, without the node's own lease", () => {
     const w = new LeaseWatcher(own);
-    expect(show(w.reset([own, lease("10.244.2.0/24", "192.0.2.2"), lease("10.244.3.0/24", "192.0.2.3")]))).toEqual(["added 10.244.2.0/24", "added 10.244.3.0/24"]);
+    expect(show(w.reset([own, lease("10.244.2.0/24", "192.0.2.2"), lease("10.244.3.0/24", "192.0.2.3")]))).toEqual([
+      "added 10.244.2.0/24",
+      "added 10.244.3.0/24",
+    ]);
   });
 
   it("diffs a later snapshot: new leases Added, vanished ones Removed, unchanged ones silent", () => {
     const w = new LeaseWatcher(own);
     w.reset([lease("10.244.2.0/24", "192.0.2.2"), lease("10.244.3.0/24", "192.0.2.3")]);
-    expect(show(w.reset([lease("10.244.3.0/24", "192.0.2.3"), lease("10.244.4.0/24", "192.0.2.4")]))).toEqual(["added 10.244.4.0/24", "removed 10.244.2.0/24"]);
+    expect(show(w.reset([lease("10.244.3.0/24", "192.0.2.3"), lease("10.244.4.0/24", "192.0.2.4")]))).toEqual([
+      "added 10.244.4.0/24",
+      "removed 10.244.2.0/24",
+    ]);
     expect(w.reset([lease("10.244.3.0/24", "192.0.2.3"), lease("10.244.4.0/24", "192.0.2.4")])).toEqual([]);
   });
 
@@ -112,7 +149,9 @@ describe("lease watcher", () => {
 
   it("diffs snapshots of 5,000 peers down to the few that changed", () => {
     const w = new LeaseWatcher(own);
-    const many = Array.from({ length: 5000 }, (_, i) => lease(`10.${10 + Math.floor(i / 256)}.${i % 256}.0/24`, `198.18.${Math.floor(i / 256)}.${i % 256}`));
+    const many = Array.from({ length: 5000 }, (_, i) =>
+      lease(`10.${10 + Math.floor(i / 256)}.${i % 256}.0/24`, `198.18.${Math.floor(i / 256)}.${i % 256}`),
+    );
     expect(w.reset(many)).toHaveLength(5000);
     const changed = [...many.slice(1, 4000), lease("10.99.0.0/24", "198.19.0.1"), ...many.slice(4000)];
     expect(show(w.reset(changed))).toEqual(["added 10.99.0.0/24", "removed 10.10.0.0/24"]);

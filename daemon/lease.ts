@@ -4,7 +4,17 @@
  * that turns snapshots and watch events into Added/Removed batches for the backends.
  */
 import type { NetworkConfig } from "./config.ts";
-import { blockSize, formatCidr, formatIp, maskNet, overlaps, parseIp, sameNet, type Family, type IpNet } from "../net/prefix.ts";
+import {
+  blockSize,
+  formatCidr,
+  formatIp,
+  maskNet,
+  overlaps,
+  parseIp,
+  sameNet,
+  type Family,
+  type IpNet,
+} from "../net/prefix.ts";
 
 /** What a node publishes with its lease. Field names are flannel's JSON names. */
 export interface LeaseAttrs {
@@ -71,7 +81,8 @@ export function formatLeaseAttrs(a: LeaseAttrs): string {
 /** Parse attrs JSON (case-insensitive keys like Go); throws with a message naming the bad field. */
 export function parseLeaseAttrs(text: string): LeaseAttrs {
   const doc: unknown = JSON.parse(text);
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new Error("lease attributes must be a JSON object");
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc))
+    throw new Error("lease attributes must be a JSON object");
   const get = (k: string): unknown => {
     const rec = doc as Record<string, unknown>;
     const hit = Object.keys(rec).find((x) => x.toLowerCase() === k.toLowerCase());
@@ -81,11 +92,13 @@ export function parseLeaseAttrs(text: string): LeaseAttrs {
     const v = get(k);
     if (v === undefined || v === null || v === "") return undefined;
     const a = typeof v === "string" ? parseIp(v) : undefined;
-    if (!a || a.family !== fam) throw new Error(`lease attribute ${k} is not an IPv${fam} address: ${JSON.stringify(v)}`);
+    if (!a || a.family !== fam)
+      throw new Error(`lease attribute ${k} is not an IPv${fam} address: ${JSON.stringify(v)}`);
     return v as string;
   };
   const bt = get("BackendType");
-  if (bt !== undefined && bt !== null && typeof bt !== "string") throw new Error("lease attribute BackendType must be a string");
+  if (bt !== undefined && bt !== null && typeof bt !== "string")
+    throw new Error("lease attribute BackendType must be a string");
   const v6 = ipField("PublicIPv6", 6);
   const bd = get("BackendData");
   const bd6 = get("BackendV6Data");
@@ -109,7 +122,10 @@ export function sameSubnets(a: Pick<Lease, "subnet" | "subnetV6">, b: Pick<Lease
 }
 
 export function describeLease(l: Pick<Lease, "subnet" | "subnetV6">): string {
-  return [l.subnet, l.subnetV6].filter((x): x is IpNet => x !== undefined).map(formatCidr).join(",");
+  return [l.subnet, l.subnetV6]
+    .filter((x): x is IpNet => x !== undefined)
+    .map(formatCidr)
+    .join(",");
 }
 
 // ---- allocation ----
@@ -148,13 +164,15 @@ export function allocateSubnet(
   let subnet: IpNet | undefined;
   let subnetV6: IpNet | undefined;
   if (cfg.enableIPv4) {
-    if (cfg.subnetMin === undefined || cfg.subnetMax === undefined) throw new Error("allocateSubnet: config not checked (SubnetMin/Max unset)");
+    if (cfg.subnetMin === undefined || cfg.subnetMax === undefined)
+      throw new Error("allocateSubnet: config not checked (SubnetMin/Max unset)");
     const taken = existing.flatMap((l) => (l.subnet ? [l.subnet] : []));
     subnet = pick(freeSubnets(4, cfg.subnetLen, cfg.subnetMin, cfg.subnetMax, taken));
     if (!subnet) return undefined;
   }
   if (cfg.enableIPv6) {
-    if (cfg.ipv6SubnetMin === undefined || cfg.ipv6SubnetMax === undefined) throw new Error("allocateSubnet: config not checked (IPv6SubnetMin/Max unset)");
+    if (cfg.ipv6SubnetMin === undefined || cfg.ipv6SubnetMax === undefined)
+      throw new Error("allocateSubnet: config not checked (IPv6SubnetMin/Max unset)");
     const taken = existing.flatMap((l) => (l.subnetV6 ? [l.subnetV6] : []));
     subnetV6 = pick(freeSubnets(6, cfg.ipv6SubnetLen, cfg.ipv6SubnetMin, cfg.ipv6SubnetMax, taken));
     if (!subnetV6) return undefined;
@@ -171,7 +189,8 @@ export function fitsConfig(cfg: NetworkConfig, l: Pick<Lease, "subnet" | "subnet
   }
   if (cfg.enableIPv6) {
     const s = l.subnetV6;
-    if (!s || s.prefix !== cfg.ipv6SubnetLen || cfg.ipv6SubnetMin === undefined || cfg.ipv6SubnetMax === undefined) return false;
+    if (!s || s.prefix !== cfg.ipv6SubnetLen || cfg.ipv6SubnetMin === undefined || cfg.ipv6SubnetMax === undefined)
+      return false;
     if (maskNet(s).ip !== s.ip || s.ip < cfg.ipv6SubnetMin || s.ip > cfg.ipv6SubnetMax) return false;
   }
   return true;

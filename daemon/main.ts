@@ -17,7 +17,8 @@ function readPrevious(path: string, log: Logger): SubnetEnv | undefined {
   try {
     return readSubnetEnv(path);
   } catch (e) {
-    if (!(e instanceof SubnetEnvError && e.missingFile)) log.warn("ignoring the previous subnet.env", { path, error: errorMessage(e) });
+    if (!(e instanceof SubnetEnvError && e.missingFile))
+      log.warn("ignoring the previous subnet.env", { path, error: errorMessage(e) });
     return undefined;
   }
 }
@@ -49,7 +50,11 @@ export interface DaemonContext {
 }
 
 /** Start the CNI server when it is on and the plugin is there; a failure is logged, never fatal. */
-async function startCniServer(flags: FlannelFlags, ctx: DaemonContext, log: Logger): Promise<CniServerHandle | undefined> {
+async function startCniServer(
+  flags: FlannelFlags,
+  ctx: DaemonContext,
+  log: Logger,
+): Promise<CniServerHandle | undefined> {
   const socketPath = cniSocketPath(flags);
   if (socketPath === undefined || ctx.flannelPlugin === undefined) return undefined;
   try {
@@ -100,7 +105,14 @@ export async function main(argv: readonly string[], ctx: DaemonContext): Promise
     const previousEnv = readPrevious(flags.subnetFile, log);
     const previous = previousSubnets(previousEnv);
     const dataPlane = await chooseDataPlane(process.env, log);
-    const manager = await createSubnetManager({ flags, env: process.env, log, signal: ac.signal, betweenPages: collectGarbage, ...(previous ? { previous } : {}) });
+    const manager = await createSubnetManager({
+      flags,
+      env: process.env,
+      log,
+      signal: ac.signal,
+      betweenPages: collectGarbage,
+      ...(previous ? { previous } : {}),
+    });
     // Once subnet.env is written: the CNI server, then (under systemd, Type=notify) READY=1; libc
     // via linux/, loaded only then.
     const onReady = (lease: Lease) => {
@@ -113,7 +125,15 @@ export async function main(argv: readonly string[], ctx: DaemonContext): Promise
           .catch((e: unknown) => log.warn("sd_notify failed", { error: errorMessage(e) }));
       });
     };
-    return await runFlanneld({ flags, log, manager, dataPlane, signal: ac.signal, onReady, ...(previousEnv ? { previousEnv } : {}) });
+    return await runFlanneld({
+      flags,
+      log,
+      manager,
+      dataPlane,
+      signal: ac.signal,
+      onReady,
+      ...(previousEnv ? { previousEnv } : {}),
+    });
   } catch (e) {
     if (ac.signal.aborted) return 0;
     log.error(errorMessage(e));

@@ -8,13 +8,24 @@ import { RecordingExec } from "./testing/recording-exec.ts";
 import { formatResult } from "./types/index.ts";
 import { NoopScratch, PLUGIN_DIR } from "./testing/plugins.ts";
 
-const rt: RuntimeConf = { containerId: "some-container-id", netns: "/some/netns/path", ifName: "eth0", args: [["FOO", "BAR"]], capabilityArgs: { portMappings: [{ hostPort: 8080, containerPort: 80 }] } };
+const rt: RuntimeConf = {
+  containerId: "some-container-id",
+  netns: "/some/netns/path",
+  ifName: "eth0",
+  args: [["FOO", "BAR"]],
+  capabilityArgs: { portMappings: [{ hostPort: 8080, containerPort: 80 }] },
+};
 const r100 = (addr: string): Record<string, unknown> => ({ cniVersion: "1.0.0", ips: [{ address: addr }] });
 
-function list(version: string, plugins: Record<string, unknown>[], extra: Record<string, unknown> = {}): ReturnType<typeof confListFromBytes> {
+function list(
+  version: string,
+  plugins: Record<string, unknown>[],
+  extra: Record<string, unknown> = {},
+): ReturnType<typeof confListFromBytes> {
   return confListFromBytes(JSON.stringify({ cniVersion: version, name: "some-list", ...extra, plugins }));
 }
-const three = (v = "1.0.0", extra: Record<string, unknown> = {}) => list(v, [{ type: "noop", name: "first" }, { type: "noop2" }, { type: "noop3" }], extra);
+const three = (v = "1.0.0", extra: Record<string, unknown> = {}) =>
+  list(v, [{ type: "noop", name: "first" }, { type: "noop2" }, { type: "noop3" }], extra);
 
 let dir: string;
 let exec: RecordingExec;
@@ -25,12 +36,18 @@ beforeEach(() => {
   cni = new CniConfig({ path: ["/opt/cni/bin", "/usr/lib/cni"], cacheDir: dir, exec, baseEnv: { HOME: "/root" } });
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
-const cacheFile = (net = "some-list", r: RuntimeConf = rt): string => join(dir, "results", `${net}-${r.containerId}-${r.ifName}`);
+const cacheFile = (net = "some-list", r: RuntimeConf = rt): string =>
+  join(dir, "results", `${net}-${r.containerId}-${r.ifName}`);
 
 describe("ADD", () => {
   it("passes only the capabilities that are enabled in the config and supplied by the runtime", async () => {
-    const l = list("1.0.0", [{ type: "noop", capabilities: { portMappings: true, somethingElse: true, noCapability: false } }]);
-    await cni.addNetworkList(l, { ...rt, capabilityArgs: { portMappings: [{ hostPort: 1 }], somethingElse: ["x"], noCapability: 1, notAdded: true } });
+    const l = list("1.0.0", [
+      { type: "noop", capabilities: { portMappings: true, somethingElse: true, noCapability: false } },
+    ]);
+    await cni.addNetworkList(l, {
+      ...rt,
+      capabilityArgs: { portMappings: [{ hostPort: 1 }], somethingElse: ["x"], noCapability: 1, notAdded: true },
+    });
     expect(exec.lastCall?.config?.["runtimeConfig"]).toEqual({ portMappings: [{ hostPort: 1 }], somethingElse: ["x"] });
   });
 
@@ -40,19 +57,42 @@ describe("ADD", () => {
   });
 
   it("runs every plugin with ADD in order, chaining prevResult, and returns the last result", async () => {
-    exec.on("noop", "ADD", { result: r100("10.0.0.1/24") }).on("noop2", "ADD", { result: r100("10.0.0.2/24") }).on("noop3", "ADD", { result: r100("10.0.0.3/24") });
+    exec
+      .on("noop", "ADD", { result: r100("10.0.0.1/24") })
+      .on("noop2", "ADD", { result: r100("10.0.0.2/24") })
+      .on("noop3", "ADD", { result: r100("10.0.0.3/24") });
     const result = await cni.addNetworkList(three(), rt);
     expect(exec.commands()).toEqual(["ADD noop", "ADD noop2", "ADD noop3"]);
-    expect(exec.calls.map((c) => c.config?.["prevResult"])).toEqual([undefined, r100("10.0.0.1/24"), r100("10.0.0.2/24")]);
+    expect(exec.calls.map((c) => c.config?.["prevResult"])).toEqual([
+      undefined,
+      r100("10.0.0.1/24"),
+      r100("10.0.0.2/24"),
+    ]);
     for (const c of exec.calls) expect(c.config).toMatchObject({ name: "some-list", cniVersion: "1.0.0" });
     expect(result).toEqual(r100("10.0.0.3/24"));
-    expect(exec.calls[0]?.env).toEqual({ HOME: "/root", CNI_COMMAND: "ADD", CNI_CONTAINERID: "some-container-id", CNI_NETNS: "/some/netns/path", CNI_ARGS: "FOO=BAR", CNI_IFNAME: "eth0", CNI_PATH: "/opt/cni/bin:/usr/lib/cni" });
+    expect(exec.calls[0]?.env).toEqual({
+      HOME: "/root",
+      CNI_COMMAND: "ADD",
+      CNI_CONTAINERID: "some-container-id",
+      CNI_NETNS: "/some/netns/path",
+      CNI_ARGS: "FOO=BAR",
+      CNI_IFNAME: "eth0",
+      CNI_PATH: "/opt/cni/bin:/usr/lib/cni",
+    });
     expect(exec.calls[0]?.path).toBe("/opt/cni/bin/noop");
   });
 
   it("sends Go libcni's bytes: keys sorted, compact, the user's numbers as written", async () => {
-    const l = confListFromBytes('{"cniVersion":"1.0.0","name":"golden","plugins":[{ "type": "noop", "capabilities": { "portMappings": true, "mac": false }, "big": 12345678901234567890 }]}');
-    await cni.addNetworkList(l, { ...rt, capabilityArgs: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }], mac: "c2:11:22:33:44:55" } });
+    const l = confListFromBytes(
+      '{"cniVersion":"1.0.0","name":"golden","plugins":[{ "type": "noop", "capabilities": { "portMappings": true, "mac": false }, "big": 12345678901234567890 }]}',
+    );
+    await cni.addNetworkList(l, {
+      ...rt,
+      capabilityArgs: {
+        portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }],
+        mac: "c2:11:22:33:44:55",
+      },
+    });
     expect(exec.lastCall?.stdin).toBe(
       '{"big":12345678901234567890,"capabilities":{"mac":false,"portMappings":true},"cniVersion":"1.0.0","name":"golden","runtimeConfig":{"portMappings":[{"containerPort":80,"hostPort":8080,"protocol":"tcp"}]},"type":"noop"}',
     );
@@ -63,14 +103,26 @@ describe("ADD", () => {
     const l = three();
     await cni.addNetworkList(l, rt);
     const cached = JSON.parse(readFileSync(cacheFile(), "utf8")) as Record<string, unknown>;
-    expect(cached).toMatchObject({ kind: "cniCacheV1", containerId: "some-container-id", networkName: "some-list", ifName: "eth0", netns: "/some/netns/path", cniArgs: [["FOO", "BAR"]], capabilityArgs: rt.capabilityArgs, result: r100("10.0.0.3/24") });
+    expect(cached).toMatchObject({
+      kind: "cniCacheV1",
+      containerId: "some-container-id",
+      networkName: "some-list",
+      ifName: "eth0",
+      netns: "/some/netns/path",
+      cniArgs: [["FOO", "BAR"]],
+      capabilityArgs: rt.capabilityArgs,
+      result: r100("10.0.0.3/24"),
+    });
     expect(Buffer.from(cached["config"] as string, "base64")).toEqual(Buffer.from(l.bytes));
   });
 
   it("keeps separate cache files per interface", async () => {
     await cni.addNetworkList(three(), rt);
     await cni.addNetworkList(three(), { ...rt, ifName: "eth1" });
-    expect(readdirSync(join(dir, "results")).sort()).toEqual(["some-list-some-container-id-eth0", "some-list-some-container-id-eth1"]);
+    expect(readdirSync(join(dir, "results")).sort()).toEqual([
+      "some-list-some-container-id-eth0",
+      "some-list-some-container-id-eth1",
+    ]);
   });
 
   it("names the failing plugin, keeps its code, runs no DEL and caches nothing", async () => {
@@ -93,7 +145,9 @@ describe("ADD", () => {
 
   it("fails for a missing plugin binary before running anything", async () => {
     const c = new CniConfig({ path: ["/opt/cni/bin"], cacheDir: dir, exec: new RecordingExec({ plugins: ["noop"] }) });
-    await expect(c.addNetworkList(three(), rt)).rejects.toThrow('plugin type="noop2" failed (add): failed to find plugin "noop2" in path [/opt/cni/bin]');
+    await expect(c.addNetworkList(three(), rt)).rejects.toThrow(
+      'plugin type="noop2" failed (add): failed to find plugin "noop2" in path [/opt/cni/bin]',
+    );
   });
 
   it.each([
@@ -123,7 +177,9 @@ describe("ADD", () => {
 
 describe("CHECK", () => {
   it("refuses configs older than 0.4.0", async () => {
-    await expect(cni.checkNetworkList(three("0.3.1"), rt)).rejects.toThrow('configuration version "0.3.1" does not support the CHECK command');
+    await expect(cni.checkNetworkList(three("0.3.1"), rt)).rejects.toThrow(
+      'configuration version "0.3.1" does not support the CHECK command',
+    );
     expect(exec.calls).toHaveLength(0);
   });
 
@@ -144,7 +200,9 @@ describe("CHECK", () => {
   it("fails on an invalid cached result", async () => {
     mkdirSync(join(dir, "results"));
     writeFileSync(cacheFile(), "{bad json");
-    await expect(cni.checkNetworkList(three(), rt)).rejects.toThrow(/^failed to get network "some-list" cached result: /);
+    await expect(cni.checkNetworkList(three(), rt)).rejects.toThrow(
+      /^failed to get network "some-list" cached result: /,
+    );
   });
 
   it("returns the first plugin error as it is", async () => {
@@ -184,7 +242,10 @@ describe("DEL", () => {
 
   it.each([
     ["is not JSON", "{bad"],
-    ["holds a result in an unknown version", '{"kind":"cniCacheV1","containerId":"c","ifName":"eth0","networkName":"some-list","result":{"cniVersion":"9.9.9"}}'],
+    [
+      "holds a result in an unknown version",
+      '{"kind":"cniCacheV1","containerId":"c","ifName":"eth0","networkName":"some-list","result":{"cniVersion":"9.9.9"}}',
+    ],
   ])("tolerates a cache file that %s, and removes it", async (_label, text) => {
     mkdirSync(join(dir, "results"));
     writeFileSync(cacheFile(), text);
@@ -197,7 +258,10 @@ describe("DEL", () => {
     await cni.addNetworkList(three(), rt);
     exec.calls.length = 0;
     exec.on("noop2", "DEL", { error: { code: 5, msg: "io" } });
-    await expect(cni.delNetworkList(three(), rt)).rejects.toMatchObject({ code: 5, message: 'plugin type="noop2" failed (delete): io' });
+    await expect(cni.delNetworkList(three(), rt)).rejects.toMatchObject({
+      code: 5,
+      message: 'plugin type="noop2" failed (delete): io',
+    });
     expect(exec.commands()).toEqual(["DEL noop3", "DEL noop2"]);
     expect(existsSync(cacheFile())).toBe(true);
   });
@@ -205,20 +269,33 @@ describe("DEL", () => {
 
 describe("validate", () => {
   it("fails when a plugin binary is missing", async () => {
-    const c = new CniConfig({ path: ["/opt/cni/bin"], cacheDir: dir, exec: new RecordingExec({ plugins: ["noop", "noop3"] }) });
-    await expect(c.validateNetworkList(three())).rejects.toThrow('[failed to find plugin "noop2" in path [/opt/cni/bin]]');
+    const c = new CniConfig({
+      path: ["/opt/cni/bin"],
+      cacheDir: dir,
+      exec: new RecordingExec({ plugins: ["noop", "noop3"] }),
+    });
+    await expect(c.validateNetworkList(three())).rejects.toThrow(
+      '[failed to find plugin "noop2" in path [/opt/cni/bin]]',
+    );
   });
 
   it("lists every plugin that does not support the config version", async () => {
-    exec.respond((c) => (c.command === "VERSION" ? { result: { cniVersion: "1.0.0", supportedVersions: ["0.4.0", "1.0.0"] } } : undefined));
+    exec.respond((c) =>
+      c.command === "VERSION" ? { result: { cniVersion: "1.0.0", supportedVersions: ["0.4.0", "1.0.0"] } } : undefined,
+    );
     await expect(cni.validateNetworkList(three("broken"))).rejects.toThrow(
       '[plugin noop does not support config version "broken" plugin noop2 does not support config version "broken" plugin noop3 does not support config version "broken"]',
     );
   });
 
   it("returns the union of enabled capabilities when all is well", async () => {
-    exec.respond((c) => (c.command === "VERSION" ? { result: { cniVersion: "1.0.0", supportedVersions: ["1.0.0"] } } : undefined));
-    const l = list("1.0.0", [{ type: "a", capabilities: { portMappings: true, mac: false } }, { type: "b", capabilities: { portMappings: true, ips: true } }]);
+    exec.respond((c) =>
+      c.command === "VERSION" ? { result: { cniVersion: "1.0.0", supportedVersions: ["1.0.0"] } } : undefined,
+    );
+    const l = list("1.0.0", [
+      { type: "a", capabilities: { portMappings: true, mac: false } },
+      { type: "b", capabilities: { portMappings: true, ips: true } },
+    ]);
     expect((await cni.validateNetworkList(l)).sort()).toEqual(["ips", "portMappings"]);
     expect(exec.commands()).toEqual(["VERSION a", "VERSION b"]);
   });
@@ -240,8 +317,20 @@ describe("GC", () => {
     await cni.gcNetworkList(two(), { validAttachments: [{ containerID: rt.containerId, ifname: "eth0" }] });
     expect(exec.commands()).toEqual(["GC noop", "GC noop2"]);
     const att = [{ containerID: "some-container-id", ifname: "eth0" }];
-    expect(exec.calls[0]?.config).toMatchObject({ name: "some-list", cniVersion: "1.1.0", "cni.dev/valid-attachments": att, "cni.dev/attachments": att });
-    expect(exec.calls[0]?.env).toMatchObject({ CNI_COMMAND: "GC", CNI_CONTAINERID: "", CNI_NETNS: "", CNI_IFNAME: "", CNI_ARGS: "", CNI_PATH: "/opt/cni/bin:/usr/lib/cni" });
+    expect(exec.calls[0]?.config).toMatchObject({
+      name: "some-list",
+      cniVersion: "1.1.0",
+      "cni.dev/valid-attachments": att,
+      "cni.dev/attachments": att,
+    });
+    expect(exec.calls[0]?.env).toMatchObject({
+      CNI_COMMAND: "GC",
+      CNI_CONTAINERID: "",
+      CNI_NETNS: "",
+      CNI_IFNAME: "",
+      CNI_ARGS: "",
+      CNI_PATH: "/opt/cni/bin:/usr/lib/cni",
+    });
   });
 
   it("DELs stale attachments with their cached netns, args and capabilities, then GCs with []", async () => {
@@ -249,7 +338,12 @@ describe("GC", () => {
     exec.calls.length = 0;
     await cni.gcNetworkList(two(), { validAttachments: [] });
     expect(exec.commands()).toEqual(["DEL noop2", "DEL noop", "GC noop", "GC noop2"]);
-    expect(exec.calls[0]?.env).toMatchObject({ CNI_CONTAINERID: "some-container-id", CNI_NETNS: "/some/netns/path", CNI_ARGS: "FOO=BAR", CNI_IFNAME: "eth0" });
+    expect(exec.calls[0]?.env).toMatchObject({
+      CNI_CONTAINERID: "some-container-id",
+      CNI_NETNS: "/some/netns/path",
+      CNI_ARGS: "FOO=BAR",
+      CNI_IFNAME: "eth0",
+    });
     expect(exec.calls[2]?.config?.["cni.dev/valid-attachments"]).toEqual([]);
     expect(existsSync(cacheFile())).toBe(false);
   });
@@ -276,7 +370,9 @@ describe("GC", () => {
     exec.calls.length = 0;
     exec.on("noop2", undefined, { error: { code: 11, msg: "later" } });
     const err = (await cni.gcNetworkList(two(), { validAttachments: [] }).catch((e: unknown) => e)) as Error;
-    expect(err.message).toBe(`failed to delete stale attachment some-container-id eth0: plugin type="noop2" failed (delete): later\nfailed to GC plugin noop2: later`);
+    expect(err.message).toBe(
+      `failed to delete stale attachment some-container-id eth0: plugin type="noop2" failed (delete): later\nfailed to GC plugin noop2: later`,
+    );
     expect(exec.commands()).toEqual(["DEL noop2", "GC noop", "GC noop2"]);
   });
 });
@@ -339,7 +435,11 @@ describe("with real plugin processes", () => {
   afterEach(() => s.dispose());
 
   it("ADD, CHECK and DEL through the test-double plugin", async () => {
-    const real: CniRuntime = new CniConfig({ path: [PLUGIN_DIR], cacheDir: dir, baseEnv: { PATH: process.env["PATH"] ?? "", ...s.env() } });
+    const real: CniRuntime = new CniConfig({
+      path: [PLUGIN_DIR],
+      cacheDir: dir,
+      baseEnv: { PATH: process.env["PATH"] ?? "", ...s.env() },
+    });
     const l = list("1.0.0", [{ type: "noop" }]);
     const result = await real.addNetworkList(l, rt);
     expect(result).toMatchObject({ cniVersion: "1.0.0", ips: [{ address: "10.1.2.3/24" }] });

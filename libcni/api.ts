@@ -28,7 +28,10 @@ export interface CniRuntime {
   checkNetworkList(list: NetworkConfigList, rt: RuntimeConf): Promise<void>;
   delNetworkList(list: NetworkConfigList, rt: RuntimeConf): Promise<void>;
   getNetworkListCachedResult(list: NetworkConfigList, rt: RuntimeConf): Promise<AnyResult | undefined>;
-  getNetworkListCachedConfig(list: NetworkConfigList, rt: RuntimeConf): Promise<{ config: Uint8Array | null; rt: RuntimeConf } | undefined>;
+  getNetworkListCachedConfig(
+    list: NetworkConfigList,
+    rt: RuntimeConf,
+  ): Promise<{ config: Uint8Array | null; rt: RuntimeConf } | undefined>;
   addNetwork(net: NetworkConfig, rt: RuntimeConf): Promise<AnyResult>;
   checkNetwork(net: NetworkConfig, rt: RuntimeConf): Promise<void>;
   delNetwork(net: NetworkConfig, rt: RuntimeConf): Promise<void>;
@@ -97,7 +100,11 @@ export class CniConfig implements CniRuntime {
     this.timeoutMs = opts.timeoutMs;
   }
 
-  private call(path: string, conf: string, args: CniArgs): { path: string; conf: string; env: Record<string, string>; timeoutMs?: number } {
+  private call(
+    path: string,
+    conf: string,
+    args: CniArgs,
+  ): { path: string; conf: string; env: Record<string, string>; timeoutMs?: number } {
     const env = pluginEnv(this.baseEnv, { ...args, path: this.path });
     return { path, conf, env, ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }) };
   }
@@ -107,7 +114,12 @@ export class CniConfig implements CniRuntime {
   }
 
   private stdin(i: Invocation): string {
-    return buildOneConfig(i.plugin, { name: i.name, cniVersion: i.version, prevResult: i.prev, capabilityArgs: i.rt.capabilityArgs });
+    return buildOneConfig(i.plugin, {
+      name: i.name,
+      cniVersion: i.version,
+      prevResult: i.prev,
+      capabilityArgs: i.rt.capabilityArgs,
+    });
   }
 
   private async addOne(i: Invocation): Promise<AnyResult> {
@@ -132,7 +144,12 @@ export class CniConfig implements CniRuntime {
         throw wrap(`plugin ${describePlugin(p)} failed (add): `, e);
       }
     }
-    if (!result) throw new CniError(ErrorCode.InvalidNetworkConfig, `network ${JSON.stringify(list.name)} has no plugins`, 'add plugin objects to "plugins"');
+    if (!result)
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        `network ${JSON.stringify(list.name)} has no plugins`,
+        'add plugin objects to "plugins"',
+      );
     this.cache.write(list.name, list.bytes, rt, result);
     return result;
   }
@@ -148,7 +165,11 @@ export class CniConfig implements CniRuntime {
 
   private requireCheck(version: string): void {
     if (!versionAtLeast(version, "0.4.0")) {
-      throw new CniError(ErrorCode.IncompatibleCNIVersion, `configuration version ${JSON.stringify(version)} does not support the CHECK command`, 'CHECK needs cniVersion "0.4.0" or later');
+      throw new CniError(
+        ErrorCode.IncompatibleCNIVersion,
+        `configuration version ${JSON.stringify(version)} does not support the CHECK command`,
+        'CHECK needs cniVersion "0.4.0" or later',
+      );
     }
   }
 
@@ -156,7 +177,8 @@ export class CniConfig implements CniRuntime {
     this.requireCheck(list.cniVersion);
     if (list.disableCheck) return;
     const cached = this.cachedForCheck(list.name, list.cniVersion, rt);
-    for (const p of list.plugins) await this.noResult("CHECK", { name: list.name, version: list.cniVersion, plugin: p, prev: cached, rt });
+    for (const p of list.plugins)
+      await this.noResult("CHECK", { name: list.name, version: list.cniVersion, plugin: p, prev: cached, rt });
   }
 
   /** The cached result for DEL; an unreadable cache is dropped, not an error. */
@@ -186,7 +208,10 @@ export class CniConfig implements CniRuntime {
     return this.cache.readResult(list.name, rt, list.cniVersion);
   }
 
-  async getNetworkListCachedConfig(list: NetworkConfigList, rt: RuntimeConf): Promise<{ config: Uint8Array | null; rt: RuntimeConf } | undefined> {
+  async getNetworkListCachedConfig(
+    list: NetworkConfigList,
+    rt: RuntimeConf,
+  ): Promise<{ config: Uint8Array | null; rt: RuntimeConf } | undefined> {
     return this.cache.readConfig(list.name, rt);
   }
 
@@ -214,9 +239,16 @@ export class CniConfig implements CniRuntime {
   private async validatePlugin(type: string, version: string): Promise<void> {
     const path = this.exec.findInPath(type, this.path);
     const want = version || "0.1.0";
-    const info = await getVersionInfo(this.exec, path, { baseEnv: this.baseEnv, ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }) });
+    const info = await getVersionInfo(this.exec, path, {
+      baseEnv: this.baseEnv,
+      ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }),
+    });
     if (!info.supportedVersions.includes(want)) {
-      throw new CniError(ErrorCode.IncompatibleCNIVersion, `plugin ${type} does not support config version ${JSON.stringify(want)}`, `it supports ${info.supportedVersions.join(", ")}`);
+      throw new CniError(
+        ErrorCode.IncompatibleCNIVersion,
+        `plugin ${type} does not support config version ${JSON.stringify(want)}`,
+        `it supports ${info.supportedVersions.join(", ")}`,
+      );
     }
   }
 
@@ -254,8 +286,16 @@ export class CniConfig implements CniRuntime {
     const errors: CniError[] = [];
     for (const a of cached) {
       if (a.network !== list.name || valid.has(`${a.containerId}\0${a.ifName}`)) continue;
-      const rt: RuntimeConf = { containerId: a.containerId, netns: a.netns, ifName: a.ifName, args: a.cniArgs, ...(a.capabilityArgs ? { capabilityArgs: a.capabilityArgs } : {}) };
-      await this.delNetworkList(list, rt).catch((e: unknown) => errors.push(wrap(`failed to delete stale attachment ${a.containerId} ${a.ifName}: `, e)));
+      const rt: RuntimeConf = {
+        containerId: a.containerId,
+        netns: a.netns,
+        ifName: a.ifName,
+        args: a.cniArgs,
+        ...(a.capabilityArgs ? { capabilityArgs: a.capabilityArgs } : {}),
+      };
+      await this.delNetworkList(list, rt).catch((e: unknown) =>
+        errors.push(wrap(`failed to delete stale attachment ${a.containerId} ${a.ifName}: `, e)),
+      );
     }
     if (atLeast(list.cniVersion, "1.1.0")) {
       const inject = new Map<string, unknown>([
@@ -299,7 +339,10 @@ export class CniConfig implements CniRuntime {
 
   async getVersionInfo(pluginType: string): Promise<PluginInfo> {
     const path = this.exec.findInPath(pluginType, this.path);
-    return getVersionInfo(this.exec, path, { baseEnv: this.baseEnv, ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }) });
+    return getVersionInfo(this.exec, path, {
+      baseEnv: this.baseEnv,
+      ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }),
+    });
   }
 }
 

@@ -9,10 +9,30 @@
  * file 0600, written atomically (temp file, fsync, rename). A file that is not cniCacheV1 is read
  * as a bare result (the legacy format).
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import type { RuntimeConf } from "./conf.ts";
-import { fromJsonTree, getFieldFold, goString, isJsonMap, marshalGo, parseJsonTree, type JsonMap, type JsonTree } from "./invoke/gojson.ts";
+import {
+  fromJsonTree,
+  getFieldFold,
+  goString,
+  isJsonMap,
+  marshalGo,
+  parseJsonTree,
+  type JsonMap,
+  type JsonTree,
+} from "./invoke/gojson.ts";
 import { convertResult, formatResult, parseResult, type AnyResult } from "./types/index.ts";
 import { CniError, ErrorCode, isCniError } from "./types/error.ts";
 
@@ -65,7 +85,8 @@ export function encodeCacheEntry(e: {
   ];
   if (e.netns) fields.push(`"netns":${goString(e.netns)}`);
   if (e.cniArgs && e.cniArgs.length > 0) fields.push(`"cniArgs":${marshalGo(e.cniArgs)}`);
-  if (e.capabilityArgs && Object.keys(e.capabilityArgs).length > 0) fields.push(`"capabilityArgs":${marshalGo(e.capabilityArgs)}`);
+  if (e.capabilityArgs && Object.keys(e.capabilityArgs).length > 0)
+    fields.push(`"capabilityArgs":${marshalGo(e.capabilityArgs)}`);
   // Go marshals the result, decodes it into a map and marshals that: keys end up sorted.
   if (e.result) fields.push(`"result":${marshalGo(parseJsonTree(formatResult(e.result)))}`);
   return `{${fields.join(",")}}`;
@@ -87,7 +108,11 @@ function decodeArgs(v: JsonTree | undefined): [string, string][] {
     if (p === null) return ["", ""];
     if (!Array.isArray(p)) throw new NotV1("cniArgs");
     const [k, val] = p as readonly JsonTree[];
-    if ((k !== undefined && k !== null && typeof k !== "string") || (val !== undefined && val !== null && typeof val !== "string")) throw new NotV1("cniArgs");
+    if (
+      (k !== undefined && k !== null && typeof k !== "string") ||
+      (val !== undefined && val !== null && typeof val !== "string")
+    )
+      throw new NotV1("cniArgs");
     return [typeof k === "string" ? k : "", typeof val === "string" ? val : ""];
   });
 }
@@ -115,7 +140,11 @@ export function decodeCacheEntry(text: string): CacheEntry | undefined {
   try {
     const caps = getFieldFold(t, "capabilityArgs");
     const result = getFieldFold(t, "result");
-    if ((caps !== undefined && caps !== null && !isJsonMap(caps)) || (result !== undefined && result !== null && !isJsonMap(result))) return undefined;
+    if (
+      (caps !== undefined && caps !== null && !isJsonMap(caps)) ||
+      (result !== undefined && result !== null && !isJsonMap(result))
+    )
+      return undefined;
     return {
       kind: str(t, "kind"),
       containerId: str(t, "containerId"),
@@ -198,7 +227,11 @@ export class ResultCache {
       mkdirSync(join(file, ".."), { recursive: true, mode: 0o700 });
       writeFileAtomic(file, text, 0o600);
     } catch (e) {
-      throw new CniError(ErrorCode.IOFailure, `failed to set network ${JSON.stringify(network)} cached result: ${(e as Error).message}`, `check that ${this.dir} is a writable directory (set CNI_CACHE_DIR to use another)`);
+      throw new CniError(
+        ErrorCode.IOFailure,
+        `failed to set network ${JSON.stringify(network)} cached result: ${(e as Error).message}`,
+        `check that ${this.dir} is a writable directory (set CNI_CACHE_DIR to use another)`,
+      );
     }
   }
 
@@ -233,7 +266,10 @@ export class ResultCache {
       return convertResult(result, cniVersion);
     } catch (e) {
       const msg = isCniError(e) ? e.message : String(e);
-      throw new CniError(isCniError(e) ? e.code : ErrorCode.IncompatibleCNIVersion, `failed to convert cached result to config version "${cniVersion}": ${msg}`);
+      throw new CniError(
+        isCniError(e) ? e.code : ErrorCode.IncompatibleCNIVersion,
+        `failed to convert cached result to config version "${cniVersion}": ${msg}`,
+      );
     }
   }
 
@@ -242,12 +278,24 @@ export class ResultCache {
     const text = this.read(network, rt);
     if (text === undefined) return undefined;
     const entry = decodeCacheEntry(text);
-    if (!entry) throw new CniError(ErrorCode.DecodingFailure, `failed to unmarshal cached network ${JSON.stringify(network)} config`);
-    if (entry.kind !== CACHE_KIND_V1) throw new CniError(ErrorCode.DecodingFailure, `read cached network ${JSON.stringify(network)} config has wrong kind: ${entry.kind}`);
+    if (!entry)
+      throw new CniError(
+        ErrorCode.DecodingFailure,
+        `failed to unmarshal cached network ${JSON.stringify(network)} config`,
+      );
+    if (entry.kind !== CACHE_KIND_V1)
+      throw new CniError(
+        ErrorCode.DecodingFailure,
+        `read cached network ${JSON.stringify(network)} config has wrong kind: ${entry.kind}`,
+      );
     const { capabilityArgs: _drop, ...base } = rt;
     return {
       config: entry.config,
-      rt: { ...base, args: entry.cniArgs.length > 0 ? entry.cniArgs : (rt.args ?? []), ...(entry.capabilityArgs ? { capabilityArgs: entry.capabilityArgs } : {}) },
+      rt: {
+        ...base,
+        args: entry.cniArgs.length > 0 ? entry.cniArgs : (rt.args ?? []),
+        ...(entry.capabilityArgs ? { capabilityArgs: entry.capabilityArgs } : {}),
+      },
     };
   }
 
@@ -288,7 +336,15 @@ export class ResultCache {
       if (!e || e.kind !== CACHE_KIND_V1) continue;
       if (containerId !== "" && e.containerId !== containerId) continue;
       if (e.ifName === "" || e.networkName === "") continue;
-      out.push({ containerId: e.containerId, network: e.networkName, ifName: e.ifName, config: e.config, netns: e.netns, cniArgs: e.cniArgs, capabilityArgs: e.capabilityArgs });
+      out.push({
+        containerId: e.containerId,
+        network: e.networkName,
+        ifName: e.ifName,
+        config: e.config,
+        netns: e.netns,
+        cniArgs: e.cniArgs,
+        capabilityArgs: e.capabilityArgs,
+      });
     }
     return out;
   }

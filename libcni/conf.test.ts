@@ -2,19 +2,30 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { confFromBytes, confListFromBytes, confListFromConf, confListFromFile, loadConf, loadConfList } from "./conf.ts";
+import {
+  confFromBytes,
+  confListFromBytes,
+  confListFromConf,
+  confListFromFile,
+  loadConf,
+  loadConfList,
+} from "./conf.ts";
 
 const list = (o: Record<string, unknown>): string => JSON.stringify({ name: "net", plugins: [{ type: "noop" }], ...o });
 const dec = new TextDecoder();
 
 describe("conflist parsing", () => {
   it("reads name, version, flags and plugins, keeping the bytes as given", () => {
-    const text = '{"cniVersion":"1.0.0","name":"net","disableCheck":true,"plugins":[{"type":"bridge","name":"b","capabilities":{"portMappings":true}},{"type":"portmap"}]}';
+    const text =
+      '{"cniVersion":"1.0.0","name":"net","disableCheck":true,"plugins":[{"type":"bridge","name":"b","capabilities":{"portMappings":true}},{"type":"portmap"}]}';
     const l = confListFromBytes(text);
     expect(l.name).toBe("net");
     expect(l.cniVersion).toBe("1.0.0");
     expect([l.disableCheck, l.disableGC, l.loadOnlyInlinedPlugins]).toEqual([true, false, false]);
-    expect(l.plugins.map((p) => [p.type, p.name, p.capabilities])).toEqual([["bridge", "b", { portMappings: true }], ["portmap", "", {}]]);
+    expect(l.plugins.map((p) => [p.type, p.name, p.capabilities])).toEqual([
+      ["bridge", "b", { portMappings: true }],
+      ["portmap", "", {}],
+    ]);
     expect(dec.decode(l.bytes)).toBe(text);
   });
 
@@ -23,9 +34,21 @@ describe("conflist parsing", () => {
     ["a non-string name", '{"name":5}', /^error parsing configuration list: invalid name type float64/],
     ["plugins not a list", '{"name":"n","plugins":{}}', /^error parsing configuration list: invalid 'plugins' type/],
     ["an empty plugins list", '{"name":"n","plugins":[]}', /^error parsing configuration list: no plugins in list/],
-    ["a plugin without type", '{"name":"n","plugins":[{"name":"x"}]}', /^failed to parse plugin config 0: error parsing configuration: missing 'type'/],
-    ["a second plugin without type", '{"name":"n","plugins":[{"type":"a"},{}]}', /^failed to parse plugin config 1: error parsing configuration: missing 'type'/],
-    ["a non-boolean capability", '{"name":"n","plugins":[{"type":"a","capabilities":{"mac":"yes"}}]}', /capability "mac" must be true or false/],
+    [
+      "a plugin without type",
+      '{"name":"n","plugins":[{"name":"x"}]}',
+      /^failed to parse plugin config 0: error parsing configuration: missing 'type'/,
+    ],
+    [
+      "a second plugin without type",
+      '{"name":"n","plugins":[{"type":"a"},{}]}',
+      /^failed to parse plugin config 1: error parsing configuration: missing 'type'/,
+    ],
+    [
+      "a non-boolean capability",
+      '{"name":"n","plugins":[{"type":"a","capabilities":{"mac":"yes"}}]}',
+      /capability "mac" must be true or false/,
+    ],
     ["malformed JSON", '{"name":', /^error parsing configuration list: /],
   ])("rejects %s", (_label, text, msg) => {
     expect(() => confListFromBytes(text)).toThrow(msg);
@@ -37,7 +60,9 @@ describe("conflist parsing", () => {
   });
 
   it("matches plugin keys case-insensitively, like Go's struct decoding", () => {
-    expect(confListFromBytes('{"name":"n","plugins":[{"Type":"bridge","Capabilities":{"mac":true}}]}').plugins[0]).toMatchObject({ type: "bridge", capabilities: { mac: true } });
+    expect(
+      confListFromBytes('{"name":"n","plugins":[{"Type":"bridge","Capabilities":{"mac":true}}]}').plugins[0],
+    ).toMatchObject({ type: "bridge", capabilities: { mac: true } });
   });
 });
 
@@ -47,7 +72,11 @@ describe("version selection", () => {
     ["ignores versions above 1.1.0", { cniVersions: ["1.0.0", "1.1.0", "1.2.0", "4.0.0"] }, "1.1.0"],
     ["merges cniVersion into cniVersions", { cniVersion: "1.1.0", cniVersions: ["0.4.0"] }, "1.1.0"],
     ["uses cniVersions over a lower cniVersion", { cniVersion: "0.4.0", cniVersions: ["1.0.0"] }, "1.0.0"],
-    ["ignores a too-new cniVersion when cniVersions is present", { cniVersion: "1.2.0", cniVersions: ["1.0.0"] }, "1.0.0"],
+    [
+      "ignores a too-new cniVersion when cniVersions is present",
+      { cniVersion: "1.2.0", cniVersions: ["1.0.0"] },
+      "1.0.0",
+    ],
     ["gives an empty version for an empty list and no cniVersion", { cniVersions: [] }, ""],
     ["uses cniVersion verbatim without cniVersions", { cniVersion: "1.2.3" }, "1.2.3"],
   ])("%s", (_label, o, want) => {
@@ -55,7 +84,9 @@ describe("version selection", () => {
   });
 
   it("rejects an invalid cniVersions entry", () => {
-    expect(() => confListFromBytes(list({ cniVersions: ["1.0.0", "1.0.f"] }))).toThrow(/^error parsing configuration list: invalid cniVersions entry 1\.0\.f at index 1/);
+    expect(() => confListFromBytes(list({ cniVersions: ["1.0.0", "1.0.f"] }))).toThrow(
+      /^error parsing configuration list: invalid cniVersions entry 1\.0\.f at index 1/,
+    );
     expect(() => confListFromBytes(list({ cniVersions: "1.0.0" }))).toThrow(/invalid type for cniVersions/);
   });
 });
@@ -72,7 +103,9 @@ describe("boolean flags accept booleans and true/false strings", () => {
   });
 
   it("rejects any other string, naming the key", () => {
-    expect(() => confListFromBytes(list({ disableCheck: "yes" }))).toThrow(/^error parsing configuration list: invalid value "yes" for disableCheck/);
+    expect(() => confListFromBytes(list({ disableCheck: "yes" }))).toThrow(
+      /^error parsing configuration list: invalid value "yes" for disableCheck/,
+    );
     expect(() => confListFromBytes(list({ disableGC: 1 }))).toThrow(/invalid type float64 for disableGC/);
   });
 });
@@ -83,7 +116,8 @@ describe("loading from a directory", () => {
     dir = mkdtempSync(join(tmpdir(), "weft-conf-"));
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
-  const put = (f: string, o: unknown): void => writeFileSync(join(dir, f), typeof o === "string" ? o : JSON.stringify(o));
+  const put = (f: string, o: unknown): void =>
+    writeFileSync(join(dir, f), typeof o === "string" ? o : JSON.stringify(o));
 
   it("prefers the .conflist over a .conf with the same network name", () => {
     put("10-a.conf", { cniVersion: "0.4.0", name: "net", type: "fromconf" });
@@ -98,10 +132,15 @@ describe("loading from a directory", () => {
   });
 
   it("falls back to a .conf, upconverted into a one-plugin list with Go's bytes", () => {
-    put("10-a.conf", '{"type":"bridge","name":"net","cniVersion":"0.4.0","ipam":{"type":"host-local","subnet":"10.1.0.0/16"},"mtu":1400}');
+    put(
+      "10-a.conf",
+      '{"type":"bridge","name":"net","cniVersion":"0.4.0","ipam":{"type":"host-local","subnet":"10.1.0.0/16"},"mtu":1400}',
+    );
     const l = loadConfList(dir, "net");
     expect([l.name, l.cniVersion, l.plugins.map((p) => p.type)]).toEqual(["net", "0.4.0", ["bridge"]]);
-    expect(dec.decode(l.bytes)).toBe('{"cniVersion":"0.4.0","name":"net","plugins":[{"cniVersion":"0.4.0","ipam":{"subnet":"10.1.0.0/16","type":"host-local"},"mtu":1400,"name":"net","type":"bridge"}]}');
+    expect(dec.decode(l.bytes)).toBe(
+      '{"cniVersion":"0.4.0","name":"net","plugins":[{"cniVersion":"0.4.0","ipam":{"subnet":"10.1.0.0/16","type":"host-local"},"mtu":1400,"name":"net","type":"bridge"}]}',
+    );
   });
 
   it("also finds .json single-plugin configs", () => {
@@ -112,7 +151,9 @@ describe("loading from a directory", () => {
   it("aborts on a malformed file and names it", () => {
     put("a.conflist", "{nope");
     put("b.conflist", { name: "net", plugins: [{ type: "x" }] });
-    expect(() => loadConfList(dir, "net")).toThrow(new RegExp(`^error parsing configuration list: .*in ${join(dir, "a.conflist")}`));
+    expect(() => loadConfList(dir, "net")).toThrow(
+      new RegExp(`^error parsing configuration list: .*in ${join(dir, "a.conflist")}`),
+    );
   });
 
   it("says no configurations exist in an empty or missing directory", () => {
@@ -123,7 +164,9 @@ describe("loading from a directory", () => {
   it("says which network names it did find when the name is unknown", () => {
     put("a.conflist", { name: "other", plugins: [{ type: "x" }] });
     put("b.conf", { name: "third", type: "y" });
-    expect(() => loadConfList(dir, "net")).toThrow(`no net configuration with name "net" in ${dir}; networks found there: "other", "third"`);
+    expect(() => loadConfList(dir, "net")).toThrow(
+      `no net configuration with name "net" in ${dir}; networks found there: "other", "third"`,
+    );
   });
 
   it("appends <dir>/<name>/*.conf plugins after the inlined ones, sorted", () => {
@@ -143,7 +186,9 @@ describe("loading from a directory", () => {
   });
 
   it("requires plugins when loadOnlyInlinedPlugins is true", () => {
-    expect(() => confListFromBytes('{"name":"n","loadOnlyInlinedPlugins":true}')).toThrow(/loadOnlyInlinedPlugins` is true, and no 'plugins' key/);
+    expect(() => confListFromBytes('{"name":"n","loadOnlyInlinedPlugins":true}')).toThrow(
+      /loadOnlyInlinedPlugins` is true, and no 'plugins' key/,
+    );
   });
 
   it("builds a list only from <dir>/<name>/*.conf when it has no plugins key", () => {
@@ -162,6 +207,8 @@ describe("loading from a directory", () => {
 describe("single configs", () => {
   it("upconverts keeping number literals exactly", () => {
     const l = confListFromConf(confFromBytes('{"name":"n","type":"t","vni":18446744073709551615}'));
-    expect(dec.decode(l.bytes)).toBe('{"cniVersion":"","name":"n","plugins":[{"name":"n","type":"t","vni":18446744073709551615}]}');
+    expect(dec.decode(l.bytes)).toBe(
+      '{"cniVersion":"","name":"n","plugins":[{"name":"n","type":"t","vni":18446744073709551615}]}',
+    );
   });
 });

@@ -72,9 +72,14 @@ function parseObject(bytes: Uint8Array, prefix: string): JsonMap {
   try {
     t = parseJsonTree(dec.decode(bytes));
   } catch (e) {
-    throw confError(`${prefix}: ${(e as Error).message}`, "the file must hold one JSON object", ErrorCode.DecodingFailure);
+    throw confError(
+      `${prefix}: ${(e as Error).message}`,
+      "the file must hold one JSON object",
+      ErrorCode.DecodingFailure,
+    );
   }
-  if (!isJsonMap(t)) throw confError(`${prefix}: expected a JSON object, got ${goType(t)}`, "", ErrorCode.DecodingFailure);
+  if (!isJsonMap(t))
+    throw confError(`${prefix}: expected a JSON object, got ${goType(t)}`, "", ErrorCode.DecodingFailure);
   return t;
 }
 
@@ -94,13 +99,15 @@ export function pluginConfFromTree(raw: JsonMap): PluginConf {
   if (caps !== undefined && caps !== null) {
     if (!isJsonMap(caps)) throw confError(`${prefix}: "capabilities" must be an object of booleans`);
     for (const [k, v] of caps) {
-      if (typeof v !== "boolean") throw confError(`${prefix}: capability "${k}" must be true or false, got ${goType(v)}`);
+      if (typeof v !== "boolean")
+        throw confError(`${prefix}: capability "${k}" must be true or false, got ${goType(v)}`);
       capabilities[k] = v;
     }
   }
   const name = optString(raw, "name", prefix);
   const cniVersion = optString(raw, "cniVersion", prefix);
-  if (type === "") throw confError(`${prefix}: missing 'type'`, 'each plugin needs "type": the plugin binary\'s name in CNI_PATH');
+  if (type === "")
+    throw confError(`${prefix}: missing 'type'`, 'each plugin needs "type": the plugin binary\'s name in CNI_PATH');
   return { type, name, cniVersion, capabilities, raw };
 }
 
@@ -113,7 +120,8 @@ function readBool(m: JsonMap, key: string): boolean {
   const v = m.get(key);
   if (v === undefined) return false;
   if (typeof v === "boolean") return v;
-  if (typeof v !== "string") throw confError(`error parsing configuration list: invalid type ${goType(v)} for ${key}`, `use true or false`);
+  if (typeof v !== "string")
+    throw confError(`error parsing configuration list: invalid type ${goType(v)} for ${key}`, `use true or false`);
   const s = v.toLowerCase();
   if (s === "true" || s === "false") return s === "true";
   throw confError(`error parsing configuration list: invalid value "${s}" for ${key}`, `use true or false`);
@@ -124,7 +132,11 @@ function selectVersion(m: JsonMap, cniVersion: string): string {
   const raw = m.get("cniVersions");
   if (raw === undefined) return cniVersion;
   const P = "error parsing configuration list";
-  if (!Array.isArray(raw)) throw confError(`${P}: invalid type for cniVersions: ${goType(raw)}`, 'use a list of version strings, e.g. ["1.0.0", "1.1.0"]');
+  if (!Array.isArray(raw))
+    throw confError(
+      `${P}: invalid type for cniVersions: ${goType(raw)}`,
+      'use a list of version strings, e.g. ["1.0.0", "1.1.0"]',
+    );
   const usable: string[] = [];
   const consider = (v: string, what: string): void => {
     try {
@@ -149,10 +161,16 @@ export function confListFromBytes(bytes: Uint8Array | string): NetworkConfigList
   const b = toBytes(bytes);
   const m = parseObject(b, P);
   const rawName = m.get("name");
-  if (rawName === undefined) throw confError(`${P}: no name`, 'add a top-level "name" (the network name runtimes ask for)');
-  if (typeof rawName !== "string") throw confError(`${P}: invalid name type ${goType(rawName)}`, '"name" must be a string');
+  if (rawName === undefined)
+    throw confError(`${P}: no name`, 'add a top-level "name" (the network name runtimes ask for)');
+  if (typeof rawName !== "string")
+    throw confError(`${P}: invalid name type ${goType(rawName)}`, '"name" must be a string');
   const rawVersion = m.get("cniVersion");
-  if (rawVersion !== undefined && typeof rawVersion !== "string") throw confError(`${P}: invalid cniVersion type ${goType(rawVersion)}`, '"cniVersion" must be a string such as "1.1.0"');
+  if (rawVersion !== undefined && typeof rawVersion !== "string")
+    throw confError(
+      `${P}: invalid cniVersion type ${goType(rawVersion)}`,
+      '"cniVersion" must be a string such as "1.1.0"',
+    );
   const cniVersion = selectVersion(m, rawVersion ?? "");
   const disableCheck = readBool(m, "disableCheck");
   const disableGC = readBool(m, "disableGC");
@@ -160,10 +178,15 @@ export function confListFromBytes(bytes: Uint8Array | string): NetworkConfigList
   const base = { name: rawName, cniVersion, disableCheck, disableGC, loadOnlyInlinedPlugins, bytes: b };
   const plug = m.get("plugins");
   if (plug === undefined) {
-    if (loadOnlyInlinedPlugins) throw confError(`${P}: \`loadOnlyInlinedPlugins\` is true, and no 'plugins' key`, 'add a "plugins" list or set loadOnlyInlinedPlugins to false');
+    if (loadOnlyInlinedPlugins)
+      throw confError(
+        `${P}: \`loadOnlyInlinedPlugins\` is true, and no 'plugins' key`,
+        'add a "plugins" list or set loadOnlyInlinedPlugins to false',
+      );
     return { ...base, plugins: [] };
   }
-  if (!Array.isArray(plug)) throw confError(`${P}: invalid 'plugins' type ${goType(plug)}`, '"plugins" must be a list of plugin objects');
+  if (!Array.isArray(plug))
+    throw confError(`${P}: invalid 'plugins' type ${goType(plug)}`, '"plugins" must be a list of plugin objects');
   const list = plug as readonly JsonTree[];
   if (list.length === 0) throw confError(`${P}: no plugins in list`, 'add at least one plugin object to "plugins"');
   const plugins = list.map((p, i) => {
@@ -185,7 +208,11 @@ export function confFiles(dir: string, exts: readonly string[]): string[] {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch (e) {
     if ((e as { code?: string }).code === "ENOENT") return [];
-    throw confError(`cannot read configuration directory ${dir}: ${(e as Error).message}`, "check NETCONFPATH and the directory's permissions", ErrorCode.IOFailure);
+    throw confError(
+      `cannot read configuration directory ${dir}: ${(e as Error).message}`,
+      "check NETCONFPATH and the directory's permissions",
+      ErrorCode.IOFailure,
+    );
   }
   return entries
     .filter((e) => !e.isDirectory())
@@ -223,7 +250,11 @@ export function pluginConfsFromFiles(confDir: string, network: string): PluginCo
   try {
     files = confFiles(dir, [".conf"]).sort(byBytes);
   } catch (e) {
-    throw confError(`failed to read plugin config files in ${dir}: ${isCniError(e) ? e.msg : String(e)}`, "", ErrorCode.IOFailure);
+    throw confError(
+      `failed to read plugin config files in ${dir}: ${isCniError(e) ? e.msg : String(e)}`,
+      "",
+      ErrorCode.IOFailure,
+    );
   }
   return files.map((f) => inFile(f, () => confFromBytes(readConfFile(f)).plugin));
 }
@@ -234,19 +265,31 @@ export function confListFromFile(file: string): NetworkConfigList {
   const extra = list.loadOnlyInlinedPlugins ? [] : pluginConfsFromFiles(join(file, ".."), list.name);
   const plugins = [...list.plugins, ...extra];
   if (plugins.length === 0) {
-    throw confError("no plugin configs found", `${file} has no "plugins" and ${join(file, "..", list.name)}/ holds no .conf plugin files`);
+    throw confError(
+      "no plugin configs found",
+      `${file} has no "plugins" and ${join(file, "..", list.name)}/ holds no .conf plugin files`,
+    );
   }
   return { ...list, plugins };
 }
 
 /** Upconvert a single-plugin config into a one-plugin list (reference: ConfListFromConf). */
 export function confListFromConf(c: NetworkConfig): NetworkConfigList {
-  const bytes = marshalGo(new Map<string, JsonTree>([["cniVersion", c.plugin.cniVersion], ["name", c.plugin.name], ["plugins", [c.plugin.raw]]]));
+  const bytes = marshalGo(
+    new Map<string, JsonTree>([
+      ["cniVersion", c.plugin.cniVersion],
+      ["name", c.plugin.name],
+      ["plugins", [c.plugin.raw]],
+    ]),
+  );
   return confListFromBytes(bytes);
 }
 
 function notFound(dir: string, name: string, seen: readonly string[]): CniError {
-  const hint = seen.length > 0 ? `networks found there: ${seen.map((n) => `"${n}"`).join(", ")}` : "check NETCONFPATH and the \"name\" in your config files";
+  const hint =
+    seen.length > 0
+      ? `networks found there: ${seen.map((n) => `"${n}"`).join(", ")}`
+      : 'check NETCONFPATH and the "name" in your config files';
   return confError(`no net configuration with name "${name}" in ${dir}`, hint);
 }
 
@@ -263,7 +306,10 @@ function findSingle(dir: string, name: string): { found?: NetworkConfig; seen: s
 }
 
 const noConfigs = (dir: string): CniError =>
-  confError(`no net configurations found in ${dir}`, "add a .conflist file there, or point NETCONFPATH at the right directory");
+  confError(
+    `no net configurations found in ${dir}`,
+    "add a .conflist file there, or point NETCONFPATH at the right directory",
+  );
 
 /** Find a legacy single-plugin config by name among *.conf and *.json (reference: LoadConf). */
 export function loadConf(dir: string, name: string): NetworkConfig {

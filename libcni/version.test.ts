@@ -12,7 +12,6 @@ import {
   versionAtLeast,
 } from "./version.ts";
 
-
 describe("spec versions", () => {
   it("lists the seven spec versions oldest first and 1.1.0 as current", () => {
     expect(SPEC_VERSIONS).toEqual(["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]);
@@ -64,8 +63,14 @@ describe("comparisons", () => {
 
   it("explains an incompatible config version with the reference details", () => {
     const e = caught(() => reconcileVersion("0.1.0", ["4.3.2"]));
-    expect([e.code, e.msg, e.details]).toEqual([1, "incompatible CNI versions", 'config is "0.1.0", plugin supports ["4.3.2"]']);
-    expect(caught(() => reconcileVersion("0.5.0", ["0.4.0", "1.0.0"])).details).toBe('config is "0.5.0", plugin supports ["0.4.0" "1.0.0"]');
+    expect([e.code, e.msg, e.details]).toEqual([
+      1,
+      "incompatible CNI versions",
+      'config is "0.1.0", plugin supports ["4.3.2"]',
+    ]);
+    expect(caught(() => reconcileVersion("0.5.0", ["0.4.0", "1.0.0"])).details).toBe(
+      'config is "0.5.0", plugin supports ["0.4.0" "1.0.0"]',
+    );
     expect(() => reconcileVersion("1.0.0", ["0.4.0", "1.0.0"])).not.toThrow();
   });
 });

@@ -32,7 +32,11 @@ export function parseVersion(v: string): ParsedVersion {
   if (v === "") return { major: 0, minor: 1, micro: 0 };
   const parts = v.split(".");
   if (parts.length > 3) {
-    throw new CniError(ErrorCode.DecodingFailure, `invalid version "${v}": too many parts`, "use MAJOR.MINOR.MICRO, e.g. \"1.1.0\"");
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      `invalid version "${v}": too many parts`,
+      'use MAJOR.MINOR.MICRO, e.g. "1.1.0"',
+    );
   }
   const nums = [0, 0, 0];
   parts.forEach((p, i) => {
@@ -80,7 +84,11 @@ export function isSupportedVersion(v: string, supported: readonly string[] = SPE
 export function reconcileVersion(configVersion: string, supported: readonly string[]): void {
   if (isSupportedVersion(configVersion, supported)) return;
   const list = `[${supported.map((s) => JSON.stringify(s)).join(" ")}]`;
-  throw new CniError(ErrorCode.IncompatibleCNIVersion, "incompatible CNI versions", `config is ${JSON.stringify(configVersion)}, plugin supports ${list}`);
+  throw new CniError(
+    ErrorCode.IncompatibleCNIVersion,
+    "incompatible CNI versions",
+    `config is ${JSON.stringify(configVersion)}, plugin supports ${list}`,
+  );
 }
 
 /**

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { Errno, errnoMessage, errnoName } from "./errno.ts";
-import { LinkNotFoundError, NetlinkError, NetnsNotFoundError, NotNetnsError, SyscallError, hasErrnoCode } from "./errors.ts";
+import {
+  LinkNotFoundError,
+  NetlinkError,
+  NetnsNotFoundError,
+  NotNetnsError,
+  SyscallError,
+  hasErrnoCode,
+} from "./errors.ts";
 
 describe("kernel-layer errors", () => {
   it("names errnos and falls back to E<n> for unknown ones", () => {
@@ -23,7 +30,10 @@ describe("kernel-layer errors", () => {
   });
 
   it("gives syscall and netns errors stable codes", () => {
-    expect(new SyscallError(2, "open /x")).toMatchObject({ code: "ENOENT", message: "open /x: ENOENT (No such file or directory)" });
+    expect(new SyscallError(2, "open /x")).toMatchObject({
+      code: "ENOENT",
+      message: "open /x: ENOENT (No such file or directory)",
+    });
     expect(new NetnsNotFoundError("/run/netns/x")).toMatchObject({ code: "ENOENT", path: "/run/netns/x" });
     expect(new NotNetnsError("/etc/hostname", 0xef53).message).toContain("0xef53");
     expect(hasErrnoCode(null, "ENOENT")).toBe(false);

@@ -60,7 +60,9 @@ export class NotNetnsError extends Error {
     readonly path: string,
     readonly fsType: number,
   ) {
-    super(`"${path}" is not a network namespace (filesystem type 0x${fsType.toString(16)}); pass a /var/run/netns/<name> or /proc/<pid>/ns/net path`);
+    super(
+      `"${path}" is not a network namespace (filesystem type 0x${fsType.toString(16)}); pass a /var/run/netns/<name> or /proc/<pid>/ns/net path`,
+    );
   }
 }
 
@@ -69,7 +71,9 @@ export class NetnsRestoreError extends Error {
   override readonly name = "NetnsRestoreError";
   readonly code = "ENETNSRESTORE";
   constructor(override readonly cause: unknown) {
-    super(`failed to return to the original network namespace: ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(
+      `failed to return to the original network namespace: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
   }
 }
 

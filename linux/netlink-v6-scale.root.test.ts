@@ -44,18 +44,38 @@ describe("IPv6", () => {
   });
 
   it("replaces a permanent IPv6 neighbour", async () => {
-    const res = await netlinkOk([...v6link(), call("h", "replaceNeigh", { dev: "s0", ip: "fd00:2::9", mac: "aa:bb:cc:dd:ee:09" }), call("h", "listNeighs", { dev: "s0", family: 6 })]);
-    expect(res[6]).toEqual(expect.arrayContaining([expect.objectContaining({ family: 6, ip: "fd00:2::9", mac: "aa:bb:cc:dd:ee:09", permanent: true })]));
-    expect(await ipj<Json[]>(host.name, ["-6", "neigh", "show", "dev", "s0", "fd00:2::9"])).toEqual([expect.objectContaining({ lladdr: "aa:bb:cc:dd:ee:09", state: ["PERMANENT"] })]);
+    const res = await netlinkOk([
+      ...v6link(),
+      call("h", "replaceNeigh", { dev: "s0", ip: "fd00:2::9", mac: "aa:bb:cc:dd:ee:09" }),
+      call("h", "listNeighs", { dev: "s0", family: 6 }),
+    ]);
+    expect(res[6]).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ family: 6, ip: "fd00:2::9", mac: "aa:bb:cc:dd:ee:09", permanent: true }),
+      ]),
+    );
+    expect(await ipj<Json[]>(host.name, ["-6", "neigh", "show", "dev", "s0", "fd00:2::9"])).toEqual([
+      expect.objectContaining({ lladdr: "aa:bb:cc:dd:ee:09", state: ["PERMANENT"] }),
+    ]);
   });
 });
 
 describe("dumps spanning many datagrams", () => {
   it("lists 300 links and 500 routes completely", async () => {
-    const batch = [...Array.from({ length: 150 }, (_, i) => `link add m${i}a type veth peer name m${i}b`), "link set m0a up", "addr add 192.0.2.1/24 dev m0a"];
-    batch.push(...Array.from({ length: 500 }, (_, i) => `route add 10.${100 + (i >> 8)}.${i & 255}.0/24 via 192.0.2.2 dev m0a`));
+    const batch = [
+      ...Array.from({ length: 150 }, (_, i) => `link add m${i}a type veth peer name m${i}b`),
+      "link set m0a up",
+      "addr add 192.0.2.1/24 dev m0a",
+    ];
+    batch.push(
+      ...Array.from({ length: 500 }, (_, i) => `route add 10.${100 + (i >> 8)}.${i & 255}.0/24 via 192.0.2.2 dev m0a`),
+    );
     await sh("ip", ["-n", host.name, "-batch", "-"], `${batch.join("\n")}\n`);
-    const [, links, routes] = await netlinkOk([{ op: "client", name: "h", netns: host.path }, call("h", "listLinks"), call("h", "listRoutes", { family: 4 })]);
+    const [, links, routes] = await netlinkOk([
+      { op: "client", name: "h", netns: host.path },
+      call("h", "listLinks"),
+      call("h", "listRoutes", { family: 4 }),
+    ]);
     expect((links as Json[]).length).toBe(301);
     expect(new Set((links as Json[]).map((l) => l["name"])).size).toBe(301);
     expect((routes as Json[]).filter((r) => r["gateway"] === "192.0.2.2").length).toBe(500);
@@ -72,7 +92,9 @@ describe("more options", () => {
       call("h", "listFdb", { dev: "flannel-v6.1" }),
     ]);
     expect(res[7]).toMatchObject({ kind: "vxlan", mtu: 1430, vxlan: { vni: 1, local: "fd00:2::1", port: 8472 } });
-    expect(res[8]).toEqual(expect.arrayContaining([expect.objectContaining({ mac: "aa:bb:cc:00:00:01", ip: "fd00:2::2", self: true })]));
+    expect(res[8]).toEqual(
+      expect.arrayContaining([expect.objectContaining({ mac: "aa:bb:cc:00:00:01", ip: "fd00:2::2", self: true })]),
+    );
     const [l] = await ipj<Json[]>(host.name, ["link", "show", "flannel-v6.1"]);
     expect((l?.["linkinfo"] as Json)["info_data"]).toMatchObject({ id: 1, local6: "fd00:2::1", port: 8472 });
   });
@@ -96,7 +118,11 @@ describe("more options", () => {
   });
 
   it("adds a route with a preferred source, explicit scope and static protocol", async () => {
-    await netlinkOk([...v6link(), call("h", "addAddr", "s0", "192.0.2.1/24"), call("h", "addRoute", { dst: "198.51.100.0/24", dev: "s0", src: "192.0.2.1", scope: "link", protocol: "static" })]);
+    await netlinkOk([
+      ...v6link(),
+      call("h", "addAddr", "s0", "192.0.2.1/24"),
+      call("h", "addRoute", { dst: "198.51.100.0/24", dev: "s0", src: "192.0.2.1", scope: "link", protocol: "static" }),
+    ]);
     const [r] = await ipj<Json[]>(host.name, ["route", "show", "198.51.100.0/24"]);
     expect(r).toMatchObject({ dev: "s0", prefsrc: "192.0.2.1", scope: "link", protocol: "static" });
   });

@@ -37,7 +37,12 @@ describe("links", () => {
   it("creates a veth pair whose peer is created directly in another netns with the given names, MTU and MACs", async () => {
     const [, , , , hostEnd, podEnd] = await netlinkOk([
       ...open(),
-      call("h", "createVeth", { name: "veth0", mtu: 1400, mac: "02:00:00:00:01:01", peer: { name: "eth0", mac: "02:00:00:00:01:02", netnsFd: { $fd: "pod" } } }),
+      call("h", "createVeth", {
+        name: "veth0",
+        mtu: 1400,
+        mac: "02:00:00:00:01:01",
+        peer: { name: "eth0", mac: "02:00:00:00:01:02", netnsFd: { $fd: "pod" } },
+      }),
       call("h", "getLink", "veth0"),
       call("p", "getLink", "eth0"),
     ]);
@@ -45,7 +50,14 @@ describe("links", () => {
     const p = await link(pod.name, "eth0");
     expect(h).toMatchObject({ mtu: 1400, address: "02:00:00:00:01:01", linkinfo: { info_kind: "veth" } });
     expect(p).toMatchObject({ mtu: 1400, address: "02:00:00:00:01:02", linkinfo: { info_kind: "veth" } });
-    expect(hostEnd).toMatchObject({ name: "veth0", kind: "veth", mtu: 1400, mac: "02:00:00:00:01:01", index: h["ifindex"], parentIndex: p["ifindex"] });
+    expect(hostEnd).toMatchObject({
+      name: "veth0",
+      kind: "veth",
+      mtu: 1400,
+      mac: "02:00:00:00:01:01",
+      index: h["ifindex"],
+      parentIndex: p["ifindex"],
+    });
     expect((hostEnd as Json)["linkNetnsId"]).toBe(h["link_netnsid"]);
     expect(podEnd).toMatchObject({ name: "eth0", index: p["ifindex"], parentIndex: h["ifindex"], up: false });
   });
@@ -113,7 +125,19 @@ describe("links", () => {
     const ul = res[5] as Json;
     const [, , , created, got] = await netlinkOk([
       ...open(),
-      call("h", "createVxlan", { name: "flannel.1", vni: 1, local: "192.0.2.10", underlayIndex: ul["index"], port: 8472, learning: false, gbp: true, ttl: 64, tos: 16, mtu: 1450, mac: "02:11:22:33:44:55" }),
+      call("h", "createVxlan", {
+        name: "flannel.1",
+        vni: 1,
+        local: "192.0.2.10",
+        underlayIndex: ul["index"],
+        port: 8472,
+        learning: false,
+        gbp: true,
+        ttl: 64,
+        tos: 16,
+        mtu: 1450,
+        mac: "02:11:22:33:44:55",
+      }),
       call("h", "getLink", "flannel.1"),
     ]);
     expect(created).toBeNull();
@@ -121,13 +145,43 @@ describe("links", () => {
     expect(l).toMatchObject({
       mtu: 1450,
       address: "02:11:22:33:44:55",
-      linkinfo: { info_kind: "vxlan", info_data: { id: 1, local: "192.0.2.10", link: "ul0", port: 8472, learning: false, gbp: true, ttl: 64, tos: "0x10" } },
+      linkinfo: {
+        info_kind: "vxlan",
+        info_data: {
+          id: 1,
+          local: "192.0.2.10",
+          link: "ul0",
+          port: 8472,
+          learning: false,
+          gbp: true,
+          ttl: 64,
+          tos: "0x10",
+        },
+      },
     });
-    expect(got).toMatchObject({ kind: "vxlan", vxlan: { vni: 1, local: "192.0.2.10", underlayIndex: ul["index"], port: 8472, learning: false, gbp: true, ttl: 64, tos: 16, l2miss: false, l3miss: false } });
+    expect(got).toMatchObject({
+      kind: "vxlan",
+      vxlan: {
+        vni: 1,
+        local: "192.0.2.10",
+        underlayIndex: ul["index"],
+        port: 8472,
+        learning: false,
+        gbp: true,
+        ttl: 64,
+        tos: 16,
+        l2miss: false,
+        l3miss: false,
+      },
+    });
   });
 
   it("lists links with their kinds", async () => {
-    const [, , , , list] = await netlinkOk([...open(), call("h", "createBridge", { name: "br9" }), call("h", "listLinks")]);
+    const [, , , , list] = await netlinkOk([
+      ...open(),
+      call("h", "createBridge", { name: "br9" }),
+      call("h", "listLinks"),
+    ]);
     expect((list as Json[]).map((l) => [l["name"], l["kind"]])).toEqual([
       ["lo", ""],
       ["br9", "bridge"],
@@ -147,8 +201,14 @@ describe("addresses", () => {
       call("h", "listAddrs", { dev: "a0", family: 6 }),
       call("h", "replaceAddr", "a0", "10.244.1.1/24"),
     ]);
-    expect(res[7]).toEqual([expect.objectContaining({ ip: "10.244.1.1", prefixLen: 24, broadcast: "10.244.1.255", family: 4, scope: 0 })]);
-    expect(res[8]).toEqual(expect.arrayContaining([expect.objectContaining({ ip: "fd00:10::1", prefixLen: 64, family: 6, tentative: false })]));
+    expect(res[7]).toEqual([
+      expect.objectContaining({ ip: "10.244.1.1", prefixLen: 24, broadcast: "10.244.1.255", family: 4, scope: 0 }),
+    ]);
+    expect(res[8]).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ ip: "fd00:10::1", prefixLen: 64, family: 6, tentative: false }),
+      ]),
+    );
     const [a] = await ipj<Json[]>(host.name, ["addr", "show", "a0"]);
     const infos = (a?.["addr_info"] ?? []) as Json[];
     expect(infos).toEqual(
@@ -157,14 +217,23 @@ describe("addresses", () => {
         expect.objectContaining({ family: "inet6", local: "fd00:10::1", prefixlen: 64 }),
       ]),
     );
-    await netlinkOk([...open(), call("h", "deleteAddr", "a0", "10.244.1.1/24"), call("h", "deleteAddr", "a0", "fd00:10::1/64")]);
+    await netlinkOk([
+      ...open(),
+      call("h", "deleteAddr", "a0", "10.244.1.1/24"),
+      call("h", "deleteAddr", "a0", "fd00:10::1/64"),
+    ]);
     const [b] = await ipj<Json[]>(host.name, ["addr", "show", "a0"]);
     const left = ((b?.["addr_info"] ?? []) as Json[]).filter((i) => i["scope"] !== "link");
     expect(left).toEqual([]);
   });
 
   it("fails to add an address twice with EEXIST naming the operation", async () => {
-    const res = await netlink([...open(), call("h", "createVeth", { name: "a0", peer: { name: "a1" } }), call("h", "addAddr", "a0", "10.244.1.1/24"), call("h", "addAddr", "a0", "10.244.1.1/24")]);
+    const res = await netlink([
+      ...open(),
+      call("h", "createVeth", { name: "a0", peer: { name: "a1" } }),
+      call("h", "addAddr", "a0", "10.244.1.1/24"),
+      call("h", "addAddr", "a0", "10.244.1.1/24"),
+    ]);
     expect(res[5]?.error).toMatchObject({ name: "NetlinkError", code: "EEXIST", errno: 17 });
     expect(res[5]?.error?.message).toContain("RTM_NEWADDR 10.244.1.1/24 dev a0: EEXIST");
   });
@@ -188,7 +257,15 @@ describe("routes", () => {
       ...routedLink(),
       call("h", "addRoute", { dst: "10.244.2.0/24", gateway: "192.0.2.2", dev: "r0" }),
       call("h", "addRoute", { dst: "10.244.3.0/24", gateway: "10.244.3.0", dev: "r0", onlink: true }),
-      call("h", "addRoute", { dst: "10.244.4.0/24", gateway: "192.0.2.3", dev: "r0", table: 100, priority: 50, mtu: 1400, advmss: 1360 }),
+      call("h", "addRoute", {
+        dst: "10.244.4.0/24",
+        gateway: "192.0.2.3",
+        dev: "r0",
+        table: 100,
+        priority: 50,
+        mtu: 1400,
+        advmss: 1360,
+      }),
       call("h", "addRoute", { dst: "10.244.5.0/24", type: "blackhole" }),
       call("h", "addRoute", { dst: "fd00:99::/64", gateway: "fd00:2::2", dev: "r0" }),
       call("h", "addRoute", { dst: "default", gateway: "192.0.2.254" }),
@@ -203,7 +280,14 @@ describe("routes", () => {
       ]),
     );
     const t100 = await ipj<Json[]>(host.name, ["route", "show", "table", "100"]);
-    expect(t100).toEqual([expect.objectContaining({ dst: "10.244.4.0/24", gateway: "192.0.2.3", metric: 50, metrics: [{ mtu: 1400, advmss: 1360 }] })]);
+    expect(t100).toEqual([
+      expect.objectContaining({
+        dst: "10.244.4.0/24",
+        gateway: "192.0.2.3",
+        metric: 50,
+        metrics: [{ mtu: 1400, advmss: 1360 }],
+      }),
+    ]);
     const v6 = await ipj<Json[]>(host.name, ["-6", "route", "show", "fd00:99::/64"]);
     expect(v6).toEqual([expect.objectContaining({ gateway: "fd00:2::2", dev: "r0" })]);
   });
@@ -212,7 +296,14 @@ describe("routes", () => {
     const res = await netlinkOk([
       ...routedLink(),
       call("h", "addRoute", { dst: "10.244.3.0/24", gateway: "10.244.3.0", dev: "r0", onlink: true }),
-      call("h", "addRoute", { dst: "10.244.4.0/24", gateway: "192.0.2.3", dev: "r0", table: 100, priority: 50, mtu: 1400 }),
+      call("h", "addRoute", {
+        dst: "10.244.4.0/24",
+        gateway: "192.0.2.3",
+        dev: "r0",
+        table: 100,
+        priority: 50,
+        mtu: 1400,
+      }),
       call("h", "listRoutes", { family: 4 }),
       call("h", "listRoutes", { table: 100 }),
       call("h", "getLink", "r0"),
@@ -220,11 +311,22 @@ describe("routes", () => {
     const r0 = (res[12] as Json)["index"];
     expect(res[10]).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ dst: "10.244.3.0/24", gateway: "10.244.3.0", oif: r0, onlink: true, table: 254, protocol: 3, scope: 0, type: "unicast" }),
+        expect.objectContaining({
+          dst: "10.244.3.0/24",
+          gateway: "10.244.3.0",
+          oif: r0,
+          onlink: true,
+          table: 254,
+          protocol: 3,
+          scope: 0,
+          type: "unicast",
+        }),
         expect.objectContaining({ dst: "192.0.2.0/24", oif: r0, scope: 253, protocol: 2, src: "192.0.2.1" }),
       ]),
     );
-    expect(res[11]).toEqual([expect.objectContaining({ dst: "10.244.4.0/24", gateway: "192.0.2.3", table: 100, priority: 50, mtu: 1400 })]);
+    expect(res[11]).toEqual([
+      expect.objectContaining({ dst: "10.244.4.0/24", gateway: "192.0.2.3", table: 100, priority: 50, mtu: 1400 }),
+    ]);
   });
 
   it("replaces a route's gateway and deletes routes; deleting a missing route fails with ESRCH", async () => {
@@ -285,7 +387,9 @@ describe("neighbours and FDB", () => {
       call("h", "replaceNeigh", { dev: "vx1", ip: "10.244.2.0", mac: "aa:bb:cc:dd:ee:02" }),
       call("h", "listNeighs", { dev: "vx1", family: 4 }),
     ]);
-    expect(res[9]).toEqual([expect.objectContaining({ ip: "10.244.2.0", mac: "aa:bb:cc:dd:ee:02", permanent: true, family: 4 })]);
+    expect(res[9]).toEqual([
+      expect.objectContaining({ ip: "10.244.2.0", mac: "aa:bb:cc:dd:ee:02", permanent: true, family: 4 }),
+    ]);
     expect(await ipj<Json[]>(host.name, ["neigh", "show", "dev", "vx1"])).toEqual([
       expect.objectContaining({ dst: "10.244.2.0", lladdr: "aa:bb:cc:dd:ee:02", state: ["PERMANENT"] }),
     ]);
@@ -305,20 +409,32 @@ describe("neighbours and FDB", () => {
     const ours = (res[11] as Json[]).filter((n) => n["ip"] !== undefined);
     expect(ours).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ mac: "00:00:00:00:00:00", ip: "192.0.2.20", self: true, permanent: true, family: "bridge" }),
+        expect.objectContaining({
+          mac: "00:00:00:00:00:00",
+          ip: "192.0.2.20",
+          self: true,
+          permanent: true,
+          family: "bridge",
+        }),
         expect.objectContaining({ mac: "00:00:00:00:00:00", ip: "192.0.2.21" }),
         expect.objectContaining({ mac: "aa:bb:cc:dd:ee:01", ip: "192.0.2.23" }),
       ]),
     );
     expect(ours).toHaveLength(3);
     const fdb = await bridgej<Json[]>(host.name, ["fdb", "show", "dev", "vx1"]);
-    expect(fdb).toEqual(expect.arrayContaining([expect.objectContaining({ mac: "aa:bb:cc:dd:ee:01", dst: "192.0.2.23", flags: ["self"], state: "permanent" })]));
+    expect(fdb).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ mac: "aa:bb:cc:dd:ee:01", dst: "192.0.2.23", flags: ["self"], state: "permanent" }),
+      ]),
+    );
     await netlinkOk([
       ...open(),
       call("h", "deleteFdb", { dev: "vx1", mac: "aa:bb:cc:dd:ee:01", dst: "192.0.2.23" }),
       call("h", "deleteFdb", { dev: "vx1", mac: "00:00:00:00:00:00", dst: "192.0.2.20" }),
     ]);
-    const left = (await bridgej<Json[]>(host.name, ["fdb", "show", "dev", "vx1"])).filter((e) => e["dst"] !== undefined);
+    const left = (await bridgej<Json[]>(host.name, ["fdb", "show", "dev", "vx1"])).filter(
+      (e) => e["dst"] !== undefined,
+    );
     expect(left).toEqual([expect.objectContaining({ mac: "00:00:00:00:00:00", dst: "192.0.2.21" })]);
   });
 });
@@ -358,7 +474,8 @@ describe("errors", () => {
   it("reports a bridge option the kernel lacks with its errno name", async () => {
     const res = await netlink([...open(), call("h", "createBridge", { name: "brv", vlanFiltering: true })]);
     // Kernels without CONFIG_BRIDGE_VLAN_FILTERING answer EOPNOTSUPP; others create the bridge.
-    if (res[3]?.ok) expect((await link(host.name, "brv"))["linkinfo"]).toMatchObject({ info_data: { vlan_filtering: 1 } });
+    if (res[3]?.ok)
+      expect((await link(host.name, "brv"))["linkinfo"]).toMatchObject({ info_data: { vlan_filtering: 1 } });
     else expect(res[3]?.error).toMatchObject({ code: "EOPNOTSUPP" });
   });
 });

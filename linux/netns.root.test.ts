@@ -77,7 +77,14 @@ describe("event monitor", () => {
     const o = r as unknown as { before: number; events: string[]; after: number };
     expect(o.before).toBe(0);
     expect(o.events).toEqual(
-      expect.arrayContaining(["new link ev0", "new link ev1", "new addr 192.0.2.1/24", "new route 192.0.2.0/24 table 254", "del link ev0", "del link ev1"]),
+      expect.arrayContaining([
+        "new link ev0",
+        "new link ev1",
+        "new addr 192.0.2.1/24",
+        "new route 192.0.2.0/24 table 254",
+        "del link ev0",
+        "del link ev1",
+      ]),
     );
     expect(o.events.indexOf("del link ev0")).toBeGreaterThan(o.events.indexOf("new addr 192.0.2.1/24"));
     expect(o.after).toBe(0);

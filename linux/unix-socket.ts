@@ -60,7 +60,8 @@ export function connectUnix(path: string, o: { readonly nonblocking?: boolean } 
 export function listenUnix(path: string, o: { readonly mode: number; readonly backlog: number }): number {
   const addr = unixAddress(path);
   if (existsSync(path)) {
-    if (!lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket: remove it or choose another path`);
+    if (!lstatSync(path).isSocket())
+      throw new Error(`${path} exists and is not a socket: remove it or choose another path`);
     if (socketAlive(path)) throw new Error(`${path}: another process is serving on this socket`);
     unlinkSync(path);
   }

@@ -19,12 +19,22 @@ describe("IP text (Go net.ParseIP / IP.String)", () => {
     expect(normalizeIP(input)).toBe(out);
   });
 
-  it.each(["", "010.1.2.3", "1.2.3", "1.2.3.256", "1.2.3.4.5", "::1::", "1:2:3:4:5:6:7:8:9", "fe80::1%eth0", "12345::", "1.2.3.4::", "g::1", ":1::"])(
-    "rejects %j",
-    (input) => {
-      expect(parseIP(input)).toBeUndefined();
-    },
-  );
+  it.each([
+    "",
+    "010.1.2.3",
+    "1.2.3",
+    "1.2.3.256",
+    "1.2.3.4.5",
+    "::1::",
+    "1:2:3:4:5:6:7:8:9",
+    "fe80::1%eth0",
+    "12345::",
+    "1.2.3.4::",
+    "g::1",
+    ":1::",
+  ])("rejects %j", (input) => {
+    expect(parseIP(input)).toBeUndefined();
+  });
 
   it("keeps host bits of a CIDR and shortens the prefix of an IPv4-mapped one by 96", () => {
     expect(normalizeCIDR("10.0.0.5/8")).toBe("10.0.0.5/8");

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { broadcastOf, bytesText as formatIp, ipBytes as parseIp, isIP as isIp, networkOf, prefixText as parseCidr } from "./ip.ts";
+import {
+  broadcastOf,
+  bytesText as formatIp,
+  ipBytes as parseIp,
+  isIP as isIp,
+  networkOf,
+  prefixText as parseCidr,
+} from "./ip.ts";
 import { formatMac, parseMac } from "./mac.ts";
 
 describe("address text <-> bytes for the kernel", () => {

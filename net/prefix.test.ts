@@ -17,7 +17,8 @@ describe("ip helpers", () => {
   });
 
   it("rejects what Go's parser rejects", () => {
-    for (const bad of ["1.2.3", "1.2.3.256", "01.2.3.4", "1::2::3", "12345::", "x", ""]) expect(parseIp(bad)).toBeUndefined();
+    for (const bad of ["1.2.3", "1.2.3.256", "01.2.3.4", "1::2::3", "12345::", "x", ""])
+      expect(parseIp(bad)).toBeUndefined();
     for (const bad of ["10.0.0.0", "10.0.0.0/33", "10.0.0.0/x", "fc00::/129"]) expect(parseCidr(bad)).toBeUndefined();
   });
 

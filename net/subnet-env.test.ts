@@ -1,8 +1,25 @@
-import { closeSync, mkdtempSync, openSync, readSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { formatSubnetEnv, parseSubnetEnv, readSubnetEnv, SubnetEnvError, writeSubnetEnv, type SubnetEnv } from "./subnet-env.ts";
+import {
+  formatSubnetEnv,
+  parseSubnetEnv,
+  readSubnetEnv,
+  SubnetEnvError,
+  writeSubnetEnv,
+  type SubnetEnv,
+} from "./subnet-env.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "weft-subnetenv-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -11,8 +28,17 @@ const P = "/run/flannel/subnet.env";
 describe("subnet.env reading (as the flannel CNI plugin)", () => {
   it("parses flannel's sample file and stores the subnet masked", () => {
     // flannel-io/flannel dist/sample_subnet.env
-    const env = parseSubnetEnv("FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.74.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n", P);
-    expect(env).toEqual({ networks: ["10.1.0.0/16"], subnet: "10.1.74.0/24", ipv6Networks: [], mtu: 1472, ipMasq: false });
+    const env = parseSubnetEnv(
+      "FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.74.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n",
+      P,
+    );
+    expect(env).toEqual({
+      networks: ["10.1.0.0/16"],
+      subnet: "10.1.74.0/24",
+      ipv6Networks: [],
+      mtu: 1472,
+      ipMasq: false,
+    });
   });
 
   it("parses dual-stack files, comma lists (masked, duplicates dropped) and CRLF line ends", () => {
@@ -35,7 +61,10 @@ describe("subnet.env reading (as the flannel CNI plugin)", () => {
   });
 
   it("accepts an IPv6-only file and ignores unknown keys and junk lines", () => {
-    const env = parseSubnetEnv("# comment\nOTHER=1\nFLANNEL_IPV6_NETWORK=fc00::/48\nFLANNEL_IPV6_SUBNET=fc00:0:0:3::1/64\nFLANNEL_MTU=1430\nFLANNEL_IPMASQ=TRUE\n", P);
+    const env = parseSubnetEnv(
+      "# comment\nOTHER=1\nFLANNEL_IPV6_NETWORK=fc00::/48\nFLANNEL_IPV6_SUBNET=fc00:0:0:3::1/64\nFLANNEL_MTU=1430\nFLANNEL_IPMASQ=TRUE\n",
+      P,
+    );
     expect(env.subnet).toBeUndefined();
     expect(env.ipv6Subnet).toBe("fc00:0:0:3::/64");
     expect(env.ipMasq).toBe(false); // only the exact string "true" is true
@@ -45,12 +74,18 @@ describe("subnet.env reading (as the flannel CNI plugin)", () => {
     expect(() => parseSubnetEnv("", P)).toThrow(
       `${P} is missing FLANNEL_NETWORK, FLANNEL_IPV6_NETWORK, FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ`,
     );
-    expect(() => parseSubnetEnv("FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.2.1/24\n", P)).toThrow(`${P} is missing FLANNEL_MTU, FLANNEL_IPMASQ`);
-    expect(() => parseSubnetEnv("FLANNEL_IPV6_NETWORK=fc00::/48\nFLANNEL_MTU=1\nFLANNEL_IPMASQ=true", P)).toThrow(`${P} is missing FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET`);
+    expect(() => parseSubnetEnv("FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.2.1/24\n", P)).toThrow(
+      `${P} is missing FLANNEL_MTU, FLANNEL_IPMASQ`,
+    );
+    expect(() => parseSubnetEnv("FLANNEL_IPV6_NETWORK=fc00::/48\nFLANNEL_MTU=1\nFLANNEL_IPMASQ=true", P)).toThrow(
+      `${P} is missing FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET`,
+    );
   });
 
   it("reports bad values with Go's parse error and the key", () => {
-    expect(() => parseSubnetEnv("FLANNEL_SUBNET=10.1.2.300/24", P)).toThrow(/^invalid CIDR address: 10\.1\.2\.300\/24 \(FLANNEL_SUBNET in/);
+    expect(() => parseSubnetEnv("FLANNEL_SUBNET=10.1.2.300/24", P)).toThrow(
+      /^invalid CIDR address: 10\.1\.2\.300\/24 \(FLANNEL_SUBNET in/,
+    );
     expect(() => parseSubnetEnv("FLANNEL_MTU=big", P)).toThrow(/^strconv\.ParseUint: parsing "big": invalid syntax/);
     expect(() => parseSubnetEnv("FLANNEL_MTU=-1", P)).toThrow(SubnetEnvError);
   });
@@ -84,9 +119,15 @@ describe("subnet.env writing (as flanneld)", () => {
     expect(formatSubnetEnv(dual)).toBe(
       "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_IPV6_NETWORK=2001:cafe:42::/56\nFLANNEL_IPV6_SUBNET=2001:cafe:42::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
     );
-    expect(formatSubnetEnv({ networks: ["10.1.0.0/16"], subnet: "10.1.74.0/24", ipv6Networks: [], mtu: 1472, ipMasq: false })).toBe(
-      "FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.74.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n",
-    );
+    expect(
+      formatSubnetEnv({
+        networks: ["10.1.0.0/16"],
+        subnet: "10.1.74.0/24",
+        ipv6Networks: [],
+        mtu: 1472,
+        ipMasq: false,
+      }),
+    ).toBe("FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.74.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n");
   });
 
   it("round-trips through the reader", () => {

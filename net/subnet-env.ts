@@ -8,7 +8,17 @@
  * first "=", unknown keys ignored, networks as comma lists masked and de-duplicated, the subnet
  * stored masked, FLANNEL_IPMASQ true only for "true", and the same "<file> is missing ..." list.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, chmodSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+  chmodSync,
+} from "node:fs";
 import { dirname, basename, join } from "node:path";
 import { formatCidr, maskNet, parseCidr, type Family, type IpNet } from "./prefix.ts";
 
@@ -56,7 +66,11 @@ function parseCidrList(value: string, key: string, path: string): IpNet[] {
 
 function expectFamily(nets: IpNet[], family: Family, key: string, path: string): string[] {
   for (const n of nets) {
-    if (n.family !== family) throw new SubnetEnvError(path, `${key} in ${path} has ${formatCidr(n)}, which is not IPv${family}: fix or remove that entry`);
+    if (n.family !== family)
+      throw new SubnetEnvError(
+        path,
+        `${key} in ${path} has ${formatCidr(n)}, which is not IPv${family}: fix or remove that entry`,
+      );
   }
   return nets.map(formatCidr);
 }
@@ -89,7 +103,10 @@ export function parseSubnetEnv(text: string, path: string): SubnetEnv {
         break;
       case "FLANNEL_MTU":
         if (!/^\d+$/.test(value) || Number(value) > 0xffffffff) {
-          throw new SubnetEnvError(path, `strconv.ParseUint: parsing ${JSON.stringify(value)}: invalid syntax (FLANNEL_MTU in ${path})`);
+          throw new SubnetEnvError(
+            path,
+            `strconv.ParseUint: parsing ${JSON.stringify(value)}: invalid syntax (FLANNEL_MTU in ${path})`,
+          );
         }
         mtu = Number(value);
         break;

@@ -22,13 +22,29 @@ const t0 = performance.now();
 // --format=esm --splitting: each role (a dynamic import in bin/roles.ts) becomes its own chunk, so an
 // exec loads the bytecode of its role only, not the daemon's and cnitool's (VERSION p50 8.81 -> 7.41
 // ms; ADD CPU 27.1 -> 25.2 ms). Node builtins imported by a chunk load with that chunk.
-const flags = ["--compile", "--bytecode", "--format=esm", "--splitting", "--minify", "--sourcemap=none", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--no-compile-autoload-tsconfig", "--no-compile-autoload-package-json", "--compile-jit-policy=10"];
+const flags = [
+  "--compile",
+  "--bytecode",
+  "--format=esm",
+  "--splitting",
+  "--minify",
+  "--sourcemap=none",
+  "--no-compile-autoload-dotenv",
+  "--no-compile-autoload-bunfig",
+  "--no-compile-autoload-tsconfig",
+  "--no-compile-autoload-package-json",
+  "--compile-jit-policy=10",
+];
 // Worker threads are entry points of their own in a compiled binary.
 const workers = [join(root, "daemon", "cni-server", "worker.ts")];
-await $`bun build ${flags} ${join(root, "bin", "weft.ts")} ${workers} --outfile ${join(dist, "weft")}`.cwd(root).quiet();
+await $`bun build ${flags} ${join(root, "bin", "weft.ts")} ${workers} --outfile ${join(dist, "weft")}`
+  .cwd(root)
+  .quiet();
 for (const role of Object.keys(ROLES)) {
   const link = join(dist, "bin", role);
   rmSync(link, { force: true });
   symlinkSync("../weft", link);
 }
-console.log(`built dist/weft and dist/bin/{${Object.keys(ROLES).join(",")}} in ${Math.round(performance.now() - t0)} ms`);
+console.log(
+  `built dist/weft and dist/bin/{${Object.keys(ROLES).join(",")}} in ${Math.round(performance.now() - t0)} ms`,
+);

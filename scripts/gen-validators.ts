@@ -60,7 +60,13 @@ export function generateValidators(): GeneratedFile[] {
     .sort();
   // Keep the runtime footprint tiny: no keyword that needs an ajv runtime helper (formats, string
   // lengths, uniqueItems, deep equality); first error only, the wrapper reads the data itself.
-  const ajv = new Ajv({ code: { source: true, esm: true, lines: true }, allErrors: false, strict: true, allowUnionTypes: true, inlineRefs: false });
+  const ajv = new Ajv({
+    code: { source: true, esm: true, lines: true },
+    allErrors: false,
+    strict: true,
+    allowUnionTypes: true,
+    inlineRefs: false,
+  });
   const mapping: Record<string, string> = {};
   const byId = new Map<string, SchemaNode & { $id: string }>();
   for (const f of files) {
@@ -71,10 +77,11 @@ export function generateValidators(): GeneratedFile[] {
     if (f !== "common.json") mapping[exportName(f)] = schema.$id;
   }
   const js = HEADER + standaloneCode(ajv, mapping);
-  if (/\brequire\(/.test(js)) throw new Error("generated validators need an ajv runtime helper; drop the keyword that needs it");
+  if (/\brequire\(/.test(js))
+    throw new Error("generated validators need an ajv runtime helper; drop the keyword that needs it");
   const dts =
     HEADER +
-    "import type { ValidateFunction } from \"./types.ts\";\n" +
+    'import type { ValidateFunction } from "./types.ts";\n' +
     Object.keys(mapping)
       .map((n) => `export declare const ${n}: ValidateFunction;\n`)
       .join("");
@@ -86,7 +93,7 @@ export function generateValidators(): GeneratedFile[] {
   const keys =
     HEADER +
     "// Canonical key names per schema (p: object properties, i: array items), for case-insensitive decoding.\n" +
-    "import type { KeyNode } from \"./types.ts\";\n\n" +
+    'import type { KeyNode } from "./types.ts";\n\n' +
     `export const KEYS = {\n${trees.join("")}} as const satisfies Record<string, KeyNode>;\n`;
   return [
     { path: join(outDir, "keys.ts"), content: keys },

@@ -23,7 +23,18 @@ describe("the repository layout", () => {
   const reachable = reachableFrom(graph);
 
   it("reaches every role of the binary from bin/weft.ts, through the dynamic imports of the role table", () => {
-    const roles = ["plugins/bridge/main.ts", "plugins/host-local/main.ts", "daemon/main.ts", "libcni/cli/cnitool.ts"];
+    const roles = [
+      "bin/plugins.ts",
+      "plugins/flannel/relay.ts",
+      "plugins/flannel/plugin.ts",
+      "plugins/bridge/plugin.ts",
+      "plugins/host-local/plugin.ts",
+      "plugins/loopback/plugin.ts",
+      "daemon/main.ts",
+      "daemon/cni-server/server.ts",
+      "daemon/cni-server/worker.ts",
+      "libcni/cli/cnitool.ts",
+    ];
     for (const f of ["bin/roles.ts", ...roles]) {
       expect(reachable.has(f), `${f} reachable from ${ENTRY}`).toBe(true);
     }
@@ -68,8 +79,8 @@ describe("import parsing", () => {
     const src = [
       '// import { a } from "./a.ts";',
       '/* import("./b.ts") */',
-      'const s = "import { c } from \'./c.ts\'";',
-      "const t = `await import(\"./d.ts\")`;",
+      "const s = \"import { c } from './c.ts'\";",
+      'const t = `await import("./d.ts")`;',
       "const name = './e.ts';",
       "await import(name);",
     ].join("\n");

@@ -35,7 +35,7 @@ export const ENTRY = "bin/weft.ts";
 const SKIPPED_DIRS = new Set(["node_modules", "dist", "coverage"]);
 const CODE_FILE = /\.(ts|js|mts|mjs|cts|cjs)$/;
 
-export type ImportKind = "import" | "export" | "dynamic" | "type" | "require";
+export type ImportKind = "import" | "export" | "dynamic" | "type" | "require" | "worker";
 
 export interface Import {
   /** The specifier as written. */
@@ -126,11 +126,30 @@ export function parseImports(path: string, text: string): Import[] {
         if (node.expression.kind === ts.SyntaxKind.ImportKeyword) add(first, "dynamic", false);
         else if (ts.isIdentifier(node.expression) && node.expression.text === "require") add(first, "require", false);
       }
+    } else if (ts.isNewExpression(node) && isModuleUrl(node)) {
+      // new URL("./worker.ts", import.meta.url): a worker thread's entry module
+      const first = node.arguments?.[0];
+      if (first !== undefined) add(first, "worker", false);
     }
     ts.forEachChild(node, visit);
   };
   visit(sf);
   return out;
+}
+
+/** `new URL("<relative>", import.meta.url)` */
+function isModuleUrl(node: ts.NewExpression): boolean {
+  const args = node.arguments ?? [];
+  const base = args[1];
+  return (
+    ts.isIdentifier(node.expression) &&
+    node.expression.text === "URL" &&
+    args.length === 2 &&
+    base !== undefined &&
+    ts.isPropertyAccessExpression(base) &&
+    ts.isMetaProperty(base.expression) &&
+    base.name.text === "url"
+  );
 }
 
 /** Number of lines as `wc -l` counts them for a file ending in a newline. */
@@ -378,7 +397,10 @@ export function productFolderLines(graph: Graph, reachable: ReadonlySet<string> 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const fmt = (r: readonly string[]): string =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ").trimEnd();
+    r
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
   return [fmt(header), fmt(widths.map((w) => "-".repeat(w))), ...rows.map(fmt)].join("\n");
 }
 
@@ -404,8 +426,10 @@ export function report(graph: Graph): string {
   out.push(table(["folder", "reachable", "unreachable", "tests", "testing/", "stray"], rows));
   const stray = sum((f) => f.stray);
   out.push("");
-  out.push(`Test support a reader would take for product (stray: unreachable, not a test, not under testing/): ` +
-    `${stray.lines} lines in ${stray.files} files`);
+  out.push(
+    `Test support a reader would take for product (stray: unreachable, not a test, not under testing/): ` +
+      `${stray.lines} lines in ${stray.files} files`,
+  );
   const check = checkLayout(graph, reachable);
   for (const v of check.unreachableProduct) {
     const f = graph.files.get(v.file);

@@ -18,12 +18,17 @@ function rng(seed: number): () => number {
 function world(seed: number): { want: Desired; have: { routes: KRoute[]; neighs: KNeigh[]; fdb: KFdb[] } } {
   const r = rng(seed);
   const pick = (n: number) => Math.floor(r() * n);
-  const route = (): KRoute => ({ dst: `10.244.${pick(12)}.0/24`, gw: `10.244.${pick(12)}.0`, ifindex: 5 + pick(2), ...(r() < 0.8 ? { onlink: true } : {}) });
+  const route = (): KRoute => ({
+    dst: `10.244.${pick(12)}.0/24`,
+    gw: `10.244.${pick(12)}.0`,
+    ifindex: 5 + pick(2),
+    ...(r() < 0.8 ? { onlink: true } : {}),
+  });
   const neigh = (): KNeigh => ({ ifindex: 5 + pick(2), ip: `10.244.${pick(12)}.0`, mac: `0e:00:00:00:00:${pick(4)}` });
   const fdb = (): KFdb => ({ ifindex: 5 + pick(2), mac: `0e:00:00:00:00:${pick(6)}`, dst: `192.0.2.${pick(4)}` });
-  const many = <T,>(n: number, f: () => T): T[] => Array.from({ length: n }, f);
+  const many = <T>(n: number, f: () => T): T[] => Array.from({ length: n }, f);
   // wanted entries have unique keys, as peers' subnets are unique
-  const uniq = <T,>(xs: T[], key: (x: T) => string): T[] => [...new Map(xs.map((x) => [key(x), x])).values()];
+  const uniq = <T>(xs: T[], key: (x: T) => string): T[] => [...new Map(xs.map((x) => [key(x), x])).values()];
   return {
     want: {
       routes: uniq(many(pick(10), route), (x) => x.dst),
@@ -48,7 +53,9 @@ describe("DesiredIndex", () => {
     for (let seed = 1; seed <= 500; seed++) {
       const { want, have } = world(seed);
       const managed = (r: KRoute) => r.ifindex === 5;
-      expect(canon(new DesiredIndex(want).diff(have, managed)), `seed ${seed}`).toEqual(canon(diffState(want, have, managed)));
+      expect(canon(new DesiredIndex(want).diff(have, managed)), `seed ${seed}`).toEqual(
+        canon(diffState(want, have, managed)),
+      );
     }
   });
 
@@ -58,12 +65,22 @@ describe("DesiredIndex", () => {
     const first = canon(index.diff(have, () => true));
     expect(canon(index.diff(have, () => true))).toEqual(first);
     // and a pass that sees everything in place writes nothing
-    expect(canon(index.diff({ routes: want.routes, neighs: want.neighs, fdb: want.fdb }, () => true))).toEqual(canon(diffState(want, want, () => true)));
+    expect(canon(index.diff({ routes: want.routes, neighs: want.neighs, fdb: want.fdb }, () => true))).toEqual(
+      canon(diffState(want, want, () => true)),
+    );
   });
 
   it("rewrites a route whose last kernel entry differs, even when an earlier one matched", () => {
-    const want: Desired = { routes: [{ dst: "10.244.1.0/24", gw: "10.244.1.0", ifindex: 5, onlink: true }], neighs: [], fdb: [] };
-    const have = { routes: [want.routes[0] as KRoute, { dst: "10.244.1.0/24", gw: "192.0.2.9", ifindex: 2 }], neighs: [], fdb: [] };
+    const want: Desired = {
+      routes: [{ dst: "10.244.1.0/24", gw: "10.244.1.0", ifindex: 5, onlink: true }],
+      neighs: [],
+      fdb: [],
+    };
+    const have = {
+      routes: [want.routes[0] as KRoute, { dst: "10.244.1.0/24", gw: "192.0.2.9", ifindex: 2 }],
+      neighs: [],
+      fdb: [],
+    };
     expect(new DesiredIndex(want).diff(have, () => true).routes.put).toEqual(want.routes);
   });
 });

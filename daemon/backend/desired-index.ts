@@ -13,7 +13,8 @@ interface Slot<T> {
   same: boolean;
 }
 
-const sameRoute = (a: KRoute, b: KRoute): boolean => a.dst === b.dst && a.gw === b.gw && a.ifindex === b.ifindex && Boolean(a.onlink) === Boolean(b.onlink);
+const sameRoute = (a: KRoute, b: KRoute): boolean =>
+  a.dst === b.dst && a.gw === b.gw && a.ifindex === b.ifindex && Boolean(a.onlink) === Boolean(b.onlink);
 
 function nestedGet<V>(m: Map<number, Map<string, V>>, a: number, b: string): V | undefined {
   return m.get(a)?.get(b);
@@ -60,7 +61,10 @@ export class DesiredIndex {
    * What to write so the kernel matches: `managed` says which unwanted routes are ours to delete
    * (only asked for routes no peer wants).
    */
-  diff(have: { readonly routes: readonly KRoute[]; readonly neighs: readonly KNeigh[]; readonly fdb: readonly KFdb[] }, managed: (r: KRoute) => boolean): Diff {
+  diff(
+    have: { readonly routes: readonly KRoute[]; readonly neighs: readonly KNeigh[]; readonly fdb: readonly KFdb[] },
+    managed: (r: KRoute) => boolean,
+  ): Diff {
     const pass = ++this.pass;
     const d: Diff = { routes: { put: [], del: [] }, neighs: { put: [], del: [] }, fdb: { put: [], del: [] } };
     for (const r of have.routes) {

@@ -113,7 +113,10 @@ export interface Diff {
  * Which of the actual routes are ours to manage: inside the cluster network, not our own subnet,
  * and on our device (vxlan) or via a gateway on the underlay (host-gw / DirectRouting).
  */
-export function isManagedRoute(r: KRoute, o: { readonly network: IpNet; readonly own?: IpNet; readonly ctx: PlanContext }): boolean {
+export function isManagedRoute(
+  r: KRoute,
+  o: { readonly network: IpNet; readonly own?: IpNet; readonly ctx: PlanContext },
+): boolean {
   const dst = parseCidr(r.dst);
   if (!dst || dst.family !== o.network.family || !containsNet(o.network, dst)) return false;
   if (o.own && sameNet(dst, o.own)) return false;
@@ -122,5 +125,12 @@ export function isManagedRoute(r: KRoute, o: { readonly network: IpNet; readonly
 }
 
 export function diffSize(d: Diff): number {
-  return d.routes.put.length + d.routes.del.length + d.neighs.put.length + d.neighs.del.length + d.fdb.put.length + d.fdb.del.length;
+  return (
+    d.routes.put.length +
+    d.routes.del.length +
+    d.neighs.put.length +
+    d.neighs.del.length +
+    d.fdb.put.length +
+    d.fdb.del.length
+  );
 }

@@ -17,12 +17,37 @@ const DUAL = { Network: "10.244.0.0/16", EnableIPv6: true, IPv6Network: "fd00:10
 const V6ONLY = { EnableIPv4: false, EnableIPv6: true, IPv6Network: "fd00:10:244::/56" };
 
 function ext(over: Partial<ExternalInterface> = {}): ExternalInterface {
-  return { name: "eth0", index: 2, mtu: 1500, ipv4: "192.0.2.11", ipv6: "2001:db8:0:1::11", publicIP: "192.0.2.11", publicIPv6: "2001:db8:0:1::11", ...over };
+  return {
+    name: "eth0",
+    index: 2,
+    mtu: 1500,
+    ipv4: "192.0.2.11",
+    ipv6: "2001:db8:0:1::11",
+    publicIP: "192.0.2.11",
+    publicIPv6: "2001:db8:0:1::11",
+    ...over,
+  };
 }
-const V4_ONLY_IFACE: ExternalInterface = { name: "eth0", index: 2, mtu: 1500, ipv4: "192.0.2.11", publicIP: "192.0.2.11" };
-const V6_ONLY_IFACE: ExternalInterface = { name: "eth0", index: 2, mtu: 1500, ipv6: "2001:db8:0:1::11", publicIPv6: "2001:db8:0:1::11" };
+const V4_ONLY_IFACE: ExternalInterface = {
+  name: "eth0",
+  index: 2,
+  mtu: 1500,
+  ipv4: "192.0.2.11",
+  publicIP: "192.0.2.11",
+};
+const V6_ONLY_IFACE: ExternalInterface = {
+  name: "eth0",
+  index: 2,
+  mtu: 1500,
+  ipv6: "2001:db8:0:1::11",
+  publicIPv6: "2001:db8:0:1::11",
+};
 
-async function register(type: "vxlan" | "host-gw", conf: Record<string, unknown>, o: { iface?: ExternalInterface; previousAttrs?: LeaseAttrs } = {}) {
+async function register(
+  type: "vxlan" | "host-gw",
+  conf: Record<string, unknown>,
+  o: { iface?: ExternalInterface; previousAttrs?: LeaseAttrs } = {},
+) {
   const dp = new FakeNetOps();
   dp.addLink("eth0");
   const config = parseNetworkConfig(JSON.stringify({ ...conf, Backend: { Type: type } }), "test");
@@ -89,7 +114,11 @@ describe("vxlan backend registration", () => {
   });
 
   it("keeps each family's previous VtepMAC across restarts", async () => {
-    const prev: LeaseAttrs = { PublicIP: "192.0.2.11", BackendData: { VNI: 1, VtepMAC: "0E:2A:00:00:00:04" }, BackendV6Data: { VNI: 1, VtepMAC: "0e:2a:00:00:00:06" } };
+    const prev: LeaseAttrs = {
+      PublicIP: "192.0.2.11",
+      BackendData: { VNI: 1, VtepMAC: "0E:2A:00:00:00:04" },
+      BackendV6Data: { VNI: 1, VtepMAC: "0e:2a:00:00:00:06" },
+    };
     const { dp } = await register("vxlan", DUAL, { previousAttrs: prev });
     expect(dp.links.get("flannel.1")?.mac).toBe("0e:2a:00:00:00:04");
     expect(dp.links.get("flannel-v6.1")?.mac).toBe("0e:2a:00:00:00:06");
@@ -100,7 +129,13 @@ describe("vxlan backend registration", () => {
     const peer: Lease = {
       subnet: net("10.244.2.0/24"),
       subnetV6: net("fd00:10:244:2::/64"),
-      attrs: { PublicIP: "192.0.2.12", PublicIPv6: "2001:db8:0:1::12", BackendType: "vxlan", BackendData: { VNI: 1, VtepMAC: "0e:00:00:00:04:02" }, BackendV6Data: { VNI: 1, VtepMAC: "0e:00:00:00:06:02" } },
+      attrs: {
+        PublicIP: "192.0.2.12",
+        PublicIPv6: "2001:db8:0:1::12",
+        BackendType: "vxlan",
+        BackendData: { VNI: 1, VtepMAC: "0e:00:00:00:04:02" },
+        BackendV6Data: { VNI: 1, VtepMAC: "0e:00:00:00:06:02" },
+      },
     };
     await nw.handleEvents([{ type: "added", lease: peer }]);
     await new Promise((r) => setImmediate(r));
@@ -115,7 +150,9 @@ describe("vxlan backend registration", () => {
   });
 
   it("refuses EnableIPv6 on an interface without an IPv6 address, naming the interface", async () => {
-    await expect(register("vxlan", DUAL, { iface: V4_ONLY_IFACE })).rejects.toThrow(/interface eth0 has no IPv6 address/);
+    await expect(register("vxlan", DUAL, { iface: V4_ONLY_IFACE })).rejects.toThrow(
+      /interface eth0 has no IPv6 address/,
+    );
   });
 });
 
@@ -128,6 +165,8 @@ describe("host-gw backend registration", () => {
   });
 
   it("refuses a --public-ipv6 that is not the interface address (NAT)", async () => {
-    await expect(register("host-gw", DUAL, { iface: ext({ publicIPv6: "2001:db8:ffff::1" }) })).rejects.toThrow(/public IPv6 \(2001:db8:ffff::1, --public-ipv6\)/);
+    await expect(register("host-gw", DUAL, { iface: ext({ publicIPv6: "2001:db8:ffff::1" }) })).rejects.toThrow(
+      /public IPv6 \(2001:db8:ffff::1, --public-ipv6\)/,
+    );
   });
 });

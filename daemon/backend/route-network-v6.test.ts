@@ -19,7 +19,9 @@ const ds = (i: number, type = "vxlan"): Lease => ({
     PublicIP: `192.0.2.${10 + i}`,
     PublicIPv6: `2001:db8:0:1::${10 + i}`,
     BackendType: type,
-    ...(type === "vxlan" ? { BackendData: { VNI: 1, VtepMAC: mac4(i) }, BackendV6Data: { VNI: 1, VtepMAC: mac6(i) } } : {}),
+    ...(type === "vxlan"
+      ? { BackendData: { VNI: 1, VtepMAC: mac4(i) }, BackendV6Data: { VNI: 1, VtepMAC: mac6(i) } }
+      : {}),
   },
 });
 const added = (...ls: Lease[]): LeaseEvent[] => ls.map((lease) => ({ type: "added", lease }));
@@ -52,7 +54,15 @@ describe("vxlan backend, IPv6 family", () => {
 
   it("subtracts 70 from an explicit Backend.MTU too", () => {
     const dp = new FakeNetOps();
-    const rn = new RouteNetwork({ dp, kind: "vxlan", family: 6, network: net("fd00:10:244::/56"), underlay: { index: dp.addLink("eth0"), ip: "2001:db8:0:1::11", mtu: 9000 }, backendMtu: 1400, vxlan: { vni: 7, port: 4789, gbp: false, learning: false, directRouting: false } });
+    const rn = new RouteNetwork({
+      dp,
+      kind: "vxlan",
+      family: 6,
+      network: net("fd00:10:244::/56"),
+      underlay: { index: dp.addLink("eth0"), ip: "2001:db8:0:1::11", mtu: 9000 },
+      backendMtu: 1400,
+      vxlan: { vni: 7, port: 4789, gbp: false, learning: false, directRouting: false },
+    });
     rn.prepare();
     expect(rn.mtu).toBe(1330);
     expect(dp.links.get("flannel-v6.7")?.spec?.mtu).toBe(1330);
@@ -78,7 +88,10 @@ describe("vxlan backend, IPv6 family", () => {
     const { dp, rn } = v6Net("vxlan");
     rn.prepare();
     rn.start(ds(1));
-    const v4only: Lease = { subnet: net("10.244.5.0/24"), attrs: { PublicIP: "192.0.2.15", BackendType: "vxlan", BackendData: { VNI: 1, VtepMAC: mac4(5) } } };
+    const v4only: Lease = {
+      subnet: net("10.244.5.0/24"),
+      attrs: { PublicIP: "192.0.2.15", BackendType: "vxlan", BackendData: { VNI: 1, VtepMAC: mac4(5) } },
+    };
     const { PublicIPv6: _pub, ...noPub } = ds(6).attrs;
     const { BackendV6Data: _data, ...noV6Data } = ds(7).attrs;
     void [_pub, _data];
@@ -111,12 +124,22 @@ describe("vxlan backend, IPv6 family", () => {
     dp.routes.delete("fd00:10:244:2::/64");
     dp.neighs.clear();
     dp.fdb.clear();
-    dp.routes.set("fd00:10:244:9::/64", { dst: "fd00:10:244:9::/64", gw: "fd00:10:244:9::", ifindex: idx, onlink: true });
+    dp.routes.set("fd00:10:244:9::/64", {
+      dst: "fd00:10:244:9::/64",
+      gw: "fd00:10:244:9::",
+      ifindex: idx,
+      onlink: true,
+    });
     dp.routes.set("2001:db8:99::/48", { dst: "2001:db8:99::/48", gw: "2001:db8:0:1::1", ifindex: eth0 });
     dp.routes.set("10.244.9.0/24", { dst: "10.244.9.0/24", gw: "192.0.2.19", ifindex: eth0 });
     const st = rn.reconcile();
     expect(st.changes).toBe(6);
-    expect([...dp.routes.keys()].sort()).toEqual(["10.244.9.0/24", "2001:db8:99::/48", "fd00:10:244:2::/64", "fd00:10:244:3::/64"]);
+    expect([...dp.routes.keys()].sort()).toEqual([
+      "10.244.9.0/24",
+      "2001:db8:99::/48",
+      "fd00:10:244:2::/64",
+      "fd00:10:244:3::/64",
+    ]);
     expect(dp.neighs.size).toBe(2);
     expect(dp.fdb.size).toBe(2);
     expect(rn.reconcile().changes).toBe(0);
@@ -149,7 +172,11 @@ describe("vxlan backend, IPv6 family", () => {
     rn.start(ds(1));
     rn.handle(added(ds(2), ds(3)));
     rn.flush();
-    expect(dp.routes.get("fd00:10:244:2::/64")).toEqual({ dst: "fd00:10:244:2::/64", gw: "2001:db8:0:1::12", ifindex: eth0 });
+    expect(dp.routes.get("fd00:10:244:2::/64")).toEqual({
+      dst: "fd00:10:244:2::/64",
+      gw: "2001:db8:0:1::12",
+      ifindex: eth0,
+    });
     expect(dp.routes.get("fd00:10:244:3::/64")?.onlink).toBe(true);
     expect([...dp.neighs.values()].map((n) => n.ip)).toEqual(["fd00:10:244:3::"]);
   });
@@ -174,9 +201,19 @@ describe("both families side by side", () => {
     for (const rn of [v4, v6]) rn.handle(added(ds(2), ds(3)));
     v4.flush();
     v6.flush();
-    expect([...dp.routes.keys()].sort()).toEqual(["10.244.2.0/24", "10.244.3.0/24", "fd00:10:244:2::/64", "fd00:10:244:3::/64"]);
+    expect([...dp.routes.keys()].sort()).toEqual([
+      "10.244.2.0/24",
+      "10.244.3.0/24",
+      "fd00:10:244:2::/64",
+      "fd00:10:244:3::/64",
+    ]);
     const fdb = [...dp.fdb.values()].map((f) => `${f.mac} ${f.dst}`).sort();
-    expect(fdb).toEqual([`${mac4(2)} 192.0.2.12`, `${mac4(3)} 192.0.2.13`, `${mac6(2)} 2001:db8:0:1::12`, `${mac6(3)} 2001:db8:0:1::13`]);
+    expect(fdb).toEqual([
+      `${mac4(2)} 192.0.2.12`,
+      `${mac4(3)} 192.0.2.13`,
+      `${mac6(2)} 2001:db8:0:1::12`,
+      `${mac6(3)} 2001:db8:0:1::13`,
+    ]);
     // each family's reconcile leaves the other family's routes alone
     expect(v4.reconcile().changes).toBe(0);
     expect(v6.reconcile().changes).toBe(0);

@@ -11,9 +11,16 @@ const net = (s: string): IpNet => {
 };
 const vx = (i: number, type = "vxlan"): Lease => ({
   subnet: net(`10.244.${i}.0/24`),
-  attrs: { PublicIP: `192.0.2.${10 + i}`, BackendType: type, BackendData: { VNI: 1, VtepMAC: `0e:00:00:00:01:${i.toString(16).padStart(2, "0")}` } },
+  attrs: {
+    PublicIP: `192.0.2.${10 + i}`,
+    BackendType: type,
+    BackendData: { VNI: 1, VtepMAC: `0e:00:00:00:01:${i.toString(16).padStart(2, "0")}` },
+  },
 });
-const hg = (i: number): Lease => ({ subnet: net(`10.244.${i}.0/24`), attrs: { PublicIP: `192.0.2.${10 + i}`, BackendType: "host-gw" } });
+const hg = (i: number): Lease => ({
+  subnet: net(`10.244.${i}.0/24`),
+  attrs: { PublicIP: `192.0.2.${10 + i}`, BackendType: "host-gw" },
+});
 const added = (...ls: Lease[]): LeaseEvent[] => ls.map((lease) => ({ type: "added", lease }));
 const removed = (...ls: Lease[]): LeaseEvent[] => ls.map((lease) => ({ type: "removed", lease }));
 
@@ -48,7 +55,11 @@ describe("vxlan backend", () => {
     dp.writes.length = 0;
     rn.handle(added(vx(2)));
     rn.flush();
-    expect(dp.writes).toEqual([`neigh replace 10.244.2.0 0e:00:00:00:01:02 dev ${idx}`, `fdb replace 0e:00:00:00:01:02 dst 192.0.2.12 dev ${idx}`, `route replace 10.244.2.0/24 via 10.244.2.0 dev ${idx} onlink`]);
+    expect(dp.writes).toEqual([
+      `neigh replace 10.244.2.0 0e:00:00:00:01:02 dev ${idx}`,
+      `fdb replace 0e:00:00:00:01:02 dst 192.0.2.12 dev ${idx}`,
+      `route replace 10.244.2.0/24 via 10.244.2.0 dev ${idx} onlink`,
+    ]);
   });
 
   it("ignores its own lease and leases of another backend type", () => {
@@ -111,7 +122,10 @@ describe("vxlan backend", () => {
     rn.handle(added(vx(2)));
     rn.flush();
     expect(rn.reconcile().changes).toBe(0);
-    const moved: Lease = { ...vx(2), attrs: { ...vx(2).attrs, PublicIP: "192.0.2.99", BackendData: { VNI: 1, VtepMAC: "0e:00:00:00:02:02" } } };
+    const moved: Lease = {
+      ...vx(2),
+      attrs: { ...vx(2).attrs, PublicIP: "192.0.2.99", BackendData: { VNI: 1, VtepMAC: "0e:00:00:00:02:02" } },
+    };
     rn.handle(added(moved));
     rn.flush();
     // the old FDB entry and nothing else is stale; a second pass finds nothing left to do
@@ -166,7 +180,13 @@ describe("vxlan backend", () => {
     rn.handle(added(vx(2), vx(3)));
     rn.flush();
     // A new daemon over the same kernel state (flanneld restarted; SIGTERM left everything).
-    const again = new RouteNetwork({ dp, kind: "vxlan", network: net("10.244.0.0/16"), underlay: { index: dp.linkIndex("eth0") ?? -1, ip: "192.0.2.11", mtu: 1500 }, vxlan: { vni: 1, port: 0, gbp: false, learning: false, directRouting: false } });
+    const again = new RouteNetwork({
+      dp,
+      kind: "vxlan",
+      network: net("10.244.0.0/16"),
+      underlay: { index: dp.linkIndex("eth0") ?? -1, ip: "192.0.2.11", mtu: 1500 },
+      vxlan: { vni: 1, port: 0, gbp: false, learning: false, directRouting: false },
+    });
     again.prepare();
     dp.writes.length = 0;
     again.start(vx(1));
@@ -175,7 +195,11 @@ describe("vxlan backend", () => {
     again.flush();
     expect(dp.writes.filter((w) => w.includes("10.244.2.0"))).toEqual([]);
     expect([...dp.routes.keys()]).toEqual(["10.244.2.0/24"]);
-    expect(dp.writes).toEqual(["route del 10.244.3.0/24", `fdb del 0e:00:00:00:01:03 dst 192.0.2.13 dev ${dp.linkIndex("flannel.1")}`, `neigh del 10.244.3.0 dev ${dp.linkIndex("flannel.1")}`]);
+    expect(dp.writes).toEqual([
+      "route del 10.244.3.0/24",
+      `fdb del 0e:00:00:00:01:03 dst 192.0.2.13 dev ${dp.linkIndex("flannel.1")}`,
+      `neigh del 10.244.3.0 dev ${dp.linkIndex("flannel.1")}`,
+    ]);
   });
 
   it("programs 5,000 peers in one coalesced pass", () => {
@@ -185,7 +209,14 @@ describe("vxlan backend", () => {
     rn.flush(); // the store's first snapshot: no peers yet
     const many: Lease[] = [];
     for (let i = 0; i < 5000; i++) {
-      many.push({ subnet: net(`10.244.${i >> 5}.${(i & 31) << 3}/29`), attrs: { PublicIP: `192.0.2.${(i % 200) + 20}`, BackendType: "vxlan", BackendData: { VtepMAC: "0e:00:00:00:00:01" } } });
+      many.push({
+        subnet: net(`10.244.${i >> 5}.${(i & 31) << 3}/29`),
+        attrs: {
+          PublicIP: `192.0.2.${(i % 200) + 20}`,
+          BackendType: "vxlan",
+          BackendData: { VtepMAC: "0e:00:00:00:00:01" },
+        },
+      });
     }
     rn.handle(added(...many));
     expect(rn.flush()).toBe(15_000);
@@ -197,7 +228,12 @@ describe("host-gw backend", () => {
   it("routes each peer subnet via its public IP on the underlay, and MTU is the underlay's", () => {
     const dp = new FakeNetOps();
     const eth0 = dp.addLink("eth0");
-    const rn = new RouteNetwork({ dp, kind: "host-gw", network: net("10.244.0.0/16"), underlay: { index: eth0, ip: "192.0.2.11", mtu: 1500 } });
+    const rn = new RouteNetwork({
+      dp,
+      kind: "host-gw",
+      network: net("10.244.0.0/16"),
+      underlay: { index: eth0, ip: "192.0.2.11", mtu: 1500 },
+    });
     expect(rn.prepare().backendData).toBeUndefined();
     rn.start(hg(1));
     rn.handle(added(hg(2), vx(3)));

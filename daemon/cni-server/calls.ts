@@ -131,7 +131,11 @@ export class CallRunner<R extends CallRequest> {
     try {
       return await this.execute(req);
     } catch (e) {
-      const text = JSON.stringify({ code: 999, msg: `flanneld: ${e instanceof Error ? e.message : String(e)}` }, null, 4);
+      const text = JSON.stringify(
+        { code: 999, msg: `flanneld: ${e instanceof Error ? e.message : String(e)}` },
+        null,
+        4,
+      );
       return { exitCode: 1, stdout: encoder.encode(text), stderr: new Uint8Array() };
     }
   }

@@ -220,12 +220,15 @@ function onReadable(c: Conn, cfg: WorkerConfig): void {
     c.chunks.push(bytes);
     c.have += bytes.byteLength;
     try {
-      if (c.need === HEADER_BYTES && c.have >= HEADER_BYTES) c.need = requestLength(concat(c.chunks), cfg.maxRequestBytes);
+      if (c.need === HEADER_BYTES && c.have >= HEADER_BYTES)
+        c.need = requestLength(concat(c.chunks), cfg.maxRequestBytes);
       if (c.have > c.need) throw new RelayProtocolError(`${c.have - c.need} bytes after the request`);
       if (c.have < c.need) continue;
       const request = decodeRequest(concat(c.chunks), cfg.maxRequestBytes);
       if (request.hasNetnsFd !== c.fds.length > 0 || c.fds.length > 1) {
-        throw new RelayProtocolError(`request says ${request.hasNetnsFd ? "one" : "no"} netns fd, ${c.fds.length} came`);
+        throw new RelayProtocolError(
+          `request says ${request.hasNetnsFd ? "one" : "no"} netns fd, ${c.fds.length} came`,
+        );
       }
       c.chunks = [];
       c.phase = "deciding";
@@ -282,7 +285,11 @@ async function serve(cfg: WorkerConfig): Promise<void> {
     let wait = -1;
     const now = performance.now();
     for (const c of conns.values()) {
-      const events = c.out ? POLLOUT : c.phase === "reading" || c.phase === "offered" || c.phase === "deciding" ? POLLIN : 0;
+      const events = c.out
+        ? POLLOUT
+        : c.phase === "reading" || c.phase === "offered" || c.phase === "deciding"
+          ? POLLIN
+          : 0;
       entries.push({ fd: c.fd, events });
       order.push(c);
       if (c.phase === "reading" || c.phase === "offered") {

@@ -46,7 +46,9 @@ describe.skipIf(!haveEtcd)("etcd client over the gRPC gateway", () => {
     expect(l.kvs.map((k) => k.value)).toEqual(keys.map((k) => `vü${k}`));
     expect(l.revision).toBe(before);
     const whole = await c.list("/t/p/");
-    expect(whole.kvs.map((k) => [k.key, k.value, k.modRevision])).toEqual(l.kvs.map((k) => [k.key, k.value, k.modRevision]));
+    expect(whole.kvs.map((k) => [k.key, k.value, k.modRevision])).toEqual(
+      l.kvs.map((k) => [k.key, k.value, k.modRevision]),
+    );
   });
 
   it("creates a key only when it does not exist yet", async () => {
@@ -108,7 +110,9 @@ describe.skipIf(!haveEtcd)("etcd client over the gRPC gateway", () => {
 
 describe("etcd key ranges", () => {
   it("ends a prefix range at the prefix with its last byte incremented", () => {
-    expect(Buffer.from(prefixEnd("/coreos.com/network/subnets/"), "base64").toString()).toBe("/coreos.com/network/subnets0");
+    expect(Buffer.from(prefixEnd("/coreos.com/network/subnets/"), "base64").toString()).toBe(
+      "/coreos.com/network/subnets0",
+    );
     expect(Buffer.from(prefixEnd("a\u00ff"), "base64")).toEqual(Buffer.from([0x61, 0xc3, 0xc0]));
   });
 });

@@ -63,7 +63,8 @@ const unb64 = (s: unknown): string => {
 const NON_ASCII = /[^\x00-\x7f]/;
 const num = (v: unknown): number => (typeof v === "string" || typeof v === "number" ? Number(v) : 0);
 const str = (v: unknown): string => (typeof v === "string" ? v : typeof v === "number" ? String(v) : "0");
-const obj = (v: unknown): Record<string, unknown> => (typeof v === "object" && v !== null ? (v as Record<string, unknown>) : {});
+const obj = (v: unknown): Record<string, unknown> =>
+  typeof v === "object" && v !== null ? (v as Record<string, unknown>) : {};
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 function toKv(v: unknown): KeyValue {
@@ -103,7 +104,11 @@ export class EtcdClient {
   private authing: Promise<void> | undefined;
 
   constructor(private readonly opts: EtcdClientOptions) {
-    this.t = new EtcdTransport({ endpoints: opts.endpoints, ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
+    this.t = new EtcdTransport({
+      endpoints: opts.endpoints,
+      ...(opts.tls ? { tls: opts.tls } : {}),
+      ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+    });
   }
 
   /** The endpoint currently used. */
@@ -120,8 +125,13 @@ export class EtcdClient {
     this.authing ??= (async () => {
       this.t.token = undefined;
       try {
-        const r = await this.t.call("/v3/auth/authenticate", { name: this.opts.username, password: this.opts.password ?? "" }, signal);
-        if (typeof r["token"] !== "string") throw new EtcdError("etcd authentication answered without a token", GrpcCode.Unauthenticated);
+        const r = await this.t.call(
+          "/v3/auth/authenticate",
+          { name: this.opts.username, password: this.opts.password ?? "" },
+          signal,
+        );
+        if (typeof r["token"] !== "string")
+          throw new EtcdError("etcd authentication answered without a token", GrpcCode.Unauthenticated);
         this.t.token = r["token"];
       } finally {
         this.authing = undefined;
@@ -131,7 +141,10 @@ export class EtcdClient {
   }
 
   private isAuthError(e: unknown): boolean {
-    return e instanceof EtcdError && (e.code === GrpcCode.Unauthenticated || /invalid auth token|user name is empty/.test(e.message));
+    return (
+      e instanceof EtcdError &&
+      (e.code === GrpcCode.Unauthenticated || /invalid auth token|user name is empty/.test(e.message))
+    );
   }
 
   /** A unary call with authentication (and one re-authentication when the token expired). */
@@ -158,7 +171,10 @@ export class EtcdClient {
    * was the largest allocation of flanneld's startup. A page whose revision was compacted away in
    * between restarts the read.
    */
-  async list(prefix: string, opts: { signal?: AbortSignal; pageSize?: number } = {}): Promise<{ kvs: KeyValue[]; revision: number }> {
+  async list(
+    prefix: string,
+    opts: { signal?: AbortSignal; pageSize?: number } = {},
+  ): Promise<{ kvs: KeyValue[]; revision: number }> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.listPages(prefix, opts.pageSize ?? LIST_PAGE, opts.signal);
@@ -168,13 +184,21 @@ export class EtcdClient {
     }
   }
 
-  private async listPages(prefix: string, pageSize: number, signal: AbortSignal | undefined): Promise<{ kvs: KeyValue[]; revision: number }> {
+  private async listPages(
+    prefix: string,
+    pageSize: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ kvs: KeyValue[]; revision: number }> {
     const end = prefixEnd(prefix);
     const kvs: KeyValue[] = [];
     let from = b64(prefix);
     let revision = 0;
     for (;;) {
-      const r = await this.call("/v3/kv/range", { key: from, range_end: end, limit: String(pageSize), ...(revision ? { revision: String(revision) } : {}) }, signal);
+      const r = await this.call(
+        "/v3/kv/range",
+        { key: from, range_end: end, limit: String(pageSize), ...(revision ? { revision: String(revision) } : {}) },
+        signal,
+      );
       revision ||= headerRevision(r);
       const page = arr(r["kvs"]);
       for (const kv of page) kvs.push(toKv(kv));
@@ -186,7 +210,11 @@ export class EtcdClient {
   }
 
   async put(key: string, value: string, opts: { lease?: string; signal?: AbortSignal } = {}): Promise<number> {
-    const r = await this.call("/v3/kv/put", { key: b64(key), value: b64(value), ...(opts.lease ? { lease: opts.lease } : {}) }, opts.signal);
+    const r = await this.call(
+      "/v3/kv/put",
+      { key: b64(key), value: b64(value), ...(opts.lease ? { lease: opts.lease } : {}) },
+      opts.signal,
+    );
     return headerRevision(r);
   }
 
@@ -204,7 +232,12 @@ export class EtcdClient {
   }
 
   /** Put only if the key's mod revision is still `modRevision`. True when written. */
-  async putIfUnchanged(key: string, value: string, modRevision: number, opts: { lease?: string; signal?: AbortSignal } = {}): Promise<boolean> {
+  async putIfUnchanged(
+    key: string,
+    value: string,
+    modRevision: number,
+    opts: { lease?: string; signal?: AbortSignal } = {},
+  ): Promise<boolean> {
     const r = await this.call(
       "/v3/kv/txn",
       {
@@ -218,7 +251,11 @@ export class EtcdClient {
 
   /** Delete one key (or every key under it with `prefix`). Returns how many were deleted. */
   async delete(key: string, opts: { prefix?: boolean; signal?: AbortSignal } = {}): Promise<number> {
-    const r = await this.call("/v3/kv/deleterange", { key: b64(key), ...(opts.prefix ? { range_end: prefixEnd(key) } : {}) }, opts.signal);
+    const r = await this.call(
+      "/v3/kv/deleterange",
+      { key: b64(key), ...(opts.prefix ? { range_end: prefixEnd(key) } : {}) },
+      opts.signal,
+    );
     return num(r["deleted"]);
   }
 
@@ -255,12 +292,25 @@ export class EtcdClient {
             "/v3/lease/keepalive",
             { ID: id },
             (o) => {
-              if (o["error"] !== undefined) reject(new EtcdError(`lease keepalive: ${JSON.stringify(o["error"])}`, num(obj(o["error"])["grpc_code"]) || 2));
+              if (o["error"] !== undefined)
+                reject(
+                  new EtcdError(
+                    `lease keepalive: ${JSON.stringify(o["error"])}`,
+                    num(obj(o["error"])["grpc_code"]) || 2,
+                  ),
+                );
               else resolve(num(obj(o["result"])["TTL"]));
             },
             { signal: ac.signal },
           )
-          .then((s) => s.done.then(() => reject(new EtcdError("lease keepalive: stream ended without an answer", GrpcCode.Unavailable)), reject), reject);
+          .then(
+            (s) =>
+              s.done.then(
+                () => reject(new EtcdError("lease keepalive: stream ended without an answer", GrpcCode.Unavailable)),
+                reject,
+              ),
+            reject,
+          );
       });
       return await first;
     } finally {
@@ -301,7 +351,10 @@ export class EtcdClient {
           canceled: r["canceled"] === true,
           compactRevision: num(r["compact_revision"]),
           cancelReason: typeof r["cancel_reason"] === "string" ? r["cancel_reason"] : "",
-          events: arr(r["events"]).map((e) => ({ type: obj(e)["type"] === "DELETE" ? "delete" : "put", kv: toKv(obj(e)["kv"]) })),
+          events: arr(r["events"]).map((e) => ({
+            type: obj(e)["type"] === "DELETE" ? "delete" : "put",
+            kv: toKv(obj(e)["kv"]),
+          })),
         });
       },
       // Like clientv3.WithRequireLeader: the member cancels the watch when it loses its leader.

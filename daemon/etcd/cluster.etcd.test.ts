@@ -8,7 +8,8 @@ import { EtcdSubnetManager } from "../subnet/etcd-manager.ts";
 import { EtcdClient } from "./client.ts";
 import { haveEtcd, startEtcd, type EtcdCluster } from "../../netns-fixtures/etcd/etcd.ts";
 
-if (!haveEtcd) console.warn("skipping etcd TLS/auth/cluster tests: /usr/bin/etcd is not installed (apt-get install etcd-server)");
+if (!haveEtcd)
+  console.warn("skipping etcd TLS/auth/cluster tests: /usr/bin/etcd is not installed (apt-get install etcd-server)");
 
 const clusters: EtcdCluster[] = [];
 const clients: EtcdClient[] = [];
@@ -23,14 +24,19 @@ describe.skipIf(!haveEtcd)("etcd client security and failover", () => {
     clusters.push(cl);
     const t = cl.tls;
     if (!t) throw new Error("no tls files");
-    const c = new EtcdClient({ endpoints: cl.endpoints, tls: { caFile: t.caFile, certFile: t.clientCertFile, keyFile: t.clientKeyFile } });
+    const c = new EtcdClient({
+      endpoints: cl.endpoints,
+      tls: { caFile: t.caFile, certFile: t.clientCertFile, keyFile: t.clientKeyFile },
+    });
     clients.push(c);
     expect(cl.endpoints[0]).toMatch(/^https:/);
     await c.put("/tls/k", "v");
     expect((await c.get("/tls/k")).kv?.value).toBe("v");
     const noCert = new EtcdClient({ endpoints: cl.endpoints, tls: { caFile: t.caFile }, timeoutMs: 2000 });
     clients.push(noCert);
-    await expect(noCert.get("/tls/k")).rejects.toThrow(/TLS with https:\/\/127\.0\.0\.1:\d+ failed: [\s\S]*check --etcd-cafile, --etcd-certfile and --etcd-keyfile/);
+    await expect(noCert.get("/tls/k")).rejects.toThrow(
+      /TLS with https:\/\/127\.0\.0\.1:\d+ failed: [\s\S]*check --etcd-cafile, --etcd-certfile and --etcd-keyfile/,
+    );
   }, 30_000);
 
   it("authenticates with a username and password and reports a wrong password", async () => {
@@ -79,7 +85,10 @@ describe.skipIf(!haveEtcd)("etcd client security and failover", () => {
     const admin = new EtcdClient({ endpoints: [...cl.endpoints].reverse() });
     clients.push(admin);
     await admin.put("/coreos.com/network/config", '{"Network":"10.244.0.0/16","Backend":{"Type":"host-gw"}}');
-    const a = new EtcdSubnetManager({ client: new EtcdClient({ endpoints: cl.endpoints, timeoutMs: 1000 }), log: memoryLogger() });
+    const a = new EtcdSubnetManager({
+      client: new EtcdClient({ endpoints: cl.endpoints, timeoutMs: 1000 }),
+      log: memoryLogger(),
+    });
     const signal = new AbortController();
     await a.getNetworkConfig(signal.signal);
     expect(a["o"].client.endpoint).toBe(cl.endpoints[0]);
@@ -87,13 +96,19 @@ describe.skipIf(!haveEtcd)("etcd client security and failover", () => {
     const seen: LeaseEvent[] = [];
     const watching = a.watchLeases(la, (b) => void seen.push(...b), signal.signal);
     await cl.kill(0);
-    const b = new EtcdSubnetManager({ client: new EtcdClient({ endpoints: cl.endpoints, timeoutMs: 1000 }), log: memoryLogger() });
+    const b = new EtcdSubnetManager({
+      client: new EtcdClient({ endpoints: cl.endpoints, timeoutMs: 1000 }),
+      log: memoryLogger(),
+    });
     await b.getNetworkConfig(signal.signal);
     const lb = await b.acquireLease({ PublicIP: "192.0.2.61", BackendType: "host-gw" }, signal.signal);
     expect(b["o"].client.endpoint).not.toBe(cl.endpoints[0]);
     const want = formatCidr(lb.subnet as IpNet);
     const end = Date.now() + 15_000;
-    while (!seen.some((e) => e.type === "added" && e.lease.subnet && formatCidr(e.lease.subnet) === want) && Date.now() < end) {
+    while (
+      !seen.some((e) => e.type === "added" && e.lease.subnet && formatCidr(e.lease.subnet) === want) &&
+      Date.now() < end
+    ) {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(seen.map((e) => `${e.type} ${e.lease.attrs.PublicIP}`)).toContain("added 192.0.2.61");

@@ -24,7 +24,15 @@ export interface TransportOptions {
 }
 
 /** gRPC status codes etcd uses in gateway errors. */
-export const GrpcCode = { NotFound: 5, FailedPrecondition: 9, OutOfRange: 11, Unavailable: 14, Unauthenticated: 16, InvalidArgument: 3, PermissionDenied: 7 } as const;
+export const GrpcCode = {
+  NotFound: 5,
+  FailedPrecondition: 9,
+  OutOfRange: 11,
+  Unavailable: 14,
+  Unauthenticated: 16,
+  InvalidArgument: 3,
+  PermissionDenied: 7,
+} as const;
 
 /** An error answer from etcd (`{"error","message","code"}`), or no endpoint reachable. */
 export class EtcdError extends Error {
@@ -39,7 +47,18 @@ export class EtcdError extends Error {
   }
 }
 
-const CONNECT_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "ECONNABORTED", "ETIMEOUT"]);
+const CONNECT_ERRORS = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ECONNABORTED",
+  "ETIMEOUT",
+]);
 
 function isConnectError(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
@@ -51,7 +70,10 @@ function explainTls(e: unknown, origin: string): unknown {
   const msg = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, " ").trim();
   const code = String((e as { code?: unknown } | null)?.code ?? "");
   if (!/SSL|TLS|CERT/i.test(code) && !/SSL|certificate|TLS/i.test(msg)) return e;
-  return new EtcdError(`TLS with ${origin} failed: ${msg}: check --etcd-cafile, --etcd-certfile and --etcd-keyfile`, GrpcCode.Unauthenticated);
+  return new EtcdError(
+    `TLS with ${origin} failed: ${msg}: check --etcd-cafile, --etcd-certfile and --etcd-keyfile`,
+    GrpcCode.Unauthenticated,
+  );
 }
 
 function errorFromBody(status: number, text: string): EtcdError {
@@ -74,12 +96,16 @@ export class EtcdTransport {
   token: string | undefined;
 
   constructor(opts: TransportOptions) {
-    if (opts.endpoints.length === 0) throw new EtcdError("no etcd endpoints: set --etcd-endpoints", GrpcCode.InvalidArgument);
+    if (opts.endpoints.length === 0)
+      throw new EtcdError("no etcd endpoints: set --etcd-endpoints", GrpcCode.InvalidArgument);
     this.urls = opts.endpoints.map((e) => {
       try {
         return new URL(e);
       } catch {
-        throw new EtcdError(`--etcd-endpoints entry ${JSON.stringify(e)} is not a URL: write it like http://127.0.0.1:2379`, GrpcCode.InvalidArgument);
+        throw new EtcdError(
+          `--etcd-endpoints entry ${JSON.stringify(e)} is not a URL: write it like http://127.0.0.1:2379`,
+          GrpcCode.InvalidArgument,
+        );
       }
     });
     this.timeoutMs = opts.timeoutMs ?? 5000;
@@ -102,9 +128,19 @@ export class EtcdTransport {
     this.httpsAgent.destroy();
   }
 
-  private open(url: URL, path: string, body: string, signal: AbortSignal | undefined, extra: Readonly<Record<string, string>> = {}): http.ClientRequest {
+  private open(
+    url: URL,
+    path: string,
+    body: string,
+    signal: AbortSignal | undefined,
+    extra: Readonly<Record<string, string>> = {},
+  ): http.ClientRequest {
     const isHttps = url.protocol === "https:";
-    const headers: Record<string, string> = { ...extra, "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) };
+    const headers: Record<string, string> = {
+      ...extra,
+      "content-type": "application/json",
+      "content-length": String(Buffer.byteLength(body)),
+    };
     if (this.token) headers["authorization"] = this.token;
     const opts: http.RequestOptions = {
       method: "POST",
@@ -130,12 +166,18 @@ export class EtcdTransport {
         return r;
       } catch (err) {
         const e = explainTls(err, url.origin);
-        const retryable = isConnectError(e) || (e instanceof EtcdError && e.code === GrpcCode.Unavailable) || (e as Error).name === "TimeoutError";
+        const retryable =
+          isConnectError(e) ||
+          (e instanceof EtcdError && e.code === GrpcCode.Unavailable) ||
+          (e as Error).name === "TimeoutError";
         if (!retryable) throw e;
         errors.push(`${url.origin}: ${(e as Error).message}`);
       }
     }
-    throw new EtcdError(`${what}: no etcd endpoint answered (${errors.join("; ")}): check --etcd-endpoints and that etcd is running`, GrpcCode.Unavailable);
+    throw new EtcdError(
+      `${what}: no etcd endpoint answered (${errors.join("; ")}): check --etcd-endpoints and that etcd is running`,
+      GrpcCode.Unavailable,
+    );
   }
 
   /** One unary call; returns the parsed JSON object. */
@@ -144,7 +186,12 @@ export class EtcdTransport {
     return this.failover(path, (url) => this.unary(url, path, payload, signal));
   }
 
-  private unary(url: URL, path: string, payload: string, signal: AbortSignal | undefined): Promise<Record<string, unknown>> {
+  private unary(
+    url: URL,
+    path: string,
+    payload: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
       const req = this.open(url, path, payload, signal);
       req.setTimeout(this.timeoutMs, () => {
@@ -229,7 +276,11 @@ export class EtcdTransport {
           });
           res.on("end", () => resolve());
           res.on("error", (e) => (signal.aborted ? resolve() : reject(failure ?? e)));
-          res.on("close", () => (signal.aborted ? resolve() : reject(failure ?? new EtcdError(`${path}: stream to ${url.origin} closed`, GrpcCode.Unavailable))));
+          res.on("close", () =>
+            signal.aborted
+              ? resolve()
+              : reject(failure ?? new EtcdError(`${path}: stream to ${url.origin} closed`, GrpcCode.Unavailable)),
+          );
         });
         resolveOpen({ done });
       });

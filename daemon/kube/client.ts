@@ -40,7 +40,9 @@ export function toNode(v: unknown): KubeNode {
   const ann = obj(meta["annotations"]);
   const annotations: Record<string, string> = {};
   for (const [k, val] of Object.entries(ann)) if (typeof val === "string") annotations[k] = val;
-  const list = Array.isArray(spec["podCIDRs"]) ? spec["podCIDRs"].filter((x): x is string => typeof x === "string") : [];
+  const list = Array.isArray(spec["podCIDRs"])
+    ? spec["podCIDRs"].filter((x): x is string => typeof x === "string")
+    : [];
   const single = typeof spec["podCIDR"] === "string" && spec["podCIDR"] !== "" ? [spec["podCIDR"]] : [];
   return {
     name: typeof meta["name"] === "string" ? meta["name"] : "",
@@ -60,7 +62,12 @@ function statusError(status: number, text: string, what: string): KubeApiError {
   } catch {
     // not a Status object
   }
-  const hint = status === 401 ? " (check the token or client certificate)" : status === 403 ? " (check flannel's RBAC: nodes get/list/watch, nodes/status patch)" : "";
+  const hint =
+    status === 401
+      ? " (check the token or client certificate)"
+      : status === 403
+        ? " (check flannel's RBAC: nodes get/list/watch, nodes/status patch)"
+        : "";
   return new KubeApiError(`${what}: HTTP ${status}: ${message}${hint}`, status, reason);
 }
 
@@ -107,11 +114,18 @@ export class KubeClient {
     if (contentType) h["content-type"] = contentType;
     const token = this.conn.tokenFile ? readFileSync(this.conn.tokenFile, "utf8").trim() : this.conn.token;
     if (token) h["authorization"] = `Bearer ${token}`;
-    else if (this.conn.username) h["authorization"] = `Basic ${Buffer.from(`${this.conn.username}:${this.conn.password ?? ""}`).toString("base64")}`;
+    else if (this.conn.username)
+      h["authorization"] =
+        `Basic ${Buffer.from(`${this.conn.username}:${this.conn.password ?? ""}`).toString("base64")}`;
     return h;
   }
 
-  private open(method: string, path: string, contentType: string | undefined, signal: AbortSignal | undefined): http.ClientRequest {
+  private open(
+    method: string,
+    path: string,
+    contentType: string | undefined,
+    signal: AbortSignal | undefined,
+  ): http.ClientRequest {
     const isHttps = this.url.protocol === "https:";
     const opts: http.RequestOptions = {
       method,
@@ -126,17 +140,33 @@ export class KubeClient {
   }
 
   /** One request; returns the parsed JSON body or throws KubeApiError. */
-  request(method: string, path: string, opts: { body?: unknown; contentType?: string; signal?: AbortSignal } = {}): Promise<unknown> {
+  request(
+    method: string,
+    path: string,
+    opts: { body?: unknown; contentType?: string; signal?: AbortSignal } = {},
+  ): Promise<unknown> {
     const what = `${method} ${path}`;
     return new Promise((resolve, reject) => {
       let req: http.ClientRequest;
       try {
-        req = this.open(method, path, opts.body === undefined ? undefined : (opts.contentType ?? "application/json"), opts.signal);
+        req = this.open(
+          method,
+          path,
+          opts.body === undefined ? undefined : (opts.contentType ?? "application/json"),
+          opts.signal,
+        );
       } catch (e) {
         return reject(new KubeApiError(`${what}: ${e instanceof Error ? e.message : String(e)}`, 0));
       }
       req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
-      req.on("error", (e) => reject(new KubeApiError(`${what} to ${this.conn.server} failed: ${e.message} (API server from ${this.conn.source})`, 0)));
+      req.on("error", (e) =>
+        reject(
+          new KubeApiError(
+            `${what} to ${this.conn.server} failed: ${e.message} (API server from ${this.conn.source})`,
+            0,
+          ),
+        ),
+      );
       req.on("response", (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -192,9 +222,16 @@ export class KubeClient {
   }
 
   async getPodNodeName(namespace: string, pod: string, signal?: AbortSignal): Promise<string> {
-    const r = obj(await this.request("GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}`, signal ? { signal } : {}));
+    const r = obj(
+      await this.request(
+        "GET",
+        `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}`,
+        signal ? { signal } : {},
+      ),
+    );
     const n = obj(r["spec"])["nodeName"];
-    if (typeof n !== "string" || n === "") throw new KubeApiError(`pod ${namespace}/${pod} has no spec.nodeName yet`, 0);
+    if (typeof n !== "string" || n === "")
+      throw new KubeApiError(`pod ${namespace}/${pod} has no spec.nodeName yet`, 0);
     return n;
   }
 
@@ -202,7 +239,11 @@ export class KubeClient {
    * Watch nodes from `resourceVersion`. Resolves when the server ends the watch (normal timeout)
    * or `signal` aborts; rejects with status 410 when the version is too old (relist then).
    */
-  watchNodes(resourceVersion: string, onEvent: (type: WatchEventType, node: KubeNode) => void, signal: AbortSignal): Promise<void> {
+  watchNodes(
+    resourceVersion: string,
+    onEvent: (type: WatchEventType, node: KubeNode) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     const path = `/api/v1/nodes?watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(resourceVersion)}&timeoutSeconds=${300 + Math.floor(Math.random() * 300)}`;
     return new Promise((resolve, reject) => {
       const req = this.open("GET", path, undefined, signal);
@@ -229,10 +270,13 @@ export class KubeClient {
             const st = obj(ev["object"]);
             const code = typeof st["code"] === "number" ? st["code"] : 0;
             req.destroy();
-            reject(new KubeApiError(`watch nodes: ${String(st["message"] ?? "error")}`, code, String(st["reason"] ?? "")));
+            reject(
+              new KubeApiError(`watch nodes: ${String(st["message"] ?? "error")}`, code, String(st["reason"] ?? "")),
+            );
             return false;
           }
-          if (type === "ADDED" || type === "MODIFIED" || type === "DELETED" || type === "BOOKMARK") onEvent(type, toNode(ev["object"]));
+          if (type === "ADDED" || type === "MODIFIED" || type === "DELETED" || type === "BOOKMARK")
+            onEvent(type, toNode(ev["object"]));
           return true;
         });
         res.on("end", () => resolve());

@@ -47,17 +47,25 @@ describe("Kubernetes connection", () => {
   it("reads file references relative to the kubeconfig and uses tokens", () => {
     mkdirSync(join(dir, "pki"), { recursive: true });
     writeFileSync(join(dir, "pki", "ca.crt"), "CA");
-    const c = connectionFromKubeconfig(KUBECONFIG.replace("current-context: ctx2", "current-context: ctx1"), join(dir, "kubeconfig"));
+    const c = connectionFromKubeconfig(
+      KUBECONFIG.replace("current-context: ctx2", "current-context: ctx1"),
+      join(dir, "kubeconfig"),
+    );
     expect(c.server).toBe("https://192.0.2.1:6443");
     expect(c.ca?.toString()).toBe("CA");
     expect(c.token).toBe("abc");
   });
 
   it("names what is wrong in a broken kubeconfig", () => {
-    expect(() => connectionFromKubeconfig(KUBECONFIG.replace("current-context: ctx2", "current-context: nope"), "/k")).toThrow(/\/k: no context named "nope"/);
-    expect(() => connectionFromKubeconfig("users:\n- name: u\n  user:\n    exec:\n      command: aws\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: https://h}\n", "/k")).toThrow(
-      /exec\/auth-provider credentials/,
-    );
+    expect(() =>
+      connectionFromKubeconfig(KUBECONFIG.replace("current-context: ctx2", "current-context: nope"), "/k"),
+    ).toThrow(/\/k: no context named "nope"/);
+    expect(() =>
+      connectionFromKubeconfig(
+        "users:\n- name: u\n  user:\n    exec:\n      command: aws\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: https://h}\n",
+        "/k",
+      ),
+    ).toThrow(/exec\/auth-provider credentials/);
   });
 
   it("builds the in-cluster connection from the service account, and says what to do outside a pod", () => {
@@ -69,7 +77,9 @@ describe("Kubernetes connection", () => {
     expect(c.server).toBe("https://10.96.0.1:443");
     expect(c.tokenFile).toBe(join(sa, "token"));
     expect(c.ca?.toString()).toBe("CA");
-    expect(inClusterConnection({ KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "443" }, sa).server).toBe("https://[fd00::1]:443");
+    expect(inClusterConnection({ KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "443" }, sa).server).toBe(
+      "https://[fd00::1]:443",
+    );
     expect(() => inClusterConnection({}, sa)).toThrow(KubeConfigError);
     expect(() => inClusterConnection({}, sa)).toThrow(/--kubeconfig-file or --kube-api-url/);
   });
@@ -77,8 +87,15 @@ describe("Kubernetes connection", () => {
   it("lets --kube-api-url override the kubeconfig server, or stand alone without credentials", () => {
     const file = join(dir, "kubeconfig");
     writeFileSync(file, KUBECONFIG);
-    expect(resolveConnection({ kubeApiUrl: "https://override:6443", kubeconfigFile: file, env: {} }).server).toBe("https://override:6443");
-    expect(resolveConnection({ kubeApiUrl: "http://127.0.0.1:8080", kubeconfigFile: "", env: {} })).toEqual({ server: "http://127.0.0.1:8080", source: "--kube-api-url" });
-    expect(() => resolveConnection({ kubeApiUrl: "", kubeconfigFile: join(dir, "missing"), env: {} })).toThrow(/--kubeconfig-file=.*missing/);
+    expect(resolveConnection({ kubeApiUrl: "https://override:6443", kubeconfigFile: file, env: {} }).server).toBe(
+      "https://override:6443",
+    );
+    expect(resolveConnection({ kubeApiUrl: "http://127.0.0.1:8080", kubeconfigFile: "", env: {} })).toEqual({
+      server: "http://127.0.0.1:8080",
+      source: "--kube-api-url",
+    });
+    expect(() => resolveConnection({ kubeApiUrl: "", kubeconfigFile: join(dir, "missing"), env: {} })).toThrow(
+      /--kubeconfig-file=.*missing/,
+    );
   });
 });

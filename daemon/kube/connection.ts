@@ -37,7 +37,8 @@ const strOf = (o: Obj, k: string): string | undefined => (typeof o[k] === "strin
 function named(list: YamlValue | undefined, name: string, what: string, file: string): Obj {
   const items = Array.isArray(list) ? list : [];
   const hit = items.find((i) => isObj(i) && i["name"] === name);
-  if (!isObj(hit) || !isObj(hit[what])) throw new KubeConfigError(`${file}: no ${what} named ${JSON.stringify(name)}: fix the context or add the ${what}`);
+  if (!isObj(hit) || !isObj(hit[what]))
+    throw new KubeConfigError(`${file}: no ${what} named ${JSON.stringify(name)}: fix the context or add the ${what}`);
   return hit[what];
 }
 
@@ -49,7 +50,8 @@ export function connectionFromKubeconfig(text: string, file: string): KubeConnec
   } catch (e) {
     throw new KubeConfigError(`${file}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  if (!isObj(doc)) throw new KubeConfigError(`${file}: not a kubeconfig (expected a mapping with clusters, contexts, users)`);
+  if (!isObj(doc))
+    throw new KubeConfigError(`${file}: not a kubeconfig (expected a mapping with clusters, contexts, users)`);
   const contexts = Array.isArray(doc["contexts"]) ? doc["contexts"] : [];
   const currentName = strOf(doc, "current-context") ?? (isObj(contexts[0]) ? strOf(contexts[0], "name") : undefined);
   if (!currentName) throw new KubeConfigError(`${file}: no current-context and no contexts: set current-context`);
@@ -73,10 +75,15 @@ export function connectionFromKubeconfig(text: string, file: string): KubeConnec
     return f ? readPath(f) : undefined;
   };
   if (user["exec"] !== undefined || user["auth-provider"] !== undefined) {
-    throw new KubeConfigError(`${file}: user ${JSON.stringify(userName)} uses exec/auth-provider credentials, which flanneld does not run: use a token or a client certificate`);
+    throw new KubeConfigError(
+      `${file}: user ${JSON.stringify(userName)} uses exec/auth-provider credentials, which flanneld does not run: use a token or a client certificate`,
+    );
   }
   const server = strOf(cluster, "server");
-  if (!server) throw new KubeConfigError(`${file}: cluster of context ${JSON.stringify(currentName)} has no server: set clusters[].cluster.server`);
+  if (!server)
+    throw new KubeConfigError(
+      `${file}: cluster of context ${JSON.stringify(currentName)} has no server: set clusters[].cluster.server`,
+    );
   const ca = pick(cluster, "certificate-authority-data", "certificate-authority");
   const cert = pick(user, "client-certificate-data", "client-certificate");
   const key = pick(user, "client-key-data", "client-key");
@@ -99,7 +106,10 @@ export function connectionFromKubeconfig(text: string, file: string): KubeConnec
 }
 
 /** The in-cluster service account connection. */
-export function inClusterConnection(env: Readonly<Record<string, string | undefined>>, saDir = SERVICE_ACCOUNT_DIR): KubeConnection {
+export function inClusterConnection(
+  env: Readonly<Record<string, string | undefined>>,
+  saDir = SERVICE_ACCOUNT_DIR,
+): KubeConnection {
   const host = env["KUBERNETES_SERVICE_HOST"];
   const port = env["KUBERNETES_SERVICE_PORT"];
   if (!host || !port) {
@@ -114,7 +124,12 @@ export function inClusterConnection(env: Readonly<Record<string, string | undefi
     ca = undefined;
   }
   const h = host.includes(":") ? `[${host}]` : host;
-  return { server: `https://${h}:${port}`, tokenFile: `${saDir}/token`, ...(ca ? { ca } : {}), source: `in-cluster service account (${saDir})` };
+  return {
+    server: `https://${h}:${port}`,
+    tokenFile: `${saDir}/token`,
+    ...(ca ? { ca } : {}),
+    source: `in-cluster service account (${saDir})`,
+  };
 }
 
 /** Options of {@link resolveConnection}: the flanneld flags and environment. */
@@ -132,7 +147,9 @@ export function resolveConnection(o: ResolveOptions): KubeConnection {
   try {
     text = readFileSync(o.kubeconfigFile, "utf8");
   } catch (e) {
-    throw new KubeConfigError(`--kubeconfig-file=${o.kubeconfigFile}: ${e instanceof Error ? e.message : String(e)}: check the path`);
+    throw new KubeConfigError(
+      `--kubeconfig-file=${o.kubeconfigFile}: ${e instanceof Error ? e.message : String(e)}: check the path`,
+    );
   }
   const c = connectionFromKubeconfig(text, o.kubeconfigFile);
   return o.kubeApiUrl ? { ...c, server: o.kubeApiUrl, source: `${c.source}, server from --kube-api-url` } : c;

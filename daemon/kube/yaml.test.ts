@@ -25,12 +25,19 @@ users:
 `;
     expect(parseYaml(text)).toEqual({
       apiVersion: "v1",
-      clusters: [{ cluster: { "certificate-authority-data": "LS0tQ0E=", server: "https://192.0.2.1:6443" }, name: "kubernetes" }],
+      clusters: [
+        { cluster: { "certificate-authority-data": "LS0tQ0E=", server: "https://192.0.2.1:6443" }, name: "kubernetes" },
+      ],
       contexts: [{ context: { cluster: "kubernetes", user: "kubernetes-admin" }, name: "kubernetes-admin@kubernetes" }],
       "current-context": "kubernetes-admin@kubernetes",
       kind: "Config",
       preferences: {},
-      users: [{ name: "kubernetes-admin", user: { "client-certificate-data": "LS0tQ0VSVA==", "client-key-data": "LS0tS0VZ" } }],
+      users: [
+        {
+          name: "kubernetes-admin",
+          user: { "client-certificate-data": "LS0tQ0VSVA==", "client-key-data": "LS0tS0VZ" },
+        },
+      ],
     });
   });
 
@@ -50,7 +57,9 @@ users:
       args: [a, "b c"]
 `;
     expect(parseYaml(text)).toEqual({
-      clusters: [{ name: "quoted # not a comment", cluster: { server: "https://h:6443", "insecure-skip-tls-verify": true } }],
+      clusters: [
+        { name: "quoted # not a comment", cluster: { server: "https://h:6443", "insecure-skip-tls-verify": true } },
+      ],
       users: [{ name: "u", user: { token: "abc\n", args: ["a", "b c"] } }],
     });
   });

@@ -75,7 +75,8 @@ function scalar(raw: string, no: number): YamlValue {
     return o;
   }
   if (s.startsWith("[") && s.endsWith("]")) return splitFlow(s.slice(1, -1)).map((p) => scalar(p, no));
-  if (/^[&*!]/.test(s)) throw new YamlError(`line ${no}: YAML anchors, aliases and tags are not supported: write the value out`);
+  if (/^[&*!]/.test(s))
+    throw new YamlError(`line ${no}: YAML anchors, aliases and tags are not supported: write the value out`);
   if (s === "" || s === "~" || s === "null") return null;
   if (s === "true" || s === "True") return true;
   if (s === "false" || s === "False") return false;
@@ -166,10 +167,12 @@ export function parseYaml(text: string): YamlValue {
   const lines: Line[] = [];
   text.split(/\r?\n/).forEach((raw, idx) => {
     if (idx === 0 && raw.trim() === "---") return;
-    if (raw.includes("\t") && /^\s*\t/.test(raw)) throw new YamlError(`line ${idx + 1}: tabs are not allowed for indentation`);
+    if (raw.includes("\t") && /^\s*\t/.test(raw))
+      throw new YamlError(`line ${idx + 1}: tabs are not allowed for indentation`);
     const t = stripComment(raw).trimEnd();
     if (t.trim() === "") return;
-    if (t.trim() === "---" || t.trim() === "...") throw new YamlError(`line ${idx + 1}: only one YAML document is supported`);
+    if (t.trim() === "---" || t.trim() === "...")
+      throw new YamlError(`line ${idx + 1}: only one YAML document is supported`);
     lines.push({ indent: t.length - t.trimStart().length, text: t.trimStart(), no: idx + 1 });
   });
   if (lines.length === 0) return null;

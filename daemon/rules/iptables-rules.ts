@@ -18,7 +18,12 @@ const MASQ_COMMENT = ["-m", "comment", "--comment", "flanneld masq"];
 const FWD_COMMENT = ["-m", "comment", "--comment", "flanneld forward"];
 
 /** The masquerade rules for one family, in flanneld's order. `network` = cluster CIDR, `pod` = this node's lease. */
-export function masqRules(o: { readonly family: Family; readonly network: string; readonly pod: string; readonly fullyRandom: boolean }): RuleSpec[] {
+export function masqRules(o: {
+  readonly family: Family;
+  readonly network: string;
+  readonly pod: string;
+  readonly fullyRandom: boolean;
+}): RuleSpec[] {
   const multicast = o.family === 4 ? "224.0.0.0/4" : "ff00::/8";
   const masq = o.fullyRandom ? ["-j", "MASQUERADE", "--random-fully"] : ["-j", "MASQUERADE"];
   const r = (rule: string[]): RuleSpec => ({ table: "nat", chain: MASQ_CHAIN, rule: rule });
@@ -53,7 +58,8 @@ export function restorePayload(table: "nat" | "filter", rules: readonly RuleSpec
   const mine = rules.filter((r) => r.table === table);
   const own = [...new Set(mine.map((r) => r.chain).filter((c) => c.startsWith("FLANNEL-")))];
   const lines = [`*${table}`, ...own.map((c) => `:${c} - [0:0]`)];
-  for (const r of mine) if (!r.chain.startsWith("FLANNEL-") && jumpPresent) lines.push(`-D ${r.chain} ${r.rule.map(quote).join(" ")}`);
+  for (const r of mine)
+    if (!r.chain.startsWith("FLANNEL-") && jumpPresent) lines.push(`-D ${r.chain} ${r.rule.map(quote).join(" ")}`);
   for (const r of mine) lines.push(`-A ${r.chain} ${r.rule.map(quote).join(" ")}`);
   lines.push("COMMIT", "");
   return lines.join("\n");
@@ -83,7 +89,8 @@ export class IptablesRules {
       const jumpPresent = (await Promise.all(jumps.map((j) => this.exists(j)))).every(Boolean) && jumps.length > 0;
       const payload = restorePayload(table, mine, jumpPresent);
       const res = await this.runner.run(`${this.bin}-restore`, ["--noflush", "--wait"], payload);
-      if (res.exitCode !== 0) throw new Error(`${this.bin}-restore (table ${table}) failed: ${res.stderr.trim()}; payload:\n${payload}`);
+      if (res.exitCode !== 0)
+        throw new Error(`${this.bin}-restore (table ${table}) failed: ${res.stderr.trim()}; payload:\n${payload}`);
     }
   }
 
@@ -97,7 +104,8 @@ export class IptablesRules {
   /** Remove our rules and chains (mode switch to nftables, or old network/subnet at start). */
   async remove(rules: readonly RuleSpec[]): Promise<void> {
     for (const r of rules.filter((x) => !x.chain.startsWith("FLANNEL-"))) {
-      while (await this.exists(r)) await this.runner.run(this.bin, ["-w", "5", "-t", r.table, "-D", r.chain, ...r.rule]);
+      while (await this.exists(r))
+        await this.runner.run(this.bin, ["-w", "5", "-t", r.table, "-D", r.chain, ...r.rule]);
     }
     for (const r of rules) {
       if (!r.chain.startsWith("FLANNEL-")) continue;

@@ -25,7 +25,11 @@ export function nftScript(o: NftOptions): string {
   const ip = o.family === 4 ? "ip" : "ip6";
   const multicast = o.family === 4 ? "224.0.0.0/4" : "ff00::/8";
   const masq = o.fullyRandom ? "masquerade fully-random" : "masquerade";
-  const lines = [`add table ${t.family} ${t.name}`, `delete table ${t.family} ${t.name}`, `table ${t.family} ${t.name} {`];
+  const lines = [
+    `add table ${t.family} ${t.name}`,
+    `delete table ${t.family} ${t.name}`,
+    `table ${t.family} ${t.name} {`,
+  ];
   if (o.forward) {
     lines.push(
       "  chain forward {",

@@ -19,7 +19,13 @@ describe("masquerade and forward rules in a real netns", () => {
   afterAll(() => topo.cleanup());
 
   it("iptables mode installs flanneld's chains, is idempotent, and resync repairs a deleted rule", async () => {
-    const tm = new TrafficManager(inNs, { mode: "iptables", families: [v4], masquerade: true, forward: true, fullyRandom: true });
+    const tm = new TrafficManager(inNs, {
+      mode: "iptables",
+      families: [v4],
+      masquerade: true,
+      forward: true,
+      fullyRandom: true,
+    });
     await tm.init();
     await tm.init();
     const nat = (await run("ip", ["netns", "exec", ns, "iptables", "-t", "nat", "-S"])).stdout;
@@ -28,13 +34,38 @@ describe("masquerade and forward rules in a real netns", () => {
     expect(nat).toContain("--random-fully");
     const filter = (await run("ip", ["netns", "exec", ns, "iptables", "-S"])).stdout;
     expect(filter).toContain('-A FLANNEL-FWD -s 10.244.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT');
-    await run("ip", ["netns", "exec", ns, "iptables", "-t", "nat", "-D", "FLANNEL-POSTRTG", "-s", "10.244.1.0/24", "-d", "10.244.0.0/16", "-m", "comment", "--comment", "flanneld masq", "-j", "RETURN"]);
+    await run("ip", [
+      "netns",
+      "exec",
+      ns,
+      "iptables",
+      "-t",
+      "nat",
+      "-D",
+      "FLANNEL-POSTRTG",
+      "-s",
+      "10.244.1.0/24",
+      "-d",
+      "10.244.0.0/16",
+      "-m",
+      "comment",
+      "--comment",
+      "flanneld masq",
+      "-j",
+      "RETURN",
+    ]);
     expect(await tm.resync()).toBe(1);
     expect(await tm.resync()).toBe(0);
   });
 
   it("switching to nftables mode removes the iptables chains and creates the flannel-ipv4 table", async () => {
-    const tm = new TrafficManager(inNs, { mode: "nftables", families: [v4], masquerade: true, forward: true, fullyRandom: true });
+    const tm = new TrafficManager(inNs, {
+      mode: "nftables",
+      families: [v4],
+      masquerade: true,
+      forward: true,
+      fullyRandom: true,
+    });
     await tm.init();
     const nat = (await run("ip", ["netns", "exec", ns, "iptables", "-t", "nat", "-S"])).stdout;
     expect(nat).not.toContain("FLANNEL-POSTRTG");
@@ -46,21 +77,43 @@ describe("masquerade and forward rules in a real netns", () => {
   });
 
   it("dual stack: ip6tables gets the same chains for the IPv6 family, then nftables mode moves both families to ip/ip6 tables", async () => {
-    const ipt = new TrafficManager(inNs, { mode: "iptables", families: [v4, v6], masquerade: true, forward: true, fullyRandom: false });
+    const ipt = new TrafficManager(inNs, {
+      mode: "iptables",
+      families: [v4, v6],
+      masquerade: true,
+      forward: true,
+      fullyRandom: false,
+    });
     await ipt.init();
     const nat6 = (await run("ip", ["netns", "exec", ns, "ip6tables", "-t", "nat", "-S"])).stdout;
     expect(nat6.match(/-A POSTROUTING .*-j FLANNEL-POSTRTG/g)).toHaveLength(1);
-    expect(nat6).toContain('-A FLANNEL-POSTRTG -s fd00:10:244:1::/64 -d fd00:10:244::/56 -m comment --comment "flanneld masq" -j RETURN');
-    expect(nat6).toContain('-A FLANNEL-POSTRTG -s fd00:10:244::/56 ! -d ff00::/8 -m comment --comment "flanneld masq" -j MASQUERADE');
-    expect((await run("ip", ["netns", "exec", ns, "ip6tables", "-S", "FLANNEL-FWD"])).stdout).toContain("-A FLANNEL-FWD -d fd00:10:244::/56");
+    expect(nat6).toContain(
+      '-A FLANNEL-POSTRTG -s fd00:10:244:1::/64 -d fd00:10:244::/56 -m comment --comment "flanneld masq" -j RETURN',
+    );
+    expect(nat6).toContain(
+      '-A FLANNEL-POSTRTG -s fd00:10:244::/56 ! -d ff00::/8 -m comment --comment "flanneld masq" -j MASQUERADE',
+    );
+    expect((await run("ip", ["netns", "exec", ns, "ip6tables", "-S", "FLANNEL-FWD"])).stdout).toContain(
+      "-A FLANNEL-FWD -d fd00:10:244::/56",
+    );
     await run("ip", ["netns", "exec", ns, "ip6tables", "-t", "nat", "-F", "FLANNEL-POSTRTG"]);
     expect(await ipt.resync()).toBe(1);
-    const nft = new TrafficManager(inNs, { mode: "nftables", families: [v4, v6], masquerade: true, forward: true, fullyRandom: true });
+    const nft = new TrafficManager(inNs, {
+      mode: "nftables",
+      families: [v4, v6],
+      masquerade: true,
+      forward: true,
+      fullyRandom: true,
+    });
     await nft.init();
-    expect((await run("ip", ["netns", "exec", ns, "ip6tables", "-t", "nat", "-S"])).stdout).not.toContain("FLANNEL-POSTRTG");
+    expect((await run("ip", ["netns", "exec", ns, "ip6tables", "-t", "nat", "-S"])).stdout).not.toContain(
+      "FLANNEL-POSTRTG",
+    );
     const t6 = (await run("ip", ["netns", "exec", ns, "nft", "list", "table", "ip6", "flannel-ipv6"])).stdout;
     expect(t6).toContain("ip6 saddr fd00:10:244::/56 ip6 daddr != ff00::/8 masquerade fully-random");
     expect(t6).toContain("chain forward");
-    expect((await run("ip", ["netns", "exec", ns, "nft", "list", "table", "ip", "flannel-ipv4"])).stdout).toContain("chain postrtg");
+    expect((await run("ip", ["netns", "exec", ns, "nft", "list", "table", "ip", "flannel-ipv4"])).stdout).toContain(
+      "chain postrtg",
+    );
   });
 });

@@ -18,11 +18,16 @@ export interface FamilyRules {
  * EnableIPv6 and the lease has a subnetV6; plus the previous subnet.env's networks and subnets per
  * family (rules of an old network/subnet are removed at start).
  */
-export function trafficFamilies(o: Pick<TrafficOptions, "config" | "lease" | "previous">): { families: FamilyRules[]; previous: FamilyRules[] } {
+export function trafficFamilies(o: Pick<TrafficOptions, "config" | "lease" | "previous">): {
+  families: FamilyRules[];
+  previous: FamilyRules[];
+} {
   const families: FamilyRules[] = [];
   const { config: c, lease: l } = o;
-  if (c.enableIPv4 && c.network && l.subnet) families.push({ family: 4, network: formatCidr(c.network), pod: formatCidr(l.subnet) });
-  if (c.enableIPv6 && c.ipv6Network && l.subnetV6) families.push({ family: 6, network: formatCidr(c.ipv6Network), pod: formatCidr(l.subnetV6) });
+  if (c.enableIPv4 && c.network && l.subnet)
+    families.push({ family: 4, network: formatCidr(c.network), pod: formatCidr(l.subnet) });
+  if (c.enableIPv6 && c.ipv6Network && l.subnetV6)
+    families.push({ family: 6, network: formatCidr(c.ipv6Network), pod: formatCidr(l.subnetV6) });
   const p = o.previous;
   const previous: FamilyRules[] = [];
   if (p?.network && p.subnet) previous.push({ family: 4, network: p.network, pod: p.subnet });
@@ -65,13 +70,23 @@ export class TrafficManager {
         const ipt = new IptablesRules(this.runner, f.family);
         if (previous && (previous.network !== f.network || previous.pod !== f.pod)) {
           this.log("removing rules of the previous network/subnet", { ...previous });
-          await ipt.remove([...masqRules({ ...previous, fullyRandom: this.cfg.fullyRandom }), ...forwardRules(previous.network)]);
+          await ipt.remove([
+            ...masqRules({ ...previous, fullyRandom: this.cfg.fullyRandom }),
+            ...forwardRules(previous.network),
+          ]);
         }
         await ipt.ensure(this.iptablesRules(f));
       } else {
         const ipt = new IptablesRules(this.runner, f.family);
-        await ipt.remove([...masqRules({ ...f, fullyRandom: this.cfg.fullyRandom }), ...forwardRules(f.network)]).catch(() => undefined);
-        await this.nft.ensure({ ...f, fullyRandom: this.cfg.fullyRandom, masquerade: this.cfg.masquerade, forward: this.cfg.forward });
+        await ipt
+          .remove([...masqRules({ ...f, fullyRandom: this.cfg.fullyRandom }), ...forwardRules(f.network)])
+          .catch(() => undefined);
+        await this.nft.ensure({
+          ...f,
+          fullyRandom: this.cfg.fullyRandom,
+          masquerade: this.cfg.masquerade,
+          forward: this.cfg.forward,
+        });
       }
     }
   }
@@ -90,7 +105,12 @@ export class TrafficManager {
           repaired++;
         }
       } else {
-        const o = { ...f, fullyRandom: this.cfg.fullyRandom, masquerade: this.cfg.masquerade, forward: this.cfg.forward };
+        const o = {
+          ...f,
+          fullyRandom: this.cfg.fullyRandom,
+          masquerade: this.cfg.masquerade,
+          forward: this.cfg.forward,
+        };
         if (!(await this.nft.present(o))) {
           this.log("nftables table missing, reinstalling", { family: f.family });
           await this.nft.ensure(o);

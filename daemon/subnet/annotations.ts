@@ -25,7 +25,9 @@ const PREFIX_RE = /^(?:[a-z0-9_-]+\.)+[a-z0-9_-]+\/(?:[a-z0-9_-]+-)?$/;
 export function normalizeAnnotationPrefix(prefix: string): { prefix: string } | { error: string } {
   const slashes = prefix.split("/").length - 1;
   if (slashes > 1) {
-    return { error: `--kube-annotation-prefix=${prefix} has ${slashes} slashes: use at most one, e.g. flannel.alpha.coreos.com or example.com/flannel` };
+    return {
+      error: `--kube-annotation-prefix=${prefix} has ${slashes} slashes: use at most one, e.g. flannel.alpha.coreos.com or example.com/flannel`,
+    };
   }
   let p = slashes === 0 ? `${prefix}/` : prefix;
   if (!p.endsWith("/") && !p.endsWith("-")) p += "-";

@@ -10,11 +10,16 @@ import { memoryLogger } from "../testing/memory-logger.ts";
 import { EtcdSubnetManager, type EtcdManagerOptions } from "./etcd-manager.ts";
 import { ConfigNotFoundError, LeaseLostError } from "./manager.ts";
 
-if (!haveEtcd) console.warn("skipping etcd subnet manager tests: /usr/bin/etcd is not installed (apt-get install etcd-server)");
+if (!haveEtcd)
+  console.warn("skipping etcd subnet manager tests: /usr/bin/etcd is not installed (apt-get install etcd-server)");
 
 const CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}';
 const cidr = (s: string): IpNet => parseCidr(s) as IpNet;
-const vx = (ip: string) => ({ PublicIP: ip, BackendType: "vxlan", BackendData: { VNI: 1, VtepMAC: "0e:00:00:00:00:01" } });
+const vx = (ip: string) => ({
+  PublicIP: ip,
+  BackendType: "vxlan",
+  BackendData: { VNI: 1, VtepMAC: "0e:00:00:00:00:01" },
+});
 
 /** Collects batches; `until` waits for a predicate over everything seen. */
 function recorder() {
@@ -22,7 +27,10 @@ function recorder() {
   return {
     batches,
     on: (b: readonly LeaseEvent[]) => void batches.push([...b]),
-    flat: () => batches.flat().map((e) => `${e.type} ${e.lease.subnet ? formatCidr(e.lease.subnet) : "?"} ${e.lease.attrs.PublicIP}`),
+    flat: () =>
+      batches
+        .flat()
+        .map((e) => `${e.type} ${e.lease.subnet ? formatCidr(e.lease.subnet) : "?"} ${e.lease.attrs.PublicIP}`),
     async until(pred: (flat: string[]) => boolean, ms = 8000): Promise<string[]> {
       const end = Date.now() + ms;
       while (Date.now() < end) {
@@ -35,7 +43,9 @@ function recorder() {
 }
 
 /** A TCP proxy in front of etcd that the test can cut (to break watches) and restore. */
-async function proxy(target: number): Promise<{ port: number; cut: () => void; restore: () => void; close: () => Promise<void> }> {
+async function proxy(
+  target: number,
+): Promise<{ port: number; cut: () => void; restore: () => void; close: () => Promise<void> }> {
   const sockets = new Set<Socket>();
   let up = true;
   const server: Server = createServer((s) => {
@@ -67,7 +77,11 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
   let n = 0;
   const managers: EtcdSubnetManager[] = [];
   const make = (o: Partial<EtcdManagerOptions> & { prefix: string }, endpoints?: string[]) => {
-    const m = new EtcdSubnetManager({ client: new EtcdClient({ endpoints: endpoints ?? cluster.endpoints }), log: memoryLogger(), ...o });
+    const m = new EtcdSubnetManager({
+      client: new EtcdClient({ endpoints: endpoints ?? cluster.endpoints }),
+      log: memoryLogger(),
+      ...o,
+    });
     managers.push(m);
     return m;
   };
@@ -96,15 +110,25 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
 
   it("refuses an IPv6-only config in etcd mode and says what to use instead", async () => {
     const prefix = await fresh('{"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fc00::/48"}');
-    await expect(make({ prefix }).getNetworkConfig(new AbortController().signal)).rejects.toThrow(/"EnableIPv4" is false.*--kube-subnet-mgr for IPv6-only/);
+    await expect(make({ prefix }).getNetworkConfig(new AbortController().signal)).rejects.toThrow(
+      /"EnableIPv4" is false.*--kube-subnet-mgr for IPv6-only/,
+    );
   });
 
   it("acquires a dual-stack lease under the key 10.x-24&fc00:...-64", async () => {
-    const prefix = await fresh('{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"vxlan"}}');
+    const prefix = await fresh(
+      '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"vxlan"}}',
+    );
     const m = make({ prefix, rng: () => 0 });
     await m.getNetworkConfig(new AbortController().signal);
-    const lease = await m.acquireLease({ ...vx("192.0.2.16"), PublicIPv6: "2001:db8::16" }, new AbortController().signal);
-    expect([formatCidr(lease.subnet as IpNet), formatCidr(lease.subnetV6 as IpNet)]).toEqual(["10.244.1.0/24", "fc00:0:0:1::/64"]);
+    const lease = await m.acquireLease(
+      { ...vx("192.0.2.16"), PublicIPv6: "2001:db8::16" },
+      new AbortController().signal,
+    );
+    expect([formatCidr(lease.subnet as IpNet), formatCidr(lease.subnetV6 as IpNet)]).toEqual([
+      "10.244.1.0/24",
+      "fc00:0:0:1::/64",
+    ]);
     const { kvs } = await admin.list(`${prefix}/subnets/`);
     expect(kvs.map((k) => k.key)).toEqual([`${prefix}/subnets/10.244.1.0-24&fc00:0:0:1::-64`]);
     expect(kvs[0]?.value).toContain('"PublicIPv6":"2001:db8::16"');
@@ -121,7 +145,9 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     expect(sn).not.toBe("10.244.0.0/24");
     const { kvs } = await admin.list(`${prefix}/subnets/`);
     expect(kvs.map((k) => k.key)).toEqual([`${prefix}/subnets/${sn.replace("/", "-")}`]);
-    expect(kvs[0]?.value).toBe('{"PublicIP":"192.0.2.10","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"0e:00:00:00:00:01"}}');
+    expect(kvs[0]?.value).toBe(
+      '{"PublicIP":"192.0.2.10","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"0e:00:00:00:00:01"}}',
+    );
     const ttl = await admin.leaseTimeToLive(kvs[0]?.lease ?? "0");
     expect(ttl).toBeGreaterThan(86300);
   });
@@ -134,7 +160,10 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     const oldLease = (await admin.list(`${prefix}/subnets/`)).kvs[0]?.lease ?? "0";
     const b = make({ prefix });
     await b.getNetworkConfig(new AbortController().signal);
-    const again = await b.acquireLease({ ...vx("192.0.2.11"), BackendData: { VNI: 1, VtepMAC: "0e:00:00:00:00:02" } }, new AbortController().signal);
+    const again = await b.acquireLease(
+      { ...vx("192.0.2.11"), BackendData: { VNI: 1, VtepMAC: "0e:00:00:00:00:02" } },
+      new AbortController().signal,
+    );
     expect(formatCidr(again.subnet as IpNet)).toBe(formatCidr(first.subnet as IpNet));
     const { kvs } = await admin.list(`${prefix}/subnets/`);
     expect(kvs).toHaveLength(1);
@@ -179,14 +208,24 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     const prefix = await fresh();
     const ms = [0, 1, 2, 3, 4].map(() => make({ prefix, rng: () => 0 }));
     await Promise.all(ms.map((m) => m.getNetworkConfig(new AbortController().signal)));
-    const leases = await Promise.all(ms.map((m, i) => m.acquireLease(vx(`192.0.2.${20 + i}`), new AbortController().signal)));
+    const leases = await Promise.all(
+      ms.map((m, i) => m.acquireLease(vx(`192.0.2.${20 + i}`), new AbortController().signal)),
+    );
     const subnets = leases.map((l) => formatCidr(l.subnet as IpNet));
     expect(new Set(subnets).size).toBe(5);
-    expect([...subnets].sort()).toEqual(["10.244.1.0/24", "10.244.2.0/24", "10.244.3.0/24", "10.244.4.0/24", "10.244.5.0/24"]);
+    expect([...subnets].sort()).toEqual([
+      "10.244.1.0/24",
+      "10.244.2.0/24",
+      "10.244.3.0/24",
+      "10.244.4.0/24",
+      "10.244.5.0/24",
+    ]);
   });
 
   it("dual stack: nodes racing with the same IPv4 pick but different IPv6 picks still get distinct subnets in both families", async () => {
-    const prefix = await fresh('{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"vxlan"}}');
+    const prefix = await fresh(
+      '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"vxlan"}}',
+    );
     // Every node draws the first IPv4 candidate but a different IPv6 one: distinct keys
     // ("10.244.1.0-24&fc00:0:0:N::-64"), so create-if-absent alone would let all of them in.
     const ms = [0, 1, 2, 3, 4].map((i) => {
@@ -194,7 +233,11 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
       return make({ prefix, rng: () => (call++ % 2 === 0 ? 0 : (i + 0.5) / 100) });
     });
     await Promise.all(ms.map((m) => m.getNetworkConfig(new AbortController().signal)));
-    const leases = await Promise.all(ms.map((m, i) => m.acquireLease({ ...vx(`192.0.2.${40 + i}`), PublicIPv6: `2001:db8::${40 + i}` }, new AbortController().signal)));
+    const leases = await Promise.all(
+      ms.map((m, i) =>
+        m.acquireLease({ ...vx(`192.0.2.${40 + i}`), PublicIPv6: `2001:db8::${40 + i}` }, new AbortController().signal),
+      ),
+    );
     expect(new Set(leases.map((l) => formatCidr(l.subnet as IpNet))).size).toBe(5);
     expect(new Set(leases.map((l) => formatCidr(l.subnetV6 as IpNet))).size).toBe(5);
     expect((await admin.list(`${prefix}/subnets/`)).kvs).toHaveLength(5);
@@ -242,7 +285,9 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     const rec = recorder();
     const ac = new AbortController();
     const done = a.watchLeases(la, rec.on, ac.signal);
-    const seen = await rec.until((f) => f.includes("added 10.244.7.0/24 192.0.2.40") && f.includes("added 10.244.8.0/24 192.0.2.42"));
+    const seen = await rec.until(
+      (f) => f.includes("added 10.244.7.0/24 192.0.2.40") && f.includes("added 10.244.8.0/24 192.0.2.42"),
+    );
     expect(seen.filter((x) => x.includes(formatCidr(la.subnet as IpNet)))).toEqual([]);
     expect(lists).toBe(1);
     ac.abort();
@@ -253,7 +298,11 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     const prefix = await fresh();
     const p = await proxy(Number(new URL(cluster.endpoints[0] as string).port));
     const log = memoryLogger();
-    const a = new EtcdSubnetManager({ client: new EtcdClient({ endpoints: [`http://127.0.0.1:${p.port}`], timeoutMs: 500 }), log, prefix });
+    const a = new EtcdSubnetManager({
+      client: new EtcdClient({ endpoints: [`http://127.0.0.1:${p.port}`], timeoutMs: 500 }),
+      log,
+      prefix,
+    });
     managers.push(a);
     const b = make({ prefix });
     await a.getNetworkConfig(new AbortController().signal);
@@ -274,7 +323,9 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     await admin.compact(rev);
     await new Promise((r) => setTimeout(r, 300));
     p.restore();
-    const seen = await rec.until((f) => f.some((s) => s.startsWith("added") && s.endsWith("192.0.2.42")) && f.some((s) => s.startsWith("removed")));
+    const seen = await rec.until(
+      (f) => f.some((s) => s.startsWith("added") && s.endsWith("192.0.2.42")) && f.some((s) => s.startsWith("removed")),
+    );
     expect(seen).toContain(`removed ${formatCidr(lb.subnet as IpNet)} 192.0.2.41`);
     expect(seen).toContain(`added ${formatCidr(lc.subnet as IpNet)} 192.0.2.42`);
     await new Promise((r) => setTimeout(r, 1500));
@@ -369,7 +420,11 @@ describe.skipIf(!haveEtcd)("etcd subnet manager with watch progress notification
     await admin.put(`${prefix}/config`, CONFIG);
     const p = await proxy(Number(new URL(cluster.endpoints[0] as string).port));
     const log = memoryLogger();
-    const a = new EtcdSubnetManager({ client: new EtcdClient({ endpoints: [`http://127.0.0.1:${p.port}`], timeoutMs: 500 }), log, prefix });
+    const a = new EtcdSubnetManager({
+      client: new EtcdClient({ endpoints: [`http://127.0.0.1:${p.port}`], timeoutMs: 500 }),
+      log,
+      prefix,
+    });
     await a.getNetworkConfig(new AbortController().signal);
     const la = await a.acquireLease(vx("192.0.2.90"), new AbortController().signal);
     const rec = recorder();
@@ -381,7 +436,10 @@ describe.skipIf(!haveEtcd)("etcd subnet manager with watch progress notification
     p.cut();
     await admin.compact(await admin.put("/elsewhere/k", "last"));
     p.restore();
-    await admin.put(`${prefix}/subnets/10.244.200.0-24`, '{"PublicIP":"192.0.2.91","PublicIPv6":null,"BackendType":"vxlan"}');
+    await admin.put(
+      `${prefix}/subnets/10.244.200.0-24`,
+      '{"PublicIP":"192.0.2.91","PublicIPv6":null,"BackendType":"vxlan"}',
+    );
     await rec.until((f) => f.includes("added 10.244.200.0/24 192.0.2.91"));
     expect(log.lines.filter((l) => l.includes("revision compacted"))).toEqual([]);
     ac.abort();

@@ -26,7 +26,13 @@ import {
 import { errorMessage, type Logger } from "../log.ts";
 import { overlaps, type IpNet } from "../../net/prefix.ts";
 import { Backoff, sleep } from "../time.ts";
-import { ConfigNotFoundError, LeaseLostError, NoFreeSubnetError, type LeaseEventHandler, type SubnetManager } from "./manager.ts";
+import {
+  ConfigNotFoundError,
+  LeaseLostError,
+  NoFreeSubnetError,
+  type LeaseEventHandler,
+  type SubnetManager,
+} from "./manager.ts";
 
 /** Options of {@link EtcdSubnetManager}. */
 export interface EtcdManagerOptions {
@@ -101,7 +107,10 @@ export class EtcdSubnetManager implements SubnetManager {
     }
     const cfg = checkNetworkConfig(parseNetworkConfig(kv.value, `etcd key ${key}`), `etcd key ${key}`);
     if (!cfg.enableIPv4) {
-      throw new ConfigError("EnableIPv4", `etcd key ${key}: "EnableIPv4" is false, but etcd lease keys start with the IPv4 subnet: enable IPv4 (dual-stack works) or use --kube-subnet-mgr for IPv6-only`);
+      throw new ConfigError(
+        "EnableIPv4",
+        `etcd key ${key}: "EnableIPv4" is false, but etcd lease keys start with the IPv4 subnet: enable IPv4 (dual-stack works) or use --kube-subnet-mgr for IPv6-only`,
+      );
     }
     this.config = cfg;
     return cfg;
@@ -117,7 +126,13 @@ export class EtcdSubnetManager implements SubnetManager {
       this.log.warn("ignoring lease with bad attributes", { key: kv.key, error: errorMessage(e) });
       return undefined;
     }
-    return { lease: { ...sn, attrs }, key: kv.key, modRevision: kv.modRevision, createRevision: kv.createRevision, etcdLease: kv.lease };
+    return {
+      lease: { ...sn, attrs },
+      key: kv.key,
+      modRevision: kv.modRevision,
+      createRevision: kv.createRevision,
+      etcdLease: kv.lease,
+    };
   }
 
   /** The snapshot left by the previous startup step (once), else a fresh listing. */
@@ -149,7 +164,9 @@ export class EtcdSubnetManager implements SubnetManager {
       if (got) return got;
       this.log.info("lost a race for a subnet, trying again", { attempt: i + 1 });
     }
-    throw new Error(`could not acquire a subnet after ${RACE_RETRIES} attempts: too many nodes are racing for the same subnets; restart flanneld`);
+    throw new Error(
+      `could not acquire a subnet after ${RACE_RETRIES} attempts: too many nodes are racing for the same subnets; restart flanneld`,
+    );
   }
 
   private mine(cfg: NetworkConfig, l: Lease, attrs: LeaseAttrs): boolean {
@@ -166,11 +183,16 @@ export class EtcdSubnetManager implements SubnetManager {
       if (fitsConfig(cfg, existing.lease)) {
         const reservation = existing.etcdLease === "0";
         const leaseId = reservation ? undefined : (await this.o.client.leaseGrant(this.ttl, signal)).id;
-        const ok = await this.o.client.putIfUnchanged(existing.key, value, existing.modRevision, { ...(leaseId ? { lease: leaseId } : {}), signal });
+        const ok = await this.o.client.putIfUnchanged(existing.key, value, existing.modRevision, {
+          ...(leaseId ? { lease: leaseId } : {}),
+          signal,
+        });
         if (!ok) return this.revokeQuietly(leaseId);
         // The key now hangs on the new etcd lease; the old one would only linger until it expires.
         if (!reservation) await this.revokeQuietly(existing.etcdLease);
-        this.log.info(reservation ? "using reserved subnet" : "reusing the lease of this public IP", { subnet: describeLease(existing.lease) });
+        this.log.info(reservation ? "using reserved subnet" : "reusing the lease of this public IP", {
+          subnet: describeLease(existing.lease),
+        });
         this.snapshot = snap;
         return this.remember(existing.key, existing.lease, attrs, leaseId, value);
       }
@@ -181,13 +203,18 @@ export class EtcdSubnetManager implements SubnetManager {
     const prev = this.o.previous;
     let chosen: { subnet?: IpNet; subnetV6?: IpNet } | undefined;
     if (prev && (prev.subnet || prev.subnetV6) && fitsConfig(cfg, prev) && !others.some((l) => clash(l, prev))) {
-      chosen = { ...(cfg.enableIPv4 && prev.subnet ? { subnet: prev.subnet } : {}), ...(cfg.enableIPv6 && prev.subnetV6 ? { subnetV6: prev.subnetV6 } : {}) };
+      chosen = {
+        ...(cfg.enableIPv4 && prev.subnet ? { subnet: prev.subnet } : {}),
+        ...(cfg.enableIPv6 && prev.subnetV6 ? { subnetV6: prev.subnetV6 } : {}),
+      };
       this.log.info("trying the subnet of the previous subnet.env", { subnet: describeLease(chosen) });
     } else {
       chosen = allocateSubnet(cfg, others, this.o.rng);
     }
     if (!chosen?.subnet) {
-      throw new NoFreeSubnetError(`no free subnet left between SubnetMin and SubnetMax of ${this.prefix}/config: widen Network or SubnetMin/SubnetMax, or delete stale leases under ${this.subnetsPrefix}`);
+      throw new NoFreeSubnetError(
+        `no free subnet left between SubnetMin and SubnetMax of ${this.prefix}/config: widen Network or SubnetMin/SubnetMax, or delete stale leases under ${this.subnetsPrefix}`,
+      );
     }
     const key = this.subnetsPrefix + subnetKey(chosen.subnet, chosen.subnetV6);
     const leaseId = (await this.o.client.leaseGrant(this.ttl, signal)).id;
@@ -208,12 +235,17 @@ export class EtcdSubnetManager implements SubnetManager {
    * the leases: when an older key (lower create revision) overlaps ours in either family, ours backs
    * off. Whatever the interleaving, exactly the oldest of the clashing keys survives.
    */
-  private async lostDualStackRace(key: string, chosen: { subnet?: IpNet; subnetV6?: IpNet }, signal: AbortSignal): Promise<boolean> {
+  private async lostDualStackRace(
+    key: string,
+    chosen: { subnet?: IpNet; subnetV6?: IpNet },
+    signal: AbortSignal,
+  ): Promise<boolean> {
     const { leases } = await this.listLeases(signal);
     const mine = leases.find((l) => l.key === key);
     if (!mine) return true;
     const rival = leases.find((l) => l.key !== key && clash(l.lease, chosen) && l.createRevision < mine.createRevision);
-    if (rival) this.log.info("another node took an overlapping subnet first; trying again", { ours: key, theirs: rival.key });
+    if (rival)
+      this.log.info("another node took an overlapping subnet first; trying again", { ours: key, theirs: rival.key });
     return rival !== undefined;
   }
 
@@ -226,16 +258,28 @@ export class EtcdSubnetManager implements SubnetManager {
     return undefined;
   }
 
-  private remember(key: string, sn: { subnet?: IpNet; subnetV6?: IpNet }, attrs: LeaseAttrs, leaseId: string | undefined, value: string): Lease {
+  private remember(
+    key: string,
+    sn: { subnet?: IpNet; subnetV6?: IpNet },
+    attrs: LeaseAttrs,
+    leaseId: string | undefined,
+    value: string,
+  ): Lease {
     const expiration = leaseId ? Date.now() + this.ttl * 1000 : Number.POSITIVE_INFINITY;
     this.own = { key, leaseId: leaseId ?? "0", expiration, value };
-    return { ...(sn.subnet ? { subnet: sn.subnet } : {}), ...(sn.subnetV6 ? { subnetV6: sn.subnetV6 } : {}), attrs, ...(leaseId ? { expiration: new Date(expiration) } : {}) };
+    return {
+      ...(sn.subnet ? { subnet: sn.subnet } : {}),
+      ...(sn.subnetV6 ? { subnetV6: sn.subnetV6 } : {}),
+      attrs,
+      ...(leaseId ? { expiration: new Date(expiration) } : {}),
+    };
   }
 
   /** Renew before expiry and watch the own key until `signal` aborts; LeaseLostError when it goes. */
   async completeLease(lease: Lease, signal: AbortSignal): Promise<void> {
     const own = this.own;
-    if (!own || !sameSubnets(lease, parseSubnetKey(own.key) ?? {})) throw new Error("completeLease: lease was not acquired by this manager");
+    if (!own || !sameSubnets(lease, parseSubnetKey(own.key) ?? {}))
+      throw new Error("completeLease: lease was not acquired by this manager");
     const inner = new AbortController();
     const stop = () => inner.abort();
     signal.addEventListener("abort", stop, { once: true });
@@ -320,8 +364,10 @@ export class EtcdSubnetManager implements SubnetManager {
           backoff.reset();
           rev = Math.max(rev, r.revision);
           for (const e of r.events) {
-            if (e.type === "delete") lost = new LeaseLostError(`lease ${key} was removed from etcd (deleted or expired)`);
-            else if (this.own && e.kv.value !== this.own.value) lost = new LeaseLostError(`lease ${key} was overwritten by another writer: ${e.kv.value}`);
+            if (e.type === "delete")
+              lost = new LeaseLostError(`lease ${key} was removed from etcd (deleted or expired)`);
+            else if (this.own && e.kv.value !== this.own.value)
+              lost = new LeaseLostError(`lease ${key} was overwritten by another writer: ${e.kv.value}`);
           }
           if (lost) ac.abort();
         });
@@ -354,7 +400,10 @@ export class EtcdSubnetManager implements SubnetManager {
           first = false;
         } catch (e) {
           if (signal.aborted) return;
-          this.log.warn("listing leases failed, retrying", { error: errorMessage(e), endpoint: this.o.client.endpoint });
+          this.log.warn("listing leases failed, retrying", {
+            error: errorMessage(e),
+            endpoint: this.o.client.endpoint,
+          });
           await sleep(backoff.next(), signal);
           continue;
         }
@@ -385,28 +434,37 @@ export class EtcdSubnetManager implements SubnetManager {
     let rev = revision;
     let chain: Promise<void> = Promise.resolve();
     try {
-      await this.o.client.watch(this.subnetsPrefix, { prefix: true, startRevision: revision + 1, progressNotify: true, signal: ac.signal }, (r: WatchResponse) => {
-        if (r.canceled) {
-          compacted = true;
-          if (r.compactRevision > 0) this.log.warn("lease watch: revision compacted, resyncing from a snapshot", { from: revision + 1, compact_revision: r.compactRevision });
-          else this.log.warn("lease watch canceled by etcd, resyncing from a snapshot", { reason: r.cancelReason });
-          ac.abort();
-          return;
-        }
-        if (r.created) return;
-        if (r.events.length === 0) {
-          // A progress notification: everything up to this revision was delivered, so a later
-          // reconnect can resume from here instead of an old revision that may be compacted.
-          rev = Math.max(rev, r.revision);
-          return;
-        }
-        progressed = true;
-        for (const e of r.events) rev = Math.max(rev, e.kv.modRevision);
-        const batch = watcher.update(r.events.flatMap((e) => this.toEvent(watcher, e.type, e.kv)));
-        if (batch.length > 0) chain = chain.then(() => onEvents(batch));
-      });
+      await this.o.client.watch(
+        this.subnetsPrefix,
+        { prefix: true, startRevision: revision + 1, progressNotify: true, signal: ac.signal },
+        (r: WatchResponse) => {
+          if (r.canceled) {
+            compacted = true;
+            if (r.compactRevision > 0)
+              this.log.warn("lease watch: revision compacted, resyncing from a snapshot", {
+                from: revision + 1,
+                compact_revision: r.compactRevision,
+              });
+            else this.log.warn("lease watch canceled by etcd, resyncing from a snapshot", { reason: r.cancelReason });
+            ac.abort();
+            return;
+          }
+          if (r.created) return;
+          if (r.events.length === 0) {
+            // A progress notification: everything up to this revision was delivered, so a later
+            // reconnect can resume from here instead of an old revision that may be compacted.
+            rev = Math.max(rev, r.revision);
+            return;
+          }
+          progressed = true;
+          for (const e of r.events) rev = Math.max(rev, e.kv.modRevision);
+          const batch = watcher.update(r.events.flatMap((e) => this.toEvent(watcher, e.type, e.kv)));
+          if (batch.length > 0) chain = chain.then(() => onEvents(batch));
+        },
+      );
     } catch (e) {
-      if (!signal.aborted && !ac.signal.aborted) this.log.warn("lease watch broke, reconnecting", { error: errorMessage(e), endpoint: this.o.client.endpoint });
+      if (!signal.aborted && !ac.signal.aborted)
+        this.log.warn("lease watch broke, reconnecting", { error: errorMessage(e), endpoint: this.o.client.endpoint });
     } finally {
       signal.removeEventListener("abort", onAbort);
     }
@@ -427,5 +485,8 @@ export class EtcdSubnetManager implements SubnetManager {
 }
 
 function clash(l: Lease, s: { subnet?: IpNet; subnetV6?: IpNet }): boolean {
-  return (!!l.subnet && !!s.subnet && overlaps(l.subnet, s.subnet)) || (!!l.subnetV6 && !!s.subnetV6 && overlaps(l.subnetV6, s.subnetV6));
+  return (
+    (!!l.subnet && !!s.subnet && overlaps(l.subnet, s.subnet)) ||
+    (!!l.subnetV6 && !!s.subnetV6 && overlaps(l.subnetV6, s.subnetV6))
+  );
 }

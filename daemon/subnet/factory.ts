@@ -30,7 +30,11 @@ export async function createSubnetManager(o: FactoryOptions): Promise<SubnetMana
     const nodeName = await resolveNodeName(o.env, client, o.signal);
     const p = normalizeAnnotationPrefix(f.kubeAnnotationPrefix);
     if ("error" in p) throw new Error(p.error);
-    o.log.info("using the Kubernetes API for subnet leases", { api: conn.server, credentials: conn.source, node: nodeName });
+    o.log.info("using the Kubernetes API for subnet leases", {
+      api: conn.server,
+      credentials: conn.source,
+      node: nodeName,
+    });
     return new KubeSubnetManager({
       client,
       nodeName,
@@ -40,10 +44,15 @@ export async function createSubnetManager(o: FactoryOptions): Promise<SubnetMana
       log: o.log,
     });
   }
-  const endpoints = f.etcdEndpoints.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const endpoints = f.etcdEndpoints
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   const tlsPair = f.etcdKeyfile !== "" && f.etcdCertfile !== "";
   if (!tlsPair && (f.etcdKeyfile !== "" || f.etcdCertfile !== "")) {
-    o.log.warn("etcd client TLS needs both --etcd-keyfile and --etcd-certfile; connecting without a client certificate");
+    o.log.warn(
+      "etcd client TLS needs both --etcd-keyfile and --etcd-certfile; connecting without a client certificate",
+    );
   }
   const client = new EtcdClient({
     endpoints,

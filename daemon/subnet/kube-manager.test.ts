@@ -68,7 +68,9 @@ describe("kube subnet manager", () => {
 
   it("reads net-conf.json, and says to mount the ConfigMap when it is missing", async () => {
     expect((await m.getNetworkConfig(sig())).backend.type).toBe("vxlan");
-    const err = await make({ netConfPath: join(dir, "nope.json") }).getNetworkConfig(sig()).catch((e: unknown) => e);
+    const err = await make({ netConfPath: join(dir, "nope.json") })
+      .getNetworkConfig(sig())
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigNotFoundError);
     expect((err as Error).message).toMatch(/kube-flannel-cfg ConfigMap/);
   });
@@ -96,11 +98,16 @@ describe("kube subnet manager", () => {
     api.setNode("node-a");
     await m.getNetworkConfig(sig());
     setTimeout(() => api.setNode("node-a", { podCIDRs: ["10.244.8.0/24"] }), 100);
-    expect(formatCidr((await m.acquireLease(vx("192.0.2.1", "0e:00:00:00:00:0a"), sig())).subnet as IpNet)).toBe("10.244.8.0/24");
+    expect(formatCidr((await m.acquireLease(vx("192.0.2.1", "0e:00:00:00:00:0a"), sig())).subnet as IpNet)).toBe(
+      "10.244.8.0/24",
+    );
   });
 
   it("writes backend-data null for host-gw and honours public-ip-overwrite", async () => {
-    api.setNode("node-a", { podCIDRs: ["10.244.4.0/24"], annotations: { [`${P}public-ip-overwrite`]: "198.51.100.7" } });
+    api.setNode("node-a", {
+      podCIDRs: ["10.244.4.0/24"],
+      annotations: { [`${P}public-ip-overwrite`]: "198.51.100.7" },
+    });
     await m.getNetworkConfig(sig());
     const lease = await m.acquireLease({ PublicIP: "192.0.2.1", BackendType: "host-gw" }, sig());
     expect(lease.attrs.PublicIP).toBe("198.51.100.7");
@@ -112,9 +119,13 @@ describe("kube subnet manager", () => {
   it("fails with the fix when the node has no podCIDR or one outside Network", async () => {
     api.setNode("node-a");
     await m.getNetworkConfig(sig());
-    await expect(m.acquireLease(vx("192.0.2.1", "0e:00:00:00:00:0a"), sig())).rejects.toThrow(/node "node-a" pod cidr not assigned.*--allocate-node-cidrs/);
+    await expect(m.acquireLease(vx("192.0.2.1", "0e:00:00:00:00:0a"), sig())).rejects.toThrow(
+      /node "node-a" pod cidr not assigned.*--allocate-node-cidrs/,
+    );
     api.setNode("node-a", { podCIDRs: ["10.99.0.0/24"] });
-    await expect(m.acquireLease(vx("192.0.2.1", "0e:00:00:00:00:0a"), sig())).rejects.toThrow(/10\.99\.0\.0\/24 is not inside Network 10\.244\.0\.0\/16/);
+    await expect(m.acquireLease(vx("192.0.2.1", "0e:00:00:00:00:0a"), sig())).rejects.toThrow(
+      /10\.99\.0\.0\/24 is not inside Network 10\.244\.0\.0\/16/,
+    );
   });
 
   it("sets NetworkUnavailable=False with reason FlannelIsUp on completion", async () => {
@@ -123,7 +134,9 @@ describe("kube subnet manager", () => {
     const lease = await m.acquireLease(vx("192.0.2.1", "0e:00:00:00:00:0a"), sig());
     const ac = new AbortController();
     const done = m.completeLease(lease, ac.signal);
-    const cond = await until(() => api.nodes.get("node-a")?.status.conditions.find((c) => c["type"] === "NetworkUnavailable"));
+    const cond = await until(() =>
+      api.nodes.get("node-a")?.status.conditions.find((c) => c["type"] === "NetworkUnavailable"),
+    );
     expect(cond).toMatchObject({ status: "False", reason: "FlannelIsUp", message: "Flannel is running on this node" });
     expect(api.nodes.get("node-a")?.status.conditions.find((c) => c["type"] === "Ready")).toBeDefined();
     ac.abort();
@@ -137,7 +150,10 @@ describe("kube subnet manager", () => {
     await m.getNetworkConfig(sig());
     const own = await m.acquireLease(vx("192.0.2.1", "0e:00:00:00:00:0a"), sig());
     const batches: LeaseEvent[][] = [];
-    const show = () => batches.map((b) => b.map((e) => `${e.type} ${e.lease.attrs.PublicIP} ${JSON.stringify(e.lease.attrs.BackendData ?? null)}`));
+    const show = () =>
+      batches.map((b) =>
+        b.map((e) => `${e.type} ${e.lease.attrs.PublicIP} ${JSON.stringify(e.lease.attrs.BackendData ?? null)}`),
+      );
     const ac = new AbortController();
     const done = m.watchLeases(own, (b) => void batches.push([...b]), ac.signal);
     await until(() => batches.length >= 1);
@@ -151,9 +167,13 @@ describe("kube subnet manager", () => {
     api.setNode("node-c", { podCIDRs: ["10.244.5.0/24"], annotations: peerAnn("192.0.2.5", "0e:00:00:00:00:0c") });
     api.deleteNode("node-b");
     await until(() => batches.length >= 4);
-    expect(show().slice(2)).toEqual([['added 192.0.2.5 {"VNI":1,"VtepMAC":"0e:00:00:00:00:0c"}'], ['removed 192.0.2.2 {"VNI":1,"VtepMAC":"0e:00:00:00:00:bb"}']]);
+    expect(show().slice(2)).toEqual([
+      ['added 192.0.2.5 {"VNI":1,"VtepMAC":"0e:00:00:00:00:0c"}'],
+      ['removed 192.0.2.2 {"VNI":1,"VtepMAC":"0e:00:00:00:00:bb"}'],
+    ]);
     // The watch breaks, history expires while node-c leaves and node-d joins: relist and diff.
-    const lists = () => api.requests.filter((r) => r.method === "GET" && r.url.startsWith("/api/v1/nodes?limit=")).length;
+    const lists = () =>
+      api.requests.filter((r) => r.method === "GET" && r.url.startsWith("/api/v1/nodes?limit=")).length;
     const listsBefore = lists();
     api.minRv = Number.MAX_SAFE_INTEGER;
     api.dropWatches();
@@ -162,7 +182,10 @@ describe("kube subnet manager", () => {
     await until(() => lists() > listsBefore);
     api.minRv = 0;
     await until(() => batches.length >= 5);
-    expect(show()[4]).toEqual(['added 192.0.2.6 {"VNI":1,"VtepMAC":"0e:00:00:00:00:0d"}', 'removed 192.0.2.5 {"VNI":1,"VtepMAC":"0e:00:00:00:00:0c"}']);
+    expect(show()[4]).toEqual([
+      'added 192.0.2.6 {"VNI":1,"VtepMAC":"0e:00:00:00:00:0d"}',
+      'removed 192.0.2.5 {"VNI":1,"VtepMAC":"0e:00:00:00:00:0c"}',
+    ]);
     ac.abort();
     await done;
   });
@@ -184,7 +207,9 @@ describe("kube subnet manager", () => {
     await until(() => batches.length >= 2);
     expect(batches[1]?.map((e) => `${e.type} ${e.lease.attrs.PublicIP}`)).toEqual(["added 192.0.2.7"]);
     expect(lists()).toBe(1);
-    expect(api.requests.filter((r) => r.url.includes("watch=1")).at(-1)?.url).toContain(`resourceVersion=${api.resourceVersion - 1}`);
+    expect(api.requests.filter((r) => r.url.includes("watch=1")).at(-1)?.url).toContain(
+      `resourceVersion=${api.resourceVersion - 1}`,
+    );
     ac.abort();
     await done;
   });
@@ -193,7 +218,9 @@ describe("kube subnet manager", () => {
     api.pods.set("kube-flannel/kube-flannel-ds-abcde", "node-z");
     const c = new KubeClient({ server: api.url, token: "test-token", source: "test" });
     expect(await resolveNodeName({ NODE_NAME: "n1" }, c)).toBe("n1");
-    expect(await resolveNodeName({ POD_NAME: "kube-flannel-ds-abcde", POD_NAMESPACE: "kube-flannel" }, c)).toBe("node-z");
+    expect(await resolveNodeName({ POD_NAME: "kube-flannel-ds-abcde", POD_NAMESPACE: "kube-flannel" }, c)).toBe(
+      "node-z",
+    );
     await expect(resolveNodeName({}, c)).rejects.toThrow(/set NODE_NAME/);
     c.close();
   });
@@ -201,7 +228,9 @@ describe("kube subnet manager", () => {
   it("lists nodes in pages, keeps every one, and runs the between-pages hook only between pages", async () => {
     for (let i = 0; i < 7; i++) api.setNode(`n${i}`, { podCIDRs: [`10.244.${10 + i}.0/24`] });
     const between: number[] = [];
-    const c = new KubeClient({ server: api.url, token: "test-token", source: "test" }, undefined, { betweenPages: () => between.push(api.requests.length) });
+    const c = new KubeClient({ server: api.url, token: "test-token", source: "test" }, undefined, {
+      betweenPages: () => between.push(api.requests.length),
+    });
     const before = api.requests.length;
     const list = await c.listNodes(undefined, 3);
     c.close();

@@ -34,13 +34,19 @@ export interface KubeManagerOptions {
 }
 
 /** NODE_NAME, else the node of POD_NAMESPACE/POD_NAME; the error says which variables to set. */
-export async function resolveNodeName(env: Readonly<Record<string, string | undefined>>, client: KubeClient, signal?: AbortSignal): Promise<string> {
+export async function resolveNodeName(
+  env: Readonly<Record<string, string | undefined>>,
+  client: KubeClient,
+  signal?: AbortSignal,
+): Promise<string> {
   const n = env["NODE_NAME"];
   if (n) return n;
   const pod = env["POD_NAME"];
   const ns = env["POD_NAMESPACE"];
   if (!pod || !ns) {
-    throw new Error("cannot tell which node this is: set NODE_NAME (the kube-flannel DaemonSet sets it from spec.nodeName), or POD_NAME and POD_NAMESPACE");
+    throw new Error(
+      "cannot tell which node this is: set NODE_NAME (the kube-flannel DaemonSet sets it from spec.nodeName), or POD_NAME and POD_NAMESPACE",
+    );
   }
   return client.getPodNodeName(ns, pod, signal);
 }
@@ -81,7 +87,9 @@ export class KubeSubnetManager implements SubnetManager {
         return await this.o.client.getNode(this.o.nodeName, signal);
       } catch (e) {
         if (!(e instanceof KubeApiError) || e.status !== 404 || Date.now() > end || signal.aborted) {
-          throw e instanceof KubeApiError && e.status === 404 ? new Error(`node ${JSON.stringify(this.o.nodeName)} does not exist: check NODE_NAME`) : e;
+          throw e instanceof KubeApiError && e.status === 404
+            ? new Error(`node ${JSON.stringify(this.o.nodeName)} does not exist: check NODE_NAME`)
+            : e;
         }
         await sleep(this.o.pollMs ?? 3000, signal);
       }
@@ -108,24 +116,33 @@ export class KubeSubnetManager implements SubnetManager {
       if (n?.family === 6) out.subnetV6 = maskNet(n);
     }
     const name = JSON.stringify(node.name);
-    const fix = "start kube-controller-manager with --allocate-node-cidrs=true and a --cluster-cidr matching net-conf.json";
+    const fix =
+      "start kube-controller-manager with --allocate-node-cidrs=true and a --cluster-cidr matching net-conf.json";
     if (cfg.enableIPv4) {
       if (!out.subnet) throw new Error(`node ${name} pod cidr not assigned (spec.podCIDR is empty): ${fix}`);
       if (cfg.network && !containsNet(cfg.network, out.subnet)) {
-        throw new Error(`node ${name} podCIDR ${formatCidr(out.subnet)} is not inside Network ${formatCidr(cfg.network)} of ${this.o.netConfPath}: make them agree`);
+        throw new Error(
+          `node ${name} podCIDR ${formatCidr(out.subnet)} is not inside Network ${formatCidr(cfg.network)} of ${this.o.netConfPath}: make them agree`,
+        );
       }
     }
     if (cfg.enableIPv6) {
-      if (!out.subnetV6) throw new Error(`node ${name} has no IPv6 pod cidr while EnableIPv6 is true: ${fix} (dual-stack)`);
+      if (!out.subnetV6)
+        throw new Error(`node ${name} has no IPv6 pod cidr while EnableIPv6 is true: ${fix} (dual-stack)`);
       if (cfg.ipv6Network && !containsNet(cfg.ipv6Network, out.subnetV6)) {
-        throw new Error(`node ${name} IPv6 podCIDR ${formatCidr(out.subnetV6)} is not inside IPv6Network ${formatCidr(cfg.ipv6Network)}: make them agree`);
+        throw new Error(
+          `node ${name} IPv6 podCIDR ${formatCidr(out.subnetV6)} is not inside IPv6Network ${formatCidr(cfg.ipv6Network)}: make them agree`,
+        );
       }
     }
     return out;
   }
 
   /** The own node once it has its pod CIDR(s); a new node may get them a little after it registers. */
-  private async waitForPodCidr(cfg: NetworkConfig, signal: AbortSignal): Promise<{ node: KubeNode; sn: { subnet?: IpNet; subnetV6?: IpNet } }> {
+  private async waitForPodCidr(
+    cfg: NetworkConfig,
+    signal: AbortSignal,
+  ): Promise<{ node: KubeNode; sn: { subnet?: IpNet; subnetV6?: IpNet } }> {
     const end = Date.now() + (this.o.waitMs ?? 30_000);
     for (;;) {
       const node = await this.ownNode(signal);
@@ -184,12 +201,20 @@ export class KubeSubnetManager implements SubnetManager {
   async completeLease(_lease: Lease, signal: AbortSignal): Promise<void> {
     if (this.o.setNodeNetworkUnavailable ?? true) {
       const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
-      const condition = { type: "NetworkUnavailable", status: "False", reason: "FlannelIsUp", message: "Flannel is running on this node", lastTransitionTime: now, lastHeartbeatTime: now };
+      const condition = {
+        type: "NetworkUnavailable",
+        status: "False",
+        reason: "FlannelIsUp",
+        message: "Flannel is running on this node",
+        lastTransitionTime: now,
+        lastHeartbeatTime: now,
+      };
       try {
         await this.patchWithRetry({ status: { conditions: [condition] } }, "NetworkUnavailable condition", signal);
         this.log.info("set node condition NetworkUnavailable=False");
       } catch (e) {
-        if (!signal.aborted) this.log.error("could not set the NetworkUnavailable condition", { error: errorMessage(e) });
+        if (!signal.aborted)
+          this.log.error("could not set the NetworkUnavailable condition", { error: errorMessage(e) });
       }
     }
     while (!signal.aborted) await sleep(2 ** 31 - 1, signal);
@@ -289,6 +314,10 @@ export function nodeToLease(n: KubeNode, ann: AnnotationNames): Lease | undefine
 export function nodeChange(prev: Lease | undefined, next: Lease | undefined): LeaseEvent[] {
   if (!prev) return next ? [{ type: "added", lease: next }] : [];
   if (!next) return [{ type: "removed", lease: prev }];
-  if (!sameSubnets(prev, next)) return [{ type: "removed", lease: prev }, { type: "added", lease: next }];
+  if (!sameSubnets(prev, next))
+    return [
+      { type: "removed", lease: prev },
+      { type: "added", lease: next },
+    ];
   return sameAttrs(prev.attrs, next.attrs) ? [] : [{ type: "added", lease: next }];
 }

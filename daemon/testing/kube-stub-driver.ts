@@ -9,7 +9,8 @@ import { StubApiServer } from "./stub-apiserver.ts";
 const [host = "", port = "0", token = "", nodesJson = "{}"] = process.argv.slice(2);
 const api = new StubApiServer(token);
 await api.start();
-for (const [name, podCIDRs] of Object.entries(JSON.parse(nodesJson) as Record<string, string[]>)) api.setNode(name, { podCIDRs });
+for (const [name, podCIDRs] of Object.entries(JSON.parse(nodesJson) as Record<string, string[]>))
+  api.setNode(name, { podCIDRs });
 const relay = createServer((c) => {
   const up = connect(api.port, "127.0.0.1");
   c.pipe(up);

@@ -26,7 +26,9 @@ describe("in-memory subnet manager", () => {
     expect([la, lb].map((l) => formatCidr(l.subnet as IpNet))).toEqual(["10.244.1.0/24", "10.244.2.0/24"]);
     const again = store.manager();
     await again.getNetworkConfig(sig());
-    expect(formatCidr((await again.acquireLease({ PublicIP: "192.0.2.2" }, sig())).subnet as IpNet)).toBe("10.244.2.0/24");
+    expect(formatCidr((await again.acquireLease({ PublicIP: "192.0.2.2" }, sig())).subnet as IpNet)).toBe(
+      "10.244.2.0/24",
+    );
     expect(a.calls).toEqual(["getNetworkConfig", "acquireLease 192.0.2.1"]);
   });
 
@@ -45,7 +47,11 @@ describe("in-memory subnet manager", () => {
     await tick();
     store.remove(lb.subnet as IpNet);
     await tick();
-    expect(seen.map((batch) => batch.map((e) => `${e.type} ${e.lease.attrs.PublicIP}`))).toEqual([[], ["added 192.0.2.2"], ["removed 192.0.2.2"]]);
+    expect(seen.map((batch) => batch.map((e) => `${e.type} ${e.lease.attrs.PublicIP}`))).toEqual([
+      [],
+      ["added 192.0.2.2"],
+      ["removed 192.0.2.2"],
+    ]);
     store.remove(la.subnet as IpNet);
     expect(await completing).toBeInstanceOf(LeaseLostError);
     ac.abort();

@@ -4,9 +4,24 @@
  */
 import { checkNetworkConfig, parseNetworkConfig, type NetworkConfig } from "../config.ts";
 import type { IpNet } from "../../net/prefix.ts";
-import { allocateSubnet, fitsConfig, LeaseWatcher, sameSubnets, subnetKey, type Lease, type LeaseAttrs, type LeaseEvent } from "../lease.ts";
+import {
+  allocateSubnet,
+  fitsConfig,
+  LeaseWatcher,
+  sameSubnets,
+  subnetKey,
+  type Lease,
+  type LeaseAttrs,
+  type LeaseEvent,
+} from "../lease.ts";
 import { sleep } from "../time.ts";
-import { ConfigNotFoundError, LeaseLostError, NoFreeSubnetError, type LeaseEventHandler, type SubnetManager } from "../subnet/manager.ts";
+import {
+  ConfigNotFoundError,
+  LeaseLostError,
+  NoFreeSubnetError,
+  type LeaseEventHandler,
+  type SubnetManager,
+} from "../subnet/manager.ts";
 
 type Listener = (events: readonly LeaseEvent[]) => void;
 
@@ -86,7 +101,8 @@ export class MemorySubnetManager implements SubnetManager {
   async getNetworkConfig(_signal: AbortSignal): Promise<NetworkConfig> {
     this.calls.push("getNetworkConfig");
     const text = this.store.config;
-    if (text === undefined) throw new ConfigNotFoundError("no network config in the in-memory store: call setConfig first");
+    if (text === undefined)
+      throw new ConfigNotFoundError("no network config in the in-memory store: call setConfig first");
     this.config = checkNetworkConfig(parseNetworkConfig(text, "memory store config"), "memory store config");
     return this.config;
   }
@@ -103,7 +119,11 @@ export class MemorySubnetManager implements SubnetManager {
     if (!chosen && prev && fitsConfig(cfg, prev) && !others.some((l) => sameSubnets(l, prev))) chosen = prev;
     chosen ??= allocateSubnet(cfg, others, this.opts.rng);
     if (!chosen) throw new NoFreeSubnetError("no free subnet left in the in-memory store");
-    const lease: Lease = { ...(chosen.subnet ? { subnet: chosen.subnet } : {}), ...(chosen.subnetV6 ? { subnetV6: chosen.subnetV6 } : {}), attrs };
+    const lease: Lease = {
+      ...(chosen.subnet ? { subnet: chosen.subnet } : {}),
+      ...(chosen.subnetV6 ? { subnetV6: chosen.subnetV6 } : {}),
+      attrs,
+    };
     this.store.put(lease);
     return lease;
   }

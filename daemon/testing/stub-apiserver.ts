@@ -11,7 +11,14 @@ type Obj = Record<string, unknown>;
 export interface StubNode {
   kind: "Node";
   apiVersion: "v1";
-  metadata: { name: string; uid: string; resourceVersion: string; creationTimestamp: string; labels: Record<string, string>; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    uid: string;
+    resourceVersion: string;
+    creationTimestamp: string;
+    labels: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   spec: { podCIDR?: string; podCIDRs?: string[] };
   status: { conditions: Obj[]; addresses: { type: string; address: string }[] };
 }
@@ -63,13 +70,22 @@ export class StubApiServer {
   }
 
   /** Create or update a node; emits ADDED or MODIFIED. */
-  setNode(name: string, o: { podCIDRs?: string[]; annotations?: Record<string, string>; conditions?: Obj[] } = {}): StubNode {
+  setNode(
+    name: string,
+    o: { podCIDRs?: string[]; annotations?: Record<string, string>; conditions?: Obj[] } = {},
+  ): StubNode {
     const prev = this.nodes.get(name);
     const node: StubNode = structuredClone(
       prev ?? {
         kind: "Node",
         apiVersion: "v1",
-        metadata: { name, uid: `uid-${name}`, resourceVersion: "0", creationTimestamp: "2026-01-01T00:00:00Z", labels: { "kubernetes.io/hostname": name } },
+        metadata: {
+          name,
+          uid: `uid-${name}`,
+          resourceVersion: "0",
+          creationTimestamp: "2026-01-01T00:00:00Z",
+          labels: { "kubernetes.io/hostname": name },
+        },
         spec: {},
         status: { conditions: [], addresses: [{ type: "InternalIP", address: "192.0.2.1" }] },
       },
@@ -107,7 +123,9 @@ export class StubApiServer {
 
   private status(res: ServerResponse, code: number, reason: string, message: string): void {
     res.writeHead(code, { "content-type": "application/json" });
-    res.end(JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code }));
+    res.end(
+      JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code }),
+    );
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -115,7 +133,13 @@ export class StubApiServer {
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString("utf8");
     const auth = req.headers["authorization"] ?? "";
-    this.requests.push({ method: req.method ?? "", url: req.url ?? "", contentType: String(req.headers["content-type"] ?? ""), body, auth });
+    this.requests.push({
+      method: req.method ?? "",
+      url: req.url ?? "",
+      contentType: String(req.headers["content-type"] ?? ""),
+      body,
+      auth,
+    });
     if (auth !== `Bearer ${this.token}`) return this.status(res, 401, "Unauthorized", "Unauthorized");
     const url = new URL(req.url ?? "/", "http://x");
     const m = /^\/api\/v1\/nodes(?:\/([^/]+)(\/status)?)?$/.exec(url.pathname);
@@ -124,11 +148,19 @@ export class StubApiServer {
       const nodeName = this.pods.get(`${pod[1]}/${pod[2]}`);
       if (!nodeName) return this.status(res, 404, "NotFound", `pods "${pod[2]}" not found`);
       res.writeHead(200, { "content-type": "application/json" });
-      return void res.end(JSON.stringify({ kind: "Pod", apiVersion: "v1", metadata: { name: pod[2], namespace: pod[1] }, spec: { nodeName } }));
+      return void res.end(
+        JSON.stringify({
+          kind: "Pod",
+          apiVersion: "v1",
+          metadata: { name: pod[2], namespace: pod[1] },
+          spec: { nodeName },
+        }),
+      );
     }
     if (!m) return this.status(res, 404, "NotFound", "the server could not find the requested resource");
     const name = m[1] ? decodeURIComponent(m[1]) : undefined;
-    if (!name && req.method === "GET" && url.searchParams.get("watch") === "1") return this.watch(res, Number(url.searchParams.get("resourceVersion") ?? "0"));
+    if (!name && req.method === "GET" && url.searchParams.get("watch") === "1")
+      return this.watch(res, Number(url.searchParams.get("resourceVersion") ?? "0"));
     if (!name && req.method === "GET") {
       // Paginated like the API server: `limit`, and an opaque `continue` token (here: the offset).
       const all = [...this.nodes.values()];
@@ -138,7 +170,12 @@ export class StubApiServer {
       const more = from + limit < all.length;
       res.writeHead(200, { "content-type": "application/json" });
       return void res.end(
-        JSON.stringify({ kind: "NodeList", apiVersion: "v1", metadata: { resourceVersion: String(this.rv), ...(more ? { continue: String(from + limit) } : {}) }, items: page }),
+        JSON.stringify({
+          kind: "NodeList",
+          apiVersion: "v1",
+          metadata: { resourceVersion: String(this.rv), ...(more ? { continue: String(from + limit) } : {}) },
+          items: page,
+        }),
       );
     }
     const node = name ? this.nodes.get(name) : undefined;
@@ -148,10 +185,15 @@ export class StubApiServer {
       return void res.end(JSON.stringify(node));
     }
     if (req.method === "PATCH" && m[2]) {
-      if (req.headers["content-type"] !== "application/strategic-merge-patch+json") return this.status(res, 415, "UnsupportedMediaType", "unsupported patch type");
-      const patch = JSON.parse(body) as { metadata?: { annotations?: Record<string, string> }; status?: { conditions?: Obj[] } };
+      if (req.headers["content-type"] !== "application/strategic-merge-patch+json")
+        return this.status(res, 415, "UnsupportedMediaType", "unsupported patch type");
+      const patch = JSON.parse(body) as {
+        metadata?: { annotations?: Record<string, string> };
+        status?: { conditions?: Obj[] };
+      };
       const next = structuredClone(node);
-      if (patch.metadata?.annotations) next.metadata.annotations = { ...(next.metadata.annotations ?? {}), ...patch.metadata.annotations };
+      if (patch.metadata?.annotations)
+        next.metadata.annotations = { ...(next.metadata.annotations ?? {}), ...patch.metadata.annotations };
       for (const c of patch.status?.conditions ?? []) {
         const i = next.status.conditions.findIndex((x) => x["type"] === c["type"]);
         if (i >= 0) next.status.conditions[i] = { ...next.status.conditions[i], ...c };
@@ -167,7 +209,15 @@ export class StubApiServer {
   private watch(res: ServerResponse, from: number): void {
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
     if (from < this.minRv) {
-      const st = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: `too old resource version: ${from} (${this.minRv})`, reason: "Expired", code: 410 };
+      const st = {
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Failure",
+        message: `too old resource version: ${from} (${this.minRv})`,
+        reason: "Expired",
+        code: 410,
+      };
       res.end(`${JSON.stringify({ type: "ERROR", object: st })}\n`);
       return;
     }

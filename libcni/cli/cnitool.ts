@@ -79,7 +79,10 @@ ${ENV_HELP}`;
 
 /** Run cnitool with explicit I/O; resolves to the exit code. */
 export async function run(argv: readonly string[], io: CnitoolIO): Promise<number> {
-  const parsed = parseArgv(argv, COMMANDS.map((c) => c.name));
+  const parsed = parseArgv(
+    argv,
+    COMMANDS.map((c) => c.name),
+  );
   if (parsed.kind === "help") {
     const c = COMMANDS.find((x) => x.name === parsed.command);
     if (parsed.command !== undefined && !c) {
@@ -98,7 +101,13 @@ export async function run(argv: readonly string[], io: CnitoolIO): Promise<numbe
   if (!cmd) return 1; // parseArgv only returns known commands
   try {
     const [network = "", netns = ""] = parsed.args;
-    const { list, rt } = await setupRuntimeConfig({ network, netns, ifnameFlag: parsed.ifname, env: io.env, cwd: io.cwd });
+    const { list, rt } = await setupRuntimeConfig({
+      network,
+      netns,
+      ifnameFlag: parsed.ifname,
+      env: io.env,
+      cwd: io.cwd,
+    });
     const cacheDir = io.env["CNI_CACHE_DIR"];
     const cni = new CniConfig({
       path: pluginPath(io.env),

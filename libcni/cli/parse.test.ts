@@ -5,7 +5,12 @@ const CMDS = ["add", "check", "del", "gc", "status"];
 
 describe("cnitool argument parsing", () => {
   it("takes a subcommand, the network and the netns", () => {
-    expect(parseArgv(["add", "net", "/run/netns/x"], CMDS)).toEqual({ kind: "run", command: "add", args: ["net", "/run/netns/x"], ifname: "" });
+    expect(parseArgv(["add", "net", "/run/netns/x"], CMDS)).toEqual({
+      kind: "run",
+      command: "add",
+      args: ["net", "/run/netns/x"],
+      ifname: "",
+    });
   });
 
   it.each([
@@ -24,11 +29,18 @@ describe("cnitool argument parsing", () => {
   });
 
   it("stops reading flags after --", () => {
-    expect(parseArgv(["add", "--", "net", "-weird-ns"], CMDS)).toMatchObject({ kind: "run", args: ["net", "-weird-ns"] });
+    expect(parseArgv(["add", "--", "net", "-weird-ns"], CMDS)).toMatchObject({
+      kind: "run",
+      args: ["net", "-weird-ns"],
+    });
   });
 
   it("requires two arguments, saying how many it got", () => {
-    expect(parseArgv(["add", "net"], CMDS)).toEqual({ kind: "error", command: "add", message: "requires at least 2 arg(s), only received 1" });
+    expect(parseArgv(["add", "net"], CMDS)).toEqual({
+      kind: "error",
+      command: "add",
+      message: "requires at least 2 arg(s), only received 1",
+    });
     expect(parseArgv(["gc"], CMDS)).toMatchObject({ message: "requires at least 2 arg(s), only received 0" });
   });
 
@@ -40,9 +52,18 @@ describe("cnitool argument parsing", () => {
   });
 
   it("rejects unknown commands and flags with cobra's words", () => {
-    expect(parseArgv(["nope", "a", "b"], CMDS)).toEqual({ kind: "error", message: 'unknown command "nope" for "cnitool"' });
+    expect(parseArgv(["nope", "a", "b"], CMDS)).toEqual({
+      kind: "error",
+      message: 'unknown command "nope" for "cnitool"',
+    });
     expect(parseArgv(["add", "--bogus", "a", "b"], CMDS)).toEqual({ kind: "error", message: "unknown flag: --bogus" });
-    expect(parseArgv(["add", "-x", "a", "b"], CMDS)).toEqual({ kind: "error", message: "unknown shorthand flag: 'x' in -x" });
-    expect(parseArgv(["add", "a", "b", "-i"], CMDS)).toEqual({ kind: "error", message: "flag needs an argument: 'i' in -i" });
+    expect(parseArgv(["add", "-x", "a", "b"], CMDS)).toEqual({
+      kind: "error",
+      message: "unknown shorthand flag: 'x' in -x",
+    });
+    expect(parseArgv(["add", "a", "b", "-i"], CMDS)).toEqual({
+      kind: "error",
+      message: "flag needs an argument: 'i' in -i",
+    });
   });
 });

@@ -22,13 +22,19 @@ export function parseArgv(argv: readonly string[], commands: readonly string[]):
     if (a === "-h" || a === "--help") help = true;
     else if (a === "--ifname" || a === "-i") {
       const v = argv[i + 1];
-      if (v === undefined) return { kind: "error", message: a === "-i" ? "flag needs an argument: 'i' in -i" : "flag needs an argument: --ifname" };
+      if (v === undefined)
+        return {
+          kind: "error",
+          message: a === "-i" ? "flag needs an argument: 'i' in -i" : "flag needs an argument: --ifname",
+        };
       ifname = v;
       i++;
     } else if (a.startsWith("--ifname=")) ifname = a.slice("--ifname=".length);
     else if (a.startsWith("-i") && !a.startsWith("--")) ifname = a.slice(a[2] === "=" ? 3 : 2);
-    else if (a.startsWith("--") && a.length > 2) return { kind: "error", message: `unknown flag: ${a.split("=")[0] ?? a}` };
-    else if (a.startsWith("-") && a.length > 1) return { kind: "error", message: `unknown shorthand flag: '${a[1] ?? ""}' in ${a}` };
+    else if (a.startsWith("--") && a.length > 2)
+      return { kind: "error", message: `unknown flag: ${a.split("=")[0] ?? a}` };
+    else if (a.startsWith("-") && a.length > 1)
+      return { kind: "error", message: `unknown shorthand flag: '${a[1] ?? ""}' in ${a}` };
     else positional.push(a);
   }
   const [first, ...rest] = positional;
@@ -36,6 +42,7 @@ export function parseArgv(argv: readonly string[], commands: readonly string[]):
   if (first === "help") return rest[0] === undefined ? { kind: "help" } : { kind: "help", command: rest[0] };
   if (!commands.includes(first)) return { kind: "error", message: `unknown command "${first}" for "cnitool"` };
   if (help) return { kind: "help", command: first };
-  if (rest.length < 2) return { kind: "error", command: first, message: `requires at least 2 arg(s), only received ${rest.length}` };
+  if (rest.length < 2)
+    return { kind: "error", command: first, message: `requires at least 2 arg(s), only received ${rest.length}` };
   return { kind: "run", command: first, args: rest, ifname };
 }

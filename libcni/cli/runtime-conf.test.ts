@@ -9,11 +9,21 @@ describe("cnitool runtime arguments", () => {
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "weft-cnitool-"));
-    writeFileSync(join(dir, "10-net.conflist"), JSON.stringify({ cniVersion: "1.0.0", name: "net", plugins: [{ type: "noop" }] }));
+    writeFileSync(
+      join(dir, "10-net.conflist"),
+      JSON.stringify({ cniVersion: "1.0.0", name: "net", plugins: [{ type: "noop" }] }),
+    );
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
   const setup = (env: Record<string, string>, over: Partial<Parameters<typeof setupRuntimeConfig>[0]> = {}) =>
-    setupRuntimeConfig({ network: "net", netns: "/run/netns/golden-pod", ifnameFlag: "", env: { NETCONFPATH: dir, ...env }, cwd: "/", ...over });
+    setupRuntimeConfig({
+      network: "net",
+      netns: "/run/netns/golden-pod",
+      ifnameFlag: "",
+      env: { NETCONFPATH: dir, ...env },
+      cwd: "/",
+      ...over,
+    });
 
   it("derives the container ID from the sha512 of the absolute netns path, like the reference", async () => {
     // Value written by the Go cnitool for this path (libcni/testdata/cache).
@@ -39,15 +49,22 @@ describe("cnitool runtime arguments", () => {
   });
 
   it("parses CNI_ARGS pairs and rejects malformed ones", async () => {
-    expect(parseCniArgs("K8S_POD_NAME=web;IgnoreUnknown=1")).toEqual([["K8S_POD_NAME", "web"], ["IgnoreUnknown", "1"]]);
-    for (const bad of ["A", "A=", "=B", "A=B=C", "A=B;"]) expect(() => parseCniArgs(bad)).toThrow(/^invalid CNI_ARGS pair/);
+    expect(parseCniArgs("K8S_POD_NAME=web;IgnoreUnknown=1")).toEqual([
+      ["K8S_POD_NAME", "web"],
+      ["IgnoreUnknown", "1"],
+    ]);
+    for (const bad of ["A", "A=", "=B", "A=B=C", "A=B;"])
+      expect(() => parseCniArgs(bad)).toThrow(/^invalid CNI_ARGS pair/);
     expect((await setup({ CNI_ARGS: "A=B" })).rt.args).toEqual([["A", "B"]]);
     expect((await setup({})).rt).not.toHaveProperty("args");
   });
 
   it("parses CAP_ARGS as a JSON object and says what is wrong otherwise", () => {
     const caps = parseCapArgs('{"portMappings":[{"hostPort":8080}],"mac":"c2:11:22:33:44:55"}') ?? {};
-    expect(fromJsonTree(new Map(Object.entries(caps)) as never)).toEqual({ portMappings: [{ hostPort: 8080 }], mac: "c2:11:22:33:44:55" });
+    expect(fromJsonTree(new Map(Object.entries(caps)) as never)).toEqual({
+      portMappings: [{ hostPort: 8080 }],
+      mac: "c2:11:22:33:44:55",
+    });
     expect(() => parseCapArgs("{nope")).toThrow(/^invalid CAP_ARGS: .*; CAP_ARGS must be a JSON object/);
     expect(() => parseCapArgs("[1]")).toThrow(/^invalid CAP_ARGS: expected a JSON object/);
     expect(parseCapArgs("null")).toBeUndefined();

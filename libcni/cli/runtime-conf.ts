@@ -18,7 +18,11 @@ export function parseCniArgs(text: string): [string, string][] {
     const kv = pair.split("=");
     const [k, v] = kv;
     if (kv.length !== 2 || !k || !v) {
-      throw new CniError(ErrorCode.InvalidEnvironmentVariables, `invalid CNI_ARGS pair ${JSON.stringify(pair)}`, 'CNI_ARGS must look like "KEY1=VALUE1;KEY2=VALUE2"');
+      throw new CniError(
+        ErrorCode.InvalidEnvironmentVariables,
+        `invalid CNI_ARGS pair ${JSON.stringify(pair)}`,
+        'CNI_ARGS must look like "KEY1=VALUE1;KEY2=VALUE2"',
+      );
     }
     return [k, v];
   });
@@ -30,11 +34,19 @@ export function parseCapArgs(text: string): Record<string, unknown> | undefined 
   try {
     t = parseJsonTree(text);
   } catch (e) {
-    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `invalid CAP_ARGS: ${(e as Error).message}`, 'CAP_ARGS must be a JSON object, e.g. {"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]}');
+    throw new CniError(
+      ErrorCode.InvalidEnvironmentVariables,
+      `invalid CAP_ARGS: ${(e as Error).message}`,
+      'CAP_ARGS must be a JSON object, e.g. {"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]}',
+    );
   }
   if (t === null) return undefined;
   if (!isJsonMap(t)) {
-    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `invalid CAP_ARGS: expected a JSON object, got ${JSON.stringify(fromJsonTree(t))}`, 'CAP_ARGS must be a JSON object, e.g. {"mac":"c2:11:22:33:44:55"}');
+    throw new CniError(
+      ErrorCode.InvalidEnvironmentVariables,
+      `invalid CAP_ARGS: expected a JSON object, got ${JSON.stringify(fromJsonTree(t))}`,
+      'CAP_ARGS must be a JSON object, e.g. {"mac":"c2:11:22:33:44:55"}',
+    );
   }
   return Object.fromEntries(t);
 }

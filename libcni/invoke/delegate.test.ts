@@ -1,6 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { captureSink, NoopScratch, PLUGIN_DIR } from "../testing/plugins.ts";
-import { delegateAdd, delegateCheck, delegateDel, delegateGC, delegateStatus, type InProcessPlugin } from "./delegate.ts";
+import {
+  delegateAdd,
+  delegateCheck,
+  delegateDel,
+  delegateGC,
+  delegateStatus,
+  type InProcessPlugin,
+} from "./delegate.ts";
 import { RecordingExec } from "../testing/recording-exec.ts";
 
 const ipamConf = JSON.stringify({ cniVersion: "1.0.0", name: "net", type: "noop" });
@@ -27,7 +34,14 @@ describe("delegation to another plugin", () => {
     const [call] = s.calls();
     expect(call?.command).toBe("DEL");
     expect(call?.stdin).toBe(ipamConf);
-    expect(call?.env).toEqual({ CNI_COMMAND: "DEL", CNI_CONTAINERID: "c1", CNI_NETNS: "/run/netns/p", CNI_IFNAME: "eth0", CNI_ARGS: "IgnoreUnknown=1", CNI_PATH: parentEnv.CNI_PATH });
+    expect(call?.env).toEqual({
+      CNI_COMMAND: "DEL",
+      CNI_CONTAINERID: "c1",
+      CNI_NETNS: "/run/netns/p",
+      CNI_IFNAME: "eth0",
+      CNI_ARGS: "IgnoreUnknown=1",
+      CNI_PATH: parentEnv.CNI_PATH,
+    });
   });
 
   it.each([
@@ -47,7 +61,9 @@ describe("delegation to another plugin", () => {
   });
 
   it("fails like the reference when the delegate is not on CNI_PATH", async () => {
-    await expect(delegateAdd("nope", ipamConf, { env: parentEnv })).rejects.toThrow(`failed to find plugin "nope" in path [/nonexistent ${PLUGIN_DIR}]`);
+    await expect(delegateAdd("nope", ipamConf, { env: parentEnv })).rejects.toThrow(
+      `failed to find plugin "nope" in path [/nonexistent ${PLUGIN_DIR}]`,
+    );
   });
 
   it("passes the delegate's CNI error through unchanged", async () => {
@@ -58,7 +74,11 @@ describe("delegation to another plugin", () => {
 });
 
 describe("in-process delegation", () => {
-  const fake = (out: { exitCode: number; stdout: string; stderr: string }): InProcessPlugin & { seen: { env: unknown; stdin: string }[] } => {
+  const fake = (out: {
+    exitCode: number;
+    stdout: string;
+    stderr: string;
+  }): InProcessPlugin & { seen: { env: unknown; stdin: string }[] } => {
     const seen: { env: unknown; stdin: string }[] = [];
     return {
       seen,
@@ -72,7 +92,11 @@ describe("in-process delegation", () => {
   it("runs the resolved plugin instead of exec'ing, with the same env and stdin", async () => {
     const p = fake({ exitCode: 0, stdout: '{"ips":[{"address":"10.0.0.9/24"}]}', stderr: "" });
     const exec = new RecordingExec();
-    const r = await delegateAdd("host-local", ipamConf, { env: parentEnv, exec, inProcess: (t) => (t === "host-local" ? p : undefined) });
+    const r = await delegateAdd("host-local", ipamConf, {
+      env: parentEnv,
+      exec,
+      inProcess: (t) => (t === "host-local" ? p : undefined),
+    });
     expect(exec.calls).toHaveLength(0);
     expect(r.cniVersion).toBe("1.0.0");
     expect(p.seen).toEqual([{ env: { ...parentEnv, CNI_COMMAND: "ADD" }, stdin: ipamConf }]);
@@ -85,18 +109,30 @@ describe("in-process delegation", () => {
   });
 
   it("reads an in-process failure exactly like an exec'd plugin's", async () => {
-    const inProc = await delegateAdd("x", ipamConf, { env: parentEnv, inProcess: () => fake({ exitCode: 1, stdout: '{"code":7,"msg":"bad","details":"d"}', stderr: "" }) }).catch((e: unknown) => e);
-    const exec = new RecordingExec().on("x", "ADD", { outcome: { exitCode: 1, stdout: '{"code":7,"msg":"bad","details":"d"}', stderr: "" } });
+    const inProc = await delegateAdd("x", ipamConf, {
+      env: parentEnv,
+      inProcess: () => fake({ exitCode: 1, stdout: '{"code":7,"msg":"bad","details":"d"}', stderr: "" }),
+    }).catch((e: unknown) => e);
+    const exec = new RecordingExec().on("x", "ADD", {
+      outcome: { exitCode: 1, stdout: '{"code":7,"msg":"bad","details":"d"}', stderr: "" },
+    });
     const viaExec = await delegateAdd("x", ipamConf, { env: parentEnv, exec }).catch((e: unknown) => e);
     expect(inProc).toEqual(viaExec);
     expect(inProc).toMatchObject({ code: 7, message: "bad; d" });
-    const quiet = await delegateDel("x", ipamConf, { env: parentEnv, inProcess: () => fake({ exitCode: 2, stdout: "", stderr: "boom" }) }).catch((e: unknown) => e);
+    const quiet = await delegateDel("x", ipamConf, {
+      env: parentEnv,
+      inProcess: () => fake({ exitCode: 2, stdout: "", stderr: "boom" }),
+    }).catch((e: unknown) => e);
     expect((quiet as Error).message).toBe('netplugin failed: "boom": exit status 2');
   });
 
   it("copies an in-process delegate's stderr to the sink", async () => {
     const sink = captureSink();
-    await delegateDel("x", ipamConf, { env: parentEnv, stderr: sink, inProcess: () => fake({ exitCode: 0, stdout: "", stderr: "note\n" }) });
+    await delegateDel("x", ipamConf, {
+      env: parentEnv,
+      stderr: sink,
+      inProcess: () => fake({ exitCode: 0, stdout: "", stderr: "note\n" }),
+    });
     expect(sink.text()).toBe("note\n");
   });
 });

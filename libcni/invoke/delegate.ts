@@ -71,7 +71,12 @@ async function runDelegate(command: string, type: string, conf: string, opts: De
   if (notFound !== undefined) throw notFound;
   const original = env["CNI_NETNS"];
   const execEnv = opts.execNetns && original ? { ...env, CNI_NETNS: opts.execNetns } : env;
-  const out = await exec.execPlugin({ path, stdin: conf, env: execEnv, ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }) });
+  const out = await exec.execPlugin({
+    path,
+    stdin: conf,
+    env: execEnv,
+    ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+  });
   return execEnv === env || !original ? out : out.replaceAll(JSON.stringify(opts.execNetns), JSON.stringify(original));
 }
 

@@ -56,7 +56,10 @@ export function pluginEnv(base: Readonly<Record<string, string | undefined>>, ar
 }
 
 /** Delegation (reference: invoke.DelegateArgs): the inherited environment with only CNI_COMMAND replaced. */
-export function delegateEnv(base: Readonly<Record<string, string | undefined>>, command: string): Record<string, string> {
+export function delegateEnv(
+  base: Readonly<Record<string, string | undefined>>,
+  command: string,
+): Record<string, string> {
   return { ...definedOnly(base), CNI_COMMAND: command };
 }
 
@@ -102,14 +105,18 @@ export function exitText(o: Pick<PluginOutcome, "exitCode" | "signal">): string 
 export function pluginFailure(o: PluginOutcome): CniError {
   const exit = exitText(o);
   if (o.stdout.length === 0) {
-    if (o.stderr.length === 0) return new CniError(ErrorCode.Unknown, `netplugin failed with no error message: ${exit}`);
+    if (o.stderr.length === 0)
+      return new CniError(ErrorCode.Unknown, `netplugin failed with no error message: ${exit}`);
     return new CniError(ErrorCode.Unknown, `netplugin failed: ${goQuote(o.stderr)}: ${exit}`);
   }
   try {
     return decodeErrorJson(o.stdout);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    return new CniError(ErrorCode.Unknown, `netplugin failed but error parsing its diagnostic message ${goQuote(o.stdout)}: ${why}`);
+    return new CniError(
+      ErrorCode.Unknown,
+      `netplugin failed but error parsing its diagnostic message ${goQuote(o.stdout)}: ${why}`,
+    );
   }
 }
 
@@ -123,10 +130,14 @@ function decodeErrorJson(text: string): CniError {
   const details = getFieldFold(t, "details");
   let n = 0;
   if (code !== undefined && code !== null) {
-    if (!(code instanceof RawNumber) || !/^\d+$/.test(code.text)) throw new Error(`"code" must be a non-negative integer`);
+    if (!(code instanceof RawNumber) || !/^\d+$/.test(code.text))
+      throw new Error(`"code" must be a non-negative integer`);
     n = Number(code.text);
   }
-  for (const [k, v] of [["msg", msg], ["details", details]] as const) {
+  for (const [k, v] of [
+    ["msg", msg],
+    ["details", details],
+  ] as const) {
     if (v !== undefined && v !== null && typeof v !== "string") throw new Error(`"${k}" must be a string`);
   }
   return new CniError(n, typeof msg === "string" ? msg : "", typeof details === "string" ? details : "");

@@ -1,9 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { fromJsonTree, getFieldFold, goString, isJsonMap, marshalGo, parseJsonTree, RawJson, RawNumber } from "./gojson.ts";
+import {
+  fromJsonTree,
+  getFieldFold,
+  goString,
+  isJsonMap,
+  marshalGo,
+  parseJsonTree,
+  RawJson,
+  RawNumber,
+} from "./gojson.ts";
 
 describe("Go-compatible JSON", () => {
   it("sorts object keys at every level, as Go marshals maps", () => {
-    expect(marshalGo({ b: 1, a: { z: true, y: [{ d: null, c: "x" }] } })).toBe('{"a":{"y":[{"c":"x","d":null}],"z":true},"b":1}');
+    expect(marshalGo({ b: 1, a: { z: true, y: [{ d: null, c: "x" }] } })).toBe(
+      '{"a":{"y":[{"c":"x","d":null}],"z":true},"b":1}',
+    );
   });
 
   it("sorts keys by UTF-8 bytes, not UTF-16 units", () => {
@@ -43,7 +54,9 @@ describe("Go-compatible JSON", () => {
   });
 
   it("round-trips to plain values", () => {
-    expect(fromJsonTree(parseJsonTree(' { "a" : [ 1 , "s" , { } , [ ] , false ] } '))).toEqual({ a: [1, "s", {}, [], false] });
+    expect(fromJsonTree(parseJsonTree(' { "a" : [ 1 , "s" , { } , [ ] , false ] } '))).toEqual({
+      a: [1, "s", {}, [], false],
+    });
   });
 
   it("reports malformed JSON with the native parser's message", () => {

@@ -135,7 +135,8 @@ export function fromJsonTree(t: JsonTree): unknown {
   if (t instanceof RawJson) return JSON.parse(t.text) as unknown;
   if (t instanceof Map) {
     const o: Record<string, unknown> = {};
-    for (const [k, v] of t) Object.defineProperty(o, k, { value: fromJsonTree(v), enumerable: true, writable: true, configurable: true });
+    for (const [k, v] of t)
+      Object.defineProperty(o, k, { value: fromJsonTree(v), enumerable: true, writable: true, configurable: true });
     return o;
   }
   if (Array.isArray(t)) return t.map((x: JsonTree) => fromJsonTree(x));
@@ -166,7 +167,8 @@ export function goString(s: string): string {
     else if (c === 0x09) out += "\\t";
     else if (c === 0x08) out += "\\b";
     else if (c === 0x0c) out += "\\f";
-    else if (c < 0x20 || c === 0x3c || c === 0x3e || c === 0x26 || c === 0x2028 || c === 0x2029) out += `\\u${c.toString(16).padStart(4, "0")}`;
+    else if (c < 0x20 || c === 0x3c || c === 0x3e || c === 0x26 || c === 0x2028 || c === 0x2029)
+      out += `\\u${c.toString(16).padStart(4, "0")}`;
     else if (c >= 0xd800 && c <= 0xdbff) {
       const d = s.charCodeAt(i + 1);
       if (d >= 0xdc00 && d <= 0xdfff) {

@@ -26,7 +26,10 @@ export function injectConf(plugin: Pick<InjectablePlugin, "raw">, values: Readon
 }
 
 /** runtimeConfig: the supplied capability args the plugin has enabled (undefined when none). */
-export function runtimeConfigFor(capabilities: Readonly<Record<string, boolean>>, capabilityArgs: Readonly<Record<string, unknown>> | undefined): JsonMap | undefined {
+export function runtimeConfigFor(
+  capabilities: Readonly<Record<string, boolean>>,
+  capabilityArgs: Readonly<Record<string, unknown>> | undefined,
+): JsonMap | undefined {
   if (!capabilityArgs) return undefined;
   const rc: JsonMap = new Map();
   for (const [cap, enabled] of Object.entries(capabilities)) {

@@ -32,7 +32,10 @@ type RunOnce = (req: ExecRequest, timeoutMs: number) => Promise<RunOutcome>;
 let runner: Promise<RunOnce> | undefined;
 
 function loadRunner(): Promise<RunOnce> {
-  runner ??= typeof Bun !== "undefined" ? import("./spawn-bun.ts").then((m) => m.runOnce) : import("./spawn-node.ts").then((m) => m.runOnce);
+  runner ??=
+    typeof Bun !== "undefined"
+      ? import("./spawn-bun.ts").then((m) => m.runOnce)
+      : import("./spawn-node.ts").then((m) => m.runOnce);
   return runner;
 }
 
@@ -89,10 +92,15 @@ function errnoOf(e: unknown): string | undefined {
 function spawnFailure(path: string, e: unknown): CniError {
   const code = errnoOf(e);
   const why =
-    code === "EACCES" ? "permission denied (make the plugin executable: chmod +x)"
-    : code === "ENOENT" ? "no such file or directory (a missing binary, or a missing interpreter in its #! line)"
-    : code === "ENOEXEC" ? "exec format error (not a binary for this machine, or a script without #!)"
-    : e instanceof Error ? e.message : String(e);
+    code === "EACCES"
+      ? "permission denied (make the plugin executable: chmod +x)"
+      : code === "ENOENT"
+        ? "no such file or directory (a missing binary, or a missing interpreter in its #! line)"
+        : code === "ENOEXEC"
+          ? "exec format error (not a binary for this machine, or a script without #!)"
+          : e instanceof Error
+            ? e.message
+            : String(e);
   return new CniError(ErrorCode.Unknown, `netplugin failed with no error message: fork/exec ${path}: ${why}`);
 }
 

@@ -3,9 +3,16 @@ import { join } from "node:path";
 import { PLUGIN_DIR } from "../testing/plugins.ts";
 import { RawExec } from "./raw-exec.ts";
 import { RecordingExec } from "../testing/recording-exec.ts";
-import { configVersion, decodePluginResult, decodeVersionInfo, execPluginWithResult, getVersionInfo } from "./result.ts";
+import {
+  configVersion,
+  decodePluginResult,
+  decodeVersionInfo,
+  execPluginWithResult,
+  getVersionInfo,
+} from "./result.ts";
 
-const conf = (v?: string): string => JSON.stringify({ ...(v === undefined ? {} : { cniVersion: v }), name: "n", type: "noop" });
+const conf = (v?: string): string =>
+  JSON.stringify({ ...(v === undefined ? {} : { cniVersion: v }), name: "n", type: "noop" });
 
 describe("plugin results get a version", () => {
   it("keeps the version a result declares", () => {
@@ -29,7 +36,9 @@ describe("plugin results get a version", () => {
   });
 
   it("rejects output that is not JSON, showing it", () => {
-    expect(() => decodePluginResult("ok", conf("1.0.0"))).toThrow(/^failed to unmarshal raw result: .*; plugin output was "ok"/);
+    expect(() => decodePluginResult("ok", conf("1.0.0"))).toThrow(
+      /^failed to unmarshal raw result: .*; plugin output was "ok"/,
+    );
   });
 
   it("reads the config version, empty meaning 0.1.0", () => {
@@ -47,10 +56,20 @@ describe("plugin results get a version", () => {
 
 describe("VERSION probe", () => {
   it("sends VERSION with dummy NETNS, IFNAME and PATH and the current version on stdin", async () => {
-    const exec = new RecordingExec().on("noop", "VERSION", { result: { cniVersion: "1.1.0", supportedVersions: ["1.0.0", "1.1.0"] } });
+    const exec = new RecordingExec().on("noop", "VERSION", {
+      result: { cniVersion: "1.1.0", supportedVersions: ["1.0.0", "1.1.0"] },
+    });
     const info = await getVersionInfo(exec, "/x/noop", { baseEnv: { HOME: "/root" } });
     expect(info).toEqual({ cniVersion: "1.1.0", supportedVersions: ["1.0.0", "1.1.0"] });
-    expect(exec.lastCall?.env).toEqual({ HOME: "/root", CNI_COMMAND: "VERSION", CNI_CONTAINERID: "", CNI_NETNS: "dummy", CNI_ARGS: "", CNI_IFNAME: "dummy", CNI_PATH: "dummy" });
+    expect(exec.lastCall?.env).toEqual({
+      HOME: "/root",
+      CNI_COMMAND: "VERSION",
+      CNI_CONTAINERID: "",
+      CNI_NETNS: "dummy",
+      CNI_ARGS: "",
+      CNI_IFNAME: "dummy",
+      CNI_PATH: "dummy",
+    });
     expect(exec.lastCall?.stdin).toBe('{"cniVersion":"1.1.0"}');
   });
 
@@ -60,7 +79,9 @@ describe("VERSION probe", () => {
   });
 
   it("passes on other VERSION failures", async () => {
-    const exec = new RecordingExec().on("bad", "VERSION", { error: { code: 4, msg: "unknown CNI_COMMAND: VERSION", details: "x" } });
+    const exec = new RecordingExec().on("bad", "VERSION", {
+      error: { code: 4, msg: "unknown CNI_COMMAND: VERSION", details: "x" },
+    });
     await expect(getVersionInfo(exec, "/x/bad")).rejects.toThrow("unknown CNI_COMMAND: VERSION; x");
   });
 
@@ -71,8 +92,12 @@ describe("VERSION probe", () => {
 
   it("decodes VERSION output by the reference rules", () => {
     expect(decodeVersionInfo('{"cniVersion":"0.2.0"}').supportedVersions).toEqual(["0.1.0", "0.2.0"]);
-    expect(() => decodeVersionInfo('{"cniVersion":"0.3.0"}')).toThrow("decoding version info: missing field supportedVersions");
-    expect(() => decodeVersionInfo('{"supportedVersions":["1.0.0"]}')).toThrow("decoding version info: missing field cniVersion");
+    expect(() => decodeVersionInfo('{"cniVersion":"0.3.0"}')).toThrow(
+      "decoding version info: missing field supportedVersions",
+    );
+    expect(() => decodeVersionInfo('{"supportedVersions":["1.0.0"]}')).toThrow(
+      "decoding version info: missing field cniVersion",
+    );
     expect(() => decodeVersionInfo("nope")).toThrow(/^decoding version info: /);
   });
 });

@@ -4,7 +4,12 @@
  */
 import { CniError, ErrorCode } from "../types/error.ts";
 import { pluginEnv, type Env, type PluginExec } from "./exec.ts";
-import { decodeVersionInfo as decodeVersionOutput, parseResult, type AnyResult, type VersionInfo } from "../types/index.ts";
+import {
+  decodeVersionInfo as decodeVersionOutput,
+  parseResult,
+  type AnyResult,
+  type VersionInfo,
+} from "../types/index.ts";
 import { CURRENT_VERSION } from "../version.ts";
 
 export interface PluginCall {
@@ -39,11 +44,19 @@ export function decodePluginResult(stdout: string, conf: string): AnyResult {
   try {
     raw = JSON.parse(stdout);
   } catch (e) {
-    throw new CniError(ErrorCode.DecodingFailure, `failed to unmarshal raw result: ${(e as Error).message}`, `plugin output was ${JSON.stringify(stdout.slice(0, 200))}`);
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      `failed to unmarshal raw result: ${(e as Error).message}`,
+      `plugin output was ${JSON.stringify(stdout.slice(0, 200))}`,
+    );
   }
   if (raw === null) raw = {};
   if (typeof raw !== "object" || Array.isArray(raw)) {
-    throw new CniError(ErrorCode.DecodingFailure, "failed to unmarshal raw result: the plugin must print a JSON object", `plugin output was ${JSON.stringify(stdout.slice(0, 200))}`);
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      "failed to unmarshal raw result: the plugin must print a JSON object",
+      `plugin output was ${JSON.stringify(stdout.slice(0, 200))}`,
+    );
   }
   const rv = (raw as { cniVersion?: unknown }).cniVersion;
   const fixed = typeof rv === "string" && rv !== "" ? raw : { ...raw, cniVersion: confVersion };
@@ -72,7 +85,11 @@ export function decodeVersionInfo(stdout: string): PluginInfo {
   try {
     raw = JSON.parse(stdout);
   } catch (e) {
-    throw new CniError(ErrorCode.DecodingFailure, `decoding version info: ${(e as Error).message}`, `the plugin printed ${JSON.stringify(stdout.slice(0, 200))}`);
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      `decoding version info: ${(e as Error).message}`,
+      `the plugin printed ${JSON.stringify(stdout.slice(0, 200))}`,
+    );
   }
   return decodeVersionOutput(raw);
 }
@@ -87,12 +104,18 @@ export async function getVersionInfo(
   opts: { readonly baseEnv?: Readonly<Record<string, string | undefined>>; readonly timeoutMs?: number } = {},
 ): Promise<PluginInfo> {
   // Dummy values satisfy plugins built on old skels that required them for every command.
-  const env = pluginEnv(opts.baseEnv ?? process.env, { command: "VERSION", netns: "dummy", ifName: "dummy", path: ["dummy"] });
+  const env = pluginEnv(opts.baseEnv ?? process.env, {
+    command: "VERSION",
+    netns: "dummy",
+    ifName: "dummy",
+    path: ["dummy"],
+  });
   let stdout: string;
   try {
     stdout = await exec.execPlugin({ path, stdin: `{"cniVersion":"${CURRENT_VERSION}"}`, env, ...timeout(opts) });
   } catch (e) {
-    if (e instanceof Error && e.message === "unknown CNI_COMMAND: VERSION") return { cniVersion: "0.1.0", supportedVersions: ["0.1.0"] };
+    if (e instanceof Error && e.message === "unknown CNI_COMMAND: VERSION")
+      return { cniVersion: "0.1.0", supportedVersions: ["0.1.0"] };
     throw e;
   }
   return decodeVersionInfo(stdout);

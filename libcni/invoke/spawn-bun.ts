@@ -25,7 +25,12 @@ const text = (chunks: readonly Uint8Array[]): string => Buffer.concat(chunks).to
 
 /** Spawn once. Rejects only when the process cannot be started (error.code = errno name). */
 export async function runOnce(req: ExecRequest, timeoutMs: number): Promise<RunOutcome> {
-  const proc = Bun.spawn([req.path], { env: { ...req.env }, stdin: Buffer.from(req.stdin, "utf8"), stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([req.path], {
+    env: { ...req.env },
+    stdin: Buffer.from(req.stdin, "utf8"),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const out = collect(proc.stdout);
   const err = collect(proc.stderr);
   let timedOut = false;
@@ -48,5 +53,11 @@ export async function runOnce(req: ExecRequest, timeoutMs: number): Promise<RunO
     clearTimeout(timer);
   }
   const signal = proc.signalCode === null ? null : String(proc.signalCode);
-  return { stdout: text(out.chunks), stderr: text(err.chunks), exitCode: signal === null ? proc.exitCode : null, signal, timedOut };
+  return {
+    stdout: text(out.chunks),
+    stderr: text(err.chunks),
+    exitCode: signal === null ? proc.exitCode : null,
+    signal,
+    timedOut,
+  };
 }

@@ -78,7 +78,8 @@ export function requestLength(header: Uint8Array, max = MAX_REQUEST_BYTES): numb
   const v = new DataView(header.buffer, header.byteOffset, header.byteLength);
   const magic = String.fromCharCode(...header.subarray(0, 4));
   if (magic !== MAGIC) throw new RelayProtocolError(`not a CNI relay request (magic ${JSON.stringify(magic)})`);
-  if (v.getUint8(4) !== VERSION) throw new RelayProtocolError(`protocol version ${v.getUint8(4)}, this daemon speaks ${VERSION}`);
+  if (v.getUint8(4) !== VERSION)
+    throw new RelayProtocolError(`protocol version ${v.getUint8(4)}, this daemon speaks ${VERSION}`);
   const body = v.getUint32(8, true) + v.getUint32(12, true);
   if (body > max) throw new RelayProtocolError(`request of ${body} bytes is over the limit of ${max}`);
   return HEADER_BYTES + body;
@@ -87,10 +88,12 @@ export function requestLength(header: Uint8Array, max = MAX_REQUEST_BYTES): numb
 /** Decode a complete request frame; throws RelayProtocolError naming what is wrong. */
 export function decodeRequest(frame: Uint8Array, max = MAX_REQUEST_BYTES): RelayRequest {
   const total = requestLength(frame, max);
-  if (frame.byteLength !== total) throw new RelayProtocolError(`frame of ${frame.byteLength} bytes, header says ${total}`);
+  if (frame.byteLength !== total)
+    throw new RelayProtocolError(`frame of ${frame.byteLength} bytes, header says ${total}`);
   const v = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const flags = v.getUint8(5);
-  if ((flags & ~(FLAG_NETNS_FD | FLAG_OWN_NETNS)) !== 0) throw new RelayProtocolError(`unknown flags 0x${flags.toString(16)}`);
+  if ((flags & ~(FLAG_NETNS_FD | FLAG_OWN_NETNS)) !== 0)
+    throw new RelayProtocolError(`unknown flags 0x${flags.toString(16)}`);
   const envLen = v.getUint32(8, true);
   let env: unknown;
   try {
@@ -98,9 +101,11 @@ export function decodeRequest(frame: Uint8Array, max = MAX_REQUEST_BYTES): Relay
   } catch (e) {
     throw new RelayProtocolError(`environment is not UTF-8 JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
-  if (typeof env !== "object" || env === null || Array.isArray(env)) throw new RelayProtocolError("environment must be a JSON object");
+  if (typeof env !== "object" || env === null || Array.isArray(env))
+    throw new RelayProtocolError("environment must be a JSON object");
   for (const [k, val] of Object.entries(env)) {
-    if (typeof val !== "string") throw new RelayProtocolError(`environment variable ${JSON.stringify(k)} is not a string`);
+    if (typeof val !== "string")
+      throw new RelayProtocolError(`environment variable ${JSON.stringify(k)} is not a string`);
   }
   return {
     env: env as Record<string, string>,
@@ -159,7 +164,11 @@ export function decodeAnswer(
       if (buf.byteLength < 10 + out + err) return undefined;
       return {
         kind: "result",
-        result: { exitCode: v.getUint8(1), stdout: buf.slice(10, 10 + out), stderr: buf.slice(10 + out, 10 + out + err) },
+        result: {
+          exitCode: v.getUint8(1),
+          stdout: buf.slice(10, 10 + out),
+          stderr: buf.slice(10 + out, 10 + out + err),
+        },
       };
     }
     default:

@@ -16,14 +16,24 @@ describe("COMMANDS table", () => {
   });
 
   it("gates CHECK at 0.4.0 and GC/STATUS at 1.1.0, and only VERSION skips stdin", () => {
-    expect(Object.entries(COMMANDS).filter(([, s]) => s.minVersion).map(([c, s]) => `${c}>=${s.minVersion}`)).toEqual(["CHECK>=0.4.0", "GC>=1.1.0", "STATUS>=1.1.0"]);
-    expect(Object.entries(COMMANDS).filter(([, s]) => !s.readsStdin).map(([c]) => c)).toEqual(["VERSION"]);
+    expect(
+      Object.entries(COMMANDS)
+        .filter(([, s]) => s.minVersion)
+        .map(([c, s]) => `${c}>=${s.minVersion}`),
+    ).toEqual(["CHECK>=0.4.0", "GC>=1.1.0", "STATUS>=1.1.0"]);
+    expect(
+      Object.entries(COMMANDS)
+        .filter(([, s]) => !s.readsStdin)
+        .map(([c]) => c),
+    ).toEqual(["VERSION"]);
     expect(isCommand("ADD")).toBe(true);
     expect(isCommand("add")).toBe(false);
   });
 
   it("validates a present required variable before reporting missing ones, as the reference does", () => {
-    expect(() => readEnv({ CNI_COMMAND: "ADD", CNI_CONTAINERID: "bad id" })).toThrow("invalid characters in containerID");
+    expect(() => readEnv({ CNI_COMMAND: "ADD", CNI_CONTAINERID: "bad id" })).toThrow(
+      "invalid characters in containerID",
+    );
     expect(() => readEnv({ CNI_COMMAND: "GC", CNI_CONTAINERID: "bad id", CNI_PATH: "/x" })).not.toThrow();
   });
 });

@@ -26,11 +26,33 @@ export interface CommandSpec {
 }
 
 export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
-  ADD: { requiredEnv: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"], readsStdin: true, netnsCheck: "before", badPrevResult: "fail" },
-  DEL: { requiredEnv: ["CNI_CONTAINERID", "CNI_IFNAME", "CNI_PATH"], readsStdin: true, netnsCheck: "after", badPrevResult: "ignore" },
-  CHECK: { requiredEnv: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"], minVersion: "0.4.0", readsStdin: true, netnsCheck: "none", badPrevResult: "fail" },
+  ADD: {
+    requiredEnv: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"],
+    readsStdin: true,
+    netnsCheck: "before",
+    badPrevResult: "fail",
+  },
+  DEL: {
+    requiredEnv: ["CNI_CONTAINERID", "CNI_IFNAME", "CNI_PATH"],
+    readsStdin: true,
+    netnsCheck: "after",
+    badPrevResult: "ignore",
+  },
+  CHECK: {
+    requiredEnv: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"],
+    minVersion: "0.4.0",
+    readsStdin: true,
+    netnsCheck: "none",
+    badPrevResult: "fail",
+  },
   GC: { requiredEnv: ["CNI_PATH"], minVersion: "1.1.0", readsStdin: true, netnsCheck: "none", badPrevResult: "fail" },
-  STATUS: { requiredEnv: ["CNI_PATH"], minVersion: "1.1.0", readsStdin: true, netnsCheck: "none", badPrevResult: "fail" },
+  STATUS: {
+    requiredEnv: ["CNI_PATH"],
+    minVersion: "1.1.0",
+    readsStdin: true,
+    netnsCheck: "none",
+    badPrevResult: "fail",
+  },
   VERSION: { requiredEnv: [], readsStdin: false, netnsCheck: "none", badPrevResult: "fail" },
 };
 
@@ -76,12 +98,20 @@ export function readEnv(env: Readonly<Record<string, string | undefined>>): Read
       cmd === ""
         ? `set CNI_COMMAND to one of ${COMMAND_LIST}`
         : `CNI_COMMAND=${cmd} needs ${listWords(spec?.requiredEnv ?? [])} set to non-empty values`;
-    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `required env variables [${missing.join(",")}] missing`, how);
+    throw new CniError(
+      ErrorCode.InvalidEnvironmentVariables,
+      `required env variables [${missing.join(",")}] missing`,
+      how,
+    );
   }
   return values;
 }
 
 /** Code 4 "unknown CNI_COMMAND: X", naming the commands that exist. */
 export function unknownCommand(cmd: string): CniError {
-  return new CniError(ErrorCode.InvalidEnvironmentVariables, `unknown CNI_COMMAND: ${cmd}`, `CNI_COMMAND must be one of ${COMMAND_LIST}`);
+  return new CniError(
+    ErrorCode.InvalidEnvironmentVariables,
+    `unknown CNI_COMMAND: ${cmd}`,
+    `CNI_COMMAND must be one of ${COMMAND_LIST}`,
+  );
 }

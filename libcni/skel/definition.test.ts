@@ -27,25 +27,43 @@ const noExec: PluginExec = {
   findInPath: (name) => `/opt/cni/bin/${name}`,
 };
 
-const env = { CNI_COMMAND: "ADD", CNI_CONTAINERID: "c1", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: "/opt/cni/bin" };
+const env = {
+  CNI_COMMAND: "ADD",
+  CNI_CONTAINERID: "c1",
+  CNI_NETNS: "/var/run/netns/x",
+  CNI_IFNAME: "eth0",
+  CNI_PATH: "/opt/cni/bin",
+};
 const conf = JSON.stringify({ cniVersion: "1.0.0", name: "n", type: "bridge" });
 
 describe("in-process delegation", () => {
   it("runs our plugin types through skel in this process and converts the result to the config version", async () => {
-    const r = await delegateAdd("bridge", conf, { env, exec: noExec, inProcess: inProcessResolver({ bridge: fakeBridge }, env, () => true) });
+    const r = await delegateAdd("bridge", conf, {
+      env,
+      exec: noExec,
+      inProcess: inProcessResolver({ bridge: fakeBridge }, env, () => true),
+    });
     expect(r).toEqual({ cniVersion: "1.0.0", ips: [{ address: "10.1.2.2/24", gateway: "10.1.2.1" }] });
     expect(seen.at(-1)).toEqual({ cmd: "ADD", stdin: conf });
   });
 
   it("returns an in-process plugin's CNI error with its code, as for an exec'd plugin", async () => {
-    const p = delegateDel("bridge", conf, { env, exec: noExec, inProcess: inProcessResolver({ bridge: fakeBridge }, env, () => true) });
+    const p = delegateDel("bridge", conf, {
+      env,
+      exec: noExec,
+      inProcess: inProcessResolver({ bridge: fakeBridge }, env, () => true),
+    });
     await expect(p).rejects.toMatchObject({ code: 11, msg: "busy", details: "later" });
   });
 
   it("execs types that are not ours", async () => {
     const calls: string[] = [];
     const exec: PluginExec = { ...noExec, execPlugin: async (req) => (calls.push(req.path), '{"cniVersion":"1.0.0"}') };
-    await delegateAdd("macvlan", conf, { env, exec, inProcess: inProcessResolver({ bridge: fakeBridge }, env, () => true) });
+    await delegateAdd("macvlan", conf, {
+      env,
+      exec,
+      inProcess: inProcessResolver({ bridge: fakeBridge }, env, () => true),
+    });
     expect(calls).toEqual(["/opt/cni/bin/macvlan"]);
   });
 
@@ -53,14 +71,25 @@ describe("in-process delegation", () => {
     const calls: string[] = [];
     const exec: PluginExec = { ...noExec, execPlugin: async (req) => (calls.push(req.path), '{"cniVersion":"1.0.0"}') };
     const e2 = { ...env, WEFT_NO_INPROCESS: v };
-    await delegateAdd("bridge", conf, { env: e2, exec, inProcess: inProcessResolver({ bridge: fakeBridge }, e2, () => true) });
+    await delegateAdd("bridge", conf, {
+      env: e2,
+      exec,
+      inProcess: inProcessResolver({ bridge: fakeBridge }, e2, () => true),
+    });
     expect(calls).toEqual(["/opt/cni/bin/bridge"]);
   });
 
   it("execs the file CNI_PATH finds first when it is not this binary (the reference bridge before ours)", async () => {
     const calls: string[] = [];
-    const exec: PluginExec = { findInPath: (name) => `/usr/lib/cni/${name}`, execPlugin: async (req) => (calls.push(req.path), '{"cniVersion":"1.0.0"}') };
-    await delegateAdd("bridge", conf, { env, exec, inProcess: inProcessResolver({ bridge: fakeBridge }, env, (p) => p.startsWith("/opt/cni/bin/")) });
+    const exec: PluginExec = {
+      findInPath: (name) => `/usr/lib/cni/${name}`,
+      execPlugin: async (req) => (calls.push(req.path), '{"cniVersion":"1.0.0"}'),
+    };
+    await delegateAdd("bridge", conf, {
+      env,
+      exec,
+      inProcess: inProcessResolver({ bridge: fakeBridge }, env, (p) => p.startsWith("/opt/cni/bin/")),
+    });
     expect(calls).toEqual(["/usr/lib/cni/bridge"]);
   });
 
@@ -73,8 +102,14 @@ describe("in-process delegation", () => {
         throw new Error("must not exec");
       },
     };
-    const r = await delegateAdd("bridge", conf, { env, exec, inProcess: inProcessResolver({ bridge: fakeBridge }, env, () => false) });
+    const r = await delegateAdd("bridge", conf, {
+      env,
+      exec,
+      inProcess: inProcessResolver({ bridge: fakeBridge }, env, () => false),
+    });
     expect(r.cniVersion).toBe("1.0.0");
-    await expect(delegateAdd("macvlan", conf, { env, exec, inProcess: inProcessResolver({ bridge: fakeBridge }, env) })).rejects.toThrow(/failed to find plugin "macvlan"/);
+    await expect(
+      delegateAdd("macvlan", conf, { env, exec, inProcess: inProcessResolver({ bridge: fakeBridge }, env) }),
+    ).rejects.toThrow(/failed to find plugin "macvlan"/);
   });
 });

@@ -35,7 +35,8 @@ const ENV = {
   CNI_PATH: "/some/cni/path:/other",
 };
 
-const conf = (extra: Record<string, unknown> = {}): string => JSON.stringify({ name: "skel-test", some: "config", cniVersion: "1.1.0", ...extra });
+const conf = (extra: Record<string, unknown> = {}): string =>
+  JSON.stringify({ name: "skel-test", some: "config", cniVersion: "1.1.0", ...extra });
 
 function harness(o: HarnessOptions = {}): Harness {
   const out = { stdout: "", stderr: "", stdinReads: 0 };
@@ -124,17 +125,28 @@ describe("skel ADD", () => {
   it("infers 0.1.0 when stdin has no cniVersion", async () => {
     const r = await run({ stdin: JSON.stringify({ name: "skel-test" }) });
     expect(r.calls[0]?.args.cniVersion).toBe("0.1.0");
-    expect(JSON.parse(r.out.stdout)).toEqual({ cniVersion: "0.1.0", ip4: { ip: "10.1.2.3/24", gateway: "10.1.2.1" }, dns: {} });
+    expect(JSON.parse(r.out.stdout)).toEqual({
+      cniVersion: "0.1.0",
+      ip4: { ip: "10.1.2.3/24", gateway: "10.1.2.1" },
+      dns: {},
+    });
   });
 
   it("refuses an unsupported config version before calling anything", async () => {
     const r = await run({ stdin: JSON.stringify({ name: "skel-test" }) }, ["4.3.2"]);
-    expect(r.error).toMatchObject({ code: 1, msg: "incompatible CNI versions", details: 'config is "0.1.0", plugin supports ["4.3.2"]' });
+    expect(r.error).toMatchObject({
+      code: 1,
+      msg: "incompatible CNI versions",
+      details: 'config is "0.1.0", plugin supports ["4.3.2"]',
+    });
     expect(r.calls).toEqual([]);
   });
 
   it("reports a result that cannot be expressed in the config version", async () => {
-    const r = await run({ stdin: conf({ cniVersion: "0.2.0" }), result: { cniVersion: "1.1.0", interfaces: [{ name: "eth0" }] } });
+    const r = await run({
+      stdin: conf({ cniVersion: "0.2.0" }),
+      result: { cniVersion: "1.1.0", interfaces: [{ name: "eth0" }] },
+    });
     expect(r.error).toMatchObject({ code: 1, msg: "cannot convert: no valid IP addresses" });
   });
 
@@ -143,7 +155,10 @@ describe("skel ADD", () => {
     const ok = await run({ stdin: conf({ prevResult: prev }) });
     expect(ok.calls[0]?.args.prevResult).toEqual({ cniVersion: "1.1.0", ips: [{ address: "10.1.2.3/24" }] });
     const bad = await run({ stdin: conf({ prevResult: { cniVersion: "0.2.0", ip4: { ip: "10.1.2.3/24" } } }) });
-    expect(bad.error).toMatchObject({ code: 6, msg: 'could not parse prevResult: result type supports [1.0.0 1.1.0] but unmarshalled CNIVersion is "0.2.0"' });
+    expect(bad.error).toMatchObject({
+      code: 6,
+      msg: 'could not parse prevResult: result type supports [1.0.0 1.1.0] but unmarshalled CNIVersion is "0.2.0"',
+    });
     expect(bad.calls).toEqual([]);
   });
 
@@ -224,11 +239,19 @@ describe("skel environment", () => {
 
   it("rejects an unknown command with code 4, listing the known ones", async () => {
     const r = await run({ env: { CNI_COMMAND: "NOPE" } });
-    expect(r.error).toEqual({ code: 4, msg: "unknown CNI_COMMAND: NOPE", details: "CNI_COMMAND must be one of ADD, DEL, CHECK, GC, STATUS, VERSION" });
+    expect(r.error).toEqual({
+      code: 4,
+      msg: "unknown CNI_COMMAND: NOPE",
+      details: "CNI_COMMAND must be one of ADD, DEL, CHECK, GC, STATUS, VERSION",
+    });
   });
 
   it("prints the about text and supported versions on stderr when CNI_COMMAND is unset, and exits 0", async () => {
-    const r = await run({ env: { CNI_COMMAND: undefined, CNI_CONTAINERID: undefined } }, ["9.8.7", "10.0.0"], "AWESOME PLUGIN");
+    const r = await run(
+      { env: { CNI_COMMAND: undefined, CNI_CONTAINERID: undefined } },
+      ["9.8.7", "10.0.0"],
+      "AWESOME PLUGIN",
+    );
     expect(r.code).toBe(0);
     expect(r.out.stderr).toBe("AWESOME PLUGIN\nCNI protocol versions supported: 9.8.7, 10.0.0\n");
     expect(r.out.stdout).toBe("");
@@ -281,7 +304,9 @@ describe("skel VERSION", () => {
     const h = harness({ stdin: new Error("must not be read") });
     const code = await dispatch(h.funcs, SPEC_VERSIONS, "", { ...h.io, env: { CNI_COMMAND: "VERSION" } });
     expect(code).toBe(0);
-    expect(h.out.stdout).toBe('{"cniVersion":"1.1.0","supportedVersions":["0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}\n');
+    expect(h.out.stdout).toBe(
+      '{"cniVersion":"1.1.0","supportedVersions":["0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}\n',
+    );
     expect(h.out.stdinReads).toBe(0);
   });
 });
@@ -320,7 +345,9 @@ describe("skel CHECK, GC and STATUS version gates", () => {
 
   it("GC and STATUS need only CNI_COMMAND and CNI_PATH", async () => {
     for (const cmd of ["GC", "STATUS"]) {
-      const r = await run({ env: { CNI_COMMAND: cmd, CNI_CONTAINERID: undefined, CNI_NETNS: undefined, CNI_IFNAME: undefined } });
+      const r = await run({
+        env: { CNI_COMMAND: cmd, CNI_CONTAINERID: undefined, CNI_NETNS: undefined, CNI_IFNAME: undefined },
+      });
       expect(r.code).toBe(0);
       const noPath = await run({ env: { CNI_COMMAND: cmd, CNI_PATH: undefined } });
       expect(noPath.error).toMatchObject({ code: 4, msg: "required env variables [CNI_PATH] missing" });

@@ -97,19 +97,34 @@ const decodeFailure = (msg: string): CniError => new CniError(ErrorCode.Decoding
 function parseConfig(stdinData: string): Record<string, unknown> {
   const prefix = "error unmarshall network config: ";
   if (stdinData.trim() === "") {
-    throw new CniError(ErrorCode.DecodingFailure, `${prefix}unexpected end of JSON input`, "stdin is empty; the runtime must send the network configuration as JSON");
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      `${prefix}unexpected end of JSON input`,
+      "stdin is empty; the runtime must send the network configuration as JSON",
+    );
   }
   let v: unknown;
   try {
     v = JSON.parse(stdinData);
   } catch (e) {
-    throw new CniError(ErrorCode.DecodingFailure, `${prefix}${e instanceof Error ? e.message : String(e)}`, "stdin must hold the network configuration as a JSON object");
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      `${prefix}${e instanceof Error ? e.message : String(e)}`,
+      "stdin must hold the network configuration as a JSON object",
+    );
   }
-  if (v !== null && (typeof v !== "object" || Array.isArray(v))) throw decodeFailure(`${prefix}the configuration must be a JSON object, got ${describeValue(v)}`);
+  if (v !== null && (typeof v !== "object" || Array.isArray(v)))
+    throw decodeFailure(`${prefix}the configuration must be a JSON object, got ${describeValue(v)}`);
   const config = (v ?? {}) as Record<string, unknown>;
   const name = getField(config, "name");
-  if (name !== undefined && name !== null && typeof name !== "string") throw decodeFailure(`${prefix}"name" must be a string, got ${describeValue(name)}`);
-  if (!name) throw new CniError(ErrorCode.InvalidNetworkConfig, "missing network name", "set \"name\" in the network configuration");
+  if (name !== undefined && name !== null && typeof name !== "string")
+    throw decodeFailure(`${prefix}"name" must be a string, got ${describeValue(name)}`);
+  if (!name)
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      "missing network name",
+      'set "name" in the network configuration',
+    );
   validateNetworkName(name);
   return config;
 }
@@ -127,7 +142,11 @@ function versionGate(cmd: CommandName, spec: CommandSpec, cfgVersion: string, ve
   const min = spec.minVersion;
   if (min === undefined) return;
   if (!versionAtLeast(cfgVersion, min)) {
-    throw new CniError(ErrorCode.IncompatibleCNIVersion, `config version does not allow ${cmd}`, `${cmd} needs cniVersion ${min} or newer; the config has "${cfgVersion}"`);
+    throw new CniError(
+      ErrorCode.IncompatibleCNIVersion,
+      `config version does not allow ${cmd}`,
+      `${cmd} needs cniVersion ${min} or newer; the config has "${cfgVersion}"`,
+    );
   }
   if (!versions.some((v) => compareVersions(v, cfgVersion) >= 0)) {
     throw new CniError(
@@ -194,7 +213,8 @@ async function run(funcs: PluginFuncs, versions: readonly string[], about: strin
   const cmd = env.CNI_COMMAND;
   if (!isCommand(cmd)) throw unknownCommand(cmd);
   const spec = COMMANDS[cmd];
-  if (!spec.readsStdin) return { stdout: `${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: versions })}\n` };
+  if (!spec.readsStdin)
+    return { stdout: `${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: versions })}\n` };
 
   const { stdinData, config, cniVersion, prevResult } = await readRequest(cmd, versions, io);
   const override = io.env["CNI_NETNS_OVERRIDE"] ?? "";
@@ -230,7 +250,12 @@ async function run(funcs: PluginFuncs, versions: readonly string[], about: strin
  * Run one CNI command with the given IO. Resolves to the exit code: 0, or 1 after printing the
  * error JSON `{code, msg, details?}` on stdout. Never throws; untyped errors become code 999.
  */
-export async function dispatch(funcs: PluginFuncs, versions: readonly string[], about: string, io: PluginIO): Promise<number> {
+export async function dispatch(
+  funcs: PluginFuncs,
+  versions: readonly string[],
+  about: string,
+  io: PluginIO,
+): Promise<number> {
   let out: Outcome;
   try {
     out = await run(funcs, versions, about, io);

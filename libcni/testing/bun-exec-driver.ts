@@ -1,6 +1,15 @@
 // Runs RawExec scenarios in whatever runtime executes this file (the test runs it under Bun, the
 // binary's runtime) and prints one JSON object with the outcomes.
-import { chmodSync, closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RawExec } from "../invoke/raw-exec.ts";
@@ -9,12 +18,22 @@ import { captureSink, NoopScratch } from "./plugins.ts";
 const plugins = join(import.meta.dirname, "../testdata/plugins");
 const tmp = mkdtempSync(join(tmpdir(), "weft-bun-exec-"));
 const env = { PATH: process.env["PATH"] ?? "", CNI_COMMAND: "VERSION" };
-const message = (p: Promise<unknown>): Promise<string> => p.then(() => "ok", (e: unknown) => (e as Error).message);
+const message = (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => "ok",
+    (e: unknown) => (e as Error).message,
+  );
 
 async function main(): Promise<void> {
   const pidfile = join(tmp, "pid");
   const t0 = Date.now();
-  const timeout = await message(new RawExec({ timeoutMs: 300 }).execPlugin({ path: join(plugins, "sleep"), stdin: "", env: { ...env, SLEEP_PIDFILE: pidfile } }));
+  const timeout = await message(
+    new RawExec({ timeoutMs: 300 }).execPlugin({
+      path: join(plugins, "sleep"),
+      stdin: "",
+      env: { ...env, SLEEP_PIDFILE: pidfile },
+    }),
+  );
   const elapsed = Date.now() - t0;
   let alive = true;
   try {
@@ -35,16 +54,34 @@ async function main(): Promise<void> {
   scratch.setScript({ ADD: { stdout: { cniVersion: "1.0.0" }, stderr: "log line\n" } });
   const sink = captureSink();
   const conf = '{"cniVersion":"1.0.0","name":"net","type":"noop"}';
-  const addOut = await new RawExec({ stderr: sink }).execPlugin({ path: join(plugins, "noop"), stdin: conf, env: { ...scratch.env(), PATH: env.PATH, CNI_COMMAND: "ADD", CNI_IFNAME: "eth0" } });
+  const addOut = await new RawExec({ stderr: sink }).execPlugin({
+    path: join(plugins, "noop"),
+    stdin: conf,
+    env: { ...scratch.env(), PATH: env.PATH, CNI_COMMAND: "ADD", CNI_IFNAME: "eth0" },
+  });
   const [call] = scratch.calls();
   scratch.dispose();
-  const garbage = await message(new RawExec().execPlugin({ path: join(plugins, "garbage"), stdin: conf, env: { CNI_COMMAND: "ADD" } }));
+  const garbage = await message(
+    new RawExec().execPlugin({ path: join(plugins, "garbage"), stdin: conf, env: { CNI_COMMAND: "ADD" } }),
+  );
   const noexec = join(tmp, "noexec");
   writeFileSync(noexec, "#!/bin/sh\n");
   chmodSync(noexec, 0o644);
   const notExecutable = await message(new RawExec().execPlugin({ path: noexec, stdin: "", env: {} }));
   rmSync(tmp, { recursive: true, force: true });
   const add = { out: JSON.parse(addOut) as unknown, stdin: call?.stdin, env: call?.env, stderr: sink.text() };
-  process.stdout.write(JSON.stringify({ timeout, elapsed, alive, stderrOnly, version: JSON.parse(version) as unknown, busyOut, add, garbage, notExecutable }));
+  process.stdout.write(
+    JSON.stringify({
+      timeout,
+      elapsed,
+      alive,
+      stderrOnly,
+      version: JSON.parse(version) as unknown,
+      busyOut,
+      add,
+      garbage,
+      notExecutable,
+    }),
+  );
 }
 void main();

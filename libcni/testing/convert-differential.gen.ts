@@ -79,7 +79,19 @@ export class ResultGen {
 
   private str(pool: readonly string[]): string {
     const r = this.rng;
-    if (r.chance(0.05)) return q(r.pick(["a<b>&c", "tab\there", "nl\nx", "bell\u0007", "bs\b ff\f", "ls\u2028ps\u2029", "ünï😀", "quote\"back\\"]));
+    if (r.chance(0.05))
+      return q(
+        r.pick([
+          "a<b>&c",
+          "tab\there",
+          "nl\nx",
+          "bell\u0007",
+          "bs\b ff\f",
+          "ls\u2028ps\u2029",
+          "ünï😀",
+          'quote"back\\',
+        ]),
+      );
     if (r.chance(0.01)) return `"lone \\ud800 surrogate"`;
     return q(r.pick(pool));
   }
@@ -91,10 +103,16 @@ export class ResultGen {
 
   private v6(): string {
     const r = this.rng;
-    const groups = Array.from({ length: 8 }, () => (r.chance(0.45) ? 0 : r.chance(0.5) ? r.int(1, 0xff) : r.int(0, 0xffff)));
+    const groups = Array.from({ length: 8 }, () =>
+      r.chance(0.45) ? 0 : r.chance(0.5) ? r.int(1, 0xff) : r.int(0, 0xffff),
+    );
     const style = r.int(0, 5);
     if (style === 0) return `::ffff:${this.v4()}`;
-    if (style === 1) return `${groups.slice(0, 6).map((g) => g.toString(16)).join(":")}:${this.v4()}`;
+    if (style === 1)
+      return `${groups
+        .slice(0, 6)
+        .map((g) => g.toString(16))
+        .join(":")}:${this.v4()}`;
     const text = groups.map((g) => (r.chance(0.1) ? g.toString(16).padStart(4, "0") : g.toString(16)));
     const upper = r.chance(0.1);
     // Compress one random run of zero groups (any length, not necessarily the longest).
@@ -116,7 +134,19 @@ export class ResultGen {
   private badAddress(cidr: boolean): string {
     const r = this.rng;
     const bad = cidr
-      ? ["10.1.2.300/24", "10.1.2.3", "10.01.2.3/24", "10.1.2.3/33", "2001:db8::1/129", "fe80::1%eth0/64", "1:2:3:4:5:6:7:8::/64", "", "10.1.2.3/", "10.1.2.3/+8", " 10.1.2.3/24"]
+      ? [
+          "10.1.2.300/24",
+          "10.1.2.3",
+          "10.01.2.3/24",
+          "10.1.2.3/33",
+          "2001:db8::1/129",
+          "fe80::1%eth0/64",
+          "1:2:3:4:5:6:7:8::/64",
+          "",
+          "10.1.2.3/",
+          "10.1.2.3/+8",
+          " 10.1.2.3/24",
+        ]
       : ["10.1.2.300", "10.01.2.3", "fe80::1%eth0", "1::2::3", "10.1.2.3/24", "gateway", "::ffff:1.2.3"];
     return q(r.pick(bad));
   }
@@ -133,14 +163,17 @@ export class ResultGen {
     const f = family ?? (r.chance(0.55) ? 4 : 6);
     if (f === 4) return q(`${this.v4()}/${r.pick([0, 8, 16, 24, 32, r.int(0, 32)])}`);
     const addr = this.v6();
-    const prefix = r.chance(0.05) ? r.pick(["0064", "0000000024", "00"]) : String(r.pick([0, 48, 64, 96, 104, 120, 128, r.int(0, 128)]));
+    const prefix = r.chance(0.05)
+      ? r.pick(["0064", "0000000024", "00"])
+      : String(r.pick([0, 48, 64, 96, 104, 120, 128, r.int(0, 128)]));
     return q(`${addr}/${prefix}`);
   }
 
   /** An integer field value as JSON text; sometimes an edge or a wrong type when breaking. */
   private int(common: readonly number[]): string {
     const r = this.rng;
-    if (this.breakNow()) return r.pick(["1.5", '"3"', "true", "1e400", "-1.25", "18446744073709551616", "9007199254740993", "[]"]);
+    if (this.breakNow())
+      return r.pick(["1.5", '"3"', "true", "1e400", "-1.25", "18446744073709551616", "9007199254740993", "[]"]);
     if (r.chance(0.05)) return String(r.pick([-1, 2147483647, 2147483648, -2147483649, 4294967296, 9007199254740991]));
     return String(r.pick(common));
   }
@@ -159,7 +192,9 @@ export class ResultGen {
           entries.push([k, "null"]);
           continue;
         }
-        const v = r.pick(k === "table" ? [0, 254, 100, 1] : k === "scope" ? [0, 253, 254, 200] : [0, 0, 1400, 1500, 9000, 65535]);
+        const v = r.pick(
+          k === "table" ? [0, 254, 100, 1] : k === "scope" ? [0, 253, 254, 200] : [0, 0, 1400, 1500, 9000, 65535],
+        );
         entries.push([k, String(v)]);
         extras[k] = v;
       }
@@ -176,9 +211,12 @@ export class ResultGen {
 
   private dns(): string | undefined {
     const r = this.rng;
-    if (r.chance(0.35)) return r.chance(0.3) ? r.pick(["{}", "null", '{"nameservers":[],"domain":"","search":null}']) : undefined;
+    if (r.chance(0.35))
+      return r.chance(0.3) ? r.pick(["{}", "null", '{"nameservers":[],"domain":"","search":null}']) : undefined;
     const strs = (pool: readonly string[]): string | undefined =>
-      r.chance(0.5) ? `[${Array.from({ length: r.int(0, 3) }, () => (r.chance(0.03) ? "null" : this.str(pool))).join(",")}]` : undefined;
+      r.chance(0.5)
+        ? `[${Array.from({ length: r.int(0, 3) }, () => (r.chance(0.03) ? "null" : this.str(pool))).join(",")}]`
+        : undefined;
     return this.obj([
       ["nameservers", strs(["10.96.0.10", "8.8.8.8", "2001:4860:4860::8888", "not-an-ip"])],
       ["domain", r.chance(0.5) ? this.str(["cluster.local", "example.org", ""]) : undefined],
@@ -215,7 +253,9 @@ export class ResultGen {
         if (r.chance(0.6)) entries.push(["mtu", String(mtu)]);
         if (r.chance(0.5)) entries.push(["socketPath", q(socketPath)]);
         if (r.chance(0.5)) entries.push(["pciID", q(pciID)]);
-        for (const [k, v] of entries) if (v !== undefined && (k === "mtu" || k === "socketPath" || k === "pciID")) extras[k] = JSON.parse(v) as number | string;
+        for (const [k, v] of entries)
+          if (v !== undefined && (k === "mtu" || k === "socketPath" || k === "pciID"))
+            extras[k] = JSON.parse(v) as number | string;
       }
       this.ifaceExtras.push(extras);
       return this.obj(r.chance(0.2) ? entries.reverse() : entries);
@@ -227,7 +267,12 @@ export class ResultGen {
     if (r.chance(0.15)) return r.chance(0.3) ? "[]" : undefined;
     return this.list(r.int(1, 4), () => {
       const family = r.chance(0.55) ? 4 : 6;
-      const version = this.opts.family === "040" || r.chance(0.05) ? (r.chance(0.92) ? q(String(family)) : r.pick(['"5"', '""', `"${10 - family}"`])) : undefined;
+      const version =
+        this.opts.family === "040" || r.chance(0.05)
+          ? r.chance(0.92)
+            ? q(String(family))
+            : r.pick(['"5"', '""', `"${10 - family}"`])
+          : undefined;
       return this.obj([
         ["version", r.chance(0.95) ? version : undefined],
         ["interface", r.chance(0.6) ? this.int([0, 0, 1, 2, 3]) : r.chance(0.1) ? "null" : undefined],

@@ -54,7 +54,9 @@ export class RecordingExec implements PluginExec {
 
   /** Answer calls for plugin `type` (and optionally only `command`). */
   on(type: string, command: string | undefined, answer: ScriptedAnswer): this {
-    return this.respond((c) => (c.type === type && (command === undefined || c.command === command) ? answer : undefined));
+    return this.respond((c) =>
+      c.type === type && (command === undefined || c.command === command) ? answer : undefined,
+    );
   }
 
   get lastCall(): RecordedCall | undefined {
@@ -68,7 +70,10 @@ export class RecordingExec implements PluginExec {
   findInPath(name: string, paths: readonly string[]): string {
     const first = paths[0];
     if (name === "" || name.includes("/") || first === undefined || (this.plugins && !this.plugins.has(name))) {
-      throw new CniError(ErrorCode.InvalidEnvironmentVariables, `failed to find plugin "${name}" in path [${paths.join(" ")}]`);
+      throw new CniError(
+        ErrorCode.InvalidEnvironmentVariables,
+        `failed to find plugin "${name}" in path [${paths.join(" ")}]`,
+      );
     }
     return `${first}/${name}`;
   }

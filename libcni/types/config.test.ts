@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { decodeNetConf, decodeNetConfList, getField } from "./config.ts";
 import { caughtCniError as caught } from "../testing/caught.ts";
 
-
 describe("getField", () => {
   it("reads the last key equal ignoring case, exact or not, like Go's decoder (checked with Go 1.19 encoding/json)", () => {
     expect(getField({ cniVersion: "1.0.0", CNIVERSION: "0.4.0" }, "cniVersion")).toBe("0.4.0");
@@ -15,7 +14,14 @@ describe("getField", () => {
 
 describe("decodeNetConf", () => {
   it("spells known keys canonically at every level and keeps all other keys", () => {
-    const c = decodeNetConf({ CNIVersion: "1.0.0", Name: "net", TYPE: "bridge", IPAM: { Type: "host-local", ranges: [[{ subnet: "10.1.0.0/16" }]] }, bridge: "cni0", isGateway: true });
+    const c = decodeNetConf({
+      CNIVersion: "1.0.0",
+      Name: "net",
+      TYPE: "bridge",
+      IPAM: { Type: "host-local", ranges: [[{ subnet: "10.1.0.0/16" }]] },
+      bridge: "cni0",
+      isGateway: true,
+    });
     expect(c).toEqual({
       cniVersion: "1.0.0",
       name: "net",
@@ -32,7 +38,9 @@ describe("decodeNetConf", () => {
   });
 
   it("accepts JSON text and keeps runtimeConfig, args, prevResult and valid-attachments", () => {
-    const c = decodeNetConf('{"name":"n","runtimeConfig":{"portMappings":[]},"args":{"cni":{"ips":["10.1.2.3"]}},"prevResult":{"cniVersion":"1.0.0"},"cni.dev/valid-attachments":[{"containerID":"a","ifname":"eth0"}]}');
+    const c = decodeNetConf(
+      '{"name":"n","runtimeConfig":{"portMappings":[]},"args":{"cni":{"ips":["10.1.2.3"]}},"prevResult":{"cniVersion":"1.0.0"},"cni.dev/valid-attachments":[{"containerID":"a","ifname":"eth0"}]}',
+    );
     expect(c.runtimeConfig).toEqual({ portMappings: [] });
     expect(c.args).toEqual({ cni: { ips: ["10.1.2.3"] } });
     expect(c.prevResult).toEqual({ cniVersion: "1.0.0" });
@@ -60,7 +68,11 @@ describe("decodeNetConfList", () => {
   const plugin = { type: "bridge", bridge: "cni0" };
 
   it("decodes a list with its plugins and keeps the raw object", () => {
-    const raw = { cniVersion: "1.0.0", name: "k8s", plugins: [plugin, { Type: "portmap", capabilities: { portMappings: true } }] };
+    const raw = {
+      cniVersion: "1.0.0",
+      name: "k8s",
+      plugins: [plugin, { Type: "portmap", capabilities: { portMappings: true } }],
+    };
     const l = decodeNetConfList(raw);
     expect(l.name).toBe("k8s");
     expect(l.cniVersion).toBe("1.0.0");
@@ -77,7 +89,13 @@ describe("decodeNetConfList", () => {
     ["false", false],
     [false, false],
   ])("accepts disableCheck/disableGC/loadOnlyInlinedPlugins = %j as %s", (v, want) => {
-    const l = decodeNetConfList({ name: "n", disableCheck: v, disableGC: v, loadOnlyInlinedPlugins: v, plugins: [plugin] });
+    const l = decodeNetConfList({
+      name: "n",
+      disableCheck: v,
+      disableGC: v,
+      loadOnlyInlinedPlugins: v,
+      plugins: [plugin],
+    });
     expect([l.disableCheck, l.disableGC, l.loadOnlyInlinedPlugins]).toEqual([want, want, want]);
   });
 
@@ -90,7 +108,9 @@ describe("decodeNetConfList", () => {
   });
 
   it("selects the version from cniVersions", () => {
-    expect(decodeNetConfList({ name: "n", cniVersion: "0.4.0", cniVersions: ["1.0.0", "1.5.0"] }).cniVersion).toBe("1.0.0");
+    expect(decodeNetConfList({ name: "n", cniVersion: "0.4.0", cniVersions: ["1.0.0", "1.5.0"] }).cniVersion).toBe(
+      "1.0.0",
+    );
     expect(decodeNetConfList({ name: "n", cniVersions: [] }).cniVersion).toBe("");
     expect(caught(() => decodeNetConfList({ name: "n", cniVersions: ["1.0.f"] })).code).toBe(7);
   });
@@ -100,12 +120,21 @@ describe("decodeNetConfList", () => {
   });
 
   it.each([
-    [{ name: "n", loadOnlyInlinedPlugins: true }, "error parsing configuration list: `loadOnlyInlinedPlugins` is true, and no 'plugins' key"],
+    [
+      { name: "n", loadOnlyInlinedPlugins: true },
+      "error parsing configuration list: `loadOnlyInlinedPlugins` is true, and no 'plugins' key",
+    ],
     [{ name: "n", plugins: [] }, "error parsing configuration list: no plugins in list"],
     [{ name: "n", plugins: {} }, 'error parsing configuration list: "plugins" must be an array, got an object'],
     [{ name: 3 }, 'error parsing configuration list: "name" must be a string, got 3'],
-    [{ name: "n", plugins: [{ bridge: "x" }] }, "failed to parse plugin config 0: error parsing configuration: missing 'type'"],
-    [{ name: "n", plugins: [plugin, { type: "x", ipam: [] }] }, 'failed to parse plugin config 1: "ipam" must be an object, got an array'],
+    [
+      { name: "n", plugins: [{ bridge: "x" }] },
+      "failed to parse plugin config 0: error parsing configuration: missing 'type'",
+    ],
+    [
+      { name: "n", plugins: [plugin, { type: "x", ipam: [] }] },
+      'failed to parse plugin config 1: "ipam" must be an object, got an array',
+    ],
   ])("rejects %j with the reference wording", (raw, msg) => {
     const e = caught(() => decodeNetConfList(raw));
     expect([e.code, e.msg]).toEqual([7, msg]);

@@ -69,11 +69,19 @@ function configObject(raw: unknown, prefix: string): Record<string, unknown> {
     try {
       v = JSON.parse(raw);
     } catch (e) {
-      throw new CniError(ErrorCode.DecodingFailure, `${prefix}${e instanceof Error ? e.message : String(e)}`, "the configuration must be valid JSON");
+      throw new CniError(
+        ErrorCode.DecodingFailure,
+        `${prefix}${e instanceof Error ? e.message : String(e)}`,
+        "the configuration must be valid JSON",
+      );
     }
   }
   if (v === null) return {};
-  if (!isObject(v)) throw new CniError(ErrorCode.InvalidNetworkConfig, `${prefix}the configuration must be a JSON object, got ${describeValue(v)}`);
+  if (!isObject(v))
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `${prefix}the configuration must be a JSON object, got ${describeValue(v)}`,
+    );
   return v;
 }
 
@@ -83,9 +91,15 @@ function configObject(raw: unknown, prefix: string): Record<string, unknown> {
  */
 export function decodeNetConf(raw: unknown): NetConf {
   const obj = configObject(raw, "");
-  const c = decodeWith("netconf", obj, { code: ErrorCode.InvalidNetworkConfig, fold: true, keepUnknown: true, hint: "fix the network configuration" });
+  const c = decodeWith("netconf", obj, {
+    code: ErrorCode.InvalidNetworkConfig,
+    fold: true,
+    keepUnknown: true,
+    hint: "fix the network configuration",
+  });
   const s = (k: string): string => (typeof c[k] === "string" ? (c[k] as string) : "");
-  if (isObject(c["ipam"])) c["ipam"] = { ...c["ipam"], type: typeof c["ipam"]["type"] === "string" ? c["ipam"]["type"] : "" };
+  if (isObject(c["ipam"]))
+    c["ipam"] = { ...c["ipam"], type: typeof c["ipam"]["type"] === "string" ? c["ipam"]["type"] : "" };
   return { ...c, cniVersion: s("cniVersion"), name: s("name"), type: s("type") };
 }
 
@@ -99,7 +113,11 @@ function readBool(c: Readonly<Record<string, unknown>>, key: string): boolean {
   const s = String(v).toLowerCase();
   if (s === "true") return true;
   if (s === "false") return false;
-  throw new CniError(ErrorCode.InvalidNetworkConfig, `${LIST}invalid value ${JSON.stringify(s)} for ${key}`, `set "${key}" to true or false`);
+  throw new CniError(
+    ErrorCode.InvalidNetworkConfig,
+    `${LIST}invalid value ${JSON.stringify(s)} for ${key}`,
+    `set "${key}" to true or false`,
+  );
 }
 
 /**
@@ -110,23 +128,45 @@ function readBool(c: Readonly<Record<string, unknown>>, key: string): boolean {
 export function decodeNetConfList(raw: unknown): NetConfList {
   const obj = configObject(raw, LIST);
   if (!Object.hasOwn(obj, "name") || obj["name"] === null) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `${LIST}no name`, "add a \"name\" string to the configuration list");
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `${LIST}no name`,
+      'add a "name" string to the configuration list',
+    );
   }
-  const c = decodeWith("conflist", obj, { code: ErrorCode.InvalidNetworkConfig, fold: false, keepUnknown: true, prefix: LIST });
+  const c = decodeWith("conflist", obj, {
+    code: ErrorCode.InvalidNetworkConfig,
+    fold: false,
+    keepUnknown: true,
+    prefix: LIST,
+  });
   const cniVersions = c["cniVersions"] as string[] | undefined;
   const cniVersion = selectConfListVersion(typeof c["cniVersion"] === "string" ? c["cniVersion"] : "", cniVersions);
   const loadOnlyInlinedPlugins = readBool(c, "loadOnlyInlinedPlugins");
   const entries = c["plugins"] as unknown[] | undefined;
   if (entries === undefined && loadOnlyInlinedPlugins) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `${LIST}\`loadOnlyInlinedPlugins\` is true, and no 'plugins' key`, "add a \"plugins\" list or set loadOnlyInlinedPlugins to false");
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `${LIST}\`loadOnlyInlinedPlugins\` is true, and no 'plugins' key`,
+      'add a "plugins" list or set loadOnlyInlinedPlugins to false',
+    );
   }
   if (entries !== undefined && entries.length === 0) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `${LIST}no plugins in list`, "add at least one plugin object to \"plugins\"");
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `${LIST}no plugins in list`,
+      'add at least one plugin object to "plugins"',
+    );
   }
   const plugins = (entries ?? []).map((p, i) => {
     try {
       const conf = decodeNetConf(p);
-      if (conf.type === "") throw new CniError(ErrorCode.InvalidNetworkConfig, "error parsing configuration: missing 'type'", "set \"type\" to the plugin's binary name");
+      if (conf.type === "")
+        throw new CniError(
+          ErrorCode.InvalidNetworkConfig,
+          "error parsing configuration: missing 'type'",
+          'set "type" to the plugin\'s binary name',
+        );
       return conf;
     } catch (e) {
       const err = isCniError(e) ? e : new CniError(ErrorCode.InvalidNetworkConfig, String(e));

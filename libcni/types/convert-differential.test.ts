@@ -59,7 +59,8 @@ const REFERENCE_DELTAS = {
     "route mtu/advmss/priority/table/scope and interface mtu/socketPath/pciID came after 1.1.2, which ignores them. They are checked against " +
     "newer libcni's rules (routes keep them except when a 0.3+ result is turned into 0.1.0/0.2.0; interfaces keep them only between 1.x versions; " +
     "mtu/advmss/priority omitted when 0, table/scope printed when set) and removed from our output before the byte comparison.",
-  "go-1.22-escapes": "Go 1.22+ writes \\b and \\f in strings; Debian's Go 1.19 wrote \\u0008 and \\u000c. The oracle's escapes are rewritten.",
+  "go-1.22-escapes":
+    "Go 1.22+ writes \\b and \\f in strings; Debian's Go 1.19 wrote \\u0008 and \\u000c. The oracle's escapes are rewritten.",
 } as const;
 type Delta = keyof typeof REFERENCE_DELTAS;
 
@@ -71,8 +72,11 @@ interface Exception {
 /** Where we refuse differently from Go on purpose. Every entry needs our code 6 (decoding failure). */
 const EXCEPTIONS: Readonly<Record<string, Exception>> = {
   "json type error": {
-    reason: 'Go prints encoding/json\'s "json: cannot unmarshal number into Go struct field ..."; ours names the JSON path and the expected type',
-    matches: (go, ours) => /^(decoding version from network config: )?json: cannot unmarshal /.test(go.err ?? "") && /^(invalid result: "[^"]*" must be |result must be a JSON object, got )/.test(ours.msg),
+    reason:
+      'Go prints encoding/json\'s "json: cannot unmarshal number into Go struct field ..."; ours names the JSON path and the expected type',
+    matches: (go, ours) =>
+      /^(decoding version from network config: )?json: cannot unmarshal /.test(go.err ?? "") &&
+      /^(invalid result: "[^"]*" must be |result must be a JSON object, got )/.test(ours.msg),
   },
   "null list entry": {
     reason:
@@ -81,14 +85,16 @@ const EXCEPTIONS: Readonly<Record<string, Exception>> = {
     matches: (_go, ours) => /^invalid result: "[^"]*\[\d+\]" must be an object, got null$/.test(ours.msg),
   },
   "missing address": {
-    reason: 'Go accepts an ip/address/dst left out: prints "<nil>" for it, drops it when converting, or reports another fault of the result first; ours refuses naming the field',
+    reason:
+      'Go accepts an ip/address/dst left out: prints "<nil>" for it, drops it when converting, or reports another fault of the result first; ours refuses naming the field',
     matches: (_go, ours) => /^invalid result: "[^"]*\.(ip|address|dst)" is required$/.test(ours.msg),
   },
   "unsafe integer": {
     reason:
       "Go's int holds up to 2^63-1 and prints it exactly (or reports another fault of the result later); a JS number cannot, " +
       "so ours refuses integers beyond 2^53-1 instead of printing a different number",
-    matches: (go, ours) => go.panic === undefined && /^invalid result: "[^"]*" must be an integer between /.test(ours.msg),
+    matches: (go, ours) =>
+      go.panic === undefined && /^invalid result: "[^"]*" must be an integer between /.test(ours.msg),
   },
 };
 
@@ -131,7 +137,13 @@ const sortedEntries = (o: JsonObj): string => JSON.stringify(Object.entries(o).s
 
 /** Go's encoding/json text of a parsed document (MarshalIndent layout and HTML escapes). */
 function goText(doc: unknown): string {
-  const esc: Record<string, string> = { "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029" };
+  const esc: Record<string, string> = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+  };
   return JSON.stringify(doc, null, 4).replace(/[<>&\u2028\u2029]/g, (c) => esc[c] ?? c);
 }
 
@@ -139,16 +151,25 @@ function goText(doc: unknown): string {
  * Our printed text with the HEAD-only fields checked and removed. Returns a problem description
  * when they are not where newer libcni would print them.
  */
-function checkHeadOnly(text: string, g: Generated, fromFamily: Family, toFamily: Family): { text: string; problem?: string } {
+function checkHeadOnly(
+  text: string,
+  g: Generated,
+  fromFamily: Family,
+  toFamily: Family,
+): { text: string; problem?: string } {
   const doc = asObj(JSON.parse(text));
   const got = takeExtras(doc);
   const routesKept = !(toFamily === "020" && fromFamily !== "020");
   const wantRoutes = got.routes.map((_, i) => (routesKept ? printedExtras(g.routeExtras[i] ?? {}) : {}));
-  const wantIfaces = got.ifaces.map((_, i) => (fromFamily === "100" && toFamily === "100" ? printedExtras(g.ifaceExtras[i] ?? {}) : {}));
+  const wantIfaces = got.ifaces.map((_, i) =>
+    fromFamily === "100" && toFamily === "100" ? printedExtras(g.ifaceExtras[i] ?? {}) : {},
+  );
   // Routes reach a 0.1.0/0.2.0 result from a 0.3+ one split by family; the extras are gone then anyway.
   const a = JSON.stringify([got.routes.map(sortedEntries), got.ifaces.map(sortedEntries)]);
   const b = JSON.stringify([wantRoutes.map(sortedEntries), wantIfaces.map(sortedEntries)]);
-  return a === b ? { text: goText(doc) } : { text: goText(doc), problem: `HEAD-only fields: printed ${a}, newer libcni prints ${b}` };
+  return a === b
+    ? { text: goText(doc) }
+    : { text: goText(doc), problem: `HEAD-only fields: printed ${a}, newer libcni prints ${b}` };
 }
 
 const GO_VERSION = (v: string): string => (v === "1.1.0" ? "1.0.0" : v);
@@ -173,7 +194,17 @@ function adjust(go: GoAnswer, c: Case, used: Set<Delta>): GoAnswer {
   };
   if (go.err !== undefined) {
     const err = swap(go.err, "result type supports [1.0.0] ", "result type supports [1.0.0 1.1.0] ", "spec-1.1.0");
-    return { err: c.own === "1.1.0" ? swap(err, "no converter for CNI result version 1.0.0 ", "no converter for CNI result version 1.1.0 ", "spec-1.1.0") : err };
+    return {
+      err:
+        c.own === "1.1.0"
+          ? swap(
+              err,
+              "no converter for CNI result version 1.0.0 ",
+              "no converter for CNI result version 1.1.0 ",
+              "spec-1.1.0",
+            )
+          : err,
+    };
   }
   if (go.ok === undefined) return go;
   if (go.map !== undefined) used.add("1.x-print-via-map");
@@ -253,7 +284,15 @@ interface Tally {
   mismatches: string[];
 }
 
-const newTally = (): Tally => ({ compared: 0, okEqual: 0, errEqual: 0, headOnly: 0, deltas: {}, exceptions: {}, mismatches: [] });
+const newTally = (): Tally => ({
+  compared: 0,
+  okEqual: 0,
+  errEqual: 0,
+  headOnly: 0,
+  deltas: {},
+  exceptions: {},
+  mismatches: [],
+});
 
 function compare(c: Case, goRaw: GoAnswer, mine: Ours, tally: Tally): void {
   tally.compared++;
@@ -262,7 +301,10 @@ function compare(c: Case, goRaw: GoAnswer, mine: Ours, tally: Tally): void {
   if (c.g.headOnly && go.ok !== undefined) used.add("head-only-fields");
   for (const d of used) tally.deltas[d] = (tally.deltas[d] ?? 0) + 1;
   const fail = (why: string): void => {
-    if (tally.mismatches.length < SHOW) tally.mismatches.push(`${c.from} -> ${JSON.stringify(c.to)}: ${why}\n  result: ${c.g.raw}\n  go: ${JSON.stringify(goRaw)}\n  ours: ${"ok" in mine ? mine.ok : JSON.stringify(mine.err.toJSON())}`);
+    if (tally.mismatches.length < SHOW)
+      tally.mismatches.push(
+        `${c.from} -> ${JSON.stringify(c.to)}: ${why}\n  result: ${c.g.raw}\n  go: ${JSON.stringify(goRaw)}\n  ours: ${"ok" in mine ? mine.ok : JSON.stringify(mine.err.toJSON())}`,
+      );
   };
   if ("err" in mine) {
     if (go.err !== undefined && go.err === mine.err.msg) {
@@ -289,33 +331,44 @@ function compare(c: Case, goRaw: GoAnswer, mine: Ours, tally: Tally): void {
 function runGo(lines: readonly string[]): GoAnswer[] {
   const p = spawnSync(GO_CONVERT, { input: `${lines.join("\n")}\n`, maxBuffer: 1 << 30, encoding: "utf8" });
   if (p.status !== 0) throw new Error(`go-convert failed (${String(p.status)}): ${p.stderr}`);
-  const answers = p.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as GoAnswer);
-  if (answers.length !== lines.length) throw new Error(`go-convert answered ${answers.length} of ${lines.length} requests`);
+  const answers = p.stdout
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as GoAnswer);
+  if (answers.length !== lines.length)
+    throw new Error(`go-convert answered ${answers.length} of ${lines.length} requests`);
   return answers;
 }
 
 describe.skipIf(!existsSync(GO_CONVERT))("result conversion against Debian's Go libcni (dist/ref/go-convert)", () => {
-  beforeAll(() => console.log(`convert-differential: seed ${SEED} (WEFT_FUZZ_SEED=<n> to replay), ${PER_SOURCE} results per source version`));
-
-  it.each(SPEC_VERSIONS.map((v, i) => [v, i] as const))("decodes, converts and prints %s results to every version exactly as Go does", (source, i) => {
-    const rng = new Rng(SEED + i * 7919);
-    const cases = casesFor(source, rng);
-    const answers = runGo(cases.map((c) => goRequest(c.g.raw, c.from, c.to)));
-    const tally = newTally();
-    const parsed = new Map<string, AnyResult | CniError>();
-    cases.forEach((c, k) => {
-      const key = `${c.from}\n${c.g.raw}`;
-      let p = parsed.get(key);
-      if (p === undefined) parsed.set(key, (p = parseOurs(c.g.raw, c.from)));
-      compare(c, answers[k] ?? {}, ours(p, c.to), tally);
-    });
+  beforeAll(() =>
     console.log(
-      `  ${source}: ${tally.compared} conversions, ${tally.okEqual} equal outputs, ${tally.errEqual} equal errors (${tally.headOnly} outputs with newer-libcni fields checked), ` +
-        `Go answers adjusted ${JSON.stringify(tally.deltas)}, exceptions ${JSON.stringify(tally.exceptions)}`,
-    );
-    expect(tally.mismatches.join("\n\n")).toBe("");
-    expect(tally.okEqual).toBeGreaterThan(tally.compared / 3);
-  });
+      `convert-differential: seed ${SEED} (WEFT_FUZZ_SEED=<n> to replay), ${PER_SOURCE} results per source version`,
+    ),
+  );
+
+  it.each(SPEC_VERSIONS.map((v, i) => [v, i] as const))(
+    "decodes, converts and prints %s results to every version exactly as Go does",
+    (source, i) => {
+      const rng = new Rng(SEED + i * 7919);
+      const cases = casesFor(source, rng);
+      const answers = runGo(cases.map((c) => goRequest(c.g.raw, c.from, c.to)));
+      const tally = newTally();
+      const parsed = new Map<string, AnyResult | CniError>();
+      cases.forEach((c, k) => {
+        const key = `${c.from}\n${c.g.raw}`;
+        let p = parsed.get(key);
+        if (p === undefined) parsed.set(key, (p = parseOurs(c.g.raw, c.from)));
+        compare(c, answers[k] ?? {}, ours(p, c.to), tally);
+      });
+      console.log(
+        `  ${source}: ${tally.compared} conversions, ${tally.okEqual} equal outputs, ${tally.errEqual} equal errors (${tally.headOnly} outputs with newer-libcni fields checked), ` +
+          `Go answers adjusted ${JSON.stringify(tally.deltas)}, exceptions ${JSON.stringify(tally.exceptions)}`,
+      );
+      expect(tally.mismatches.join("\n\n")).toBe("");
+      expect(tally.okEqual).toBeGreaterThan(tally.compared / 3);
+    },
+  );
 
   it("treats hand-picked edge documents (null, empty, non-objects, nulls, empty lists, keys spelled twice) from every version (and unknown ones) to every version as Go does", () => {
     const docs = [
@@ -351,20 +404,43 @@ describe.skipIf(!existsSync(GO_CONVERT))("result conversion against Debian's Go 
     const answers = runGo(cases.map((c) => goRequest(c.g.raw, c.from, c.to)));
     const tally = newTally();
     cases.forEach((c, k) => compare(c, answers[k] ?? {}, ours(parseOurs(c.g.raw, c.from), c.to), tally));
-    console.log(`  edge documents: ${tally.compared} conversions, ${tally.okEqual} equal outputs, ${tally.errEqual} equal errors, exceptions ${JSON.stringify(tally.exceptions)}`);
+    console.log(
+      `  edge documents: ${tally.compared} conversions, ${tally.okEqual} equal outputs, ${tally.errEqual} equal errors, exceptions ${JSON.stringify(tally.exceptions)}`,
+    );
     expect(tally.mismatches.join("\n\n")).toBe("");
   });
 
   it("flags a printed difference, a wrong error text and a misplaced newer field (the comparison is not vacuous)", () => {
-    const g: Generated = { raw: '{"cniVersion":"1.1.0"}', routeExtras: [{ mtu: 1400 }], ifaceExtras: [], headOnly: true };
+    const g: Generated = {
+      raw: '{"cniVersion":"1.1.0"}',
+      routeExtras: [{ mtu: 1400 }],
+      ifaceExtras: [],
+      headOnly: true,
+    };
     const c: Case = { g, from: "1.1.0", to: "0.4.0", family: "100", own: "1.1.0" };
     const tally = newTally();
-    const printed = '{\n    "cniVersion": "0.4.0",\n    "routes": [\n        {\n            "dst": "0.0.0.0/0"\n        }\n    ],\n    "dns": {}\n}';
+    const printed =
+      '{\n    "cniVersion": "0.4.0",\n    "routes": [\n        {\n            "dst": "0.0.0.0/0"\n        }\n    ],\n    "dns": {}\n}';
     compare(c, { ok: printed }, { ok: printed.replace('"0.0.0.0/0"', '"0.0.0.0/0",\n            "mtu": 1400') }, tally);
-    compare(c, { ok: printed }, { ok: printed.replace("0.0.0.0/0", "0.0.0.0/1").replace('"0.0.0.0/1"', '"0.0.0.0/1",\n            "mtu": 1400') }, tally);
+    compare(
+      c,
+      { ok: printed },
+      { ok: printed.replace("0.0.0.0/0", "0.0.0.0/1").replace('"0.0.0.0/1"', '"0.0.0.0/1",\n            "mtu": 1400') },
+      tally,
+    );
     compare(c, { ok: printed }, { ok: printed }, tally);
-    compare(c, { err: "cannot convert: no valid IP addresses" }, { err: new CniError(1, "cannot convert: no IP addresses") }, tally);
-    compare({ ...c, to: "1.1.0" }, { ok: '{\n    "cniVersion": "1.0.0"\n}', map: '{\n    "cniVersion": "1.0.0"\n}' }, { ok: '{\n    "cniVersion": "1.1.0"\n}' }, tally);
+    compare(
+      c,
+      { err: "cannot convert: no valid IP addresses" },
+      { err: new CniError(1, "cannot convert: no IP addresses") },
+      tally,
+    );
+    compare(
+      { ...c, to: "1.1.0" },
+      { ok: '{\n    "cniVersion": "1.0.0"\n}', map: '{\n    "cniVersion": "1.0.0"\n}' },
+      { ok: '{\n    "cniVersion": "1.1.0"\n}' },
+      tally,
+    );
     expect([tally.okEqual, tally.compared]).toEqual([2, 5]);
     expect(tally.mismatches.map((m) => m.split("\n")[0])).toEqual([
       '1.1.0 -> "0.4.0": printed differently',

@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import { SPEC_VERSIONS, type SpecVersion } from "../version.ts";
 import { CONVERTERS, convertResult, toResult100 } from "./convert.ts";
 import { formatResult } from "./format.ts";
-import { familyOf, type AnyResult, type Result020, type Result040, type Result100, type ResultFamily } from "./result.ts";
+import {
+  familyOf,
+  type AnyResult,
+  type Result020,
+  type Result040,
+  type Result100,
+  type ResultFamily,
+} from "./result.ts";
 import { isCniError } from "./error.ts";
 
 // One sample result per family, at any version of that family.
@@ -95,7 +102,11 @@ const EXPECTED: Record<`${ResultFamily}->${ResultFamily}`, (v: string) => object
   }),
   "100->020": (v) => ({
     cniVersion: v,
-    ip4: { ip: "10.244.1.5/24", gateway: "10.244.1.1", routes: [{ dst: "0.0.0.0/0", gw: "10.244.1.1" }, { dst: "10.244.0.0/16" }] },
+    ip4: {
+      ip: "10.244.1.5/24",
+      gateway: "10.244.1.1",
+      routes: [{ dst: "0.0.0.0/0", gw: "10.244.1.1" }, { dst: "10.244.0.0/16" }],
+    },
     ip6: { ip: "fd00:10:244:1::5/64", gateway: "fd00:10:244:1::1", routes: [{ dst: "::/0", gw: "fd00:10:244:1::1" }] },
     dns: { nameservers: ["10.96.0.10"], search: ["svc.cluster.local"] },
   }),
@@ -137,11 +148,23 @@ const EXPECTED: Record<`${ResultFamily}->${ResultFamily}`, (v: string) => object
   }),
 };
 
-const PAIRS: [SpecVersion, SpecVersion][] = SPEC_VERSIONS.flatMap((from) => SPEC_VERSIONS.map((to): [SpecVersion, SpecVersion] => [from, to]));
+const PAIRS: [SpecVersion, SpecVersion][] = SPEC_VERSIONS.flatMap((from) =>
+  SPEC_VERSIONS.map((to): [SpecVersion, SpecVersion] => [from, to]),
+);
 
 describe("convertResult", () => {
   it("has one converter for each of the 9 family pairs and nothing else", () => {
-    expect(Object.keys(CONVERTERS).sort()).toEqual(["020->020", "020->040", "020->100", "040->020", "040->040", "040->100", "100->020", "100->040", "100->100"]);
+    expect(Object.keys(CONVERTERS).sort()).toEqual([
+      "020->020",
+      "020->040",
+      "020->100",
+      "040->020",
+      "040->040",
+      "040->100",
+      "100->020",
+      "100->040",
+      "100->100",
+    ]);
   });
 
   it.each(PAIRS)("converts a %s result to %s and prints what the reference prints", (from, to) => {
@@ -167,22 +190,29 @@ describe("convertResult", () => {
     expect(convertResult(SAMPLE["100"]("1.1.0"), "").cniVersion).toBe("0.1.0");
   });
 
-  it.each(["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])("refuses to turn a %s result without IPs into 0.1.0/0.2.0", (from) => {
-    const r = { cniVersion: from, interfaces: [{ name: "eth0" }], routes: [{ dst: "0.0.0.0/0" }] } as AnyResult;
-    for (const to of ["0.1.0", "0.2.0"]) {
-      let err: unknown;
-      try {
-        convertResult(r, to);
-      } catch (e) {
-        err = e;
+  it.each(["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])(
+    "refuses to turn a %s result without IPs into 0.1.0/0.2.0",
+    (from) => {
+      const r = { cniVersion: from, interfaces: [{ name: "eth0" }], routes: [{ dst: "0.0.0.0/0" }] } as AnyResult;
+      for (const to of ["0.1.0", "0.2.0"]) {
+        let err: unknown;
+        try {
+          convertResult(r, to);
+        } catch (e) {
+          err = e;
+        }
+        expect(isCniError(err) && err.msg).toBe("cannot convert: no valid IP addresses");
       }
-      expect(isCniError(err) && err.msg).toBe("cannot convert: no valid IP addresses");
-    }
-  });
+    },
+  );
 
   it("refuses unknown versions on either side with the reference message", () => {
-    expect(() => convertResult(SAMPLE["100"]("1.1.0"), "9.9.9")).toThrow("no converter for CNI result version 1.1.0 to 9.9.9");
-    expect(() => convertResult({ cniVersion: "0.5.0" } as unknown as AnyResult, "1.1.0")).toThrow("no converter for CNI result version 0.5.0 to 1.1.0");
+    expect(() => convertResult(SAMPLE["100"]("1.1.0"), "9.9.9")).toThrow(
+      "no converter for CNI result version 1.1.0 to 9.9.9",
+    );
+    expect(() => convertResult({ cniVersion: "0.5.0" } as unknown as AnyResult, "1.1.0")).toThrow(
+      "no converter for CNI result version 0.5.0 to 1.1.0",
+    );
   });
 
   it("drops every v4 address after the first when going to 0.2.0 (one address per family)", () => {

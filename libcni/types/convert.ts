@@ -9,7 +9,16 @@
  */
 import { CniError, ErrorCode } from "./error.ts";
 import { isIPv4Text } from "../../net/ip.ts";
-import { familyOf, type AnyResult, type Dns, type Result020, type Result040, type Result100, type ResultFamily, type Route } from "./result.ts";
+import {
+  familyOf,
+  type AnyResult,
+  type Dns,
+  type Result020,
+  type Result040,
+  type Result100,
+  type ResultFamily,
+  type Route,
+} from "./result.ts";
 import { DEFAULT_VERSION, CURRENT_VERSION } from "../version.ts";
 
 type Converter = (from: AnyResult, to: string) => AnyResult;
@@ -26,7 +35,9 @@ function copyDns(d: Dns | undefined): Dns {
 const copyRoutes = (rs: readonly Route[] | undefined): Route[] => (rs ?? []).map((r) => ({ ...r }));
 
 /** Drop empty lists and an empty dns block (formatting prints them the same either way). */
-function prune<T extends { interfaces?: unknown[]; ips?: unknown[]; routes?: unknown[]; dns?: Dns; ip4?: unknown; ip6?: unknown }>(r: T): T {
+function prune<
+  T extends { interfaces?: unknown[]; ips?: unknown[]; routes?: unknown[]; dns?: Dns; ip4?: unknown; ip6?: unknown },
+>(r: T): T {
   for (const k of ["interfaces", "ips", "routes"] as const) if (r[k]?.length === 0) delete r[k];
   if (r.dns && Object.keys(r.dns).length === 0) delete r.dns;
   return r;
@@ -34,7 +45,10 @@ function prune<T extends { interfaces?: unknown[]; ips?: unknown[]; routes?: unk
 
 function from020to040(from: Result020, to: string): Result040 {
   const r: Result040 = { cniVersion: to as Result040["cniVersion"], ips: [], routes: [], dns: copyDns(from.dns) };
-  for (const [cfg, version] of [[from.ip4, "4"], [from.ip6, "6"]] as const) {
+  for (const [cfg, version] of [
+    [from.ip4, "4"],
+    [from.ip6, "6"],
+  ] as const) {
     if (!cfg) continue;
     r.ips?.push({ version, address: cfg.ip, ...(cfg.gateway ? { gateway: cfg.gateway } : {}) });
     r.routes?.push(...copyRoutes(cfg.routes));
@@ -78,7 +92,11 @@ function within040(from: Result040, to: string): Result040 {
 function from040to100(from: Result040, to: string): Result100 {
   return prune({
     cniVersion: to as Result100["cniVersion"],
-    interfaces: (from.interfaces ?? []).map(({ name, mac, sandbox }) => ({ name, ...(mac ? { mac } : {}), ...(sandbox ? { sandbox } : {}) })),
+    interfaces: (from.interfaces ?? []).map(({ name, mac, sandbox }) => ({
+      name,
+      ...(mac ? { mac } : {}),
+      ...(sandbox ? { sandbox } : {}),
+    })),
     ips: (from.ips ?? []).map(({ version: _v, ...rest }) => ({ ...rest })),
     routes: copyRoutes(from.routes),
     dns: copyDns(from.dns),
@@ -88,7 +106,11 @@ function from040to100(from: Result040, to: string): Result100 {
 function from100to040(from: Result100, to: string): Result040 {
   return prune({
     cniVersion: to as Result040["cniVersion"],
-    interfaces: (from.interfaces ?? []).map(({ name, mac, sandbox }) => ({ name, ...(mac ? { mac } : {}), ...(sandbox ? { sandbox } : {}) })),
+    interfaces: (from.interfaces ?? []).map(({ name, mac, sandbox }) => ({
+      name,
+      ...(mac ? { mac } : {}),
+      ...(sandbox ? { sandbox } : {}),
+    })),
     ips: (from.ips ?? []).map((ip) => ({
       version: isIPv4Text(ip.address) ? "4" : "6",
       ...(ip.interface !== undefined ? { interface: ip.interface } : {}),
@@ -111,10 +133,16 @@ function within100(from: Result100, to: string): Result100 {
 }
 
 function within020(from: Result020, to: string): Result020 {
-  const copy = (c: Result020["ip4"]) => (c ? { ...c, ...(c.routes ? { routes: copyRoutes(c.routes) } : {}) } : undefined);
+  const copy = (c: Result020["ip4"]) =>
+    c ? { ...c, ...(c.routes ? { routes: copyRoutes(c.routes) } : {}) } : undefined;
   const ip4 = copy(from.ip4);
   const ip6 = copy(from.ip6);
-  return prune({ cniVersion: to as Result020["cniVersion"], ...(ip4 ? { ip4 } : {}), ...(ip6 ? { ip6 } : {}), dns: copyDns(from.dns) });
+  return prune({
+    cniVersion: to as Result020["cniVersion"],
+    ...(ip4 ? { ip4 } : {}),
+    ...(ip6 ? { ip6 } : {}),
+    dns: copyDns(from.dns),
+  });
 }
 
 /** The one conversion table: every (from family, to family) pair, nothing registered elsewhere. */

@@ -42,7 +42,9 @@ export class CniError extends Error {
 
   /** Go skel's shape: code, msg, details (omitted when empty). */
   toJSON(): CniErrorJson {
-    return this.details ? { code: this.code, msg: this.msg, details: this.details } : { code: this.code, msg: this.msg };
+    return this.details
+      ? { code: this.code, msg: this.msg, details: this.details }
+      : { code: this.code, msg: this.msg };
   }
 }
 

@@ -7,7 +7,16 @@ import type { Result040, Result100 } from "./result.ts";
 // The reference test result (pkg/types/100 types_test testResult), built here by hand.
 const REF: Result100 = {
   cniVersion: "1.1.0",
-  interfaces: [{ name: "eth0", mac: "00:11:22:33:44:55", mtu: 1500, sandbox: "/proc/3553/ns/net", pciID: "8086:9a01", socketPath: "/path/to/vhost/fd" }],
+  interfaces: [
+    {
+      name: "eth0",
+      mac: "00:11:22:33:44:55",
+      mtu: 1500,
+      sandbox: "/proc/3553/ns/net",
+      pciID: "8086:9a01",
+      socketPath: "/path/to/vhost/fd",
+    },
+  ],
   ips: [
     { interface: 0, address: "1.2.3.30/24", gateway: "1.2.3.1" },
     { interface: 0, address: "abcd:1234:ffff::cdde/64", gateway: "abcd:1234:ffff::1" },
@@ -16,7 +25,12 @@ const REF: Result100 = {
     { dst: "15.5.6.0/24", gw: "15.5.6.8" },
     { dst: "1111:dddd::/80", gw: "1111:dddd::aaaa" },
   ],
-  dns: { nameservers: ["1.2.3.4", "1::cafe"], domain: "acompany.com", search: ["somedomain.com", "otherdomain.net"], options: ["foo", "bar"] },
+  dns: {
+    nameservers: ["1.2.3.4", "1::cafe"],
+    domain: "acompany.com",
+    search: ["somedomain.com", "otherdomain.net"],
+    options: ["foo", "bar"],
+  },
 };
 
 const DNS_040 = `    "dns": {
@@ -155,7 +169,10 @@ ${DNS_040}
   });
 
   it("keeps interface index 0 and omits an unset index", () => {
-    const r: Result100 = { cniVersion: "1.0.0", ips: [{ address: "10.1.2.3/24", interface: 0 }, { address: "10.1.2.4/24" }] };
+    const r: Result100 = {
+      cniVersion: "1.0.0",
+      ips: [{ address: "10.1.2.3/24", interface: 0 }, { address: "10.1.2.4/24" }],
+    };
     expect(formatResult(r)).toBe(`{
     "cniVersion": "1.0.0",
     "ips": [
@@ -170,8 +187,12 @@ ${DNS_040}
 }`);
   });
 
-  it("omits an empty dns block in 1.x but always prints \"dns\": {} in 0.x", () => {
-    const r100: Result100 = { cniVersion: "1.1.0", ips: [{ address: "10.1.2.3/24" }], dns: { nameservers: [], search: [] } };
+  it('omits an empty dns block in 1.x but always prints "dns": {} in 0.x', () => {
+    const r100: Result100 = {
+      cniVersion: "1.1.0",
+      ips: [{ address: "10.1.2.3/24" }],
+      dns: { nameservers: [], search: [] },
+    };
     expect(formatResult(r100)).not.toContain("dns");
     const r040: Result040 = { cniVersion: "0.4.0", ips: [{ version: "4", address: "10.1.2.3/24" }] };
     expect(formatResult(r040)).toBe(`{
@@ -196,7 +217,10 @@ ${DNS_040}
   it("omits zero mtu/advmss/priority but prints table and scope 0, in Go field order for 0.x", () => {
     const r: Result040 = {
       cniVersion: "0.3.1",
-      routes: [{ dst: "10.0.0.0/8", gw: "", mtu: 0, advmss: 0, priority: 0, table: 0, scope: 0 }, { dst: "10.1.0.0/16", scope: 253, priority: 5, advmss: 1360, mtu: 9000, gw: "10.0.0.1" }],
+      routes: [
+        { dst: "10.0.0.0/8", gw: "", mtu: 0, advmss: 0, priority: 0, table: 0, scope: 0 },
+        { dst: "10.1.0.0/16", scope: 253, priority: 5, advmss: 1360, mtu: 9000, gw: "10.0.0.1" },
+      ],
     };
     expect(formatResult(r)).toBe(`{
     "cniVersion": "0.3.1",
@@ -256,7 +280,11 @@ ${DNS_040}
   });
 
   it("prints a lone UTF-16 surrogate as U+FFFD, as Go does after decoding \\ud800 (differential test found it printed as \\ud800)", () => {
-    const out = formatResult(parseResult('{"cniVersion":"0.4.0","interfaces":[{"name":"a\\ud800b\\udc00"}],"dns":{"domain":"\\ud83d\\ude00"}}'));
+    const out = formatResult(
+      parseResult(
+        '{"cniVersion":"0.4.0","interfaces":[{"name":"a\\ud800b\\udc00"}],"dns":{"domain":"\\ud83d\\ude00"}}',
+      ),
+    );
     expect(out).toContain(`"name": "a\ufffdb\ufffd"`);
     expect(out).toContain(`"domain": "\u{1f600}"`);
   });

@@ -9,12 +9,27 @@
  *   - addresses in canonical form (Go's net.IP/IPNet String), HTML characters escaped as Go does.
  */
 import { normalizeCIDR, normalizeIP } from "../../net/ip.ts";
-import { familyOf, isDnsEmpty, type AnyResult, type Dns, type Result020, type Result040, type Result100, type Route } from "./result.ts";
+import {
+  familyOf,
+  isDnsEmpty,
+  type AnyResult,
+  type Dns,
+  type Result020,
+  type Result040,
+  type Result100,
+  type Route,
+} from "./result.ts";
 
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };
 
-const GO_ESCAPES: Readonly<Record<string, string>> = { "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029" };
+const GO_ESCAPES: Readonly<Record<string, string>> = {
+  "<": "\\u003c",
+  ">": "\\u003e",
+  "&": "\\u0026",
+  "\u2028": "\\u2028",
+  "\u2029": "\\u2029",
+};
 
 /** Go holds strings as UTF-8: a lone UTF-16 surrogate (from a "\ud800" escape) becomes U+FFFD. */
 const wellFormed = (_key: string, v: unknown): unknown => (typeof v === "string" ? v.toWellFormed() : v);
@@ -41,7 +56,8 @@ function obj(entries: ReadonlyArray<readonly [string, Json | undefined]>): Obj {
 
 const str = (s: string | undefined): string | undefined => (s ? s : undefined);
 const nonZero = (n: number | undefined): number | undefined => (n ? n : undefined);
-const list = <T>(xs: readonly T[] | undefined, f: (x: T) => Json): Json[] | undefined => (xs?.length ? xs.map(f) : undefined);
+const list = <T>(xs: readonly T[] | undefined, f: (x: T) => Json): Json[] | undefined =>
+  xs?.length ? xs.map(f) : undefined;
 
 function dnsJson(d: Dns | undefined): Obj {
   return obj([
@@ -66,18 +82,42 @@ function routeJson(r: Route): Obj {
 
 function json020(r: Result020): Obj {
   const cfg = (c: Result020["ip4"]): Obj | undefined =>
-    c && obj([["ip", cidr(c.ip)], ["gateway", c.gateway ? ip(c.gateway) : undefined], ["routes", list(c.routes, routeJson)]]);
-  return obj([["cniVersion", str(r.cniVersion)], ["ip4", cfg(r.ip4)], ["ip6", cfg(r.ip6)], ["dns", dnsJson(r.dns)]]);
+    c &&
+    obj([
+      ["ip", cidr(c.ip)],
+      ["gateway", c.gateway ? ip(c.gateway) : undefined],
+      ["routes", list(c.routes, routeJson)],
+    ]);
+  return obj([
+    ["cniVersion", str(r.cniVersion)],
+    ["ip4", cfg(r.ip4)],
+    ["ip6", cfg(r.ip6)],
+    ["dns", dnsJson(r.dns)],
+  ]);
 }
 
 function json040(r: Result040): Obj {
   return obj([
     ["cniVersion", str(r.cniVersion)],
-    ["interfaces", list(r.interfaces, (i) => obj([["name", i.name], ["mac", str(i.mac)], ["sandbox", str(i.sandbox)]]))],
+    [
+      "interfaces",
+      list(r.interfaces, (i) =>
+        obj([
+          ["name", i.name],
+          ["mac", str(i.mac)],
+          ["sandbox", str(i.sandbox)],
+        ]),
+      ),
+    ],
     [
       "ips",
       list(r.ips, (i) =>
-        obj([["version", i.version], ["interface", i.interface], ["address", cidr(i.address)], ["gateway", i.gateway ? ip(i.gateway) : undefined]]),
+        obj([
+          ["version", i.version],
+          ["interface", i.interface],
+          ["address", cidr(i.address)],
+          ["gateway", i.gateway ? ip(i.gateway) : undefined],
+        ]),
       ),
     ],
     ["routes", list(r.routes, routeJson)],
@@ -98,7 +138,16 @@ function json100(r: Result100): Obj {
   return obj([
     ["cniVersion", str(r.cniVersion)],
     ["interfaces", list(r.interfaces, iface)],
-    ["ips", list(r.ips, (i) => obj([["interface", i.interface], ["address", cidr(i.address)], ["gateway", i.gateway ? ip(i.gateway) : undefined]]))],
+    [
+      "ips",
+      list(r.ips, (i) =>
+        obj([
+          ["interface", i.interface],
+          ["address", cidr(i.address)],
+          ["gateway", i.gateway ? ip(i.gateway) : undefined],
+        ]),
+      ),
+    ],
     ["routes", list(r.routes, routeJson)],
     ["dns", isDnsEmpty(r.dns) ? undefined : dnsJson(r.dns)],
   ]);

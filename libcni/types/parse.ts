@@ -11,7 +11,10 @@ import { toResult100 } from "./convert.ts";
 import { canonicalize, decodeWith, describeValue, getField, isObject, schemaIssue } from "../validate/index.ts";
 import { DEFAULT_VERSION } from "../version.ts";
 
-const SCHEMA = { "020": "result020", "040": "result040", "100": "result100" } as const satisfies Record<ResultFamily, string>;
+const SCHEMA = { "020": "result020", "040": "result040", "100": "result100" } as const satisfies Record<
+  ResultFamily,
+  string
+>;
 
 const decodeError = (msg: string, details = ""): CniError => new CniError(ErrorCode.DecodingFailure, msg, details);
 
@@ -34,13 +37,18 @@ type Fixer = (s: string, path: string) => string | undefined;
 
 const fixCidr: Fixer = (s, path) => {
   const n = normalizeCIDR(s);
-  if (n === undefined) throw decodeError(`invalid CIDR address: ${s}`, `"${path}" must be an IP address with a prefix length, e.g. "10.1.2.3/24"`);
+  if (n === undefined)
+    throw decodeError(
+      `invalid CIDR address: ${s}`,
+      `"${path}" must be an IP address with a prefix length, e.g. "10.1.2.3/24"`,
+    );
   return n;
 };
 const fixIp: Fixer = (s, path) => {
   if (s === "") return undefined;
   const n = normalizeIP(s);
-  if (n === undefined) throw decodeError(`invalid IP address: ${s}`, `"${path}" must be an IP address, e.g. "10.1.2.1"`);
+  if (n === undefined)
+    throw decodeError(`invalid IP address: ${s}`, `"${path}" must be an IP address, e.g. "10.1.2.1"`);
   return n;
 };
 
@@ -141,7 +149,10 @@ function checkIntegers(family: ResultFamily, r: Record<string, unknown>, fits: (
 export function createResult(creatorVersion: string, obj: Readonly<Record<string, unknown>>): AnyResult {
   const family = familyOf(creatorVersion);
   if (!family) {
-    throw decodeError(`unsupported CNI result version ${JSON.stringify(creatorVersion)}`, "use one of 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0");
+    throw decodeError(
+      `unsupported CNI result version ${JSON.stringify(creatorVersion)}`,
+      "use one of 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0",
+    );
   }
   const r = canonicalize(SCHEMA[family], obj, { fold: true, keepUnknown: false }) as Record<string, unknown>;
   nullStringsToEmpty(r["dns"]);
@@ -209,11 +220,23 @@ export interface VersionInfo {
  */
 export function decodeVersionInfo(raw: unknown): VersionInfo {
   const obj = asJsonObject(raw, "version info");
-  const r = decodeWith("versionInfo", obj, { code: ErrorCode.DecodingFailure, fold: true, keepUnknown: false, prefix: "decoding version info: " });
+  const r = decodeWith("versionInfo", obj, {
+    code: ErrorCode.DecodingFailure,
+    fold: true,
+    keepUnknown: false,
+    prefix: "decoding version info: ",
+  });
   const cniVersion = typeof r["cniVersion"] === "string" ? r["cniVersion"] : "";
-  if (cniVersion === "") throw decodeError("decoding version info: missing field cniVersion", "the plugin's VERSION output has no cniVersion");
+  if (cniVersion === "")
+    throw decodeError(
+      "decoding version info: missing field cniVersion",
+      "the plugin's VERSION output has no cniVersion",
+    );
   const supported = Array.isArray(r["supportedVersions"]) ? (r["supportedVersions"] as string[]) : [];
   if (supported.length > 0) return { cniVersion, supportedVersions: supported };
   if (cniVersion === "0.2.0") return { cniVersion, supportedVersions: ["0.1.0", "0.2.0"] };
-  throw decodeError("decoding version info: missing field supportedVersions", "the plugin's VERSION output lists no supportedVersions");
+  throw decodeError(
+    "decoding version info: missing field supportedVersions",
+    "the plugin's VERSION output lists no supportedVersions",
+  );
 }

@@ -26,18 +26,33 @@ describe("schema checks", () => {
   });
 
   it("canonicalize keys case-insensitively only when asked, dropping nulls of known keys", () => {
-    expect(canonicalize("versionInfo", { CNIVERSION: "1.0.0", other: 1 }, { fold: true, keepUnknown: false })).toEqual({ cniVersion: "1.0.0" });
-    expect(canonicalize("conflist", { Name: "x", name: "y" }, { fold: false, keepUnknown: true })).toEqual({ name: "y", Name: "x" });
-    expect(canonicalize("netconf", { name: null, type: "t" }, { fold: true, keepUnknown: true })).toEqual({ type: "t" });
+    expect(canonicalize("versionInfo", { CNIVERSION: "1.0.0", other: 1 }, { fold: true, keepUnknown: false })).toEqual({
+      cniVersion: "1.0.0",
+    });
+    expect(canonicalize("conflist", { Name: "x", name: "y" }, { fold: false, keepUnknown: true })).toEqual({
+      name: "y",
+      Name: "x",
+    });
+    expect(canonicalize("netconf", { name: null, type: "t" }, { fold: true, keepUnknown: true })).toEqual({
+      type: "t",
+    });
   });
 
   it("throw the requested code with a prefix and hint", () => {
     try {
-      decodeWith("netconf", { mtu: 1, type: 5 }, { code: 7, fold: true, keepUnknown: true, prefix: "bad config: ", hint: "fix it" });
+      decodeWith(
+        "netconf",
+        { mtu: 1, type: 5 },
+        { code: 7, fold: true, keepUnknown: true, prefix: "bad config: ", hint: "fix it" },
+      );
       throw new Error("no error");
     } catch (e) {
       expect(e).toBeInstanceOf(CniError);
-      expect((e as CniError).toJSON()).toEqual({ code: 7, msg: 'bad config: "type" must be a string, got 5', details: "fix it" });
+      expect((e as CniError).toJSON()).toEqual({
+        code: 7,
+        msg: 'bad config: "type" must be a string, got 5',
+        details: "fix it",
+      });
     }
   });
 });

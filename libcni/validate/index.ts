@@ -57,7 +57,7 @@ const TYPE_NAMES: Readonly<Record<string, string>> = {
   boolean: "a boolean",
   object: "an object",
   array: "an array",
-  "boolean,string": "a boolean or the string \"true\"/\"false\"",
+  "boolean,string": 'a boolean or the string "true"/"false"',
 };
 
 function issueOf(e: ValidationError, data: unknown): SchemaIssue {
@@ -65,7 +65,10 @@ function issueOf(e: ValidationError, data: unknown): SchemaIssue {
   const where = path === "" ? "the document" : `"${path}"`;
   if (e.keyword === "type") {
     const t = String(e.params["type"]);
-    return { path, message: `${where} must be ${TYPE_NAMES[t] ?? t}, got ${describeValue(dataAt(data, e.instancePath))}` };
+    return {
+      path,
+      message: `${where} must be ${TYPE_NAMES[t] ?? t}, got ${describeValue(dataAt(data, e.instancePath))}`,
+    };
   }
   if (e.keyword === "required") {
     const missing = String(e.params["missingProperty"]);

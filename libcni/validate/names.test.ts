@@ -23,14 +23,22 @@ describe("name rules", () => {
   it("reject container IDs with code 3 when empty and code 4 with the ID in details when malformed", () => {
     expect(caught(() => validateContainerID(""))?.toJSON()).toMatchObject({ code: 3, msg: "missing containerID" });
     const e = caught(() => validateContainerID("some-%%container-id"));
-    expect([e?.code, e?.msg, e?.details.startsWith("some-%%container-id")]).toEqual([4, "invalid characters in containerID", true]);
+    expect([e?.code, e?.msg, e?.details.startsWith("some-%%container-id")]).toEqual([
+      4,
+      "invalid characters in containerID",
+      true,
+    ]);
     expect(caught(() => validateContainerID("-abc"))?.code).toBe(4);
   });
 
   it("reject network names with code 7", () => {
     expect(caught(() => validateNetworkName(""))?.msg).toBe("missing network name:");
     const e = caught(() => validateNetworkName("te%%st"));
-    expect([e?.code, e?.msg, e?.details.startsWith("te%%st")]).toEqual([7, "invalid characters found in network name", true]);
+    expect([e?.code, e?.msg, e?.details.startsWith("te%%st")]).toEqual([
+      7,
+      "invalid characters found in network name",
+      true,
+    ]);
   });
 
   it.each([
@@ -51,6 +59,10 @@ describe("name rules", () => {
 
   it("accept 15-byte interface names and keep the reference details for long ones", () => {
     expect(caught(() => validateInterfaceName("a".repeat(15)))).toBeUndefined();
-    expect(caught(() => validateInterfaceName("a".repeat(16)))?.details.startsWith("interface name should be less than 16 characters")).toBe(true);
+    expect(
+      caught(() => validateInterfaceName("a".repeat(16)))?.details.startsWith(
+        "interface name should be less than 16 characters",
+      ),
+    ).toBe(true);
   });
 });

@@ -13,17 +13,31 @@ export const MAX_IFNAME_LENGTH = 15;
 
 /** Empty -> code 3 "missing containerID"; bad characters -> code 4 "invalid characters in containerID". */
 export function validateContainerID(id: string): void {
-  if (id === "") throw new CniError(ErrorCode.UnknownContainer, "missing containerID", "set CNI_CONTAINERID to the container's ID");
+  if (id === "")
+    throw new CniError(ErrorCode.UnknownContainer, "missing containerID", "set CNI_CONTAINERID to the container's ID");
   if (!NAME_CHARS.test(id)) {
-    throw new CniError(ErrorCode.InvalidEnvironmentVariables, "invalid characters in containerID", `${id} (a container ID must ${NAME_RULE})`);
+    throw new CniError(
+      ErrorCode.InvalidEnvironmentVariables,
+      "invalid characters in containerID",
+      `${id} (a container ID must ${NAME_RULE})`,
+    );
   }
 }
 
 /** Empty -> code 7 "missing network name:"; bad characters -> code 7 "invalid characters found in network name". */
 export function validateNetworkName(name: string): void {
-  if (name === "") throw new CniError(ErrorCode.InvalidNetworkConfig, "missing network name:", "set \"name\" in the network configuration");
+  if (name === "")
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      "missing network name:",
+      'set "name" in the network configuration',
+    );
   if (!NAME_CHARS.test(name)) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, "invalid characters found in network name", `${name} (a network name must ${NAME_RULE})`);
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      "invalid characters found in network name",
+      `${name} (a network name must ${NAME_RULE})`,
+    );
   }
 }
 
@@ -38,10 +52,16 @@ export function validateInterfaceName(name: string): void {
   if (name === "") bad("interface name is empty", "set CNI_IFNAME, e.g. eth0");
   const bytes = Buffer.byteLength(name, "utf8");
   if (bytes > MAX_IFNAME_LENGTH) {
-    bad("interface name is too long", `interface name should be less than ${MAX_IFNAME_LENGTH + 1} characters; "${name}" has ${bytes}`);
+    bad(
+      "interface name is too long",
+      `interface name should be less than ${MAX_IFNAME_LENGTH + 1} characters; "${name}" has ${bytes}`,
+    );
   }
   if (name === "." || name === "..") bad("interface name is . or ..", `"${name}" is reserved; use a name such as eth0`);
   if (name.includes("/") || name.includes(":") || SPACE.test(name)) {
-    bad("interface name contains / or : or whitespace characters", `${JSON.stringify(name)}: remove the '/', ':' or whitespace`);
+    bad(
+      "interface name contains / or : or whitespace characters",
+      `${JSON.stringify(name)}: remove the '/', ':' or whitespace`,
+    );
   }
 }

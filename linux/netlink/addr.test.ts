@@ -14,7 +14,15 @@ function body(r: NlRequest): Uint8Array {
 
 describe("address messages", () => {
   it("decodes a kernel IPv4 address with its broadcast and label", () => {
-    expect(decodeAddress(kernelMessage("addr4", RTM.NEWADDR))).toMatchObject({ family: 4, ip: "192.0.2.1", prefixLen: 24, broadcast: "192.0.2.255", label: "vb1", scope: 0, permanent: true });
+    expect(decodeAddress(kernelMessage("addr4", RTM.NEWADDR))).toMatchObject({
+      family: 4,
+      ip: "192.0.2.1",
+      prefixLen: 24,
+      broadcast: "192.0.2.255",
+      label: "vb1",
+      scope: 0,
+      permanent: true,
+    });
   });
 
   it("decodes a kernel IPv6 address added without DAD", () => {
@@ -36,9 +44,19 @@ describe("address messages", () => {
   });
 
   it("omits the broadcast for /31 and /32 and when told 'none', and uses a given one", () => {
-    expect(Attrs.parse(body(addAddrRequest(3, { cidr: "10.244.1.0/32" }, false, "x")), 8).has(IFA.BROADCAST)).toBe(false);
-    expect(Attrs.parse(body(addAddrRequest(3, { cidr: "10.244.1.1/24", broadcast: "none" }, false, "x")), 8).has(IFA.BROADCAST)).toBe(false);
-    expect([...(Attrs.parse(body(addAddrRequest(3, { cidr: "10.244.1.1/24", broadcast: "10.244.1.7" }, false, "x")), 8).get(IFA.BROADCAST) ?? [])]).toEqual([10, 244, 1, 7]);
+    expect(Attrs.parse(body(addAddrRequest(3, { cidr: "10.244.1.0/32" }, false, "x")), 8).has(IFA.BROADCAST)).toBe(
+      false,
+    );
+    expect(
+      Attrs.parse(body(addAddrRequest(3, { cidr: "10.244.1.1/24", broadcast: "none" }, false, "x")), 8).has(
+        IFA.BROADCAST,
+      ),
+    ).toBe(false);
+    expect([
+      ...(Attrs.parse(body(addAddrRequest(3, { cidr: "10.244.1.1/24", broadcast: "10.244.1.7" }, false, "x")), 8).get(
+        IFA.BROADCAST,
+      ) ?? []),
+    ]).toEqual([10, 244, 1, 7]);
   });
 
   it("gives loopback addresses host scope and sets IPv6 NODAD", () => {

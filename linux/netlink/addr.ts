@@ -59,7 +59,11 @@ export interface AddrOptions {
 }
 
 function ifaddrmsg(w: NlWriter, family: number, prefixLen: number, flags: number, scope: number, index: number): void {
-  w.u8(family).u8(prefixLen).u8(flags & 0xff).u8(scope).u32(index);
+  w.u8(family)
+    .u8(prefixLen)
+    .u8(flags & 0xff)
+    .u8(scope)
+    .u32(index);
 }
 
 export function decodeAddress(m: NlMessage): Address {

@@ -63,7 +63,12 @@ describe("netlink attributes", () => {
   });
   it("reads IPv4 and MAC attributes in place, at any offset of a larger buffer, and nested sets lazily", () => {
     const inner = new NlWriter().attrU32(1, 1400).finish();
-    const body = new NlWriter().attr(1, new Uint8Array([10, 244, 2, 0])).attr(2, new Uint8Array([0x0e, 0, 0xab, 1, 2, 0xff])).attr(3, inner).attr(4, new Uint8Array([1, 2, 3])).finish();
+    const body = new NlWriter()
+      .attr(1, new Uint8Array([10, 244, 2, 0]))
+      .attr(2, new Uint8Array([0x0e, 0, 0xab, 1, 2, 0xff]))
+      .attr(3, inner)
+      .attr(4, new Uint8Array([1, 2, 3]))
+      .finish();
     const big = new Uint8Array(body.byteLength + 12);
     big.set(body, 12);
     const a = Attrs.parse(big.subarray(4), 8);
@@ -76,7 +81,13 @@ describe("netlink attributes", () => {
     expect(a.list.map((x) => x.type)).toEqual([1, 2, 3, 4]);
   });
   it("formats IPv4 attributes as flat text, with a prefix length as a CIDR, from the shortest to the longest", () => {
-    const a = Attrs.parse(new NlWriter().attr(1, new Uint8Array([0, 0, 0, 0])).attr(2, new Uint8Array([255, 255, 255, 255])).attr(3, new Uint8Array([10, 9, 100, 199])).finish());
+    const a = Attrs.parse(
+      new NlWriter()
+        .attr(1, new Uint8Array([0, 0, 0, 0]))
+        .attr(2, new Uint8Array([255, 255, 255, 255]))
+        .attr(3, new Uint8Array([10, 9, 100, 199]))
+        .finish(),
+    );
     expect(a.ipv4(1)).toBe("0.0.0.0");
     expect(a.ipv4(1, 0)).toBe("0.0.0.0/0");
     expect(a.ipv4(2, 32)).toBe("255.255.255.255/32");

@@ -9,11 +9,21 @@ describe("bridge VLAN netlink requests", () => {
   it("encodes `bridge vlan add vid 100 pvid untagged master` for ifindex 7 like iproute2", () => {
     const msg = encodeMessage(bridgeVlanRequest("add", 7, { vid: 100, pvid: true, untagged: true }, "veth0"), 5, 1);
     expect(hex(msg)).toBe(
-      "34000000" + "1300" + "0500" + "01000000" + "00000000" + // nlmsghdr: len 52, RTM_SETLINK, flags, seq 1, pid 0
-        "07000000" + "07000000" + "00000000" + "00000000" + // ifinfomsg: AF_BRIDGE, index 7
+      "34000000" +
+        "1300" +
+        "0500" +
+        "01000000" +
+        "00000000" + // nlmsghdr: len 52, RTM_SETLINK, flags, seq 1, pid 0
+        "07000000" +
+        "07000000" +
+        "00000000" +
+        "00000000" + // ifinfomsg: AF_BRIDGE, index 7
         "14001a00" + // IFLA_AF_SPEC, len 20
-        "06000000" + "01000000" + // IFLA_BRIDGE_FLAGS = MASTER (u16, padded)
-        "08000200" + "0600" + "6400", // IFLA_BRIDGE_VLAN_INFO {flags PVID|UNTAGGED, vid 100}
+        "06000000" +
+        "01000000" + // IFLA_BRIDGE_FLAGS = MASTER (u16, padded)
+        "08000200" +
+        "0600" +
+        "6400", // IFLA_BRIDGE_VLAN_INFO {flags PVID|UNTAGGED, vid 100}
     );
   });
 
@@ -36,7 +46,13 @@ describe("bridge VLAN netlink requests", () => {
       });
       return { type: 16, flags: 0, seq: 1, pid: 0, body: w.finish() };
     };
-    const msgs = [body(3, [[6, 1]]), body(7, [[6, 100], [0, 200]])];
+    const msgs = [
+      body(3, [[6, 1]]),
+      body(7, [
+        [6, 100],
+        [0, 200],
+      ]),
+    ];
     expect(decodeBridgeVlans(msgs, 7)).toEqual([
       { vid: 100, pvid: true, untagged: true },
       { vid: 200, pvid: false, untagged: false },

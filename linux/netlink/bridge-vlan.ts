@@ -73,7 +73,11 @@ export function decodeBridgeVlans(msgs: readonly NlMessage[], index: number): Br
       if (info.byteLength < 4) continue;
       const iv = new DataView(info.buffer, info.byteOffset, info.byteLength);
       const flags = iv.getUint16(0, true);
-      out.push({ vid: iv.getUint16(2, true), pvid: (flags & BRIDGE_VLAN_INFO_PVID) !== 0, untagged: (flags & BRIDGE_VLAN_INFO_UNTAGGED) !== 0 });
+      out.push({
+        vid: iv.getUint16(2, true),
+        pvid: (flags & BRIDGE_VLAN_INFO_PVID) !== 0,
+        untagged: (flags & BRIDGE_VLAN_INFO_UNTAGGED) !== 0,
+      });
     }
   }
   return out;

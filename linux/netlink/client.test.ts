@@ -76,7 +76,12 @@ describe("RtnetlinkClient", () => {
 
   it("resolves `dev` of a route to RTA_OIF", () => {
     const t = kernel();
-    new RtnetlinkClient(new NetlinkSocket(t)).replaceRoute({ dst: "10.244.2.0/24", gateway: "10.244.2.0", dev: "eth0", onlink: true });
+    new RtnetlinkClient(new NetlinkSocket(t)).replaceRoute({
+      dst: "10.244.2.0/24",
+      gateway: "10.244.2.0",
+      dev: "eth0",
+      onlink: true,
+    });
     const req = t.sent[1];
     expect(req?.type).toBe(RTM.NEWROUTE);
     expect(Buffer.from(req?.body ?? []).includes(Buffer.from([8, 0, RTA.OIF, 0, 2, 0, 0, 0]))).toBe(true);

@@ -1,7 +1,28 @@
 import { describe, expect, it } from "vitest";
 import { Attrs } from "./attrs.ts";
-import { AF_BRIDGE, IFF_PROMISC, IFF_UP, IFLA, IFLA_BRPORT, IFLA_INFO, IFLA_VXLAN, NLM_F_CREATE, NLM_F_EXCL, RTM, VETH_INFO_PEER } from "./constants.ts";
-import { createBridgeRequest, createVethRequest, createVxlanRequest, decodeLink, deleteLinkRequest, getLinkRequest, setBridgePortRequest, setLinkRequest } from "./link.ts";
+import {
+  AF_BRIDGE,
+  IFF_PROMISC,
+  IFF_UP,
+  IFLA,
+  IFLA_BRPORT,
+  IFLA_INFO,
+  IFLA_VXLAN,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  RTM,
+  VETH_INFO_PEER,
+} from "./constants.ts";
+import {
+  createBridgeRequest,
+  createVethRequest,
+  createVxlanRequest,
+  decodeLink,
+  deleteLinkRequest,
+  getLinkRequest,
+  setBridgePortRequest,
+  setLinkRequest,
+} from "./link.ts";
 import { encodeMessage, splitMessages, type NlRequest } from "./message.ts";
 import { kernelMessage } from "../testing/kernel-messages.ts";
 
@@ -11,13 +32,28 @@ function roundTrip(r: NlRequest): { family: number; index: number; flags: number
   const [m] = splitMessages(bytes, bytes.byteLength);
   if (!m) throw new Error("no message");
   const dv = new DataView(m.body.buffer, m.body.byteOffset);
-  return { family: m.body[0] ?? -1, index: dv.getInt32(4, true), flags: dv.getUint32(8, true), change: dv.getUint32(12, true), attrs: Attrs.parse(m.body, 16) };
+  return {
+    family: m.body[0] ?? -1,
+    index: dv.getInt32(4, true),
+    flags: dv.getUint32(8, true),
+    change: dv.getUint32(12, true),
+    attrs: Attrs.parse(m.body, 16),
+  };
 }
 
 describe("link messages", () => {
   it("decodes a kernel veth bridge port: name, kind, MTU, MAC, peer, master and hairpin", () => {
     const l = decodeLink(kernelMessage("veth", RTM.NEWLINK));
-    expect(l).toMatchObject({ name: "vb0", kind: "veth", type: 1, mtu: 1450, mac: "02:00:00:00:00:0b", up: true, operState: "up", slaveKind: "bridge" });
+    expect(l).toMatchObject({
+      name: "vb0",
+      kind: "veth",
+      type: 1,
+      mtu: 1450,
+      mac: "02:00:00:00:00:0b",
+      up: true,
+      operState: "up",
+      slaveKind: "bridge",
+    });
     expect(l.bridgePort).toMatchObject({ hairpin: true, learning: true, isolated: false });
     expect(l.masterIndex).toBeGreaterThan(0);
     expect(l.parentIndex).toBeGreaterThan(0);
@@ -27,16 +63,34 @@ describe("link messages", () => {
   it("decodes a kernel vxlan device's VNI, local address, underlay, port and learning", () => {
     const l = decodeLink(kernelMessage("vxlan", RTM.NEWLINK));
     expect(l).toMatchObject({ name: "vx1", kind: "vxlan", mac: "02:00:00:00:00:0c" });
-    expect(l.vxlan).toMatchObject({ vni: 1, local: "192.0.2.1", port: 8472, learning: false, gbp: false, ttl: 64, l2miss: false, l3miss: false });
+    expect(l.vxlan).toMatchObject({
+      vni: 1,
+      local: "192.0.2.1",
+      port: 8472,
+      learning: false,
+      gbp: false,
+      ttl: 64,
+      l2miss: false,
+      l3miss: false,
+    });
     expect(l.vxlan?.underlayIndex).toBeGreaterThan(0);
   });
 
   it("decodes a kernel bridge with vlan filtering off", () => {
-    expect(decodeLink(kernelMessage("bridge", RTM.NEWLINK))).toMatchObject({ name: "br0", kind: "bridge", bridge: { vlanFiltering: false } });
+    expect(decodeLink(kernelMessage("bridge", RTM.NEWLINK))).toMatchObject({
+      name: "br0",
+      kind: "bridge",
+      bridge: { vlanFiltering: false },
+    });
   });
 
   it("creates a veth with its peer nested in VETH_INFO_PEER, placed by IFLA_NET_NS_FD, inheriting the MTU", () => {
-    const r = createVethRequest({ name: "eth0", mtu: 1450, mac: "02:00:00:00:00:01", peer: { name: "veth1234", netnsFd: 7 } });
+    const r = createVethRequest({
+      name: "eth0",
+      mtu: 1450,
+      mac: "02:00:00:00:00:01",
+      peer: { name: "veth1234", netnsFd: 7 },
+    });
     expect(r.type).toBe(RTM.NEWLINK);
     expect(r.flags).toBe(NLM_F_CREATE | NLM_F_EXCL);
     expect(r.op).toBe("RTM_NEWLINK veth eth0 peer veth1234");
@@ -55,7 +109,18 @@ describe("link messages", () => {
   });
 
   it("creates a vxlan with flannel's options: VNI, local, underlay, port in network order, learning off, GBP flag", () => {
-    const { attrs } = roundTrip(createVxlanRequest({ name: "flannel.1", vni: 1, local: "192.0.2.1", underlayIndex: 3, port: 8472, gbp: true, ttl: 64, mtu: 1450 }));
+    const { attrs } = roundTrip(
+      createVxlanRequest({
+        name: "flannel.1",
+        vni: 1,
+        local: "192.0.2.1",
+        underlayIndex: 3,
+        port: 8472,
+        gbp: true,
+        ttl: 64,
+        mtu: 1450,
+      }),
+    );
     const d = attrs.nested(IFLA.LINKINFO)?.nested(IFLA_INFO.DATA);
     expect(d?.u32(IFLA_VXLAN.ID)).toBe(1);
     expect([...(d?.get(IFLA_VXLAN.LOCAL) ?? [])]).toEqual([192, 0, 2, 1]);
@@ -74,8 +139,17 @@ describe("link messages", () => {
   });
 
   it("sets vlan_filtering on a bridge only when asked", () => {
-    expect(roundTrip(createBridgeRequest({ name: "cni0" })).attrs.nested(IFLA.LINKINFO)?.has(IFLA_INFO.DATA)).toBe(false);
-    expect(roundTrip(createBridgeRequest({ name: "cni0", vlanFiltering: true })).attrs.nested(IFLA.LINKINFO)?.nested(IFLA_INFO.DATA)?.u8(7)).toBe(1);
+    expect(
+      roundTrip(createBridgeRequest({ name: "cni0" }))
+        .attrs.nested(IFLA.LINKINFO)
+        ?.has(IFLA_INFO.DATA),
+    ).toBe(false);
+    expect(
+      roundTrip(createBridgeRequest({ name: "cni0", vlanFiltering: true }))
+        .attrs.nested(IFLA.LINKINFO)
+        ?.nested(IFLA_INFO.DATA)
+        ?.u8(7),
+    ).toBe(1);
   });
 
   it("changes only the flags it is asked to: up sets IFF_UP in flags and change, promisc off clears IFF_PROMISC", () => {

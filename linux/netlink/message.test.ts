@@ -6,7 +6,11 @@ import { decodeError, encodeMessage, splitMessages } from "./message.ts";
 
 describe("netlink message framing", () => {
   it("writes the 16-byte header with the total length, type, flags and sequence", () => {
-    const m = encodeMessage({ type: 18, fill: (w) => w.u8(0).u8(0).u16(0).i32(1).u32(0).u32(0) }, NLM_F_REQUEST | NLM_F_ACK, 42);
+    const m = encodeMessage(
+      { type: 18, fill: (w) => w.u8(0).u8(0).u16(0).i32(1).u32(0).u32(0) },
+      NLM_F_REQUEST | NLM_F_ACK,
+      42,
+    );
     const dv = new DataView(m.buffer);
     expect(m.byteLength).toBe(32);
     expect(dv.getUint32(0, true)).toBe(32);
@@ -46,6 +50,9 @@ describe("netlink message framing", () => {
     const w = new NlWriter();
     w.i32(-22).u32(20).u16(16).u16(5).u32(9).u32(0).u32(0xdeadbeef).attrStr(1, "bad attr");
     const body = w.finish();
-    expect(decodeError({ type: NLMSG_ERROR, flags: 0x200, seq: 9, pid: 0, body })).toEqual({ errno: 22, extack: "bad attr" });
+    expect(decodeError({ type: NLMSG_ERROR, flags: 0x200, seq: 9, pid: 0, body })).toEqual({
+      errno: 22,
+      extack: "bad attr",
+    });
   });
 });

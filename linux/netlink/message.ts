@@ -3,13 +3,7 @@
  * decoding NLMSG_ERROR (errno + the kernel's extended-ack text). Pure module.
  */
 import { Attrs, NlWriter, align4 } from "./attrs.ts";
-import {
-  NLMSG_ERROR,
-  NLMSG_HDRLEN,
-  NLMSGERR_ATTR_MSG,
-  NLM_F_ACK_TLVS,
-  NLM_F_CAPPED,
-} from "./constants.ts";
+import { NLMSG_ERROR, NLMSG_HDRLEN, NLMSGERR_ATTR_MSG, NLM_F_ACK_TLVS, NLM_F_CAPPED } from "./constants.ts";
 
 /** A request before it gets a sequence number: the verb layers produce these. */
 export interface NlRequest {

@@ -39,7 +39,10 @@ describe("NetlinkMonitor", () => {
   it("drains every queued event without blocking and decodes new/del links", () => {
     const q = new Queue([datagram(linkMsg(RTM.NEWLINK, 5, "flannel.1")), linkMsg(RTM.DELLINK, 5, "flannel.1")]);
     const events = new NetlinkMonitor(q).poll();
-    expect(events.map((e) => (e.kind === "link" ? `${e.action} ${e.link.name}` : e.kind))).toEqual(["new flannel.1", "del flannel.1"]);
+    expect(events.map((e) => (e.kind === "link" ? `${e.action} ${e.link.name}` : e.kind))).toEqual([
+      "new flannel.1",
+      "del flannel.1",
+    ]);
     expect(new NetlinkMonitor(q).poll()).toEqual([]);
   });
 
@@ -52,10 +55,14 @@ describe("NetlinkMonitor", () => {
     const q = new Queue([linkMsg(RTM.DELLINK, 5, "flannel.1")]);
     const ac = new AbortController();
     const seen: string[] = [];
-    await watchEvents(new NetlinkMonitor(q), (evs) => {
-      for (const e of evs) if (e.kind === "link") seen.push(e.link.name);
-      ac.abort();
-    }, { intervalMs: 1, signal: ac.signal });
+    await watchEvents(
+      new NetlinkMonitor(q),
+      (evs) => {
+        for (const e of evs) if (e.kind === "link") seen.push(e.link.name);
+        ac.abort();
+      },
+      { intervalMs: 1, signal: ac.signal },
+    );
     expect(seen).toEqual(["flannel.1"]);
   });
 });

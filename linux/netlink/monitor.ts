@@ -100,17 +100,25 @@ export interface WatchOptions {
 }
 
 /** Poll `monitor` until `signal` aborts, handing each non-empty batch to `onEvents`. */
-export async function watchEvents(monitor: NetlinkMonitor, onEvents: (events: NetEvent[]) => void | Promise<void>, opts: WatchOptions = {}): Promise<void> {
+export async function watchEvents(
+  monitor: NetlinkMonitor,
+  onEvents: (events: NetEvent[]) => void | Promise<void>,
+  opts: WatchOptions = {},
+): Promise<void> {
   const interval = opts.intervalMs ?? 250;
   while (!opts.signal?.aborted) {
     const events = monitor.poll();
     if (events.length > 0) await onEvents(events);
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, interval);
-      opts.signal?.addEventListener("abort", () => {
-        clearTimeout(t);
-        resolve();
-      }, { once: true });
+      opts.signal?.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+        { once: true },
+      );
     });
   }
 }

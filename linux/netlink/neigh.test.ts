@@ -14,11 +14,24 @@ function parse(r: NlRequest): { body: Uint8Array; attrs: Attrs } {
 
 describe("neighbour and FDB messages", () => {
   it("decodes a kernel permanent ARP entry", () => {
-    expect(decodeNeigh(kernelMessage("neigh", RTM.NEWNEIGH))).toMatchObject({ family: 4, ip: "10.244.3.0", mac: "aa:bb:cc:dd:ee:01", permanent: true, states: ["permanent"] });
+    expect(decodeNeigh(kernelMessage("neigh", RTM.NEWNEIGH))).toMatchObject({
+      family: 4,
+      ip: "10.244.3.0",
+      mac: "aa:bb:cc:dd:ee:01",
+      permanent: true,
+      states: ["permanent"],
+    });
   });
 
   it("decodes a kernel vxlan FDB entry with its remote VTEP", () => {
-    expect(decodeNeigh(kernelMessage("fdb", RTM.NEWNEIGH))).toMatchObject({ family: "bridge", mac: "00:00:00:00:00:00", ip: "192.0.2.20", self: true, master: false, permanent: true });
+    expect(decodeNeigh(kernelMessage("fdb", RTM.NEWNEIGH))).toMatchObject({
+      family: "bridge",
+      mac: "00:00:00:00:00:00",
+      ip: "192.0.2.20",
+      self: true,
+      master: false,
+      permanent: true,
+    });
   });
 
   it("replaces a permanent neighbour with NLM_F_CREATE|NLM_F_REPLACE", () => {

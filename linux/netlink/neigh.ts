@@ -140,7 +140,7 @@ export interface FdbSpec {
 
 export function fdbRequest(s: FdbSpec, mode: "add" | "append" | "replace" | "delete", label: string): NlRequest {
   const del = mode === "delete";
-  const ntf = (s.self ?? true ? NTF_SELF : 0) | (s.master ? NTF_MASTER : 0);
+  const ntf = ((s.self ?? true) ? NTF_SELF : 0) | (s.master ? NTF_MASTER : 0);
   const create = mode === "append" ? NLM_F_APPEND : mode === "replace" ? NLM_F_REPLACE : NLM_F_EXCL;
   return {
     type: del ? RTM.DELNEIGH : RTM.NEWNEIGH,

@@ -25,6 +25,7 @@ export interface OpenMonitorOptions extends OpenNetlinkOptions {
 
 /** A NetlinkMonitor joined to the topics' multicast groups. Close it when done. */
 export function openMonitor(opts: OpenMonitorOptions): NetlinkMonitor {
-  const make = (): NetlinkMonitor => new NetlinkMonitor(new KernelTransport({ ...opts, groups: groupsOf(opts.topics) }));
+  const make = (): NetlinkMonitor =>
+    new NetlinkMonitor(new KernelTransport({ ...opts, groups: groupsOf(opts.topics) }));
   return opts.netns === undefined ? make() : withNetns(opts.netns, make);
 }

@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { Attrs } from "./attrs.ts";
-import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RTA, RTAX_ADVMSS, RTAX_MTU, RTM, RTNH_F_ONLINK } from "./constants.ts";
+import {
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  NLM_F_REPLACE,
+  RTA,
+  RTAX_ADVMSS,
+  RTAX_MTU,
+  RTM,
+  RTNH_F_ONLINK,
+} from "./constants.ts";
 import { encodeMessage, splitMessages, type NlRequest } from "./message.ts";
 import { decodeRoute, getRouteToRequest, routeRequest } from "./route.ts";
 import { kernelMessage } from "../testing/kernel-messages.ts";
@@ -9,16 +18,36 @@ function parse(r: NlRequest): { hdr: number[]; flags: number; attrs: Attrs } {
   const bytes = encodeMessage(r, 0, 1);
   const [m] = splitMessages(bytes, bytes.byteLength);
   if (!m) throw new Error("no message");
-  return { hdr: [...m.body.subarray(0, 8)], flags: new DataView(m.body.buffer, m.body.byteOffset).getUint32(8, true), attrs: Attrs.parse(m.body, 12) };
+  return {
+    hdr: [...m.body.subarray(0, 8)],
+    flags: new DataView(m.body.buffer, m.body.byteOffset).getUint32(8, true),
+    attrs: Attrs.parse(m.body, 12),
+  };
 }
 
 describe("route messages", () => {
   it("decodes flannel's kernel vxlan route: via the remote .0, onlink, boot protocol", () => {
-    expect(decodeRoute(kernelMessage("routeOnlink", RTM.NEWROUTE))).toMatchObject({ family: 4, dst: "10.244.3.0/24", gateway: "10.244.3.0", onlink: true, table: 254, protocol: 3, scope: 0, type: "unicast" });
+    expect(decodeRoute(kernelMessage("routeOnlink", RTM.NEWROUTE))).toMatchObject({
+      family: 4,
+      dst: "10.244.3.0/24",
+      gateway: "10.244.3.0",
+      onlink: true,
+      table: 254,
+      protocol: 3,
+      scope: 0,
+      type: "unicast",
+    });
   });
 
   it("decodes table, metric, MTU and advmss of a kernel route", () => {
-    expect(decodeRoute(kernelMessage("routeMetrics", RTM.NEWROUTE))).toMatchObject({ dst: "10.244.4.0/24", gateway: "192.0.2.3", table: 100, priority: 50, mtu: 1400, advmss: 1360 });
+    expect(decodeRoute(kernelMessage("routeMetrics", RTM.NEWROUTE))).toMatchObject({
+      dst: "10.244.4.0/24",
+      gateway: "192.0.2.3",
+      table: 100,
+      priority: 50,
+      mtu: 1400,
+      advmss: 1360,
+    });
   });
 
   it("builds an onlink route via a gateway with iproute2 defaults: main table, boot protocol, universe scope", () => {
@@ -42,7 +71,12 @@ describe("route messages", () => {
   });
 
   it("puts tables above 255 in RTA_TABLE and MTU/advmss in RTA_METRICS", () => {
-    const p = parse(routeRequest({ dst: "10.0.0.0/8", gateway: "192.0.2.1", table: 1000, mtu: 1400, advmss: 1360, priority: 7 }, "add"));
+    const p = parse(
+      routeRequest(
+        { dst: "10.0.0.0/8", gateway: "192.0.2.1", table: 1000, mtu: 1400, advmss: 1360, priority: 7 },
+        "add",
+      ),
+    );
     expect(p.hdr[4]).toBe(252);
     expect(p.attrs.u32(RTA.TABLE)).toBe(1000);
     expect(p.attrs.u32(RTA.PRIORITY)).toBe(7);

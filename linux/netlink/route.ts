@@ -79,8 +79,19 @@ export interface RouteSpec {
   readonly advmss?: number;
 }
 
-function rtmsg(w: NlWriter, r: { family: number; dstLen: number; table: number; protocol: number; scope: number; type: number; flags: number }): void {
-  w.u8(r.family).u8(r.dstLen).u8(0).u8(0).u8(r.table < 256 ? r.table : 252).u8(r.protocol).u8(r.scope).u8(r.type).u32(r.flags);
+function rtmsg(
+  w: NlWriter,
+  r: { family: number; dstLen: number; table: number; protocol: number; scope: number; type: number; flags: number },
+): void {
+  w.u8(r.family)
+    .u8(r.dstLen)
+    .u8(0)
+    .u8(0)
+    .u8(r.table < 256 ? r.table : 252)
+    .u8(r.protocol)
+    .u8(r.scope)
+    .u8(r.type)
+    .u32(r.flags);
 }
 
 const TYPE_NAMES = new Map<number, RouteType>(Object.entries(RTN).map(([k, v]) => [v, k as RouteType]));
@@ -125,7 +136,9 @@ export function decodeRoute(m: NlMessage): Route {
   const a = Attrs.parse(b, 12);
   const dstLen = b[1] ?? 0;
   // IPv4 destination as one flat `a.b.c.d/len` string (5,000 of them per full reconcile)
-  const dst = (family === 4 ? a.ipv4(RTA.DST, dstLen) : undefined) ?? `${ipAttr(a, RTA.DST) ?? (family === 4 ? "0.0.0.0" : "::")}/${dstLen}`;
+  const dst =
+    (family === 4 ? a.ipv4(RTA.DST, dstLen) : undefined) ??
+    `${ipAttr(a, RTA.DST) ?? (family === 4 ? "0.0.0.0" : "::")}/${dstLen}`;
   const r: Mutable<Route> = {
     family,
     dst,
@@ -162,7 +175,12 @@ export function isCloned(r: Route): boolean {
 }
 
 function describe(s: RouteSpec): string {
-  return [s.dst, s.gateway ? `via ${s.gateway}` : "", s.oif ? `oif ${s.oif}` : "", s.table && s.table !== RT_TABLE_MAIN ? `table ${s.table}` : ""]
+  return [
+    s.dst,
+    s.gateway ? `via ${s.gateway}` : "",
+    s.oif ? `oif ${s.oif}` : "",
+    s.table && s.table !== RT_TABLE_MAIN ? `table ${s.table}` : "",
+  ]
     .filter(Boolean)
     .join(" ");
 }
@@ -181,7 +199,8 @@ export function routeRequest(s: RouteSpec, mode: "add" | "replace" | "append" | 
   const dst = prefixText(s.dst === "default" ? (family === 4 ? "0.0.0.0/0" : "::/0") : s.dst);
   const del = mode === "delete";
   const type = s.type ? RTN[s.type] : del ? 0 : RTN.unicast;
-  const protocol = typeof s.protocol === "number" ? s.protocol : s.protocol ? RTPROT[s.protocol] : del ? 0 : RTPROT.boot;
+  const protocol =
+    typeof s.protocol === "number" ? s.protocol : s.protocol ? RTPROT[s.protocol] : del ? 0 : RTPROT.boot;
   const scope =
     s.scope !== undefined
       ? RT_SCOPE[s.scope]
@@ -196,10 +215,20 @@ export function routeRequest(s: RouteSpec, mode: "add" | "replace" | "append" | 
   const verb = del ? RTM.DELROUTE : RTM.NEWROUTE;
   return {
     type: verb,
-    flags: del ? 0 : NLM_F_CREATE | (mode === "replace" ? NLM_F_REPLACE : mode === "append" ? NLM_F_APPEND : NLM_F_EXCL),
+    flags: del
+      ? 0
+      : NLM_F_CREATE | (mode === "replace" ? NLM_F_REPLACE : mode === "append" ? NLM_F_APPEND : NLM_F_EXCL),
     op: `${del ? "RTM_DELROUTE" : "RTM_NEWROUTE"}${mode === "replace" || mode === "append" ? ` ${mode}` : ""} ${describe(s)}`,
     fill: (w) => {
-      rtmsg(w, { family: family === 4 ? AF_INET : AF_INET6, dstLen: dst.prefixLen, table, protocol, scope, type, flags: s.onlink ? RTNH_F_ONLINK : 0 });
+      rtmsg(w, {
+        family: family === 4 ? AF_INET : AF_INET6,
+        dstLen: dst.prefixLen,
+        table,
+        protocol,
+        scope,
+        type,
+        flags: s.onlink ? RTNH_F_ONLINK : 0,
+      });
       if (dst.prefixLen > 0 || del) w.attr(RTA.DST, ipBytes(dst.ip));
       if (s.gateway) w.attr(RTA.GATEWAY, ipBytes(s.gateway));
       if (s.oif) w.attrU32(RTA.OIF, s.oif);
@@ -240,7 +269,15 @@ export function getRouteToRequest(ip: string, o: RouteGetOptions = {}): NlReques
     flags: 0,
     op: `RTM_GETROUTE to ${ip}`,
     fill: (w) => {
-      rtmsg(w, { family: b.byteLength === 4 ? AF_INET : AF_INET6, dstLen: b.byteLength * 8, table: 0, protocol: 0, scope: 0, type: 0, flags: 0 });
+      rtmsg(w, {
+        family: b.byteLength === 4 ? AF_INET : AF_INET6,
+        dstLen: b.byteLength * 8,
+        table: 0,
+        protocol: 0,
+        scope: 0,
+        type: 0,
+        flags: 0,
+      });
       w.attr(RTA.DST, b);
       if (o.src) w.attr(RTA.SRC, ipBytes(o.src));
       if (o.oif) w.attrU32(RTA.OIF, o.oif);

@@ -114,7 +114,8 @@ export class NetlinkSocket {
         if (m.seq !== seq) continue;
         if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
         if (m.type === NLMSG_DONE) {
-          const err = m.body.byteLength >= 4 ? -new DataView(m.body.buffer, m.body.byteOffset, 4).getInt32(0, true) | 0 : 0;
+          const err =
+            m.body.byteLength >= 4 ? -new DataView(m.body.buffer, m.body.byteOffset, 4).getInt32(0, true) | 0 : 0;
           if (err > 0) throw new NetlinkError(err, req.op);
           return interrupted ? "retry" : out;
         }

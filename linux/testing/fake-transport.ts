@@ -4,7 +4,14 @@
  * `reply`. Helpers build ACK/error/DONE messages the way the kernel lays them out.
  */
 import { NlWriter } from "../netlink/attrs.ts";
-import { NLMSG_DONE, NLMSG_ERROR, NLMSGERR_ATTR_MSG, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_MULTI } from "../netlink/constants.ts";
+import {
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSGERR_ATTR_MSG,
+  NLM_F_ACK_TLVS,
+  NLM_F_CAPPED,
+  NLM_F_MULTI,
+} from "../netlink/constants.ts";
 import { splitMessages, type NlMessage } from "../netlink/message.ts";
 import type { NetlinkTransport } from "../netlink/socket.ts";
 import { SyscallError } from "../errors.ts";
@@ -12,14 +19,25 @@ import { SyscallError } from "../errors.ts";
 /** Encode one message with a raw body. */
 export function rawMessage(type: number, flags: number, seq: number, body: Uint8Array): Uint8Array {
   const w = new NlWriter(16 + body.byteLength);
-  w.u32(16 + body.byteLength).u16(type).u16(flags).u32(seq).u32(0).bytes(body).pad();
+  w.u32(16 + body.byteLength)
+    .u16(type)
+    .u16(flags)
+    .u32(seq)
+    .u32(0)
+    .bytes(body)
+    .pad();
   return w.finish();
 }
 
 /** NLMSG_ERROR as the kernel sends it with NETLINK_CAP_ACK and NETLINK_EXT_ACK on. */
 export function errorMessage(req: NlMessage, errno: number, extack = ""): Uint8Array {
   const w = new NlWriter();
-  w.i32(-errno).u32(16 + req.body.byteLength).u16(req.type).u16(req.flags).u32(req.seq).u32(req.pid);
+  w.i32(-errno)
+    .u32(16 + req.body.byteLength)
+    .u16(req.type)
+    .u16(req.flags)
+    .u32(req.seq)
+    .u32(req.pid);
   if (extack) w.attrStr(NLMSGERR_ATTR_MSG, extack);
   return rawMessage(NLMSG_ERROR, NLM_F_CAPPED | (extack ? NLM_F_ACK_TLVS : 0), req.seq, w.finish());
 }

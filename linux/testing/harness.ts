@@ -69,7 +69,12 @@ export type Step =
   | { op: "client"; name: string; netns?: string }
   | { op: "call"; client?: string; method: string; args?: unknown[] };
 
-export const call = (client: string, method: string, ...args: unknown[]): Step => ({ op: "call", client, method, args });
+export const call = (client: string, method: string, ...args: unknown[]): Step => ({
+  op: "call",
+  client,
+  method,
+  args,
+});
 
 /** Run netlink steps; every step must succeed unless listed in `allowFail` (indexes). */
 export async function netlink(steps: readonly Step[]): Promise<StepResult[]> {

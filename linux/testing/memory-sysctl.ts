@@ -10,7 +10,10 @@ export class MemorySysctl implements Sysctl {
   }
   get(key: string): string {
     const v = this.values.get(sysctlPath(key));
-    if (v === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${sysctlPath(key)}'`), { code: "ENOENT" });
+    if (v === undefined)
+      throw Object.assign(new Error(`ENOENT: no such file or directory, open '${sysctlPath(key)}'`), {
+        code: "ENOENT",
+      });
     return v;
   }
   set(key: string, value: string | number): void {

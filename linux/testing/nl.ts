@@ -54,7 +54,7 @@ function run(step: Step): unknown {
       const c = client(step.client) as unknown as Record<string, (...a: unknown[]) => unknown>;
       const fn = c[step.method];
       if (typeof fn !== "function") throw new Error(`no method ${step.method}`);
-      return fn.apply(c, (substitute(step.args ?? []) as unknown[]));
+      return fn.apply(c, substitute(step.args ?? []) as unknown[]);
     }
   }
 }
@@ -65,7 +65,9 @@ for (const step of program.steps ?? []) {
     process.stdout.write(`${JSON.stringify({ ok: true, value: value ?? null })}\n`);
   } catch (e) {
     const err = e as { name?: string; code?: string; errno?: number; message?: string };
-    process.stdout.write(`${JSON.stringify({ ok: false, error: { name: err.name, code: err.code, errno: err.errno, message: err.message } })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ ok: false, error: { name: err.name, code: err.code, errno: err.errno, message: err.message } })}\n`,
+    );
   }
 }
 for (const c of clients.values()) c.close();

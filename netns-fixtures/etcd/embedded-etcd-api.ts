@@ -20,20 +20,27 @@ export const b64 = (s: string): string => Buffer.from(s, "latin1").toString("bas
 export function int(v: unknown, field: string): number {
   if (v === undefined || v === null) return 0;
   const n = typeof v === "number" ? v : typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : Number.NaN;
-  if (!Number.isFinite(n)) throw new StoreError(`${field}: ${JSON.stringify(v)} is not an integer`, Code.InvalidArgument);
+  if (!Number.isFinite(n))
+    throw new StoreError(`${field}: ${JSON.stringify(v)} is not an integer`, Code.InvalidArgument);
   return n;
 }
 
 /** int64 lease ID -> canonical decimal string ("0" = none). */
 export function leaseId(v: unknown): string {
   if (v === undefined || v === null) return "0";
-  if ((typeof v === "string" && /^-?\d+$/.test(v)) || (typeof v === "number" && Number.isInteger(v))) return BigInt(v).toString();
+  if ((typeof v === "string" && /^-?\d+$/.test(v)) || (typeof v === "number" && Number.isInteger(v)))
+    return BigInt(v).toString();
   throw new StoreError(`ID: ${JSON.stringify(v)} is not an integer`, Code.InvalidArgument);
 }
 
 /** Drop proto3 default values, as the gateway's marshaler does. */
 function compact(o: Json): Json {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== 0 && v !== "0" && v !== "" && v !== false && !(Array.isArray(v) && v.length === 0)));
+  return Object.fromEntries(
+    Object.entries(o).filter(
+      ([, v]) =>
+        v !== undefined && v !== 0 && v !== "0" && v !== "" && v !== false && !(Array.isArray(v) && v.length === 0),
+    ),
+  );
 }
 
 export function kvJson(kv: Kv, keysOnly = false): Json {
@@ -48,7 +55,11 @@ export function kvJson(kv: Kv, keysOnly = false): Json {
 }
 
 export function eventJson(e: StoreEvent, withPrev: boolean): Json {
-  return compact({ type: e.type === "delete" ? "DELETE" : undefined, kv: kvJson(e.kv), prev_kv: withPrev && e.prevKv ? kvJson(e.prevKv) : undefined });
+  return compact({
+    type: e.type === "delete" ? "DELETE" : undefined,
+    kv: kvJson(e.kv),
+    prev_kv: withPrev && e.prevKv ? kvJson(e.prevKv) : undefined,
+  });
 }
 
 /** Response header of this member; `revision` 0 is omitted (etcd does so on compacted watches). */
@@ -58,7 +69,12 @@ export class Member {
   constructor(readonly store: MvccStore) {}
 
   header(revision = this.store.revision): Json {
-    return compact({ cluster_id: this.clusterId, member_id: this.memberId, revision: String(revision), raft_term: "1" });
+    return compact({
+      cluster_id: this.clusterId,
+      member_id: this.memberId,
+      revision: String(revision),
+      raft_term: "1",
+    });
   }
 }
 
@@ -84,7 +100,10 @@ function range(m: Member, r: Json, headerRev?: number): Json {
   const key = requireKey(r);
   const end = rangeEnd(r);
   const limit = int(r["limit"], "limit");
-  const { kvs: all, count } = m.store.range(key, { ...(end !== undefined ? { rangeEnd: end } : {}), revision: int(r["revision"], "revision") });
+  const { kvs: all, count } = m.store.range(key, {
+    ...(end !== undefined ? { rangeEnd: end } : {}),
+    revision: int(r["revision"], "revision"),
+  });
   const order = typeof r["sort_order"] === "string" ? r["sort_order"] : "NONE";
   const field = SORT_FIELD[typeof r["sort_target"] === "string" ? r["sort_target"] : "KEY"] ?? SORT_FIELD["KEY"];
   let kvs = all;
@@ -110,12 +129,19 @@ function put(b: WriteBatch, r: Json): Json {
   if ((ignoreValue || ignoreLease) && !prev) throw new StoreError("etcdserver: key not found", Code.InvalidArgument);
   const value = ignoreValue ? (prev?.value ?? "") : typeof r["value"] === "string" ? r["value"] : "";
   const old = b.put(key, value, ignoreLease ? (prev?.lease ?? "0") : leaseId(r["lease"]));
-  return compact({ header: { revision: String(b.revision) }, prev_kv: r["prev_kv"] === true && old ? kvJson(old) : undefined });
+  return compact({
+    header: { revision: String(b.revision) },
+    prev_kv: r["prev_kv"] === true && old ? kvJson(old) : undefined,
+  });
 }
 
 function deleteRange(b: WriteBatch, r: Json): Json {
   const gone = b.deleteRange(requireKey(r), rangeEnd(r));
-  return compact({ header: { revision: String(gone.length > 0 ? b.revision : b.store.revision) }, deleted: String(gone.length), prev_kvs: r["prev_kv"] === true ? gone.map((kv) => kvJson(kv)) : [] });
+  return compact({
+    header: { revision: String(gone.length > 0 ? b.revision : b.store.revision) },
+    deleted: String(gone.length),
+    prev_kvs: r["prev_kv"] === true ? gone.map((kv) => kvJson(kv)) : [],
+  });
 }
 
 function compareOne(store: MvccStore, c: Json): boolean {
@@ -129,17 +155,28 @@ function compareOne(store: MvccStore, c: Json): boolean {
   }
   return kvs.every((kv) => {
     let d: number;
-    if (target === "VALUE") d = Buffer.compare(Buffer.from(kv.value, "base64"), Buffer.from(typeof c["value"] === "string" ? c["value"] : "", "base64"));
+    if (target === "VALUE")
+      d = Buffer.compare(
+        Buffer.from(kv.value, "base64"),
+        Buffer.from(typeof c["value"] === "string" ? c["value"] : "", "base64"),
+      );
     else if (target === "LEASE") d = Math.sign(Number(BigInt(kv.lease) - BigInt(leaseId(c["lease"]))));
     else if (target === "CREATE") d = Math.sign(kv.createRevision - int(c["create_revision"], "create_revision"));
     else if (target === "MOD") d = Math.sign(kv.modRevision - int(c["mod_revision"], "mod_revision"));
     else if (target === "VERSION") d = Math.sign(kv.version - int(c["version"], "version"));
-    else throw new StoreError(`compare target ${JSON.stringify(target)} is not one of VERSION, CREATE, MOD, VALUE, LEASE`, Code.InvalidArgument);
+    else
+      throw new StoreError(
+        `compare target ${JSON.stringify(target)} is not one of VERSION, CREATE, MOD, VALUE, LEASE`,
+        Code.InvalidArgument,
+      );
     if (result === "EQUAL") return d === 0;
     if (result === "NOT_EQUAL") return d !== 0;
     if (result === "GREATER") return d > 0;
     if (result === "LESS") return d < 0;
-    throw new StoreError(`compare result ${JSON.stringify(result)} is not one of EQUAL, NOT_EQUAL, GREATER, LESS`, Code.InvalidArgument);
+    throw new StoreError(
+      `compare result ${JSON.stringify(result)} is not one of EQUAL, NOT_EQUAL, GREATER, LESS`,
+      Code.InvalidArgument,
+    );
   });
 }
 
@@ -153,7 +190,8 @@ function checkOps(store: MvccStore, ops: readonly unknown[]): void {
     if (seen.has(key)) throw new StoreError("etcdserver: duplicate key given in txn request", Code.InvalidArgument);
     seen.add(key);
     const lease = leaseId(obj(p)["lease"]);
-    if (lease !== "0" && store.timeToLive(lease).ttl < 0) throw new StoreError("etcdserver: requested lease not found", Code.NotFound);
+    if (lease !== "0" && store.timeToLive(lease).ttl < 0)
+      throw new StoreError("etcdserver: requested lease not found", Code.NotFound);
   }
 }
 
@@ -163,13 +201,22 @@ function txn(m: Member, b: WriteBatch, r: Json): Json {
   checkOps(m.store, ops);
   const responses = ops.map((op): Json => {
     const o = obj(op);
-    if (o["request_range"] !== undefined) return { response_range: range(m, obj(o["request_range"]), b.events.length > 0 ? b.revision : m.store.revision) };
+    if (o["request_range"] !== undefined)
+      return { response_range: range(m, obj(o["request_range"]), b.events.length > 0 ? b.revision : m.store.revision) };
     if (o["request_put"] !== undefined) return { response_put: put(b, obj(o["request_put"])) };
-    if (o["request_delete_range"] !== undefined) return { response_delete_range: deleteRange(b, obj(o["request_delete_range"])) };
+    if (o["request_delete_range"] !== undefined)
+      return { response_delete_range: deleteRange(b, obj(o["request_delete_range"])) };
     if (o["request_txn"] !== undefined) return { response_txn: txn(m, b, obj(o["request_txn"])) };
-    throw new StoreError(`txn operation ${JSON.stringify(op)} has none of request_range, request_put, request_delete_range, request_txn`, Code.InvalidArgument);
+    throw new StoreError(
+      `txn operation ${JSON.stringify(op)} has none of request_range, request_put, request_delete_range, request_txn`,
+      Code.InvalidArgument,
+    );
   });
-  return compact({ header: { revision: String(b.events.length > 0 ? b.revision : m.store.revision) }, succeeded: ok, responses });
+  return compact({
+    header: { revision: String(b.events.length > 0 ? b.revision : m.store.revision) },
+    succeeded: ok,
+    responses,
+  });
 }
 
 /** Unary gateway calls by path; each takes the request JSON and returns the response JSON. */
@@ -183,7 +230,13 @@ export function unaryHandlers(m: Member): Record<string, (r: Json) => Json> {
   const timeToLive = (r: Json): Json => {
     const id = leaseId(r["ID"]);
     const t = s.timeToLive(id);
-    return compact({ header: m.header(), ID: id, TTL: String(t.ttl), grantedTTL: String(t.grantedTtl), keys: r["keys"] === true ? t.keys.map(b64) : [] });
+    return compact({
+      header: m.header(),
+      ID: id,
+      TTL: String(t.ttl),
+      grantedTTL: String(t.grantedTtl),
+      keys: r["keys"] === true ? t.keys.map(b64) : [],
+    });
   };
   const leases = (): Json => ({ header: m.header(), leases: s.leaseIds().map((ID) => ({ ID })) });
   return {

@@ -16,7 +16,13 @@ export class StoreError extends Error {
   }
 }
 
-export const Code = { InvalidArgument: 3, NotFound: 5, FailedPrecondition: 9, OutOfRange: 11, Unimplemented: 12 } as const;
+export const Code = {
+  InvalidArgument: 3,
+  NotFound: 5,
+  FailedPrecondition: 9,
+  OutOfRange: 11,
+  Unimplemented: 12,
+} as const;
 
 export const ERR_COMPACTED = "etcdserver: mvcc: required revision has been compacted";
 export const ERR_FUTURE_REV = "etcdserver: mvcc: required revision is a future revision";
@@ -138,7 +144,9 @@ export class MvccStore {
     const at = o.revision ?? 0;
     this.checkRevision(at);
     const source = at > 0 && at < this.rev ? this.snapshotAt(at) : this.kvs;
-    const kvs = [...source.values()].filter((kv) => inRange(kv.key, key, o.rangeEnd)).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const kvs = [...source.values()]
+      .filter((kv) => inRange(kv.key, key, o.rangeEnd))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return { kvs: o.limit ? kvs.slice(0, o.limit) : kvs, count: kvs.length };
   }
 
@@ -170,7 +178,14 @@ export class MvccStore {
   applyPut(b: WriteBatch, key: string, value: string, lease: string): Kv | undefined {
     if (lease !== "0" && !this.leases.has(lease)) throw new StoreError(ERR_LEASE_NOT_FOUND, Code.NotFound);
     const prev = this.kvs.get(key);
-    const kv: Kv = { key, value, createRevision: prev?.createRevision ?? b.revision, modRevision: b.revision, version: (prev?.version ?? 0) + 1, lease };
+    const kv: Kv = {
+      key,
+      value,
+      createRevision: prev?.createRevision ?? b.revision,
+      modRevision: b.revision,
+      version: (prev?.version ?? 0) + 1,
+      lease,
+    };
     if (prev && prev.lease !== "0") this.leases.get(prev.lease)?.keys.delete(key);
     if (lease !== "0") this.leases.get(lease)?.keys.add(key);
     this.kvs.set(key, kv);
@@ -184,7 +199,11 @@ export class MvccStore {
     for (const prev of gone) {
       this.kvs.delete(prev.key);
       if (prev.lease !== "0") this.leases.get(prev.lease)?.keys.delete(prev.key);
-      b.events.push({ type: "delete", kv: { key: prev.key, value: "", createRevision: 0, modRevision: b.revision, version: 0, lease: "0" }, prevKv: prev });
+      b.events.push({
+        type: "delete",
+        kv: { key: prev.key, value: "", createRevision: 0, modRevision: b.revision, version: 0, lease: "0" },
+        prevKv: prev,
+      });
     }
     return gone;
   }
@@ -207,7 +226,8 @@ export class MvccStore {
 
   grant(ttlSeconds: number, wantedId = "0"): { id: string; ttl: number } {
     if (ttlSeconds > MAX_TTL) throw new StoreError("etcdserver: too large lease TTL", Code.OutOfRange);
-    if (wantedId !== "0" && this.leases.has(wantedId)) throw new StoreError("etcdserver: lease already exists", Code.FailedPrecondition);
+    if (wantedId !== "0" && this.leases.has(wantedId))
+      throw new StoreError("etcdserver: lease already exists", Code.FailedPrecondition);
     const id = wantedId !== "0" ? wantedId : this.newLeaseId();
     const ttl = Math.max(ttlSeconds, this.minTtl);
     this.leases.set(id, { id, ttl, expiresAt: this.now() + ttl * 1000, keys: new Set() });
@@ -246,7 +266,11 @@ export class MvccStore {
   timeToLive(id: string): { ttl: number; grantedTtl: number; keys: string[] } {
     const l = this.leases.get(id);
     if (!l) return { ttl: -1, grantedTtl: 0, keys: [] };
-    return { ttl: Math.max(0, Math.floor((l.expiresAt - this.now()) / 1000)), grantedTtl: l.ttl, keys: [...l.keys].sort() };
+    return {
+      ttl: Math.max(0, Math.floor((l.expiresAt - this.now()) / 1000)),
+      grantedTtl: l.ttl,
+      keys: [...l.keys].sort(),
+    };
   }
 
   leaseIds(): string[] {

@@ -27,11 +27,51 @@ const STEPS: readonly Step[] = [
   { path: "/v3/lease/timetolive", body: { ID: "1234" } },
   { path: "/v3/lease/revoke", body: { ID: "1234" } },
   { path: "/v3/kv/put", body: { key: b("a"), value: b("x"), lease: "1234" } },
-  { path: "/v3/kv/txn", body: { compare: [{ key: b("a"), result: "EQUAL", target: "VERSION", version: "0" }], success: [{ request_put: { key: b("a"), value: b("3") } }], failure: [{ request_range: { key: b("a") } }] } },
-  { path: "/v3/kv/txn", body: { compare: [{ key: b("z"), target: "VERSION", version: "0" }], success: [{ request_put: { key: b("z"), value: b("3") } }, { request_put: { key: b("y"), value: b("4") } }] } },
-  { path: "/v3/kv/txn", body: { compare: [{ key: b("z"), target: "MOD", result: "GREATER", mod_revision: "2" }, { key: b("nope"), target: "VALUE", value: b("") }], success: [{ request_delete_range: { key: b("z") } }], failure: [{ request_delete_range: { key: b("y"), prev_kv: true } }, { request_range: { key: b("a"), range_end: "AA==" } }] } },
-  { path: "/v3/kv/txn", body: { compare: [{ key: b("a"), target: "CREATE", result: "LESS", create_revision: "100" }, { key: b("a"), target: "VALUE", result: "NOT_EQUAL", value: b("9") }], success: [{ request_put: { key: b("a"), value: b("5"), prev_kv: true } }, { request_range: { key: b("a") } }] } },
-  { path: "/v3/kv/txn", body: { success: [{ request_put: { key: b("d"), value: b("1") } }, { request_put: { key: b("d"), value: b("2") } }] } },
+  {
+    path: "/v3/kv/txn",
+    body: {
+      compare: [{ key: b("a"), result: "EQUAL", target: "VERSION", version: "0" }],
+      success: [{ request_put: { key: b("a"), value: b("3") } }],
+      failure: [{ request_range: { key: b("a") } }],
+    },
+  },
+  {
+    path: "/v3/kv/txn",
+    body: {
+      compare: [{ key: b("z"), target: "VERSION", version: "0" }],
+      success: [{ request_put: { key: b("z"), value: b("3") } }, { request_put: { key: b("y"), value: b("4") } }],
+    },
+  },
+  {
+    path: "/v3/kv/txn",
+    body: {
+      compare: [
+        { key: b("z"), target: "MOD", result: "GREATER", mod_revision: "2" },
+        { key: b("nope"), target: "VALUE", value: b("") },
+      ],
+      success: [{ request_delete_range: { key: b("z") } }],
+      failure: [
+        { request_delete_range: { key: b("y"), prev_kv: true } },
+        { request_range: { key: b("a"), range_end: "AA==" } },
+      ],
+    },
+  },
+  {
+    path: "/v3/kv/txn",
+    body: {
+      compare: [
+        { key: b("a"), target: "CREATE", result: "LESS", create_revision: "100" },
+        { key: b("a"), target: "VALUE", result: "NOT_EQUAL", value: b("9") },
+      ],
+      success: [{ request_put: { key: b("a"), value: b("5"), prev_kv: true } }, { request_range: { key: b("a") } }],
+    },
+  },
+  {
+    path: "/v3/kv/txn",
+    body: {
+      success: [{ request_put: { key: b("d"), value: b("1") } }, { request_put: { key: b("d"), value: b("2") } }],
+    },
+  },
   { path: "/v3/kv/put", body: { key: b("z"), value: b("z") } },
   { path: "/v3/kv/deleterange", body: { key: b("z"), prev_kv: true } },
   { path: "/v3/kv/deleterange", body: { key: b("z") } },
@@ -63,7 +103,10 @@ const STEPS: readonly Step[] = [
 ];
 
 async function post(endpoint: string, path: string, body: unknown): Promise<{ status: number; text: string }> {
-  const r = await fetch(`${endpoint}${path}`, { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body) });
+  const r = await fetch(`${endpoint}${path}`, {
+    method: "POST",
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
   return { status: r.status, text: await r.text() };
 }
 
@@ -78,7 +121,12 @@ async function streamLines(endpoint: string, path: string, body: unknown, n: num
     const dec = new TextDecoder();
     for await (const chunk of r.body ?? []) {
       buf += dec.decode(chunk as Uint8Array, { stream: true });
-      lines.push(...buf.split("\n").slice(0, -1).filter((l) => l.trim() !== ""));
+      lines.push(
+        ...buf
+          .split("\n")
+          .slice(0, -1)
+          .filter((l) => l.trim() !== ""),
+      );
       buf = buf.slice(buf.lastIndexOf("\n") + 1);
       if (lines.length >= n) break;
     }
@@ -112,18 +160,35 @@ async function transcript(endpoint: string): Promise<unknown[]> {
   const out: unknown[] = [];
   for (const s of STEPS) {
     let body = s.body;
-    if (typeof body !== "string") body = JSON.parse(leases.reduce((j, id, i) => j.replaceAll(`"$L${i}"`, JSON.stringify(id)), JSON.stringify(body)));
+    if (typeof body !== "string")
+      body = JSON.parse(
+        leases.reduce((j, id, i) => j.replaceAll(`"$L${i}"`, JSON.stringify(id)), JSON.stringify(body)),
+      );
     const r = await post(endpoint, s.path, body);
-    if (s.path === "/v3/lease/grant" && r.status === 200) leases.push(String((JSON.parse(r.text) as { ID: string }).ID));
+    if (s.path === "/v3/lease/grant" && r.status === 200)
+      leases.push(String((JSON.parse(r.text) as { ID: string }).ID));
     const n = normalise(r.text, leases);
     const entry = s.codeOnly ? { code: (n as { code?: number }).code } : n;
     // The remaining TTL right after a 30 s grant is 29 on both, 28 on a slow machine.
     out.push([s.path, r.status, JSON.parse(JSON.stringify(entry).replace(/"TTL":"2[89]"/, `"TTL":"28-29"`))]);
   }
   const all = { key: "AA==", range_end: "AA==", prev_kv: true };
-  out.push(["watch from 4", (await streamLines(endpoint, "/v3/watch", { create_request: { ...all, start_revision: "4" } }, 2)).map((l) => normalise(l, leases))]);
-  out.push(["watch from 3 (compacted)", (await streamLines(endpoint, "/v3/watch", { create_request: { ...all, start_revision: "3" } }, 2)).map((l) => normalise(l, leases))]);
-  out.push(["keepalive revoked", (await streamLines(endpoint, "/v3/lease/keepalive", { ID: leases[1] }, 1)).map((l) => normalise(l, leases))]);
+  out.push([
+    "watch from 4",
+    (await streamLines(endpoint, "/v3/watch", { create_request: { ...all, start_revision: "4" } }, 2)).map((l) =>
+      normalise(l, leases),
+    ),
+  ]);
+  out.push([
+    "watch from 3 (compacted)",
+    (await streamLines(endpoint, "/v3/watch", { create_request: { ...all, start_revision: "3" } }, 2)).map((l) =>
+      normalise(l, leases),
+    ),
+  ]);
+  out.push([
+    "keepalive revoked",
+    (await streamLines(endpoint, "/v3/lease/keepalive", { ID: leases[1] }, 1)).map((l) => normalise(l, leases)),
+  ]);
   return out;
 }
 
@@ -144,6 +209,7 @@ describe.skipIf(!haveEtcd)("embedded etcd answers like etcd 3.4's gateway", () =
   it("gives the same answers, revisions and errors to the same requests", async () => {
     const want = await transcript(real.endpoints[0] ?? "");
     const got = await transcript(emb.endpoint);
-    for (let i = 0; i < Math.max(want.length, got.length); i++) expect(got[i], `step ${i}: ${JSON.stringify(want[i])}`).toEqual(want[i]);
+    for (let i = 0; i < Math.max(want.length, got.length); i++)
+      expect(got[i], `step ${i}: ${JSON.stringify(want[i])}`).toEqual(want[i]);
   }, 30_000);
 });

@@ -97,7 +97,14 @@ describe("embedded etcd served to our EtcdClient", () => {
     await c.put("/exp/keep", "no lease");
     expect((await c.get("/exp/a")).kv?.lease).toBe(id);
     const t0 = Date.now();
-    const rs = await watchUntil(c, "/exp/", { prefix: true }, (got) => got.some((r) => r.events.length > 0), async () => undefined, 4000);
+    const rs = await watchUntil(
+      c,
+      "/exp/",
+      { prefix: true },
+      (got) => got.some((r) => r.events.length > 0),
+      async () => undefined,
+      4000,
+    );
     const waited = Date.now() - t0;
     const deletes = rs.flatMap((r) => r.events);
     expect(deletes.map((e) => [e.type, e.kv.key])).toEqual([
@@ -109,7 +116,10 @@ describe("embedded etcd served to our EtcdClient", () => {
     expect(waited).toBeLessThan(2500);
     expect((await c.list("/exp/")).kvs.map((k) => k.key)).toEqual(["/exp/keep"]);
     expect(await c.leaseTimeToLive(id)).toBe(-1);
-    await expect(c.put("/exp/c", "C", { lease: id })).rejects.toMatchObject({ code: 5, message: "etcdserver: requested lease not found" });
+    await expect(c.put("/exp/c", "C", { lease: id })).rejects.toMatchObject({
+      code: 5,
+      message: "etcdserver: requested lease not found",
+    });
   });
 
   it("keeps a lease alive past its TTL with keep-alives and answers 0 for a revoked lease", async () => {
@@ -131,7 +141,13 @@ describe("embedded etcd served to our EtcdClient", () => {
     const from = await c.put("/w/a", "1");
     await c.put("/w/a", "2");
     await c.delete("/w/a");
-    const rs = await watchUntil(c, "/w/", { prefix: true, startRevision: from }, (got) => got.flatMap((r) => r.events).length >= 4, () => c.put("/w/b", "live"));
+    const rs = await watchUntil(
+      c,
+      "/w/",
+      { prefix: true, startRevision: from },
+      (got) => got.flatMap((r) => r.events).length >= 4,
+      () => c.put("/w/b", "live"),
+    );
     expect(rs[0]?.created).toBe(true);
     const evs = rs.flatMap((r) => r.events).map((e) => [e.type, e.kv.key, e.kv.value, e.kv.modRevision]);
     expect(evs).toEqual([
@@ -149,14 +165,24 @@ describe("embedded etcd served to our EtcdClient", () => {
     const rs = await watchUntil(c, "/cmp/k", { startRevision: old }, (got) => got.some((r) => r.canceled));
     const cancel = rs.find((r) => r.canceled);
     expect(cancel?.compactRevision).toBe(now);
-    await expect(c.compact(old)).rejects.toMatchObject({ code: 11, message: "etcdserver: mvcc: required revision has been compacted" });
+    await expect(c.compact(old)).rejects.toMatchObject({
+      code: 11,
+      message: "etcdserver: mvcc: required revision has been compacted",
+    });
     const ok = await watchUntil(c, "/cmp/k", { startRevision: now }, (got) => got.some((r) => r.events.length > 0));
     expect(ok.flatMap((r) => r.events).map((e) => e.kv.value)).toEqual(["2"]);
   });
 
   it("sends progress notifications with the current revision to a watch that asks for them", async () => {
     const rev = await c.put("/prog/x", "1");
-    const rs = await watchUntil(c, "/prog/none", { progressNotify: true }, (got) => got.filter((r) => !r.created && r.events.length === 0).length >= 2, async () => undefined, 3000);
+    const rs = await watchUntil(
+      c,
+      "/prog/none",
+      { progressNotify: true },
+      (got) => got.filter((r) => !r.created && r.events.length === 0).length >= 2,
+      async () => undefined,
+      3000,
+    );
     const progress = rs.filter((r) => !r.created && r.events.length === 0);
     expect(progress.length).toBeGreaterThanOrEqual(2);
     for (const p of progress) expect(p.revision).toBeGreaterThanOrEqual(rev);
@@ -183,7 +209,10 @@ describe("flanneld's etcd subnet manager on the embedded etcd", () => {
   beforeAll(async () => {
     srv = await EmbeddedEtcdServer.start({ host: "127.0.0.1", port: 0 });
     const c = new EtcdClient({ endpoints: [srv.endpoint] });
-    await c.put("/coreos.com/network/config", JSON.stringify({ Network: "10.244.0.0/16", SubnetLen: 24, Backend: { Type: "vxlan" } }));
+    await c.put(
+      "/coreos.com/network/config",
+      JSON.stringify({ Network: "10.244.0.0/16", SubnetLen: 24, Backend: { Type: "vxlan" } }),
+    );
     c.close();
   });
   afterAll(async () => {
@@ -192,18 +221,26 @@ describe("flanneld's etcd subnet manager on the embedded etcd", () => {
   });
 
   it("gives two nodes distinct subnets and tells one when the other's lease is removed", async () => {
-    const mk = () => new EtcdSubnetManager({ client: new EtcdClient({ endpoints: [srv.endpoint] }), log: memoryLogger() });
+    const mk = () =>
+      new EtcdSubnetManager({ client: new EtcdClient({ endpoints: [srv.endpoint] }), log: memoryLogger() });
     const [m1, m2] = [mk(), mk()];
     await Promise.all([m1.getNetworkConfig(stop.signal), m2.getNetworkConfig(stop.signal)]);
-    const [l1, l2] = await Promise.all([m1.acquireLease({ PublicIP: "192.0.2.11", BackendType: "vxlan" }, stop.signal), m2.acquireLease({ PublicIP: "192.0.2.12", BackendType: "vxlan" }, stop.signal)]);
+    const [l1, l2] = await Promise.all([
+      m1.acquireLease({ PublicIP: "192.0.2.11", BackendType: "vxlan" }, stop.signal),
+      m2.acquireLease({ PublicIP: "192.0.2.12", BackendType: "vxlan" }, stop.signal),
+    ]);
     const [s1, s2] = [l1, l2].map((l) => (l.subnet ? formatCidr(l.subnet) : ""));
     expect(s1).toMatch(/^10\.244\.\d+\.0\/24$/);
     expect(s2).toMatch(/^10\.244\.\d+\.0\/24$/);
     expect(s1).not.toBe(s2);
     const seen: string[] = [];
-    const watching = m1.watchLeases(l1, async (batch) => {
-      for (const e of batch) seen.push(`${e.type} ${e.lease.attrs.PublicIP}`);
-    }, stop.signal);
+    const watching = m1.watchLeases(
+      l1,
+      async (batch) => {
+        for (const e of batch) seen.push(`${e.type} ${e.lease.attrs.PublicIP}`);
+      },
+      stop.signal,
+    );
     const admin = new EtcdClient({ endpoints: [srv.endpoint] });
     const { kvs } = await admin.list("/coreos.com/network/subnets/");
     expect(kvs).toHaveLength(2);
@@ -224,7 +261,13 @@ describe("flanneld's etcd subnet manager on the embedded etcd", () => {
   it("keeps a node's subnet through keep-alives past its TTL, and reports it lost when its etcd lease is revoked", async () => {
     const log = memoryLogger();
     const live = new AbortController();
-    const m = new EtcdSubnetManager({ client: new EtcdClient({ endpoints: [srv.endpoint] }), log, prefix: "/renew", ttlSeconds: 2, renewMarginMs: 1000 });
+    const m = new EtcdSubnetManager({
+      client: new EtcdClient({ endpoints: [srv.endpoint] }),
+      log,
+      prefix: "/renew",
+      ttlSeconds: 2,
+      renewMarginMs: 1000,
+    });
     const admin = new EtcdClient({ endpoints: [srv.endpoint] });
     await admin.put("/renew/config", JSON.stringify({ Network: "10.244.0.0/16", Backend: { Type: "vxlan" } }));
     await m.getNetworkConfig(live.signal);

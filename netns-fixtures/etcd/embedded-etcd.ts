@@ -30,7 +30,13 @@ export interface EmbeddedEtcdOptions extends StoreOptions {
   readonly progressNotifyMs?: number;
 }
 
-const HTTP_STATUS: Record<number, number> = { [Code.InvalidArgument]: 400, [Code.NotFound]: 404, [Code.FailedPrecondition]: 412, [Code.OutOfRange]: 400, [Code.Unimplemented]: 501 };
+const HTTP_STATUS: Record<number, number> = {
+  [Code.InvalidArgument]: 400,
+  [Code.NotFound]: 404,
+  [Code.FailedPrecondition]: 412,
+  [Code.OutOfRange]: 400,
+  [Code.Unimplemented]: 501,
+};
 
 function parseBodies(text: string): Json[] {
   if (text.trim() === "") return [{}];
@@ -38,7 +44,10 @@ function parseBodies(text: string): Json[] {
     return [obj(JSON.parse(text))];
   } catch {
     // Several requests on one stream, one JSON object per line.
-    return text.split("\n").filter((l) => l.trim() !== "").map((l) => obj(JSON.parse(l)));
+    return text
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .map((l) => obj(JSON.parse(l)));
   }
 }
 
@@ -96,7 +105,8 @@ export class EmbeddedEtcdServer {
     req.on("end", () => {
       const path = (req.url ?? "/").split("?")[0] ?? "/";
       if (req.method === "GET" && path === "/health") return this.reply(res, 200, { health: "true" });
-      if (req.method === "GET" && path === "/version") return this.reply(res, 200, { etcdserver: "3.4.0", etcdcluster: "3.4.0", weft: "embedded" });
+      if (req.method === "GET" && path === "/version")
+        return this.reply(res, 200, { etcdserver: "3.4.0", etcdcluster: "3.4.0", weft: "embedded" });
       let bodies: Json[];
       try {
         bodies = parseBodies(Buffer.concat(chunks).toString("utf8"));
@@ -151,7 +161,9 @@ export class EmbeddedEtcdServer {
       }
     } catch (e) {
       const err = e instanceof StoreError ? e : new StoreError(String(e), 2);
-      send({ error: { grpc_code: err.code, http_code: HTTP_STATUS[err.code] ?? 500, message: err.message, http_status: "" } });
+      send({
+        error: { grpc_code: err.code, http_code: HTTP_STATUS[err.code] ?? 500, message: err.message, http_status: "" },
+      });
     }
     res.end();
   }
@@ -181,12 +193,16 @@ export class EmbeddedEtcdServer {
     } catch {
       start = 0;
     }
-    const wanted = (e: StoreEvent) => inRange(e.kv.key, key, end) && !filters.includes(e.type === "put" ? "NOPUT" : "NODELETE");
+    const wanted = (e: StoreEvent) =>
+      inRange(e.kv.key, key, end) && !filters.includes(e.type === "put" ? "NOPUT" : "NODELETE");
     const deliver = (events: readonly StoreEvent[], revision: number) => {
       const mine = events.filter(wanted);
       // Like etcd, a previous value older than the compaction revision is gone.
       const prevOk = (e: StoreEvent) => prevKv && e.kv.modRevision - 1 >= this.store.compactRevision;
-      if (mine.length > 0) send({ result: { header: this.member.header(revision), ...id, events: mine.map((e) => eventJson(e, prevOk(e))) } });
+      if (mine.length > 0)
+        send({
+          result: { header: this.member.header(revision), ...id, events: mine.map((e) => eventJson(e, prevOk(e))) },
+        });
     };
     send({ result: { header: this.member.header(), ...id, created: true } });
     if (start > 0 && start < this.store.compactRevision) {
@@ -201,7 +217,10 @@ export class EmbeddedEtcdServer {
       if (rev >= from) deliver(events, rev);
     });
     const every = this.o.progressNotifyMs ?? 600_000;
-    const timer = c["progress_notify"] === true ? setInterval(() => send({ result: { header: this.member.header(), ...id } }), every) : undefined;
+    const timer =
+      c["progress_notify"] === true
+        ? setInterval(() => send({ result: { header: this.member.header(), ...id } }), every)
+        : undefined;
     this.openWatchers++;
     return () => {
       this.openWatchers--;
@@ -232,15 +251,29 @@ export class EmbeddedEtcd {
     return this.out.text;
   }
 
-  static async start(o: { readonly ns?: string; readonly host: string; readonly port?: number; readonly minTtlSeconds?: number }): Promise<EmbeddedEtcd> {
-    const args = [bunPath(), THIS_FILE, "--listen", `${o.host}:${o.port ?? 2379}`, ...(o.minTtlSeconds !== undefined ? ["--min-ttl", String(o.minTtlSeconds)] : [])];
+  static async start(o: {
+    readonly ns?: string;
+    readonly host: string;
+    readonly port?: number;
+    readonly minTtlSeconds?: number;
+  }): Promise<EmbeddedEtcd> {
+    const args = [
+      bunPath(),
+      THIS_FILE,
+      "--listen",
+      `${o.host}:${o.port ?? 2379}`,
+      ...(o.minTtlSeconds !== undefined ? ["--min-ttl", String(o.minTtlSeconds)] : []),
+    ];
     const full = o.ns ? ["ip", "netns", "exec", o.ns, ...args] : args;
     const child = spawn(full[0] as string, full.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
     const printed = { text: "" };
     child.stdout?.on("data", (d: Buffer) => (printed.text += d.toString()));
     child.stderr?.on("data", (d: Buffer) => (printed.text += d.toString()));
     const endpoint = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => done(new Error(`embedded etcd did not start within 15 s: ${printed.text.trim()}`)), 15_000);
+      const timer = setTimeout(
+        () => done(new Error(`embedded etcd did not start within 15 s: ${printed.text.trim()}`)),
+        15_000,
+      );
       const check = () => {
         const m = /listening on (\S+)/.exec(printed.text);
         if (m?.[1]) done(m[1]);
@@ -265,7 +298,9 @@ export class EmbeddedEtcd {
   /** etcdctl-like `put KEY VALUE` (prints OK), `del KEY` (prints the count), `get [--prefix] KEY`, through our EtcdClient from the netns. */
   ctl(args: readonly string[]): Promise<RunResult> {
     const cmd = [bunPath(), THIS_FILE, "ctl", "--endpoints", this.endpoint, ...args];
-    return this.ns ? run("ip", ["netns", "exec", this.ns, ...cmd], { allowFail: true }) : run(cmd[0] as string, cmd.slice(1), { allowFail: true });
+    return this.ns
+      ? run("ip", ["netns", "exec", this.ns, ...cmd], { allowFail: true })
+      : run(cmd[0] as string, cmd.slice(1), { allowFail: true });
   }
 
   async put(key: string, value: string): Promise<void> {
@@ -293,7 +328,9 @@ async function ctlMain(argv: readonly string[]): Promise<number> {
   const prefix = argv.includes("--prefix");
   const [op, key, value] = rest;
   if (!endpoint || !key || !(op === "get" || op === "del" || (op === "put" && value !== undefined))) {
-    process.stderr.write("usage: embedded-etcd.ts ctl --endpoints URL put KEY VALUE | del [--prefix] KEY | get [--prefix] KEY\n");
+    process.stderr.write(
+      "usage: embedded-etcd.ts ctl --endpoints URL put KEY VALUE | del [--prefix] KEY | get [--prefix] KEY\n",
+    );
     return 2;
   }
   const c = new EtcdClient({ endpoints: [endpoint] });
@@ -331,7 +368,12 @@ async function serveMain(argv: readonly string[]): Promise<number> {
   }
   const minTtl = flag("min-ttl");
   const progress = flag("progress-notify-ms");
-  const s = await EmbeddedEtcdServer.start({ host, port, ...(minTtl ? { minTtlSeconds: Number(minTtl) } : {}), ...(progress ? { progressNotifyMs: Number(progress) } : {}) });
+  const s = await EmbeddedEtcdServer.start({
+    host,
+    port,
+    ...(minTtl ? { minTtlSeconds: Number(minTtl) } : {}),
+    ...(progress ? { progressNotifyMs: Number(progress) } : {}),
+  });
   process.stdout.write(`embedded etcd listening on ${s.endpoint}\n`);
   await new Promise<void>((res) => {
     process.once("SIGTERM", res);

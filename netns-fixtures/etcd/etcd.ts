@@ -40,13 +40,60 @@ export interface TlsFiles {
 export function makeTls(dir: string): TlsFiles {
   const p = (f: string) => join(dir, f);
   const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "ignore" });
-  ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=weft-test-ca", "-keyout", p("ca.key"), "-out", p("ca.crt"));
+  ssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=weft-test-ca",
+    "-keyout",
+    p("ca.key"),
+    "-out",
+    p("ca.crt"),
+  );
   writeFileSync(p("ext.cnf"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n");
   for (const who of ["server", "client"]) {
-    ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=weft-${who}`, "-keyout", p(`${who}.key`), "-out", p(`${who}.csr`));
-    ssl("x509", "-req", "-in", p(`${who}.csr`), "-CA", p("ca.crt"), "-CAkey", p("ca.key"), "-CAcreateserial", "-days", "2", "-extfile", p("ext.cnf"), "-out", p(`${who}.crt`));
+    ssl(
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      `/CN=weft-${who}`,
+      "-keyout",
+      p(`${who}.key`),
+      "-out",
+      p(`${who}.csr`),
+    );
+    ssl(
+      "x509",
+      "-req",
+      "-in",
+      p(`${who}.csr`),
+      "-CA",
+      p("ca.crt"),
+      "-CAkey",
+      p("ca.key"),
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      p("ext.cnf"),
+      "-out",
+      p(`${who}.crt`),
+    );
   }
-  return { caFile: p("ca.crt"), certFile: p("server.crt"), keyFile: p("server.key"), clientCertFile: p("client.crt"), clientKeyFile: p("client.key") };
+  return {
+    caFile: p("ca.crt"),
+    certFile: p("server.crt"),
+    keyFile: p("server.key"),
+    clientCertFile: p("client.crt"),
+    clientKeyFile: p("client.key"),
+  };
 }
 
 export interface EtcdMember {
@@ -102,12 +149,17 @@ export class EtcdCluster {
   ctl(args: readonly string[]): Promise<RunResult> {
     const full = [`--endpoints=${this.endpoints.join(",")}`, "--dial-timeout=1s", "--command-timeout=3s", ...args];
     const env = { ETCDCTL_API: "3" };
-    return this.ns ? run("ip", ["netns", "exec", this.ns, ETCDCTL_BIN, ...full], { allowFail: true, env }) : run(ETCDCTL_BIN, full, { allowFail: true, env });
+    return this.ns
+      ? run("ip", ["netns", "exec", this.ns, ETCDCTL_BIN, ...full], { allowFail: true, env })
+      : run(ETCDCTL_BIN, full, { allowFail: true, env });
   }
 
   /** etcdctl in the root netns, synchronously; throws on failure (plain http only). */
   etcdctl(...args: string[]): string {
-    return execFileSync(ETCDCTL_BIN, [`--endpoints=${this.endpoints.join(",")}`, ...args], { env: { ...process.env, ETCDCTL_API: "3" }, encoding: "utf8" });
+    return execFileSync(ETCDCTL_BIN, [`--endpoints=${this.endpoints.join(",")}`, ...args], {
+      env: { ...process.env, ETCDCTL_API: "3" },
+      encoding: "utf8",
+    });
   }
 
   /** SIGKILL every member and remove the data. */
@@ -121,7 +173,9 @@ export class EtcdCluster {
 }
 
 function launch(m: EtcdMember, ns: string | undefined): void {
-  const p = ns ? spawn("ip", ["netns", "exec", ns, ETCD_BIN, ...m.args], { stdio: ["ignore", "ignore", "pipe"] }) : spawn(ETCD_BIN, [...m.args], { stdio: ["ignore", "ignore", "pipe"] });
+  const p = ns
+    ? spawn("ip", ["netns", "exec", ns, ETCD_BIN, ...m.args], { stdio: ["ignore", "ignore", "pipe"] })
+    : spawn(ETCD_BIN, [...m.args], { stdio: ["ignore", "ignore", "pipe"] });
   p.stderr?.setEncoding("utf8");
   p.stderr?.on("data", (d: string) => {
     m.log = (m.log + d).slice(-20000);
@@ -131,7 +185,10 @@ function launch(m: EtcdMember, ns: string | undefined): void {
 
 async function memberPorts(n: number, o: EtcdOptions): Promise<[number, number][]> {
   const ports: [number, number][] = [];
-  for (let i = 0; i < n; i++) ports.push(o.ns ? [(o.clientPort ?? 2379) + 2 * i, (o.peerPort ?? 2380) + 2 * i] : [await freePort(), await freePort()]);
+  for (let i = 0; i < n; i++)
+    ports.push(
+      o.ns ? [(o.clientPort ?? 2379) + 2 * i, (o.peerPort ?? 2380) + 2 * i] : [await freePort(), await freePort()],
+    );
   return ports;
 }
 
@@ -163,7 +220,14 @@ export async function startEtcd(n = 1, opts: EtcdOptions = {}): Promise<EtcdClus
       "--log-level=warn",
       "--logger=zap",
       ...(opts.extraArgs ?? []),
-      ...(tls ? [`--cert-file=${tls.certFile}`, `--key-file=${tls.keyFile}`, `--trusted-ca-file=${tls.caFile}`, "--client-cert-auth"] : []),
+      ...(tls
+        ? [
+            `--cert-file=${tls.certFile}`,
+            `--key-file=${tls.keyFile}`,
+            `--trusted-ca-file=${tls.caFile}`,
+            "--client-cert-auth",
+          ]
+        : []),
     ];
     return { name: `m${i}`, clientUrl, peerUrl, proc: undefined, args, log: "" };
   });
@@ -173,7 +237,9 @@ export async function startEtcd(n = 1, opts: EtcdOptions = {}): Promise<EtcdClus
     await (opts.ns ? untilHealthy(cluster) : untilWritable(cluster));
   } catch (e) {
     cluster.stop();
-    throw new Error(`etcd at ${cluster.endpoints.join(",")} did not start: ${(e as Error).message}\n${members.map((m) => m.log.slice(-2000)).join("\n")}`);
+    throw new Error(
+      `etcd at ${cluster.endpoints.join(",")} did not start: ${(e as Error).message}\n${members.map((m) => m.log.slice(-2000)).join("\n")}`,
+    );
   }
   return cluster;
 }

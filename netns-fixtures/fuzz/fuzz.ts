@@ -49,7 +49,11 @@ export interface FuzzSettings {
 }
 
 /** WEFT_FUZZ_SEED, WEFT_FUZZ_SCENARIOS and WEFT_FUZZ_ONLY over a test's defaults. */
-export function fuzzSettings(defaultSeed: number, defaultCount: number, env: NodeJS.ProcessEnv = process.env): FuzzSettings {
+export function fuzzSettings(
+  defaultSeed: number,
+  defaultCount: number,
+  env: NodeJS.ProcessEnv = process.env,
+): FuzzSettings {
   const seed = Number(env["WEFT_FUZZ_SEED"] ?? defaultSeed) >>> 0;
   const count = Number(env["WEFT_FUZZ_SCENARIOS"] ?? defaultCount);
   return { seed, count, only: env["WEFT_FUZZ_ONLY"], isDefault: seed === defaultSeed && count === defaultCount };
@@ -84,10 +88,20 @@ export function errorOf(o: { readonly json: unknown; readonly stdout: string }):
  * undefined when our error equals the reference's or an entry of `table` explains the difference
  * (its key is pushed to `used`); otherwise what differs.
  */
-export function compareErrors(table: readonly CodeDifference[], o: ErrorFields, r: ErrorFields, used: string[]): string | undefined {
+export function compareErrors(
+  table: readonly CodeDifference[],
+  o: ErrorFields,
+  r: ErrorFields,
+  used: string[],
+): string | undefined {
   if (o.code === r.code && o.msg === r.msg) return undefined;
   const rule = table.find(
-    (d) => typeof r.msg === "string" && d.ref.test(r.msg) && d.refCode === r.code && d.ourCode === o.code && (d.msg === "same" ? o.msg === r.msg : typeof o.msg === "string" && d.msg.test(o.msg)),
+    (d) =>
+      typeof r.msg === "string" &&
+      d.ref.test(r.msg) &&
+      d.refCode === r.code &&
+      d.ourCode === o.code &&
+      (d.msg === "same" ? o.msg === r.msg : typeof o.msg === "string" && d.msg.test(o.msg)),
   );
   if (rule === undefined) return `errors differ: ours ${JSON.stringify(o)}, reference ${JSON.stringify(r)}`;
   used.push(codeDifferenceKey(rule));
@@ -95,6 +109,9 @@ export function compareErrors(table: readonly CodeDifference[], o: ErrorFields, 
 }
 
 /** The keys of every listed difference, as compareErrors and the behaviour checks record them. */
-export function listedDifferences(codes: readonly CodeDifference[], behaviour: Readonly<Record<string, string>>): string[] {
+export function listedDifferences(
+  codes: readonly CodeDifference[],
+  behaviour: Readonly<Record<string, string>>,
+): string[] {
   return [...codes.map(codeDifferenceKey), ...Object.keys(behaviour)];
 }

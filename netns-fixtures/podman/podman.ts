@@ -10,7 +10,18 @@
 //    runtime cannot raise past our hard limit; podman itself lowers RLIMIT_NPROC to 32768 before
 //    starting conmon, so nproc must not exceed that either.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run, type RunResult } from "../topology/sh.ts";
@@ -32,7 +43,9 @@ function which(cmd: string): string | undefined {
 
 /** Hard limit of a resource from /proc/self/limits ("Max open files", "Max processes"). */
 function hardLimit(label: string): number | undefined {
-  const line = readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith(label));
+  const line = readFileSync("/proc/self/limits", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(label));
   const hard = line?.slice(label.length).trim().split(/\s+/)[1];
   if (hard === undefined) return undefined;
   return hard === "unlimited" ? Number.POSITIVE_INFINITY : Number(hard);
@@ -53,7 +66,10 @@ export function chooseRuntime(): { runtime: string } | { reason: string } {
   if (forced) return which(forced) ? { runtime: forced } : { reason: `WEFT_PODMAN_RUNTIME=${forced} is not installed` };
   if (which("runc")) return { runtime: "runc" };
   if (hybridWithV2Controllers()) {
-    return { reason: "cgroup v1/v2 hybrid host with controllers in cgroup2: crun refuses it and runc is not installed (scripts/install-podman.sh)" };
+    return {
+      reason:
+        "cgroup v1/v2 hybrid host with controllers in cgroup2: crun refuses it and runc is not installed (scripts/install-podman.sh)",
+    };
   }
   if (which("crun")) return { runtime: "crun" };
   return { reason: "no OCI runtime (runc or crun) installed: run scripts/install-podman.sh" };
@@ -63,7 +79,8 @@ export function chooseRuntime(): { runtime: string } | { reason: string } {
 export function podmanPrerequisiteProblem(): string | undefined {
   if (process.getuid?.() !== 0) return "not running as root";
   if (!which("podman")) return "podman is not installed: run scripts/install-podman.sh";
-  if (!which("conmon") && !existsSync("/usr/libexec/podman/conmon")) return "conmon is not installed: run scripts/install-podman.sh";
+  if (!which("conmon") && !existsSync("/usr/libexec/podman/conmon"))
+    return "conmon is not installed: run scripts/install-podman.sh";
   if (!existsSync(BUSYBOX)) return `${BUSYBOX} missing: run scripts/install-podman.sh (busybox-static)`;
   const rt = chooseRuntime();
   return "reason" in rt ? rt.reason : undefined;
@@ -117,7 +134,8 @@ export class PodmanEnv {
   }
 
   private writeConfig(): void {
-    for (const d of ["root", "runroot", "tmp", "tmp-img", "net.d", "rootfs/bin"]) mkdirSync(join(this.dir, d), { recursive: true });
+    for (const d of ["root", "runroot", "tmp", "tmp-img", "net.d", "rootfs/bin"])
+      mkdirSync(join(this.dir, d), { recursive: true });
     const nofile = Math.min(hardLimit("Max open files") ?? 1024, 1048576);
     const nproc = Math.min(hardLimit("Max processes") ?? PODMAN_NPROC, PODMAN_NPROC);
     const q = (s: string) => JSON.stringify(s);
@@ -167,7 +185,22 @@ export class PodmanEnv {
 
   /** `podman run -d` a busybox sleeping forever on a network; returns the full container ID. */
   async runSleeper(name: string, network: string, opts: { readonly allowFail?: boolean } = {}): Promise<RunResult> {
-    return this.podman(["run", "-d", "--name", name, "--cgroup-parent", this.cgroupParent, "--network", network, this.image, "sleep", "100000"], opts);
+    return this.podman(
+      [
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--cgroup-parent",
+        this.cgroupParent,
+        "--network",
+        network,
+        this.image,
+        "sleep",
+        "100000",
+      ],
+      opts,
+    );
   }
 
   /** Write `<name>.conflist` into network_config_dir. */
@@ -177,7 +210,10 @@ export class PodmanEnv {
 
   /** Runs one container on `--network none` to see whether this host can run podman at all. */
   async probe(): Promise<string | undefined> {
-    const r = await this.podman(["run", "--rm", "--cgroup-parent", this.cgroupParent, "--network", "none", this.image, "true"], { allowFail: true });
+    const r = await this.podman(
+      ["run", "--rm", "--cgroup-parent", this.cgroupParent, "--network", "none", this.image, "true"],
+      { allowFail: true },
+    );
     if (r.exitCode === 0) return undefined;
     return `podman run failed (${r.exitCode}): ${r.stderr.trim() || r.stdout.trim()}`;
   }
@@ -239,7 +275,11 @@ export async function natRulesFor(network: string): Promise<string[]> {
  * commented with one of our network names, cached results, netns files, and our bridges. Touches
  * nothing that is not named after our per-run networks/bridges.
  */
-export async function removeHostLeftovers(opts: { readonly networks: readonly string[]; readonly bridges: readonly string[]; readonly netnsPaths: readonly string[] }): Promise<void> {
+export async function removeHostLeftovers(opts: {
+  readonly networks: readonly string[];
+  readonly bridges: readonly string[];
+  readonly netnsPaths: readonly string[];
+}): Promise<void> {
   for (const net of opts.networks) {
     const lines = await natRulesFor(net);
     const chains = new Set<string>();
@@ -327,7 +367,10 @@ export async function containerView(env: PodmanEnv, name: string, id: string, ne
     mac: /link\/ether (\S+)/.exec(addr)?.[1] ?? "",
     mtu: Number(/mtu (\d+)/.exec(addr)?.[1]),
     txQueueLen: Number((await exec("cat", "/sys/class/net/eth0/tx_queue_len")).trim()),
-    routes: (await exec("ip", "route")).split("\n").map((l) => l.trim()).filter(Boolean),
+    routes: (await exec("ip", "route"))
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean),
     inspect: {
       ip: String(field(net, "IPAddress") ?? ""),
       prefixLen: Number(field(net, "IPPrefixLen")),

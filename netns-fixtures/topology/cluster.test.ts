@@ -11,7 +11,9 @@ describe("the cluster's default store", () => {
   it("follows WEFT_DEMO_STORE over what is installed and names the choices when it is wrong", () => {
     expect(defaultStore({ WEFT_DEMO_STORE: "embedded" }, "/bin/sh")).toBe("embedded");
     expect(defaultStore({ WEFT_DEMO_STORE: "etcd" }, "/nonexistent/etcd")).toBe("etcd");
-    expect(() => defaultStore({ WEFT_DEMO_STORE: "consul" })).toThrow(/WEFT_DEMO_STORE=consul: use etcd .* or embedded/);
+    expect(() => defaultStore({ WEFT_DEMO_STORE: "consul" })).toThrow(
+      /WEFT_DEMO_STORE=consul: use etcd .* or embedded/,
+    );
   });
 
   it("is taken from the store option when given", () => {

@@ -1,6 +1,15 @@
 // Driving CNI from tests: a runtime (our cnitool or the Go-libcni oracle) against a plugin directory,
 // from inside a node netns, with its own config dir, cache dir and IPAM data dir.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync, statSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  existsSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runIn, type RunResult } from "./sh.ts";
@@ -36,7 +45,13 @@ export class CniScratch {
 export function cnitool(
   rt: CniRuntimeSpec,
   scratch: CniScratch,
-  opts: { readonly node: string; readonly cmd: string; readonly net: string; readonly netnsPath: string; readonly env?: Record<string, string> },
+  opts: {
+    readonly node: string;
+    readonly cmd: string;
+    readonly net: string;
+    readonly netnsPath: string;
+    readonly env?: Record<string, string>;
+  },
 ): Promise<RunResult> {
   return runIn(opts.node, rt.cnitool, [opts.cmd, opts.net, opts.netnsPath], {
     allowFail: true,

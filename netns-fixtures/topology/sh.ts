@@ -12,7 +12,12 @@ export interface RunResult {
 export async function run(
   cmd: string,
   args: readonly string[],
-  opts: { readonly input?: string; readonly env?: Record<string, string>; readonly allowFail?: boolean; readonly timeoutMs?: number } = {},
+  opts: {
+    readonly input?: string;
+    readonly env?: Record<string, string>;
+    readonly allowFail?: boolean;
+    readonly timeoutMs?: number;
+  } = {},
 ): Promise<RunResult> {
   const o: Options = {
     reject: false,
@@ -31,7 +36,12 @@ export async function run(
 }
 
 /** Run a command inside a named netns (`ip netns exec`), e.g. a plugin on a node. */
-export function runIn(ns: string, cmd: string, args: readonly string[], opts: Parameters<typeof run>[2] = {}): Promise<RunResult> {
+export function runIn(
+  ns: string,
+  cmd: string,
+  args: readonly string[],
+  opts: Parameters<typeof run>[2] = {},
+): Promise<RunResult> {
   return run("ip", ["netns", "exec", ns, cmd, ...args], opts);
 }
 

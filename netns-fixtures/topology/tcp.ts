@@ -25,7 +25,9 @@ c.on("error", (e) => { process.stdout.write(e.code || String(e)); process.exit(4
 export class EchoServer {
   private constructor(private readonly child: ChildProcess) {}
   static async start(ns: string, ip: string, port = 7777): Promise<EchoServer> {
-    const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", SERVER, String(port), ip], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", SERVER, String(port), ip], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`echo server in ${ns} on ${ip}:${port} did not start`)), 10_000);
       child.stdout?.once("data", () => {
@@ -44,7 +46,10 @@ export class EchoServer {
 /** "ok" when a TCP round trip from `fromNs` to ip:port works, else the failure (timeout, ECONNREFUSED...). */
 export async function tcpProbe(fromNs: string, ip: string, port = 7777): Promise<string> {
   const token = `weft-${Math.random().toString(36).slice(2)}`;
-  const r = await runIn(fromNs, process.execPath, ["-e", CLIENT, String(port), ip, token], { allowFail: true, timeoutMs: 10_000 });
+  const r = await runIn(fromNs, process.execPath, ["-e", CLIENT, String(port), ip, token], {
+    allowFail: true,
+    timeoutMs: 10_000,
+  });
   return r.stdout.trim() || `exit ${r.exitCode}`;
 }
 
@@ -72,7 +77,11 @@ export class LiveConnection {
   readonly #done: Promise<string>;
 
   constructor(fromNs: string, ip: string, o: { readonly port?: number; readonly ms?: number } = {}) {
-    const child = spawn("ip", ["netns", "exec", fromNs, process.execPath, "-e", PINGER, String(o.port ?? 7777), ip, String(o.ms ?? 4000)], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(
+      "ip",
+      ["netns", "exec", fromNs, process.execPath, "-e", PINGER, String(o.port ?? 7777), ip, String(o.ms ?? 4000)],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     // "close", not "exit": stdout is read to its end.

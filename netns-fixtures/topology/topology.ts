@@ -44,7 +44,8 @@ export async function sweepStale(): Promise<string[]> {
 
 async function deleteRootLinks(prefix: string): Promise<void> {
   const links = await ipJson<{ ifname: string }[]>(undefined, ["link", "show"]);
-  for (const l of links) if (l.ifname.startsWith(prefix)) await run("ip", ["link", "del", l.ifname], { allowFail: true });
+  for (const l of links)
+    if (l.ifname.startsWith(prefix)) await run("ip", ["link", "del", l.ifname], { allowFail: true });
 }
 
 export interface NodeSpec {

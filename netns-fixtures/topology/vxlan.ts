@@ -24,7 +24,24 @@ function vtepMac(i: number): string {
 export async function programVxlanMesh(nodes: readonly OverlayNode[], vni = 1): Promise<void> {
   const dev = `flannel.${vni}`;
   for (const [i, n] of nodes.entries()) {
-    await run("ip", ["-n", n.ns, "link", "add", dev, "type", "vxlan", "id", String(vni), "local", n.ip, "dev", n.dev, "dstport", "8472", "nolearning"]);
+    await run("ip", [
+      "-n",
+      n.ns,
+      "link",
+      "add",
+      dev,
+      "type",
+      "vxlan",
+      "id",
+      String(vni),
+      "local",
+      n.ip,
+      "dev",
+      n.dev,
+      "dstport",
+      "8472",
+      "nolearning",
+    ]);
     await run("ip", ["-n", n.ns, "link", "set", dev, "address", vtepMac(i), "mtu", "1450", "up"]);
     await run("ip", ["-n", n.ns, "addr", "add", `${netAddr(n.subnet)}/32`, "dev", dev]);
   }
@@ -40,7 +57,11 @@ export async function programVxlanMesh(nodes: readonly OverlayNode[], vni = 1): 
 }
 
 /** flanneld's subnet.env for a node: gateway .1 of its subnet, vxlan MTU. */
-export function subnetEnvFor(n: OverlayNode, network = "10.244.0.0/16", opts: { readonly mtu?: number; readonly ipMasq?: boolean } = {}): string {
+export function subnetEnvFor(
+  n: OverlayNode,
+  network = "10.244.0.0/16",
+  opts: { readonly mtu?: number; readonly ipMasq?: boolean } = {},
+): string {
   const [addr, len] = n.subnet.split("/");
   const parts = (addr ?? "").split(".").map(Number);
   parts[3] = (parts[3] ?? 0) + 1;

@@ -46,7 +46,11 @@ describe("bridge ADD", () => {
     expect(h.world.host.sysctls.get("net/ipv4/ip_forward")).toBe("1");
     const pod = h.world.pods.get(POD);
     expect(pod?.links.get("eth0")?.addrs.map((a) => a.cidr)).toEqual(["10.1.2.2/24"]);
-    expect(pod?.routes.map((x) => `${x.dst} ${x.gw ?? ""}`)).toEqual(["10.1.2.0/24 ", "10.1.0.0/16 10.1.2.1", "0.0.0.0/0 10.1.2.1"]);
+    expect(pod?.routes.map((x) => `${x.dst} ${x.gw ?? ""}`)).toEqual([
+      "10.1.2.0/24 ",
+      "10.1.0.0/16 10.1.2.1",
+      "0.0.0.0/0 10.1.2.1",
+    ]);
     expect(h.world.host.links.get("veth0a1b2c3d")?.master).toBe(br?.index);
     expect(h.ipam.calls).toEqual(["ADD host-local"]);
   });
@@ -60,9 +64,17 @@ describe("bridge ADD", () => {
   it("refuses a bridge name longer than 15 bytes as a config error with the reference's message (we said 999 RTM_GETLINK ERANGE; found by the differential fuzz)", async () => {
     const h = harness(["0a1b2c3d"]);
     const name = "longbridgename0";
-    await expectCni(bridgeAdd(h.call(conf({ bridge: `${name}x` })), h.deps), 7, /^failed to create bridge "longbridgename0x": could not add "longbridgename0x": numerical result out of range$/);
+    await expectCni(
+      bridgeAdd(h.call(conf({ bridge: `${name}x` })), h.deps),
+      7,
+      /^failed to create bridge "longbridgename0x": could not add "longbridgename0x": numerical result out of range$/,
+    );
     // before the pod netns is opened, as the reference creates the bridge first
-    await expectCni(bridgeAdd(h.call(conf({ bridge: `${name}x` }), { netns: "/run/netns/gone" }), h.deps), 7, /numerical result out of range$/);
+    await expectCni(
+      bridgeAdd(h.call(conf({ bridge: `${name}x` }), { netns: "/run/netns/gone" }), h.deps),
+      7,
+      /numerical result out of range$/,
+    );
     await bridgeAdd(h.call(conf({ bridge: name })), h.deps);
     expect(h.world.host.links.has(name)).toBe(true);
   });
@@ -98,7 +110,10 @@ describe("bridge ADD", () => {
     const br = h.world.newLink(h.world.host, "cni0", "bridge", 1500);
     br.up = true;
     await bridgeAdd(h.call(conf()), h.deps);
-    const toBridge = h.world.calls.filter((c) => c.startsWith("host ") && c.includes("cni0") && !c.startsWith("host addrAdd") && !c.startsWith("host setMac"));
+    const toBridge = h.world.calls.filter(
+      (c) =>
+        c.startsWith("host ") && c.includes("cni0") && !c.startsWith("host addrAdd") && !c.startsWith("host setMac"),
+    );
     expect(toBridge).toEqual(["host sysctl net/ipv6/conf/cni0/accept_ra=0"]);
     const h2 = harness();
     h2.world.newLink(h2.world.host, "cni0", "bridge", 1500);
@@ -118,7 +133,11 @@ describe("bridge ADD", () => {
   it("fails a second ADD for the same interface with the reference message and releases nothing it did not take", async () => {
     const h = harness(["11111111", "22222222"]);
     await bridgeAdd(h.call(conf()), h.deps);
-    await expectCni(bridgeAdd(h.call(conf()), h.deps), 4, /container veth name \("eth0"\) peer provided \("veth22222222"\) already exists/);
+    await expectCni(
+      bridgeAdd(h.call(conf()), h.deps),
+      4,
+      /container veth name \("eth0"\) peer provided \("veth22222222"\) already exists/,
+    );
     expect(h.ipam.calls).toEqual(["ADD host-local"]);
     expect(h.world.pods.get(POD)?.links.has("eth0")).toBe(true);
   });
@@ -127,7 +146,11 @@ describe("bridge ADD", () => {
     const h = harness(["0000000a"]);
     h.world.newLink(h.world.host, "cni0", "bridge", 1500);
     h.world.host.links.get("cni0")?.addrs.push({ family: 4, cidr: "10.9.9.1/24", scope: 0 });
-    await expectCni(bridgeAdd(h.call(conf()), h.deps), 7, /"cni0" already has an IP address different from 10\.1\.2\.1\/24/);
+    await expectCni(
+      bridgeAdd(h.call(conf()), h.deps),
+      7,
+      /"cni0" already has an IP address different from 10\.1\.2\.1\/24/,
+    );
     expect(h.ipam.calls).toEqual(["ADD host-local", "DEL host-local"]);
     expect(h.world.host.links.has("veth0000000a")).toBe(false);
     expect(h.world.pods.get(POD)?.links.has("eth0")).toBe(false);
@@ -171,8 +194,12 @@ describe("bridge ADD", () => {
     const h = harness();
     await bridgeAdd(h.call(conf({ ipMasq: true, ipMasqBackend: "nftables" })), h.deps);
     const script = h.runner.calls.find((c) => c.cmd === "nft" && c.args[0] === "-f")?.input ?? "";
-    expect(script).toContain("add chain inet cni_plugins_masquerade postrouting { type nat hook postrouting priority 100 ; }");
-    expect(script).toMatch(/add rule inet cni_plugins_masquerade masq_checks ip saddr == 10\.1\.2\.2 ip daddr != 10\.1\.2\.0\/24 masquerade comment "[0-9a-f]{16}-[0-9a-f]{16}, net: mynet, if: eth0, id: cid1"/);
+    expect(script).toContain(
+      "add chain inet cni_plugins_masquerade postrouting { type nat hook postrouting priority 100 ; }",
+    );
+    expect(script).toMatch(
+      /add rule inet cni_plugins_masquerade masq_checks ip saddr == 10\.1\.2\.2 ip daddr != 10\.1\.2\.0\/24 masquerade comment "[0-9a-f]{16}-[0-9a-f]{16}, net: mynet, if: eth0, id: cid1"/,
+    );
   });
 
   it("removes the masquerade rules it added when a later step fails", async () => {
@@ -185,7 +212,11 @@ describe("bridge ADD", () => {
       if (l && n.startsWith("veth") && ++calls > 1) return { ...l, operState: "lowerlayerdown" };
       return l;
     };
-    await expectCni(bridgeAdd(h.call(conf({ ipMasq: true, ipMasqBackend: "iptables" })), h.deps), 11, /bridge port in error state: lowerlayerdown/);
+    await expectCni(
+      bridgeAdd(h.call(conf({ ipMasq: true, ipMasqBackend: "iptables" })), h.deps),
+      11,
+      /bridge port in error state: lowerlayerdown/,
+    );
     expect(h.iptables.chains.get("POSTROUTING")).toEqual([]);
     expect(h.iptables.chains.has(chainName("mynet", "cid1"))).toBe(false);
     expect(h.ipam.calls).toEqual(["ADD host-local", "DEL host-local"]);
@@ -202,7 +233,10 @@ describe("bridge ADD", () => {
   it("uses the config dns over the IPAM dns when one of its fields is set", async () => {
     const h = harness();
     h.ipam.next = { ...h.ipam.next, dns: { nameservers: ["1.1.1.1"] } };
-    const r = await bridgeAdd(h.call(conf({ dns: { nameservers: ["10.96.0.10"], search: ["svc.cluster.local"] } })), h.deps);
+    const r = await bridgeAdd(
+      h.call(conf({ dns: { nameservers: ["10.96.0.10"], search: ["svc.cluster.local"] } })),
+      h.deps,
+    );
     expect(r.dns).toEqual({ nameservers: ["10.96.0.10"], search: ["svc.cluster.local"] });
   });
 
@@ -217,7 +251,11 @@ describe("bridge ADD", () => {
 
   it("says the netns does not exist with code 3 before touching IPAM", async () => {
     const h = harness();
-    await expectCni(bridgeAdd(h.call(conf(), { netns: "/var/run/netns/nope" }), h.deps), 3, /failed to open netns "\/var\/run\/netns\/nope"/);
+    await expectCni(
+      bridgeAdd(h.call(conf(), { netns: "/var/run/netns/nope" }), h.deps),
+      3,
+      /failed to open netns "\/var\/run\/netns\/nope"/,
+    );
     expect(h.ipam.calls).toEqual([]);
   });
 

@@ -71,7 +71,9 @@ async function addSteps(ctx: AddContext, br: LinkInfo): Promise<Result100> {
       throw kernelError(`failed to set "${call.ifName}" up`, e);
     }
   }
-  const port = c.disableContainerInterface ? deps.host.linkByName(veth.host.name) : await waitPortUp(deps, veth.host.name);
+  const port = c.disableContainerInterface
+    ? deps.host.linkByName(veth.host.name)
+    : await waitPortUp(deps, veth.host.name);
   trace("bridge: port up");
   // the bridge MAC may change when its first port joins or its address is set; the veth's too
   const ifs = result.interfaces ?? [];
@@ -89,7 +91,11 @@ async function layer3(ctx: AddContext, result: Result100, br: LinkInfo): Promise
   trace("bridge: IPAM done");
   undo.push(`IPAM DEL (${c.ipamType})`, () => deps.ipam.del(c.ipamType, call.stdinData));
   if (!ipam.ips || ipam.ips.length === 0) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, "IPAM plugin returned missing IP config", `check the 'ipam' section: ${c.ipamType} returned no addresses`);
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      "IPAM plugin returned missing IP config",
+      `check the 'ipam' section: ${c.ipamType} returned no addresses`,
+    );
   }
   const plan = calcGateways(ipam.ips, ipam.routes ?? [], c);
   result.ips = plan.ips;
@@ -113,8 +119,18 @@ async function layer3(ctx: AddContext, result: Result100, br: LinkInfo): Promise
   }
   trace("bridge: gateway on bridge");
   if (c.ipMasq) {
-    const backend: Backend = c.ipMasqBackend === "nftables" ? "nftables" : c.ipMasqBackend === "iptables" ? "iptables" : deps.masq.defaultBackend();
-    const target = { network: c.name, ifName: call.ifName, containerID: call.containerID, addresses: result.ips.map((i) => i.address) };
+    const backend: Backend =
+      c.ipMasqBackend === "nftables"
+        ? "nftables"
+        : c.ipMasqBackend === "iptables"
+          ? "iptables"
+          : deps.masq.defaultBackend();
+    const target = {
+      network: c.name,
+      ifName: call.ifName,
+      containerID: call.containerID,
+      addresses: result.ips.map((i) => i.address),
+    };
     undo.push("remove masquerade rules", () => deps.masq.teardown(target));
     await deps.masq.setup(backend, target);
   }
@@ -132,5 +148,9 @@ async function waitPortUp(deps: BridgeDeps, hostVeth: string): Promise<LinkInfo>
     state = link?.operState ?? "missing";
     if (link && state === "up") return link;
   }
-  throw new CniError(ErrorCode.TryAgainLater, `bridge port in error state: ${state}`, `host veth ${hostVeth} did not come up`);
+  throw new CniError(
+    ErrorCode.TryAgainLater,
+    `bridge port in error state: ${state}`,
+    `host veth ${hostVeth} did not come up`,
+  );
 }

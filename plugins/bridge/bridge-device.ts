@@ -46,7 +46,11 @@ function createBridge(host: HostNet, c: BridgeConf): LinkInfo | undefined {
   } catch (e) {
     if (errnoOf(e) === "EOPNOTSUPP" && (c.vlan !== 0 || c.vlanTrunk !== undefined)) {
       const err = kernelError(`failed to create bridge "${name}": could not add "${name}"`, e);
-      throw new CniError(err.code, err.msg, "this kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING), which 'vlan' and 'vlanTrunk' need");
+      throw new CniError(
+        err.code,
+        err.msg,
+        "this kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING), which 'vlan' and 'vlanTrunk' need",
+      );
     }
     if (errnoOf(e) !== "EEXIST") throw kernelError(`failed to create bridge "${name}": could not add "${name}"`, e);
   }

@@ -26,7 +26,12 @@ export async function bridgeCheck(call: BridgeCall, deps: BridgeDeps): Promise<v
   try {
     if (c.ipamType !== "") await deps.ipam.check(c.ipamType, call.stdinData);
     const prev = isObject(call.config) ? parsePrevResult(call.config, c.cniVersion) : undefined;
-    if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, "Required prevResult missing", "CHECK needs the ADD result as prevResult");
+    if (!prev)
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        "Required prevResult missing",
+        "CHECK needs the ADD result as prevResult",
+      );
     checkLinks(call, { host: deps.host, pod }, c, prev);
     checkAddresses(pod, call.ifName, prev);
     checkRoutes(pod, prev.routes ?? []);
@@ -35,7 +40,12 @@ export async function bridgeCheck(call: BridgeCall, deps: BridgeDeps): Promise<v
   }
 }
 
-function checkLinks(call: BridgeCall, net: { readonly host: HostNet; readonly pod: PodNet }, c: BridgeConf, prev: Result100): void {
+function checkLinks(
+  call: BridgeCall,
+  net: { readonly host: HostNet; readonly pod: PodNet },
+  c: BridgeConf,
+  prev: Result100,
+): void {
   const { host, pod } = net;
   const ifs = prev.interfaces ?? [];
   const brEntry = ifs.find((i) => i.name === c.bridge);
@@ -52,8 +62,15 @@ function checkLinks(call: BridgeCall, net: { readonly host: HostNet; readonly po
     const link = host.linkByName(entry.name);
     if (!link) throw mismatch(`Interface name ${entry.name} not found`);
     if (entry.sandbox) throw mismatch(`Interface ${entry.name} should not be in sandbox`);
-    if (link.kind !== "veth" || link.index !== cont.peerIndex || link.peerIndex !== cont.index || link.masterIndex !== br.index) continue;
-    if (entry.mac && entry.mac !== link.mac) throw mismatch(`Interface ${entry.name} Mac doesn't match: ${entry.mac} not found`);
+    if (
+      link.kind !== "veth" ||
+      link.index !== cont.peerIndex ||
+      link.peerIndex !== cont.index ||
+      link.masterIndex !== br.index
+    )
+      continue;
+    if (entry.mac && entry.mac !== link.mac)
+      throw mismatch(`Interface ${entry.name} Mac doesn't match: ${entry.mac} not found`);
     return;
   }
   throw mismatch(`CNI veth created for bridge ${c.bridge} was not found`);
@@ -64,9 +81,12 @@ function checkBridge(host: HostNet, entry: Interface100, c: BridgeConf): LinkInf
   if (!link) throw mismatch(`Interface name ${entry.name} not found`);
   if (entry.sandbox) throw mismatch(`Interface ${entry.name} should not be in sandbox`);
   if (link.kind !== "bridge") throw mismatch(`Interface ${entry.name} does not have link type of bridge`);
-  if (entry.mac && entry.mac !== link.mac) throw mismatch(`Bridge interface ${entry.name} Mac doesn't match: ${entry.mac}`);
+  if (entry.mac && entry.mac !== link.mac)
+    throw mismatch(`Bridge interface ${entry.name} Mac doesn't match: ${entry.mac}`);
   if (link.promisc !== c.promiscMode) {
-    throw mismatch(`Bridge interface ${entry.name} configured Promisc Mode ${c.promiscMode} doesn't match current state: ${link.promisc}`);
+    throw mismatch(
+      `Bridge interface ${entry.name} configured Promisc Mode ${c.promiscMode} doesn't match current state: ${link.promisc}`,
+    );
   }
   return link;
 }
@@ -75,7 +95,8 @@ function checkPodIface(pod: PodNet, entry: Interface100): LinkInfo {
   const link = pod.linkByName(entry.name);
   if (!link) throw mismatch(`CNI created interface in container ${entry.name} not found`);
   if (link.kind !== "veth") throw mismatch(`Error: Container interface ${entry.name} not of type veth`);
-  if (entry.mac && entry.mac !== link.mac) throw mismatch(`Interface ${entry.name} Mac ${entry.mac} doesn't match container Mac: ${link.mac}`);
+  if (entry.mac && entry.mac !== link.mac)
+    throw mismatch(`Interface ${entry.name} Mac ${entry.mac} doesn't match container Mac: ${link.mac}`);
   return link;
 }
 
@@ -99,7 +120,9 @@ function checkRoutes(pod: PodNet, routes: readonly Route[]): void {
     const want = formatCidr(dst);
     const gw = r.gw ? parseIp(r.gw) : undefined;
     const wantGw = gw ? formatIp(gw.family, gw.ip) : undefined;
-    const found = pod.routeList(dst.family).some((live) => live.dst === want && (wantGw === undefined || live.gw === wantGw));
+    const found = pod
+      .routeList(dst.family)
+      .some((live) => live.dst === want && (wantGw === undefined || live.gw === wantGw));
     if (!found) throw mismatch(`Expected Route {Dst:${r.dst} GW:${r.gw ?? "<nil>"}} not found in routing table`);
   }
 }

@@ -46,9 +46,12 @@ describe("bridge config", () => {
     const args = "MAC=02:00:00:00:00:01";
     expect(parseBridgeConf({}, args).mac).toBe("02:00:00:00:00:01");
     expect(parseBridgeConf({ args: { cni: { mac: "02:00:00:00:00:02" } } }, args).mac).toBe("02:00:00:00:00:02");
-    expect(parseBridgeConf({ args: { cni: { mac: "02:00:00:00:00:02" } }, RuntimeConfig: { mac: "02-00-00-00-00-0A" } }, args).mac).toBe(
-      "02:00:00:00:00:0a",
-    );
+    expect(
+      parseBridgeConf(
+        { args: { cni: { mac: "02:00:00:00:00:02" } }, RuntimeConfig: { mac: "02-00-00-00-00-0A" } },
+        args,
+      ).mac,
+    ).toBe("02:00:00:00:00:0a");
   });
 
   it("refuses unknown CNI_ARGS keys unless IgnoreUnknown is set, and malformed pairs (code 4)", () => {
@@ -58,7 +61,10 @@ describe("bridge config", () => {
   });
 
   it("refuses a MAC that is not six bytes, naming where it came from", () => {
-    expect(codeAndMsg(() => parseBridgeConf({ runtimeConfig: { mac: "zz" } }))).toEqual([7, 'invalid MAC address "zz" in runtimeConfig.mac']);
+    expect(codeAndMsg(() => parseBridgeConf({ runtimeConfig: { mac: "zz" } }))).toEqual([
+      7,
+      'invalid MAC address "zz" in runtimeConfig.mac',
+    ]);
   });
 
   it.each([
@@ -80,33 +86,44 @@ describe("bridge config", () => {
   });
 
   it("collects trunk VIDs sorted and unique", () => {
-    expect(parseBridgeConf({ vlanTrunk: [{ id: 101 }, { minID: 200, maxID: 202 }, { id: 201 }] }).vlanTrunk).toEqual([101, 200, 201, 202]);
+    expect(parseBridgeConf({ vlanTrunk: [{ id: 101 }, { minID: 200, maxID: 202 }, { id: 201 }] }).vlanTrunk).toEqual([
+      101, 200, 201, 202,
+    ]);
   });
 
   it("keeps config dns only when a field is set; an empty list counts as set", () => {
     expect(parseBridgeConf({ dns: {} }).dns).toBeUndefined();
     expect(parseBridgeConf({ dns: { nameservers: [] } }).dns).toEqual({ nameservers: [] });
-    expect(parseBridgeConf({ dns: { domain: "x.local", search: ["a"] } }).dns).toEqual({ domain: "x.local", search: ["a"] });
+    expect(parseBridgeConf({ dns: { domain: "x.local", search: ["a"] } }).dns).toEqual({
+      domain: "x.local",
+      search: ["a"],
+    });
   });
 
   it("refuses mistyped keys with code 7 naming the key", () => {
-    expect(codeAndMsg(() => parseBridgeConf({ ipMasq: "yes" }))).toEqual([7, "failed to load netconf: 'ipMasq' must be true or false, got string"]);
-    expect(codeAndMsg(() => parseBridgeConf({ mtu: 1500.5 }))).toEqual([7, "failed to load netconf: 'mtu' must be an integer, got number"]);
+    expect(codeAndMsg(() => parseBridgeConf({ ipMasq: "yes" }))).toEqual([
+      7,
+      "failed to load netconf: 'ipMasq' must be true or false, got string",
+    ]);
+    expect(codeAndMsg(() => parseBridgeConf({ mtu: 1500.5 }))).toEqual([
+      7,
+      "failed to load netconf: 'mtu' must be an integer, got number",
+    ]);
   });
 
   it("refuses on ADD: IPAM with disableContainerInterface, hairpin with promisc, an unknown ipMasqBackend", () => {
-    expect(codeAndMsg(() => checkForAdd(parseBridgeConf({ ipam: { type: "host-local" }, disableContainerInterface: true })))).toEqual([
-      7,
-      "cannot use IPAM when DisableContainerInterface flag is set",
-    ]);
+    expect(
+      codeAndMsg(() => checkForAdd(parseBridgeConf({ ipam: { type: "host-local" }, disableContainerInterface: true }))),
+    ).toEqual([7, "cannot use IPAM when DisableContainerInterface flag is set"]);
     expect(codeAndMsg(() => checkForAdd(parseBridgeConf({ hairpinMode: true, promiscMode: true })))).toEqual([
       7,
       "cannot set hairpin mode and promiscuous mode at the same time",
     ]);
-    expect(codeAndMsg(() => checkForAdd(parseBridgeConf({ ipMasq: true, ipMasqBackend: "pf", ipam: { type: "host-local" } })))).toEqual([
-      7,
-      'unknown ipmasq backend "pf"',
-    ]);
+    expect(
+      codeAndMsg(() =>
+        checkForAdd(parseBridgeConf({ ipMasq: true, ipMasqBackend: "pf", ipam: { type: "host-local" } })),
+      ),
+    ).toEqual([7, 'unknown ipmasq backend "pf"']);
   });
 
   it("checks the mtu range on ADD only, so DEL works with any mtu, as the reference (found by the differential fuzz: our DEL failed with code 7)", () => {

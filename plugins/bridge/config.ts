@@ -5,7 +5,17 @@
  */
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
 import { parseCniArgs } from "../shared/cni-args.ts";
-import { field, isObject, jsonType, optArray, optBool, optInt, optObject, optString, type JsonObject } from "../shared/conf.ts";
+import {
+  field,
+  isObject,
+  jsonType,
+  optArray,
+  optBool,
+  optInt,
+  optObject,
+  optString,
+  type JsonObject,
+} from "../shared/conf.ts";
 
 export type IpMasqBackend = "iptables" | "nftables";
 
@@ -93,7 +103,6 @@ export function parseBridgeConf(config: unknown, cniArgs = ""): BridgeConf {
   };
 }
 
-
 /** Trunk entries: {id} or {minID, maxID}; same checks and messages as the reference. */
 export function readTrunk(trunk: readonly unknown[] | undefined): readonly number[] | undefined {
   if (trunk === undefined) return undefined;
@@ -173,19 +182,38 @@ const IFNAMSIZ = 16;
 
 export function checkForAdd(c: BridgeConf): void {
   // ADD only: DEL of an attachment must work whatever the mtu says (the reference ignores it there)
-  if (c.mtu !== 0 && (c.mtu < 68 || c.mtu > 65535)) fail(`invalid mtu ${c.mtu}`, "mtu must be 0 (kernel default) or between 68 and 65535");
+  if (c.mtu !== 0 && (c.mtu < 68 || c.mtu > 65535))
+    fail(`invalid mtu ${c.mtu}`, "mtu must be 0 (kernel default) or between 68 and 65535");
   if (Buffer.byteLength(c.bridge) > IFNAMSIZ - 1) {
     // the reference's text (the kernel's ERANGE when it creates the bridge, before it opens the
     // pod netns), but as the config error it is
-    fail(`failed to create bridge "${c.bridge}": could not add "${c.bridge}": numerical result out of range`, `'bridge' must be a Linux interface name of at most ${IFNAMSIZ - 1} bytes`);
+    fail(
+      `failed to create bridge "${c.bridge}": could not add "${c.bridge}": numerical result out of range`,
+      `'bridge' must be a Linux interface name of at most ${IFNAMSIZ - 1} bytes`,
+    );
   }
   if (c.ipamType !== "" && c.disableContainerInterface) {
-    fail("cannot use IPAM when DisableContainerInterface flag is set", "remove 'ipam' or set disableContainerInterface to false");
+    fail(
+      "cannot use IPAM when DisableContainerInterface flag is set",
+      "remove 'ipam' or set disableContainerInterface to false",
+    );
   }
   if (c.hairpinMode && c.promiscMode) {
-    fail("cannot set hairpin mode and promiscuous mode at the same time", "set only one of hairpinMode and promiscMode");
+    fail(
+      "cannot set hairpin mode and promiscuous mode at the same time",
+      "set only one of hairpinMode and promiscMode",
+    );
   }
-  if (c.ipMasq && c.ipamType !== "" && c.ipMasqBackend !== undefined && c.ipMasqBackend !== "iptables" && c.ipMasqBackend !== "nftables") {
-    fail(`unknown ipmasq backend ${JSON.stringify(c.ipMasqBackend)}`, 'use "iptables" or "nftables", or leave ipMasqBackend out');
+  if (
+    c.ipMasq &&
+    c.ipamType !== "" &&
+    c.ipMasqBackend !== undefined &&
+    c.ipMasqBackend !== "iptables" &&
+    c.ipMasqBackend !== "nftables"
+  ) {
+    fail(
+      `unknown ipmasq backend ${JSON.stringify(c.ipMasqBackend)}`,
+      'use "iptables" or "nftables", or leave ipMasqBackend out',
+    );
   }
 }

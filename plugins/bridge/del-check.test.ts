@@ -100,7 +100,10 @@ describe("bridge DEL", () => {
       `-A ${chain} ! -d 224.0.0.0/4 ${comment} -j MASQUERADE`,
       `-A ${chain} -d 10.1.3.0/24 ${comment} -j ACCEPT`,
     ]);
-    expect(h.iptables.chains.get("POSTROUTING")).toEqual([`-A POSTROUTING -s 10.1.2.2/32 ${comment} -j ${chain}`, `-A POSTROUTING -s 10.1.3.2/32 ${comment} -j ${chain}`]);
+    expect(h.iptables.chains.get("POSTROUTING")).toEqual([
+      `-A POSTROUTING -s 10.1.2.2/32 ${comment} -j ${chain}`,
+      `-A POSTROUTING -s 10.1.3.2/32 ${comment} -j ${chain}`,
+    ]);
     await bridgeDel(h.call(c, { ifName: "net1" }), h.deps);
     expect(h.iptables.chains.get("POSTROUTING")).toEqual([`-A POSTROUTING -s 10.1.2.2/32 ${comment} -j ${chain}`]);
     expect(h.iptables.chains.get(chain)).toHaveLength(3);
@@ -167,20 +170,33 @@ describe("bridge CHECK", () => {
     const routes = pod?.routes.splice(0) ?? [];
     expect((await codeOf(bridgeCheck(h.call(conf({ prevResult: add })), h.deps)))[0]).toBe(100);
     pod?.routes.push(...routes.filter((r) => r.dst !== "0.0.0.0/0"));
-    expect(await codeOf(bridgeCheck(h.call(conf({ prevResult: add })), h.deps))).toEqual([100, "Expected Route {Dst:0.0.0.0/0 GW:10.1.2.1} not found in routing table"]);
+    expect(await codeOf(bridgeCheck(h.call(conf({ prevResult: add })), h.deps))).toEqual([
+      100,
+      "Expected Route {Dst:0.0.0.0/0 GW:10.1.2.1} not found in routing table",
+    ]);
     const eth0 = pod?.links.get("eth0");
     if (eth0) eth0.addrs = [];
-    expect(await codeOf(bridgeCheck(h.call(conf({ prevResult: add })), h.deps))).toEqual([100, "Failed to match addr 10.1.2.2/24 on interface eth0"]);
+    expect(await codeOf(bridgeCheck(h.call(conf({ prevResult: add })), h.deps))).toEqual([
+      100,
+      "Failed to match addr 10.1.2.2/24 on interface eth0",
+    ]);
     if (eth0) eth0.mac = "02:99:99:99:99:99";
-    expect((await codeOf(bridgeCheck(h.call(conf({ prevResult: add })), h.deps)))[1]).toMatch(/Interface eth0 Mac .* doesn't match container Mac: 02:99:99:99:99:99/);
+    expect((await codeOf(bridgeCheck(h.call(conf({ prevResult: add })), h.deps)))[1]).toMatch(
+      /Interface eth0 Mac .* doesn't match container Mac: 02:99:99:99:99:99/,
+    );
   });
 
   it("reports a promisc mismatch and a missing host veth", async () => {
     const h = harness(["00000005"]);
     const add = await bridgeAdd(h.call(conf()), h.deps);
-    expect((await codeOf(bridgeCheck(h.call(conf({ prevResult: add, promiscMode: true })), h.deps)))[1]).toMatch(/Promisc Mode true doesn't match current state: false/);
+    expect((await codeOf(bridgeCheck(h.call(conf({ prevResult: add, promiscMode: true })), h.deps)))[1]).toMatch(
+      /Promisc Mode true doesn't match current state: false/,
+    );
     const withoutVeth = { ...add, interfaces: [add.interfaces?.[0], add.interfaces?.[2]] };
-    expect(await codeOf(bridgeCheck(h.call(conf({ prevResult: withoutVeth })), h.deps))).toEqual([100, "CNI veth created for bridge cni0 was not found"]);
+    expect(await codeOf(bridgeCheck(h.call(conf({ prevResult: withoutVeth })), h.deps))).toEqual([
+      100,
+      "CNI veth created for bridge cni0 was not found",
+    ]);
   });
 });
 

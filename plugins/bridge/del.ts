@@ -30,9 +30,14 @@ export async function bridgeDel(call: BridgeCall, deps: BridgeDeps): Promise<voi
   trace("bridge: IPAM released");
   if (c.macspoofchk) {
     // as the reference: spoof-check teardown problems are only reported on stderr
-    await deps.spoof.teardown({ containerID: call.containerID, ifName: call.ifName }).catch((e: unknown) => deps.log(e instanceof Error ? e.message : String(e)));
+    await deps.spoof
+      .teardown({ containerID: call.containerID, ifName: call.ifName })
+      .catch((e: unknown) => deps.log(e instanceof Error ? e.message : String(e)));
   }
-  await teardownMasq(call, deps, c, { addresses: addrs.length > 0 ? addrs : prevAddresses(call, c), wholeContainer: netnsGone });
+  await teardownMasq(call, deps, c, {
+    addresses: addrs.length > 0 ? addrs : prevAddresses(call, c),
+    wholeContainer: netnsGone,
+  });
 }
 
 /**
@@ -46,11 +51,18 @@ function deletePodLink(call: BridgeCall, deps: BridgeDeps, wantAddrs: boolean): 
     trace("bridge: pod netns open");
   } catch (e) {
     if (isNetnsGone(e)) throw e;
-    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `failed to open netns "${call.netns}": ${e instanceof Error ? e.message : String(e)}`);
+    throw new CniError(
+      ErrorCode.InvalidEnvironmentVariables,
+      `failed to open netns "${call.netns}": ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
   try {
     if (!pod.linkByName(call.ifName)) return [];
-    const addrs = wantAddrs ? [...pod.addrList(call.ifName, 4), ...pod.addrList(call.ifName, 6)].filter((a) => a.scope === 0).map((a) => a.cidr) : [];
+    const addrs = wantAddrs
+      ? [...pod.addrList(call.ifName, 4), ...pod.addrList(call.ifName, 6)]
+          .filter((a) => a.scope === 0)
+          .map((a) => a.cidr)
+      : [];
     trace("bridge: pod addrs listed");
     try {
       pod.deleteLink(call.ifName);
@@ -82,7 +94,12 @@ function prevAddresses(call: BridgeCall, c: BridgeConf): string[] {
  * the whole container only when its netns is gone: while it exists, another interface of the same
  * container may still use the shared chain.
  */
-async function teardownMasq(call: BridgeCall, deps: BridgeDeps, c: BridgeConf, o: { readonly addresses: readonly string[]; readonly wholeContainer: boolean }): Promise<void> {
+async function teardownMasq(
+  call: BridgeCall,
+  deps: BridgeDeps,
+  c: BridgeConf,
+  o: { readonly addresses: readonly string[]; readonly wholeContainer: boolean },
+): Promise<void> {
   if (c.ipamType === "" || !c.ipMasq) return;
   await deps.masq.teardown({ network: c.name, ifName: call.ifName, containerID: call.containerID, ...o });
 }

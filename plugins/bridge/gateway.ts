@@ -34,7 +34,11 @@ export interface GatewayPlan {
 const DEFAULT_DST: Record<Family, string> = { 4: "0.0.0.0/0", 6: "::/0" };
 
 function badAddress(a: string): CniError {
-  return new CniError(ErrorCode.InvalidNetworkConfig, `IPAM returned an invalid address ${JSON.stringify(a)}`, "the IPAM plugin must return addresses as CIDRs, e.g. 10.244.1.5/24");
+  return new CniError(
+    ErrorCode.InvalidNetworkConfig,
+    `IPAM returned an invalid address ${JSON.stringify(a)}`,
+    "the IPAM plugin must return addresses as CIDRs, e.g. 10.244.1.5/24",
+  );
 }
 
 /** The first address of the subnet of `cidr` after the network address, e.g. 10.1.2.5/24 -> 10.1.2.1. */
@@ -50,7 +54,11 @@ function sameDst(a: string, b: string): boolean {
   return n !== undefined && formatCidr(n) === b;
 }
 
-export function calcGateways(ips: readonly IpConfigLike[], routes: readonly RouteLike[], o: GatewayOptions): GatewayPlan {
+export function calcGateways(
+  ips: readonly IpConfigLike[],
+  routes: readonly RouteLike[],
+  o: GatewayOptions,
+): GatewayPlan {
   const outIps: IpConfigLike[] = [];
   const outRoutes: RouteLike[] = [...routes];
   const bridgeAddrs: { 4: string[]; 6: string[] } = { 4: [], 6: [] };
@@ -70,7 +78,10 @@ export function calcGateways(ips: readonly IpConfigLike[], routes: readonly Rout
     if (o.isGateway && gateway !== undefined) {
       const gw = parseIp(gateway);
       if (!gw || gw.family !== n.family) {
-        throw new CniError(ErrorCode.InvalidNetworkConfig, `IPAM returned gateway ${gateway} for ${ip.address}, which is not an address of the same family`);
+        throw new CniError(
+          ErrorCode.InvalidNetworkConfig,
+          `IPAM returned gateway ${gateway} for ${ip.address}, which is not an address of the same family`,
+        );
       }
       bridgeAddrs[n.family].push(`${formatIp(gw.family, gw.ip)}/${n.prefix}`);
     }

@@ -68,7 +68,8 @@ function failed(what: string, r: { stderr: string; stdout: string; exitCode: num
   return new CniError(ErrorCode.IOFailure, `${what} failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim()}`);
 }
 
-const NOT_EXIST = /does not exist|No chain\/target\/match by that name|Bad rule|No such file or directory|doesn't exist/i;
+const NOT_EXIST =
+  /does not exist|No chain\/target\/match by that name|Bad rule|No such file or directory|doesn't exist/i;
 
 /** A `-S` rule line turned into arguments for iptables-restore (it understands the quoting of -S). */
 function restoreLine(op: "-A" | "-D", chain: string, args: readonly string[]): string {
@@ -144,7 +145,8 @@ export class IpMasq {
     } catch (e) {
       errs.push((e as Error).message);
     }
-    if (errs.length > 0) throw new CniError(ErrorCode.IOFailure, `failed to remove masquerade rules: ${errs.join("; ")}`);
+    if (errs.length > 0)
+      throw new CniError(ErrorCode.IOFailure, `failed to remove masquerade rules: ${errs.join("; ")}`);
   }
 
   private restore(family: 4 | 6, payload: string): ReturnType<CommandRunner["run"]> {
@@ -156,7 +158,11 @@ export class IpMasq {
    * missing, an existing one (another interface of the same container) keeps its rules and only
    * gets the ACCEPT / MASQUERADE rules it lacks, and each address gets its POSTROUTING jump.
    */
-  private async setupIptables(t: MasqTarget, family: 4 | 6, addrs: readonly ReturnType<typeof parsed>[]): Promise<void> {
+  private async setupIptables(
+    t: MasqTarget,
+    family: 4 | 6,
+    addrs: readonly ReturnType<typeof parsed>[],
+  ): Promise<void> {
     const chain = chainName(t.network, t.containerID);
     const comment = ["-m", "comment", "--comment", iptComment(t.network, t.containerID)];
     const mcast = family === 4 ? "224.0.0.0/4" : "ff00::/8";
@@ -174,11 +180,13 @@ export class IpMasq {
     }
     for (const a of addrs) {
       const prefix = family === 4 ? 32 : 128;
-      if (!have.some((l) => l.includes(` -s ${a.ip}/${prefix} `))) lines.push(restoreLine("-A", "POSTROUTING", ["-s", a.ip, "-j", chain, ...comment]));
+      if (!have.some((l) => l.includes(` -s ${a.ip}/${prefix} `)))
+        lines.push(restoreLine("-A", "POSTROUTING", ["-s", a.ip, "-j", chain, ...comment]));
     }
     lines.push("COMMIT", "");
     const r = await this.restore(family, lines.join("\n"));
-    if (r.exitCode !== 0) throw failed(`${family === 4 ? "iptables" : "ip6tables"}-restore (masquerade chain ${chain})`, r);
+    if (r.exitCode !== 0)
+      throw failed(`${family === 4 ? "iptables" : "ip6tables"}-restore (masquerade chain ${chain})`, r);
   }
 
   /**
@@ -206,11 +214,22 @@ export class IpMasq {
     const chain = chainName(t.network, t.containerID);
     const { jumps } = await this.natState(family, chain);
     const prefix = family === 4 ? 32 : 128;
-    const ips = t.addresses.map(parsed).filter((a) => a.family === family).map((a) => ` -s ${a.ip}/${prefix} `);
-    const mine = ips.length === 0 && t.wholeContainer === true ? jumps : jumps.filter((l) => ips.some((ip) => l.includes(ip)));
+    const ips = t.addresses
+      .map(parsed)
+      .filter((a) => a.family === family)
+      .map((a) => ` -s ${a.ip}/${prefix} `);
+    const mine =
+      ips.length === 0 && t.wholeContainer === true ? jumps : jumps.filter((l) => ips.some((ip) => l.includes(ip)));
     const others = jumps.filter((l) => !mine.includes(l));
     const drop = others.length === 0 ? [`:${chain} - [0:0]`] : [];
-    const payload = ["*nat", ...drop, ...mine.map((l) => `-D${l.slice(2)}`), ...(others.length === 0 ? [`-X ${chain}`] : []), "COMMIT", ""].join("\n");
+    const payload = [
+      "*nat",
+      ...drop,
+      ...mine.map((l) => `-D${l.slice(2)}`),
+      ...(others.length === 0 ? [`-X ${chain}`] : []),
+      "COMMIT",
+      "",
+    ].join("\n");
     const r = await this.restore(family, payload);
     if (r.exitCode !== 0) throw failed(`${family === 4 ? "iptables" : "ip6tables"}-restore (remove ${chain})`, r);
   }

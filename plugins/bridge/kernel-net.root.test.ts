@@ -43,7 +43,10 @@ describe("kernel-net link addressing", () => {
   });
 
   it("adds a pod route whose destination another interface already routes (a second attachment's default route), as the reference's ECMP add does", async () => {
-    for (const [a, b, ip] of [["e0", "e0p", "10.244.250.2/24"], ["e1", "e1p", "10.244.250.3/24"]] as const) {
+    for (const [a, b, ip] of [
+      ["e0", "e0p", "10.244.250.2/24"],
+      ["e1", "e1p", "10.244.250.3/24"],
+    ] as const) {
       await sh("ip", ["-n", ns, "link", "add", a, "type", "veth", "peer", "name", b]);
       await sh("ip", ["-n", ns, "addr", "add", ip, "dev", a]);
       await sh("ip", ["-n", ns, "link", "set", a, "up"]);
@@ -52,7 +55,10 @@ describe("kernel-net link addressing", () => {
     const r = await driver("route", `/run/netns/${ns}`, "10.244.250.1", "e0", "e1");
     expect(r["errors"]).toEqual([]);
     const routes = await ipj<{ dst: string; gateway?: string; dev: string }[]>(ns, ["route", "show", "default"]);
-    expect(routes.map((x) => `${x.dst} ${x.gateway ?? ""} ${x.dev}`).sort()).toEqual(["default 10.244.250.1 e0", "default 10.244.250.1 e1"]);
+    expect(routes.map((x) => `${x.dst} ${x.gateway ?? ""} ${x.dev}`).sort()).toEqual([
+      "default 10.244.250.1 e0",
+      "default 10.244.250.1 e1",
+    ]);
     // the same route again is still refused
     const again = await driver("route", `/run/netns/${ns}`, "10.244.250.1", "e0");
     expect(String((again["errors"] as string[])[0])).toMatch(/EEXIST/);

@@ -115,7 +115,12 @@ class NetlinkCommon implements NetCommon {
     this.indexes.delete(name);
   }
   addrList(name: string, family: Family): AddrInfo[] {
-    return this.onLink(name, (l) => this.nl.listAddrs({ dev: l, family })).map((a) => ({ family: a.family, cidr: `${a.ip}/${a.prefixLen}`, scope: a.scope, tentative: a.tentative }));
+    return this.onLink(name, (l) => this.nl.listAddrs({ dev: l, family })).map((a) => ({
+      family: a.family,
+      cidr: `${a.ip}/${a.prefixLen}`,
+      scope: a.scope,
+      tentative: a.tentative,
+    }));
   }
   addrAdd(name: string, cidr: string): void {
     try {
@@ -140,7 +145,11 @@ class KernelHost extends NetlinkCommon implements HostNet {
     super(k.netlink(), (fn) => fn(), k.sysctl);
   }
   addBridge(name: string, o: { readonly mtu: number; readonly vlanFiltering: boolean }): void {
-    this.nl.createBridge({ name, ...(o.mtu ? { mtu: o.mtu } : {}), ...(o.vlanFiltering ? { vlanFiltering: true } : {}) });
+    this.nl.createBridge({
+      name,
+      ...(o.mtu ? { mtu: o.mtu } : {}),
+      ...(o.vlanFiltering ? { vlanFiltering: true } : {}),
+    });
   }
   setPromisc(name: string, on: boolean): void {
     this.onLink(name, (l) => this.nl.setPromisc(l, on));
@@ -153,7 +162,9 @@ class KernelHost extends NetlinkCommon implements HostNet {
   }
   setPortFlags(name: string, o: { readonly hairpin: boolean; readonly isolated: boolean }): void {
     // isolated is sent only when wanted: kernels before 4.18 do not know the attribute
-    this.onLink(name, (l) => this.nl.setBridgePort(l, { hairpin: o.hairpin, ...(o.isolated ? { isolated: true } : {}) }));
+    this.onLink(name, (l) =>
+      this.nl.setBridgePort(l, { hairpin: o.hairpin, ...(o.isolated ? { isolated: true } : {}) }),
+    );
   }
   close(): void {
     this.nl.close();

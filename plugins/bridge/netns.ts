@@ -16,8 +16,16 @@ export function openPodOrFail(deps: BridgeDeps, path: string): PodNet {
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     if (isNetnsGone(e)) {
-      throw new CniError(ErrorCode.UnknownContainer, `failed to open netns "${path}": ${why}`, "the container's network namespace does not exist (the container is gone)");
+      throw new CniError(
+        ErrorCode.UnknownContainer,
+        `failed to open netns "${path}": ${why}`,
+        "the container's network namespace does not exist (the container is gone)",
+      );
     }
-    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `failed to open netns "${path}": ${why}`, "CNI_NETNS must be the path of a network namespace, e.g. /var/run/netns/<name>");
+    throw new CniError(
+      ErrorCode.InvalidEnvironmentVariables,
+      `failed to open netns "${path}": ${why}`,
+      "CNI_NETNS must be the path of a network namespace, e.g. /var/run/netns/<name>",
+    );
   }
 }

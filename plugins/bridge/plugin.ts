@@ -31,11 +31,7 @@ export const KERNEL: KernelAccess = {
 };
 
 /** Run one command with real dependencies; the host netlink socket is opened on first use and closed after. */
-async function withRealDeps<T>(
-  a: CmdArgs,
-  registry: PluginRegistry,
-  fn: (deps: BridgeDeps) => Promise<T>,
-): Promise<T> {
+async function withRealDeps<T>(a: CmdArgs, registry: PluginRegistry, fn: (deps: BridgeDeps) => Promise<T>): Promise<T> {
   let host: ReturnType<typeof kernelHost> | undefined;
   // a pod netns the runtime handed over opened (a daemon call) is reached through that, not its path
   const access = a.netnsAccess;
@@ -60,7 +56,14 @@ async function withRealDeps<T>(
 }
 
 function call(a: CmdArgs): BridgeCall {
-  return { containerID: a.containerID, netns: a.netns, ifName: a.ifName, args: a.args, stdinData: a.stdinData, config: a.config };
+  return {
+    containerID: a.containerID,
+    netns: a.netns,
+    ifName: a.ifName,
+    args: a.args,
+    stdinData: a.stdinData,
+    config: a.config,
+  };
 }
 
 /** What the composition root gives the bridge: its about string and the plugins it may run in-process. */

@@ -61,7 +61,11 @@ export async function configureIface(
   let v6Enabled = false;
   for (const ip of ips) {
     const n = parseCidr(ip.address);
-    if (!n) throw new CniError(ErrorCode.InvalidNetworkConfig, `IPAM returned an invalid address ${JSON.stringify(ip.address)}`);
+    if (!n)
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        `IPAM returned an invalid address ${JSON.stringify(ip.address)}`,
+      );
     if (n.family === 6 && !v6Enabled) {
       enableIpv6(pod, ifName);
       v6Enabled = true;
@@ -82,7 +86,11 @@ export async function configureIface(
   if (gw[6] !== undefined) await settleAddresses(pod, ifName, sleep);
   for (const r of routes) {
     const dst = parseCidr(r.dst);
-    if (!dst) throw new CniError(ErrorCode.InvalidNetworkConfig, `IPAM returned an invalid route destination ${JSON.stringify(r.dst)}`);
+    if (!dst)
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        `IPAM returned an invalid route destination ${JSON.stringify(r.dst)}`,
+      );
     const via = r.gw ?? gw[dst.family];
     try {
       pod.routeAdd({
@@ -105,7 +113,10 @@ async function settleAddresses(pod: PodNet, ifName: string, sleep: (ms: number) 
     const tentative = pod.addrList(ifName, 6).filter((a) => a.tentative === true);
     if (tentative.length === 0) return;
     if (waited >= DAD_TIMEOUT_MS) {
-      throw new CniError(ErrorCode.TryAgainLater, `failed to settle addresses for "${ifName}": ${tentative.map((a) => a.cidr).join(", ")} still tentative after ${DAD_TIMEOUT_MS / 1000}s`);
+      throw new CniError(
+        ErrorCode.TryAgainLater,
+        `failed to settle addresses for "${ifName}": ${tentative.map((a) => a.cidr).join(", ")} still tentative after ${DAD_TIMEOUT_MS / 1000}s`,
+      );
     }
     await sleep(DAD_POLL_MS);
   }

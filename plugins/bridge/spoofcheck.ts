@@ -26,7 +26,8 @@ export class SpoofCheck {
 
   private async apply(script: string, what: string): Promise<void> {
     const r = await this.runner.run("nft", ["-f", "-"], script);
-    if (r.exitCode !== 0) throw new CniError(ErrorCode.IOFailure, `failed to ${what} spoof-check: ${(r.stderr || r.stdout).trim()}`);
+    if (r.exitCode !== 0)
+      throw new CniError(ErrorCode.IOFailure, `failed to ${what} spoof-check: ${(r.stderr || r.stdout).trim()}`);
   }
 
   /** Install the rules for the host veth `hostIf` and the pod MAC `mac`. */
@@ -58,13 +59,15 @@ export class SpoofCheck {
     const handles: number[] = [];
     if (listed.exitCode === 0) {
       const doc = JSON.parse(listed.stdout) as { nftables?: { rule?: { handle?: number; comment?: string } }[] };
-      for (const item of doc.nftables ?? []) if (item.rule?.comment === n.comment && typeof item.rule.handle === "number") handles.push(item.rule.handle);
+      for (const item of doc.nftables ?? [])
+        if (item.rule?.comment === n.comment && typeof item.rule.handle === "number") handles.push(item.rule.handle);
     }
     const chains = await this.runner.run("nft", ["-j", "list", "chains", "bridge"]);
     const existing = new Set<string>();
     if (chains.exitCode === 0) {
       const doc = JSON.parse(chains.stdout) as { nftables?: { chain?: { table?: string; name?: string } }[] };
-      for (const item of doc.nftables ?? []) if (item.chain?.table === "nat" && item.chain.name) existing.add(item.chain.name);
+      for (const item of doc.nftables ?? [])
+        if (item.chain?.table === "nat" && item.chain.name) existing.add(item.chain.name);
     }
     const lines = handles.map((h) => `delete rule ${TABLE} ${BASE} handle ${h}`);
     for (const ch of [n.iface, n.mac]) if (existing.has(ch)) lines.push(`flush chain ${TABLE} ${ch}`);

@@ -42,7 +42,11 @@ export function setupVeth(deps: BridgeDeps, pod: PodNet, c: BridgeConf, s: VethS
   } catch (e) {
     throw kernelError(`failed to connect "${hostName}" to bridge ${c.bridge}`, e);
   }
-  applyPortVlans(deps.host, hostName, { vlan: c.vlan, trunk: c.vlanTrunk ?? [], preserveDefaultVlan: c.preserveDefaultVlan });
+  applyPortVlans(deps.host, hostName, {
+    vlan: c.vlan,
+    trunk: c.vlanTrunk ?? [],
+    preserveDefaultVlan: c.preserveDefaultVlan,
+  });
   const podLink = pod.linkByName(s.podIfName);
   if (!hostLink || !podLink) {
     throw new CniError(ErrorCode.IOFailure, `veth pair ${hostName}/${s.podIfName} vanished while it was being set up`);

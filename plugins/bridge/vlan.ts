@@ -39,7 +39,11 @@ export function ensureVlanInterface(deps: BridgeDeps, c: BridgeConf, br: LinkInf
   const existing = deps.host.linkByName(name);
   if (existing) return existing;
   if (name.length > 15) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `the VLAN gateway interface name "${name}" is longer than 15 characters`, "use a shorter 'bridge' name");
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `the VLAN gateway interface name "${name}" is longer than 15 characters`,
+      "use a shorter 'bridge' name",
+    );
   }
   let peer = "";
   for (let i = 0; i < 10 && peer === ""; i++) {
@@ -48,10 +52,15 @@ export function ensureVlanInterface(deps: BridgeDeps, c: BridgeConf, br: LinkInf
       deps.host.addHostVeth(name, candidate, br.mtu);
       peer = candidate;
     } catch (e) {
-      if (errnoOf(e) !== "EEXIST" || deps.host.linkByName(name)) throw kernelError(`failed to create vlan gateway "${name}"`, e);
+      if (errnoOf(e) !== "EEXIST" || deps.host.linkByName(name))
+        throw kernelError(`failed to create vlan gateway "${name}"`, e);
     }
   }
-  if (peer === "") throw new CniError(ErrorCode.TryAgainLater, `failed to create vlan gateway "${name}": no free veth name after 10 tries`);
+  if (peer === "")
+    throw new CniError(
+      ErrorCode.TryAgainLater,
+      `failed to create vlan gateway "${name}": no free veth name after 10 tries`,
+    );
   try {
     deps.host.setUp(peer);
     deps.host.setMaster(peer, br.index);

@@ -156,7 +156,10 @@ describe("flannel STATUS and GC", () => {
   it("GC forwards the valid attachments to the delegate", async () => {
     const s = setup();
     const valid = [{ containerID: "a", ifname: "eth0" }];
-    await flannelGc({ containerID: "", config: { ...conf, cniVersion: "1.1.0", "cni.dev/valid-attachments": valid } }, s.deps);
+    await flannelGc(
+      { containerID: "", config: { ...conf, cniVersion: "1.1.0", "cni.dev/valid-attachments": valid } },
+      s.deps,
+    );
     expect(JSON.parse(s.calls[0]?.conf ?? "{}")["cni.dev/valid-attachments"]).toEqual(valid);
   });
 });

@@ -85,7 +85,10 @@ export async function flannelDel(call: FlannelCall, deps: FlannelDeps): Promise<
   try {
     bytes = store.load(call.containerID);
   } catch (e) {
-    throw new CniError(ErrorCode.IOFailure, `failed to read the saved delegate config of ${call.containerID} in ${conf.dataDir}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new CniError(
+      ErrorCode.IOFailure,
+      `failed to read the saved delegate config of ${call.containerID} in ${conf.dataDir}: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
   // no file: never added, or already deleted (repeated DEL must succeed)
   trace("flannel: saved delegate config read");

@@ -56,12 +56,21 @@ export function checkDelegateKeys(delegate: JsonObject | undefined): void {
   if (!delegate) return;
   const typeKey = fieldKey(delegate, "type");
   if (typeKey !== undefined && typeof delegate[typeKey] !== "string") {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, "'delegate' dictionary, if present, must have (string) 'type' field");
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      "'delegate' dictionary, if present, must have (string) 'type' field",
+    );
   }
   if (fieldKey(delegate, "name") !== undefined) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, "'delegate' dictionary must not have 'name' field, it'll be set by flannel");
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      "'delegate' dictionary must not have 'name' field, it'll be set by flannel",
+    );
   }
   if (fieldKey(delegate, "ipam") !== undefined) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, "'delegate' dictionary must not have 'ipam' field, it'll be set by flannel");
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      "'delegate' dictionary must not have 'ipam' field, it'll be set by flannel",
+    );
   }
 }

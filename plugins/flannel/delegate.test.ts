@@ -6,7 +6,8 @@ import { DEFAULT_DATA_DIR, DEFAULT_SUBNET_FILE, parseFlannelConf } from "./confi
 import { buildDelegate, buildIpam } from "./delegate.ts";
 
 const V4 = "FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n";
-const V4_TWO = "FLANNEL_NETWORK=10.1.0.0/16,192.168.0.0/16\nFLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n";
+const V4_TWO =
+  "FLANNEL_NETWORK=10.1.0.0/16,192.168.0.0/16\nFLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n";
 const V6 = "FLANNEL_IPV6_NETWORK=fc00::/48\nFLANNEL_IPV6_SUBNET=fc00::1/64\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n";
 const DUAL = V4 + "FLANNEL_IPV6_NETWORK=fc00::/48\nFLANNEL_IPV6_SUBNET=fc00::1/64\n";
 
@@ -74,10 +75,20 @@ describe("flannel delegate config (checklist 73-76)", () => {
 
   it("lets user delegate keys win for type, ipMasq, mtu and isGateway and passes others through", () => {
     const d = buildDelegate(
-      parseFlannelConf({ ...input, delegate: { ipMasq: true, mtu: 1400, isGateway: false, hairpinMode: true, bridge: "kube0" } }),
+      parseFlannelConf({
+        ...input,
+        delegate: { ipMasq: true, mtu: 1400, isGateway: false, hairpinMode: true, bridge: "kube0" },
+      }),
       env(V4),
     );
-    expect(d).toMatchObject({ ipMasq: true, mtu: 1400, isGateway: false, hairpinMode: true, bridge: "kube0", type: "bridge" });
+    expect(d).toMatchObject({
+      ipMasq: true,
+      mtu: 1400,
+      isGateway: false,
+      hairpinMode: true,
+      bridge: "kube0",
+      type: "bridge",
+    });
   });
 
   it("does not add isGateway for a delegate type other than bridge", () => {
@@ -119,7 +130,10 @@ describe("flannel delegate config (checklist 73-76)", () => {
       { routes: [{ dst: "2001:DB8::/32", gw: "2001:db8:0:0::1", mtu: 0, priority: 5, table: 0, extra: "x" }] },
       env(V4),
     );
-    expect(ipam["routes"]).toEqual([{ dst: "2001:db8::/32", gw: "2001:db8::1", priority: 5, table: 0 }, { dst: "10.1.0.0/16" }]);
+    expect(ipam["routes"]).toEqual([
+      { dst: "2001:db8::/32", gw: "2001:db8::1", priority: 5, table: 0 },
+      { dst: "10.1.0.0/16" },
+    ]);
   });
 
   it("refuses ipam.routes entries that are not routes, naming the entry (code 7)", () => {
@@ -134,13 +148,18 @@ describe("flannel delegate config (checklist 73-76)", () => {
     } catch (e) {
       expect(e).toBeInstanceOf(CniError);
       expect((e as CniError).code).toBe(7);
-      expect((e as CniError).msg).toMatch(/^failed to assemble Delegate IPAM: failed to read IPAM routes: .*mtu must be an integer/);
+      expect((e as CniError).msg).toMatch(
+        /^failed to assemble Delegate IPAM: failed to read IPAM routes: .*mtu must be an integer/,
+      );
     }
   });
 
   it("copies runtimeConfig verbatim into the delegate, replacing a delegate runtimeConfig", () => {
     const rc = { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] };
-    const d = buildDelegate(parseFlannelConf({ ...input, runtimeConfig: rc, delegate: { RuntimeConfig: { x: 1 } } }), env(V4));
+    const d = buildDelegate(
+      parseFlannelConf({ ...input, runtimeConfig: rc, delegate: { RuntimeConfig: { x: 1 } } }),
+      env(V4),
+    );
     expect(d["runtimeConfig"]).toEqual(rc);
     expect(Object.hasOwn(d, "RuntimeConfig")).toBe(false);
   });

@@ -87,7 +87,8 @@ function parseUserRoute(r: unknown, i: number): JsonObject {
   };
   const dst = get("dst");
   const net = typeof dst === "string" ? parseCidr(dst) : undefined;
-  if (!net) throw routeError(`ipam.routes[${i}].dst must be a CIDR such as "10.0.0.0/8", got ${JSON.stringify(dst ?? null)}`);
+  if (!net)
+    throw routeError(`ipam.routes[${i}].dst must be a CIDR such as "10.0.0.0/8", got ${JSON.stringify(dst ?? null)}`);
   const out: JsonObject = { dst: formatCidr(net) };
   const gw = get("gw");
   if (gw !== undefined && gw !== null && gw !== "") {

@@ -6,7 +6,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { callPlugin } from "../../conformance/exec.ts";
-import { REFERENCE_PLUGIN_DIR, referencePlugin, requireBuilt, WEFT_BIN, WEFT_PLUGIN_DIR } from "../../netns-fixtures/oracles/reference.ts";
+import {
+  REFERENCE_PLUGIN_DIR,
+  referencePlugin,
+  requireBuilt,
+  WEFT_BIN,
+  WEFT_PLUGIN_DIR,
+} from "../../netns-fixtures/oracles/reference.ts";
 import { ipJson, runIn } from "../../netns-fixtures/topology/sh.ts";
 import { Topology } from "../../netns-fixtures/topology/topology.ts";
 
@@ -29,7 +35,10 @@ describe("flannel chain through the binary", () => {
     onlyFlannel = join(dir, "bin");
     mkdirSync(onlyFlannel);
     symlinkSync(WEFT_BIN, join(onlyFlannel, "flannel"));
-    writeFileSync(join(dir, "subnet.env"), "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n");
+    writeFileSync(
+      join(dir, "subnet.env"),
+      "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n",
+    );
   });
   afterEach(async () => {
     rmSync(dir, { recursive: true, force: true });
@@ -46,12 +55,26 @@ describe("flannel chain through the binary", () => {
     delegate: { bridge: "wfl0", isDefaultGateway: true },
   });
   const call = (command: string, path: string, env: Record<string, string> = {}, cid = "cid-fl") =>
-    callPlugin({ plugin: join(onlyFlannel, "flannel"), command, conf: conf(), node, netns: `/run/netns/${pod}`, path, containerID: cid, extraEnv: env });
+    callPlugin({
+      plugin: join(onlyFlannel, "flannel"),
+      command,
+      conf: conf(),
+      node,
+      netns: `/run/netns/${pod}`,
+      path,
+      containerID: cid,
+      extraEnv: env,
+    });
 
   async function expectPodReady(): Promise<void> {
-    const [eth0] = await ipJson<{ mtu: number; addr_info: { local: string; prefixlen: number; family: string }[] }[]>(pod, ["addr", "show", "eth0"]);
+    const [eth0] = await ipJson<{ mtu: number; addr_info: { local: string; prefixlen: number; family: string }[] }[]>(
+      pod,
+      ["addr", "show", "eth0"],
+    );
     expect(eth0?.mtu).toBe(1450);
-    expect(eth0?.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`)).toEqual(["10.244.3.2/24"]);
+    expect(eth0?.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`)).toEqual([
+      "10.244.3.2/24",
+    ]);
     const routes = await ipJson<{ dst: string; gateway?: string }[]>(pod, ["route", "show"]);
     expect(routes).toContainEqual(expect.objectContaining({ dst: "10.244.0.0/16", gateway: "10.244.3.1" }));
     expect((await runIn(pod, "ping", ["-c1", "-W2", "10.244.3.1"], { allowFail: true })).exitCode).toBe(0);
@@ -77,21 +100,54 @@ describe("flannel chain through the binary", () => {
       join(dir, "subnet.env"),
       "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_IPV6_NETWORK=fd00:244::/56\nFLANNEL_IPV6_SUBNET=fd00:244:0:3::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
     );
-    const add = await callPlugin({ plugin: join(onlyFlannel, "flannel"), command: "ADD", conf: conf("1.1.0"), node, netns: `/run/netns/${pod}`, path: onlyFlannel, containerID: "cid-ds" });
+    const add = await callPlugin({
+      plugin: join(onlyFlannel, "flannel"),
+      command: "ADD",
+      conf: conf("1.1.0"),
+      node,
+      netns: `/run/netns/${pod}`,
+      path: onlyFlannel,
+      containerID: "cid-ds",
+    });
     expect(add.code, add.stdout + add.stderr).toBe(0);
     expect(add.json?.["ips"]).toEqual([
       { address: "10.244.3.2/24", gateway: "10.244.3.1", interface: 2 },
       { address: "fd00:244:0:3::2/64", gateway: "fd00:244:0:3::1", interface: 2 },
     ]);
-    expect(await ipJson(pod, ["-6", "route", "show"])).toContainEqual(expect.objectContaining({ dst: "fd00:244::/56", gateway: "fd00:244:0:3::1" }));
-    const [br] = await ipJson<{ addr_info: { local: string; prefixlen: number; scope: string }[] }[]>(node, ["addr", "show", "wfl0"]);
-    expect(br?.addr_info.filter((a) => a.scope === "global").map((a) => `${a.local}/${a.prefixlen}`)).toEqual(["10.244.3.1/24", "fd00:244:0:3::1/64"]);
-    const del = await callPlugin({ plugin: join(onlyFlannel, "flannel"), command: "DEL", conf: conf("1.1.0"), node, netns: `/run/netns/${pod}`, path: onlyFlannel, containerID: "cid-ds" });
+    expect(await ipJson(pod, ["-6", "route", "show"])).toContainEqual(
+      expect.objectContaining({ dst: "fd00:244::/56", gateway: "fd00:244:0:3::1" }),
+    );
+    const [br] = await ipJson<{ addr_info: { local: string; prefixlen: number; scope: string }[] }[]>(node, [
+      "addr",
+      "show",
+      "wfl0",
+    ]);
+    expect(br?.addr_info.filter((a) => a.scope === "global").map((a) => `${a.local}/${a.prefixlen}`)).toEqual([
+      "10.244.3.1/24",
+      "fd00:244:0:3::1/64",
+    ]);
+    const del = await callPlugin({
+      plugin: join(onlyFlannel, "flannel"),
+      command: "DEL",
+      conf: conf("1.1.0"),
+      node,
+      netns: `/run/netns/${pod}`,
+      path: onlyFlannel,
+      containerID: "cid-ds",
+    });
     expect(del.code, del.stdout).toBe(0);
   });
 
   it("STATUS says code 50 while subnet.env is missing and succeeds once flanneld wrote it", async () => {
-    const status = () => callPlugin({ plugin: join(onlyFlannel, "flannel"), command: "STATUS", conf: conf("1.1.0"), node, path: onlyFlannel, omit: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"] });
+    const status = () =>
+      callPlugin({
+        plugin: join(onlyFlannel, "flannel"),
+        command: "STATUS",
+        conf: conf("1.1.0"),
+        node,
+        path: onlyFlannel,
+        omit: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"],
+      });
     const env = readFileSync(join(dir, "subnet.env"), "utf8");
     rmSync(join(dir, "subnet.env"));
     const down = await status();

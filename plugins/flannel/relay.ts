@@ -12,13 +12,7 @@
 import { fstatSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { getField, isObject } from "../../libcni/validate/fields.ts";
-import {
-  GO,
-  decodeAnswer,
-  encodeRequest,
-  RelayProtocolError,
-  type RelayResult,
-} from "../../libcni/relay/protocol.ts";
+import { GO, decodeAnswer, encodeRequest, RelayProtocolError, type RelayResult } from "../../libcni/relay/protocol.ts";
 import { readAllBytesSync, writeAllBytesSync } from "../../libcni/stdio.ts";
 import { SyscallError } from "../../linux/errors.ts";
 import * as libc from "../../linux/ffi/libc.ts";
@@ -76,7 +70,12 @@ function openPodNetns(path: string): { fd?: number; errno: number; own: boolean 
 }
 
 /** Read from `fd` until `done` decodes something, or the deadline (ms from now; Infinity: none) passes. */
-function readUntil<T>(fd: number, deadlineMs: number, done: (buf: Uint8Array) => T | undefined, start: Uint8Array): T | "eof" | "timeout" {
+function readUntil<T>(
+  fd: number,
+  deadlineMs: number,
+  done: (buf: Uint8Array) => T | undefined,
+  start: Uint8Array,
+): T | "eof" | "timeout" {
   let buf = start;
   const end = performance.now() + deadlineMs;
   const chunk = new Uint8Array(64 * 1024);
@@ -154,7 +153,12 @@ export function relayCall(env: Readonly<Record<string, string | undefined>>, std
     }
     let answer: ReturnType<typeof decodeAnswer> | "eof" | "timeout";
     try {
-      answer = readUntil(sock, Number.POSITIVE_INFINITY, (b) => (b.byteLength > 0 ? decodeAnswer(b) : undefined), new Uint8Array());
+      answer = readUntil(
+        sock,
+        Number.POSITIVE_INFINITY,
+        (b) => (b.byteLength > 0 ? decodeAnswer(b) : undefined),
+        new Uint8Array(),
+      );
     } catch (e) {
       const why = e instanceof RelayProtocolError ? e.message : String(e);
       return finish(tryAgain(`flanneld's CNI server broke off the call: ${why}`, retryDetails(path)));

@@ -14,14 +14,27 @@ const rangeSet = (...inputs: (string | { subnet: string; start?: string; end?: s
   canonicalizeRangeSet(
     inputs.map((i): RangeInput => {
       const o = typeof i === "string" ? { subnet: i } : i;
-      return { subnet: parseCIDR(o.subnet), rangeStart: o.start ? ip(o.start) : undefined, rangeEnd: o.end ? ip(o.end) : undefined };
+      return {
+        subnet: parseCIDR(o.subnet),
+        rangeStart: o.start ? ip(o.start) : undefined,
+        rangeEnd: o.end ? ip(o.end) : undefined,
+      };
     }),
   );
-const order = (set: RangeSet, last?: string) => [...roundRobin(set, last === undefined ? undefined : ip(last))].map((c) => formatIP(c.ip));
+const order = (set: RangeSet, last?: string) =>
+  [...roundRobin(set, last === undefined ? undefined : ip(last))].map((c) => formatIP(c.ip));
 
 /** Allocate under the lock like the commands do. */
 const get = (store: MemoryStore, set: RangeSet, id = "ID", requested?: string): Promise<IPConfig> =>
-  store.withLock(() => allocate(store, { containerID: id, ifname: "eth0", set, rangeID: "0", requested: requested ? ip(requested) : undefined }));
+  store.withLock(() =>
+    allocate(store, {
+      containerID: id,
+      ifname: "eth0",
+      set,
+      rangeID: "0",
+      requested: requested ? ip(requested) : undefined,
+    }),
+  );
 const shown = (c: IPConfig) => ({ address: formatCIDR(c.address), gateway: formatIP(c.gateway) });
 
 function seeded(held: readonly string[], last?: string): MemoryStore {
@@ -37,10 +50,22 @@ describe("round-robin iteration order", () => {
     expect(order(set)).toEqual(["192.168.1.2", "192.168.1.3", "192.168.1.4", "192.168.1.5", "192.168.1.6"]);
   });
   it("starts after the last reserved IP and ends with it", () => {
-    expect(order(set, "192.168.1.3")).toEqual(["192.168.1.4", "192.168.1.5", "192.168.1.6", "192.168.1.2", "192.168.1.3"]);
+    expect(order(set, "192.168.1.3")).toEqual([
+      "192.168.1.4",
+      "192.168.1.5",
+      "192.168.1.6",
+      "192.168.1.2",
+      "192.168.1.3",
+    ]);
   });
   it("wraps to the start when the last reserved IP is rangeEnd", () => {
-    expect(order(set, "192.168.1.6")).toEqual(["192.168.1.2", "192.168.1.3", "192.168.1.4", "192.168.1.5", "192.168.1.6"]);
+    expect(order(set, "192.168.1.6")).toEqual([
+      "192.168.1.2",
+      "192.168.1.3",
+      "192.168.1.4",
+      "192.168.1.5",
+      "192.168.1.6",
+    ]);
   });
   it("ignores a last reserved IP outside the set", () => {
     expect(order(set, "10.9.9.9")[0]).toBe("192.168.1.2");
@@ -83,8 +108,11 @@ describe("allocator behaviour", () => {
 
   it("hands out .2-.6 of a /29 with prefix and gateway, then fails: broadcast and gateway never used (checklist 54)", async () => {
     const store = new MemoryStore();
-    for (let i = 2; i < 7; i++) expect(shown(await get(store, set, `ID${i}`))).toEqual({ address: `192.168.1.${i}/29`, gateway: "192.168.1.1" });
-    await expect(get(store, set, "ID8")).rejects.toThrow("no IP addresses available in range set: 192.168.1.1-192.168.1.6");
+    for (let i = 2; i < 7; i++)
+      expect(shown(await get(store, set, `ID${i}`))).toEqual({ address: `192.168.1.${i}/29`, gateway: "192.168.1.1" });
+    await expect(get(store, set, "ID8")).rejects.toThrow(
+      "no IP addresses available in range set: 192.168.1.1-192.168.1.6",
+    );
   });
 
   it("does not reuse a freed IP before the pool wraps (checklist 54)", async () => {
@@ -99,20 +127,33 @@ describe("allocator behaviour", () => {
     expect(shown(await get(store, set, "ID", "192.168.1.5")).address).toBe("192.168.1.5/29");
     const err = await get(store, set, "ID", "192.168.1.5").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AllocationError);
-    expect(err).toMatchObject({ kind: "unavailable", message: "requested IP address 192.168.1.5 is not available in range set 192.168.1.1-192.168.1.6" });
+    expect(err).toMatchObject({
+      kind: "unavailable",
+      message: "requested IP address 192.168.1.5 is not available in range set 192.168.1.1-192.168.1.6",
+    });
   });
 
   it("refuses a requested IP outside rangeStart-rangeEnd or equal to the gateway (checklist 55)", async () => {
     const narrow = rangeSet({ subnet: "192.168.1.0/29", start: "192.168.1.3", end: "192.168.1.4" });
-    await expect(get(new MemoryStore(), narrow, "ID", "192.168.1.5")).rejects.toThrow("192.168.1.5 not in range set 192.168.1.3-192.168.1.4");
-    await expect(get(new MemoryStore(), narrow, "ID", "192.168.1.2")).rejects.toThrow("192.168.1.2 not in range set 192.168.1.3-192.168.1.4");
-    await expect(get(new MemoryStore(), set, "ID", "192.168.1.1")).rejects.toMatchObject({ kind: "is-gateway", message: "requested ip 192.168.1.1 is subnet's gateway" });
+    await expect(get(new MemoryStore(), narrow, "ID", "192.168.1.5")).rejects.toThrow(
+      "192.168.1.5 not in range set 192.168.1.3-192.168.1.4",
+    );
+    await expect(get(new MemoryStore(), narrow, "ID", "192.168.1.2")).rejects.toThrow(
+      "192.168.1.2 not in range set 192.168.1.3-192.168.1.4",
+    );
+    await expect(get(new MemoryStore(), set, "ID", "192.168.1.1")).rejects.toMatchObject({
+      kind: "is-gateway",
+      message: "requested ip 192.168.1.1 is subnet's gateway",
+    });
   });
 
   it("refuses a second address for the same container and interface, also against a legacy record", async () => {
     const store = new MemoryStore();
     await get(store, set, "dup");
-    await expect(get(store, set, "dup")).rejects.toMatchObject({ kind: "duplicate", message: "192.168.1.2 has been allocated to dup, duplicate allocation is not allowed" });
+    await expect(get(store, set, "dup")).rejects.toMatchObject({
+      kind: "duplicate",
+      message: "192.168.1.2 has been allocated to dup, duplicate allocation is not allowed",
+    });
     const legacy = new MemoryStore();
     legacy.records.set("192.168.1.4", "old");
     await expect(get(legacy, set, "old")).rejects.toMatchObject({ kind: "duplicate" });
@@ -121,10 +162,16 @@ describe("allocator behaviour", () => {
   it("names the container's address that comes first in file-name order, as the reference's directory walk does", async () => {
     const store = new MemoryStore();
     const wide = rangeSet("192.168.1.0/24");
-    for (const held of ["192.168.1.6", "192.168.1.3", "192.168.1.10"]) store.records.set(held, ownerRecord("dup", "eth0"));
-    await expect(get(store, wide, "dup")).rejects.toMatchObject({ kind: "duplicate", message: "192.168.1.10 has been allocated to dup, duplicate allocation is not allowed" });
+    for (const held of ["192.168.1.6", "192.168.1.3", "192.168.1.10"])
+      store.records.set(held, ownerRecord("dup", "eth0"));
+    await expect(get(store, wide, "dup")).rejects.toMatchObject({
+      kind: "duplicate",
+      message: "192.168.1.10 has been allocated to dup, duplicate allocation is not allowed",
+    });
     store.records.delete("192.168.1.10");
-    await expect(get(store, wide, "dup")).rejects.toMatchObject({ message: "192.168.1.3 has been allocated to dup, duplicate allocation is not allowed" });
+    await expect(get(store, wide, "dup")).rejects.toMatchObject({
+      message: "192.168.1.3 has been allocated to dup, duplicate allocation is not allowed",
+    });
   });
 
   it("does not count an allocation of another range set as a duplicate", async () => {
@@ -136,7 +183,10 @@ describe("allocator behaviour", () => {
   it.each([
     [["10.0.0.0/30"], ["10.0.0.2"]],
     [["10.0.0.0/29"], ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"]],
-    [["10.0.0.0/30", "10.0.1.0/30"], ["10.0.0.2", "10.0.1.2"]],
+    [
+      ["10.0.0.0/30", "10.0.1.0/30"],
+      ["10.0.0.2", "10.0.1.2"],
+    ],
   ])("reports an exhausted pool %j with the reference prefix (checklist 56)", async (subnets, held) => {
     await expect(get(seeded(held), rangeSet(...subnets))).rejects.toMatchObject({
       kind: "exhausted",

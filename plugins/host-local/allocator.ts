@@ -88,8 +88,10 @@ export function allocate(store: IpamStore, req: AllocateRequest): IPConfig {
   const { requested, set } = req;
   if (requested !== undefined) {
     const r = rangeFor(set, requested);
-    if (r === undefined) throw new AllocationError("not-in-range", `${formatIP(requested)} not in range set ${rangeSetString(set)}`);
-    if (ipEqual(requested, r.gateway)) throw new AllocationError("is-gateway", `requested ip ${formatIP(requested)} is subnet's gateway`);
+    if (r === undefined)
+      throw new AllocationError("not-in-range", `${formatIP(requested)} not in range set ${rangeSetString(set)}`);
+    if (ipEqual(requested, r.gateway))
+      throw new AllocationError("is-gateway", `requested ip ${formatIP(requested)} is subnet's gateway`);
     if (!reserve(store, req, requested)) {
       throw new AllocationError(
         "unavailable",
@@ -101,7 +103,10 @@ export function allocate(store: IpamStore, req: AllocateRequest): IPConfig {
   for (const held of store.getByID(req.containerID, req.ifname)) {
     const ip = parseIP(held);
     if (ip !== undefined && setContains(set, ip)) {
-      throw new AllocationError("duplicate", `${held} has been allocated to ${req.containerID}, duplicate allocation is not allowed`);
+      throw new AllocationError(
+        "duplicate",
+        `${held} has been allocated to ${req.containerID}, duplicate allocation is not allowed`,
+      );
     }
   }
   const lastText = store.lastReserved(req.rangeID);

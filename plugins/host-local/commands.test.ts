@@ -56,7 +56,8 @@ async function call(cmd: string, conf: object, o: CallOptions = {}): Promise<Cal
   return { code, stdout: out.join(""), stderr: err.join("") };
 }
 
-const errorOf = (c: Call): { code: number; msg: string; details?: string } => JSON.parse(c.stdout) as { code: number; msg: string };
+const errorOf = (c: Call): { code: number; msg: string; details?: string } =>
+  JSON.parse(c.stdout) as { code: number; msg: string };
 function resultOf(c: Call, version: string): Result100 {
   if (c.code !== 0) throw new Error(`call failed: ${c.stdout}`);
   return toResult100(parseResult(JSON.parse(c.stdout), version));
@@ -66,7 +67,13 @@ const content = (name: string, net = "mynet") => readFileSync(join(dataDir, net,
 const ipsOf = (r: Result100) => (r.ips ?? []).map((i) => [i.address, i.gateway]);
 
 function conf(version: string, ipam: object, extra: object = {}): object {
-  return { cniVersion: version, name: "mynet", type: "host-local", ipam: { type: "host-local", dataDir, ...ipam }, ...extra };
+  return {
+    cniVersion: version,
+    name: "mynet",
+    type: "host-local",
+    ipam: { type: "host-local", dataDir, ...ipam },
+    ...extra,
+  };
 }
 
 const ROUTES = [
@@ -92,7 +99,9 @@ describe.each(SPEC_VERSIONS)("host-local [%s]", (version) => {
       ["2001:db8:1::2/64", "2001:db8:1::1"],
     ]);
     expect(r.routes).toHaveLength(4);
-    expect(r.routes).toEqual(expect.arrayContaining([{ dst: "2001:db8:2::/64", gw: "2001:db8:3::1" }, { dst: "0.0.0.0/0" }]));
+    expect(r.routes).toEqual(
+      expect.arrayContaining([{ dst: "2001:db8:2::/64", gw: "2001:db8:3::1" }, { dst: "0.0.0.0/0" }]),
+    );
     expect(r.dns?.nameservers).toEqual(["192.0.2.3"]);
     const hasVersion = /"version":\s*"4"/.test(add.stdout);
     expect(hasVersion).toBe(versionAtLeast(version, "0.3.0") && !versionAtLeast(version, "1.0.0"));
@@ -110,7 +119,9 @@ describe.each(SPEC_VERSIONS)("host-local [%s]", (version) => {
     const other = { ...conf(version, { ranges: [[{ subnet: "10.1.2.0/24" }]] }), name: "othernet" };
     expect(ipsOf(resultOf(await call("ADD", c, { ifname: "eth0" }), version))).toEqual([["10.1.2.2/24", "10.1.2.1"]]);
     expect(ipsOf(resultOf(await call("ADD", c, { ifname: "eth1" }), version))).toEqual([["10.1.2.3/24", "10.1.2.1"]]);
-    expect(ipsOf(resultOf(await call("ADD", other, { ifname: "eth0" }), version))).toEqual([["10.1.2.2/24", "10.1.2.1"]]);
+    expect(ipsOf(resultOf(await call("ADD", other, { ifname: "eth0" }), version))).toEqual([
+      ["10.1.2.2/24", "10.1.2.1"],
+    ]);
     expect((await call("DEL", c, { ifname: "eth0" })).code).toBe(0);
     expect(files().filter((f) => f.startsWith("10."))).toEqual(["10.1.2.3"]);
     expect(content("10.1.2.3")).toBe("dummy\r\neth1");
@@ -164,7 +175,11 @@ describe.each(SPEC_VERSIONS)("host-local [%s]", (version) => {
   });
 
   it("fails when a requested IP is not used and releases what it reserved (checklist 52)", async () => {
-    const c = conf(version, { ranges: [[{ subnet: "10.1.2.0/24" }]] }, { args: { cni: { ips: ["10.1.2.88", "10.1.2.99"] } } });
+    const c = conf(
+      version,
+      { ranges: [[{ subnet: "10.1.2.0/24" }]] },
+      { args: { cni: { ips: ["10.1.2.88", "10.1.2.99"] } } },
+    );
     const add = await call("ADD", c);
     expect(errorOf(add)).toMatchObject({ code: 7, msg: "failed to allocate all requested IPs: 10.1.2.99" });
     expect(files()).not.toContain("10.1.2.88");
@@ -185,10 +200,18 @@ describe.each(SPEC_VERSIONS)("host-local [%s]", (version) => {
   });
 
   it("releases the first range's address when a later range fails (no orphaned IP)", async () => {
-    const c = conf(version, { ranges: [[{ subnet: "10.1.2.0/24" }], [{ subnet: "2001:db8:1::/64", rangeStart: "2001:db8:1::5", rangeEnd: "2001:db8:1::5" }]] });
+    const c = conf(version, {
+      ranges: [
+        [{ subnet: "10.1.2.0/24" }],
+        [{ subnet: "2001:db8:1::/64", rangeStart: "2001:db8:1::5", rangeEnd: "2001:db8:1::5" }],
+      ],
+    });
     expect((await call("ADD", c, { id: "first" })).code).toBe(0);
     const failed = await call("ADD", c, { id: "second" });
-    expect(errorOf(failed)).toMatchObject({ code: 11, msg: "failed to allocate for range 1: no IP addresses available in range set: 2001:db8:1::5-2001:db8:1::5" });
+    expect(errorOf(failed)).toMatchObject({
+      code: 11,
+      msg: "failed to allocate for range 1: no IP addresses available in range set: 2001:db8:1::5-2001:db8:1::5",
+    });
     const held = files().filter((f) => !f.startsWith("last_") && f !== "lock");
     expect(held.map((f) => content(f))).toEqual(["first\r\neth0", "first\r\neth0"]);
   });
@@ -216,9 +239,13 @@ describe("requested IPs and ranges from the runtime", () => {
   const base = (extra: object = {}) => conf("1.0.0", { ranges: [[{ subnet: "10.1.2.0/24" }]] }, extra);
 
   it("takes IP= from CNI_ARGS, with or without a prefix, and honours IgnoreUnknown", async () => {
-    expect(ipsOf(resultOf(await call("ADD", base(), { id: "a", cniArgs: "IP=10.1.2.50" }), "1.0.0"))).toEqual([["10.1.2.50/24", "10.1.2.1"]]);
+    expect(ipsOf(resultOf(await call("ADD", base(), { id: "a", cniArgs: "IP=10.1.2.50" }), "1.0.0"))).toEqual([
+      ["10.1.2.50/24", "10.1.2.1"],
+    ]);
     const k8s = "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;IP=10.1.2.51/24";
-    expect(ipsOf(resultOf(await call("ADD", base(), { id: "b", cniArgs: k8s }), "1.0.0"))).toEqual([["10.1.2.51/24", "10.1.2.1"]]);
+    expect(ipsOf(resultOf(await call("ADD", base(), { id: "b", cniArgs: k8s }), "1.0.0"))).toEqual([
+      ["10.1.2.51/24", "10.1.2.1"],
+    ]);
   });
 
   it.each([
@@ -226,7 +253,10 @@ describe("requested IPs and ranges from the runtime", () => {
     ["IgnoreUnknown=0;FOO=1", 'ARGS: unknown args ["FOO=1"]'],
     ["IP", 'ARGS: invalid pair "IP"'],
     ["IP=1=2", 'ARGS: invalid pair "IP=1=2"'],
-    ["IgnoreUnknown=yes", 'ARGS: error parsing value of pair "IgnoreUnknown=yes": boolean unmarshal error: invalid input yes'],
+    [
+      "IgnoreUnknown=yes",
+      'ARGS: error parsing value of pair "IgnoreUnknown=yes": boolean unmarshal error: invalid input yes',
+    ],
     ["IP=10.1.2", 'ARGS: error parsing value of pair "IP=10.1.2": invalid IP address 10.1.2'],
     // Go reads each known key's value where it stands and names unknown keys only at the end.
     ["FOO=1;IP=10.1.2", 'ARGS: error parsing value of pair "IP=10.1.2": invalid IP address 10.1.2'],
@@ -241,7 +271,11 @@ describe("requested IPs and ranges from the runtime", () => {
   });
 
   it("puts runtimeConfig.ipRanges (the ipRanges capability) before the configured ranges", async () => {
-    const c = conf("1.0.0", { ranges: [[{ subnet: "10.1.2.0/24" }]] }, { runtimeConfig: { ipRanges: [[{ subnet: "2001:db8:9::/64" }]] } });
+    const c = conf(
+      "1.0.0",
+      { ranges: [[{ subnet: "10.1.2.0/24" }]] },
+      { runtimeConfig: { ipRanges: [[{ subnet: "2001:db8:9::/64" }]] } },
+    );
     const r = resultOf(await call("ADD", c), "1.0.0");
     expect(ipsOf(r)).toEqual([
       ["2001:db8:9::2/64", "2001:db8:9::1"],
@@ -250,7 +284,12 @@ describe("requested IPs and ranges from the runtime", () => {
   });
 
   it("accepts the legacy single-range keys as the first range set", async () => {
-    const c = conf("1.0.0", { subnet: "10.1.4.0/24", rangeStart: "10.1.4.10", gateway: "10.1.4.254", ranges: [[{ subnet: "10.1.2.0/24" }]] });
+    const c = conf("1.0.0", {
+      subnet: "10.1.4.0/24",
+      rangeStart: "10.1.4.10",
+      gateway: "10.1.4.254",
+      ranges: [[{ subnet: "10.1.2.0/24" }]],
+    });
     expect(ipsOf(resultOf(await call("ADD", c), "1.0.0"))).toEqual([
       ["10.1.4.10/24", "10.1.4.254"],
       ["10.1.2.2/24", "10.1.2.1"],
@@ -286,7 +325,10 @@ describe("CHECK", () => {
     const add = await call("ADD", c());
     expect((await call("CHECK", c({ prevResult: JSON.parse(add.stdout) as object }))).code).toBe(0);
     await call("DEL", c());
-    expect(errorOf(await call("CHECK", c()))).toMatchObject({ code: 100, msg: "host-local: Failed to find address added by container dummy" });
+    expect(errorOf(await call("CHECK", c()))).toMatchObject({
+      code: 100,
+      msg: "host-local: Failed to find address added by container dummy",
+    });
   });
 
   it("fails when prevResult names an address of ours that the container does not hold", async () => {

@@ -98,7 +98,11 @@ const ALLOCATION_HINTS: Record<AllocationError["kind"], string> = {
 
 function allocationError(idx: number, e: unknown): CniError {
   if (e instanceof AllocationError) {
-    return new CniError(ALLOCATION_CODES[e.kind], `failed to allocate for range ${idx}: ${e.message}`, ALLOCATION_HINTS[e.kind]);
+    return new CniError(
+      ALLOCATION_CODES[e.kind],
+      `failed to allocate for range ${idx}: ${e.message}`,
+      ALLOCATION_HINTS[e.kind],
+    );
   }
   return ioError(`failed to allocate for range ${idx}`, e);
 }
@@ -108,7 +112,11 @@ function readDns(deps: HostLocalDeps, path: string): Dns {
   try {
     text = (deps.readFile ?? ((p: string) => readFileSync(p, "utf8")))(path);
   } catch (e) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `open ${path}: ${errText(e)}`, "ipam.resolvConf must name a readable resolv.conf file");
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `open ${path}: ${errText(e)}`,
+      "ipam.resolvConf must name a readable resolv.conf file",
+    );
   }
   const parsed = parseResolvConf(text);
   const dns: Dns = {};
@@ -186,7 +194,10 @@ async function del(deps: HostLocalDeps, a: HostLocalArgs): Promise<void> {
     }
   }
   if (errors.length > 0) {
-    throw new CniError(ErrorCode.IOFailure, `host-local: failed to release the addresses of container ${a.containerID}: ${errors.join(";")}`);
+    throw new CniError(
+      ErrorCode.IOFailure,
+      `host-local: failed to release the addresses of container ${a.containerID}: ${errors.join(";")}`,
+    );
   }
 }
 
@@ -208,15 +219,25 @@ async function check(deps: HostLocalDeps, a: HostLocalArgs): Promise<void> {
   const config = configObject(a);
   const conf = loadIpamConfig(config, a.args);
   const store = openStore(deps, conf);
-  const held = await store.withLock(() => store.findByID(a.containerID, a.ifName)).catch((e: unknown) => {
-    throw ioError("host-local: cannot read reservations", e);
-  });
+  const held = await store
+    .withLock(() => store.findByID(a.containerID, a.ifName))
+    .catch((e: unknown) => {
+      throw ioError("host-local: cannot read reservations", e);
+    });
   if (held.length === 0) {
-    throw new CniError(ADDRESS_MISSING, `host-local: Failed to find address added by container ${a.containerID}`, `no address of network ${conf.name} is reserved for interface ${a.ifName}; run DEL and ADD again`);
+    throw new CniError(
+      ADDRESS_MISSING,
+      `host-local: Failed to find address added by container ${a.containerID}`,
+      `no address of network ${conf.name} is reserved for interface ${a.ifName}; run DEL and ADD again`,
+    );
   }
   for (const ip of prevResultAddresses(config, conf)) {
     if (!held.includes(ip)) {
-      throw new CniError(ADDRESS_MISSING, `host-local: address ${ip} of prevResult is not reserved for container ${a.containerID}`, `it holds ${held.join(", ")}; run DEL and ADD again`);
+      throw new CniError(
+        ADDRESS_MISSING,
+        `host-local: address ${ip} of prevResult is not reserved for container ${a.containerID}`,
+        `it holds ${held.join(", ")}; run DEL and ADD again`,
+      );
     }
   }
 }
@@ -241,7 +262,8 @@ async function gc(deps: HostLocalDeps, a: Pick<HostLocalArgs, "config" | "args">
     .catch((e: unknown) => {
       throw ioError("host-local: GC cannot read reservations", e);
     });
-  if (failures.length > 0) throw new CniError(ErrorCode.IOFailure, `host-local: GC could not release ${failures.join("; ")}`);
+  if (failures.length > 0)
+    throw new CniError(ErrorCode.IOFailure, `host-local: GC could not release ${failures.join("; ")}`);
 }
 
 async function status(deps: HostLocalDeps, a: Pick<HostLocalArgs, "config" | "args">): Promise<void> {

@@ -65,7 +65,8 @@ function optIP(obj: JsonObject, key: string, where: string): IP | undefined {
   const text = optString(obj, key, where);
   if (text === "") return undefined;
   const ip = parseIP(text);
-  if (ip === undefined) throw bad(`invalid IP address: ${text}`, `${where}${key} must be a single IPv4 or IPv6 address`);
+  if (ip === undefined)
+    throw bad(`invalid IP address: ${text}`, `${where}${key} must be a single IPv4 or IPv6 address`);
   return ip;
 }
 
@@ -76,7 +77,8 @@ function decodeRange(obj: unknown, where: string): RangeInput {
   if (subnetText !== undefined && subnetText !== null) {
     if (typeof subnetText !== "string") throw bad(`${where}.subnet must be a string, got ${jsonType(subnetText)}`);
     subnet = parseCIDR(subnetText);
-    if (subnet === undefined) throw bad(`invalid CIDR address: ${subnetText}`, `${where}.subnet must be a prefix such as "10.1.2.0/24"`);
+    if (subnet === undefined)
+      throw bad(`invalid CIDR address: ${subnetText}`, `${where}.subnet must be a prefix such as "10.1.2.0/24"`);
   }
   return {
     subnet,
@@ -88,7 +90,8 @@ function decodeRange(obj: unknown, where: string): RangeInput {
 
 function decodeRangeSets(v: unknown, where: string): RangeInput[][] {
   if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) throw bad(`${where} must be a list of range sets (lists of ${RANGE_KEYS}), got ${jsonType(v)}`);
+  if (!Array.isArray(v))
+    throw bad(`${where} must be a list of range sets (lists of ${RANGE_KEYS}), got ${jsonType(v)}`);
   return v.map((set: unknown, i) => {
     if (set === null) return [];
     if (!Array.isArray(set)) throw bad(`${where}[${i}] must be a list of ${RANGE_KEYS}, got ${jsonType(set)}`);
@@ -103,16 +106,19 @@ function decodeRoutes(v: unknown): RouteConf[] {
     const where = `ipam.routes[${i}]`;
     if (!isObject(r)) throw bad(`${where} must be an object {dst, gw}, got ${jsonType(r)}`);
     const dstText = optString(r, "dst", `${where}.`);
-    if (dstText === "") throw bad(`${where}.dst is missing`, 'every route needs a destination prefix such as "0.0.0.0/0"');
+    if (dstText === "")
+      throw bad(`${where}.dst is missing`, 'every route needs a destination prefix such as "0.0.0.0/0"');
     const dst = parseCIDR(dstText);
-    if (dst === undefined) throw bad(`invalid CIDR address: ${dstText}`, `${where}.dst must be a prefix such as "0.0.0.0/0"`);
+    if (dst === undefined)
+      throw bad(`invalid CIDR address: ${dstText}`, `${where}.dst must be a prefix such as "0.0.0.0/0"`);
     const gw = optIP(r, "gw", `${where}.`);
     const route: { -readonly [K in keyof RouteConf]: RouteConf[K] } = { dst: formatCIDR(dst) };
     if (gw !== undefined) route.gw = formatIP(gw);
     for (const key of ["mtu", "advmss", "priority", "table", "scope"] as const) {
       const n = field(r, key);
       if (n === undefined || n === null) continue;
-      if (typeof n !== "number" || !Number.isInteger(n)) throw bad(`${where}.${key} must be an integer, got ${jsonType(n)}`);
+      if (typeof n !== "number" || !Number.isInteger(n))
+        throw bad(`${where}.${key} must be an integer, got ${jsonType(n)}`);
       if (n !== 0 || key === "table" || key === "scope") route[key] = n;
     }
     return route;
@@ -127,10 +133,12 @@ function decodeIPList(v: unknown, where: string): (IP | undefined)[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw bad(`${where} must be a list of IP addresses, got ${jsonType(v)}`);
   return v.map((item: unknown) => {
-    if (typeof item !== "string") throw bad(`${where} must be a list of IP addresses, got an item of type ${jsonType(item)}`);
+    if (typeof item !== "string")
+      throw bad(`${where} must be a list of IP addresses, got an item of type ${jsonType(item)}`);
     if (item === "") return undefined;
     const ip = parseIPOrCIDR(item);
-    if (ip === undefined) throw bad(`invalid IP address ${item}`, `every entry of ${where} must be an address such as "10.1.2.88"`);
+    if (ip === undefined)
+      throw bad(`invalid IP address ${item}`, `every entry of ${where} must be an address such as "10.1.2.88"`);
     return ip;
   });
 }
@@ -167,16 +175,23 @@ function canonicalSets(inputs: readonly RangeInput[][], cniVersion: string): Ran
       return canonicalizeRangeSet(set);
     } catch (e) {
       if (!(e instanceof InvalidRangeError)) throw e;
-      throw bad(`invalid range set ${i}: ${e.message}`, "fix that entry of runtimeConfig.ipRanges / ipam.subnet / ipam.ranges (in that order)");
+      throw bad(
+        `invalid range set ${i}: ${e.message}`,
+        "fix that entry of runtimeConfig.ipRanges / ipam.subnet / ipam.ranges (in that order)",
+      );
     }
   });
   const v4 = sets.filter((s) => s[0]?.rangeStart.family === 4).length;
   if ((v4 > 1 || sets.length - v4 > 1) && !versionAtLeast(cniVersion || "0.1.0", "0.3.0")) {
-    throw bad(`CNI version ${cniVersion} does not support more than 1 address per family`, 'use cniVersion "0.3.0" or newer, or one range set per family');
+    throw bad(
+      `CNI version ${cniVersion} does not support more than 1 address per family`,
+      'use cniVersion "0.3.0" or newer, or one range set per family',
+    );
   }
   for (let i = 0; i < sets.length; i++) {
     for (let j = i + 1; j < sets.length; j++) {
-      if (setsOverlap(sets[i] ?? [], sets[j] ?? [])) throw bad(`range set ${i} overlaps with ${j}`, "range sets must not share addresses");
+      if (setsOverlap(sets[i] ?? [], sets[j] ?? []))
+        throw bad(`range set ${i} overlaps with ${j}`, "range sets must not share addresses");
     }
   }
   return sets;
@@ -227,10 +242,18 @@ function decodeNet(conf: JsonObject): DecodedNet {
  */
 export function loadIpamConfig(conf: JsonObject, cniArgs: string): IpamConfig {
   const n = decodeNet(conf);
-  if (n.ipam === undefined) throw bad("IPAM config missing 'ipam' key", 'add "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.1.2.0/24"}]]}');
+  if (n.ipam === undefined)
+    throw bad(
+      "IPAM config missing 'ipam' key",
+      'add "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.1.2.0/24"}]]}',
+    );
   const requested = [...requestedFromCniArgs(cniArgs), ...n.ips];
   const ips = requested.filter((ip): ip is IP => ip !== undefined);
-  if (ips.length < requested.length) throw bad('cannot understand ip: ""', 'every entry of args.cni.ips and runtimeConfig.ips must be an address such as "10.1.2.88"');
+  if (ips.length < requested.length)
+    throw bad(
+      'cannot understand ip: ""',
+      'every entry of args.cni.ips and runtimeConfig.ips must be an address such as "10.1.2.88"',
+    );
   return {
     name: n.name,
     cniVersion: n.cniVersion,
@@ -251,7 +274,10 @@ export function validAttachments(conf: JsonObject): Attachment[] {
   const key = Object.hasOwn(conf, "cni.dev/valid-attachments") ? "cni.dev/valid-attachments" : "cni.dev/attachments";
   const list = conf[key];
   if (list === undefined || list === null) {
-    throw bad("GC needs cni.dev/valid-attachments", "the runtime must list the attachments still in use; nothing was released");
+    throw bad(
+      "GC needs cni.dev/valid-attachments",
+      "the runtime must list the attachments still in use; nothing was released",
+    );
   }
   if (!Array.isArray(list)) throw bad(`${key} must be a list of {containerID, ifname}, got ${jsonType(list)}`);
   return list.map((a: unknown, i) => {

@@ -18,7 +18,20 @@
  * The lock is taken through the injected `Locker` (linux/locker.ts): the binary passes the real flock, unit tests
  * an in-process one, so this module never touches bun:ffi.
  */
-import { accessSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync, constants } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+  constants,
+} from "node:fs";
 import { join } from "node:path";
 import type { Locker } from "../../linux/locker.ts";
 import { parseIP } from "./ip.ts";

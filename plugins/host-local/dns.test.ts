@@ -25,11 +25,22 @@ describe("resolv.conf parsing (checklist 58)", () => {
   });
 
   it("keeps the last domain line and tolerates tabs and CRLF line ends", () => {
-    expect(parseResolvConf("domain a.test\r\ndomain\tb.test\r\n")).toEqual({ nameservers: [], domain: "b.test", search: [], options: [] });
+    expect(parseResolvConf("domain a.test\r\ndomain\tb.test\r\n")).toEqual({
+      nameservers: [],
+      domain: "b.test",
+      search: [],
+      options: [],
+    });
   });
 
   it("splits and trims on Go's whitespace, as the reference does: U+0085 and U+00A0 separate, a byte-order mark is part of the word", () => {
-    const text = "\ufeffnameserver 192.0.2.3\nnameserver\u00a0192.0.2.4\nsearch\u0085s.example t.example\u3000u.example\n\fdomain d.example\u000b";
-    expect(parseResolvConf(text)).toEqual({ nameservers: ["192.0.2.4"], domain: "d.example", search: ["s.example", "t.example", "u.example"], options: [] });
+    const text =
+      "\ufeffnameserver 192.0.2.3\nnameserver\u00a0192.0.2.4\nsearch\u0085s.example t.example\u3000u.example\n\fdomain d.example\u000b";
+    expect(parseResolvConf(text)).toEqual({
+      nameservers: ["192.0.2.4"],
+      domain: "d.example",
+      search: ["s.example", "t.example", "u.example"],
+      options: [],
+    });
   });
 });

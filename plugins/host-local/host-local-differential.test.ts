@@ -20,7 +20,13 @@ import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WEFT_BIN, WEFT_PLUGIN_DIR } from "../../netns-fixtures/oracles/reference.ts";
-import { type CodeDifference, compareErrors, errorOf, fuzzSettings, listedDifferences } from "../../netns-fixtures/fuzz/fuzz.ts";
+import {
+  type CodeDifference,
+  compareErrors,
+  errorOf,
+  fuzzSettings,
+  listedDifferences,
+} from "../../netns-fixtures/fuzz/fuzz.ts";
 import { isObject } from "../shared/conf.ts";
 import { RESOLV_FILES } from "./testing/differential/configs.ts";
 import { type Outcome, Side, networkDir } from "./testing/differential/runner.ts";
@@ -42,12 +48,49 @@ const available = existsSync(REF) && existsSync(WEFT_BIN) && existsSync(OURS);
  */
 
 const CODE_DIFFERENCES: readonly CodeDifference[] = [
-  { ref: /duplicate allocation is not allowed$/, refCode: 999, ourCode: 4, msg: "same", reason: "a second ADD for the same container+interface is a runtime error in the CNI_CONTAINERID/CNI_IFNAME pair (4)" },
-  { ref: /^ARGS: /, refCode: 999, ourCode: 4, msg: "same", reason: "malformed CNI_ARGS is an invalid environment variable (4)" },
-  { ref: /: requested IP address \S+ is not available in range set /, refCode: 999, ourCode: 11, msg: "same", reason: "the address is held by another container and frees up when it is deleted: try again later (11)" },
-  { ref: /: no IP addresses available in range set: /, refCode: 999, ourCode: 11, msg: "same", reason: "the pool is full until a container is deleted: try again later (11)" },
-  { ref: /: requested ip \S+ is subnet's gateway$/, refCode: 999, ourCode: 7, msg: "same", reason: "the gateway is never handed out: a config problem (7)" },
-  { ref: /^failed to allocate all requested IPs: /, refCode: 999, ourCode: 7, msg: "same", reason: "a requested IP no range set can take is a config problem (7)" },
+  {
+    ref: /duplicate allocation is not allowed$/,
+    refCode: 999,
+    ourCode: 4,
+    msg: "same",
+    reason:
+      "a second ADD for the same container+interface is a runtime error in the CNI_CONTAINERID/CNI_IFNAME pair (4)",
+  },
+  {
+    ref: /^ARGS: /,
+    refCode: 999,
+    ourCode: 4,
+    msg: "same",
+    reason: "malformed CNI_ARGS is an invalid environment variable (4)",
+  },
+  {
+    ref: /: requested IP address \S+ is not available in range set /,
+    refCode: 999,
+    ourCode: 11,
+    msg: "same",
+    reason: "the address is held by another container and frees up when it is deleted: try again later (11)",
+  },
+  {
+    ref: /: no IP addresses available in range set: /,
+    refCode: 999,
+    ourCode: 11,
+    msg: "same",
+    reason: "the pool is full until a container is deleted: try again later (11)",
+  },
+  {
+    ref: /: requested ip \S+ is subnet's gateway$/,
+    refCode: 999,
+    ourCode: 7,
+    msg: "same",
+    reason: "the gateway is never handed out: a config problem (7)",
+  },
+  {
+    ref: /^failed to allocate all requested IPs: /,
+    refCode: 999,
+    ourCode: 7,
+    msg: "same",
+    reason: "a requested IP no range set can take is a config problem (7)",
+  },
   {
     ref: /^(IPAM config missing 'ipam' key|no IP ranges specified|invalid range set \d+: |range set \d+ overlaps with \d+|CNI version \S+ does not support more than 1 address per family|invalid IP address|invalid CIDR address)/,
     refCode: 999,
@@ -60,10 +103,24 @@ const CODE_DIFFERENCES: readonly CodeDifference[] = [
     refCode: 999,
     ourCode: 7,
     msg: /^cannot understand ip: ""$/,
-    reason: "an empty string in args.cni.ips / runtimeConfig.ips is a config problem (7); our message shows the empty entry instead of Go's nil IP",
+    reason:
+      "an empty string in args.cni.ips / runtimeConfig.ips is a config problem (7); our message shows the empty entry instead of Go's nil IP",
   },
-  { ref: /^open \S+: no such file or directory$/, refCode: 999, ourCode: 7, msg: "same", reason: "an unreadable ipam.resolvConf is a config problem (7)" },
-  { ref: /^host-local: Failed to find address added by container /, refCode: 999, ourCode: 100, msg: "same", reason: "CHECK found no address: plugin-specific 100, not 3, because the runtime must still clean the attachment up" },
+  {
+    ref: /^open \S+: no such file or directory$/,
+    refCode: 999,
+    ourCode: 7,
+    msg: "same",
+    reason: "an unreadable ipam.resolvConf is a config problem (7)",
+  },
+  {
+    ref: /^host-local: Failed to find address added by container /,
+    refCode: 999,
+    ourCode: 100,
+    msg: "same",
+    reason:
+      "CHECK found no address: plugin-specific 100, not 3, because the runtime must still clean the attachment up",
+  },
   {
     ref: /^json: cannot unmarshal /,
     refCode: 999,
@@ -83,7 +140,7 @@ const BEHAVIOUR_DIFFERENCES = {
     "CHECK with a prevResult: we also verify that every prevResult address inside our ranges is held by this container+interface (code 100); the reference only looks for any address of the container",
   rollbackScope:
     "a failed ADD: we release only the addresses THIS ADD reserved; the reference releases every address of the container+interface, including those of an earlier successful ADD, and (from the second range set on) the container's legacy ID-only files",
-  emptyDns: "a 1.0.0 result without DNS: we omit \"dns\" (current upstream); Debian's v1.1.1 prints \"dns\": {}",
+  emptyDns: 'a 1.0.0 result without DNS: we omit "dns" (current upstream); Debian\'s v1.1.1 prints "dns": {}',
 } as const;
 
 type Diff = keyof typeof BEHAVIOUR_DIFFERENCES;
@@ -113,14 +170,18 @@ const asFile = (text: string) => Buffer.from(text, "utf8").toString("latin1");
 function explainsCheckPrevResult(step: Step, ours: Outcome, ref: Outcome): boolean {
   if (step.cmd !== "CHECK" || ref.status !== 0) return false;
   const o = errorOf(ours);
-  const m = typeof o.msg === "string" ? /^host-local: address (\S+) of prevResult is not reserved for container /.exec(o.msg) : null;
+  const m =
+    typeof o.msg === "string"
+      ? /^host-local: address (\S+) of prevResult is not reserved for container /.exec(o.msg)
+      : null;
   const ip = m?.[1];
   return o.code === 100 && ip !== undefined && ref.files?.[ip] !== asFile(`${step.containerID}\r\n${step.ifName}`);
 }
 
 /** Files only we still have after a failed ADD, all the ADD's attachment's or its container's legacy ones (rollbackScope). */
 function rollbackLeftovers(step: Step, ours: Outcome, ref: Outcome): string[] | undefined {
-  if (step.cmd !== "ADD" || ours.status === 0 || ref.status === 0 || ours.files === null || ref.files === null) return undefined;
+  if (step.cmd !== "ADD" || ours.status === 0 || ref.status === 0 || ours.files === null || ref.files === null)
+    return undefined;
   const extra = Object.keys(ours.files).filter((n) => !(n in (ref.files ?? {})));
   const owners = [asFile(`${step.containerID}\r\n${step.ifName}`), step.containerID];
   if (extra.length === 0 || extra.some((n) => !owners.includes((ours.files?.[n] ?? "").trim()))) return undefined;
@@ -133,18 +194,26 @@ function compareStep(step: Step, version: string, ours: Outcome, ref: Outcome): 
   let problem: string | undefined;
   if (ours.status === 0 && ref.status === 0) {
     const [o, r] = [normaliseResult(ours, version, used), normaliseResult(ref, version, used)];
-    if (!isDeepStrictEqual(o, r)) problem = `results differ:\n  ours      ${JSON.stringify(o)}\n  reference ${JSON.stringify(r)}`;
+    if (!isDeepStrictEqual(o, r))
+      problem = `results differ:\n  ours      ${JSON.stringify(o)}\n  reference ${JSON.stringify(r)}`;
   } else if (ours.status !== 0 && ref.status !== 0) {
-    problem = ours.status === ref.status ? compareErrors(CODE_DIFFERENCES, errorOf(ours), errorOf(ref), used) : `exit status ${ours.status} vs ${ref.status}`;
+    problem =
+      ours.status === ref.status
+        ? compareErrors(CODE_DIFFERENCES, errorOf(ours), errorOf(ref), used)
+        : `exit status ${ours.status} vs ${ref.status}`;
   } else if (explainsCheckPrevResult(step, ours, ref)) {
     used.push("checkPrevResult" satisfies Diff);
   } else {
     problem = `one failed: ours exit ${ours.status} ${ours.stdout}\n  reference exit ${ref.status} ${ref.stdout}`;
   }
-  if (problem !== undefined || isDeepStrictEqual(ours.files, ref.files)) return { used, ...(problem === undefined ? {} : { problem }) };
+  if (problem !== undefined || isDeepStrictEqual(ours.files, ref.files))
+    return { used, ...(problem === undefined ? {} : { problem }) };
   const leftovers = rollbackLeftovers(step, ours, ref);
   if (leftovers !== undefined) return { used: [...used, "rollbackScope" satisfies Diff], resync: leftovers };
-  return { used, problem: `files differ:\n  ours      ${JSON.stringify(ours.files)}\n  reference ${JSON.stringify(ref.files)}` };
+  return {
+    used,
+    problem: `files differ:\n  ours      ${JSON.stringify(ours.files)}\n  reference ${JSON.stringify(ref.files)}`,
+  };
 }
 
 const stats = { scenarios: 0, steps: 0, outcomes: new Map<string, number>(), used: new Map<string, number>() };
@@ -154,7 +223,10 @@ const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1
 function outcomeClass(step: Step, ref: Outcome): string {
   if (ref.status === 0) return `${step.cmd} ok`;
   const msg = String(errorOf(ref).msg);
-  const kind = /not available|no IP addresses|duplicate|not in range set|gateway|requested IPs|Failed to find|ARGS|invalid range set|overlaps|interface name|containerID|does not allow|json|open /.exec(msg)?.[0] ?? msg.slice(0, 24);
+  const kind =
+    /not available|no IP addresses|duplicate|not in range set|gateway|requested IPs|Failed to find|ARGS|invalid range set|overlaps|interface name|containerID|does not allow|json|open /.exec(
+      msg,
+    )?.[0] ?? msg.slice(0, 24);
   return `${step.cmd} error: ${kind}`;
 }
 
@@ -173,26 +245,37 @@ async function runScenario(sc: Scenario): Promise<void> {
     verdict.used.forEach((u) => bump(stats.used, u));
     if (verdict.problem !== undefined) {
       const replay = `WEFT_FUZZ_SEED=${SEED} WEFT_FUZZ_ONLY=${sc.index}`;
-      const history = sc.steps.slice(0, i + 1).map((s, j) => `  ${j}: ${JSON.stringify(s)}`).join("\n");
-      expect.fail(`${replay}: step ${i} ${step.cmd} differs: ${verdict.problem}\nconfig (reference side): ${JSON.stringify(ref.config(step, base))}\nsteps:\n${history}`);
+      const history = sc.steps
+        .slice(0, i + 1)
+        .map((s, j) => `  ${j}: ${JSON.stringify(s)}`)
+        .join("\n");
+      expect.fail(
+        `${replay}: step ${i} ${step.cmd} differs: ${verdict.problem}\nconfig (reference side): ${JSON.stringify(ref.config(step, base))}\nsteps:\n${history}`,
+      );
     }
     for (const name of verdict.resync ?? []) unlinkSync(join(networkDir(ours.dataDir), name));
   }
   stats.scenarios++;
 }
 
-const scenarios = Array.from({ length: COUNT }, (_, i) => genScenario(SEED, i)).filter((s) => ONLY === undefined || String(s.index) === ONLY);
+const scenarios = Array.from({ length: COUNT }, (_, i) => genScenario(SEED, i)).filter(
+  (s) => ONLY === undefined || String(s.index) === ONLY,
+);
 
 describe.skipIf(!available)(`host-local: ours vs the reference, seeded differential fuzz (seed ${SEED})`, () => {
   beforeAll(() => {
-    console.log(`host-local differential fuzz: WEFT_FUZZ_SEED=${SEED}, ${scenarios.length} scenarios, ${scenarios.reduce((n, s) => n + s.steps.length, 0)} steps`);
+    console.log(
+      `host-local differential fuzz: WEFT_FUZZ_SEED=${SEED}, ${scenarios.length} scenarios, ${scenarios.reduce((n, s) => n + s.steps.length, 0)} steps`,
+    );
     root = mkdtempSync(join(tmpdir(), "weft-hl-fuzz-"));
     mkdirSync(root, { recursive: true });
     for (const [name, text] of Object.entries(RESOLV_FILES)) writeFileSync(join(root, name), text);
   });
   afterAll(() => {
     const lines = [...stats.outcomes].sort().map(([k, n]) => `  ${n}\t${k}`);
-    const used = [...stats.used].sort().map(([k, n]) => `  ${n}\t${k}${k in BEHAVIOUR_DIFFERENCES ? `: ${BEHAVIOUR_DIFFERENCES[k as Diff]}` : ""}`);
+    const used = [...stats.used]
+      .sort()
+      .map(([k, n]) => `  ${n}\t${k}${k in BEHAVIOUR_DIFFERENCES ? `: ${BEHAVIOUR_DIFFERENCES[k as Diff]}` : ""}`);
     const unseen = listedDifferences(CODE_DIFFERENCES, BEHAVIOUR_DIFFERENCES).filter((k) => !stats.used.has(k));
     console.log(
       `ran ${stats.scenarios} scenarios, ${stats.steps} steps (reference outcomes):\n${lines.join("\n")}\nlisted differences seen:\n${used.join("\n")}\nlisted differences not seen: ${unseen.length}\n${unseen.join("\n")}`,
@@ -200,20 +283,42 @@ describe.skipIf(!available)(`host-local: ours vs the reference, seeded different
     rmSync(root, { recursive: true, force: true });
   });
 
-  it.each(scenarios.map((s) => [s.index, s.label, s] as const))("scenario %i (%s) gives the same results, errors and files", async (_i, _label, sc) => {
-    await runScenario(sc);
-  }, 30_000);
+  it.each(scenarios.map((s) => [s.index, s.label, s] as const))(
+    "scenario %i (%s) gives the same results, errors and files",
+    async (_i, _label, sc) => {
+      await runScenario(sc);
+    },
+    30_000,
+  );
 
-  it.skipIf(ONLY !== undefined)("exercised allocation, exhaustion, requested IPs, CHECK and DEL, and with the default seed every listed difference", () => {
-    const seen = (prefix: string) => [...stats.outcomes].filter(([k]) => k.startsWith(prefix)).reduce((n, [, c]) => n + c, 0);
-    for (const k of ["ADD ok", "DEL ok", "CHECK ok", "ADD error: no IP addresses", "ADD error: not available", "ADD error: requested IPs", "ADD error: gateway", "ADD error: duplicate", "CHECK error: Failed to find"]) {
-      expect(seen(k), k).toBeGreaterThan(0);
-    }
-    // A table entry no step needs is stale (e.g. the difference was fixed): the default run must use each one.
-    if (isDefault) {
-      const listed = listedDifferences(CODE_DIFFERENCES, BEHAVIOUR_DIFFERENCES);
-      const why = "listed differences the default run never needed: a stale entry (delete it), or the generator changed (pick a new DEFAULT_SEED)";
-      expect(listed.filter((k) => !stats.used.has(k)), why).toEqual([]);
-    }
-  });
+  it.skipIf(ONLY !== undefined)(
+    "exercised allocation, exhaustion, requested IPs, CHECK and DEL, and with the default seed every listed difference",
+    () => {
+      const seen = (prefix: string) =>
+        [...stats.outcomes].filter(([k]) => k.startsWith(prefix)).reduce((n, [, c]) => n + c, 0);
+      for (const k of [
+        "ADD ok",
+        "DEL ok",
+        "CHECK ok",
+        "ADD error: no IP addresses",
+        "ADD error: not available",
+        "ADD error: requested IPs",
+        "ADD error: gateway",
+        "ADD error: duplicate",
+        "CHECK error: Failed to find",
+      ]) {
+        expect(seen(k), k).toBeGreaterThan(0);
+      }
+      // A table entry no step needs is stale (e.g. the difference was fixed): the default run must use each one.
+      if (isDefault) {
+        const listed = listedDifferences(CODE_DIFFERENCES, BEHAVIOUR_DIFFERENCES);
+        const why =
+          "listed differences the default run never needed: a stale entry (delete it), or the generator changed (pick a new DEFAULT_SEED)";
+        expect(
+          listed.filter((k) => !stats.used.has(k)),
+          why,
+        ).toEqual([]);
+      }
+    },
+  );
 });

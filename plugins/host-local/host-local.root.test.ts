@@ -67,10 +67,17 @@ function snapshot(dir: string): Record<string, string> {
   for (const name of readdirSync(dir).sort()) out[name] = readFileSync(join(dir, name), "latin1");
   return out;
 }
-const modes = (dir: string) => Object.fromEntries(readdirSync(dir).map((n) => [n, (statSync(join(dir, n)).mode & 0o777).toString(8)]));
+const modes = (dir: string) =>
+  Object.fromEntries(readdirSync(dir).map((n) => [n, (statSync(join(dir, n)).mode & 0o777).toString(8)]));
 
 function conf(version: string, dataDir: string, ipam: object, extra: object = {}): object {
-  return { cniVersion: version, name: "diffnet", type: "host-local", ipam: { type: "host-local", dataDir, ...ipam }, ...extra };
+  return {
+    cniVersion: version,
+    name: "diffnet",
+    type: "host-local",
+    ipam: { type: "host-local", dataDir, ...ipam },
+    ...extra,
+  };
 }
 
 /**
@@ -100,80 +107,123 @@ async function sideBySide(name: string, steps: readonly Step[]): Promise<void> {
   const refDir = join(root, name, "ref");
   for (const step of steps) {
     const [ours, ref] = [await exec(OURS, step.req(ourDir)), await exec(REF, step.req(refDir))];
-    expect({ step: step.label, ...(comparable(ours) as object) }).toEqual({ step: step.label, ...(comparable(ref) as object) });
+    expect({ step: step.label, ...(comparable(ours) as object) }).toEqual({
+      step: step.label,
+      ...(comparable(ref) as object),
+    });
     expect(snapshot(join(ourDir, "diffnet")), step.label).toEqual(snapshot(join(refDir, "diffnet")));
   }
 }
 
 const V4 = { ranges: [[{ subnet: "10.244.31.0/29" }]], routes: [{ dst: "0.0.0.0/0" }] };
 
-describe.each(["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0"])("ours vs reference host-local, side by side [%s]", (version) => {
-  it("ADD, ADD, DEL, ADD (round robin), a duplicate ADD, exhaustion and DEL give identical output and files", async () => {
-    const c = (dataDir: string) => conf(version, dataDir, V4);
-    const add = (id: string): Step => ({ label: `ADD ${id}`, req: (d) => ({ cmd: "ADD", conf: c(d), id }) });
-    const del = (id: string): Step => ({ label: `DEL ${id}`, req: (d) => ({ cmd: "DEL", conf: c(d), id }) });
-    const check = (id: string): Step[] =>
-      version === "0.4.0" || version === "1.0.0" ? [{ label: `CHECK ${id}`, req: (d) => ({ cmd: "CHECK", conf: c(d), id }) }] : [];
-    await sideBySide(`seq-${version}`, [
-      ...check("a"),
-      add("a"),
-      ...check("a"),
-      add("b"),
-      del("a"),
-      ...check("a"),
-      add("c"),
-      add("b"),
-      add("d"),
-      add("e"),
-      add("f"),
-      add("g"),
-      del("b"),
-      del("unknown"),
-      del("c"),
-      del("d"),
-      del("e"),
-      del("f"),
-      del("g"),
-    ]);
-  });
+describe.each(["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0"])(
+  "ours vs reference host-local, side by side [%s]",
+  (version) => {
+    it("ADD, ADD, DEL, ADD (round robin), a duplicate ADD, exhaustion and DEL give identical output and files", async () => {
+      const c = (dataDir: string) => conf(version, dataDir, V4);
+      const add = (id: string): Step => ({ label: `ADD ${id}`, req: (d) => ({ cmd: "ADD", conf: c(d), id }) });
+      const del = (id: string): Step => ({ label: `DEL ${id}`, req: (d) => ({ cmd: "DEL", conf: c(d), id }) });
+      const check = (id: string): Step[] =>
+        version === "0.4.0" || version === "1.0.0"
+          ? [{ label: `CHECK ${id}`, req: (d) => ({ cmd: "CHECK", conf: c(d), id }) }]
+          : [];
+      await sideBySide(`seq-${version}`, [
+        ...check("a"),
+        add("a"),
+        ...check("a"),
+        add("b"),
+        del("a"),
+        ...check("a"),
+        add("c"),
+        add("b"),
+        add("d"),
+        add("e"),
+        add("f"),
+        add("g"),
+        del("b"),
+        del("unknown"),
+        del("c"),
+        del("d"),
+        del("e"),
+        del("f"),
+        del("g"),
+      ]);
+    });
 
-  it("requested IPs (CNI_ARGS and args.cni.ips) and their errors match", async () => {
-    const c = (dataDir: string, extra: object = {}) => conf(version, dataDir, { ranges: [[{ subnet: "10.244.32.0/24" }]] }, extra);
-    await sideBySide(`req-${version}`, [
-      { label: "IP=.50", req: (d) => ({ cmd: "ADD", conf: c(d), id: "a", cniArgs: "IgnoreUnknown=1;K8S_POD_NAME=x;IP=10.244.32.50" }) },
-      { label: "IP=.50 again", req: (d) => ({ cmd: "ADD", conf: c(d), id: "b", cniArgs: "IP=10.244.32.50" }) },
-      { label: "args.cni.ips .60", req: (d) => ({ cmd: "ADD", conf: c(d, { args: { cni: { ips: ["10.244.32.60"] } } }), id: "c" }) },
-      { label: "gateway", req: (d) => ({ cmd: "ADD", conf: c(d), id: "e", cniArgs: "IP=10.244.32.1" }) },
-      { label: "outside", req: (d) => ({ cmd: "ADD", conf: c(d), id: "f", cniArgs: "IP=10.9.9.9" }) },
-      { label: "next after requested", req: (d) => ({ cmd: "ADD", conf: c(d), id: "g" }) },
-    ]);
-  });
-});
+    it("requested IPs (CNI_ARGS and args.cni.ips) and their errors match", async () => {
+      const c = (dataDir: string, extra: object = {}) =>
+        conf(version, dataDir, { ranges: [[{ subnet: "10.244.32.0/24" }]] }, extra);
+      await sideBySide(`req-${version}`, [
+        {
+          label: "IP=.50",
+          req: (d) => ({ cmd: "ADD", conf: c(d), id: "a", cniArgs: "IgnoreUnknown=1;K8S_POD_NAME=x;IP=10.244.32.50" }),
+        },
+        { label: "IP=.50 again", req: (d) => ({ cmd: "ADD", conf: c(d), id: "b", cniArgs: "IP=10.244.32.50" }) },
+        {
+          label: "args.cni.ips .60",
+          req: (d) => ({ cmd: "ADD", conf: c(d, { args: { cni: { ips: ["10.244.32.60"] } } }), id: "c" }),
+        },
+        { label: "gateway", req: (d) => ({ cmd: "ADD", conf: c(d), id: "e", cniArgs: "IP=10.244.32.1" }) },
+        { label: "outside", req: (d) => ({ cmd: "ADD", conf: c(d), id: "f", cniArgs: "IP=10.9.9.9" }) },
+        { label: "next after requested", req: (d) => ({ cmd: "ADD", conf: c(d), id: "g" }) },
+      ]);
+    });
+  },
+);
 
-describe.each(["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0"])("ours vs reference host-local, dual stack [%s]", (version) => {
-  it("two IPv4 ranges in one set plus IPv6: identical output, last_reserved_ip per set, and files", async () => {
-    const ipam = {
-      ranges: [
-        [
-          { subnet: "10.244.33.0/30" },
-          { subnet: "10.244.34.0/24", rangeStart: "10.244.34.10", rangeEnd: "10.244.34.11", gateway: "10.244.34.254" },
+describe.each(["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0"])(
+  "ours vs reference host-local, dual stack [%s]",
+  (version) => {
+    it("two IPv4 ranges in one set plus IPv6: identical output, last_reserved_ip per set, and files", async () => {
+      const ipam = {
+        ranges: [
+          [
+            { subnet: "10.244.33.0/30" },
+            {
+              subnet: "10.244.34.0/24",
+              rangeStart: "10.244.34.10",
+              rangeEnd: "10.244.34.11",
+              gateway: "10.244.34.254",
+            },
+          ],
+          [{ subnet: "2001:db8:33::/64" }],
         ],
-        [{ subnet: "2001:db8:33::/64" }],
-      ],
-      routes: [{ dst: "0.0.0.0/0" }, { dst: "::/0" }, { dst: "192.168.0.0/16", gw: "10.244.33.1" }],
-    };
-    const c = (dataDir: string) => conf(version, dataDir, ipam);
-    const add = (id: string, ifname = "eth0"): Step => ({ label: `ADD ${id}/${ifname}`, req: (d) => ({ cmd: "ADD", conf: c(d), id, ifname }) });
-    const del = (id: string, ifname = "eth0"): Step => ({ label: `DEL ${id}/${ifname}`, req: (d) => ({ cmd: "DEL", conf: c(d), id, ifname }) });
-    await sideBySide(`dual-${version}`, [add("a"), add("a", "eth1"), add("b"), del("a"), add("c"), add("d"), del("a", "eth1"), del("b"), del("c")]);
-  });
-});
+        routes: [{ dst: "0.0.0.0/0" }, { dst: "::/0" }, { dst: "192.168.0.0/16", gw: "10.244.33.1" }],
+      };
+      const c = (dataDir: string) => conf(version, dataDir, ipam);
+      const add = (id: string, ifname = "eth0"): Step => ({
+        label: `ADD ${id}/${ifname}`,
+        req: (d) => ({ cmd: "ADD", conf: c(d), id, ifname }),
+      });
+      const del = (id: string, ifname = "eth0"): Step => ({
+        label: `DEL ${id}/${ifname}`,
+        req: (d) => ({ cmd: "DEL", conf: c(d), id, ifname }),
+      });
+      await sideBySide(`dual-${version}`, [
+        add("a"),
+        add("a", "eth1"),
+        add("b"),
+        del("a"),
+        add("c"),
+        add("d"),
+        del("a", "eth1"),
+        del("b"),
+        del("c"),
+      ]);
+    });
+  },
+);
 
 describe.each(["0.1.0", "0.2.0", "0.3.0", "1.0.0"])("ours vs reference host-local, config errors [%s]", (version) => {
   it("two IPv4 range sets, overlaps, bad ranges and a missing ipam give the same messages", async () => {
     const bad = (label: string, ipam: object | undefined, cmd = "ADD"): Step => ({
       label,
-      req: (d) => ({ cmd, conf: ipam === undefined ? { cniVersion: version, name: "diffnet", type: "host-local" } : conf(version, d, ipam) }),
+      req: (d) => ({
+        cmd,
+        conf:
+          ipam === undefined ? { cniVersion: version, name: "diffnet", type: "host-local" } : conf(version, d, ipam),
+      }),
     });
     const twoV4 = { ranges: [[{ subnet: "10.244.35.0/24" }], [{ subnet: "10.244.36.0/24" }]] };
     await sideBySide(`errors-${version}`, [
@@ -184,7 +234,9 @@ describe.each(["0.1.0", "0.2.0", "0.3.0", "1.0.0"])("ours vs reference host-loca
       bad("too small", { ranges: [[{ subnet: "10.244.35.0/31" }]] }),
       bad("host bits", { ranges: [[{ subnet: "10.244.35.7/24" }]] }),
       bad("start outside", { ranges: [[{ subnet: "10.244.35.0/24", rangeStart: "10.244.36.1" }]] }),
-      bad("end before start", { ranges: [[{ subnet: "10.244.35.0/24", rangeStart: "10.244.35.50", rangeEnd: "10.244.35.40" }]] }),
+      bad("end before start", {
+        ranges: [[{ subnet: "10.244.35.0/24", rangeStart: "10.244.35.50", rangeEnd: "10.244.35.40" }]],
+      }),
       bad("mixed families", { ranges: [[{ subnet: "10.244.35.0/24" }, { subnet: "2001:db8:35::/64" }]] }),
       bad("no ranges", { type: "host-local" }),
       bad("ok after all that", { ranges: [[{ subnet: "10.244.35.0/24" }]] }),
@@ -222,7 +274,10 @@ describe("ours vs reference host-local, edge inputs (one ADD each, output and fi
     ["IPv4-mapped subnet", { ranges: [[{ subnet: "::ffff:10.244.37.0/120" }]] }],
     ["empty rangeStart means unset", { ranges: [[{ subnet: "10.244.37.0/24", rangeStart: "" }]] }],
     ["IPv6 gateway on an IPv4 range", { ranges: [[{ subnet: "10.244.37.0/24", gateway: "2001:db8::1" }]] }],
-    ["routes with host bits and gateways", { ranges: r24, routes: [{ dst: "10.244.37.3/24" }, { dst: "::/0", gw: "2001:db8::1" }] }],
+    [
+      "routes with host bits and gateways",
+      { ranges: r24, routes: [{ dst: "10.244.37.3/24" }, { dst: "::/0", gw: "2001:db8::1" }] },
+    ],
     ["bad route dst", { ranges: r24, routes: [{ dst: "nope" }] }],
     ["ranges null", { ranges: null }],
     ["keys in other cases", { Ranges: [[{ Subnet: "10.244.37.0/24", RangeStart: "10.244.37.100" }]] }],
@@ -230,7 +285,14 @@ describe("ours vs reference host-local, edge inputs (one ADD each, output and fi
     ["legacy keys plus ranges", { subnet: "10.244.38.0/24", ranges: [[{ subnet: "2001:db8:38::/64" }]] }],
     ["IPv6 /126", { ranges: [[{ subnet: "2001:db8:39::/126" }]] }],
     ["/30 with rangeEnd at broadcast", { ranges: [[{ subnet: "10.244.37.0/30", rangeEnd: "10.244.37.3" }]] }],
-    ["gateway equal to rangeStart", { ranges: [[{ subnet: "10.244.37.0/24", rangeStart: "10.244.37.5", rangeEnd: "10.244.37.6", gateway: "10.244.37.5" }]] }],
+    [
+      "gateway equal to rangeStart",
+      {
+        ranges: [
+          [{ subnet: "10.244.37.0/24", rangeStart: "10.244.37.5", rangeEnd: "10.244.37.6", gateway: "10.244.37.5" }],
+        ],
+      },
+    ],
     ["CNI_ARGS IP= empty", { ranges: r24 }, {}, "IP="],
     ["CNI_ARGS IP with another prefix", { ranges: r24 }, {}, "IP=10.244.37.9/8"],
     ["CNI_ARGS bad IP", { ranges: r24 }, {}, "IP=foo"],
@@ -239,14 +301,33 @@ describe("ours vs reference host-local, edge inputs (one ADD each, output and fi
     ["CNI_ARGS lowercase ip", { ranges: r24 }, {}, "ip=10.244.37.9"],
     ["args.cni.ips bad", { ranges: r24 }, { args: { cni: { ips: ["foo"] } } }],
     ["the same IP requested twice", { ranges: r24 }, { args: { cni: { ips: ["10.244.37.5", "10.244.37.5/24"] } } }],
-    ["runtimeConfig.ips IPv6", { ranges: [...r24, [{ subnet: "2001:db8:37::/64" }]] }, { runtimeConfig: { ips: ["2001:db8:37::abcd"] } }],
-    ["runtimeConfig.ipRanges", { ranges: r24 }, { runtimeConfig: { ipRanges: [[{ subnet: "10.244.39.0/24", rangeStart: "10.244.39.50" }]] } }],
-    ["runtimeConfig.ipRanges overlapping", { ranges: r24 }, { runtimeConfig: { ipRanges: [[{ subnet: "10.244.37.0/25" }]] } }],
+    [
+      "runtimeConfig.ips IPv6",
+      { ranges: [...r24, [{ subnet: "2001:db8:37::/64" }]] },
+      { runtimeConfig: { ips: ["2001:db8:37::abcd"] } },
+    ],
+    [
+      "runtimeConfig.ipRanges",
+      { ranges: r24 },
+      { runtimeConfig: { ipRanges: [[{ subnet: "10.244.39.0/24", rangeStart: "10.244.39.50" }]] } },
+    ],
+    [
+      "runtimeConfig.ipRanges overlapping",
+      { ranges: r24 },
+      { runtimeConfig: { ipRanges: [[{ subnet: "10.244.37.0/25" }]] } },
+    ],
     ["requested IP outside every range", { ranges: r24 }, { args: { cni: { ips: ["10.244.99.5"] } } }],
   ];
   it.each(cases.map((c, i) => [c[0], i, c] as const))("%s", async (_label, i, [label, ipam, extra, cniArgs]) => {
     await sideBySide(`edge-${i}`, [
-      { label, req: (d) => ({ cmd: "ADD", conf: conf("1.0.0", d, ipam, extra ?? {}), ...(cniArgs === undefined ? {} : { cniArgs }) }) },
+      {
+        label,
+        req: (d) => ({
+          cmd: "ADD",
+          conf: conf("1.0.0", d, ipam, extra ?? {}),
+          ...(cniArgs === undefined ? {} : { cniArgs }),
+        }),
+      },
     ]);
   });
 });
@@ -297,10 +378,14 @@ describe("what differs on purpose", () => {
     expect(modes(join(refDir, "diffnet"))).toMatchObject({ "10.244.31.2": "644", lock: "750" });
   });
 
-  it("a 1.0.0 result without DNS omits \"dns\" (current upstream); Debian's v1.1.1 prints \"dns\": {}", async () => {
+  it('a 1.0.0 result without DNS omits "dns" (current upstream); Debian\'s v1.1.1 prints "dns": {}', async () => {
     const c = (d: string) => conf("1.0.0", d, V4);
-    const ours = JSON.parse((await exec(OURS, { cmd: "ADD", conf: c(join(root, "dns", "ours")), id: "d" })).stdout) as object;
-    const ref = JSON.parse((await exec(REF, { cmd: "ADD", conf: c(join(root, "dns", "ref")), id: "d" })).stdout) as object;
+    const ours = JSON.parse(
+      (await exec(OURS, { cmd: "ADD", conf: c(join(root, "dns", "ours")), id: "d" })).stdout,
+    ) as object;
+    const ref = JSON.parse(
+      (await exec(REF, { cmd: "ADD", conf: c(join(root, "dns", "ref")), id: "d" })).stdout,
+    ) as object;
     expect(ours).not.toHaveProperty("dns");
     expect(ref).toHaveProperty("dns", {});
   });
@@ -308,8 +393,12 @@ describe("what differs on purpose", () => {
   it("route mtu/table/scope are passed through (current upstream); Debian's v1.1.1 predates them and drops them", async () => {
     const routes = [{ dst: "0.0.0.0/0", gw: "10.244.31.1", mtu: 1400, table: 100, scope: 0 }];
     const c = (d: string) => conf("1.0.0", d, { ...V4, routes });
-    const ours = JSON.parse((await exec(OURS, { cmd: "ADD", conf: c(join(root, "rt", "ours")), id: "r" })).stdout) as { routes: object[] };
-    const ref = JSON.parse((await exec(REF, { cmd: "ADD", conf: c(join(root, "rt", "ref")), id: "r" })).stdout) as { routes: object[] };
+    const ours = JSON.parse((await exec(OURS, { cmd: "ADD", conf: c(join(root, "rt", "ours")), id: "r" })).stdout) as {
+      routes: object[];
+    };
+    const ref = JSON.parse((await exec(REF, { cmd: "ADD", conf: c(join(root, "rt", "ref")), id: "r" })).stdout) as {
+      routes: object[];
+    };
     expect(ours.routes).toEqual(routes);
     expect(ref.routes).toEqual([{ dst: "0.0.0.0/0", gw: "10.244.31.1" }]);
   });
@@ -318,9 +407,19 @@ describe("what differs on purpose", () => {
     const c = (d: string) => conf("1.0.0", d, V4);
     const d1 = join(root, "codes", "ours");
     const d2 = join(root, "codes", "ref");
-    for (const [bin, d] of [[OURS, d1], [REF, d2]] as const) await exec(bin, { cmd: "ADD", conf: c(d), id: "x" });
-    const ours = JSON.parse((await exec(OURS, { cmd: "ADD", conf: c(d1), id: "x" })).stdout) as { code: number; msg: string };
-    const ref = JSON.parse((await exec(REF, { cmd: "ADD", conf: c(d2), id: "x" })).stdout) as { code: number; msg: string };
+    for (const [bin, d] of [
+      [OURS, d1],
+      [REF, d2],
+    ] as const)
+      await exec(bin, { cmd: "ADD", conf: c(d), id: "x" });
+    const ours = JSON.parse((await exec(OURS, { cmd: "ADD", conf: c(d1), id: "x" })).stdout) as {
+      code: number;
+      msg: string;
+    };
+    const ref = JSON.parse((await exec(REF, { cmd: "ADD", conf: c(d2), id: "x" })).stdout) as {
+      code: number;
+      msg: string;
+    };
     expect(ours.msg).toBe(ref.msg);
     expect(ref.code).toBe(999);
     expect(ours.code).toBe(4);

@@ -46,9 +46,12 @@ describe("IP text like Go's net package", () => {
     expect(formatCIDR(must(parseCIDR(input)))).toBe(printed);
   });
 
-  it.each(["10.1.2.0", "10.1.2.0/33", "10.1.2.0/", "2001:db8::/129", "10.1.2.0/-1", "x/24"])("rejects %j as a CIDR", (input) => {
-    expect(parseCIDR(input)).toBeUndefined();
-  });
+  it.each(["10.1.2.0", "10.1.2.0/33", "10.1.2.0/", "2001:db8::/129", "10.1.2.0/-1", "x/24"])(
+    "rejects %j as a CIDR",
+    (input) => {
+      expect(parseCIDR(input)).toBeUndefined();
+    },
+  );
 
   it("steps to the next address across byte boundaries", () => {
     expect(formatIP(nextIP(must(parseIP("10.1.2.255"))))).toBe("10.1.3.0");

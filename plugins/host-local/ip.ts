@@ -17,7 +17,9 @@ let lib: IpAddressLib | undefined;
  * createRequire.
  */
 function ipLib(): IpAddressLib {
-  lib ??= (typeof require === "function" ? require("ip-address") : createRequire(import.meta.url)("ip-address")) as IpAddressLib;
+  lib ??= (
+    typeof require === "function" ? require("ip-address") : createRequire(import.meta.url)("ip-address")
+  ) as IpAddressLib;
   return lib;
 }
 

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { type IP, type IPNet, formatIP, parseCIDR, parseIP } from "./ip.ts";
-import { type RangeInput, canonicalizeRange, canonicalizeRangeSet, rangeContains, rangeSetString, rangeString, rangesOverlap } from "./range.ts";
+import {
+  type RangeInput,
+  canonicalizeRange,
+  canonicalizeRangeSet,
+  rangeContains,
+  rangeSetString,
+  rangeString,
+  rangesOverlap,
+} from "./range.ts";
 
 const ip = (s: string): IP => {
   const v = parseIP(s);
@@ -47,12 +55,32 @@ describe("range errors (checklist 57)", () => {
     ["192.0.2.0/31", input("192.0.2.0/31"), "Network 192.0.2.0/31 too small to allocate from"],
     ["192.0.2.0/32", input("192.0.2.0/32"), "Network 192.0.2.0/32 too small to allocate from"],
     ["2001:db8::/127", input("2001:db8::/127"), "Network 2001:db8::/127 too small to allocate from"],
-    ["192.0.2.1/24", input("192.0.2.1/24"), "Network has host bits set. For a subnet mask of length 24 the network address is 192.0.2.0"],
+    [
+      "192.0.2.1/24",
+      input("192.0.2.1/24"),
+      "Network has host bits set. For a subnet mask of length 24 the network address is 192.0.2.0",
+    ],
     ["::ffff:192.0.2.0/120", input("::ffff:192.0.2.0/120"), "IPNet IP and Mask version mismatch"],
-    ["192.0.2.0/24 start: 192.0.3.0", input("192.0.2.0/24", { start: "192.0.3.0" }), "RangeStart 192.0.3.0 not in network 192.0.2.0/24"],
-    ["192.0.2.0/24 end: 192.0.4.0", input("192.0.2.0/24", { end: "192.0.4.0" }), "RangeEnd 192.0.4.0 not in network 192.0.2.0/24"],
-    ["192.0.2.0/24 start: 192.0.2.50, end: 192.0.2.40", input("192.0.2.0/24", { start: "192.0.2.50", end: "192.0.2.40" }), "RangeStart 192.0.2.50 not in network 192.0.2.0/24"],
-    ["192.0.2.0/24 start: 2001:db8::1", input("192.0.2.0/24", { start: "2001:db8::1" }), "RangeStart 2001:db8::1 not in network 192.0.2.0/24"],
+    [
+      "192.0.2.0/24 start: 192.0.3.0",
+      input("192.0.2.0/24", { start: "192.0.3.0" }),
+      "RangeStart 192.0.3.0 not in network 192.0.2.0/24",
+    ],
+    [
+      "192.0.2.0/24 end: 192.0.4.0",
+      input("192.0.2.0/24", { end: "192.0.4.0" }),
+      "RangeEnd 192.0.4.0 not in network 192.0.2.0/24",
+    ],
+    [
+      "192.0.2.0/24 start: 192.0.2.50, end: 192.0.2.40",
+      input("192.0.2.0/24", { start: "192.0.2.50", end: "192.0.2.40" }),
+      "RangeStart 192.0.2.50 not in network 192.0.2.0/24",
+    ],
+    [
+      "192.0.2.0/24 start: 2001:db8::1",
+      input("192.0.2.0/24", { start: "2001:db8::1" }),
+      "RangeStart 2001:db8::1 not in network 192.0.2.0/24",
+    ],
     ["no subnet", {}, 'subnet is missing: every range needs a "subnet" such as "10.1.2.0/24"'],
   ])("rejects %s with the reference message", (_label, i, message) => {
     expect(() => canonicalizeRange(i)).toThrow(message);
@@ -60,7 +88,9 @@ describe("range errors (checklist 57)", () => {
 
   it("rejects an empty set, mixed families and overlapping ranges inside a set", () => {
     expect(() => canonicalizeRangeSet([])).toThrow("empty range set");
-    expect(() => canonicalizeRangeSet([input("192.0.2.0/24"), input("2001:db8::/64")])).toThrow("mixed address families");
+    expect(() => canonicalizeRangeSet([input("192.0.2.0/24"), input("2001:db8::/64")])).toThrow(
+      "mixed address families",
+    );
     expect(() => canonicalizeRangeSet([input("192.0.2.0/24"), input("192.0.2.0/25")])).toThrow(
       "subnets 192.0.2.1-192.0.2.254 and 192.0.2.1-192.0.2.126 overlap",
     );

@@ -60,7 +60,8 @@ export function canonicalizeRange(input: RangeInput): Range {
     throw new InvalidRangeError('subnet is missing: every range needs a "subnet" such as "10.1.2.0/24"');
   }
   const maskBits = familyBits(subnet.maskFamily);
-  if (subnet.prefix > maskBits - 2) throw new InvalidRangeError(`Network ${formatCIDR(subnet)} too small to allocate from`);
+  if (subnet.prefix > maskBits - 2)
+    throw new InvalidRangeError(`Network ${formatCIDR(subnet)} too small to allocate from`);
   if (subnet.ip.family !== subnet.maskFamily) throw new InvalidRangeError("IPNet IP and Mask version mismatch");
   const network = networkAddress(subnet);
   if (!ipEqual(network, subnet.ip)) {
@@ -96,7 +97,12 @@ export function rangeContains(r: Range, ip: IP): boolean {
 /** Whether two ranges share an address (ranges of different families never overlap). */
 export function rangesOverlap(a: Range, b: Range): boolean {
   if (a.rangeStart.family !== b.rangeStart.family) return false;
-  return rangeContains(a, b.rangeStart) || rangeContains(a, b.rangeEnd) || rangeContains(b, a.rangeStart) || rangeContains(b, a.rangeEnd);
+  return (
+    rangeContains(a, b.rangeStart) ||
+    rangeContains(a, b.rangeEnd) ||
+    rangeContains(b, a.rangeStart) ||
+    rangeContains(b, a.rangeEnd)
+  );
 }
 
 /** "<rangeStart>-<rangeEnd>", the form used in every reference message. */
@@ -115,7 +121,8 @@ export function canonicalizeRangeSet(inputs: readonly RangeInput[]): RangeSet {
   for (const input of inputs) {
     const r = canonicalizeRange(input);
     const first = out[0];
-    if (first !== undefined && first.rangeStart.family !== r.rangeStart.family) throw new InvalidRangeError("mixed address families");
+    if (first !== undefined && first.rangeStart.family !== r.rangeStart.family)
+      throw new InvalidRangeError("mixed address families");
     out.push(r);
   }
   for (let i = 0; i < out.length; i++) {

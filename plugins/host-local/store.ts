@@ -112,5 +112,7 @@ export interface Attachment {
 export function staleAllocations(all: readonly Allocation[], valid: readonly Attachment[]): Allocation[] {
   const pairs = new Set(valid.map((v) => ownerRecord(v.containerID, v.ifname)));
   const ids = new Set(valid.map((v) => v.containerID.trim()));
-  return all.filter((a) => (a.ifname === undefined ? !ids.has(a.containerID) : !pairs.has(ownerRecord(a.containerID, a.ifname))));
+  return all.filter((a) =>
+    a.ifname === undefined ? !ids.has(a.containerID) : !pairs.has(ownerRecord(a.containerID, a.ifname)),
+  );
 }

@@ -8,7 +8,11 @@ import { loopbackAdd, loopbackCheck, loopbackCommands, loopbackDel, type Loopbac
 const NETNS = "/var/run/netns/pod1";
 
 /** A pod netns whose lo has the addresses the kernel gives it when it comes up. */
-function pod(addrs: readonly string[] = ["127.0.0.1/8", "::1/128"]): { nl: RecordingNetlink; deps: LoopbackDeps; opened: string[] } {
+function pod(addrs: readonly string[] = ["127.0.0.1/8", "::1/128"]): {
+  nl: RecordingNetlink;
+  deps: LoopbackDeps;
+  opened: string[];
+} {
   const nl = new RecordingNetlink();
   for (const a of addrs) nl.addAddr("lo", a);
   const opened: string[] = [];
@@ -62,19 +66,29 @@ describe("loopback ADD", () => {
   });
 
   it("passes a prevResult through unchanged, after still bringing lo up", async () => {
-    const prev: Result100 = { cniVersion: "1.1.0", interfaces: [{ name: "eth0", sandbox: NETNS }], ips: [{ interface: 0, address: "10.244.1.5/24" }] };
+    const prev: Result100 = {
+      cniVersion: "1.1.0",
+      interfaces: [{ name: "eth0", sandbox: NETNS }],
+      ips: [{ interface: 0, address: "10.244.1.5/24" }],
+    };
     const { nl, deps } = pod();
     expect(await loopbackAdd({ netns: NETNS, prevResult: prev }, deps)).toBe(prev);
     expect(nl.getLink("lo").up).toBe(true);
   });
 
   it("refuses a lo carrying a non-loopback address", async () => {
-    await expect(loopbackAdd({ netns: NETNS }, pod(["127.0.0.1/8", "10.0.0.1/8"]).deps)).rejects.toThrow(/non-loopback address "10.0.0.1"/);
+    await expect(loopbackAdd({ netns: NETNS }, pod(["127.0.0.1/8", "10.0.0.1/8"]).deps)).rejects.toThrow(
+      /non-loopback address "10.0.0.1"/,
+    );
   });
 
   it("answers code 3 for a netns that does not exist and 4 for a path that is not a netns", async () => {
-    expect(await codeOf(loopbackAdd({ netns: NETNS }, failing(new NetnsNotFoundError(NETNS))))).toBe(ErrorCode.UnknownContainer);
-    expect(await codeOf(loopbackAdd({ netns: "/etc/hostname" }, failing(new NotNetnsError("/etc/hostname", 0xef53))))).toBe(ErrorCode.InvalidEnvironmentVariables);
+    expect(await codeOf(loopbackAdd({ netns: NETNS }, failing(new NetnsNotFoundError(NETNS))))).toBe(
+      ErrorCode.UnknownContainer,
+    );
+    expect(
+      await codeOf(loopbackAdd({ netns: "/etc/hostname" }, failing(new NotNetnsError("/etc/hostname", 0xef53)))),
+    ).toBe(ErrorCode.InvalidEnvironmentVariables);
   });
 });
 
@@ -94,7 +108,9 @@ describe("loopback DEL", () => {
   });
 
   it("still fails for a path that is not a netns", async () => {
-    expect(await codeOf(loopbackDel({ netns: "/etc/hostname" }, failing(new NotNetnsError("/etc/hostname", 0))))).toBe(ErrorCode.InvalidEnvironmentVariables);
+    expect(await codeOf(loopbackDel({ netns: "/etc/hostname" }, failing(new NotNetnsError("/etc/hostname", 0))))).toBe(
+      ErrorCode.InvalidEnvironmentVariables,
+    );
   });
 });
 

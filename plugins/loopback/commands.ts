@@ -40,8 +40,17 @@ function inPod<T>(deps: LoopbackDeps, path: string, what: string, fn: (nl: Netli
     nl = deps.openNetlink(path);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    if (isGone(e)) throw new CniError(ErrorCode.UnknownContainer, `failed to open netns "${path}": ${why}`, "the container's network namespace does not exist (the container is gone)");
-    throw new CniError(ErrorCode.InvalidEnvironmentVariables, `failed to open netns "${path}": ${why}`, "CNI_NETNS must be the path of a network namespace, e.g. /var/run/netns/<name>");
+    if (isGone(e))
+      throw new CniError(
+        ErrorCode.UnknownContainer,
+        `failed to open netns "${path}": ${why}`,
+        "the container's network namespace does not exist (the container is gone)",
+      );
+    throw new CniError(
+      ErrorCode.InvalidEnvironmentVariables,
+      `failed to open netns "${path}": ${why}`,
+      "CNI_NETNS must be the path of a network namespace, e.g. /var/run/netns/<name>",
+    );
   }
   try {
     return fn(nl);
@@ -61,7 +70,11 @@ function isLoopbackAddress(a: Address): boolean {
 function firstLoopback(addrs: readonly Address[]): Address | undefined {
   const bad = addrs.find((a) => !isLoopbackAddress(a));
   if (bad) {
-    throw new CniError(ErrorCode.IOFailure, `loopback interface found with non-loopback address "${bad.ip}"`, "remove that address from lo in the container's network namespace");
+    throw new CniError(
+      ErrorCode.IOFailure,
+      `loopback interface found with non-loopback address "${bad.ip}"`,
+      "remove that address from lo in the container's network namespace",
+    );
   }
   return addrs[0];
 }
@@ -96,7 +109,12 @@ export async function loopbackDel(call: LoopbackCall, deps: LoopbackDeps): Promi
 
 export async function loopbackCheck(call: LoopbackCall, deps: LoopbackDeps): Promise<void> {
   inPod(deps, call.netns, "failed to check lo", (nl) => {
-    if (!nl.getLink(LO).up) throw new CniError(ErrorCode.IOFailure, "loopback interface is down", "ADD brings lo up; something in the container set it down");
+    if (!nl.getLink(LO).up)
+      throw new CniError(
+        ErrorCode.IOFailure,
+        "loopback interface is down",
+        "ADD brings lo up; something in the container set it down",
+      );
   });
 }
 

@@ -30,7 +30,13 @@ async function plugin(which: "weft" | "reference", command: string, netns: strin
   const r = await execa(cmd, args, {
     reject: false,
     input: JSON.stringify(conf),
-    env: { CNI_COMMAND: command, CNI_CONTAINERID: "c1", CNI_NETNS: netns, CNI_IFNAME: "eth0", CNI_PATH: "/usr/lib/cni" },
+    env: {
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: "c1",
+      CNI_NETNS: netns,
+      CNI_IFNAME: "eth0",
+      CNI_PATH: "/usr/lib/cni",
+    },
     extendEnv: false,
   });
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
@@ -41,7 +47,12 @@ async function loFlags(): Promise<string[]> {
   return lo?.flags ?? [];
 }
 
-const conf = (cniVersion: string, extra: object = {}): object => ({ cniVersion, name: "lo-net", type: "loopback", ...extra });
+const conf = (cniVersion: string, extra: object = {}): object => ({
+  cniVersion,
+  name: "lo-net",
+  type: "loopback",
+  ...extra,
+});
 
 describe("loopback plugin", () => {
   /** The reference's output without its always-present empty "dns" object. */
@@ -64,18 +75,29 @@ describe("loopback plugin", () => {
   // The reference labels its 1.0.0-shaped result with the old version without converting it
   // (its Result carries the config's version, so PrintResult sees nothing to convert). We print
   // the shape that version defines, with the same content.
-  it.each(["0.3.1", "0.4.0"])("[%s] ADD prints the reference's content in the %s shape (ips with version)", async (v) => {
-    const ref = withoutEmptyDns((await plugin("reference", "ADD", ns.path, conf(v))).stdout);
-    const ours = await plugin("weft", "ADD", ns.path, conf(v));
-    expect(ours.code, ours.stdout).toBe(0);
-    const ips = (ref["ips"] as { address: string }[]).map((i) => ({ version: i.address.includes(":") ? "6" : "4", ...i }));
-    expect(JSON.parse(ours.stdout)).toEqual({ ...ref, ips, dns: {} });
-  });
+  it.each(["0.3.1", "0.4.0"])(
+    "[%s] ADD prints the reference's content in the %s shape (ips with version)",
+    async (v) => {
+      const ref = withoutEmptyDns((await plugin("reference", "ADD", ns.path, conf(v))).stdout);
+      const ours = await plugin("weft", "ADD", ns.path, conf(v));
+      expect(ours.code, ours.stdout).toBe(0);
+      const ips = (ref["ips"] as { address: string }[]).map((i) => ({
+        version: i.address.includes(":") ? "6" : "4",
+        ...i,
+      }));
+      expect(JSON.parse(ours.stdout)).toEqual({ ...ref, ips, dns: {} });
+    },
+  );
 
   it("[0.2.0] ADD prints lo's addresses as ip4 and ip6", async () => {
     const ours = await plugin("weft", "ADD", ns.path, conf("0.2.0"));
     expect(ours.code, ours.stdout).toBe(0);
-    expect(JSON.parse(ours.stdout)).toEqual({ cniVersion: "0.2.0", ip4: { ip: "127.0.0.1/8" }, ip6: { ip: "::1/128" }, dns: {} });
+    expect(JSON.parse(ours.stdout)).toEqual({
+      cniVersion: "0.2.0",
+      ip4: { ip: "127.0.0.1/8" },
+      ip6: { ip: "::1/128" },
+      dns: {},
+    });
     expect(await loFlags()).toContain("UP");
   });
 
@@ -93,7 +115,11 @@ describe("loopback plugin", () => {
   });
 
   it("ADD with a prevResult passes it through like the reference", async () => {
-    const prevResult = { cniVersion: "1.0.0", interfaces: [{ name: "eth0", sandbox: ns.path }], ips: [{ interface: 0, address: "10.244.1.5/24" }] };
+    const prevResult = {
+      cniVersion: "1.0.0",
+      interfaces: [{ name: "eth0", sandbox: ns.path }],
+      ips: [{ interface: 0, address: "10.244.1.5/24" }],
+    };
     const ref = await plugin("reference", "ADD", ns.path, conf("1.0.0", { prevResult }));
     const ours = await plugin("weft", "ADD", ns.path, conf("1.0.0", { prevResult }));
     expect(ours.code).toBe(0);

@@ -10,14 +10,22 @@ import { CniError, ErrorCode } from "../../libcni/types/error.ts";
  * known key's value where its pair stands and may throw: as in Go, a bad value is reported before
  * unknown keys, which are reported only once every pair has been read.
  */
-export function parseCniArgs(text: string, known: readonly string[], check?: (key: string, value: string) => void): ReadonlyMap<string, string> {
+export function parseCniArgs(
+  text: string,
+  known: readonly string[],
+  check?: (key: string, value: string) => void,
+): ReadonlyMap<string, string> {
   const out = new Map<string, string>();
   if (text === "") return out;
   const unknown: string[] = [];
   for (const pair of text.split(";")) {
     const kv = pair.split("=");
     if (kv.length !== 2) {
-      throw new CniError(ErrorCode.InvalidEnvironmentVariables, `ARGS: invalid pair ${JSON.stringify(pair)}`, "CNI_ARGS must look like K1=V1;K2=V2");
+      throw new CniError(
+        ErrorCode.InvalidEnvironmentVariables,
+        `ARGS: invalid pair ${JSON.stringify(pair)}`,
+        "CNI_ARGS must look like K1=V1;K2=V2",
+      );
     }
     const [k = "", v = ""] = kv;
     if (k === "IgnoreUnknown") {

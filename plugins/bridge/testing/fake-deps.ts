@@ -9,7 +9,11 @@ import { FakeWorld } from "./fake-kernel.ts";
 
 export class FakeIpam implements IpamRunner {
   readonly calls: string[] = [];
-  next: Result100 = { cniVersion: "1.1.0", ips: [{ address: "10.1.2.2/24", gateway: "10.1.2.1" }], routes: [{ dst: "10.1.0.0/16" }] };
+  next: Result100 = {
+    cniVersion: "1.1.0",
+    ips: [{ address: "10.1.2.2/24", gateway: "10.1.2.1" }],
+    routes: [{ dst: "10.1.0.0/16" }],
+  };
   async add(type: string): Promise<Result100> {
     this.calls.push(`ADD ${type}`);
     return structuredClone(this.next);
@@ -65,6 +69,14 @@ export function harness(hexes: string[] = []): Harness {
     iptables,
     deps,
     logs,
-    call: (config, more = {}) => ({ containerID: "cid1", netns: POD, ifName: "eth0", args: "", stdinData: JSON.stringify(config), config, ...more }),
+    call: (config, more = {}) => ({
+      containerID: "cid1",
+      netns: POD,
+      ifName: "eth0",
+      args: "",
+      stdinData: JSON.stringify(config),
+      config,
+      ...more,
+    }),
   };
 }

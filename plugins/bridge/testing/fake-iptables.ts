@@ -36,7 +36,11 @@ export class FakeIptables {
       const chain = args[i + 1];
       if (chain === undefined) {
         const names = [...this.chains.keys()].filter((c) => c !== "POSTROUTING");
-        return ok(["-P POSTROUTING ACCEPT", ...names.map((c) => `-N ${c}`), ...[...this.chains.values()].flat()].map((l) => `${l}\n`).join(""));
+        return ok(
+          ["-P POSTROUTING ACCEPT", ...names.map((c) => `-N ${c}`), ...[...this.chains.values()].flat()]
+            .map((l) => `${l}\n`)
+            .join(""),
+        );
       }
       const rules = this.chains.get(chain);
       if (!rules) return fail(`iptables: No chain/target/match by that name.`);
@@ -65,7 +69,8 @@ export class FakeIptables {
         if (at < 0) return fail(`iptables-restore: Bad rule (does a matching rule exist in that chain?)`);
         rules.splice(at, 1);
       } else if (op === "-X") {
-        if ([...next.values()].some((rs) => rs.some((r) => r.endsWith(` -j ${chain}`)))) return fail(`iptables-restore: chain ${chain} in use`);
+        if ([...next.values()].some((rs) => rs.some((r) => r.endsWith(` -j ${chain}`))))
+          return fail(`iptables-restore: chain ${chain} in use`);
         next.delete(chain);
       } else return fail(`iptables-restore: unknown line ${line}`);
     }

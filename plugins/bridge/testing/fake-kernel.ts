@@ -5,7 +5,17 @@
  * can assert order, and `failOn` makes any call throw to exercise the undo paths.
  */
 import { parseCidr, formatCidr, maskNet } from "../../../net/prefix.ts";
-import type { AddrInfo, Family, HostNet, LinkInfo, PodNet, RouteInfo, RouteSpec, VethRequest, VlanEntry } from "../kernel.ts";
+import type {
+  AddrInfo,
+  Family,
+  HostNet,
+  LinkInfo,
+  PodNet,
+  RouteInfo,
+  RouteSpec,
+  VethRequest,
+  VlanEntry,
+} from "../kernel.ts";
 
 class ErrnoError extends Error {
   constructor(
@@ -63,7 +73,19 @@ export class FakeWorld {
   newLink(ns: FakeNs, name: string, kind: string, mtu: number, mac?: string): FakeLink {
     if (ns.links.has(name)) throw new ErrnoError("EEXIST", `link ${name} exists`);
     const hex = (this.nextMac++).toString(16).padStart(2, "0");
-    const l: FakeLink = { index: this.nextIndex++, name, kind, mtu: mtu || 1500, up: false, promisc: false, hairpin: false, isolated: false, addrs: [], vlans: [], mac: mac ?? `02:00:00:00:00:${hex}` };
+    const l: FakeLink = {
+      index: this.nextIndex++,
+      name,
+      kind,
+      mtu: mtu || 1500,
+      up: false,
+      promisc: false,
+      hairpin: false,
+      isolated: false,
+      addrs: [],
+      vlans: [],
+      mac: mac ?? `02:00:00:00:00:${hex}`,
+    };
     ns.links.set(name, l);
     return l;
   }
@@ -95,7 +117,7 @@ class FakeCommon {
   linkByName(name: string): LinkInfo | undefined {
     const l = this.ns.links.get(name);
     if (!l) return undefined;
-    const peerUp = l.peer ? [...l.peer.ns.links.values()].find((p) => p.index === l.peer?.index)?.up ?? false : true;
+    const peerUp = l.peer ? ([...l.peer.ns.links.values()].find((p) => p.index === l.peer?.index)?.up ?? false) : true;
     return {
       index: l.index,
       name: l.name,
@@ -132,7 +154,12 @@ class FakeCommon {
     if (!n) throw new Error(`bad cidr ${cidr}`);
     if (l.addrs.some((a) => a.cidr === cidr)) throw new ErrnoError("EEXIST", `addr ${cidr}`);
     l.addrs.push({ family: n.family, cidr, scope: 0 });
-    this.ns.routes.push({ dst: formatCidr(maskNet(n)), devIndex: l.index, table: 254, spec: { dst: formatCidr(maskNet(n)), dev: name } });
+    this.ns.routes.push({
+      dst: formatCidr(maskNet(n)),
+      devIndex: l.index,
+      table: 254,
+      spec: { dst: formatCidr(maskNet(n)), dev: name },
+    });
   }
   addrDel(name: string, cidr: string): void {
     this.world.record(this.ns, `addrDel ${name} ${cidr}`);
@@ -196,7 +223,10 @@ class FakeHost extends FakeCommon implements HostNet {
     l.isolated = o.isolated;
   }
   addVethToPod(podNet: PodNet, req: VethRequest): void {
-    this.world.record(this.ns, `addVeth ${req.hostName} ${req.podName}@${podNet.path} mtu=${req.mtu}${req.podMac ? ` mac=${req.podMac}` : ""}`);
+    this.world.record(
+      this.ns,
+      `addVeth ${req.hostName} ${req.podName}@${podNet.path} mtu=${req.mtu}${req.podMac ? ` mac=${req.podMac}` : ""}`,
+    );
     const pod = this.world.pods.get(podNet.path);
     if (!pod) throw new ErrnoError("ENOENT", `netns ${podNet.path}`);
     if (this.ns.links.has(req.hostName) || pod.links.has(req.podName)) throw new ErrnoError("EEXIST", "veth");
@@ -221,7 +251,13 @@ class FakePod extends FakeCommon implements PodNet {
     const l = must(this.ns, r.dev);
     const n = parseCidr(r.dst);
     if (!n) throw new Error(`bad route ${r.dst}`);
-    this.ns.routes.push({ dst: formatCidr(maskNet(n)), ...(r.gw ? { gw: r.gw } : {}), devIndex: l.index, table: r.table ?? 254, spec: r });
+    this.ns.routes.push({
+      dst: formatCidr(maskNet(n)),
+      ...(r.gw ? { gw: r.gw } : {}),
+      devIndex: l.index,
+      table: r.table ?? 254,
+      spec: r,
+    });
   }
   routeList(family: Family): RouteInfo[] {
     return this.ns.routes.filter((r) => parseCidr(r.dst)?.family === family);

@@ -42,7 +42,9 @@ try {
       host.setMaster(link, target?.index ?? 0);
       process.stdout.write(`${JSON.stringify({ error: null })}\n`);
     } catch (e) {
-      process.stdout.write(`${JSON.stringify({ error: { message: (e as Error).message, code: (e as { code?: string }).code } })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ error: { message: (e as Error).message, code: (e as { code?: string }).code } })}\n`,
+      );
     }
   }
 } finally {

@@ -17,7 +17,10 @@ export class InProcessLocker implements Locker {
       this.taken.push(path);
       return fn();
     });
-    this.#queues.set(path, run.catch(() => undefined));
+    this.#queues.set(
+      path,
+      run.catch(() => undefined),
+    );
     return run;
   }
 }

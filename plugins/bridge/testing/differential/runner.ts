@@ -27,7 +27,7 @@ const SNAPSHOT_SCRIPT = [
   "iptables-save -t nat 2>/dev/null",
   "ip6tables-save -t nat 2>/dev/null",
   "nft list table bridge nat 2>/dev/null",
-  "for f in /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding /proc/sys/net/ipv6/conf/*/accept_ra /proc/sys/net/ipv6/conf/*/accept_dad /proc/sys/net/ipv6/conf/*/disable_ipv6 /proc/sys/net/ipv4/conf/*/arp_notify; do echo \"$f=$(cat $f)\"; done",
+  'for f in /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding /proc/sys/net/ipv6/conf/*/accept_ra /proc/sys/net/ipv6/conf/*/accept_dad /proc/sys/net/ipv6/conf/*/disable_ipv6 /proc/sys/net/ipv4/conf/*/arp_notify; do echo "$f=$(cat $f)"; done',
 ].join(`; echo ${SEP}; `);
 
 type Json = Record<string, unknown>;
@@ -35,17 +35,19 @@ const arr = (v: unknown): Json[] => (Array.isArray(v) ? v.filter(isObject) : [])
 
 /** Side-specific text made comparable: veth names, MACs, link-local addresses, netns names, paths. */
 export function normaliseText(text: string, side: SideNames): string {
-  return text
-    .split(side.nodePrefix)
-    .join("@S")
-    .split(side.pluginDir)
-    .join("@CNI_PATH")
-    .split(side.dataDir)
-    .join("@IPAM")
-    .replace(/veth[0-9a-f]{8}/g, "veth*")
-    // random MACs; a 0a:58:... MAC comes from the scenario (CNI_ARGS MAC) and is compared as is
-    .replace(/\b(?!0a:58:)([0-9a-f]{2}:){5}[0-9a-f]{2}\b/gi, "@MAC")
-    .replace(/fe80::[0-9a-f:]+/g, "fe80::*");
+  return (
+    text
+      .split(side.nodePrefix)
+      .join("@S")
+      .split(side.pluginDir)
+      .join("@CNI_PATH")
+      .split(side.dataDir)
+      .join("@IPAM")
+      .replace(/veth[0-9a-f]{8}/g, "veth*")
+      // random MACs; a 0a:58:... MAC comes from the scenario (CNI_ARGS MAC) and is compared as is
+      .replace(/\b(?!0a:58:)([0-9a-f]{2}:){5}[0-9a-f]{2}\b/gi, "@MAC")
+      .replace(/fe80::[0-9a-f:]+/g, "fe80::*")
+  );
 }
 
 export interface SideNames {
@@ -69,7 +71,8 @@ function linkState(l: Json, veths: Map<number, string>): Json {
     promiscuity: l["promiscuity"],
     master: l["master"] ?? "",
   };
-  if (info["info_slave_kind"] === "bridge") Object.assign(out, { hairpin: slave["hairpin"], isolated: slave["isolated"] });
+  if (info["info_slave_kind"] === "bridge")
+    Object.assign(out, { hairpin: slave["hairpin"], isolated: slave["isolated"] });
   return out;
 }
 
@@ -79,10 +82,15 @@ function parseNetns(text: string, names: SideNames): Json {
   // host veths get a name from their peer ("veth>pod1/eth0"), so pairs compare across sides
   const veths = new Map<number, string>();
   const links = js(0);
-  for (const l of links) if (/^veth[0-9a-f]{8}$/.test(String(l["ifname"]))) veths.set(Number(l["ifindex"]), `veth#${String(l["link_index"] ?? "?")}`);
+  for (const l of links)
+    if (/^veth[0-9a-f]{8}$/.test(String(l["ifname"])))
+      veths.set(Number(l["ifindex"]), `veth#${String(l["link_index"] ?? "?")}`);
   const addrs = js(1).map((l) => ({
     name: veths.get(Number(l["ifindex"])) ?? l["ifname"],
-    addrs: arr(l["addr_info"]).map((a) => `${String(a["local"])}/${String(a["prefixlen"])}${a["scope"] === "global" ? "" : ` ${String(a["scope"])}`}`),
+    addrs: arr(l["addr_info"]).map(
+      (a) =>
+        `${String(a["local"])}/${String(a["prefixlen"])}${a["scope"] === "global" ? "" : ` ${String(a["scope"])}`}`,
+    ),
   }));
   const routes = [...js(2), ...js(3)].map((r) => {
     const { dev, flags, ...rest } = r;
@@ -180,7 +188,10 @@ export class Side {
       await run("ip", ["-n", this.pod(step.pod), "-4", "route", "del", "default"], { allowFail: true });
       return this.snapshot({ code: 0, stdout: "", stderr: "", json: undefined });
     }
-    if (step.cmd === "GONE") return this.#gone.has(step.pod) ? this.snapshot({ code: 0, stdout: "", stderr: "", json: undefined }) : this.#killPod(step.pod);
+    if (step.cmd === "GONE")
+      return this.#gone.has(step.pod)
+        ? this.snapshot({ code: 0, stdout: "", stderr: "", json: undefined })
+        : this.#killPod(step.pod);
     const r = await callPlugin({
       plugin: join(this.names.pluginDir, "bridge"),
       command: step.cmd,
@@ -224,7 +235,9 @@ export class Side {
   async #killPod(k: number): Promise<Outcome> {
     const ns = this.pod(k);
     const links = await ipJson<Json[]>(ns, ["-d", "link", "show"]);
-    const peers = links.filter((l) => isObject(l["linkinfo"]) && l["linkinfo"]["info_kind"] === "veth").map((l) => Number(l["link_index"]));
+    const peers = links
+      .filter((l) => isObject(l["linkinfo"]) && l["linkinfo"]["info_kind"] === "veth")
+      .map((l) => Number(l["link_index"]));
     await run("ip", ["netns", "del", ns]);
     this.#gone.add(k);
     await waitFor(`host veths of ${ns} to disappear`, 10_000, async () => {

@@ -49,7 +49,9 @@ function genRoutes(rng: Rng, family: Family, third: number): Record<string, unkn
   if (!rng.chance(0.4)) return undefined;
   const routes: Record<string, unknown>[] = [];
   if (family !== "v6") {
-    routes.push(rng.pick([{ dst: "10.244.128.0/17" }, { dst: "0.0.0.0/0" }, { dst: "10.244.200.0/24", gw: `10.244.${third}.5` }]));
+    routes.push(
+      rng.pick([{ dst: "10.244.128.0/17" }, { dst: "0.0.0.0/0" }, { dst: "10.244.200.0/24", gw: `10.244.${third}.5` }]),
+    );
   }
   if (family !== "v4" && rng.chance(0.6)) routes.push(rng.pick([{ dst: "fd00:10:245::/48" }, { dst: "::/0" }]));
   return routes.length > 0 ? routes : undefined;
@@ -66,7 +68,12 @@ function genIpam(rng: Rng, family: Family, third: number): Record<string, unknow
 function genConfig(rng: Rng): Record<string, unknown> {
   const family = rng.pick<Family>(["v4", "v4", "v4", "v6", "dual", "dual"]);
   const third = rng.int(1, 250);
-  const conf: Record<string, unknown> = { cniVersion: rng.pick(VERSIONS), name: NETWORK, type: "bridge", bridge: `@P${rng.pick(["b0", "br", "-cni0"])}` };
+  const conf: Record<string, unknown> = {
+    cniVersion: rng.pick(VERSIONS),
+    name: NETWORK,
+    type: "bridge",
+    bridge: `@P${rng.pick(["b0", "br", "-cni0"])}`,
+  };
   const flag = (key: string, p: number): void => {
     if (rng.chance(p)) conf[key] = true;
     else if (rng.chance(0.15)) conf[key] = false;
@@ -79,7 +86,13 @@ function genConfig(rng: Rng): Record<string, unknown> {
   if (conf["hairpinMode"] !== true) flag("promiscMode", 0.25);
   flag("macspoofchk", 0.15);
   if (rng.chance(0.4)) conf["mtu"] = rng.pick([1280, 1400, 1450, 9000]);
-  if (rng.chance(0.15)) conf["dns"] = rng.pick([{ nameservers: ["10.244.0.10"], search: ["svc.cluster.local"] }, { domain: "cluster.local" }, { nameservers: [] }, {}]);
+  if (rng.chance(0.15))
+    conf["dns"] = rng.pick([
+      { nameservers: ["10.244.0.10"], search: ["svc.cluster.local"] },
+      { domain: "cluster.local" },
+      { nameservers: [] },
+      {},
+    ]);
   conf["ipam"] = genIpam(rng, family, third);
   return conf;
 }
@@ -97,14 +110,23 @@ function conflicting(rng: Rng, base: Record<string, unknown>): Record<string, un
     if (kind === "subnetForce") c["forceAddress"] = true;
     c["ipam"] = { type: "host-local", ranges: [[{ subnet: `10.244.${third}.0/28` }]], dataDir: "@IPAM" };
   }
-  if (c["hairpinMode"] === true && c["promiscMode"] === true) delete c[kind === "promisc" ? "hairpinMode" : "promiscMode"];
+  if (c["hairpinMode"] === true && c["promiscMode"] === true)
+    delete c[kind === "promisc" ? "hairpinMode" : "promiscMode"];
   return c;
 }
 
 /** One invalid (or odd) variant: the reference and ours must fail (or succeed) alike. */
 function invalid(rng: Rng, base: Record<string, unknown>): Record<string, unknown> {
   const c = structuredClone(base);
-  const kind = rng.pick(["mtuString", "mtuHuge", "unknownIpam", "noIpam", "longBridge", "hairpinPromisc", "ipamNotObject"]);
+  const kind = rng.pick([
+    "mtuString",
+    "mtuHuge",
+    "unknownIpam",
+    "noIpam",
+    "longBridge",
+    "hairpinPromisc",
+    "ipamNotObject",
+  ]);
   if (kind === "mtuString") c["mtu"] = "1500";
   if (kind === "mtuHuge") c["mtu"] = 70000;
   if (kind === "unknownIpam") c["ipam"] = { type: "weft-no-such-ipam" };
@@ -121,7 +143,15 @@ const IFNAMES = ["eth0", "eth0", "eth1", "net1"];
 function genArgs(rng: Rng): { cniArgs?: string } {
   if (!rng.chance(0.15)) return {};
   const mac = `0a:58:0a:f4:${rng.int(16, 255).toString(16)}:${rng.int(16, 255).toString(16)}`;
-  return { cniArgs: rng.pick([`MAC=${mac}`, `IgnoreUnknown=1;K8S_POD_NAME=p;MAC=${mac}`, "K8S_POD_NAME=p", "MAC", `MAC=${mac.toUpperCase()}`]) };
+  return {
+    cniArgs: rng.pick([
+      `MAC=${mac}`,
+      `IgnoreUnknown=1;K8S_POD_NAME=p;MAC=${mac}`,
+      "K8S_POD_NAME=p",
+      "MAC",
+      `MAC=${mac.toUpperCase()}`,
+    ]),
+  };
 }
 
 /** A scenario: configs[0] base, [1] conflicting, [2] invalid; 5-11 steps over 2-3 containers. */
@@ -130,7 +160,9 @@ export function genScenario(seed: number, index: number): Scenario {
   const base = genConfig(rng);
   const configs = [base, conflicting(rng, base), invalid(rng, base)];
   const pods = rng.int(2, 3);
-  const ifsOf = Array.from({ length: pods }, () => (rng.chance(0.25) ? ["eth0", rng.pick(["eth1", "net1"])] : [rng.pick(IFNAMES)]));
+  const ifsOf = Array.from({ length: pods }, () =>
+    rng.chance(0.25) ? ["eth0", rng.pick(["eth1", "net1"])] : [rng.pick(IFNAMES)],
+  );
   const attachment = (): { pod: number; ifName: string } => {
     const pod = rng.int(0, pods - 1);
     return { pod, ifName: rng.pick(ifsOf[pod] ?? ["eth0"]) };
@@ -151,9 +183,18 @@ export function genScenario(seed: number, index: number): Scenario {
     else steps.push({ cmd: "DEL", ...a, phase: 2 });
   }
   // finally DEL every attachment, twice for one of them, so DEL of everything is compared too
-  for (let p = 0; p < pods; p++) for (const ifName of new Set(ifsOf[p])) steps.push({ cmd: "DEL", pod: p, ifName, phase: 0 });
+  for (let p = 0; p < pods; p++)
+    for (const ifName of new Set(ifsOf[p])) steps.push({ cmd: "DEL", pod: p, ifName, phase: 0 });
   steps.push({ cmd: "DEL", pod: 0, ifName: ifsOf[0]?.[0] ?? "eth0", phase: 0 });
-  const flags = ["isGateway", "isDefaultGateway", "ipMasq", "hairpinMode", "promiscMode", "macspoofchk", "forceAddress"].filter((k) => base[k] === true);
+  const flags = [
+    "isGateway",
+    "isDefaultGateway",
+    "ipMasq",
+    "hairpinMode",
+    "promiscMode",
+    "macspoofchk",
+    "forceAddress",
+  ].filter((k) => base[k] === true);
   const ranges = JSON.stringify((base["ipam"] as { ranges: unknown[] }).ranges);
   const label = `${String(base["cniVersion"])} ${ranges.includes("fd00") ? (ranges.includes("10.244") ? "dual" : "v6") : "v4"}${base["mtu"] ? ` mtu ${String(base["mtu"])}` : ""} ${flags.join(",") || "plain"}`;
   return { index, configs, steps, pods, label };
@@ -173,11 +214,25 @@ export function directedScenarios(): Scenario[] {
     ipam: { type: "host-local", ranges: [[{ subnet: "10.244.251.0/28" }]], dataDir: "@IPAM" },
     ...extra,
   });
-  const s = (cmd: Cmd, pod: number, ifName: string, phase = 0, prev?: Step["prev"]): Step => ({ cmd, pod, ifName, phase, ...(prev ? { prev } : {}) });
+  const s = (cmd: Cmd, pod: number, ifName: string, phase = 0, prev?: Step["prev"]): Step => ({
+    cmd,
+    pod,
+    ifName,
+    phase,
+    ...(prev ? { prev } : {}),
+  });
   const rng = new Rng(1);
   const masq = base({ isGateway: true, ipMasq: true, macspoofchk: true });
   const plain = base({ isDefaultGateway: true });
-  const invalids = ["mtuString", "mtuHuge", "unknownIpam", "noIpam", "longBridge", "hairpinPromisc", "ipamNotObject"].map((kind) => {
+  const invalids = [
+    "mtuString",
+    "mtuHuge",
+    "unknownIpam",
+    "noIpam",
+    "longBridge",
+    "hairpinPromisc",
+    "ipamNotObject",
+  ].map((kind) => {
     let c = invalid(rng, plain);
     for (let i = 0; i < 50 && !matchesKind(c, plain, kind); i++) c = invalid(rng, plain);
     return c;
@@ -187,17 +242,45 @@ export function directedScenarios(): Scenario[] {
       index: 1000,
       label: "directed: two interfaces of one container with ipMasq + macspoofchk, DEL after the netns is gone",
       pods: 2,
-      configs: [masq, { ...masq, ipam: { type: "host-local", ranges: [[{ subnet: "10.244.252.0/28" }]], dataDir: "@IPAM" }, isGateway: false }],
-      steps: [s("ADD", 0, "eth0"), s("ADD", 0, "net1", 1), s("CHECK", 0, "eth0", 0, "current"), s("DEL", 0, "net1", 1), s("DEL", 0, "eth0"), s("ADD", 1, "eth0"), s("GONE", 1, "eth0"), s("DEL", 1, "eth0"), s("DEL", 1, "eth0")],
+      configs: [
+        masq,
+        {
+          ...masq,
+          ipam: { type: "host-local", ranges: [[{ subnet: "10.244.252.0/28" }]], dataDir: "@IPAM" },
+          isGateway: false,
+        },
+      ],
+      steps: [
+        s("ADD", 0, "eth0"),
+        s("ADD", 0, "net1", 1),
+        s("CHECK", 0, "eth0", 0, "current"),
+        s("DEL", 0, "net1", 1),
+        s("DEL", 0, "eth0"),
+        s("ADD", 1, "eth0"),
+        s("GONE", 1, "eth0"),
+        s("DEL", 1, "eth0"),
+        s("DEL", 1, "eth0"),
+      ],
     },
     {
       index: 1001,
       label: "directed: CHECK mismatches, a gateway conflict, a missing netns",
       pods: 3,
       configs: [
-        base({ isGateway: true, ipam: { type: "host-local", ranges: [[{ subnet: "10.244.251.0/28" }]], routes: [{ dst: "10.244.128.0/17" }, { dst: "0.0.0.0/0", gw: "10.244.251.1" }], dataDir: "@IPAM" } }),
+        base({
+          isGateway: true,
+          ipam: {
+            type: "host-local",
+            ranges: [[{ subnet: "10.244.251.0/28" }]],
+            routes: [{ dst: "10.244.128.0/17" }, { dst: "0.0.0.0/0", gw: "10.244.251.1" }],
+            dataDir: "@IPAM",
+          },
+        }),
         base({ isGateway: true, promiscMode: true }),
-        base({ isGateway: true, ipam: { type: "host-local", ranges: [[{ subnet: "10.244.253.0/28" }]], dataDir: "@IPAM" } }),
+        base({
+          isGateway: true,
+          ipam: { type: "host-local", ranges: [[{ subnet: "10.244.253.0/28" }]], dataDir: "@IPAM" },
+        }),
         base({ isDefaultGateway: true }),
       ],
       steps: [
@@ -224,7 +307,19 @@ export function directedScenarios(): Scenario[] {
       index: 1002,
       label: "directed: every invalid config, an IPAM default route clashing with isDefaultGateway",
       pods: 1,
-      configs: [plain, base({ isDefaultGateway: true, ipam: { type: "host-local", ranges: [[{ subnet: "10.244.251.0/28" }]], routes: [{ dst: "0.0.0.0/0" }], dataDir: "@IPAM" } }), ...invalids],
+      configs: [
+        plain,
+        base({
+          isDefaultGateway: true,
+          ipam: {
+            type: "host-local",
+            ranges: [[{ subnet: "10.244.251.0/28" }]],
+            routes: [{ dst: "0.0.0.0/0" }],
+            dataDir: "@IPAM",
+          },
+        }),
+        ...invalids,
+      ],
       steps: [
         // first, so the bridge MAC is pinned before a failed ADD leaves it without ports (see the
         // test's header: the reference then pins 00:00:00:00:00:00 and fails)

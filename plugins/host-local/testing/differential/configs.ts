@@ -58,7 +58,20 @@ function subnetOf(family: 4 | 6, k: number): bigint {
 
 /** One random range in 10.244.<k>.0/24 or 2001:db8:<k>::/64. */
 export function genRange(rng: Rng, family: 4 | 6, k: number): RangeModel {
-  const prefix = family === 4 ? rng.weighted([[24, 1], [28, 1], [29, 2], [30, 2]] as const) : rng.weighted([[64, 1], [120, 1], [125, 2], [126, 2]] as const);
+  const prefix =
+    family === 4
+      ? rng.weighted([
+          [24, 1],
+          [28, 1],
+          [29, 2],
+          [30, 2],
+        ] as const)
+      : rng.weighted([
+          [64, 1],
+          [120, 1],
+          [125, 2],
+          [126, 2],
+        ] as const);
   const bits = family === 4 ? 32 : 128;
   const size = 1n << BigInt(bits - prefix);
   const slots = family === 4 ? Number(256n / size) : 1;
@@ -66,14 +79,29 @@ export function genRange(rng: Rng, family: 4 | 6, k: number): RangeModel {
   const last = network + size - 1n;
   const defEnd = family === 4 ? last - 1n : last;
   const cap = (x: bigint, hi: bigint) => (x > hi ? hi : x);
-  const fmt = (v: bigint) => formatAddr({ family, value: v }, family === 6 && rng.chance(0.2) ? "full" : family === 4 && rng.chance(0.03) ? "mapped" : "short");
-  const json: Record<string, string> = { subnet: `${formatAddr({ family, value: network }, family === 6 && rng.chance(0.1) ? "full" : "short")}/${prefix}` };
+  const fmt = (v: bigint) =>
+    formatAddr(
+      { family, value: v },
+      family === 6 && rng.chance(0.2) ? "full" : family === 4 && rng.chance(0.03) ? "mapped" : "short",
+    );
+  const json: Record<string, string> = {
+    subnet: `${formatAddr({ family, value: network }, family === 6 && rng.chance(0.1) ? "full" : "short")}/${prefix}`,
+  };
   let start = network + 1n;
   let end = defEnd;
   if (rng.chance(0.35)) {
     // Mostly near the bottom; sometimes the network address itself or the top of the window (wrap-around).
-    const where = rng.weighted([["low", 7], ["network", 1], ["top", 2]] as const);
-    start = where === "network" ? network : where === "top" ? defEnd - BigInt(rng.int(0, 3)) : cap(network + 1n + BigInt(rng.int(0, 6)), defEnd);
+    const where = rng.weighted([
+      ["low", 7],
+      ["network", 1],
+      ["top", 2],
+    ] as const);
+    start =
+      where === "network"
+        ? network
+        : where === "top"
+          ? defEnd - BigInt(rng.int(0, 3))
+          : cap(network + 1n + BigInt(rng.int(0, 6)), defEnd);
     if (start < network) start = network;
     json["rangeStart"] = fmt(start);
   }
@@ -84,7 +112,8 @@ export function genRange(rng: Rng, family: 4 | 6, k: number): RangeModel {
   let gateway = network + 1n;
   if (rng.chance(0.4)) {
     const g = rng.int(0, 4);
-    gateway = [network + 1n, start, start + (end - start) / 2n, last, subnetOf(family, OUTSIDE_K) + BigInt(k)][g] ?? gateway;
+    gateway =
+      [network + 1n, start, start + (end - start) / 2n, last, subnetOf(family, OUTSIDE_K) + BigInt(k)][g] ?? gateway;
     json["gateway"] = fmt(gateway);
   }
   return { family, network, prefix, start, end, gateway, json };
@@ -111,10 +140,13 @@ export interface GeneratedConfig extends ConfigShape {
 
 /** The resolv.conf files the test writes under its root; configs name them as "@root/<name>". */
 export const RESOLV_FILES: Readonly<Record<string, string>> = {
-  "resolv.a.conf": "# test\nnameserver 192.0.2.53\nnameserver 2001:db8::53\nsearch a.example b.example\noptions ndots:5 rotate\n",
+  "resolv.a.conf":
+    "# test\nnameserver 192.0.2.53\nnameserver 2001:db8::53\nsearch a.example b.example\noptions ndots:5 rotate\n",
   "resolv.b.conf": "domain cluster.local\n; comment\nnameserver 192.0.2.54\nbogus\n",
-  "resolv.c.conf": "nameserver\t192.0.2.1\r\n  nameserver 192.0.2.2  # trailing words\r\nnameserver\ndomain a.example\ndomain b.example\nsearch x\nsearch y z\noptions a\noptions b c\n#nameserver 192.0.2.9\n",
-  "resolv.d.conf": "\ufeffnameserver 192.0.2.3\nnameserver\u00a0192.0.2.4\nsearch\u0085s.example t.example\u3000u.example\nnameserver 192.0.2.5\u000b\n\fdomain d.example",
+  "resolv.c.conf":
+    "nameserver\t192.0.2.1\r\n  nameserver 192.0.2.2  # trailing words\r\nnameserver\ndomain a.example\ndomain b.example\nsearch x\nsearch y z\noptions a\noptions b c\n#nameserver 192.0.2.9\n",
+  "resolv.d.conf":
+    "\ufeffnameserver 192.0.2.3\nnameserver\u00a0192.0.2.4\nsearch\u0085s.example t.example\u3000u.example\nnameserver 192.0.2.5\u000b\n\fdomain d.example",
 };
 
 const ROUTES: readonly Record<string, string>[] = [
@@ -130,14 +162,22 @@ const ROUTES: readonly Record<string, string>[] = [
 ];
 
 function upper(r: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k === "subnet" ? "Subnet" : k.charAt(0).toUpperCase() + k.slice(1), v]));
+  return Object.fromEntries(
+    Object.entries(r).map(([k, v]) => [k === "subnet" ? "Subnet" : k.charAt(0).toUpperCase() + k.slice(1), v]),
+  );
 }
 
 /** The plugin config of a shape (no dataDir). */
 export function render(s: ConfigShape): Record<string, unknown> {
   const json = (r: RangeModel) => (s.upperKeys ? upper(r.json) : r.json);
   const ipam: Record<string, unknown> = { type: "host-local" };
-  const conf: Record<string, unknown> = { cniVersion: s.version, name: "fuzznet", type: "bridge", bridge: "cni-fuzz", ipam };
+  const conf: Record<string, unknown> = {
+    cniVersion: s.version,
+    name: "fuzznet",
+    type: "bridge",
+    bridge: "cni-fuzz",
+    ipam,
+  };
   if (s.ipRanges > 0) conf["runtimeConfig"] = { ipRanges: s.sets.slice(0, s.ipRanges).map((set) => set.map(json)) };
   let rest = s.sets.slice(s.ipRanges);
   const legacy = s.legacy ? rest[0]?.[0] : undefined;
@@ -145,7 +185,8 @@ export function render(s: ConfigShape): Record<string, unknown> {
     Object.assign(ipam, json(legacy));
     rest = rest.slice(1);
   }
-  if (rest.length > 0 || (s.ipRanges === 0 && legacy === undefined)) ipam[s.upperKeys ? "Ranges" : "ranges"] = rest.map((set) => set.map(json));
+  if (rest.length > 0 || (s.ipRanges === 0 && legacy === undefined))
+    ipam[s.upperKeys ? "Ranges" : "ranges"] = rest.map((set) => set.map(json));
   if (s.routes.length > 0) ipam["routes"] = s.routes;
   if (s.resolvConf !== undefined) ipam["resolvConf"] = s.resolvConf;
   return conf;
@@ -153,14 +194,28 @@ export function render(s: ConfigShape): Record<string, unknown> {
 
 function labelOf(s: ConfigShape): string {
   const sets = s.sets.map((set) => `v${set[0]?.family ?? "?"}[${set.map((r) => `/${r.prefix}`).join(",")}]`).join("+");
-  const extras = [s.ipRanges > 0 ? "ipRanges" : "", s.legacy ? "legacy" : "", s.upperKeys ? "UpperKeys" : "", s.resolvConf ?? ""];
+  const extras = [
+    s.ipRanges > 0 ? "ipRanges" : "",
+    s.legacy ? "legacy" : "",
+    s.upperKeys ? "UpperKeys" : "",
+    s.resolvConf ?? "",
+  ];
   return [s.version, sets, ...extras].filter((x) => x !== "").join(" ");
 }
 
 function genSets(rng: Rng, layout: Layout, firstK: number): RangeModel[][] {
   let k = firstK;
   return layout.map((family) =>
-    Array.from({ length: rng.weighted([[1, 6], [2, 3], [3, 1]] as const) }, () => genRange(rng, family, (k += rng.int(1, 3)))),
+    Array.from(
+      {
+        length: rng.weighted([
+          [1, 6],
+          [2, 3],
+          [3, 1],
+        ] as const),
+      },
+      () => genRange(rng, family, (k += rng.int(1, 3))),
+    ),
   );
 }
 
@@ -169,15 +224,34 @@ function finish(shape: ConfigShape): GeneratedConfig {
 }
 
 export function genConfig(rng: Rng): GeneratedConfig {
-  const version = rng.weighted([["0.3.1", 3], ["0.4.0", 3], ["1.0.0", 4], ["0.2.0", 1]] as const);
+  const version = rng.weighted([
+    ["0.3.1", 3],
+    ["0.4.0", 3],
+    ["1.0.0", 4],
+    ["0.2.0", 1],
+  ] as const);
   // 0.2.0 results hold one address per family; more sets per family are rejected (tested, but rarely).
   const multi = version !== "0.2.0" || rng.chance(0.15) ? 1 : 0;
-  const layout = rng.weighted<Layout>([[[4], 4], [[6], 2], [[4, 6], 3], [[6, 4], 1], [[4, 4], multi], [[4, 6, 4], multi]]);
+  const layout = rng.weighted<Layout>([
+    [[4], 4],
+    [[6], 2],
+    [[4, 6], 3],
+    [[6, 4], 1],
+    [[4, 4], multi],
+    [[4, 6, 4], multi],
+  ]);
   const sets = genSets(rng, layout, rng.int(1, 150));
   const ipRanges = rng.chance(0.1) ? 1 : 0;
   const legacy = rng.chance(0.25) && sets[ipRanges]?.length === 1;
   const routes = ROUTES.filter(() => rng.chance(0.2));
-  const resolv = rng.weighted([[undefined, 12], ["@root/resolv.a.conf", 2], ["@root/resolv.b.conf", 1], ["@root/resolv.c.conf", 1], ["@root/resolv.d.conf", 1], ["@root/missing.conf", 0.5]] as const);
+  const resolv = rng.weighted([
+    [undefined, 12],
+    ["@root/resolv.a.conf", 2],
+    ["@root/resolv.b.conf", 1],
+    ["@root/resolv.c.conf", 1],
+    ["@root/resolv.d.conf", 1],
+    ["@root/missing.conf", 0.5],
+  ] as const);
   return finish({
     version,
     sets,
@@ -209,24 +283,35 @@ export function reshapeConfig(rng: Rng, first: GeneratedConfig): GeneratedConfig
  */
 export const TYPE_ERROR = "JSON type error: ";
 
-const INVALID: readonly (readonly [string, (ipam: Record<string, unknown>, conf: Record<string, unknown>) => void])[] = [
-  ["host bits", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.7/24" }])],
-  ["v4 /31", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/31" }])],
-  ["v6 /127", (ipam) => appendSet(ipam, [{ subnet: "2001:db8:fa::/127" }])],
-  ["rangeStart outside", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/24", rangeStart: "10.244.251.1" }])],
-  ["rangeEnd before rangeStart", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/24", rangeStart: "10.244.250.50", rangeEnd: "10.244.250.40" }])],
-  ["empty subnet", (ipam) => appendSet(ipam, [{ subnet: "" }])],
-  ["bad gateway", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/24", gateway: "nope" }])],
-  ["mixed families", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/24" }, { subnet: "2001:db8:fa::/64" }])],
-  ["empty set", (ipam) => appendSet(ipam, [])],
-  ["overlapping sets", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/24" }], [{ subnet: "10.244.250.128/25" }])],
-  ["overlap in a set", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/24" }, { subnet: "10.244.250.0/28" }])],
-  ["no ipam", (_ipam, conf) => delete conf["ipam"]],
-  ["bad args.cni.ips", (_ipam, conf) => (conf["args"] = { cni: { ips: ["10.244.1.300"] } })],
-  [TYPE_ERROR + "ranges is an object", (ipam) => (ipam["ranges"] = { subnet: "10.244.250.0/24" })],
-  [TYPE_ERROR + "rangeStart is a number", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/24", rangeStart: 5 }])],
-  ["two v4 sets at 0.2.0", (ipam, conf) => ((conf["cniVersion"] = "0.2.0"), appendSet(ipam, [{ subnet: "10.244.250.0/24" }], [{ subnet: "10.244.251.0/24" }]))],
-];
+const INVALID: readonly (readonly [string, (ipam: Record<string, unknown>, conf: Record<string, unknown>) => void])[] =
+  [
+    ["host bits", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.7/24" }])],
+    ["v4 /31", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/31" }])],
+    ["v6 /127", (ipam) => appendSet(ipam, [{ subnet: "2001:db8:fa::/127" }])],
+    ["rangeStart outside", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/24", rangeStart: "10.244.251.1" }])],
+    [
+      "rangeEnd before rangeStart",
+      (ipam) =>
+        appendSet(ipam, [{ subnet: "10.244.250.0/24", rangeStart: "10.244.250.50", rangeEnd: "10.244.250.40" }]),
+    ],
+    ["empty subnet", (ipam) => appendSet(ipam, [{ subnet: "" }])],
+    ["bad gateway", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/24", gateway: "nope" }])],
+    ["mixed families", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/24" }, { subnet: "2001:db8:fa::/64" }])],
+    ["empty set", (ipam) => appendSet(ipam, [])],
+    ["overlapping sets", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/24" }], [{ subnet: "10.244.250.128/25" }])],
+    ["overlap in a set", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/24" }, { subnet: "10.244.250.0/28" }])],
+    ["no ipam", (_ipam, conf) => delete conf["ipam"]],
+    ["bad args.cni.ips", (_ipam, conf) => (conf["args"] = { cni: { ips: ["10.244.1.300"] } })],
+    [TYPE_ERROR + "ranges is an object", (ipam) => (ipam["ranges"] = { subnet: "10.244.250.0/24" })],
+    [TYPE_ERROR + "rangeStart is a number", (ipam) => appendSet(ipam, [{ subnet: "10.244.250.0/24", rangeStart: 5 }])],
+    [
+      "two v4 sets at 0.2.0",
+      (ipam, conf) => (
+        (conf["cniVersion"] = "0.2.0"),
+        appendSet(ipam, [{ subnet: "10.244.250.0/24" }], [{ subnet: "10.244.251.0/24" }])
+      ),
+    ],
+  ];
 
 function appendSet(ipam: Record<string, unknown>, ...sets: unknown[]): void {
   const ranges = ipam["ranges"] ?? ipam["Ranges"];

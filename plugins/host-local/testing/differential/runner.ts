@@ -47,7 +47,8 @@ function parse(text: string): unknown {
 function withRoot(v: unknown, root: string): unknown {
   if (typeof v === "string") return v.startsWith("@root/") ? join(root, v.slice(6)) : v;
   if (Array.isArray(v)) return v.map((x: unknown) => withRoot(x, root));
-  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withRoot(x, root)]));
+  if (typeof v === "object" && v !== null)
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withRoot(x, root)]));
   return v;
 }
 
@@ -63,11 +64,21 @@ interface IPEntry {
  */
 export function asVersion(result: unknown, version: string): unknown {
   if (!isObject(result)) return result;
-  const list = Array.isArray(result["ips"]) ? (result["ips"] as unknown[]) : [result["ip4"], result["ip6"]].filter(isObject).map((e) => ({ address: e["ip"], gateway: e["gateway"] }));
-  const ips = list.filter(isObject).map((e): IPEntry => ({ address: String(e["address"]), ...(typeof e["gateway"] === "string" ? { gateway: e["gateway"] } : {}) }));
-  const versioned = version === "1.0.0" ? ips : ips.map((e) => ({ version: e.address.includes(":") ? "6" : "4", ...e }));
+  const list = Array.isArray(result["ips"])
+    ? (result["ips"] as unknown[])
+    : [result["ip4"], result["ip6"]].filter(isObject).map((e) => ({ address: e["ip"], gateway: e["gateway"] }));
+  const ips = list.filter(isObject).map(
+    (e): IPEntry => ({
+      address: String(e["address"]),
+      ...(typeof e["gateway"] === "string" ? { gateway: e["gateway"] } : {}),
+    }),
+  );
+  const versioned =
+    version === "1.0.0" ? ips : ips.map((e) => ({ version: e.address.includes(":") ? "6" : "4", ...e }));
   const out: Record<string, unknown> = { cniVersion: version, ips: versioned };
-  const routes = Array.isArray(result["routes"]) ? result["routes"] : [result["ip4"], result["ip6"]].filter(isObject).flatMap((e) => (Array.isArray(e["routes"]) ? e["routes"] : []));
+  const routes = Array.isArray(result["routes"])
+    ? result["routes"]
+    : [result["ip4"], result["ip6"]].filter(isObject).flatMap((e) => (Array.isArray(e["routes"]) ? e["routes"] : []));
   if (routes.length > 0) out["routes"] = routes;
   if (isObject(result["dns"])) out["dns"] = result["dns"];
   return out;
@@ -141,7 +152,8 @@ export class Side {
     const dir = networkDir(this.dataDir);
     const name = step.plant?.name ?? "";
     const path = join(dir, name);
-    if (existsSync(dir) && (name.startsWith("last_reserved_ip.") || !existsSync(path))) writeFileSync(path, step.plant?.text ?? "", { mode: 0o600 });
+    if (existsSync(dir) && (name.startsWith("last_reserved_ip.") || !existsSync(path)))
+      writeFileSync(path, step.plant?.text ?? "", { mode: 0o600 });
     return { status: 0, stdout: "", stderr: "", json: undefined, files: snapshot(this.dataDir) };
   }
 }

@@ -7,7 +7,15 @@
  * a Go map): at most one requested IP per range set and at most one outside every set.
  */
 import { Rng } from "../../../../netns-fixtures/fuzz/fuzz.ts";
-import { type Addr, type RangeModel, TYPE_ERROR, formatAddr, genConfig, mutateInvalid, reshapeConfig } from "./configs.ts";
+import {
+  type Addr,
+  type RangeModel,
+  TYPE_ERROR,
+  formatAddr,
+  genConfig,
+  mutateInvalid,
+  reshapeConfig,
+} from "./configs.ts";
 
 export type Cmd = "ADD" | "DEL" | "CHECK" | "PLANT";
 
@@ -59,9 +67,18 @@ function genIDs(rng: Rng): string[] {
 /** An address of a set's range, for requests: in the window, near its start, the gateway, or just outside the window. */
 function requestAddr(rng: Rng, r: RangeModel): Addr {
   const span = r.end - r.start;
-  const mode = rng.weighted([["low", 3], ["in", 4], ["gateway", 1], ["outsideWindow", 1]] as const);
+  const mode = rng.weighted([
+    ["low", 3],
+    ["in", 4],
+    ["gateway", 1],
+    ["outsideWindow", 1],
+  ] as const);
   if (mode === "low") return { family: r.family, value: r.start + BigInt(rng.int(0, 2)) };
-  if (mode === "in") return { family: r.family, value: r.start + (span < 12n ? BigInt(rng.int(0, Number(span))) : BigInt(rng.int(0, 12))) };
+  if (mode === "in")
+    return {
+      family: r.family,
+      value: r.start + (span < 12n ? BigInt(rng.int(0, Number(span))) : BigInt(rng.int(0, 12))),
+    };
   if (mode === "gateway") return { family: r.family, value: r.gateway };
   if (r.start > r.network + 1n && rng.chance(0.5)) return { family: r.family, value: r.start - 1n };
   return { family: r.family, value: rng.chance(0.5) ? r.network : r.end + 1n };
@@ -82,19 +99,35 @@ function genRequests(rng: Rng, sets: readonly (readonly RangeModel[])[], malform
   }
   if (picked.length === 0 || rng.chance(0.1)) {
     const family = rng.chance(0.7) ? 4 : 6;
-    picked.push({ family, value: family === 4 ? 0x0af4ff00n + BigInt(rng.int(1, 254)) : (0x20010db800ffn << 80n) + BigInt(rng.int(1, 99)) });
+    picked.push({
+      family,
+      value: family === 4 ? 0x0af4ff00n + BigInt(rng.int(1, 254)) : (0x20010db800ffn << 80n) + BigInt(rng.int(1, 99)),
+    });
   }
   const firstLeftover = picked.findIndex((a) => !inSomeSet(sets, a));
   const texts = picked
     .filter((a, i) => i === firstLeftover || inSomeSet(sets, a))
-    .map((a) => formatAddr(a, a.family === 4 && rng.int(0, 9) === 0 ? "mapped" : rng.pick(["short", "short", "full"] as const)))
+    .map((a) =>
+      formatAddr(a, a.family === 4 && rng.int(0, 9) === 0 ? "mapped" : rng.pick(["short", "short", "full"] as const)),
+    )
     .map((ip) => (rng.chance(0.15) ? `${ip}/${ip.includes(":") && !ip.includes(".") ? 64 : 24}` : ip));
   if (rng.chance(0.06) && malformed) texts.push(rng.pick(MALFORMED_IPS));
   return texts;
 }
 
 /** Texts neither implementation may take for an address. */
-const MALFORMED_IPS = ["10.244.1.05", "fe80::1%eth0", " 10.244.1.5", "10.244.1.5/33", "10.244.1", "1.2.3.4.5", "::ffff:10.244.1.300", "10.244.1.5/24x", "2001:db8::g", "10.244.1.5/"];
+const MALFORMED_IPS = [
+  "10.244.1.05",
+  "fe80::1%eth0",
+  " 10.244.1.5",
+  "10.244.1.5/33",
+  "10.244.1",
+  "1.2.3.4.5",
+  "::ffff:10.244.1.300",
+  "10.244.1.5/24x",
+  "2001:db8::g",
+  "10.244.1.5/",
+];
 
 /** CNI_ARGS as a careless runtime or operator may write them. */
 const ODD_CNI_ARGS = [
@@ -133,7 +166,8 @@ function placeRequests(rng: Rng, ips: readonly string[]): Pick<Step, "cniArgs" |
   if (cniIP !== undefined) {
     const style = rng.int(0, 9);
     if (style < 4) out.cniArgs = `IP=${cniIP}`;
-    else if (style === 4) out.cniArgs = `IP=;IgnoreUnknown=1;IP=${cniIP}`; // the last IP= wins
+    else if (style === 4)
+      out.cniArgs = `IP=;IgnoreUnknown=1;IP=${cniIP}`; // the last IP= wins
     else if (style < 9) out.cniArgs = `${kubeletArgs(rng)};IP=${cniIP}`;
     else out.cniArgs = `IP=${cniIP};K8S_POD_NAME=p`; // unknown key without IgnoreUnknown
   }
@@ -143,14 +177,27 @@ function placeRequests(rng: Rng, ips: readonly string[]): Pick<Step, "cniArgs" |
 }
 
 /** A reservation file as an older plugin or an operator may have left it, or an odd last_reserved_ip.N. */
-function genPlant(rng: Rng, sets: readonly (readonly RangeModel[])[], id: string, ifName: string): { name: string; text: string } {
+function genPlant(
+  rng: Rng,
+  sets: readonly (readonly RangeModel[])[],
+  id: string,
+  ifName: string,
+): { name: string; text: string } {
   const idx = rng.int(0, sets.length - 1);
   const r = rng.pick(sets[idx] ?? []);
   const near = (d: number) => ({ family: r.family, value: r.start + BigInt(rng.int(0, d)) });
   if (rng.chance(0.4)) {
     const ip = formatAddr(near(3), rng.pick(["short", "short", "full", "mapped"] as const));
     const other = r.family === 4 ? "2001:db8:ff::1" : "10.244.255.1";
-    const text = rng.pick([ip, `${ip}\n`, "", "garbage", formatAddr(near(40)), other, formatAddr({ family: r.family, value: r.end })]);
+    const text = rng.pick([
+      ip,
+      `${ip}\n`,
+      "",
+      "garbage",
+      formatAddr(near(40)),
+      other,
+      formatAddr({ family: r.family, value: r.end }),
+    ]);
     return { name: `last_reserved_ip.${rng.chance(0.8) ? idx : sets.length}`, text };
   }
   const text = rng.pick([id, `  ${id}\n`, `${id}\r\n${ifName}\n`, `${id}\r\n${ifName}`, `${id}\n${ifName}`]);
@@ -171,7 +218,14 @@ function genStep(rng: Rng, ctx: StepContext): Step {
   const id = rng.chance(0.05) ? `unknown${rng.int(0, 99)}` : rng.pick(ctx.ids);
   const ifName = rng.pick(IFNAMES);
   const base = { containerID: id, ifName, phase: ctx.phase };
-  const kind = rng.weighted([["ADD", 9], ["ADDREQ", 4], ["DEL", 6], ["CHECK", ctx.checkAllowed ? 5 : 0.5], ["PLANT", 1], ["BADENV", 1]] as const);
+  const kind = rng.weighted([
+    ["ADD", 9],
+    ["ADDREQ", 4],
+    ["DEL", 6],
+    ["CHECK", ctx.checkAllowed ? 5 : 0.5],
+    ["PLANT", 1],
+    ["BADENV", 1],
+  ] as const);
   switch (kind) {
     case "ADD":
       return { ...base, cmd: "ADD", ...(rng.chance(0.3) ? { cniArgs: kubeletArgs(rng) } : {}) };
@@ -180,13 +234,25 @@ function genStep(rng: Rng, ctx: StepContext): Step {
     case "DEL":
       return { ...base, cmd: "DEL", ...(rng.chance(0.2) ? { cniArgs: kubeletArgs(rng) } : {}) };
     case "CHECK":
-      return { ...base, cmd: "CHECK", prev: rng.weighted([["current", 6], ["none", 3], ["stale", 1]] as const) };
+      return {
+        ...base,
+        cmd: "CHECK",
+        prev: rng.weighted([
+          ["current", 6],
+          ["none", 3],
+          ["stale", 1],
+        ] as const),
+      };
     case "PLANT":
       return { ...base, cmd: "PLANT", plant: genPlant(rng, ctx.sets, id, ifName) };
     case "BADENV":
       return rng.chance(0.5)
         ? { ...base, cmd: "ADD", containerID: `bad%${id}` }
-        : { ...base, cmd: rng.pick(["ADD", "DEL", "CHECK"] as const), ifName: rng.pick(["a/b", "averyveryverylongname", ".", "äääääääää", "a\u00a0b", "a\u0085b"]) };
+        : {
+            ...base,
+            cmd: rng.pick(["ADD", "DEL", "CHECK"] as const),
+            ifName: rng.pick(["a/b", "averyveryverylongname", ".", "äääääääää", "a\u00a0b", "a\u0085b"]),
+          };
   }
 }
 
