@@ -12,6 +12,8 @@ import { TrafficManager, trafficFamilies } from "../rules/traffic.ts";
 import { execaRunner } from "../../linux/command.ts";
 import { KernelNetOps } from "./kernel-netops.ts";
 import { routeBackend } from "./route-backend.ts";
+import { allocBackend } from "./alloc.ts";
+import { extensionBackend } from "./extension.ts";
 
 /** How often the full reconcile runs (repairs, stale routes, device recreation). */
 // 10 s, the cadence of flanneld's host-gw route check: a full pass dumps every route, neighbour and
@@ -44,7 +46,13 @@ export async function kernelDataPlane(log: Logger): Promise<DataPlane> {
   const nl = openNetlink();
   const ops = new KernelNetOps(nl);
   const o = { reconcileMs: RECONCILE_MS };
-  const backends: Partial<Record<BackendType, Backend>> = { vxlan: routeBackend("vxlan", ops, log, o), "host-gw": routeBackend("host-gw", ops, log, o) };
+  // one entry per type of config.ts SUPPORTED_BACKENDS
+  const backends: Partial<Record<BackendType, Backend>> = {
+    vxlan: routeBackend("vxlan", ops, log, o),
+    "host-gw": routeBackend("host-gw", ops, log, o),
+    alloc: allocBackend(log),
+    extension: extensionBackend(log),
+  };
   return {
     description: "kernel (netlink)",
     async checkPrerequisites(config: NetworkConfig): Promise<void> {
