@@ -13,6 +13,7 @@ import {
   createDummyRequest,
   createVethRequest,
   createVxlanRequest,
+  createIpipRequest,
   decodeLink,
   deleteLinkRequest,
   dumpLinksRequest,
@@ -27,6 +28,7 @@ import {
   type LinkRef,
   type VethOptions,
   type VxlanOptions,
+  type IpipOptions,
 } from "./link.ts";
 import { decodeNeigh, dumpNeighsRequest, fdbRequest, neighRequest, type FdbSpec, type Neigh, type NeighSpec } from "./neigh.ts";
 import { decodeRoute, dumpRoutesRequest, getRouteToRequest, isCloned, routeRequest, type Route, type RouteGetOptions, type RouteSpec } from "./route.ts";
@@ -58,6 +60,8 @@ export interface NetlinkClient {
   createVeth(o: VethOptions): void;
   createBridge(o: BridgeOptions): void;
   createVxlan(o: VxlanOptions): void;
+  /** ipip tunnel; EOPNOTSUPP when the kernel has no ipip support (module ipip). */
+  createIpip(o: IpipOptions): void;
   createDummy(o: LinkCommonOptions): void;
   /** Change several link properties in one request. */
   setLink(ref: LinkRef, change: LinkChange): void;
@@ -145,6 +149,9 @@ export class RtnetlinkClient extends LinkVerbs implements NetlinkClient {
   }
   createVxlan(o: VxlanOptions): void {
     this.sock.ack(createVxlanRequest(o));
+  }
+  createIpip(o: IpipOptions): void {
+    this.sock.ack(createIpipRequest(o));
   }
   createDummy(o: LinkCommonOptions): void {
     this.sock.ack(createDummyRequest(o));

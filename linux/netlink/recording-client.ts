@@ -10,7 +10,7 @@ import { Errno } from "../errno.ts";
 import type { Address, AddrOptions } from "./addr.ts";
 import type { FdbInput, NeighInput, NetlinkClient, RouteFilter, RouteInput } from "./client.ts";
 import { formatIp, ipFamily, networkOf, parseCidr, parseIp, type Cidr, type Family } from "./ip.ts";
-import type { BridgeOptions, BridgePortChange, Link, LinkChange, LinkCommonOptions, LinkRef, VethOptions, VxlanOptions } from "./link.ts";
+import type { BridgeOptions, BridgePortChange, Link, LinkChange, LinkCommonOptions, LinkRef, VethOptions, VxlanOptions, IpipOptions } from "./link.ts";
 import type { Neigh } from "./neigh.ts";
 import type { Route, RouteGetOptions } from "./route.ts";
 import { LinkVerbs } from "./verbs.ts";
@@ -134,6 +134,18 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
       ...(o.tos !== undefined ? { tos: o.tos } : {}),
       l2miss: o.l2miss ?? false,
       l3miss: o.l3miss ?? false,
+    };
+  }
+  createIpip(o: IpipOptions): void {
+    this.record("createIpip", [o]);
+    const l = this.target(o.netnsFd).put({ name: o.name, kind: "ipip", ...(o.mtu ? { mtu: o.mtu } : {}) });
+    l.ipip = {
+      ...(o.local ? { local: o.local } : {}),
+      ...(o.remote ? { remote: o.remote } : {}),
+      ...(o.underlayIndex ? { underlayIndex: o.underlayIndex } : {}),
+      ttl: o.ttl ?? 0,
+      tos: o.tos ?? 0,
+      pmtudisc: o.pmtudisc ?? true,
     };
   }
   createDummy(o: LinkCommonOptions): void {
