@@ -1,6 +1,6 @@
-// The kernel data plane of flanneld: netlink vxlan / host-gw backends (RouteNetwork over
-// KernelNetOps) and iptables / nftables rules (TrafficManager), behind daemon/network.ts's
-// DataPlane. Imported lazily by the daemon: it pulls in linux/ (bun:ffi).
+// The kernel data plane of flanneld: netlink vxlan / host-gw / ipip backends (RouteNetwork over
+// KernelNetOps), alloc and extension, and iptables / nftables rules (TrafficManager), behind
+// daemon/network.ts's DataPlane. Imported lazily by the daemon: it pulls in linux/ (bun:ffi).
 import { existsSync } from "node:fs";
 import { openNetlink } from "../../linux/netlink/open.ts";
 import type { BackendType, NetworkConfig } from "../config.ts";
@@ -50,6 +50,7 @@ export async function kernelDataPlane(log: Logger): Promise<DataPlane> {
   const backends: Partial<Record<BackendType, Backend>> = {
     vxlan: routeBackend("vxlan", ops, log, o),
     "host-gw": routeBackend("host-gw", ops, log, o),
+    ipip: routeBackend("ipip", ops, log, o),
     alloc: allocBackend(log),
     extension: extensionBackend(log),
   };
