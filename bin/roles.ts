@@ -10,9 +10,15 @@ export const ROLES = {
   bridge: { about: "CNI bridge plugin: cni0 bridge, veth pair, IPAM, gateway, masquerade", load: () => import("../plugins/bridge/main.ts") },
   "host-local": { about: "CNI host-local IPAM plugin: file-backed address allocation", load: () => import("../plugins/host-local/main.ts") },
   loopback: { about: "CNI loopback plugin: brings up lo in the pod", load: () => import("../plugins/loopback/main.ts") },
-  flanneld: { about: "node daemon: subnet lease, subnet.env, vxlan/host-gw data plane, masquerade", load: () => import("../daemon/main.ts") },
+  flanneld: {
+    about: "node daemon: subnet lease, subnet.env, vxlan/host-gw/ipip/alloc/extension backends, masquerade",
+    load: () => import("../daemon/main.ts"),
+  },
   cnitool: { about: "runs CNI network configurations against a netns (cnitool-compatible)", load: () => import("../libcni/cli/cnitool.ts") },
-  "mk-docker-opts": { about: "flannel's mk-docker-opts.sh: subnet.env -> Docker daemon options file", load: () => import("../daemon/mk-docker-opts/main.ts") },
+  "mk-docker-opts": {
+    about: "flannel's mk-docker-opts.sh: subnet.env -> Docker daemon options file",
+    load: () => import("../daemon/mk-docker-opts/main.ts"),
+  },
 } as const satisfies Record<string, { about: string; load: () => Promise<{ main: RoleMain }> }>;
 
 export type RoleName = keyof typeof ROLES;

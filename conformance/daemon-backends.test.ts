@@ -82,10 +82,14 @@ describe.runIf(ours)("flanneld cluster: extension", () => {
     },
   });
   const macs = new Map<string, string>();
-  const events = (n: ClusterNode) => readFileSync(join(dir, `events-${n.ns}`), "utf8").split("\n").filter((l) => l !== "");
+  const events = (n: ClusterNode) =>
+    readFileSync(join(dir, `events-${n.ns}`), "utf8")
+      .split("\n")
+      .filter((l) => l !== "");
   beforeAll(async () => {
     await c.start();
-    for (const n of c.nodes) macs.set(n.ns, (await ipJson<{ address: string }[]>(n.ns, ["link", "show", "eth0"]))[0]?.address ?? "");
+    for (const n of c.nodes)
+      macs.set(n.ns, (await ipJson<{ address: string }[]>(n.ns, ["link", "show", "eth0"]))[0]?.address ?? "");
     await c.addPods(2);
     await c.waitMesh();
   }, 120_000);
@@ -96,7 +100,10 @@ describe.runIf(ours)("flanneld cluster: extension", () => {
 
   it("publishes PreStartupCommand's output (the node's eth0 MAC) as the BackendData string", async () => {
     const all = await leases(c);
-    for (const n of c.nodes) expect(all.get(keyOf(n))).toBe(`{"PublicIP":"${n.ip}","PublicIPv6":null,"BackendType":"extension","BackendData":"${macs.get(n.ns)}"}`);
+    for (const n of c.nodes)
+      expect(all.get(keyOf(n))).toBe(
+        `{"PublicIP":"${n.ip}","PublicIPv6":null,"BackendType":"extension","BackendData":"${macs.get(n.ns)}"}`,
+      );
   });
 
   it("runs PostStartupCommand with NETWORK, SUBNET, IPV6SUBNET, PUBLIC_IP, PUBLIC_IPV6 and an empty line on stdin", () => {
@@ -109,7 +116,9 @@ describe.runIf(ours)("flanneld cluster: extension", () => {
 
   it("runs SubnetAddCommand once per peer with SUBNET, PUBLIC_IP and the peer's BackendData on stdin", () => {
     for (const n of c.nodes) {
-      const want = c.nodes.filter((m) => m !== n).map((m) => `add ${subnetOf(m.subnet ?? "")} ${m.ip} [${macs.get(m.ns)}]`);
+      const want = c.nodes
+        .filter((m) => m !== n)
+        .map((m) => `add ${subnetOf(m.subnet ?? "")} ${m.ip} [${macs.get(m.ns)}]`);
       expect(events(n).sort()).toEqual(want.sort());
     }
   });
@@ -123,14 +132,30 @@ describe.runIf(ours)("flanneld cluster: extension", () => {
     const n = c.nodes[0];
     if (!n) throw new Error("node1 missing");
     const key = `${PREFIX}/10.244.250.0-24`;
-    await c.etcd?.put(key, '{"PublicIP":"203.0.113.5","PublicIPv6":null,"BackendType":"extension","BackendData":"0e:00:00:00:00:fa"}');
-    await waitFor("node1 to run SubnetAddCommand for 10.244.250.0/24", 10_000, () => events(n).includes("add 10.244.250.0/24 203.0.113.5 [0e:00:00:00:00:fa]"));
+    await c.etcd?.put(
+      key,
+      '{"PublicIP":"203.0.113.5","PublicIPv6":null,"BackendType":"extension","BackendData":"0e:00:00:00:00:fa"}',
+    );
+    await waitFor("node1 to run SubnetAddCommand for 10.244.250.0/24", 10_000, () =>
+      events(n).includes("add 10.244.250.0/24 203.0.113.5 [0e:00:00:00:00:fa]"),
+    );
     expect(await c.etcd?.del(key)).toBe(1);
-    await waitFor("node1 to run SubnetRemoveCommand for 10.244.250.0/24", 10_000, () => events(n).includes("remove 10.244.250.0/24 203.0.113.5 [0e:00:00:00:00:fa]"));
+    await waitFor("node1 to run SubnetRemoveCommand for 10.244.250.0/24", 10_000, () =>
+      events(n).includes("remove 10.244.250.0/24 203.0.113.5 [0e:00:00:00:00:fa]"),
+    );
     const log = readFileSync(c.logOf(n), "utf8").split("\n");
     const failed = log.filter((l) => l.includes('msg="failed to run command"'));
-    expect(failed.some((l) => l.includes("level=error") && l.includes('error="exit status 2"') && /output="Error: Nexthop has invalid gateway\."/.test(l))).toBe(true);
-    expect(failed.some((l) => l.includes("ip route del") && /output="RTNETLINK answers: No such process"/.test(l))).toBe(true);
+    expect(
+      failed.some(
+        (l) =>
+          l.includes("level=error") &&
+          l.includes('error="exit status 2"') &&
+          /output="Error: Nexthop has invalid gateway\."/.test(l),
+      ),
+    ).toBe(true);
+    expect(
+      failed.some((l) => l.includes("ip route del") && /output="RTNETLINK answers: No such process"/.test(l)),
+    ).toBe(true);
     expect(n.daemon?.exitCode).toBeNull();
   });
 
@@ -144,7 +169,12 @@ describe.runIf(ours)("flanneld cluster: extension", () => {
     await c.waitReady(n);
     expect(n.subnet).toBe(before);
     await waitFor("node1 to replay its peers", 10_000, () => events(n).length >= adds + 2);
-    expect(events(n).slice(adds).sort()).toEqual(c.nodes.filter((m) => m !== n).map((m) => `add ${subnetOf(m.subnet ?? "")} ${m.ip} [${macs.get(m.ns)}]`).sort());
+    expect(events(n).slice(adds).sort()).toEqual(
+      c.nodes
+        .filter((m) => m !== n)
+        .map((m) => `add ${subnetOf(m.subnet ?? "")} ${m.ip} [${macs.get(m.ns)}]`)
+        .sort(),
+    );
     const bad = (await c.matrix()).filter(([, , r]) => r !== "ok").map(([a, b, r]) => `${a.name}->${b.name}: ${r}`);
     expect(bad).toEqual([]);
   });
@@ -155,7 +185,11 @@ describe.runIf(ours)("flanneld cluster: extension", () => {
     await c.stopDaemon(gone);
     expect(await c.etcd?.del(`${PREFIX}/${keyOf(gone)}`)).toBe(1);
     for (const n of c.nodes.slice(0, 2)) {
-      await waitFor(`${n.name} to drop the route to ${gone.subnet}`, 10_000, async () => !(await c.routedSubnets(n)).includes(subnetOf(gone.subnet ?? "")));
+      await waitFor(
+        `${n.name} to drop the route to ${gone.subnet}`,
+        10_000,
+        async () => !(await c.routedSubnets(n)).includes(subnetOf(gone.subnet ?? "")),
+      );
       expect(events(n)).toContain(`remove ${subnetOf(gone.subnet)} ${gone.ip} [${macs.get(gone.ns)}]`);
     }
   });
@@ -163,24 +197,29 @@ describe.runIf(ours)("flanneld cluster: extension", () => {
 
 const noIpip = ours ? await missingLinkKind("ipip") : undefined;
 
-describe.runIf(ours && noIpip !== undefined)(`flanneld cluster: ipip on a kernel without ipip (${noIpip ?? ""})`, () => {
-  const c = new WeftCluster({ nodes: 3, backend: "ipip" });
-  afterAll(() => c.teardown(), 60_000);
+describe.runIf(ours && noIpip !== undefined)(
+  `flanneld cluster: ipip on a kernel without ipip (${noIpip ?? ""})`,
+  () => {
+    const c = new WeftCluster({ nodes: 3, backend: "ipip" });
+    afterAll(() => c.teardown(), 60_000);
 
-  it("flanneld exits 1 at start-up naming the missing kernel support (module ipip), leasing nothing", async () => {
-    const t0 = Date.now();
-    await expect(c.start()).rejects.toThrow(/exited 1/);
-    for (const n of c.nodes) {
-      await waitFor(`${n.name}'s flanneld to exit`, 10_000, () => n.daemon?.exitCode != null);
-      expect(n.daemon?.exitCode).toBe(1);
-      const log = readFileSync(c.logOf(n), "utf8");
-      expect(log).toMatch(/level=error msg=".*cannot create flannel\.ipip: this kernel has no ipip tunnel support \(module ipip, CONFIG_NET_IPIP\): load it with `modprobe ipip`/);
-      expect(await linkNames(n.ns)).toEqual(["eth0", "lo"]);
-    }
-    expect(Date.now() - t0).toBeLessThan(30_000);
-    expect((await leases(c)).size).toBe(0);
-  });
-});
+    it("flanneld exits 1 at start-up naming the missing kernel support (module ipip), leasing nothing", async () => {
+      const t0 = Date.now();
+      await expect(c.start()).rejects.toThrow(/exited 1/);
+      for (const n of c.nodes) {
+        await waitFor(`${n.name}'s flanneld to exit`, 10_000, () => n.daemon?.exitCode != null);
+        expect(n.daemon?.exitCode).toBe(1);
+        const log = readFileSync(c.logOf(n), "utf8");
+        expect(log).toMatch(
+          /level=error msg=".*cannot create flannel\.ipip: this kernel has no ipip tunnel support \(module ipip, CONFIG_NET_IPIP\): load it with `modprobe ipip`/,
+        );
+        expect(await linkNames(n.ns)).toEqual(["eth0", "lo"]);
+      }
+      expect(Date.now() - t0).toBeLessThan(30_000);
+      expect((await leases(c)).size).toBe(0);
+    });
+  },
+);
 
 describe.runIf(ours && noIpip === undefined)(`flanneld cluster: ipip${noIpip ? ` (skipped: ${noIpip})` : ""}`, () => {
   const c = new WeftCluster({ nodes: 3, backend: "ipip" });
@@ -196,7 +235,9 @@ describe.runIf(ours && noIpip === undefined)(`flanneld cluster: ipip${noIpip ? `
     for (const n of c.nodes) {
       expect(n.mtu).toBe("1480");
       expect(all.get(keyOf(n))).toBe(`{"PublicIP":"${n.ip}","PublicIPv6":null,"BackendType":"ipip"}`);
-      const [dev] = await ipJson<{ mtu: number; linkinfo: { info_kind: string; info_data: { local: string; remote: string } } }[]>(n.ns, ["-d", "link", "show", "flannel.ipip"]);
+      const [dev] = await ipJson<
+        { mtu: number; linkinfo: { info_kind: string; info_data: { local: string; remote: string } } }[]
+      >(n.ns, ["-d", "link", "show", "flannel.ipip"]);
       expect(dev?.mtu).toBe(1480);
       expect(dev?.linkinfo.info_data).toMatchObject({ local: n.ip, remote: "any" });
     }
@@ -213,7 +254,11 @@ describe.runIf(ours && noIpip === undefined)(`flanneld cluster: ipip${noIpip ? `
     await c.stopDaemon(gone);
     expect(await c.etcd?.del(`${PREFIX}/${keyOf(gone)}`)).toBe(1);
     for (const n of c.nodes.slice(0, 2)) {
-      await waitFor(`${n.name} to drop the route to ${gone.subnet}`, 10_000, async () => !(await c.routedSubnets(n)).includes(subnetOf(gone.subnet ?? "")));
+      await waitFor(
+        `${n.name} to drop the route to ${gone.subnet}`,
+        10_000,
+        async () => !(await c.routedSubnets(n)).includes(subnetOf(gone.subnet ?? "")),
+      );
     }
   });
 });

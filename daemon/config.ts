@@ -127,11 +127,15 @@ function parseBackend(raw: unknown, where: string): { backend: BackendConfig; de
   if (!isObject(raw)) throw new ConfigError("Backend", `${where}: "Backend" must be an object like {"Type": "vxlan"}, got ${JSON.stringify(raw)}`);
   const t = getField(raw, "Type");
   if (typeof t !== "string" || t === "") {
-    throw new UnsupportedBackendError(`${where}: "Backend.Type" is missing: set it to one of ${supportedBackendList()}`);
+    throw new UnsupportedBackendError(
+      `${where}: "Backend.Type" is missing: set it to one of ${supportedBackendList()}`,
+    );
   }
   const type = t.toLowerCase();
   if (!(SUPPORTED_BACKENDS as readonly string[]).includes(type)) {
-    throw new UnsupportedBackendError(`${where}: "Backend.Type" is "${t}", which weft does not support: use one of ${supportedBackendList()}`);
+    throw new UnsupportedBackendError(
+      `${where}: "Backend.Type" is "${t}", which weft does not support: use one of ${supportedBackendList()}`,
+    );
   }
   const r = new Reader(raw, where, "Backend.");
   const backend: BackendConfig = {

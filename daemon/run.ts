@@ -1,9 +1,9 @@
 /**
  * flanneld's life cycle, over injected parts (subnet manager, data plane, logger, signal):
- * config (retried every second, except an unsupported Backend.Type: exit 1) → public IP overrides → prerequisites → external interface →
- * backend registration (which acquires the lease) → traffic rules → subnet.env → ready →
- * lease watch + backend loops + lease keeping, until SIGTERM (exit 0, data plane left in place)
- * or a failure such as a lost lease (exit 1 with the reason).
+ * config (retried every second; an unsupported Backend.Type exits 1 at once) → public IP overrides →
+ * prerequisites → external interface → backend registration (which acquires the lease) → traffic
+ * rules → subnet.env → ready → lease watch + backend loops + lease keeping, until SIGTERM (exit 0,
+ * data plane left in place) or a failure such as a lost lease (exit 1 with the reason).
  */
 import { UnsupportedBackendError, type NetworkConfig } from "./config.ts";
 import type { FlannelFlags } from "./flags.ts";

@@ -154,7 +154,11 @@ export class WeftCluster {
       Network: "10.244.0.0/16",
       SubnetLen: 24,
       ...(this.o.dualStack ? { EnableIPv6: true, IPv6Network: POD_IPV6_NETWORK, IPv6SubnetLen: 64 } : {}),
-      Backend: { Type: this.o.backend, ...(this.o.directRouting ? { DirectRouting: true } : {}), ...this.o.backendConfig },
+      Backend: {
+        Type: this.o.backend,
+        ...(this.o.directRouting ? { DirectRouting: true } : {}),
+        ...this.o.backendConfig,
+      },
     };
   }
 

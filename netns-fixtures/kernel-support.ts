@@ -13,7 +13,9 @@ export async function missingLinkKind(kind: string): Promise<string | undefined>
   try {
     const ns = await topo.netns("probe");
     const r = await run("ip", ["-n", ns, "link", "add", `${topo.prefix}-k`, "type", kind], { allowFail: true });
-    return r.exitCode === 0 ? undefined : `the kernel cannot create links of type ${kind}: ${(r.stderr || r.stdout).trim()}`;
+    return r.exitCode === 0
+      ? undefined
+      : `the kernel cannot create links of type ${kind}: ${(r.stderr || r.stdout).trim()}`;
   } finally {
     await topo.cleanup();
   }

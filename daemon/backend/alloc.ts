@@ -19,7 +19,8 @@ export function allocBackend(log: Logger): Backend {
         // the external interface's MTU, as flannel (Backend.MTU is not read)
         mtu: o.extIface.mtu,
         async handleEvents(batch) {
-          for (const e of batch) log.debug(`peer ${e.type}`, { subnet: describeLease(e.lease), public_ip: e.lease.attrs.PublicIP });
+          for (const e of batch)
+            log.debug(`peer ${e.type}`, { subnet: describeLease(e.lease), public_ip: e.lease.attrs.PublicIP });
         },
         async run(signal) {
           while (!signal.aborted) await sleep(2 ** 31 - 1, signal);

@@ -11,7 +11,15 @@ const net = (s: string): IpNet => {
   if (!n) throw new Error(s);
   return n;
 };
-const IFACE: ExternalInterface = { name: "eth0", index: 2, mtu: 1500, ipv4: "192.0.2.11", ipv6: "2001:db8:0:1::11", publicIP: "198.51.100.11", publicIPv6: "2001:db8:0:1::11" };
+const IFACE: ExternalInterface = {
+  name: "eth0",
+  index: 2,
+  mtu: 1500,
+  ipv4: "192.0.2.11",
+  ipv6: "2001:db8:0:1::11",
+  publicIP: "198.51.100.11",
+  publicIPv6: "2001:db8:0:1::11",
+};
 
 interface Call {
   readonly command: string;
@@ -31,9 +39,15 @@ function fakeShell(answer: (c: Call) => Partial<ShellResult> = () => ({})) {
   return { calls, shell };
 }
 
-async function register(backend: Record<string, unknown>, o: { conf?: Record<string, unknown>; answer?: (c: Call) => Partial<ShellResult> } = {}) {
+async function register(
+  backend: Record<string, unknown>,
+  o: { conf?: Record<string, unknown>; answer?: (c: Call) => Partial<ShellResult> } = {},
+) {
   const { calls, shell } = fakeShell(o.answer);
-  const config = parseNetworkConfig(JSON.stringify({ Network: "10.244.0.0/16", ...o.conf, Backend: { Type: "extension", ...backend } }), "test");
+  const config = parseNetworkConfig(
+    JSON.stringify({ Network: "10.244.0.0/16", ...o.conf, Backend: { Type: "extension", ...backend } }),
+    "test",
+  );
   const log = memoryLogger();
   let published: LeaseAttrs | undefined;
   const callsBeforeLease: number[] = [];
@@ -43,7 +57,11 @@ async function register(backend: Record<string, unknown>, o: { conf?: Record<str
     acquire: async (attrs) => {
       published = attrs;
       callsBeforeLease.push(calls.length);
-      return { subnet: net("10.244.1.0/24"), ...(config.enableIPv6 ? { subnetV6: net("fd00:10:244:1::/64") } : {}), attrs };
+      return {
+        subnet: net("10.244.1.0/24"),
+        ...(config.enableIPv6 ? { subnetV6: net("fd00:10:244:1::/64") } : {}),
+        attrs,
+      };
     },
     log,
     signal: new AbortController().signal,
@@ -58,17 +76,24 @@ const peer = (i: number, attrs: Partial<LeaseAttrs> = {}): Lease => ({
 
 describe("extension backend", () => {
   it("runs PreStartupCommand before leasing with an empty line on stdin and publishes its trimmed output as the BackendData string", async () => {
-    const { calls, published, callsBeforeLease } = await register({ PreStartupCommand: "cat /sys/class/net/x/address" }, { answer: () => ({ output: "0e:aa:bb:cc:dd:ee" }) });
+    const { calls, published, callsBeforeLease } = await register(
+      { PreStartupCommand: "cat /sys/class/net/x/address" },
+      { answer: () => ({ output: "0e:aa:bb:cc:dd:ee" }) },
+    );
     expect(calls).toEqual([{ command: "cat /sys/class/net/x/address", env: {}, stdin: "\n" }]);
     expect(callsBeforeLease).toEqual([1]);
     // flannel publishes the interface's own address (not --public-ip) and the output as a JSON string
-    expect(formatLeaseAttrs(published ?? { PublicIP: "" })).toBe('{"PublicIP":"192.0.2.11","PublicIPv6":null,"BackendType":"extension","BackendData":"0e:aa:bb:cc:dd:ee"}');
+    expect(formatLeaseAttrs(published ?? { PublicIP: "" })).toBe(
+      '{"PublicIP":"192.0.2.11","PublicIPv6":null,"BackendType":"extension","BackendData":"0e:aa:bb:cc:dd:ee"}',
+    );
   });
 
   it("publishes no BackendData without a PreStartupCommand, and logs that it skipped both start-up commands", async () => {
     const { calls, published, log } = await register({});
     expect(calls).toEqual([]);
-    expect(formatLeaseAttrs(published ?? { PublicIP: "" })).toBe('{"PublicIP":"192.0.2.11","PublicIPv6":null,"BackendType":"extension"}');
+    expect(formatLeaseAttrs(published ?? { PublicIP: "" })).toBe(
+      '{"PublicIP":"192.0.2.11","PublicIPv6":null,"BackendType":"extension"}',
+    );
     expect(log.lines.some((l) => l.includes("No pre startup command configured - skipping"))).toBe(true);
     expect(log.lines.some((l) => l.includes("No post startup command configured - skipping"))).toBe(true);
   });
@@ -77,13 +102,32 @@ describe("extension backend", () => {
     const { calls, callsBeforeLease } = await register({ PostStartupCommand: "post.sh" });
     expect(callsBeforeLease).toEqual([0]);
     expect(calls).toEqual([
-      { command: "post.sh", env: { NETWORK: "10.244.0.0/16", SUBNET: "10.244.1.0/24", IPV6SUBNET: "::/0", PUBLIC_IP: "192.0.2.11", PUBLIC_IPV6: "<nil>" }, stdin: "\n" },
+      {
+        command: "post.sh",
+        env: {
+          NETWORK: "10.244.0.0/16",
+          SUBNET: "10.244.1.0/24",
+          IPV6SUBNET: "::/0",
+          PUBLIC_IP: "192.0.2.11",
+          PUBLIC_IPV6: "<nil>",
+        },
+        stdin: "\n",
+      },
     ]);
   });
 
   it("gives PostStartupCommand the IPv6 subnet and address in dual stack", async () => {
-    const { calls, published } = await register({ PostStartupCommand: "post.sh" }, { conf: { EnableIPv6: true, IPv6Network: "fd00:10:244::/56", IPv6SubnetLen: 64 } });
-    expect(calls[0]?.env).toEqual({ NETWORK: "10.244.0.0/16", SUBNET: "10.244.1.0/24", IPV6SUBNET: "fd00:10:244:1::/64", PUBLIC_IP: "192.0.2.11", PUBLIC_IPV6: "2001:db8:0:1::11" });
+    const { calls, published } = await register(
+      { PostStartupCommand: "post.sh" },
+      { conf: { EnableIPv6: true, IPv6Network: "fd00:10:244::/56", IPv6SubnetLen: 64 } },
+    );
+    expect(calls[0]?.env).toEqual({
+      NETWORK: "10.244.0.0/16",
+      SUBNET: "10.244.1.0/24",
+      IPV6SUBNET: "fd00:10:244:1::/64",
+      PUBLIC_IP: "192.0.2.11",
+      PUBLIC_IPV6: "2001:db8:0:1::11",
+    });
     expect(published?.PublicIPv6).toBe("2001:db8:0:1::11");
   });
 
@@ -97,7 +141,10 @@ describe("extension backend", () => {
     let err: unknown;
     let leased = false;
     const { shell } = fakeShell(() => ({ exitCode: 3, output: "no such device" }));
-    const config = parseNetworkConfig(JSON.stringify({ Network: "10.244.0.0/16", Backend: { Type: "extension", PreStartupCommand: "setup-vtep" } }), "test");
+    const config = parseNetworkConfig(
+      JSON.stringify({ Network: "10.244.0.0/16", Backend: { Type: "extension", PreStartupCommand: "setup-vtep" } }),
+      "test",
+    );
     try {
       await extensionBackend(memoryLogger(), shell).register({
         config,
@@ -114,11 +161,15 @@ describe("extension backend", () => {
   });
 
   it("fails registration when PostStartupCommand fails", async () => {
-    await expect(register({ PostStartupCommand: "post.sh" }, { answer: () => ({ exitCode: 1, output: "boom" }) })).rejects.toThrow("failed to run command: post.sh Err: exit status 1 Output: boom");
+    await expect(
+      register({ PostStartupCommand: "post.sh" }, { answer: () => ({ exitCode: 1, output: "boom" }) }),
+    ).rejects.toThrow("failed to run command: post.sh Err: exit status 1 Output: boom");
   });
 
   it("rejects a command that is not a string, naming the key", async () => {
-    await expect(register({ SubnetAddCommand: ["ip", "route"] })).rejects.toThrow(/"Backend.SubnetAddCommand" must be a string/);
+    await expect(register({ SubnetAddCommand: ["ip", "route"] })).rejects.toThrow(
+      /"Backend.SubnetAddCommand" must be a string/,
+    );
   });
 
   it("runs SubnetAddCommand per added peer and SubnetRemoveCommand per removed one, in order, with SUBNET, PUBLIC_IP and the peer's BackendData on stdin", async () => {
@@ -144,11 +195,19 @@ describe("extension backend", () => {
     ]);
     expect(calls).toEqual([]);
     expect(log.lines.some((l) => l.includes("Ignoring non-extension subnet") && l.includes("type=vxlan"))).toBe(true);
-    expect(log.lines.some((l) => l.includes("failed to unmarshal BackendData") && l.includes("10.244.5.0/24"))).toBe(true);
+    expect(log.lines.some((l) => l.includes("failed to unmarshal BackendData") && l.includes("10.244.5.0/24"))).toBe(
+      true,
+    );
   });
 
   it("logs a failing SubnetAddCommand with its status and output and goes on with the next event", async () => {
-    const { nw, calls, log } = await register({ SubnetAddCommand: "add" }, { answer: (c) => (c.env["SUBNET"] === "10.244.6.0/24" ? { exitCode: 2, output: "RTNETLINK answers: File exists" } : {}) });
+    const { nw, calls, log } = await register(
+      { SubnetAddCommand: "add" },
+      {
+        answer: (c) =>
+          c.env["SUBNET"] === "10.244.6.0/24" ? { exitCode: 2, output: "RTNETLINK answers: File exists" } : {},
+      },
+    );
     await nw.handleEvents([
       { type: "added", lease: peer(6) },
       { type: "added", lease: peer(7) },

@@ -68,10 +68,16 @@ export function extensionCommands(cfg: NetworkConfig): ExtensionCommands {
   const one = (key: string): string => {
     const v = getField(cfg.backend.raw, key);
     if (v === undefined || v === null) return "";
-    if (typeof v !== "string") throw new Error(`"Backend.${key}" must be a string (a shell command line), got ${JSON.stringify(v)}`);
+    if (typeof v !== "string")
+      throw new Error(`"Backend.${key}" must be a string (a shell command line), got ${JSON.stringify(v)}`);
     return v;
   };
-  return { preStartup: one("PreStartupCommand"), postStartup: one("PostStartupCommand"), subnetAdd: one("SubnetAddCommand"), subnetRemove: one("SubnetRemoveCommand") };
+  return {
+    preStartup: one("PreStartupCommand"),
+    postStartup: one("PostStartupCommand"),
+    subnetAdd: one("SubnetAddCommand"),
+    subnetRemove: one("SubnetRemoveCommand"),
+  };
 }
 
 /** flannel's rendering of an absent IPv4 / IPv6 subnet and IPv6 address. */
@@ -108,7 +114,8 @@ export function extensionBackend(log: Logger, shell: ShellRunner = execaShell): 
         shell(command, { env, stdin: `${stdin}\n`, signal: o.signal });
       const startup = async (command: string, env: Record<string, string>): Promise<string> => {
         const r = await run(command, env, "");
-        if (r.exitCode !== 0 || r.error) throw new Error(`failed to run command: ${command} Err: ${failure(r)} Output: ${r.output}`);
+        if (r.exitCode !== 0 || r.error)
+          throw new Error(`failed to run command: ${command} Err: ${failure(r)} Output: ${r.output}`);
         log.info("ran command", { command, output: r.output });
         return r.output;
       };
@@ -142,12 +149,16 @@ export function extensionBackend(log: Logger, shell: ShellRunner = execaShell): 
         if (!command) return;
         const data = l.attrs.BackendData;
         if (data !== undefined && typeof data !== "string") {
-          log.error("failed to unmarshal BackendData: it is not a JSON string", { subnet, backend_data: JSON.stringify(data) });
+          log.error("failed to unmarshal BackendData: it is not a JSON string", {
+            subnet,
+            backend_data: JSON.stringify(data),
+          });
           return;
         }
         const r = await run(command, subnetEventEnv(l), data ?? "");
         if (o.signal.aborted) return;
-        if (r.exitCode !== 0 || r.error) log.error("failed to run command", { command, error: failure(r), output: r.output });
+        if (r.exitCode !== 0 || r.error)
+          log.error("failed to run command", { command, error: failure(r), output: r.output });
         else log.info("ran command", { command, output: r.output });
       };
 

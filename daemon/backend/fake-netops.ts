@@ -6,7 +6,10 @@ const nkey = (n: KNeigh) => `${n.ifindex}|${n.ip}`;
 const fkey = (f: KFdb) => `${f.ifindex}|${f.mac}|${f.dst}`;
 
 export class FakeNetOps implements NetOps {
-  readonly links = new Map<string, { index: number; mac: string; spec?: VxlanSpec; ipip?: IpipSpec; addrs: string[] }>();
+  readonly links = new Map<
+    string,
+    { index: number; mac: string; spec?: VxlanSpec; ipip?: IpipSpec; addrs: string[] }
+  >();
   /** Thrown by ensureIpip when set (a kernel without ipip). */
   ipipUnsupported: Error | undefined;
   readonly routes = new Map<string, KRoute>();

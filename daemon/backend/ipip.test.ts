@@ -18,7 +18,10 @@ const net = (s: string): IpNet => {
   if (!n) throw new Error(s);
   return n;
 };
-const ipip = (i: number, type = "ipip"): Lease => ({ subnet: net(`10.244.${i}.0/24`), attrs: { PublicIP: `192.0.2.${10 + i}`, BackendType: type } });
+const ipip = (i: number, type = "ipip"): Lease => ({
+  subnet: net(`10.244.${i}.0/24`),
+  attrs: { PublicIP: `192.0.2.${10 + i}`, BackendType: type },
+});
 const added = (...ls: Lease[]): LeaseEvent[] => ls.map((lease) => ({ type: "added", lease }));
 const removed = (...ls: Lease[]): LeaseEvent[] => ls.map((lease) => ({ type: "removed", lease }));
 
@@ -41,7 +44,10 @@ const IFACE: ExternalInterface = { name: "eth0", index: 2, mtu: 1500, ipv4: "192
 
 async function register(conf: Record<string, unknown>, dp = new FakeNetOps()) {
   dp.addLink("eth0");
-  const config = parseNetworkConfig(JSON.stringify({ Network: "10.244.0.0/16", ...conf, Backend: { Type: "ipip", ...(conf["Backend"] as object) } }), "test");
+  const config = parseNetworkConfig(
+    JSON.stringify({ Network: "10.244.0.0/16", ...conf, Backend: { Type: "ipip", ...(conf["Backend"] as object) } }),
+    "test",
+  );
   let published: LeaseAttrs | undefined;
   const nw = await routeBackend("ipip", dp, memoryLogger()).register({
     config,
@@ -59,12 +65,16 @@ describe("ipip backend", () => {
     expect(dp.links.get("flannel.ipip")?.ipip).toEqual({ name: "flannel.ipip", localIp: "192.0.2.11", mtu: 1480 });
     expect(nw.mtu).toBe(1480);
     // published as flannel: PublicIP (the public address) and BackendType, no BackendData
-    expect(formatLeaseAttrs(published ?? { PublicIP: "" })).toBe('{"PublicIP":"198.51.100.11","PublicIPv6":null,"BackendType":"ipip"}');
+    expect(formatLeaseAttrs(published ?? { PublicIP: "" })).toBe(
+      '{"PublicIP":"198.51.100.11","PublicIPv6":null,"BackendType":"ipip"}',
+    );
     expect(dp.links.get("flannel.ipip")?.addrs).toEqual(["10.244.1.0/32"]);
   });
 
   it("refuses EnableIPv6 (ipip carries IPv4 only), naming the key", async () => {
-    await expect(register({ EnableIPv6: true, IPv6Network: "fd00:10:244::/56" })).rejects.toThrow(/ipip backend carries IPv4 only: set "EnableIPv6": false/);
+    await expect(register({ EnableIPv6: true, IPv6Network: "fd00:10:244::/56" })).rejects.toThrow(
+      /ipip backend carries IPv4 only: set "EnableIPv6": false/,
+    );
   });
 
   it("fails registration when the kernel has no ipip support, and leases nothing", async () => {
@@ -78,7 +88,10 @@ describe("ipip backend", () => {
     dp.writes.length = 0;
     rn.handle(added(ipip(2), ipip(3)));
     rn.flush();
-    expect(dp.writes).toEqual([`route replace 10.244.2.0/24 via 192.0.2.12 dev ${dev} onlink`, `route replace 10.244.3.0/24 via 192.0.2.13 dev ${dev} onlink`]);
+    expect(dp.writes).toEqual([
+      `route replace 10.244.2.0/24 via 192.0.2.12 dev ${dev} onlink`,
+      `route replace 10.244.3.0/24 via 192.0.2.13 dev ${dev} onlink`,
+    ]);
     rn.handle(removed(ipip(2)));
     rn.flush();
     expect([...dp.routes.keys()]).toEqual(["10.244.3.0/24"]);
@@ -98,8 +111,18 @@ describe("ipip backend", () => {
     dp.lookups.set("192.0.2.13", { ifindex: eth0, gw: "192.0.2.1" });
     rn.handle(added(ipip(2), ipip(3)));
     rn.flush();
-    expect(dp.routes.get("10.244.2.0/24")).toEqual({ dst: "10.244.2.0/24", gw: "192.0.2.12", ifindex: eth0, onlink: true });
-    expect(dp.routes.get("10.244.3.0/24")).toEqual({ dst: "10.244.3.0/24", gw: "192.0.2.13", ifindex: dev, onlink: true });
+    expect(dp.routes.get("10.244.2.0/24")).toEqual({
+      dst: "10.244.2.0/24",
+      gw: "192.0.2.12",
+      ifindex: eth0,
+      onlink: true,
+    });
+    expect(dp.routes.get("10.244.3.0/24")).toEqual({
+      dst: "10.244.3.0/24",
+      gw: "192.0.2.13",
+      ifindex: dev,
+      onlink: true,
+    });
   });
 
   it("reconcile puts back a deleted route, drops stale routes on flannel.ipip, and recreates a deleted device with every peer", () => {
@@ -116,7 +139,10 @@ describe("ipip backend", () => {
     const now = dp.linkIndex("flannel.ipip");
     expect(st.replayed).toBe(true);
     expect(now).not.toBe(dev);
-    expect([...dp.routes.values()].map((r) => `${r.dst} ${r.ifindex === now}`).sort()).toEqual(["10.244.2.0/24 true", "10.244.3.0/24 true"]);
+    expect([...dp.routes.values()].map((r) => `${r.dst} ${r.ifindex === now}`).sort()).toEqual([
+      "10.244.2.0/24 true",
+      "10.244.3.0/24 true",
+    ]);
     expect(dp.links.get("flannel.ipip")?.addrs).toEqual(["10.244.1.0/32"]);
   });
 });
@@ -133,12 +159,20 @@ describe("KernelNetOps.ensureIpip", () => {
     const nl = new RecordingNetlink();
     const r = new KernelNetOps(nl).ensureIpip({ name: "flannel.ipip", localIp: "192.0.2.11", mtu: 1480 });
     expect(r).toMatchObject({ created: true, recreated: false });
-    expect(nl.calls.find((c) => c.method === "createIpip")?.args).toEqual([{ name: "flannel.ipip", local: "192.0.2.11", ttl: 0, tos: 0, pmtudisc: false, mtu: 1480 }]);
-    expect(nl.getLink("flannel.ipip")).toMatchObject({ kind: "ipip", mtu: 1480, ipip: { local: "192.0.2.11", pmtudisc: false } });
+    expect(nl.calls.find((c) => c.method === "createIpip")?.args).toEqual([
+      { name: "flannel.ipip", local: "192.0.2.11", ttl: 0, tos: 0, pmtudisc: false, mtu: 1480 },
+    ]);
+    expect(nl.getLink("flannel.ipip")).toMatchObject({
+      kind: "ipip",
+      mtu: 1480,
+      ipip: { local: "192.0.2.11", pmtudisc: false },
+    });
   });
 
   it("says the kernel lacks ipip support (module ipip) when the kernel does not know the link kind", () => {
-    expect(() => new KernelNetOps(new NoIpipKernel()).ensureIpip({ name: "flannel.ipip", localIp: "192.0.2.11", mtu: 1480 })).toThrow(
+    expect(() =>
+      new KernelNetOps(new NoIpipKernel()).ensureIpip({ name: "flannel.ipip", localIp: "192.0.2.11", mtu: 1480 }),
+    ).toThrow(
       /cannot create flannel\.ipip: this kernel has no ipip tunnel support \(module ipip, CONFIG_NET_IPIP\): load it with `modprobe ipip` or choose another Backend\.Type \(RTM_NEWLINK ipip flannel\.ipip: EOPNOTSUPP/,
     );
   });
@@ -148,13 +182,19 @@ describe("KernelNetOps.ensureIpip", () => {
     const ops = new KernelNetOps(nl);
     nl.createIpip({ name: "flannel.ipip", local: "192.0.2.11", mtu: 1500 });
     const first = nl.getLink("flannel.ipip").index;
-    expect(ops.ensureIpip({ name: "flannel.ipip", localIp: "192.0.2.11", mtu: 1480 })).toEqual({ index: first, created: false, recreated: false });
+    expect(ops.ensureIpip({ name: "flannel.ipip", localIp: "192.0.2.11", mtu: 1480 })).toEqual({
+      index: first,
+      created: false,
+      recreated: false,
+    });
     expect(nl.getLink("flannel.ipip").mtu).toBe(1480);
     const moved = ops.ensureIpip({ name: "flannel.ipip", localIp: "192.0.2.99", mtu: 1480 });
     expect(moved).toMatchObject({ created: true, recreated: true });
     expect(nl.getLink("flannel.ipip").ipip?.local).toBe("192.0.2.99");
     nl.deleteLink("flannel.ipip");
     nl.createBridge({ name: "flannel.ipip" });
-    expect(() => ops.ensureIpip({ name: "flannel.ipip", localIp: "192.0.2.11", mtu: 1480 })).toThrow(/flannel\.ipip exists but is not an ipip device \(kind "bridge"\): remove it/);
+    expect(() => ops.ensureIpip({ name: "flannel.ipip", localIp: "192.0.2.11", mtu: 1480 })).toThrow(
+      /flannel\.ipip exists but is not an ipip device \(kind "bridge"\): remove it/,
+    );
   });
 });

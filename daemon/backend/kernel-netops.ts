@@ -51,7 +51,10 @@ export class KernelNetOps implements NetOps {
   ensureIpip(s: IpipSpec): { index: number; created: boolean; recreated: boolean } {
     const existing = this.nl.findLink(s.name);
     if (existing && existing.kind !== "ipip") {
-      throw new Error(`${s.name} exists but is not an ipip device (kind "${existing.kind || "none"}"): remove it (ip link del ${s.name}) and restart flanneld`);
+      throw new Error(
+        `${s.name} exists but is not an ipip device (kind "${existing.kind || "none"}"): ` +
+          `remove it (ip link del ${s.name}) and restart flanneld`,
+      );
     }
     if (existing && existing.ipip?.local === s.localIp && existing.ipip.remote === undefined) {
       if (existing.mtu !== s.mtu) this.nl.setMtu(existing.index, s.mtu);

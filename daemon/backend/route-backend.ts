@@ -35,7 +35,9 @@ function backendLog(log: Logger): BackendLog {
 /** The families to program, from EnableIPv4 / EnableIPv6; errors name the key or flag to fix. */
 export function familyPlans(type: RouteBackendType, cfg: NetworkConfig, ext: ExternalInterface): FamilyPlan[] {
   if (type === "ipip" && cfg.enableIPv6) {
-    throw new Error('the ipip backend carries IPv4 only: set "EnableIPv6": false, or pick a backend with IPv6 (vxlan, host-gw)');
+    throw new Error(
+      'the ipip backend carries IPv4 only: set "EnableIPv6": false, or pick a backend with IPv6 (vxlan, host-gw)',
+    );
   }
   const out: FamilyPlan[] = [];
   const one = (family: 4 | 6, network: IpNet | undefined, ip: string | undefined, pub: string | undefined) => {
@@ -75,7 +77,12 @@ export function podMtu(nets: readonly RouteNetwork[]): number {
 export type RouteBackendType = "vxlan" | "host-gw" | "ipip";
 
 /** The vxlan, host-gw or ipip backend over `ops`: devices before leasing, then a RouteNetwork per family. */
-export function routeBackend(type: RouteBackendType, ops: NetOps, log: Logger, opts: RouteBackendOptions = {}): Backend {
+export function routeBackend(
+  type: RouteBackendType,
+  ops: NetOps,
+  log: Logger,
+  opts: RouteBackendOptions = {},
+): Backend {
   return {
     type,
     async register(o: RegisterOptions): Promise<BackendNetwork> {
@@ -111,7 +118,13 @@ export function routeBackend(type: RouteBackendType, ops: NetOps, log: Logger, o
       for (const [i, rn] of nets.entries()) {
         rn.start(lease);
         const p = plans[i];
-        log.info("data plane ready", { backend: type, family: rn.family, device: type === "host-gw" ? o.extIface.name : rn.deviceName, mtu: rn.mtu, network: p ? formatCidr(p.network) : "" });
+        log.info("data plane ready", {
+          backend: type,
+          family: rn.family,
+          device: type === "host-gw" ? o.extIface.name : rn.deviceName,
+          mtu: rn.mtu,
+          network: p ? formatCidr(p.network) : "",
+        });
       }
       const mtu = podMtu(nets);
       return {

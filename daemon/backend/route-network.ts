@@ -112,8 +112,13 @@ export class RouteNetwork {
       this.devIndex = dev.index;
       this.plans.clear();
       this.index = undefined;
-      const what = dev.recreated ? "recreated ipip device (its local or remote address was not ours)" : dev.created ? "created ipip device" : "reusing ipip device";
-      this.log(dev.recreated ? "warn" : "info", what, { dev: IPIP_DEVICE, index: dev.index, local: this.o.underlay.ip, mtu: this.mtu });
+      const what = dev.recreated
+        ? "recreated ipip device (its local or remote address was not ours)"
+        : dev.created
+          ? "created ipip device"
+          : "reusing ipip device";
+      const fields = { dev: IPIP_DEVICE, index: dev.index, local: this.o.underlay.ip, mtu: this.mtu };
+      this.log(dev.recreated ? "warn" : "info", what, fields);
       return { backendData: undefined };
     }
     const v = this.o.vxlan;
@@ -157,11 +162,12 @@ export class RouteNetwork {
 
   private ctx(): PlanContext {
     const family = this.family;
-    if (this.o.kind === "host-gw") return { kind: "host-gw", family, underlayIndex: this.o.underlay.index };
-    if (this.o.kind === "ipip") {
-      return { kind: "ipip", family: 4, ipipIndex: this.devIndex, underlayIndex: this.o.underlay.index, directRouting: this.o.vxlan?.directRouting ?? false, routeGet: (ip) => this.o.dp.routeGet(ip) };
-    }
-    return { kind: "vxlan", family, vxlanIndex: this.devIndex, underlayIndex: this.o.underlay.index, directRouting: this.o.vxlan?.directRouting ?? false, routeGet: (ip) => this.o.dp.routeGet(ip) };
+    const underlayIndex = this.o.underlay.index;
+    if (this.o.kind === "host-gw") return { kind: "host-gw", family, underlayIndex };
+    const directRouting = this.o.vxlan?.directRouting ?? false;
+    const routeGet = (ip: string) => this.o.dp.routeGet(ip);
+    if (this.o.kind === "ipip") return { kind: "ipip", family: 4, ipipIndex: this.devIndex, underlayIndex, directRouting, routeGet };
+    return { kind: "vxlan", family, vxlanIndex: this.devIndex, underlayIndex, directRouting, routeGet };
   }
 
   private key(l: Lease): string {
@@ -250,7 +256,8 @@ export class RouteNetwork {
     this.synced = true;
     let replayed = false;
     if (this.o.kind !== "host-gw" && this.o.dp.linkIndex(this.deviceName) !== this.devIndex) {
-      this.log("warn", `${this.o.kind} device missing or recreated; rebuilding it and replaying all peers`, { dev: this.deviceName });
+      const msg = `${this.o.kind} device missing or recreated; rebuilding it and replaying all peers`;
+      this.log("warn", msg, { dev: this.deviceName });
       this.prepare();
       this.addressDevice();
       replayed = true;

@@ -2,7 +2,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { conflictingRoutes, dockerOptsFile, DockerOptsError, formatRouteLine, ownSubnet, parseArgs, parseEnvFile } from "./docker-opts.ts";
+import {
+  conflictingRoutes,
+  dockerOptsFile,
+  DockerOptsError,
+  formatRouteLine,
+  ownSubnet,
+  parseArgs,
+  parseEnvFile,
+} from "./docker-opts.ts";
 import { main } from "./main.ts";
 
 // flannel's dist/sample_subnet.env, the input of its own mk-docker-opts tests
@@ -19,7 +27,9 @@ describe("mk-docker-opts output, as flannel documents it for sample_subnet.env",
   });
 
   it("-i: individual options only", () => {
-    expect(file(["-i"])).toBe('DOCKER_OPT_BIP="--bip=10.1.74.1/24"\nDOCKER_OPT_IPMASQ="--ip-masq=true"\nDOCKER_OPT_MTU="--mtu=1472"\n');
+    expect(file(["-i"])).toBe(
+      'DOCKER_OPT_BIP="--bip=10.1.74.1/24"\nDOCKER_OPT_IPMASQ="--ip-masq=true"\nDOCKER_OPT_MTU="--mtu=1472"\n',
+    );
   });
 
   it("-c: the combined line only", () => {
@@ -33,23 +43,35 @@ describe("mk-docker-opts output, as flannel documents it for sample_subnet.env",
   });
 
   it("-m: no --ip-masq", () => {
-    expect(file(["-m"])).toBe('DOCKER_OPT_BIP="--bip=10.1.74.1/24"\nDOCKER_OPT_MTU="--mtu=1472"\nDOCKER_OPTS=" --bip=10.1.74.1/24 --mtu=1472"\n');
+    expect(file(["-m"])).toBe(
+      'DOCKER_OPT_BIP="--bip=10.1.74.1/24"\nDOCKER_OPT_MTU="--mtu=1472"\nDOCKER_OPTS=" --bip=10.1.74.1/24 --mtu=1472"\n',
+    );
   });
 });
 
 describe("mk-docker-opts variables", () => {
   it("FLANNEL_IPMASQ=true (flanneld masquerades) gives --ip-masq=false", () => {
-    expect(file(["-c"], { ...sample, FLANNEL_IPMASQ: "true" })).toBe('DOCKER_OPTS=" --bip=10.1.74.1/24 --ip-masq=false --mtu=1472"\n');
+    expect(file(["-c"], { ...sample, FLANNEL_IPMASQ: "true" })).toBe(
+      'DOCKER_OPTS=" --bip=10.1.74.1/24 --ip-masq=false --mtu=1472"\n',
+    );
   });
 
   it("rejects another FLANNEL_IPMASQ value, unless -m skips the option", () => {
-    expect(() => file([], { ...sample, FLANNEL_IPMASQ: "yes" })).toThrow(new DockerOptsError("Invalid value of FLANNEL_IPMASQ: yes (flanneld writes true or false)"));
-    expect(file(["-c", "-m"], { ...sample, FLANNEL_IPMASQ: "yes" })).toBe('DOCKER_OPTS=" --bip=10.1.74.1/24 --mtu=1472"\n');
+    expect(() => file([], { ...sample, FLANNEL_IPMASQ: "yes" })).toThrow(
+      new DockerOptsError("Invalid value of FLANNEL_IPMASQ: yes (flanneld writes true or false)"),
+    );
+    expect(file(["-c", "-m"], { ...sample, FLANNEL_IPMASQ: "yes" })).toBe(
+      'DOCKER_OPTS=" --bip=10.1.74.1/24 --mtu=1472"\n',
+    );
   });
 
   it("starts the combined value with the variable's previous value and a space", () => {
-    expect(file(["-c"], { ...sample, DOCKER_OPTS: "--debug" })).toBe('DOCKER_OPTS="--debug  --bip=10.1.74.1/24 --ip-masq=true --mtu=1472"\n');
-    expect(file(["-c", "-k", "EXTRA"], { ...sample, EXTRA: "--log-level=warn" })).toBe('EXTRA="--log-level=warn  --bip=10.1.74.1/24 --ip-masq=true --mtu=1472"\n');
+    expect(file(["-c"], { ...sample, DOCKER_OPTS: "--debug" })).toBe(
+      'DOCKER_OPTS="--debug  --bip=10.1.74.1/24 --ip-masq=true --mtu=1472"\n',
+    );
+    expect(file(["-c", "-k", "EXTRA"], { ...sample, EXTRA: "--log-level=warn" })).toBe(
+      'EXTRA="--log-level=warn  --bip=10.1.74.1/24 --ip-masq=true --mtu=1472"\n',
+    );
   });
 
   it("takes any DOCKER_OPT_* variable from the environment too, in name order", () => {
@@ -72,7 +94,11 @@ describe("mk-docker-opts variables", () => {
   });
 
   it("reads subnet.env as KEY=VALUE lines, tolerating export, quotes, CRLF and comments", () => {
-    expect(parseEnvFile('# flannel\nexport FLANNEL_MTU="1450"\r\nFLANNEL_SUBNET=10.244.3.1/24\nnot an assignment\nFLANNEL_IPMASQ=\'true\'\n')).toEqual({
+    expect(
+      parseEnvFile(
+        "# flannel\nexport FLANNEL_MTU=\"1450\"\r\nFLANNEL_SUBNET=10.244.3.1/24\nnot an assignment\nFLANNEL_IPMASQ='true'\n",
+      ),
+    ).toEqual({
       FLANNEL_MTU: "1450",
       FLANNEL_SUBNET: "10.244.3.1/24",
       FLANNEL_IPMASQ: "true",
@@ -82,11 +108,25 @@ describe("mk-docker-opts variables", () => {
 
 describe("mk-docker-opts flags", () => {
   it("defaults to /run/flannel/subnet.env, /run/docker_opts.env, both outputs, DOCKER_OPTS, --ip-masq", () => {
-    expect(parseArgs([])).toEqual({ flannelEnv: "/run/flannel/subnet.env", dockerEnv: "/run/docker_opts.env", individual: true, combined: true, combinedKey: "DOCKER_OPTS", ipMasq: true });
+    expect(parseArgs([])).toEqual({
+      flannelEnv: "/run/flannel/subnet.env",
+      dockerEnv: "/run/docker_opts.env",
+      individual: true,
+      combined: true,
+      combinedKey: "DOCKER_OPTS",
+      ipMasq: true,
+    });
   });
 
   it("takes getopts forms: grouped letters, attached or separate values, -- and the first operand end the options", () => {
-    expect(parseArgs(["-icm", "-f/tmp/s.env", "-d", "/tmp/d.env", "-kK"])).toEqual({ flannelEnv: "/tmp/s.env", dockerEnv: "/tmp/d.env", individual: true, combined: true, combinedKey: "K", ipMasq: false });
+    expect(parseArgs(["-icm", "-f/tmp/s.env", "-d", "/tmp/d.env", "-kK"])).toEqual({
+      flannelEnv: "/tmp/s.env",
+      dockerEnv: "/tmp/d.env",
+      individual: true,
+      combined: true,
+      combinedKey: "K",
+      ipMasq: false,
+    });
     expect(parseArgs(["-c", "--", "-i"])).toMatchObject({ individual: false, combined: true });
     expect(parseArgs(["-c", "operand", "-i"])).toMatchObject({ individual: false, combined: true });
     expect(parseArgs(["-cf", "/x"])).toMatchObject({ combined: true, flannelEnv: "/x" });
@@ -123,15 +163,56 @@ describe("mk-docker-opts route check", () => {
   });
 
   it("flags the lines routing the subnet via a gateway, as `ip route show | grep SUBNET | grep via`", () => {
-    const lines = ["default via 192.0.2.1 dev eth0", "10.1.74.0/24 dev cni0 proto kernel scope link src 10.1.74.1", "10.1.74.0/24 via 192.0.2.9 dev eth0 metric 10", "10.1.75.0/24 via 10.1.75.0 dev flannel.1 onlink"];
+    const lines = [
+      "default via 192.0.2.1 dev eth0",
+      "10.1.74.0/24 dev cni0 proto kernel scope link src 10.1.74.1",
+      "10.1.74.0/24 via 192.0.2.9 dev eth0 metric 10",
+      "10.1.75.0/24 via 10.1.75.0 dev flannel.1 onlink",
+    ];
     expect(conflictingRoutes(lines, "10.1.74.0/24")).toEqual(["10.1.74.0/24 via 192.0.2.9 dev eth0 metric 10"]);
   });
 
   it("formats routes like iproute2", () => {
-    expect(formatRouteLine({ dst: "0.0.0.0/0", type: "unicast", gateway: "192.0.2.1", dev: "eth0", protocol: 3, scope: 0, flags: 0, multipath: false })).toBe("default via 192.0.2.1 dev eth0 ");
-    expect(formatRouteLine({ dst: "10.1.74.0/24", type: "unicast", dev: "cni0", protocol: 2, scope: 253, src: "10.1.74.1", flags: 16, multipath: false })).toBe("10.1.74.0/24 dev cni0 proto kernel scope link src 10.1.74.1 linkdown ");
-    expect(formatRouteLine({ dst: "10.1.75.0/24", type: "unicast", gateway: "10.1.75.0", dev: "flannel.1", protocol: 4, scope: 0, flags: 4 | 16, multipath: false, metric: 5 })).toBe("10.1.75.0/24 via 10.1.75.0 dev flannel.1 proto static metric 5 onlink linkdown ");
-    expect(formatRouteLine({ dst: "192.0.2.7/32", type: "blackhole", protocol: 4, scope: 0, flags: 0, multipath: false })).toBe("blackhole 192.0.2.7 proto static ");
+    expect(
+      formatRouteLine({
+        dst: "0.0.0.0/0",
+        type: "unicast",
+        gateway: "192.0.2.1",
+        dev: "eth0",
+        protocol: 3,
+        scope: 0,
+        flags: 0,
+        multipath: false,
+      }),
+    ).toBe("default via 192.0.2.1 dev eth0 ");
+    expect(
+      formatRouteLine({
+        dst: "10.1.74.0/24",
+        type: "unicast",
+        dev: "cni0",
+        protocol: 2,
+        scope: 253,
+        src: "10.1.74.1",
+        flags: 16,
+        multipath: false,
+      }),
+    ).toBe("10.1.74.0/24 dev cni0 proto kernel scope link src 10.1.74.1 linkdown ");
+    expect(
+      formatRouteLine({
+        dst: "10.1.75.0/24",
+        type: "unicast",
+        gateway: "10.1.75.0",
+        dev: "flannel.1",
+        protocol: 4,
+        scope: 0,
+        flags: 4 | 16,
+        multipath: false,
+        metric: 5,
+      }),
+    ).toBe("10.1.75.0/24 via 10.1.75.0 dev flannel.1 proto static metric 5 onlink linkdown ");
+    expect(
+      formatRouteLine({ dst: "192.0.2.7/32", type: "blackhole", protocol: 4, scope: 0, flags: 0, multipath: false }),
+    ).toBe("blackhole 192.0.2.7 proto static ");
   });
 });
 
@@ -160,7 +241,9 @@ describe("mk-docker-opts role", () => {
     const t = io(["10.1.74.0/24 via 192.0.2.9 dev eth0"]);
     expect(await main(["-f", src, "-d", dst], t.io)).toBe(1);
     expect(existsSync(dst)).toBe(true);
-    expect(t.err.join("")).toBe("Your routing table already contains the subnet: 10.1.74.0/24 via 192.0.2.9 dev eth0\n");
+    expect(t.err.join("")).toBe(
+      "Your routing table already contains the subnet: 10.1.74.0/24 via 192.0.2.9 dev eth0\n",
+    );
   });
 
   it("exits 1 without writing on a bad FLANNEL_IPMASQ, and with the usage on a bad flag", async () => {
@@ -173,7 +256,9 @@ describe("mk-docker-opts role", () => {
     expect(t.err.join("")).toContain("Invalid value of FLANNEL_IPMASQ: maybe");
     const u = io();
     expect(await main(["-z"], u.io)).toBe(1);
-    expect(u.err.join("")).toMatch(/^mk-docker-opts: unknown option -z\nUsage: mk-docker-opts \[-f SUBNET-ENV\] \[-d DOCKER-ENV\] \[-i\] \[-c\] \[-m\] \[-k KEY\]/);
+    expect(u.err.join("")).toMatch(
+      /^mk-docker-opts: unknown option -z\nUsage: mk-docker-opts \[-f SUBNET-ENV\] \[-d DOCKER-ENV\] \[-i\] \[-c\] \[-m\] \[-k KEY\]/,
+    );
   });
 
   it("without subnet.env says so and writes what the environment gives", async () => {

@@ -103,7 +103,9 @@ export function parseArgs(argv: readonly string[]): DockerOptsArgs {
     }
   }
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(combinedKey)) {
-    throw new DockerOptsError(`-k ${JSON.stringify(combinedKey)} is not a shell variable name: use letters, digits and _ (e.g. DOCKER_OPTS)`);
+    throw new DockerOptsError(
+      `-k ${JSON.stringify(combinedKey)} is not a shell variable name: use letters, digits and _ (e.g. DOCKER_OPTS)`,
+    );
   }
   if (!individual && !combined) individual = combined = true;
   return { flannelEnv, dockerEnv, individual, combined, combinedKey, ipMasq };
@@ -116,7 +118,10 @@ export function parseArgs(argv: readonly string[]): DockerOptsArgs {
 export function parseEnvFile(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const raw of text.split("\n")) {
-    const line = raw.replace(/\r$/, "").trim().replace(/^export\s+/, "");
+    const line = raw
+      .replace(/\r$/, "")
+      .trim()
+      .replace(/^export\s+/, "");
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
     if (!m) continue;
     let v = m[2] ?? "";

@@ -10,7 +10,18 @@
  */
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { errorMessage } from "../log.ts";
-import { conflictingRoutes, dockerOptsFile, DockerOptsError, formatRouteLine, ownSubnet, parseArgs, parseEnvFile, usage, type DockerOptsArgs, type RouteLine } from "./docker-opts.ts";
+import {
+  conflictingRoutes,
+  dockerOptsFile,
+  DockerOptsError,
+  formatRouteLine,
+  ownSubnet,
+  parseArgs,
+  parseEnvFile,
+  usage,
+  type DockerOptsArgs,
+  type RouteLine,
+} from "./docker-opts.ts";
 
 const PROG = "mk-docker-opts";
 
@@ -47,7 +58,11 @@ export interface MkDockerOptsIo {
   readonly routeLines: () => Promise<string[]>;
 }
 
-const SYSTEM: MkDockerOptsIo = { env: process.env, stderr: (s) => void process.stderr.write(s), routeLines: kernelRouteLines };
+const SYSTEM: MkDockerOptsIo = {
+  env: process.env,
+  stderr: (s) => void process.stderr.write(s),
+  routeLines: kernelRouteLines,
+};
 
 /** Run with `argv` (the arguments after the program name); resolves to the exit code. */
 export async function main(argv: readonly string[], io: MkDockerOptsIo = SYSTEM): Promise<number> {
@@ -64,7 +79,9 @@ export async function main(argv: readonly string[], io: MkDockerOptsIo = SYSTEM)
   if (existsSync(a.flannelEnv) && statSync(a.flannelEnv).isFile()) {
     fileVars = parseEnvFile(readFileSync(a.flannelEnv, "utf8"));
   } else {
-    io.stderr(`${PROG}: ${a.flannelEnv} does not exist (is flanneld running on this node?): writing the options without flanneld's --bip, --mtu and --ip-masq\n`);
+    io.stderr(
+      `${PROG}: ${a.flannelEnv} does not exist (is flanneld running on this node?): writing the options without flanneld's --bip, --mtu and --ip-masq\n`,
+    );
   }
   const vars = { ...io.env, ...fileVars };
   let content: string;

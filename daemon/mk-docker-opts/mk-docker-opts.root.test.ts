@@ -22,11 +22,28 @@ const CASES: { name: string; flags: string[]; file?: string; env?: Record<string
   { name: "-m", flags: ["-m"] },
   { name: "-icm grouped", flags: ["-icm"] },
   { name: "FLANNEL_IPMASQ=true", flags: [], file: SAMPLE.replace("IPMASQ=false", "IPMASQ=true") },
-  { name: "a previous DOCKER_OPTS and DOCKER_OPT_* variables in the environment", flags: [], env: { DOCKER_OPTS: "--debug", DOCKER_OPT_DNS: "--dns=192.0.2.53", DOCKER_OPT_A: "--iptables=false" } },
-  { name: "a previous value of the -k variable set by subnet.env", flags: ["-c", "-k", "EXTRA"], file: `${SAMPLE}EXTRA=--log-level=warn\n` },
-  { name: "no subnet.env, FLANNEL_* from the environment", flags: [], file: "", env: { FLANNEL_SUBNET: "10.9.1.1/24", FLANNEL_MTU: "1400" } },
+  {
+    name: "a previous DOCKER_OPTS and DOCKER_OPT_* variables in the environment",
+    flags: [],
+    env: { DOCKER_OPTS: "--debug", DOCKER_OPT_DNS: "--dns=192.0.2.53", DOCKER_OPT_A: "--iptables=false" },
+  },
+  {
+    name: "a previous value of the -k variable set by subnet.env",
+    flags: ["-c", "-k", "EXTRA"],
+    file: `${SAMPLE}EXTRA=--log-level=warn\n`,
+  },
+  {
+    name: "no subnet.env, FLANNEL_* from the environment",
+    flags: [],
+    file: "",
+    env: { FLANNEL_SUBNET: "10.9.1.1/24", FLANNEL_MTU: "1400" },
+  },
   { name: "an invalid FLANNEL_IPMASQ", flags: [], file: SAMPLE.replace("IPMASQ=false", "IPMASQ=yes") },
-  { name: "IPv6 lines are ignored", flags: [], file: `${SAMPLE}FLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:4a::1/64\n` },
+  {
+    name: "IPv6 lines are ignored",
+    flags: [],
+    file: `${SAMPLE}FLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:4a::1/64\n`,
+  },
 ];
 
 describe("mk-docker-opts role vs the script's logic in sh", () => {
@@ -54,7 +71,12 @@ describe("mk-docker-opts role vs the script's logic in sh", () => {
     const go = async (who: string, cmd: string[]) => {
       const out = join(dir, `${who}-${n}.env`);
       writeFileSync(out, "stale\n");
-      const r = await runIn(ns, "env", ["-i", ...Object.entries(base).map(([k, v]) => `${k}=${v}`), ...cmd, "-f", src, "-d", out, ...flags], { allowFail: true });
+      const r = await runIn(
+        ns,
+        "env",
+        ["-i", ...Object.entries(base).map(([k, v]) => `${k}=${v}`), ...cmd, "-f", src, "-d", out, ...flags],
+        { allowFail: true },
+      );
       return { code: r.exitCode, stderr: r.stderr, file: readFileSync(out, "utf8") };
     };
     return { shell: await go("sh", ["sh", ORACLE]), ours: await go("weft", [ROLE]) };
@@ -74,7 +96,9 @@ describe("mk-docker-opts role vs the script's logic in sh", () => {
       expect(ours.code).toBe(1);
       expect(ours.file).toBe(shell.file);
       expect(ours.stderr).toBe(shell.stderr);
-      expect(ours.stderr).toBe("Your routing table already contains the subnet: 10.1.74.0/24 via 192.0.2.9 dev eth0 metric 7 linkdown \n");
+      expect(ours.stderr).toBe(
+        "Your routing table already contains the subnet: 10.1.74.0/24 via 192.0.2.9 dev eth0 metric 7 linkdown \n",
+      );
     } finally {
       await run("ip", ["-n", ns, "route", "del", "10.1.74.0/24"]);
     }

@@ -6,7 +6,9 @@ import { createIpipRequest, decodeLink, type IpipOptions } from "./link.ts";
 import { encodeMessage, splitMessages } from "./message.ts";
 
 /** iproute2's requests, captured with strace (see test-drivers/capture-iproute2-requests.ts). */
-const captured = JSON.parse(readFileSync(new URL("./testdata/iproute2-requests.json", import.meta.url), "utf8")) as Record<string, { command: string; message: string }>;
+const captured = JSON.parse(
+  readFileSync(new URL("./testdata/iproute2-requests.json", import.meta.url), "utf8"),
+) as Record<string, { command: string; message: string }>;
 
 /** Our request encoded with the flags the socket adds and the capture's sequence number and port id. */
 function ours(o: IpipOptions, like: string): string {
@@ -21,19 +23,25 @@ describe("ipip link requests", () => {
     const cap = captured["ipipFlannel"];
     if (!cap) throw new Error("capture missing");
     expect(cap.command).toBe("ip link add flannel.ipip mtu 1480 type ipip local 192.0.2.1 ttl 0 tos 0 nopmtudisc");
-    expect(ours({ name: "flannel.ipip", mtu: 1480, local: "192.0.2.1", ttl: 0, tos: 0, pmtudisc: false }, cap.message)).toBe(cap.message);
+    expect(
+      ours({ name: "flannel.ipip", mtu: 1480, local: "192.0.2.1", ttl: 0, tos: 0, pmtudisc: false }, cap.message),
+    ).toBe(cap.message);
   });
 
   it("writes remote, underlay device, ttl, tos and PMTU discovery where iproute2 does (`... remote 192.0.2.9 local 192.0.2.1 dev lo ttl 64 tos 0x10`)", () => {
     const cap = captured["ipipFull"];
     if (!cap) throw new Error("capture missing");
-    expect(ours({ name: "t0", remote: "192.0.2.9", local: "192.0.2.1", underlayIndex: 1, ttl: 64, tos: 0x10 }, cap.message)).toBe(cap.message);
+    expect(
+      ours({ name: "t0", remote: "192.0.2.9", local: "192.0.2.1", underlayIndex: 1, ttl: 64, tos: 0x10 }, cap.message),
+    ).toBe(cap.message);
   });
 
   it("is a create-exclusive RTM_NEWLINK and refuses an IPv6 local address", () => {
     const r = createIpipRequest({ name: "flannel.ipip", local: "192.0.2.1" });
     expect([r.type, r.op]).toEqual([RTM.NEWLINK, "RTM_NEWLINK ipip flannel.ipip"]);
-    expect(() => encodeMessage(createIpipRequest({ name: "x", local: "fd00::1" }), 0, 1)).toThrow(/ipip local address must be IPv4/);
+    expect(() => encodeMessage(createIpipRequest({ name: "x", local: "fd00::1" }), 0, 1)).toThrow(
+      /ipip local address must be IPv4/,
+    );
   });
 
   it("decodes an ipip link as the kernel reports it: local, any remote, underlay, ttl, tos, nopmtudisc", () => {

@@ -10,7 +10,17 @@ import { Errno } from "../errno.ts";
 import type { Address, AddrOptions } from "./addr.ts";
 import type { FdbInput, NeighInput, NetlinkClient, RouteFilter, RouteInput } from "./client.ts";
 import { formatIp, ipFamily, networkOf, parseCidr, parseIp, type Cidr, type Family } from "./ip.ts";
-import type { BridgeOptions, BridgePortChange, Link, LinkChange, LinkCommonOptions, LinkRef, VethOptions, VxlanOptions, IpipOptions } from "./link.ts";
+import type {
+  BridgeOptions,
+  BridgePortChange,
+  IpipOptions,
+  Link,
+  LinkChange,
+  LinkCommonOptions,
+  LinkRef,
+  VethOptions,
+  VxlanOptions,
+} from "./link.ts";
 import type { Neigh } from "./neigh.ts";
 import type { Route, RouteGetOptions } from "./route.ts";
 import { LinkVerbs } from "./verbs.ts";

@@ -15,9 +15,40 @@ const NS = `wcap${process.pid}`;
 const COMMANDS: Record<string, string[]> = {
   // what flanneld's ipip backend creates: flannel's attributes (ttl and tos inherited, no PMTU
   // discovery), the underlay MTU - 20 given at creation
-  ipipFlannel: ["link", "add", "flannel.ipip", "mtu", "1480", "type", "ipip", "local", "192.0.2.1", "ttl", "0", "tos", "0", "nopmtudisc"],
+  ipipFlannel: [
+    "link",
+    "add",
+    "flannel.ipip",
+    "mtu",
+    "1480",
+    "type",
+    "ipip",
+    "local",
+    "192.0.2.1",
+    "ttl",
+    "0",
+    "tos",
+    "0",
+    "nopmtudisc",
+  ],
   // every other attribute the builder writes: remote, underlay device (lo = index 1), ttl, tos, pmtudisc on
-  ipipFull: ["link", "add", "t0", "type", "ipip", "remote", "192.0.2.9", "local", "192.0.2.1", "dev", "lo", "ttl", "64", "tos", "0x10"],
+  ipipFull: [
+    "link",
+    "add",
+    "t0",
+    "type",
+    "ipip",
+    "remote",
+    "192.0.2.9",
+    "local",
+    "192.0.2.1",
+    "dev",
+    "lo",
+    "ttl",
+    "64",
+    "tos",
+    "0x10",
+  ],
 };
 
 function sh(cmd: string, args: string[]): { status: number | null; out: string } {
