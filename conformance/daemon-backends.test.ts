@@ -6,6 +6,7 @@
 //    SubnetRemoveCommand; a failing command is logged with its output and flanneld goes on.
 //  - ipip: where the kernel has ipip, pods reach each other through flannel.ipip; where it does
 //    not (this test VM), flanneld exits 1 at start-up naming the missing kernel support.
+//  - an unsupported Backend.Type: flanneld exits 1 at once naming the supported types.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -192,6 +193,24 @@ describe.runIf(ours)("flanneld cluster: extension", () => {
       );
       expect(events(n)).toContain(`remove ${subnetOf(gone.subnet)} ${gone.ip} [${macs.get(gone.ns)}]`);
     }
+  });
+});
+
+describe.runIf(ours)("flanneld cluster: an unsupported Backend.Type", () => {
+  // Type overridden through backendConfig: the fixture's own type list only holds supported ones
+  const c = new WeftCluster({ nodes: 1, backend: "vxlan", backendConfig: { Type: "ipsec" } });
+  afterAll(() => c.teardown(), 60_000);
+
+  it("flanneld exits 1 at once with an error naming the supported types, leasing nothing", async () => {
+    const t0 = Date.now();
+    await expect(c.start()).rejects.toThrow(/exited 1/);
+    const n = c.nodes[0];
+    if (!n) throw new Error("node1 missing");
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    const log = readFileSync(c.logOf(n), "utf8");
+    expect(log).toContain('\\"Backend.Type\\" is \\"ipsec\\", which weft does not support: use one of \\"vxlan\\", \\"host-gw\\"');
+    expect(log).not.toContain("waiting for the network config");
+    expect((await leases(c)).size).toBe(0);
   });
 });
 
