@@ -6,15 +6,30 @@
 export type RoleMain = (argv: readonly string[]) => Promise<number>;
 
 export const ROLES = {
-  flannel: { about: "CNI meta plugin: subnet.env -> bridge + host-local delegate", load: () => import("../plugins/flannel/main.ts") },
-  bridge: { about: "CNI bridge plugin: cni0 bridge, veth pair, IPAM, gateway, masquerade", load: () => import("../plugins/bridge/main.ts") },
-  "host-local": { about: "CNI host-local IPAM plugin: file-backed address allocation", load: () => import("../plugins/host-local/main.ts") },
-  loopback: { about: "CNI loopback plugin: brings up lo in the pod", load: () => import("../plugins/loopback/main.ts") },
+  flannel: {
+    about: "CNI meta plugin: subnet.env -> bridge + host-local delegate",
+    load: () => import("../plugins/flannel/main.ts"),
+  },
+  bridge: {
+    about: "CNI bridge plugin: cni0 bridge, veth pair, IPAM, gateway, masquerade",
+    load: () => import("../plugins/bridge/main.ts"),
+  },
+  "host-local": {
+    about: "CNI host-local IPAM plugin: file-backed address allocation",
+    load: () => import("../plugins/host-local/main.ts"),
+  },
+  loopback: {
+    about: "CNI loopback plugin: brings up lo in the pod",
+    load: () => import("../plugins/loopback/main.ts"),
+  },
   flanneld: {
     about: "node daemon: subnet lease, subnet.env, vxlan/host-gw/ipip/alloc/extension backends, masquerade",
     load: () => import("../daemon/main.ts"),
   },
-  cnitool: { about: "runs CNI network configurations against a netns (cnitool-compatible)", load: () => import("../libcni/cli/cnitool.ts") },
+  cnitool: {
+    about: "runs CNI network configurations against a netns (cnitool-compatible)",
+    load: () => import("../libcni/cli/cnitool.ts"),
+  },
   "mk-docker-opts": {
     about: "flannel's mk-docker-opts.sh: subnet.env -> Docker daemon options file",
     load: () => import("../daemon/mk-docker-opts/main.ts"),
@@ -32,7 +47,10 @@ export function isRole(name: string): name is RoleName {
  * /opt/cni/bin/bridge -> weft, or /opt/bin/mk-docker-opts.sh -> weft), else from the first
  * argument (`weft bridge ...`).
  */
-export function selectRole(argv0: string, args: readonly string[]): { role: RoleName; rest: readonly string[] } | undefined {
+export function selectRole(
+  argv0: string,
+  args: readonly string[],
+): { role: RoleName; rest: readonly string[] } | undefined {
   const base = argv0.slice(argv0.lastIndexOf("/") + 1).replace(/\.(exe|ts|js|sh)$/, "");
   if (isRole(base)) return { role: base, rest: args };
   const first = args[0];

@@ -208,7 +208,9 @@ describe.runIf(ours)("flanneld cluster: an unsupported Backend.Type", () => {
     if (!n) throw new Error("node1 missing");
     expect(Date.now() - t0).toBeLessThan(30_000);
     const log = readFileSync(c.logOf(n), "utf8");
-    expect(log).toContain('\\"Backend.Type\\" is \\"ipsec\\", which weft does not support: use one of \\"vxlan\\", \\"host-gw\\"');
+    expect(log).toContain(
+      '\\"Backend.Type\\" is \\"ipsec\\", which weft does not support: use one of \\"vxlan\\", \\"host-gw\\"',
+    );
     expect(log).not.toContain("waiting for the network config");
     expect((await leases(c)).size).toBe(0);
   });

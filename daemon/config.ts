@@ -4,20 +4,24 @@
  * Errors name the key, the value and the fix.
  */
 import { getField, isObject } from "../libcni/validate/fields.ts";
-import { blockSize, formatCidr, formatIp, hostMask, maskNet, parseCidr, parseIp, type Family, type IpNet } from "./ip.ts";
+import {
+  blockSize,
+  formatCidr,
+  formatIp,
+  hostMask,
+  maskNet,
+  parseCidr,
+  parseIp,
+  type Family,
+  type IpNet,
+} from "./ip.ts";
 
 /**
  * The backend types weft runs: the one table of them (net-conf `Backend.Type`, matched
  * case-insensitively). Any other type stops flanneld at start-up with an
  * {@link UnsupportedBackendError} naming these. One line per type.
  */
-export const SUPPORTED_BACKENDS = [
-  "vxlan",
-  "host-gw",
-  "ipip",
-  "alloc",
-  "extension",
-] as const;
+export const SUPPORTED_BACKENDS = ["vxlan", "host-gw", "ipip", "alloc", "extension"] as const;
 export type BackendType = (typeof SUPPORTED_BACKENDS)[number];
 
 /** The supported types as a quoted list for messages: "vxlan", "host-gw", ... */
@@ -91,7 +95,10 @@ class Reader {
     readonly path: string,
   ) {}
   private fail(key: string, what: string, v: unknown): never {
-    throw new ConfigError(`${this.path}${key}`, `${this.where}: "${this.path}${key}" must be ${what}, got ${JSON.stringify(v)}`);
+    throw new ConfigError(
+      `${this.path}${key}`,
+      `${this.where}: "${this.path}${key}" must be ${what}, got ${JSON.stringify(v)}`,
+    );
   }
   bool(key: string, def: boolean): boolean {
     const v = getField(this.o, key);
@@ -101,7 +108,8 @@ class Reader {
   uint(key: string, def: number, max: number): number {
     const v = getField(this.o, key);
     if (v === undefined || v === null) return def;
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) return this.fail(key, `a whole number from 0 to ${max}`, v);
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max)
+      return this.fail(key, `a whole number from 0 to ${max}`, v);
     return v;
   }
   cidr(key: string, family: Family, example: string): IpNet | undefined {
@@ -124,7 +132,11 @@ function parseBackend(raw: unknown, where: string): { backend: BackendConfig; de
   if (raw === undefined || raw === null) {
     return { backend: { ...VXLAN_DEFAULTS, type: "vxlan", raw: {} }, defaulted: true };
   }
-  if (!isObject(raw)) throw new ConfigError("Backend", `${where}: "Backend" must be an object like {"Type": "vxlan"}, got ${JSON.stringify(raw)}`);
+  if (!isObject(raw))
+    throw new ConfigError(
+      "Backend",
+      `${where}: "Backend" must be an object like {"Type": "vxlan"}, got ${JSON.stringify(raw)}`,
+    );
   const t = getField(raw, "Type");
   if (typeof t !== "string" || t === "") {
     throw new UnsupportedBackendError(
@@ -149,7 +161,10 @@ function parseBackend(raw: unknown, where: string): { backend: BackendConfig; de
     raw,
   };
   if (backend.mtu !== 0 && backend.mtu < 576) {
-    throw new ConfigError("Backend.MTU", `${where}: "Backend.MTU" is ${backend.mtu}: give the underlay MTU (at least 576) or 0 for the interface MTU`);
+    throw new ConfigError(
+      "Backend.MTU",
+      `${where}: "Backend.MTU" is ${backend.mtu}: give the underlay MTU (at least 576) or 0 for the interface MTU`,
+    );
   }
   return { backend, defaulted: false };
 }
@@ -166,9 +181,16 @@ export function parseNetworkConfig(text: string, where: string): NetworkConfig {
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError("", `${where}: not valid JSON (${e instanceof Error ? e.message : String(e)}): fix the syntax`);
+    throw new ConfigError(
+      "",
+      `${where}: not valid JSON (${e instanceof Error ? e.message : String(e)}): fix the syntax`,
+    );
   }
-  if (!isObject(doc)) throw new ConfigError("", `${where}: must be a JSON object like {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}`);
+  if (!isObject(doc))
+    throw new ConfigError(
+      "",
+      `${where}: must be a JSON object like {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}`,
+    );
   const r = new Reader(doc, where, "");
   const { backend, defaulted } = parseBackend(getField(doc, "Backend"), where);
   const cfg: NetworkConfig = {
@@ -187,13 +209,22 @@ export function parseNetworkConfig(text: string, where: string): NetworkConfig {
     backendDefaulted: defaulted,
   };
   if (!cfg.enableIPv4 && !cfg.enableIPv6) {
-    throw new ConfigError("EnableIPv4", `${where}: both "EnableIPv4" and "EnableIPv6" are false: enable at least one family`);
+    throw new ConfigError(
+      "EnableIPv4",
+      `${where}: both "EnableIPv4" and "EnableIPv6" are false: enable at least one family`,
+    );
   }
   if (cfg.enableIPv4 && !cfg.network) {
-    throw new ConfigError("Network", `${where}: "Network" is missing: set the IPv4 cluster CIDR, e.g. "Network": "10.244.0.0/16" (or "EnableIPv4": false)`);
+    throw new ConfigError(
+      "Network",
+      `${where}: "Network" is missing: set the IPv4 cluster CIDR, e.g. "Network": "10.244.0.0/16" (or "EnableIPv4": false)`,
+    );
   }
   if (cfg.enableIPv6 && !cfg.ipv6Network) {
-    throw new ConfigError("IPv6Network", `${where}: "IPv6Network" is missing while "EnableIPv6" is true: set it, e.g. "IPv6Network": "fc00::/48"`);
+    throw new ConfigError(
+      "IPv6Network",
+      `${where}: "IPv6Network" is missing while "EnableIPv6" is true: set it, e.g. "IPv6Network": "fc00::/48"`,
+    );
   }
   return cfg;
 }
@@ -214,18 +245,51 @@ interface FamilyRule {
   readonly defLen: number;
 }
 
-const V4: FamilyRule = { family: 4, netKey: "Network", lenKey: "SubnetLen", minKey: "SubnetMin", maxKey: "SubnetMax", maxLen: 30, defLen: 24 };
-const V6: FamilyRule = { family: 6, netKey: "IPv6Network", lenKey: "IPv6SubnetLen", minKey: "IPv6SubnetMin", maxKey: "IPv6SubnetMax", maxLen: 126, defLen: 64 };
+const V4: FamilyRule = {
+  family: 4,
+  netKey: "Network",
+  lenKey: "SubnetLen",
+  minKey: "SubnetMin",
+  maxKey: "SubnetMax",
+  maxLen: 30,
+  defLen: 24,
+};
+const V6: FamilyRule = {
+  family: 6,
+  netKey: "IPv6Network",
+  lenKey: "IPv6SubnetLen",
+  minKey: "IPv6SubnetMin",
+  maxKey: "IPv6SubnetMax",
+  maxLen: 126,
+  defLen: 64,
+};
 
-function checkFamily(rule: FamilyRule, net: IpNet, len: number, min: bigint | undefined, max: bigint | undefined, where: string) {
+function checkFamily(
+  rule: FamilyRule,
+  net: IpNet,
+  len: number,
+  min: bigint | undefined,
+  max: bigint | undefined,
+  where: string,
+) {
   const e = (key: string, msg: string) => new ConfigError(key, `${where}: ${msg}`);
   if (len > 0) {
-    if (len > rule.maxLen) throw e(rule.lenKey, `"${rule.lenKey}" is ${len}: it must be at most ${rule.maxLen} so each node gets room for a gateway and pods`);
+    if (len > rule.maxLen)
+      throw e(
+        rule.lenKey,
+        `"${rule.lenKey}" is ${len}: it must be at most ${rule.maxLen} so each node gets room for a gateway and pods`,
+      );
     if (len < net.prefix + 2) {
-      throw e(rule.lenKey, `"${rule.lenKey}" is ${len} but "${rule.netKey}" is ${formatCidr(net)}: the network must hold at least four subnets, so use ${rule.lenKey} ≥ ${net.prefix + 2}`);
+      throw e(
+        rule.lenKey,
+        `"${rule.lenKey}" is ${len} but "${rule.netKey}" is ${formatCidr(net)}: the network must hold at least four subnets, so use ${rule.lenKey} ≥ ${net.prefix + 2}`,
+      );
     }
   } else if (net.prefix > rule.maxLen - 2) {
-    throw e(rule.netKey, `"${rule.netKey}" ${formatCidr(net)} is too small: the minimum useful network prefix is /${rule.maxLen - 2}`);
+    throw e(
+      rule.netKey,
+      `"${rule.netKey}" ${formatCidr(net)} is too small: the minimum useful network prefix is /${rule.maxLen - 2}`,
+    );
   } else {
     len = net.prefix <= rule.defLen - 2 ? rule.defLen : net.prefix + 2;
   }
@@ -233,15 +297,26 @@ function checkFamily(rule: FamilyRule, net: IpNet, len: number, min: bigint | un
   const last = net.ip + hostMask(rule.family, net.prefix);
   const check = (key: string, v: bigint | undefined, def: bigint): bigint => {
     if (v === undefined) return def;
-    if (v < net.ip || v > last) throw e(key, `"${key}" ${formatIp(rule.family, v)} is outside "${rule.netKey}" ${formatCidr(net)}: pick an address inside it`);
+    if (v < net.ip || v > last)
+      throw e(
+        key,
+        `"${key}" ${formatIp(rule.family, v)} is outside "${rule.netKey}" ${formatCidr(net)}: pick an address inside it`,
+      );
     if ((v & hostMask(rule.family, len)) !== 0n) {
-      throw e(key, `"${key}" ${formatIp(rule.family, v)} is not on a ${rule.lenKey} (/${len}) boundary: use the first address of a /${len}`);
+      throw e(
+        key,
+        `"${key}" ${formatIp(rule.family, v)} is not on a ${rule.lenKey} (/${len}) boundary: use the first address of a /${len}`,
+      );
     }
     return v;
   };
   const lo = check(rule.minKey, min, net.ip + size);
   const hi = check(rule.maxKey, max, last + 1n - size);
-  if (lo > hi) throw e(rule.minKey, `"${rule.minKey}" ${formatIp(rule.family, lo)} is above "${rule.maxKey}" ${formatIp(rule.family, hi)}: swap or fix them`);
+  if (lo > hi)
+    throw e(
+      rule.minKey,
+      `"${rule.minKey}" ${formatIp(rule.family, lo)} is above "${rule.maxKey}" ${formatIp(rule.family, hi)}: swap or fix them`,
+    );
   return { len, lo, hi };
 }
 

@@ -22,8 +22,17 @@ function fakeDataPlane(ip: string) {
   const backend = (type: BackendType): Backend => ({
     type,
     async register(o) {
-      const lease = await o.acquire({ PublicIP: ip, BackendType: type, BackendData: { VNI: 1, VtepMAC: "0e:00:00:00:00:01" } });
-      return { lease, mtu: o.extIface.mtu - 50, handleEvents: async (b) => void events.push(...b), run: async () => undefined };
+      const lease = await o.acquire({
+        PublicIP: ip,
+        BackendType: type,
+        BackendData: { VNI: 1, VtepMAC: "0e:00:00:00:00:01" },
+      });
+      return {
+        lease,
+        mtu: o.extIface.mtu - 50,
+        handleEvents: async (b) => void events.push(...b),
+        run: async () => undefined,
+      };
     },
   });
   const dp: DataPlane = {
@@ -48,12 +57,22 @@ describe("flanneld life cycle", () => {
     const { dp, events, traffic } = fakeDataPlane("192.0.2.1");
     const ac = new AbortController();
     let readyLease = "";
-    const run = runFlanneld({ flags: f, log, manager: store.manager({ rng: () => 0.5 }), dataPlane: dp, signal: ac.signal, configRetryMs: 10, onReady: (l) => (readyLease = String(l.subnet?.ip)) });
+    const run = runFlanneld({
+      flags: f,
+      log,
+      manager: store.manager({ rng: () => 0.5 }),
+      dataPlane: dp,
+      signal: ac.signal,
+      configRetryMs: 10,
+      onReady: (l) => (readyLease = String(l.subnet?.ip)),
+    });
     await new Promise((r) => setTimeout(r, 50));
     expect(log.lines.some((l) => l.includes("waiting for the network config"))).toBe(true);
     store.setConfig('{"Network":"10.244.0.0/16"}');
     while (!readyLease) await new Promise((r) => setTimeout(r, 10));
-    expect(readFileSync(f.subnetFile, "utf8")).toMatch(/^FLANNEL_NETWORK=10\.244\.0\.0\/16\nFLANNEL_SUBNET=10\.244\.\d+\.1\/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n$/);
+    expect(readFileSync(f.subnetFile, "utf8")).toMatch(
+      /^FLANNEL_NETWORK=10\.244\.0\.0\/16\nFLANNEL_SUBNET=10\.244\.\d+\.1\/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n$/,
+    );
     expect(log.lines.some((l) => l.includes('no \\"Backend\\": using vxlan'))).toBe(true);
     expect(traffic[0]?.ipMasq).toBe(true);
     await peer.getNetworkConfig(ac.signal);
@@ -72,7 +91,14 @@ describe("flanneld life cycle", () => {
     const { dp } = fakeDataPlane("192.0.2.3");
     const ac = new AbortController();
     let lease: import("./lease.ts").Lease | undefined;
-    const run = runFlanneld({ flags: flags(), log, manager: store.manager(), dataPlane: dp, signal: ac.signal, onReady: (l) => (lease = l) });
+    const run = runFlanneld({
+      flags: flags(),
+      log,
+      manager: store.manager(),
+      dataPlane: dp,
+      signal: ac.signal,
+      onReady: (l) => (lease = l),
+    });
     while (!lease) await new Promise((r) => setTimeout(r, 10));
     store.remove(lease.subnet as import("./ip.ts").IpNet);
     expect(await run).toBe(1);
@@ -85,7 +111,15 @@ describe("flanneld life cycle", () => {
     const { dp } = fakeDataPlane("192.0.2.4");
     const ac = new AbortController();
     let ready = false;
-    const run = runFlanneld({ flags: flags({ healthzIp: "127.0.0.1", healthzPort: 39_000 + Math.floor(Math.random() * 1000) }), log, manager: store.manager(), dataPlane: dp, signal: ac.signal, configRetryMs: 10, onReady: () => (ready = true) });
+    const run = runFlanneld({
+      flags: flags({ healthzIp: "127.0.0.1", healthzPort: 39_000 + Math.floor(Math.random() * 1000) }),
+      log,
+      manager: store.manager(),
+      dataPlane: dp,
+      signal: ac.signal,
+      configRetryMs: 10,
+      onReady: () => (ready = true),
+    });
     await new Promise((r) => setTimeout(r, 50));
     const port = /address=127\.0\.0\.1:(\d+)/.exec(log.lines.join("\n"))?.[1];
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
@@ -99,8 +133,19 @@ describe("flanneld life cycle", () => {
 
   it("releases memory once startup applied the first batch and after each large batch, not after small ones", async () => {
     const inner = new MemoryLeaseStore('{"Network":"10.244.0.0/16"}').manager();
-    const peer = (i: number): LeaseEvent => ({ type: "added", lease: { subnet: { family: 4, ip: 0x0af40000n + BigInt(i) * 256n, prefix: 24 }, attrs: { PublicIP: `192.0.2.${i % 200}` } } });
-    const batches: LeaseEvent[][] = [[], [peer(1)], Array.from({ length: LARGE_BATCH }, (_, i) => peer(i + 2)), [peer(300)]];
+    const peer = (i: number): LeaseEvent => ({
+      type: "added",
+      lease: {
+        subnet: { family: 4, ip: 0x0af40000n + BigInt(i) * 256n, prefix: 24 },
+        attrs: { PublicIP: `192.0.2.${i % 200}` },
+      },
+    });
+    const batches: LeaseEvent[][] = [
+      [],
+      [peer(1)],
+      Array.from({ length: LARGE_BATCH }, (_, i) => peer(i + 2)),
+      [peer(300)],
+    ];
     const releasedAfter: number[] = [];
     const { dp, events } = fakeDataPlane("192.0.2.6");
     const ac = new AbortController();
@@ -116,7 +161,14 @@ describe("flanneld life cycle", () => {
         ac.abort();
       },
     };
-    const code = await runFlanneld({ flags: flags(), log: memoryLogger(), manager, dataPlane: dp, signal: ac.signal, releaseMemory: () => releasedAfter.push(events.length) });
+    const code = await runFlanneld({
+      flags: flags(),
+      log: memoryLogger(),
+      manager,
+      dataPlane: dp,
+      signal: ac.signal,
+      releaseMemory: () => releasedAfter.push(events.length),
+    });
     expect(code).toBe(0);
     expect(events).toHaveLength(LARGE_BATCH + 2);
     expect(releasedAfter).toEqual([0, LARGE_BATCH + 1]);
@@ -143,26 +195,46 @@ describe("flanneld life cycle", () => {
     expect(released).toBe(after);
   });
 
-  it.each(["ipsec", "tencent-vpc", "no-such-backend"])("exits 1 at once, without retrying, on Backend.Type %s, naming the supported types", async (type) => {
-    const store = new MemoryLeaseStore(JSON.stringify({ Network: "10.244.0.0/16", Backend: { Type: type } }));
-    const log = memoryLogger();
-    const { dp } = fakeDataPlane("192.0.2.7");
-    const f = flags();
-    const t0 = Date.now();
-    expect(await runFlanneld({ flags: f, log, manager: store.manager(), dataPlane: dp, signal: new AbortController().signal, configRetryMs: 60_000 })).toBe(1);
-    expect(Date.now() - t0).toBeLessThan(5000);
-    expect(log.lines.some((l) => l.includes("waiting for the network config"))).toBe(false);
-    const last = log.lines.at(-1) ?? "";
-    expect(last).toContain(`\\"Backend.Type\\" is \\"${type}\\", which weft does not support`);
-    for (const t of SUPPORTED_BACKENDS) expect(last).toContain(`\\"${t}\\"`);
-    expect(existsSync(f.subnetFile)).toBe(false);
-  });
+  it.each(["ipsec", "tencent-vpc", "no-such-backend"])(
+    "exits 1 at once, without retrying, on Backend.Type %s, naming the supported types",
+    async (type) => {
+      const store = new MemoryLeaseStore(JSON.stringify({ Network: "10.244.0.0/16", Backend: { Type: type } }));
+      const log = memoryLogger();
+      const { dp } = fakeDataPlane("192.0.2.7");
+      const f = flags();
+      const t0 = Date.now();
+      expect(
+        await runFlanneld({
+          flags: f,
+          log,
+          manager: store.manager(),
+          dataPlane: dp,
+          signal: new AbortController().signal,
+          configRetryMs: 60_000,
+        }),
+      ).toBe(1);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(log.lines.some((l) => l.includes("waiting for the network config"))).toBe(false);
+      const last = log.lines.at(-1) ?? "";
+      expect(last).toContain(`\\"Backend.Type\\" is \\"${type}\\", which weft does not support`);
+      for (const t of SUPPORTED_BACKENDS) expect(last).toContain(`\\"${t}\\"`);
+      expect(existsSync(f.subnetFile)).toBe(false);
+    },
+  );
 
   it("exits 1 naming the backend when the data plane lacks it", async () => {
     const store = new MemoryLeaseStore('{"Network":"10.244.0.0/16"}');
     const log = memoryLogger();
     const dp: DataPlane = { ...fakeDataPlane("192.0.2.5").dp, backend: () => undefined };
-    expect(await runFlanneld({ flags: flags(), log, manager: store.manager(), dataPlane: dp, signal: new AbortController().signal })).toBe(1);
+    expect(
+      await runFlanneld({
+        flags: flags(),
+        log,
+        manager: store.manager(),
+        dataPlane: dp,
+        signal: new AbortController().signal,
+      }),
+    ).toBe(1);
     expect(log.lines.at(-1)).toContain("the vxlan backend is not available");
   });
 });

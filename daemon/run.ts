@@ -101,13 +101,18 @@ export async function runFlanneld(o: RunOptions): Promise<number> {
       backend: config.backend.type,
     });
     if (config.backendDefaulted) {
-      log.info('the network config has no "Backend": using vxlan (flannel would pick "udp", which weft does not support)');
+      log.info(
+        'the network config has no "Backend": using vxlan (flannel would pick "udp", which weft does not support)',
+      );
     }
     let publicIp = f.publicIp;
     let publicIpv6 = f.publicIpv6;
     const overrides = (await manager.nodePublicIPs?.(signal)) ?? {};
-    if (overrides.v4) (publicIp = overrides.v4), log.info("public IP from the node-public-ip annotation", { public_ip: publicIp });
-    if (overrides.v6) (publicIpv6 = overrides.v6), log.info("public IPv6 from the node-public-ipv6 annotation", { public_ipv6: publicIpv6 });
+    if (overrides.v4)
+      (publicIp = overrides.v4), log.info("public IP from the node-public-ip annotation", { public_ip: publicIp });
+    if (overrides.v6)
+      (publicIpv6 = overrides.v6),
+        log.info("public IPv6 from the node-public-ipv6 annotation", { public_ipv6: publicIpv6 });
     await o.dataPlane.checkPrerequisites?.(config);
     const ext = await o.dataPlane.selectInterface({
       iface: f.iface,
@@ -118,10 +123,21 @@ export async function runFlanneld(o: RunOptions): Promise<number> {
       ipv4: config.enableIPv4,
       ipv6: config.enableIPv6,
     });
-    log.info("using interface", { iface: ext.name, mtu: ext.mtu, address: ext.ipv4 ?? ext.ipv6 ?? "", public_ip: ext.publicIP ?? "", data_plane: o.dataPlane.description });
+    log.info("using interface", {
+      iface: ext.name,
+      mtu: ext.mtu,
+      address: ext.ipv4 ?? ext.ipv6 ?? "",
+      public_ip: ext.publicIP ?? "",
+      data_plane: o.dataPlane.description,
+    });
     const backend = o.dataPlane.backend(config.backend.type);
-    if (!backend) throw new Error(`the ${config.backend.type} backend is not available in this data plane (${o.dataPlane.description})`);
-    const previousAttrs: LeaseAttrs | undefined = await manager.previousAttrs?.(ext.publicIP ?? "", signal).catch(() => undefined);
+    if (!backend)
+      throw new Error(
+        `the ${config.backend.type} backend is not available in this data plane (${o.dataPlane.description})`,
+      );
+    const previousAttrs: LeaseAttrs | undefined = await manager
+      .previousAttrs?.(ext.publicIP ?? "", signal)
+      .catch(() => undefined);
     const network = await backend.register({
       config,
       extIface: ext,
@@ -193,7 +209,10 @@ export function releaseMemory(): void {
  * short-lived objects per pass); JavaScriptCore promotes them and only a full collection frees
  * them, so without this the RSS climbed by ~60 MiB before the engine collected on its own.
  */
-export function memoryKeeper(o: Pick<RunOptions, "releaseMemory" | "rss"> & { readonly checkMs?: number }, signal: AbortSignal): { release(): void } {
+export function memoryKeeper(
+  o: Pick<RunOptions, "releaseMemory" | "rss"> & { readonly checkMs?: number },
+  signal: AbortSignal,
+): { release(): void } {
   const rss = o.rss ?? (() => process.memoryUsage.rss());
   let floor = rss();
   const release = () => {
@@ -211,7 +230,11 @@ export function memoryKeeper(o: Pick<RunOptions, "releaseMemory" | "rss"> & { re
   return { release };
 }
 
-async function runLoops(o: RunOptions, lease: Lease, network: Pick<BackendNetwork, "handleEvents" | "run">): Promise<number> {
+async function runLoops(
+  o: RunOptions,
+  lease: Lease,
+  network: Pick<BackendNetwork, "handleEvents" | "run">,
+): Promise<number> {
   const inner = new AbortController();
   const stop = () => inner.abort();
   o.signal.addEventListener("abort", stop, { once: true });
@@ -231,7 +254,10 @@ async function runLoops(o: RunOptions, lease: Lease, network: Pick<BackendNetwor
     });
   try {
     await Promise.all([
-      guard("watching leases", o.manager.watchLeases(lease, (batch) => applyBatch(batch), inner.signal)),
+      guard(
+        "watching leases",
+        o.manager.watchLeases(lease, (batch) => applyBatch(batch), inner.signal),
+      ),
       guard("backend", network.run(inner.signal)),
       guard("traffic rules", o.dataPlane.traffic?.run(inner.signal)),
       guard("keeping the lease", o.manager.completeLease(lease, inner.signal)),
@@ -240,7 +266,9 @@ async function runLoops(o: RunOptions, lease: Lease, network: Pick<BackendNetwor
     o.signal.removeEventListener("abort", stop);
   }
   if (failure) {
-    o.log.error(`${failure.what} failed: ${errorMessage(failure.error)}; exiting so flanneld can be restarted`, { kind: (failure.error as Error).name });
+    o.log.error(`${failure.what} failed: ${errorMessage(failure.error)}; exiting so flanneld can be restarted`, {
+      kind: (failure.error as Error).name,
+    });
     return 1;
   }
   o.log.info("Exiting cleanly... (routes, rules, devices and subnet.env are left in place)");

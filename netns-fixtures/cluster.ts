@@ -58,7 +58,10 @@ export interface ClusterStore {
 export function defaultStore(env: NodeJS.ProcessEnv = process.env, etcdBin = ETCD_BIN): StoreKind {
   const want = env["WEFT_DEMO_STORE"];
   if (want === "etcd" || want === "embedded") return want;
-  if (want) throw new Error(`WEFT_DEMO_STORE=${want}: use etcd (Debian's /usr/bin/etcd) or embedded (netns-fixtures/embedded-etcd.ts)`);
+  if (want)
+    throw new Error(
+      `WEFT_DEMO_STORE=${want}: use etcd (Debian's /usr/bin/etcd) or embedded (netns-fixtures/embedded-etcd.ts)`,
+    );
   return existsSync(etcdBin) ? "etcd" : "embedded";
 }
 
@@ -66,9 +69,19 @@ export function defaultStore(env: NodeJS.ProcessEnv = process.env, etcdBin = ETC
 export async function startStore(kind: StoreKind, ns: string, host: string): Promise<ClusterStore> {
   if (kind === "embedded") {
     const e = await EmbeddedEtcd.start({ ns, host });
-    return { kind, endpoint: e.endpoint, ctl: (a) => e.ctl(a), put: (k, v) => e.put(k, v), del: (k) => e.del(k), stop: () => e.stop() };
+    return {
+      kind,
+      endpoint: e.endpoint,
+      ctl: (a) => e.ctl(a),
+      put: (k, v) => e.put(k, v),
+      del: (k) => e.del(k),
+      stop: () => e.stop(),
+    };
   }
-  if (!existsSync(ETCD_BIN)) throw new Error(`${ETCD_BIN} is missing: install Debian's etcd-server, or use the embedded store (--store embedded, WEFT_DEMO_STORE=embedded)`);
+  if (!existsSync(ETCD_BIN))
+    throw new Error(
+      `${ETCD_BIN} is missing: install Debian's etcd-server, or use the embedded store (--store embedded, WEFT_DEMO_STORE=embedded)`,
+    );
   const e = await startEtcd(1, { ns, host });
   const ctl = (a: readonly string[]) => e.ctl(a);
   const ok = async (a: readonly string[]) => {
@@ -108,7 +121,10 @@ export interface Pod {
   readonly ip6?: string;
 }
 
-const RUNTIME: CniRuntimeSpec = { cnitool: join(WEFT_PLUGIN_DIR, "cnitool"), pluginPath: [WEFT_PLUGIN_DIR, REFERENCE_PLUGIN_DIR] };
+const RUNTIME: CniRuntimeSpec = {
+  cnitool: join(WEFT_PLUGIN_DIR, "cnitool"),
+  pluginPath: [WEFT_PLUGIN_DIR, REFERENCE_PLUGIN_DIR],
+};
 
 export { waitFor } from "./sh.ts";
 
@@ -184,14 +200,27 @@ export class WeftCluster {
   startDaemon(n: ClusterNode): void {
     n.startedAt = Date.now();
     const log = openSync(this.logOf(n), "a");
-    const args = ["--etcd-endpoints", this.etcd?.endpoint ?? "", "--iface", n.dev, "--ip-masq", "--subnet-file", join(n.scratch.root, "subnet.env"), ...(this.o.flags ?? [])];
-    n.daemon = spawn("ip", ["netns", "exec", n.ns, join(WEFT_PLUGIN_DIR, "flanneld"), ...args], { stdio: ["ignore", log, log], env: { ...process.env, WEFT_RECONCILE_MS: "1000", ...this.o.env } });
+    const args = [
+      "--etcd-endpoints",
+      this.etcd?.endpoint ?? "",
+      "--iface",
+      n.dev,
+      "--ip-masq",
+      "--subnet-file",
+      join(n.scratch.root, "subnet.env"),
+      ...(this.o.flags ?? []),
+    ];
+    n.daemon = spawn("ip", ["netns", "exec", n.ns, join(WEFT_PLUGIN_DIR, "flanneld"), ...args], {
+      stdio: ["ignore", log, log],
+      env: { ...process.env, WEFT_RECONCILE_MS: "1000", ...this.o.env },
+    });
   }
 
   async waitReady(n: ClusterNode): Promise<void> {
     const file = join(n.scratch.root, "subnet.env");
     await waitFor(`${n.name}'s flanneld to write ${file} (log: ${this.logOf(n)})`, 30_000, () => {
-      if (n.daemon?.exitCode != null) throw new Error(`flanneld on ${n.name} exited ${n.daemon.exitCode}:\n${readFileSync(this.logOf(n), "utf8")}`);
+      if (n.daemon?.exitCode != null)
+        throw new Error(`flanneld on ${n.name} exited ${n.daemon.exitCode}:\n${readFileSync(this.logOf(n), "utf8")}`);
       // written by THIS daemon: a restarted one finds the previous subnet.env still there
       return existsSync(file) && statSync(file).mtimeMs >= (n.startedAt ?? 0);
     });
@@ -219,7 +248,13 @@ export class WeftCluster {
         name: "cbr0",
         cniVersion: "1.0.0",
         plugins: [
-          { type: "flannel", subnetFile: join(n.scratch.root, "subnet.env"), dataDir: join(n.scratch.root, "flannel"), ipam: { dataDir: n.scratch.dataDir }, delegate: { hairpinMode: true, isDefaultGateway: true } },
+          {
+            type: "flannel",
+            subnetFile: join(n.scratch.root, "subnet.env"),
+            dataDir: join(n.scratch.root, "flannel"),
+            ipam: { dataDir: n.scratch.dataDir },
+            delegate: { hairpinMode: true, isDefaultGateway: true },
+          },
           { type: "portmap", capabilities: { portMappings: true } },
         ],
       });
@@ -227,9 +262,16 @@ export class WeftCluster {
       for (let p = have; p < have + perNode; p++) {
         const name = `${n.name}-pod${p + 1}`;
         const ns = await this.topo.netns(`${n.name.slice(4)}p${p + 1}`);
-        const r = await cnitool(RUNTIME, n.scratch, { node: n.ns, cmd: "add", net: "cbr0", netnsPath: `/run/netns/${ns}` });
+        const r = await cnitool(RUNTIME, n.scratch, {
+          node: n.ns,
+          cmd: "add",
+          net: "cbr0",
+          netnsPath: `/run/netns/${ns}`,
+        });
         if (r.exitCode !== 0) throw new Error(`cnitool add ${name} failed: ${r.stderr || r.stdout}`);
-        const ips = (JSON.parse(r.stdout) as { ips: { address: string }[] }).ips.map((x) => x.address.split("/")[0] ?? "");
+        const ips = (JSON.parse(r.stdout) as { ips: { address: string }[] }).ips.map(
+          (x) => x.address.split("/")[0] ?? "",
+        );
         const ip = ips.find((a) => !a.includes(":")) ?? "";
         const ip6 = this.o.dualStack ? ips.find((a) => a.includes(":")) : undefined;
         const pod: Pod = { name, node: n, ns, ip, ...(ip6 ? { ip6 } : {}) };
@@ -261,7 +303,8 @@ export class WeftCluster {
         for (const m of this.nodes) if (m !== n && m.subnet && !have.includes(subnetOf(m.subnet))) return false;
         if (!this.o.dualStack) continue;
         const have6 = await this.routedSubnetsV6(n);
-        for (const m of this.nodes) if (m !== n && (!m.subnetV6 || !have6.includes(subnetOfV6(m.subnetV6)))) return false;
+        for (const m of this.nodes)
+          if (m !== n && (!m.subnetV6 || !have6.includes(subnetOfV6(m.subnetV6)))) return false;
       }
       return true;
     });
@@ -284,7 +327,12 @@ export class WeftCluster {
     let failed = 0;
     for (const s of this.servers.splice(0)) s.stop();
     for (const p of this.pods.splice(0)) {
-      const r = await cnitool(RUNTIME, p.node.scratch, { node: p.node.ns, cmd: "del", net: "cbr0", netnsPath: `/run/netns/${p.ns}` });
+      const r = await cnitool(RUNTIME, p.node.scratch, {
+        node: p.node.ns,
+        cmd: "del",
+        net: "cbr0",
+        netnsPath: `/run/netns/${p.ns}`,
+      });
       if (r.exitCode !== 0) failed++;
     }
     return failed;

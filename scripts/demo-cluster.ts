@@ -34,7 +34,10 @@ const KEEP = process.argv.includes("--keep");
 const STORE_ARG = arg("store", "");
 const say = (s: string) => process.stdout.write(`${s}\n`);
 
-const STORE_NAMES: Record<StoreKind, string> = { etcd: "etcd (Debian's /usr/bin/etcd)", embedded: "embedded etcd (netns-fixtures/embedded-etcd.ts, in memory)" };
+const STORE_NAMES: Record<StoreKind, string> = {
+  etcd: "etcd (Debian's /usr/bin/etcd)",
+  embedded: "embedded etcd (netns-fixtures/embedded-etcd.ts, in memory)",
+};
 
 async function main(): Promise<number> {
   if (STORE_ARG !== "" && STORE_ARG !== "etcd" && STORE_ARG !== "embedded") {
@@ -49,10 +52,14 @@ async function main(): Promise<number> {
   const extra = BACKEND_CONFIG[BACKEND];
   const c = new WeftCluster({ nodes: NODES, backend: BACKEND, store, ...(extra ? { backendConfig: extra } : {}) });
   try {
-    say(`weft demo: ${NODES} nodes, ${PODS} pods each, backend ${BACKEND}, store ${store}, run prefix ${c.topo.prefix}`);
+    say(
+      `weft demo: ${NODES} nodes, ${PODS} pods each, backend ${BACKEND}, store ${store}, run prefix ${c.topo.prefix}`,
+    );
     const t0 = performance.now();
     await c.start();
-    say(`store: ${STORE_NAMES[store]} at ${c.etcd?.endpoint} in ${c.topo.name("ul")}; network config ${JSON.stringify(c.netConf)}`);
+    say(
+      `store: ${STORE_NAMES[store]} at ${c.etcd?.endpoint} in ${c.topo.name("ul")}; network config ${JSON.stringify(c.netConf)}`,
+    );
     say(`flanneld up on ${NODES} nodes in ${Math.round(performance.now() - t0)} ms`);
     await c.addPods(PODS);
     if (CROSS_NODE) await c.waitMesh();
@@ -66,15 +73,27 @@ async function main(): Promise<number> {
     }
     say(table(["node", "netns", "underlay IP", "FLANNEL_SUBNET", "MTU", "routes to peer subnets"], rows));
     say("\nPods");
-    say(table(["pod", "node", "netns", "IP"], c.pods.map((p) => [p.name, p.node.name, p.ns, p.ip])));
+    say(
+      table(
+        ["pod", "node", "netns", "IP"],
+        c.pods.map((p) => [p.name, p.node.name, p.ns, p.ip]),
+      ),
+    );
     say("\nReachability (TCP echo, row -> column)");
     const m = await c.matrix();
     const cell = new Map(m.map(([a, b, r]) => [`${a.name}>${b.name}`, r]));
-    const grid = c.pods.map((a) => [a.name, ...c.pods.map((b) => (a === b ? "-" : cell.get(`${a.name}>${b.name}`) === "ok" ? "ok" : `FAIL(${cell.get(`${a.name}>${b.name}`)})`))]);
+    const grid = c.pods.map((a) => [
+      a.name,
+      ...c.pods.map((b) =>
+        a === b ? "-" : cell.get(`${a.name}>${b.name}`) === "ok" ? "ok" : `FAIL(${cell.get(`${a.name}>${b.name}`)})`,
+      ),
+    ]);
     say(table(["from \\ to", ...c.pods.map((p) => p.name)], grid));
     const ok = m.filter(([, , r]) => r === "ok").length;
     const cross = m.filter(([a, b]) => a.node !== b.node);
-    say(`\n${ok}/${m.length} pod pairs reachable (${cross.filter(([, , r]) => r === "ok").length}/${cross.length} across nodes), ${c.pods.length} pods on ${c.nodes.length} nodes, backend ${BACKEND}, store ${store}`);
+    say(
+      `\n${ok}/${m.length} pod pairs reachable (${cross.filter(([, , r]) => r === "ok").length}/${cross.length} across nodes), ${c.pods.length} pods on ${c.nodes.length} nodes, backend ${BACKEND}, store ${store}`,
+    );
     const local = m.filter(([a, b]) => a.node === b.node);
     if (!CROSS_NODE) say("alloc programs no data plane: only pods on the same node are expected to reach each other");
     if (KEEP) {
@@ -86,7 +105,9 @@ async function main(): Promise<number> {
   } finally {
     await c.teardown();
     const left = (await run("ip", ["netns", "list"])).stdout.split("\n").filter((l) => l.startsWith(c.topo.prefix));
-    say(left.length === 0 ? "torn down: no namespaces, daemons or etcd left behind" : `left behind: ${left.join(", ")}`);
+    say(
+      left.length === 0 ? "torn down: no namespaces, daemons or etcd left behind" : `left behind: ${left.join(", ")}`,
+    );
   }
 }
 

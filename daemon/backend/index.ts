@@ -28,15 +28,32 @@ function trafficRules(log: Logger): TrafficRules {
       const { families, previous } = trafficFamilies(o);
       if (families.length === 0) return;
       resyncMs = Math.max(1, o.resyncSeconds) * 1000;
-      tm = new TrafficManager(execaRunner, { mode: o.config.enableNFTables ? "nftables" : "iptables", families, masquerade: o.ipMasq, forward: o.forwardRules, fullyRandom: o.fullyRandom }, (msg, fields) => log.info(msg, fields as Record<string, string>));
+      tm = new TrafficManager(
+        execaRunner,
+        {
+          mode: o.config.enableNFTables ? "nftables" : "iptables",
+          families,
+          masquerade: o.ipMasq,
+          forward: o.forwardRules,
+          fullyRandom: o.fullyRandom,
+        },
+        (msg, fields) => log.info(msg, fields as Record<string, string>),
+      );
       await tm.init(previous);
-      log.info("installed traffic rules", { mode: o.config.enableNFTables ? "nftables" : "iptables", families: families.map((f) => `IPv${f.family}`).join(","), masquerade: o.ipMasq, forward: o.forwardRules });
+      log.info("installed traffic rules", {
+        mode: o.config.enableNFTables ? "nftables" : "iptables",
+        families: families.map((f) => `IPv${f.family}`).join(","),
+        masquerade: o.ipMasq,
+        forward: o.forwardRules,
+      });
     },
     async run(signal: AbortSignal): Promise<void> {
       while (!signal.aborted) {
         await sleep(resyncMs, signal);
         if (signal.aborted || !tm) break;
-        await tm.resync().catch((e: unknown) => log.warn("rule resync failed", { error: e instanceof Error ? e.message : String(e) }));
+        await tm
+          .resync()
+          .catch((e: unknown) => log.warn("rule resync failed", { error: e instanceof Error ? e.message : String(e) }));
       }
     },
   };
@@ -59,7 +76,9 @@ export async function kernelDataPlane(log: Logger): Promise<DataPlane> {
     async checkPrerequisites(config: NetworkConfig): Promise<void> {
       if (config.enableNFTables) return;
       if (!existsSync("/proc/sys/net/bridge/bridge-nf-call-iptables")) {
-        log.warn("br_netfilter is not loaded: traffic between pods on one bridge bypasses iptables (Service VIPs to local pods may fail); fix with `modprobe br_netfilter`");
+        log.warn(
+          "br_netfilter is not loaded: traffic between pods on one bridge bypasses iptables (Service VIPs to local pods may fail); fix with `modprobe br_netfilter`",
+        );
       }
     },
     async selectInterface(o) {

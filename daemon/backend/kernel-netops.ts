@@ -9,7 +9,9 @@ import type { IpipSpec, NetOps, KFdb, KNeigh, KRoute, VxlanSpec } from "./netops
 const RT_TABLE_MAIN = 254;
 
 /** A random locally administered unicast MAC, as flanneld picks one for its VTEP. */
-export function randomVtepMac(rand: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n))): string {
+export function randomVtepMac(
+  rand: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n)),
+): string {
   const b = rand(6);
   b[0] = ((b[0] ?? 0) & 0xfe) | 0x02;
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
@@ -18,7 +20,15 @@ export function randomVtepMac(rand: (n: number) => Uint8Array = (n) => crypto.ge
 function compatible(l: Link, s: VxlanSpec): boolean {
   const v = l.vxlan;
   if (l.kind !== "vxlan" || !v) return false;
-  return v.vni === s.vni && v.local === s.localIp && v.underlayIndex === s.underlayIndex && (v.port || 8472) === (s.port || 8472) && v.gbp === s.gbp && v.learning === s.learning && v.group === undefined;
+  return (
+    v.vni === s.vni &&
+    v.local === s.localIp &&
+    v.underlayIndex === s.underlayIndex &&
+    (v.port || 8472) === (s.port || 8472) &&
+    v.gbp === s.gbp &&
+    v.learning === s.learning &&
+    v.group === undefined
+  );
 }
 
 export class KernelNetOps implements NetOps {
@@ -88,7 +98,12 @@ export class KernelNetOps implements NetOps {
       const have = parseCidr(`${a.ip}/${a.prefixLen}`);
       if (!have || !want) continue;
       if (have.ip === want.ip && have.prefix === want.prefix && have.family === want.family) present = true;
-      else if (inside && have.family === inside.family && containsNet(inside, { ...have, prefix: Math.max(have.prefix, inside.prefix) })) this.nl.deleteAddr(ifindex, `${a.ip}/${a.prefixLen}`);
+      else if (
+        inside &&
+        have.family === inside.family &&
+        containsNet(inside, { ...have, prefix: Math.max(have.prefix, inside.prefix) })
+      )
+        this.nl.deleteAddr(ifindex, `${a.ip}/${a.prefixLen}`);
     }
     // IPv6: no duplicate address detection (the address is ours by lease, usable at once) and no
     // prefix route (an IPv4 /32 gets none either; the kernel would add one for the /128).
@@ -110,7 +125,12 @@ export class KernelNetOps implements NetOps {
   }
 
   replaceRoute(r: KRoute): void {
-    this.nl.replaceRoute({ dst: r.dst, oif: r.ifindex, ...(r.gw ? { gateway: r.gw } : {}), ...(r.onlink ? { onlink: true } : {}) });
+    this.nl.replaceRoute({
+      dst: r.dst,
+      oif: r.ifindex,
+      ...(r.gw ? { gateway: r.gw } : {}),
+      ...(r.onlink ? { onlink: true } : {}),
+    });
   }
 
   deleteRoute(r: KRoute): void {
@@ -120,7 +140,8 @@ export class KernelNetOps implements NetOps {
   listNeighs(ifindex: number, family: 4 | 6): KNeigh[] {
     const out: KNeigh[] = [];
     for (const n of this.nl.listNeighs({ dev: ifindex, family })) {
-      if (n.permanent && n.ip !== undefined && n.mac !== undefined) out.push({ ifindex, ip: n.ip, mac: n.mac.toLowerCase() });
+      if (n.permanent && n.ip !== undefined && n.mac !== undefined)
+        out.push({ ifindex, ip: n.ip, mac: n.mac.toLowerCase() });
     }
     return out;
   }
@@ -136,7 +157,8 @@ export class KernelNetOps implements NetOps {
   listFdb(ifindex: number): KFdb[] {
     const out: KFdb[] = [];
     for (const f of this.nl.listFdb({ dev: ifindex })) {
-      if (f.index === ifindex && f.ip !== undefined && f.mac !== undefined && f.mac !== "00:00:00:00:00:00") out.push({ ifindex, mac: f.mac.toLowerCase(), dst: f.ip });
+      if (f.index === ifindex && f.ip !== undefined && f.mac !== undefined && f.mac !== "00:00:00:00:00:00")
+        out.push({ ifindex, mac: f.mac.toLowerCase(), dst: f.ip });
     }
     return out;
   }

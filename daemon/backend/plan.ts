@@ -125,13 +125,17 @@ export interface Diff {
   readonly fdb: { readonly put: KFdb[]; readonly del: KFdb[] };
 }
 
-const sameRoute = (a: KRoute, b: KRoute) => a.dst === b.dst && a.gw === b.gw && a.ifindex === b.ifindex && Boolean(a.onlink) === Boolean(b.onlink);
+const sameRoute = (a: KRoute, b: KRoute) =>
+  a.dst === b.dst && a.gw === b.gw && a.ifindex === b.ifindex && Boolean(a.onlink) === Boolean(b.onlink);
 
 /**
  * Which of the actual routes are ours to manage: inside the cluster network, not our own subnet,
  * and on our device (vxlan) or via a gateway on the underlay (host-gw / DirectRouting).
  */
-export function isManagedRoute(r: KRoute, o: { readonly network: IpNet; readonly own?: IpNet; readonly ctx: PlanContext }): boolean {
+export function isManagedRoute(
+  r: KRoute,
+  o: { readonly network: IpNet; readonly own?: IpNet; readonly ctx: PlanContext },
+): boolean {
   const dst = parseCidr(r.dst);
   if (!dst || dst.family !== o.network.family || !containsNet(o.network, dst)) return false;
   if (o.own && sameNet(dst, o.own)) return false;
@@ -140,7 +144,11 @@ export function isManagedRoute(r: KRoute, o: { readonly network: IpNet; readonly
   return r.gw !== undefined && r.ifindex === o.ctx.underlayIndex;
 }
 
-export function diffState(want: Desired, have: { readonly routes: KRoute[]; readonly neighs: KNeigh[]; readonly fdb: KFdb[] }, managed: (r: KRoute) => boolean): Diff {
+export function diffState(
+  want: Desired,
+  have: { readonly routes: KRoute[]; readonly neighs: KNeigh[]; readonly fdb: KFdb[] },
+  managed: (r: KRoute) => boolean,
+): Diff {
   const haveRoutes = new Map(have.routes.map((r) => [r.dst, r]));
   const wantRoutes = new Set(want.routes.map((r) => r.dst));
   const nk = (n: KNeigh) => `${n.ifindex}|${n.ip}`;
@@ -170,5 +178,12 @@ export function diffState(want: Desired, have: { readonly routes: KRoute[]; read
 }
 
 export function diffSize(d: Diff): number {
-  return d.routes.put.length + d.routes.del.length + d.neighs.put.length + d.neighs.del.length + d.fdb.put.length + d.fdb.del.length;
+  return (
+    d.routes.put.length +
+    d.routes.del.length +
+    d.neighs.put.length +
+    d.neighs.del.length +
+    d.fdb.put.length +
+    d.fdb.del.length
+  );
 }

@@ -42,17 +42,24 @@ export function familyPlans(type: RouteBackendType, cfg: NetworkConfig, ext: Ext
   const out: FamilyPlan[] = [];
   const one = (family: 4 | 6, network: IpNet | undefined, ip: string | undefined, pub: string | undefined) => {
     const key = family === 4 ? "Network" : "IPv6Network";
-    if (!network) throw new Error(`the ${type} backend needs "${key}" in the network config when EnableIPv${family} is true`);
-    if (!ip) throw new Error(`interface ${ext.name} has no IPv${family} address for the ${type} backend: give an interface with one via --iface`);
+    if (!network)
+      throw new Error(`the ${type} backend needs "${key}" in the network config when EnableIPv${family} is true`);
+    if (!ip)
+      throw new Error(
+        `interface ${ext.name} has no IPv${family} address for the ${type} backend: give an interface with one via --iface`,
+      );
     if (type === "host-gw" && pub && pub !== ip) {
       const flag = family === 4 ? "--public-ip" : "--public-ipv6";
-      throw new Error(`host-gw needs the public IPv${family} (${pub}, ${flag}) to be the interface address (${ip}): peers route to it directly, so NAT is not supported; use vxlan`);
+      throw new Error(
+        `host-gw needs the public IPv${family} (${pub}, ${flag}) to be the interface address (${ip}): peers route to it directly, so NAT is not supported; use vxlan`,
+      );
     }
     out.push({ family, network, ip, publicIp: pub ?? ip });
   };
   if (cfg.enableIPv4) one(4, cfg.network, ext.ipv4, ext.publicIP);
   if (cfg.enableIPv6) one(6, cfg.ipv6Network, ext.ipv6, ext.publicIPv6);
-  if (out.length === 0) throw new Error("the network config enables neither IPv4 nor IPv6: set EnableIPv4 and/or EnableIPv6 to true");
+  if (out.length === 0)
+    throw new Error("the network config enables neither IPv4 nor IPv6: set EnableIPv4 and/or EnableIPv6 to true");
   return out;
 }
 
@@ -90,7 +97,10 @@ export function routeBackend(
       const plans = familyPlans(type, cfg, o.extIface);
       for (const p of plans) {
         if (p.family === 6 && /^fe[89ab]/i.test(p.publicIp)) {
-          log.warn("the IPv6 address peers will use is link-local (the interface has no global one): only nodes on the same link can reach it; set --public-ipv6 or add a global address", { address: p.publicIp, iface: o.extIface.name });
+          log.warn(
+            "the IPv6 address peers will use is link-local (the interface has no global one): only nodes on the same link can reach it; set --public-ipv6 or add a global address",
+            { address: p.publicIp, iface: o.extIface.name },
+          );
         }
       }
       const nets = plans.map((p) => {
@@ -102,7 +112,14 @@ export function routeBackend(
           network: p.network,
           underlay: { index: o.extIface.index, ip: p.ip, mtu: o.extIface.mtu },
           backendMtu: cfg.backend.mtu,
-          vxlan: { vni: cfg.backend.vni, port: cfg.backend.port, gbp: cfg.backend.gbp, learning: cfg.backend.learning, directRouting: cfg.backend.directRouting, ...(mac ? { mac } : {}) },
+          vxlan: {
+            vni: cfg.backend.vni,
+            port: cfg.backend.port,
+            gbp: cfg.backend.gbp,
+            learning: cfg.backend.learning,
+            directRouting: cfg.backend.directRouting,
+            ...(mac ? { mac } : {}),
+          },
           log: backendLog(log.with({ backend: type, family: p.family })),
         });
       });
@@ -111,8 +128,18 @@ export function routeBackend(
         const p = plans[i];
         if (!p) continue;
         const { backendData } = rn.prepare();
-        if (p.family === 4) attrs = { ...attrs, PublicIP: p.publicIp, ...(backendData !== undefined ? { BackendData: backendData } : {}) };
-        else attrs = { ...attrs, PublicIPv6: p.publicIp, ...(backendData !== undefined ? { BackendV6Data: backendData } : {}) };
+        if (p.family === 4)
+          attrs = {
+            ...attrs,
+            PublicIP: p.publicIp,
+            ...(backendData !== undefined ? { BackendData: backendData } : {}),
+          };
+        else
+          attrs = {
+            ...attrs,
+            PublicIPv6: p.publicIp,
+            ...(backendData !== undefined ? { BackendV6Data: backendData } : {}),
+          };
       }
       const lease = await o.acquire(attrs);
       for (const [i, rn] of nets.entries()) {

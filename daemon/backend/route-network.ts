@@ -6,10 +6,25 @@ import { formatCidr, formatIp, type IpNet } from "../ip.ts";
 import { describeLease, type Lease, type LeaseEvent } from "../lease.ts";
 import type { NetOps, KRoute } from "./netops.ts";
 import { DesiredIndex } from "./desired-index.ts";
-import { collectPlans, desiredState, diffSize, isManagedRoute, leaseSubnet, peerPlan, type Desired, type Diff, type PeerPlan, type PlanContext } from "./plan.ts";
+import {
+  collectPlans,
+  desiredState,
+  diffSize,
+  isManagedRoute,
+  leaseSubnet,
+  peerPlan,
+  type Desired,
+  type Diff,
+  type PeerPlan,
+  type PlanContext,
+} from "./plan.ts";
 
 export interface BackendLog {
-  (level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, string | number | boolean | undefined>): void;
+  (
+    level: "debug" | "info" | "warn" | "error",
+    msg: string,
+    fields?: Record<string, string | number | boolean | undefined>,
+  ): void;
 }
 
 export interface VxlanSettings {
@@ -139,7 +154,11 @@ export class RouteNetwork {
     this.vtepMac = dev.mac;
     this.plans.clear();
     this.index = undefined;
-    this.log("info", dev.created ? "created vxlan device" : "reusing vxlan device", { dev: this.deviceName, index: dev.index, mac: dev.mac });
+    this.log("info", dev.created ? "created vxlan device" : "reusing vxlan device", {
+      dev: this.deviceName,
+      index: dev.index,
+      mac: dev.mac,
+    });
     return { backendData: { VNI: v.vni, VtepMAC: dev.mac } };
   }
 
@@ -166,7 +185,8 @@ export class RouteNetwork {
     if (this.o.kind === "host-gw") return { kind: "host-gw", family, underlayIndex };
     const directRouting = this.o.vxlan?.directRouting ?? false;
     const routeGet = (ip: string) => this.o.dp.routeGet(ip);
-    if (this.o.kind === "ipip") return { kind: "ipip", family: 4, ipipIndex: this.devIndex, underlayIndex, directRouting, routeGet };
+    if (this.o.kind === "ipip")
+      return { kind: "ipip", family: 4, ipipIndex: this.devIndex, underlayIndex, directRouting, routeGet };
     return { kind: "vxlan", family, vxlanIndex: this.devIndex, underlayIndex, directRouting, routeGet };
   }
 
@@ -220,7 +240,8 @@ export class RouteNetwork {
     const ctx = this.ctx();
     for (const l of removed.values()) writes += this.unprogram(desiredState([l], ctx));
     if (added.size > 0) writes += this.program(desiredState(added.values(), ctx));
-    if (added.size + removed.size > 0) this.log("debug", "applied lease events", { added: added.size, removed: removed.size, writes });
+    if (added.size + removed.size > 0)
+      this.log("debug", "applied lease events", { added: added.size, removed: removed.size, writes });
     return writes;
   }
 
@@ -246,7 +267,10 @@ export class RouteNetwork {
       fn();
       return 1;
     } catch (e) {
-      this.log("warn", `${op} failed (the next reconcile retries)`, { target: what, error: e instanceof Error ? e.message : String(e) });
+      this.log("warn", `${op} failed (the next reconcile retries)`, {
+        target: what,
+        error: e instanceof Error ? e.message : String(e),
+      });
       return 0;
     }
   }
@@ -271,10 +295,16 @@ export class RouteNetwork {
       neighs: ctx.kind === "vxlan" ? this.o.dp.listNeighs(ctx.vxlanIndex, this.family) : [],
       fdb: ctx.kind === "vxlan" ? this.o.dp.listFdb(ctx.vxlanIndex) : [],
     };
-    const managed = (r: KRoute) => isManagedRoute(r, { network: this.o.network, ...(this.own ? { own: this.own } : {}), ctx });
+    const managed = (r: KRoute) =>
+      isManagedRoute(r, { network: this.o.network, ...(this.own ? { own: this.own } : {}), ctx });
     const diff = index.diff(have, managed);
     const changes = this.apply(diff);
-    if (changes > 0) this.log("info", "reconciled data plane", { changes, peers: this.peers.size, routesRemoved: diff.routes.del.length });
+    if (changes > 0)
+      this.log("info", "reconciled data plane", {
+        changes,
+        peers: this.peers.size,
+        routesRemoved: diff.routes.del.length,
+      });
     return { changes, peers: this.peers.size, replayed };
   }
 

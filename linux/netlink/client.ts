@@ -6,7 +6,14 @@
  */
 import { LinkNotFoundError, NetlinkError } from "../errors.ts";
 import { Errno } from "../errno.ts";
-import { addAddrRequest, decodeAddress, deleteAddrRequest, dumpAddrsRequest, type Address, type AddrOptions } from "./addr.ts";
+import {
+  addAddrRequest,
+  decodeAddress,
+  deleteAddrRequest,
+  dumpAddrsRequest,
+  type Address,
+  type AddrOptions,
+} from "./addr.ts";
 import type { Cidr, Family } from "./ip.ts";
 import {
   createBridgeRequest,
@@ -30,8 +37,25 @@ import {
   type VxlanOptions,
   type IpipOptions,
 } from "./link.ts";
-import { decodeNeigh, dumpNeighsRequest, fdbRequest, neighRequest, type FdbSpec, type Neigh, type NeighSpec } from "./neigh.ts";
-import { decodeRoute, dumpRoutesRequest, getRouteToRequest, isCloned, routeRequest, type Route, type RouteGetOptions, type RouteSpec } from "./route.ts";
+import {
+  decodeNeigh,
+  dumpNeighsRequest,
+  fdbRequest,
+  neighRequest,
+  type FdbSpec,
+  type Neigh,
+  type NeighSpec,
+} from "./neigh.ts";
+import {
+  decodeRoute,
+  dumpRoutesRequest,
+  getRouteToRequest,
+  isCloned,
+  routeRequest,
+  type Route,
+  type RouteGetOptions,
+  type RouteSpec,
+} from "./route.ts";
 import { RT_TABLE_MAIN } from "./constants.ts";
 import type { NetlinkSocket } from "./socket.ts";
 import { LinkVerbs } from "./verbs.ts";
@@ -171,13 +195,19 @@ export class RtnetlinkClient extends LinkVerbs implements NetlinkClient {
     return this.sock
       .dump(dumpAddrsRequest(filter.family))
       .map(decodeAddress)
-      .filter((a) => (idx === undefined || a.index === idx) && (filter.family === undefined || a.family === filter.family));
+      .filter(
+        (a) => (idx === undefined || a.index === idx) && (filter.family === undefined || a.family === filter.family),
+      );
   }
   addAddr(dev: LinkRef, addr: AddrOptions | string): void {
-    this.sock.ack(addAddrRequest(this.linkIndex(dev), typeof addr === "string" ? { cidr: addr } : addr, false, label(dev)));
+    this.sock.ack(
+      addAddrRequest(this.linkIndex(dev), typeof addr === "string" ? { cidr: addr } : addr, false, label(dev)),
+    );
   }
   replaceAddr(dev: LinkRef, addr: AddrOptions | string): void {
-    this.sock.ack(addAddrRequest(this.linkIndex(dev), typeof addr === "string" ? { cidr: addr } : addr, true, label(dev)));
+    this.sock.ack(
+      addAddrRequest(this.linkIndex(dev), typeof addr === "string" ? { cidr: addr } : addr, true, label(dev)),
+    );
   }
   deleteAddr(dev: LinkRef, cidr: string | Cidr): void {
     this.sock.ack(deleteAddrRequest(this.linkIndex(dev), cidr, label(dev)));
@@ -188,7 +218,11 @@ export class RtnetlinkClient extends LinkVerbs implements NetlinkClient {
     const oif = filter.dev === undefined ? undefined : this.linkIndex(filter.dev);
     return this.sock.dumpEach(dumpRoutesRequest(filter.family), (m) => {
       const r = decodeRoute(m);
-      const keep = !isCloned(r) && (table === "all" || r.table === table) && (oif === undefined || r.oif === oif) && (filter.family === undefined || r.family === filter.family);
+      const keep =
+        !isCloned(r) &&
+        (table === "all" || r.table === table) &&
+        (oif === undefined || r.oif === oif) &&
+        (filter.family === undefined || r.family === filter.family);
       return keep ? r : undefined;
     });
   }
@@ -217,7 +251,11 @@ export class RtnetlinkClient extends LinkVerbs implements NetlinkClient {
     const idx = filter.dev === undefined ? undefined : this.linkIndex(filter.dev);
     return this.sock.dumpEach(dumpNeighsRequest(filter.family, idx), (m) => {
       const n = decodeNeigh(m);
-      return n.family !== "bridge" && (idx === undefined || n.index === idx) && (filter.family === undefined || n.family === filter.family) ? n : undefined;
+      return n.family !== "bridge" &&
+        (idx === undefined || n.index === idx) &&
+        (filter.family === undefined || n.family === filter.family)
+        ? n
+        : undefined;
     });
   }
   addNeigh(n: NeighInput): void {

@@ -271,7 +271,10 @@ export interface BridgeOptions extends LinkCommonOptions {
 }
 
 export function createBridgeRequest(o: BridgeOptions): NlRequest {
-  const data = o.vlanFiltering === undefined ? undefined : (w: NlWriter) => w.attrU8(IFLA_BR_VLAN_FILTERING, o.vlanFiltering ? 1 : 0);
+  const data =
+    o.vlanFiltering === undefined
+      ? undefined
+      : (w: NlWriter) => w.attrU8(IFLA_BR_VLAN_FILTERING, o.vlanFiltering ? 1 : 0);
   return newLink("bridge", o, data);
 }
 
@@ -440,14 +443,11 @@ export function setBridgePortRequest(index: number, c: BridgePortChange, label: 
     op: `RTM_SETLINK bridge port ${label} ${Object.keys(c).join(",")}`,
     fill: (w) => {
       ifinfomsg(w, AF_BRIDGE, index);
-      w.nested(
-        IFLA.PROTINFO | NLA_F_NESTED,
-        () => {
-          if (c.hairpin !== undefined) w.attrU8(IFLA_BRPORT.MODE, c.hairpin ? 1 : 0);
-          if (c.learning !== undefined) w.attrU8(IFLA_BRPORT.LEARNING, c.learning ? 1 : 0);
-          if (c.isolated !== undefined) w.attrU8(IFLA_BRPORT.ISOLATED, c.isolated ? 1 : 0);
-        },
-      );
+      w.nested(IFLA.PROTINFO | NLA_F_NESTED, () => {
+        if (c.hairpin !== undefined) w.attrU8(IFLA_BRPORT.MODE, c.hairpin ? 1 : 0);
+        if (c.learning !== undefined) w.attrU8(IFLA_BRPORT.LEARNING, c.learning ? 1 : 0);
+        if (c.isolated !== undefined) w.attrU8(IFLA_BRPORT.ISOLATED, c.isolated ? 1 : 0);
+      });
     },
   };
 }

@@ -54,8 +54,12 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
     this.calls.push({ method, args });
   }
 
-  private put(o: { name: string; kind: string; type?: number; mtu?: number; mac?: string }, index = RecordingNetlink.nextIndex++): Mutable<Link> {
-    if ([...this.links.values()].some((l) => l.name === o.name)) throw new NetlinkError(Errno.EEXIST, `RTM_NEWLINK ${o.kind} ${o.name}`);
+  private put(
+    o: { name: string; kind: string; type?: number; mtu?: number; mac?: string },
+    index = RecordingNetlink.nextIndex++,
+  ): Mutable<Link> {
+    if ([...this.links.values()].some((l) => l.name === o.name))
+      throw new NetlinkError(Errno.EEXIST, `RTM_NEWLINK ${o.kind} ${o.name}`);
     const n = RecordingNetlink.nextMac++;
     const l: Mutable<Link> = {
       index,
@@ -67,7 +71,9 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
       promisc: false,
       operState: "down",
       mtu: o.mtu || 1500,
-      mac: o.mac ?? `02:00:00:00:${((n >> 8) & 0xff).toString(16).padStart(2, "0")}:${(n & 0xff).toString(16).padStart(2, "0")}`,
+      mac:
+        o.mac ??
+        `02:00:00:00:${((n >> 8) & 0xff).toString(16).padStart(2, "0")}:${(n & 0xff).toString(16).padStart(2, "0")}`,
     };
     this.links.set(index, l);
     return l;
@@ -111,10 +117,20 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
     const here = this.target(o.netnsFd);
     const there = this.target(o.peer.netnsFd);
     if (here === there && o.name === o.peer.name) throw new NetlinkError(Errno.EEXIST, `RTM_NEWLINK veth ${o.name}`);
-    const a = here.put({ name: o.name, kind: "veth", ...(o.mtu ? { mtu: o.mtu } : {}), ...(o.mac ? { mac: o.mac } : {}) });
+    const a = here.put({
+      name: o.name,
+      kind: "veth",
+      ...(o.mtu ? { mtu: o.mtu } : {}),
+      ...(o.mac ? { mac: o.mac } : {}),
+    });
     let b: Mutable<Link>;
     try {
-      b = there.put({ name: o.peer.name, kind: "veth", mtu: o.peer.mtu ?? o.mtu ?? 0, ...(o.peer.mac ? { mac: o.peer.mac } : {}) });
+      b = there.put({
+        name: o.peer.name,
+        kind: "veth",
+        mtu: o.peer.mtu ?? o.mtu ?? 0,
+        ...(o.peer.mac ? { mac: o.peer.mac } : {}),
+      });
     } catch (e) {
       here.links.delete(a.index);
       throw e;
@@ -126,12 +142,22 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
   }
   createBridge(o: BridgeOptions): void {
     this.record("createBridge", [o]);
-    const l = this.target(o.netnsFd).put({ name: o.name, kind: "bridge", ...(o.mtu ? { mtu: o.mtu } : {}), ...(o.mac ? { mac: o.mac } : {}) });
+    const l = this.target(o.netnsFd).put({
+      name: o.name,
+      kind: "bridge",
+      ...(o.mtu ? { mtu: o.mtu } : {}),
+      ...(o.mac ? { mac: o.mac } : {}),
+    });
     l.bridge = { vlanFiltering: o.vlanFiltering ?? false };
   }
   createVxlan(o: VxlanOptions): void {
     this.record("createVxlan", [o]);
-    const l = this.target(o.netnsFd).put({ name: o.name, kind: "vxlan", ...(o.mtu ? { mtu: o.mtu } : {}), ...(o.mac ? { mac: o.mac } : {}) });
+    const l = this.target(o.netnsFd).put({
+      name: o.name,
+      kind: "vxlan",
+      ...(o.mtu ? { mtu: o.mtu } : {}),
+      ...(o.mac ? { mac: o.mac } : {}),
+    });
     l.vxlan = {
       vni: o.vni,
       ...(o.local ? { local: o.local } : {}),
@@ -160,7 +186,12 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
   }
   createDummy(o: LinkCommonOptions): void {
     this.record("createDummy", [o]);
-    this.target(o.netnsFd).put({ name: o.name, kind: "dummy", ...(o.mtu ? { mtu: o.mtu } : {}), ...(o.mac ? { mac: o.mac } : {}) });
+    this.target(o.netnsFd).put({
+      name: o.name,
+      kind: "dummy",
+      ...(o.mtu ? { mtu: o.mtu } : {}),
+      ...(o.mac ? { mac: o.mac } : {}),
+    });
   }
   setLink(ref: LinkRef, c: LinkChange): void {
     this.record("setLink", [ref, c]);
@@ -174,12 +205,14 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
     if (c.mac !== undefined) l.mac = c.mac;
     if (c.masterIndex !== undefined) {
       if (c.masterIndex === 0) delete l.masterIndex;
-      else if (this.must(c.masterIndex).kind !== "bridge") throw new NetlinkError(Errno.EOPNOTSUPP, `RTM_SETLINK ${l.name} master`);
+      else if (this.must(c.masterIndex).kind !== "bridge")
+        throw new NetlinkError(Errno.EOPNOTSUPP, `RTM_SETLINK ${l.name} master`);
       else l.masterIndex = c.masterIndex;
     }
     if (c.name !== undefined) {
       if (l.up) throw new NetlinkError(Errno.EBUSY, `RTM_SETLINK ${l.name} name`);
-      if ([...this.links.values()].some((x) => x.name === c.name)) throw new NetlinkError(Errno.EEXIST, `RTM_SETLINK ${l.name} name`);
+      if ([...this.links.values()].some((x) => x.name === c.name))
+        throw new NetlinkError(Errno.EEXIST, `RTM_SETLINK ${l.name} name`);
       l.name = c.name;
     }
     if (c.netnsFd !== undefined) {
@@ -228,19 +261,48 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
   listAddrs(f: { readonly dev?: LinkRef; readonly family?: Family } = {}): Address[] {
     this.record("listAddrs", [f]);
     const idx = f.dev === undefined ? undefined : this.must(f.dev).index;
-    return this.addrs.filter((a) => (idx === undefined || a.index === idx) && (f.family === undefined || a.family === f.family));
+    return this.addrs.filter(
+      (a) => (idx === undefined || a.index === idx) && (f.family === undefined || a.family === f.family),
+    );
   }
   private writeAddr(dev: LinkRef, addr: AddrOptions | string, replace: boolean): void {
     const l = this.must(dev);
-    const c = parseCidr(typeof addr === "string" ? addr : typeof addr.cidr === "string" ? addr.cidr : `${addr.cidr.ip}/${addr.cidr.prefixLen}`);
+    const c = parseCidr(
+      typeof addr === "string"
+        ? addr
+        : typeof addr.cidr === "string"
+          ? addr.cidr
+          : `${addr.cidr.ip}/${addr.cidr.prefixLen}`,
+    );
     const at = this.addrs.findIndex((a) => a.index === l.index && a.ip === c.ip && a.prefixLen === c.prefixLen);
     if (at >= 0 && !replace) throw new NetlinkError(Errno.EEXIST, `RTM_NEWADDR ${c.ip}/${c.prefixLen} dev ${l.name}`);
     if (at >= 0) return;
     const family = ipFamily(c.ip);
-    this.addrs.push({ index: l.index, family, ip: c.ip, prefixLen: c.prefixLen, scope: 0, flags: 0x80, permanent: true, tentative: false, dadFailed: false });
+    this.addrs.push({
+      index: l.index,
+      family,
+      ip: c.ip,
+      prefixLen: c.prefixLen,
+      scope: 0,
+      flags: 0x80,
+      permanent: true,
+      tentative: false,
+      dadFailed: false,
+    });
     if (c.prefixLen < (family === 4 ? 32 : 128)) {
       const dst = `${formatIp(networkOf(parseIp(c.ip), c.prefixLen))}/${c.prefixLen}`;
-      this.routes.push({ family, dst, oif: l.index, src: c.ip, table: 254, protocol: 2, scope: 253, type: "unicast", flags: 0, onlink: false });
+      this.routes.push({
+        family,
+        dst,
+        oif: l.index,
+        src: c.ip,
+        table: 254,
+        protocol: 2,
+        scope: 253,
+        type: "unicast",
+        flags: 0,
+        onlink: false,
+      });
     }
   }
   addAddr(dev: LinkRef, addr: AddrOptions | string): void {
@@ -266,7 +328,12 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
     this.record("listRoutes", [f]);
     const table = f.table ?? 254;
     const oif = f.dev === undefined ? undefined : this.must(f.dev).index;
-    return this.routes.filter((r) => (table === "all" || r.table === table) && (oif === undefined || r.oif === oif) && (f.family === undefined || r.family === f.family));
+    return this.routes.filter(
+      (r) =>
+        (table === "all" || r.table === table) &&
+        (oif === undefined || r.oif === oif) &&
+        (f.family === undefined || r.family === f.family),
+    );
   }
   private toRoute(r: RouteInput): Route {
     const oif = r.dev !== undefined ? this.must(r.dev).index : r.oif;
@@ -291,7 +358,9 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
     };
   }
   private routeAt(r: Route): number {
-    return this.routes.findIndex((x) => x.dst === r.dst && x.table === r.table && (x.priority ?? 0) === (r.priority ?? 0));
+    return this.routes.findIndex(
+      (x) => x.dst === r.dst && x.table === r.table && (x.priority ?? 0) === (r.priority ?? 0),
+    );
   }
   addRoute(r: RouteInput): void {
     this.record("addRoute", [r]);
@@ -309,7 +378,11 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
   appendRoute(r: RouteInput): void {
     this.record("appendRoute", [r]);
     const route = this.toRoute(r);
-    if (this.routes.some((x) => x.dst === route.dst && x.table === route.table && x.gateway === route.gateway && x.oif === route.oif)) {
+    if (
+      this.routes.some(
+        (x) => x.dst === route.dst && x.table === route.table && x.gateway === route.gateway && x.oif === route.oif,
+      )
+    ) {
       throw new NetlinkError(Errno.EEXIST, `RTM_NEWROUTE append ${r.dst}`);
     }
     this.routes.push(route);
@@ -318,7 +391,11 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
     this.record("deleteRoute", [r]);
     const want = this.toRoute(r);
     const at = this.routes.findIndex(
-      (x) => x.dst === want.dst && x.table === want.table && (!r.gateway || x.gateway === r.gateway) && (want.oif === undefined || x.oif === want.oif),
+      (x) =>
+        x.dst === want.dst &&
+        x.table === want.table &&
+        (!r.gateway || x.gateway === r.gateway) &&
+        (want.oif === undefined || x.oif === want.oif),
     );
     if (at < 0) throw new NetlinkError(ESRCH, `RTM_DELROUTE ${r.dst}`);
     this.routes.splice(at, 1);
@@ -340,13 +417,29 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
   listNeighs(f: { readonly dev?: LinkRef; readonly family?: 4 | 6 } = {}): Neigh[] {
     this.record("listNeighs", [f]);
     const idx = f.dev === undefined ? undefined : this.must(f.dev).index;
-    return this.neighs.filter((n) => n.family !== "bridge" && (idx === undefined || n.index === idx) && (f.family === undefined || n.family === f.family));
+    return this.neighs.filter(
+      (n) =>
+        n.family !== "bridge" &&
+        (idx === undefined || n.index === idx) &&
+        (f.family === undefined || n.family === f.family),
+    );
   }
   private writeNeigh(n: NeighInput, replace: boolean): void {
     const l = this.must(n.dev);
     const at = this.neighs.findIndex((x) => x.family !== "bridge" && x.index === l.index && x.ip === n.ip);
     if (at >= 0 && !replace) throw new NetlinkError(Errno.EEXIST, `RTM_NEWNEIGH ${n.ip} dev ${l.name}`);
-    const entry: Neigh = { index: l.index, family: ipFamily(n.ip), ip: n.ip, ...(n.mac ? { mac: n.mac } : {}), state: 0x80, states: ["permanent"], permanent: true, flags: 0, self: false, master: false };
+    const entry: Neigh = {
+      index: l.index,
+      family: ipFamily(n.ip),
+      ip: n.ip,
+      ...(n.mac ? { mac: n.mac } : {}),
+      state: 0x80,
+      states: ["permanent"],
+      permanent: true,
+      flags: 0,
+      self: false,
+      master: false,
+    };
     if (at >= 0) this.neighs.splice(at, 1, entry);
     else this.neighs.push(entry);
   }
@@ -371,15 +464,29 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
     return this.neighs.filter((n) => n.family === "bridge" && (idx === undefined || n.index === idx));
   }
   private fdbAt(index: number, e: FdbInput, byDst: boolean): number {
-    return this.neighs.findIndex((x) => x.family === "bridge" && x.index === index && x.mac === e.mac && (!byDst || x.ip === e.dst));
+    return this.neighs.findIndex(
+      (x) => x.family === "bridge" && x.index === index && x.mac === e.mac && (!byDst || x.ip === e.dst),
+    );
   }
   private fdbEntry(index: number, e: FdbInput): Neigh {
-    return { index, family: "bridge", mac: e.mac, ...(e.dst ? { ip: e.dst } : {}), state: 0x80, states: ["permanent"], permanent: true, flags: 2, self: e.self ?? true, master: e.master ?? false };
+    return {
+      index,
+      family: "bridge",
+      mac: e.mac,
+      ...(e.dst ? { ip: e.dst } : {}),
+      state: 0x80,
+      states: ["permanent"],
+      permanent: true,
+      flags: 2,
+      self: e.self ?? true,
+      master: e.master ?? false,
+    };
   }
   appendFdb(e: FdbInput): void {
     this.record("appendFdb", [e]);
     const l = this.must(e.dev);
-    if (this.fdbAt(l.index, e, true) >= 0) throw new NetlinkError(Errno.EEXIST, `RTM_NEWNEIGH fdb append ${e.mac} dev ${l.name}`);
+    if (this.fdbAt(l.index, e, true) >= 0)
+      throw new NetlinkError(Errno.EEXIST, `RTM_NEWNEIGH fdb append ${e.mac} dev ${l.name}`);
     this.neighs.push(this.fdbEntry(l.index, e));
   }
   replaceFdb(e: FdbInput): void {

@@ -44,9 +44,22 @@ const firstVtep = rn.vtep;
 const lease = (subnet: string, ip: string, data?: unknown): Lease =>
   family === 4
     ? { subnet: net(subnet), attrs: { PublicIP: ip, BackendType: plan.kind, ...(data ? { BackendData: data } : {}) } }
-    : { subnetV6: net(subnet), attrs: { PublicIP: "0.0.0.0", PublicIPv6: ip, BackendType: plan.kind, ...(data ? { BackendV6Data: data } : {}) } };
+    : {
+        subnetV6: net(subnet),
+        attrs: {
+          PublicIP: "0.0.0.0",
+          PublicIPv6: ip,
+          BackendType: plan.kind,
+          ...(data ? { BackendV6Data: data } : {}),
+        },
+      };
 rn.start(lease(plan.own, plan.underlayIp, prep.backendData));
-rn.handle(plan.peers.map((p) => ({ type: "added" as const, lease: lease(p.subnet, p.ip, p.mac ? { VNI: 1, VtepMAC: p.mac } : undefined) })));
+rn.handle(
+  plan.peers.map((p) => ({
+    type: "added" as const,
+    lease: lease(p.subnet, p.ip, p.mac ? { VNI: 1, VtepMAC: p.mac } : undefined),
+  })),
+);
 const writes = rn.flush();
 let second = { changes: 0, peers: 0, replayed: false };
 if (plan.after === "delete-route") {
