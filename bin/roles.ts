@@ -25,7 +25,7 @@ export const ROLES = {
     load: () => import("./plugins.ts").then((m) => m.pluginRole("loopback")),
   },
   flanneld: {
-    about: "node daemon: subnet lease, subnet.env, vxlan/host-gw data plane, masquerade",
+    about: "node daemon: subnet lease, subnet.env, vxlan/host-gw/ipip/alloc/extension backends, masquerade",
     load: async () => {
       const [daemon, plugins] = await Promise.all([import("../daemon/main.ts"), import("./plugins.ts")]);
       const ctx = { version: VERSION, flannelPlugin: plugins.PLUGINS.flannel };
@@ -35,6 +35,10 @@ export const ROLES = {
   cnitool: {
     about: "runs CNI network configurations against a netns (cnitool-compatible)",
     load: () => import("../libcni/cli/cnitool.ts"),
+  },
+  "mk-docker-opts": {
+    about: "flannel's mk-docker-opts.sh: subnet.env -> Docker daemon options file",
+    load: () => import("../daemon/mk-docker-opts/main.ts"),
   },
 } as const satisfies Record<string, { about: string; load: () => Promise<{ main: RoleMain }> }>;
 
@@ -46,13 +50,14 @@ export function isRole(name: string): name is RoleName {
 
 /**
  * Pick the role from the name the binary was run as (basename of argv0, e.g. a link
- * /opt/cni/bin/bridge -> weft), else from the first argument (`weft bridge ...`).
+ * /opt/cni/bin/bridge -> weft, or /opt/bin/mk-docker-opts.sh -> weft), else from the first
+ * argument (`weft bridge ...`).
  */
 export function selectRole(
   argv0: string,
   args: readonly string[],
 ): { role: RoleName; rest: readonly string[] } | undefined {
-  const base = argv0.slice(argv0.lastIndexOf("/") + 1).replace(/\.(exe|ts|js)$/, "");
+  const base = argv0.slice(argv0.lastIndexOf("/") + 1).replace(/\.(exe|ts|js|sh)$/, "");
   if (isRole(base)) return { role: base, rest: args };
   const first = args[0];
   if (first !== undefined && isRole(first)) return { role: first, rest: args.slice(1) };

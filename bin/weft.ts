@@ -5,7 +5,8 @@ import { ROLES, selectRole } from "./roles.ts";
 import { VERSION } from "./version.ts";
 
 function usage(): string {
-  const lines = Object.entries(ROLES).map(([name, r]) => `  ${name.padEnd(11)} ${r.about}`);
+  const width = Math.max(...Object.keys(ROLES).map((n) => n.length));
+  const lines = Object.entries(ROLES).map(([name, r]) => `  ${name.padEnd(width)} ${r.about}`);
   return [
     `weft ${VERSION}: Flannel for Kubernetes in one binary.`,
     "",

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { checkNetworkConfig, ConfigError, parseNetworkConfig, type NetworkConfig } from "./config.ts";
+import {
+  checkNetworkConfig,
+  ConfigError,
+  parseNetworkConfig,
+  SUPPORTED_BACKENDS,
+  UnsupportedBackendError,
+  type NetworkConfig,
+} from "./config.ts";
 import { formatIp } from "../net/prefix.ts";
 
 const W = "net-conf.json";
@@ -153,6 +160,28 @@ describe("network config parsing", () => {
     expect((err as ConfigError).key).toBe(key);
     expect((err as Error).message).toMatch(msg);
     expect((err as Error).message.startsWith(`${W}: `)).toBe(true);
+  });
+
+  it.each(["ipsec", "tencent-vpc", "IPSec", "bogus"])(
+    "rejects Backend.Type %s as unsupported, naming every supported type",
+    (type) => {
+      let err: unknown;
+      try {
+        parse({ Network: "10.244.0.0/16", Backend: { Type: type } });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(UnsupportedBackendError);
+      expect((err as ConfigError).key).toBe("Backend.Type");
+      expect((err as Error).message).toContain(
+        `"Backend.Type" is "${type}", which weft does not support: use one of ${SUPPORTED_BACKENDS.map((t) => `"${t}"`).join(", ")}`,
+      );
+    },
+  );
+
+  it("accepts every supported Backend.Type in any case", () => {
+    for (const t of SUPPORTED_BACKENDS)
+      expect(parse({ Network: "10.244.0.0/16", Backend: { Type: t.toUpperCase() } }).backend.type).toBe(t);
   });
 
   it("rejects text that is not JSON or not an object", () => {

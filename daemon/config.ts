@@ -16,8 +16,18 @@ import {
   type IpNet,
 } from "../net/prefix.ts";
 
-export const SUPPORTED_BACKENDS = ["vxlan", "host-gw"] as const;
+/**
+ * The backend types weft runs: the one table of them (net-conf `Backend.Type`, matched
+ * case-insensitively). Any other type stops flanneld at start-up with an
+ * {@link UnsupportedBackendError} naming these. One line per type.
+ */
+export const SUPPORTED_BACKENDS = ["vxlan", "host-gw", "ipip", "alloc", "extension"] as const;
 export type BackendType = (typeof SUPPORTED_BACKENDS)[number];
+
+/** The supported types as a quoted list for messages: "vxlan", "host-gw", ... */
+export function supportedBackendList(): string {
+  return SUPPORTED_BACKENDS.map((s) => `"${s}"`).join(", ");
+}
 
 export interface BackendConfig {
   readonly type: BackendType;
@@ -55,12 +65,24 @@ export interface NetworkConfig {
 
 /** A mistake in the network config. `key` is the JSON key at fault. */
 export class ConfigError extends Error {
-  override readonly name = "ConfigError";
+  override readonly name: string = "ConfigError";
   constructor(
     readonly key: string,
     message: string,
   ) {
     super(message);
+  }
+}
+
+/**
+ * `Backend.Type` is missing or names a backend weft does not run. Unlike other config mistakes it
+ * is not retried: flanneld exits at once (as flannel does for an unknown type), so a DaemonSet
+ * crash-loops visibly instead of sitting unready.
+ */
+export class UnsupportedBackendError extends ConfigError {
+  override readonly name = "UnsupportedBackendError";
+  constructor(message: string) {
+    super("Backend.Type", message);
   }
 }
 
@@ -117,16 +139,14 @@ function parseBackend(raw: unknown, where: string): { backend: BackendConfig; de
     );
   const t = getField(raw, "Type");
   if (typeof t !== "string" || t === "") {
-    throw new ConfigError(
-      "Backend.Type",
-      `${where}: "Backend.Type" is missing: set it to one of ${SUPPORTED_BACKENDS.map((s) => `"${s}"`).join(", ")}`,
+    throw new UnsupportedBackendError(
+      `${where}: "Backend.Type" is missing: set it to one of ${supportedBackendList()}`,
     );
   }
   const type = t.toLowerCase();
   if (!(SUPPORTED_BACKENDS as readonly string[]).includes(type)) {
-    throw new ConfigError(
-      "Backend.Type",
-      `${where}: "Backend.Type" is "${t}", which weft does not support: use one of ${SUPPORTED_BACKENDS.map((s) => `"${s}"`).join(", ")}`,
+    throw new UnsupportedBackendError(
+      `${where}: "Backend.Type" is "${t}", which weft does not support: use one of ${supportedBackendList()}`,
     );
   }
   const r = new Reader(raw, where, "Backend.");

@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { BackendType } from "./config.ts";
+import { SUPPORTED_BACKENDS, type BackendType } from "./config.ts";
 import { defaultFlags, type FlannelFlags } from "./flags.ts";
 import type { LeaseEvent } from "./lease.ts";
 import { memoryLogger } from "./testing/memory-logger.ts";
@@ -194,6 +194,33 @@ describe("flanneld life cycle", () => {
     await tick();
     expect(released).toBe(after);
   });
+
+  it.each(["ipsec", "tencent-vpc", "no-such-backend"])(
+    "exits 1 at once, without retrying, on Backend.Type %s, naming the supported types",
+    async (type) => {
+      const store = new MemoryLeaseStore(JSON.stringify({ Network: "10.244.0.0/16", Backend: { Type: type } }));
+      const log = memoryLogger();
+      const { dp } = fakeDataPlane("192.0.2.7");
+      const f = flags();
+      const t0 = Date.now();
+      expect(
+        await runFlanneld({
+          flags: f,
+          log,
+          manager: store.manager(),
+          dataPlane: dp,
+          signal: new AbortController().signal,
+          configRetryMs: 60_000,
+        }),
+      ).toBe(1);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(log.lines.some((l) => l.includes("waiting for the network config"))).toBe(false);
+      const last = log.lines.at(-1) ?? "";
+      expect(last).toContain(`\\"Backend.Type\\" is \\"${type}\\", which weft does not support`);
+      for (const t of SUPPORTED_BACKENDS) expect(last).toContain(`\\"${t}\\"`);
+      expect(existsSync(f.subnetFile)).toBe(false);
+    },
+  );
 
   it("exits 1 naming the backend when the data plane lacks it", async () => {
     const store = new MemoryLeaseStore('{"Network":"10.244.0.0/16"}');

@@ -1,11 +1,11 @@
 /**
  * flanneld's life cycle, over injected parts (subnet manager, data plane, logger, signal):
- * config (retried every second) → public IP overrides → prerequisites → external interface →
- * backend registration (which acquires the lease) → traffic rules → subnet.env → ready →
- * lease watch + backend loops + lease keeping, until SIGTERM (exit 0, data plane left in place)
- * or a failure such as a lost lease (exit 1 with the reason).
+ * config (retried every second; an unsupported Backend.Type exits 1 at once) → public IP overrides →
+ * prerequisites → external interface → backend registration (which acquires the lease) → traffic
+ * rules → subnet.env → ready → lease watch + backend loops + lease keeping, until SIGTERM (exit 0,
+ * data plane left in place) or a failure such as a lost lease (exit 1 with the reason).
  */
-import type { NetworkConfig } from "./config.ts";
+import { UnsupportedBackendError, type NetworkConfig } from "./config.ts";
 import type { FlannelFlags } from "./flags.ts";
 import { startHealthz, type HealthServer } from "./healthz.ts";
 import { formatCidr } from "../net/prefix.ts";
@@ -50,6 +50,8 @@ async function waitForConfig(o: RunOptions): Promise<NetworkConfig | undefined> 
       return await o.manager.getNetworkConfig(o.signal);
     } catch (e) {
       if (o.signal.aborted) return undefined;
+      // not retried: flanneld exits and says which types it runs
+      if (e instanceof UnsupportedBackendError) throw e;
       const msg = errorMessage(e);
       if (msg !== last) o.log.warn("waiting for the network config", { error: msg });
       else o.log.debug("still waiting for the network config", { error: msg });

@@ -1,6 +1,6 @@
-// The kernel data plane of flanneld: netlink vxlan / host-gw backends (RouteNetwork over
-// KernelNetOps) and iptables / nftables rules (TrafficManager), behind daemon/network.ts's
-// DataPlane. Imported lazily by the daemon: it pulls in linux/ (bun:ffi).
+// The kernel data plane of flanneld: netlink vxlan / host-gw / ipip backends (RouteNetwork over
+// KernelNetOps), alloc and extension, and iptables / nftables rules (TrafficManager), behind
+// daemon/dataplane.ts's DataPlane. Imported lazily by the daemon: it pulls in linux/ (bun:ffi).
 import { existsSync } from "node:fs";
 import { openNetlink } from "../../linux/netlink/open.ts";
 import type { BackendType, NetworkConfig } from "../config.ts";
@@ -12,6 +12,8 @@ import { TrafficManager, trafficFamilies } from "../rules/traffic.ts";
 import { execaRunner } from "../../linux/command.ts";
 import { KernelNetOps } from "./kernel-netops.ts";
 import { routeBackend } from "./route-backend.ts";
+import { allocBackend } from "./alloc.ts";
+import { extensionBackend } from "./extension.ts";
 
 /** How often the full reconcile runs (repairs, stale routes, device recreation). */
 // 10 s, the cadence of flanneld's host-gw route check: a full pass dumps every route, neighbour and
@@ -61,9 +63,13 @@ export async function kernelDataPlane(log: Logger): Promise<DataPlane> {
   const nl = openNetlink();
   const ops = new KernelNetOps(nl);
   const o = { reconcileMs: RECONCILE_MS };
+  // one entry per type of config.ts SUPPORTED_BACKENDS
   const backends: Partial<Record<BackendType, Backend>> = {
     vxlan: routeBackend("vxlan", ops, log, o),
     "host-gw": routeBackend("host-gw", ops, log, o),
+    ipip: routeBackend("ipip", ops, log, o),
+    alloc: allocBackend(log),
+    extension: extensionBackend(log),
   };
   return {
     description: "kernel (netlink)",

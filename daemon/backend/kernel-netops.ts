@@ -3,7 +3,8 @@
 import type { NetlinkClient } from "../../linux/netlink/client.ts";
 import type { Link } from "../../linux/netlink/link.ts";
 import { containsNet, parseCidr } from "../../net/prefix.ts";
-import type { NetOps, KFdb, KNeigh, KRoute, VxlanSpec } from "./netops.ts";
+import { NetlinkError } from "../../linux/errors.ts";
+import type { IpipSpec, NetOps, KFdb, KNeigh, KRoute, VxlanSpec } from "./netops.ts";
 
 const RT_TABLE_MAIN = 254;
 
@@ -55,6 +56,34 @@ export class KernelNetOps implements NetOps {
     const made = this.nl.getLink(s.name);
     this.nl.setLinkUp(made.index);
     return { index: made.index, mac: made.mac, created: true };
+  }
+
+  ensureIpip(s: IpipSpec): { index: number; created: boolean; recreated: boolean } {
+    const existing = this.nl.findLink(s.name);
+    if (existing && existing.kind !== "ipip") {
+      throw new Error(
+        `${s.name} exists but is not an ipip device (kind "${existing.kind || "none"}"): ` +
+          `remove it (ip link del ${s.name}) and restart flanneld`,
+      );
+    }
+    if (existing && existing.ipip?.local === s.localIp && existing.ipip.remote === undefined) {
+      if (existing.mtu !== s.mtu) this.nl.setMtu(existing.index, s.mtu);
+      return { index: existing.index, created: false, recreated: false };
+    }
+    if (existing) this.nl.deleteLink(existing.index);
+    try {
+      // flannel's attributes: ttl and tos inherited, no path MTU discovery, any remote
+      this.nl.createIpip({ name: s.name, local: s.localIp, ttl: 0, tos: 0, pmtudisc: false, mtu: s.mtu });
+    } catch (e) {
+      if (e instanceof NetlinkError && e.code === "EOPNOTSUPP") {
+        throw new Error(
+          `cannot create ${s.name}: this kernel has no ipip tunnel support (module ipip, CONFIG_NET_IPIP): ` +
+            `load it with \`modprobe ipip\` or choose another Backend.Type (${e.message})`,
+        );
+      }
+      throw e;
+    }
+    return { index: this.nl.getLink(s.name).index, created: true, recreated: existing !== undefined };
   }
 
   linkIndex(name: string): number | undefined {

@@ -37,9 +37,23 @@ export interface VxlanSpec {
   readonly mac?: string;
 }
 
+/** flannel's ipip device: one tunnel to every peer (remote any), routes choose the peer. */
+export interface IpipSpec {
+  readonly name: string;
+  /** source address of encapsulated packets: the external interface's IPv4 address */
+  readonly localIp: string;
+  readonly mtu: number;
+}
+
 export interface NetOps {
   /** Create the vxlan device, or reuse a compatible existing one (restart without disruption). */
   ensureVxlan(spec: VxlanSpec): { readonly index: number; readonly mac: string; readonly created: boolean };
+  /**
+   * Create the ipip device, or reuse an existing one with the same local address (MTU set to
+   * `mtu`); one with another local or a fixed remote is recreated (`recreated`). Throws when a
+   * link of another kind has the name, or when the kernel has no ipip support.
+   */
+  ensureIpip(spec: IpipSpec): { readonly index: number; readonly created: boolean; readonly recreated: boolean };
   /** ifindex of a link by name, undefined when it does not exist. */
   linkIndex(name: string): number | undefined;
   /** Make `cidr` the only address of the link inside `within`, and set the link up (IPv6: without DAD and without a prefix route). */

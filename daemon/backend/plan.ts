@@ -27,7 +27,17 @@ export interface HostGwContext {
   readonly underlayIndex: number;
 }
 
-export type PlanContext = VxlanContext | HostGwContext;
+/** flannel.ipip: every peer's subnet via its PublicIP, onlink, through the one tunnel (IPv4 only). */
+export interface IpipContext {
+  readonly kind: "ipip";
+  readonly family: 4;
+  readonly ipipIndex: number;
+  readonly underlayIndex: number;
+  readonly directRouting: boolean;
+  readonly routeGet: (ip: string) => { readonly gw?: string; readonly ifindex: number } | undefined;
+}
+
+export type PlanContext = VxlanContext | HostGwContext | IpipContext;
 
 /** The lease's subnet of one family (IPv4 `subnet`, IPv6 `subnetV6`). */
 export function leaseSubnet(l: Lease, family: 4 | 6): IpNet | undefined {
@@ -67,6 +77,12 @@ export function peerPlan(l: Lease, ctx: PlanContext): PeerPlan | undefined {
   if (!subnet || !pub || (l.attrs.BackendType ?? ctx.kind) !== ctx.kind) return undefined;
   const dst = formatCidr(subnet);
   if (ctx.kind === "host-gw") return { route: { dst, gw: pub, ifindex: ctx.underlayIndex } };
+  if (ctx.kind === "ipip") {
+    // DirectRouting: a peer on our L2 (no gateway on the way) gets the same route on the underlay, as flannel
+    const via = ctx.directRouting ? ctx.routeGet(pub) : undefined;
+    const direct = via !== undefined && via.gw === undefined;
+    return { route: { dst, gw: pub, ifindex: direct ? ctx.underlayIndex : ctx.ipipIndex, onlink: true } };
+  }
   if (ctx.directRouting) {
     const via = ctx.routeGet(pub);
     if (via && via.gw === undefined) return { route: { dst, gw: pub, ifindex: via.ifindex } };
@@ -121,6 +137,7 @@ export function isManagedRoute(
   if (!dst || dst.family !== o.network.family || !containsNet(o.network, dst)) return false;
   if (o.own && sameNet(dst, o.own)) return false;
   if (o.ctx.kind === "vxlan" && r.ifindex === o.ctx.vxlanIndex) return true;
+  if (o.ctx.kind === "ipip" && r.ifindex === o.ctx.ipipIndex) return true;
   return r.gw !== undefined && r.ifindex === o.ctx.underlayIndex;
 }
 

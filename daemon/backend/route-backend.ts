@@ -1,6 +1,7 @@
-// The vxlan and host-gw backends as daemon/network.ts Backends: one RouteNetwork per enabled address
-// family (IPv4 `flannel.<VNI>`, IPv6 `flannel-v6.<VNI>`), the lease attributes they publish, and the
-// pod MTU. Kernel-free (any NetOps), so the unit tests drive it with FakeNetOps.
+// The vxlan, host-gw and ipip backends as daemon/dataplane.ts Backends: one RouteNetwork per enabled
+// address family (IPv4 `flannel.<VNI>`, IPv6 `flannel-v6.<VNI>`; ipip: IPv4 `flannel.ipip` only),
+// the lease attributes they publish, and the pod MTU. Kernel-free (any NetOps), so the unit tests
+// drive it with FakeNetOps.
 import type { NetworkConfig } from "../config.ts";
 import type { ExternalInterface } from "../iface.ts";
 import { formatCidr, type IpNet } from "../../net/prefix.ts";
@@ -32,7 +33,12 @@ function backendLog(log: Logger): BackendLog {
 }
 
 /** The families to program, from EnableIPv4 / EnableIPv6; errors name the key or flag to fix. */
-export function familyPlans(type: "vxlan" | "host-gw", cfg: NetworkConfig, ext: ExternalInterface): FamilyPlan[] {
+export function familyPlans(type: RouteBackendType, cfg: NetworkConfig, ext: ExternalInterface): FamilyPlan[] {
+  if (type === "ipip" && cfg.enableIPv6) {
+    throw new Error(
+      'the ipip backend carries IPv4 only: set "EnableIPv6": false, or pick a backend with IPv6 (vxlan, host-gw)',
+    );
+  }
   const out: FamilyPlan[] = [];
   const one = (family: 4 | 6, network: IpNet | undefined, ip: string | undefined, pub: string | undefined) => {
     const key = family === 4 ? "Network" : "IPv6Network";
@@ -74,9 +80,12 @@ export function podMtu(nets: readonly RouteNetwork[]): number {
   return Math.min(...nets.map((n) => n.mtu));
 }
 
-/** The vxlan or host-gw backend over `ops`: devices before leasing, then a RouteNetwork per family. */
+/** The backends built on {@link RouteNetwork}. */
+export type RouteBackendType = "vxlan" | "host-gw" | "ipip";
+
+/** The vxlan, host-gw or ipip backend over `ops`: devices before leasing, then a RouteNetwork per family. */
 export function routeBackend(
-  type: "vxlan" | "host-gw",
+  type: RouteBackendType,
   ops: NetOps,
   log: Logger,
   opts: RouteBackendOptions = {},
@@ -139,7 +148,7 @@ export function routeBackend(
         log.info("data plane ready", {
           backend: type,
           family: rn.family,
-          device: type === "vxlan" ? rn.deviceName : o.extIface.name,
+          device: type === "host-gw" ? o.extIface.name : rn.deviceName,
           mtu: rn.mtu,
           network: p ? formatCidr(p.network) : "",
         });

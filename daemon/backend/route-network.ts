@@ -1,7 +1,7 @@
 // A backend reacts to lease events and nothing else: it owns the data plane for every peer.
 // Beyond flanneld: events are coalesced into one pass per tick, a full reconcile runs at start and
 // periodically (repairs deleted routes, neighbours and FDB entries, removes stale flannel routes),
-// and a recreated vxlan device gets every peer replayed. One RouteNetwork per address family.
+// and a recreated vxlan (or ipip) device gets every peer replayed. One RouteNetwork per address family.
 import { formatCidr, formatIp, type IpNet } from "../../net/prefix.ts";
 import { describeLease, type Lease, type LeaseEvent } from "../lease.ts";
 import type { NetOps, KRoute } from "./netops.ts";
@@ -39,7 +39,8 @@ export interface VxlanSettings {
 
 export interface RouteNetworkOptions {
   readonly dp: NetOps;
-  readonly kind: "vxlan" | "host-gw";
+  /** ipip: IPv4 only, device flannel.ipip, `vxlan.directRouting` is its DirectRouting */
+  readonly kind: "vxlan" | "host-gw" | "ipip";
   /**
    * The address family this network programs: 4 = lease `subnet`, PublicIP, BackendData and device
    * `flannel.<VNI>`; 6 = `subnetV6`, PublicIPv6, BackendV6Data and `flannel-v6.<VNI>`. Dual stack
@@ -69,6 +70,10 @@ export const VXLAN_OVERHEAD_V4 = 50;
  * 50 for both families; the kernel's own default for such a device is also underlay − 70.
  */
 export const VXLAN_OVERHEAD_V6 = 70;
+/** ipip: the outer IPv4 header. */
+export const IPIP_OVERHEAD = 20;
+/** flannel's ipip device name. */
+export const IPIP_DEVICE = "flannel.ipip";
 
 export class RouteNetwork {
   private readonly peers = new Map<string, Lease>();
@@ -82,7 +87,8 @@ export class RouteNetwork {
   /** The desired state as lookup tables for full passes; rebuilt after peers or the device change. */
   private index: DesiredIndex | undefined;
   private own: IpNet | undefined;
-  private vxlanIndex = -1;
+  /** ifindex of our device (vxlan or ipip) */
+  private devIndex = -1;
   private vtepMac = "";
   private pending: LeaseEvent[] = [];
   private scheduled = false;
@@ -99,19 +105,37 @@ export class RouteNetwork {
   }
 
   get deviceName(): string {
+    if (this.o.kind === "ipip") return IPIP_DEVICE;
     return `${this.family === 6 ? "flannel-v6" : "flannel"}.${this.o.vxlan?.vni ?? 1}`;
   }
 
-  /** The MTU of this family's overlay (the vxlan device's MTU; the underlay's for host-gw). */
+  /** The MTU of this family's overlay (the vxlan or ipip device's MTU; the underlay's for host-gw). */
   get mtu(): number {
+    // ipip: the external interface's MTU - 20, as flannel (Backend.MTU is not read)
+    if (this.o.kind === "ipip") return this.o.underlay.mtu - IPIP_OVERHEAD;
     const base = this.o.backendMtu && this.o.backendMtu > 0 ? this.o.backendMtu : this.o.underlay.mtu;
     if (this.o.kind !== "vxlan") return base;
     return base - (this.family === 6 ? VXLAN_OVERHEAD_V6 : VXLAN_OVERHEAD_V4);
   }
 
-  /** Create / adopt the device before leasing; returns the lease's BackendData (vxlan) or undefined (host-gw). */
+  /** Create / adopt the device before leasing; returns the lease's BackendData (vxlan) or undefined (host-gw, ipip). */
   prepare(): { readonly backendData: unknown } {
     if (this.o.kind === "host-gw") return { backendData: undefined };
+    if (this.o.kind === "ipip") {
+      if (this.mtu <= 0) throw new Error(`MTU ${this.o.underlay.mtu} of the external interface is too small for ipip`);
+      const dev = this.o.dp.ensureIpip({ name: IPIP_DEVICE, localIp: this.o.underlay.ip, mtu: this.mtu });
+      this.devIndex = dev.index;
+      this.plans.clear();
+      this.index = undefined;
+      const what = dev.recreated
+        ? "recreated ipip device (its local or remote address was not ours)"
+        : dev.created
+          ? "created ipip device"
+          : "reusing ipip device";
+      const fields = { dev: IPIP_DEVICE, index: dev.index, local: this.o.underlay.ip, mtu: this.mtu };
+      this.log(dev.recreated ? "warn" : "info", what, fields);
+      return { backendData: undefined };
+    }
     const v = this.o.vxlan;
     if (!v) throw new Error("vxlan backend needs its settings");
     const dev = this.o.dp.ensureVxlan({
@@ -126,7 +150,7 @@ export class RouteNetwork {
       // a recreated device keeps the MAC our lease publishes, else peers' neighbour entries go stale
       ...(this.vtepMac || v.mac ? { mac: this.vtepMac || v.mac } : {}),
     });
-    this.vxlanIndex = dev.index;
+    this.devIndex = dev.index;
     this.vtepMac = dev.mac;
     this.plans.clear();
     this.index = undefined;
@@ -150,26 +174,20 @@ export class RouteNetwork {
   }
 
   private addressDevice(): void {
-    if (this.o.kind !== "vxlan" || !this.own) return;
+    if (this.o.kind === "host-gw" || !this.own) return;
     const host = this.family === 6 ? 128 : 32;
-    this.o.dp.ensureAddress(
-      this.vxlanIndex,
-      `${formatIp(this.family, this.own.ip)}/${host}`,
-      formatCidr(this.o.network),
-    );
+    this.o.dp.ensureAddress(this.devIndex, `${formatIp(this.family, this.own.ip)}/${host}`, formatCidr(this.o.network));
   }
 
   private ctx(): PlanContext {
     const family = this.family;
-    if (this.o.kind === "host-gw") return { kind: "host-gw", family, underlayIndex: this.o.underlay.index };
-    return {
-      kind: "vxlan",
-      family,
-      vxlanIndex: this.vxlanIndex,
-      underlayIndex: this.o.underlay.index,
-      directRouting: this.o.vxlan?.directRouting ?? false,
-      routeGet: (ip) => this.o.dp.routeGet(ip),
-    };
+    const underlayIndex = this.o.underlay.index;
+    if (this.o.kind === "host-gw") return { kind: "host-gw", family, underlayIndex };
+    const directRouting = this.o.vxlan?.directRouting ?? false;
+    const routeGet = (ip: string) => this.o.dp.routeGet(ip);
+    if (this.o.kind === "ipip")
+      return { kind: "ipip", family: 4, ipipIndex: this.devIndex, underlayIndex, directRouting, routeGet };
+    return { kind: "vxlan", family, vxlanIndex: this.devIndex, underlayIndex, directRouting, routeGet };
   }
 
   private key(l: Lease): string {
@@ -261,16 +279,15 @@ export class RouteNetwork {
   reconcile(): ReconcileStats {
     this.synced = true;
     let replayed = false;
-    if (this.o.kind === "vxlan" && this.o.dp.linkIndex(this.deviceName) !== this.vxlanIndex) {
-      this.log("warn", "vxlan device missing or recreated; rebuilding it and replaying all peers", {
-        dev: this.deviceName,
-      });
+    if (this.o.kind !== "host-gw" && this.o.dp.linkIndex(this.deviceName) !== this.devIndex) {
+      const msg = `${this.o.kind} device missing or recreated; rebuilding it and replaying all peers`;
+      this.log("warn", msg, { dev: this.deviceName });
       this.prepare();
       this.addressDevice();
       replayed = true;
     }
     const ctx = this.ctx();
-    const direct = ctx.kind === "vxlan" && ctx.directRouting;
+    const direct = ctx.kind !== "host-gw" && ctx.directRouting;
     const index = this.index && !direct ? this.index : new DesiredIndex(this.desired(ctx));
     this.index = index;
     const have = {
@@ -292,7 +309,7 @@ export class RouteNetwork {
   }
 
   private desired(ctx: PlanContext): Desired {
-    if (ctx.kind === "vxlan" && ctx.directRouting) return desiredState(this.peers.values(), ctx);
+    if (ctx.kind !== "host-gw" && ctx.directRouting) return desiredState(this.peers.values(), ctx);
     const plans: (PeerPlan | undefined)[] = [];
     for (const [k, l] of this.peers) {
       let p = this.plans.get(k);

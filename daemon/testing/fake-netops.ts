@@ -1,12 +1,17 @@
 // In-memory NetOps for unit tests: keeps routes/neighbours/FDB per link and records every write.
-import type { NetOps, KFdb, KNeigh, KRoute, VxlanSpec } from "../backend/netops.ts";
+import type { IpipSpec, NetOps, KFdb, KNeigh, KRoute, VxlanSpec } from "../backend/netops.ts";
 
 const rkey = (r: KRoute) => r.dst;
 const nkey = (n: KNeigh) => `${n.ifindex}|${n.ip}`;
 const fkey = (f: KFdb) => `${f.ifindex}|${f.mac}|${f.dst}`;
 
 export class FakeNetOps implements NetOps {
-  readonly links = new Map<string, { index: number; mac: string; spec?: VxlanSpec; addrs: string[] }>();
+  readonly links = new Map<
+    string,
+    { index: number; mac: string; spec?: VxlanSpec; ipip?: IpipSpec; addrs: string[] }
+  >();
+  /** Thrown by ensureIpip when set (a kernel without ipip). */
+  ipipUnsupported: Error | undefined;
   readonly routes = new Map<string, KRoute>();
   readonly neighs = new Map<string, KNeigh>();
   readonly fdb = new Map<string, KFdb>();
@@ -37,6 +42,19 @@ export class FakeNetOps implements NetOps {
     this.links.set(spec.name, { index, mac, spec, addrs: [] });
     this.writes.push(`link add ${spec.name}`);
     return { index, mac, created: true };
+  }
+  ensureIpip(spec: IpipSpec): { index: number; created: boolean; recreated: boolean } {
+    if (this.ipipUnsupported) throw this.ipipUnsupported;
+    const l = this.links.get(spec.name);
+    if (l?.ipip && l.ipip.localIp === spec.localIp) {
+      l.ipip = spec;
+      return { index: l.index, created: false, recreated: false };
+    }
+    if (l) this.deleteLink(spec.name);
+    const index = this.next++;
+    this.links.set(spec.name, { index, mac: "", ipip: spec, addrs: [] });
+    this.writes.push(`link add ${spec.name} type ipip local ${spec.localIp} mtu ${spec.mtu}`);
+    return { index, created: true, recreated: l !== undefined };
   }
   linkIndex(name: string): number | undefined {
     return this.links.get(name)?.index;

@@ -10,7 +10,7 @@ import { KernelNetOps } from "../backend/kernel-netops.ts";
 import { RouteNetwork } from "../backend/route-network.ts";
 
 interface Plan {
-  kind: "vxlan" | "host-gw";
+  kind: "vxlan" | "host-gw" | "ipip";
   family?: 4 | 6;
   underlay: string;
   underlayIp: string;

@@ -20,6 +20,7 @@ import {
   createDummyRequest,
   createVethRequest,
   createVxlanRequest,
+  createIpipRequest,
   decodeLink,
   deleteLinkRequest,
   dumpLinksRequest,
@@ -34,6 +35,7 @@ import {
   type LinkRef,
   type VethOptions,
   type VxlanOptions,
+  type IpipOptions,
 } from "./link.ts";
 import { bridgeVlanDumpRequest, bridgeVlanRequest, decodeBridgeVlans, type BridgeVlan } from "./bridge-vlan.ts";
 import {
@@ -83,6 +85,8 @@ export interface NetlinkClient {
   createVeth(o: VethOptions): void;
   createBridge(o: BridgeOptions): void;
   createVxlan(o: VxlanOptions): void;
+  /** ipip tunnel; EOPNOTSUPP when the kernel has no ipip support (module ipip). */
+  createIpip(o: IpipOptions): void;
   createDummy(o: LinkCommonOptions): void;
   /** Change several link properties in one request. */
   setLink(ref: LinkRef, change: LinkChange): void;
@@ -176,6 +180,9 @@ export class RtnetlinkClient extends LinkVerbs implements NetlinkClient {
   }
   createVxlan(o: VxlanOptions): void {
     this.sock.ack(createVxlanRequest(o));
+  }
+  createIpip(o: IpipOptions): void {
+    this.sock.ack(createIpipRequest(o));
   }
   createDummy(o: LinkCommonOptions): void {
     this.sock.ack(createDummyRequest(o));

@@ -119,6 +119,23 @@ export const IFLA_VXLAN = {
   GBP: 23,
 } as const;
 
+/** IFLA_IPTUN_*: attributes of ipip (and sit) tunnels inside IFLA_INFO_DATA. */
+export const IFLA_IPTUN = {
+  LINK: 1,
+  LOCAL: 2,
+  REMOTE: 3,
+  TTL: 4,
+  TOS: 5,
+  PROTO: 9,
+  PMTUDISC: 10,
+  ENCAP_TYPE: 15,
+  ENCAP_FLAGS: 16,
+  ENCAP_SPORT: 17,
+  ENCAP_DPORT: 18,
+  COLLECT_METADATA: 19,
+  FWMARK: 20,
+} as const;
+
 export const OPERSTATES = ["unknown", "notpresent", "down", "lowerlayerdown", "testing", "dormant", "up"] as const;
 
 export const IFA = { ADDRESS: 1, LOCAL: 2, LABEL: 3, BROADCAST: 4, CACHEINFO: 6, FLAGS: 8 } as const;

@@ -1,6 +1,6 @@
 /**
  * Links: the typed `Link` decoded from RTM_NEWLINK, and request builders for create
- * (veth, bridge, vxlan, dummy), set (up/down, mtu, mac, master, netns, name, promisc),
+ * (veth, bridge, vxlan, ipip, dummy), set (up/down, mtu, mac, master, netns, name, promisc),
  * bridge-port hairpin and delete. Pure module.
  */
 import { Attrs, type NlWriter } from "./attrs.ts";
@@ -13,6 +13,7 @@ import {
   IFLA_BRPORT,
   IFLA_BR_VLAN_FILTERING,
   IFLA_INFO,
+  IFLA_IPTUN,
   IFLA_VXLAN,
   NLA_F_NESTED,
   NLM_F_CREATE,
@@ -40,6 +41,22 @@ export interface VxlanInfo {
   readonly tos?: number;
   readonly l2miss: boolean;
   readonly l3miss: boolean;
+}
+
+/** What the kernel reports for an ipip tunnel. */
+export interface IpipInfo {
+  /** Source address of encapsulated packets; absent = any. */
+  readonly local?: string;
+  /** Fixed peer; absent = any (a one-to-many tunnel, routes pick the peer). */
+  readonly remote?: string;
+  /** Underlay device index (IFLA_IPTUN_LINK); absent = any. */
+  readonly underlayIndex?: number;
+  /** 0 = inherit from the inner packet. */
+  readonly ttl: number;
+  /** 0 = inherit. */
+  readonly tos: number;
+  /** Path MTU discovery: DF set on the outer header. */
+  readonly pmtudisc: boolean;
 }
 
 /** Bridge port (slave) attributes, present when the link has a bridge master. */
@@ -74,6 +91,7 @@ export interface Link {
   readonly bridgePort?: BridgePortInfo;
   readonly bridge?: { readonly vlanFiltering: boolean };
   readonly vxlan?: VxlanInfo;
+  readonly ipip?: IpipInfo;
 }
 
 /** A link named by its index or its name. */
@@ -105,6 +123,25 @@ function decodeVxlan(d: Attrs): VxlanInfo {
     ...(tos !== undefined ? { tos } : {}),
     l2miss: (d.u8(IFLA_VXLAN.L2MISS) ?? 0) !== 0,
     l3miss: (d.u8(IFLA_VXLAN.L3MISS) ?? 0) !== 0,
+  };
+}
+
+function decodeIpip(d: Attrs): IpipInfo {
+  const addr = (type: number): string | undefined => {
+    const b = d.get(type);
+    const ip = b && b.byteLength === 4 ? bytesText(b) : undefined;
+    return ip === "0.0.0.0" ? undefined : ip;
+  };
+  const local = addr(IFLA_IPTUN.LOCAL);
+  const remote = addr(IFLA_IPTUN.REMOTE);
+  const underlay = d.u32(IFLA_IPTUN.LINK);
+  return {
+    ...(local ? { local } : {}),
+    ...(remote ? { remote } : {}),
+    ...(underlay ? { underlayIndex: underlay } : {}),
+    ttl: d.u8(IFLA_IPTUN.TTL) ?? 0,
+    tos: d.u8(IFLA_IPTUN.TOS) ?? 0,
+    pmtudisc: (d.u8(IFLA_IPTUN.PMTUDISC) ?? 1) !== 0,
   };
 }
 
@@ -156,6 +193,7 @@ export function decodeLink(m: NlMessage): Link {
     ...(slaveKind === "bridge" && slaveData ? { bridgePort: decodeBridgePort(slaveData) } : {}),
     ...(kind === "bridge" && data ? { bridge: { vlanFiltering: (data.u8(IFLA_BR_VLAN_FILTERING) ?? 0) !== 0 } } : {}),
     ...(kind === "vxlan" && data ? { vxlan: decodeVxlan(data) } : {}),
+    ...(kind === "ipip" && data ? { ipip: decodeIpip(data) } : {}),
   };
 }
 
@@ -283,6 +321,68 @@ export function createVxlanRequest(o: VxlanOptions): NlRequest {
     w.attrU8(IFLA_VXLAN.L3MISS, o.l3miss ? 1 : 0);
     if (o.gbp) w.flag(IFLA_VXLAN.GBP);
   });
+}
+
+/** Options for an ipip tunnel (IPv4 in IPv4). */
+export interface IpipOptions extends LinkCommonOptions {
+  /** Source address of encapsulated packets (IPv4); unset = any. */
+  readonly local?: string;
+  /** Fixed peer; unset = any (one tunnel to many peers, as flannel's). */
+  readonly remote?: string;
+  /** Underlay device index; unset = any. */
+  readonly underlayIndex?: number;
+  /** @default 0 (inherit) */
+  readonly ttl?: number;
+  /** @default 0 (inherit) */
+  readonly tos?: number;
+  /** Path MTU discovery (DF on the outer header). @default true (iproute2's default) */
+  readonly pmtudisc?: boolean;
+}
+
+/**
+ * RTM_NEWLINK for an ipip tunnel, attribute for attribute what iproute2 sends for
+ * `ip link add NAME [mtu M] type ipip [remote R] [local L] [dev D] [ttl T] [tos S] [no]pmtudisc`
+ * (MTU before the name, then every IFLA_IPTUN attribute with its default), so the request can be
+ * checked byte for byte against a capture of `ip` (testdata/iproute2-requests.json).
+ */
+export function createIpipRequest(o: IpipOptions): NlRequest {
+  return {
+    type: RTM.NEWLINK,
+    flags: NLM_F_CREATE | NLM_F_EXCL,
+    op: `RTM_NEWLINK ipip ${o.name}`,
+    fill: (w) => {
+      ifinfomsg(w, AF_UNSPEC, 0);
+      if (o.mtu) w.attrU32(IFLA.MTU, o.mtu);
+      if (o.mac) w.attr(IFLA.ADDRESS, parseMac(o.mac));
+      if (o.txQueueLen !== undefined) w.attrU32(IFLA.TXQLEN, o.txQueueLen);
+      if (o.netnsFd !== undefined) w.attrU32(IFLA.NET_NS_FD, o.netnsFd);
+      w.attrStr(IFLA.IFNAME, o.name);
+      w.nested(IFLA.LINKINFO, () => {
+        // iproute2 writes the kind without its NUL (the kernel takes either)
+        w.attr(IFLA_INFO.KIND, new TextEncoder().encode("ipip"));
+        w.nested(IFLA_INFO.DATA, () => {
+          w.attrU8(IFLA_IPTUN.PROTO, 0);
+          if (o.local) w.attr(IFLA_IPTUN.LOCAL, ipv4Bytes(o.local, "local"));
+          if (o.remote) w.attr(IFLA_IPTUN.REMOTE, ipv4Bytes(o.remote, "remote"));
+          w.attrU8(IFLA_IPTUN.PMTUDISC, o.pmtudisc === false ? 0 : 1);
+          w.attrU8(IFLA_IPTUN.TOS, o.tos ?? 0);
+          w.attrU8(IFLA_IPTUN.TTL, o.ttl ?? 0);
+          w.attrU32(IFLA_IPTUN.LINK, o.underlayIndex ?? 0);
+          w.attrU32(IFLA_IPTUN.FWMARK, 0);
+          w.attrU16(IFLA_IPTUN.ENCAP_TYPE, 0);
+          w.attrU16(IFLA_IPTUN.ENCAP_FLAGS, 0);
+          w.attrU16be(IFLA_IPTUN.ENCAP_SPORT, 0);
+          w.attrU16be(IFLA_IPTUN.ENCAP_DPORT, 0);
+        });
+      });
+    },
+  };
+}
+
+function ipv4Bytes(ip: string, what: string): Uint8Array {
+  const b = ipBytes(ip);
+  if (b.byteLength !== 4) throw new Error(`ipip ${what} address must be IPv4, got ${ip}`);
+  return b;
 }
 
 export function createDummyRequest(o: LinkCommonOptions): NlRequest {

@@ -14,6 +14,7 @@ import type { BridgeVlan } from "../netlink/bridge-vlan.ts";
 import type {
   BridgeOptions,
   BridgePortChange,
+  IpipOptions,
   Link,
   LinkChange,
   LinkCommonOptions,
@@ -170,6 +171,18 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
       ...(o.tos !== undefined ? { tos: o.tos } : {}),
       l2miss: o.l2miss ?? false,
       l3miss: o.l3miss ?? false,
+    };
+  }
+  createIpip(o: IpipOptions): void {
+    this.record("createIpip", [o]);
+    const l = this.target(o.netnsFd).put({ name: o.name, kind: "ipip", ...(o.mtu ? { mtu: o.mtu } : {}) });
+    l.ipip = {
+      ...(o.local ? { local: o.local } : {}),
+      ...(o.remote ? { remote: o.remote } : {}),
+      ...(o.underlayIndex ? { underlayIndex: o.underlayIndex } : {}),
+      ttl: o.ttl ?? 0,
+      tos: o.tos ?? 0,
+      pmtudisc: o.pmtudisc ?? true,
     };
   }
   createDummy(o: LinkCommonOptions): void {

@@ -11,13 +11,16 @@ import { ETCD_BIN, startEtcd } from "../etcd/etcd.ts";
 import { REFERENCE_PLUGIN_DIR, WEFT_PLUGIN_DIR, requireBuilt } from "../oracles/reference.ts";
 import { ipJson, run, type RunResult, waitFor } from "./sh.ts";
 import { EchoServer, tcpProbe } from "./tcp.ts";
+import type { BackendType } from "../../daemon/config.ts";
 import { formatCidr, maskNet, parseCidr } from "../../net/prefix.ts";
 import { Topology, sweepStale, type NodeSpec } from "./topology.ts";
 
 export interface ClusterOptions {
   readonly nodes: number;
-  readonly backend: "vxlan" | "host-gw";
+  readonly backend: BackendType;
   readonly directRouting?: boolean;
+  /** More keys of the network config's Backend object (e.g. the extension backend's commands). */
+  readonly backendConfig?: Readonly<Record<string, unknown>>;
   /** extra flanneld flags */
   readonly flags?: readonly string[];
   readonly env?: Record<string, string>;
@@ -167,7 +170,11 @@ export class WeftCluster {
       Network: "10.244.0.0/16",
       SubnetLen: 24,
       ...(this.o.dualStack ? { EnableIPv6: true, IPv6Network: POD_IPV6_NETWORK, IPv6SubnetLen: 64 } : {}),
-      Backend: { Type: this.o.backend, ...(this.o.directRouting ? { DirectRouting: true } : {}) },
+      Backend: {
+        Type: this.o.backend,
+        ...(this.o.directRouting ? { DirectRouting: true } : {}),
+        ...this.o.backendConfig,
+      },
     };
   }
 
