@@ -44,6 +44,14 @@ export const ROLES = {
 
 export type RoleName = keyof typeof ROLES;
 
+/** The roles that are CNI plugins: they answer CNI_COMMAND=VERSION without loading their code. */
+export const CNI_PLUGIN_ROLES: ReadonlySet<RoleName> = new Set<RoleName>([
+  "flannel",
+  "bridge",
+  "host-local",
+  "loopback",
+]);
+
 export function isRole(name: string): name is RoleName {
   return Object.hasOwn(ROLES, name);
 }

@@ -1,8 +1,16 @@
 #!/usr/bin/env bun
 // Entry of the multi-call binary: pick a role, run it, exit with its code. Nothing else lives here.
+import { writeSync } from "node:fs";
 import { trace } from "../libcni/trace.ts";
-import { ROLES, selectRole } from "./roles.ts";
+import { CURRENT_VERSION, SPEC_VERSIONS } from "../libcni/version.ts";
+import { CNI_PLUGIN_ROLES, ROLES, selectRole } from "./roles.ts";
 import { VERSION } from "./version.ts";
+
+/**
+ * What every plugin of ours answers to CNI_COMMAND=VERSION (each definition lists SPEC_VERSIONS):
+ * printed here, before a role's code is loaded, as the skel would print it.
+ */
+const VERSION_ANSWER = `${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: SPEC_VERSIONS })}\n`;
 
 function usage(): string {
   const width = Math.max(...Object.keys(ROLES).map((n) => n.length));
@@ -37,6 +45,10 @@ async function run(): Promise<number> {
     return 2;
   }
   trace(`weft: entry, role ${picked.role}`);
+  if (CNI_PLUGIN_ROLES.has(picked.role) && process.env["CNI_COMMAND"] === "VERSION") {
+    writeSync(1, VERSION_ANSWER);
+    return 0;
+  }
   // The binary starts with JIT tier-up thresholds scaled up (scripts/build.ts: a CNI exec is
   // run-once code, compiling it costs more CPU than it saves). The daemon runs for days: normal JIT.
   if (picked.role === "flanneld" && typeof Bun !== "undefined") Bun.unsafe.setJITPolicy(1);

@@ -12,6 +12,8 @@ import {
   reachableFrom,
   report,
   scanRepo,
+  layerViolations,
+  loadedWith,
 } from "./layout.ts";
 
 const graphOf = (files: Record<string, string>) => buildGraph("/repo", new Map(Object.entries(files)));
@@ -21,6 +23,22 @@ const messages = (c: ReturnType<typeof checkLayout>): string[] =>
 describe("the repository layout", () => {
   const graph = scanRepo(REPO_ROOT);
   const reachable = reachableFrom(graph);
+
+  it("imports point down the layers: bin -> plugins, daemon -> libcni, linux -> net, and nothing up to bin/", () => {
+    const found = layerViolations(graph).map((v) => v.message);
+    expect(found, `\n${found.join("\n")}\n`).toEqual([]);
+  });
+
+  it("has no import cycle", () => {
+    expect(importCycles(graph)).toEqual([]);
+  });
+
+  it("loads neither the skel, the schema validators nor netlink before the flannel exec relays its call", () => {
+    const thin = [...loadedWith(graph, "plugins/flannel/relay.ts"), ...loadedWith(graph, ENTRY)];
+    const heavy = thin.filter((f) => /^libcni\/(skel|validate\/(index|fields|generated))|^linux\/netlink\//.test(f));
+    expect(heavy).toEqual([]);
+    expect(thin).toContain("linux/unix-socket.ts");
+  });
 
   it("reaches every role of the binary from bin/weft.ts, through the dynamic imports of the role table", () => {
     const roles = [

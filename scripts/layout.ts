@@ -350,6 +350,60 @@ export function checkLayout(graph: Graph, reachable: ReadonlySet<string> = reach
   return { shippedImportsNonProduct, unreachableProduct };
 }
 
+/**
+ * Which product folders each product folder may import (layers point down): bin/ wires everything,
+ * plugins/ and daemon/ sit on libcni/, linux/ and net/, and net/ imports nothing of ours.
+ */
+export const LAYERS: Readonly<Record<string, readonly string[]>> = {
+  bin: ["plugins", "daemon", "libcni", "linux", "net"],
+  plugins: ["libcni", "linux", "net"],
+  daemon: ["libcni", "linux", "net"],
+  libcni: ["net"],
+  linux: ["net"],
+  net: [],
+};
+
+/** Imports between product folders that the layers do not allow (type-only imports included). */
+export function layerViolations(graph: Graph): Violation[] {
+  const out: Violation[] = [];
+  for (const f of [...graph.files.values()].sort((a, b) => a.path.localeCompare(b.path))) {
+    if (fileKind(f.path) !== "product") continue;
+    const from = topFolder(f.path);
+    for (const e of f.edges) {
+      if (fileKind(e.to) !== "product") continue;
+      const to = topFolder(e.to);
+      if (to === from || (LAYERS[from] ?? []).includes(to)) continue;
+      out.push({
+        file: f.path,
+        message:
+          `${f.path}:${e.line} imports ${e.to}, but ${from}/ may import only ` +
+          `${(LAYERS[from] ?? []).map((l) => `${l}/`).join(", ") || "nothing of ours"}: move the shared code down ` +
+          `(net/ for addresses and subnet.env, libcni/ for the protocol) or pass it in from bin/`,
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * The files evaluated when `entry` is loaded, before any dynamic import runs: its static runtime
+ * imports, transitively (type-only imports load nothing).
+ */
+export function loadedWith(graph: Graph, entry: string): Set<string> {
+  const seen = new Set<string>();
+  const stack = [entry];
+  while (stack.length > 0) {
+    const path = stack.pop();
+    if (path === undefined || seen.has(path)) continue;
+    seen.add(path);
+    for (const e of graph.files.get(path)?.edges ?? []) {
+      const runtime = !e.typeOnly && (e.kind === "import" || e.kind === "export" || e.kind === "require");
+      if (runtime && !seen.has(e.to)) stack.push(e.to);
+    }
+  }
+  return seen;
+}
+
 export interface FolderCount {
   readonly files: number;
   readonly lines: number;

@@ -11,7 +11,7 @@
  */
 import { fstatSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { getField, isObject } from "../../libcni/validate/fields.ts";
+import { getField, isObject } from "../../libcni/validate/keys.ts";
 import { GO, decodeAnswer, encodeRequest, RelayProtocolError, type RelayResult } from "../../libcni/relay/protocol.ts";
 import { readAllBytesSync, writeAllBytesSync } from "../../libcni/stdio.ts";
 import { SyscallError } from "../../linux/errors.ts";
