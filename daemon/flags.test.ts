@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FLAGS, FlagError, helpText, parseFlags } from "./flags.ts";
+import { FLAGS, FlagError, cniSocketPath, helpText, parseFlags } from "./flags.ts";
 
 const parse = (argv: string[], env: Record<string, string> = {}) => parseFlags(argv, env);
 
@@ -105,5 +105,14 @@ describe("flanneld flags", () => {
     expect(h).toContain("[$FLANNELD_ETCD_ENDPOINTS]");
     expect(h).toContain("(default /run/flannel/subnet.env)");
     expect(parse(["-h"]).help).toBe(true);
+  });
+
+  it("puts the CNI socket beside the subnet file unless --cni-socket says where, and turns it off with an empty value", () => {
+    expect(cniSocketPath(parseFlags([], {}))).toBe("/run/flannel/cni.sock");
+    expect(cniSocketPath(parseFlags(["--subnet-file=/var/run/x/s.env"], {}))).toBe("/var/run/x/cni.sock");
+    expect(cniSocketPath(parseFlags(["--subnet-file=s.env"], {}))).toBe("./cni.sock");
+    expect(cniSocketPath(parseFlags(["--cni-socket", "/tmp/c.sock"], {}))).toBe("/tmp/c.sock");
+    expect(cniSocketPath(parseFlags([], { FLANNELD_CNI_SOCKET: "/tmp/e.sock" }))).toBe("/tmp/e.sock");
+    expect(cniSocketPath(parseFlags(["--cni-socket="], {}))).toBeUndefined();
   });
 });

@@ -135,4 +135,28 @@ describe("in-process delegation", () => {
     });
     expect(sink.text()).toBe("note\n");
   });
+
+  it("gives an exec'd delegate the exec path of a handed-over netns, and names the caller's CNI_NETNS in what it printed", async () => {
+    const exec = new RecordingExec().respond((c) =>
+      c.command === "ADD"
+        ? {
+            result: {
+              cniVersion: "1.0.0",
+              interfaces: [{ name: "eth0", sandbox: c.env["CNI_NETNS"] }],
+              ips: [{ address: "10.1.2.3/24", interface: 0 }],
+            },
+          }
+        : { error: { code: 3, msg: `no netns ${c.env["CNI_NETNS"]}`, details: `open ${c.env["CNI_NETNS"]}: gone` } },
+    );
+    const env = { ...parentEnv, CNI_NETNS: '/var/run/netns/pod "x"' };
+    const opts = { env, exec, execNetns: "/proc/42/fd/7" };
+    const r = await delegateAdd("noop", ipamConf, opts);
+    expect(exec.calls[0]?.env["CNI_NETNS"]).toBe("/proc/42/fd/7");
+    expect(r).toMatchObject({ interfaces: [{ name: "eth0", sandbox: '/var/run/netns/pod "x"' }] });
+    await expect(delegateDel("noop", ipamConf, opts)).rejects.toMatchObject({
+      code: 3,
+      msg: 'no netns /var/run/netns/pod "x"',
+      details: 'open /var/run/netns/pod "x": gone',
+    });
+  });
 });

@@ -14,6 +14,7 @@ import { delegateEnv, pluginFailure, type Env, type PluginExec } from "./exec.ts
 import { RawExec, type StderrSink } from "./raw-exec.ts";
 import { decodePluginResult } from "./result.ts";
 import type { AnyResult } from "../types/index.ts";
+import { CniError, isCniError } from "../types/error.ts";
 
 export interface InProcessPlugin {
   run(io: { readonly env: Env; readonly stdin: string }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
@@ -70,14 +71,25 @@ async function runDelegate(command: string, type: string, conf: string, opts: De
   }
   if (notFound !== undefined) throw notFound;
   const original = env["CNI_NETNS"];
-  const execEnv = opts.execNetns && original ? { ...env, CNI_NETNS: opts.execNetns } : env;
-  const out = await exec.execPlugin({
-    path,
-    stdin: conf,
-    env: execEnv,
-    ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
-  });
-  return execEnv === env || !original ? out : out.replaceAll(JSON.stringify(opts.execNetns), JSON.stringify(original));
+  const substitute = opts.execNetns && original ? opts.execNetns : undefined;
+  const execEnv = substitute ? { ...env, CNI_NETNS: substitute } : env;
+  const timeout = opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs };
+  if (!substitute || !original) return exec.execPlugin({ path, stdin: conf, env: execEnv, ...timeout });
+  // what the delegate printed names the path it was given: put the caller's CNI_NETNS back
+  const inJson = JSON.stringify(original).slice(1, -1);
+  try {
+    const out = await exec.execPlugin({ path, stdin: conf, env: execEnv, ...timeout });
+    return renamePath(out, substitute, inJson);
+  } catch (e) {
+    if (!isCniError(e)) throw e;
+    throw new CniError(e.code, renamePath(e.msg, substitute, original), renamePath(e.details, substitute, original));
+  }
+}
+
+/** `text` with every whole occurrence of the path `from` (not the start of a longer name) replaced by `to`. */
+function renamePath(text: string, from: string, to: string): string {
+  const escaped = from.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return text.replace(new RegExp(`${escaped}(?![\\w.-])`, "g"), () => to);
 }
 
 /** ADD on the delegate; its result, version-fixed like any plugin result. */

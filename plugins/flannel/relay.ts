@@ -10,43 +10,20 @@
  * schema validation, no netlink).
  */
 import { fstatSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { getField, isObject } from "../../libcni/validate/keys.ts";
 import { GO, decodeAnswer, encodeRequest, RelayProtocolError, type RelayResult } from "../../libcni/relay/protocol.ts";
 import { readAllBytesSync, writeAllBytesSync } from "../../libcni/stdio.ts";
+import { socketPath } from "./relay-socket.ts";
 import { SyscallError } from "../../linux/errors.ts";
 import * as libc from "../../linux/ffi/libc.ts";
 import { POLLIN, connectUnix, pollFds, recvWithFds, revents, sendAll, sendWithFd } from "../../linux/unix-socket.ts";
 
 /** How long the daemon has to offer to take the call before this exec runs it itself. */
 export const OFFER_DEADLINE_MS = 1500;
-/** The socket flanneld serves beside a subnet file, by default /run/flannel/cni.sock. */
-export const SOCKET_NAME = "cni.sock";
-const DEFAULT_SUBNET_FILE = "/run/flannel/subnet.env";
 const RELAYED = new Set(["ADD", "DEL", "CHECK", "GC", "STATUS"]);
 
 export type RelayOutcome =
   | { readonly relayed: true; readonly exitCode: number }
   | { readonly relayed: false; readonly stdin: string | undefined; readonly why: string };
-
-/**
- * The socket to try: WEFT_CNI_SOCKET when set ("" turns the relay off), else `cni.sock` beside the
- * config's subnetFile (read as the plugin reads its config). undefined: do not relay.
- */
-export function socketPath(env: Readonly<Record<string, string | undefined>>, stdin: string): string | undefined {
-  const forced = env["WEFT_CNI_SOCKET"];
-  if (forced !== undefined) return forced === "" ? undefined : forced;
-  let conf: unknown;
-  try {
-    conf = JSON.parse(stdin);
-  } catch {
-    return undefined;
-  }
-  if (!isObject(conf)) return undefined;
-  const file = getField(conf, "subnetFile");
-  if (file === undefined || file === null || file === "") return join(dirname(DEFAULT_SUBNET_FILE), SOCKET_NAME);
-  return typeof file === "string" ? join(dirname(file), SOCKET_NAME) : undefined;
-}
 
 /** Open CNI_NETNS to pass it along: its fd, or the errno of trying. */
 function openPodNetns(path: string): { fd?: number; errno: number; own: boolean } {
