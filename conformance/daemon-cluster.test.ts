@@ -11,9 +11,11 @@ import { implsUnderTest } from "./impls.ts";
 const ours = implsUnderTest().some((i) => i.isOurs);
 
 const MODES = [
-  { label: "vxlan", backend: "vxlan" as const },
-  { label: "host-gw", backend: "host-gw" as const },
-  { label: "vxlan + DirectRouting", backend: "vxlan" as const, directRouting: true },
+  { label: "vxlan", backend: "vxlan" as const, cniServer: true },
+  { label: "host-gw", backend: "host-gw" as const, cniServer: true },
+  { label: "vxlan + DirectRouting", backend: "vxlan" as const, directRouting: true, cniServer: true },
+  // no CNI server: every flannel exec runs its call itself
+  { label: "vxlan, CNI server off", backend: "vxlan" as const, cniServer: false },
 ];
 
 describe.runIf(ours).each(MODES)("flanneld cluster: $label", (mode) => {
@@ -21,6 +23,7 @@ describe.runIf(ours).each(MODES)("flanneld cluster: $label", (mode) => {
     nodes: 3,
     backend: mode.backend,
     ...(mode.directRouting ? { directRouting: true } : {}),
+    flags: mode.cniServer ? ["--v=1"] : ["--v=1", "--cni-socket="],
   });
   beforeAll(async () => {
     await c.start();
@@ -35,6 +38,20 @@ describe.runIf(ours).each(MODES)("flanneld cluster: $label", (mode) => {
     for (const s of subnets) expect(s).toMatch(/^10\.244\.\d+\.1\/24$/);
     for (const n of c.nodes) expect(n.mtu).toBe(mode.backend === "vxlan" ? "1450" : "1500");
   });
+
+  it(
+    mode.cniServer
+      ? "each node's pods were added by its flanneld, through the CNI server"
+      : "with --cni-socket= no CNI server runs and the exec adds the pods itself",
+    () => {
+      for (const n of c.nodes) {
+        const log = readFileSync(c.logOf(n), "utf8");
+        const adds = log.match(/msg="CNI call" command=ADD container=\S+ exit=0/g)?.length ?? 0;
+        expect(log.includes("serving CNI calls"), n.name).toBe(mode.cniServer);
+        expect(adds, n.name).toBe(mode.cniServer ? c.pods.filter((p) => p.node === n).length : 0);
+      }
+    },
+  );
 
   it("every pod reaches every other pod over TCP, within and across nodes", async () => {
     const bad = (await c.matrix()).filter(([, , r]) => r !== "ok").map(([a, b, r]) => `${a.name}->${b.name}: ${r}`);

@@ -7,13 +7,30 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ipJson } from "../netns-fixtures/topology/sh.ts";
 import { Topology } from "../netns-fixtures/topology/topology.ts";
 import { REFERENCE_PLUGIN_DIR } from "../netns-fixtures/oracles/reference.ts";
+import { CniServerProcess } from "../daemon/testing/cni-server-process.ts";
 import { callPlugin } from "./exec.ts";
 import { implsUnderTest } from "./impls.ts";
 
 const ours = implsUnderTest().filter((i) => i.isOurs);
 const modes = ours.flatMap((impl) => [
   // ours first on CNI_PATH: bridge and host-local resolve to this binary and run in-process
-  { label: "in-process delegates", impl, path: impl.pluginDir, env: {} as Record<string, string>, refDelegates: false },
+  {
+    label: "in-process delegates",
+    impl,
+    path: impl.pluginDir,
+    env: {} as Record<string, string>,
+    refDelegates: false,
+    daemon: false,
+  },
+  // flanneld's CNI server beside subnet.env: the exec relays every call to it
+  {
+    label: "relayed to flanneld's CNI server",
+    impl,
+    path: impl.pluginDir,
+    env: {} as Record<string, string>,
+    refDelegates: false,
+    daemon: true,
+  },
   // the reference first on CNI_PATH: flannel must exec what CNI_PATH finds, as the reference flannel does
   {
     label: "reference bridge + host-local first on CNI_PATH",
@@ -21,6 +38,16 @@ const modes = ours.flatMap((impl) => [
     path: `${REFERENCE_PLUGIN_DIR}:${impl.pluginDir}`,
     env: {} as Record<string, string>,
     refDelegates: true,
+    daemon: false,
+  },
+  // the daemon execs the reference delegates too, giving them the pod netns as /proc/<pid>/fd/<n>
+  {
+    label: "relayed to flanneld's CNI server, reference bridge + host-local first on CNI_PATH",
+    impl,
+    path: `${REFERENCE_PLUGIN_DIR}:${impl.pluginDir}`,
+    env: {} as Record<string, string>,
+    refDelegates: true,
+    daemon: true,
   },
 ]);
 
@@ -29,13 +56,21 @@ describe.runIf(modes.length > 0).each(modes)("flannel plugin [$label]", (mode) =
   let node: string;
   let pod: string;
   let dir: string;
+  let server: CniServerProcess | undefined;
   beforeEach(async () => {
     topo = new Topology();
     node = await topo.netns("node");
     pod = await topo.netns("pod");
     dir = mkdtempSync(join(tmpdir(), `${topo.prefix}-flannel-`));
+    if (mode.daemon) server = await CniServerProcess.start(node, join(dir, "cni.sock"));
   });
   afterEach(async () => {
+    if (server) {
+      // every call of the test went through the daemon
+      expect(server.calls.length).toBeGreaterThan(0);
+      await server.stop();
+      server = undefined;
+    }
     rmSync(dir, { recursive: true, force: true });
     await topo.cleanup();
   });

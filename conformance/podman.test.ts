@@ -14,6 +14,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import { CniServerProcess } from "../daemon/testing/cni-server-process.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -285,7 +286,8 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
     expect((await run("ip", ["link", "show", v?.hostVeth ?? "none"], { allowFail: true })).exitCode).not.toBe(0);
   });
 
-  it("a flannel network reads subnet.env and delegates to bridge + host-local: MTU, flannel route, masquerade, reachability", async () => {
+  /** Two containers on a flannel network; with a CNI server beside subnet.env when `server` is given. */
+  async function flannelPair(names: [string, string], server?: (socket: string) => Promise<CniServerProcess>) {
     const subnetEnv = join(env.dir, "subnet.env");
     writeFileSync(
       subnetEnv,
@@ -304,10 +306,12 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
         },
       ],
     });
-    const id1 = await start("f1", flannelNet);
-    const id2 = await start("f2", flannelNet);
-    const v1 = await containerView(env, "f1", id1, flannelNet);
-    const v2 = await containerView(env, "f2", id2, flannelNet);
+    const daemon = server ? await server(join(env.dir, "cni.sock")) : undefined;
+    const [n1, n2] = names;
+    const id1 = await start(n1, flannelNet);
+    const id2 = await start(n2, flannelNet);
+    const v1 = await containerView(env, n1, id1, flannelNet);
+    const v2 = await containerView(env, n2, id2, flannelNet);
     netnsPaths.push(v1.sandbox, v2.sandbox);
     for (const v of [v1, v2]) {
       expect(v.cidr).toMatch(/^10\.244\.251\.\d+\/24$/);
@@ -328,9 +332,23 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
       ).toBe(true);
     }
     expect(v1.result["routes"]).toEqual([{ dst: "10.244.0.0/16" }]);
-    expect((await pingFrom("f1", v2.ip)).exitCode).toBe(0);
-    expect((await pingFrom("f2", "10.244.251.1")).exitCode).toBe(0);
+    expect((await pingFrom(n1, v2.ip)).exitCode).toBe(0);
+    expect((await pingFrom(n2, "10.244.251.1")).exitCode).toBe(0);
+    return { v1, v2, daemon };
+  }
+
+  it("a flannel network reads subnet.env and delegates to bridge + host-local: MTU, flannel route, masquerade, reachability", async () => {
+    const { v1 } = await flannelPair(["f1", "f2"]);
     views.set(mode.label, { ...views.get(mode.label), flannel: v1 });
+  });
+
+  it("the same flannel network with flanneld's CNI server beside subnet.env: podman's calls run in the daemon", async () => {
+    const { daemon } = await flannelPair(["f3", "f4"], (socket) => CniServerProcess.start("", socket));
+    try {
+      expect(daemon?.calls.filter((c) => c === "ADD 0")).toHaveLength(2);
+    } finally {
+      await daemon?.stop();
+    }
   });
 
   // The wrappers first on CNI_PATH log every exec of bridge and host-local. A reference flannel
@@ -351,7 +369,8 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
   );
 
   it("podman rm -f of the flannel containers removes the saved delegate configs, the IPs and the masquerade rules", async () => {
-    await env.podman(["rm", "-f", "-t", "0", "f1", "f2"]);
+    // f3 and f4 were added through the CNI server, which is gone now: their DEL runs in the exec
+    await env.podman(["rm", "-f", "-t", "0", "f1", "f2", "f3", "f4"]);
     expect((await run("ls", ["-A", join(env.dir, "flannel")])).stdout.trim()).toBe("");
     const left = (await run("ls", [join(ipam, flannelNet)])).stdout
       .split("\n")

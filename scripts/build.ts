@@ -35,9 +35,10 @@ const flags = [
   "--no-compile-autoload-package-json",
   "--compile-jit-policy=10",
 ];
-// Worker threads are entry points of their own in a compiled binary.
+// Worker threads are entry points of their own in a compiled binary, named by their path from --root
+// (daemon/cni-server/server.ts starts its worker by that name).
 const workers = [join(root, "daemon", "cni-server", "worker.ts")];
-await $`bun build ${flags} ${join(root, "bin", "weft.ts")} ${workers} --outfile ${join(dist, "weft")}`
+await $`bun build ${flags} --root ${root} ${join(root, "bin", "weft.ts")} ${workers} --outfile ${join(dist, "weft")}`
   .cwd(root)
   .quiet();
 for (const role of Object.keys(ROLES)) {

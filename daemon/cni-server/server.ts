@@ -36,6 +36,16 @@ interface Pending {
 
 const encoder = new TextEncoder();
 
+/**
+ * The worker module. Run from source it sits beside this file. In the compiled binary (modules under
+ * /$bunfs/root) a worker entry is named by its path from the build's root (scripts/build.ts builds
+ * from the repository root with this file's worker as an entry point).
+ */
+function workerSpecifier(): string {
+  const here = new URL("./worker.ts", import.meta.url);
+  return here.pathname.startsWith("/$bunfs/") ? "./daemon/cni-server/worker.ts" : here.href;
+}
+
 export class CniServer {
   private readonly pending = new Map<number, Pending>();
   private readonly runner: CallRunner<Pending>;
@@ -53,7 +63,7 @@ export class CniServer {
   /** Start serving on `o.socketPath`; rejects when the socket cannot be set up (the message says why). */
   static async start(o: CniServerOptions): Promise<CniServer> {
     const [wakeRead, wakeWrite] = libc.pipe2(libc.O_NONBLOCK | libc.O_CLOEXEC);
-    const worker = new Worker(new URL("./worker.ts", import.meta.url).href);
+    const worker = new Worker(workerSpecifier());
     const server = new CniServer(o, worker, wakeWrite);
     const config: WorkerConfig = {
       socketPath: o.socketPath,
@@ -137,9 +147,16 @@ export class CniServer {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
+        const t0 = performance.now();
         void this.runner.run(p).then((result) => {
           if (p.netnsFd !== undefined) libc.close(p.netnsFd);
           this.send({ type: "result", id: m.id, result });
+          this.o.log.debug("CNI call", {
+            command: p.env["CNI_COMMAND"],
+            container: p.env["CNI_CONTAINERID"],
+            exit: result.exitCode,
+            ms: Math.round(performance.now() - t0),
+          });
         });
         return;
       }

@@ -18,7 +18,7 @@ export class CniServerProcess {
     child.stderr?.on("data", (b: Buffer) => void (this.err += b.toString()));
   }
 
-  /** Start the driver in `netns` (a name under /run/netns) serving `socket`. */
+  /** Start the driver in `netns` (a name under /run/netns; "" for this process's own) serving `socket`. */
   static async start(
     netns: string,
     socket: string,
@@ -29,7 +29,10 @@ export class CniServerProcess {
     if (opts.readMs !== undefined) args.push("--read-ms", String(opts.readMs));
     if (opts.goMs !== undefined) args.push("--go-ms", String(opts.goMs));
     if (opts.callMs !== undefined) args.push("--call-ms", String(opts.callMs));
-    const child = spawn("ip", ["netns", "exec", netns, BUN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child =
+      netns === ""
+        ? spawn(BUN, args, { stdio: ["ignore", "pipe", "pipe"] })
+        : spawn("ip", ["netns", "exec", netns, BUN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     const p = new CniServerProcess(child);
     const t0 = Date.now();
     while (!p.out.includes("listening")) {
