@@ -6,13 +6,23 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WeftCluster, subnetOf } from "../netns-fixtures/topology/cluster.ts";
 import { cnitool } from "../netns-fixtures/topology/cni.ts";
 import { WEFT_PLUGIN_DIR } from "../netns-fixtures/oracles/reference.ts";
-import { ipJson } from "../netns-fixtures/topology/sh.ts";
+import { ipJson, runIn } from "../netns-fixtures/topology/sh.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { implsUnderTest } from "./impls.ts";
 
 const ours = implsUnderTest().some((i) => i.isOurs);
 const PODS = 50;
+const ROUNDS = Number(process.env["WEFT_CNI_MEMORY_ROUNDS"] ?? 10_000);
+const WARM_UP = 500;
+const BUN = join(import.meta.dirname, "..", "node_modules", ".bin", "bun");
+const RAW = join(import.meta.dirname, "..", "daemon", "testing", "cni-raw-client.ts");
+
+/** RssAnon of a process, in KiB. */
+function rssAnonKiB(pid: number): number {
+  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m?.[1] ?? Number.NaN);
+}
 
 interface Link {
   readonly ifname: string;
@@ -159,4 +169,42 @@ describe.runIf(ours)("flanneld's CNI server: 50 concurrent ADDs during lease eve
         ns,
       ).toEqual(["lo"]);
   });
+
+  it(`keeps the daemon's anonymous memory within +5 MiB over ${ROUNDS} ADD/DEL rounds`, async () => {
+    const n = c.nodes[1];
+    const pid = n?.daemon?.pid;
+    if (!n || pid === undefined) throw new Error("node2's daemon is not running");
+    const pod = await c.topo.netns("mem");
+    const conf = {
+      cniVersion: "1.1.0",
+      name: "cbr0",
+      type: "flannel",
+      subnetFile: join(n.scratch.root, "subnet.env"),
+      dataDir: join(n.scratch.root, "flannel"),
+      ipam: { dataDir: n.scratch.dataDir },
+      delegate: { isDefaultGateway: true },
+    };
+    const loop = async (rounds: number) => {
+      const r = await runIn(
+        n.ns,
+        BUN,
+        [RAW, "loop", join(n.scratch.root, "cni.sock"), String(rounds), `/run/netns/${pod}`, JSON.stringify(conf)],
+        {
+          env: { CNI_IFNAME: "eth0", CNI_PATH: WEFT_PLUGIN_DIR },
+          timeoutMs: 900_000,
+        },
+      );
+      return JSON.parse(r.stdout.trim()) as { failed: number; failures: string[]; msPerRound: number };
+    };
+    // warm up: the JIT, the plugin modules, the buffers of the first calls
+    expect((await loop(WARM_UP)).failed).toBe(0);
+    const before = rssAnonKiB(pid);
+    const r = await loop(ROUNDS);
+    const after = rssAnonKiB(pid);
+    expect(r.failures).toEqual([]);
+    console.log(
+      `CNI server memory: RssAnon ${(before / 1024).toFixed(1)} -> ${(after / 1024).toFixed(1)} MiB over ${ROUNDS} ADD/DEL rounds, ${r.msPerRound.toFixed(2)} ms per round`,
+    );
+    expect(after - before).toBeLessThan(5 * 1024);
+  }, 900_000);
 });

@@ -8,6 +8,9 @@
  *   oversize <socket> <bytes>         announce a request of <bytes>; print the answer
  *   status <socket> <n> <stdin>       <n> concurrent STATUS calls with <stdin>; print their exit codes
  *   call <socket> <env json> <stdin>  one full call without a netns fd; print the result
+ *   loop <socket> <n> <netns> <stdin> <n> rounds of ADD then DEL of one pod (CNI_* from this process's
+ *                                     environment, CNI_CONTAINERID numbered), the netns fd passed as the
+ *                                     flannel exec passes it; prints the failures and the ms per round
  */
 import * as libc from "../../linux/ffi/libc.ts";
 import { POLLIN, connectUnix, pollFds, recvWithFds, revents, sendAll } from "../../linux/unix-socket.ts";
@@ -117,19 +120,23 @@ function safeDecode(b: Uint8Array): ReturnType<typeof decodeAnswer> {
   }
 }
 
-/** One call without a netns fd, as far as the answer. */
-function call(env: Record<string, string>, stdin: string): { exitCode: number; stdout: string } | { refused: string } {
+/** One call (with the netns fd when given), as far as the answer. */
+function call(
+  env: Record<string, string>,
+  stdin: string,
+  netnsFd?: number,
+): { exitCode: number; stdout: string } | { refused: string } {
   const fd = connectUnix(socket);
   try {
     const frame = encodeRequest({
       env,
       stdin: new TextEncoder().encode(stdin),
-      hasNetnsFd: false,
+      hasNetnsFd: netnsFd !== undefined,
       ownNetns: false,
       netnsErrno: 0,
     });
     try {
-      sendAll(fd, frame);
+      sendAll(fd, frame, netnsFd);
     } catch {
       // the server may answer and hang up before reading: its answer is still there to read
     }
@@ -202,7 +209,24 @@ else if (cmd === "silent") {
   });
   out(codes);
 } else if (cmd === "call") out(call(JSON.parse(a) as Record<string, string>, b));
-else {
+else if (cmd === "loop") {
+  const [, , , netns = "", stdin = ""] = process.argv.slice(2);
+  const base: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (k.startsWith("CNI_") && v !== undefined) base[k] = v;
+  const failures: string[] = [];
+  const t0 = performance.now();
+  const rounds = Number(a);
+  for (let i = 0; i < rounds; i++) {
+    for (const command of ["ADD", "DEL"]) {
+      const nsFd = libc.open(netns, libc.O_RDONLY);
+      const env = { ...base, CNI_COMMAND: command, CNI_CONTAINERID: `loop-${i}`, CNI_NETNS: netns };
+      const r = call(env, stdin, nsFd);
+      libc.close(nsFd);
+      if (!("exitCode" in r) || r.exitCode !== 0) failures.push(`${command} ${i}: ${JSON.stringify(r)}`);
+    }
+  }
+  out({ failures: failures.slice(0, 5), failed: failures.length, msPerRound: (performance.now() - t0) / rounds });
+} else {
   process.stderr.write(`unknown command ${cmd}\n`);
   process.exit(2);
 }
