@@ -121,19 +121,22 @@ function peerFragments(peers: readonly WgPeerConfig[]): Uint8Array[] {
 }
 
 /**
- * WG_CMD_SET_DEVICE for the device `ifname`: one message, or several when the peers exceed
- * `limit` bytes. Device fields and WGDEVICE_F_REPLACE_PEERS go in the first message only, later
+ * WG_CMD_SET_DEVICE for the device `ifname`: one message, or several of at most `limit` bytes
+ * (after the nlmsghdr) when the peers do not fit in one. Device fields and WGDEVICE_F_REPLACE_PEERS go in the first message only, later
  * ones carry the name and further peers, as include/uapi/linux/wireguard.h asks.
  */
 export function setDeviceRequests(familyId: number, ifname: string, cfg: WgDeviceConfig, limit = WG_SET_MESSAGE_LIMIT): NlRequest[] {
   const fragments = peerFragments(cfg.peers ?? []);
+  // genlmsghdr, IFNAME and the PEERS header in every message; the device fields (flags, key, port,
+  // fwmark: at most 60 bytes) in the first
+  const base = 4 + ((4 + ifname.length + 1 + 3) & ~3) + 4;
   const batches: Uint8Array[][] = [[]];
-  let size = 0;
+  let size = base + 60;
   for (const f of fragments) {
     const cur = batches[batches.length - 1] ?? [];
     if (cur.length > 0 && size + f.byteLength > limit) {
       batches.push([f]);
-      size = f.byteLength;
+      size = base + f.byteLength;
     } else {
       cur.push(f);
       size += f.byteLength;

@@ -4,6 +4,7 @@
  * blank line, `get=1` answered by key=value lines; both end with `errno=N` and a blank line. Keys
  * travel in hex. Text in, text out: no I/O here (uapi-client.ts talks to the socket). Pure module.
  */
+import { errnoName } from "../errno.ts";
 import { parseCidr, parseIp } from "../netlink/ip.ts";
 import { keyFromHex, keyToHex } from "./key.ts";
 import { splitEndpoint, type WgDeviceConfig, type WgDeviceState, type WgPeerConfig, type WgPeerState } from "./types.ts";
@@ -22,7 +23,7 @@ export class UapiError extends Error {
     readonly op: string,
     readonly errno: number,
   ) {
-    super(`${op}: the WireGuard device answered errno=${errno}`);
+    super(`${op}: the WireGuard device answered errno=${errno} (${errnoName(Math.abs(errno))})`);
   }
 }
 
