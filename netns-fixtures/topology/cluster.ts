@@ -3,7 +3,7 @@
 // embedded-etcd.ts when etcd is not installed or asked for), our flanneld on every node, pods added
 // by our cnitool through flannel -> bridge -> host-local, and TCP probes between them.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, openSync, readFileSync, statSync } from "node:fs";
+import { existsSync, openSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CniScratch, cnitool, type CniRuntimeSpec } from "./cni.ts";
 import { EmbeddedEtcd } from "../etcd/embedded-etcd.ts";
@@ -192,6 +192,28 @@ export function parseWgDump(text: string): WgShowDevice[] {
     }
   }
   return devs;
+}
+
+/** Processes started by `pid` (from /proc/<pid>/task/<tid>/children); none when it is gone. */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      const text = readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim();
+      if (text) out.push(...text.split(" ").map(Number));
+    }
+  } catch {
+    /* exited meanwhile */
+  }
+  return out;
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    /* already gone */
+  }
 }
 
 /**
@@ -411,7 +433,12 @@ export class WeftCluster {
 
   async teardown(): Promise<void> {
     await this.delPods().catch(() => undefined);
-    for (const n of this.nodes) n.daemon?.kill("SIGKILL");
+    for (const n of this.nodes) {
+      // a daemon's own children (wireguard-go) would outlive it and keep its netns alive
+      const kids = n.daemon?.pid !== undefined && n.daemon.exitCode === null ? childPids(n.daemon.pid) : [];
+      n.daemon?.kill("SIGKILL");
+      for (const k of kids) killQuietly(k);
+    }
     this.etcd?.stop();
     await this.topo.cleanup();
     for (const n of this.nodes) n.scratch.dispose();
