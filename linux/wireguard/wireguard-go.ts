@@ -84,7 +84,9 @@ export class WireguardGo {
       reject: false,
       stdin: "ignore",
       buffer: false,
-      cleanup: true,
+      // not execa's exit-time cleanup: its signal handler re-raises SIGTERM once the daemon's own
+      // one-shot handler has run, killing the daemon before it removes its devices; stop() ends it
+      cleanup: false,
       env: { WG_PROCESS_FOREGROUND: "1", LOG_LEVEL: "error", ...o.env },
     });
     const wg = new WireguardGo(dev, uapiSocketPath(dev, o.socketDir ?? UAPI_SOCKET_DIR), child, child, command);
