@@ -48,6 +48,11 @@ export function getFamilyRequest(name: string): NlRequest {
   return genlRequest({ family: GENL_ID_CTRL, cmd: CTRL_CMD_GETFAMILY, version: CTRL_VERSION, op: `CTRL_CMD_GETFAMILY ${name}`, fill: (w) => w.attrStr(CTRL_ATTR.FAMILY_NAME, name) });
 }
 
+/** CTRL_CMD_GETFAMILY without a name, sent as a dump: every family the kernel has. */
+export function dumpFamiliesRequest(): NlRequest {
+  return genlRequest({ family: GENL_ID_CTRL, cmd: CTRL_CMD_GETFAMILY, version: CTRL_VERSION, op: "CTRL_CMD_GETFAMILY dump" });
+}
+
 /** The genlmsghdr and the attributes of a received generic netlink message. */
 export function genlMessage(m: NlMessage): { readonly cmd: number; readonly version: number; readonly attrs: Attrs } {
   if (m.body.byteLength < GENL_HDRLEN) throw new Error(`generic netlink message of type ${m.type} is shorter than its header`);
