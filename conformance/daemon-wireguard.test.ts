@@ -9,8 +9,8 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publicKeyOf } from "../linux/wireguard/key.ts";
-import { subnetOf, subnetOfV6, waitFor, WeftCluster, type ClusterNode } from "../netns-fixtures/cluster.ts";
-import { ipJson } from "../netns-fixtures/sh.ts";
+import { subnetOf, subnetOfV6, waitFor, WeftCluster, type ClusterNode } from "../netns-fixtures/topology/cluster.ts";
+import { ipJson } from "../netns-fixtures/topology/sh.ts";
 import { implsUnderTest } from "./impls.ts";
 
 const ours = implsUnderTest().some((i) => i.isOurs);

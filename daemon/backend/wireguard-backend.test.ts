@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { parseNetworkConfig } from "../config.ts";
 import type { ExternalInterface } from "../iface.ts";
-import { parseCidr, type IpNet } from "../ip.ts";
+import { parseCidr, type IpNet } from "../../net/prefix.ts";
 import type { Lease, LeaseAttrs, LeaseEvent } from "../lease.ts";
-import { memoryLogger } from "../log.ts";
-import { FakeWgOps } from "./testing/fake-wgops.ts";
+import { memoryLogger } from "../testing/memory-logger.ts";
+import { FakeWgOps } from "../testing/fake-wgops.ts";
 import { wireguardBackend } from "./wireguard-backend.ts";
 
 const key = (b: number) => Buffer.alloc(32, b).toString("base64");

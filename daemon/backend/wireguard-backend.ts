@@ -6,7 +6,7 @@
 import type { ExternalInterface } from "../iface.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
-import type { Backend, BackendNetwork, RegisterOptions } from "../network.ts";
+import type { Backend, BackendNetwork, RegisterOptions } from "../dataplane.ts";
 import { Backoff, sleep } from "../time.ts";
 import type { BackendLog } from "./route-network.ts";
 import { wireguardOptions, type WireguardOptions } from "./wireguard-config.ts";

@@ -6,7 +6,7 @@
 // device (all peers replayed) when it vanished, e.g. when its wireguard-go process died.
 import type { KRoute } from "./netops.ts";
 import type { WgDeviceConfig, WgDeviceState } from "../../linux/wireguard/types.ts";
-import { formatCidr, formatIp, type IpNet } from "../ip.ts";
+import { formatCidr, formatIp, type IpNet } from "../../net/prefix.ts";
 import { describeLease, type Lease, type LeaseEvent } from "../lease.ts";
 import { errorMessage } from "../log.ts";
 import type { BackendLog } from "./route-network.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { WgPeerState } from "../../linux/wireguard/types.ts";
-import { parseCidr } from "../ip.ts";
+import { parseCidr } from "../../net/prefix.ts";
 import type { Lease, LeaseAttrs } from "../lease.ts";
 import { deviceSpecs, desiredPeers, diffPeers, peerOf, readLeaseData, selectEndpointFamily, wireguardLeaseAttrs, type DesiredPeer, type PeerContext } from "./wireguard-plan.ts";
 

@@ -5,7 +5,7 @@
 import { getField, isObject } from "../../libcni/validate/fields.ts";
 import { decodeKey } from "../../linux/wireguard/key.ts";
 import type { WgPeerConfig, WgPeerState } from "../../linux/wireguard/types.ts";
-import { formatCidr, formatIp, parseCidr, parseIp } from "../ip.ts";
+import { formatCidr, formatIp, parseCidr, parseIp } from "../../net/prefix.ts";
 import { describeLease, type Lease, type LeaseAttrs } from "../lease.ts";
 import type { WireguardMode, WireguardOptions } from "./wireguard-config.ts";
 

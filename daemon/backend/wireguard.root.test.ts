@@ -1,5 +1,5 @@
 // The wireguard backend on the kernel of this machine, which has no WireGuard module: two node
-// namespaces, each running the backend through test-drivers/wireguard-driver.ts (bun) in a private
+// namespaces, each running the backend through daemon/testing/wireguard-driver.ts (bun) in a private
 // mount namespace for /var/run/wireguard, so each gets its own wireguard-go and UAPI socket. A pod
 // namespace per node; traffic between pods is checked to cross the underlay only as WireGuard UDP.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -9,14 +9,14 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generatePresharedKey, generatePrivateKey, publicKeyOf } from "../../linux/wireguard/key.ts";
-import { childPids, parseWgDump, type WgShowDevice } from "../../netns-fixtures/cluster.ts";
-import { REPO_ROOT } from "../../netns-fixtures/reference.ts";
-import { ipJson, run, runIn, waitFor } from "../../netns-fixtures/sh.ts";
-import { EchoServer, tcpProbe } from "../../netns-fixtures/tcp.ts";
-import { Topology } from "../../netns-fixtures/topology.ts";
+import { childPids, parseWgDump, type WgShowDevice } from "../../netns-fixtures/topology/cluster.ts";
+import { REPO_ROOT } from "../../netns-fixtures/oracles/reference.ts";
+import { ipJson, run, runIn, waitFor } from "../../netns-fixtures/topology/sh.ts";
+import { EchoServer, tcpProbe } from "../../netns-fixtures/topology/tcp.ts";
+import { Topology } from "../../netns-fixtures/topology/topology.ts";
 
 const BUN = join(REPO_ROOT, "node_modules", ".bin", "bun");
-const DRIVER = join(import.meta.dirname, "test-drivers", "wireguard-driver.ts");
+const DRIVER = join(import.meta.dirname, "..", "testing", "wireguard-driver.ts");
 const PRIVATE_RUN = 'mkdir -p /run/wireguard && mount -t tmpfs -o mode=0755 weft-wg /run/wireguard && exec "$@"';
 
 interface Node {

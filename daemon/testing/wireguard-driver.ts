@@ -7,15 +7,15 @@
 // stdin line {"added"|"removed": peer} is applied and answered {event: "applied"}. SIGTERM stops it
 // the way flanneld stops (devices removed); it prints {event: "stopped"} and exits 0.
 import { createInterface } from "node:readline";
-import { openNetlink } from "../../../linux/netlink/open.ts";
-import { openWireguardGenl } from "../../../linux/wireguard/open.ts";
-import { parseNetworkConfig } from "../../config.ts";
-import { parseCidr, type IpNet } from "../../ip.ts";
-import type { Lease, LeaseEvent } from "../../lease.ts";
-import { createLogger } from "../../log.ts";
-import { KernelNetOps } from "../kernel-netops.ts";
-import { KernelWgOps } from "../kernel-wgops.ts";
-import { wireguardBackend } from "../wireguard-backend.ts";
+import { openNetlink } from "../../linux/netlink/open.ts";
+import { openWireguardGenl } from "../../linux/wireguard/open.ts";
+import { parseNetworkConfig } from "../config.ts";
+import { parseCidr, type IpNet } from "../../net/prefix.ts";
+import type { Lease, LeaseEvent } from "../lease.ts";
+import { createLogger } from "../log.ts";
+import { KernelNetOps } from "../backend/kernel-netops.ts";
+import { KernelWgOps } from "../backend/kernel-wgops.ts";
+import { wireguardBackend } from "../backend/wireguard-backend.ts";
 
 interface PeerSpec {
   subnet: string;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { NlWriter } from "../netlink/attrs.ts";
 import { NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI } from "../netlink/constants.ts";
-import { FakeTransport, datagram, doneMessage, errorMessage, rawMessage } from "../netlink/fake-transport.ts";
+import { FakeTransport, datagram, doneMessage, errorMessage, rawMessage } from "../testing/fake-transport.ts";
 import { CTRL_ATTR, GENL_ID_CTRL } from "../netlink/genetlink.ts";
 import type { NlMessage } from "../netlink/message.ts";
 import { NetlinkSocket } from "../netlink/socket.ts";

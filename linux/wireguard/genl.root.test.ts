@@ -1,11 +1,11 @@
-// Generic netlink against this machine's kernel, through test-drivers/genl.ts (bun) in a netns of
+// Generic netlink against this machine's kernel, through linux/testing/genl.ts (bun) in a netns of
 // ours: the controller resolves and dumps families. This kernel has no WireGuard: resolving the
 // family and creating a "wireguard" link must say so (the backend then falls back to wireguard-go).
 // On a kernel with WireGuard the driver sets and reads a device instead, checked with wg show.
 import { existsSync } from "node:fs";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUN, DRIVERS, Namespaces, runPrefix } from "../test-drivers/harness.ts";
+import { BUN, DRIVERS, Namespaces, runPrefix } from "../testing/harness.ts";
 
 interface Out {
   nlctrl: { id: number; name: string; version: number };

@@ -8,7 +8,7 @@
 import { Attrs, NlWriter } from "../netlink/attrs.ts";
 import { AF_INET, AF_INET6 } from "../netlink/constants.ts";
 import { genlMessage, genlRequest } from "../netlink/genetlink.ts";
-import { formatIp, parseCidr, parseIp } from "../netlink/ip.ts";
+import { bytesText, ipBytes, prefixText } from "../../net/ip.ts";
 import type { NlMessage, NlRequest } from "../netlink/message.ts";
 import { encodeKey, isZeroKey, WG_KEY_LEN } from "./key.ts";
 import { joinEndpoint, splitEndpoint, type WgDeviceConfig, type WgDeviceState, type WgPeerConfig, type WgPeerState } from "./types.ts";
@@ -51,7 +51,7 @@ function keyBytes(key: string, what: string): Uint8Array {
 export function encodeSockaddr(endpoint: string): Uint8Array {
   const ep = splitEndpoint(endpoint);
   if (!ep) throw new Error(`endpoint ${JSON.stringify(endpoint)} is not host:port or [v6]:port`);
-  const ip = parseIp(ep.host);
+  const ip = ipBytes(ep.host);
   const out = new Uint8Array(ip.byteLength === 4 ? 16 : 28);
   const dv = new DataView(out.buffer);
   dv.setUint16(0, ip.byteLength === 4 ? AF_INET : AF_INET6, true);
@@ -66,14 +66,14 @@ export function decodeSockaddr(b: Uint8Array): string | undefined {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const family = dv.getUint16(0, true);
   const port = dv.getUint16(2, false);
-  if (family === AF_INET && b.byteLength >= 8) return joinEndpoint(formatIp(b.subarray(4, 8)), port);
-  if (family === AF_INET6 && b.byteLength >= 24) return joinEndpoint(formatIp(b.subarray(8, 24)), port);
+  if (family === AF_INET && b.byteLength >= 8) return joinEndpoint(bytesText(b.subarray(4, 8)), port);
+  if (family === AF_INET6 && b.byteLength >= 24) return joinEndpoint(bytesText(b.subarray(8, 24)), port);
   return undefined;
 }
 
 function writeAllowedIp(w: NlWriter, cidr: string): void {
-  const c = parseCidr(cidr);
-  const ip = parseIp(c.ip);
+  const c = prefixText(cidr);
+  const ip = ipBytes(c.ip);
   w.nested(
     0,
     () => {
@@ -178,7 +178,7 @@ function decodeAllowedIp(d: Uint8Array): string | undefined {
   const ip = a.get(WGALLOWEDIP_A.IPADDR);
   const mask = a.u8(WGALLOWEDIP_A.CIDR_MASK);
   if (!ip || mask === undefined || (ip.byteLength !== 4 && ip.byteLength !== 16)) return undefined;
-  return `${formatIp(ip)}/${mask}`;
+  return `${bytesText(ip)}/${mask}`;
 }
 
 type MutablePeer = { -readonly [K in keyof WgPeerState]: WgPeerState[K] } & { allowedIps: string[] };

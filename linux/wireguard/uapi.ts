@@ -5,7 +5,7 @@
  * travel in hex. Text in, text out: no I/O here (uapi-client.ts talks to the socket). Pure module.
  */
 import { errnoName } from "../errno.ts";
-import { parseCidr, parseIp } from "../netlink/ip.ts";
+import { ipBytes, prefixText } from "../../net/ip.ts";
 import { keyFromHex, keyToHex } from "./key.ts";
 import { splitEndpoint, type WgDeviceConfig, type WgDeviceState, type WgPeerConfig, type WgPeerState } from "./types.ts";
 
@@ -37,12 +37,12 @@ function uint(n: number, max: number, what: string): string {
 function endpoint(s: string): string {
   const ep = splitEndpoint(s);
   if (!ep) throw new Error(`endpoint ${JSON.stringify(s)} is not host:port or [v6]:port`);
-  parseIp(ep.host); // an address, not a name: nothing to resolve, nothing to inject
+  ipBytes(ep.host); // an address, not a name: nothing to resolve, nothing to inject
   return s;
 }
 
 function cidr(s: string): string {
-  const c = parseCidr(s);
+  const c = prefixText(s);
   return `${c.ip}/${c.prefixLen}`;
 }
 

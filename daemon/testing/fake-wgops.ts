@@ -1,8 +1,8 @@
 // In-memory WgOps for unit tests: devices with WireGuard's set semantics (replace peers, remove,
 // replace allowed IPs, keys and ports), links, addresses and routes; every call is recorded.
-import type { WgDeviceConfig, WgDeviceState, WgPeerState } from "../../../linux/wireguard/types.ts";
-import type { KRoute } from "../netops.ts";
-import type { WgOps } from "../wireguard-network.ts";
+import type { WgDeviceConfig, WgDeviceState, WgPeerState } from "../../linux/wireguard/types.ts";
+import type { KRoute } from "../backend/netops.ts";
+import type { WgOps } from "../backend/wireguard-network.ts";
 
 interface FakeDevice {
   index: number;
