@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generatePresharedKey, generatePrivateKey, publicKeyOf } from "../../linux/wireguard/key.ts";
-import { childPids, parseWgDump, type WgShowDevice } from "../../netns-fixtures/topology/cluster.ts";
+import { childPids, parseWgDump, PRIVATE_WIREGUARD_RUN, type WgShowDevice } from "../../netns-fixtures/topology/cluster.ts";
 import { REPO_ROOT } from "../../netns-fixtures/oracles/reference.ts";
 import { ipJson, run, runIn, waitFor } from "../../netns-fixtures/topology/sh.ts";
 import { EchoServer, tcpProbe } from "../../netns-fixtures/topology/tcp.ts";
@@ -17,7 +17,6 @@ import { Topology } from "../../netns-fixtures/topology/topology.ts";
 
 const BUN = join(REPO_ROOT, "node_modules", ".bin", "bun");
 const DRIVER = join(import.meta.dirname, "..", "testing", "wireguard-driver.ts");
-const PRIVATE_RUN = 'mkdir -p /run/wireguard && mount -t tmpfs -o mode=0755 weft-wg /run/wireguard && exec "$@"';
 
 interface Node {
   ns: string;
@@ -80,7 +79,7 @@ describe("wireguard backend on this kernel (wireguard-go)", () => {
   function startDriver(n: Node, peers: Node[]): void {
     const plan = { dev: "eth0", ip: n.ip, own: n.subnet, keyFile: n.keyFile, backend: { PSK: psk, PersistentKeepaliveInterval: 25 }, peers: peers.map(peerOf) };
     n.lines = [];
-    n.driver = spawn("ip", ["netns", "exec", n.ns, "sh", "-c", PRIVATE_RUN, "sh", BUN, DRIVER, JSON.stringify(plan)], { stdio: ["pipe", "pipe", "pipe"] });
+    n.driver = spawn("ip", ["netns", "exec", n.ns, ...PRIVATE_WIREGUARD_RUN, BUN, DRIVER, JSON.stringify(plan)], { stdio: ["pipe", "pipe", "pipe"] });
     createInterface({ input: n.driver.stdout as NodeJS.ReadableStream }).on("line", (l) => n.lines.push(JSON.parse(l) as Record<string, unknown>));
     n.driver.stderr?.on("data", (d: Buffer) => writeFileSync(join(dir, `${n.ns}.log`), d, { flag: "a" }));
   }

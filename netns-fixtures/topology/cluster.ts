@@ -217,18 +217,21 @@ function killQuietly(pid: number): void {
 }
 
 /**
- * What a wireguard node needs to share one machine with other nodes, without changing flanneld's
- * paths: its own key file (WIREGUARD_KEY_FILE, as flanneld documents) and its own
- * /var/run/wireguard. wireguard-go puts its UAPI socket there (/var/run/wireguard/flannel-wg.sock,
- * compiled in, not per network namespace), so each node's flanneld runs with a private tmpfs on
- * it, mounted inside the mount namespace `ip netns exec` already gives the process (its mounts do
- * not propagate back). Inspect a node's devices with `nsenter -t <flanneld pid> -m -n wg show`.
+ * A command prefix (for `ip netns exec <ns> ...`) that gives the command its own /var/run/wireguard:
+ * wireguard-go puts its UAPI socket there (/var/run/wireguard/flannel-wg.sock, compiled in, not per
+ * network namespace), so nodes sharing this machine would collide. It mounts a private tmpfs on it
+ * inside the mount namespace `ip netns exec` already gives the process (its mounts do not propagate
+ * back), then execs the command. Inspect such a node with `nsenter -t <pid> -m -n wg show`.
  */
-export function wireguardNode(n: ClusterNode): { readonly wrap: string[]; readonly env: Record<string, string> } {
-  return {
-    wrap: ["sh", "-c", 'mkdir -p /run/wireguard && mount -t tmpfs -o mode=0755 weft-wg /run/wireguard && exec "$@"', "sh"],
-    env: { WIREGUARD_KEY_FILE: join(n.scratch.root, "wgkey") },
-  };
+export const PRIVATE_WIREGUARD_RUN: readonly string[] = ["sh", "-c", 'mkdir -p /run/wireguard && mount -t tmpfs -o mode=0755 weft-wg /run/wireguard && exec "$@"', "sh"];
+
+/**
+ * What a wireguard node needs to share one machine with other nodes, without changing flanneld's
+ * paths: its own /var/run/wireguard ({@link PRIVATE_WIREGUARD_RUN}) and its own key file
+ * (WIREGUARD_KEY_FILE, as flanneld documents).
+ */
+export function wireguardNode(n: Pick<ClusterNode, "scratch">): { readonly wrap: readonly string[]; readonly env: Record<string, string> } {
+  return { wrap: PRIVATE_WIREGUARD_RUN, env: { WIREGUARD_KEY_FILE: join(n.scratch.root, "wgkey") } };
 }
 
 export class WeftCluster {
