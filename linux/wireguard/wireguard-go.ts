@@ -3,8 +3,10 @@
  * wg-quick falls back to it: `wireguard-go -f <dev>` creates the TUN device `<dev>` in the
  * caller's network namespace and serves the UAPI socket /var/run/wireguard/<dev>.sock. It stays a
  * child process in the foreground (WG_PROCESS_FOREGROUND=1, which also silences its banner), so
- * its exit is seen at once; its output is handed to `onLine`. execa is loaded on first use.
+ * its exit is seen at once, and it is killed if this process exits first; its output is handed to
+ * `onLine`.
  */
+import { spawn } from "node:child_process";
 import { uapiExchange } from "./uapi-client.ts";
 import { GET_REQUEST, UAPI_SOCKET_DIR, uapiSocketPath } from "./uapi.ts";
 
@@ -78,18 +80,17 @@ export class WireguardGo {
    * process's own words, when it exits or does not answer in time (the process is then stopped).
    */
   static async start(dev: string, o: WireguardGoOptions = {}): Promise<WireguardGo> {
-    const { execa } = await import("execa");
     const command = o.command ?? "wireguard-go";
-    const child = execa(command, ["-f", dev], {
-      reject: false,
-      stdin: "ignore",
-      buffer: false,
-      // not execa's exit-time cleanup: its signal handler re-raises SIGTERM once the daemon's own
-      // one-shot handler has run, killing the daemon before it removes its devices; stop() ends it
-      cleanup: false,
-      env: { WG_PROCESS_FOREGROUND: "1", LOG_LEVEL: "error", ...o.env },
+    // node:child_process rather than execa: the child must not keep this process alive (unref),
+    // which execa's subprocess cannot do under Bun, and execa's exit-time cleanup re-raises
+    // SIGTERM once the daemon's own one-shot handler has run, killing it before it removes its
+    // devices. The exit handler below does that cleanup instead.
+    const child = spawn(command, ["-f", dev], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WG_PROCESS_FOREGROUND: "1", LOG_LEVEL: "error", ...o.env } });
+    const done = new Promise<{ exitCode?: number; signal?: string; failed: boolean; originalMessage?: string }>((resolve) => {
+      child.once("error", (e) => resolve({ failed: true, originalMessage: e.message }));
+      child.once("exit", (code, signal) => resolve({ failed: code !== 0, ...(code !== null ? { exitCode: code } : {}), ...(signal !== null ? { signal } : {}) }));
     });
-    const wg = new WireguardGo(dev, uapiSocketPath(dev, o.socketDir ?? UAPI_SOCKET_DIR), child, child, command);
+    const wg = new WireguardGo(dev, uapiSocketPath(dev, o.socketDir ?? UAPI_SOCKET_DIR), child, done, command);
     const onData = (chunk: Buffer | string) => {
       for (const line of String(chunk).split("\n")) {
         if (line.trim() === "") continue;
@@ -99,6 +100,13 @@ export class WireguardGo {
     };
     child.stdout?.on("data", onData);
     child.stderr?.on("data", onData);
+    child.unref();
+    for (const stream of [child.stdout, child.stderr]) (stream as { unref?: () => void } | null)?.unref?.();
+    // If this process exits without stopping it (a failed start-up), the device goes with it: its
+    // TUN disappears when the process does.
+    const onExit = () => void child.kill("SIGKILL");
+    process.once("exit", onExit);
+    void wg.exited.then(() => process.off("exit", onExit));
     const deadline = Date.now() + (o.startTimeoutMs ?? 5000);
     for (;;) {
       if (!wg.running) {
