@@ -134,3 +134,18 @@ describe.runIf(ours).each(MODES)("flanneld cluster, wireguard: $label", (m) => {
     }
   });
 });
+
+describe.runIf(ours)("flanneld, wireguard: a start-up failure after the device exists", () => {
+  // the subnet file cannot be written: flanneld fails after registering the backend
+  const c = new WeftCluster({ nodes: 1, backend: "wireguard", flags: ["--subnet-file", "/proc/weft-no-such-dir/subnet.env"] });
+  afterAll(() => c.teardown(), 60_000);
+
+  it("exits 1 instead of hanging on wireguard-go, and leaves no device behind", async () => {
+    await expect(c.start()).rejects.toThrow(/flanneld on node1 exited 1/);
+    const n = c.nodes[0];
+    if (!n) throw new Error("node1 missing");
+    expect(readFileSync(c.logOf(n), "utf8")).toMatch(/created wireguard device flannel-wg/);
+    // a live wireguard-go would still hold its TUN device
+    expect((await ipJson<{ ifname: string }[]>(n.ns, ["link", "show"])).map((l) => l.ifname)).not.toContain("flannel-wg");
+  });
+});
