@@ -21,22 +21,31 @@ const MODES = [
   { label: "dual stack, one device (Mode ipv6)", dualStack: true, mode: "ipv6" },
 ] as const;
 
-const bad = (m: [{ name: string }, { name: string }, string][]) => m.filter(([, , r]) => r !== "ok").map(([a, b, r]) => `${a.name}->${b.name}: ${r}`);
+const bad = (m: [{ name: string }, { name: string }, string][]) =>
+  m.filter(([, , r]) => r !== "ok").map(([a, b, r]) => `${a.name}->${b.name}: ${r}`);
 
 async function leases(c: WeftCluster): Promise<Map<string, Record<string, unknown>>> {
   const r = await c.etcd?.ctl(["get", "--prefix", "/coreos.com/network/subnets/"]);
   const lines = (r?.stdout ?? "").split("\n").filter((l) => l !== "");
   const out = new Map<string, Record<string, unknown>>();
-  for (let i = 0; i + 1 < lines.length; i += 2) out.set(lines[i] ?? "", JSON.parse(lines[i + 1] ?? "{}") as Record<string, unknown>);
+  for (let i = 0; i + 1 < lines.length; i += 2)
+    out.set(lines[i] ?? "", JSON.parse(lines[i + 1] ?? "{}") as Record<string, unknown>);
   return out;
 }
 
 const keyFile = (n: ClusterNode) => join(n.scratch.root, "wgkey");
 const publicKey = (n: ClusterNode) => publicKeyOf(readFileSync(keyFile(n), "utf8"));
-const leaseKey = (n: ClusterNode, dual: boolean) => `/coreos.com/network/subnets/${subnetOf(n.subnet ?? "").replace("/", "-")}${dual ? `&${subnetOfV6(n.subnetV6 ?? "").replace("/", "-")}` : ""}`;
+const leaseKey = (n: ClusterNode, dual: boolean) =>
+  `/coreos.com/network/subnets/${subnetOf(n.subnet ?? "").replace("/", "-")}` +
+  (dual ? `&${subnetOfV6(n.subnetV6 ?? "").replace("/", "-")}` : "");
 
 describe.runIf(ours).each(MODES)("flanneld cluster, wireguard: $label", (m) => {
-  const c = new WeftCluster({ nodes: 3, backend: "wireguard", dualStack: m.dualStack, ...(m.mode !== "separate" ? { backendOptions: { Mode: m.mode } } : {}) });
+  const c = new WeftCluster({
+    nodes: 3,
+    backend: "wireguard",
+    dualStack: m.dualStack,
+    ...(m.mode !== "separate" ? { backendOptions: { Mode: m.mode } } : {}),
+  });
   const separate = m.mode === "separate";
   beforeAll(async () => {
     await c.start();
@@ -54,7 +63,7 @@ describe.runIf(ours).each(MODES)("flanneld cluster, wireguard: $label", (m) => {
     }
   });
 
-  it("keeps each node's private key in its key file (base64, mode 0400) and publishes its public key with the port", async () => {
+  it("keeps each node's private key in its key file (base64, 0400) and publishes its public key and port", async () => {
     const all = await leases(c);
     expect(all.size).toBe(3);
     for (const n of c.nodes) {
@@ -62,15 +71,29 @@ describe.runIf(ours).each(MODES)("flanneld cluster, wireguard: $label", (m) => {
       expect(readFileSync(file, "utf8")).toMatch(/^[A-Za-z0-9+/]{43}=$/);
       expect(statSync(file).mode & 0o777).toBe(0o400);
       const attrs = all.get(leaseKey(n, m.dualStack));
-      expect(attrs).toMatchObject({ PublicIP: n.ip, BackendType: "wireguard", BackendData: { PublicKey: publicKey(n), Port: 51820 } });
-      if (m.dualStack) expect(attrs).toMatchObject({ PublicIPv6: n.ip6, BackendV6Data: { PublicKey: publicKey(n), Port: separate ? 51821 : 51820 } });
+      expect(attrs).toMatchObject({
+        PublicIP: n.ip,
+        BackendType: "wireguard",
+        BackendData: { PublicKey: publicKey(n), Port: 51820 },
+      });
+      if (m.dualStack)
+        expect(attrs).toMatchObject({
+          PublicIPv6: n.ip6,
+          BackendV6Data: { PublicKey: publicKey(n), Port: separate ? 51821 : 51820 },
+        });
     }
   });
 
   it("runs the devices flanneld names, with the node's key, the ports and MTU 1420", async () => {
     for (const n of c.nodes) {
       const devs = await c.wgShow(n);
-      const want = separate && m.dualStack ? [["flannel-wg", 51820], ["flannel-wg-v6", 51821]] : [["flannel-wg", 51820]];
+      const want =
+        separate && m.dualStack
+          ? [
+              ["flannel-wg", 51820],
+              ["flannel-wg-v6", 51821],
+            ]
+          : [["flannel-wg", 51820]];
       expect(devs.map((d) => [d.name, d.listenPort]).sort()).toEqual(want);
       for (const d of devs) {
         expect(d.publicKey).toBe(publicKey(n));
@@ -89,7 +112,11 @@ describe.runIf(ours).each(MODES)("flanneld cluster, wireguard: $label", (m) => {
         const v4 = subnetOf(o.subnet ?? "");
         const v6 = m.dualStack ? subnetOfV6(o.subnetV6 ?? "") : "";
         if (!m.dualStack) return [["flannel-wg", publicKey(o), `${o.ip}:51820`, v4]];
-        if (separate) return [["flannel-wg", publicKey(o), `${o.ip}:51820`, v4], ["flannel-wg-v6", publicKey(o), `[${o.ip6}]:51821`, v6]];
+        if (separate)
+          return [
+            ["flannel-wg", publicKey(o), `${o.ip}:51820`, v4],
+            ["flannel-wg-v6", publicKey(o), `[${o.ip6}]:51821`, v6],
+          ];
         return [["flannel-wg", publicKey(o), `[${o.ip6}]:51820`, [v4, v6].join(",")]];
       });
       expect(peers.sort()).toEqual(want.sort());
@@ -108,7 +135,9 @@ describe.runIf(ours).each(MODES)("flanneld cluster, wireguard: $label", (m) => {
     const before = n.subnet;
     expect(await c.stopDaemon(n)).toBe(0);
     // flanneld removes its devices when it stops
-    expect((await ipJson<{ ifname: string }[]>(n.ns, ["link", "show"])).map((l) => l.ifname)).not.toContain("flannel-wg");
+    expect((await ipJson<{ ifname: string }[]>(n.ns, ["link", "show"])).map((l) => l.ifname)).not.toContain(
+      "flannel-wg",
+    );
     expect(readFileSync(c.logOf(n), "utf8")).toMatch(/removed wireguard device flannel-wg/);
     c.startDaemon(n);
     await c.waitReady(n);
@@ -117,7 +146,8 @@ describe.runIf(ours).each(MODES)("flanneld cluster, wireguard: $label", (m) => {
     expect(publicKey(n)).toBe(key);
     expect((await c.wgShow(n)).map((d) => d.publicKey)).toEqual(separate && m.dualStack ? [key, key] : [key]);
     expect((await leases(c)).get(leaseKey(n, m.dualStack))).toMatchObject({ BackendData: { PublicKey: key } });
-    for (const o of c.nodes.slice(1)) expect((await c.wgShow(o)).flatMap((d) => d.peers.map((p) => p.publicKey))).toContain(key);
+    for (const o of c.nodes.slice(1))
+      expect((await c.wgShow(o)).flatMap((d) => d.peers.map((p) => p.publicKey))).toContain(key);
     expect(bad(await c.matrix())).toEqual([]);
   });
 
@@ -129,7 +159,11 @@ describe.runIf(ours).each(MODES)("flanneld cluster, wireguard: $label", (m) => {
     const del = await c.etcd?.ctl(["del", leaseKey(gone, m.dualStack)]);
     expect(del?.stdout.trim()).toBe("1");
     for (const n of c.nodes.slice(0, 2)) {
-      await waitFor(`${n.name} to drop the peer ${key}`, 10_000, async () => !(await c.wgShow(n)).some((d) => d.peers.some((p) => p.publicKey === key)));
+      await waitFor(
+        `${n.name} to drop the peer ${key}`,
+        10_000,
+        async () => !(await c.wgShow(n)).some((d) => d.peers.some((p) => p.publicKey === key)),
+      );
       expect((await c.wgShow(n)).flatMap((d) => d.peers)).toHaveLength(separate && m.dualStack ? 2 : 1);
     }
   });
@@ -137,7 +171,11 @@ describe.runIf(ours).each(MODES)("flanneld cluster, wireguard: $label", (m) => {
 
 describe.runIf(ours)("flanneld, wireguard: a start-up failure after the device exists", () => {
   // the subnet file cannot be written: flanneld fails after registering the backend
-  const c = new WeftCluster({ nodes: 1, backend: "wireguard", flags: ["--subnet-file", "/proc/weft-no-such-dir/subnet.env"] });
+  const c = new WeftCluster({
+    nodes: 1,
+    backend: "wireguard",
+    flags: ["--subnet-file", "/proc/weft-no-such-dir/subnet.env"],
+  });
   afterAll(() => c.teardown(), 60_000);
 
   it("exits 1 instead of hanging on wireguard-go, and leaves no device behind", async () => {
@@ -146,6 +184,8 @@ describe.runIf(ours)("flanneld, wireguard: a start-up failure after the device e
     if (!n) throw new Error("node1 missing");
     expect(readFileSync(c.logOf(n), "utf8")).toMatch(/created wireguard device flannel-wg/);
     // a live wireguard-go would still hold its TUN device
-    expect((await ipJson<{ ifname: string }[]>(n.ns, ["link", "show"])).map((l) => l.ifname)).not.toContain("flannel-wg");
+    expect((await ipJson<{ ifname: string }[]>(n.ns, ["link", "show"])).map((l) => l.ifname)).not.toContain(
+      "flannel-wg",
+    );
   });
 });

@@ -27,7 +27,11 @@ function genlKernel(): FakeTransport {
     }
     if (m.flags & NLM_F_DUMP) {
       const w = new NlWriter();
-      w.u8(WG_CMD.GET_DEVICE).u8(1).u16(0).attrStr(WGDEVICE_A.IFNAME, "flannel-wg").attrU16(WGDEVICE_A.LISTEN_PORT, 51820);
+      w.u8(WG_CMD.GET_DEVICE)
+        .u8(1)
+        .u16(0)
+        .attrStr(WGDEVICE_A.IFNAME, "flannel-wg")
+        .attrU16(WGDEVICE_A.LISTEN_PORT, 51820);
       return [datagram(rawMessage(FAMILY, NLM_F_MULTI, m.seq, w.finish()), doneMessage(m.seq))];
     }
     return [errorMessage(m, 0)];
@@ -73,8 +77,16 @@ describe("KernelWgOps", () => {
   });
 
   it("without kernel WireGuard nor a runnable wireguard-go, says what to install or load", async () => {
-    const ops = new KernelWgOps(new NoWireguardNetlink(), new FakeNetOps(), () => new WireguardGenl(new NetlinkSocket(genlKernel())), memoryLogger(), { command: "/nonexistent/wireguard-go" });
-    await expect(ops.createDevice("flannel-wg", 1420)).rejects.toThrow(/the kernel has no WireGuard and the userspace fallback failed .*modprobe wireguard.*install wireguard-go/);
+    const ops = new KernelWgOps(
+      new NoWireguardNetlink(),
+      new FakeNetOps(),
+      () => new WireguardGenl(new NetlinkSocket(genlKernel())),
+      memoryLogger(),
+      { command: "/nonexistent/wireguard-go" },
+    );
+    await expect(ops.createDevice("flannel-wg", 1420)).rejects.toThrow(
+      /the kernel has no WireGuard and the userspace fallback failed .*modprobe wireguard.*install wireguard-go/,
+    );
   });
 
   it("reports other link errors as they are, without falling back", async () => {
@@ -83,7 +95,15 @@ describe("KernelWgOps", () => {
         throw new NetlinkError(Errno.EPERM, "RTM_NEWLINK wireguard flannel-wg");
       }
     }
-    const ops = new KernelWgOps(new Busy(), new FakeNetOps(), () => new WireguardGenl(new NetlinkSocket(genlKernel())), memoryLogger(), { command: "/nonexistent/wireguard-go" });
-    await expect(ops.createDevice("flannel-wg", 1420)).rejects.toThrow(/could not create wireguard interface flannel-wg: .*EPERM/);
+    const ops = new KernelWgOps(
+      new Busy(),
+      new FakeNetOps(),
+      () => new WireguardGenl(new NetlinkSocket(genlKernel())),
+      memoryLogger(),
+      { command: "/nonexistent/wireguard-go" },
+    );
+    await expect(ops.createDevice("flannel-wg", 1420)).rejects.toThrow(
+      /could not create wireguard interface flannel-wg: .*EPERM/,
+    );
   });
 });

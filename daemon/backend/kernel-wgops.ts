@@ -55,15 +55,25 @@ export class KernelWgOps implements WgOps {
       this.impls.set(name, "kernel");
       return { index: this.nl.getLink(name).index, impl: "kernel" };
     } catch (e) {
-      if (!(e instanceof NetlinkError && e.errno === Errno.EOPNOTSUPP)) throw new Error(`could not create wireguard interface ${name}: ${errorMessage(e)}`);
+      if (!(e instanceof NetlinkError && e.errno === Errno.EOPNOTSUPP))
+        throw new Error(`could not create wireguard interface ${name}: ${errorMessage(e)}`);
     }
-    this.log.info("the kernel has no WireGuard (a \"wireguard\" link is not supported): running the userspace implementation wireguard-go", { dev: name, socket: this.socketPath(name) });
+    this.log.info(
+      'the kernel has no WireGuard (a "wireguard" link is not supported): ' +
+        "running the userspace implementation wireguard-go",
+      { dev: name, socket: this.socketPath(name) },
+    );
     let p: WireguardGo;
     try {
-      p = await WireguardGo.start(name, { ...this.userspace, onLine: (line) => this.log.warn("wireguard-go says", { dev: name, line }) });
+      p = await WireguardGo.start(name, {
+        ...this.userspace,
+        onLine: (line) => this.log.warn("wireguard-go says", { dev: name, line }),
+      });
     } catch (e) {
       throw new Error(
-        `cannot create the WireGuard device ${name}: the kernel has no WireGuard and the userspace fallback failed (${errorMessage(e)}); load the kernel module (modprobe wireguard; built into Linux 5.6 and later) or install wireguard-go`,
+        `cannot create the WireGuard device ${name}: the kernel has no WireGuard and the userspace fallback ` +
+          `failed (${errorMessage(e)}); load the kernel module (modprobe wireguard; built into Linux 5.6 and ` +
+          "later) or install wireguard-go",
       );
     }
     this.procs.set(name, p);

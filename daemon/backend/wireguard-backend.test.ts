@@ -15,7 +15,15 @@ const net = (s: string): IpNet => {
   if (!n) throw new Error(s);
   return n;
 };
-const EXT: ExternalInterface = { name: "eth0", index: 2, mtu: 1500, ipv4: "192.0.2.11", ipv6: "2001:db8::11", publicIP: "192.0.2.11", publicIPv6: "2001:db8::11" };
+const EXT: ExternalInterface = {
+  name: "eth0",
+  index: 2,
+  mtu: 1500,
+  ipv4: "192.0.2.11",
+  ipv6: "2001:db8::11",
+  publicIP: "192.0.2.11",
+  publicIPv6: "2001:db8::11",
+};
 const DUAL = { EnableIPv6: true, IPv6Network: "fd00:10:244::/56", IPv6SubnetLen: 64 };
 
 function peerLease(i: number, v6 = false): Lease {
@@ -33,18 +41,33 @@ function peerLease(i: number, v6 = false): Lease {
 }
 const added = (...ls: Lease[]): LeaseEvent[] => ls.map((lease) => ({ type: "added", lease }));
 
-async function register(conf: Record<string, unknown> = {}, backend: Record<string, unknown> = {}, ops = new FakeWgOps()) {
-  const config = parseNetworkConfig(JSON.stringify({ Network: "10.244.0.0/16", ...conf, Backend: { Type: "wireguard", ...backend } }), "test");
+async function register(
+  conf: Record<string, unknown> = {},
+  backend: Record<string, unknown> = {},
+  ops = new FakeWgOps(),
+) {
+  const config = parseNetworkConfig(
+    JSON.stringify({ Network: "10.244.0.0/16", ...conf, Backend: { Type: "wireguard", ...backend } }),
+    "test",
+  );
   let published: LeaseAttrs | undefined;
   const log = memoryLogger();
   const stop = new AbortController();
-  const be = wireguardBackend(ops, log, { reconcileMs: 20, keyFile: "/nonexistent/wgkey", loadKey: () => ({ privateKey: OWN_PRIVATE, publicKey: OWN_PUBLIC, created: false }) });
+  const be = wireguardBackend(ops, log, {
+    reconcileMs: 20,
+    keyFile: "/nonexistent/wgkey",
+    loadKey: () => ({ privateKey: OWN_PRIVATE, publicKey: OWN_PUBLIC, created: false }),
+  });
   const nw = await be.register({
     config,
     extIface: EXT,
     acquire: async (attrs) => {
       published = attrs;
-      return { ...(config.enableIPv4 ? { subnet: net("10.244.1.0/24") } : {}), ...(config.enableIPv6 ? { subnetV6: net("fd00:10:244:1::/64") } : {}), attrs };
+      return {
+        ...(config.enableIPv4 ? { subnet: net("10.244.1.0/24") } : {}),
+        ...(config.enableIPv6 ? { subnetV6: net("fd00:10:244:1::/64") } : {}),
+        attrs,
+      };
     },
     log,
     signal: stop.signal,
@@ -52,16 +75,27 @@ async function register(conf: Record<string, unknown> = {}, backend: Record<stri
   return { ops, nw, published, log, stop };
 }
 
-const peersOf = (ops: FakeWgOps, dev: string) => [...(ops.devices.get(dev)?.peers.values() ?? [])].map((p) => [p.publicKey, p.endpoint, p.allowedIps.join(",")]);
+const peersOf = (ops: FakeWgOps, dev: string) =>
+  [...(ops.devices.get(dev)?.peers.values() ?? [])].map((p) => [p.publicKey, p.endpoint, p.allowedIps.join(",")]);
 
 describe("wireguard backend registration", () => {
   it("creates flannel-wg with the key, port 51820 and MTU underlay - 80, and publishes the public key", async () => {
     const { ops, nw, published } = await register();
     const dev = ops.devices.get("flannel-wg");
-    expect(dev).toMatchObject({ mtu: 1420, privateKey: OWN_PRIVATE, listenPort: 51820, up: true, addrs: ["10.244.1.0/32"] });
+    expect(dev).toMatchObject({
+      mtu: 1420,
+      privateKey: OWN_PRIVATE,
+      listenPort: 51820,
+      up: true,
+      addrs: ["10.244.1.0/32"],
+    });
     expect(ops.routes).toEqual([{ dst: "10.244.0.0/16", ifindex: dev?.index }]);
     expect(nw.mtu).toBe(1420);
-    expect(published).toEqual({ PublicIP: "192.0.2.11", BackendType: "wireguard", BackendData: { PublicKey: OWN_PUBLIC, Port: 51820 } });
+    expect(published).toEqual({
+      PublicIP: "192.0.2.11",
+      BackendType: "wireguard",
+      BackendData: { PublicKey: OWN_PUBLIC, Port: 51820 },
+    });
     // the device exists (key known) before the lease is taken
     expect(ops.calls.indexOf("create flannel-wg mtu 1420")).toBe(0);
   });
@@ -91,9 +125,20 @@ describe("wireguard backend registration", () => {
   it("refuses the same port for both devices, and removes what it created when leasing fails", async () => {
     await expect(register(DUAL, { ListenPort: 5000, ListenPortV6: 5000 })).rejects.toThrow(/need different UDP ports/);
     const ops = new FakeWgOps();
-    const config = parseNetworkConfig(JSON.stringify({ Network: "10.244.0.0/16", Backend: { Type: "wireguard" } }), "test");
-    const be = wireguardBackend(ops, memoryLogger(), { loadKey: () => ({ privateKey: OWN_PRIVATE, publicKey: OWN_PUBLIC, created: true }) });
-    const reg = be.register({ config, extIface: EXT, acquire: () => Promise.reject(new Error("etcd is down")), log: memoryLogger(), signal: new AbortController().signal });
+    const config = parseNetworkConfig(
+      JSON.stringify({ Network: "10.244.0.0/16", Backend: { Type: "wireguard" } }),
+      "test",
+    );
+    const be = wireguardBackend(ops, memoryLogger(), {
+      loadKey: () => ({ privateKey: OWN_PRIVATE, publicKey: OWN_PUBLIC, created: true }),
+    });
+    const reg = be.register({
+      config,
+      extIface: EXT,
+      acquire: () => Promise.reject(new Error("etcd is down")),
+      log: memoryLogger(),
+      signal: new AbortController().signal,
+    });
     await expect(reg).rejects.toThrow(/etcd is down/);
     expect(ops.devices.size).toBe(0);
     expect(ops.calls).toContain("remove flannel-wg");
@@ -110,7 +155,10 @@ describe("wireguard peers follow the leases", () => {
   it("adds a peer per lease with endpoint, allowed IPs, PSK and keepalive; skips our own lease", async () => {
     const psk = key(0x33);
     const { ops, nw } = await register({}, { PSK: psk, PersistentKeepaliveInterval: 25 });
-    const own: Lease = { subnet: net("10.244.1.0/24"), attrs: { PublicIP: "192.0.2.11", BackendType: "wireguard", BackendData: { PublicKey: OWN_PUBLIC, Port: 51820 } } };
+    const own: Lease = {
+      subnet: net("10.244.1.0/24"),
+      attrs: { PublicIP: "192.0.2.11", BackendType: "wireguard", BackendData: { PublicKey: OWN_PUBLIC, Port: 51820 } },
+    };
     await nw.handleEvents(added(own, peerLease(2), peerLease(3)));
     expect(peersOf(ops, "flannel-wg")).toEqual([
       [key(2), "192.0.2.12:51820", "10.244.2.0/24"],
@@ -147,7 +195,10 @@ describe("wireguard peers follow the leases", () => {
 
   it("logs a lease of another backend once and leaves it out", async () => {
     const { ops, nw, log } = await register();
-    const vx: Lease = { subnet: net("10.244.9.0/24"), attrs: { PublicIP: "192.0.2.19", BackendType: "vxlan", BackendData: { VNI: 1 } } };
+    const vx: Lease = {
+      subnet: net("10.244.9.0/24"),
+      attrs: { PublicIP: "192.0.2.19", BackendType: "vxlan", BackendData: { VNI: 1 } },
+    };
     await nw.handleEvents(added(vx));
     await nw.handleEvents(added(peerLease(2)));
     expect(peersOf(ops, "flannel-wg").map(([k]) => k)).toEqual([key(2)]);
@@ -162,7 +213,9 @@ describe("wireguard repair and exit", () => {
     const dev = ops.devices.get("flannel-wg");
     if (!dev) throw new Error("no device");
     dev.peers.clear();
-    await ops.configure("flannel-wg", { peers: [{ publicKey: key(7), endpoint: "192.0.2.17:1", allowedIps: ["10.244.7.0/24"] }] });
+    await ops.configure("flannel-wg", {
+      peers: [{ publicKey: key(7), endpoint: "192.0.2.17:1", allowedIps: ["10.244.7.0/24"] }],
+    });
     ops.routes.splice(0);
     const running = nw.run(stop.signal);
     await new Promise((r) => setTimeout(r, 80));

@@ -31,11 +31,23 @@ function backendLog(log: Logger): BackendLog {
 function checkAddresses(o: WireguardOptions, enable4: boolean, enable6: boolean, ext: ExternalInterface): void {
   const need4 = o.mode === "ipv4" || (o.mode === "separate" && enable4);
   const need6 = o.mode === "ipv6" || (o.mode === "separate" && enable6);
-  if (need4 && !ext.publicIP) throw new Error(`interface ${ext.name} has no IPv4 address for the wireguard backend's endpoint: give an interface with one via --iface, or --public-ip`);
-  if (need6 && !ext.publicIPv6) throw new Error(`interface ${ext.name} has no IPv6 address for the wireguard backend's endpoint: give an interface with one via --iface, or --public-ipv6`);
-  if (o.mode === "auto" && !ext.publicIP && !ext.publicIPv6) throw new Error(`interface ${ext.name} has no address for the wireguard backend's endpoint`);
+  if (need4 && !ext.publicIP)
+    throw new Error(
+      `interface ${ext.name} has no IPv4 address for the wireguard backend's endpoint: ` +
+        "give an interface with one via --iface, or --public-ip",
+    );
+  if (need6 && !ext.publicIPv6)
+    throw new Error(
+      `interface ${ext.name} has no IPv6 address for the wireguard backend's endpoint: ` +
+        "give an interface with one via --iface, or --public-ipv6",
+    );
+  if (o.mode === "auto" && !ext.publicIP && !ext.publicIPv6)
+    throw new Error(`interface ${ext.name} has no address for the wireguard backend's endpoint`);
   if (o.mode === "separate" && enable4 && enable6 && o.listenPort === o.listenPortV6) {
-    throw new Error(`network config: "Backend.ListenPort" and "Backend.ListenPortV6" are both ${o.listenPort}: flannel-wg and flannel-wg-v6 need different UDP ports`);
+    throw new Error(
+      `network config: "Backend.ListenPort" and "Backend.ListenPortV6" are both ${o.listenPort}: ` +
+        "flannel-wg and flannel-wg-v6 need different UDP ports",
+    );
   }
 }
 
@@ -49,7 +61,10 @@ export function wireguardBackend(ops: WgOps, log: Logger, bo: WireguardBackendOp
       checkAddresses(wo, cfg.enableIPv4, cfg.enableIPv6, ext);
       const keyFile = bo.keyFile ?? wireguardKeyFile();
       const key = (bo.loadKey ?? loadOrCreateKey)(keyFile);
-      log.info(key.created ? "generated the WireGuard private key" : "using the WireGuard private key", { file: keyFile, public_key: key.publicKey });
+      log.info(key.created ? "generated the WireGuard private key" : "using the WireGuard private key", {
+        file: keyFile,
+        public_key: key.publicKey,
+      });
       const mtu = (cfg.backend.mtu || ext.mtu) - WIREGUARD_OVERHEAD;
       const nets = deviceSpecs(wo, cfg.enableIPv4, cfg.enableIPv6).map(
         (spec) =>
@@ -60,18 +75,37 @@ export function wireguardBackend(ops: WgOps, log: Logger, bo: WireguardBackendOp
             privateKey: key.privateKey,
             publicKey: key.publicKey,
             options: wo,
-            networks: { ...(cfg.network ? { 4: cfg.network } : {}), ...(cfg.ipv6Network ? { 6: cfg.ipv6Network } : {}) },
+            networks: {
+              ...(cfg.network ? { 4: cfg.network } : {}),
+              ...(cfg.ipv6Network ? { 6: cfg.ipv6Network } : {}),
+            },
             ...(ext.publicIP ? { ownV4: ext.publicIP } : {}),
             ...(ext.publicIPv6 ? { ownV6: ext.publicIPv6 } : {}),
             log: backendLog(log.with({ backend: "wireguard" })),
           }),
       );
       let closing: Promise<void> | undefined;
-      const closeAll = () => (closing ??= Promise.all(nets.map((n) => n.close().catch((e: unknown) => log.warn("removing a wireguard device failed", { dev: n.name, error: errorMessage(e) })))).then(() => undefined));
+      const closeAll = () =>
+        (closing ??= Promise.all(
+          nets.map((n) =>
+            n
+              .close()
+              .catch((e: unknown) =>
+                log.warn("removing a wireguard device failed", { dev: n.name, error: errorMessage(e) }),
+              ),
+          ),
+        ).then(() => undefined));
       const lease = await (async () => {
         try {
           for (const n of nets) await n.create();
-          const attrs = wireguardLeaseAttrs({ publicKey: key.publicKey, options: wo, enableIPv4: cfg.enableIPv4, enableIPv6: cfg.enableIPv6, publicIP: ext.publicIP, publicIPv6: ext.publicIPv6 });
+          const attrs = wireguardLeaseAttrs({
+            publicKey: key.publicKey,
+            options: wo,
+            enableIPv4: cfg.enableIPv4,
+            enableIPv6: cfg.enableIPv6,
+            publicIP: ext.publicIP,
+            publicIPv6: ext.publicIPv6,
+          });
           const l = await o.acquire(attrs);
           for (const n of nets) await n.start(l);
           return l;
@@ -91,19 +125,46 @@ export function wireguardBackend(ops: WgOps, log: Logger, bo: WireguardBackendOp
         if (Date.now() - lostAt > 60_000) backoff.reset();
         lostAt = Date.now();
         const delay = backoff.next();
-        log.warn("the userspace WireGuard process exited; recreating the device", { dev: name, exit: why, retry_in_ms: delay });
+        log.warn("the userspace WireGuard process exited; recreating the device", {
+          dev: name,
+          exit: why,
+          retry_in_ms: delay,
+        });
         setTimeout(() => {
           if (closing) return;
-          n.reconcile().catch((e: unknown) => log.error("recreating the wireguard device failed (retried at the next pass)", { dev: name, error: errorMessage(e) }));
+          n.reconcile().catch((e: unknown) =>
+            log.error("recreating the wireguard device failed (retried at the next pass)", {
+              dev: name,
+              error: errorMessage(e),
+            }),
+          );
         }, delay);
       });
-      for (const n of nets) log.info("data plane ready", { backend: "wireguard", device: n.name, implementation: n.implementation, mtu, mode: wo.mode });
+      for (const n of nets)
+        log.info("data plane ready", {
+          backend: "wireguard",
+          device: n.name,
+          implementation: n.implementation,
+          mtu,
+          mode: wo.mode,
+        });
 
       return {
         lease,
         mtu,
         async handleEvents(batch) {
-          await Promise.all(nets.map((n) => n.handle(batch).catch((e: unknown) => log.warn("applying lease events failed (the next pass retries)", { dev: n.name, error: errorMessage(e) }))));
+          await Promise.all(
+            nets.map((n) =>
+              n
+                .handle(batch)
+                .catch((e: unknown) =>
+                  log.warn("applying lease events failed (the next pass retries)", {
+                    dev: n.name,
+                    error: errorMessage(e),
+                  }),
+                ),
+            ),
+          );
         },
         async run(signal) {
           const every = bo.reconcileMs ?? 10_000;
@@ -111,7 +172,11 @@ export function wireguardBackend(ops: WgOps, log: Logger, bo: WireguardBackendOp
             await sleep(every, signal);
             if (signal.aborted || closing) break;
             for (const n of nets) {
-              await n.reconcile().catch((e: unknown) => log.error("wireguard reconcile failed", { dev: n.name, error: errorMessage(e) }));
+              await n
+                .reconcile()
+                .catch((e: unknown) =>
+                  log.error("wireguard reconcile failed", { dev: n.name, error: errorMessage(e) }),
+                );
             }
           }
           await closeAll();

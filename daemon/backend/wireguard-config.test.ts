@@ -2,7 +2,11 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, parseNetworkConfig } from "../config.ts";
 import { wireguardOptions } from "./wireguard-config.ts";
 
-const backend = (b: Record<string, unknown>) => parseNetworkConfig(JSON.stringify({ Network: "10.244.0.0/16", Backend: { Type: "wireguard", ...b } }), "net-conf.json").backend;
+const backend = (b: Record<string, unknown>) =>
+  parseNetworkConfig(
+    JSON.stringify({ Network: "10.244.0.0/16", Backend: { Type: "wireguard", ...b } }),
+    "net-conf.json",
+  ).backend;
 
 describe("wireguard backend config", () => {
   it("is a supported backend type with flanneld's defaults", () => {
@@ -13,9 +17,21 @@ describe("wireguard backend config", () => {
 
   it("reads every key, case-insensitively like Go", () => {
     const psk = Buffer.alloc(32, 7).toString("base64");
-    expect(wireguardOptions(backend({ listenport: 5000, LISTENPORTV6: 5001, psk, persistentKeepaliveInterval: 25, mode: "auto", MTU: 1400 }))).toEqual({ listenPort: 5000, listenPortV6: 5001, psk, keepalive: 25, mode: "auto" });
+    expect(
+      wireguardOptions(
+        backend({
+          listenport: 5000,
+          LISTENPORTV6: 5001,
+          psk,
+          persistentKeepaliveInterval: 25,
+          mode: "auto",
+          MTU: 1400,
+        }),
+      ),
+    ).toEqual({ listenPort: 5000, listenPortV6: 5001, psk, keepalive: 25, mode: "auto" });
     expect(backend({ MTU: 1400 }).mtu).toBe(1400);
-    for (const mode of ["separate", "auto", "ipv4", "ipv6"]) expect(wireguardOptions(backend({ Mode: mode })).mode).toBe(mode);
+    for (const mode of ["separate", "auto", "ipv4", "ipv6"])
+      expect(wireguardOptions(backend({ Mode: mode })).mode).toBe(mode);
   });
 
   it("names the key and the fix for bad values", () => {

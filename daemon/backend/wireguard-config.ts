@@ -32,10 +32,18 @@ function fail(key: string, what: string, v: unknown): never {
   throw new ConfigError(`Backend.${key}`, `${WHERE}: "Backend.${key}" ${what}, got ${JSON.stringify(v)}`);
 }
 
-function wholeNumber(raw: Readonly<Record<string, unknown>>, key: string, def: number, min: number, max: number, what: string): number {
+function wholeNumber(
+  raw: Readonly<Record<string, unknown>>,
+  key: string,
+  def: number,
+  min: number,
+  max: number,
+  what: string,
+): number {
   const v = getField(raw, key);
   if (v === undefined || v === null) return def;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) return fail(key, `must be ${what} (a whole number from ${min} to ${max})`, v);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
+    return fail(key, `must be ${what} (a whole number from ${min} to ${max})`, v);
   return v;
 }
 
@@ -44,7 +52,14 @@ export function wireguardOptions(backend: Pick<BackendConfig, "raw">): Wireguard
   const raw = backend.raw;
   const listenPort = wholeNumber(raw, "ListenPort", WIREGUARD_DEFAULTS.listenPort, 1, 65535, "a UDP port");
   const listenPortV6 = wholeNumber(raw, "ListenPortV6", WIREGUARD_DEFAULTS.listenPortV6, 1, 65535, "a UDP port");
-  const keepalive = wholeNumber(raw, "PersistentKeepaliveInterval", WIREGUARD_DEFAULTS.keepalive, 0, 65535, "seconds between keepalives, 0 for none");
+  const keepalive = wholeNumber(
+    raw,
+    "PersistentKeepaliveInterval",
+    WIREGUARD_DEFAULTS.keepalive,
+    0,
+    65535,
+    "seconds between keepalives, 0 for none",
+  );
   const m = getField(raw, "Mode");
   let mode: WireguardMode = WIREGUARD_DEFAULTS.mode;
   if (m !== undefined && m !== null && m !== "") {
@@ -57,7 +72,12 @@ export function wireguardOptions(backend: Pick<BackendConfig, "raw">): Wireguard
   let psk: string | undefined;
   if (p !== undefined && p !== null && p !== "") {
     const k = typeof p === "string" ? decodeKey(p) : "it must be a string";
-    if (typeof k === "string") fail("PSK", `is not a WireGuard pre-shared key (${k}); generate one with \`wg genpsk\``, typeof p === "string" ? `${p.slice(0, 4)}…` : p);
+    if (typeof k === "string")
+      fail(
+        "PSK",
+        `is not a WireGuard pre-shared key (${k}); generate one with \`wg genpsk\``,
+        typeof p === "string" ? `${p.slice(0, 4)}…` : p,
+      );
     psk = Buffer.from(k).toString("base64");
   }
   return { listenPort, listenPortV6, keepalive, mode, ...(psk ? { psk } : {}) };

@@ -28,12 +28,16 @@ export function loadOrCreateKey(path: string, generate: () => string = generateP
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`cannot read the WireGuard key file ${path}: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT")
+      throw new Error(`cannot read the WireGuard key file ${path}: ${(e as Error).message}`);
   }
   if (text !== undefined) {
     const k = decodeKey(text);
     if (typeof k === "string") {
-      throw new Error(`the WireGuard key file ${path} holds no private key (${k}): fix it, or delete it to generate a new key (set WIREGUARD_KEY_FILE to use another file)`);
+      throw new Error(
+        `the WireGuard key file ${path} holds no private key (${k}): fix it, or delete it to generate a new ` +
+          "key (set WIREGUARD_KEY_FILE to use another file)",
+      );
     }
     const privateKey = Buffer.from(k).toString("base64");
     return { privateKey, publicKey: publicKeyOf(privateKey), created: false };

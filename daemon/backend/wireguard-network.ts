@@ -100,8 +100,19 @@ export class WgDeviceNetwork {
     const { index, impl } = await this.o.ops.createDevice(this.name, this.o.mtu);
     this.index = index;
     this.impl = impl;
-    await this.o.ops.configure(this.name, { privateKey: this.o.privateKey, listenPort: this.o.spec.port, replacePeers: true });
-    this.log("info", `created wireguard device ${this.name}`, { dev: this.name, index, implementation: impl, listen_port: this.o.spec.port, mtu: this.o.mtu, public_key: this.o.publicKey });
+    await this.o.ops.configure(this.name, {
+      privateKey: this.o.privateKey,
+      listenPort: this.o.spec.port,
+      replacePeers: true,
+    });
+    this.log("info", `created wireguard device ${this.name}`, {
+      dev: this.name,
+      index,
+      implementation: impl,
+      listen_port: this.o.spec.port,
+      mtu: this.o.mtu,
+      public_key: this.o.publicKey,
+    });
   }
 
   /** After the lease: the subnet addresses and the cluster routes, link up. */
@@ -116,7 +127,8 @@ export class WgDeviceNetwork {
     for (const f of this.o.spec.families) {
       const sub = f === 4 ? own.subnet : own.subnetV6;
       const net = this.o.networks[f];
-      if (!sub || !net) throw new Error(`the lease has no IPv${f} subnet although IPv${f} is enabled: cannot configure ${this.name}`);
+      if (!sub || !net)
+        throw new Error(`the lease has no IPv${f} subnet although IPv${f} is enabled: cannot configure ${this.name}`);
       this.o.ops.ensureAddress(this.index, `${formatIp(f, sub.ip)}/${f === 4 ? 32 : 128}`, formatCidr(net));
       const dst = formatCidr(net);
       if (!this.o.ops.listRoutes(f).some((r) => r.dst === dst && r.ifindex === this.index && !r.gw)) {
@@ -165,7 +177,11 @@ export class WgDeviceNetwork {
     for (const s of skipped) {
       if (this.reported.has(s.lease)) continue;
       this.reported.add(s.lease);
-      this.log("warn", "ignoring a lease: no WireGuard peer for it", { dev: this.name, subnet: s.lease, reason: s.why });
+      this.log("warn", "ignoring a lease: no WireGuard peer for it", {
+        dev: this.name,
+        subnet: s.lease,
+        reason: s.why,
+      });
     }
     const changed = new Set<string>();
     for (const k of this.touched) {
@@ -177,7 +193,10 @@ export class WgDeviceNetwork {
     try {
       actual = await this.o.ops.read(this.name);
     } catch (e) {
-      this.log("warn", "cannot read the wireguard device's peers (the next pass retries)", { dev: this.name, error: errorMessage(e) });
+      this.log("warn", "cannot read the wireguard device's peers (the next pass retries)", {
+        dev: this.name,
+        error: errorMessage(e),
+      });
       return 0;
     }
     const changes = diffPeers(peers, actual.peers, (key) => changed.has(key));
@@ -188,13 +207,23 @@ export class WgDeviceNetwork {
     try {
       await this.o.ops.configure(this.name, { peers: changes });
     } catch (e) {
-      this.log("warn", "configuring wireguard peers failed (the next pass retries)", { dev: this.name, peers: changes.length, error: errorMessage(e) });
+      this.log("warn", "configuring wireguard peers failed (the next pass retries)", {
+        dev: this.name,
+        peers: changes.length,
+        error: errorMessage(e),
+      });
       return 0;
     }
     this.touched.clear();
     for (const c of changes) {
       if (c.remove) this.log("info", "removed wireguard peer", { dev: this.name, public_key: c.publicKey });
-      else this.log("info", "configured wireguard peer", { dev: this.name, public_key: c.publicKey, endpoint: c.endpoint, allowed_ips: (c.allowedIps ?? []).join(",") });
+      else
+        this.log("info", "configured wireguard peer", {
+          dev: this.name,
+          public_key: c.publicKey,
+          endpoint: c.endpoint,
+          allowed_ips: (c.allowedIps ?? []).join(","),
+        });
     }
     return changes.length;
   }
@@ -208,7 +237,9 @@ export class WgDeviceNetwork {
       if (this.closed) return { recreated: false, changes: 0 };
       let recreated = false;
       if (this.o.ops.linkIndex(this.name) !== this.index) {
-        this.log("warn", "wireguard device missing or replaced; recreating it and replaying every peer", { dev: this.name });
+        this.log("warn", "wireguard device missing or replaced; recreating it and replaying every peer", {
+          dev: this.name,
+        });
         await this.createNow();
         recreated = true;
       }

@@ -2,7 +2,17 @@ import { describe, expect, it } from "vitest";
 import type { WgPeerState } from "../../linux/wireguard/types.ts";
 import { parseCidr } from "../../net/prefix.ts";
 import type { Lease, LeaseAttrs } from "../lease.ts";
-import { deviceSpecs, desiredPeers, diffPeers, peerOf, readLeaseData, selectEndpointFamily, wireguardLeaseAttrs, type DesiredPeer, type PeerContext } from "./wireguard-plan.ts";
+import {
+  deviceSpecs,
+  desiredPeers,
+  diffPeers,
+  peerOf,
+  readLeaseData,
+  selectEndpointFamily,
+  wireguardLeaseAttrs,
+  type DesiredPeer,
+  type PeerContext,
+} from "./wireguard-plan.ts";
 
 const key = (b: number) => Buffer.alloc(32, b).toString("base64");
 const net = (s: string) => {
@@ -43,21 +53,50 @@ describe("devices", () => {
   });
 
   it("auto / ipv4 / ipv6: one flannel-wg on ListenPort for both families", () => {
-    for (const mode of ["auto", "ipv4", "ipv6"] as const) expect(deviceSpecs({ ...OPTS, mode }, true, true)).toEqual([{ name: "flannel-wg", port: 51820, families: [4, 6] }]);
+    for (const mode of ["auto", "ipv4", "ipv6"] as const)
+      expect(deviceSpecs({ ...OPTS, mode }, true, true)).toEqual([
+        { name: "flannel-wg", port: 51820, families: [4, 6] },
+      ]);
   });
 });
 
 describe("published lease attributes", () => {
   it("carry the public key and port per family, as flanneld's BackendData", () => {
-    const a = wireguardLeaseAttrs({ publicKey: key(1), options: OPTS, enableIPv4: true, enableIPv6: true, publicIP: "192.0.2.11", publicIPv6: "2001:db8::11" });
-    expect(a).toEqual({ PublicIP: "192.0.2.11", PublicIPv6: "2001:db8::11", BackendType: "wireguard", BackendData: { PublicKey: key(1), Port: 51820 }, BackendV6Data: { PublicKey: key(1), Port: 51821 } });
+    const a = wireguardLeaseAttrs({
+      publicKey: key(1),
+      options: OPTS,
+      enableIPv4: true,
+      enableIPv6: true,
+      publicIP: "192.0.2.11",
+      publicIPv6: "2001:db8::11",
+    });
+    expect(a).toEqual({
+      PublicIP: "192.0.2.11",
+      PublicIPv6: "2001:db8::11",
+      BackendType: "wireguard",
+      BackendData: { PublicKey: key(1), Port: 51820 },
+      BackendV6Data: { PublicKey: key(1), Port: 51821 },
+    });
     expect(JSON.stringify(a.BackendData)).toBe(`{"PublicKey":"${key(1)}","Port":51820}`);
   });
 
-  it("single-device modes publish the one device's port for IPv6 too; IPv4 off gives 0.0.0.0 and no BackendData", () => {
-    const a = wireguardLeaseAttrs({ publicKey: key(1), options: { ...OPTS, mode: "auto" }, enableIPv4: true, enableIPv6: true, publicIP: "192.0.2.11", publicIPv6: "2001:db8::11" });
+  it("one device: its port for IPv6 too; IPv4 off: PublicIP 0.0.0.0 and no BackendData", () => {
+    const a = wireguardLeaseAttrs({
+      publicKey: key(1),
+      options: { ...OPTS, mode: "auto" },
+      enableIPv4: true,
+      enableIPv6: true,
+      publicIP: "192.0.2.11",
+      publicIPv6: "2001:db8::11",
+    });
     expect(a.BackendV6Data).toEqual({ PublicKey: key(1), Port: 51820 });
-    const v6only = wireguardLeaseAttrs({ publicKey: key(1), options: OPTS, enableIPv4: false, enableIPv6: true, publicIPv6: "2001:db8::11" });
+    const v6only = wireguardLeaseAttrs({
+      publicKey: key(1),
+      options: OPTS,
+      enableIPv4: false,
+      enableIPv6: true,
+      publicIPv6: "2001:db8::11",
+    });
     expect(v6only.PublicIP).toBe("0.0.0.0");
     expect(v6only.BackendData).toBeUndefined();
   });
@@ -71,32 +110,54 @@ describe("published lease attributes", () => {
 
 describe("the peer of a lease", () => {
   it("separate IPv4: endpoint PublicIP:Port, allowed IP the subnet, PSK and keepalive from the config", () => {
-    expect(peerOf(lease(2), ctx({ psk: key(9), keepalive: 25 }))).toEqual({ publicKey: key(2), endpoint: "192.0.2.12:51820", allowedIps: ["10.244.2.0/24"], presharedKey: key(9), keepalive: 25 });
+    expect(peerOf(lease(2), ctx({ psk: key(9), keepalive: 25 }))).toEqual({
+      publicKey: key(2),
+      endpoint: "192.0.2.12:51820",
+      allowedIps: ["10.244.2.0/24"],
+      presharedKey: key(9),
+      keepalive: 25,
+    });
   });
 
   it("separate IPv6: [PublicIPv6]:BackendV6Data.Port and the IPv6 subnet", () => {
     const dev = deviceSpecs(OPTS, true, true)[1];
     if (!dev) throw new Error("no v6 device");
-    expect(peerOf(lease(2, { v6: true }), ctx({ device: dev }))).toEqual({ publicKey: key(2), endpoint: "[2001:db8::12]:51821", allowedIps: ["fd00:10:244:2::/64"], keepalive: 0 });
+    expect(peerOf(lease(2, { v6: true }), ctx({ device: dev }))).toEqual({
+      publicKey: key(2),
+      endpoint: "[2001:db8::12]:51821",
+      allowedIps: ["fd00:10:244:2::/64"],
+      keepalive: 0,
+    });
   });
 
   it("falls back to our own port when the lease has none (older flanneld)", () => {
-    expect(peerOf(lease(2, { attrs: { BackendData: { PublicKey: key(2) } } }), ctx())).toMatchObject({ endpoint: "192.0.2.12:51820" });
+    expect(peerOf(lease(2, { attrs: { BackendData: { PublicKey: key(2) } } }), ctx())).toMatchObject({
+      endpoint: "192.0.2.12:51820",
+    });
   });
 
   it("single device: both subnets, the endpoint family by mode, the IPv4 data's port", () => {
     const dev = deviceSpecs({ ...OPTS, mode: "ipv6" }, true, true)[0];
     if (!dev) throw new Error("no device");
     const l = lease(3, { v6: true, port6: 51821 });
-    expect(peerOf(l, ctx({ mode: "ipv6", device: dev }))).toMatchObject({ endpoint: "[2001:db8::13]:51820", allowedIps: ["10.244.3.0/24", "fd00:10:244:3::/64"] });
+    expect(peerOf(l, ctx({ mode: "ipv6", device: dev }))).toMatchObject({
+      endpoint: "[2001:db8::13]:51820",
+      allowedIps: ["10.244.3.0/24", "fd00:10:244:3::/64"],
+    });
     expect(peerOf(l, ctx({ mode: "ipv4", device: dev }))).toMatchObject({ endpoint: "192.0.2.13:51820" });
   });
 
   it("skips leases of another backend, without a key, with our own key, or without an address", () => {
-    expect(peerOf(lease(2, { attrs: { BackendType: "vxlan" } }), ctx())).toEqual({ skip: 'backend type is "vxlan", not "wireguard"' });
-    expect(peerOf(lease(2, { attrs: { BackendData: {} } }), ctx())).toMatchObject({ skip: expect.stringMatching(/no valid PublicKey/) });
+    expect(peerOf(lease(2, { attrs: { BackendType: "vxlan" } }), ctx())).toEqual({
+      skip: 'backend type is "vxlan", not "wireguard"',
+    });
+    expect(peerOf(lease(2, { attrs: { BackendData: {} } }), ctx())).toMatchObject({
+      skip: expect.stringMatching(/no valid PublicKey/),
+    });
     expect(peerOf(lease(1), ctx())).toMatchObject({ skip: expect.stringMatching(/own public key/) });
-    expect(peerOf(lease(2, { attrs: { PublicIP: "0.0.0.0" } }), ctx())).toMatchObject({ skip: expect.stringMatching(/no IPv4 address/) });
+    expect(peerOf(lease(2, { attrs: { PublicIP: "0.0.0.0" } }), ctx())).toMatchObject({
+      skip: expect.stringMatching(/no IPv4 address/),
+    });
   });
 });
 
@@ -115,7 +176,10 @@ describe("desired peers", () => {
   it("is one peer per public key: a node's old and new leases share it, the latest gives the endpoint", () => {
     const old = lease(2);
     const moved = { ...lease(5), attrs: { ...lease(5).attrs, BackendData: { PublicKey: key(2), Port: 51820 } } };
-    const { peers, skipped } = desiredPeers([old, moved, lease(3), lease(4, { attrs: { BackendType: "host-gw" } })], ctx());
+    const { peers, skipped } = desiredPeers(
+      [old, moved, lease(3), lease(4, { attrs: { BackendType: "host-gw" } })],
+      ctx(),
+    );
     expect([...peers.values()]).toEqual([
       { publicKey: key(2), endpoint: "192.0.2.15:51820", allowedIps: ["10.244.2.0/24", "10.244.5.0/24"], keepalive: 0 },
       { publicKey: key(3), endpoint: "192.0.2.13:51820", allowedIps: ["10.244.3.0/24"], keepalive: 0 },
@@ -143,9 +207,21 @@ describe("peer diffing", () => {
   if (!p2 || !p3) throw new Error("peers missing");
 
   it("adds missing peers whole (replacing allowed IPs) and removes unknown ones", () => {
-    const stranger = state({ publicKey: key(7), endpoint: "192.0.2.17:51820", allowedIps: ["10.244.7.0/24"], keepalive: 0 });
+    const stranger = state({
+      publicKey: key(7),
+      endpoint: "192.0.2.17:51820",
+      allowedIps: ["10.244.7.0/24"],
+      keepalive: 0,
+    });
     expect(diffPeers(peers, [state(p2), stranger])).toEqual([
-      { publicKey: key(3), endpoint: "192.0.2.13:51820", replaceAllowedIps: true, allowedIps: ["10.244.3.0/24"], presharedKey: null, persistentKeepalive: 25 },
+      {
+        publicKey: key(3),
+        endpoint: "192.0.2.13:51820",
+        replaceAllowedIps: true,
+        allowedIps: ["10.244.3.0/24"],
+        presharedKey: null,
+        persistentKeepalive: 25,
+      },
       { publicKey: key(7), remove: true },
     ]);
   });
@@ -155,16 +231,24 @@ describe("peer diffing", () => {
   });
 
   it("rewrites a peer whose allowed IPs, keepalive or PSK differ", () => {
-    expect(diffPeers(peers, [state(p2, { allowedIps: [] }), state(p3, { persistentKeepalive: 0 })]).map((c) => c.publicKey)).toEqual([key(2), key(3)]);
-    expect(diffPeers(peers, [state(p2, { presharedKey: key(8) }), state(p3)])).toMatchObject([{ publicKey: key(2), presharedKey: null }]);
+    expect(
+      diffPeers(peers, [state(p2, { allowedIps: [] }), state(p3, { persistentKeepalive: 0 })]).map((c) => c.publicKey),
+    ).toEqual([key(2), key(3)]);
+    expect(diffPeers(peers, [state(p2, { presharedKey: key(8) }), state(p3)])).toMatchObject([
+      { publicKey: key(2), presharedKey: null },
+    ]);
   });
 
   it("keeps a roamed endpoint unless told to enforce it; a missing one is always set", () => {
     const roamed = [state(p2, { endpoint: "198.51.100.2:40000" }), state(p3)];
     expect(diffPeers(peers, roamed, () => false)).toEqual([]);
-    expect(diffPeers(peers, roamed, (k) => k === key(2))).toMatchObject([{ publicKey: key(2), endpoint: "192.0.2.12:51820" }]);
+    expect(diffPeers(peers, roamed, (k) => k === key(2))).toMatchObject([
+      { publicKey: key(2), endpoint: "192.0.2.12:51820" },
+    ]);
     const { endpoint: _, ...noEndpoint } = state(p3);
-    expect(diffPeers(peers, [state(p2), noEndpoint], () => false)).toMatchObject([{ publicKey: key(3), endpoint: "192.0.2.13:51820" }]);
+    expect(diffPeers(peers, [state(p2), noEndpoint], () => false)).toMatchObject([
+      { publicKey: key(3), endpoint: "192.0.2.13:51820" },
+    ]);
   });
 
   it("compares IPv6 endpoints by address, not by spelling", () => {

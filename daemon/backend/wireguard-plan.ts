@@ -27,7 +27,11 @@ export interface WgDeviceSpec {
 }
 
 /** The devices of a config: separate = one per enabled family, else flannel-wg for both. */
-export function deviceSpecs(o: Pick<WireguardOptions, "mode" | "listenPort" | "listenPortV6">, enableIPv4: boolean, enableIPv6: boolean): WgDeviceSpec[] {
+export function deviceSpecs(
+  o: Pick<WireguardOptions, "mode" | "listenPort" | "listenPortV6">,
+  enableIPv4: boolean,
+  enableIPv6: boolean,
+): WgDeviceSpec[] {
   const families = [...(enableIPv4 ? [4 as const] : []), ...(enableIPv6 ? [6 as const] : [])];
   if (o.mode !== "separate") return families.length ? [{ name: WG_DEVICE, port: o.listenPort, families }] : [];
   return [
@@ -60,7 +64,9 @@ export function wireguardLeaseAttrs(o: {
     PublicIP: o.publicIP ?? "0.0.0.0",
     ...(o.publicIPv6 && o.enableIPv6 ? { PublicIPv6: o.publicIPv6 } : {}),
     BackendType: "wireguard",
-    ...(o.enableIPv4 ? { BackendData: { PublicKey: o.publicKey, Port: o.options.listenPort } satisfies WgLeaseData } : {}),
+    ...(o.enableIPv4
+      ? { BackendData: { PublicKey: o.publicKey, Port: o.options.listenPort } satisfies WgLeaseData }
+      : {}),
     ...(o.enableIPv6 ? { BackendV6Data: { PublicKey: o.publicKey, Port: v6Port } satisfies WgLeaseData } : {}),
   };
 }
@@ -84,7 +90,7 @@ function isPrivate4(ip: string): boolean {
 
 function isPrivate6(ip: string): boolean {
   const a = parseIp(ip);
-  return a !== undefined && a.family === 6 && (a.ip >> 121n) === 0x7en; // fc00::/7
+  return a !== undefined && a.family === 6 && a.ip >> 121n === 0x7en; // fc00::/7
 }
 
 /**
@@ -92,7 +98,12 @@ function isPrivate6(ip: string): boolean {
  * the peer has no IPv6 address or a public IPv4 one we can use; IPv6 when both its and our IPv6
  * addresses are public (not fc00::/7); else IPv4.
  */
-export function selectEndpointFamily(peerV4: string, peerV6: string | undefined, ownV4: string | undefined, ownV6: string | undefined): 4 | 6 {
+export function selectEndpointFamily(
+  peerV4: string,
+  peerV6: string | undefined,
+  ownV4: string | undefined,
+  ownV6: string | undefined,
+): 4 | 6 {
   if (!peerV6) return 4;
   if (!isPrivate4(peerV4) && ownV4) return 4;
   if (!isPrivate6(peerV6) && ownV6 && !isPrivate6(ownV6)) return 6;
@@ -128,7 +139,8 @@ function endpointOf(ip: string, port: number): string {
 
 /** The peer a lease stands for on this device, or why it has none. */
 export function peerOf(l: Lease, ctx: PeerContext): DesiredPeer | { readonly skip: string } {
-  if (l.attrs.BackendType !== "wireguard") return { skip: `backend type is ${JSON.stringify(l.attrs.BackendType ?? "")}, not "wireguard"` };
+  if (l.attrs.BackendType !== "wireguard")
+    return { skip: `backend type is ${JSON.stringify(l.attrs.BackendType ?? "")}, not "wireguard"` };
   const fams = ctx.device.families;
   const v4 = fams.includes(4) ? readLeaseData(l.attrs.BackendData) : undefined;
   const v6 = fams.includes(6) ? readLeaseData(l.attrs.BackendV6Data) : undefined;
@@ -138,13 +150,15 @@ export function peerOf(l: Lease, ctx: PeerContext): DesiredPeer | { readonly ski
   const allowed: string[] = [];
   if (fams.includes(4) && l.subnet) allowed.push(formatCidr(l.subnet));
   if (fams.includes(6) && l.subnetV6) allowed.push(formatCidr(l.subnetV6));
-  if (allowed.length === 0) return { skip: `it has no subnet of the device's address famil${fams.length > 1 ? "ies" : "y"}` };
+  if (allowed.length === 0)
+    return { skip: `it has no subnet of the device's address famil${fams.length > 1 ? "ies" : "y"}` };
   let family: 4 | 6;
   if (ctx.mode === "separate") family = fams.includes(4) ? 4 : 6;
   else if (ctx.mode === "ipv4" || ctx.mode === "ipv6") family = ctx.mode === "ipv4" ? 4 : 6;
   else family = selectEndpointFamily(l.attrs.PublicIP, l.attrs.PublicIPv6, ctx.ownV4, ctx.ownV6);
   const ip = family === 4 ? l.attrs.PublicIP : l.attrs.PublicIPv6;
-  if (!ip || ip === "0.0.0.0") return { skip: `it publishes no IPv${family} address (${family === 4 ? "PublicIP" : "PublicIPv6"})` };
+  if (!ip || ip === "0.0.0.0")
+    return { skip: `it publishes no IPv${family} address (${family === 4 ? "PublicIP" : "PublicIPv6"})` };
   // One device serves both families in the single-device modes, on ListenPort: flanneld's own
   // nodes publish ListenPortV6 in BackendV6Data even then, so the IPv4 data's port is trusted first.
   const published = ctx.mode === "separate" ? (family === 4 ? v4?.port : v6?.port) : v4?.port || v6?.port;
@@ -163,7 +177,10 @@ export function peerOf(l: Lease, ctx: PeerContext): DesiredPeer | { readonly ski
  * expired) is one WireGuard peer allowed all their subnets, reached at the endpoint of the lease
  * seen last. `skipped` says why a lease gives no peer.
  */
-export function desiredPeers(leases: Iterable<Lease>, ctx: PeerContext): { peers: Map<string, DesiredPeer>; skipped: { lease: string; why: string }[] } {
+export function desiredPeers(
+  leases: Iterable<Lease>,
+  ctx: PeerContext,
+): { peers: Map<string, DesiredPeer>; skipped: { lease: string; why: string }[] } {
   const peers = new Map<string, DesiredPeer>();
   const skipped: { lease: string; why: string }[] = [];
   for (const l of leases) {
@@ -196,14 +213,19 @@ function normEndpoint(s: string): string {
  * `enforceEndpoint(key)` false keeps an endpoint the device already has (WireGuard follows a peer
  * that roams, and the periodic pass should not undo that); a missing endpoint is always set.
  */
-export function diffPeers(desired: ReadonlyMap<string, DesiredPeer>, actual: readonly WgPeerState[], enforceEndpoint: (publicKey: string) => boolean = () => true): WgPeerConfig[] {
+export function diffPeers(
+  desired: ReadonlyMap<string, DesiredPeer>,
+  actual: readonly WgPeerState[],
+  enforceEndpoint: (publicKey: string) => boolean = () => true,
+): WgPeerConfig[] {
   const out: WgPeerConfig[] = [];
   const have = new Map(actual.map((p) => [p.publicKey, p]));
   for (const d of desired.values()) {
     const a = have.get(d.publicKey);
     const same =
       a !== undefined &&
-      (a.endpoint !== undefined && (!enforceEndpoint(d.publicKey) || normEndpoint(a.endpoint) === normEndpoint(d.endpoint))) &&
+      a.endpoint !== undefined &&
+      (!enforceEndpoint(d.publicKey) || normEndpoint(a.endpoint) === normEndpoint(d.endpoint)) &&
       [...a.allowedIps].map(canonical).sort().join(",") === d.allowedIps.join(",") &&
       (a.presharedKey ?? "") === (d.presharedKey ?? "") &&
       a.persistentKeepalive === d.keepalive;

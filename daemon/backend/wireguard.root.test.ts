@@ -9,7 +9,12 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generatePresharedKey, generatePrivateKey, publicKeyOf } from "../../linux/wireguard/key.ts";
-import { childPids, parseWgDump, PRIVATE_WIREGUARD_RUN, type WgShowDevice } from "../../netns-fixtures/topology/cluster.ts";
+import {
+  childPids,
+  parseWgDump,
+  PRIVATE_WIREGUARD_RUN,
+  type WgShowDevice,
+} from "../../netns-fixtures/topology/cluster.ts";
 import { REPO_ROOT } from "../../netns-fixtures/oracles/reference.ts";
 import { ipJson, run, runIn, waitFor } from "../../netns-fixtures/topology/sh.ts";
 import { EchoServer, tcpProbe } from "../../netns-fixtures/topology/tcp.ts";
@@ -45,7 +50,9 @@ async function nextEvent(n: Node, event: string, ms = 15_000): Promise<Record<st
 }
 
 async function wgShow(n: Node): Promise<WgShowDevice | undefined> {
-  const r = await run("nsenter", ["-t", String(n.driver?.pid), "-m", "-n", "wg", "show", "all", "dump"], { allowFail: true });
+  const r = await run("nsenter", ["-t", String(n.driver?.pid), "-m", "-n", "wg", "show", "all", "dump"], {
+    allowFail: true,
+  });
   return parseWgDump(r.stdout).find((d) => d.name === "flannel-wg");
 }
 
@@ -65,7 +72,12 @@ async function counters(ns: string): Promise<Record<string, number>> {
 
 /** Send `token` over TCP from a pod to an echo server and wait for it back. */
 async function sendToken(fromNs: string, ip: string, token: string): Promise<string> {
-  const js = `const c=require("node:net").connect(7777,${JSON.stringify(ip)},()=>c.write(${JSON.stringify(token)}));let g="";c.on("data",d=>{g+=d;if(g.length>=${token.length}){process.stdout.write(g);process.exit(0)}});c.setTimeout(5000,()=>{process.stdout.write("timeout");process.exit(3)});c.on("error",e=>{process.stdout.write(String(e.code));process.exit(4)})`;
+  const js = [
+    `const c=require("node:net").connect(7777,${JSON.stringify(ip)},()=>c.write(${JSON.stringify(token)}));`,
+    `let g="";c.on("data",d=>{g+=d;if(g.length>=${token.length}){process.stdout.write(g);process.exit(0)}});`,
+    `c.setTimeout(5000,()=>{process.stdout.write("timeout");process.exit(3)});`,
+    `c.on("error",e=>{process.stdout.write(String(e.code));process.exit(4)})`,
+  ].join("");
   return (await runIn(fromNs, process.execPath, ["-e", js], { allowFail: true, timeoutMs: 10_000 })).stdout;
 }
 
@@ -77,10 +89,21 @@ describe("wireguard backend on this kernel (wireguard-go)", () => {
   const servers: EchoServer[] = [];
 
   function startDriver(n: Node, peers: Node[]): void {
-    const plan = { dev: "eth0", ip: n.ip, own: n.subnet, keyFile: n.keyFile, backend: { PSK: psk, PersistentKeepaliveInterval: 25 }, peers: peers.map(peerOf) };
+    const plan = {
+      dev: "eth0",
+      ip: n.ip,
+      own: n.subnet,
+      keyFile: n.keyFile,
+      backend: { PSK: psk, PersistentKeepaliveInterval: 25 },
+      peers: peers.map(peerOf),
+    };
     n.lines = [];
-    n.driver = spawn("ip", ["netns", "exec", n.ns, ...PRIVATE_WIREGUARD_RUN, BUN, DRIVER, JSON.stringify(plan)], { stdio: ["pipe", "pipe", "pipe"] });
-    createInterface({ input: n.driver.stdout as NodeJS.ReadableStream }).on("line", (l) => n.lines.push(JSON.parse(l) as Record<string, unknown>));
+    n.driver = spawn("ip", ["netns", "exec", n.ns, ...PRIVATE_WIREGUARD_RUN, BUN, DRIVER, JSON.stringify(plan)], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    createInterface({ input: n.driver.stdout as NodeJS.ReadableStream }).on("line", (l) =>
+      n.lines.push(JSON.parse(l) as Record<string, unknown>),
+    );
     n.driver.stderr?.on("data", (d: Buffer) => writeFileSync(join(dir, `${n.ns}.log`), d, { flag: "a" }));
   }
 
@@ -98,7 +121,17 @@ describe("wireguard backend on this kernel (wireguard-go)", () => {
       const privateKey = generatePrivateKey();
       const keyFile = join(dir, `wgkey${k}`);
       writeFileSync(keyFile, privateKey, { mode: 0o400 });
-      nodes.push({ ns: u.ns, pod, ip: u.ip, subnet: `10.244.${k}.0/24`, podIp: `10.244.${k}.2`, privateKey, publicKey: publicKeyOf(privateKey), keyFile, lines: [] });
+      nodes.push({
+        ns: u.ns,
+        pod,
+        ip: u.ip,
+        subnet: `10.244.${k}.0/24`,
+        podIp: `10.244.${k}.2`,
+        privateKey,
+        publicKey: publicKeyOf(privateKey),
+        keyFile,
+        lines: [],
+      });
     }
     const [a, b] = nodes;
     if (!a || !b) throw new Error("nodes missing");
@@ -133,27 +166,51 @@ describe("wireguard backend on this kernel (wireguard-go)", () => {
 
   it("runs flannel-wg as a wireguard-go TUN: MTU 1420, the subnet's /32, a route for the cluster network", async () => {
     const n = node(0);
-    const [link] = await ipJson<{ mtu: number; flags: string[]; linkinfo?: { info_kind: string } }[]>(n.ns, ["-d", "link", "show", "flannel-wg"]);
+    const [link] = await ipJson<{ mtu: number; flags: string[]; linkinfo?: { info_kind: string } }[]>(n.ns, [
+      "-d",
+      "link",
+      "show",
+      "flannel-wg",
+    ]);
     expect(link?.linkinfo?.info_kind).toBe("tun");
     expect(link?.mtu).toBe(1420);
     expect(link?.flags).toContain("UP");
-    const [addr] = await ipJson<{ addr_info: { local: string; prefixlen: number }[] }[]>(n.ns, ["-4", "addr", "show", "flannel-wg"]);
+    const [addr] = await ipJson<{ addr_info: { local: string; prefixlen: number }[] }[]>(n.ns, [
+      "-4",
+      "addr",
+      "show",
+      "flannel-wg",
+    ]);
     expect(addr?.addr_info.map((x) => `${x.local}/${x.prefixlen}`)).toEqual(["10.244.1.0/32"]);
-    const routes = await ipJson<{ dst: string; dev: string; scope?: string }[]>(n.ns, ["route", "show", "dev", "flannel-wg"]);
+    const routes = await ipJson<{ dst: string; dev: string; scope?: string }[]>(n.ns, [
+      "route",
+      "show",
+      "dev",
+      "flannel-wg",
+    ]);
     expect(routes).toEqual([expect.objectContaining({ dst: "10.244.0.0/16", scope: "link" })]);
   });
 
-  it("configures the device over its UAPI socket: port, key, the peer with endpoint, allowed IPs, PSK, keepalive", async () => {
+  it("configures the device over its UAPI socket: port, key, peer endpoint, allowed IPs, PSK, keepalive", async () => {
     const [a, b] = [node(0), node(1)];
     const dev = await wgShow(a);
     expect(dev).toMatchObject({ publicKey: a.publicKey, listenPort: 51820 });
-    expect(dev?.peers).toEqual([expect.objectContaining({ publicKey: b.publicKey, presharedKey: psk, endpoint: "192.0.2.12:51820", allowedIps: ["10.244.2.0/24"], keepalive: "25" })]);
+    expect(dev?.peers).toEqual([
+      expect.objectContaining({
+        publicKey: b.publicKey,
+        presharedKey: psk,
+        endpoint: "192.0.2.12:51820",
+        allowedIps: ["10.244.2.0/24"],
+        keepalive: "25",
+      }),
+    ]);
   });
 
-  it("carries pod traffic across nodes encrypted: the underlay sees WireGuard UDP, never pod addresses or payload", async () => {
+  it("carries pod traffic encrypted: the underlay sees WireGuard UDP, never pod addresses or payload", async () => {
     const [a, b] = [node(0), node(1)];
     const token = `weft-clear-${Date.now()}`;
-    const rule = (comment: string, m: string[]) => runIn(b.ns, "iptables", ["-t", "raw", "-A", "PREROUTING", ...m, "-m", "comment", "--comment", comment]);
+    const rule = (comment: string, m: string[]) =>
+      runIn(b.ns, "iptables", ["-t", "raw", "-A", "PREROUTING", ...m, "-m", "comment", "--comment", comment]);
     await rule("wg-udp", ["-i", "eth0", "-p", "udp", "--dport", "51820"]);
     await rule("plain-pod-ip", ["-i", "eth0", "-s", "10.244.0.0/16"]);
     await rule("clear-on-underlay", ["-i", "eth0", "-m", "string", "--string", token, "--algo", "bm"]);
@@ -192,7 +249,11 @@ describe("wireguard backend on this kernel (wireguard-go)", () => {
     const after = (await ipJson<{ ifindex: number }[]>(a.ns, ["link", "show", "flannel-wg"]))[0]?.ifindex;
     expect(after).not.toBe(before);
     expect(childrenOf(a.driver?.pid ?? 0)).not.toContain(wgo);
-    await waitFor("the route on the new device", 5000, async () => (await ipJson<{ dst: string }[]>(a.ns, ["route", "show", "dev", "flannel-wg"])).some((r) => r.dst === "10.244.0.0/16"));
+    await waitFor("the route on the new device", 5000, async () =>
+      (await ipJson<{ dst: string }[]>(a.ns, ["route", "show", "dev", "flannel-wg"])).some(
+        (r) => r.dst === "10.244.0.0/16",
+      ),
+    );
     expect(await tcpProbe(a.pod, b.podIp)).toBe("ok");
     expect(readFileSync(join(dir, `${a.ns}.log`), "utf8")).toMatch(/userspace WireGuard process exited/);
   });
@@ -204,7 +265,9 @@ describe("wireguard backend on this kernel (wireguard-go)", () => {
     const stopped = await nextEvent(b, "stopped");
     expect(stopped["linkLeft"]).toBe(false);
     expect((await ipJson<unknown[]>(b.ns, ["link", "show"])).length).toBeGreaterThan(0);
-    expect(await run("ip", ["-n", b.ns, "link", "show", "flannel-wg"], { allowFail: true })).toMatchObject({ exitCode: 1 });
+    expect(await run("ip", ["-n", b.ns, "link", "show", "flannel-wg"], { allowFail: true })).toMatchObject({
+      exitCode: 1,
+    });
     expect(wgo && existsPid(wgo)).toBe(false);
   });
 });

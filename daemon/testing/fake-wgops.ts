@@ -55,7 +55,15 @@ export class FakeWgOps implements WgOps {
       }
       const had = d.peers.get(p.publicKey);
       if (!had && p.updateOnly) continue;
-      const cur: WgPeerState = had ?? { publicKey: p.publicKey, persistentKeepalive: 0, lastHandshake: 0, rxBytes: 0n, txBytes: 0n, allowedIps: [], protocolVersion: 1 };
+      const cur: WgPeerState = had ?? {
+        publicKey: p.publicKey,
+        persistentKeepalive: 0,
+        lastHandshake: 0,
+        rxBytes: 0n,
+        txBytes: 0n,
+        allowedIps: [],
+        protocolVersion: 1,
+      };
       const { presharedKey: oldPsk, ...rest } = cur;
       const psk = p.presharedKey === undefined ? oldPsk : (p.presharedKey ?? undefined);
       d.peers.set(p.publicKey, {
@@ -71,7 +79,14 @@ export class FakeWgOps implements WgOps {
   async read(name: string): Promise<WgDeviceState> {
     this.calls.push(`read ${name}`);
     const d = this.must(name);
-    return { name, index: d.index, ...(d.privateKey ? { privateKey: d.privateKey } : {}), listenPort: d.listenPort, fwmark: 0, peers: [...d.peers.values()] };
+    return {
+      name,
+      index: d.index,
+      ...(d.privateKey ? { privateKey: d.privateKey } : {}),
+      listenPort: d.listenPort,
+      fwmark: 0,
+      peers: [...d.peers.values()],
+    };
   }
 
   private dropDevice(name: string): void {

@@ -39,13 +39,19 @@ const net = (s: string): IpNet => {
   return n;
 };
 const say = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
-const lease = (p: PeerSpec): Lease => ({ subnet: net(p.subnet), attrs: { PublicIP: p.ip, BackendType: "wireguard", BackendData: { PublicKey: p.key, Port: p.port ?? 51820 } } });
+const lease = (p: PeerSpec): Lease => ({
+  subnet: net(p.subnet),
+  attrs: { PublicIP: p.ip, BackendType: "wireguard", BackendData: { PublicKey: p.key, Port: p.port ?? 51820 } },
+});
 
 const log = createLogger({ verbosity: 1 });
 const nl = openNetlink();
 const wgops = new KernelWgOps(nl, new KernelNetOps(nl), () => openWireguardGenl(), log);
 const backend = wireguardBackend(wgops, log, { reconcileMs: 300, keyFile: plan.keyFile });
-const config = parseNetworkConfig(JSON.stringify({ Network: "10.244.0.0/16", Backend: { Type: "wireguard", ...plan.backend } }), "driver");
+const config = parseNetworkConfig(
+  JSON.stringify({ Network: "10.244.0.0/16", Backend: { Type: "wireguard", ...plan.backend } }),
+  "driver",
+);
 const under = nl.getLink(plan.dev);
 const stop = new AbortController();
 const nw = await backend.register({

@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { NlWriter } from "./attrs.ts";
 import { NLM_F_REQUEST } from "./constants.ts";
-import { CTRL_ATTR, CTRL_ATTR_MCAST_GRP, decodeFamily, genlMessage, getFamilyRequest, GENL_ID_CTRL } from "./genetlink.ts";
+import {
+  CTRL_ATTR,
+  CTRL_ATTR_MCAST_GRP,
+  decodeFamily,
+  genlMessage,
+  getFamilyRequest,
+  GENL_ID_CTRL,
+} from "./genetlink.ts";
 import { encodeMessage, splitMessages } from "./message.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -28,12 +35,27 @@ describe("generic netlink", () => {
     const w = new NlWriter();
     w.u32(0).u16(GENL_ID_CTRL).u16(0).u32(7).u32(0);
     w.u8(1).u8(2).u16(0); // CTRL_CMD_NEWFAMILY
-    w.attrStr(CTRL_ATTR.FAMILY_NAME, "wireguard").attrU16(CTRL_ATTR.FAMILY_ID, 0x1f).attrU32(CTRL_ATTR.VERSION, 1).attrU32(CTRL_ATTR.HDRSIZE, 0).attrU32(CTRL_ATTR.MAXATTR, 8);
-    w.nested(CTRL_ATTR.MCAST_GROUPS, () => w.nested(1, () => w.attrStr(CTRL_ATTR_MCAST_GRP.NAME, "config").attrU32(CTRL_ATTR_MCAST_GRP.ID, 9), true), true);
+    w.attrStr(CTRL_ATTR.FAMILY_NAME, "wireguard")
+      .attrU16(CTRL_ATTR.FAMILY_ID, 0x1f)
+      .attrU32(CTRL_ATTR.VERSION, 1)
+      .attrU32(CTRL_ATTR.HDRSIZE, 0)
+      .attrU32(CTRL_ATTR.MAXATTR, 8);
+    w.nested(
+      CTRL_ATTR.MCAST_GROUPS,
+      () => w.nested(1, () => w.attrStr(CTRL_ATTR_MCAST_GRP.NAME, "config").attrU32(CTRL_ATTR_MCAST_GRP.ID, 9), true),
+      true,
+    );
     w.patchU32(0, w.length);
     const [m] = splitMessages(w.finish(), w.length);
     if (!m) throw new Error("no message");
-    expect(decodeFamily(m)).toEqual({ id: 0x1f, name: "wireguard", version: 1, hdrSize: 0, maxAttr: 8, mcastGroups: { config: 9 } });
+    expect(decodeFamily(m)).toEqual({
+      id: 0x1f,
+      name: "wireguard",
+      version: 1,
+      hdrSize: 0,
+      maxAttr: 8,
+      mcastGroups: { config: 9 },
+    });
     expect(genlMessage(m).cmd).toBe(1);
   });
 

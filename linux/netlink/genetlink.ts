@@ -15,7 +15,15 @@ export const GENL_HDRLEN = 4;
 export const CTRL_CMD_GETFAMILY = 3;
 /** Version the controller speaks (any version is accepted for GETFAMILY). */
 export const CTRL_VERSION = 2;
-export const CTRL_ATTR = { FAMILY_ID: 1, FAMILY_NAME: 2, VERSION: 3, HDRSIZE: 4, MAXATTR: 5, OPS: 6, MCAST_GROUPS: 7 } as const;
+export const CTRL_ATTR = {
+  FAMILY_ID: 1,
+  FAMILY_NAME: 2,
+  VERSION: 3,
+  HDRSIZE: 4,
+  MAXATTR: 5,
+  OPS: 6,
+  MCAST_GROUPS: 7,
+} as const;
 export const CTRL_ATTR_MCAST_GRP = { NAME: 1, ID: 2 } as const;
 
 /** A generic netlink family as the controller describes it. */
@@ -31,7 +39,14 @@ export interface GenlFamily {
 }
 
 /** A request to `family` (its numeric id) running `cmd`; `fill` writes the attributes. */
-export function genlRequest(o: { readonly family: number; readonly cmd: number; readonly version: number; readonly flags?: number; readonly op: string; readonly fill?: (w: NlWriter) => void }): NlRequest {
+export function genlRequest(o: {
+  readonly family: number;
+  readonly cmd: number;
+  readonly version: number;
+  readonly flags?: number;
+  readonly op: string;
+  readonly fill?: (w: NlWriter) => void;
+}): NlRequest {
   return {
     type: o.family,
     flags: o.flags ?? 0,
@@ -45,17 +60,29 @@ export function genlRequest(o: { readonly family: number; readonly cmd: number; 
 
 /** CTRL_CMD_GETFAMILY by name; the kernel answers one CTRL_CMD_NEWFAMILY message, or ENOENT. */
 export function getFamilyRequest(name: string): NlRequest {
-  return genlRequest({ family: GENL_ID_CTRL, cmd: CTRL_CMD_GETFAMILY, version: CTRL_VERSION, op: `CTRL_CMD_GETFAMILY ${name}`, fill: (w) => w.attrStr(CTRL_ATTR.FAMILY_NAME, name) });
+  return genlRequest({
+    family: GENL_ID_CTRL,
+    cmd: CTRL_CMD_GETFAMILY,
+    version: CTRL_VERSION,
+    op: `CTRL_CMD_GETFAMILY ${name}`,
+    fill: (w) => w.attrStr(CTRL_ATTR.FAMILY_NAME, name),
+  });
 }
 
 /** CTRL_CMD_GETFAMILY without a name, sent as a dump: every family the kernel has. */
 export function dumpFamiliesRequest(): NlRequest {
-  return genlRequest({ family: GENL_ID_CTRL, cmd: CTRL_CMD_GETFAMILY, version: CTRL_VERSION, op: "CTRL_CMD_GETFAMILY dump" });
+  return genlRequest({
+    family: GENL_ID_CTRL,
+    cmd: CTRL_CMD_GETFAMILY,
+    version: CTRL_VERSION,
+    op: "CTRL_CMD_GETFAMILY dump",
+  });
 }
 
 /** The genlmsghdr and the attributes of a received generic netlink message. */
 export function genlMessage(m: NlMessage): { readonly cmd: number; readonly version: number; readonly attrs: Attrs } {
-  if (m.body.byteLength < GENL_HDRLEN) throw new Error(`generic netlink message of type ${m.type} is shorter than its header`);
+  if (m.body.byteLength < GENL_HDRLEN)
+    throw new Error(`generic netlink message of type ${m.type} is shorter than its header`);
   return { cmd: m.body[0] ?? 0, version: m.body[1] ?? 0, attrs: Attrs.parse(m.body, GENL_HDRLEN) };
 }
 
@@ -75,5 +102,12 @@ export function decodeFamily(m: NlMessage): GenlFamily {
       if (gname !== undefined && gid !== undefined) groups[gname] = gid;
     }
   }
-  return { id, name, version: attrs.u32(CTRL_ATTR.VERSION) ?? 0, hdrSize: attrs.u32(CTRL_ATTR.HDRSIZE) ?? 0, maxAttr: attrs.u32(CTRL_ATTR.MAXATTR) ?? 0, mcastGroups: groups };
+  return {
+    id,
+    name,
+    version: attrs.u32(CTRL_ATTR.VERSION) ?? 0,
+    hdrSize: attrs.u32(CTRL_ATTR.HDRSIZE) ?? 0,
+    maxAttr: attrs.u32(CTRL_ATTR.MAXATTR) ?? 0,
+    mcastGroups: groups,
+  };
 }

@@ -11,7 +11,12 @@ import { openNetlink } from "../netlink/open.ts";
 import { NetlinkSocket } from "../netlink/socket.ts";
 import { WireguardGenl } from "../wireguard/genl-client.ts";
 
-const err = (e: unknown) => ({ name: (e as Error).name, code: (e as { code?: string }).code ?? "", errno: e instanceof NetlinkError ? e.errno : undefined, message: (e as Error).message });
+const err = (e: unknown) => ({
+  name: (e as Error).name,
+  code: (e as { code?: string }).code ?? "",
+  errno: e instanceof NetlinkError ? e.errno : undefined,
+  message: (e as Error).message,
+});
 const sock = new NetlinkSocket(new KernelTransport({ protocol: NETLINK_GENERIC }));
 const out: Record<string, unknown> = {};
 out["nlctrl"] = decodeFamily(sock.get(getFamilyRequest("nlctrl")));
@@ -28,7 +33,20 @@ try {
   out["link"] = { ok: true, kind: nl.getLink("wgtest0").kind };
   if (process.argv[2] === "full") {
     const key = (b: number) => Buffer.alloc(32, b).toString("base64");
-    wg.setDevice("wgtest0", { privateKey: key(0x40), listenPort: 51820, replacePeers: true, peers: [{ publicKey: key(2), endpoint: "192.0.2.12:51820", persistentKeepalive: 25, replaceAllowedIps: true, allowedIps: ["10.244.2.0/24"] }] });
+    wg.setDevice("wgtest0", {
+      privateKey: key(0x40),
+      listenPort: 51820,
+      replacePeers: true,
+      peers: [
+        {
+          publicKey: key(2),
+          endpoint: "192.0.2.12:51820",
+          persistentKeepalive: 25,
+          replaceAllowedIps: true,
+          allowedIps: ["10.244.2.0/24"],
+        },
+      ],
+    });
     out["device"] = wg.getDevice("wgtest0");
   }
 } catch (e) {

@@ -13,13 +13,23 @@ const key = (b: number) => Buffer.alloc(32, b).toString("base64");
 
 function familyReply(seq: number): Uint8Array {
   const w = new NlWriter();
-  w.u8(1).u8(2).u16(0).attrStr(CTRL_ATTR.FAMILY_NAME, "wireguard").attrU16(CTRL_ATTR.FAMILY_ID, FAMILY).attrU32(CTRL_ATTR.VERSION, 1);
+  w.u8(1)
+    .u8(2)
+    .u16(0)
+    .attrStr(CTRL_ATTR.FAMILY_NAME, "wireguard")
+    .attrU16(CTRL_ATTR.FAMILY_ID, FAMILY)
+    .attrU32(CTRL_ATTR.VERSION, 1);
   return rawMessage(GENL_ID_CTRL, 0, seq, w.finish());
 }
 
 function deviceReply(seq: number): Uint8Array {
   const w = new NlWriter();
-  w.u8(WG_CMD.GET_DEVICE).u8(1).u16(0).attrStr(WGDEVICE_A.IFNAME, "flannel-wg").attrU16(WGDEVICE_A.LISTEN_PORT, 51820).attr(WGDEVICE_A.PUBLIC_KEY, Buffer.alloc(32, 4));
+  w.u8(WG_CMD.GET_DEVICE)
+    .u8(1)
+    .u16(0)
+    .attrStr(WGDEVICE_A.IFNAME, "flannel-wg")
+    .attrU16(WGDEVICE_A.LISTEN_PORT, 51820)
+    .attr(WGDEVICE_A.PUBLIC_KEY, Buffer.alloc(32, 4));
   return rawMessage(FAMILY, NLM_F_MULTI, seq, w.finish());
 }
 

@@ -16,7 +16,10 @@ export class WireguardFamilyMissingError extends Error {
   override readonly name = "WireguardFamilyMissingError";
   readonly code = "ENOENT";
   constructor() {
-    super(`the kernel has no "${WG_GENL_NAME}" generic netlink family: WireGuard is not built in or its module is not loaded (modprobe wireguard)`);
+    super(
+      `the kernel has no "${WG_GENL_NAME}" generic netlink family: ` +
+        "WireGuard is not built in or its module is not loaded (modprobe wireguard)",
+    );
   }
 }
 

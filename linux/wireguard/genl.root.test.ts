@@ -12,7 +12,11 @@ interface Out {
   families: string[];
   wireguard: { ok: boolean; family?: { id: number }; error?: { name: string; code: string } };
   link: { ok: boolean; kind?: string; error?: { code: string; errno: number; message: string } };
-  device?: { listenPort: number; publicKey: string; peers: { publicKey: string; endpoint: string; allowedIps: string[]; persistentKeepalive: number }[] };
+  device?: {
+    listenPort: number;
+    publicKey: string;
+    peers: { publicKey: string; endpoint: string; allowedIps: string[]; persistentKeepalive: number }[];
+  };
 }
 
 describe("generic netlink on this kernel", () => {
@@ -50,6 +54,16 @@ describe("generic netlink on this kernel", () => {
   });
 
   it.runIf(existsSync("/sys/module/wireguard"))("sets and reads a kernel WireGuard device over generic netlink", () => {
-    expect(out.device).toMatchObject({ listenPort: 51820, peers: [{ publicKey: Buffer.alloc(32, 2).toString("base64"), endpoint: "192.0.2.12:51820", allowedIps: ["10.244.2.0/24"], persistentKeepalive: 25 }] });
+    expect(out.device).toMatchObject({
+      listenPort: 51820,
+      peers: [
+        {
+          publicKey: Buffer.alloc(32, 2).toString("base64"),
+          endpoint: "192.0.2.12:51820",
+          allowedIps: ["10.244.2.0/24"],
+          persistentKeepalive: 25,
+        },
+      ],
+    });
   });
 });

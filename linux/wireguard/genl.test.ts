@@ -28,7 +28,16 @@ describe("WG_CMD_SET_DEVICE", () => {
       privateKey: fill(1),
       listenPort: 51820,
       replacePeers: true,
-      peers: [{ publicKey: fill(2), replaceAllowedIps: true, presharedKey: fill(3), endpoint: "192.0.2.12:51820", persistentKeepalive: 25, allowedIps: ["10.244.2.0/24"] }],
+      peers: [
+        {
+          publicKey: fill(2),
+          replaceAllowedIps: true,
+          presharedKey: fill(3),
+          endpoint: "192.0.2.12:51820",
+          persistentKeepalive: 25,
+          allowedIps: ["10.244.2.0/24"],
+        },
+      ],
     });
     expect(more).toEqual([]);
     if (!req) throw new Error("no request");
@@ -46,7 +55,7 @@ describe("WG_CMD_SET_DEVICE", () => {
       "24000100", rep("02", 32), // WGPEER_A_PUBLIC_KEY
       "08000300", "02000000", // WGPEER_A_FLAGS = WGPEER_F_REPLACE_ALLOWEDIPS
       "24000200", rep("03", 32), // WGPEER_A_PRESHARED_KEY
-      "14000400", "0200", "ca6c", "c000020c", rep("00", 8), // WGPEER_A_ENDPOINT: struct sockaddr_in, port in network order
+      "14000400", "0200", "ca6c", "c000020c", rep("00", 8), // WGPEER_A_ENDPOINT: sockaddr_in, port in network order
       "06000500", "1900", "0000", // WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL = 25 (NLA_U16)
       "20000980", // WGPEER_A_ALLOWEDIPS | NLA_F_NESTED, 32 bytes
       "1c000080", // allowed IP 0 | NLA_F_NESTED, 28 bytes
@@ -58,7 +67,13 @@ describe("WG_CMD_SET_DEVICE", () => {
   });
 
   it("removes a peer with WGPEER_F_REMOVE_ME and clears keys with all zeros", () => {
-    const [req] = setDeviceRequests(FAMILY, "flannel-wg", { privateKey: null, peers: [{ publicKey: fill(9), remove: true }, { publicKey: fill(8), presharedKey: null, updateOnly: true }] });
+    const [req] = setDeviceRequests(FAMILY, "flannel-wg", {
+      privateKey: null,
+      peers: [
+        { publicKey: fill(9), remove: true },
+        { publicKey: fill(8), presharedKey: null, updateOnly: true },
+      ],
+    });
     if (!req) throw new Error("no request");
     const body = hex(encodeMessage(req, NLM_F_REQUEST, 1).subarray(16));
     expect(body).toContain(`24000300${rep("00", 32)}`); // private key: zeros remove it
@@ -71,15 +86,28 @@ describe("WG_CMD_SET_DEVICE", () => {
     expect(hex(sa)).toBe(`0a00ca6d00000000${"20010db8000000000000000000000012"}00000000`);
     expect(decodeSockaddr(sa)).toBe("[2001:db8::12]:51821");
     expect(decodeSockaddr(encodeSockaddr("192.0.2.12:51820"))).toBe("192.0.2.12:51820");
-    const [req] = setDeviceRequests(FAMILY, "flannel-wg-v6", { peers: [{ publicKey: fill(2), allowedIps: ["fd00:10:244:2::/64"] }] });
+    const [req] = setDeviceRequests(FAMILY, "flannel-wg-v6", {
+      peers: [{ publicKey: fill(2), allowedIps: ["fd00:10:244:2::/64"] }],
+    });
     if (!req) throw new Error("no request");
-    expect(hex(encodeMessage(req, NLM_F_REQUEST, 1))).toContain(`060001000a000000${"14000200"}fd000010024400020000000000000000${"05000300"}40`);
+    expect(hex(encodeMessage(req, NLM_F_REQUEST, 1))).toContain(
+      `060001000a000000${"14000200"}fd000010024400020000000000000000${"05000300"}40`,
+    );
     expect(() => encodeSockaddr("node1:51820")).toThrow();
   });
 
   it("splits many peers over several messages; only the first carries device fields and REPLACE_PEERS", () => {
-    const peers = Array.from({ length: 300 }, (_, i) => ({ publicKey: Buffer.alloc(32, i % 256).toString("base64"), endpoint: `192.0.2.${(i % 200) + 10}:51820`, allowedIps: [`10.${i >> 8}.${i & 255}.0/24`] }));
-    const reqs = setDeviceRequests(FAMILY, "flannel-wg", { privateKey: fill(1), listenPort: 51820, replacePeers: true, peers }, 8192);
+    const peers = Array.from({ length: 300 }, (_, i) => ({
+      publicKey: Buffer.alloc(32, i % 256).toString("base64"),
+      endpoint: `192.0.2.${(i % 200) + 10}:51820`,
+      allowedIps: [`10.${i >> 8}.${i & 255}.0/24`],
+    }));
+    const reqs = setDeviceRequests(
+      FAMILY,
+      "flannel-wg",
+      { privateKey: fill(1), listenPort: 51820, replacePeers: true, peers },
+      8192,
+    );
     expect(reqs.length).toBeGreaterThan(2);
     const msgs = reqs.map((r) => splitMessages(encodeMessage(r, NLM_F_REQUEST, 1), 1 << 20)[0]);
     let seen = 0;
@@ -96,7 +124,12 @@ describe("WG_CMD_SET_DEVICE", () => {
 
   it("continues a peer with many allowed IPs in the next fragment (key and allowed IPs only)", () => {
     const ips = Array.from({ length: 300 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
-    const reqs = setDeviceRequests(FAMILY, "flannel-wg", { peers: [{ publicKey: fill(5), replaceAllowedIps: true, endpoint: "192.0.2.5:1", allowedIps: ips }] }, 4096);
+    const reqs = setDeviceRequests(
+      FAMILY,
+      "flannel-wg",
+      { peers: [{ publicKey: fill(5), replaceAllowedIps: true, endpoint: "192.0.2.5:1", allowedIps: ips }] },
+      4096,
+    );
     const bodies = reqs.map((r) => hex(encodeMessage(r, NLM_F_REQUEST, 1)));
     expect(bodies.length).toBeGreaterThan(1);
     expect(bodies.filter((b) => b.includes(`08000300${"02000000"}`))).toHaveLength(1); // REPLACE_ALLOWEDIPS once
@@ -127,7 +160,15 @@ function peer(w: NlWriter, key: number, ips: string[], extra: (w: NlWriter) => v
         () => {
           for (const ip of ips) {
             const [a, len] = ip.split("/");
-            w.nested(0, () => w.attrU16(WGALLOWEDIP_A.FAMILY, 2).attr(WGALLOWEDIP_A.IPADDR, Uint8Array.from((a ?? "").split(".").map(Number))).attrU8(WGALLOWEDIP_A.CIDR_MASK, Number(len)), true);
+            w.nested(
+              0,
+              () =>
+                w
+                  .attrU16(WGALLOWEDIP_A.FAMILY, 2)
+                  .attr(WGALLOWEDIP_A.IPADDR, Uint8Array.from((a ?? "").split(".").map(Number)))
+                  .attrU8(WGALLOWEDIP_A.CIDR_MASK, Number(len)),
+              true,
+            );
           }
         },
         true,
@@ -145,18 +186,27 @@ describe("WG_CMD_GET_DEVICE", () => {
 
   it("decodes the device and merges a peer continued in the next message", () => {
     const first = getReply((w) => {
-      w.attrU32(WGDEVICE_A.IFINDEX, 7).attrStr(WGDEVICE_A.IFNAME, "flannel-wg").attr(WGDEVICE_A.PRIVATE_KEY, Buffer.alloc(32, 1)).attr(WGDEVICE_A.PUBLIC_KEY, Buffer.alloc(32, 4)).attrU16(WGDEVICE_A.LISTEN_PORT, 51820).attrU32(WGDEVICE_A.FWMARK, 0);
+      w.attrU32(WGDEVICE_A.IFINDEX, 7)
+        .attrStr(WGDEVICE_A.IFNAME, "flannel-wg")
+        .attr(WGDEVICE_A.PRIVATE_KEY, Buffer.alloc(32, 1))
+        .attr(WGDEVICE_A.PUBLIC_KEY, Buffer.alloc(32, 4))
+        .attrU16(WGDEVICE_A.LISTEN_PORT, 51820)
+        .attrU32(WGDEVICE_A.FWMARK, 0);
       w.nested(
         WGDEVICE_A.PEERS,
         () => {
           peer(w, 2, ["10.244.2.0/24"], (x) => {
-            x.attr(WGPEER_A.PRESHARED_KEY, Buffer.alloc(32, 3)).attr(WGPEER_A.ENDPOINT, encodeSockaddr("192.0.2.12:51820")).attrU16(WGPEER_A.PERSISTENT_KEEPALIVE_INTERVAL, 25);
+            x.attr(WGPEER_A.PRESHARED_KEY, Buffer.alloc(32, 3))
+              .attr(WGPEER_A.ENDPOINT, encodeSockaddr("192.0.2.12:51820"))
+              .attrU16(WGPEER_A.PERSISTENT_KEEPALIVE_INTERVAL, 25);
             const ts = new Uint8Array(16);
             new DataView(ts.buffer).setBigInt64(0, 1_700_000_000n, true);
             x.attr(WGPEER_A.LAST_HANDSHAKE_TIME, ts);
             const rx = new Uint8Array(8);
             new DataView(rx.buffer).setBigUint64(0, 5_000_000_000n, true);
-            x.attr(WGPEER_A.RX_BYTES, rx).attr(WGPEER_A.TX_BYTES, new Uint8Array(8)).attrU32(WGPEER_A.PROTOCOL_VERSION, 1);
+            x.attr(WGPEER_A.RX_BYTES, rx)
+              .attr(WGPEER_A.TX_BYTES, new Uint8Array(8))
+              .attrU32(WGPEER_A.PROTOCOL_VERSION, 1);
           });
           peer(w, 6, ["10.244.6.0/24"], (x) => x.attr(WGPEER_A.PRESHARED_KEY, Buffer.alloc(32, 0)));
         },
@@ -168,10 +218,35 @@ describe("WG_CMD_GET_DEVICE", () => {
       w.nested(WGDEVICE_A.PEERS, () => peer(w, 6, ["10.244.7.0/24"]), true);
     });
     const dev = decodeDevice([first, second]);
-    expect(dev).toMatchObject({ name: "flannel-wg", index: 7, privateKey: fill(1), publicKey: fill(4), listenPort: 51820, fwmark: 0 });
+    expect(dev).toMatchObject({
+      name: "flannel-wg",
+      index: 7,
+      privateKey: fill(1),
+      publicKey: fill(4),
+      listenPort: 51820,
+      fwmark: 0,
+    });
     expect(dev.peers).toEqual([
-      { publicKey: fill(2), presharedKey: fill(3), endpoint: "192.0.2.12:51820", persistentKeepalive: 25, lastHandshake: 1_700_000_000, rxBytes: 5_000_000_000n, txBytes: 0n, allowedIps: ["10.244.2.0/24"], protocolVersion: 1 },
-      { publicKey: fill(6), persistentKeepalive: 0, lastHandshake: 0, rxBytes: 0n, txBytes: 0n, allowedIps: ["10.244.6.0/24", "10.244.7.0/24"], protocolVersion: 0 },
+      {
+        publicKey: fill(2),
+        presharedKey: fill(3),
+        endpoint: "192.0.2.12:51820",
+        persistentKeepalive: 25,
+        lastHandshake: 1_700_000_000,
+        rxBytes: 5_000_000_000n,
+        txBytes: 0n,
+        allowedIps: ["10.244.2.0/24"],
+        protocolVersion: 1,
+      },
+      {
+        publicKey: fill(6),
+        persistentKeepalive: 0,
+        lastHandshake: 0,
+        rxBytes: 0n,
+        txBytes: 0n,
+        allowedIps: ["10.244.6.0/24", "10.244.7.0/24"],
+        protocolVersion: 0,
+      },
     ]);
   });
 });
@@ -181,7 +256,10 @@ const HEADER = "/usr/include/linux/wireguard.h";
 /** The members of `enum name { ... }` in order, as the C compiler numbers them (no explicit values). */
 function enumMembers(text: string, name: string): string[] {
   const m = new RegExp(`enum ${name} \\{([^}]*)\\}`).exec(text);
-  return (m?.[1] ?? "").split(",").map((s) => s.trim().split(/\s|=/)[0] ?? "").filter((s) => s !== "" && !s.startsWith("__"));
+  return (m?.[1] ?? "")
+    .split(",")
+    .map((s) => s.trim().split(/\s|=/)[0] ?? "")
+    .filter((s) => s !== "" && !s.startsWith("__"));
 }
 
 describe.runIf(existsSync(HEADER))(`numbers against ${HEADER}`, () => {

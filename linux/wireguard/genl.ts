@@ -11,13 +11,29 @@ import { genlMessage, genlRequest } from "../netlink/genetlink.ts";
 import { bytesText, ipBytes, prefixText } from "../../net/ip.ts";
 import type { NlMessage, NlRequest } from "../netlink/message.ts";
 import { encodeKey, isZeroKey, WG_KEY_LEN } from "./key.ts";
-import { joinEndpoint, splitEndpoint, type WgDeviceConfig, type WgDeviceState, type WgPeerConfig, type WgPeerState } from "./types.ts";
+import {
+  joinEndpoint,
+  splitEndpoint,
+  type WgDeviceConfig,
+  type WgDeviceState,
+  type WgPeerConfig,
+  type WgPeerState,
+} from "./types.ts";
 
 export const WG_GENL_NAME = "wireguard";
 export const WG_GENL_VERSION = 1;
 export const WG_CMD = { GET_DEVICE: 0, SET_DEVICE: 1 } as const;
 export const WGDEVICE_F_REPLACE_PEERS = 1;
-export const WGDEVICE_A = { IFINDEX: 1, IFNAME: 2, PRIVATE_KEY: 3, PUBLIC_KEY: 4, FLAGS: 5, LISTEN_PORT: 6, FWMARK: 7, PEERS: 8 } as const;
+export const WGDEVICE_A = {
+  IFINDEX: 1,
+  IFNAME: 2,
+  PRIVATE_KEY: 3,
+  PUBLIC_KEY: 4,
+  FLAGS: 5,
+  LISTEN_PORT: 6,
+  FWMARK: 7,
+  PEERS: 8,
+} as const;
 export const WGPEER_F = { REMOVE_ME: 1, REPLACE_ALLOWEDIPS: 2, UPDATE_ONLY: 4 } as const;
 export const WGPEER_A = {
   PUBLIC_KEY: 1,
@@ -93,11 +109,19 @@ function encodePeer(p: WgPeerConfig, ips: readonly string[], first: boolean): Ui
     () => {
       w.attr(WGPEER_A.PUBLIC_KEY, keyBytes(p.publicKey, "peer public key"));
       if (first) {
-        const flags = (p.remove ? WGPEER_F.REMOVE_ME : 0) | (p.replaceAllowedIps ? WGPEER_F.REPLACE_ALLOWEDIPS : 0) | (p.updateOnly ? WGPEER_F.UPDATE_ONLY : 0);
+        const flags =
+          (p.remove ? WGPEER_F.REMOVE_ME : 0) |
+          (p.replaceAllowedIps ? WGPEER_F.REPLACE_ALLOWEDIPS : 0) |
+          (p.updateOnly ? WGPEER_F.UPDATE_ONLY : 0);
         if (flags) w.attrU32(WGPEER_A.FLAGS, flags);
-        if (p.presharedKey !== undefined) w.attr(WGPEER_A.PRESHARED_KEY, p.presharedKey === null ? ZERO_KEY : keyBytes(p.presharedKey, "pre-shared key"));
+        if (p.presharedKey !== undefined)
+          w.attr(
+            WGPEER_A.PRESHARED_KEY,
+            p.presharedKey === null ? ZERO_KEY : keyBytes(p.presharedKey, "pre-shared key"),
+          );
         if (p.endpoint !== undefined) w.attr(WGPEER_A.ENDPOINT, encodeSockaddr(p.endpoint));
-        if (p.persistentKeepalive !== undefined) w.attrU16(WGPEER_A.PERSISTENT_KEEPALIVE_INTERVAL, p.persistentKeepalive);
+        if (p.persistentKeepalive !== undefined)
+          w.attrU16(WGPEER_A.PERSISTENT_KEEPALIVE_INTERVAL, p.persistentKeepalive);
       }
       if (ips.length > 0) w.nested(WGPEER_A.ALLOWEDIPS, () => ips.forEach((ip) => writeAllowedIp(w, ip)), true);
     },
@@ -115,17 +139,24 @@ function peerFragments(peers: readonly WgPeerConfig[]): Uint8Array[] {
   for (const p of peers) {
     const ips = p.allowedIps ?? [];
     out.push(encodePeer(p, ips.slice(0, IPS_PER_FRAGMENT), true));
-    for (let i = IPS_PER_FRAGMENT; i < ips.length; i += IPS_PER_FRAGMENT) out.push(encodePeer(p, ips.slice(i, i + IPS_PER_FRAGMENT), false));
+    for (let i = IPS_PER_FRAGMENT; i < ips.length; i += IPS_PER_FRAGMENT)
+      out.push(encodePeer(p, ips.slice(i, i + IPS_PER_FRAGMENT), false));
   }
   return out;
 }
 
 /**
  * WG_CMD_SET_DEVICE for the device `ifname`: one message, or several of at most `limit` bytes
- * (after the nlmsghdr) when the peers do not fit in one. Device fields and WGDEVICE_F_REPLACE_PEERS go in the first message only, later
- * ones carry the name and further peers, as include/uapi/linux/wireguard.h asks.
+ * (after the nlmsghdr) when the peers do not fit in one. Device fields and WGDEVICE_F_REPLACE_PEERS
+ * go in the first message only, later ones carry the name and further peers, as
+ * include/uapi/linux/wireguard.h asks.
  */
-export function setDeviceRequests(familyId: number, ifname: string, cfg: WgDeviceConfig, limit = WG_SET_MESSAGE_LIMIT): NlRequest[] {
+export function setDeviceRequests(
+  familyId: number,
+  ifname: string,
+  cfg: WgDeviceConfig,
+  limit = WG_SET_MESSAGE_LIMIT,
+): NlRequest[] {
   const fragments = peerFragments(cfg.peers ?? []);
   // genlmsghdr, IFNAME and the PEERS header in every message; the device fields (flags, key, port,
   // fwmark: at most 60 bytes) in the first
@@ -152,7 +183,11 @@ export function setDeviceRequests(familyId: number, ifname: string, cfg: WgDevic
         w.attrStr(WGDEVICE_A.IFNAME, ifname);
         if (i === 0) {
           if (cfg.replacePeers) w.attrU32(WGDEVICE_A.FLAGS, WGDEVICE_F_REPLACE_PEERS);
-          if (cfg.privateKey !== undefined) w.attr(WGDEVICE_A.PRIVATE_KEY, cfg.privateKey === null ? ZERO_KEY : keyBytes(cfg.privateKey, "private key"));
+          if (cfg.privateKey !== undefined)
+            w.attr(
+              WGDEVICE_A.PRIVATE_KEY,
+              cfg.privateKey === null ? ZERO_KEY : keyBytes(cfg.privateKey, "private key"),
+            );
           if (cfg.listenPort !== undefined) w.attrU16(WGDEVICE_A.LISTEN_PORT, cfg.listenPort);
           if (cfg.fwmark !== undefined) w.attrU32(WGDEVICE_A.FWMARK, cfg.fwmark);
         }
@@ -164,7 +199,13 @@ export function setDeviceRequests(familyId: number, ifname: string, cfg: WgDevic
 
 /** WG_CMD_GET_DEVICE of `ifname` (sent as a dump, as the kernel requires). */
 export function getDeviceRequest(familyId: number, ifname: string): NlRequest {
-  return genlRequest({ family: familyId, cmd: WG_CMD.GET_DEVICE, version: WG_GENL_VERSION, op: `WG_CMD_GET_DEVICE ${ifname}`, fill: (w) => w.attrStr(WGDEVICE_A.IFNAME, ifname) });
+  return genlRequest({
+    family: familyId,
+    cmd: WG_CMD.GET_DEVICE,
+    version: WG_GENL_VERSION,
+    op: `WG_CMD_GET_DEVICE ${ifname}`,
+    fill: (w) => w.attrStr(WGDEVICE_A.IFNAME, ifname),
+  });
 }
 
 function u64(a: Attrs, type: number): bigint {
@@ -201,7 +242,8 @@ function decodePeer(d: Uint8Array): MutablePeer | undefined {
     ...(psk && psk.byteLength === WG_KEY_LEN && !isZeroKey(psk) ? { presharedKey: encodeKey(psk) } : {}),
     ...(endpoint ? { endpoint } : {}),
     persistentKeepalive: a.u16(WGPEER_A.PERSISTENT_KEEPALIVE_INTERVAL) ?? 0,
-    lastHandshake: hs && hs.byteLength >= 8 ? Number(new DataView(hs.buffer, hs.byteOffset, 8).getBigInt64(0, true)) : 0,
+    lastHandshake:
+      hs && hs.byteLength >= 8 ? Number(new DataView(hs.buffer, hs.byteOffset, 8).getBigInt64(0, true)) : 0,
     rxBytes: u64(a, WGPEER_A.RX_BYTES),
     txBytes: u64(a, WGPEER_A.TX_BYTES),
     allowedIps: allowed,
@@ -214,7 +256,9 @@ function decodePeer(d: Uint8Array): MutablePeer | undefined {
  * from all, and a peer continued in the next message (same public key, adjacent) merged back.
  */
 export function decodeDevice(msgs: readonly NlMessage[]): WgDeviceState {
-  let dev: { name?: string; index?: number; privateKey?: string; publicKey?: string; listenPort: number; fwmark: number } | undefined;
+  let dev:
+    | { name?: string; index?: number; privateKey?: string; publicKey?: string; listenPort: number; fwmark: number }
+    | undefined;
   const peers: MutablePeer[] = [];
   for (const m of msgs) {
     const { attrs } = genlMessage(m);

@@ -10,7 +10,8 @@ export const WG_KEY_LEN = 32;
 /** A 32-byte key, or why the text is not one. */
 export function decodeKey(text: string): Uint8Array | string {
   const t = text.trim();
-  if (!/^[A-Za-z0-9+/]{43}=$/.test(t)) return "a WireGuard key is 44 characters of base64 ending in '=' (as `wg genkey` prints it)";
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(t))
+    return "a WireGuard key is 44 characters of base64 ending in '=' (as `wg genkey` prints it)";
   const b = Buffer.from(t, "base64");
   if (b.byteLength !== WG_KEY_LEN) return "a WireGuard key decodes to 32 bytes";
   return new Uint8Array(b);

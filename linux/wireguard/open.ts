@@ -6,7 +6,14 @@ import { NetlinkSocket } from "../netlink/socket.ts";
 import { WireguardGenl } from "./genl-client.ts";
 
 /** A WireguardGenl on a new NETLINK_GENERIC socket (the family is resolved on first use). Close it when done. */
-export function openWireguardGenl(opts: { readonly netns?: string | Netns; readonly timeoutMs?: number } = {}): WireguardGenl {
-  const make = () => new WireguardGenl(new NetlinkSocket(new KernelTransport({ protocol: NETLINK_GENERIC, ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) })));
+export function openWireguardGenl(
+  opts: { readonly netns?: string | Netns; readonly timeoutMs?: number } = {},
+): WireguardGenl {
+  const make = () =>
+    new WireguardGenl(
+      new NetlinkSocket(
+        new KernelTransport({ protocol: NETLINK_GENERIC, ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) }),
+      ),
+    );
   return opts.netns === undefined ? make() : withNetns(opts.netns, make);
 }

@@ -9,7 +9,9 @@ import { UapiError } from "./uapi.ts";
 const key = (b: number) => Buffer.alloc(32, b).toString("base64");
 
 /** A UAPI server that records each request and answers with `answer(request)`, in small pieces. */
-async function fakeDevice(answer: (req: string) => string | undefined): Promise<{ path: string; requests: string[]; server: Server }> {
+async function fakeDevice(
+  answer: (req: string) => string | undefined,
+): Promise<{ path: string; requests: string[]; server: Server }> {
   const dir = mkdtempSync(join(tmpdir(), "weft-uapi-"));
   const path = join(dir, "wg0.sock");
   const requests: string[] = [];
@@ -52,13 +54,17 @@ describe("UAPI socket client", () => {
   });
 
   it("reads the device with get=1, one connection per operation", async () => {
-    const d = await fakeDevice((req) => (req === "get=1\n\n" ? `private_key=${"01".repeat(32)}\nlisten_port=51821\nerrno=0\n\n` : "errno=-22\n\n"));
+    const d = await fakeDevice((req) =>
+      req === "get=1\n\n" ? `private_key=${"01".repeat(32)}\nlisten_port=51821\nerrno=0\n\n` : "errno=-22\n\n",
+    );
     const dev = await uapiControl(d.path).read();
     expect(dev).toEqual({ privateKey: key(1), listenPort: 51821, fwmark: 0, peers: [] });
   });
 
   it("says nothing listens when there is no socket, and gives up on a silent one", async () => {
-    await expect(uapiExchange("/nonexistent/weft/wg0.sock", "get=1\n\n")).rejects.toThrow(/no WireGuard implementation is listening there \(ENOENT\)/);
+    await expect(uapiExchange("/nonexistent/weft/wg0.sock", "get=1\n\n")).rejects.toThrow(
+      /no WireGuard implementation is listening there \(ENOENT\)/,
+    );
     const d = await fakeDevice(() => undefined);
     await expect(uapiExchange(d.path, "get=1\n\n", 200)).rejects.toThrow(/no answer .* within 200 ms/);
   });

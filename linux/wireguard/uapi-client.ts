@@ -32,10 +32,15 @@ export function uapiExchange(path: string, request: string, timeoutMs = UAPI_TIM
       if (answerErrno(got) !== undefined) finish(undefined, got);
     });
     sock.on("error", (e: NodeJS.ErrnoException) => {
-      const why = e.code === "ENOENT" || e.code === "ECONNREFUSED" ? "no WireGuard implementation is listening there" : e.message;
+      const why =
+        e.code === "ENOENT" || e.code === "ECONNREFUSED" ? "no WireGuard implementation is listening there" : e.message;
       finish(new Error(`UAPI socket ${path}: ${why} (${e.code ?? "error"})`));
     });
-    sock.on("end", () => finish(new Error(`UAPI socket ${path} closed before a complete answer (got ${JSON.stringify(got.slice(0, 80))})`)));
+    sock.on("end", () =>
+      finish(
+        new Error(`UAPI socket ${path} closed before a complete answer (got ${JSON.stringify(got.slice(0, 80))})`),
+      ),
+    );
   });
 }
 

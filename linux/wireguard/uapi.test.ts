@@ -13,7 +13,14 @@ describe("UAPI set", () => {
       listenPort: 51820,
       replacePeers: true,
       peers: [
-        { publicKey: key(2), presharedKey: key(3), endpoint: "192.0.2.12:51820", persistentKeepalive: 25, replaceAllowedIps: true, allowedIps: ["10.244.2.0/24", "fd00:10:244:2::/64"] },
+        {
+          publicKey: key(2),
+          presharedKey: key(3),
+          endpoint: "192.0.2.12:51820",
+          persistentKeepalive: 25,
+          replaceAllowedIps: true,
+          allowedIps: ["10.244.2.0/24", "fd00:10:244:2::/64"],
+        },
         { publicKey: key(6), remove: true },
         { publicKey: key(7), updateOnly: true, presharedKey: null, endpoint: "[2001:db8::12]:51821" },
       ],
@@ -44,7 +51,9 @@ describe("UAPI set", () => {
   });
 
   it("refuses values that would break or extend the protocol text", () => {
-    expect(() => encodeSet({ peers: [{ publicKey: key(2), endpoint: "192.0.2.12:51820\nremove=true" }] })).toThrow(/endpoint/);
+    expect(() => encodeSet({ peers: [{ publicKey: key(2), endpoint: "192.0.2.12:51820\nremove=true" }] })).toThrow(
+      /endpoint/,
+    );
     expect(() => encodeSet({ peers: [{ publicKey: key(2), endpoint: "node1:51820" }] })).toThrow();
     expect(() => encodeSet({ peers: [{ publicKey: key(2), allowedIps: ["10.244.2.0/24\nremove=true"] }] })).toThrow();
     expect(() => encodeSet({ listenPort: 70000 })).toThrow(/listen port/);
@@ -60,8 +69,27 @@ describe("UAPI get", () => {
     expect(dev.privateKey).toBe(Buffer.from(`00${"01".repeat(30)}41`, "hex").toString("base64"));
     expect(dev.listenPort).toBe(51820);
     expect(dev.peers).toEqual([
-      { publicKey: key(2), presharedKey: key(3), protocolVersion: 1, endpoint: "192.0.2.12:51820", lastHandshake: 0, txBytes: 0n, rxBytes: 0n, persistentKeepalive: 25, allowedIps: ["10.244.2.0/24", "fd00:10:244:2::/64"] },
-      { publicKey: key(6), protocolVersion: 1, endpoint: "[2001:db8::12]:51821", lastHandshake: 0, txBytes: 0n, rxBytes: 0n, persistentKeepalive: 0, allowedIps: ["10.244.6.0/24"] },
+      {
+        publicKey: key(2),
+        presharedKey: key(3),
+        protocolVersion: 1,
+        endpoint: "192.0.2.12:51820",
+        lastHandshake: 0,
+        txBytes: 0n,
+        rxBytes: 0n,
+        persistentKeepalive: 25,
+        allowedIps: ["10.244.2.0/24", "fd00:10:244:2::/64"],
+      },
+      {
+        publicKey: key(6),
+        protocolVersion: 1,
+        endpoint: "[2001:db8::12]:51821",
+        lastHandshake: 0,
+        txBytes: 0n,
+        rxBytes: 0n,
+        persistentKeepalive: 0,
+        allowedIps: ["10.244.6.0/24"],
+      },
     ]);
   });
 

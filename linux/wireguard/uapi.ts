@@ -7,7 +7,13 @@
 import { errnoName } from "../errno.ts";
 import { ipBytes, prefixText } from "../../net/ip.ts";
 import { keyFromHex, keyToHex } from "./key.ts";
-import { splitEndpoint, type WgDeviceConfig, type WgDeviceState, type WgPeerConfig, type WgPeerState } from "./types.ts";
+import {
+  splitEndpoint,
+  type WgDeviceConfig,
+  type WgDeviceState,
+  type WgPeerConfig,
+  type WgPeerState,
+} from "./types.ts";
 
 /** The socket directory of userspace WireGuard implementations. */
 export const UAPI_SOCKET_DIR = "/var/run/wireguard";
@@ -30,7 +36,8 @@ export class UapiError extends Error {
 const ZERO_HEX = "0".repeat(64);
 
 function uint(n: number, max: number, what: string): string {
-  if (!Number.isInteger(n) || n < 0 || n > max) throw new Error(`${what} must be a whole number from 0 to ${max}, got ${n}`);
+  if (!Number.isInteger(n) || n < 0 || n > max)
+    throw new Error(`${what} must be a whole number from 0 to ${max}, got ${n}`);
   return String(n);
 }
 
@@ -50,9 +57,11 @@ function peerLines(p: WgPeerConfig): string[] {
   const out = [`public_key=${keyToHex(p.publicKey)}`];
   if (p.remove) return [...out, "remove=true"];
   if (p.updateOnly) out.push("update_only=true");
-  if (p.presharedKey !== undefined) out.push(`preshared_key=${p.presharedKey === null ? ZERO_HEX : keyToHex(p.presharedKey)}`);
+  if (p.presharedKey !== undefined)
+    out.push(`preshared_key=${p.presharedKey === null ? ZERO_HEX : keyToHex(p.presharedKey)}`);
   if (p.endpoint !== undefined) out.push(`endpoint=${endpoint(p.endpoint)}`);
-  if (p.persistentKeepalive !== undefined) out.push(`persistent_keepalive_interval=${uint(p.persistentKeepalive, 65535, "persistent keepalive interval")}`);
+  if (p.persistentKeepalive !== undefined)
+    out.push(`persistent_keepalive_interval=${uint(p.persistentKeepalive, 65535, "persistent keepalive interval")}`);
   if (p.replaceAllowedIps) out.push("replace_allowed_ips=true");
   for (const ip of p.allowedIps ?? []) out.push(`allowed_ip=${cidr(ip)}`);
   return out;
@@ -61,7 +70,8 @@ function peerLines(p: WgPeerConfig): string[] {
 /** The whole `set=1` request, blank line included. Throws on a value that is not what it claims to be. */
 export function encodeSet(cfg: WgDeviceConfig): string {
   const lines = ["set=1"];
-  if (cfg.privateKey !== undefined) lines.push(`private_key=${cfg.privateKey === null ? ZERO_HEX : keyToHex(cfg.privateKey)}`);
+  if (cfg.privateKey !== undefined)
+    lines.push(`private_key=${cfg.privateKey === null ? ZERO_HEX : keyToHex(cfg.privateKey)}`);
   if (cfg.listenPort !== undefined) lines.push(`listen_port=${uint(cfg.listenPort, 65535, "listen port")}`);
   if (cfg.fwmark !== undefined) lines.push(`fwmark=${uint(cfg.fwmark, 0xffffffff, "fwmark")}`);
   if (cfg.replacePeers) lines.push("replace_peers=true");
@@ -98,7 +108,15 @@ export function decodeGet(text: string): WgDeviceState {
     const k = line.slice(0, eq);
     const v = line.slice(eq + 1);
     if (k === "public_key") {
-      peer = { publicKey: keyFromHex(v), persistentKeepalive: 0, lastHandshake: 0, rxBytes: 0n, txBytes: 0n, allowedIps: [], protocolVersion: 0 };
+      peer = {
+        publicKey: keyFromHex(v),
+        persistentKeepalive: 0,
+        lastHandshake: 0,
+        rxBytes: 0n,
+        txBytes: 0n,
+        allowedIps: [],
+        protocolVersion: 0,
+      };
       peers.push(peer);
       continue;
     }

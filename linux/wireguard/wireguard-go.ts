@@ -46,11 +46,17 @@ export class WireguardGo {
     readonly dev: string,
     readonly socketPath: string,
     private readonly child: { readonly pid?: number | undefined; kill(signal?: NodeJS.Signals): boolean },
-    done: Promise<{ exitCode?: number | undefined; signal?: string | undefined; failed: boolean; originalMessage?: string | undefined }>,
+    done: Promise<{
+      exitCode?: number | undefined;
+      signal?: string | undefined;
+      failed: boolean;
+      originalMessage?: string | undefined;
+    }>,
     command: string,
   ) {
     this.exited = done.then((r) => {
-      if (r.failed && r.exitCode === undefined && r.signal === undefined) this.note(`${command}: ${r.originalMessage ?? "could not be started"}`);
+      if (r.failed && r.exitCode === undefined && r.signal === undefined)
+        this.note(`${command}: ${r.originalMessage ?? "could not be started"}`);
       this.ended = {
         ...(r.exitCode !== undefined ? { code: r.exitCode } : {}),
         ...(r.signal !== undefined ? { signal: r.signal } : {}),
@@ -85,11 +91,22 @@ export class WireguardGo {
     // which execa's subprocess cannot do under Bun, and execa's exit-time cleanup re-raises
     // SIGTERM once the daemon's own one-shot handler has run, killing it before it removes its
     // devices. The exit handler below does that cleanup instead.
-    const child = spawn(command, ["-f", dev], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WG_PROCESS_FOREGROUND: "1", LOG_LEVEL: "error", ...o.env } });
-    const done = new Promise<{ exitCode?: number; signal?: string; failed: boolean; originalMessage?: string }>((resolve) => {
-      child.once("error", (e) => resolve({ failed: true, originalMessage: e.message }));
-      child.once("exit", (code, signal) => resolve({ failed: code !== 0, ...(code !== null ? { exitCode: code } : {}), ...(signal !== null ? { signal } : {}) }));
+    const child = spawn(command, ["-f", dev], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, WG_PROCESS_FOREGROUND: "1", LOG_LEVEL: "error", ...o.env },
     });
+    const done = new Promise<{ exitCode?: number; signal?: string; failed: boolean; originalMessage?: string }>(
+      (resolve) => {
+        child.once("error", (e) => resolve({ failed: true, originalMessage: e.message }));
+        child.once("exit", (code, signal) =>
+          resolve({
+            failed: code !== 0,
+            ...(code !== null ? { exitCode: code } : {}),
+            ...(signal !== null ? { signal } : {}),
+          }),
+        );
+      },
+    );
     const wg = new WireguardGo(dev, uapiSocketPath(dev, o.socketDir ?? UAPI_SOCKET_DIR), child, done, command);
     const onData = (chunk: Buffer | string) => {
       for (const line of String(chunk).split("\n")) {
@@ -111,7 +128,9 @@ export class WireguardGo {
     for (;;) {
       if (!wg.running) {
         const e = await wg.exited;
-        throw new Error(`${command} ${dev} exited during start-up (${describeExit(e)})${e.output ? `: ${e.output}` : ""}`);
+        throw new Error(
+          `${command} ${dev} exited during start-up (${describeExit(e)})${e.output ? `: ${e.output}` : ""}`,
+        );
       }
       const ok = await uapiExchange(wg.socketPath, GET_REQUEST, 1000).then(
         () => true,
@@ -120,7 +139,10 @@ export class WireguardGo {
       if (ok) return wg;
       if (Date.now() > deadline) {
         const e = await wg.stop();
-        throw new Error(`${command} ${dev} did not answer on ${wg.socketPath} within ${o.startTimeoutMs ?? 5000} ms${e.output ? `: ${e.output}` : ""}`);
+        throw new Error(
+          `${command} ${dev} did not answer on ${wg.socketPath} within ${o.startTimeoutMs ?? 5000} ms` +
+            (e.output ? `: ${e.output}` : ""),
+        );
       }
       await new Promise((r) => setTimeout(r, 25));
     }
