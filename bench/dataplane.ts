@@ -39,12 +39,29 @@ async function wireguardByHand(): Promise<{ underlay: number; tunnel: number }> 
     const keys = await Promise.all(nodes.map(async () => (await run("wg", ["genkey"])).stdout.trim()));
     const pubs = await Promise.all(keys.map(async (k) => (await run("wg", ["pubkey"], { input: k })).stdout.trim()));
     for (const [i, n] of nodes.entries()) {
-      const p = spawn("ip", ["netns", "exec", n.ns, ...PRIVATE_WIREGUARD_RUN, "wireguard-go", "-f", "wg0"], { stdio: "ignore", env: { ...process.env, WG_PROCESS_FOREGROUND: "1" } });
+      const p = spawn("ip", ["netns", "exec", n.ns, ...PRIVATE_WIREGUARD_RUN, "wireguard-go", "-f", "wg0"], {
+        stdio: "ignore",
+        env: { ...process.env, WG_PROCESS_FOREGROUND: "1" },
+      });
       procs.push(p);
-      const inNode = (cmd: string, args: string[], input?: string) => run("nsenter", ["-t", String(p.pid), "-m", "-n", cmd, ...args], input === undefined ? {} : { input });
-      await waitFor(`wireguard-go in ${n.ns}`, 5000, async () => (await run("nsenter", ["-t", String(p.pid), "-m", "-n", "wg", "show", "wg0"], { allowFail: true })).exitCode === 0);
+      const inNode = (cmd: string, args: string[], input?: string) =>
+        run("nsenter", ["-t", String(p.pid), "-m", "-n", cmd, ...args], input === undefined ? {} : { input });
+      await waitFor(
+        `wireguard-go in ${n.ns}`,
+        5000,
+        async () =>
+          (await run("nsenter", ["-t", String(p.pid), "-m", "-n", "wg", "show", "wg0"], { allowFail: true }))
+            .exitCode === 0,
+      );
       const peer = nodes[1 - i];
-      await inNode("sh", ["-c", `umask 077; cat > /run/wireguard/key; wg set wg0 private-key /run/wireguard/key listen-port 51820 peer ${pubs[1 - i]} endpoint ${peer?.ip}:51820 allowed-ips 10.244.201.${2 - i}/32`], keys[i]);
+      await inNode(
+        "sh",
+        [
+          "-c",
+          `umask 077; cat > /run/wireguard/key; wg set wg0 private-key /run/wireguard/key listen-port 51820 peer ${pubs[1 - i]} endpoint ${peer?.ip}:51820 allowed-ips 10.244.201.${2 - i}/32`,
+        ],
+        keys[i],
+      );
       await run("ip", ["-n", n.ns, "addr", "add", `10.244.201.${i + 1}/24`, "dev", "wg0"]);
       await run("ip", ["-n", n.ns, "link", "set", "wg0", "mtu", "1420", "up"]);
     }

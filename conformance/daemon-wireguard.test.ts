@@ -44,7 +44,7 @@ describe.runIf(ours).each(MODES)("flanneld cluster, wireguard: $label", (m) => {
     nodes: 3,
     backend: "wireguard",
     dualStack: m.dualStack,
-    ...(m.mode !== "separate" ? { backendOptions: { Mode: m.mode } } : {}),
+    ...(m.mode !== "separate" ? { backendConfig: { Mode: m.mode } } : {}),
   });
   const separate = m.mode === "separate";
   beforeAll(async () => {

@@ -74,7 +74,9 @@ export async function kernelDataPlane(log: Logger): Promise<DataPlane> {
     ipip: routeBackend("ipip", ops, log, o),
     alloc: allocBackend(log),
     extension: extensionBackend(log),
-    wireguard: wireguardBackend(new KernelWgOps(nl, ops, () => openWireguardGenl(), log), log, { reconcileMs: RECONCILE_MS }),
+    wireguard: wireguardBackend(new KernelWgOps(nl, ops, () => openWireguardGenl(), log), log, {
+      reconcileMs: RECONCILE_MS,
+    }),
   };
   return {
     description: "kernel (netlink)",

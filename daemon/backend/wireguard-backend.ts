@@ -155,14 +155,12 @@ export function wireguardBackend(ops: WgOps, log: Logger, bo: WireguardBackendOp
         async handleEvents(batch) {
           await Promise.all(
             nets.map((n) =>
-              n
-                .handle(batch)
-                .catch((e: unknown) =>
-                  log.warn("applying lease events failed (the next pass retries)", {
-                    dev: n.name,
-                    error: errorMessage(e),
-                  }),
-                ),
+              n.handle(batch).catch((e: unknown) =>
+                log.warn("applying lease events failed (the next pass retries)", {
+                  dev: n.name,
+                  error: errorMessage(e),
+                }),
+              ),
             ),
           );
         },

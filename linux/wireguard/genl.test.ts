@@ -43,26 +43,29 @@ describe("WG_CMD_SET_DEVICE", () => {
     if (!req) throw new Error("no request");
     const msg = encodeMessage(req, NLM_F_REQUEST | NLM_F_ACK, 1);
     // Every length below is counted by hand from the header's documentation.
+    // One string per attribute, its fields separated by spaces (dropped before comparing).
     const want = [
-      "e4000000", "1f00", "0500", "01000000", "00000000", // nlmsghdr: 228 bytes, the family's id, REQUEST|ACK, seq 1
+      "e4000000 1f00 0500 01000000 00000000", // nlmsghdr: 228 bytes, the family's id, REQUEST|ACK, seq 1
       "01010000", // genlmsghdr: WG_CMD_SET_DEVICE, WG_GENL_VERSION 1
-      "08000200", hex(Buffer.from("wg0\0")), // WGDEVICE_A_IFNAME, NUL-terminated
-      "08000500", "01000000", // WGDEVICE_A_FLAGS = WGDEVICE_F_REPLACE_PEERS
-      "24000300", rep("01", 32), // WGDEVICE_A_PRIVATE_KEY, WG_KEY_LEN bytes
-      "06000600", "6cca", "0000", // WGDEVICE_A_LISTEN_PORT (NLA_U16, host order), padding
+      `08000200 ${hex(Buffer.from("wg0\0"))}`, // WGDEVICE_A_IFNAME, NUL-terminated
+      "08000500 01000000", // WGDEVICE_A_FLAGS = WGDEVICE_F_REPLACE_PEERS
+      `24000300 ${rep("01", 32)}`, // WGDEVICE_A_PRIVATE_KEY, WG_KEY_LEN bytes
+      "06000600 6cca 0000", // WGDEVICE_A_LISTEN_PORT (NLA_U16, host order), padding
       "94000880", // WGDEVICE_A_PEERS | NLA_F_NESTED, 148 bytes
       "90000080", // peer 0 | NLA_F_NESTED, 144 bytes
-      "24000100", rep("02", 32), // WGPEER_A_PUBLIC_KEY
-      "08000300", "02000000", // WGPEER_A_FLAGS = WGPEER_F_REPLACE_ALLOWEDIPS
-      "24000200", rep("03", 32), // WGPEER_A_PRESHARED_KEY
-      "14000400", "0200", "ca6c", "c000020c", rep("00", 8), // WGPEER_A_ENDPOINT: sockaddr_in, port in network order
-      "06000500", "1900", "0000", // WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL = 25 (NLA_U16)
+      `24000100 ${rep("02", 32)}`, // WGPEER_A_PUBLIC_KEY
+      "08000300 02000000", // WGPEER_A_FLAGS = WGPEER_F_REPLACE_ALLOWEDIPS
+      `24000200 ${rep("03", 32)}`, // WGPEER_A_PRESHARED_KEY
+      `14000400 0200 ca6c c000020c ${rep("00", 8)}`, // WGPEER_A_ENDPOINT: sockaddr_in, port in network order
+      "06000500 1900 0000", // WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL = 25 (NLA_U16)
       "20000980", // WGPEER_A_ALLOWEDIPS | NLA_F_NESTED, 32 bytes
       "1c000080", // allowed IP 0 | NLA_F_NESTED, 28 bytes
-      "06000100", "0200", "0000", // WGALLOWEDIP_A_FAMILY = AF_INET
-      "08000200", "0af40200", // WGALLOWEDIP_A_IPADDR: struct in_addr
-      "05000300", "18", "000000", // WGALLOWEDIP_A_CIDR_MASK = 24 (NLA_U8)
-    ].join("");
+      "06000100 0200 0000", // WGALLOWEDIP_A_FAMILY = AF_INET
+      "08000200 0af40200", // WGALLOWEDIP_A_IPADDR: struct in_addr
+      "05000300 18 000000", // WGALLOWEDIP_A_CIDR_MASK = 24 (NLA_U8)
+    ]
+      .join("")
+      .replaceAll(" ", "");
     expect(hex(msg)).toBe(want);
   });
 

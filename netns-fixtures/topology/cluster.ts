@@ -179,16 +179,18 @@ export function parseWgDump(text: string): WgShowDevice[] {
     const f = line.split("\t");
     if (f.length === 5) devs.push({ name: f[0] ?? "", publicKey: f[2] ?? "", listenPort: Number(f[3]), peers: [] });
     else if (f.length === 9) {
-      devs.find((d) => d.name === f[0])?.peers.push({
-        publicKey: f[1] ?? "",
-        presharedKey: f[2] ?? "",
-        endpoint: f[3] ?? "",
-        allowedIps: (f[4] ?? "").split(",").filter((x) => x !== "" && x !== "(none)"),
-        latestHandshake: Number(f[5]),
-        rx: Number(f[6]),
-        tx: Number(f[7]),
-        keepalive: f[8] ?? "",
-      });
+      devs
+        .find((d) => d.name === f[0])
+        ?.peers.push({
+          publicKey: f[1] ?? "",
+          presharedKey: f[2] ?? "",
+          endpoint: f[3] ?? "",
+          allowedIps: (f[4] ?? "").split(",").filter((x) => x !== "" && x !== "(none)"),
+          latestHandshake: Number(f[5]),
+          rx: Number(f[6]),
+          tx: Number(f[7]),
+          keepalive: f[8] ?? "",
+        });
     }
   }
   return devs;
@@ -223,14 +225,22 @@ function killQuietly(pid: number): void {
  * inside the mount namespace `ip netns exec` already gives the process (its mounts do not propagate
  * back), then execs the command. Inspect such a node with `nsenter -t <pid> -m -n wg show`.
  */
-export const PRIVATE_WIREGUARD_RUN: readonly string[] = ["sh", "-c", 'mkdir -p /run/wireguard && mount -t tmpfs -o mode=0755 weft-wg /run/wireguard && exec "$@"', "sh"];
+export const PRIVATE_WIREGUARD_RUN: readonly string[] = [
+  "sh",
+  "-c",
+  'mkdir -p /run/wireguard && mount -t tmpfs -o mode=0755 weft-wg /run/wireguard && exec "$@"',
+  "sh",
+];
 
 /**
  * What a wireguard node needs to share one machine with other nodes, without changing flanneld's
  * paths: its own /var/run/wireguard ({@link PRIVATE_WIREGUARD_RUN}) and its own key file
  * (WIREGUARD_KEY_FILE, as flanneld documents).
  */
-export function wireguardNode(n: Pick<ClusterNode, "scratch">): { readonly wrap: readonly string[]; readonly env: Record<string, string> } {
+export function wireguardNode(n: Pick<ClusterNode, "scratch">): {
+  readonly wrap: readonly string[];
+  readonly env: Record<string, string>;
+} {
   return { wrap: PRIVATE_WIREGUARD_RUN, env: { WIREGUARD_KEY_FILE: join(n.scratch.root, "wgkey") } };
 }
 
@@ -380,14 +390,18 @@ export class WeftCluster {
 
   /** Subnets (10.244.x.0/24) a node has routes for inside 10.244.0.0/16 (wireguard: its peers' allowed IPs). */
   async routedSubnets(n: ClusterNode): Promise<string[]> {
-    if (this.o.backend === "wireguard") return (await this.wgShow(n)).flatMap((d) => d.peers.flatMap((p) => p.allowedIps)).filter((c) => !c.includes(":"));
+    if (this.o.backend === "wireguard")
+      return (await this.wgShow(n))
+        .flatMap((d) => d.peers.flatMap((p) => p.allowedIps))
+        .filter((c) => !c.includes(":"));
     const routes = await ipJson<{ dst: string }[]>(n.ns, ["route", "show", "root", "10.244.0.0/16"]);
     return routes.map((r) => r.dst);
   }
 
   /** IPv6 subnets a node has routes for inside {@link POD_IPV6_NETWORK} (dual stack). */
   async routedSubnetsV6(n: ClusterNode): Promise<string[]> {
-    if (this.o.backend === "wireguard") return (await this.wgShow(n)).flatMap((d) => d.peers.flatMap((p) => p.allowedIps)).filter((c) => c.includes(":"));
+    if (this.o.backend === "wireguard")
+      return (await this.wgShow(n)).flatMap((d) => d.peers.flatMap((p) => p.allowedIps)).filter((c) => c.includes(":"));
     const routes = await ipJson<{ dst: string }[]>(n.ns, ["-6", "route", "show", "root", POD_IPV6_NETWORK]);
     return routes.map((r) => r.dst);
   }
