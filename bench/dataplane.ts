@@ -1,5 +1,6 @@
 // Data plane throughput: iperf3 pod -> pod across nodes over vxlan, host-gw and wireguard (here
-// wireguard-go: this kernel has no WireGuard), beside node -> node over the underlay, in the same run. Veths on one machine: CPU-bound figures, good for ratios.
+// wireguard-go: this kernel has no WireGuard), beside node -> node over the underlay, in the same
+// run. Veths on one machine: CPU-bound figures, good for ratios.
 // Usage: bun bench/dataplane.ts [seconds=5]
 import { spawn, type ChildProcess } from "node:child_process";
 import { PRIVATE_WIREGUARD_RUN, WeftCluster } from "../netns-fixtures/topology/cluster.ts";
@@ -58,7 +59,8 @@ async function wireguardByHand(): Promise<{ underlay: number; tunnel: number }> 
         "sh",
         [
           "-c",
-          `umask 077; cat > /run/wireguard/key; wg set wg0 private-key /run/wireguard/key listen-port 51820 peer ${pubs[1 - i]} endpoint ${peer?.ip}:51820 allowed-ips 10.244.201.${2 - i}/32`,
+          "umask 077; cat > /run/wireguard/key; wg set wg0 private-key /run/wireguard/key listen-port 51820 " +
+            `peer ${pubs[1 - i]} endpoint ${peer?.ip}:51820 allowed-ips 10.244.201.${2 - i}/32`,
         ],
         keys[i],
       );

@@ -1,6 +1,7 @@
 /**
- * The real netlink socket (NETLINK_ROUTE unless told otherwise). It belongs to the network namespace of the calling thread
- * at creation (open it inside `withNetns` to talk to another netns) and keeps it for life.
+ * The real netlink socket (NETLINK_ROUTE unless told otherwise). It belongs to the network
+ * namespace of the calling thread at creation (open it inside `withNetns` to talk to another
+ * netns) and keeps it for life.
  */
 import * as libc from "../ffi/libc.ts";
 import {
