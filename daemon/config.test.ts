@@ -77,9 +77,9 @@ describe("network config parsing", () => {
 
   it.each([
     [
-      { Network: "10.244.0.0/16", Backend: { Type: "wireguard" } },
+      { Network: "10.244.0.0/16", Backend: { Type: "ipsec" } },
       "Backend.Type",
-      /"Backend.Type" is "wireguard", which weft does not support: use one of "vxlan", "host-gw"/,
+      /"Backend.Type" is "ipsec", which weft does not support: use one of "vxlan", "host-gw", .*"wireguard"/,
     ],
     [
       { Network: "10.244.0.0/16", Backend: {} },

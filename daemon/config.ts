@@ -21,7 +21,7 @@ import {
  * case-insensitively). Any other type stops flanneld at start-up with an
  * {@link UnsupportedBackendError} naming these. One line per type.
  */
-export const SUPPORTED_BACKENDS = ["vxlan", "host-gw", "ipip", "alloc", "extension"] as const;
+export const SUPPORTED_BACKENDS = ["vxlan", "host-gw", "ipip", "alloc", "extension", "wireguard"] as const;
 export type BackendType = (typeof SUPPORTED_BACKENDS)[number];
 
 /** The supported types as a quoted list for messages: "vxlan", "host-gw", ... */

@@ -6,6 +6,9 @@ set -euo pipefail
 # podman runc conmon busybox-static: conformance/podman.test.ts (podman 4.3 with its CNI backend;
 # runc because crun refuses hybrid cgroup hosts; busybox for a locally imported image).
 pkgs=(iproute2 iputils-ping time iptables nftables containernetworking-plugins iperf3 procps golang-go golang-github-appc-cni-dev podman runc conmon busybox-static)
+# wireguard-go: the wireguard backend's userspace device when the kernel has no WireGuard;
+# wireguard-tools: `wg show` in its tests.
+pkgs+=(wireguard-go wireguard-tools)
 # etcd is optional: without it the etcd tests skip (saying why) and the demo uses its embedded store.
 optional=(etcd-server etcd-client)
 missing=()

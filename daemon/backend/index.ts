@@ -1,6 +1,7 @@
 // The kernel data plane of flanneld: netlink vxlan / host-gw / ipip backends (RouteNetwork over
-// KernelNetOps), alloc and extension, and iptables / nftables rules (TrafficManager), behind
-// daemon/dataplane.ts's DataPlane. Imported lazily by the daemon: it pulls in linux/ (bun:ffi).
+// KernelNetOps), alloc and extension, the wireguard backend (KernelWgOps: kernel WireGuard or
+// wireguard-go), and iptables / nftables rules (TrafficManager), behind daemon/dataplane.ts's
+// DataPlane. Imported lazily by the daemon: it pulls in linux/ (bun:ffi).
 import { existsSync } from "node:fs";
 import { openNetlink } from "../../linux/netlink/open.ts";
 import type { BackendType, NetworkConfig } from "../config.ts";
@@ -14,6 +15,9 @@ import { KernelNetOps } from "./kernel-netops.ts";
 import { routeBackend } from "./route-backend.ts";
 import { allocBackend } from "./alloc.ts";
 import { extensionBackend } from "./extension.ts";
+import { openWireguardGenl } from "../../linux/wireguard/open.ts";
+import { KernelWgOps } from "./kernel-wgops.ts";
+import { wireguardBackend } from "./wireguard-backend.ts";
 
 /** How often the full reconcile runs (repairs, stale routes, device recreation). */
 // 10 s, the cadence of flanneld's host-gw route check: a full pass dumps every route, neighbour and
@@ -70,6 +74,9 @@ export async function kernelDataPlane(log: Logger): Promise<DataPlane> {
     ipip: routeBackend("ipip", ops, log, o),
     alloc: allocBackend(log),
     extension: extensionBackend(log),
+    wireguard: wireguardBackend(new KernelWgOps(nl, ops, () => openWireguardGenl(), log), log, {
+      reconcileMs: RECONCILE_MS,
+    }),
   };
   return {
     description: "kernel (netlink)",

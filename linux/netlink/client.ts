@@ -18,6 +18,7 @@ import type { Family, PrefixText } from "../../net/ip.ts";
 import {
   createBridgeRequest,
   createDummyRequest,
+  createWireguardRequest,
   createVethRequest,
   createVxlanRequest,
   createIpipRequest,
@@ -88,6 +89,8 @@ export interface NetlinkClient {
   /** ipip tunnel; EOPNOTSUPP when the kernel has no ipip support (module ipip). */
   createIpip(o: IpipOptions): void;
   createDummy(o: LinkCommonOptions): void;
+  /** Kernel WireGuard device; EOPNOTSUPP when the kernel has no WireGuard. */
+  createWireguard(o: LinkCommonOptions): void;
   /** Change several link properties in one request. */
   setLink(ref: LinkRef, change: LinkChange): void;
   setLinkUp(ref: LinkRef): void;
@@ -186,6 +189,9 @@ export class RtnetlinkClient extends LinkVerbs implements NetlinkClient {
   }
   createDummy(o: LinkCommonOptions): void {
     this.sock.ack(createDummyRequest(o));
+  }
+  createWireguard(o: LinkCommonOptions): void {
+    this.sock.ack(createWireguardRequest(o));
   }
   setLink(ref: LinkRef, change: LinkChange): void {
     this.sock.ack(setLinkRequest(this.linkIndex(ref), change, label(ref)));

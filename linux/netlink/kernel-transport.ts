@@ -1,6 +1,7 @@
 /**
- * The real NETLINK_ROUTE socket. It belongs to the network namespace of the calling thread
- * at creation (open it inside `withNetns` to talk to another netns) and keeps it for life.
+ * The real netlink socket (NETLINK_ROUTE unless told otherwise). It belongs to the network
+ * namespace of the calling thread at creation (open it inside `withNetns` to talk to another
+ * netns) and keeps it for life.
  */
 import * as libc from "../ffi/libc.ts";
 import {
@@ -28,6 +29,8 @@ export interface KernelTransportOptions {
   readonly rcvbuf?: number;
   /** RTMGRP_* multicast groups to join (event monitors). @default 0 */
   readonly groups?: number;
+  /** Netlink protocol: NETLINK_ROUTE (0) or e.g. NETLINK_GENERIC (16). @default 0 */
+  readonly protocol?: number;
 }
 
 function u32(v: number): Uint8Array {
@@ -49,7 +52,7 @@ export class KernelTransport implements NetlinkTransport {
   }
 
   constructor(opts: KernelTransportOptions = {}) {
-    this.fd = libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    this.fd = libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, opts.protocol ?? NETLINK_ROUTE);
     try {
       libc.setsockopt(this.fd, SOL_SOCKET, SO_RCVBUF, u32(opts.rcvbuf ?? 1 << 20));
       const ms = opts.timeoutMs ?? 30_000;

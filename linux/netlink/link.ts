@@ -1,6 +1,6 @@
 /**
  * Links: the typed `Link` decoded from RTM_NEWLINK, and request builders for create
- * (veth, bridge, vxlan, ipip, dummy), set (up/down, mtu, mac, master, netns, name, promisc),
+ * (veth, bridge, vxlan, ipip, dummy, wireguard), set (up/down, mtu, mac, master, netns, name, promisc),
  * bridge-port hairpin and delete. Pure module.
  */
 import { Attrs, type NlWriter } from "./attrs.ts";
@@ -387,6 +387,11 @@ function ipv4Bytes(ip: string, what: string): Uint8Array {
 
 export function createDummyRequest(o: LinkCommonOptions): NlRequest {
   return newLink("dummy", o);
+}
+
+/** A kernel WireGuard device (kind "wireguard"); keys and peers are set over generic netlink. */
+export function createWireguardRequest(o: LinkCommonOptions): NlRequest {
+  return newLink("wireguard", o);
 }
 
 /** What `setLink` can change on an existing link; unset fields are left alone. */

@@ -194,6 +194,10 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
       ...(o.mac ? { mac: o.mac } : {}),
     });
   }
+  createWireguard(o: LinkCommonOptions): void {
+    this.record("createWireguard", [o]);
+    this.target(o.netnsFd).put({ name: o.name, kind: "wireguard", ...(o.mtu ? { mtu: o.mtu } : {}) });
+  }
   setLink(ref: LinkRef, c: LinkChange): void {
     this.record("setLink", [ref, c]);
     const l = this.must(ref);

@@ -3,7 +3,7 @@
 // embedded-etcd.ts when etcd is not installed or asked for), our flanneld on every node, pods added
 // by our cnitool through flannel -> bridge -> host-local, and TCP probes between them.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, openSync, readFileSync, statSync } from "node:fs";
+import { existsSync, openSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CniScratch, cnitool, type CniRuntimeSpec } from "./cni.ts";
 import { EmbeddedEtcd } from "../etcd/embedded-etcd.ts";
@@ -152,6 +152,98 @@ export function subnetOfV6(flannelSubnet: string): string {
   return formatCidr(maskNet(n));
 }
 
+export interface WgShowPeer {
+  readonly publicKey: string;
+  /** "(none)" when unset */
+  readonly presharedKey: string;
+  readonly endpoint: string;
+  readonly allowedIps: string[];
+  readonly latestHandshake: number;
+  readonly rx: number;
+  readonly tx: number;
+  /** "off" or seconds */
+  readonly keepalive: string;
+}
+
+export interface WgShowDevice {
+  readonly name: string;
+  readonly publicKey: string;
+  readonly listenPort: number;
+  readonly peers: WgShowPeer[];
+}
+
+/** Parse `wg show all dump` (tab-separated: a device line of 5 fields, then 9-field peer lines). */
+export function parseWgDump(text: string): WgShowDevice[] {
+  const devs: WgShowDevice[] = [];
+  for (const line of text.split("\n")) {
+    const f = line.split("\t");
+    if (f.length === 5) devs.push({ name: f[0] ?? "", publicKey: f[2] ?? "", listenPort: Number(f[3]), peers: [] });
+    else if (f.length === 9) {
+      devs
+        .find((d) => d.name === f[0])
+        ?.peers.push({
+          publicKey: f[1] ?? "",
+          presharedKey: f[2] ?? "",
+          endpoint: f[3] ?? "",
+          allowedIps: (f[4] ?? "").split(",").filter((x) => x !== "" && x !== "(none)"),
+          latestHandshake: Number(f[5]),
+          rx: Number(f[6]),
+          tx: Number(f[7]),
+          keepalive: f[8] ?? "",
+        });
+    }
+  }
+  return devs;
+}
+
+/** Processes started by `pid` (from /proc/<pid>/task/<tid>/children); none when it is gone. */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      const text = readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim();
+      if (text) out.push(...text.split(" ").map(Number));
+    }
+  } catch {
+    /* exited meanwhile */
+  }
+  return out;
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    /* already gone */
+  }
+}
+
+/**
+ * A command prefix (for `ip netns exec <ns> ...`) that gives the command its own /var/run/wireguard:
+ * wireguard-go puts its UAPI socket there (/var/run/wireguard/flannel-wg.sock, compiled in, not per
+ * network namespace), so nodes sharing this machine would collide. It mounts a private tmpfs on it
+ * inside the mount namespace `ip netns exec` already gives the process (its mounts do not propagate
+ * back), then execs the command. Inspect such a node with `nsenter -t <pid> -m -n wg show`.
+ */
+export const PRIVATE_WIREGUARD_RUN: readonly string[] = [
+  "sh",
+  "-c",
+  'mkdir -p /run/wireguard && mount -t tmpfs -o mode=0755 weft-wg /run/wireguard && exec "$@"',
+  "sh",
+];
+
+/**
+ * What a wireguard node needs to share one machine with other nodes, without changing flanneld's
+ * paths: its own /var/run/wireguard ({@link PRIVATE_WIREGUARD_RUN}) and its own key file
+ * (WIREGUARD_KEY_FILE, as flanneld documents).
+ */
+export function wireguardNode(n: Pick<ClusterNode, "scratch">): {
+  readonly wrap: readonly string[];
+  readonly env: Record<string, string>;
+} {
+  return { wrap: PRIVATE_WIREGUARD_RUN, env: { WIREGUARD_KEY_FILE: join(n.scratch.root, "wgkey") } };
+}
+
 export class WeftCluster {
   readonly topo = new Topology();
   readonly nodes: ClusterNode[] = [];
@@ -210,9 +302,10 @@ export class WeftCluster {
       join(n.scratch.root, "subnet.env"),
       ...(this.o.flags ?? []),
     ];
-    n.daemon = spawn("ip", ["netns", "exec", n.ns, join(WEFT_PLUGIN_DIR, "flanneld"), ...args], {
+    const wg = this.o.backend === "wireguard" ? wireguardNode(n) : { wrap: [], env: {} };
+    n.daemon = spawn("ip", ["netns", "exec", n.ns, ...wg.wrap, join(WEFT_PLUGIN_DIR, "flanneld"), ...args], {
       stdio: ["ignore", log, log],
-      env: { ...process.env, WEFT_RECONCILE_MS: "1000", ...this.o.env },
+      env: { ...process.env, WEFT_RECONCILE_MS: "1000", ...wg.env, ...this.o.env },
     });
   }
 
@@ -284,14 +377,31 @@ export class WeftCluster {
     return made;
   }
 
-  /** Subnets (10.244.x.0/24) a node has routes for inside 10.244.0.0/16. */
+  /**
+   * The node's WireGuard devices as `wg show all dump` prints them, read inside its flanneld's
+   * mount namespace (where its /var/run/wireguard is); none when the daemon is not running.
+   */
+  async wgShow(n: ClusterNode): Promise<WgShowDevice[]> {
+    const pid = n.daemon?.exitCode === null ? n.daemon.pid : undefined;
+    if (pid === undefined) return [];
+    const r = await run("nsenter", ["-t", String(pid), "-m", "-n", "wg", "show", "all", "dump"], { allowFail: true });
+    return r.exitCode === 0 ? parseWgDump(r.stdout) : [];
+  }
+
+  /** Subnets (10.244.x.0/24) a node has routes for inside 10.244.0.0/16 (wireguard: its peers' allowed IPs). */
   async routedSubnets(n: ClusterNode): Promise<string[]> {
+    if (this.o.backend === "wireguard")
+      return (await this.wgShow(n))
+        .flatMap((d) => d.peers.flatMap((p) => p.allowedIps))
+        .filter((c) => !c.includes(":"));
     const routes = await ipJson<{ dst: string }[]>(n.ns, ["route", "show", "root", "10.244.0.0/16"]);
     return routes.map((r) => r.dst);
   }
 
   /** IPv6 subnets a node has routes for inside {@link POD_IPV6_NETWORK} (dual stack). */
   async routedSubnetsV6(n: ClusterNode): Promise<string[]> {
+    if (this.o.backend === "wireguard")
+      return (await this.wgShow(n)).flatMap((d) => d.peers.flatMap((p) => p.allowedIps)).filter((c) => c.includes(":"));
     const routes = await ipJson<{ dst: string }[]>(n.ns, ["-6", "route", "show", "root", POD_IPV6_NETWORK]);
     return routes.map((r) => r.dst);
   }
@@ -340,7 +450,12 @@ export class WeftCluster {
 
   async teardown(): Promise<void> {
     await this.delPods().catch(() => undefined);
-    for (const n of this.nodes) n.daemon?.kill("SIGKILL");
+    for (const n of this.nodes) {
+      // a daemon's own children (wireguard-go) would outlive it and keep its netns alive
+      const kids = n.daemon?.pid !== undefined && n.daemon.exitCode === null ? childPids(n.daemon.pid) : [];
+      n.daemon?.kill("SIGKILL");
+      for (const k of kids) killQuietly(k);
+    }
     this.etcd?.stop();
     await this.topo.cleanup();
     for (const n of this.nodes) n.scratch.dispose();
