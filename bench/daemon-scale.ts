@@ -159,7 +159,8 @@ export async function measureDaemon(): Promise<string> {
     "flanneld scale (vxlan, leases present in etcd before start; time from spawn to all programmed)",
     table(["leases", "programmed in", "routes/neigh/fdb", "RSS (3 s later)", "anon", "file-backed", "peak RSS"], rows),
     "",
-    `new-lease latency (etcd put -> route in the kernel), ${s.n} events with ${SIZES[SIZES.length - 1]} leases present: p50 ${fmtMs(s.p50)}, p90 ${fmtMs(s.p90)}, p99 ${fmtMs(s.p99)}`,
+    `new-lease latency (etcd put -> route in the kernel), ${s.n} events with ${SIZES[SIZES.length - 1]} ` +
+      `leases present: p50 ${fmtMs(s.p50)}, p90 ${fmtMs(s.p90)}, p99 ${fmtMs(s.p99)}`,
   ].join("\n");
 }
 

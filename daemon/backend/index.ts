@@ -77,7 +77,8 @@ export async function kernelDataPlane(log: Logger): Promise<DataPlane> {
       if (config.enableNFTables) return;
       if (!existsSync("/proc/sys/net/bridge/bridge-nf-call-iptables")) {
         log.warn(
-          "br_netfilter is not loaded: traffic between pods on one bridge bypasses iptables (Service VIPs to local pods may fail); fix with `modprobe br_netfilter`",
+          "br_netfilter is not loaded: traffic between pods on one bridge bypasses " +
+            "iptables (Service VIPs to local pods may fail); fix with `modprobe br_netfilter`",
         );
       }
     },

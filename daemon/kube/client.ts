@@ -244,7 +244,9 @@ export class KubeClient {
     onEvent: (type: WatchEventType, node: KubeNode) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    const path = `/api/v1/nodes?watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(resourceVersion)}&timeoutSeconds=${300 + Math.floor(Math.random() * 300)}`;
+    const path =
+      `/api/v1/nodes?watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(resourceVersion)}&` +
+      `timeoutSeconds=${300 + Math.floor(Math.random() * 300)}`;
     return new Promise((resolve, reject) => {
       const req = this.open("GET", path, undefined, signal);
       req.on("error", (e) => (signal.aborted ? resolve() : reject(new KubeApiError(`watch nodes: ${e.message}`, 0))));

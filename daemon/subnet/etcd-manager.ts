@@ -109,7 +109,8 @@ export class EtcdSubnetManager implements SubnetManager {
     if (!cfg.enableIPv4) {
       throw new ConfigError(
         "EnableIPv4",
-        `etcd key ${key}: "EnableIPv4" is false, but etcd lease keys start with the IPv4 subnet: enable IPv4 (dual-stack works) or use --kube-subnet-mgr for IPv6-only`,
+        `etcd key ${key}: "EnableIPv4" is false, but etcd lease keys start with the IPv4 ` +
+          "subnet: enable IPv4 (dual-stack works) or use --kube-subnet-mgr for IPv6-only",
       );
     }
     this.config = cfg;
@@ -165,7 +166,8 @@ export class EtcdSubnetManager implements SubnetManager {
       this.log.info("lost a race for a subnet, trying again", { attempt: i + 1 });
     }
     throw new Error(
-      `could not acquire a subnet after ${RACE_RETRIES} attempts: too many nodes are racing for the same subnets; restart flanneld`,
+      `could not acquire a subnet after ${RACE_RETRIES} attempts: too ` +
+        "many nodes are racing for the same subnets; restart flanneld",
     );
   }
 
@@ -213,7 +215,8 @@ export class EtcdSubnetManager implements SubnetManager {
     }
     if (!chosen?.subnet) {
       throw new NoFreeSubnetError(
-        `no free subnet left between SubnetMin and SubnetMax of ${this.prefix}/config: widen Network or SubnetMin/SubnetMax, or delete stale leases under ${this.subnetsPrefix}`,
+        `no free subnet left between SubnetMin and SubnetMax of ${this.prefix}/config: widen ` +
+          `Network or SubnetMin/SubnetMax, or delete stale leases under ${this.subnetsPrefix}`,
       );
     }
     const key = this.subnetsPrefix + subnetKey(chosen.subnet, chosen.subnetV6);

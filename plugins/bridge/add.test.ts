@@ -27,63 +27,79 @@ async function expectCni(p: Promise<unknown>, code: number, msg: RegExp): Promis
 }
 
 describe("bridge ADD", () => {
-  it("returns bridge, host veth and pod interface with MACs, the IP on interface 2 and a default route (checklist 59-60)", async () => {
-    const h = harness(["0a1b2c3d"]);
-    const r = await bridgeAdd(h.call(conf()), h.deps);
-    const br = h.world.host.links.get("cni0");
-    expect(r).toEqual({
-      cniVersion: "1.1.0",
-      interfaces: [
-        { name: "cni0", mac: br?.mac },
-        { name: "veth0a1b2c3d", mac: h.world.host.links.get("veth0a1b2c3d")?.mac },
-        { name: "eth0", mac: h.world.pods.get(POD)?.links.get("eth0")?.mac, sandbox: POD },
-      ],
-      ips: [{ address: "10.1.2.2/24", gateway: "10.1.2.1", interface: 2 }],
-      routes: [{ dst: "10.1.0.0/16" }, { dst: "0.0.0.0/0", gw: "10.1.2.1" }],
-    });
-    for (const i of r.interfaces ?? []) expect(i.mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
-    expect(br?.addrs.map((a) => a.cidr)).toEqual(["10.1.2.1/24"]);
-    expect(h.world.host.sysctls.get("net/ipv4/ip_forward")).toBe("1");
-    const pod = h.world.pods.get(POD);
-    expect(pod?.links.get("eth0")?.addrs.map((a) => a.cidr)).toEqual(["10.1.2.2/24"]);
-    expect(pod?.routes.map((x) => `${x.dst} ${x.gw ?? ""}`)).toEqual([
-      "10.1.2.0/24 ",
-      "10.1.0.0/16 10.1.2.1",
-      "0.0.0.0/0 10.1.2.1",
-    ]);
-    expect(h.world.host.links.get("veth0a1b2c3d")?.master).toBe(br?.index);
-    expect(h.ipam.calls).toEqual(["ADD host-local"]);
-  });
+  it(
+    "returns bridge, host veth and pod interface with MACs, " +
+      "the IP on interface 2 and a default route (checklist 59-60)",
+    async () => {
+      const h = harness(["0a1b2c3d"]);
+      const r = await bridgeAdd(h.call(conf()), h.deps);
+      const br = h.world.host.links.get("cni0");
+      expect(r).toEqual({
+        cniVersion: "1.1.0",
+        interfaces: [
+          { name: "cni0", mac: br?.mac },
+          { name: "veth0a1b2c3d", mac: h.world.host.links.get("veth0a1b2c3d")?.mac },
+          { name: "eth0", mac: h.world.pods.get(POD)?.links.get("eth0")?.mac, sandbox: POD },
+        ],
+        ips: [{ address: "10.1.2.2/24", gateway: "10.1.2.1", interface: 2 }],
+        routes: [{ dst: "10.1.0.0/16" }, { dst: "0.0.0.0/0", gw: "10.1.2.1" }],
+      });
+      for (const i of r.interfaces ?? []) expect(i.mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+      expect(br?.addrs.map((a) => a.cidr)).toEqual(["10.1.2.1/24"]);
+      expect(h.world.host.sysctls.get("net/ipv4/ip_forward")).toBe("1");
+      const pod = h.world.pods.get(POD);
+      expect(pod?.links.get("eth0")?.addrs.map((a) => a.cidr)).toEqual(["10.1.2.2/24"]);
+      expect(pod?.routes.map((x) => `${x.dst} ${x.gw ?? ""}`)).toEqual([
+        "10.1.2.0/24 ",
+        "10.1.0.0/16 10.1.2.1",
+        "0.0.0.0/0 10.1.2.1",
+      ]);
+      expect(h.world.host.links.get("veth0a1b2c3d")?.master).toBe(br?.index);
+      expect(h.ipam.calls).toEqual(["ADD host-local"]);
+    },
+  );
 
-  it("turns off router advertisements on the host veth (accept_ra=0), as the reference does (found by the differential fuzz)", async () => {
-    const h = harness(["0a1b2c3d"]);
-    await bridgeAdd(h.call(conf()), h.deps);
-    expect(h.world.host.sysctls.get("net/ipv6/conf/veth0a1b2c3d/accept_ra")).toBe("0");
-  });
+  it(
+    "turns off router advertisements on the host veth (accept_ra=0), " +
+      "as the reference does (found by the differential fuzz)",
+    async () => {
+      const h = harness(["0a1b2c3d"]);
+      await bridgeAdd(h.call(conf()), h.deps);
+      expect(h.world.host.sysctls.get("net/ipv6/conf/veth0a1b2c3d/accept_ra")).toBe("0");
+    },
+  );
 
-  it("refuses a bridge name longer than 15 bytes as a config error with the reference's message (we said 999 RTM_GETLINK ERANGE; found by the differential fuzz)", async () => {
-    const h = harness(["0a1b2c3d"]);
-    const name = "longbridgename0";
-    await expectCni(
-      bridgeAdd(h.call(conf({ bridge: `${name}x` })), h.deps),
-      7,
-      /^failed to create bridge "longbridgename0x": could not add "longbridgename0x": numerical result out of range$/,
-    );
-    // before the pod netns is opened, as the reference creates the bridge first
-    await expectCni(
-      bridgeAdd(h.call(conf({ bridge: `${name}x` }), { netns: "/run/netns/gone" }), h.deps),
-      7,
-      /numerical result out of range$/,
-    );
-    await bridgeAdd(h.call(conf({ bridge: name })), h.deps);
-    expect(h.world.host.links.has(name)).toBe(true);
-  });
+  it(
+    "refuses a bridge name longer than 15 bytes as a config error with the reference's " +
+      "message (we said 999 RTM_GETLINK ERANGE; found by the differential fuzz)",
+    async () => {
+      const h = harness(["0a1b2c3d"]);
+      const name = "longbridgename0";
+      await expectCni(
+        bridgeAdd(h.call(conf({ bridge: `${name}x` })), h.deps),
+        7,
+        /^failed to create bridge "longbridgename0x": could not add "longbridgename0x": numerical result out of range$/,
+      );
+      // before the pod netns is opened, as the reference creates the bridge first
+      await expectCni(
+        bridgeAdd(h.call(conf({ bridge: `${name}x` }), { netns: "/run/netns/gone" }), h.deps),
+        7,
+        /numerical result out of range$/,
+      );
+      await bridgeAdd(h.call(conf({ bridge: name })), h.deps);
+      expect(h.world.host.links.has(name)).toBe(true);
+    },
+  );
 
-  it("makes the bridge (promiscuous when asked) before it opens the pod netns, as the reference, so a missing netns still leaves the bridge ready (found by the differential fuzz)", async () => {
-    const h = harness(["0a1b2c3d"]);
-    await expectCni(bridgeAdd(h.call(conf({ promiscMode: true }), { netns: "/run/netns/gone" }), h.deps), 3, /gone/);
-    expect(h.world.host.links.get("cni0")?.promisc).toBe(true);
-  });
+  it(
+    "makes the bridge (promiscuous when asked) before it opens the pod netns, as the reference, " +
+      "so a missing netns still leaves the bridge ready (found by the differential fuzz)",
+    async () => {
+      const h = harness(["0a1b2c3d"]);
+      await expectCni(bridgeAdd(h.call(conf({ promiscMode: true }), { netns: "/run/netns/gone" }), h.deps), 3, /gone/);
+      expect(h.world.host.links.get("cni0")?.promisc).toBe(true);
+    },
+  );
 
   it("creates the bridge with the configured MTU and the veth with MTU and requested MAC", async () => {
     const h = harness(["00000001"]);
@@ -105,23 +121,27 @@ describe("bridge ADD", () => {
     expect(h2.ipam.calls).toEqual([]);
   });
 
-  it("sends nothing to an existing bridge that is already up but the accept_ra sysctl, as the reference's end state", async () => {
-    const h = harness();
-    const br = h.world.newLink(h.world.host, "cni0", "bridge", 1500);
-    br.up = true;
-    await bridgeAdd(h.call(conf()), h.deps);
-    const toBridge = h.world.calls.filter(
-      (c) =>
-        c.startsWith("host ") && c.includes("cni0") && !c.startsWith("host addrAdd") && !c.startsWith("host setMac"),
-    );
-    expect(toBridge).toEqual(["host sysctl net/ipv6/conf/cni0/accept_ra=0"]);
-    const h2 = harness();
-    h2.world.newLink(h2.world.host, "cni0", "bridge", 1500);
-    await bridgeAdd(h2.call(conf()), h2.deps);
-    expect(h2.world.calls).toContain("host setUp cni0");
-    expect(h2.world.calls.some((c) => c.startsWith("host addBridge"))).toBe(false);
-    expect(h2.world.host.links.get("cni0")?.up).toBe(true);
-  });
+  it(
+    "sends nothing to an existing bridge that is already up " +
+      "but the accept_ra sysctl, as the reference's end state",
+    async () => {
+      const h = harness();
+      const br = h.world.newLink(h.world.host, "cni0", "bridge", 1500);
+      br.up = true;
+      await bridgeAdd(h.call(conf()), h.deps);
+      const toBridge = h.world.calls.filter(
+        (c) =>
+          c.startsWith("host ") && c.includes("cni0") && !c.startsWith("host addrAdd") && !c.startsWith("host setMac"),
+      );
+      expect(toBridge).toEqual(["host sysctl net/ipv6/conf/cni0/accept_ra=0"]);
+      const h2 = harness();
+      h2.world.newLink(h2.world.host, "cni0", "bridge", 1500);
+      await bridgeAdd(h2.call(conf()), h2.deps);
+      expect(h2.world.calls).toContain("host setUp cni0");
+      expect(h2.world.calls.some((c) => c.startsWith("host addBridge"))).toBe(false);
+      expect(h2.world.host.links.get("cni0")?.up).toBe(true);
+    },
+  );
 
   it("retries another host veth name when the random one is taken", async () => {
     const h = harness(["11111111", "22222222"]);
@@ -130,17 +150,20 @@ describe("bridge ADD", () => {
     expect(r.interfaces?.[1]?.name).toBe("veth22222222");
   });
 
-  it("fails a second ADD for the same interface with the reference message and releases nothing it did not take", async () => {
-    const h = harness(["11111111", "22222222"]);
-    await bridgeAdd(h.call(conf()), h.deps);
-    await expectCni(
-      bridgeAdd(h.call(conf()), h.deps),
-      4,
-      /container veth name \("eth0"\) peer provided \("veth22222222"\) already exists/,
-    );
-    expect(h.ipam.calls).toEqual(["ADD host-local"]);
-    expect(h.world.pods.get(POD)?.links.has("eth0")).toBe(true);
-  });
+  it(
+    "fails a second ADD for the same interface with the " + "reference message and releases nothing it did not take",
+    async () => {
+      const h = harness(["11111111", "22222222"]);
+      await bridgeAdd(h.call(conf()), h.deps);
+      await expectCni(
+        bridgeAdd(h.call(conf()), h.deps),
+        4,
+        /container veth name \("eth0"\) peer provided \("veth22222222"\) already exists/,
+      );
+      expect(h.ipam.calls).toEqual(["ADD host-local"]);
+      expect(h.world.pods.get(POD)?.links.has("eth0")).toBe(true);
+    },
+  );
 
   it("undoes the veth pair and the IPAM allocation when a later step fails (checklist 67)", async () => {
     const h = harness(["0000000a"]);
@@ -176,19 +199,22 @@ describe("bridge ADD", () => {
     expect(h.world.pods.get(POD)?.sysctls.get("net/ipv6/conf/eth0/keep_addr_on_down")).toBe("1");
   });
 
-  it("installs the reference iptables masquerade chain for each pod address in one restore (checklist 68)", async () => {
-    const h = harness();
-    await bridgeAdd(h.call(conf({ ipMasq: true, ipMasqBackend: "iptables" })), h.deps);
-    const chain = chainName("mynet", "cid1");
-    expect(chain).toMatch(/^CNI-[0-9a-f]{24}$/);
-    const comment = '-m comment --comment "name: \\"mynet\\" id: \\"cid1\\""';
-    expect(h.iptables.chains.get(chain)).toEqual([
-      `-A ${chain} -d 10.1.2.0/24 ${comment} -j ACCEPT`,
-      `-A ${chain} ! -d 224.0.0.0/4 ${comment} -j MASQUERADE`,
-    ]);
-    expect(h.iptables.chains.get("POSTROUTING")).toEqual([`-A POSTROUTING -s 10.1.2.2/32 ${comment} -j ${chain}`]);
-    expect(h.runner.calls.filter((c) => c.cmd === "iptables-restore")).toHaveLength(1);
-  });
+  it(
+    "installs the reference iptables masquerade chain " + "for each pod address in one restore (checklist 68)",
+    async () => {
+      const h = harness();
+      await bridgeAdd(h.call(conf({ ipMasq: true, ipMasqBackend: "iptables" })), h.deps);
+      const chain = chainName("mynet", "cid1");
+      expect(chain).toMatch(/^CNI-[0-9a-f]{24}$/);
+      const comment = '-m comment --comment "name: \\"mynet\\" id: \\"cid1\\""';
+      expect(h.iptables.chains.get(chain)).toEqual([
+        `-A ${chain} -d 10.1.2.0/24 ${comment} -j ACCEPT`,
+        `-A ${chain} ! -d 224.0.0.0/4 ${comment} -j MASQUERADE`,
+      ]);
+      expect(h.iptables.chains.get("POSTROUTING")).toEqual([`-A POSTROUTING -s 10.1.2.2/32 ${comment} -j ${chain}`]);
+      expect(h.runner.calls.filter((c) => c.cmd === "iptables-restore")).toHaveLength(1);
+    },
+  );
 
   it("installs one commented nftables masquerade rule per address with ipMasqBackend nftables", async () => {
     const h = harness();
@@ -198,7 +224,11 @@ describe("bridge ADD", () => {
       "add chain inet cni_plugins_masquerade postrouting { type nat hook postrouting priority 100 ; }",
     );
     expect(script).toMatch(
-      /add rule inet cni_plugins_masquerade masq_checks ip saddr == 10\.1\.2\.2 ip daddr != 10\.1\.2\.0\/24 masquerade comment "[0-9a-f]{16}-[0-9a-f]{16}, net: mynet, if: eth0, id: cid1"/,
+      new RegExp(
+        String.raw`add rule inet cni_plugins_masquerade masq_checks ` +
+          String.raw`ip saddr == 10\.1\.2\.2 ip daddr != 10\.1\.2\.0\/24 ` +
+          String.raw`masquerade comment "[0-9a-f]{16}-[0-9a-f]{16}, net: mynet, if: eth0, id: cid1"`,
+      ),
     );
   });
 
@@ -259,19 +289,23 @@ describe("bridge ADD", () => {
     expect(h.ipam.calls).toEqual([]);
   });
 
-  it("tags the pod port with vlan as PVID untagged after removing the default VID, and gateways through <bridge>.<vlan> (checklist 70)", async () => {
-    const h = harness(["00000001", "00000002"]);
-    const r = await bridgeAdd(h.call(conf({ vlan: 100 })), h.deps);
-    expect(h.world.calls).toContain("host addBridge cni0 mtu=0");
-    const port = h.world.host.links.get("veth00000001");
-    expect(port?.vlans).toEqual([{ vid: 100, pvid: true, untagged: true }]);
-    expect(r.interfaces?.map((i) => i.name)).toEqual(["cni0", "veth00000001", "eth0", "cni0.100"]);
-    const gw = h.world.host.links.get("cni0.100");
-    expect(gw?.addrs.map((a) => a.cidr)).toEqual(["10.1.2.1/24"]);
-    expect(h.world.host.links.get("cni0")?.addrs).toEqual([]);
-    expect(h.world.host.links.get("veth00000002")?.vlans).toEqual([{ vid: 100, pvid: true, untagged: true }]);
-    expect(h.world.host.links.get("veth00000002")?.master).toBe(h.world.host.links.get("cni0")?.index);
-  });
+  it(
+    "tags the pod port with vlan as PVID untagged after removing the " +
+      "default VID, and gateways through <bridge>.<vlan> (checklist 70)",
+    async () => {
+      const h = harness(["00000001", "00000002"]);
+      const r = await bridgeAdd(h.call(conf({ vlan: 100 })), h.deps);
+      expect(h.world.calls).toContain("host addBridge cni0 mtu=0");
+      const port = h.world.host.links.get("veth00000001");
+      expect(port?.vlans).toEqual([{ vid: 100, pvid: true, untagged: true }]);
+      expect(r.interfaces?.map((i) => i.name)).toEqual(["cni0", "veth00000001", "eth0", "cni0.100"]);
+      const gw = h.world.host.links.get("cni0.100");
+      expect(gw?.addrs.map((a) => a.cidr)).toEqual(["10.1.2.1/24"]);
+      expect(h.world.host.links.get("cni0")?.addrs).toEqual([]);
+      expect(h.world.host.links.get("veth00000002")?.vlans).toEqual([{ vid: 100, pvid: true, untagged: true }]);
+      expect(h.world.host.links.get("veth00000002")?.master).toBe(h.world.host.links.get("cni0")?.index);
+    },
+  );
 
   it("adds trunk VIDs tagged and VID 1 as PVID when there is no vlan; preserveDefaultVlan keeps VID 1", async () => {
     const h = harness(["00000001"]);
@@ -303,7 +337,8 @@ describe("bridge ADD", () => {
       "add chain bridge nat cni-br-iface-cid1-eth0-mac",
       "flush chain bridge nat cni-br-iface-cid1-eth0",
       "flush chain bridge nat cni-br-iface-cid1-eth0-mac",
-      'add rule bridge nat PREROUTING iifname "veth00000007" jump cni-br-iface-cid1-eth0 comment "macspoofchk-cid1-eth0"',
+      'add rule bridge nat PREROUTING iifname "veth00000007" ' +
+        'jump cni-br-iface-cid1-eth0 comment "macspoofchk-cid1-eth0"',
       'add rule bridge nat cni-br-iface-cid1-eth0 jump cni-br-iface-cid1-eth0-mac comment "macspoofchk-cid1-eth0"',
       `add rule bridge nat cni-br-iface-cid1-eth0-mac ether saddr ${mac} return comment "macspoofchk-cid1-eth0"`,
       'add rule bridge nat cni-br-iface-cid1-eth0-mac drop comment "macspoofchk-cid1-eth0"',

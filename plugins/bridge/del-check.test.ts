@@ -87,40 +87,49 @@ describe("bridge DEL", () => {
     }
   });
 
-  it("two interfaces of one container share its masquerade chain: the second ADD only appends what the chain lacks, DEL of one keeps the other's jump and the chain (found by the differential fuzz: we flushed the first's rules and later removed its jump)", async () => {
-    const h = harness(["00000001", "00000002"]);
-    const c = conf({ isDefaultGateway: false, ipMasq: true, ipMasqBackend: "iptables" });
-    const chain = chainName("mynet", "cid1");
-    const comment = '-m comment --comment "name: \\"mynet\\" id: \\"cid1\\""';
-    await bridgeAdd(h.call(c), h.deps);
-    h.ipam.next = { cniVersion: "1.1.0", ips: [{ address: "10.1.3.2/24", gateway: "10.1.3.1" }] };
-    await bridgeAdd(h.call(c, { ifName: "net1" }), h.deps);
-    expect(h.iptables.chains.get(chain)).toEqual([
-      `-A ${chain} -d 10.1.2.0/24 ${comment} -j ACCEPT`,
-      `-A ${chain} ! -d 224.0.0.0/4 ${comment} -j MASQUERADE`,
-      `-A ${chain} -d 10.1.3.0/24 ${comment} -j ACCEPT`,
-    ]);
-    expect(h.iptables.chains.get("POSTROUTING")).toEqual([
-      `-A POSTROUTING -s 10.1.2.2/32 ${comment} -j ${chain}`,
-      `-A POSTROUTING -s 10.1.3.2/32 ${comment} -j ${chain}`,
-    ]);
-    await bridgeDel(h.call(c, { ifName: "net1" }), h.deps);
-    expect(h.iptables.chains.get("POSTROUTING")).toEqual([`-A POSTROUTING -s 10.1.2.2/32 ${comment} -j ${chain}`]);
-    expect(h.iptables.chains.get(chain)).toHaveLength(3);
-    await bridgeDel(h.call(c), h.deps);
-    expect(h.iptables.chains.get("POSTROUTING")).toEqual([]);
-    expect(h.iptables.chains.has(chain)).toBe(false);
-  });
+  it(
+    "two interfaces of one container share its masquerade chain: the second ADD only " +
+      "appends what the chain lacks, DEL of one keeps the other's jump and the chain (found " +
+      "by the differential fuzz: we flushed the first's rules and later removed its jump)",
+    async () => {
+      const h = harness(["00000001", "00000002"]);
+      const c = conf({ isDefaultGateway: false, ipMasq: true, ipMasqBackend: "iptables" });
+      const chain = chainName("mynet", "cid1");
+      const comment = '-m comment --comment "name: \\"mynet\\" id: \\"cid1\\""';
+      await bridgeAdd(h.call(c), h.deps);
+      h.ipam.next = { cniVersion: "1.1.0", ips: [{ address: "10.1.3.2/24", gateway: "10.1.3.1" }] };
+      await bridgeAdd(h.call(c, { ifName: "net1" }), h.deps);
+      expect(h.iptables.chains.get(chain)).toEqual([
+        `-A ${chain} -d 10.1.2.0/24 ${comment} -j ACCEPT`,
+        `-A ${chain} ! -d 224.0.0.0/4 ${comment} -j MASQUERADE`,
+        `-A ${chain} -d 10.1.3.0/24 ${comment} -j ACCEPT`,
+      ]);
+      expect(h.iptables.chains.get("POSTROUTING")).toEqual([
+        `-A POSTROUTING -s 10.1.2.2/32 ${comment} -j ${chain}`,
+        `-A POSTROUTING -s 10.1.3.2/32 ${comment} -j ${chain}`,
+      ]);
+      await bridgeDel(h.call(c, { ifName: "net1" }), h.deps);
+      expect(h.iptables.chains.get("POSTROUTING")).toEqual([`-A POSTROUTING -s 10.1.2.2/32 ${comment} -j ${chain}`]);
+      expect(h.iptables.chains.get(chain)).toHaveLength(3);
+      await bridgeDel(h.call(c), h.deps);
+      expect(h.iptables.chains.get("POSTROUTING")).toEqual([]);
+      expect(h.iptables.chains.has(chain)).toBe(false);
+    },
+  );
 
-  it("DEL of an interface the pod does not have leaves the masquerade of the container's other interface alone (found by the differential fuzz: we removed every jump to the shared chain)", async () => {
-    const h = harness();
-    const c = conf({ ipMasq: true, ipMasqBackend: "iptables" });
-    await bridgeAdd(h.call(c), h.deps);
-    const before = structuredClone([...h.iptables.chains]);
-    await bridgeDel(h.call(c, { ifName: "net1" }), h.deps);
-    expect([...h.iptables.chains]).toEqual(before);
-    expect(h.iptables.chains.get("POSTROUTING")).toHaveLength(1);
-  });
+  it(
+    "DEL of an interface the pod does not have leaves the masquerade of the container's other " +
+      "interface alone (found by the differential fuzz: we removed every jump to the shared chain)",
+    async () => {
+      const h = harness();
+      const c = conf({ ipMasq: true, ipMasqBackend: "iptables" });
+      await bridgeAdd(h.call(c), h.deps);
+      const before = structuredClone([...h.iptables.chains]);
+      await bridgeDel(h.call(c, { ifName: "net1" }), h.deps);
+      expect([...h.iptables.chains]).toEqual(before);
+      expect(h.iptables.chains.get("POSTROUTING")).toHaveLength(1);
+    },
+  );
 
   it("DEL succeeds with an mtu ADD would refuse, and still releases IPAM", async () => {
     const h = harness();

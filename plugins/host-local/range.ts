@@ -66,7 +66,8 @@ export function canonicalizeRange(input: RangeInput): Range {
   const network = networkAddress(subnet);
   if (!ipEqual(network, subnet.ip)) {
     throw new InvalidRangeError(
-      `Network has host bits set. For a subnet mask of length ${subnet.prefix} the network address is ${formatIP(network)}`,
+      "Network has host bits set. For a subnet mask of length " +
+        `${subnet.prefix} the network address is ${formatIP(network)}`,
     );
   }
   const gateway = input.gateway ?? nextIP(network);
