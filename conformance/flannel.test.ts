@@ -1,5 +1,6 @@
-// Checklist §7 items 73-76 (flannel meta plugin) through the binary. The reference package has no
-// flannel plugin, so this runs for weft only: in-process delegation and exec'd reference delegates.
+// The flannel meta plugin (delegate config saved and removed, subnet.env read, delegation) through
+// the binary. The reference package has no flannel plugin, so this runs for weft only: in-process
+// delegation and exec'd reference delegates.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -41,7 +41,7 @@ describe("lease keys", () => {
 
 describe("lease attributes JSON", () => {
   it("writes flannel's field order with PublicIPv6 null and omits empty backend fields", () => {
-    // Documentation/reservations.md example
+    // a lease as flanneld writes it
     expect(
       formatLeaseAttrs({
         PublicIP: "192.168.64.3",

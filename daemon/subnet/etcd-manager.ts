@@ -77,9 +77,9 @@ export class EtcdSubnetManager implements SubnetManager {
   private own: { key: string; leaseId: string; expiration: number; value: string; renewedAt?: number } | undefined;
   /**
    * The listing of the previous startup step, handed to the next (previousAttrs → acquireLease →
-   * watchLeases) so startup reads the leases once instead of three times; at 5,000 leases each
-   * read allocates ~8 MiB. Stale views are safe: acquisition writes with compare-and-swap and the
-   * watch resumes from the snapshot's revision.
+   * watchLeases) so startup reads the leases once instead of three times; with thousands of leases
+   * each read allocates megabytes. Stale views are safe: acquisition writes with compare-and-swap
+   * and the watch resumes from the snapshot's revision.
    */
   private snapshot: Snapshot | undefined;
 

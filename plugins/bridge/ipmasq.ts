@@ -16,8 +16,8 @@ const CHAIN = "masq_checks";
 const COMMENT_MAX = 128;
 
 /**
- * node:crypto is loaded on first use only: evaluating it costs ~2 ms of a plugin exec under Bun,
- * and most ADDs (flannel's delegate has ipMasq off) never hash anything.
+ * node:crypto is loaded on first use only: evaluating it is a noticeable part of a plugin exec
+ * under Bun, and most ADDs (flannel's delegate has ipMasq off) never hash anything.
  */
 function hashHex(s: string, len: number): string {
   const { createHash } = process.getBuiltinModule("node:crypto");

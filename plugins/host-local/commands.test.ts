@@ -1,6 +1,6 @@
 // host-local through skel's dispatch (env + stdin in, JSON out) over a DiskStore in a temp dir with
-// an in-process lock: checklist items 45-52 per spec version, plus CNI_ARGS, runtimeConfig, GC,
-// STATUS, CHECK and rollback.
+// an in-process lock: ADD and DEL (allocation, gateway, exhaustion, a second ADD, trimmed IDs) per
+// spec version, plus CNI_ARGS, runtimeConfig, GC, STATUS, CHECK and rollback.
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,8 +1,8 @@
 /**
  * Address ranges and range sets (pure). A range is one subnet with an allocatable window
  * [rangeStart, rangeEnd] and a gateway; a range set is a pool of same-family ranges from which
- * host-local hands out one address. Defaults, checks and messages follow the reference
- * (cni-reference.md §5): gateway and rangeStart default to network+1 (the gateway is skipped when
+ * host-local hands out one address. Defaults, checks and messages follow the reference host-local:
+ * gateway and rangeStart default to network+1 (the gateway is skipped when
  * allocating), rangeEnd to the last address, minus one for IPv4 (the broadcast address).
  */
 import {
