@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-// Two layers (style-models principle 13):
+// Two layers of tests:
 //  - unit: colocated *.test.ts, fakes only, no root, fast.
 //  - root: *.root.test.ts and conformance/, real network namespaces, run one file at a time.
 // Code importing bun:ffi is never imported here; root tests reach it through dist/weft

@@ -291,7 +291,8 @@ export async function measureCni(): Promise<string> {
     const conc = ONLY.has("concurrent") ? [...(await concurrent(topo, 20)), ...(await concurrent(topo, 50))] : [];
     const rss = ONLY.has("rss") ? await peakRss(topo) : [];
     const out = [
-      `CNI latency, ${PODS} pods per side, interleaved (weft = flannel->bridge->host-local in one process; reference = bridge->host-local)`,
+      `CNI latency, ${PODS} pods per side, interleaved (weft = ` +
+        "flannel->bridge->host-local in one process; reference = bridge->host-local)",
     ];
     if (seq.length > 0)
       out.push(

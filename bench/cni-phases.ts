@@ -47,7 +47,8 @@ async function traced(
     if (!m) continue;
     const [, pid = "", epoch = "", what = ""] = m;
     if (!pids.includes(pid)) pids.push(pid);
-    const base = `${pids.length > 1 ? (pids.indexOf(pid) === 0 ? "tool " : "plugin ") : ""}${what.replace(/\/\S*\//g, "").replace(/exit(ed)? \S+$/, "exit")}`;
+    const who = pids.length > 1 ? (pids.indexOf(pid) === 0 ? "tool " : "plugin ") : "";
+    const base = `${who}${what.replace(/\/\S*\//g, "").replace(/exit(ed)? \S+$/, "exit")}`;
     const n = (seen.get(base) ?? 0) + 1;
     seen.set(base, n);
     points.push({ label: n > 1 ? `${base} #${n}` : base, at: Number(epoch) - t0 });
@@ -115,7 +116,8 @@ async function main(): Promise<void> {
     for (const p of pods)
       runs["DEL cnitool"]?.push(await traced(node, [cnitool, "del", "cbr0", `/run/netns/${p}`], toolEnv, ""));
     console.log(
-      `Phases of one exec, median of ${PODS} (ms since spawn, including \`ip netns exec\`; step = from the previous point)`,
+      `Phases of one exec, median of ${PODS} (ms since spawn, ` +
+        `including \`ip netns exec\`; step = from the previous point)`,
     );
     for (const [name, rs] of Object.entries(runs))
       console.log(`\n${name}\n${table(["point", "at p50", "step"], breakdown(rs))}`);

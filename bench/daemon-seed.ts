@@ -13,7 +13,8 @@ export function leaseOf(i: number): { key: string; subnet: string; value: string
   const n = 8 + i; // skip the first /29s (10.244.0.0/29 is the network's first subnet)
   const a = (n * 8) >> 8;
   const b = (n * 8) & 255;
-  const mac = `0e:${[(i >> 16) & 255, (i >> 8) & 255, i & 255, 1, 2].map((x) => x.toString(16).padStart(2, "0")).join(":")}`;
+  const bytes = [(i >> 16) & 255, (i >> 8) & 255, i & 255, 1, 2];
+  const mac = `0e:${bytes.map((x) => x.toString(16).padStart(2, "0")).join(":")}`;
   const pub = `192.0.2.${100 + (i % 150)}`;
   return {
     key: `/coreos.com/network/subnets/10.244.${a}.${b}-29`,

@@ -19,7 +19,8 @@ const path = `/run/netns/${name}`;
 function stats(label: string, samples: number[]): string {
   const s = [...samples].sort((a, b) => a - b);
   const at = (q: number): number => (s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0) * 1000;
-  return `${label.padEnd(44)} median ${at(0.5).toFixed(1).padStart(7)} µs   p99 ${at(0.99).toFixed(1).padStart(7)} µs   (n=${s.length})`;
+  const us = (q: number) => `${at(q).toFixed(1).padStart(7)} µs`;
+  return `${label.padEnd(44)} median ${us(0.5)}   p99 ${us(0.99)}   (n=${s.length})`;
 }
 
 function measure(n: number, fn: () => void): number[] {
@@ -40,7 +41,8 @@ try {
   const firstMs = performance.now() - first;
   const lines: string[] = [];
   lines.push(
-    `import linux/netlink/open.ts + netns.ts: ${importMs.toFixed(2)} ms; first libc call (dlopen): ${firstMs.toFixed(2)} ms`,
+    `import linux/netlink/open.ts + netns.ts: ${importMs.toFixed(2)} ` +
+      `ms; first libc call (dlopen): ${firstMs.toFixed(2)} ms`,
   );
   lines.push(
     stats(

@@ -37,7 +37,8 @@ async function heapMiB(): Promise<number> {
 }
 
 function mac(i: number): string {
-  return `0e:00:00:${((i >> 16) & 0xff).toString(16).padStart(2, "0")}:${((i >> 8) & 0xff).toString(16).padStart(2, "0")}:${(i & 0xff).toString(16).padStart(2, "0")}`;
+  const hex = (b: number) => b.toString(16).padStart(2, "0");
+  return `0e:00:00:${hex((i >> 16) & 0xff)}:${hex((i >> 8) & 0xff)}:${hex(i & 0xff)}`;
 }
 
 execFileSync("ip", ["netns", "add", ns]);
@@ -91,12 +92,15 @@ try {
   }
   for (const r of rows)
     process.stdout.write(
-      `pass ${r.ms.toFixed(0)} ms, cpu ${r.cpu.toFixed(0)} ms, RssAnon ${r.before.toFixed(1)} -> ${r.anon.toFixed(1)} MiB, VmHWM ${r.hwm.toFixed(1)} MiB, heap ${r.heap.toFixed(1)} MiB\n`,
+      `pass ${r.ms.toFixed(0)} ms, cpu ${r.cpu.toFixed(0)} ms, RssAnon ${r.before.toFixed(1)} -> ` +
+        `${r.anon.toFixed(1)} MiB, VmHWM ${r.hwm.toFixed(1)} MiB, heap ${r.heap.toFixed(1)} MiB\n`,
     );
   const med = (k: "before" | "ms" | "cpu" | "anon" | "hwm" | "heap") =>
     [...rows.map((r) => r[k])].sort((a, b) => a - b)[Math.floor(rows.length / 2)] ?? 0;
   process.stdout.write(
-    `MEDIAN pass ${med("ms").toFixed(0)} ms, cpu ${med("cpu").toFixed(0)} ms, RssAnon ${med("anon").toFixed(1)} MiB (before ${med("before").toFixed(1)}, settled ${base.anon.toFixed(1)}), VmHWM ${med("hwm").toFixed(1)} MiB, heap ${med("heap").toFixed(1)} MiB\n`,
+    `MEDIAN pass ${med("ms").toFixed(0)} ms, cpu ${med("cpu").toFixed(0)} ms, RssAnon ` +
+      `${med("anon").toFixed(1)} MiB (before ${med("before").toFixed(1)}, settled ` +
+      `${base.anon.toFixed(1)}), VmHWM ${med("hwm").toFixed(1)} MiB, heap ${med("heap").toFixed(1)} MiB\n`,
   );
   nl.close();
 } finally {

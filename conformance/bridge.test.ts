@@ -1,5 +1,6 @@
-// Checklist §7 items 59-69 (bridge with host-local) through the plugin binaries, per spec version,
-// for each implementation, in a fresh node + pod netns per case.
+// The bridge plugin with host-local through the plugin binaries (bridge, veth and eth0 with the
+// gateway, L2 mode, hairpin and MTU, masquerade, CHECK, DEL, error codes), per spec version, for
+// each implementation, in a fresh node + pod netns per case.
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -77,9 +77,15 @@ describe.runIf(ours)("flanneld cluster: extension", () => {
     backend: "extension",
     backendConfig: {
       PreStartupCommand: "cat /sys/class/net/eth0/address",
-      PostStartupCommand: `{ env | grep -E '^(NETWORK|SUBNET|IPV6SUBNET|PUBLIC_IP|PUBLIC_IPV6)=' | sort; echo "stdin=[$(cat)]"; } > ${dir}/post-${here}`,
-      SubnetAddCommand: `echo "add $SUBNET $PUBLIC_IP [$(cat)]" >> ${dir}/events-${here}; ip route replace "$SUBNET" via "$PUBLIC_IP"`,
-      SubnetRemoveCommand: `echo "remove $SUBNET $PUBLIC_IP [$(cat)]" >> ${dir}/events-${here}; ip route del "$SUBNET" via "$PUBLIC_IP"`,
+      PostStartupCommand:
+        "{ env | grep -E '^(NETWORK|SUBNET|IPV6SUBNET|PUBLIC_IP|PUBLIC_IPV6)=' " +
+        `| sort; echo "stdin=[$(cat)]"; } > ${dir}/post-${here}`,
+      SubnetAddCommand:
+        `echo "add $SUBNET $PUBLIC_IP [$(cat)]" >> ${dir}/events-${here}; ` +
+        `ip route replace "$SUBNET" via "$PUBLIC_IP"`,
+      SubnetRemoveCommand:
+        `echo "remove $SUBNET $PUBLIC_IP [$(cat)]" >> ` +
+        `${dir}/events-${here}; ip route del "$SUBNET" via "$PUBLIC_IP"`,
     },
   });
   const macs = new Map<string, string>();
@@ -107,13 +113,17 @@ describe.runIf(ours)("flanneld cluster: extension", () => {
       );
   });
 
-  it("runs PostStartupCommand with NETWORK, SUBNET, IPV6SUBNET, PUBLIC_IP, PUBLIC_IPV6 and an empty line on stdin", () => {
-    for (const n of c.nodes) {
-      expect(readFileSync(join(dir, `post-${n.ns}`), "utf8")).toBe(
-        `IPV6SUBNET=::/0\nNETWORK=10.244.0.0/16\nPUBLIC_IP=${n.ip}\nPUBLIC_IPV6=<nil>\nSUBNET=${subnetOf(n.subnet ?? "")}\nstdin=[]\n`,
-      );
-    }
-  });
+  it(
+    "runs PostStartupCommand with NETWORK, SUBNET, IPV6SUBNET, " + "PUBLIC_IP, PUBLIC_IPV6 and an empty line on stdin",
+    () => {
+      for (const n of c.nodes) {
+        expect(readFileSync(join(dir, `post-${n.ns}`), "utf8")).toBe(
+          `IPV6SUBNET=::/0\nNETWORK=10.244.0.0/16\nPUBLIC_IP=${n.ip}\n` +
+            `PUBLIC_IPV6=<nil>\nSUBNET=${subnetOf(n.subnet ?? "")}\nstdin=[]\n`,
+        );
+      }
+    },
+  );
 
   it("runs SubnetAddCommand once per peer with SUBNET, PUBLIC_IP and the peer's BackendData on stdin", () => {
     for (const n of c.nodes) {
@@ -232,7 +242,11 @@ describe.runIf(ours && noIpip !== undefined)(
         expect(n.daemon?.exitCode).toBe(1);
         const log = readFileSync(c.logOf(n), "utf8");
         expect(log).toMatch(
-          /level=error msg=".*cannot create flannel\.ipip: this kernel has no ipip tunnel support \(module ipip, CONFIG_NET_IPIP\): load it with `modprobe ipip`/,
+          new RegExp(
+            String.raw`level=error msg=".*cannot create flannel\.ipip: this kernel has no ipip tunnel support ` +
+              String.raw`\(module ipip, CONFIG_NET_IPIP\): load it with ` +
+              "`modprobe ipip`",
+          ),
         );
         expect(await linkNames(n.ns)).toEqual(["eth0", "lo"]);
       }

@@ -93,7 +93,9 @@ describe.runIf(ours).each(MODES)("flanneld dual-stack cluster: $label", (mode) =
     const all = await leases(c);
     expect(all.size).toBe(3);
     for (const n of c.nodes) {
-      const key = `/coreos.com/network/subnets/${subnetOf(n.subnet ?? "").replace("/", "-")}&${subnetOfV6(n.subnetV6 ?? "").replace("/", "-")}`;
+      const key =
+        `/coreos.com/network/subnets/${subnetOf(n.subnet ?? "").replace("/", "-")}&` +
+        `${subnetOfV6(n.subnetV6 ?? "").replace("/", "-")}`;
       const attrs = all.get(key);
       expect(attrs, `lease ${key} in ${[...all.keys()].join(", ")}`).toBeDefined();
       expect(attrs?.["PublicIP"]).toBe(n.ip);
@@ -108,42 +110,49 @@ describe.runIf(ours).each(MODES)("flanneld dual-stack cluster: $label", (mode) =
     }
   });
 
-  it("gives every pod a usable (not tentative) IPv6 address in its node's /64 and the pod MTU from subnet.env", async () => {
-    for (const p of c.pods) {
-      expect(p.ip6, p.name).toBeDefined();
-      const [l] = await ipJson<
-        { mtu: number; addr_info: { local: string; prefixlen: number; scope: string; tentative?: boolean }[] }[]
-      >(p.ns, ["addr", "show", "eth0"]);
-      const v6 = l?.addr_info.find((a) => a.local === p.ip6);
-      expect(v6?.prefixlen).toBe(64);
-      expect(v6?.tentative).toBeUndefined();
-      expect(subnetOfV6(`${p.ip6 ?? ""}/64`)).toBe(subnetOfV6(p.node.subnetV6 ?? ""));
-      expect(l?.mtu).toBe(Number(p.node.mtu));
-    }
-  });
-
-  it("routes every other node's /64 on every node: over flannel-v6.1 for vxlan, via the peer's IPv6 underlay address otherwise", async () => {
-    for (const n of c.nodes) {
-      const own = subnetOfV6(n.subnetV6 ?? "");
-      const all = await ipJson<{ dst: string; gateway?: string; dev: string }[]>(n.ns, [
-        "-6",
-        "route",
-        "show",
-        "root",
-        POD_IPV6_NETWORK,
-      ]);
-      // the node's own /64 is the bridge's connected route (cni0), not flanneld's
-      expect(all.filter((r) => r.dst === own).map((r) => r.dev)).toEqual(["cni0"]);
-      const routes = all.filter((r) => r.dst !== own);
-      const peers = c.nodes.filter((m) => m !== n);
-      expect(routes.map((r) => r.dst).sort()).toEqual(peers.map((m) => subnetOfV6(m.subnetV6 ?? "")).sort());
-      for (const m of peers) {
-        const r = routes.find((x) => x.dst === subnetOfV6(m.subnetV6 ?? ""));
-        if (encap) expect([r?.dev, r?.gateway]).toEqual(["flannel-v6.1", subnetOfV6(m.subnetV6 ?? "").split("/")[0]]);
-        else expect([r?.dev, r?.gateway]).toEqual(["eth0", m.ip6]);
+  it(
+    "gives every pod a usable (not tentative) IPv6 address " + "in its node's /64 and the pod MTU from subnet.env",
+    async () => {
+      for (const p of c.pods) {
+        expect(p.ip6, p.name).toBeDefined();
+        const [l] = await ipJson<
+          { mtu: number; addr_info: { local: string; prefixlen: number; scope: string; tentative?: boolean }[] }[]
+        >(p.ns, ["addr", "show", "eth0"]);
+        const v6 = l?.addr_info.find((a) => a.local === p.ip6);
+        expect(v6?.prefixlen).toBe(64);
+        expect(v6?.tentative).toBeUndefined();
+        expect(subnetOfV6(`${p.ip6 ?? ""}/64`)).toBe(subnetOfV6(p.node.subnetV6 ?? ""));
+        expect(l?.mtu).toBe(Number(p.node.mtu));
       }
-    }
-  });
+    },
+  );
+
+  it(
+    "routes every other node's /64 on every node: over flannel-v6.1 " +
+      "for vxlan, via the peer's IPv6 underlay address otherwise",
+    async () => {
+      for (const n of c.nodes) {
+        const own = subnetOfV6(n.subnetV6 ?? "");
+        const all = await ipJson<{ dst: string; gateway?: string; dev: string }[]>(n.ns, [
+          "-6",
+          "route",
+          "show",
+          "root",
+          POD_IPV6_NETWORK,
+        ]);
+        // the node's own /64 is the bridge's connected route (cni0), not flanneld's
+        expect(all.filter((r) => r.dst === own).map((r) => r.dev)).toEqual(["cni0"]);
+        const routes = all.filter((r) => r.dst !== own);
+        const peers = c.nodes.filter((m) => m !== n);
+        expect(routes.map((r) => r.dst).sort()).toEqual(peers.map((m) => subnetOfV6(m.subnetV6 ?? "")).sort());
+        for (const m of peers) {
+          const r = routes.find((x) => x.dst === subnetOfV6(m.subnetV6 ?? ""));
+          if (encap) expect([r?.dev, r?.gateway]).toEqual(["flannel-v6.1", subnetOfV6(m.subnetV6 ?? "").split("/")[0]]);
+          else expect([r?.dev, r?.gateway]).toEqual(["eth0", m.ip6]);
+        }
+      }
+    },
+  );
 
   it("every pod reaches every other pod over TCP on its IPv4 address", async () => {
     expect(bad(await c.matrix(4))).toEqual([]);
@@ -229,7 +238,8 @@ describe.runIf(ours).each(MODES)("flanneld dual-stack cluster: $label", (mode) =
       );
     });
     console.log(
-      `[dualstack vxlan] flannel-v6.1 recreated and ${peers.length} peers replayed in ${Date.now() - t0} ms (reconcile every 1 s)`,
+      `[dualstack vxlan] flannel-v6.1 recreated and ${peers.length} ` +
+        `peers replayed in ${Date.now() - t0} ms (reconcile every 1 s)`,
     );
     const after = await ipJson<{ ifindex: number }[]>(n.ns, ["link", "show", "flannel-v6.1"]);
     expect(after[0]?.ifindex).not.toBe(before[0]?.ifindex);
@@ -242,7 +252,9 @@ describe.runIf(ours).each(MODES)("flanneld dual-stack cluster: $label", (mode) =
       const gone = c.nodes[2];
       if (!gone?.subnet || !gone.subnetV6) throw new Error("node3 missing");
       await c.stopDaemon(gone);
-      const key = `/coreos.com/network/subnets/${subnetOf(gone.subnet).replace("/", "-")}&${subnetOfV6(gone.subnetV6).replace("/", "-")}`;
+      const key =
+        `/coreos.com/network/subnets/${subnetOf(gone.subnet).replace("/", "-")}&` +
+        `${subnetOfV6(gone.subnetV6).replace("/", "-")}`;
       const del = await c.etcd?.ctl(["del", key]);
       expect(del?.stdout.trim()).toBe("1");
       for (const n of c.nodes.slice(0, 2)) {
@@ -328,7 +340,9 @@ describe.runIf(ours).each(V6_MODES)("flanneld IPv6-only cluster in kube mode: $l
       const kubeconfig = join(n.scratch.root, "kubeconfig");
       writeFileSync(
         kubeconfig,
-        `apiVersion: v1\nkind: Config\nclusters:\n- name: stub\n  cluster:\n    server: http://[2001:db8:0:1::1]:6443\ncontexts:\n- name: stub\n  context:\n    cluster: stub\n    user: flannel\ncurrent-context: stub\nusers:\n- name: flannel\n  user:\n    token: s3cret\n`,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: stub\n  cluster:\n" +
+          "    server: http://[2001:db8:0:1::1]:6443\ncontexts:\n- name: stub\n  context:\n    cluster: stub\n" +
+          "    user: flannel\ncurrent-context: stub\nusers:\n- name: flannel\n  user:\n    token: s3cret\n",
       );
       const netConf = join(n.scratch.root, "net-conf.json");
       writeFileSync(
@@ -433,31 +447,36 @@ describe.runIf(ours).each(V6_MODES)("flanneld IPv6-only cluster in kube mode: $l
     }
   });
 
-  it("programs only the IPv6 family: flannel-v6.1 (vxlan) or routes via the peers' IPv6 underlay (host-gw), ip6tables rules, no IPv4 state", async () => {
-    for (const n of nodes) {
-      const vx = await ipJson<{ ifname: string }[]>(n.ns, ["link", "show", "type", "vxlan"]);
-      expect(vx.map((l) => l.ifname)).toEqual(mode.backend === "vxlan" ? ["flannel-v6.1"] : []);
-      const routes = await ipJson<{ dst: string; gateway?: string; dev: string }[]>(n.ns, [
-        "-6",
-        "route",
-        "show",
-        "root",
-        POD_IPV6_NETWORK,
-      ]);
-      for (const m of nodes.filter((x) => x !== n)) {
-        const r = routes.find((x) => x.dst === m.podCidr);
-        expect([r?.dev, r?.gateway]).toEqual(
-          mode.backend === "vxlan" ? ["flannel-v6.1", m.podCidr.split("/")[0]] : ["eth0", m.ip6],
-        );
+  it(
+    "programs only the IPv6 family: flannel-v6.1 (vxlan) or routes via " +
+      "the peers' IPv6 underlay (host-gw), ip6tables rules, no IPv4 state",
+    async () => {
+      for (const n of nodes) {
+        const vx = await ipJson<{ ifname: string }[]>(n.ns, ["link", "show", "type", "vxlan"]);
+        expect(vx.map((l) => l.ifname)).toEqual(mode.backend === "vxlan" ? ["flannel-v6.1"] : []);
+        const routes = await ipJson<{ dst: string; gateway?: string; dev: string }[]>(n.ns, [
+          "-6",
+          "route",
+          "show",
+          "root",
+          POD_IPV6_NETWORK,
+        ]);
+        for (const m of nodes.filter((x) => x !== n)) {
+          const r = routes.find((x) => x.dst === m.podCidr);
+          expect([r?.dev, r?.gateway]).toEqual(
+            mode.backend === "vxlan" ? ["flannel-v6.1", m.podCidr.split("/")[0]] : ["eth0", m.ip6],
+          );
+        }
+        const nat6 = (await run("ip", ["netns", "exec", n.ns, "ip6tables", "-t", "nat", "-S", "FLANNEL-POSTRTG"]))
+          .stdout;
+        expect(nat6).toContain(`-s ${n.podCidr} -d ${POD_IPV6_NETWORK}`);
+        const nat4 = await run("ip", ["netns", "exec", n.ns, "iptables", "-t", "nat", "-S", "FLANNEL-POSTRTG"], {
+          allowFail: true,
+        });
+        expect(nat4.exitCode).not.toBe(0);
       }
-      const nat6 = (await run("ip", ["netns", "exec", n.ns, "ip6tables", "-t", "nat", "-S", "FLANNEL-POSTRTG"])).stdout;
-      expect(nat6).toContain(`-s ${n.podCidr} -d ${POD_IPV6_NETWORK}`);
-      const nat4 = await run("ip", ["netns", "exec", n.ns, "iptables", "-t", "nat", "-S", "FLANNEL-POSTRTG"], {
-        allowFail: true,
-      });
-      expect(nat4.exitCode).not.toBe(0);
-    }
-  });
+    },
+  );
 
   it("every pod reaches every other pod over TCP on IPv6", async () => {
     const out: [{ name: string }, { name: string }, string][] = [];

@@ -1,5 +1,6 @@
-// Checklist §7 items 73-76 (flannel meta plugin) through the binary. The reference package has no
-// flannel plugin, so this runs for weft only: in-process delegation and exec'd reference delegates.
+// The flannel meta plugin (delegate config saved and removed, subnet.env read, delegation) through
+// the binary. The reference package has no flannel plugin, so this runs for weft only: in-process
+// delegation and exec'd reference delegates.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -97,43 +98,46 @@ describe.runIf(modes.length > 0).each(modes)("flannel plugin [$label]", (mode) =
       extraEnv: mode.env,
     });
 
-  it("ADD saves the delegate config, delegates to bridge + host-local, DEL removes it, a second DEL succeeds", async () => {
-    writeFileSync(
-      join(dir, "subnet.env"),
-      "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.5.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
-    );
-    const add = await call("ADD", conf());
-    expect(add.code, add.stdout + add.stderr).toBe(0);
-    expect(add.json?.["ips"]).toEqual([expect.objectContaining({ address: "10.244.5.2/24", gateway: "10.244.5.1" })]);
-    const saved = JSON.parse(readFileSync(join(dir, "flannel", "cid-flannel"), "utf8")) as unknown;
-    expect(saved).toEqual({
-      cniVersion: "0.3.1",
-      name: "cbr0",
-      type: "bridge",
-      hairpinMode: true,
-      isDefaultGateway: true,
-      isGateway: true,
-      ipMasq: false,
-      mtu: 1450,
-      ipam: {
-        type: "host-local",
-        dataDir: join(dir, "ipam"),
-        ranges: [[{ subnet: "10.244.5.0/24" }]],
-        routes: [{ dst: "10.244.0.0/16" }],
-      },
-    });
-    const eth0 = (await ipJson<{ mtu: number; txqlen?: number }[]>(pod, ["link", "show", "eth0"]))[0];
-    expect(eth0?.mtu).toBe(1450);
-    // Witness of who made the veth: Debian's bridge (1.1.1) leaves the queue length 0, ours (like
-    // current upstream) 1000 (DIFFERENCES.txqueuelen).
-    expect(eth0?.txqlen ?? 0).toBe(mode.refDelegates ? 0 : 1000);
-    const del = await call("DEL", conf());
-    expect(del.code, del.stdout + del.stderr).toBe(0);
-    expect(existsSync(join(dir, "flannel", "cid-flannel"))).toBe(false);
-    expect(await ipJson(node, ["link", "show", "master", "cni0"])).toEqual([]);
-    const del2 = await call("DEL", conf());
-    expect(del2.code, del2.stdout).toBe(0);
-  });
+  it(
+    "ADD saves the delegate config, delegates to bridge + host-local, " + "DEL removes it, a second DEL succeeds",
+    async () => {
+      writeFileSync(
+        join(dir, "subnet.env"),
+        "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.5.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+      );
+      const add = await call("ADD", conf());
+      expect(add.code, add.stdout + add.stderr).toBe(0);
+      expect(add.json?.["ips"]).toEqual([expect.objectContaining({ address: "10.244.5.2/24", gateway: "10.244.5.1" })]);
+      const saved = JSON.parse(readFileSync(join(dir, "flannel", "cid-flannel"), "utf8")) as unknown;
+      expect(saved).toEqual({
+        cniVersion: "0.3.1",
+        name: "cbr0",
+        type: "bridge",
+        hairpinMode: true,
+        isDefaultGateway: true,
+        isGateway: true,
+        ipMasq: false,
+        mtu: 1450,
+        ipam: {
+          type: "host-local",
+          dataDir: join(dir, "ipam"),
+          ranges: [[{ subnet: "10.244.5.0/24" }]],
+          routes: [{ dst: "10.244.0.0/16" }],
+        },
+      });
+      const eth0 = (await ipJson<{ mtu: number; txqlen?: number }[]>(pod, ["link", "show", "eth0"]))[0];
+      expect(eth0?.mtu).toBe(1450);
+      // Witness of who made the veth: Debian's bridge (1.1.1) leaves the queue length 0, ours (like
+      // current upstream) 1000 (DIFFERENCES.txqueuelen).
+      expect(eth0?.txqlen ?? 0).toBe(mode.refDelegates ? 0 : 1000);
+      const del = await call("DEL", conf());
+      expect(del.code, del.stdout + del.stderr).toBe(0);
+      expect(existsSync(join(dir, "flannel", "cid-flannel"))).toBe(false);
+      expect(await ipJson(node, ["link", "show", "master", "cni0"])).toEqual([]);
+      const del2 = await call("DEL", conf());
+      expect(del2.code, del2.stdout).toBe(0);
+    },
+  );
 
   it("DEL works from the saved config while subnet.env is gone (flanneld down)", async () => {
     writeFileSync(
@@ -147,13 +151,16 @@ describe.runIf(modes.length > 0).each(modes)("flannel plugin [$label]", (mode) =
     expect(await ipJson(pod, ["link", "show", "eth0"]).catch(() => [])).toEqual([]);
   });
 
-  it("a missing subnet.env says flanneld is not running here, where it looked, and asks to retry (code 11)", async () => {
-    const add = await call("ADD", conf());
-    expect(add.code).toBe(1);
-    expect(add.json?.["code"]).toBe(11);
-    expect(String(add.json?.["msg"]) + String(add.json?.["details"] ?? "")).toContain(join(dir, "subnet.env"));
-    expect(String(add.json?.["msg"]) + String(add.json?.["details"] ?? "")).toMatch(/flanneld/);
-  });
+  it(
+    "a missing subnet.env says flanneld is not running here, " + "where it looked, and asks to retry (code 11)",
+    async () => {
+      const add = await call("ADD", conf());
+      expect(add.code).toBe(1);
+      expect(add.json?.["code"]).toBe(11);
+      expect(String(add.json?.["msg"]) + String(add.json?.["details"] ?? "")).toContain(join(dir, "subnet.env"));
+      expect(String(add.json?.["msg"]) + String(add.json?.["details"] ?? "")).toMatch(/flanneld/);
+    },
+  );
 
   it("refuses delegate.name and delegate.ipam with code 7", async () => {
     writeFileSync(

@@ -55,17 +55,24 @@ export function atLeast(v: string, min: string): boolean {
  */
 export const DIFFERENCES = {
   errorCodes:
-    "reference plugins return 999 for most plugin-level failures (they never build a typed CNI error); weft returns the spec's code (7 bad config, 11 try again, 3 unknown container, 5 I/O)",
+    "reference plugins return 999 for most plugin-level failures (they never build a typed CNI " +
+    "error); weft returns the spec's code (7 bad config, 11 try again, 3 unknown container, 5 I/O)",
   failedAddLeak:
-    "when bridge ADD fails after creating the veth pair, the reference releases the IP but leaves the veth pair; weft unwinds everything it made",
+    "when bridge ADD fails after creating the veth pair, the reference " +
+    "releases the IP but leaves the veth pair; weft unwinds everything it made",
   txqueuelen:
-    "the pod veth's transmit queue length is 0 with Debian's bridge 1.1.1 (an old Go netlink default, fixed upstream in plugins v1.6.0) and 1000 with ours",
+    "the pod veth's transmit queue length is 0 with Debian's bridge 1.1.1 (an " +
+    "old Go netlink default, fixed upstream in plugins v1.6.0) and 1000 with ours",
   version110: "Debian's reference (1.1.1) predates spec 1.1.0: no GC/STATUS and VERSION tops out at 1.0.0",
   // The next three are exercised by plugins/bridge/bridge-differential.root.test.ts (its tables).
   sharedMasqChainDel:
-    "two interfaces of one container share a masquerade chain; the reference's DEL of one flushes the chain, then fails to delete it, and fails every retry; weft removes only that interface's jumps and keeps the chain for the other",
+    "two interfaces of one container share a masquerade chain; the reference's " +
+    "DEL of one flushes the chain, then fails to delete it, and fails every retry; " +
+    "weft removes only that interface's jumps and keeps the chain for the other",
   gonePodNetnsDel:
-    "DEL after the pod netns is gone: the reference leaves the masquerade chain and the spoof-check rules behind; weft removes them",
+    "DEL after the pod netns is gone: the reference leaves the " +
+    "masquerade chain and the spoof-check rules behind; weft removes them",
   gatewaylessRouteCheck:
-    "CHECK of an attachment whose IPAM route has no gateway: the reference's CHECK fails against its own ADD result; weft's passes",
+    "CHECK of an attachment whose IPAM route has no gateway: the " +
+    "reference's CHECK fails against its own ADD result; weft's passes",
 } as const;

@@ -80,7 +80,9 @@ function pluginTree(dir: string): void {
   for (const role of ["bridge", "host-local", "loopback", "flannel"]) symlinkSync(bin, join(dir, "weft", role));
   symlinkSync(bin, join(dir, "flannel-only", "flannel"));
   for (const p of ["bridge", "host-local"]) {
-    const script = `#!/bin/sh\necho "$CNI_COMMAND ${p} $CNI_CONTAINERID" >> ${join(dir, "calls.log")}\nexec ${join(REFERENCE_PLUGIN_DIR, p)} "$@"\n`;
+    const script =
+      `#!/bin/sh\necho "$CNI_COMMAND ${p} $CNI_CONTAINERID" >> ${join(dir, "calls.log")}\n` +
+      `exec ${join(REFERENCE_PLUGIN_DIR, p)} "$@"\n`;
     writeFileSync(join(dir, "wrap", p), script, { mode: 0o755 });
   }
 }
@@ -126,59 +128,66 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
   const pingFrom = (name: string, ip: string) =>
     env.podman(["exec", name, "ping", "-c1", "-W2", ip], { allowFail: true });
 
-  it("a bridge + host-local network (1.0.0): two containers get IPs from the range and reach each other and the gateway", async () => {
-    env.writeConflist({
-      cniVersion: "1.0.0",
-      name: bridgeNet,
-      plugins: [
-        {
-          type: "bridge",
-          bridge: br0,
-          isGateway: true,
-          ipMasq: false,
-          hairpinMode: true,
-          ipam: { type: "host-local", dataDir: ipam, ranges: [[{ subnet: "10.244.250.0/24" }]] },
-        },
-      ],
-    });
-    const t0 = performance.now();
-    const id1 = await start("b1", bridgeNet);
-    const id2 = await start("b2", bridgeNet);
-    console.info(`[${mode.label}] two podman run -d on bridge: ${Math.round(performance.now() - t0)} ms`);
-    const v1 = await containerView(env, "b1", id1, bridgeNet);
-    const v2 = await containerView(env, "b2", id2, bridgeNet);
-    netnsPaths.push(v1.sandbox, v2.sandbox);
-    for (const v of [v1, v2]) {
-      expect(v.cidr).toMatch(/^10\.244\.250\.\d+\/24$/);
-      expect(v.inspect).toEqual({ ip: v.ip, prefixLen: 24, gateway: "10.244.250.1", mac: v.mac });
-      expect(readFileSync(join(ipam, bridgeNet, v.ip), "utf8").startsWith(v.id)).toBe(true);
-    }
-    expect(v1.ip).not.toBe(v2.ip);
-    const addrs = await ipJson<{ addr_info: { local: string; prefixlen: number }[] }[]>(undefined, [
-      "addr",
-      "show",
-      "dev",
-      br0,
-    ]);
-    expect(addrs[0]?.addr_info).toContainEqual(expect.objectContaining({ local: "10.244.250.1", prefixlen: 24 }));
-    expect((await pingFrom("b1", v2.ip)).exitCode).toBe(0);
-    expect((await pingFrom("b2", v1.ip)).exitCode).toBe(0);
-    expect((await pingFrom("b1", "10.244.250.1")).exitCode).toBe(0);
-    views.set(mode.label, { bridge: v1 });
-  });
+  it(
+    "a bridge + host-local network (1.0.0): two containers get " +
+      "IPs from the range and reach each other and the gateway",
+    async () => {
+      env.writeConflist({
+        cniVersion: "1.0.0",
+        name: bridgeNet,
+        plugins: [
+          {
+            type: "bridge",
+            bridge: br0,
+            isGateway: true,
+            ipMasq: false,
+            hairpinMode: true,
+            ipam: { type: "host-local", dataDir: ipam, ranges: [[{ subnet: "10.244.250.0/24" }]] },
+          },
+        ],
+      });
+      const t0 = performance.now();
+      const id1 = await start("b1", bridgeNet);
+      const id2 = await start("b2", bridgeNet);
+      console.info(`[${mode.label}] two podman run -d on bridge: ${Math.round(performance.now() - t0)} ms`);
+      const v1 = await containerView(env, "b1", id1, bridgeNet);
+      const v2 = await containerView(env, "b2", id2, bridgeNet);
+      netnsPaths.push(v1.sandbox, v2.sandbox);
+      for (const v of [v1, v2]) {
+        expect(v.cidr).toMatch(/^10\.244\.250\.\d+\/24$/);
+        expect(v.inspect).toEqual({ ip: v.ip, prefixLen: 24, gateway: "10.244.250.1", mac: v.mac });
+        expect(readFileSync(join(ipam, bridgeNet, v.ip), "utf8").startsWith(v.id)).toBe(true);
+      }
+      expect(v1.ip).not.toBe(v2.ip);
+      const addrs = await ipJson<{ addr_info: { local: string; prefixlen: number }[] }[]>(undefined, [
+        "addr",
+        "show",
+        "dev",
+        br0,
+      ]);
+      expect(addrs[0]?.addr_info).toContainEqual(expect.objectContaining({ local: "10.244.250.1", prefixlen: 24 }));
+      expect((await pingFrom("b1", v2.ip)).exitCode).toBe(0);
+      expect((await pingFrom("b2", v1.ip)).exitCode).toBe(0);
+      expect((await pingFrom("b1", "10.244.250.1")).exitCode).toBe(0);
+      views.set(mode.label, { bridge: v1 });
+    },
+  );
 
-  it("podman stored the plugin's 1.0.0 result: bridge, host veth and eth0 in the container's netns, the IP on eth0", () => {
-    const v = views.get(mode.label)?.bridge;
-    expect(v).toBeDefined();
-    if (!v) return;
-    expect(v.result["cniVersion"]).toBe("1.0.0");
-    expect(v.result["interfaces"]).toEqual([
-      { name: br0, mac: expect.stringMatching(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/) },
-      { name: v.hostVeth, mac: expect.stringMatching(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/) },
-      { name: "eth0", mac: v.mac, sandbox: v.sandbox },
-    ]);
-    expect(v.result["ips"]).toEqual([{ address: v.cidr, gateway: "10.244.250.1", interface: 2 }]);
-  });
+  it(
+    "podman stored the plugin's 1.0.0 result: bridge, " + "host veth and eth0 in the container's netns, the IP on eth0",
+    () => {
+      const v = views.get(mode.label)?.bridge;
+      expect(v).toBeDefined();
+      if (!v) return;
+      expect(v.result["cniVersion"]).toBe("1.0.0");
+      expect(v.result["interfaces"]).toEqual([
+        { name: br0, mac: expect.stringMatching(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/) },
+        { name: v.hostVeth, mac: expect.stringMatching(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/) },
+        { name: "eth0", mac: v.mac, sandbox: v.sandbox },
+      ]);
+      expect(v.result["ips"]).toEqual([{ address: v.cidr, gateway: "10.244.250.1", interface: 2 }]);
+    },
+  );
 
   it("podman restart runs DEL then ADD: the container is reachable again and holds exactly one IP", async () => {
     const v = views.get(mode.label)?.bridge;
@@ -241,35 +250,39 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
     expect(cachedResults(net)).toEqual([]);
   });
 
-  it("a 0.4.0 conflist chaining the reference tuning plugin after bridge: tuning gets bridge's prevResult and sets the sysctl", async () => {
-    const net = `${bridgeNet}t`;
-    env.writeConflist({
-      cniVersion: "0.4.0",
-      name: net,
-      plugins: [
-        {
-          type: "bridge",
-          bridge: br0,
-          isGateway: true,
-          ipMasq: false,
-          ipam: { type: "host-local", dataDir: ipam, ranges: [[{ subnet: "10.244.250.0/24" }]] },
-        },
-        { type: "tuning", sysctl: { "net.ipv4.conf.eth0.arp_notify": "1" } },
-      ],
-    });
-    const id = await start("t1", net);
-    const v = await containerView(env, "t1", id, net);
-    netnsPaths.push(v.sandbox);
-    expect((await env.podman(["exec", "t1", "cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify"])).stdout.trim()).toBe(
-      "1",
-    );
-    expect(v.result["cniVersion"]).toBe("0.4.0");
-    expect(v.result["ips"]).toEqual([{ version: "4", address: v.cidr, gateway: "10.244.250.1", interface: 2 }]);
-    expect(v.inspect.ip).toBe(v.ip);
-    await env.podman(["rm", "-f", "-t", "0", "t1"]);
-    expect(existsSync(join(ipam, net, v.ip))).toBe(false);
-    expect(cachedResults(net)).toEqual([]);
-  });
+  it(
+    "a 0.4.0 conflist chaining the reference tuning plugin after " +
+      "bridge: tuning gets bridge's prevResult and sets the sysctl",
+    async () => {
+      const net = `${bridgeNet}t`;
+      env.writeConflist({
+        cniVersion: "0.4.0",
+        name: net,
+        plugins: [
+          {
+            type: "bridge",
+            bridge: br0,
+            isGateway: true,
+            ipMasq: false,
+            ipam: { type: "host-local", dataDir: ipam, ranges: [[{ subnet: "10.244.250.0/24" }]] },
+          },
+          { type: "tuning", sysctl: { "net.ipv4.conf.eth0.arp_notify": "1" } },
+        ],
+      });
+      const id = await start("t1", net);
+      const v = await containerView(env, "t1", id, net);
+      netnsPaths.push(v.sandbox);
+      expect((await env.podman(["exec", "t1", "cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify"])).stdout.trim()).toBe(
+        "1",
+      );
+      expect(v.result["cniVersion"]).toBe("0.4.0");
+      expect(v.result["ips"]).toEqual([{ version: "4", address: v.cidr, gateway: "10.244.250.1", interface: 2 }]);
+      expect(v.inspect.ip).toBe(v.ip);
+      await env.podman(["rm", "-f", "-t", "0", "t1"]);
+      expect(existsSync(join(ipam, net, v.ip))).toBe(false);
+      expect(cachedResults(net)).toEqual([]);
+    },
+  );
 
   it("podman rm -f runs DEL: the IP files, host veths, netns files and cached results are gone", async () => {
     const v = views.get(mode.label)?.bridge;
@@ -323,9 +336,15 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
         type: "bridge",
         bridge: br1,
         name: flannelNet,
-        mtu: 1400,
-        ipMasq: true,
-        isGateway: true,
+        plugins: [
+          {
+            type: "flannel",
+            subnetFile: subnetEnv,
+            dataDir: join(env.dir, "flannel"),
+            ipam: { dataDir: ipam },
+            delegate: { bridge: br1, hairpinMode: true },
+          },
+        ],
       });
       expect(
         (await natRulesFor(flannelNet)).some((l) => l.includes(v.id) && l.startsWith(`-A POSTROUTING -s ${v.ip}/32 `)),

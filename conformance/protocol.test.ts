@@ -1,4 +1,5 @@
-// Checklist §7 items 2-17 (skel / protocol) through real plugin executables, for each implementation.
+// The CNI protocol as skel implements it (environment, stdin, VERSION, error JSON and codes) through
+// real plugin executables, for each implementation.
 import { describe, expect, it } from "vitest";
 import { callPlugin } from "./exec.ts";
 import { implsUnderTest, versionsOf, DIFFERENCES } from "./impls.ts";

@@ -174,7 +174,8 @@ describe("network config parsing", () => {
       expect(err).toBeInstanceOf(UnsupportedBackendError);
       expect((err as ConfigError).key).toBe("Backend.Type");
       expect((err as Error).message).toContain(
-        `"Backend.Type" is "${type}", which weft does not support: use one of ${SUPPORTED_BACKENDS.map((t) => `"${t}"`).join(", ")}`,
+        `"Backend.Type" is "${type}", which weft does not support: use ` +
+          `one of ${SUPPORTED_BACKENDS.map((t) => `"${t}"`).join(", ")}`,
       );
     },
   );

@@ -217,7 +217,8 @@ export function parseNetworkConfig(text: string, where: string): NetworkConfig {
   if (cfg.enableIPv4 && !cfg.network) {
     throw new ConfigError(
       "Network",
-      `${where}: "Network" is missing: set the IPv4 cluster CIDR, e.g. "Network": "10.244.0.0/16" (or "EnableIPv4": false)`,
+      `${where}: "Network" is missing: set the IPv4 cluster CIDR, ` +
+        `e.g. "Network": "10.244.0.0/16" (or "EnableIPv4": false)`,
     );
   }
   if (cfg.enableIPv6 && !cfg.ipv6Network) {
@@ -282,7 +283,8 @@ function checkFamily(
     if (len < net.prefix + 2) {
       throw e(
         rule.lenKey,
-        `"${rule.lenKey}" is ${len} but "${rule.netKey}" is ${formatCidr(net)}: the network must hold at least four subnets, so use ${rule.lenKey} ≥ ${net.prefix + 2}`,
+        `"${rule.lenKey}" is ${len} but "${rule.netKey}" is ${formatCidr(net)}: the ` +
+          `network must hold at least four subnets, so use ${rule.lenKey} ≥ ${net.prefix + 2}`,
       );
     }
   } else if (net.prefix > rule.maxLen - 2) {
@@ -300,12 +302,14 @@ function checkFamily(
     if (v < net.ip || v > last)
       throw e(
         key,
-        `"${key}" ${formatIp(rule.family, v)} is outside "${rule.netKey}" ${formatCidr(net)}: pick an address inside it`,
+        `"${key}" ${formatIp(rule.family, v)} is outside ` +
+          `"${rule.netKey}" ${formatCidr(net)}: pick an address inside it`,
       );
     if ((v & hostMask(rule.family, len)) !== 0n) {
       throw e(
         key,
-        `"${key}" ${formatIp(rule.family, v)} is not on a ${rule.lenKey} (/${len}) boundary: use the first address of a /${len}`,
+        `"${key}" ${formatIp(rule.family, v)} is not on a ${rule.lenKey} ` +
+          `(/${len}) boundary: use the first address of a /${len}`,
       );
     }
     return v;
@@ -315,7 +319,8 @@ function checkFamily(
   if (lo > hi)
     throw e(
       rule.minKey,
-      `"${rule.minKey}" ${formatIp(rule.family, lo)} is above "${rule.maxKey}" ${formatIp(rule.family, hi)}: swap or fix them`,
+      `"${rule.minKey}" ${formatIp(rule.family, lo)} is above ` +
+        `"${rule.maxKey}" ${formatIp(rule.family, hi)}: swap or fix them`,
     );
   return { len, lo, hi };
 }

@@ -24,7 +24,9 @@ export interface RegisterOptions {
 /** A registered backend network: applies peer changes and keeps its kernel state. */
 export interface BackendNetwork {
   readonly lease: Lease;
-  /** MTU for pod interfaces, written as FLANNEL_MTU (vxlan: underlay MTU − 50, − 70 with IPv6; host-gw: underlay MTU). */
+  /**
+   * MTU for pod interfaces, written as FLANNEL_MTU (vxlan: underlay MTU − 50, − 70 with IPv6; host-gw: underlay MTU).
+   */
   readonly mtu: number;
   /** Apply one batch of peer events (in order). */
   handleEvents(batch: readonly LeaseEvent[]): Promise<void>;

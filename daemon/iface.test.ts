@@ -79,16 +79,13 @@ describe("external interface selection", () => {
   });
 
   it("picks the interface of the most specific route to --iface-can-reach", () => {
-    const withRoute = {
-      ...src,
-      readFile: (p: string) =>
-        p === "/proc/net/route"
-          ? `${files["/proc/net/route"]}eth1\t006433C6\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n` // 198.51.100.0/24 on eth1
-          : src.readFile(p),
-    };
+    // 198.51.100.0/24 on eth1
+    const routes = `${files["/proc/net/route"]}eth1\t006433C6\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n`;
+    const withRoute = { ...src, readFile: (p: string) => (p === "/proc/net/route" ? routes : src.readFile(p)) };
     expect(selectInterface({ ...base, ifaceCanReach: "198.51.100.77" }, withRoute).name).toBe("eth1");
     expect(selectInterface({ ...base, ifaceCanReach: "192.0.2.99" }, withRoute).name).toBe("eth0");
-    expect(selectInterface({ ...base, ifaceCanReach: "8.8.8.8" }, withRoute).name).toBe("eth0"); // default route, lower metric
+    // the default route, of lower metric
+    expect(selectInterface({ ...base, ifaceCanReach: "8.8.8.8" }, withRoute).name).toBe("eth0");
   });
 
   it("explains what to change when nothing fits", () => {

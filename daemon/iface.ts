@@ -183,7 +183,8 @@ export function selectInterface(o: SelectOptions, src: IfaceSources = SYSTEM_SOU
   }
   if (o.iface.length > 0 || o.ifaceRegex.length > 0) {
     throw new InterfaceError(
-      `no interface matches --iface ${JSON.stringify(o.iface)} / --iface-regex ${JSON.stringify(o.ifaceRegex)}; interfaces here: ${names.join(", ")}`,
+      `no interface matches --iface ${JSON.stringify(o.iface)} / --iface-regex ` +
+        `${JSON.stringify(o.ifaceRegex)}; interfaces here: ${names.join(", ")}`,
     );
   }
   if (o.ifaceCanReach) {

@@ -41,7 +41,7 @@ describe("lease keys", () => {
 
 describe("lease attributes JSON", () => {
   it("writes flannel's field order with PublicIPv6 null and omits empty backend fields", () => {
-    // Documentation/reservations.md example
+    // a lease as flanneld writes it
     expect(
       formatLeaseAttrs({
         PublicIP: "192.168.64.3",
@@ -49,7 +49,8 @@ describe("lease attributes JSON", () => {
         BackendData: { VNI: 1, VtepMAC: "c6:d2:32:6f:8f:44" },
       }),
     ).toBe(
-      '{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}',
+      '{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan",' +
+        '"BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}',
     );
     expect(formatLeaseAttrs({ PublicIP: "10.0.0.2", BackendType: "host-gw" })).toBe(
       '{"PublicIP":"10.0.0.2","PublicIPv6":null,"BackendType":"host-gw"}',
@@ -69,7 +70,8 @@ describe("lease attributes JSON", () => {
 
   it("parses what flannel writes, with any key case, and round-trips", () => {
     const text =
-      '{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}';
+      '{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan",' +
+      '"BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}';
     expect(formatLeaseAttrs(parseLeaseAttrs(text))).toBe(text);
     expect(parseLeaseAttrs('{"publicip":"10.1.1.1","backendtype":"host-gw"}')).toEqual({
       PublicIP: "10.1.1.1",

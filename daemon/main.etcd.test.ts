@@ -87,7 +87,10 @@ describe.skipIf(!haveEtcd)("flanneld process with etcd", () => {
     await until(() => existsSync(subnetFile), "subnet.env");
     const env = readFileSync(subnetFile, "utf8");
     expect(env).toMatch(
-      /^FLANNEL_NETWORK=10\.250\.0\.0\/16\nFLANNEL_SUBNET=10\.250\.\d+\.1\/24\nFLANNEL_MTU=1350\nFLANNEL_IPMASQ=true\n$/,
+      new RegExp(
+        String.raw`^FLANNEL_NETWORK=10\.250\.0\.0\/16\nFLANNEL_SUBNET=10\.250\.\d+\.1\/24\n` +
+          String.raw`FLANNEL_MTU=1350\nFLANNEL_IPMASQ=true\n$`,
+      ),
     );
     expect(await (await fetch(`http://127.0.0.1:${port}/readyz`)).text()).toBe("flanneld is ready");
     const { kvs } = await admin.list(`${prefix}/subnets/`);
@@ -99,7 +102,8 @@ describe.skipIf(!haveEtcd)("flanneld process with etcd", () => {
     });
     await admin.put(
       `${prefix}/subnets/10.250.200.0-24`,
-      '{"PublicIP":"192.0.2.78","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"0e:00:00:00:00:78"}}',
+      '{"PublicIP":"192.0.2.78","PublicIPv6":null,"BackendType":"vxlan",' +
+        '"BackendData":{"VNI":1,"VtepMAC":"0e:00:00:00:00:78"}}',
     );
     await until(() => f.err.includes("peer added") && f.err.includes("192.0.2.78"), "peer event");
     f.p.kill("SIGTERM");

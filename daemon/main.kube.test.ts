@@ -23,7 +23,8 @@ async function until(pred: () => boolean, what: string | (() => string), ms = 15
 }
 
 describe("flanneld process in kube mode", () => {
-  it("publishes annotations, writes subnet.env from the podCIDR, marks the node up, logs peers, exits 0 on SIGTERM", async () => {
+  it("publishes annotations, writes subnet.env from the " +
+    "podCIDR, marks the node up, logs peers, exits 0 on SIGTERM", async () => {
     const api = new StubApiServer("s3cret");
     await api.start();
     api.setNode("node-a", { podCIDRs: ["10.244.7.0/24"], annotations: { [`${P}node-public-ip`]: "192.0.2.70" } });
@@ -39,7 +40,9 @@ describe("flanneld process in kube mode", () => {
     const kubeconfig = join(dir, "kubeconfig");
     writeFileSync(
       kubeconfig,
-      `apiVersion: v1\nkind: Config\nclusters:\n- name: stub\n  cluster:\n    server: ${api.url}\ncontexts:\n- name: stub\n  context:\n    cluster: stub\n    user: flannel\ncurrent-context: stub\nusers:\n- name: flannel\n  user:\n    token: s3cret\n`,
+      `apiVersion: v1\nkind: Config\nclusters:\n- name: stub\n  cluster:\n    server: ${api.url}\n` +
+        "contexts:\n- name: stub\n  context:\n    cluster: stub\n    user: flannel\n" +
+        "current-context: stub\nusers:\n- name: flannel\n  user:\n    token: s3cret\n",
     );
     const netConf = join(dir, "net-conf.json");
     writeFileSync(netConf, '{"Network":"10.244.0.0/16","Backend":{"Type":"host-gw"}}');

@@ -71,7 +71,10 @@ describe("flanneld life cycle", () => {
     store.setConfig('{"Network":"10.244.0.0/16"}');
     while (!readyLease) await new Promise((r) => setTimeout(r, 10));
     expect(readFileSync(f.subnetFile, "utf8")).toMatch(
-      /^FLANNEL_NETWORK=10\.244\.0\.0\/16\nFLANNEL_SUBNET=10\.244\.\d+\.1\/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n$/,
+      new RegExp(
+        String.raw`^FLANNEL_NETWORK=10\.244\.0\.0\/16\nFLANNEL_SUBNET=10\.244\.\d+\.1\/24\n` +
+          String.raw`FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n$`,
+      ),
     );
     expect(log.lines.some((l) => l.includes('no \\"Backend\\": using vxlan'))).toBe(true);
     expect(traffic[0]?.ipMasq).toBe(true);
@@ -131,48 +134,51 @@ describe("flanneld life cycle", () => {
     expect(await run).toBe(0);
   });
 
-  it("releases memory once startup applied the first batch and after each large batch, not after small ones", async () => {
-    const inner = new MemoryLeaseStore('{"Network":"10.244.0.0/16"}').manager();
-    const peer = (i: number): LeaseEvent => ({
-      type: "added",
-      lease: {
-        subnet: { family: 4, ip: 0x0af40000n + BigInt(i) * 256n, prefix: 24 },
-        attrs: { PublicIP: `192.0.2.${i % 200}` },
-      },
-    });
-    const batches: LeaseEvent[][] = [
-      [],
-      [peer(1)],
-      Array.from({ length: LARGE_BATCH }, (_, i) => peer(i + 2)),
-      [peer(300)],
-    ];
-    const releasedAfter: number[] = [];
-    const { dp, events } = fakeDataPlane("192.0.2.6");
-    const ac = new AbortController();
-    const manager: SubnetManager = {
-      ...inner,
-      kind: "memory",
-      getNetworkConfig: (sig) => inner.getNetworkConfig(sig),
-      acquireLease: (a, sig) => inner.acquireLease(a, sig),
-      completeLease: (l, sig) => inner.completeLease(l, sig),
-      close: () => inner.close(),
-      async watchLeases(_own, onEvents) {
-        for (const b of batches) await onEvents(b);
-        ac.abort();
-      },
-    };
-    const code = await runFlanneld({
-      flags: flags(),
-      log: memoryLogger(),
-      manager,
-      dataPlane: dp,
-      signal: ac.signal,
-      releaseMemory: () => releasedAfter.push(events.length),
-    });
-    expect(code).toBe(0);
-    expect(events).toHaveLength(LARGE_BATCH + 2);
-    expect(releasedAfter).toEqual([0, LARGE_BATCH + 1]);
-  });
+  it(
+    "releases memory once startup applied the first batch " + "and after each large batch, not after small ones",
+    async () => {
+      const inner = new MemoryLeaseStore('{"Network":"10.244.0.0/16"}').manager();
+      const peer = (i: number): LeaseEvent => ({
+        type: "added",
+        lease: {
+          subnet: { family: 4, ip: 0x0af40000n + BigInt(i) * 256n, prefix: 24 },
+          attrs: { PublicIP: `192.0.2.${i % 200}` },
+        },
+      });
+      const batches: LeaseEvent[][] = [
+        [],
+        [peer(1)],
+        Array.from({ length: LARGE_BATCH }, (_, i) => peer(i + 2)),
+        [peer(300)],
+      ];
+      const releasedAfter: number[] = [];
+      const { dp, events } = fakeDataPlane("192.0.2.6");
+      const ac = new AbortController();
+      const manager: SubnetManager = {
+        ...inner,
+        kind: "memory",
+        getNetworkConfig: (sig) => inner.getNetworkConfig(sig),
+        acquireLease: (a, sig) => inner.acquireLease(a, sig),
+        completeLease: (l, sig) => inner.completeLease(l, sig),
+        close: () => inner.close(),
+        async watchLeases(_own, onEvents) {
+          for (const b of batches) await onEvents(b);
+          ac.abort();
+        },
+      };
+      const code = await runFlanneld({
+        flags: flags(),
+        log: memoryLogger(),
+        manager,
+        dataPlane: dp,
+        signal: ac.signal,
+        releaseMemory: () => releasedAfter.push(events.length),
+      });
+      expect(code).toBe(0);
+      expect(events).toHaveLength(LARGE_BATCH + 2);
+      expect(releasedAfter).toEqual([0, LARGE_BATCH + 1]);
+    },
+  );
 
   it("releases memory when the RSS grew by the slack since the lowest level after the last release", async () => {
     let rss = 100 * MEMORY_SLACK_BYTES;

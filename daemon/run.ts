@@ -194,8 +194,8 @@ export function collectGarbage(): void {
 
 /**
  * Under Bun: a full collection, then ask JavaScriptCore to give the freed heap back to the
- * kernel. Without it the heap stays at its high-water mark of the snapshot; measured with 5,000
- * leases this returns ~5 MiB (1,000 leases: ~4 MiB) for ~15 ms of pause. No-op under Node.
+ * kernel. Without it the heap stays at its high-water mark of the snapshot; the pause is short
+ * next to a startup or a large batch, which is when it runs. No-op under Node.
  */
 export function releaseMemory(): void {
   if (typeof Bun === "undefined") return;
@@ -205,9 +205,9 @@ export function releaseMemory(): void {
 
 /**
  * Releases memory on demand and whenever the RSS grew by {@link MEMORY_SLACK_BYTES}. The periodic
- * data plane reconcile dumps every route, neighbour and FDB entry (at 5,000 peers ~25 MiB of
- * short-lived objects per pass); JavaScriptCore promotes them and only a full collection frees
- * them, so without this the RSS climbed by ~60 MiB before the engine collected on its own.
+ * data plane reconcile dumps every route, neighbour and FDB entry (with thousands of peers, many
+ * megabytes of short-lived objects per pass); JavaScriptCore promotes them and only a full
+ * collection frees them, so without this the RSS climbs far before the engine collects on its own.
  */
 export function memoryKeeper(
   o: Pick<RunOptions, "releaseMemory" | "rss"> & { readonly checkMs?: number },

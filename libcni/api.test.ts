@@ -84,7 +84,8 @@ describe("ADD", () => {
 
   it("sends Go libcni's bytes: keys sorted, compact, the user's numbers as written", async () => {
     const l = confListFromBytes(
-      '{"cniVersion":"1.0.0","name":"golden","plugins":[{ "type": "noop", "capabilities": { "portMappings": true, "mac": false }, "big": 12345678901234567890 }]}',
+      '{"cniVersion":"1.0.0","name":"golden","plugins":[{ "type": "noop", "capabilities": ' +
+        '{ "portMappings": true, "mac": false }, "big": 12345678901234567890 }]}',
     );
     await cni.addNetworkList(l, {
       ...rt,
@@ -94,7 +95,9 @@ describe("ADD", () => {
       },
     });
     expect(exec.lastCall?.stdin).toBe(
-      '{"big":12345678901234567890,"capabilities":{"mac":false,"portMappings":true},"cniVersion":"1.0.0","name":"golden","runtimeConfig":{"portMappings":[{"containerPort":80,"hostPort":8080,"protocol":"tcp"}]},"type":"noop"}',
+      '{"big":12345678901234567890,"capabilities":{"mac":false,"portMappings":true},' +
+        '"cniVersion":"1.0.0","name":"golden","runtimeConfig":{"portMappings":[{"containerPort":80,' +
+        '"hostPort":8080,"protocol":"tcp"}]},"type":"noop"}',
     );
   });
 
@@ -244,7 +247,8 @@ describe("DEL", () => {
     ["is not JSON", "{bad"],
     [
       "holds a result in an unknown version",
-      '{"kind":"cniCacheV1","containerId":"c","ifName":"eth0","networkName":"some-list","result":{"cniVersion":"9.9.9"}}',
+      '{"kind":"cniCacheV1","containerId":"c","ifName":"eth0",' +
+        '"networkName":"some-list","result":{"cniVersion":"9.9.9"}}',
     ],
   ])("tolerates a cache file that %s, and removes it", async (_label, text) => {
     mkdirSync(join(dir, "results"));
@@ -284,7 +288,8 @@ describe("validate", () => {
       c.command === "VERSION" ? { result: { cniVersion: "1.0.0", supportedVersions: ["0.4.0", "1.0.0"] } } : undefined,
     );
     await expect(cni.validateNetworkList(three("broken"))).rejects.toThrow(
-      '[plugin noop does not support config version "broken" plugin noop2 does not support config version "broken" plugin noop3 does not support config version "broken"]',
+      '[plugin noop does not support config version "broken" plugin noop2 does not support ' +
+        'config version "broken" plugin noop3 does not support config version "broken"]',
     );
   });
 
@@ -371,7 +376,8 @@ describe("GC", () => {
     exec.on("noop2", undefined, { error: { code: 11, msg: "later" } });
     const err = (await cni.gcNetworkList(two(), { validAttachments: [] }).catch((e: unknown) => e)) as Error;
     expect(err.message).toBe(
-      `failed to delete stale attachment some-container-id eth0: plugin type="noop2" failed (delete): later\nfailed to GC plugin noop2: later`,
+      "failed to delete stale attachment some-container-id eth0: plugin " +
+        `type="noop2" failed (delete): later\nfailed to GC plugin noop2: later`,
     );
     expect(exec.commands()).toEqual(["DEL noop2", "GC noop", "GC noop2"]);
   });

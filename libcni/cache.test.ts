@@ -86,15 +86,18 @@ describe("ResultCache", () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("writes <dir>/results/<net>-<cid>-<ifname> byte-identical to Go, dir 0700 and file 0600, no temp files left", () => {
-    const cache = new ResultCache(dir);
-    cache.write("golden", listBytes, rt, result);
-    const file = join(dir, "results", FILE);
-    expect(readFileSync(file, "utf8")).toBe(readFileSync(headFile, "utf8"));
-    expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(statSync(join(dir, "results")).mode & 0o777).toBe(0o700);
-    expect(readdirSync(join(dir, "results"))).toEqual([FILE]);
-  });
+  it(
+    "writes <dir>/results/<net>-<cid>-<ifname> byte-identical to Go, " + "dir 0700 and file 0600, no temp files left",
+    () => {
+      const cache = new ResultCache(dir);
+      cache.write("golden", listBytes, rt, result);
+      const file = join(dir, "results", FILE);
+      expect(readFileSync(file, "utf8")).toBe(readFileSync(headFile, "utf8"));
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(statSync(join(dir, "results")).mode & 0o777).toBe(0o700);
+      expect(readdirSync(join(dir, "results"))).toEqual([FILE]);
+    },
+  );
 
   it("replaces an existing entry atomically", () => {
     const cache = new ResultCache(dir);

@@ -204,7 +204,8 @@ export class ResultCache {
     if (network === "" || rt.containerId === "" || rt.ifName === "") {
       throw new CniError(
         ErrorCode.InvalidEnvironmentVariables,
-        `cache file path requires network name (${JSON.stringify(network)}), container ID (${JSON.stringify(rt.containerId)}), and interface name (${JSON.stringify(rt.ifName)})`,
+        `cache file path requires network name (${JSON.stringify(network)}), container ID ` +
+          `(${JSON.stringify(rt.containerId)}), and interface name (${JSON.stringify(rt.ifName)})`,
       );
     }
     return join(this.dir, "results", `${network}-${rt.containerId}-${rt.ifName}`);

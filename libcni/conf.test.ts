@@ -17,7 +17,8 @@ const dec = new TextDecoder();
 describe("conflist parsing", () => {
   it("reads name, version, flags and plugins, keeping the bytes as given", () => {
     const text =
-      '{"cniVersion":"1.0.0","name":"net","disableCheck":true,"plugins":[{"type":"bridge","name":"b","capabilities":{"portMappings":true}},{"type":"portmap"}]}';
+      '{"cniVersion":"1.0.0","name":"net","disableCheck":true,"plugins":[{"type":"bridge",' +
+      '"name":"b","capabilities":{"portMappings":true}},{"type":"portmap"}]}';
     const l = confListFromBytes(text);
     expect(l.name).toBe("net");
     expect(l.cniVersion).toBe("1.0.0");
@@ -134,12 +135,14 @@ describe("loading from a directory", () => {
   it("falls back to a .conf, upconverted into a one-plugin list with Go's bytes", () => {
     put(
       "10-a.conf",
-      '{"type":"bridge","name":"net","cniVersion":"0.4.0","ipam":{"type":"host-local","subnet":"10.1.0.0/16"},"mtu":1400}',
+      '{"type":"bridge","name":"net","cniVersion":"0.4.0",' +
+        '"ipam":{"type":"host-local","subnet":"10.1.0.0/16"},"mtu":1400}',
     );
     const l = loadConfList(dir, "net");
     expect([l.name, l.cniVersion, l.plugins.map((p) => p.type)]).toEqual(["net", "0.4.0", ["bridge"]]);
     expect(dec.decode(l.bytes)).toBe(
-      '{"cniVersion":"0.4.0","name":"net","plugins":[{"cniVersion":"0.4.0","ipam":{"subnet":"10.1.0.0/16","type":"host-local"},"mtu":1400,"name":"net","type":"bridge"}]}',
+      '{"cniVersion":"0.4.0","name":"net","plugins":[{"cniVersion":"0.4.0",' +
+        '"ipam":{"subnet":"10.1.0.0/16","type":"host-local"},"mtu":1400,"name":"net","type":"bridge"}]}',
     );
   });
 

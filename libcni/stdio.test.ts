@@ -47,7 +47,9 @@ describe("stdio without streams", () => {
   it("under Bun, reads a large stdin from a pipe and prints it back on stdout", () => {
     const bun = resolve(import.meta.dirname, "../node_modules/.bin/bun");
     const mod = resolve(import.meta.dirname, "stdio.ts");
-    const script = `import { readAllSync, writeAllSync } from ${JSON.stringify(mod)}; const t = readAllSync(0); writeAllSync(1, String(t.length) + ":" + t.slice(-5));`;
+    const script =
+      `import { readAllSync, writeAllSync } from ${JSON.stringify(mod)}; const ` +
+      `t = readAllSync(0); writeAllSync(1, String(t.length) + ":" + t.slice(-5));`;
     const input = `${"y".repeat(300_000)}abcde`;
     const out = execFileSync(bun, ["-e", script], { input, encoding: "utf8", timeout: 20_000 });
     expect(out).toBe(`${input.length}:abcde`);

@@ -1,8 +1,8 @@
 /**
  * Whole-buffer reads and writes on the process's standard file descriptors without stream objects.
  * A plugin exec reads one JSON document and prints one: `process.stdin`/`process.stdout` would load
- * and build the stream machinery first (1-2 ms of a ~10 ms exec under Bun), these do plain read(2)
- * and write(2). A descriptor left non-blocking by someone else (EAGAIN) is waited for, not failed.
+ * and build the stream machinery first (a sizeable part of a short exec under Bun), these do plain
+ * read(2) and write(2). A descriptor left non-blocking by someone else (EAGAIN) is waited for, not failed.
  */
 import { readSync, writeSync } from "node:fs";
 

@@ -61,7 +61,8 @@ export class NotNetnsError extends Error {
     readonly fsType: number,
   ) {
     super(
-      `"${path}" is not a network namespace (filesystem type 0x${fsType.toString(16)}); pass a /var/run/netns/<name> or /proc/<pid>/ns/net path`,
+      `"${path}" is not a network namespace (filesystem type 0x${fsType.toString(16)}); ` +
+        "pass a /var/run/netns/<name> or /proc/<pid>/ns/net path",
     );
   }
 }

@@ -34,33 +34,36 @@ async function link(ns: string, name: string): Promise<Json> {
 }
 
 describe("links", () => {
-  it("creates a veth pair whose peer is created directly in another netns with the given names, MTU and MACs", async () => {
-    const [, , , , hostEnd, podEnd] = await netlinkOk([
-      ...open(),
-      call("h", "createVeth", {
+  it(
+    "creates a veth pair whose peer is created directly " + "in another netns with the given names, MTU and MACs",
+    async () => {
+      const [, , , , hostEnd, podEnd] = await netlinkOk([
+        ...open(),
+        call("h", "createVeth", {
+          name: "veth0",
+          mtu: 1400,
+          mac: "02:00:00:00:01:01",
+          peer: { name: "eth0", mac: "02:00:00:00:01:02", netnsFd: { $fd: "pod" } },
+        }),
+        call("h", "getLink", "veth0"),
+        call("p", "getLink", "eth0"),
+      ]);
+      const h = await link(host.name, "veth0");
+      const p = await link(pod.name, "eth0");
+      expect(h).toMatchObject({ mtu: 1400, address: "02:00:00:00:01:01", linkinfo: { info_kind: "veth" } });
+      expect(p).toMatchObject({ mtu: 1400, address: "02:00:00:00:01:02", linkinfo: { info_kind: "veth" } });
+      expect(hostEnd).toMatchObject({
         name: "veth0",
+        kind: "veth",
         mtu: 1400,
         mac: "02:00:00:00:01:01",
-        peer: { name: "eth0", mac: "02:00:00:00:01:02", netnsFd: { $fd: "pod" } },
-      }),
-      call("h", "getLink", "veth0"),
-      call("p", "getLink", "eth0"),
-    ]);
-    const h = await link(host.name, "veth0");
-    const p = await link(pod.name, "eth0");
-    expect(h).toMatchObject({ mtu: 1400, address: "02:00:00:00:01:01", linkinfo: { info_kind: "veth" } });
-    expect(p).toMatchObject({ mtu: 1400, address: "02:00:00:00:01:02", linkinfo: { info_kind: "veth" } });
-    expect(hostEnd).toMatchObject({
-      name: "veth0",
-      kind: "veth",
-      mtu: 1400,
-      mac: "02:00:00:00:01:01",
-      index: h["ifindex"],
-      parentIndex: p["ifindex"],
-    });
-    expect((hostEnd as Json)["linkNetnsId"]).toBe(h["link_netnsid"]);
-    expect(podEnd).toMatchObject({ name: "eth0", index: p["ifindex"], parentIndex: h["ifindex"], up: false });
-  });
+        index: h["ifindex"],
+        parentIndex: p["ifindex"],
+      });
+      expect((hostEnd as Json)["linkNetnsId"]).toBe(h["link_netnsid"]);
+      expect(podEnd).toMatchObject({ name: "eth0", index: p["ifindex"], parentIndex: h["ifindex"], up: false });
+    },
+  );
 
   it("sets a link up and down, MTU, MAC, promiscuous mode, and renames it", async () => {
     await netlinkOk([
@@ -440,25 +443,29 @@ describe("neighbours and FDB", () => {
 });
 
 describe("errors", () => {
-  it("names the errno and the operation: EEXIST for a duplicate veth, LinkNotFoundError for a missing link, ENODEV deleting one", async () => {
-    const res = await netlink([
-      ...open(),
-      call("h", "createVeth", { name: "d0", peer: { name: "eth0", netnsFd: { $fd: "pod" } } }),
-      call("h", "createVeth", { name: "d0", peer: { name: "x0" } }),
-      call("h", "getLink", "nosuch0"),
-      call("h", "findLink", "nosuch0"),
-      call("h", "deleteLink", 99999),
-      call("h", "setLinkUp", "nosuch0"),
-    ]);
-    expect(res[4]?.error).toMatchObject({ name: "NetlinkError", code: "EEXIST", errno: 17 });
-    expect(res[4]?.error?.message).toBe("RTM_NEWLINK veth d0 peer x0: EEXIST (File exists)");
-    expect(res[5]?.error).toMatchObject({ name: "LinkNotFoundError", code: "ENODEV" });
-    expect(res[5]?.error?.message).toContain('link "nosuch0"');
-    expect(res[6]).toEqual({ ok: true, value: null });
-    expect(res[7]?.error).toMatchObject({ name: "NetlinkError", code: "ENODEV" });
-    expect(res[7]?.error?.message).toContain("RTM_DELLINK index 99999");
-    expect(res[8]?.error).toMatchObject({ name: "LinkNotFoundError" });
-  });
+  it(
+    "names the errno and the operation: EEXIST for a duplicate " +
+      "veth, LinkNotFoundError for a missing link, ENODEV deleting one",
+    async () => {
+      const res = await netlink([
+        ...open(),
+        call("h", "createVeth", { name: "d0", peer: { name: "eth0", netnsFd: { $fd: "pod" } } }),
+        call("h", "createVeth", { name: "d0", peer: { name: "x0" } }),
+        call("h", "getLink", "nosuch0"),
+        call("h", "findLink", "nosuch0"),
+        call("h", "deleteLink", 99999),
+        call("h", "setLinkUp", "nosuch0"),
+      ]);
+      expect(res[4]?.error).toMatchObject({ name: "NetlinkError", code: "EEXIST", errno: 17 });
+      expect(res[4]?.error?.message).toBe("RTM_NEWLINK veth d0 peer x0: EEXIST (File exists)");
+      expect(res[5]?.error).toMatchObject({ name: "LinkNotFoundError", code: "ENODEV" });
+      expect(res[5]?.error?.message).toContain('link "nosuch0"');
+      expect(res[6]).toEqual({ ok: true, value: null });
+      expect(res[7]?.error).toMatchObject({ name: "NetlinkError", code: "ENODEV" });
+      expect(res[7]?.error?.message).toContain("RTM_DELLINK index 99999");
+      expect(res[8]?.error).toMatchObject({ name: "LinkNotFoundError" });
+    },
+  );
 
   it("reports a missing netns path as NetnsNotFoundError and a non-netns file as NotNetnsError", async () => {
     const res = await netlink([

@@ -46,14 +46,18 @@ describe("IP text (Go net.ParseIP / IP.String)", () => {
     expect(parseCIDR("10.1.2.3/-1")).toBeUndefined();
   });
 
-  it("reads a prefix length with any number of leading zeros, as Go's ParseCIDR does (differential test found /0000000024 refused)", () => {
-    expect(normalizeCIDR("::ffff:10.1.2.3/0000000120")).toBe("10.1.2.3/24");
-    expect(normalizeCIDR("2001:db8::1/000000000000064")).toBe("2001:db8::1/64");
-    expect(parseCIDR("10.1.2.3/00000000033")).toBeUndefined();
-    expect(parseCIDR("10.1.2.3/99999999999999999999")).toBeUndefined();
-    expect(parseCIDR("10.1.2.3/")).toBeUndefined();
-    expect(parseCIDR("10.1.2.3/+8")).toBeUndefined();
-  });
+  it(
+    "reads a prefix length with any number of leading zeros, as Go's " +
+      "ParseCIDR does (differential test found /0000000024 refused)",
+    () => {
+      expect(normalizeCIDR("::ffff:10.1.2.3/0000000120")).toBe("10.1.2.3/24");
+      expect(normalizeCIDR("2001:db8::1/000000000000064")).toBe("2001:db8::1/64");
+      expect(parseCIDR("10.1.2.3/00000000033")).toBeUndefined();
+      expect(parseCIDR("10.1.2.3/99999999999999999999")).toBeUndefined();
+      expect(parseCIDR("10.1.2.3/")).toBeUndefined();
+      expect(parseCIDR("10.1.2.3/+8")).toBeUndefined();
+    },
+  );
 
   it("tells IPv4 from IPv6 text", () => {
     expect(isIPv4Text("10.0.0.0/8")).toBe(true);

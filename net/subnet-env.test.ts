@@ -62,7 +62,8 @@ describe("subnet.env reading (as the flannel CNI plugin)", () => {
 
   it("accepts an IPv6-only file and ignores unknown keys and junk lines", () => {
     const env = parseSubnetEnv(
-      "# comment\nOTHER=1\nFLANNEL_IPV6_NETWORK=fc00::/48\nFLANNEL_IPV6_SUBNET=fc00:0:0:3::1/64\nFLANNEL_MTU=1430\nFLANNEL_IPMASQ=TRUE\n",
+      "# comment\nOTHER=1\nFLANNEL_IPV6_NETWORK=fc00::/48\n" +
+        "FLANNEL_IPV6_SUBNET=fc00:0:0:3::1/64\nFLANNEL_MTU=1430\nFLANNEL_IPMASQ=TRUE\n",
       P,
     );
     expect(env.subnet).toBeUndefined();
@@ -72,7 +73,8 @@ describe("subnet.env reading (as the flannel CNI plugin)", () => {
 
   it("lists everything missing in the reference order", () => {
     expect(() => parseSubnetEnv("", P)).toThrow(
-      `${P} is missing FLANNEL_NETWORK, FLANNEL_IPV6_NETWORK, FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ`,
+      `${P} is missing FLANNEL_NETWORK, FLANNEL_IPV6_NETWORK, ` +
+        "FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ",
     );
     expect(() => parseSubnetEnv("FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.2.1/24\n", P)).toThrow(
       `${P} is missing FLANNEL_MTU, FLANNEL_IPMASQ`,
@@ -117,7 +119,8 @@ describe("subnet.env writing (as flanneld)", () => {
 
   it("writes the v4 pair, v6 pair, MTU and IPMASQ with the gateway address .1", () => {
     expect(formatSubnetEnv(dual)).toBe(
-      "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_IPV6_NETWORK=2001:cafe:42::/56\nFLANNEL_IPV6_SUBNET=2001:cafe:42::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+      "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_IPV6_NETWORK=2001:cafe:42::/56\n" +
+        "FLANNEL_IPV6_SUBNET=2001:cafe:42::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
     );
     expect(
       formatSubnetEnv({

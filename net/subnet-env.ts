@@ -143,7 +143,8 @@ export function readSubnetEnv(path: string): SubnetEnv {
     if (code === "ENOENT") {
       throw new SubnetEnvError(
         path,
-        `open ${path}: no such file or directory: flanneld is not running on this node or has not written its subnet yet (check the flanneld log on this node)`,
+        `open ${path}: no such file or directory: flanneld is not running on this ` +
+          "node or has not written its subnet yet (check the flanneld log on this node)",
         true,
       );
     }

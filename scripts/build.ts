@@ -13,15 +13,16 @@ const gen = join(root, "scripts", "gen-validators.ts");
 if (existsSync(gen)) await $`bun ${gen}`.cwd(root);
 
 const t0 = performance.now();
-// --bytecode: precompiled bytecode (CJS) cuts ~1 ms of parse at each exec. No .env / bunfig.toml /
+// --bytecode: precompiled bytecode (CJS), so an exec does not parse the source. No .env / bunfig.toml /
 // tsconfig.json / package.json autoload (the last two are off by default; said anyway): a file in the
 // kubelet's working directory must never change what a plugin does.
-// --compile-jit-policy=10: JIT tier-up thresholds x10. A CNI exec is ~10-20 ms of run-once code;
-// compiling it on the JIT threads costs more CPU than it saves (ADD flannel->bridge->host-local:
-// 27.1 -> 20.9 ms CPU per exec, DEL 18.6 -> 15.5). bin/weft.ts restores the normal policy for flanneld.
+// --compile-jit-policy=10: JIT tier-up thresholds x10. A CNI exec is a short burst of run-once code;
+// compiling it on the JIT threads costs more CPU than it saves. bin/weft.ts restores the normal policy
+// for flanneld, which runs for days.
 // --format=esm --splitting: each role (a dynamic import in bin/roles.ts) becomes its own chunk, so an
-// exec loads the bytecode of its role only, not the daemon's and cnitool's (VERSION p50 8.81 -> 7.41
-// ms; ADD CPU 27.1 -> 25.2 ms). Node builtins imported by a chunk load with that chunk.
+// exec loads the bytecode of its role only, not the daemon's and cnitool's. Node builtins imported by
+// a chunk load with that chunk.
+// BENCHMARKS.md has what each of these saves.
 const flags = [
   "--compile",
   "--bytecode",

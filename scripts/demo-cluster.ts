@@ -58,7 +58,8 @@ async function main(): Promise<number> {
     const t0 = performance.now();
     await c.start();
     say(
-      `store: ${STORE_NAMES[store]} at ${c.etcd?.endpoint} in ${c.topo.name("ul")}; network config ${JSON.stringify(c.netConf)}`,
+      `store: ${STORE_NAMES[store]} at ${c.etcd?.endpoint} in ` +
+        `${c.topo.name("ul")}; network config ${JSON.stringify(c.netConf)}`,
     );
     say(`flanneld up on ${NODES} nodes in ${Math.round(performance.now() - t0)} ms`);
     await c.addPods(PODS);
@@ -92,7 +93,8 @@ async function main(): Promise<number> {
     const ok = m.filter(([, , r]) => r === "ok").length;
     const cross = m.filter(([a, b]) => a.node !== b.node);
     say(
-      `\n${ok}/${m.length} pod pairs reachable (${cross.filter(([, , r]) => r === "ok").length}/${cross.length} across nodes), ${c.pods.length} pods on ${c.nodes.length} nodes, backend ${BACKEND}, store ${store}`,
+      `\n${ok}/${m.length} pod pairs reachable (${cross.filter(([, , r]) => r === "ok").length}/${cross.length} ` +
+        `across nodes), ${c.pods.length} pods on ${c.nodes.length} nodes, backend ${BACKEND}, store ${store}`,
     );
     const local = m.filter(([a, b]) => a.node === b.node);
     if (!CROSS_NODE) say("alloc programs no data plane: only pods on the same node are expected to reach each other");

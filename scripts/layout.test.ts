@@ -171,7 +171,7 @@ describe("layout rules", () => {
     expect(fileKind("plugins/bridge/add.ts")).toBe("product");
     expect(fileKind("plugins/bridge/add.test.ts")).toBe("test");
     expect(fileKind("linux/netlink.root.test.ts")).toBe("test");
-    expect(fileKind("plugins/bridge/testing/fake-kernel.ts")).toBe("test-support");
+    expect(fileKind("plugins/bridge/testing/fake-deps.ts")).toBe("test-support");
     expect(fileKind("plugins/host-local/testing/differential/runner.ts")).toBe("test-support");
     expect(fileKind("netns-fixtures/etcd/etcd.ts")).toBe("test-support");
     expect(fileKind("conformance/exec.ts")).toBe("test-support");

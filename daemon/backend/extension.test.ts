@@ -75,46 +75,57 @@ const peer = (i: number, attrs: Partial<LeaseAttrs> = {}): Lease => ({
 });
 
 describe("extension backend", () => {
-  it("runs PreStartupCommand before leasing with an empty line on stdin and publishes its trimmed output as the BackendData string", async () => {
-    const { calls, published, callsBeforeLease } = await register(
-      { PreStartupCommand: "cat /sys/class/net/x/address" },
-      { answer: () => ({ output: "0e:aa:bb:cc:dd:ee" }) },
-    );
-    expect(calls).toEqual([{ command: "cat /sys/class/net/x/address", env: {}, stdin: "\n" }]);
-    expect(callsBeforeLease).toEqual([1]);
-    // flannel publishes the interface's own address (not --public-ip) and the output as a JSON string
-    expect(formatLeaseAttrs(published ?? { PublicIP: "" })).toBe(
-      '{"PublicIP":"192.0.2.11","PublicIPv6":null,"BackendType":"extension","BackendData":"0e:aa:bb:cc:dd:ee"}',
-    );
-  });
+  it(
+    "runs PreStartupCommand before leasing with an empty line on " +
+      "stdin and publishes its trimmed output as the BackendData string",
+    async () => {
+      const { calls, published, callsBeforeLease } = await register(
+        { PreStartupCommand: "cat /sys/class/net/x/address" },
+        { answer: () => ({ output: "0e:aa:bb:cc:dd:ee" }) },
+      );
+      expect(calls).toEqual([{ command: "cat /sys/class/net/x/address", env: {}, stdin: "\n" }]);
+      expect(callsBeforeLease).toEqual([1]);
+      // flannel publishes the interface's own address (not --public-ip) and the output as a JSON string
+      expect(formatLeaseAttrs(published ?? { PublicIP: "" })).toBe(
+        '{"PublicIP":"192.0.2.11","PublicIPv6":null,"BackendType":"extension","BackendData":"0e:aa:bb:cc:dd:ee"}',
+      );
+    },
+  );
 
-  it("publishes no BackendData without a PreStartupCommand, and logs that it skipped both start-up commands", async () => {
-    const { calls, published, log } = await register({});
-    expect(calls).toEqual([]);
-    expect(formatLeaseAttrs(published ?? { PublicIP: "" })).toBe(
-      '{"PublicIP":"192.0.2.11","PublicIPv6":null,"BackendType":"extension"}',
-    );
-    expect(log.lines.some((l) => l.includes("No pre startup command configured - skipping"))).toBe(true);
-    expect(log.lines.some((l) => l.includes("No post startup command configured - skipping"))).toBe(true);
-  });
+  it(
+    "publishes no BackendData without a PreStartupCommand, " + "and logs that it skipped both start-up commands",
+    async () => {
+      const { calls, published, log } = await register({});
+      expect(calls).toEqual([]);
+      expect(formatLeaseAttrs(published ?? { PublicIP: "" })).toBe(
+        '{"PublicIP":"192.0.2.11","PublicIPv6":null,"BackendType":"extension"}',
+      );
+      expect(log.lines.some((l) => l.includes("No pre startup command configured - skipping"))).toBe(true);
+      expect(log.lines.some((l) => l.includes("No post startup command configured - skipping"))).toBe(true);
+    },
+  );
 
-  it("runs PostStartupCommand after leasing with NETWORK, SUBNET, IPV6SUBNET, PUBLIC_IP, PUBLIC_IPV6 as flannel renders them (IPv4 only)", async () => {
-    const { calls, callsBeforeLease } = await register({ PostStartupCommand: "post.sh" });
-    expect(callsBeforeLease).toEqual([0]);
-    expect(calls).toEqual([
-      {
-        command: "post.sh",
-        env: {
-          NETWORK: "10.244.0.0/16",
-          SUBNET: "10.244.1.0/24",
-          IPV6SUBNET: "::/0",
-          PUBLIC_IP: "192.0.2.11",
-          PUBLIC_IPV6: "<nil>",
+  it(
+    "runs PostStartupCommand after leasing with NETWORK, SUBNET, " +
+      "IPV6SUBNET, PUBLIC_IP, PUBLIC_IPV6 as flannel renders them (IPv4 only)",
+    async () => {
+      const { calls, callsBeforeLease } = await register({ PostStartupCommand: "post.sh" });
+      expect(callsBeforeLease).toEqual([0]);
+      expect(calls).toEqual([
+        {
+          command: "post.sh",
+          env: {
+            NETWORK: "10.244.0.0/16",
+            SUBNET: "10.244.1.0/24",
+            IPV6SUBNET: "::/0",
+            PUBLIC_IP: "192.0.2.11",
+            PUBLIC_IPV6: "<nil>",
+          },
+          stdin: "\n",
         },
-        stdin: "\n",
-      },
-    ]);
-  });
+      ]);
+    },
+  );
 
   it("gives PostStartupCommand the IPv6 subnet and address in dual stack", async () => {
     const { calls, published } = await register(
@@ -137,28 +148,33 @@ describe("extension backend", () => {
     expect(nw.mtu).toBe(1500);
   });
 
-  it("fails registration with the command, status and output when PreStartupCommand fails, and leases nothing", async () => {
-    let err: unknown;
-    let leased = false;
-    const { shell } = fakeShell(() => ({ exitCode: 3, output: "no such device" }));
-    const config = parseNetworkConfig(
-      JSON.stringify({ Network: "10.244.0.0/16", Backend: { Type: "extension", PreStartupCommand: "setup-vtep" } }),
-      "test",
-    );
-    try {
-      await extensionBackend(memoryLogger(), shell).register({
-        config,
-        extIface: IFACE,
-        acquire: async (attrs) => ((leased = true), { subnet: net("10.244.1.0/24"), attrs }),
-        log: memoryLogger(),
-        signal: new AbortController().signal,
-      });
-    } catch (e) {
-      err = e;
-    }
-    expect((err as Error).message).toBe("failed to run command: setup-vtep Err: exit status 3 Output: no such device");
-    expect(leased).toBe(false);
-  });
+  it(
+    "fails registration with the command, " + "status and output when PreStartupCommand fails, and leases nothing",
+    async () => {
+      let err: unknown;
+      let leased = false;
+      const { shell } = fakeShell(() => ({ exitCode: 3, output: "no such device" }));
+      const config = parseNetworkConfig(
+        JSON.stringify({ Network: "10.244.0.0/16", Backend: { Type: "extension", PreStartupCommand: "setup-vtep" } }),
+        "test",
+      );
+      try {
+        await extensionBackend(memoryLogger(), shell).register({
+          config,
+          extIface: IFACE,
+          acquire: async (attrs) => ((leased = true), { subnet: net("10.244.1.0/24"), attrs }),
+          log: memoryLogger(),
+          signal: new AbortController().signal,
+        });
+      } catch (e) {
+        err = e;
+      }
+      expect((err as Error).message).toBe(
+        "failed to run command: setup-vtep Err: exit status 3 Output: no such device",
+      );
+      expect(leased).toBe(false);
+    },
+  );
 
   it("fails registration when PostStartupCommand fails", async () => {
     await expect(
@@ -172,33 +188,40 @@ describe("extension backend", () => {
     );
   });
 
-  it("runs SubnetAddCommand per added peer and SubnetRemoveCommand per removed one, in order, with SUBNET, PUBLIC_IP and the peer's BackendData on stdin", async () => {
-    const { nw, calls } = await register({ SubnetAddCommand: "add", SubnetRemoveCommand: "remove" });
-    const batch: LeaseEvent[] = [
-      { type: "added", lease: peer(2) },
-      { type: "added", lease: peer(3, { BackendData: undefined }) },
-      { type: "removed", lease: peer(2) },
-    ];
-    await nw.handleEvents(batch);
-    expect(calls).toEqual([
-      { command: "add", env: { SUBNET: "10.244.2.0/24", PUBLIC_IP: "192.0.2.12" }, stdin: "0e:00:00:00:00:02\n" },
-      { command: "add", env: { SUBNET: "10.244.3.0/24", PUBLIC_IP: "192.0.2.13" }, stdin: "\n" },
-      { command: "remove", env: { SUBNET: "10.244.2.0/24", PUBLIC_IP: "192.0.2.12" }, stdin: "0e:00:00:00:00:02\n" },
-    ]);
-  });
+  it(
+    "runs SubnetAddCommand per added peer and SubnetRemoveCommand per removed " +
+      "one, in order, with SUBNET, PUBLIC_IP and the peer's BackendData on stdin",
+    async () => {
+      const { nw, calls } = await register({ SubnetAddCommand: "add", SubnetRemoveCommand: "remove" });
+      const batch: LeaseEvent[] = [
+        { type: "added", lease: peer(2) },
+        { type: "added", lease: peer(3, { BackendData: undefined }) },
+        { type: "removed", lease: peer(2) },
+      ];
+      await nw.handleEvents(batch);
+      expect(calls).toEqual([
+        { command: "add", env: { SUBNET: "10.244.2.0/24", PUBLIC_IP: "192.0.2.12" }, stdin: "0e:00:00:00:00:02\n" },
+        { command: "add", env: { SUBNET: "10.244.3.0/24", PUBLIC_IP: "192.0.2.13" }, stdin: "\n" },
+        { command: "remove", env: { SUBNET: "10.244.2.0/24", PUBLIC_IP: "192.0.2.12" }, stdin: "0e:00:00:00:00:02\n" },
+      ]);
+    },
+  );
 
-  it("ignores peers of another backend type and peers whose BackendData is not a string, with a log line each", async () => {
-    const { nw, calls, log } = await register({ SubnetAddCommand: "add" });
-    await nw.handleEvents([
-      { type: "added", lease: peer(4, { BackendType: "vxlan" }) },
-      { type: "added", lease: peer(5, { BackendData: { VtepMAC: "x" } }) },
-    ]);
-    expect(calls).toEqual([]);
-    expect(log.lines.some((l) => l.includes("Ignoring non-extension subnet") && l.includes("type=vxlan"))).toBe(true);
-    expect(log.lines.some((l) => l.includes("failed to unmarshal BackendData") && l.includes("10.244.5.0/24"))).toBe(
-      true,
-    );
-  });
+  it(
+    "ignores peers of another backend type and peers whose " + "BackendData is not a string, with a log line each",
+    async () => {
+      const { nw, calls, log } = await register({ SubnetAddCommand: "add" });
+      await nw.handleEvents([
+        { type: "added", lease: peer(4, { BackendType: "vxlan" }) },
+        { type: "added", lease: peer(5, { BackendData: { VtepMAC: "x" } }) },
+      ]);
+      expect(calls).toEqual([]);
+      expect(log.lines.some((l) => l.includes("Ignoring non-extension subnet") && l.includes("type=vxlan"))).toBe(true);
+      expect(log.lines.some((l) => l.includes("failed to unmarshal BackendData") && l.includes("10.244.5.0/24"))).toBe(
+        true,
+      );
+    },
+  );
 
   it("logs a failing SubnetAddCommand with its status and output and goes on with the next event", async () => {
     const { nw, calls, log } = await register(

@@ -21,7 +21,8 @@ import { wireguardBackend } from "./wireguard-backend.ts";
 
 /** How often the full reconcile runs (repairs, stale routes, device recreation). */
 // 10 s, the cadence of flanneld's host-gw route check: a full pass dumps every route, neighbour and
-// FDB entry (tens of MiB of short-lived garbage at 5,000 peers), so it should not run more often.
+// FDB entry, which with thousands of peers makes a lot of short-lived garbage, so it should not run
+// more often.
 const RECONCILE_MS = Number(process.env["WEFT_RECONCILE_MS"] ?? 10_000);
 
 function trafficRules(log: Logger): TrafficRules {
@@ -84,7 +85,8 @@ export async function kernelDataPlane(log: Logger): Promise<DataPlane> {
       if (config.enableNFTables) return;
       if (!existsSync("/proc/sys/net/bridge/bridge-nf-call-iptables")) {
         log.warn(
-          "br_netfilter is not loaded: traffic between pods on one bridge bypasses iptables (Service VIPs to local pods may fail); fix with `modprobe br_netfilter`",
+          "br_netfilter is not loaded: traffic between pods on one bridge bypasses " +
+            "iptables (Service VIPs to local pods may fail); fix with `modprobe br_netfilter`",
         );
       }
     },

@@ -51,7 +51,8 @@ describe("ipip backend on the kernel", () => {
       const r = await drive({});
       expect(r.exitCode).not.toBe(0);
       expect(r.stderr).toContain(
-        "cannot create flannel.ipip: this kernel has no ipip tunnel support (module ipip, CONFIG_NET_IPIP): load it with `modprobe ipip`",
+        "cannot create flannel.ipip: this kernel has no ipip tunnel support " +
+          "(module ipip, CONFIG_NET_IPIP): load it with `modprobe ipip`",
       );
       expect(r.stderr).toContain("EOPNOTSUPP");
       const links = await ipJson<{ ifname: string }[]>(ns, ["link", "show"]);
@@ -60,41 +61,45 @@ describe("ipip backend on the kernel", () => {
   );
 
   describe.skipIf(noIpip !== undefined)(`with kernel ipip support${noIpip ? ` (skipped: ${noIpip})` : ""}`, () => {
-    it("flannel.ipip: local = interface address, any remote, MTU - 20, nopmtudisc, subnet.0/32, a route per peer via its address onlink", async () => {
-      const r = await drive({});
-      expect(r.exitCode, r.stderr).toBe(0);
-      expect((JSON.parse(r.stdout) as { mtu: number }).mtu).toBe(1480);
-      const [dev] = await ipJson<
-        {
-          mtu: number;
-          flags: string[];
-          linkinfo: {
-            info_kind: string;
-            info_data: { local: string; remote: string; ttl?: number; pmtudisc: boolean };
-          };
-        }[]
-      >(ns, ["-d", "link", "show", "flannel.ipip"]);
-      expect(dev?.mtu).toBe(1480);
-      expect(dev?.flags).toContain("UP");
-      expect(dev?.linkinfo.info_kind).toBe("ipip");
-      expect(dev?.linkinfo.info_data).toMatchObject({ local: "192.0.2.11", remote: "any", pmtudisc: false });
-      const addrs = await ipJson<{ addr_info: { local: string; prefixlen: number }[] }[]>(ns, [
-        "addr",
-        "show",
-        "flannel.ipip",
-      ]);
-      expect(addrs[0]?.addr_info.map((a) => `${a.local}/${a.prefixlen}`)).toEqual(["10.244.1.0/32"]);
-      const routes = await ipJson<{ dst: string; gateway: string; dev: string; flags: string[] }[]>(ns, [
-        "route",
-        "show",
-        "root",
-        "10.244.0.0/16",
-      ]);
-      expect(routes.map((x) => [x.dst, x.gateway, x.dev, x.flags.includes("onlink")])).toEqual([
-        ["10.244.2.0/24", "192.0.2.12", "flannel.ipip", true],
-        ["10.244.3.0/24", "198.51.100.13", "flannel.ipip", true],
-      ]);
-    });
+    it(
+      "flannel.ipip: local = interface address, any remote, MTU - 20, " +
+        "nopmtudisc, subnet.0/32, a route per peer via its address onlink",
+      async () => {
+        const r = await drive({});
+        expect(r.exitCode, r.stderr).toBe(0);
+        expect((JSON.parse(r.stdout) as { mtu: number }).mtu).toBe(1480);
+        const [dev] = await ipJson<
+          {
+            mtu: number;
+            flags: string[];
+            linkinfo: {
+              info_kind: string;
+              info_data: { local: string; remote: string; ttl?: number; pmtudisc: boolean };
+            };
+          }[]
+        >(ns, ["-d", "link", "show", "flannel.ipip"]);
+        expect(dev?.mtu).toBe(1480);
+        expect(dev?.flags).toContain("UP");
+        expect(dev?.linkinfo.info_kind).toBe("ipip");
+        expect(dev?.linkinfo.info_data).toMatchObject({ local: "192.0.2.11", remote: "any", pmtudisc: false });
+        const addrs = await ipJson<{ addr_info: { local: string; prefixlen: number }[] }[]>(ns, [
+          "addr",
+          "show",
+          "flannel.ipip",
+        ]);
+        expect(addrs[0]?.addr_info.map((a) => `${a.local}/${a.prefixlen}`)).toEqual(["10.244.1.0/32"]);
+        const routes = await ipJson<{ dst: string; gateway: string; dev: string; flags: string[] }[]>(ns, [
+          "route",
+          "show",
+          "root",
+          "10.244.0.0/16",
+        ]);
+        expect(routes.map((x) => [x.dst, x.gateway, x.dev, x.flags.includes("onlink")])).toEqual([
+          ["10.244.2.0/24", "192.0.2.12", "flannel.ipip", true],
+          ["10.244.3.0/24", "198.51.100.13", "flannel.ipip", true],
+        ]);
+      },
+    );
 
     it("DirectRouting: a peer on our L2 is routed on eth0, one behind a gateway through flannel.ipip", async () => {
       await run("ip", ["-n", ns, "route", "add", "198.51.100.0/24", "via", "192.0.2.1"]);

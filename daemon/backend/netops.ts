@@ -56,7 +56,10 @@ export interface NetOps {
   ensureIpip(spec: IpipSpec): { readonly index: number; readonly created: boolean; readonly recreated: boolean };
   /** ifindex of a link by name, undefined when it does not exist. */
   linkIndex(name: string): number | undefined;
-  /** Make `cidr` the only address of the link inside `within`, and set the link up (IPv6: without DAD and without a prefix route). */
+  /**
+   * Make `cidr` the only address of the link inside `within`, and set the link up (IPv6: without DAD and without a
+   * prefix route).
+   */
   ensureAddress(ifindex: number, cidr: string, within: string): void;
   listRoutes(family: 4 | 6): KRoute[];
   replaceRoute(r: KRoute): void;

@@ -12,7 +12,9 @@ export interface Desired {
 
 export interface VxlanContext {
   readonly kind: "vxlan";
-  /** which of a lease's halves this context programs: subnet/PublicIP/BackendData or subnetV6/PublicIPv6/BackendV6Data */
+  /**
+   * which of a lease's halves this context programs: subnet/PublicIP/BackendData or subnetV6/PublicIPv6/BackendV6Data
+   */
   readonly family: 4 | 6;
   readonly vxlanIndex: number;
   readonly underlayIndex: number;

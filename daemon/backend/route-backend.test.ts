@@ -73,22 +73,26 @@ async function register(
 }
 
 describe("vxlan backend registration", () => {
-  it("dual stack: creates flannel.1 and flannel-v6.1 before leasing and publishes PublicIPv6 and BackendV6Data like flanneld", async () => {
-    const { dp, published } = await register("vxlan", DUAL);
-    const v4 = dp.links.get("flannel.1");
-    const v6 = dp.links.get("flannel-v6.1");
-    expect(v4?.spec?.localIp).toBe("192.0.2.11");
-    expect(v6?.spec?.localIp).toBe("2001:db8:0:1::11");
-    expect(JSON.parse(formatLeaseAttrs(published ?? { PublicIP: "" }))).toEqual({
-      PublicIP: "192.0.2.11",
-      PublicIPv6: "2001:db8:0:1::11",
-      BackendType: "vxlan",
-      BackendData: { VNI: 1, VtepMAC: v4?.mac },
-      BackendV6Data: { VNI: 1, VtepMAC: v6?.mac },
-    });
-    expect(v4?.addrs).toEqual(["10.244.1.0/32"]);
-    expect(v6?.addrs).toEqual(["fd00:10:244:1::/128"]);
-  });
+  it(
+    "dual stack: creates flannel.1 and flannel-v6.1 before leasing " +
+      "and publishes PublicIPv6 and BackendV6Data like flanneld",
+    async () => {
+      const { dp, published } = await register("vxlan", DUAL);
+      const v4 = dp.links.get("flannel.1");
+      const v6 = dp.links.get("flannel-v6.1");
+      expect(v4?.spec?.localIp).toBe("192.0.2.11");
+      expect(v6?.spec?.localIp).toBe("2001:db8:0:1::11");
+      expect(JSON.parse(formatLeaseAttrs(published ?? { PublicIP: "" }))).toEqual({
+        PublicIP: "192.0.2.11",
+        PublicIPv6: "2001:db8:0:1::11",
+        BackendType: "vxlan",
+        BackendData: { VNI: 1, VtepMAC: v4?.mac },
+        BackendV6Data: { VNI: 1, VtepMAC: v6?.mac },
+      });
+      expect(v4?.addrs).toEqual(["10.244.1.0/32"]);
+      expect(v6?.addrs).toEqual(["fd00:10:244:1::/128"]);
+    },
+  );
 
   it("dual stack: the pod MTU is the smaller of the two overlays (IPv6 vxlan: underlay - 70)", async () => {
     const { nw, dp } = await register("vxlan", DUAL);

@@ -46,12 +46,14 @@ export function familyPlans(type: RouteBackendType, cfg: NetworkConfig, ext: Ext
       throw new Error(`the ${type} backend needs "${key}" in the network config when EnableIPv${family} is true`);
     if (!ip)
       throw new Error(
-        `interface ${ext.name} has no IPv${family} address for the ${type} backend: give an interface with one via --iface`,
+        `interface ${ext.name} has no IPv${family} address for the ` +
+          `${type} backend: give an interface with one via --iface`,
       );
     if (type === "host-gw" && pub && pub !== ip) {
       const flag = family === 4 ? "--public-ip" : "--public-ipv6";
       throw new Error(
-        `host-gw needs the public IPv${family} (${pub}, ${flag}) to be the interface address (${ip}): peers route to it directly, so NAT is not supported; use vxlan`,
+        `host-gw needs the public IPv${family} (${pub}, ${flag}) to be the interface ` +
+          `address (${ip}): peers route to it directly, so NAT is not supported; use vxlan`,
       );
     }
     out.push({ family, network, ip, publicIp: pub ?? ip });
@@ -98,7 +100,8 @@ export function routeBackend(
       for (const p of plans) {
         if (p.family === 6 && /^fe[89ab]/i.test(p.publicIp)) {
           log.warn(
-            "the IPv6 address peers will use is link-local (the interface has no global one): only nodes on the same link can reach it; set --public-ipv6 or add a global address",
+            "the IPv6 address peers will use is link-local (the interface has no global one): " +
+              "only nodes on the same link can reach it; set --public-ipv6 or add a global address",
             { address: p.publicIp, iface: o.extIface.name },
           );
         }

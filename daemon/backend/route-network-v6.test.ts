@@ -68,21 +68,25 @@ describe("vxlan backend, IPv6 family", () => {
     expect(dp.links.get("flannel-v6.7")?.spec?.mtu).toBe(1330);
   });
 
-  it("gives the device the v6 subnet's network address as /128 and programs neighbour, FDB, then the onlink route from BackendV6Data", () => {
-    const { dp, rn } = v6Net("vxlan");
-    rn.prepare();
-    rn.start(ds(1));
-    const idx = dp.linkIndex("flannel-v6.1") ?? -1;
-    expect(dp.links.get("flannel-v6.1")?.addrs).toEqual(["fd00:10:244:1::/128"]);
-    dp.writes.length = 0;
-    rn.handle(added(ds(2)));
-    rn.flush();
-    expect(dp.writes).toEqual([
-      `neigh replace fd00:10:244:2:: ${mac6(2)} dev ${idx}`,
-      `fdb replace ${mac6(2)} dst 2001:db8:0:1::12 dev ${idx}`,
-      `route replace fd00:10:244:2::/64 via fd00:10:244:2:: dev ${idx} onlink`,
-    ]);
-  });
+  it(
+    "gives the device the v6 subnet's network address as /128 and " +
+      "programs neighbour, FDB, then the onlink route from BackendV6Data",
+    () => {
+      const { dp, rn } = v6Net("vxlan");
+      rn.prepare();
+      rn.start(ds(1));
+      const idx = dp.linkIndex("flannel-v6.1") ?? -1;
+      expect(dp.links.get("flannel-v6.1")?.addrs).toEqual(["fd00:10:244:1::/128"]);
+      dp.writes.length = 0;
+      rn.handle(added(ds(2)));
+      rn.flush();
+      expect(dp.writes).toEqual([
+        `neigh replace fd00:10:244:2:: ${mac6(2)} dev ${idx}`,
+        `fdb replace ${mac6(2)} dst 2001:db8:0:1::12 dev ${idx}`,
+        `route replace fd00:10:244:2::/64 via fd00:10:244:2:: dev ${idx} onlink`,
+      ]);
+    },
+  );
 
   it("skips peers without an IPv6 half (v4-only lease, no PublicIPv6, no BackendV6Data) and its own lease", () => {
     const { dp, rn } = v6Net("vxlan");
@@ -114,36 +118,40 @@ describe("vxlan backend, IPv6 family", () => {
     expect([...dp.fdb.values()].map((f) => f.dst)).toEqual(["2001:db8:0:1::13"]);
   });
 
-  it("reconcile lists IPv6 routes: repairs deleted state, removes a stale route inside IPv6Network, keeps IPv4 and foreign routes", () => {
-    const { dp, rn, eth0 } = v6Net("vxlan");
-    rn.prepare();
-    rn.start(ds(1));
-    rn.handle(added(ds(2), ds(3)));
-    rn.flush();
-    const idx = dp.linkIndex("flannel-v6.1") ?? -1;
-    dp.routes.delete("fd00:10:244:2::/64");
-    dp.neighs.clear();
-    dp.fdb.clear();
-    dp.routes.set("fd00:10:244:9::/64", {
-      dst: "fd00:10:244:9::/64",
-      gw: "fd00:10:244:9::",
-      ifindex: idx,
-      onlink: true,
-    });
-    dp.routes.set("2001:db8:99::/48", { dst: "2001:db8:99::/48", gw: "2001:db8:0:1::1", ifindex: eth0 });
-    dp.routes.set("10.244.9.0/24", { dst: "10.244.9.0/24", gw: "192.0.2.19", ifindex: eth0 });
-    const st = rn.reconcile();
-    expect(st.changes).toBe(6);
-    expect([...dp.routes.keys()].sort()).toEqual([
-      "10.244.9.0/24",
-      "2001:db8:99::/48",
-      "fd00:10:244:2::/64",
-      "fd00:10:244:3::/64",
-    ]);
-    expect(dp.neighs.size).toBe(2);
-    expect(dp.fdb.size).toBe(2);
-    expect(rn.reconcile().changes).toBe(0);
-  });
+  it(
+    "reconcile lists IPv6 routes: repairs deleted state, removes a " +
+      "stale route inside IPv6Network, keeps IPv4 and foreign routes",
+    () => {
+      const { dp, rn, eth0 } = v6Net("vxlan");
+      rn.prepare();
+      rn.start(ds(1));
+      rn.handle(added(ds(2), ds(3)));
+      rn.flush();
+      const idx = dp.linkIndex("flannel-v6.1") ?? -1;
+      dp.routes.delete("fd00:10:244:2::/64");
+      dp.neighs.clear();
+      dp.fdb.clear();
+      dp.routes.set("fd00:10:244:9::/64", {
+        dst: "fd00:10:244:9::/64",
+        gw: "fd00:10:244:9::",
+        ifindex: idx,
+        onlink: true,
+      });
+      dp.routes.set("2001:db8:99::/48", { dst: "2001:db8:99::/48", gw: "2001:db8:0:1::1", ifindex: eth0 });
+      dp.routes.set("10.244.9.0/24", { dst: "10.244.9.0/24", gw: "192.0.2.19", ifindex: eth0 });
+      const st = rn.reconcile();
+      expect(st.changes).toBe(6);
+      expect([...dp.routes.keys()].sort()).toEqual([
+        "10.244.9.0/24",
+        "2001:db8:99::/48",
+        "fd00:10:244:2::/64",
+        "fd00:10:244:3::/64",
+      ]);
+      expect(dp.neighs.size).toBe(2);
+      expect(dp.fdb.size).toBe(2);
+      expect(rn.reconcile().changes).toBe(0);
+    },
+  );
 
   it("recreates a deleted flannel-v6 device with the same VtepMAC, re-addresses it and replays every peer", () => {
     const { dp, rn } = v6Net("vxlan");
@@ -222,16 +230,19 @@ describe("both families side by side", () => {
 });
 
 describe("host-gw backend, IPv6 family", () => {
-  it("routes each peer's v6 subnet via its PublicIPv6 on the underlay; MTU is the underlay's; reconcile repairs", () => {
-    const { dp, rn, eth0 } = v6Net("host-gw");
-    expect(rn.prepare().backendData).toBeUndefined();
-    rn.start(ds(1, "host-gw"));
-    rn.handle(added(ds(2, "host-gw"), ds(3)));
-    rn.flush();
-    expect([...dp.routes.values()]).toEqual([{ dst: "fd00:10:244:2::/64", gw: "2001:db8:0:1::12", ifindex: eth0 }]);
-    expect(rn.mtu).toBe(1500);
-    dp.routes.clear();
-    expect(rn.reconcile().changes).toBe(1);
-    expect(dp.routes.get("fd00:10:244:2::/64")?.gw).toBe("2001:db8:0:1::12");
-  });
+  it(
+    "routes each peer's v6 subnet via its PublicIPv6 on the underlay; " + "MTU is the underlay's; reconcile repairs",
+    () => {
+      const { dp, rn, eth0 } = v6Net("host-gw");
+      expect(rn.prepare().backendData).toBeUndefined();
+      rn.start(ds(1, "host-gw"));
+      rn.handle(added(ds(2, "host-gw"), ds(3)));
+      rn.flush();
+      expect([...dp.routes.values()]).toEqual([{ dst: "fd00:10:244:2::/64", gw: "2001:db8:0:1::12", ifindex: eth0 }]);
+      expect(rn.mtu).toBe(1500);
+      dp.routes.clear();
+      expect(rn.reconcile().changes).toBe(1);
+      expect(dp.routes.get("fd00:10:244:2::/64")?.gw).toBe("2001:db8:0:1::12");
+    },
+  );
 });

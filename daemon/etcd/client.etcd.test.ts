@@ -33,23 +33,26 @@ describe.skipIf(!haveEtcd)("etcd client over the gRPC gateway", () => {
     expect((await c.get("/t/none")).kv).toBeUndefined();
   });
 
-  it("lists a prefix larger than one page: every key once, in key order, UTF-8 intact, the hook between pages", async () => {
-    const keys = ["/t/p/1", "/t/p/2", "/t/p/3", "/t/p/4", "/t/p/5é"];
-    for (const k of keys) await c.put(k, `vü${k}`);
-    const before = await c.put("/t/q", "outside");
-    let between = 0;
-    const paged = new EtcdClient({ endpoints: cluster.endpoints, betweenPages: () => between++ });
-    const l = await paged.list("/t/p/", { pageSize: 2 });
-    paged.close();
-    expect(between).toBe(2); // 3 pages
-    expect(l.kvs.map((k) => k.key)).toEqual(keys);
-    expect(l.kvs.map((k) => k.value)).toEqual(keys.map((k) => `vü${k}`));
-    expect(l.revision).toBe(before);
-    const whole = await c.list("/t/p/");
-    expect(whole.kvs.map((k) => [k.key, k.value, k.modRevision])).toEqual(
-      l.kvs.map((k) => [k.key, k.value, k.modRevision]),
-    );
-  });
+  it(
+    "lists a prefix larger than one page: every key once, " + "in key order, UTF-8 intact, the hook between pages",
+    async () => {
+      const keys = ["/t/p/1", "/t/p/2", "/t/p/3", "/t/p/4", "/t/p/5é"];
+      for (const k of keys) await c.put(k, `vü${k}`);
+      const before = await c.put("/t/q", "outside");
+      let between = 0;
+      const paged = new EtcdClient({ endpoints: cluster.endpoints, betweenPages: () => between++ });
+      const l = await paged.list("/t/p/", { pageSize: 2 });
+      paged.close();
+      expect(between).toBe(2); // 3 pages
+      expect(l.kvs.map((k) => k.key)).toEqual(keys);
+      expect(l.kvs.map((k) => k.value)).toEqual(keys.map((k) => `vü${k}`));
+      expect(l.revision).toBe(before);
+      const whole = await c.list("/t/p/");
+      expect(whole.kvs.map((k) => [k.key, k.value, k.modRevision])).toEqual(
+        l.kvs.map((k) => [k.key, k.value, k.modRevision]),
+      );
+    },
+  );
 
   it("creates a key only when it does not exist yet", async () => {
     expect(await c.create("/t/c", "first")).toBe(true);

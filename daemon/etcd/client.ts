@@ -17,8 +17,8 @@ export interface EtcdClientOptions {
   readonly timeoutMs?: number;
   /**
    * Called between the pages of {@link EtcdClient.list}, once a page is decoded. flanneld runs a
-   * full garbage collection here: listing 5,000 leases then peaks at +1 MiB of anonymous memory
-   * instead of +7 MiB, for ~15 ms.
+   * full garbage collection here, so a large listing's peak of anonymous memory stays near one
+   * page's worth instead of growing with every page until the end.
    */
   readonly betweenPages?: () => void;
 }
@@ -53,7 +53,7 @@ const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
 /**
  * Base64 to text. ASCII (every flannel key and lease JSON) decodes with atob into a plain string;
  * only text with bytes ≥ 0x80 goes through a Buffer for UTF-8. A snapshot decodes two strings per
- * lease, and the Buffer path left ~2 MiB of short-lived native memory behind at 5,000 leases.
+ * lease, and the Buffer path leaves short-lived native memory behind for each of them.
  */
 const unb64 = (s: unknown): string => {
   if (typeof s !== "string" || s === "") return "";
@@ -167,9 +167,9 @@ export class EtcdClient {
   /**
    * All keys under `prefix`, with the store revision of the read. Read in pages of `pageSize`
    * keys, every page at the revision of the first one (one consistent snapshot), so no single
-   * answer holds every lease: at 5,000 leases one answer is 1.5 MB of JSON, and decoding it whole
-   * was the largest allocation of flanneld's startup. A page whose revision was compacted away in
-   * between restarts the read.
+   * answer holds every lease: with thousands of leases one answer would be megabytes of JSON, and
+   * decoding it whole the largest allocation of flanneld's startup. A page whose revision was
+   * compacted away in between restarts the read.
    */
   async list(
     prefix: string,

@@ -75,8 +75,8 @@ function statusError(status: number, text: string, what: string): KubeApiError {
 export interface KubeClientHooks {
   /**
    * Called between the pages of a node LIST, once a page is decoded. flanneld runs a full garbage
-   * collection here: the parsed page is garbage by then, and without a collection the engine kept
-   * every page until the end (5,000 nodes: peak +54 MiB instead of +8 MiB of anonymous memory).
+   * collection here: the parsed page is garbage by then, and without a collection the engine keeps
+   * every page until the end, so the peak of anonymous memory grows with the cluster.
    */
   readonly betweenPages?: () => void;
 }
@@ -191,9 +191,9 @@ export class KubeClient {
 
   /**
    * All nodes, fetched in pages of `pageSize` (limit/continue) so a big cluster never needs one
-   * huge answer in memory; only the fields flanneld uses are kept. A real Node is ~8 KB of JSON
-   * (status.images, managedFields) and parses into ~10× that in objects: listing 5,000 such
-   * nodes peaked at +106 MiB of anonymous memory in pages of 500, +42 MiB in pages of 100.
+   * huge answer in memory; only the fields flanneld uses are kept. A real Node is kilobytes of JSON
+   * (status.images, managedFields) and parses into many times that in objects, so the peak memory
+   * of a listing follows the page size: pages are small (NODE_PAGE).
    */
   async listNodes(signal?: AbortSignal, pageSize = NODE_PAGE): Promise<{ items: KubeNode[]; resourceVersion: string }> {
     const items: KubeNode[] = [];
@@ -244,7 +244,9 @@ export class KubeClient {
     onEvent: (type: WatchEventType, node: KubeNode) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    const path = `/api/v1/nodes?watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(resourceVersion)}&timeoutSeconds=${300 + Math.floor(Math.random() * 300)}`;
+    const path =
+      `/api/v1/nodes?watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(resourceVersion)}&` +
+      `timeoutSeconds=${300 + Math.floor(Math.random() * 300)}`;
     return new Promise((resolve, reject) => {
       const req = this.open("GET", path, undefined, signal);
       req.on("error", (e) => (signal.aborted ? resolve() : reject(new KubeApiError(`watch nodes: ${e.message}`, 0))));

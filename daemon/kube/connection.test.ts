@@ -62,7 +62,8 @@ describe("Kubernetes connection", () => {
     ).toThrow(/\/k: no context named "nope"/);
     expect(() =>
       connectionFromKubeconfig(
-        "users:\n- name: u\n  user:\n    exec:\n      command: aws\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: https://h}\n",
+        "users:\n- name: u\n  user:\n    exec:\n      command: aws\ncontexts:\n- name: x\n" +
+          "  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: https://h}\n",
         "/k",
       ),
     ).toThrow(/exec\/auth-provider credentials/);

@@ -76,7 +76,8 @@ export function connectionFromKubeconfig(text: string, file: string): KubeConnec
   };
   if (user["exec"] !== undefined || user["auth-provider"] !== undefined) {
     throw new KubeConfigError(
-      `${file}: user ${JSON.stringify(userName)} uses exec/auth-provider credentials, which flanneld does not run: use a token or a client certificate`,
+      `${file}: user ${JSON.stringify(userName)} uses exec/auth-provider ` +
+        "credentials, which flanneld does not run: use a token or a client certificate",
     );
   }
   const server = strOf(cluster, "server");
@@ -114,7 +115,8 @@ export function inClusterConnection(
   const port = env["KUBERNETES_SERVICE_PORT"];
   if (!host || !port) {
     throw new KubeConfigError(
-      "not running in a pod (KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT are unset): give --kubeconfig-file or --kube-api-url, or run flanneld as the kube-flannel DaemonSet",
+      "not running in a pod (KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT are unset): " +
+        "give --kubeconfig-file or --kube-api-url, or run flanneld as the kube-flannel DaemonSet",
     );
   }
   let ca: Buffer | undefined;

@@ -22,7 +22,8 @@ describe("mk-docker-opts output, as flannel documents it for sample_subnet.env",
   // the expected files are the ones flannel's dist tests (mk_docker_opts_test.go) assert for the same input
   it("no flags: the individual options, then the combined line with its leading space", () => {
     expect(file([])).toBe(
-      'DOCKER_OPT_BIP="--bip=10.1.74.1/24"\nDOCKER_OPT_IPMASQ="--ip-masq=true"\nDOCKER_OPT_MTU="--mtu=1472"\nDOCKER_OPTS=" --bip=10.1.74.1/24 --ip-masq=true --mtu=1472"\n',
+      'DOCKER_OPT_BIP="--bip=10.1.74.1/24"\nDOCKER_OPT_IPMASQ="--ip-masq=true"\n' +
+        'DOCKER_OPT_MTU="--mtu=1472"\nDOCKER_OPTS=" --bip=10.1.74.1/24 --ip-masq=true --mtu=1472"\n',
     );
   });
 
@@ -38,13 +39,15 @@ describe("mk-docker-opts output, as flannel documents it for sample_subnet.env",
 
   it("-k CUSTOM_KEY: the combined line under that name", () => {
     expect(file(["-k", "CUSTOM_KEY"])).toBe(
-      'DOCKER_OPT_BIP="--bip=10.1.74.1/24"\nDOCKER_OPT_IPMASQ="--ip-masq=true"\nDOCKER_OPT_MTU="--mtu=1472"\nCUSTOM_KEY=" --bip=10.1.74.1/24 --ip-masq=true --mtu=1472"\n',
+      'DOCKER_OPT_BIP="--bip=10.1.74.1/24"\nDOCKER_OPT_IPMASQ="--ip-masq=true"\n' +
+        'DOCKER_OPT_MTU="--mtu=1472"\nCUSTOM_KEY=" --bip=10.1.74.1/24 --ip-masq=true --mtu=1472"\n',
     );
   });
 
   it("-m: no --ip-masq", () => {
     expect(file(["-m"])).toBe(
-      'DOCKER_OPT_BIP="--bip=10.1.74.1/24"\nDOCKER_OPT_MTU="--mtu=1472"\nDOCKER_OPTS=" --bip=10.1.74.1/24 --mtu=1472"\n',
+      'DOCKER_OPT_BIP="--bip=10.1.74.1/24"\nDOCKER_OPT_MTU="--mtu=1472"\n' +
+        'DOCKER_OPTS=" --bip=10.1.74.1/24 --mtu=1472"\n',
     );
   });
 });
@@ -96,7 +99,8 @@ describe("mk-docker-opts variables", () => {
   it("reads subnet.env as KEY=VALUE lines, tolerating export, quotes, CRLF and comments", () => {
     expect(
       parseEnvFile(
-        "# flannel\nexport FLANNEL_MTU=\"1450\"\r\nFLANNEL_SUBNET=10.244.3.1/24\nnot an assignment\nFLANNEL_IPMASQ='true'\n",
+        '# flannel\nexport FLANNEL_MTU="1450"\r\n' +
+          "FLANNEL_SUBNET=10.244.3.1/24\nnot an assignment\nFLANNEL_IPMASQ='true'\n",
       ),
     ).toEqual({
       FLANNEL_MTU: "1450",
@@ -118,19 +122,22 @@ describe("mk-docker-opts flags", () => {
     });
   });
 
-  it("takes getopts forms: grouped letters, attached or separate values, -- and the first operand end the options", () => {
-    expect(parseArgs(["-icm", "-f/tmp/s.env", "-d", "/tmp/d.env", "-kK"])).toEqual({
-      flannelEnv: "/tmp/s.env",
-      dockerEnv: "/tmp/d.env",
-      individual: true,
-      combined: true,
-      combinedKey: "K",
-      ipMasq: false,
-    });
-    expect(parseArgs(["-c", "--", "-i"])).toMatchObject({ individual: false, combined: true });
-    expect(parseArgs(["-c", "operand", "-i"])).toMatchObject({ individual: false, combined: true });
-    expect(parseArgs(["-cf", "/x"])).toMatchObject({ combined: true, flannelEnv: "/x" });
-  });
+  it(
+    "takes getopts forms: grouped letters, attached or separate values, " + "-- and the first operand end the options",
+    () => {
+      expect(parseArgs(["-icm", "-f/tmp/s.env", "-d", "/tmp/d.env", "-kK"])).toEqual({
+        flannelEnv: "/tmp/s.env",
+        dockerEnv: "/tmp/d.env",
+        individual: true,
+        combined: true,
+        combinedKey: "K",
+        ipMasq: false,
+      });
+      expect(parseArgs(["-c", "--", "-i"])).toMatchObject({ individual: false, combined: true });
+      expect(parseArgs(["-c", "operand", "-i"])).toMatchObject({ individual: false, combined: true });
+      expect(parseArgs(["-cf", "/x"])).toMatchObject({ combined: true, flannelEnv: "/x" });
+    },
+  );
 
   it.each([
     [["-h"], ""],
@@ -257,7 +264,10 @@ describe("mk-docker-opts role", () => {
     const u = io();
     expect(await main(["-z"], u.io)).toBe(1);
     expect(u.err.join("")).toMatch(
-      /^mk-docker-opts: unknown option -z\nUsage: mk-docker-opts \[-f SUBNET-ENV\] \[-d DOCKER-ENV\] \[-i\] \[-c\] \[-m\] \[-k KEY\]/,
+      new RegExp(
+        String.raw`^mk-docker-opts: unknown option -z\n` +
+          String.raw`Usage: mk-docker-opts \[-f SUBNET-ENV\] \[-d DOCKER-ENV\] \[-i\] \[-c\] \[-m\] \[-k KEY\]`,
+      ),
     );
   });
 

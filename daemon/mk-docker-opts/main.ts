@@ -80,7 +80,8 @@ export async function main(argv: readonly string[], io: MkDockerOptsIo = SYSTEM)
     fileVars = parseEnvFile(readFileSync(a.flannelEnv, "utf8"));
   } else {
     io.stderr(
-      `${PROG}: ${a.flannelEnv} does not exist (is flanneld running on this node?): writing the options without flanneld's --bip, --mtu and --ip-masq\n`,
+      `${PROG}: ${a.flannelEnv} does not exist (is flanneld running on this ` +
+        "node?): writing the options without flanneld's --bip, --mtu and --ip-masq\n",
     );
   }
   const vars = { ...io.env, ...fileVars };

@@ -1,4 +1,4 @@
-// flanneld's iptables rules (flannel-reference §7): masquerade in nat FLANNEL-POSTRTG and forward
+// flanneld's iptables rules: masquerade in nat FLANNEL-POSTRTG and forward
 // accepts in filter FLANNEL-FWD, same chain names, comments and order as flanneld so operators'
 // tooling and habits carry over. Pure builders + an applier over a CommandRunner.
 import type { CommandRunner } from "../../linux/command.ts";

@@ -1,6 +1,6 @@
 // flanneld's nftables mode (EnableNFTables): tables `ip flannel-ipv4` / `ip6 flannel-ipv6` with a
 // forward and a postrouting chain, replaced atomically in one `nft -f -` transaction.
-// Two deliberate fixes over the reference (flannel-reference §7): the kube-proxy mark is matched
+// Two deliberate fixes over flanneld's nftables rules: the kube-proxy mark is matched
 // with its mask like the iptables rule, and the 4th RETURN rule is `saddr != Net daddr Pod`, the same
 // as iptables, so host->pod traffic can reach the final MASQUERADE rule.
 import type { CommandRunner } from "../../linux/command.ts";

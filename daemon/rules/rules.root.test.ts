@@ -76,44 +76,48 @@ describe("masquerade and forward rules in a real netns", () => {
     expect(await tm.resync()).toBe(1);
   });
 
-  it("dual stack: ip6tables gets the same chains for the IPv6 family, then nftables mode moves both families to ip/ip6 tables", async () => {
-    const ipt = new TrafficManager(inNs, {
-      mode: "iptables",
-      families: [v4, v6],
-      masquerade: true,
-      forward: true,
-      fullyRandom: false,
-    });
-    await ipt.init();
-    const nat6 = (await run("ip", ["netns", "exec", ns, "ip6tables", "-t", "nat", "-S"])).stdout;
-    expect(nat6.match(/-A POSTROUTING .*-j FLANNEL-POSTRTG/g)).toHaveLength(1);
-    expect(nat6).toContain(
-      '-A FLANNEL-POSTRTG -s fd00:10:244:1::/64 -d fd00:10:244::/56 -m comment --comment "flanneld masq" -j RETURN',
-    );
-    expect(nat6).toContain(
-      '-A FLANNEL-POSTRTG -s fd00:10:244::/56 ! -d ff00::/8 -m comment --comment "flanneld masq" -j MASQUERADE',
-    );
-    expect((await run("ip", ["netns", "exec", ns, "ip6tables", "-S", "FLANNEL-FWD"])).stdout).toContain(
-      "-A FLANNEL-FWD -d fd00:10:244::/56",
-    );
-    await run("ip", ["netns", "exec", ns, "ip6tables", "-t", "nat", "-F", "FLANNEL-POSTRTG"]);
-    expect(await ipt.resync()).toBe(1);
-    const nft = new TrafficManager(inNs, {
-      mode: "nftables",
-      families: [v4, v6],
-      masquerade: true,
-      forward: true,
-      fullyRandom: true,
-    });
-    await nft.init();
-    expect((await run("ip", ["netns", "exec", ns, "ip6tables", "-t", "nat", "-S"])).stdout).not.toContain(
-      "FLANNEL-POSTRTG",
-    );
-    const t6 = (await run("ip", ["netns", "exec", ns, "nft", "list", "table", "ip6", "flannel-ipv6"])).stdout;
-    expect(t6).toContain("ip6 saddr fd00:10:244::/56 ip6 daddr != ff00::/8 masquerade fully-random");
-    expect(t6).toContain("chain forward");
-    expect((await run("ip", ["netns", "exec", ns, "nft", "list", "table", "ip", "flannel-ipv4"])).stdout).toContain(
-      "chain postrtg",
-    );
-  });
+  it(
+    "dual stack: ip6tables gets the same chains for the IPv6 " +
+      "family, then nftables mode moves both families to ip/ip6 tables",
+    async () => {
+      const ipt = new TrafficManager(inNs, {
+        mode: "iptables",
+        families: [v4, v6],
+        masquerade: true,
+        forward: true,
+        fullyRandom: false,
+      });
+      await ipt.init();
+      const nat6 = (await run("ip", ["netns", "exec", ns, "ip6tables", "-t", "nat", "-S"])).stdout;
+      expect(nat6.match(/-A POSTROUTING .*-j FLANNEL-POSTRTG/g)).toHaveLength(1);
+      expect(nat6).toContain(
+        '-A FLANNEL-POSTRTG -s fd00:10:244:1::/64 -d fd00:10:244::/56 -m comment --comment "flanneld masq" -j RETURN',
+      );
+      expect(nat6).toContain(
+        '-A FLANNEL-POSTRTG -s fd00:10:244::/56 ! -d ff00::/8 -m comment --comment "flanneld masq" -j MASQUERADE',
+      );
+      expect((await run("ip", ["netns", "exec", ns, "ip6tables", "-S", "FLANNEL-FWD"])).stdout).toContain(
+        "-A FLANNEL-FWD -d fd00:10:244::/56",
+      );
+      await run("ip", ["netns", "exec", ns, "ip6tables", "-t", "nat", "-F", "FLANNEL-POSTRTG"]);
+      expect(await ipt.resync()).toBe(1);
+      const nft = new TrafficManager(inNs, {
+        mode: "nftables",
+        families: [v4, v6],
+        masquerade: true,
+        forward: true,
+        fullyRandom: true,
+      });
+      await nft.init();
+      expect((await run("ip", ["netns", "exec", ns, "ip6tables", "-t", "nat", "-S"])).stdout).not.toContain(
+        "FLANNEL-POSTRTG",
+      );
+      const t6 = (await run("ip", ["netns", "exec", ns, "nft", "list", "table", "ip6", "flannel-ipv6"])).stdout;
+      expect(t6).toContain("ip6 saddr fd00:10:244::/56 ip6 daddr != ff00::/8 masquerade fully-random");
+      expect(t6).toContain("chain forward");
+      expect((await run("ip", ["netns", "exec", ns, "nft", "list", "table", "ip", "flannel-ipv4"])).stdout).toContain(
+        "chain postrtg",
+      );
+    },
+  );
 });

@@ -17,8 +17,10 @@ describe("flanneld iptables rules", () => {
       "nat FLANNEL-POSTRTG -s 10.244.1.0/24 -d 10.244.0.0/16 -m comment --comment flanneld masq -j RETURN",
       "nat FLANNEL-POSTRTG -s 10.244.0.0/16 -d 10.244.1.0/24 -m comment --comment flanneld masq -j RETURN",
       "nat FLANNEL-POSTRTG ! -s 10.244.0.0/16 -d 10.244.1.0/24 -m comment --comment flanneld masq -j RETURN",
-      "nat FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -m comment --comment flanneld masq -j MASQUERADE --random-fully",
-      "nat FLANNEL-POSTRTG ! -s 10.244.0.0/16 -d 10.244.0.0/16 -m comment --comment flanneld masq -j MASQUERADE --random-fully",
+      "nat FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -m " +
+        "comment --comment flanneld masq -j MASQUERADE --random-fully",
+      "nat FLANNEL-POSTRTG ! -s 10.244.0.0/16 -d 10.244.0.0/16 -m " +
+        "comment --comment flanneld masq -j MASQUERADE --random-fully",
     ]);
   });
 
@@ -133,55 +135,68 @@ describe("traffic rules for IPv6", () => {
     return x;
   };
 
-  it("derives one rule family per enabled family from the config and the lease, and the previous subnet.env's per family", () => {
-    const lease = { subnet: n("10.244.1.0/24"), subnetV6: n("fd00:10:244:1::/64"), attrs: { PublicIP: "192.0.2.11" } };
-    const r = trafficFamilies({
-      config: cfg,
-      lease,
-      previous: {
-        network: "10.244.0.0/16",
-        subnet: "10.244.7.0/24",
-        ipv6Network: "fd00:10:244::/56",
-        ipv6Subnet: "fd00:10:244:7::/64",
-      },
-    });
-    expect(r.families).toEqual([v4, v6]);
-    expect(r.previous).toEqual([
-      { family: 4, network: "10.244.0.0/16", pod: "10.244.7.0/24" },
-      { family: 6, network: "fd00:10:244::/56", pod: "fd00:10:244:7::/64" },
-    ]);
-    const v6only = parseNetworkConfig(
-      JSON.stringify({ EnableIPv4: false, EnableIPv6: true, IPv6Network: "fd00:10:244::/56" }),
-      "test",
-    );
-    expect(
-      trafficFamilies({ config: v6only, lease: { subnetV6: n("fd00:10:244:1::/64"), attrs: { PublicIP: "0.0.0.0" } } })
-        .families,
-    ).toEqual([v6]);
-  });
+  it(
+    "derives one rule family per enabled family from the config " +
+      "and the lease, and the previous subnet.env's per family",
+    () => {
+      const lease = {
+        subnet: n("10.244.1.0/24"),
+        subnetV6: n("fd00:10:244:1::/64"),
+        attrs: { PublicIP: "192.0.2.11" },
+      };
+      const r = trafficFamilies({
+        config: cfg,
+        lease,
+        previous: {
+          network: "10.244.0.0/16",
+          subnet: "10.244.7.0/24",
+          ipv6Network: "fd00:10:244::/56",
+          ipv6Subnet: "fd00:10:244:7::/64",
+        },
+      });
+      expect(r.families).toEqual([v4, v6]);
+      expect(r.previous).toEqual([
+        { family: 4, network: "10.244.0.0/16", pod: "10.244.7.0/24" },
+        { family: 6, network: "fd00:10:244::/56", pod: "fd00:10:244:7::/64" },
+      ]);
+      const v6only = parseNetworkConfig(
+        JSON.stringify({ EnableIPv4: false, EnableIPv6: true, IPv6Network: "fd00:10:244::/56" }),
+        "test",
+      );
+      expect(
+        trafficFamilies({
+          config: v6only,
+          lease: { subnetV6: n("fd00:10:244:1::/64"), attrs: { PublicIP: "0.0.0.0" } },
+        }).families,
+      ).toEqual([v6]);
+    },
+  );
 
-  it("in iptables mode drives ip6tables-restore for the IPv6 family and removes the ip6 flannel-ipv6 table", async () => {
-    const rec = new RecordingRunner((c) => (c.args.includes("-C") ? { exitCode: 1 } : {}));
-    await new TrafficManager(rec, {
-      mode: "iptables",
-      families: [v4, v6],
-      masquerade: true,
-      forward: true,
-      fullyRandom: false,
-    }).init();
-    expect(rec.calls.filter((c) => c.cmd === "nft").map((c) => c.args.join(" "))).toEqual([
-      "delete table ip flannel-ipv4",
-      "delete table ip6 flannel-ipv6",
-    ]);
-    const v6nat = rec.calls.find((c) => c.cmd === "ip6tables-restore" && c.input?.startsWith("*nat"));
-    expect(v6nat?.input).toContain(
-      '-A FLANNEL-POSTRTG -s fd00:10:244::/56 ! -d ff00::/8 -m comment --comment "flanneld masq" -j MASQUERADE',
-    );
-    expect(rec.calls.filter((c) => c.cmd === "ip6tables-restore").map((c) => c.input?.split("\n")[0])).toEqual([
-      "*nat",
-      "*filter",
-    ]);
-  });
+  it(
+    "in iptables mode drives ip6tables-restore for the " + "IPv6 family and removes the ip6 flannel-ipv6 table",
+    async () => {
+      const rec = new RecordingRunner((c) => (c.args.includes("-C") ? { exitCode: 1 } : {}));
+      await new TrafficManager(rec, {
+        mode: "iptables",
+        families: [v4, v6],
+        masquerade: true,
+        forward: true,
+        fullyRandom: false,
+      }).init();
+      expect(rec.calls.filter((c) => c.cmd === "nft").map((c) => c.args.join(" "))).toEqual([
+        "delete table ip flannel-ipv4",
+        "delete table ip6 flannel-ipv6",
+      ]);
+      const v6nat = rec.calls.find((c) => c.cmd === "ip6tables-restore" && c.input?.startsWith("*nat"));
+      expect(v6nat?.input).toContain(
+        '-A FLANNEL-POSTRTG -s fd00:10:244::/56 ! -d ff00::/8 -m comment --comment "flanneld masq" -j MASQUERADE',
+      );
+      expect(rec.calls.filter((c) => c.cmd === "ip6tables-restore").map((c) => c.input?.split("\n")[0])).toEqual([
+        "*nat",
+        "*filter",
+      ]);
+    },
+  );
 
   it("removes the previous IPv6 subnet's rules at start when the v6 lease changed", async () => {
     const flushed = async (previousPod: string) => {

@@ -26,7 +26,9 @@ export function normalizeAnnotationPrefix(prefix: string): { prefix: string } | 
   const slashes = prefix.split("/").length - 1;
   if (slashes > 1) {
     return {
-      error: `--kube-annotation-prefix=${prefix} has ${slashes} slashes: use at most one, e.g. flannel.alpha.coreos.com or example.com/flannel`,
+      error:
+        `--kube-annotation-prefix=${prefix} has ${slashes} slashes: use ` +
+        "at most one, e.g. flannel.alpha.coreos.com or example.com/flannel",
     };
   }
   let p = slashes === 0 ? `${prefix}/` : prefix;

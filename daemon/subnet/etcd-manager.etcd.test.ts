@@ -146,31 +146,35 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     const { kvs } = await admin.list(`${prefix}/subnets/`);
     expect(kvs.map((k) => k.key)).toEqual([`${prefix}/subnets/${sn.replace("/", "-")}`]);
     expect(kvs[0]?.value).toBe(
-      '{"PublicIP":"192.0.2.10","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"0e:00:00:00:00:01"}}',
+      '{"PublicIP":"192.0.2.10","PublicIPv6":null,"BackendType":"vxlan",' +
+        '"BackendData":{"VNI":1,"VtepMAC":"0e:00:00:00:00:01"}}',
     );
     const ttl = await admin.leaseTimeToLive(kvs[0]?.lease ?? "0");
     expect(ttl).toBeGreaterThan(86300);
   });
 
-  it("gives a restarted node the same subnet by its public IP, with the new attributes, on a fresh etcd lease", async () => {
-    const prefix = await fresh();
-    const a = make({ prefix });
-    await a.getNetworkConfig(new AbortController().signal);
-    const first = await a.acquireLease(vx("192.0.2.11"), new AbortController().signal);
-    const oldLease = (await admin.list(`${prefix}/subnets/`)).kvs[0]?.lease ?? "0";
-    const b = make({ prefix });
-    await b.getNetworkConfig(new AbortController().signal);
-    const again = await b.acquireLease(
-      { ...vx("192.0.2.11"), BackendData: { VNI: 1, VtepMAC: "0e:00:00:00:00:02" } },
-      new AbortController().signal,
-    );
-    expect(formatCidr(again.subnet as IpNet)).toBe(formatCidr(first.subnet as IpNet));
-    const { kvs } = await admin.list(`${prefix}/subnets/`);
-    expect(kvs).toHaveLength(1);
-    expect(kvs[0]?.value).toContain("0e:00:00:00:00:02");
-    expect(await admin.leaseTimeToLive(kvs[0]?.lease ?? "0")).toBeGreaterThan(86000);
-    expect(await admin.leaseTimeToLive(oldLease)).toBe(-1); // the replaced etcd lease is revoked, not left to linger
-  });
+  it(
+    "gives a restarted node the same subnet by its public IP, " + "with the new attributes, on a fresh etcd lease",
+    async () => {
+      const prefix = await fresh();
+      const a = make({ prefix });
+      await a.getNetworkConfig(new AbortController().signal);
+      const first = await a.acquireLease(vx("192.0.2.11"), new AbortController().signal);
+      const oldLease = (await admin.list(`${prefix}/subnets/`)).kvs[0]?.lease ?? "0";
+      const b = make({ prefix });
+      await b.getNetworkConfig(new AbortController().signal);
+      const again = await b.acquireLease(
+        { ...vx("192.0.2.11"), BackendData: { VNI: 1, VtepMAC: "0e:00:00:00:00:02" } },
+        new AbortController().signal,
+      );
+      expect(formatCidr(again.subnet as IpNet)).toBe(formatCidr(first.subnet as IpNet));
+      const { kvs } = await admin.list(`${prefix}/subnets/`);
+      expect(kvs).toHaveLength(1);
+      expect(kvs[0]?.value).toContain("0e:00:00:00:00:02");
+      expect(await admin.leaseTimeToLive(kvs[0]?.lease ?? "0")).toBeGreaterThan(86000);
+      expect(await admin.leaseTimeToLive(oldLease)).toBe(-1); // the replaced etcd lease is revoked, not left to linger
+    },
+  );
 
   it("uses a reservation (a subnet key without an etcd lease) for its public IP and keeps it lease-less", async () => {
     const prefix = await fresh();
@@ -222,26 +226,33 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     ]);
   });
 
-  it("dual stack: nodes racing with the same IPv4 pick but different IPv6 picks still get distinct subnets in both families", async () => {
-    const prefix = await fresh(
-      '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"vxlan"}}',
-    );
-    // Every node draws the first IPv4 candidate but a different IPv6 one: distinct keys
-    // ("10.244.1.0-24&fc00:0:0:N::-64"), so create-if-absent alone would let all of them in.
-    const ms = [0, 1, 2, 3, 4].map((i) => {
-      let call = 0;
-      return make({ prefix, rng: () => (call++ % 2 === 0 ? 0 : (i + 0.5) / 100) });
-    });
-    await Promise.all(ms.map((m) => m.getNetworkConfig(new AbortController().signal)));
-    const leases = await Promise.all(
-      ms.map((m, i) =>
-        m.acquireLease({ ...vx(`192.0.2.${40 + i}`), PublicIPv6: `2001:db8::${40 + i}` }, new AbortController().signal),
-      ),
-    );
-    expect(new Set(leases.map((l) => formatCidr(l.subnet as IpNet))).size).toBe(5);
-    expect(new Set(leases.map((l) => formatCidr(l.subnetV6 as IpNet))).size).toBe(5);
-    expect((await admin.list(`${prefix}/subnets/`)).kvs).toHaveLength(5);
-  });
+  it(
+    "dual stack: nodes racing with the same IPv4 pick but different " +
+      "IPv6 picks still get distinct subnets in both families",
+    async () => {
+      const prefix = await fresh(
+        '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"vxlan"}}',
+      );
+      // Every node draws the first IPv4 candidate but a different IPv6 one: distinct keys
+      // ("10.244.1.0-24&fc00:0:0:N::-64"), so create-if-absent alone would let all of them in.
+      const ms = [0, 1, 2, 3, 4].map((i) => {
+        let call = 0;
+        return make({ prefix, rng: () => (call++ % 2 === 0 ? 0 : (i + 0.5) / 100) });
+      });
+      await Promise.all(ms.map((m) => m.getNetworkConfig(new AbortController().signal)));
+      const leases = await Promise.all(
+        ms.map((m, i) =>
+          m.acquireLease(
+            { ...vx(`192.0.2.${40 + i}`), PublicIPv6: `2001:db8::${40 + i}` },
+            new AbortController().signal,
+          ),
+        ),
+      );
+      expect(new Set(leases.map((l) => formatCidr(l.subnet as IpNet))).size).toBe(5);
+      expect(new Set(leases.map((l) => formatCidr(l.subnetV6 as IpNet))).size).toBe(5);
+      expect((await admin.list(`${prefix}/subnets/`)).kvs).toHaveLength(5);
+    },
+  );
 
   it("reports the peers first, then added and removed leases with their attributes", async () => {
     const prefix = await fresh();
@@ -415,7 +426,8 @@ describe.skipIf(!haveEtcd)("etcd subnet manager with watch progress notification
     await cluster?.stop();
   });
 
-  it("resumes a broken watch from the notified revision, so a compaction of older history needs no resync", async () => {
+  it("resumes a broken watch from the notified revision, " +
+    "so a compaction of older history needs no resync", async () => {
     const prefix = "/progress/network";
     await admin.put(`${prefix}/config`, CONFIG);
     const p = await proxy(Number(new URL(cluster.endpoints[0] as string).port));

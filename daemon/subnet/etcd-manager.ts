@@ -77,9 +77,9 @@ export class EtcdSubnetManager implements SubnetManager {
   private own: { key: string; leaseId: string; expiration: number; value: string; renewedAt?: number } | undefined;
   /**
    * The listing of the previous startup step, handed to the next (previousAttrs → acquireLease →
-   * watchLeases) so startup reads the leases once instead of three times; at 5,000 leases each
-   * read allocates ~8 MiB. Stale views are safe: acquisition writes with compare-and-swap and the
-   * watch resumes from the snapshot's revision.
+   * watchLeases) so startup reads the leases once instead of three times; with thousands of leases
+   * each read allocates megabytes. Stale views are safe: acquisition writes with compare-and-swap
+   * and the watch resumes from the snapshot's revision.
    */
   private snapshot: Snapshot | undefined;
 
@@ -109,7 +109,8 @@ export class EtcdSubnetManager implements SubnetManager {
     if (!cfg.enableIPv4) {
       throw new ConfigError(
         "EnableIPv4",
-        `etcd key ${key}: "EnableIPv4" is false, but etcd lease keys start with the IPv4 subnet: enable IPv4 (dual-stack works) or use --kube-subnet-mgr for IPv6-only`,
+        `etcd key ${key}: "EnableIPv4" is false, but etcd lease keys start with the IPv4 ` +
+          "subnet: enable IPv4 (dual-stack works) or use --kube-subnet-mgr for IPv6-only",
       );
     }
     this.config = cfg;
@@ -165,7 +166,8 @@ export class EtcdSubnetManager implements SubnetManager {
       this.log.info("lost a race for a subnet, trying again", { attempt: i + 1 });
     }
     throw new Error(
-      `could not acquire a subnet after ${RACE_RETRIES} attempts: too many nodes are racing for the same subnets; restart flanneld`,
+      `could not acquire a subnet after ${RACE_RETRIES} attempts: too ` +
+        "many nodes are racing for the same subnets; restart flanneld",
     );
   }
 
@@ -213,7 +215,8 @@ export class EtcdSubnetManager implements SubnetManager {
     }
     if (!chosen?.subnet) {
       throw new NoFreeSubnetError(
-        `no free subnet left between SubnetMin and SubnetMax of ${this.prefix}/config: widen Network or SubnetMin/SubnetMax, or delete stale leases under ${this.subnetsPrefix}`,
+        `no free subnet left between SubnetMin and SubnetMax of ${this.prefix}/config: widen ` +
+          `Network or SubnetMin/SubnetMax, or delete stale leases under ${this.subnetsPrefix}`,
       );
     }
     const key = this.subnetsPrefix + subnetKey(chosen.subnet, chosen.subnetV6);

@@ -45,7 +45,8 @@ export async function resolveNodeName(
   const ns = env["POD_NAMESPACE"];
   if (!pod || !ns) {
     throw new Error(
-      "cannot tell which node this is: set NODE_NAME (the kube-flannel DaemonSet sets it from spec.nodeName), or POD_NAME and POD_NAMESPACE",
+      "cannot tell which node this is: set NODE_NAME (the kube-flannel " +
+        "DaemonSet sets it from spec.nodeName), or POD_NAME and POD_NAMESPACE",
     );
   }
   return client.getPodNodeName(ns, pod, signal);
@@ -72,7 +73,8 @@ export class KubeSubnetManager implements SubnetManager {
       text = readFileSync(this.o.netConfPath, "utf8");
     } catch (e) {
       throw new ConfigNotFoundError(
-        `cannot read ${this.o.netConfPath} (${errorMessage(e)}): mount the kube-flannel-cfg ConfigMap (key net-conf.json) at /etc/kube-flannel/ or point --net-config-path at the file`,
+        `cannot read ${this.o.netConfPath} (${errorMessage(e)}): mount the kube-flannel-cfg ` +
+          "ConfigMap (key net-conf.json) at /etc/kube-flannel/ or point --net-config-path at the file",
       );
     }
     this.config = parseNetworkConfig(text, this.o.netConfPath);
@@ -122,7 +124,8 @@ export class KubeSubnetManager implements SubnetManager {
       if (!out.subnet) throw new Error(`node ${name} pod cidr not assigned (spec.podCIDR is empty): ${fix}`);
       if (cfg.network && !containsNet(cfg.network, out.subnet)) {
         throw new Error(
-          `node ${name} podCIDR ${formatCidr(out.subnet)} is not inside Network ${formatCidr(cfg.network)} of ${this.o.netConfPath}: make them agree`,
+          `node ${name} podCIDR ${formatCidr(out.subnet)} is not inside Network ` +
+            `${formatCidr(cfg.network)} of ${this.o.netConfPath}: make them agree`,
         );
       }
     }
@@ -131,7 +134,8 @@ export class KubeSubnetManager implements SubnetManager {
         throw new Error(`node ${name} has no IPv6 pod cidr while EnableIPv6 is true: ${fix} (dual-stack)`);
       if (cfg.ipv6Network && !containsNet(cfg.ipv6Network, out.subnetV6)) {
         throw new Error(
-          `node ${name} IPv6 podCIDR ${formatCidr(out.subnetV6)} is not inside IPv6Network ${formatCidr(cfg.ipv6Network)}: make them agree`,
+          `node ${name} IPv6 podCIDR ${formatCidr(out.subnetV6)} is not ` +
+            `inside IPv6Network ${formatCidr(cfg.ipv6Network)}: make them agree`,
         );
       }
     }

@@ -1,8 +1,10 @@
 // Root-test driver (run with bun, inside nothing: it opens netlink in the netns given):
 //   bun route-network-driver.ts <netns path> <json plan>
-// plan: {kind, family?, underlay, underlayIp, own, peers: [{subnet, ip, mac?}], after?: "delete-route" | "delete-device"}
+// plan: {kind, family?, underlay, underlayIp, own, peers: [{subnet, ip, mac?}],
+//        after?: "delete-route" | "delete-device"}
 // family 6: subnets are IPv6 (subnetV6), ip is PublicIPv6, mac goes to BackendV6Data, network fd00:10:244::/56.
-// Prints {mtu, vtep, firstVtep, writes, second}: vtep MAC at the end and after prepare(), writes of the first batch, second reconcile stats.
+// Prints {mtu, vtep, firstVtep, writes, second}: vtep MAC at the end and after prepare(), writes of the first
+// batch, second reconcile stats.
 import { openNetlink } from "../../linux/netlink/open.ts";
 import { parseCidr, type IpNet } from "../../net/prefix.ts";
 import type { Lease } from "../lease.ts";

@@ -49,7 +49,8 @@ describe("cnitool", () => {
     const r = await cnitool(["add", "net", "pod1"], {}, exec);
     expect(r).toMatchObject({ code: 0, stderr: "" });
     expect(r.stdout).toBe(
-      '{\n    "cniVersion": "1.1.0",\n    "ips": [\n        {\n            "address": "10.1.2.3/24"\n        }\n    ]\n}',
+      '{\n    "cniVersion": "1.1.0",\n    "ips": [\n        {\n' +
+        '            "address": "10.1.2.3/24"\n        }\n    ]\n}',
     );
     const cid = await containerIdFor("/run/netns/pod1");
     expect(exec.calls[0]?.env).toMatchObject({
@@ -158,7 +159,8 @@ describe("cnitool against real processes", () => {
     CNI_CACHE_DIR: cacheDir,
     CNI_ARGS: "K8S_POD_NAME=web-1;IgnoreUnknown=1",
     CAP_ARGS:
-      '{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}],"mac":"c2:11:22:33:44:55","zeta":{"b":1,"a":2}}',
+      '{"portMappings":[{"hostPort":8080,"containerPort":80,' +
+      '"protocol":"tcp"}],"mac":"c2:11:22:33:44:55","zeta":{"b":1,"a":2}}',
     ...s.env(),
   });
 

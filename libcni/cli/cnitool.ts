@@ -125,7 +125,7 @@ export async function run(argv: readonly string[], io: CnitoolIO): Promise<numbe
   }
 }
 
-/** Plain write(2) on fds 1 and 2: process.stdout/stderr would build stream objects first (~1-3 ms under Bun). */
+/** Plain write(2) on fds 1 and 2: process.stdout/stderr would build stream objects first, a cost at every exec. */
 export async function main(argv: readonly string[]): Promise<number> {
   return run(argv, { env: process.env, cwd: process.cwd(), stdout: fdSink(1), stderr: fdSink(2) });
 }

@@ -4,7 +4,8 @@ export const gc: Command = {
   name: "gc",
   summary: "Garbage collect network interfaces",
   description:
-    "Runs DEL for every cached attachment of the network (no attachment is kept: all are treated as stale),\nthen GC for every plugin (cniVersion 1.1.0 or later). The <netns> argument is required but unused.",
+    "Runs DEL for every cached attachment of the network (no attachment is kept: all are treated as stale),\n" +
+    "then GC for every plugin (cniVersion 1.1.0 or later). The <netns> argument is required but unused.",
   async run({ cni, list }) {
     await cni.gcNetworkList(list);
   },

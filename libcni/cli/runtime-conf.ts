@@ -53,7 +53,8 @@ export function parseCapArgs(text: string): Record<string, unknown> | undefined 
 
 /**
  * cnitool's container ID: "cnitool-" + the first 10 bytes of sha512(netns path), in hex.
- * WebCrypto (global in Node and Bun) rather than node:crypto, whose load costs ~2 ms under Bun.
+ * WebCrypto (global in Node and Bun) rather than node:crypto, whose load is a noticeable part of an
+ * exec under Bun.
  */
 export async function containerIdFor(netnsPath: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-512", new TextEncoder().encode(netnsPath)));

@@ -28,21 +28,24 @@ describe("delegation to another plugin", () => {
   });
   afterEach(() => s.dispose());
 
-  it("finds the delegate on this process's CNI_PATH and runs it with the inherited env, only CNI_COMMAND replaced", async () => {
-    const env = { ...parentEnv, ...s.env() };
-    await delegateDel("noop", ipamConf, { env });
-    const [call] = s.calls();
-    expect(call?.command).toBe("DEL");
-    expect(call?.stdin).toBe(ipamConf);
-    expect(call?.env).toEqual({
-      CNI_COMMAND: "DEL",
-      CNI_CONTAINERID: "c1",
-      CNI_NETNS: "/run/netns/p",
-      CNI_IFNAME: "eth0",
-      CNI_ARGS: "IgnoreUnknown=1",
-      CNI_PATH: parentEnv.CNI_PATH,
-    });
-  });
+  it(
+    "finds the delegate on this process's CNI_PATH and runs " + "it with the inherited env, only CNI_COMMAND replaced",
+    async () => {
+      const env = { ...parentEnv, ...s.env() };
+      await delegateDel("noop", ipamConf, { env });
+      const [call] = s.calls();
+      expect(call?.command).toBe("DEL");
+      expect(call?.stdin).toBe(ipamConf);
+      expect(call?.env).toEqual({
+        CNI_COMMAND: "DEL",
+        CNI_CONTAINERID: "c1",
+        CNI_NETNS: "/run/netns/p",
+        CNI_IFNAME: "eth0",
+        CNI_ARGS: "IgnoreUnknown=1",
+        CNI_PATH: parentEnv.CNI_PATH,
+      });
+    },
+  );
 
   it.each([
     ["CHECK", delegateCheck],

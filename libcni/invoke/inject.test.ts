@@ -27,7 +27,8 @@ describe("the config sent to a plugin", () => {
   it("embeds prevResult in the result's own key order when nothing else is injected (Go marshals the struct)", () => {
     const text = buildOneConfig(plugin('{"type":"t"}'), { name: "n", cniVersion: "0.4.0", prevResult: prev040 });
     expect(text).toContain(
-      '"prevResult":{"cniVersion":"0.4.0","interfaces":[{"name":"eth0"}],"ips":[{"version":"4","interface":0,"address":"10.0.0.2/24","gateway":"10.0.0.1"}],"dns":{}}',
+      '"prevResult":{"cniVersion":"0.4.0","interfaces":[{"name":"eth0"}],"ips":[{"version":"4",' +
+        '"interface":0,"address":"10.0.0.2/24","gateway":"10.0.0.1"}],"dns":{}}',
     );
   });
 
@@ -39,7 +40,8 @@ describe("the config sent to a plugin", () => {
       capabilityArgs: { mac: "c2:00:00:00:00:01" },
     });
     expect(text).toContain(
-      '"prevResult":{"cniVersion":"0.4.0","dns":{},"interfaces":[{"name":"eth0"}],"ips":[{"address":"10.0.0.2/24","gateway":"10.0.0.1","interface":0,"version":"4"}]}',
+      '"prevResult":{"cniVersion":"0.4.0","dns":{},"interfaces":[{"name":"eth0"}],' +
+        '"ips":[{"address":"10.0.0.2/24","gateway":"10.0.0.1","interface":0,"version":"4"}]}',
     );
     expect(text).toContain('"runtimeConfig":{"mac":"c2:00:00:00:00:01"}');
   });
@@ -82,7 +84,9 @@ describe("the config sent to a plugin", () => {
       ]),
     );
     expect(text).toBe(
-      '{"cni.dev/attachments":[{"containerID":"c1","ifname":"eth0"}],"cni.dev/valid-attachments":[{"containerID":"c1","ifname":"eth0"}],"cniVersion":"1.1.0","name":"n","type":"t"}',
+      '{"cni.dev/attachments":[{"containerID":"c1","ifname":"eth0"}],' +
+        '"cni.dev/valid-attachments":[{"containerID":"c1","ifname":"eth0"}],"cniVersion":"1.1.0","name":"n",' +
+        '"type":"t"}',
     );
   });
 });

@@ -84,7 +84,10 @@ describe("RawExec runs plugin processes", () => {
       .catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(5000);
     expect((err as Error).message).toMatch(
-      /^netplugin failed with no error message: signal: killed; plugin .*\/sleep was still running after 300ms and was killed \(SIGKILL\)/,
+      new RegExp(
+        String.raw`^netplugin failed with no error message: signal: killed; ` +
+          String.raw`plugin .*\/sleep was still running after 300ms and was killed \(SIGKILL\)`,
+      ),
     );
     const pid = Number(readFileSync(pidfile, "utf8"));
     expect(alive(pid)).toBe(false);
@@ -122,39 +125,47 @@ describe("RawExec runs plugin processes", () => {
     chmodSync(f, 0o644);
     const err = await new RawExec().execPlugin({ path: f, stdin: "", env: {} }).catch((e: unknown) => e);
     expect((err as Error).message).toBe(
-      `netplugin failed with no error message: fork/exec ${f}: permission denied (make the plugin executable: chmod +x)`,
+      `netplugin failed with no error message: fork/exec ${f}: ` +
+        "permission denied (make the plugin executable: chmod +x)",
     );
   });
 });
 
 describe("RawExec under Bun (the binary's runtime)", () => {
-  it("kills on timeout, reports stderr, retries a busy binary, passes stdin and exactly the env, and explains failures", () => {
-    const bun = resolve(import.meta.dirname, "../../node_modules/.bin/bun");
-    const out = JSON.parse(
-      execFileSync(bun, [resolve(import.meta.dirname, "../testing/bun-exec-driver.ts")], {
-        encoding: "utf8",
-        timeout: 30_000,
-      }),
-    ) as Record<string, unknown>;
-    expect(out["timeout"]).toMatch(
-      /^netplugin failed with no error message: signal: killed; plugin .*\/sleep was still running after 300ms/,
-    );
-    expect(out["elapsed"]).toBeLessThan(5000);
-    expect(out["alive"]).toBe(false);
-    expect(out["stderrOnly"]).toBe('netplugin failed: "something broke: no bridge\\n": exit status 3');
-    expect(out["version"]).toMatchObject({ cniVersion: "1.1.0" });
-    expect(out["busyOut"]).toBe("ok");
-    expect(out["add"]).toEqual({
-      out: { cniVersion: "1.0.0" },
-      stdin: '{"cniVersion":"1.0.0","name":"net","type":"noop"}',
-      env: { CNI_COMMAND: "ADD", CNI_IFNAME: "eth0" },
-      stderr: "log line\n",
-    });
-    expect(out["garbage"]).toMatch(
-      /^netplugin failed but error parsing its diagnostic message "this is not JSON \{\\n": /,
-    );
-    expect(out["notExecutable"]).toMatch(
-      /^netplugin failed with no error message: fork\/exec .*noexec: permission denied \(make the plugin executable: chmod \+x\)$/,
-    );
-  });
+  it(
+    "kills on timeout, reports stderr, retries a busy binary, " +
+      "passes stdin and exactly the env, and explains failures",
+    () => {
+      const bun = resolve(import.meta.dirname, "../../node_modules/.bin/bun");
+      const out = JSON.parse(
+        execFileSync(bun, [resolve(import.meta.dirname, "../testing/bun-exec-driver.ts")], {
+          encoding: "utf8",
+          timeout: 30_000,
+        }),
+      ) as Record<string, unknown>;
+      expect(out["timeout"]).toMatch(
+        /^netplugin failed with no error message: signal: killed; plugin .*\/sleep was still running after 300ms/,
+      );
+      expect(out["elapsed"]).toBeLessThan(5000);
+      expect(out["alive"]).toBe(false);
+      expect(out["stderrOnly"]).toBe('netplugin failed: "something broke: no bridge\\n": exit status 3');
+      expect(out["version"]).toMatchObject({ cniVersion: "1.1.0" });
+      expect(out["busyOut"]).toBe("ok");
+      expect(out["add"]).toEqual({
+        out: { cniVersion: "1.0.0" },
+        stdin: '{"cniVersion":"1.0.0","name":"net","type":"noop"}',
+        env: { CNI_COMMAND: "ADD", CNI_IFNAME: "eth0" },
+        stderr: "log line\n",
+      });
+      expect(out["garbage"]).toMatch(
+        /^netplugin failed but error parsing its diagnostic message "this is not JSON \{\\n": /,
+      );
+      expect(out["notExecutable"]).toMatch(
+        new RegExp(
+          String.raw`^netplugin failed with no error message: fork\/exec .*noexec: permission denied ` +
+            String.raw`\(make the plugin executable: chmod \+x\)$`,
+        ),
+      );
+    },
+  );
 });

@@ -110,6 +110,7 @@ function timeoutFailure(path: string, timeoutMs: number, out: RunOutcome): CniEr
   return new CniError(
     ErrorCode.Unknown,
     `netplugin failed with no error message: ${exitText({ exitCode: null, signal: "SIGKILL" })}`,
-    `plugin ${path} was still running after ${secs} and was killed (SIGKILL); raise the exec timeout if it legitimately needs longer${tail}`,
+    `plugin ${path} was still running after ${secs} and was killed ` +
+      `(SIGKILL); raise the exec timeout if it legitimately needs longer${tail}`,
   );
 }

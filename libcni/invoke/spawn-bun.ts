@@ -1,7 +1,7 @@
 /**
  * One plugin run with Bun.spawn: the runtime RawExec uses inside the weft binary. node:child_process
- * under Bun is a stream layer over the same spawn; loading and driving it costs ~3-4 ms per plugin
- * exec, this path ~1 ms. Loaded only when `globalThis.Bun` exists (raw-exec.ts), so Node (the unit
+ * under Bun is a stream layer over the same spawn, which costs several times what this path does
+ * per plugin exec. Loaded only when `globalThis.Bun` exists (raw-exec.ts), so Node (the unit
  * tests) never evaluates it; libcni/testing/bun-exec-driver.ts covers it under Bun.
  */
 import type { ExecRequest } from "./exec.ts";

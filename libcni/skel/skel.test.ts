@@ -170,16 +170,19 @@ describe("skel ADD", () => {
     expect(r.out.stderr).toContain("warning: DEL continues without prevResult: could not parse prevResult");
   });
 
-  it("refuses with code 8 when CNI_NETNS is the plugin's own netns, unless CNI_NETNS_OVERRIDE is 1 or true", async () => {
-    const r = await run({ ownNetns: "/some/netns/path" });
-    expect(r.error).toMatchObject({ code: 8, msg: "plugin's netns and netns from CNI_NETNS should not be the same" });
-    expect(r.calls).toEqual([]);
-    for (const o of ["1", "true", "TRUE"]) {
-      const ok = await run({ ownNetns: "/some/netns/path", env: { CNI_NETNS_OVERRIDE: o } });
-      expect(ok.code).toBe(0);
-      expect(ok.calls[0]?.args.netnsOverride).toBe(true);
-    }
-  });
+  it(
+    "refuses with code 8 when CNI_NETNS is the plugin's own netns, " + "unless CNI_NETNS_OVERRIDE is 1 or true",
+    async () => {
+      const r = await run({ ownNetns: "/some/netns/path" });
+      expect(r.error).toMatchObject({ code: 8, msg: "plugin's netns and netns from CNI_NETNS should not be the same" });
+      expect(r.calls).toEqual([]);
+      for (const o of ["1", "true", "TRUE"]) {
+        const ok = await run({ ownNetns: "/some/netns/path", env: { CNI_NETNS_OVERRIDE: o } });
+        expect(ok.code).toBe(0);
+        expect(ok.calls[0]?.args.netnsOverride).toBe(true);
+      }
+    },
+  );
 });
 
 describe("skel environment", () => {

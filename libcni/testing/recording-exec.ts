@@ -95,7 +95,10 @@ export class RecordingExec implements PluginExec {
   }
 }
 
-/** Unscripted: VERSION supports every spec version; ADD echoes prevResult (or an empty result in the config's version); others print nothing. */
+/**
+ * Unscripted: VERSION supports every spec version; ADD echoes prevResult (or an empty result in the config's version);
+ * others print nothing.
+ */
 function defaultAnswer(call: RecordedCall): ScriptedAnswer | undefined {
   if (call.command === "VERSION") return { result: { cniVersion: CURRENT_VERSION, supportedVersions: SPEC_VERSIONS } };
   if (call.command !== "ADD") return undefined;

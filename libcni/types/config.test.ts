@@ -3,13 +3,16 @@ import { decodeNetConf, decodeNetConfList, getField } from "./config.ts";
 import { caughtCniError as caught } from "../testing/caught.ts";
 
 describe("getField", () => {
-  it("reads the last key equal ignoring case, exact or not, like Go's decoder (checked with Go 1.19 encoding/json)", () => {
-    expect(getField({ cniVersion: "1.0.0", CNIVERSION: "0.4.0" }, "cniVersion")).toBe("0.4.0");
-    expect(getField({ CNIVERSION: "0.4.0", cniVersion: "1.0.0" }, "cniVersion")).toBe("1.0.0");
-    expect(getField({ CNIVersion: "0.3.1", cniversion: "0.4.0" }, "cniVersion")).toBe("0.4.0");
-    expect(getField({ RuntimeConfig: { mac: "x" } }, "runtimeConfig")).toEqual({ mac: "x" });
-    expect(getField({ name: "n" }, "type")).toBeUndefined();
-  });
+  it(
+    "reads the last key equal ignoring case, exact or not, " + "like Go's decoder (checked with Go 1.19 encoding/json)",
+    () => {
+      expect(getField({ cniVersion: "1.0.0", CNIVERSION: "0.4.0" }, "cniVersion")).toBe("0.4.0");
+      expect(getField({ CNIVERSION: "0.4.0", cniVersion: "1.0.0" }, "cniVersion")).toBe("1.0.0");
+      expect(getField({ CNIVersion: "0.3.1", cniversion: "0.4.0" }, "cniVersion")).toBe("0.4.0");
+      expect(getField({ RuntimeConfig: { mac: "x" } }, "runtimeConfig")).toEqual({ mac: "x" });
+      expect(getField({ name: "n" }, "type")).toBeUndefined();
+    },
+  );
 });
 
 describe("decodeNetConf", () => {
@@ -39,7 +42,8 @@ describe("decodeNetConf", () => {
 
   it("accepts JSON text and keeps runtimeConfig, args, prevResult and valid-attachments", () => {
     const c = decodeNetConf(
-      '{"name":"n","runtimeConfig":{"portMappings":[]},"args":{"cni":{"ips":["10.1.2.3"]}},"prevResult":{"cniVersion":"1.0.0"},"cni.dev/valid-attachments":[{"containerID":"a","ifname":"eth0"}]}',
+      '{"name":"n","runtimeConfig":{"portMappings":[]},"args":{"cni":{"ips":["10.1.2.3"]}},' +
+        '"prevResult":{"cniVersion":"1.0.0"},"cni.dev/valid-attachments":[{"containerID":"a","ifname":"eth0"}]}',
     );
     expect(c.runtimeConfig).toEqual({ portMappings: [] });
     expect(c.args).toEqual({ cni: { ips: ["10.1.2.3"] } });

@@ -50,17 +50,21 @@ type Ours = { readonly ok: string } | { readonly err: CniError };
 /** How Debian's libcni 1.1.2 differs from the libcni our code follows, and what the test does about it. */
 const REFERENCE_DELTAS = {
   "spec-1.1.0":
-    "1.1.2 predates spec 1.1.0; newer libcni decodes 1.0.0 and 1.1.0 with one struct and converts between them by setting cniVersion only. " +
-    "Requests naming 1.1.0 are sent as 1.0.0, a 1.1.0 target's printed cniVersion and the creator's version list in errors are relabelled.",
+    "1.1.2 predates spec 1.1.0; newer libcni decodes 1.0.0 and 1.1.0 with one struct and converts " +
+    "between them by setting cniVersion only. Requests naming 1.1.0 are sent as 1.0.0, a " +
+    "1.1.0 target's printed cniVersion and the creator's version list in errors are relabelled.",
   "1.x-print-via-map":
-    "newer libcni prints 1.x results through a map: keys sorted, dns left out when empty (1.1.2 keeps struct order and always prints dns). " +
-    "The oracle prints that form too (its `map` answer) and 1.x targets are compared with it.",
+    "newer libcni prints 1.x results through a map: keys sorted, dns left out " +
+    "when empty (1.1.2 keeps struct order and always prints dns). The oracle " +
+    "prints that form too (its `map` answer) and 1.x targets are compared with it.",
   "head-only-fields":
-    "route mtu/advmss/priority/table/scope and interface mtu/socketPath/pciID came after 1.1.2, which ignores them. They are checked against " +
-    "newer libcni's rules (routes keep them except when a 0.3+ result is turned into 0.1.0/0.2.0; interfaces keep them only between 1.x versions; " +
-    "mtu/advmss/priority omitted when 0, table/scope printed when set) and removed from our output before the byte comparison.",
+    "route mtu/advmss/priority/table/scope and interface mtu/socketPath/pciID came after 1.1.2, which " +
+    "ignores them. They are checked against newer libcni's rules (routes keep them except when a 0.3+ " +
+    "result is turned into 0.1.0/0.2.0; interfaces keep them only between 1.x versions; mtu/advmss/priority " +
+    "omitted when 0, table/scope printed when set) and removed from our output before the byte comparison.",
   "go-1.22-escapes":
-    "Go 1.22+ writes \\b and \\f in strings; Debian's Go 1.19 wrote \\u0008 and \\u000c. The oracle's escapes are rewritten.",
+    "Go 1.22+ writes \\b and \\f in strings; Debian's Go 1.19 " +
+    "wrote \\u0008 and \\u000c. The oracle's escapes are rewritten.",
 } as const;
 type Delta = keyof typeof REFERENCE_DELTAS;
 
@@ -73,26 +77,29 @@ interface Exception {
 const EXCEPTIONS: Readonly<Record<string, Exception>> = {
   "json type error": {
     reason:
-      'Go prints encoding/json\'s "json: cannot unmarshal number into Go struct field ..."; ours names the JSON path and the expected type',
+      "Go prints encoding/json's \"json: cannot unmarshal number into Go " +
+      'struct field ..."; ours names the JSON path and the expected type',
     matches: (go, ours) =>
       /^(decoding version from network config: )?json: cannot unmarshal /.test(go.err ?? "") &&
       /^(invalid result: "[^"]*" must be |result must be a JSON object, got )/.test(ours.msg),
   },
   "null list entry": {
     reason:
-      'Go decodes a null in interfaces/ips/routes as a nil entry: prints it as null or "<nil>", drops it when converting, panics on it in some conversions, ' +
+      "Go decodes a null in interfaces/ips/routes as a nil entry: prints it as null " +
+      'or "<nil>", drops it when converting, panics on it in some conversions, ' +
       "or reports another fault of the result first; ours refuses naming the entry",
     matches: (_go, ours) => /^invalid result: "[^"]*\[\d+\]" must be an object, got null$/.test(ours.msg),
   },
   "missing address": {
     reason:
-      'Go accepts an ip/address/dst left out: prints "<nil>" for it, drops it when converting, or reports another fault of the result first; ours refuses naming the field',
+      'Go accepts an ip/address/dst left out: prints "<nil>" for it, drops it when ' +
+      "converting, or reports another fault of the result first; ours refuses naming the field",
     matches: (_go, ours) => /^invalid result: "[^"]*\.(ip|address|dst)" is required$/.test(ours.msg),
   },
   "unsafe integer": {
     reason:
-      "Go's int holds up to 2^63-1 and prints it exactly (or reports another fault of the result later); a JS number cannot, " +
-      "so ours refuses integers beyond 2^53-1 instead of printing a different number",
+      "Go's int holds up to 2^63-1 and prints it exactly (or reports another fault of the result later); " +
+      "a JS number cannot, so ours refuses integers beyond 2^53-1 instead of printing a different number",
     matches: (go, ours) =>
       go.panic === undefined && /^invalid result: "[^"]*" must be an integer between /.test(ours.msg),
   },
@@ -303,7 +310,8 @@ function compare(c: Case, goRaw: GoAnswer, mine: Ours, tally: Tally): void {
   const fail = (why: string): void => {
     if (tally.mismatches.length < SHOW)
       tally.mismatches.push(
-        `${c.from} -> ${JSON.stringify(c.to)}: ${why}\n  result: ${c.g.raw}\n  go: ${JSON.stringify(goRaw)}\n  ours: ${"ok" in mine ? mine.ok : JSON.stringify(mine.err.toJSON())}`,
+        `${c.from} -> ${JSON.stringify(c.to)}: ${why}\n  result: ${c.g.raw}\n  go: ${JSON.stringify(goRaw)}\n` +
+          `  ours: ${"ok" in mine ? mine.ok : JSON.stringify(mine.err.toJSON())}`,
       );
   };
   if ("err" in mine) {
@@ -362,90 +370,109 @@ describe.skipIf(!existsSync(GO_CONVERT))("result conversion against Debian's Go 
         compare(c, answers[k] ?? {}, ours(p, c.to), tally);
       });
       console.log(
-        `  ${source}: ${tally.compared} conversions, ${tally.okEqual} equal outputs, ${tally.errEqual} equal errors (${tally.headOnly} outputs with newer-libcni fields checked), ` +
-          `Go answers adjusted ${JSON.stringify(tally.deltas)}, exceptions ${JSON.stringify(tally.exceptions)}`,
+        `  ${source}: ${tally.compared} conversions, ${tally.okEqual} equal outputs, ${tally.errEqual} ` +
+          `equal errors (${tally.headOnly} outputs with newer-libcni fields checked), Go answers ` +
+          `adjusted ${JSON.stringify(tally.deltas)}, exceptions ${JSON.stringify(tally.exceptions)}`,
       );
       expect(tally.mismatches.join("\n\n")).toBe("");
       expect(tally.okEqual).toBeGreaterThan(tally.compared / 3);
     },
   );
 
-  it("treats hand-picked edge documents (null, empty, non-objects, nulls, empty lists, keys spelled twice) from every version (and unknown ones) to every version as Go does", () => {
-    const docs = [
-      "null",
-      "{}",
-      "[]",
-      '"1.0.0"',
-      "7",
-      '{"cniVersion":null}',
-      '{"cniVersion":1,"ips":[]}',
-      '{"cniVersion":"","ip4":{"ip":"10.1.2.3/24"}}',
-      '{"CNIVERSION":"%V"}',
-      '{"cniVersion":"%V","ips":null,"routes":[],"interfaces":[],"dns":{}}',
-      '{"cniVersion":"%V","ip4":null,"ip6":{"ip":"::1/128","routes":null},"dns":{"nameservers":null,"domain":null}}',
-      '{"cniVersion":"%V","ip4":{"ip":"10.1.2.3/24","gateway":null,"routes":[{"dst":"0.0.0.0/0","gw":null}]}}',
-      '{"cniVersion":"%V","ips":[{"version":"4","address":"10.1.2.3/24","interface":null,"gateway":null}],"dns":null}',
-      '{"cniVersion":"%V","interfaces":[{"name":null,"mac":null}],"ips":[{"address":"::ffff:10.1.2.3/104"}]}',
-      '{"cniVersion":"%V","ips":{}}',
-      '{"cniVersion":"%V","dns":[]}',
-      '{"cniVersion":"%V","dns":{"nameservers":"8.8.8.8"}}',
-      '{"cniVersion":"%V","ip4":"10.1.2.3/24"}',
-      '{"cniVersion":"%V","ips":[{"address":"10.1.2.3/24","Address":"10.9.9.9/16"}],"dns":{"Nameservers":["1.1.1.1"],"nameservers":["2.2.2.2"]}}',
-      '{"cniVersion":"%V","ip4":{"IP":"10.4.4.4/8","ip":"10.1.2.3/24"},"DNS":{"domain":"a"},"dns":{"domain":"b"}}',
-    ];
-    const cases: Case[] = [];
-    for (const from of ["", ...SPEC_VERSIONS, "0.5.0", "1.2.0", AUTO])
-      for (const doc of docs)
-        for (const to of ["", ...SPEC_VERSIONS]) {
-          const raw = doc.replaceAll("%V", from);
-          const g: Generated = { raw, routeExtras: [], ifaceExtras: [], headOnly: false };
-          cases.push({ g, from, to, family: familyOf(from) ?? "100", own: from === AUTO ? undefined : from });
-        }
-    const answers = runGo(cases.map((c) => goRequest(c.g.raw, c.from, c.to)));
-    const tally = newTally();
-    cases.forEach((c, k) => compare(c, answers[k] ?? {}, ours(parseOurs(c.g.raw, c.from), c.to), tally));
-    console.log(
-      `  edge documents: ${tally.compared} conversions, ${tally.okEqual} equal outputs, ${tally.errEqual} equal errors, exceptions ${JSON.stringify(tally.exceptions)}`,
-    );
-    expect(tally.mismatches.join("\n\n")).toBe("");
-  });
+  it(
+    "treats hand-picked edge documents (null, empty, non-objects, nulls, empty lists, " +
+      "keys spelled twice) from every version (and unknown ones) to every version as Go does",
+    () => {
+      const docs = [
+        "null",
+        "{}",
+        "[]",
+        '"1.0.0"',
+        "7",
+        '{"cniVersion":null}',
+        '{"cniVersion":1,"ips":[]}',
+        '{"cniVersion":"","ip4":{"ip":"10.1.2.3/24"}}',
+        '{"CNIVERSION":"%V"}',
+        '{"cniVersion":"%V","ips":null,"routes":[],"interfaces":[],"dns":{}}',
+        '{"cniVersion":"%V","ip4":null,"ip6":{"ip":"::1/128","routes":null},"dns":{"nameservers":null,"domain":null}}',
+        '{"cniVersion":"%V","ip4":{"ip":"10.1.2.3/24","gateway":null,"routes":[{"dst":"0.0.0.0/0","gw":null}]}}',
+        '{"cniVersion":"%V","ips":[{"version":"4","address":"10.1.2.3/24",' +
+          '"interface":null,"gateway":null}],"dns":null}',
+        '{"cniVersion":"%V","interfaces":[{"name":null,"mac":null}],"ips":[{"address":"::ffff:10.1.2.3/104"}]}',
+        '{"cniVersion":"%V","ips":{}}',
+        '{"cniVersion":"%V","dns":[]}',
+        '{"cniVersion":"%V","dns":{"nameservers":"8.8.8.8"}}',
+        '{"cniVersion":"%V","ip4":"10.1.2.3/24"}',
+        '{"cniVersion":"%V","ips":[{"address":"10.1.2.3/24","Address":"10.9.9.9/16"}],' +
+          '"dns":{"Nameservers":["1.1.1.1"],"nameservers":["2.2.2.2"]}}',
+        '{"cniVersion":"%V","ip4":{"IP":"10.4.4.4/8","ip":"10.1.2.3/24"},"DNS":{"domain":"a"},"dns":{"domain":"b"}}',
+      ];
+      const cases: Case[] = [];
+      for (const from of ["", ...SPEC_VERSIONS, "0.5.0", "1.2.0", AUTO])
+        for (const doc of docs)
+          for (const to of ["", ...SPEC_VERSIONS]) {
+            const raw = doc.replaceAll("%V", from);
+            const g: Generated = { raw, routeExtras: [], ifaceExtras: [], headOnly: false };
+            cases.push({ g, from, to, family: familyOf(from) ?? "100", own: from === AUTO ? undefined : from });
+          }
+      const answers = runGo(cases.map((c) => goRequest(c.g.raw, c.from, c.to)));
+      const tally = newTally();
+      cases.forEach((c, k) => compare(c, answers[k] ?? {}, ours(parseOurs(c.g.raw, c.from), c.to), tally));
+      console.log(
+        `  edge documents: ${tally.compared} conversions, ${tally.okEqual} equal outputs, ` +
+          `${tally.errEqual} equal errors, exceptions ${JSON.stringify(tally.exceptions)}`,
+      );
+      expect(tally.mismatches.join("\n\n")).toBe("");
+    },
+  );
 
-  it("flags a printed difference, a wrong error text and a misplaced newer field (the comparison is not vacuous)", () => {
-    const g: Generated = {
-      raw: '{"cniVersion":"1.1.0"}',
-      routeExtras: [{ mtu: 1400 }],
-      ifaceExtras: [],
-      headOnly: true,
-    };
-    const c: Case = { g, from: "1.1.0", to: "0.4.0", family: "100", own: "1.1.0" };
-    const tally = newTally();
-    const printed =
-      '{\n    "cniVersion": "0.4.0",\n    "routes": [\n        {\n            "dst": "0.0.0.0/0"\n        }\n    ],\n    "dns": {}\n}';
-    compare(c, { ok: printed }, { ok: printed.replace('"0.0.0.0/0"', '"0.0.0.0/0",\n            "mtu": 1400') }, tally);
-    compare(
-      c,
-      { ok: printed },
-      { ok: printed.replace("0.0.0.0/0", "0.0.0.0/1").replace('"0.0.0.0/1"', '"0.0.0.0/1",\n            "mtu": 1400') },
-      tally,
-    );
-    compare(c, { ok: printed }, { ok: printed }, tally);
-    compare(
-      c,
-      { err: "cannot convert: no valid IP addresses" },
-      { err: new CniError(1, "cannot convert: no IP addresses") },
-      tally,
-    );
-    compare(
-      { ...c, to: "1.1.0" },
-      { ok: '{\n    "cniVersion": "1.0.0"\n}', map: '{\n    "cniVersion": "1.0.0"\n}' },
-      { ok: '{\n    "cniVersion": "1.1.0"\n}' },
-      tally,
-    );
-    expect([tally.okEqual, tally.compared]).toEqual([2, 5]);
-    expect(tally.mismatches.map((m) => m.split("\n")[0])).toEqual([
-      '1.1.0 -> "0.4.0": printed differently',
-      '1.1.0 -> "0.4.0": HEAD-only fields: printed [["[]"],[]], newer libcni prints [["[[\\"mtu\\",1400]]"],[]]',
-      '1.1.0 -> "0.4.0": different error',
-    ]);
-  });
+  it(
+    "flags a printed difference, a wrong error text and a " + "misplaced newer field (the comparison is not vacuous)",
+    () => {
+      const g: Generated = {
+        raw: '{"cniVersion":"1.1.0"}',
+        routeExtras: [{ mtu: 1400 }],
+        ifaceExtras: [],
+        headOnly: true,
+      };
+      const c: Case = { g, from: "1.1.0", to: "0.4.0", family: "100", own: "1.1.0" };
+      const tally = newTally();
+      const printed =
+        '{\n    "cniVersion": "0.4.0",\n    "routes": [\n        {\n' +
+        '            "dst": "0.0.0.0/0"\n        }\n    ],\n    "dns": {}\n}';
+      compare(
+        c,
+        { ok: printed },
+        { ok: printed.replace('"0.0.0.0/0"', '"0.0.0.0/0",\n            "mtu": 1400') },
+        tally,
+      );
+      compare(
+        c,
+        { ok: printed },
+        {
+          ok: printed.replace("0.0.0.0/0", "0.0.0.0/1").replace('"0.0.0.0/1"', '"0.0.0.0/1",\n            "mtu": 1400'),
+        },
+        tally,
+      );
+      compare(c, { ok: printed }, { ok: printed }, tally);
+      compare(
+        c,
+        { err: "cannot convert: no valid IP addresses" },
+        { err: new CniError(1, "cannot convert: no IP addresses") },
+        tally,
+      );
+      compare(
+        { ...c, to: "1.1.0" },
+        { ok: '{\n    "cniVersion": "1.0.0"\n}', map: '{\n    "cniVersion": "1.0.0"\n}' },
+        { ok: '{\n    "cniVersion": "1.1.0"\n}' },
+        tally,
+      );
+      expect([tally.okEqual, tally.compared]).toEqual([2, 5]);
+      expect(tally.mismatches.map((m) => m.split("\n")[0])).toEqual([
+        '1.1.0 -> "0.4.0": printed differently',
+        '1.1.0 -> "0.4.0": HEAD-only fields: printed [["[]"],[]], newer libcni prints [["[[\\"mtu\\",1400]]"],[]]',
+        '1.1.0 -> "0.4.0": different error',
+      ]);
+    },
+  );
 });

@@ -50,8 +50,11 @@ const DNS_040 = `    "dns": {
     }`;
 
 describe("formatResult (Go json.MarshalIndent byte for byte)", () => {
-  it("prints a 1.1.0 result with mtu, pciID and socketPath, keys sorted as the reference's map round trip leaves them", () => {
-    expect(formatResult(REF)).toBe(`{
+  it(
+    "prints a 1.1.0 result with mtu, pciID and socketPath, " +
+      "keys sorted as the reference's map round trip leaves them",
+    () => {
+      expect(formatResult(REF)).toBe(`{
     "cniVersion": "1.1.0",
     "dns": {
         "domain": "acompany.com",
@@ -101,7 +104,8 @@ describe("formatResult (Go json.MarshalIndent byte for byte)", () => {
         }
     ]
 }`);
-  });
+    },
+  );
 
   it("prints the 1.1.0 result as 0.4.0 with ip versions and without mtu, pciID, socketPath", () => {
     expect(formatResult(convertResult(REF, "0.4.0"))).toBe(`{
@@ -279,13 +283,17 @@ ${DNS_040}
     expect(goJson({ a: [1] }, 0)).toBe(`{"a":[1]}`);
   });
 
-  it("prints a lone UTF-16 surrogate as U+FFFD, as Go does after decoding \\ud800 (differential test found it printed as \\ud800)", () => {
-    const out = formatResult(
-      parseResult(
-        '{"cniVersion":"0.4.0","interfaces":[{"name":"a\\ud800b\\udc00"}],"dns":{"domain":"\\ud83d\\ude00"}}',
-      ),
-    );
-    expect(out).toContain(`"name": "a\ufffdb\ufffd"`);
-    expect(out).toContain(`"domain": "\u{1f600}"`);
-  });
+  it(
+    "prints a lone UTF-16 surrogate as U+FFFD, as Go does after " +
+      "decoding \\ud800 (differential test found it printed as \\ud800)",
+    () => {
+      const out = formatResult(
+        parseResult(
+          '{"cniVersion":"0.4.0","interfaces":[{"name":"a\\ud800b\\udc00"}],"dns":{"domain":"\\ud83d\\ude00"}}',
+        ),
+      );
+      expect(out).toContain(`"name": "a\ufffdb\ufffd"`);
+      expect(out).toContain(`"domain": "\u{1f600}"`);
+    },
+  );
 });

@@ -70,87 +70,105 @@ describe("parseResult", () => {
     ).toBe("invalid IP address: 300.1.1.1");
   });
 
-  it("reports an address that does not parse before a wrong type or a wrong version, as Go's decoder does (differential test found the version reported)", () => {
-    expect(caught(() => createResult("1.0.0", { cniVersion: "2.0.0", ips: [{ address: "10.1.2.3" }] })).msg).toBe(
-      "invalid CIDR address: 10.1.2.3",
-    );
-    expect(
-      caught(() =>
-        createResult("0.4.0", {
-          ips: [{ version: "4", address: "10.1.2.3/24" }],
-          routes: [{ dst: "0.0.0.0/0", gw: "1.2.3" }],
-        }),
-      ).msg,
-    ).toBe("invalid IP address: 1.2.3");
-    expect(
-      caught(() =>
-        parseResult({ cniVersion: "1.0.0", interfaces: [{ mtu: "x" }], ips: [{ address: "10.1.2.300/24" }] }),
-      ).msg,
-    ).toBe("invalid CIDR address: 10.1.2.300/24");
-    expect(
-      caught(() => createResult("0.4.0", { cniVersion: "1.0.0", ips: [{ interface: "x", address: "10.1.2.3/24" }] }))
-        .msg,
-    ).toBe('invalid result: "ips[0].interface" must be an integer, got "x"');
-  });
+  it(
+    "reports an address that does not parse before a wrong type or a wrong " +
+      "version, as Go's decoder does (differential test found the version reported)",
+    () => {
+      expect(caught(() => createResult("1.0.0", { cniVersion: "2.0.0", ips: [{ address: "10.1.2.3" }] })).msg).toBe(
+        "invalid CIDR address: 10.1.2.3",
+      );
+      expect(
+        caught(() =>
+          createResult("0.4.0", {
+            ips: [{ version: "4", address: "10.1.2.3/24" }],
+            routes: [{ dst: "0.0.0.0/0", gw: "1.2.3" }],
+          }),
+        ).msg,
+      ).toBe("invalid IP address: 1.2.3");
+      expect(
+        caught(() =>
+          parseResult({ cniVersion: "1.0.0", interfaces: [{ mtu: "x" }], ips: [{ address: "10.1.2.300/24" }] }),
+        ).msg,
+      ).toBe("invalid CIDR address: 10.1.2.300/24");
+      expect(
+        caught(() => createResult("0.4.0", { cniVersion: "1.0.0", ips: [{ interface: "x", address: "10.1.2.3/24" }] }))
+          .msg,
+      ).toBe('invalid result: "ips[0].interface" must be an integer, got "x"');
+    },
+  );
 
-  it("refuses integers a JS number cannot hold exactly instead of printing another number (differential test found 2^53+1 printed as 2^53)", () => {
-    const e = caught(() =>
-      parseResult(
-        '{"cniVersion":"0.4.0","ips":[{"version":"4","interface":9007199254740993,"address":"10.1.2.3/24"}]}',
-      ),
-    );
-    expect([e.code, e.msg]).toEqual([
-      6,
-      'invalid result: "ips[0].interface" must be an integer between -9007199254740991 and 9007199254740991, got 9007199254740992',
-    ]);
-    expect(
-      caught(() =>
+  it(
+    "refuses integers a JS number cannot hold exactly instead of printing " +
+      "another number (differential test found 2^53+1 printed as 2^53)",
+    () => {
+      const e = caught(() =>
+        parseResult(
+          '{"cniVersion":"0.4.0","ips":[{"version":"4","interface":9007199254740993,"address":"10.1.2.3/24"}]}',
+        ),
+      );
+      expect([e.code, e.msg]).toEqual([
+        6,
+        'invalid result: "ips[0].interface" must be an integer between ' +
+          "-9007199254740991 and 9007199254740991, got 9007199254740992",
+      ]);
+      expect(
+        caught(() =>
+          parseResult({
+            cniVersion: "0.2.0",
+            ip4: { ip: "10.1.2.3/24", routes: [{ dst: "0.0.0.0/0", table: 2 ** 60 }] },
+          }),
+        ).msg,
+      ).toContain('"ip4.routes[0].table"');
+      expect(
         parseResult({
-          cniVersion: "0.2.0",
-          ip4: { ip: "10.1.2.3/24", routes: [{ dst: "0.0.0.0/0", table: 2 ** 60 }] },
-        }),
-      ).msg,
-    ).toContain('"ip4.routes[0].table"');
-    expect(
-      parseResult({
-        cniVersion: "1.1.0",
-        interfaces: [{ name: "e", mtu: Number.MAX_SAFE_INTEGER }],
-        routes: [{ dst: "0.0.0.0/0", scope: -1 }],
-      }).cniVersion,
-    ).toBe("1.1.0");
-  });
+          cniVersion: "1.1.0",
+          interfaces: [{ name: "e", mtu: Number.MAX_SAFE_INTEGER }],
+          routes: [{ dst: "0.0.0.0/0", scope: -1 }],
+        }).cniVersion,
+      ).toBe("1.1.0");
+    },
+  );
 
-  it("reports an integer beyond Go's int before the version check, as Go's decoder fails on it (differential test found the version reported)", () => {
-    const e = caught(() => createResult("1.0.0", { ips: [{ interface: 2 ** 64, address: "10.1.2.3/24" }] }));
-    expect(e.msg).toBe(
-      'invalid result: "ips[0].interface" must be an integer between -9007199254740991 and 9007199254740991, got 18446744073709552000',
-    );
-    const late = caught(() => createResult("1.0.0", { ips: [{ interface: 2 ** 60, address: "10.1.2.3/24" }] }));
-    expect(late.msg).toBe('result type supports [1.0.0 1.1.0] but unmarshalled CNIVersion is ""');
-  });
+  it(
+    "reports an integer beyond Go's int before the version check, as Go's " +
+      "decoder fails on it (differential test found the version reported)",
+    () => {
+      const e = caught(() => createResult("1.0.0", { ips: [{ interface: 2 ** 64, address: "10.1.2.3/24" }] }));
+      expect(e.msg).toBe(
+        'invalid result: "ips[0].interface" must be an integer between ' +
+          "-9007199254740991 and 9007199254740991, got 18446744073709552000",
+      );
+      const late = caught(() => createResult("1.0.0", { ips: [{ interface: 2 ** 60, address: "10.1.2.3/24" }] }));
+      expect(late.msg).toBe('result type supports [1.0.0 1.1.0] but unmarshalled CNIVersion is ""');
+    },
+  );
 
   it("refuses unknown versions with the reference message", () => {
     const e = caught(() => parseResult({ cniVersion: "0.5.0" }));
     expect([e.code, e.msg]).toEqual([6, 'unsupported CNI result version "0.5.0"']);
   });
 
-  it('gives an interface without a name and a 0.3.x/0.4.0 ip without a version "", which Go always prints (differential test found both left out)', () => {
-    const r = parseResult(
-      '{"cniVersion":"0.4.0","interfaces":[{"mac":"00:11:22:33:44:55"}],"ips":[{"address":"10.1.2.3/24"}]}',
-    );
-    expect(r).toEqual({
-      cniVersion: "0.4.0",
-      interfaces: [{ name: "", mac: "00:11:22:33:44:55" }],
-      ips: [{ version: "", address: "10.1.2.3/24" }],
-    });
-    expect(formatResult(r)).toContain('"name": ""');
-    expect(formatResult(r)).toContain('"version": "",');
-    expect(parseResult('{"cniVersion":"1.1.0","interfaces":[{}],"ips":[{"address":"10.1.2.3/24"}]}')).toEqual({
-      cniVersion: "1.1.0",
-      interfaces: [{ name: "" }],
-      ips: [{ address: "10.1.2.3/24" }],
-    });
-  });
+  it(
+    "gives an interface without a name and a 0.3.x/0.4.0 ip without a version " +
+      '"", which Go always prints (differential test found both left out)',
+    () => {
+      const r = parseResult(
+        '{"cniVersion":"0.4.0","interfaces":[{"mac":"00:11:22:33:44:55"}],"ips":[{"address":"10.1.2.3/24"}]}',
+      );
+      expect(r).toEqual({
+        cniVersion: "0.4.0",
+        interfaces: [{ name: "", mac: "00:11:22:33:44:55" }],
+        ips: [{ version: "", address: "10.1.2.3/24" }],
+      });
+      expect(formatResult(r)).toContain('"name": ""');
+      expect(formatResult(r)).toContain('"version": "",');
+      expect(parseResult('{"cniVersion":"1.1.0","interfaces":[{}],"ips":[{"address":"10.1.2.3/24"}]}')).toEqual({
+        cniVersion: "1.1.0",
+        interfaces: [{ name: "" }],
+        ips: [{ address: "10.1.2.3/24" }],
+      });
+    },
+  );
 
   it('reads a null in a dns list as "", as Go does (differential test found it refused)', () => {
     const r = parseResult(

@@ -124,7 +124,8 @@ function checkIntegers(family: ResultFamily, r: Record<string, unknown>, fits: (
       const v = o[k];
       if (typeof v === "number" && !fits(v)) {
         throw decodeError(
-          `invalid result: "${path}.${k}" must be an integer between ${-Number.MAX_SAFE_INTEGER} and ${Number.MAX_SAFE_INTEGER}, got ${describeValue(v)}`,
+          `invalid result: "${path}.${k}" must be an integer between ` +
+            `${-Number.MAX_SAFE_INTEGER} and ${Number.MAX_SAFE_INTEGER}, got ${describeValue(v)}`,
           "numbers in a result are indexes, MTUs, route metrics, tables or scopes",
         );
       }
@@ -168,7 +169,8 @@ export function createResult(creatorVersion: string, obj: Readonly<Record<string
   if (!allowed.includes(own)) {
     throw decodeError(
       `result type supports [${allowed.join(" ")}] but unmarshalled CNIVersion is ${JSON.stringify(own)}`,
-      `the result's cniVersion must be one of the ${creatorVersion === "" ? DEFAULT_VERSION : creatorVersion} family (${allowed.filter(Boolean).join(", ")})`,
+      `the result's cniVersion must be one of the ${creatorVersion === "" ? DEFAULT_VERSION : creatorVersion} ` +
+        `family (${allowed.filter(Boolean).join(", ")})`,
     );
   }
   checkIntegers(family, r, Number.isSafeInteger);

@@ -1,6 +1,7 @@
 /**
- * Bridge VLAN netlink requests (what `bridge vlan add/del/show` sends): RTM_SETLINK / RTM_DELLINK with family AF_BRIDGE and IFLA_AF_SPEC holding
- * IFLA_BRIDGE_FLAGS (MASTER: act on the port's bridge) and IFLA_BRIDGE_VLAN_INFO {flags, vid};
+ * Bridge VLAN netlink requests (what `bridge vlan add/del/show` sends): RTM_SETLINK / RTM_DELLINK with
+ * family AF_BRIDGE and IFLA_AF_SPEC holding IFLA_BRIDGE_FLAGS (MASTER: act on the port's bridge) and
+ * IFLA_BRIDGE_VLAN_INFO {flags, vid};
  * the VLAN table is a RTM_GETLINK dump with IFLA_EXT_MASK = RTEXT_FILTER_BRVLAN.
  * Pure: no FFI.
  */

@@ -19,22 +19,33 @@ function ours(o: IpipOptions, like: string): string {
 }
 
 describe("ipip link requests", () => {
-  it("flanneld's flannel.ipip request is byte for byte iproute2's `ip link add flannel.ipip mtu 1480 type ipip local 192.0.2.1 ttl 0 tos 0 nopmtudisc`", () => {
-    const cap = captured["ipipFlannel"];
-    if (!cap) throw new Error("capture missing");
-    expect(cap.command).toBe("ip link add flannel.ipip mtu 1480 type ipip local 192.0.2.1 ttl 0 tos 0 nopmtudisc");
-    expect(
-      ours({ name: "flannel.ipip", mtu: 1480, local: "192.0.2.1", ttl: 0, tos: 0, pmtudisc: false }, cap.message),
-    ).toBe(cap.message);
-  });
+  it(
+    "flanneld's flannel.ipip request is byte for byte iproute2's `ip link add " +
+      "flannel.ipip mtu 1480 type ipip local 192.0.2.1 ttl 0 tos 0 nopmtudisc`",
+    () => {
+      const cap = captured["ipipFlannel"];
+      if (!cap) throw new Error("capture missing");
+      expect(cap.command).toBe("ip link add flannel.ipip mtu 1480 type ipip local 192.0.2.1 ttl 0 tos 0 nopmtudisc");
+      expect(
+        ours({ name: "flannel.ipip", mtu: 1480, local: "192.0.2.1", ttl: 0, tos: 0, pmtudisc: false }, cap.message),
+      ).toBe(cap.message);
+    },
+  );
 
-  it("writes remote, underlay device, ttl, tos and PMTU discovery where iproute2 does (`... remote 192.0.2.9 local 192.0.2.1 dev lo ttl 64 tos 0x10`)", () => {
-    const cap = captured["ipipFull"];
-    if (!cap) throw new Error("capture missing");
-    expect(
-      ours({ name: "t0", remote: "192.0.2.9", local: "192.0.2.1", underlayIndex: 1, ttl: 64, tos: 0x10 }, cap.message),
-    ).toBe(cap.message);
-  });
+  it(
+    "writes remote, underlay device, ttl, tos and PMTU discovery where iproute2 " +
+      "does (`... remote 192.0.2.9 local 192.0.2.1 dev lo ttl 64 tos 0x10`)",
+    () => {
+      const cap = captured["ipipFull"];
+      if (!cap) throw new Error("capture missing");
+      expect(
+        ours(
+          { name: "t0", remote: "192.0.2.9", local: "192.0.2.1", underlayIndex: 1, ttl: 64, tos: 0x10 },
+          cap.message,
+        ),
+      ).toBe(cap.message);
+    },
+  );
 
   it("is a create-exclusive RTM_NEWLINK and refuses an IPv6 local address", () => {
     const r = createIpipRequest({ name: "flannel.ipip", local: "192.0.2.1" });

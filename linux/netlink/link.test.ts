@@ -108,29 +108,32 @@ describe("link messages", () => {
     expect(peerAttrs.u32(IFLA.MTU)).toBe(1450);
   });
 
-  it("creates a vxlan with flannel's options: VNI, local, underlay, port in network order, learning off, GBP flag", () => {
-    const { attrs } = roundTrip(
-      createVxlanRequest({
-        name: "flannel.1",
-        vni: 1,
-        local: "192.0.2.1",
-        underlayIndex: 3,
-        port: 8472,
-        gbp: true,
-        ttl: 64,
-        mtu: 1450,
-      }),
-    );
-    const d = attrs.nested(IFLA.LINKINFO)?.nested(IFLA_INFO.DATA);
-    expect(d?.u32(IFLA_VXLAN.ID)).toBe(1);
-    expect([...(d?.get(IFLA_VXLAN.LOCAL) ?? [])]).toEqual([192, 0, 2, 1]);
-    expect(d?.u32(IFLA_VXLAN.LINK)).toBe(3);
-    expect(d?.u16be(IFLA_VXLAN.PORT)).toBe(8472);
-    expect(d?.u8(IFLA_VXLAN.LEARNING)).toBe(0);
-    expect(d?.u8(IFLA_VXLAN.TTL)).toBe(64);
-    expect(d?.has(IFLA_VXLAN.GBP)).toBe(true);
-    expect(d?.has(IFLA_VXLAN.GROUP)).toBe(false);
-  });
+  it(
+    "creates a vxlan with flannel's options: VNI, local, " + "underlay, port in network order, learning off, GBP flag",
+    () => {
+      const { attrs } = roundTrip(
+        createVxlanRequest({
+          name: "flannel.1",
+          vni: 1,
+          local: "192.0.2.1",
+          underlayIndex: 3,
+          port: 8472,
+          gbp: true,
+          ttl: 64,
+          mtu: 1450,
+        }),
+      );
+      const d = attrs.nested(IFLA.LINKINFO)?.nested(IFLA_INFO.DATA);
+      expect(d?.u32(IFLA_VXLAN.ID)).toBe(1);
+      expect([...(d?.get(IFLA_VXLAN.LOCAL) ?? [])]).toEqual([192, 0, 2, 1]);
+      expect(d?.u32(IFLA_VXLAN.LINK)).toBe(3);
+      expect(d?.u16be(IFLA_VXLAN.PORT)).toBe(8472);
+      expect(d?.u8(IFLA_VXLAN.LEARNING)).toBe(0);
+      expect(d?.u8(IFLA_VXLAN.TTL)).toBe(64);
+      expect(d?.has(IFLA_VXLAN.GBP)).toBe(true);
+      expect(d?.has(IFLA_VXLAN.GROUP)).toBe(false);
+    },
+  );
 
   it("uses IFLA_VXLAN_LOCAL6 for an IPv6 local address", () => {
     const { attrs } = roundTrip(createVxlanRequest({ name: "flannel-v6.1", vni: 1, local: "fd00::1" }));
@@ -152,14 +155,17 @@ describe("link messages", () => {
     ).toBe(1);
   });
 
-  it("changes only the flags it is asked to: up sets IFF_UP in flags and change, promisc off clears IFF_PROMISC", () => {
-    const up = roundTrip(setLinkRequest(4, { up: true }, "eth0"));
-    expect([up.index, up.flags, up.change]).toEqual([4, IFF_UP, IFF_UP]);
-    const off = roundTrip(setLinkRequest(4, { promisc: false, mtu: 1400, masterIndex: 0 }, "eth0"));
-    expect([off.flags, off.change]).toEqual([0, IFF_PROMISC]);
-    expect(off.attrs.u32(IFLA.MTU)).toBe(1400);
-    expect(off.attrs.u32(IFLA.MASTER)).toBe(0);
-  });
+  it(
+    "changes only the flags it is asked to: " + "up sets IFF_UP in flags and change, promisc off clears IFF_PROMISC",
+    () => {
+      const up = roundTrip(setLinkRequest(4, { up: true }, "eth0"));
+      expect([up.index, up.flags, up.change]).toEqual([4, IFF_UP, IFF_UP]);
+      const off = roundTrip(setLinkRequest(4, { promisc: false, mtu: 1400, masterIndex: 0 }, "eth0"));
+      expect([off.flags, off.change]).toEqual([0, IFF_PROMISC]);
+      expect(off.attrs.u32(IFLA.MTU)).toBe(1400);
+      expect(off.attrs.u32(IFLA.MASTER)).toBe(0);
+    },
+  );
 
   it("sets hairpin through AF_BRIDGE and a nested IFLA_PROTINFO", () => {
     const r = roundTrip(setBridgePortRequest(5, { hairpin: true }, "veth1"));

@@ -250,7 +250,9 @@ function newLink(kind: string, o: LinkCommonOptions, data?: (w: NlWriter) => voi
 
 /** Options for a veth pair. */
 export interface VethOptions extends LinkCommonOptions {
-  /** The other end; give `peer.netnsFd` to create it directly in another netns. Inherits `mtu`/`txQueueLen` when unset. */
+  /**
+   * The other end; give `peer.netnsFd` to create it directly in another netns. Inherits `mtu`/`txQueueLen` when unset.
+   */
   readonly peer: LinkCommonOptions;
 }
 

@@ -109,10 +109,11 @@ export interface NeighSpec {
 export function neighRequest(s: NeighSpec, mode: "add" | "replace" | "delete", label: string): NlRequest {
   const ip = ipBytes(s.ip);
   const del = mode === "delete";
+  const lladdr = s.mac ? ` lladdr ${s.mac}` : "";
   return {
     type: del ? RTM.DELNEIGH : RTM.NEWNEIGH,
     flags: del ? 0 : NLM_F_CREATE | (mode === "replace" ? NLM_F_REPLACE : NLM_F_EXCL),
-    op: `${del ? "RTM_DELNEIGH" : "RTM_NEWNEIGH"}${mode === "replace" ? " replace" : ""} ${s.ip}${s.mac ? ` lladdr ${s.mac}` : ""} dev ${label}`,
+    op: `${del ? "RTM_DELNEIGH" : "RTM_NEWNEIGH"}${mode === "replace" ? " replace" : ""} ${s.ip}${lladdr} dev ${label}`,
     fill: (w) => {
       ndmsg(w, ip.byteLength === 4 ? AF_INET : AF_INET6, s.index, del ? 0 : NUD[s.state ?? "permanent"], 0);
       w.attr(NDA.DST, ip);
@@ -142,10 +143,12 @@ export function fdbRequest(s: FdbSpec, mode: "add" | "append" | "replace" | "del
   const del = mode === "delete";
   const ntf = ((s.self ?? true) ? NTF_SELF : 0) | (s.master ? NTF_MASTER : 0);
   const create = mode === "append" ? NLM_F_APPEND : mode === "replace" ? NLM_F_REPLACE : NLM_F_EXCL;
+  const how = del ? "" : `${mode} `;
+  const dst = s.dst ? ` dst ${s.dst}` : "";
   return {
     type: del ? RTM.DELNEIGH : RTM.NEWNEIGH,
     flags: del ? 0 : NLM_F_CREATE | create,
-    op: `${del ? "RTM_DELNEIGH" : "RTM_NEWNEIGH"} fdb ${mode === "delete" ? "" : `${mode} `}${s.mac}${s.dst ? ` dst ${s.dst}` : ""} dev ${label}`,
+    op: `${del ? "RTM_DELNEIGH" : "RTM_NEWNEIGH"} fdb ${how}${s.mac}${dst} dev ${label}`,
     fill: (w) => {
       ndmsg(w, AF_BRIDGE, s.index, del ? 0 : NUD[s.state ?? "permanent"], ntf);
       w.attr(NDA.LLADDR, parseMac(s.mac));

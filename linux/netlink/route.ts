@@ -213,12 +213,13 @@ export function routeRequest(s: RouteSpec, mode: "add" | "replace" | "append" | 
             : RT_SCOPE.universe;
   const table = s.table ?? RT_TABLE_MAIN;
   const verb = del ? RTM.DELROUTE : RTM.NEWROUTE;
+  const how = mode === "replace" || mode === "append" ? ` ${mode}` : "";
   return {
     type: verb,
     flags: del
       ? 0
       : NLM_F_CREATE | (mode === "replace" ? NLM_F_REPLACE : mode === "append" ? NLM_F_APPEND : NLM_F_EXCL),
-    op: `${del ? "RTM_DELROUTE" : "RTM_NEWROUTE"}${mode === "replace" || mode === "append" ? ` ${mode}` : ""} ${describe(s)}`,
+    op: `${del ? "RTM_DELROUTE" : "RTM_NEWROUTE"}${how} ${describe(s)}`,
     fill: (w) => {
       rtmsg(w, {
         family: family === 4 ? AF_INET : AF_INET6,

@@ -69,18 +69,22 @@ describe("NetlinkSocket", () => {
     expect((t.sent[0]?.flags ?? 0) & NLM_F_DUMP).toBe(NLM_F_DUMP);
   });
 
-  it("dumpEach decodes each message as it arrives, keeps what decode returns, and leaves dump()'s messages intact across datagrams", () => {
-    const t = new FakeTransport((m) => [
-      datagram(entry(m.seq, 1), entry(m.seq, 2)),
-      datagram(entry(m.seq, 3), doneMessage(m.seq)),
-    ]);
-    const s = new NetlinkSocket(t);
-    expect(s.dumpEach(req(), (m) => (first(m) === 2 ? undefined : first(m) * 10))).toEqual([10, 30]);
-    // dump() results outlive later receives into the shared buffer
-    const kept = s.dump(req());
-    s.dump(req());
-    expect(kept.map(first)).toEqual([1, 2, 3]);
-  });
+  it(
+    "dumpEach decodes each message as it arrives, keeps what decode " +
+      "returns, and leaves dump()'s messages intact across datagrams",
+    () => {
+      const t = new FakeTransport((m) => [
+        datagram(entry(m.seq, 1), entry(m.seq, 2)),
+        datagram(entry(m.seq, 3), doneMessage(m.seq)),
+      ]);
+      const s = new NetlinkSocket(t);
+      expect(s.dumpEach(req(), (m) => (first(m) === 2 ? undefined : first(m) * 10))).toEqual([10, 30]);
+      // dump() results outlive later receives into the shared buffer
+      const kept = s.dump(req());
+      s.dump(req());
+      expect(kept.map(first)).toEqual([1, 2, 3]);
+    },
+  );
 
   it("dumpEach starts its collection over when the dump restarts", () => {
     let n = 0;

@@ -8,7 +8,8 @@
  *   ip -n $N link set vb0 master br0; ip -n $N link set vb0 type bridge_slave hairpin on
  *   ip -n $N link set vb0 up; ip -n $N link set vb1 up
  *   ip -n $N addr add 192.0.2.1/24 brd + dev vb1; ip -n $N addr add fd00:10::1/64 dev vb1 nodad
- *   ip -n $N link add vx1 address 02:00:00:00:00:0c type vxlan id 1 local 192.0.2.1 dev vb1 dstport 8472 nolearning ttl 64
+ *   ip -n $N link add vx1 address 02:00:00:00:00:0c type vxlan id 1 local 192.0.2.1 dev vb1 \
+ *     dstport 8472 nolearning ttl 64
  *   ip -n $N link set vx1 up
  *   ip -n $N route add 10.244.3.0/24 via 10.244.3.0 dev vx1 onlink
  *   ip -n $N route add 10.244.4.0/24 via 192.0.2.3 dev vb1 table 100 metric 50 mtu 1400 advmss 1360

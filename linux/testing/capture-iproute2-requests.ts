@@ -77,7 +77,9 @@ function lastNewlink(trace: string): string {
 if (sh("ip", ["netns", "add", NS]).status !== 0) throw new Error(`ip netns add ${NS} failed`);
 try {
   const out: Record<string, unknown> = {
-    captured: `strace -f -e trace=sendmsg -e write=3 ip -n <netns> ...; ${sh("ip", ["-V"]).out.trim()}; kernel ${sh("uname", ["-r"]).out.trim()}`,
+    captured:
+      "strace -f -e trace=sendmsg -e write=3 ip -n <netns> ...; " +
+      `${sh("ip", ["-V"]).out.trim()}; kernel ${sh("uname", ["-r"]).out.trim()}`,
   };
   for (const [name, args] of Object.entries(COMMANDS)) {
     const r = sh("strace", ["-f", "-e", "trace=sendmsg", "-e", "write=3", "ip", "-n", NS, ...args]);

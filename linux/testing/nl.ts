@@ -65,9 +65,8 @@ for (const step of program.steps ?? []) {
     process.stdout.write(`${JSON.stringify({ ok: true, value: value ?? null })}\n`);
   } catch (e) {
     const err = e as { name?: string; code?: string; errno?: number; message?: string };
-    process.stdout.write(
-      `${JSON.stringify({ ok: false, error: { name: err.name, code: err.code, errno: err.errno, message: err.message } })}\n`,
-    );
+    const error = { name: err.name, code: err.code, errno: err.errno, message: err.message };
+    process.stdout.write(`${JSON.stringify({ ok: false, error })}\n`);
   }
 }
 for (const c of clients.values()) c.close();

@@ -1,9 +1,11 @@
 /**
  * `RecordingNetlink`: an in-memory NetlinkClient for unit tests of plugins and the daemon. It
  * records every call (`calls`) and keeps a small model of one netns (links, addresses with their
- * prefix routes, routes, neighbours, FDB) answering like the kernel: EEXIST, ENODEV
- * (LinkNotFoundError), ESRCH, EADDRNOTAVAIL. Several instances form a world: fds passed as
- * `netnsFd` resolve through `world` so veth peers and moved links land in the other fake.
+ * prefix routes, routes, neighbours, FDB, bridge port VLANs) answering like the kernel: EEXIST,
+ * ENODEV (LinkNotFoundError), ESRCH, EADDRNOTAVAIL, EOPNOTSUPP. Several instances form a world: fds
+ * passed as `netnsFd` resolve through `world` so veth peers and moved links land in the other fake.
+ * Given the netns's MemorySysctl, links get and lose their conf/<name> entries there as in /proc/sys.
+ * `failNext` makes one call fail, for the undo paths of callers.
  */
 import { LinkNotFoundError, NetlinkError } from "../errors.ts";
 import { Errno } from "../errno.ts";
@@ -25,6 +27,7 @@ import type {
 import type { Neigh } from "../netlink/neigh.ts";
 import type { Route, RouteGetOptions } from "../netlink/route.ts";
 import { LinkVerbs } from "../netlink/verbs.ts";
+import type { MemorySysctl } from "./memory-sysctl.ts";
 
 export interface RecordedCall {
   readonly method: string;
@@ -33,6 +36,8 @@ export interface RecordedCall {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const ESRCH = Errno.ESRCH;
+/** The /proc/sys directories the kernel makes per interface (conf/<name>), filled from conf/default. */
+const CONF_DIRS = ["net/ipv4/conf", "net/ipv6/conf"] as const;
 
 export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
   readonly calls: RecordedCall[] = [];
@@ -44,15 +49,77 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
   private readonly peerNs = new Map<number, RecordingNetlink>();
   private static nextIndex = 100;
   private static nextMac = 1;
+  private readonly failures: { readonly method: string; readonly errno: number }[] = [];
 
-  /** `world` maps a netns fd to the fake standing for that netns. */
-  constructor(private readonly world: (fd: number) => RecordingNetlink | undefined = () => undefined) {
+  /**
+   * `world` maps a netns fd to the fake standing for that netns; `sysctl` is that netns's /proc/sys,
+   * where links get their conf/<name> entries.
+   */
+  constructor(
+    private readonly world: (fd: number) => RecordingNetlink | undefined = () => undefined,
+    private readonly sysctl?: MemorySysctl,
+  ) {
     super();
     this.put({ name: "lo", kind: "", type: 772, mtu: 65536, mac: "00:00:00:00:00:00" }, 1);
   }
 
+  /** Make the next call of `method` fail with `errno`, as the kernel refusing that request would. */
+  failNext(method: keyof NetlinkClient, errno: number): void {
+    this.failures.push({ method, errno });
+  }
+
+  /** The link named `name`, for assertions (not recorded as a call). */
+  linkNamed(name: string): Link | undefined {
+    return [...this.links.values()].find((l) => l.name === name);
+  }
+
   private record(method: string, args: unknown[]): void {
     this.calls.push({ method, args });
+    const at = this.failures.findIndex((f) => f.method === method);
+    const failure = at >= 0 ? this.failures.splice(at, 1)[0] : undefined;
+    if (failure) throw new NetlinkError(failure.errno, `${method} (failure injected by the test)`);
+  }
+
+  private addLinkSysctls(name: string): void {
+    const s = this.sysctl;
+    if (!s) return;
+    for (const dir of CONF_DIRS) {
+      for (const k of s.keysUnder(`${dir}/default`)) s.add(`${dir}/${name}/${k.slice(dir.length + 9)}`, s.get(k));
+    }
+  }
+  private moveLinkSysctls(from: string, to: string | undefined): void {
+    const s = this.sysctl;
+    if (!s) return;
+    for (const dir of CONF_DIRS) {
+      for (const k of s.keysUnder(`${dir}/${from}`)) {
+        if (to !== undefined) s.add(`${dir}/${to}/${k.slice(dir.length + from.length + 2)}`, s.get(k));
+        s.remove(k);
+      }
+    }
+  }
+
+  /** The other end of a veth, in whichever fake it lives. */
+  private peerOf(l: Link): Mutable<Link> | undefined {
+    const ns = this.peerNs.get(l.index);
+    return ns && l.parentIndex !== undefined ? ns.links.get(l.parentIndex) : undefined;
+  }
+  /**
+   * Operational state as the kernel reports it: down when the link is down; a veth that is up while
+   * its peer is down has no carrier (lowerlayerdown); up otherwise. Kept for both ends of a veth.
+   */
+  private syncOperState(l: Mutable<Link>): void {
+    const peer = this.peerOf(l);
+    l.operState = !l.up ? "down" : peer && !peer.up ? "lowerlayerdown" : "up";
+    if (peer) peer.operState = !peer.up ? "down" : l.up ? "up" : "lowerlayerdown";
+  }
+
+  /** Remove a link with what hangs on it: addresses, routes, neighbours, VLANs, its /proc/sys entries. */
+  private drop(index: number): void {
+    const l = this.links.get(index);
+    if (!l) return;
+    this.deleteState(index);
+    this.links.delete(index);
+    this.moveLinkSysctls(l.name, undefined);
   }
 
   private put(
@@ -77,6 +144,7 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
         `02:00:00:00:${((n >> 8) & 0xff).toString(16).padStart(2, "0")}:${(n & 0xff).toString(16).padStart(2, "0")}`,
     };
     this.links.set(index, l);
+    this.addLinkSysctls(o.name);
     return l;
   }
 
@@ -133,7 +201,7 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
         ...(o.peer.mac ? { mac: o.peer.mac } : {}),
       });
     } catch (e) {
-      here.links.delete(a.index);
+      here.drop(a.index);
       throw e;
     }
     a.parentIndex = b.index;
@@ -203,34 +271,46 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
     const l = this.must(ref);
     if (c.up !== undefined) {
       l.up = c.up;
-      l.operState = c.up ? "up" : "down";
+      this.syncOperState(l);
     }
     if (c.promisc !== undefined) l.promisc = c.promisc;
     if (c.mtu !== undefined) l.mtu = c.mtu;
     if (c.mac !== undefined) l.mac = c.mac;
     if (c.masterIndex !== undefined) {
-      if (c.masterIndex === 0) delete l.masterIndex;
-      else if (this.must(c.masterIndex).kind !== "bridge")
+      if (c.masterIndex === 0) {
+        delete l.masterIndex;
+        delete l.slaveKind;
+        delete l.bridgePort;
+        this.vlans.delete(l.index);
+      } else if (this.must(c.masterIndex).kind !== "bridge") {
         throw new NetlinkError(Errno.EOPNOTSUPP, `RTM_SETLINK ${l.name} master`);
-      else l.masterIndex = c.masterIndex;
+      } else if (l.masterIndex !== c.masterIndex) {
+        l.masterIndex = c.masterIndex;
+        // a new port gets the bridge's default PVID, VLAN 1, egress untagged
+        this.vlans.set(l.index, [{ vid: 1, pvid: true, untagged: true }]);
+      }
     }
     if (c.name !== undefined) {
       if (l.up) throw new NetlinkError(Errno.EBUSY, `RTM_SETLINK ${l.name} name`);
       if ([...this.links.values()].some((x) => x.name === c.name))
         throw new NetlinkError(Errno.EEXIST, `RTM_SETLINK ${l.name} name`);
+      this.moveLinkSysctls(l.name, c.name);
       l.name = c.name;
     }
     if (c.netnsFd !== undefined) {
       const t = this.target(c.netnsFd);
-      this.deleteState(l.index);
-      this.links.delete(l.index);
-      t.links.set(l.index, { ...l, up: false, operState: "down" });
       const other = this.peerNs.get(l.index);
+      this.drop(l.index);
       this.peerNs.delete(l.index);
+      const moved: Mutable<Link> = { ...l, up: false };
+      delete moved.masterIndex;
+      t.links.set(l.index, moved);
+      t.addLinkSysctls(l.name);
       if (other && l.parentIndex !== undefined) {
         t.peerNs.set(l.index, other);
         other.peerNs.set(l.parentIndex, t);
       }
+      t.syncOperState(moved);
     }
   }
   setBridgePort(ref: LinkRef, c: BridgePortChange): void {
@@ -243,14 +323,18 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
   /** VLANs per bridge port ifindex. */
   readonly vlans = new Map<number, BridgeVlan[]>();
   listBridgeVlans(port: LinkRef): BridgeVlan[] {
+    this.record("listBridgeVlans", [port]);
     return [...(this.vlans.get(this.must(port).index) ?? [])];
   }
+  /** Adds or updates one VID; a new PVID takes the PVID flag from the port's previous one, which stays. */
   addBridgeVlan(port: LinkRef, v: BridgeVlan): void {
     this.record("addBridgeVlan", [port, v]);
     const l = this.must(port);
     if (l.masterIndex === undefined)
       throw new NetlinkError(Errno.EOPNOTSUPP, `RTM_SETLINK bridge vlan ${v.vid} ${l.name}`);
-    const list = (this.vlans.get(l.index) ?? []).filter((x) => x.vid !== v.vid && !(v.pvid && x.pvid));
+    const list = (this.vlans.get(l.index) ?? [])
+      .filter((x) => x.vid !== v.vid)
+      .map((x) => (v.pvid && x.pvid ? { ...x, pvid: false } : x));
     this.vlans.set(l.index, [...list, v]);
   }
   deleteBridgeVlan(port: LinkRef, vid: number): void {
@@ -277,13 +361,11 @@ export class RecordingNetlink extends LinkVerbs implements NetlinkClient {
   deleteLink(ref: LinkRef): void {
     this.record("deleteLink", [ref]);
     const l = this.must(ref);
-    this.deleteState(l.index);
-    this.links.delete(l.index);
+    this.drop(l.index);
     const other = this.peerNs.get(l.index);
     this.peerNs.delete(l.index);
     if (other && l.parentIndex !== undefined) {
-      other.deleteState(l.parentIndex);
-      other.links.delete(l.parentIndex);
+      other.drop(l.parentIndex);
       other.peerNs.delete(l.parentIndex);
     }
   }

@@ -46,16 +46,19 @@ describe("embedded etcd served to our EtcdClient", () => {
     await srv.close();
   });
 
-  it("starts at revision 1 and gives every write the next revision, with create/mod revision and version per key", async () => {
-    expect((await c.get("/kv/none")).revision).toBe(1);
-    const r1 = await c.put("/kv/a", "one");
-    const r2 = await c.put("/kv/a", "two");
-    const r3 = await c.put("/kv/b", "bee");
-    expect([r1, r2, r3]).toEqual([2, 3, 4]);
-    const { kv, revision } = await c.get("/kv/a");
-    expect(kv).toEqual({ key: "/kv/a", value: "two", createRevision: 2, modRevision: 3, version: 2, lease: "0" });
-    expect(revision).toBe(4);
-  });
+  it(
+    "starts at revision 1 and gives every write the next revision, " + "with create/mod revision and version per key",
+    async () => {
+      expect((await c.get("/kv/none")).revision).toBe(1);
+      const r1 = await c.put("/kv/a", "one");
+      const r2 = await c.put("/kv/a", "two");
+      const r3 = await c.put("/kv/b", "bee");
+      expect([r1, r2, r3]).toEqual([2, 3, 4]);
+      const { kv, revision } = await c.get("/kv/a");
+      expect(kv).toEqual({ key: "/kv/a", value: "two", createRevision: 2, modRevision: 3, version: 2, lease: "0" });
+      expect(revision).toBe(4);
+    },
+  );
 
   it("lists exactly the keys under a prefix in key order and deletes a prefix in one revision", async () => {
     await c.put("/list/x/2", "2");
@@ -75,19 +78,22 @@ describe("embedded etcd served to our EtcdClient", () => {
     expect((await c.get("/list/w")).revision).toBe(before + 1);
   });
 
-  it("lets exactly one of many racing clients create a key, and rejects a put against a stale mod revision", async () => {
-    const clients = Array.from({ length: 8 }, () => new EtcdClient({ endpoints: [srv.endpoint] }));
-    const won = await Promise.all(clients.map((k, i) => k.create("/race/subnet", `node${i}`)));
-    expect(won.filter(Boolean)).toHaveLength(1);
-    const winner = won.indexOf(true);
-    const { kv } = await c.get("/race/subnet");
-    expect(kv?.value).toBe(`node${winner}`);
-    expect(kv?.version).toBe(1);
-    expect(await c.putIfUnchanged("/race/subnet", "mine", (kv?.modRevision ?? 0) - 1)).toBe(false);
-    expect(await c.putIfUnchanged("/race/subnet", "mine", kv?.modRevision ?? 0)).toBe(true);
-    expect((await c.get("/race/subnet")).kv?.version).toBe(2);
-    for (const k of clients) k.close();
-  });
+  it(
+    "lets exactly one of many racing clients create a key, " + "and rejects a put against a stale mod revision",
+    async () => {
+      const clients = Array.from({ length: 8 }, () => new EtcdClient({ endpoints: [srv.endpoint] }));
+      const won = await Promise.all(clients.map((k, i) => k.create("/race/subnet", `node${i}`)));
+      expect(won.filter(Boolean)).toHaveLength(1);
+      const winner = won.indexOf(true);
+      const { kv } = await c.get("/race/subnet");
+      expect(kv?.value).toBe(`node${winner}`);
+      expect(kv?.version).toBe(1);
+      expect(await c.putIfUnchanged("/race/subnet", "mine", (kv?.modRevision ?? 0) - 1)).toBe(false);
+      expect(await c.putIfUnchanged("/race/subnet", "mine", kv?.modRevision ?? 0)).toBe(true);
+      expect((await c.get("/race/subnet")).kv?.version).toBe(2);
+      for (const k of clients) k.close();
+    },
+  );
 
   it("expires a lease after its TTL: its keys are deleted in one revision and watchers get delete events", async () => {
     const { id, ttl } = await c.leaseGrant(1);
@@ -258,7 +264,8 @@ describe("flanneld's etcd subnet manager on the embedded etcd", () => {
     m2.close();
   });
 
-  it("keeps a node's subnet through keep-alives past its TTL, and reports it lost when its etcd lease is revoked", async () => {
+  it("keeps a node's subnet through keep-alives past its " +
+    "TTL, and reports it lost when its etcd lease is revoked", async () => {
     const log = memoryLogger();
     const live = new AbortController();
     const m = new EtcdSubnetManager({

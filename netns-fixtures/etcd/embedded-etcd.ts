@@ -7,7 +7,8 @@
 // etcdctl cannot talk to it: use `ctl` below), persistence, more than one member.
 //
 // CLI: bun netns-fixtures/embedded-etcd.ts --listen 192.0.2.1:2379 [--min-ttl S] [--progress-notify-ms MS]
-//      bun netns-fixtures/embedded-etcd.ts ctl --endpoints http://192.0.2.1:2379 put KEY VALUE | del [--prefix] KEY | get [--prefix] KEY
+//      bun netns-fixtures/embedded-etcd.ts ctl --endpoints http://192.0.2.1:2379 \
+//        put KEY VALUE | del [--prefix] KEY | get [--prefix] KEY
 // node:http only, so it runs under Node (unit tests) and Bun (the CLI in a netns).
 import { spawn, type ChildProcess } from "node:child_process";
 import { realpathSync } from "node:fs";
@@ -295,7 +296,10 @@ export class EmbeddedEtcd {
     return new EmbeddedEtcd(child, endpoint, o.ns, printed);
   }
 
-  /** etcdctl-like `put KEY VALUE` (prints OK), `del KEY` (prints the count), `get [--prefix] KEY`, through our EtcdClient from the netns. */
+  /**
+   * etcdctl-like `put KEY VALUE` (prints OK), `del KEY` (prints the count), `get [--prefix] KEY`, through our
+   * EtcdClient from the netns.
+   */
   ctl(args: readonly string[]): Promise<RunResult> {
     const cmd = [bunPath(), THIS_FILE, "ctl", "--endpoints", this.endpoint, ...args];
     return this.ns

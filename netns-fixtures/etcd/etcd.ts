@@ -238,7 +238,8 @@ export async function startEtcd(n = 1, opts: EtcdOptions = {}): Promise<EtcdClus
   } catch (e) {
     cluster.stop();
     throw new Error(
-      `etcd at ${cluster.endpoints.join(",")} did not start: ${(e as Error).message}\n${members.map((m) => m.log.slice(-2000)).join("\n")}`,
+      `etcd at ${cluster.endpoints.join(",")} did not start: ${(e as Error).message}\n` +
+        `${members.map((m) => m.log.slice(-2000)).join("\n")}`,
     );
   }
   return cluster;

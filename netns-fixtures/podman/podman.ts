@@ -68,7 +68,8 @@ export function chooseRuntime(): { runtime: string } | { reason: string } {
   if (hybridWithV2Controllers()) {
     return {
       reason:
-        "cgroup v1/v2 hybrid host with controllers in cgroup2: crun refuses it and runc is not installed (scripts/install-podman.sh)",
+        "cgroup v1/v2 hybrid host with controllers in cgroup2: crun " +
+        "refuses it and runc is not installed (scripts/install-podman.sh)",
     };
   }
   if (which("crun")) return { runtime: "crun" };
@@ -164,7 +165,8 @@ export class PodmanEnv {
     );
     writeFileSync(
       this.env["CONTAINERS_STORAGE_CONF"] ?? "",
-      `[storage]\ndriver = "vfs"\ngraphroot = ${q(join(this.dir, "root"))}\nrunroot = ${q(join(this.dir, "runroot"))}\n`,
+      `[storage]\ndriver = "vfs"\ngraphroot = ${q(join(this.dir, "root"))}\n` +
+        `runroot = ${q(join(this.dir, "runroot"))}\n`,
     );
   }
 

@@ -80,7 +80,8 @@ export async function startStore(kind: StoreKind, ns: string, host: string): Pro
   }
   if (!existsSync(ETCD_BIN))
     throw new Error(
-      `${ETCD_BIN} is missing: install Debian's etcd-server, or use the embedded store (--store embedded, WEFT_DEMO_STORE=embedded)`,
+      `${ETCD_BIN} is missing: install Debian's etcd-server, or use ` +
+        "the embedded store (--store embedded, WEFT_DEMO_STORE=embedded)",
     );
   const e = await startEtcd(1, { ns, host });
   const ctl = (a: readonly string[]) => e.ctl(a);

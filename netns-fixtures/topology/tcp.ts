@@ -15,7 +15,10 @@ const c = net.connect({ port: Number(port), host, timeout: 3000 }, () => c.write
 let got = "";
 c.on("data", (d) => {
   got += d;
-  if (got.length >= token.length) { process.stdout.write(got === token ? "ok" : "mismatch:" + got); process.exit(got === token ? 0 : 2); }
+  if (got.length >= token.length) {
+    process.stdout.write(got === token ? "ok" : "mismatch:" + got);
+    process.exit(got === token ? 0 : 2);
+  }
 });
 c.on("end", () => { process.stdout.write("closed:" + got); process.exit(2); });
 c.on("timeout", () => { process.stdout.write("timeout"); process.exit(3); });
@@ -59,7 +62,10 @@ let sent = 0, got = 0;
 c.on("data", (d) => { got += d.length; });
 const t = setInterval(() => { c.write("x"); sent++; }, 100);
 c.on("error", (e) => { console.log(JSON.stringify({ error: e.code })); process.exit(1); });
-setTimeout(() => { clearInterval(t); setTimeout(() => { console.log(JSON.stringify({ sent, got })); process.exit(0); }, 300); }, Number(process.argv[3]));
+setTimeout(() => {
+  clearInterval(t);
+  setTimeout(() => { console.log(JSON.stringify({ sent, got })); process.exit(0); }, 300);
+}, Number(process.argv[3]));
 `;
 
 /** What a {@link LiveConnection} saw: bytes sent and echoed back, or the socket error. */

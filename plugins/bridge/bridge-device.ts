@@ -38,7 +38,9 @@ export function ensureBridge(host: HostNet, c: BridgeConf): LinkInfo {
   return host.linkByName(name) ?? found;
 }
 
-/** Create the bridge (EEXIST is fine: another ADD made it meanwhile); the link, or undefined when it cannot be found. */
+/**
+ * Create the bridge (EEXIST is fine: another ADD made it meanwhile); the link, or undefined when it cannot be found.
+ */
 function createBridge(host: HostNet, c: BridgeConf): LinkInfo | undefined {
   const name = c.bridge;
   try {
@@ -74,7 +76,8 @@ export function ensureAddr(host: HostNet, bridge: string, cidr: string, forceAdd
         throw new CniError(
           ErrorCode.InvalidNetworkConfig,
           `failed to set bridge addr: "${bridge}" already has an IP address different from ${cidr}`,
-          `"${bridge}" has ${a.cidr}: another network uses this bridge; give this network its own 'bridge', or set forceAddress to replace the address`,
+          `"${bridge}" has ${a.cidr}: another network uses this bridge; give this ` +
+            "network its own 'bridge', or set forceAddress to replace the address",
         );
       }
       try {

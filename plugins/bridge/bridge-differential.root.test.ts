@@ -7,7 +7,8 @@
 // routes, nat rules, bridge nat table, sysctls) and the IPAM files must be equal. Where we differ ON
 // PURPOSE it is named in CODE_DIFFERENCES / BEHAVIOUR_DIFFERENCES with its reason; anything else
 // fails with the seed, scenario and step to replay it:
-//   WEFT_FUZZ_SEED=<seed> [WEFT_FUZZ_ONLY=<scenario>] [WEFT_FUZZ_SCENARIOS=<n>] npx vitest run plugins/bridge/bridge-differential
+//   WEFT_FUZZ_SEED=<seed> [WEFT_FUZZ_ONLY=<scenario>] [WEFT_FUZZ_SCENARIOS=<n>] \
+//     npx vitest run plugins/bridge/bridge-differential
 // Needs root and `npm run build`; skipped when our binary or the reference is missing.
 //
 // Not compared: stderr, error `details`, txqueuelen (conformance/impls.ts DIFFERENCES.txqueuelen).
@@ -49,7 +50,8 @@ const CODE_DIFFERENCES: readonly CodeDifference[] = [
     ourCode: 4,
     msg: /^container veth name \("\S+"\) peer provided \("veth\*"\) already exists$/,
     reason:
-      "CNI_IFNAME already exists in the pod (ADD twice): a runtime error in CNI_IFNAME (4); the message is current upstream's (v1.9), which also names the host peer",
+      "CNI_IFNAME already exists in the pod (ADD twice): a runtime error in CNI_IFNAME " +
+      "(4); the message is current upstream's (v1.9), which also names the host peer",
   },
   {
     ref: /^(failed to make veth pair: invalid argument|failed to open netns "\S+": .*)$/,
@@ -57,7 +59,8 @@ const CODE_DIFFERENCES: readonly CodeDifference[] = [
     ourCode: 7,
     msg: /^invalid mtu \d+$/,
     reason:
-      "an mtu outside 68-65535 is a config error (7) found before touching the kernel; the reference only fails when the kernel refuses the veth (after opening the netns)",
+      "an mtu outside 68-65535 is a config error (7) found before touching the kernel; " +
+      "the reference only fails when the kernel refuses the veth (after opening the netns)",
   },
   {
     ref: /^cannot set hairpin mode and promiscuous mode at the same time\.$/,
@@ -100,7 +103,8 @@ const CODE_DIFFERENCES: readonly CodeDifference[] = [
     ourCode: 4,
     msg: "same",
     reason:
-      "our host-local: a second ADD for the same container+interface is a runtime error (4), see the host-local differential fuzz",
+      "our host-local: a second ADD for the same container+interface " +
+      "is a runtime error (4), see the host-local differential fuzz",
   },
   {
     ref: /^Required prevResult missing$/,
@@ -123,7 +127,9 @@ const CODE_DIFFERENCES: readonly CodeDifference[] = [
     ourCode: 100,
     msg: /^host-local: address \S+ of prevResult is not reserved for container \S+/,
     reason:
-      "CHECK with an outdated prevResult: our host-local's CHECK (which runs first, as in the reference) also verifies the prevResult's addresses (host-local differential fuzz: checkPrevResult), so it fails there, before the bridge compares MACs",
+      "CHECK with an outdated prevResult: our host-local's CHECK (which runs first, as " +
+      "in the reference) also verifies the prevResult's addresses (host-local differential " +
+      "fuzz: checkPrevResult), so it fails there, before the bridge compares MACs",
   },
   {
     ref: /^Bridge interface \S+ configured Promisc Mode \S+ doesn't match current state: \S+ $/,
@@ -138,7 +144,8 @@ const CODE_DIFFERENCES: readonly CodeDifference[] = [
     ourCode: 5,
     msg: /^failed to add route '[0-9a-f.:]+\/\d+ via \S+ dev \S+': RTM_NEWROUTE .*EEXIST \(File exists\)$/,
     reason:
-      "the kernel refused a route (an IPAM route without gw duplicating isDefaultGateway's): 5; Go prints the destination as a raw struct, we print the CIDR and the errno",
+      "the kernel refused a route (an IPAM route without gw duplicating isDefaultGateway's): " +
+      "5; Go prints the destination as a raw struct, we print the CIDR and the errno",
   },
   {
     ref: /^failed to find plugin "\S+" in path \[\S+\]$/,
@@ -146,7 +153,8 @@ const CODE_DIFFERENCES: readonly CodeDifference[] = [
     ourCode: 4,
     msg: "same",
     reason:
-      "no IPAM plugin of that type on CNI_PATH: our shared IPAM delegation (plugins/shared/ipam.ts) reports the environment (4)",
+      "no IPAM plugin of that type on CNI_PATH: our shared IPAM " +
+      "delegation (plugins/shared/ipam.ts) reports the environment (4)",
   },
   {
     ref: /^failed to load netconf: json: cannot unmarshal \S+ into Go struct field NetConf\.\S+ of type \S+$/,
@@ -166,15 +174,22 @@ const CODE_DIFFERENCES: readonly CodeDifference[] = [
 
 const BEHAVIOUR_DIFFERENCES = {
   failedAddLeak:
-    "a failed ADD after the veth pair exists: the reference leaves the pair behind, we unwind it (conformance/impls.ts DIFFERENCES.failedAddLeak)",
+    "a failed ADD after the veth pair exists: the reference leaves the pair " +
+    "behind, we unwind it (conformance/impls.ts DIFFERENCES.failedAddLeak)",
   delGoneMasq:
-    "DEL after the pod netns is gone with ipMasq: we find the container's nat chain by its name and remove it; the reference no longer knows the addresses and leaves the chain and its POSTROUTING jump",
+    "DEL after the pod netns is gone with ipMasq: we find the container's nat chain by its name and " +
+    "remove it; the reference no longer knows the addresses and leaves the chain and its POSTROUTING jump",
   delGoneSpoofchk:
-    "DEL after the pod netns is gone with macspoofchk: we remove the container's spoof-check rules and chains; the reference skips them once the netns is gone and leaves them behind (README DEL)",
+    "DEL after the pod netns is gone with macspoofchk: we remove the container's spoof-check rules " +
+    "and chains; the reference skips them once the netns is gone and leaves them behind (README DEL)",
   checkRouteWithoutGw:
-    "CHECK of an ADD result whose IPAM route has no gw: the reference looks for the route without a gateway, but its own ADD installed it via the gateway, so its CHECK always fails; ours finds the route it installed",
+    "CHECK of an ADD result whose IPAM route has no gw: the reference looks for the route without a gateway, " +
+    "but its own ADD installed it via the gateway, so its CHECK always fails; ours finds the route it installed",
   sharedChainDel:
-    "DEL of one of two interfaces of a container with ipMasq: the reference flushes the container's shared nat chain and fails deleting it while the other interface still jumps to it (every retry fails); we remove only this interface's jump and keep the chain (README Masquerade). The chain is left out of the comparison until both sides have removed it",
+    "DEL of one of two interfaces of a container with ipMasq: the reference flushes the " +
+    "container's shared nat chain and fails deleting it while the other interface still jumps " +
+    "to it (every retry fails); we remove only this interface's jump and keep the chain (README " +
+    "Masquerade). The chain is left out of the comparison until both sides have removed it",
   emptyDns: 'a 1.0.0 result without DNS: we omit "dns" (current upstream); Debian\'s v1.1.1 prints "dns": {}',
 } as const;
 type Diff = keyof typeof BEHAVIOUR_DIFFERENCES;
@@ -226,15 +241,19 @@ function compareOutput(step: Step, ours: Outcome, ref: Outcome, ctx: StepContext
   if (
     ours.code === 0 &&
     step.cmd === "DEL" &&
-    /^running \[\/usr\/sbin\/ip6?tables -t nat -X (CNI-[0-9a-f]{24}) --wait\]: exit status \d+: [\s\S]*(busy|in use|Too many links)/.test(
-      String(errorOf(ref).msg),
-    )
+    new RegExp(
+      String.raw`^running \[\/usr\/sbin\/ip6?tables -t nat -X (CNI-[0-9a-f]{24}) --wait\]: ` +
+        String.raw`exit status \d+: [\s\S]*(busy|in use|Too many links)`,
+    ).test(String(errorOf(ref).msg))
   ) {
     used.push("sharedChainDel" satisfies Diff);
     masked.add(chainOf(`cid${step.pod}`));
     return undefined;
   }
-  return `one failed: ours exit ${ours.code} ${ours.stdout}${ours.stderr}\n  reference exit ${ref.code} ${ref.stdout}${ref.stderr}`;
+  return (
+    `one failed: ours exit ${ours.code} ${ours.stdout}${ours.stderr}\n` +
+    `  reference exit ${ref.code} ${ref.stdout}${ref.stderr}`
+  );
 }
 
 /** A state difference the table explains: bring the reference side in line and re-snapshot it. */
@@ -330,8 +349,8 @@ function outcomeClass(step: Step, ref: Outcome): string {
   if (step.cmd === "GONE") return "pod netns deleted";
   if (step.cmd === "TAMPER") return "pod default route deleted";
   if (ref.code === 0) return `${step.cmd} ok`;
-  const msg = String(errorOf(ref).msg);
-  return `${step.cmd} error: ${msg.replace(/veth[0-9a-f]{8}|\/run\/netns\/\S+|\d+\.\d+\.\d+\.\d+\S*/g, "*").slice(0, 60)}`;
+  const msg = String(errorOf(ref).msg).replace(/veth[0-9a-f]{8}|\/run\/netns\/\S+|\d+\.\d+\.\d+\.\d+\S*/g, "*");
+  return `${step.cmd} error: ${msg.slice(0, 60)}`;
 }
 
 let topo: Topology;
@@ -369,7 +388,8 @@ async function runScenario(sc: Scenario): Promise<void> {
           .map((s, j) => `  ${j}: ${JSON.stringify(s)}`)
           .join("\n");
         expect.fail(
-          `WEFT_FUZZ_SEED=${SEED} WEFT_FUZZ_ONLY=${sc.index}: step ${i} ${step.cmd} differs: ${problem}\nconfigs: ${JSON.stringify(sc.configs)}\nsteps:\n${history}`,
+          `WEFT_FUZZ_SEED=${SEED} WEFT_FUZZ_ONLY=${sc.index}: step ${i} ${step.cmd} differs: ${problem}\n` +
+            `configs: ${JSON.stringify(sc.configs)}\nsteps:\n${history}`,
         );
       }
     }
@@ -389,7 +409,8 @@ describe.skipIf(!available)(`bridge: ours vs the reference, seeded differential 
     topo = new Topology();
     root = mkdtempSync(join(tmpdir(), `${topo.prefix}-brfuzz-`));
     console.log(
-      `bridge differential fuzz: WEFT_FUZZ_SEED=${SEED}, ${scenarios.length} scenarios, ${scenarios.reduce((n, s) => n + s.steps.length, 0)} steps, prefix ${topo.prefix}`,
+      `bridge differential fuzz: WEFT_FUZZ_SEED=${SEED}, ${scenarios.length} scenarios, ` +
+        `${scenarios.reduce((n, s) => n + s.steps.length, 0)} steps, prefix ${topo.prefix}`,
     );
   });
   afterAll(async () => {
@@ -397,7 +418,8 @@ describe.skipIf(!available)(`bridge: ours vs the reference, seeded differential 
     const used = [...stats.used].sort().map(([k, n]) => `  ${n}\t${k}`);
     const unseen = listedDifferences(CODE_DIFFERENCES, BEHAVIOUR_DIFFERENCES).filter((k) => !stats.used.has(k));
     console.log(
-      `ran ${stats.scenarios} scenarios, ${stats.steps} steps (reference outcomes):\n${lines.join("\n")}\nlisted differences seen:\n${used.join("\n")}\nlisted differences not seen: ${unseen.length}\n${unseen.join("\n")}`,
+      `ran ${stats.scenarios} scenarios, ${stats.steps} steps (reference outcomes):\n${lines.join("\n")}\nlisted ` +
+        `differences seen:\n${used.join("\n")}\nlisted differences not seen: ${unseen.length}\n${unseen.join("\n")}`,
     );
     await topo.cleanup();
     rmSync(root, { recursive: true, force: true });

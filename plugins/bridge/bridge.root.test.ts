@@ -137,65 +137,78 @@ describe("bridge plugin binary", () => {
     },
   );
 
-  it("reuses an existing bridge (same ifindex), keeps its MAC across ADD and DEL, sets promisc only when asked (checklist 61)", async () => {
-    const add = await call("ADD", conf("1.0.0"));
-    expect(add.code).toBe(0);
-    const [before] = await ipJson<(IpLink & { ifindex: number })[]>(node, ["link", "show", "wbr0"]);
-    expect(before?.flags).not.toContain("PROMISC");
-    expect((await call("DEL", conf("1.0.0"))).code).toBe(0);
-    const add2 = await call("ADD", conf("1.0.0", { promiscMode: true, hairpinMode: false }), {
-      containerID: "cid-root2",
-    });
-    expect(add2.code, add2.stdout).toBe(0);
-    const [after] = await ipJson<(IpLink & { ifindex: number })[]>(node, ["link", "show", "wbr0"]);
-    expect(after?.ifindex).toBe(before?.ifindex);
-    expect(after?.address).toBe(before?.address);
-    expect(after?.flags).toContain("PROMISC");
-  });
+  it(
+    "reuses an existing bridge (same ifindex), keeps its MAC " +
+      "across ADD and DEL, sets promisc only when asked (checklist 61)",
+    async () => {
+      const add = await call("ADD", conf("1.0.0"));
+      expect(add.code).toBe(0);
+      const [before] = await ipJson<(IpLink & { ifindex: number })[]>(node, ["link", "show", "wbr0"]);
+      expect(before?.flags).not.toContain("PROMISC");
+      expect((await call("DEL", conf("1.0.0"))).code).toBe(0);
+      const add2 = await call("ADD", conf("1.0.0", { promiscMode: true, hairpinMode: false }), {
+        containerID: "cid-root2",
+      });
+      expect(add2.code, add2.stdout).toBe(0);
+      const [after] = await ipJson<(IpLink & { ifindex: number })[]>(node, ["link", "show", "wbr0"]);
+      expect(after?.ifindex).toBe(before?.ifindex);
+      expect(after?.address).toBe(before?.address);
+      expect(after?.flags).toContain("PROMISC");
+    },
+  );
 
-  it("takes the pod MAC from CNI_ARGS, args.cni.mac and runtimeConfig.mac in that rising precedence (checklist 66)", async () => {
-    const mac = async () => (await ipJson<IpLink[]>(pod, ["link", "show", "eth0"]))[0]?.address;
-    const cases: [Record<string, unknown>, string][] = [
-      [{}, "02:00:00:00:00:01"],
-      [{ args: { cni: { mac: "02:00:00:00:00:02" } } }, "02:00:00:00:00:02"],
-      [
-        { args: { cni: { mac: "02:00:00:00:00:02" } }, runtimeConfig: { mac: "02:00:00:00:00:03" } },
-        "02:00:00:00:00:03",
-      ],
-    ];
-    for (const [extra, want] of cases) {
-      const add = await call("ADD", conf("1.0.0", extra), { args: "IgnoreUnknown=1;MAC=02:00:00:00:00:01" });
-      expect(add.code, add.stdout).toBe(0);
-      expect(await mac()).toBe(want);
-      expect((await call("DEL", conf("1.0.0", extra), { args: "IgnoreUnknown=1;MAC=02:00:00:00:00:01" })).code).toBe(0);
-    }
-  });
+  it(
+    "takes the pod MAC from CNI_ARGS, " + "args.cni.mac and runtimeConfig.mac in that rising precedence (checklist 66)",
+    async () => {
+      const mac = async () => (await ipJson<IpLink[]>(pod, ["link", "show", "eth0"]))[0]?.address;
+      const cases: [Record<string, unknown>, string][] = [
+        [{}, "02:00:00:00:00:01"],
+        [{ args: { cni: { mac: "02:00:00:00:00:02" } } }, "02:00:00:00:00:02"],
+        [
+          { args: { cni: { mac: "02:00:00:00:00:02" } }, runtimeConfig: { mac: "02:00:00:00:00:03" } },
+          "02:00:00:00:00:03",
+        ],
+      ];
+      for (const [extra, want] of cases) {
+        const add = await call("ADD", conf("1.0.0", extra), { args: "IgnoreUnknown=1;MAC=02:00:00:00:00:01" });
+        expect(add.code, add.stdout).toBe(0);
+        expect(await mac()).toBe(want);
+        expect((await call("DEL", conf("1.0.0", extra), { args: "IgnoreUnknown=1;MAC=02:00:00:00:00:01" })).code).toBe(
+          0,
+        );
+      }
+    },
+  );
 
-  it("disableContainerInterface leaves eth0 down in layer-2 mode; portIsolation isolates the host port (checklist 71)", async () => {
-    const l2 = conf("1.0.0", {
-      ipam: {},
-      isDefaultGateway: false,
-      disableContainerInterface: true,
-      portIsolation: true,
-      hairpinMode: false,
-    });
-    const add = await call("ADD", l2);
-    expect(add.code, add.stdout + add.stderr).toBe(0);
-    const [eth0] = await ipJson<IpLink[]>(pod, ["link", "show", "eth0"]);
-    expect(eth0?.flags).not.toContain("UP");
-    const [port] = await ipJson<{ linkinfo?: { info_slave_data?: { isolated?: boolean } } }[]>(node, [
-      "-d",
-      "link",
-      "show",
-      "master",
-      "wbr0",
-    ]);
-    expect(port?.linkinfo?.info_slave_data?.isolated).toBe(true);
-    const withIpam = await call("ADD", { ...conf("1.0.0"), disableContainerInterface: true }, { ifName: "eth1" });
-    expect(withIpam.json?.["code"]).toBe(7);
-    expect(withIpam.json?.["msg"]).toBe("cannot use IPAM when DisableContainerInterface flag is set");
-    expect((await call("DEL", l2)).code).toBe(0);
-  });
+  it(
+    "disableContainerInterface leaves eth0 down in layer-2 " +
+      "mode; portIsolation isolates the host port (checklist 71)",
+    async () => {
+      const l2 = conf("1.0.0", {
+        ipam: {},
+        isDefaultGateway: false,
+        disableContainerInterface: true,
+        portIsolation: true,
+        hairpinMode: false,
+      });
+      const add = await call("ADD", l2);
+      expect(add.code, add.stdout + add.stderr).toBe(0);
+      const [eth0] = await ipJson<IpLink[]>(pod, ["link", "show", "eth0"]);
+      expect(eth0?.flags).not.toContain("UP");
+      const [port] = await ipJson<{ linkinfo?: { info_slave_data?: { isolated?: boolean } } }[]>(node, [
+        "-d",
+        "link",
+        "show",
+        "master",
+        "wbr0",
+      ]);
+      expect(port?.linkinfo?.info_slave_data?.isolated).toBe(true);
+      const withIpam = await call("ADD", { ...conf("1.0.0"), disableContainerInterface: true }, { ifName: "eth1" });
+      expect(withIpam.json?.["code"]).toBe(7);
+      expect(withIpam.json?.["msg"]).toBe("cannot use IPAM when DisableContainerInterface flag is set");
+      expect((await call("DEL", l2)).code).toBe(0);
+    },
+  );
 
   it("CHECK notices a pod route removed after ADD", async () => {
     const add = await call("ADD", conf("1.0.0"));
@@ -206,35 +219,38 @@ describe("bridge plugin binary", () => {
     expect(check.json?.["msg"]).toMatch(/Expected Route .*0\.0\.0\.0\/0.* not found in routing table/);
   });
 
-  it("dual stack: both gateways on the bridge, both addresses and default routes in the pod, forwarding on", async () => {
-    const ranges = [[{ subnet: "10.244.7.0/24" }], [{ subnet: "fd00:7::/64" }]];
-    const add = await call("ADD", conf("1.1.0", { ipam: { type: "host-local", ranges, dataDir } }));
-    expect(add.code, add.stdout + add.stderr).toBe(0);
-    expect(add.json?.["ips"]).toEqual([
-      { address: "10.244.7.2/24", gateway: "10.244.7.1", interface: 2 },
-      { address: "fd00:7::2/64", gateway: "fd00:7::1", interface: 2 },
-    ]);
-    const [brAddr] = await ipJson<IpAddr[]>(node, ["addr", "show", "wbr0"]);
-    expect(brAddr?.addr_info.filter((a) => a.scope === "global").map((a) => `${a.local}/${a.prefixlen}`)).toEqual([
-      "10.244.7.1/24",
-      "fd00:7::1/64",
-    ]);
-    const [podAddr] = await ipJson<IpAddr[]>(pod, ["addr", "show", "eth0"]);
-    expect(podAddr?.addr_info.filter((a) => a.scope === "global").map((a) => `${a.local}/${a.prefixlen}`)).toEqual([
-      "10.244.7.2/24",
-      "fd00:7::2/64",
-    ]);
-    expect(await ipJson<IpRoute[]>(pod, ["-6", "route", "show"])).toContainEqual(
-      expect.objectContaining({ dst: "default", gateway: "fd00:7::1" }),
-    );
-    expect(
-      (await runIn(node, "sysctl", ["-n", "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"])).stdout
-        .split("\n")
-        .slice(0, 2),
-    ).toEqual(["1", "1"]);
-    const del = await call("DEL", conf("1.1.0", { ipam: { type: "host-local", ranges, dataDir } }));
-    expect(del.code, del.stdout).toBe(0);
-  });
+  it(
+    "dual stack: both gateways on the bridge, " + "both addresses and default routes in the pod, forwarding on",
+    async () => {
+      const ranges = [[{ subnet: "10.244.7.0/24" }], [{ subnet: "fd00:7::/64" }]];
+      const add = await call("ADD", conf("1.1.0", { ipam: { type: "host-local", ranges, dataDir } }));
+      expect(add.code, add.stdout + add.stderr).toBe(0);
+      expect(add.json?.["ips"]).toEqual([
+        { address: "10.244.7.2/24", gateway: "10.244.7.1", interface: 2 },
+        { address: "fd00:7::2/64", gateway: "fd00:7::1", interface: 2 },
+      ]);
+      const [brAddr] = await ipJson<IpAddr[]>(node, ["addr", "show", "wbr0"]);
+      expect(brAddr?.addr_info.filter((a) => a.scope === "global").map((a) => `${a.local}/${a.prefixlen}`)).toEqual([
+        "10.244.7.1/24",
+        "fd00:7::1/64",
+      ]);
+      const [podAddr] = await ipJson<IpAddr[]>(pod, ["addr", "show", "eth0"]);
+      expect(podAddr?.addr_info.filter((a) => a.scope === "global").map((a) => `${a.local}/${a.prefixlen}`)).toEqual([
+        "10.244.7.2/24",
+        "fd00:7::2/64",
+      ]);
+      expect(await ipJson<IpRoute[]>(pod, ["-6", "route", "show"])).toContainEqual(
+        expect.objectContaining({ dst: "default", gateway: "fd00:7::1" }),
+      );
+      expect(
+        (await runIn(node, "sysctl", ["-n", "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"])).stdout
+          .split("\n")
+          .slice(0, 2),
+      ).toEqual(["1", "1"]);
+      const del = await call("DEL", conf("1.1.0", { ipam: { type: "host-local", ranges, dataDir } }));
+      expect(del.code, del.stdout).toBe(0);
+    },
+  );
 
   it("ipMasq with iptables: the per-container chain exists after ADD and is gone after DEL", async () => {
     const add = await call("ADD", conf("1.0.0", { ipMasq: true, ipMasqBackend: "iptables" }));
@@ -248,18 +264,24 @@ describe("bridge plugin binary", () => {
     expect(await nat()).not.toContain(chain);
   });
 
-  it("ipMasq with nftables: one commented rule in inet cni_plugins_masquerade masq_checks, removed by DEL", async () => {
-    const add = await call("ADD", conf("1.0.0", { ipMasq: true, ipMasqBackend: "nftables" }));
-    expect(add.code, add.stdout + add.stderr).toBe(0);
-    const list = async () =>
-      (await runIn(node, "nft", ["list", "chain", "inet", "cni_plugins_masquerade", "masq_checks"])).stdout;
-    const before = await list();
-    expect(before).toMatch(
-      /ip saddr 10\.244\.7\.2 ip daddr != 10\.244\.7\.0\/24 masquerade comment "[0-9a-f]{16}-[0-9a-f]{16}, net: wnet, if: eth0, id: cid-root"/,
-    );
-    expect((await call("DEL", conf("1.0.0", { ipMasq: true, ipMasqBackend: "nftables" }))).code).toBe(0);
-    expect(await list()).not.toMatch(/saddr .* masquerade/);
-  });
+  it(
+    "ipMasq with nftables: one commented rule in inet " + "cni_plugins_masquerade masq_checks, removed by DEL",
+    async () => {
+      const add = await call("ADD", conf("1.0.0", { ipMasq: true, ipMasqBackend: "nftables" }));
+      expect(add.code, add.stdout + add.stderr).toBe(0);
+      const list = async () =>
+        (await runIn(node, "nft", ["list", "chain", "inet", "cni_plugins_masquerade", "masq_checks"])).stdout;
+      const before = await list();
+      expect(before).toMatch(
+        new RegExp(
+          String.raw`ip saddr 10\.244\.7\.2 ip daddr != 10\.244\.7\.0\/24 masquerade ` +
+            String.raw`comment "[0-9a-f]{16}-[0-9a-f]{16}, net: wnet, if: eth0, id: cid-root"`,
+        ),
+      );
+      expect((await call("DEL", conf("1.0.0", { ipMasq: true, ipMasqBackend: "nftables" }))).code).toBe(0);
+      expect(await list()).not.toMatch(/saddr .* masquerade/);
+    },
+  );
 
   it("macspoofchk drops frames from a spoofed pod MAC and DEL removes its nft chains (checklist 72)", async () => {
     const c = conf("1.0.0", { macspoofchk: true, isDefaultGateway: false, isGateway: true });
@@ -284,7 +306,8 @@ describe("bridge plugin binary", () => {
   });
 
   it.runIf(VLAN_FILTERING)(
-    "vlan 100: VLAN filtering on the bridge, the pod port on VID 100 only, the gateway on wbr0.100 and reachable (checklist 70)",
+    "vlan 100: VLAN filtering on the bridge, the pod port on VID " +
+      "100 only, the gateway on wbr0.100 and reachable (checklist 70)",
     async () => {
       const c = conf("1.0.0", { vlan: 100 });
       const add = await call("ADD", c);
@@ -353,24 +376,27 @@ describe("bridge plugin binary", () => {
     expect(await ipJson(node, ["link", "show", "master", "wbr0"])).toEqual([]);
   });
 
-  it("DEL with the pod netns already gone succeeds, releases the address and removes the masquerade chain", async () => {
-    const c = conf("1.0.0", { ipMasq: true, ipMasqBackend: "iptables" });
-    const add = await call("ADD", c);
-    expect(add.code).toBe(0);
-    expect(ipFiles()).toHaveLength(1);
-    await run("ip", ["netns", "del", pod]);
-    const del = await call("DEL", { ...c, prevResult: add.json });
-    expect(del.code, del.stdout + del.stderr).toBe(0);
-    expect(ipFiles()).toEqual([]);
-    expect(await nat()).not.toMatch(/CNI-[0-9a-f]{24}/);
-    // the orphaned host veth goes with the netns; the kernel tears a deleted netns down
-    // asynchronously (cleanup_net runs from a workqueue), so give it a moment
-    await waitFor(
-      "the orphaned host veth to disappear",
-      5_000,
-      async () => (await ipJson<unknown[]>(node, ["link", "show", "master", "wbr0"])).length === 0,
-    );
-  });
+  it(
+    "DEL with the pod netns already gone succeeds, " + "releases the address and removes the masquerade chain",
+    async () => {
+      const c = conf("1.0.0", { ipMasq: true, ipMasqBackend: "iptables" });
+      const add = await call("ADD", c);
+      expect(add.code).toBe(0);
+      expect(ipFiles()).toHaveLength(1);
+      await run("ip", ["netns", "del", pod]);
+      const del = await call("DEL", { ...c, prevResult: add.json });
+      expect(del.code, del.stdout + del.stderr).toBe(0);
+      expect(ipFiles()).toEqual([]);
+      expect(await nat()).not.toMatch(/CNI-[0-9a-f]{24}/);
+      // the orphaned host veth goes with the netns; the kernel tears a deleted netns down
+      // asynchronously (cleanup_net runs from a workqueue), so give it a moment
+      await waitFor(
+        "the orphaned host veth to disappear",
+        5_000,
+        async () => (await ipJson<unknown[]>(node, ["link", "show", "master", "wbr0"])).length === 0,
+      );
+    },
+  );
 
   it.each([
     ["weft ADD, reference DEL", WEFT_PLUGIN_DIR, REFERENCE_PLUGIN_DIR],

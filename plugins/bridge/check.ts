@@ -85,7 +85,8 @@ function checkBridge(host: HostNet, entry: Interface100, c: BridgeConf): LinkInf
     throw mismatch(`Bridge interface ${entry.name} Mac doesn't match: ${entry.mac}`);
   if (link.promisc !== c.promiscMode) {
     throw mismatch(
-      `Bridge interface ${entry.name} configured Promisc Mode ${c.promiscMode} doesn't match current state: ${link.promisc}`,
+      `Bridge interface ${entry.name} configured Promisc Mode ` +
+        `${c.promiscMode} doesn't match current state: ${link.promisc}`,
     );
   }
   return link;

@@ -126,12 +126,16 @@ describe("bridge config", () => {
     ).toEqual([7, 'unknown ipmasq backend "pf"']);
   });
 
-  it("checks the mtu range on ADD only, so DEL works with any mtu, as the reference (found by the differential fuzz: our DEL failed with code 7)", () => {
-    for (const mtu of [67, 70000]) {
-      const c = parseBridgeConf({ mtu });
-      expect(c.mtu).toBe(mtu);
-      expect(codeAndMsg(() => checkForAdd(c))).toEqual([7, `invalid mtu ${mtu}`]);
-    }
-    expect(() => checkForAdd(parseBridgeConf({ mtu: 68 }))).not.toThrow();
-  });
+  it(
+    "checks the mtu range on ADD only, so DEL works with any mtu, as the " +
+      "reference (found by the differential fuzz: our DEL failed with code 7)",
+    () => {
+      for (const mtu of [67, 70000]) {
+        const c = parseBridgeConf({ mtu });
+        expect(c.mtu).toBe(mtu);
+        expect(codeAndMsg(() => checkForAdd(c))).toEqual([7, `invalid mtu ${mtu}`]);
+      }
+      expect(() => checkForAdd(parseBridgeConf({ mtu: 68 }))).not.toThrow();
+    },
+  );
 });

@@ -16,8 +16,8 @@ const CHAIN = "masq_checks";
 const COMMENT_MAX = 128;
 
 /**
- * node:crypto is loaded on first use only: evaluating it costs ~2 ms of a plugin exec under Bun,
- * and most ADDs (flannel's delegate has ipMasq off) never hash anything.
+ * node:crypto is loaded on first use only: evaluating it is a noticeable part of a plugin exec
+ * under Bun, and most ADDs (flannel's delegate has ipMasq off) never hash anything.
  */
 function hashHex(s: string, len: number): string {
   const { createHash } = process.getBuiltinModule("node:crypto");
@@ -40,7 +40,9 @@ export function nftInstanceHash(network: string, ifname: string, containerID: st
 
 export function nftComment(network: string, ifname: string, containerID: string): string {
   const strip = (s: string): string => s.replaceAll('"', "");
-  const c = `${nftInstanceHash(network, ifname, containerID)}, net: ${strip(network)}, if: ${strip(ifname)}, id: ${strip(containerID)}`;
+  const c =
+    `${nftInstanceHash(network, ifname, containerID)}, net: ` +
+    `${strip(network)}, if: ${strip(ifname)}, id: ${strip(containerID)}`;
   return c.slice(0, COMMENT_MAX);
 }
 
@@ -260,7 +262,8 @@ export class IpMasq {
     const comment = nftComment(t.network, t.ifName, t.containerID);
     const lines = [
       `add table inet ${TABLE} { comment "Masquerading for plugins from github.com/containernetworking/plugins" ; }`,
-      `add chain inet ${TABLE} ${CHAIN} { comment "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet" ; }`,
+      `add chain inet ${TABLE} ${CHAIN} { comment "Masquerade traffic ` +
+        `from certain IPs to any (non-multicast) IP outside their subnet" ; }`,
       `add chain inet ${TABLE} postrouting { type nat hook postrouting priority 100 ; }`,
       `flush chain inet ${TABLE} postrouting`,
       `add rule inet ${TABLE} postrouting ip daddr == 224.0.0.0/4 return`,
@@ -270,7 +273,10 @@ export class IpMasq {
       ...t.addresses.map((addr) => {
         const a = parsed(addr);
         const ip = a.family === 4 ? "ip" : "ip6";
-        return `add rule inet ${TABLE} ${CHAIN} ${ip} saddr == ${a.ip} ${ip} daddr != ${a.net} masquerade comment ${JSON.stringify(comment)}`;
+        return (
+          `add rule inet ${TABLE} ${CHAIN} ${ip} saddr == ${a.ip} ${ip} ` +
+          `daddr != ${a.net} masquerade comment ${JSON.stringify(comment)}`
+        );
       }),
     ];
     await this.nftApply(`${lines.join("\n")}\n`);

@@ -1,6 +1,7 @@
 // Root tests of kernel-net.ts's ifindex cache (a link is addressed by the index of the command's own
 // lookup): a link recreated meanwhile is found again by name, and kernel errors still name the link.
-// (veth pairs: the VM kernel has no dummy driver.) Runs the bun driver testing/kernel-net-driver.ts inside a scratch netns; iproute2 is the oracle.
+// (veth pairs: the VM kernel has no dummy driver.) Runs the bun driver testing/kernel-net-driver.ts inside a scratch
+// netns; iproute2 is the oracle.
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -42,25 +43,29 @@ describe("kernel-net link addressing", () => {
     expect(link?.master).toBeUndefined();
   });
 
-  it("adds a pod route whose destination another interface already routes (a second attachment's default route), as the reference's ECMP add does", async () => {
-    for (const [a, b, ip] of [
-      ["e0", "e0p", "10.244.250.2/24"],
-      ["e1", "e1p", "10.244.250.3/24"],
-    ] as const) {
-      await sh("ip", ["-n", ns, "link", "add", a, "type", "veth", "peer", "name", b]);
-      await sh("ip", ["-n", ns, "addr", "add", ip, "dev", a]);
-      await sh("ip", ["-n", ns, "link", "set", a, "up"]);
-      await sh("ip", ["-n", ns, "link", "set", b, "up"]);
-    }
-    const r = await driver("route", `/run/netns/${ns}`, "10.244.250.1", "e0", "e1");
-    expect(r["errors"]).toEqual([]);
-    const routes = await ipj<{ dst: string; gateway?: string; dev: string }[]>(ns, ["route", "show", "default"]);
-    expect(routes.map((x) => `${x.dst} ${x.gateway ?? ""} ${x.dev}`).sort()).toEqual([
-      "default 10.244.250.1 e0",
-      "default 10.244.250.1 e1",
-    ]);
-    // the same route again is still refused
-    const again = await driver("route", `/run/netns/${ns}`, "10.244.250.1", "e0");
-    expect(String((again["errors"] as string[])[0])).toMatch(/EEXIST/);
-  });
+  it(
+    "adds a pod route whose destination another interface already routes " +
+      "(a second attachment's default route), as the reference's ECMP add does",
+    async () => {
+      for (const [a, b, ip] of [
+        ["e0", "e0p", "10.244.250.2/24"],
+        ["e1", "e1p", "10.244.250.3/24"],
+      ] as const) {
+        await sh("ip", ["-n", ns, "link", "add", a, "type", "veth", "peer", "name", b]);
+        await sh("ip", ["-n", ns, "addr", "add", ip, "dev", a]);
+        await sh("ip", ["-n", ns, "link", "set", a, "up"]);
+        await sh("ip", ["-n", ns, "link", "set", b, "up"]);
+      }
+      const r = await driver("route", `/run/netns/${ns}`, "10.244.250.1", "e0", "e1");
+      expect(r["errors"]).toEqual([]);
+      const routes = await ipj<{ dst: string; gateway?: string; dev: string }[]>(ns, ["route", "show", "default"]);
+      expect(routes.map((x) => `${x.dst} ${x.gateway ?? ""} ${x.dev}`).sort()).toEqual([
+        "default 10.244.250.1 e0",
+        "default 10.244.250.1 e1",
+      ]);
+      // the same route again is still refused
+      const again = await driver("route", `/run/netns/${ns}`, "10.244.250.1", "e0");
+      expect(String((again["errors"] as string[])[0])).toMatch(/EEXIST/);
+    },
+  );
 });

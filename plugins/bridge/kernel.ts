@@ -1,9 +1,10 @@
 /**
  * What the bridge plugin needs from the kernel, as two narrow synchronous interfaces: the host
- * netns (where the plugin runs) and one pod netns. The real implementations (kernel-net.ts) sit on
- * linux/'s netlink client and are only imported by the plugin definition; unit tests use the
- * recording fake in testing/fake-kernel.ts. Every method is a blocking netlink/sysctl call, so no
- * `await` ever runs while a thread is inside the pod's namespace.
+ * netns (where the plugin runs) and one pod netns. The implementations (kernel-net.ts) sit on
+ * linux/'s netlink client and take their kernel access as a parameter: the plugin definition passes
+ * the real one, unit tests the netlink and sysctl fakes of linux/testing (testing/fake-deps.ts).
+ * Every method is a blocking netlink/sysctl call, so no `await` ever runs while a thread is inside
+ * the pod's namespace.
  */
 import type { BridgeVlan } from "../../linux/netlink/bridge-vlan.ts";
 

@@ -115,7 +115,8 @@ async function settleAddresses(pod: PodNet, ifName: string, sleep: (ms: number) 
     if (waited >= DAD_TIMEOUT_MS) {
       throw new CniError(
         ErrorCode.TryAgainLater,
-        `failed to settle addresses for "${ifName}": ${tentative.map((a) => a.cidr).join(", ")} still tentative after ${DAD_TIMEOUT_MS / 1000}s`,
+        `failed to settle addresses for "${ifName}": ${tentative.map((a) => a.cidr).join(", ")} ` +
+          `still tentative after ${DAD_TIMEOUT_MS / 1000}s`,
       );
     }
     await sleep(DAD_POLL_MS);

@@ -85,8 +85,10 @@ function createPair(deps: BridgeDeps, pod: PodNet, c: BridgeConf, s: VethSetup):
       if (pod.linkByName(s.podIfName)) {
         throw new CniError(
           ErrorCode.InvalidEnvironmentVariables,
-          `container veth name (${JSON.stringify(s.podIfName)}) peer provided (${JSON.stringify(hostName)}) already exists`,
-          `an interface named ${s.podIfName} already exists in ${s.netnsPath}: ADD ran twice for this container and CNI_IFNAME, or choose another CNI_IFNAME`,
+          `container veth name (${JSON.stringify(s.podIfName)}) ` +
+            `peer provided (${JSON.stringify(hostName)}) already exists`,
+          `an interface named ${s.podIfName} already exists in ${s.netnsPath}: ADD ` +
+            "ran twice for this container and CNI_IFNAME, or choose another CNI_IFNAME",
         );
       }
       // the random host name was taken: try another

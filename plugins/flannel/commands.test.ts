@@ -53,39 +53,49 @@ async function codeOf(p: Promise<unknown>): Promise<CniError> {
 }
 
 describe("flannel ADD", () => {
-  it("saves exactly the bytes it sends to the delegate, before delegating, under the default dataDir (checklist 73)", async () => {
-    const s = setup();
-    const r = await flannelAdd({ containerID: "cid1", config: conf }, s.deps);
-    expect(r).toEqual({ cniVersion: "1.0.0", ips: [{ address: "10.1.17.2/24", gateway: "10.1.17.1" }] });
-    const saved = s.scratches.get("/var/lib/cni/flannel")?.load("cid1");
-    expect(s.calls).toEqual([{ cmd: "ADD", type: "bridge", conf: saved }]);
-    expect(JSON.parse(saved ?? "")).toEqual({
-      cniVersion: "1.0.0",
-      ipMasq: false,
-      ipam: { ranges: [[{ subnet: "10.1.17.0/24" }]], routes: [{ dst: "10.1.0.0/16" }], type: "host-local" },
-      isGateway: true,
-      mtu: 1472,
-      name: "cbr0",
-      type: "bridge",
-    });
-  });
+  it(
+    "saves exactly the bytes it sends to the delegate, before " +
+      "delegating, under the default dataDir (checklist 73)",
+    async () => {
+      const s = setup();
+      const r = await flannelAdd({ containerID: "cid1", config: conf }, s.deps);
+      expect(r).toEqual({ cniVersion: "1.0.0", ips: [{ address: "10.1.17.2/24", gateway: "10.1.17.1" }] });
+      const saved = s.scratches.get("/var/lib/cni/flannel")?.load("cid1");
+      expect(s.calls).toEqual([{ cmd: "ADD", type: "bridge", conf: saved }]);
+      expect(JSON.parse(saved ?? "")).toEqual({
+        cniVersion: "1.0.0",
+        ipMasq: false,
+        ipam: { ranges: [[{ subnet: "10.1.17.0/24" }]], routes: [{ dst: "10.1.0.0/16" }], type: "host-local" },
+        isGateway: true,
+        mtu: 1472,
+        name: "cbr0",
+        type: "bridge",
+      });
+    },
+  );
 
-  it("says flanneld is not running, names the file and asks to retry (code 11) when subnet.env is missing", async () => {
-    const s = setup({});
-    const e = await codeOf(flannelAdd({ containerID: "c", config: { ...conf, subnetFile: "/x/subnet.env" } }, s.deps));
-    expect(e.code).toBe(11);
-    expect(e.msg).toContain("/x/subnet.env");
-    expect(e.msg).toMatch(/flanneld is not running on this node/);
-    expect(e.details).toMatch(/flanneld/);
-    expect(s.calls).toEqual([]);
-  });
+  it(
+    "says flanneld is not running, " + "names the file and asks to retry (code 11) when subnet.env is missing",
+    async () => {
+      const s = setup({});
+      const e = await codeOf(
+        flannelAdd({ containerID: "c", config: { ...conf, subnetFile: "/x/subnet.env" } }, s.deps),
+      );
+      expect(e.code).toBe(11);
+      expect(e.msg).toContain("/x/subnet.env");
+      expect(e.msg).toMatch(/flanneld is not running on this node/);
+      expect(e.details).toMatch(/flanneld/);
+      expect(s.calls).toEqual([]);
+    },
+  );
 
   it("reports an incomplete subnet.env with the reference list of missing keys (checklist 75)", async () => {
     const s = setup({ "/run/flannel/subnet.env": "foo=bar\n" });
     const e = await codeOf(flannelAdd({ containerID: "c", config: conf }, s.deps));
     expect(e.code).toBe(7);
     expect(e.msg).toContain(
-      "/run/flannel/subnet.env is missing FLANNEL_NETWORK, FLANNEL_IPV6_NETWORK, FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ",
+      "/run/flannel/subnet.env is missing FLANNEL_NETWORK, FLANNEL_IPV6_NETWORK, " +
+        "FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ",
     );
   });
 
@@ -104,16 +114,19 @@ describe("flannel ADD", () => {
 });
 
 describe("flannel DEL", () => {
-  it("delegates DEL with the saved config without reading subnet.env, then removes the file (checklist 73)", async () => {
-    const s = setup();
-    await flannelAdd({ containerID: "cid1", config: conf }, s.deps);
-    const saved = s.scratches.get("/var/lib/cni/flannel")?.load("cid1");
-    const down = setup({});
-    down.scratches.set("/var/lib/cni/flannel", s.scratches.get("/var/lib/cni/flannel") ?? new MemoryScratch());
-    await flannelDel({ containerID: "cid1", config: conf }, down.deps);
-    expect(down.calls).toEqual([{ cmd: "DEL", type: "bridge", conf: saved }]);
-    expect(down.scratches.get("/var/lib/cni/flannel")?.load("cid1")).toBeUndefined();
-  });
+  it(
+    "delegates DEL with the saved config without reading subnet.env, " + "then removes the file (checklist 73)",
+    async () => {
+      const s = setup();
+      await flannelAdd({ containerID: "cid1", config: conf }, s.deps);
+      const saved = s.scratches.get("/var/lib/cni/flannel")?.load("cid1");
+      const down = setup({});
+      down.scratches.set("/var/lib/cni/flannel", s.scratches.get("/var/lib/cni/flannel") ?? new MemoryScratch());
+      await flannelDel({ containerID: "cid1", config: conf }, down.deps);
+      expect(down.calls).toEqual([{ cmd: "DEL", type: "bridge", conf: saved }]);
+      expect(down.scratches.get("/var/lib/cni/flannel")?.load("cid1")).toBeUndefined();
+    },
+  );
 
   it("succeeds without calling anything when there is no saved config (repeated DEL)", async () => {
     const s = setup({});

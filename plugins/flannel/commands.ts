@@ -47,8 +47,10 @@ function loadLease(conf: FlannelNetConf, deps: FlannelDeps, forStatus: boolean):
     if (e.missingFile) {
       throw new CniError(
         forStatus ? ErrorCode.PluginNotAvailable : ErrorCode.TryAgainLater,
-        `failed to load flannel 'subnet.env' file: ${conf.subnetFile} does not exist: flanneld is not running on this node, or has not written its lease yet`,
-        `check that the flanneld pod/service on this node is running and that its --subnet-file is ${conf.subnetFile} (the flannel config's subnetFile); look at the flanneld log on this node`,
+        `failed to load flannel 'subnet.env' file: ${conf.subnetFile} does not ` +
+          "exist: flanneld is not running on this node, or has not written its lease yet",
+        "check that the flanneld pod/service on this node is running and that its --subnet-file is " +
+          `${conf.subnetFile} (the flannel config's subnetFile); look at the flanneld log on this node`,
       );
     }
     throw new CniError(
@@ -87,7 +89,8 @@ export async function flannelDel(call: FlannelCall, deps: FlannelDeps): Promise<
   } catch (e) {
     throw new CniError(
       ErrorCode.IOFailure,
-      `failed to read the saved delegate config of ${call.containerID} in ${conf.dataDir}: ${e instanceof Error ? e.message : String(e)}`,
+      `failed to read the saved delegate config of ${call.containerID} ` +
+        `in ${conf.dataDir}: ${e instanceof Error ? e.message : String(e)}`,
     );
   }
   // no file: never added, or already deleted (repeated DEL must succeed)

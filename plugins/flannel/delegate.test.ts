@@ -31,8 +31,8 @@ describe("flannel delegate config (checklist 73-76)", () => {
   it("prints the delegate with sorted keys, byte-identical to the reference's saved file", () => {
     const d = buildDelegate(parseFlannelConf(input), env(V4));
     expect(sortedJson(d)).toBe(
-      '{"ipMasq":false,"ipam":{"ranges":[[{"subnet":"10.1.17.0/24"}]],"routes":[{"dst":"10.1.0.0/16"}],"type":"host-local"},' +
-        '"isGateway":true,"mtu":1472,"name":"cni-flannel","type":"bridge"}',
+      '{"ipMasq":false,"ipam":{"ranges":[[{"subnet":"10.1.17.0/24"}]],"routes":[{"dst":"10.1.0.0/16"}],' +
+        '"type":"host-local"},"isGateway":true,"mtu":1472,"name":"cni-flannel","type":"bridge"}',
     );
   });
 

@@ -98,7 +98,8 @@ describe("flannel chain through the binary", () => {
   it("dual stack: the pod gets both lease addresses and routes to both cluster networks via the bridge", async () => {
     writeFileSync(
       join(dir, "subnet.env"),
-      "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_IPV6_NETWORK=fd00:244::/56\nFLANNEL_IPV6_SUBNET=fd00:244:0:3::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+      "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_IPV6_NETWORK=fd00:244::/56\n" +
+        "FLANNEL_IPV6_SUBNET=fd00:244:0:3::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
     );
     const add = await callPlugin({
       plugin: join(onlyFlannel, "flannel"),
@@ -199,8 +200,9 @@ describe("flannel chain through the binary", () => {
     const ours = await time(`${WEFT_PLUGIN_DIR}`, {});
     const ref = await time(REFERENCE_PLUGIN_DIR, { WEFT_NO_INPROCESS: "1" });
     console.log(
-      `flannel chain, median of ${rounds} (ms, includes ip netns exec + env): in-process ADD ${ours.add.toFixed(1)} DEL ${ours.del.toFixed(1)}; ` +
-        `exec'd reference bridge+host-local ADD ${ref.add.toFixed(1)} DEL ${ref.del.toFixed(1)}`,
+      `flannel chain, median of ${rounds} (ms, includes ip netns exec + env): ` +
+        `in-process ADD ${ours.add.toFixed(1)} DEL ${ours.del.toFixed(1)}; exec'd ` +
+        `reference bridge+host-local ADD ${ref.add.toFixed(1)} DEL ${ref.del.toFixed(1)}`,
     );
     expect(ours.add).toBeGreaterThan(0);
   });

@@ -106,14 +106,21 @@ describe("allocator round-robin table (checklist 53)", () => {
 describe("allocator behaviour", () => {
   const set = rangeSet("192.168.1.0/29");
 
-  it("hands out .2-.6 of a /29 with prefix and gateway, then fails: broadcast and gateway never used (checklist 54)", async () => {
-    const store = new MemoryStore();
-    for (let i = 2; i < 7; i++)
-      expect(shown(await get(store, set, `ID${i}`))).toEqual({ address: `192.168.1.${i}/29`, gateway: "192.168.1.1" });
-    await expect(get(store, set, "ID8")).rejects.toThrow(
-      "no IP addresses available in range set: 192.168.1.1-192.168.1.6",
-    );
-  });
+  it(
+    "hands out .2-.6 of a /29 with prefix and gateway, then " +
+      "fails: broadcast and gateway never used (checklist 54)",
+    async () => {
+      const store = new MemoryStore();
+      for (let i = 2; i < 7; i++)
+        expect(shown(await get(store, set, `ID${i}`))).toEqual({
+          address: `192.168.1.${i}/29`,
+          gateway: "192.168.1.1",
+        });
+      await expect(get(store, set, "ID8")).rejects.toThrow(
+        "no IP addresses available in range set: 192.168.1.1-192.168.1.6",
+      );
+    },
+  );
 
   it("does not reuse a freed IP before the pool wraps (checklist 54)", async () => {
     const store = new MemoryStore();
@@ -159,20 +166,23 @@ describe("allocator behaviour", () => {
     await expect(get(legacy, set, "old")).rejects.toMatchObject({ kind: "duplicate" });
   });
 
-  it("names the container's address that comes first in file-name order, as the reference's directory walk does", async () => {
-    const store = new MemoryStore();
-    const wide = rangeSet("192.168.1.0/24");
-    for (const held of ["192.168.1.6", "192.168.1.3", "192.168.1.10"])
-      store.records.set(held, ownerRecord("dup", "eth0"));
-    await expect(get(store, wide, "dup")).rejects.toMatchObject({
-      kind: "duplicate",
-      message: "192.168.1.10 has been allocated to dup, duplicate allocation is not allowed",
-    });
-    store.records.delete("192.168.1.10");
-    await expect(get(store, wide, "dup")).rejects.toMatchObject({
-      message: "192.168.1.3 has been allocated to dup, duplicate allocation is not allowed",
-    });
-  });
+  it(
+    "names the container's address that comes first in file-name order, " + "as the reference's directory walk does",
+    async () => {
+      const store = new MemoryStore();
+      const wide = rangeSet("192.168.1.0/24");
+      for (const held of ["192.168.1.6", "192.168.1.3", "192.168.1.10"])
+        store.records.set(held, ownerRecord("dup", "eth0"));
+      await expect(get(store, wide, "dup")).rejects.toMatchObject({
+        kind: "duplicate",
+        message: "192.168.1.10 has been allocated to dup, duplicate allocation is not allowed",
+      });
+      store.records.delete("192.168.1.10");
+      await expect(get(store, wide, "dup")).rejects.toMatchObject({
+        message: "192.168.1.3 has been allocated to dup, duplicate allocation is not allowed",
+      });
+    },
+  );
 
   it("does not count an allocation of another range set as a duplicate", async () => {
     const store = new MemoryStore();

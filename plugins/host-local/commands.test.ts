@@ -1,6 +1,6 @@
 // host-local through skel's dispatch (env + stdin in, JSON out) over a DiskStore in a temp dir with
-// an in-process lock: checklist items 45-52 per spec version, plus CNI_ARGS, runtimeConfig, GC,
-// STATUS, CHECK and rollback.
+// an in-process lock: ADD and DEL (allocation, gateway, exhaustion, a second ADD, trimmed IDs) per
+// spec version, plus CNI_ARGS, runtimeConfig, GC, STATUS, CHECK and rollback.
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -128,17 +128,22 @@ describe.each(SPEC_VERSIONS)("host-local [%s]", (version) => {
     expect(files("othernet")).toContain("10.1.2.2");
   });
 
-  it("refuses a second ADD for the same container and interface; another container gets the next IP (checklist 48)", async () => {
-    const c = conf(version, { ranges: [[{ subnet: "10.1.2.0/24" }]] });
-    expect((await call("ADD", c)).code).toBe(0);
-    const again = await call("ADD", c);
-    expect(again.code).toBe(1);
-    expect(errorOf(again)).toMatchObject({
-      code: 4,
-      msg: "failed to allocate for range 0: 10.1.2.2 has been allocated to dummy, duplicate allocation is not allowed",
-    });
-    expect(ipsOf(resultOf(await call("ADD", c, { id: "other" }), version))).toEqual([["10.1.2.3/24", "10.1.2.1"]]);
-  });
+  it(
+    "refuses a second ADD for the same container and interface; " + "another container gets the next IP (checklist 48)",
+    async () => {
+      const c = conf(version, { ranges: [[{ subnet: "10.1.2.0/24" }]] });
+      expect((await call("ADD", c)).code).toBe(0);
+      const again = await call("ADD", c);
+      expect(again.code).toBe(1);
+      expect(errorOf(again)).toMatchObject({
+        code: 4,
+        msg:
+          "failed to allocate for range 0: 10.1.2.2 has been " +
+          "allocated to dummy, duplicate allocation is not allowed",
+      });
+      expect(ipsOf(resultOf(await call("ADD", c, { id: "other" }), version))).toEqual([["10.1.2.3/24", "10.1.2.1"]]);
+    },
+  );
 
   it("DEL releases a legacy 'id only' file and succeeds for an unknown container (checklist 49)", async () => {
     const c = conf(version, { ranges: [[{ subnet: "10.1.2.0/24" }]] });
@@ -148,17 +153,20 @@ describe.each(SPEC_VERSIONS)("host-local [%s]", (version) => {
     expect(files()).toEqual(["lock"]);
   });
 
-  it("stores a container ID with surrounding whitespace trimmed and logs nothing on a fresh network (checklist 50)", async () => {
-    const c = conf(version, { ranges: [[{ subnet: "10.1.2.0/24" }]] });
-    const add = await call("ADD", c, { id: "dummy" });
-    expect(add.stderr).toBe("");
-    expect(add.stderr).not.toContain("Error retrieving last reserved ip");
-    // skel refuses untrimmed IDs from the environment, so drive the command directly for this one.
-    const store = new MemoryStore();
-    const direct = hostLocalCommands({ openStore: () => store });
-    await direct.add({ containerID: "   spaced\n ", ifName: "eth0", args: "", config: c });
-    expect([...store.records.values()]).toEqual(["spaced\r\neth0"]);
-  });
+  it(
+    "stores a container ID with surrounding whitespace " + "trimmed and logs nothing on a fresh network (checklist 50)",
+    async () => {
+      const c = conf(version, { ranges: [[{ subnet: "10.1.2.0/24" }]] });
+      const add = await call("ADD", c, { id: "dummy" });
+      expect(add.stderr).toBe("");
+      expect(add.stderr).not.toContain("Error retrieving last reserved ip");
+      // skel refuses untrimmed IDs from the environment, so drive the command directly for this one.
+      const store = new MemoryStore();
+      const direct = hostLocalCommands({ openStore: () => store });
+      await direct.add({ containerID: "   spaced\n ", ifName: "eth0", args: "", config: c });
+      expect([...store.records.values()]).toEqual(["spaced\r\neth0"]);
+    },
+  );
 
   it("honours args.cni.ips, one per range set, across sets and families (checklist 51)", async () => {
     const single = conf(version, { ranges: [[{ subnet: "10.1.2.0/24" }]] }, { args: { cni: { ips: ["10.1.2.88"] } } });
@@ -218,13 +226,17 @@ describe.each(SPEC_VERSIONS)("host-local [%s]", (version) => {
 });
 
 describe("DEL with legacy files", () => {
-  it("with two range sets also clears the container's legacy file next to its current-format ones, as the reference does", async () => {
-    const c = conf("1.0.0", { ranges: [[{ subnet: "10.1.2.0/24" }], [{ subnet: "2001:db8::/64" }]] });
-    await call("ADD", c, { id: "mixed" });
-    writeFileSync(join(dataDir, "mynet", "10.1.2.99"), "mixed");
-    expect((await call("DEL", c, { id: "mixed" })).code).toBe(0);
-    expect(files()).toEqual(["last_reserved_ip.0", "last_reserved_ip.1", "lock"]);
-  });
+  it(
+    "with two range sets also clears the container's legacy " +
+      "file next to its current-format ones, as the reference does",
+    async () => {
+      const c = conf("1.0.0", { ranges: [[{ subnet: "10.1.2.0/24" }], [{ subnet: "2001:db8::/64" }]] });
+      await call("ADD", c, { id: "mixed" });
+      writeFileSync(join(dataDir, "mynet", "10.1.2.99"), "mixed");
+      expect((await call("DEL", c, { id: "mixed" })).code).toBe(0);
+      expect(files()).toEqual(["last_reserved_ip.0", "last_reserved_ip.1", "lock"]);
+    },
+  );
 
   it("with one range set keeps the legacy file while a current-format file matched", async () => {
     const c = conf("1.0.0", { ranges: [[{ subnet: "10.1.2.0/24" }]] });
@@ -300,7 +312,9 @@ describe("requested IPs and ranges from the runtime", () => {
     expect((await call("ADD", base(), { id: "holder", cniArgs: "IP=10.1.2.60" })).code).toBe(0);
     expect(errorOf(await call("ADD", base(), { id: "wants", cniArgs: "IP=10.1.2.60" }))).toMatchObject({
       code: 11,
-      msg: "failed to allocate for range 0: requested IP address 10.1.2.60 is not available in range set 10.1.2.1-10.1.2.254",
+      msg:
+        "failed to allocate for range 0: requested IP address " +
+        "10.1.2.60 is not available in range set 10.1.2.1-10.1.2.254",
     });
   });
 

@@ -49,18 +49,25 @@ describe("config decoding", () => {
     expect(c.requestedIPs.map(formatIP)).toEqual(["10.1.2.20"]);
   });
 
-  it("orders ranges runtimeConfig.ipRanges, legacy subnet, ipam.ranges, and ignores legacy keys without a subnet", () => {
-    const c = loadIpamConfig(
-      net(
-        { subnet: "10.1.4.0/24", ranges: [[{ subnet: "10.1.2.0/24" }]] },
-        { runtimeConfig: { ipRanges: [[{ subnet: "10.1.9.0/24" }]] } },
-      ),
-      "",
-    );
-    expect(c.ranges.map(rangeSetString)).toEqual(["10.1.9.1-10.1.9.254", "10.1.4.1-10.1.4.254", "10.1.2.1-10.1.2.254"]);
-    const orphan = loadIpamConfig(net({ rangeStart: "10.9.9.9", ranges: [[{ subnet: "10.1.2.0/24" }]] }), "");
-    expect(orphan.ranges).toHaveLength(1);
-  });
+  it(
+    "orders ranges runtimeConfig.ipRanges, legacy subnet, " + "ipam.ranges, and ignores legacy keys without a subnet",
+    () => {
+      const c = loadIpamConfig(
+        net(
+          { subnet: "10.1.4.0/24", ranges: [[{ subnet: "10.1.2.0/24" }]] },
+          { runtimeConfig: { ipRanges: [[{ subnet: "10.1.9.0/24" }]] } },
+        ),
+        "",
+      );
+      expect(c.ranges.map(rangeSetString)).toEqual([
+        "10.1.9.1-10.1.9.254",
+        "10.1.4.1-10.1.4.254",
+        "10.1.2.1-10.1.2.254",
+      ]);
+      const orphan = loadIpamConfig(net({ rangeStart: "10.9.9.9", ranges: [[{ subnet: "10.1.2.0/24" }]] }), "");
+      expect(orphan.ranges).toHaveLength(1);
+    },
+  );
 
   it("gathers requested IPs from CNI_ARGS, args.cni.ips and runtimeConfig.ips in that order without duplicates", () => {
     const c = loadIpamConfig(

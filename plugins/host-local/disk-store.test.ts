@@ -134,13 +134,16 @@ describe("GC selection", () => {
     { ip: "10.0.0.9", containerID: "legacy", ifname: undefined },
     { ip: "10.0.0.10", containerID: "stale-legacy", ifname: undefined },
   ];
-  it("keeps listed (container, ifname) pairs and legacy records of a listed container; everything else is stale", () => {
-    const stale = staleAllocations(all, [
-      { containerID: "keep", ifname: "eth0" },
-      { containerID: "legacy", ifname: "eth0" },
-    ]);
-    expect(stale.map((a) => a.ip)).toEqual(["10.0.0.2", "10.0.0.3", "10.0.0.10"]);
-  });
+  it(
+    "keeps listed (container, ifname) pairs and legacy " + "records of a listed container; everything else is stale",
+    () => {
+      const stale = staleAllocations(all, [
+        { containerID: "keep", ifname: "eth0" },
+        { containerID: "legacy", ifname: "eth0" },
+      ]);
+      expect(stale.map((a) => a.ip)).toEqual(["10.0.0.2", "10.0.0.3", "10.0.0.10"]);
+    },
+  );
   it("treats an empty valid list as 'release everything'", () => {
     expect(staleAllocations(all, [])).toHaveLength(all.length);
   });

@@ -10,7 +10,7 @@
  * Differences from the reference, all invisible to it: last_reserved_ip is replaced atomically
  * (temp file, rename) instead of truncated in place, without fsync: it is only the round-robin
  * start, and a lost or empty one after a power cut makes the next ADD start at the range's
- * beginning, nothing worse (the fsync cost 0.5-0.8 ms per ADD); reservation files are fsync'd
+ * beginning, nothing worse, and an fsync there would lengthen every ADD; reservation files are fsync'd
  * (after the lock is released, before withLock resolves: see withLock); only
  * files named like an IP are reservations (the Go plugin also reads `lock`, `last_reserved_ip.*`
  * and strays when matching a container ID).
@@ -89,9 +89,10 @@ export class DiskStore extends StoreBase {
   /**
    * Run `fn` under the network's lock, then make the reservations it created durable. The fsync
    * happens after the flock is released so concurrent ADDs do not queue behind each other's disk
-   * flush (50 parallel ADDs serialised ~50 journal commits inside the lock); the caller still only
-   * learns of a reservation, and reports it, once it is on disk. A reservation that cannot be
-   * synced is removed again (under the lock, if it still holds our record) and the error thrown.
+   * flush (inside the lock, every ADD would wait for the journal commits of all before it); the
+   * caller still only learns of a reservation, and reports it, once it is on disk. A reservation
+   * that cannot be synced is removed again (under the lock, if it still holds our record) and the
+   * error thrown.
    */
   async withLock<T>(fn: () => T): Promise<T> {
     const lock = join(this.dir, LOCK_FILE);

@@ -33,14 +33,19 @@ describe("resolv.conf parsing (checklist 58)", () => {
     });
   });
 
-  it("splits and trims on Go's whitespace, as the reference does: U+0085 and U+00A0 separate, a byte-order mark is part of the word", () => {
-    const text =
-      "\ufeffnameserver 192.0.2.3\nnameserver\u00a0192.0.2.4\nsearch\u0085s.example t.example\u3000u.example\n\fdomain d.example\u000b";
-    expect(parseResolvConf(text)).toEqual({
-      nameservers: ["192.0.2.4"],
-      domain: "d.example",
-      search: ["s.example", "t.example", "u.example"],
-      options: [],
-    });
-  });
+  it(
+    "splits and trims on Go's whitespace, as the reference does: " +
+      "U+0085 and U+00A0 separate, a byte-order mark is part of the word",
+    () => {
+      const text =
+        "\ufeffnameserver 192.0.2.3\nnameserver\u00a0192.0.2.4\n" +
+        "search\u0085s.example t.example\u3000u.example\n\fdomain d.example\u000b";
+      expect(parseResolvConf(text)).toEqual({
+        nameservers: ["192.0.2.4"],
+        domain: "d.example",
+        search: ["s.example", "t.example", "u.example"],
+        options: [],
+      });
+    },
+  );
 });

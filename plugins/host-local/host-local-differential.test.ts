@@ -5,7 +5,8 @@
 // files (names and contents, not `lock`) must be equal. Where we differ ON PURPOSE the difference
 // is named in CODE_DIFFERENCES / BEHAVIOUR_DIFFERENCES below with its reason; anything else fails
 // with the seed, scenario and step needed to replay it:
-//   WEFT_FUZZ_SEED=<seed> [WEFT_FUZZ_ONLY=<scenario>] [WEFT_FUZZ_SCENARIOS=<n>] npx vitest run plugins/host-local/host-local-differential
+//   WEFT_FUZZ_SEED=<seed> [WEFT_FUZZ_ONLY=<scenario>] [WEFT_FUZZ_SCENARIOS=<n>] \
+//     npx vitest run plugins/host-local/host-local-differential
 // host-local touches no netns (CNI_NETNS only has to be set), so no root is needed. Needs
 // `npm run build` first; skipped when our binary or the reference is missing.
 //
@@ -92,7 +93,17 @@ const CODE_DIFFERENCES: readonly CodeDifference[] = [
     reason: "a requested IP no range set can take is a config problem (7)",
   },
   {
-    ref: /^(IPAM config missing 'ipam' key|no IP ranges specified|invalid range set \d+: |range set \d+ overlaps with \d+|CNI version \S+ does not support more than 1 address per family|invalid IP address|invalid CIDR address)/,
+    ref: new RegExp(
+      `^(${[
+        "IPAM config missing 'ipam' key",
+        "no IP ranges specified",
+        String.raw`invalid range set \d+: `,
+        String.raw`range set \d+ overlaps with \d+`,
+        String.raw`CNI version \S+ does not support more than 1 address per family`,
+        "invalid IP address",
+        "invalid CIDR address",
+      ].join("|")})`,
+    ),
     refCode: 999,
     ourCode: 7,
     msg: "same",
@@ -104,7 +115,8 @@ const CODE_DIFFERENCES: readonly CodeDifference[] = [
     ourCode: 7,
     msg: /^cannot understand ip: ""$/,
     reason:
-      "an empty string in args.cni.ips / runtimeConfig.ips is a config problem (7); our message shows the empty entry instead of Go's nil IP",
+      "an empty string in args.cni.ips / runtimeConfig.ips is a config " +
+      "problem (7); our message shows the empty entry instead of Go's nil IP",
   },
   {
     ref: /^open \S+: no such file or directory$/,
@@ -137,9 +149,12 @@ const CODE_DIFFERENCES: readonly CodeDifference[] = [
  */
 const BEHAVIOUR_DIFFERENCES = {
   checkPrevResult:
-    "CHECK with a prevResult: we also verify that every prevResult address inside our ranges is held by this container+interface (code 100); the reference only looks for any address of the container",
+    "CHECK with a prevResult: we also verify that every prevResult address inside our ranges is held " +
+    "by this container+interface (code 100); the reference only looks for any address of the container",
   rollbackScope:
-    "a failed ADD: we release only the addresses THIS ADD reserved; the reference releases every address of the container+interface, including those of an earlier successful ADD, and (from the second range set on) the container's legacy ID-only files",
+    "a failed ADD: we release only the addresses THIS ADD reserved; the reference releases " +
+    "every address of the container+interface, including those of an earlier successful " +
+    "ADD, and (from the second range set on) the container's legacy ID-only files",
   emptyDns: 'a 1.0.0 result without DNS: we omit "dns" (current upstream); Debian\'s v1.1.1 prints "dns": {}',
 } as const;
 
@@ -178,7 +193,10 @@ function explainsCheckPrevResult(step: Step, ours: Outcome, ref: Outcome): boole
   return o.code === 100 && ip !== undefined && ref.files?.[ip] !== asFile(`${step.containerID}\r\n${step.ifName}`);
 }
 
-/** Files only we still have after a failed ADD, all the ADD's attachment's or its container's legacy ones (rollbackScope). */
+/**
+ * Files only we still have after a failed ADD, all the ADD's attachment's or its container's legacy ones
+ * (rollbackScope).
+ */
 function rollbackLeftovers(step: Step, ours: Outcome, ref: Outcome): string[] | undefined {
   if (step.cmd !== "ADD" || ours.status === 0 || ref.status === 0 || ours.files === null || ref.files === null)
     return undefined;
@@ -219,14 +237,32 @@ function compareStep(step: Step, version: string, ours: Outcome, ref: Outcome): 
 const stats = { scenarios: 0, steps: 0, outcomes: new Map<string, number>(), used: new Map<string, number>() };
 const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
 
+/** The words that class a reference error in the coverage summary. */
+const ERROR_KINDS = new RegExp(
+  [
+    "not available",
+    "no IP addresses",
+    "duplicate",
+    "not in range set",
+    "gateway",
+    "requested IPs",
+    "Failed to find",
+    "ARGS",
+    "invalid range set",
+    "overlaps",
+    "interface name",
+    "containerID",
+    "does not allow",
+    "json",
+    "open ",
+  ].join("|"),
+);
+
 /** "ADD ok", "CHECK error 100", ... for the coverage summary. */
 function outcomeClass(step: Step, ref: Outcome): string {
   if (ref.status === 0) return `${step.cmd} ok`;
   const msg = String(errorOf(ref).msg);
-  const kind =
-    /not available|no IP addresses|duplicate|not in range set|gateway|requested IPs|Failed to find|ARGS|invalid range set|overlaps|interface name|containerID|does not allow|json|open /.exec(
-      msg,
-    )?.[0] ?? msg.slice(0, 24);
+  const kind = ERROR_KINDS.exec(msg)?.[0] ?? msg.slice(0, 24);
   return `${step.cmd} error: ${kind}`;
 }
 
@@ -250,7 +286,8 @@ async function runScenario(sc: Scenario): Promise<void> {
         .map((s, j) => `  ${j}: ${JSON.stringify(s)}`)
         .join("\n");
       expect.fail(
-        `${replay}: step ${i} ${step.cmd} differs: ${verdict.problem}\nconfig (reference side): ${JSON.stringify(ref.config(step, base))}\nsteps:\n${history}`,
+        `${replay}: step ${i} ${step.cmd} differs: ${verdict.problem}\n` +
+          `config (reference side): ${JSON.stringify(ref.config(step, base))}\nsteps:\n${history}`,
       );
     }
     for (const name of verdict.resync ?? []) unlinkSync(join(networkDir(ours.dataDir), name));
@@ -265,7 +302,8 @@ const scenarios = Array.from({ length: COUNT }, (_, i) => genScenario(SEED, i)).
 describe.skipIf(!available)(`host-local: ours vs the reference, seeded differential fuzz (seed ${SEED})`, () => {
   beforeAll(() => {
     console.log(
-      `host-local differential fuzz: WEFT_FUZZ_SEED=${SEED}, ${scenarios.length} scenarios, ${scenarios.reduce((n, s) => n + s.steps.length, 0)} steps`,
+      `host-local differential fuzz: WEFT_FUZZ_SEED=${SEED}, ${scenarios.length} ` +
+        `scenarios, ${scenarios.reduce((n, s) => n + s.steps.length, 0)} steps`,
     );
     root = mkdtempSync(join(tmpdir(), "weft-hl-fuzz-"));
     mkdirSync(root, { recursive: true });
@@ -278,7 +316,8 @@ describe.skipIf(!available)(`host-local: ours vs the reference, seeded different
       .map(([k, n]) => `  ${n}\t${k}${k in BEHAVIOUR_DIFFERENCES ? `: ${BEHAVIOUR_DIFFERENCES[k as Diff]}` : ""}`);
     const unseen = listedDifferences(CODE_DIFFERENCES, BEHAVIOUR_DIFFERENCES).filter((k) => !stats.used.has(k));
     console.log(
-      `ran ${stats.scenarios} scenarios, ${stats.steps} steps (reference outcomes):\n${lines.join("\n")}\nlisted differences seen:\n${used.join("\n")}\nlisted differences not seen: ${unseen.length}\n${unseen.join("\n")}`,
+      `ran ${stats.scenarios} scenarios, ${stats.steps} steps (reference outcomes):\n${lines.join("\n")}\nlisted ` +
+        `differences seen:\n${used.join("\n")}\nlisted differences not seen: ${unseen.length}\n${unseen.join("\n")}`,
     );
     rmSync(root, { recursive: true, force: true });
   });
@@ -313,7 +352,8 @@ describe.skipIf(!available)(`host-local: ours vs the reference, seeded different
       if (isDefault) {
         const listed = listedDifferences(CODE_DIFFERENCES, BEHAVIOUR_DIFFERENCES);
         const why =
-          "listed differences the default run never needed: a stale entry (delete it), or the generator changed (pick a new DEFAULT_SEED)";
+          "listed differences the default run never needed: a stale entry " +
+          "(delete it), or the generator changed (pick a new DEFAULT_SEED)";
         expect(
           listed.filter((k) => !stats.used.has(k)),
           why,

@@ -120,36 +120,39 @@ const V4 = { ranges: [[{ subnet: "10.244.31.0/29" }]], routes: [{ dst: "0.0.0.0/
 describe.each(["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0"])(
   "ours vs reference host-local, side by side [%s]",
   (version) => {
-    it("ADD, ADD, DEL, ADD (round robin), a duplicate ADD, exhaustion and DEL give identical output and files", async () => {
-      const c = (dataDir: string) => conf(version, dataDir, V4);
-      const add = (id: string): Step => ({ label: `ADD ${id}`, req: (d) => ({ cmd: "ADD", conf: c(d), id }) });
-      const del = (id: string): Step => ({ label: `DEL ${id}`, req: (d) => ({ cmd: "DEL", conf: c(d), id }) });
-      const check = (id: string): Step[] =>
-        version === "0.4.0" || version === "1.0.0"
-          ? [{ label: `CHECK ${id}`, req: (d) => ({ cmd: "CHECK", conf: c(d), id }) }]
-          : [];
-      await sideBySide(`seq-${version}`, [
-        ...check("a"),
-        add("a"),
-        ...check("a"),
-        add("b"),
-        del("a"),
-        ...check("a"),
-        add("c"),
-        add("b"),
-        add("d"),
-        add("e"),
-        add("f"),
-        add("g"),
-        del("b"),
-        del("unknown"),
-        del("c"),
-        del("d"),
-        del("e"),
-        del("f"),
-        del("g"),
-      ]);
-    });
+    it(
+      "ADD, ADD, DEL, ADD (round robin), a duplicate ADD, " + "exhaustion and DEL give identical output and files",
+      async () => {
+        const c = (dataDir: string) => conf(version, dataDir, V4);
+        const add = (id: string): Step => ({ label: `ADD ${id}`, req: (d) => ({ cmd: "ADD", conf: c(d), id }) });
+        const del = (id: string): Step => ({ label: `DEL ${id}`, req: (d) => ({ cmd: "DEL", conf: c(d), id }) });
+        const check = (id: string): Step[] =>
+          version === "0.4.0" || version === "1.0.0"
+            ? [{ label: `CHECK ${id}`, req: (d) => ({ cmd: "CHECK", conf: c(d), id }) }]
+            : [];
+        await sideBySide(`seq-${version}`, [
+          ...check("a"),
+          add("a"),
+          ...check("a"),
+          add("b"),
+          del("a"),
+          ...check("a"),
+          add("c"),
+          add("b"),
+          add("d"),
+          add("e"),
+          add("f"),
+          add("g"),
+          del("b"),
+          del("unknown"),
+          del("c"),
+          del("d"),
+          del("e"),
+          del("f"),
+          del("g"),
+        ]);
+      },
+    );
 
     it("requested IPs (CNI_ARGS and args.cni.ips) and their errors match", async () => {
       const c = (dataDir: string, extra: object = {}) =>
@@ -390,18 +393,23 @@ describe("what differs on purpose", () => {
     expect(ref).toHaveProperty("dns", {});
   });
 
-  it("route mtu/table/scope are passed through (current upstream); Debian's v1.1.1 predates them and drops them", async () => {
-    const routes = [{ dst: "0.0.0.0/0", gw: "10.244.31.1", mtu: 1400, table: 100, scope: 0 }];
-    const c = (d: string) => conf("1.0.0", d, { ...V4, routes });
-    const ours = JSON.parse((await exec(OURS, { cmd: "ADD", conf: c(join(root, "rt", "ours")), id: "r" })).stdout) as {
-      routes: object[];
-    };
-    const ref = JSON.parse((await exec(REF, { cmd: "ADD", conf: c(join(root, "rt", "ref")), id: "r" })).stdout) as {
-      routes: object[];
-    };
-    expect(ours.routes).toEqual(routes);
-    expect(ref.routes).toEqual([{ dst: "0.0.0.0/0", gw: "10.244.31.1" }]);
-  });
+  it(
+    "route mtu/table/scope are passed through (current upstream); " + "Debian's v1.1.1 predates them and drops them",
+    async () => {
+      const routes = [{ dst: "0.0.0.0/0", gw: "10.244.31.1", mtu: 1400, table: 100, scope: 0 }];
+      const c = (d: string) => conf("1.0.0", d, { ...V4, routes });
+      const ours = JSON.parse(
+        (await exec(OURS, { cmd: "ADD", conf: c(join(root, "rt", "ours")), id: "r" })).stdout,
+      ) as {
+        routes: object[];
+      };
+      const ref = JSON.parse((await exec(REF, { cmd: "ADD", conf: c(join(root, "rt", "ref")), id: "r" })).stdout) as {
+        routes: object[];
+      };
+      expect(ours.routes).toEqual(routes);
+      expect(ref.routes).toEqual([{ dst: "0.0.0.0/0", gw: "10.244.31.1" }]);
+    },
+  );
 
   it("errors carry a CNI code instead of the reference's 999, with the same msg", async () => {
     const c = (d: string) => conf("1.0.0", d, V4);

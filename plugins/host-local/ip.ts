@@ -10,7 +10,7 @@ type IpAddressLib = typeof import("ip-address");
 let lib: IpAddressLib | undefined;
 
 /**
- * `ip-address`, evaluated on first use: its module initialisation costs 1.2-2.5 ms of a compiled
+ * `ip-address`, evaluated on first use: its module initialisation is a noticeable part of a compiled
  * exec, and a plugin exec that never parses an address (VERSION of host-local, bridge, flannel, which
  * all load this file) should not pay it. The literal `require("ip-address")` is what the Bun bundler
  * turns into a lazy module call; plain Node ESM (the unit tests) has no `require` and goes through

@@ -1,8 +1,8 @@
 /**
  * Address ranges and range sets (pure). A range is one subnet with an allocatable window
  * [rangeStart, rangeEnd] and a gateway; a range set is a pool of same-family ranges from which
- * host-local hands out one address. Defaults, checks and messages follow the reference
- * (cni-reference.md §5): gateway and rangeStart default to network+1 (the gateway is skipped when
+ * host-local hands out one address. Defaults, checks and messages follow the reference host-local:
+ * gateway and rangeStart default to network+1 (the gateway is skipped when
  * allocating), rangeEnd to the last address, minus one for IPv4 (the broadcast address).
  */
 import {
@@ -66,7 +66,8 @@ export function canonicalizeRange(input: RangeInput): Range {
   const network = networkAddress(subnet);
   if (!ipEqual(network, subnet.ip)) {
     throw new InvalidRangeError(
-      `Network has host bits set. For a subnet mask of length ${subnet.prefix} the network address is ${formatIP(network)}`,
+      "Network has host bits set. For a subnet mask of length " +
+        `${subnet.prefix} the network address is ${formatIP(network)}`,
     );
   }
   const gateway = input.gateway ?? nextIP(network);

@@ -32,7 +32,8 @@ export function parseCniArgs(
       if (!["1", "true", "0", "false"].includes(v.toLowerCase())) {
         throw new CniError(
           ErrorCode.InvalidEnvironmentVariables,
-          `ARGS: error parsing value of pair ${JSON.stringify(pair)}: boolean unmarshal error: invalid input ${v.toLowerCase()}`,
+          `ARGS: error parsing value of pair ${JSON.stringify(pair)}: ` +
+            `boolean unmarshal error: invalid input ${v.toLowerCase()}`,
         );
       }
       out.set(k, v.toLowerCase());

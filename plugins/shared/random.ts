@@ -1,7 +1,7 @@
 /**
  * Random hex for names (host veth names, temp files). Web Crypto's getRandomValues (global in Bun
- * and Node) instead of node:crypto's randomBytes: evaluating the node:crypto module costs ~2 ms of
- * a plugin exec under Bun, more than the rest of the flannel plugin's own work.
+ * and Node) instead of node:crypto's randomBytes: evaluating the node:crypto module under Bun costs
+ * more than the rest of the flannel plugin's own work.
  */
 
 /** `n` crypto-random bytes as 2n lower-case hex digits. */

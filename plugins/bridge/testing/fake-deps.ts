@@ -1,11 +1,16 @@
-/** BridgeDeps over the fake kernel, a scripted IPAM and a recording command runner. */
+/**
+ * BridgeDeps for unit tests: the real kernel adapter (kernel-net.ts) over fake network namespaces
+ * (linux/testing/fake-netns.ts: RecordingNetlink and MemorySysctl per netns), a scripted IPAM and a
+ * recording command runner answering like iptables.
+ */
+import { FakeNetnsWorld, type FakeNetns } from "../../../linux/testing/fake-netns.ts";
 import { RecordingRunner } from "../../../linux/testing/recording-runner.ts";
 import type { Result100 } from "../../../libcni/types/result.ts";
 import type { BridgeCall, BridgeDeps, IpamRunner } from "../deps.ts";
 import { IpMasq } from "../ipmasq.ts";
+import { kernelHost, openKernelPod, type KernelAccess } from "../kernel-net.ts";
 import { SpoofCheck } from "../spoofcheck.ts";
 import { FakeIptables } from "./fake-iptables.ts";
-import { FakeWorld } from "./fake-kernel.ts";
 
 export class FakeIpam implements IpamRunner {
   readonly calls: string[] = [];
@@ -33,7 +38,11 @@ export class FakeIpam implements IpamRunner {
 }
 
 export interface Harness {
-  readonly world: FakeWorld;
+  readonly kernel: FakeNetnsWorld;
+  /** The host netns (where the plugin runs). */
+  readonly host: FakeNetns;
+  /** The pod netns at POD. */
+  readonly pod: FakeNetns;
   readonly ipam: FakeIpam;
   readonly runner: RecordingRunner;
   readonly iptables: FakeIptables;
@@ -45,16 +54,22 @@ export interface Harness {
 export const POD = "/var/run/netns/pod1";
 
 export function harness(hexes: string[] = []): Harness {
-  const world = new FakeWorld();
-  world.addPod(POD);
+  const kernel = new FakeNetnsWorld();
+  const pod = kernel.add(POD);
+  const access: KernelAccess = {
+    netlink: (ns) => kernel.netlink(ns),
+    openNetns: (path) => kernel.open(path),
+    inNetns: (ns, fn) => kernel.enter(ns, fn),
+    sysctl: kernel.sysctl,
+  };
   const ipam = new FakeIpam();
   const iptables = new FakeIptables();
   const runner = new RecordingRunner((c) => iptables.answer(c.cmd, c.args, c.input) ?? {});
   const logs: string[] = [];
   let n = 0;
   const deps: BridgeDeps = {
-    host: world.hostNet(),
-    openPod: world.opener(),
+    host: kernelHost(access),
+    openPod: (path) => openKernelPod(access, path),
     ipam,
     masq: new IpMasq(runner, { path: ["/usr/sbin"], exists: () => true }),
     spoof: new SpoofCheck(runner),
@@ -63,7 +78,9 @@ export function harness(hexes: string[] = []): Harness {
     log: (m) => logs.push(m),
   };
   return {
-    world,
+    kernel,
+    host: kernel.root,
+    pod,
     ipam,
     runner,
     iptables,

@@ -1,7 +1,8 @@
 /**
  * A tiny model of the iptables nat table for unit tests: answers `iptables -t nat -S [<chain>]` and
  * applies `iptables-restore --noflush` payloads (chain declarations, -A, -D, -X), normalising
- * `-s <ip>` to `-s <ip>/32` and `-d <ip>/<prefix>` to its network, as iptables prints them. nft listings answer with an empty chain.
+ * `-s <ip>` to `-s <ip>/32` and `-d <ip>/<prefix>` to its network, as iptables prints them. nft listings answer with an
+ * empty chain.
  */
 import type { CommandResult } from "../../../linux/command.ts";
 

@@ -27,7 +27,9 @@ const SNAPSHOT_SCRIPT = [
   "iptables-save -t nat 2>/dev/null",
   "ip6tables-save -t nat 2>/dev/null",
   "nft list table bridge nat 2>/dev/null",
-  'for f in /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding /proc/sys/net/ipv6/conf/*/accept_ra /proc/sys/net/ipv6/conf/*/accept_dad /proc/sys/net/ipv6/conf/*/disable_ipv6 /proc/sys/net/ipv4/conf/*/arp_notify; do echo "$f=$(cat $f)"; done',
+  "for f in /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding " +
+    "/proc/sys/net/ipv6/conf/*/accept_ra /proc/sys/net/ipv6/conf/*/accept_dad " +
+    '/proc/sys/net/ipv6/conf/*/disable_ipv6 /proc/sys/net/ipv4/conf/*/arp_notify; do echo "$f=$(cat $f)"; done',
 ].join(`; echo ${SEP}; `);
 
 type Json = Record<string, unknown>;

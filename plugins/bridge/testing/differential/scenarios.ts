@@ -196,7 +196,10 @@ export function genScenario(seed: number, index: number): Scenario {
     "forceAddress",
   ].filter((k) => base[k] === true);
   const ranges = JSON.stringify((base["ipam"] as { ranges: unknown[] }).ranges);
-  const label = `${String(base["cniVersion"])} ${ranges.includes("fd00") ? (ranges.includes("10.244") ? "dual" : "v6") : "v4"}${base["mtu"] ? ` mtu ${String(base["mtu"])}` : ""} ${flags.join(",") || "plain"}`;
+  const label =
+    `${String(base["cniVersion"])} ` +
+    `${ranges.includes("fd00") ? (ranges.includes("10.244") ? "dual" : "v6") : "v4"}` +
+    `${base["mtu"] ? ` mtu ${String(base["mtu"])}` : ""} ${flags.join(",") || "plain"}`;
   return { index, configs, steps, pods, label };
 }
 

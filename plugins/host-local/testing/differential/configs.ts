@@ -144,9 +144,11 @@ export const RESOLV_FILES: Readonly<Record<string, string>> = {
     "# test\nnameserver 192.0.2.53\nnameserver 2001:db8::53\nsearch a.example b.example\noptions ndots:5 rotate\n",
   "resolv.b.conf": "domain cluster.local\n; comment\nnameserver 192.0.2.54\nbogus\n",
   "resolv.c.conf":
-    "nameserver\t192.0.2.1\r\n  nameserver 192.0.2.2  # trailing words\r\nnameserver\ndomain a.example\ndomain b.example\nsearch x\nsearch y z\noptions a\noptions b c\n#nameserver 192.0.2.9\n",
+    "nameserver\t192.0.2.1\r\n  nameserver 192.0.2.2  # trailing words\r\nnameserver\ndomain a.example\n" +
+    "domain b.example\nsearch x\nsearch y z\noptions a\noptions b c\n#nameserver 192.0.2.9\n",
   "resolv.d.conf":
-    "\ufeffnameserver 192.0.2.3\nnameserver\u00a0192.0.2.4\nsearch\u0085s.example t.example\u3000u.example\nnameserver 192.0.2.5\u000b\n\fdomain d.example",
+    "\ufeffnameserver 192.0.2.3\nnameserver\u00a0192.0.2.4\n" +
+    "search\u0085s.example t.example\u3000u.example\nnameserver 192.0.2.5\u000b\n\fdomain d.example",
 };
 
 const ROUTES: readonly Record<string, string>[] = [

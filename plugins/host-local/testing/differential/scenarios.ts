@@ -64,7 +64,9 @@ function genIDs(rng: Rng): string[] {
   return ids;
 }
 
-/** An address of a set's range, for requests: in the window, near its start, the gateway, or just outside the window. */
+/**
+ * An address of a set's range, for requests: in the window, near its start, the gateway, or just outside the window.
+ */
 function requestAddr(rng: Rng, r: RangeModel): Addr {
   const span = r.end - r.start;
   const mode = rng.weighted([
@@ -145,7 +147,10 @@ const ODD_CNI_ARGS = [
 
 function kubeletArgs(rng: Rng): string {
   if (rng.chance(0.08)) return rng.pick(ODD_CNI_ARGS);
-  return `IgnoreUnknown=${rng.pick(["1", "true"])};K8S_POD_NAMESPACE=ns${rng.int(0, 3)};K8S_POD_NAME=pod${rng.int(0, 9)}`;
+  return (
+    `IgnoreUnknown=${rng.pick(["1", "true"])};` +
+    `K8S_POD_NAMESPACE=ns${rng.int(0, 3)};K8S_POD_NAME=pod${rng.int(0, 9)}`
+  );
 }
 
 /** Spread requested IPs over CNI_ARGS IP=, args.cni.ips and runtimeConfig.ips. */
