@@ -203,7 +203,8 @@ describe.runIf(ours)("flanneld's CNI server: 50 concurrent ADDs during lease eve
     const after = rssAnonKiB(pid);
     expect(r.failures).toEqual([]);
     console.log(
-      `CNI server memory: RssAnon ${(before / 1024).toFixed(1)} -> ${(after / 1024).toFixed(1)} MiB over ${ROUNDS} ADD/DEL rounds, ${r.msPerRound.toFixed(2)} ms per round`,
+      `CNI server memory: RssAnon ${(before / 1024).toFixed(1)} -> ${(after / 1024).toFixed(1)} MiB ` +
+        `over ${ROUNDS} ADD/DEL rounds, ${r.msPerRound.toFixed(2)} ms per round`,
     );
     expect(after - before).toBeLessThan(5 * 1024);
   }, 900_000);

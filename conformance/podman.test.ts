@@ -356,12 +356,12 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
     return { v1, v2, daemon };
   }
 
-  it("a flannel network reads subnet.env and delegates to bridge + host-local: MTU, flannel route, masquerade, reachability", async () => {
+  it("a flannel network delegates to bridge + host-local: MTU, flannel route, masquerade, reachability", async () => {
     const { v1 } = await flannelPair(["f1", "f2"]);
     views.set(mode.label, { ...views.get(mode.label), flannel: v1 });
   });
 
-  it("the same flannel network with flanneld's CNI server beside subnet.env: podman's calls run in the daemon", async () => {
+  it("with flanneld's CNI server beside subnet.env, podman's flannel calls run in the daemon", async () => {
     const { daemon } = await flannelPair(["f3", "f4"], (socket) => CniServerProcess.start("", socket));
     try {
       expect(daemon?.calls.filter((c) => c === "ADD 0")).toHaveLength(2);
@@ -387,7 +387,7 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
     },
   );
 
-  it("podman rm -f of the flannel containers removes the saved delegate configs, the IPs and the masquerade rules", async () => {
+  it("podman rm -f of the flannel containers removes their saved configs, IPs and masquerade rules", async () => {
     // f3 and f4 were added through the CNI server, which is gone now: their DEL runs in the exec
     await env.podman(["rm", "-f", "-t", "0", "f1", "f2", "f3", "f4"]);
     expect((await run("ls", ["-A", join(env.dir, "flannel")])).stdout.trim()).toBe("");

@@ -25,7 +25,8 @@ export interface RegisterOptions {
 export interface BackendNetwork {
   readonly lease: Lease;
   /**
-   * MTU for pod interfaces, written as FLANNEL_MTU (vxlan: underlay MTU − 50, − 70 with IPv6; host-gw: underlay MTU).
+   * MTU for pod interfaces, written as FLANNEL_MTU (vxlan: underlay MTU − 50, − 70 with IPv6;
+   * host-gw: underlay MTU).
    */
   readonly mtu: number;
   /** Apply one batch of peer events (in order). */

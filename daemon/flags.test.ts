@@ -107,7 +107,7 @@ describe("flanneld flags", () => {
     expect(parse(["-h"]).help).toBe(true);
   });
 
-  it("puts the CNI socket beside the subnet file unless --cni-socket says where, and turns it off with an empty value", () => {
+  it("puts the CNI socket beside the subnet file unless --cni-socket says where; empty turns it off", () => {
     expect(cniSocketPath(parseFlags([], {}))).toBe("/run/flannel/cni.sock");
     expect(cniSocketPath(parseFlags(["--subnet-file=/var/run/x/s.env"], {}))).toBe("/var/run/x/cni.sock");
     expect(cniSocketPath(parseFlags(["--subnet-file=s.env"], {}))).toBe("./cni.sock");

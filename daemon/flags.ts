@@ -265,7 +265,8 @@ export function validateFlags(f: FlannelFlags): void {
   const m = f.subnetLeaseRenewMargin;
   if (m < 1 || m > 1439) {
     throw new FlagError(
-      `--subnet-lease-renew-margin=${m} is out of range: give minutes between 1 and 1439 (the etcd lease lives 24 h = 1440 min)`,
+      `--subnet-lease-renew-margin=${m} is out of range: ` +
+        "give minutes between 1 and 1439 (the etcd lease lives 24 h = 1440 min)",
     );
   }
   if (f.healthzPort < 0 || f.healthzPort > 65535) {

@@ -182,7 +182,7 @@ describe("flanneld's CNI server and the flannel exec's relay", () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(1400);
   });
 
-  it("never runs a call twice: a daemon that took the call and hung up is CNI error 11, and the retry works", async () => {
+  it("never runs a call twice: a daemon that took it and hung up is CNI error 11; the retry works", async () => {
     const dropper = await serve("drop-after-go");
     const r = await flannel("ADD");
     expect(r.code).toBe(1);
@@ -199,7 +199,7 @@ describe("flanneld's CNI server and the flannel exec's relay", () => {
     expect(reservations()).toEqual([]);
   });
 
-  it("keeps ADD and DEL idempotent across a daemon killed mid-call: the runtime's retries leave nothing behind", async () => {
+  it("keeps ADD and DEL idempotent across a daemon killed mid-call: the retries leave nothing", async () => {
     // as a runtime does: a failed ADD is followed by DEL, a failed DEL is retried until it succeeds
     const retryDel = async (cid: string) => {
       for (let i = 0; i < 5; i++) {

@@ -139,7 +139,7 @@ describe("in-process delegation", () => {
     expect(sink.text()).toBe("note\n");
   });
 
-  it("gives an exec'd delegate the exec path of a handed-over netns, and names the caller's CNI_NETNS in what it printed", async () => {
+  it("gives an exec'd delegate the exec path of a handed-over netns; its output names the caller's path", async () => {
     const exec = new RecordingExec().respond((c) =>
       c.command === "ADD"
         ? {

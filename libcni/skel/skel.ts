@@ -163,7 +163,8 @@ async function netnsCheck(io: PluginIO, a: CmdArgs): Promise<void> {
     throw new CniError(
       ErrorCode.InvalidNetNS,
       "plugin's netns and netns from CNI_NETNS should not be the same",
-      `CNI_NETNS=${a.netns} is the plugin's own network namespace; pass the container's netns (or set CNI_NETNS_OVERRIDE=1)`,
+      `CNI_NETNS=${a.netns} is the plugin's own network namespace; ` +
+        "pass the container's netns (or set CNI_NETNS_OVERRIDE=1)",
     );
   }
 }

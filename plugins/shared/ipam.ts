@@ -27,9 +27,9 @@ export interface IpamDelegate {
 
 /**
  * Delegation with the in-process resolver over `registry` (unless WEFT_NO_INPROCESS) and the call's
- * environment; with `netnsAccess` (the pod netns handed over opened) in-process delegates use it and
- * exec'd ones get its exec path as CNI_NETNS. An in-process delegate's stderr goes straight to fd 2: touching `process.stderr`
- * would build its stream under Bun even when there is nothing to copy.
+ * environment. With `netnsAccess` (the pod netns handed over already opened) in-process delegates use
+ * it and exec'd ones get its exec path as CNI_NETNS. An in-process delegate's stderr goes straight to
+ * fd 2: touching `process.stderr` would build its stream under Bun even when there is nothing to copy.
  */
 export function delegateOptions(
   registry: PluginRegistry,
