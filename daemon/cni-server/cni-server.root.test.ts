@@ -182,6 +182,21 @@ describe("flanneld's CNI server and the flannel exec's relay", () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(1400);
   });
 
+  it("refuses calls at once while the daemon's main thread is stuck, and takes them again after", async () => {
+    const stuck = await serve("serve", { stallMs: 4000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    const t0 = performance.now();
+    const r = await flannel("ADD", { cid: "c-stuck" });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(ranInProcess(r)).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(1400);
+    expect((await flannel("DEL", { cid: "c-stuck", env: { WEFT_CNI_SOCKET: "" } })).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 3500));
+    const later = await flannel("ADD", { cid: "c-later" });
+    expect(ranInProcess(later)).toBe(false);
+    expect(stuck.calls).toEqual(["ADD 0"]);
+  });
+
   it("never runs a call twice: a daemon that took it and hung up is CNI error 11; the retry works", async () => {
     const dropper = await serve("drop-after-go");
     const r = await flannel("ADD");

@@ -7,12 +7,15 @@
  */
 import { dispatch, type NetnsAccess, type PluginIO } from "../../libcni/skel/skel.ts";
 import type { DefinitionLoader } from "../../libcni/skel/definition.ts";
-import { MAX_REQUEST_BYTES, type RelayRequest, type RelayResult } from "../../libcni/relay/protocol.ts";
+import { MAX_REQUEST_BYTES, encodeResult, type RelayRequest, type RelayResult } from "../../libcni/relay/protocol.ts";
+import { SyscallError } from "../../linux/errors.ts";
+import { Errno } from "../../linux/errno.ts";
 import * as libc from "../../linux/ffi/libc.ts";
 import { netnsFromFd, openNetns } from "../../linux/netns.ts";
+import { sendWithFd } from "../../linux/unix-socket.ts";
 import type { Logger } from "../log.ts";
 import { CallRunner, type CallStats } from "./calls.ts";
-import type { FromWorker, ToWorker, WorkerConfig } from "./worker.ts";
+import { HEARTBEAT_MS, SHARED, beatNow, type FromWorker, type ToWorker, type WorkerConfig } from "./worker.ts";
 
 export interface CniServerOptions {
   readonly socketPath: string;
@@ -47,27 +50,32 @@ function workerSpecifier(): string {
 }
 
 export class CniServer {
-  private readonly pending = new Map<number, Pending>();
   private readonly runner: CallRunner<Pending>;
-  private stopping = false;
+  private readonly beat: ReturnType<typeof setInterval>;
   private stopped: Promise<void> | undefined;
 
   private constructor(
     private readonly o: CniServerOptions,
     private readonly worker: Worker,
     private readonly wakeFd: number,
+    private readonly shared: Int32Array,
   ) {
     this.runner = new CallRunner((p) => this.execute(p), o.callDeadlineMs ?? 120_000);
+    Atomics.store(shared, SHARED.heartbeat, beatNow());
+    this.beat = setInterval(() => Atomics.store(shared, SHARED.heartbeat, beatNow()), HEARTBEAT_MS);
   }
 
   /** Start serving on `o.socketPath`; rejects when the socket cannot be set up (the message says why). */
   static async start(o: CniServerOptions): Promise<CniServer> {
     const [wakeRead, wakeWrite] = libc.pipe2(libc.O_NONBLOCK | libc.O_CLOEXEC);
     const worker = new Worker(workerSpecifier());
-    const server = new CniServer(o, worker, wakeWrite);
+    const sab = new SharedArrayBuffer(SHARED.slots * 4);
+    const shared = new Int32Array(sab);
+    const server = new CniServer(o, worker, wakeWrite, shared);
     const config: WorkerConfig = {
       socketPath: o.socketPath,
       wakeFd: wakeRead,
+      shared: sab,
       maxRequestBytes: o.maxRequestBytes ?? MAX_REQUEST_BYTES,
       readDeadlineMs: o.readDeadlineMs ?? 5000,
       goDeadlineMs: o.goDeadlineMs ?? 5000,
@@ -78,8 +86,10 @@ export class CniServer {
         const m = e.data;
         if (m.type === "listening") {
           worker.onmessage = (ev: MessageEvent<FromWorker>) => server.onWorker(ev.data);
+          Atomics.store(shared, SHARED.accepting, 1);
           resolve();
         } else if (m.type === "failed") {
+          clearInterval(server.beat);
           worker.terminate();
           libc.close(wakeWrite);
           reject(new Error(`CNI server on ${o.socketPath}: ${m.message}`));
@@ -99,7 +109,7 @@ export class CniServer {
   /** Refuse new calls, let the ones taken finish, close and remove the socket. */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
-      this.stopping = true;
+      Atomics.store(this.shared, SHARED.accepting, 0);
       await this.runner.drain();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 2000);
@@ -114,8 +124,7 @@ export class CniServer {
         this.send({ type: "stop" });
       });
       this.worker.terminate();
-      for (const p of this.pending.values()) if (p.netnsFd !== undefined) libc.close(p.netnsFd);
-      this.pending.clear();
+      clearInterval(this.beat);
       libc.close(this.wakeFd);
     })();
     return this.stopped;
@@ -132,25 +141,12 @@ export class CniServer {
 
   private onWorker(m: FromWorker): void {
     switch (m.type) {
-      case "request": {
+      case "call": {
         const p: Pending = { request: m.request, netnsFd: m.netnsFd, env: m.request.env };
-        if (this.stopping) {
-          if (p.netnsFd !== undefined) libc.close(p.netnsFd);
-          this.send({ type: "refuse", id: m.id, reason: "flanneld is shutting down" });
-          return;
-        }
-        this.pending.set(m.id, p);
-        this.send({ type: "offer", id: m.id });
-        return;
-      }
-      case "go": {
-        const p = this.pending.get(m.id);
-        if (!p) return;
-        this.pending.delete(m.id);
         const t0 = performance.now();
         void this.runner.run(p).then((result) => {
           if (p.netnsFd !== undefined) libc.close(p.netnsFd);
-          this.send({ type: "result", id: m.id, result });
+          this.answer(m.id, m.fd, result);
           this.o.log.debug("CNI call", {
             command: p.env["CNI_COMMAND"],
             container: p.env["CNI_CONTAINERID"],
@@ -158,13 +154,6 @@ export class CniServer {
             ms: Math.round(performance.now() - t0),
           });
         });
-        return;
-      }
-      case "gone": {
-        const p = this.pending.get(m.id);
-        if (!p) return;
-        this.pending.delete(m.id);
-        if (p.netnsFd !== undefined) libc.close(p.netnsFd);
         return;
       }
       case "dropped":
@@ -176,6 +165,25 @@ export class CniServer {
       default:
         return;
     }
+  }
+
+  /**
+   * Write the result on the call's connection and close it. What the socket does not take at once
+   * (a result larger than its buffer) goes to the worker thread to write.
+   */
+  private answer(id: number, fd: number, result: RelayResult): void {
+    let bytes = encodeResult(result);
+    try {
+      while (bytes.byteLength > 0) bytes = bytes.subarray(sendWithFd(fd, bytes));
+    } catch (e) {
+      if (e instanceof SyscallError && e.errno === Errno.EAGAIN) {
+        this.send({ type: "result", id, rest: bytes });
+        return;
+      }
+      // the client is gone (EPIPE, ECONNRESET): nothing left to tell it
+    }
+    libc.close(fd);
+    this.send({ type: "closed", id });
   }
 
   /** Run one call with the plugin, as the exec would have: same env, stdin, output. */

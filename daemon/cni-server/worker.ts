@@ -1,12 +1,16 @@
 /**
  * The socket side of flanneld's CNI server, on its own thread (a Bun Worker): it accepts
  * connections on the unix socket, checks the peer is root, reads request frames with the pod netns
- * fd (SCM_RIGHTS, which Bun's own sockets cannot receive), and writes the answers. The calls run on
- * the daemon's main thread (server.ts); this thread only moves bytes. It blocks in poll(2), and the
- * main thread wakes it through a pipe when it has posted something.
+ * fd (SCM_RIGHTS, which Bun's own sockets cannot receive), offers to take each call and waits for
+ * the client's GO. It offers only while the main thread says it accepts calls and is alive (a
+ * heartbeat in shared memory, so a main thread stuck for seconds gets no new calls and the exec runs
+ * them itself). The calls run on the main thread (server.ts), which writes each result straight to
+ * the connection and closes it; this thread never touches a connection once it is running.
+ * It blocks in poll(2); the main thread wakes it through a pipe when it has posted something.
  *
- * Messages, main -> worker: start, offer, refuse, result, stop. worker -> main: listening, failed,
- * request, go, gone, dropped, stopped.
+ * Messages, main -> worker: start, result (a result the main thread could not write at once),
+ * closed (the main thread closed a running connection), stop. worker -> main: listening, failed,
+ * call, dropped, stopped.
  */
 import { unlinkSync } from "node:fs";
 import { SyscallError } from "../../linux/errors.ts";
@@ -33,16 +37,28 @@ import {
   RelayProtocolError,
   decodeRequest,
   encodeRefusal,
-  encodeResult,
   requestLength,
   type RelayRequest,
-  type RelayResult,
 } from "../../libcni/relay/protocol.ts";
+
+/** Slots of the shared Int32Array between the threads. */
+export const SHARED = {
+  /** 1 while the main thread takes calls. */
+  accepting: 0,
+  /** The main thread's last heartbeat, Date.now() modulo 2^31. */
+  heartbeat: 1,
+  slots: 2,
+} as const;
+
+/** How often the main thread beats, and how old a beat may be for this thread to still offer. */
+export const HEARTBEAT_MS = 100;
+export const HEARTBEAT_STALE_MS = 1000;
 
 export interface WorkerConfig {
   readonly socketPath: string;
   /** Read end of the pipe the main thread writes a byte to after each message it posts. */
   readonly wakeFd: number;
+  readonly shared: SharedArrayBuffer;
   readonly maxRequestBytes: number;
   /** A client that has not sent its whole request within this is dropped. */
   readonly readDeadlineMs: number;
@@ -53,21 +69,30 @@ export interface WorkerConfig {
 
 export type ToWorker =
   | { readonly type: "start"; readonly config: WorkerConfig }
-  | { readonly type: "offer"; readonly id: number }
-  | { readonly type: "refuse"; readonly id: number; readonly reason: string }
-  | { readonly type: "result"; readonly id: number; readonly result: RelayResult }
+  | { readonly type: "result"; readonly id: number; readonly rest: Uint8Array }
+  | { readonly type: "closed"; readonly id: number }
   | { readonly type: "stop" };
 
 export type FromWorker =
   | { readonly type: "listening" }
   | { readonly type: "failed"; readonly message: string }
-  | { readonly type: "request"; readonly id: number; readonly request: RelayRequest; readonly netnsFd?: number }
-  | { readonly type: "go"; readonly id: number }
-  | { readonly type: "gone"; readonly id: number }
+  | {
+      readonly type: "call";
+      readonly id: number;
+      /** The connection: the main thread writes the result to it and closes it. */
+      readonly fd: number;
+      readonly request: RelayRequest;
+      readonly netnsFd?: number;
+    }
   | { readonly type: "dropped"; readonly reason: string }
   | { readonly type: "stopped" };
 
-type Phase = "reading" | "deciding" | "offered" | "running" | "writing";
+/** Date.now() as the heartbeat slot holds it. */
+export function beatNow(): number {
+  return Date.now() % 0x7fffffff;
+}
+
+type Phase = "reading" | "offered" | "running" | "writing";
 
 interface Conn {
   readonly id: number;
@@ -78,8 +103,8 @@ interface Conn {
   need: number;
   fds: number[];
   deadline: number;
+  request: RelayRequest | undefined;
   out: Uint8Array | undefined;
-  closeAfterWrite: boolean;
 }
 
 declare const self: Worker;
@@ -118,7 +143,7 @@ function safeClose(fd: number): void {
   }
 }
 
-/** Write what is pending on `c` without blocking; close once all is out when asked to. */
+/** Write what is pending on `c` without blocking; close once all is out. */
 function flush(c: Conn): void {
   while (c.out && c.out.byteLength > 0) {
     let n: number;
@@ -132,12 +157,11 @@ function flush(c: Conn): void {
     c.out = c.out.subarray(n);
   }
   c.out = undefined;
-  if (c.closeAfterWrite) closeConn(c);
+  if (c.phase === "writing") closeConn(c);
 }
 
-function send(c: Conn, bytes: Uint8Array, closeAfter: boolean, phase: Phase): void {
+function send(c: Conn, bytes: Uint8Array, phase: Phase): void {
   c.out = c.out ? concat([c.out, bytes]) : bytes;
-  c.closeAfterWrite = closeAfter;
   c.phase = phase;
   flush(c);
 }
@@ -156,7 +180,7 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 
 function refuse(c: Conn, reason: string): void {
   post({ type: "dropped", reason });
-  send(c, encodeRefusal(reason), true, "writing");
+  send(c, encodeRefusal(reason), "writing");
 }
 
 function accept(listenFd: number, cfg: WorkerConfig): void {
@@ -172,8 +196,8 @@ function accept(listenFd: number, cfg: WorkerConfig): void {
       need: HEADER_BYTES,
       fds: [],
       deadline: performance.now() + cfg.readDeadlineMs,
+      request: undefined,
       out: undefined,
-      closeAfterWrite: false,
     };
     conns.set(c.id, c);
     let uid: number;
@@ -188,33 +212,45 @@ function accept(listenFd: number, cfg: WorkerConfig): void {
   }
 }
 
+/** Why the main thread cannot take a call now, or undefined when it can. */
+function busy(shared: Int32Array): string | undefined {
+  if (Atomics.load(shared, SHARED.accepting) !== 1) return "flanneld is not taking calls (starting or shutting down)";
+  const age = (beatNow() - Atomics.load(shared, SHARED.heartbeat) + 0x7fffffff) % 0x7fffffff;
+  if (age > HEARTBEAT_STALE_MS) return `flanneld's main thread has not answered for ${age} ms`;
+  return undefined;
+}
+
 const readBuf = new Uint8Array(64 * 1024);
 
-function onReadable(c: Conn, cfg: WorkerConfig): void {
+function onReadable(c: Conn, cfg: WorkerConfig, shared: Int32Array): void {
   for (;;) {
     let got: { n: number; fds: number[] };
     try {
       got = recvWithFds(c.fd, readBuf);
     } catch (e) {
       if (e instanceof SyscallError && e.errno === Errno.EAGAIN) return;
-      gone(c);
+      closeConn(c);
       return;
     }
     c.fds.push(...got.fds);
     if (got.n === 0) {
-      gone(c);
+      closeConn(c);
       return;
     }
     const bytes = readBuf.slice(0, got.n);
     if (c.phase === "offered") {
-      if (bytes[0] !== GO) {
+      const request = c.request;
+      if (bytes[0] !== GO || got.n !== 1 || request === undefined) {
         refuse(c, "expected GO after OFFER");
-        post({ type: "gone", id: c.id });
         return;
       }
+      // from here the call is the main thread's: this thread forgets the connection's fds
       c.phase = "running";
-      post({ type: "go", id: c.id });
-      continue;
+      const netnsFd = c.fds.pop();
+      for (const fd of c.fds) safeClose(fd);
+      c.fds = [];
+      post({ type: "call", id: c.id, fd: c.fd, request, ...(netnsFd === undefined ? {} : { netnsFd }) });
+      return;
     }
     if (c.phase !== "reading") continue; // nothing more is expected from the client
     c.chunks.push(bytes);
@@ -231,9 +267,14 @@ function onReadable(c: Conn, cfg: WorkerConfig): void {
         );
       }
       c.chunks = [];
-      c.phase = "deciding";
-      const netnsFd = c.fds.pop();
-      post({ type: "request", id: c.id, request, ...(netnsFd === undefined ? {} : { netnsFd }) });
+      const why = busy(shared);
+      if (why !== undefined) {
+        refuse(c, why);
+        return;
+      }
+      c.request = request;
+      c.deadline = performance.now() + cfg.goDeadlineMs;
+      send(c, Uint8Array.of(OFFER), "offered");
     } catch (e) {
       refuse(c, e instanceof RelayProtocolError ? `malformed request: ${e.message}` : String(e));
       return;
@@ -241,31 +282,24 @@ function onReadable(c: Conn, cfg: WorkerConfig): void {
   }
 }
 
-/** The client hung up (or the connection broke). */
-function gone(c: Conn): void {
-  if (c.phase === "offered" || c.phase === "deciding") post({ type: "gone", id: c.id });
-  closeConn(c);
-}
-
-function handle(m: ToWorker, cfg: WorkerConfig): boolean {
+function handle(m: ToWorker): boolean {
   if (m.type === "stop") return false;
   if (m.type === "start") return true;
   const c = conns.get(m.id);
   if (!c) return true;
-  if (m.type === "offer") {
-    c.deadline = performance.now() + cfg.goDeadlineMs;
-    send(c, Uint8Array.of(OFFER), false, "offered");
-  } else if (m.type === "refuse") {
-    send(c, encodeRefusal(m.reason), true, "writing");
-  } else {
-    send(c, encodeResult(m.result), true, "writing");
+  if (m.type === "closed") {
+    // the main thread closed the fd: its number may already be someone else's, never close it here
+    conns.delete(c.id);
+    return true;
   }
+  send(c, m.rest, "writing");
   return true;
 }
 
 const wakeBuf = new Uint8Array(256);
 
 async function serve(cfg: WorkerConfig): Promise<void> {
+  const shared = new Int32Array(cfg.shared);
   let listenFd: number;
   try {
     listenFd = listenUnix(cfg.socketPath, { mode: 0o600, backlog: cfg.backlog });
@@ -285,12 +319,8 @@ async function serve(cfg: WorkerConfig): Promise<void> {
     let wait = -1;
     const now = performance.now();
     for (const c of conns.values()) {
-      const events = c.out
-        ? POLLOUT
-        : c.phase === "reading" || c.phase === "offered" || c.phase === "deciding"
-          ? POLLIN
-          : 0;
-      entries.push({ fd: c.fd, events });
+      if (c.phase === "running") continue;
+      entries.push({ fd: c.fd, events: c.out ? POLLOUT : POLLIN });
       order.push(c);
       if (c.phase === "reading" || c.phase === "offered") {
         const left = Math.max(0, Math.ceil(c.deadline - now));
@@ -311,31 +341,30 @@ async function serve(cfg: WorkerConfig): Promise<void> {
         if (n <= 0) break;
         expected += n;
       }
-      // the messages were posted before their wake bytes were written: one turn of this thread's
+      // the messages were posted before their wake bytes were written: a turn of this thread's
       // event loop delivers them
-      while (inbox.length < expected) await new Promise((r) => setTimeout(r, 0));
+      while (inbox.length < expected) await new Promise((r) => setImmediate(r));
       const batch = inbox.splice(0, expected);
       expected = 0;
-      for (const m of batch) if (!handle(m, cfg)) running = false;
+      for (const m of batch) if (!handle(m)) running = false;
     }
     if (revents(fds, 1) & POLLIN) accept(listenFd, cfg);
     order.forEach((c, i) => {
       if (!conns.has(c.id)) return;
       const r = revents(fds, i + 2);
       if (r & POLLOUT) flush(c);
-      else if (r & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) onReadable(c, cfg);
+      else if (r & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) onReadable(c, cfg, shared);
     });
     const later = performance.now();
     for (const c of [...conns.values()]) {
       if ((c.phase === "reading" || c.phase === "offered") && later >= c.deadline) {
         const what = c.phase === "reading" ? "no complete request" : "no GO after OFFER";
-        if (c.phase === "offered") post({ type: "gone", id: c.id });
         post({ type: "dropped", reason: `${what} within the deadline` });
         closeConn(c);
       }
     }
   }
-  for (const c of [...conns.values()]) closeConn(c);
+  for (const c of [...conns.values()]) if (c.phase !== "running") closeConn(c);
   safeClose(listenFd);
   try {
     unlinkSync(cfg.socketPath);

@@ -3,6 +3,7 @@
  * plugin on a socket, or a misbehaving stand-in for the fault tests.
  *
  *   bun daemon/testing/cni-server-driver.ts <socket> [mode] [--read-ms N] [--go-ms N] [--call-ms N]
+ *     [--stall-ms N]   (serve: block the main thread for N ms shortly after start)
  *
  * mode: serve (default: the real server; prints `call <COMMAND> <exit code>` per answered call),
  * silent (accepts and never answers), drop-after-go (offers, reads GO, hangs up),
@@ -60,6 +61,14 @@ async function serve(): Promise<void> {
     ...opt("go-ms", "goDeadlineMs"),
     ...opt("call-ms", "callDeadlineMs"),
   });
+  const stall = opt("stall-ms", "ms").ms;
+  if (stall !== undefined) {
+    // the main thread stuck in synchronous work (a long reconcile, a hung library call)
+    setTimeout(() => {
+      const end = Date.now() + stall;
+      while (Date.now() < end);
+    }, 200);
+  }
   say("listening");
   process.on("SIGTERM", () => {
     void server.stop().then(() => process.exit(0));

@@ -23,12 +23,13 @@ export class CniServerProcess {
     netns: string,
     socket: string,
     mode: DriverMode = "serve",
-    opts: { readMs?: number; goMs?: number; callMs?: number } = {},
+    opts: { readMs?: number; goMs?: number; callMs?: number; stallMs?: number } = {},
   ): Promise<CniServerProcess> {
     const args = [DRIVER, socket, mode];
     if (opts.readMs !== undefined) args.push("--read-ms", String(opts.readMs));
     if (opts.goMs !== undefined) args.push("--go-ms", String(opts.goMs));
     if (opts.callMs !== undefined) args.push("--call-ms", String(opts.callMs));
+    if (opts.stallMs !== undefined) args.push("--stall-ms", String(opts.stallMs));
     const child =
       netns === ""
         ? spawn(BUN, args, { stdio: ["ignore", "pipe", "pipe"] })
