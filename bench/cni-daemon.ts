@@ -6,7 +6,7 @@
 //    chain leaves out a flannel exec: that favours the reference).
 // All three share the node's subnet.env, its bridge and one host-local data dir. Then batches of
 // 20 ADDs at once per side (wall time of the batch), checking for errors and duplicate IPs.
-// Usage: bun bench/cni-daemon.ts [pods=100]   (needs `npm run build` and the go-cnitool oracle)
+// Usage: bun bench/cni-daemon.ts [pods=80]   (needs `npm run build` and the go-cnitool oracle)
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -19,7 +19,8 @@ import { WeftCluster, subnetOf } from "../netns-fixtures/topology/cluster.ts";
 import { runIn } from "../netns-fixtures/topology/sh.ts";
 import { fmtMs, ratio, summary, table } from "./stats.ts";
 
-const PODS = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 100);
+// the three sides share one /24: at most 80 pods each
+const PODS = Math.min(80, Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 80));
 const BATCH = 20;
 
 interface Side {

@@ -9,6 +9,7 @@ const bun = process.execPath;
 const steps: [string, string[]][] = [
   ["startup", [join(root, "bench", "startup.ts"), quick ? "30" : "200"]],
   ["cni-latency", [join(root, "bench", "cni-latency.ts"), quick ? "30" : "200"]],
+  ["cni-daemon", [join(root, "bench", "cni-daemon.ts"), quick ? "30" : "80"]],
   [
     "daemon-scale",
     [join(root, "bench", "daemon-scale.ts"), quick ? "100,1000" : "100,1000,5000", quick ? "20" : "100"],

@@ -3,7 +3,9 @@
 // exit) and CPU time (user+sys from the child's rusage, all its threads), which a loaded machine
 // disturbs much less.
 // Usage: bun bench/startup.ts [runs]   (needs `npm run build`)
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { BUILD_FLAGS } from "../scripts/build-flags.ts";
 import { join } from "node:path";
 import { fmtMs, ratio, summary, table } from "./stats.ts";
 
@@ -76,6 +78,40 @@ export function measureStartup(n = runs): string[][] {
   return rows;
 }
 
+/**
+ * `bridge` answering VERSION next to a minimal compiled Bun program doing the same I/O (read stdin,
+ * print the same line), built with our build flags: how much of a plugin exec is Bun's own start.
+ */
+export function versionVsMinimalBun(n = runs): string[][] {
+  const dir = mkdtempSync(join(tmpdir(), "weft-minbun-"));
+  try {
+    const src = join(dir, "min.ts");
+    const answer = `{"cniVersion":"1.1.0","supportedVersions":["0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}\n`;
+    writeFileSync(
+      src,
+      `import { readSync, writeSync } from "node:fs";\n` +
+        `try { readSync(0, Buffer.alloc(4096), 0, 4096, null); } catch {}\n` +
+        `writeSync(1, ${JSON.stringify(answer)});\n`,
+    );
+    const bin = join(dir, "min");
+    const b = Bun.spawnSync([process.execPath, "build", ...BUILD_FLAGS, src, "--outfile", bin], { stdout: "ignore" });
+    if (b.exitCode !== 0) throw new Error(`building the minimal Bun program failed: ${b.stderr.toString()}`);
+    const bridge = join(root, "dist", "bin", "bridge");
+    const env = { CNI_COMMAND: "VERSION", PATH: process.env["PATH"] ?? "" };
+    const ours: number[] = [];
+    const min: number[] = [];
+    for (let i = 0; i < 5; i++) once(bridge, env), once(bin, env);
+    for (let i = 0; i < n; i++) {
+      ours.push(once(bridge, env).wall);
+      min.push(once(bin, env).wall);
+    }
+    const [a, m] = [summary(ours), summary(min)];
+    return [["bridge VERSION vs a minimal compiled Bun program", fmtMs(a.p50), fmtMs(m.p50), ratio(a.p50, m.p50)]];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 if (import.meta.main) {
   const rows = measureStartup();
   console.log(`start-up, ${runs} runs each (wall: spawn to exit; CPU: user+sys of the child, all threads)`);
@@ -85,4 +121,6 @@ if (import.meta.main) {
       rows,
     ),
   );
+  console.log("");
+  console.log(table(["start-up", "bridge p50", "minimal Bun p50", "ratio"], versionVsMinimalBun()));
 }

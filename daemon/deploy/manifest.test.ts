@@ -48,4 +48,12 @@ describe("daemon/deploy/kube-weft.yml", () => {
     expect(yaml).toMatch(/path: \/healthz\n\s+port: 8081/);
     expect(yaml).toMatch(/path: \/readyz\n\s+port: 8081/);
   });
+
+  it("gives flanneld what its CNI server needs: privileged (setns, links, /proc/sys), the CNI state and plugin dirs", () => {
+    const container = yaml.slice(yaml.indexOf("- name: kube-flannel\n"));
+    expect(container).toMatch(/securityContext:\n\s+privileged: true/);
+    expect(container).toMatch(/- name: cni-state\n\s+mountPath: \/var\/lib\/cni/);
+    expect(container).toMatch(/- name: cni-plugin\n\s+mountPath: \/opt\/cni\/bin\n\s+readOnly: true/);
+    expect(container).toMatch(/- name: run\n\s+mountPath: \/run\/flannel/);
+  });
 });
