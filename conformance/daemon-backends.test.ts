@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { subnetOf, waitFor, WeftCluster, type ClusterNode } from "../netns-fixtures/topology/cluster.ts";
-import { missingLinkKind } from "../netns-fixtures/kernel-support.ts";
+import { missingLinkKind } from "../netns-fixtures/topology/kernel-support.ts";
 import { ipJson } from "../netns-fixtures/topology/sh.ts";
 import { implsUnderTest } from "./impls.ts";
 

@@ -3,7 +3,7 @@
 // device tests skip with the kernel's reason, and the one test that runs checks the start-up error.
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { missingLinkKind } from "../../netns-fixtures/kernel-support.ts";
+import { missingLinkKind } from "../../netns-fixtures/topology/kernel-support.ts";
 import { REPO_ROOT } from "../../netns-fixtures/oracles/reference.ts";
 import { ipJson, run } from "../../netns-fixtures/topology/sh.ts";
 import { Topology } from "../../netns-fixtures/topology/topology.ts";

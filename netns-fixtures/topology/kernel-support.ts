@@ -1,8 +1,8 @@
 // Which optional kernel features this machine has, probed in a throwaway netns of our own, so root
 // tests of a feature skip with the kernel's own reason where it is missing (this test VM's kernel
 // has no ipip, dummy or wireguard modules).
-import { run } from "./topology/sh.ts";
-import { Topology } from "./topology/topology.ts";
+import { run } from "./sh.ts";
+import { Topology } from "./topology.ts";
 
 /**
  * Why `ip link add ... type <kind>` fails here (e.g. "Error: Unknown device type."), or undefined
