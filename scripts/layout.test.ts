@@ -29,6 +29,19 @@ describe("the repository layout", () => {
     expect(found, `\n${found.join("\n")}\n`).toEqual([]);
   });
 
+  it("imports no worker thread's entry module at run time (its top level would run in the importing thread)", () => {
+    const entries = new Set(
+      [...graph.files.values()].flatMap((f) => f.edges.filter((e) => e.kind === "worker").map((e) => e.to)),
+    );
+    expect(entries.size).toBeGreaterThan(0);
+    const bad = [...graph.files.values()].flatMap((f) =>
+      f.edges
+        .filter((e) => entries.has(e.to) && e.kind !== "worker" && !e.typeOnly && e.kind !== "type")
+        .map((e) => `${f.path}:${e.line} imports ${e.to}`),
+    );
+    expect(bad).toEqual([]);
+  });
+
   it("has no import cycle", () => {
     expect(importCycles(graph)).toEqual([]);
   });

@@ -35,7 +35,7 @@ export const ENTRY = "bin/weft.ts";
 const SKIPPED_DIRS = new Set(["node_modules", "dist", "coverage"]);
 const CODE_FILE = /\.(ts|js|mts|mjs|cts|cjs)$/;
 
-export type ImportKind = "import" | "export" | "dynamic" | "type" | "require" | "worker";
+export type ImportKind = "import" | "export" | "dynamic" | "type" | "require" | "worker" | "url";
 
 export interface Import {
   /** The specifier as written. */
@@ -104,6 +104,7 @@ export function fileKind(path: string): FileKind {
 export function parseImports(path: string, text: string): Import[] {
   const kind = /\.[mc]?js$/.test(path) ? ts.ScriptKind.JS : ts.ScriptKind.TS;
   const sf = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true, kind);
+  const startsWorkers = text.includes("new Worker(");
   const out: Import[] = [];
   const add = (lit: ts.Node, k: ImportKind, typeOnly: boolean): void => {
     if (!ts.isStringLiteral(lit) && !ts.isNoSubstitutionTemplateLiteral(lit)) return;
@@ -127,9 +128,9 @@ export function parseImports(path: string, text: string): Import[] {
         else if (ts.isIdentifier(node.expression) && node.expression.text === "require") add(first, "require", false);
       }
     } else if (ts.isNewExpression(node) && isModuleUrl(node)) {
-      // new URL("./worker.ts", import.meta.url): a worker thread's entry module
+      // new URL("./x.ts", import.meta.url): in a file that starts workers, a worker thread's entry module
       const first = node.arguments?.[0];
-      if (first !== undefined) add(first, "worker", false);
+      if (first !== undefined) add(first, startsWorkers ? "worker" : "url", false);
     }
     ts.forEachChild(node, visit);
   };

@@ -15,7 +15,8 @@ import { netnsFromFd, openNetns } from "../../linux/netns.ts";
 import { sendWithFd } from "../../linux/unix-socket.ts";
 import type { Logger } from "../log.ts";
 import { CallRunner, type CallStats } from "./calls.ts";
-import { HEARTBEAT_MS, SHARED, beatNow, type FromWorker, type ToWorker, type WorkerConfig } from "./worker.ts";
+import { HEARTBEAT_MS, SHARED, beatNow } from "./shared.ts";
+import type { FromWorker, ToWorker, WorkerConfig } from "./worker.ts";
 
 export interface CniServerOptions {
   readonly socketPath: string;

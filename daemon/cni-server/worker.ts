@@ -40,19 +40,7 @@ import {
   requestLength,
   type RelayRequest,
 } from "../../libcni/relay/protocol.ts";
-
-/** Slots of the shared Int32Array between the threads. */
-export const SHARED = {
-  /** 1 while the main thread takes calls. */
-  accepting: 0,
-  /** The main thread's last heartbeat, Date.now() modulo 2^31. */
-  heartbeat: 1,
-  slots: 2,
-} as const;
-
-/** How often the main thread beats, and how old a beat may be for this thread to still offer. */
-export const HEARTBEAT_MS = 100;
-export const HEARTBEAT_STALE_MS = 1000;
+import { HEARTBEAT_STALE_MS, SHARED, beatNow } from "./shared.ts";
 
 export interface WorkerConfig {
   readonly socketPath: string;
@@ -86,11 +74,6 @@ export type FromWorker =
     }
   | { readonly type: "dropped"; readonly reason: string }
   | { readonly type: "stopped" };
-
-/** Date.now() as the heartbeat slot holds it. */
-export function beatNow(): number {
-  return Date.now() % 0x7fffffff;
-}
 
 type Phase = "reading" | "offered" | "running" | "writing";
 
