@@ -336,15 +336,9 @@ describe.skipIf(unavailable !== undefined).each(MODES)(`podman with the CNI back
         type: "bridge",
         bridge: br1,
         name: flannelNet,
-        plugins: [
-          {
-            type: "flannel",
-            subnetFile: subnetEnv,
-            dataDir: join(env.dir, "flannel"),
-            ipam: { dataDir: ipam },
-            delegate: { bridge: br1, hairpinMode: true },
-          },
-        ],
+        mtu: 1400,
+        ipMasq: true,
+        isGateway: true,
       });
       expect(
         (await natRulesFor(flannelNet)).some((l) => l.includes(v.id) && l.startsWith(`-A POSTROUTING -s ${v.ip}/32 `)),

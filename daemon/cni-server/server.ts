@@ -141,6 +141,8 @@ export class CniServer {
   }
 
   private onWorker(m: FromWorker): void {
+    // this thread is evidently alive: a busy main thread (timers late behind calls) is not a stuck one
+    Atomics.store(this.shared, SHARED.heartbeat, beatNow());
     switch (m.type) {
       case "call": {
         const p: Pending = { request: m.request, netnsFd: m.netnsFd, env: m.request.env };
@@ -173,6 +175,7 @@ export class CniServer {
    * (a result larger than its buffer) goes to the worker thread to write.
    */
   private answer(id: number, fd: number, result: RelayResult): void {
+    Atomics.store(this.shared, SHARED.heartbeat, beatNow());
     let bytes = encodeResult(result);
     try {
       while (bytes.byteLength > 0) bytes = bytes.subarray(sendWithFd(fd, bytes));

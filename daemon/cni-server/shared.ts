@@ -16,7 +16,7 @@ export const SHARED = {
 
 /** How often the main thread beats, and how old a beat may be for this thread to still offer. */
 export const HEARTBEAT_MS = 100;
-export const HEARTBEAT_STALE_MS = 1000;
+export const HEARTBEAT_STALE_MS = 1500;
 
 /** Date.now() as the heartbeat slot holds it. */
 export function beatNow(): number {
