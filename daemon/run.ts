@@ -101,9 +101,7 @@ export async function runFlanneld(o: RunOptions): Promise<number> {
       backend: config.backend.type,
     });
     if (config.backendDefaulted) {
-      log.info(
-        'the network config has no "Backend": using vxlan (flannel would pick "udp", which weft does not support)',
-      );
+      log.info('the network config has no "Backend": using vxlan (flannel would pick "udp"; write {"Type": "udp"} for it)');
     }
     let publicIp = f.publicIp;
     let publicIpv6 = f.publicIpv6;
