@@ -125,6 +125,22 @@ export function openUdpSocket(o: UdpSocketOptions): number {
   }
 }
 
+const SOCK_RAW = 3;
+const IPPROTO_RAW = 255;
+
+/**
+ * A raw IPv4 socket for sending whole packets the caller built (IPPROTO_RAW: header included),
+ * routed as the host's own output; undefined without CAP_NET_RAW.
+ */
+export function openRawIpSocket(): number | undefined {
+  try {
+    return libc.socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+  } catch (e) {
+    if (e instanceof SyscallError && (e.errno === Errno.EPERM || e.errno === Errno.EACCES)) return undefined;
+    throw e;
+  }
+}
+
 /** Try an integer socket option; false when the kernel does not know it (older kernels). */
 export function trySetsockoptInt(fd: number, level: number, name: number, value: number): boolean {
   try {

@@ -371,6 +371,10 @@ export function rawRecvmmsg(fd: number, msgs: number, count: number, flags: numb
   return rawResult(P().recvmmsg(fd, msgs as Pointer, count, flags, null));
 }
 
+export function rawSendto(fd: number, buf: number, len: number, flags: number, addr: number, addrLen: number): number {
+  return rawResult(L().sendto(fd, buf as Pointer, len, flags, addr as Pointer, addrLen));
+}
+
 export function rawSendmmsg(fd: number, msgs: number, count: number, flags: number): number {
   return rawResult(P().sendmmsg(fd, msgs as Pointer, count, flags));
 }

@@ -98,14 +98,19 @@ const rxMsgs = region(RX_MSGS * MMSG);
 const rxIov = region(RX_MSGS * IOV);
 const rxCmsg = region(RX_MSGS * CMSG_SPACE_INT);
 const wIov = region(RX_IOVS * IOV);
-const small = region(64 + ICMP_ERROR_MAX); // [0,16) zero vnet header, [16,32) merged vnet header, [64,…) ICMP answer
+// [0,16) zero vnet header, [16,32) merged vnet header, [32,48) ICMP answer's sockaddr_in, [64,…) ICMP answer
+const small = region(64 + ICMP_ERROR_MAX);
 const pollfds = region(3 * 8);
 let peers = region(16 * 64);
 let peerCap = 64;
 
 const ZERO_VNET = small.n.addr;
 const MERGED_VNET = small.n.addr + 16;
+const ICMP_SA = 32;
 const ICMP_OFF = 64;
+const ICMP_PER_SECOND = 1000;
+let icmpWindow = 0;
+let icmpBudget = ICMP_PER_SECOND;
 
 for (let i = 0; i < RX_MSGS; i++) {
   setPtr(rxIov, i * IOV, rxArena.n.addr + i * RX_SLOT);
@@ -130,7 +135,7 @@ pollfds.dv.setInt16(20, POLLIN, true);
 // --- state ------------------------------------------------------------------------------------
 const table = new RouteTable();
 let routesGen = 0;
-const st = { txPackets: 0, txCalls: 0, tunReads: 0, rxPackets: 0, tunWrites: 0, noRoute: 0, ttlExpired: 0, malformed: 0, sendErrors: 0, writeErrors: 0, readErrors: 0, lastSendErrno: 0, lastWriteErrno: 0, lastReadErrno: 0 };
+const st = { txPackets: 0, txCalls: 0, tunReads: 0, rxPackets: 0, tunWrites: 0, noRoute: 0, unreachableSent: 0, ttlExpired: 0, malformed: 0, sendErrors: 0, writeErrors: 0, readErrors: 0, lastSendErrno: 0, lastWriteErrno: 0, lastReadErrno: 0 };
 
 function stats(): ForwarderStats {
   return { ...st, routesGen, routes: table.size };
@@ -190,19 +195,28 @@ function writeToTun(iovs: number): void {
   } else st.tunWrites++;
 }
 
-/** Answer a packet no lease covers with ICMP net unreachable into the TUN device, as flannel does. */
+/**
+ * Answer a packet no lease covers with ICMP net unreachable, the packet flannel's proxy builds (from
+ * flannel0's address, TTL 8). flannel writes it into the TUN device, where the kernel discards it
+ * as a martian (its source is a local address); sent on a raw socket it leaves as the host's own
+ * output and reaches the pod (or the host process) that sent the offending packet. At most
+ * ICMP_PER_SECOND answers a second, as the kernel limits its own ICMP errors.
+ */
 function answerUnreachable(dv: DataView, off: number, len: number): void {
+  if (init.icmpFd < 0) return;
+  const now = Date.now();
+  if (now - icmpWindow >= 1000) {
+    icmpWindow = now;
+    icmpBudget = ICMP_PER_SECOND;
+  }
+  if (icmpBudget <= 0) return;
   const n = netUnreachable(dv, off, len, init.tunAddr, small.dv, ICMP_OFF);
   if (n === 0) return;
-  let k = 0;
-  if (vhl) {
-    setPtr(wIov, 0, ZERO_VNET);
-    setSize(wIov, 8, VNET_HDR_LEN);
-    k = 1;
-  }
-  setPtr(wIov, k * IOV, small.n.addr + ICMP_OFF);
-  setSize(wIov, k * IOV + 8, n);
-  writeToTun(k + 1);
+  icmpBudget--;
+  small.dv.setUint16(ICMP_SA, 2, true); // AF_INET
+  small.dv.setUint32(ICMP_SA + 4, small.dv.getUint32(ICMP_OFF + IP_DST));
+  const r = libc.rawSendto(init.icmpFd, small.n.addr + ICMP_OFF, n, 0, small.n.addr + ICMP_SA, 16);
+  if (r > 0) st.unreachableSent++;
 }
 
 /** Queue the packet read at txArena[at, at+n) for its peer. */

@@ -4,7 +4,7 @@
 // sends and UDP_GRO receives; each falls back on its own (WEFT_UDP_OFFLOAD=off turns all off).
 import * as libc from "../../../linux/ffi/libc.ts";
 import type { NetlinkClient } from "../../../linux/netlink/client.ts";
-import { openTun, openUdpSocket, setTunOffload, SOL_UDP, trySetsockoptInt, TUN_F_CSUM, TUN_F_TSO4, UDP_GRO, UDP_SEGMENT, type TunDevice } from "../../../linux/tun.ts";
+import { openRawIpSocket, openTun, openUdpSocket, setTunOffload, SOL_UDP, trySetsockoptInt, TUN_F_CSUM, TUN_F_TSO4, UDP_GRO, UDP_SEGMENT, type TunDevice } from "../../../linux/tun.ts";
 import { parseCidr } from "../../ip.ts";
 import { startForwarder, type Forwarder } from "./forwarder.ts";
 import type { ForwarderStats } from "./protocol.ts";
@@ -35,6 +35,7 @@ class KernelUdpDataPath implements UdpDataPath {
     private readonly spec: UdpDeviceSpec,
     private readonly tun: TunDevice,
     private readonly sock: number,
+    private readonly icmp: number | undefined,
     private readonly fwd: Forwarder,
     readonly index: number,
     readonly offloads: string,
@@ -69,6 +70,7 @@ class KernelUdpDataPath implements UdpDataPath {
       await this.fwd.stop();
     } finally {
       libc.close(this.sock);
+      if (this.icmp !== undefined) libc.close(this.icmp);
       // the last descriptor of a non-persistent TUN device: the kernel removes flannel0 with its
       // address and route, as when flanneld's udp backend exits
       libc.close(this.tun.fd);
@@ -127,17 +129,20 @@ export class KernelUdp implements UdpKernel {
     if (bindIp === undefined || tunAddr === undefined) throw new Error(`udp backend: bad addresses ${spec.bindIp} / ${spec.address}`);
     const { tun, offload } = openTunWithOffload(spec.name, want);
     let sock = -1;
+    let icmp: number | undefined;
     try {
       const index = this.nl.getLink(tun.name).index;
       configure(this.nl, index, spec);
       sock = openUdpSocket({ ip: bindIp, port: spec.port, bufferBytes: SOCKET_BUFFER });
       const udpGso = want && trySetsockoptInt(sock, SOL_UDP, UDP_SEGMENT, 0);
       const udpGro = want && trySetsockoptInt(sock, SOL_UDP, UDP_GRO, 1);
-      const fwd = await startForwarder({ tunFd: tun.fd, sockFd: sock, tunAddr, mtu: spec.mtu, port: spec.port, tunOffload: offload, udpGso, udpGro, routes });
+      icmp = openRawIpSocket();
+      const fwd = await startForwarder({ tunFd: tun.fd, sockFd: sock, icmpFd: icmp ?? -1, tunAddr, mtu: spec.mtu, port: spec.port, tunOffload: offload, udpGso, udpGro, routes });
       const offloads = [offload ? "TUN TSO+csum" : "", udpGso ? "UDP GSO" : "", udpGro ? "UDP GRO" : ""].filter(Boolean).join(", ") || "none";
-      return new KernelUdpDataPath(this.nl, spec, tun, sock, fwd, index, offloads);
+      return new KernelUdpDataPath(this.nl, spec, tun, sock, icmp, fwd, index, offloads);
     } catch (e) {
       if (sock >= 0) libc.close(sock);
+      if (icmp !== undefined) libc.close(icmp);
       libc.close(tun.fd);
       throw e;
     }

@@ -7,6 +7,11 @@ export interface ForwarderInit {
   readonly sockFd: number;
   /** eventfd the daemon thread writes to after posting a message, to wake the worker's poll */
   readonly wakeFd: number;
+  /**
+   * raw IPv4 socket (IPPROTO_RAW) the ICMP net-unreachable answers are sent on, as the host's own
+   * output, or -1 to drop such packets without an answer
+   */
+  readonly icmpFd: number;
   /** the TUN device's address (host order): source of ICMP net-unreachable answers */
   readonly tunAddr: number;
   /** the TUN device's MTU */
@@ -37,8 +42,9 @@ export interface ForwarderStats {
   /** IP packets received from peers, and writes to the TUN device (merged segments write once) */
   readonly rxPackets: number;
   readonly tunWrites: number;
-  /** packets no lease covers (answered with ICMP net unreachable where due) */
+  /** packets no lease covers, and the ICMP net-unreachable answers sent for them */
   readonly noRoute: number;
+  readonly unreachableSent: number;
   readonly ttlExpired: number;
   readonly malformed: number;
   readonly sendErrors: number;

@@ -12,6 +12,7 @@ const ZERO: ForwarderStats = {
   rxPackets: 0,
   tunWrites: 0,
   noRoute: 0,
+  unreachableSent: 0,
   ttlExpired: 0,
   malformed: 0,
   sendErrors: 0,
