@@ -31,10 +31,45 @@ export const TCP_ACKF = 0x10;
 export const TCP_URG = 0x20;
 export const TCP_CWR = 0x80;
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** A Uint32Array over each packet buffer, made once: the fast path of {@link sum16} reads words with it. */
+const wordViews = new WeakMap<ArrayBufferLike, Uint32Array>();
+
+let lastBuf: ArrayBufferLike | undefined;
+let lastWords = new Uint32Array(0);
+
+function words(buf: ArrayBufferLike): Uint32Array {
+  if (buf === lastBuf) return lastWords;
+  let w = wordViews.get(buf);
+  if (!w) {
+    w = new Uint32Array(buf, 0, buf.byteLength >>> 2);
+    wordViews.set(buf, w);
+  }
+  lastBuf = buf;
+  lastWords = w;
+  return w;
+}
+
 /** One's complement sum of the big-endian 16-bit words of dv[start, end), added to `initial`; not folded. */
 export function sum16(dv: DataView, start: number, end: number, initial = 0): number {
   let sum = initial;
   let i = start;
+  // Long runs at an even address: native-order 32-bit words. Their folded sum is the byte-swapped
+  // sum of the big-endian 16-bit words (RFC 1071: the sum does not depend on byte order).
+  if (LITTLE_ENDIAN && end - start >= 64 && ((dv.byteOffset + i) & 1) === 0) {
+    if ((dv.byteOffset + i) & 2) {
+      sum += dv.getUint16(i);
+      i += 2;
+    }
+    const w = words(dv.buffer);
+    const first = (dv.byteOffset + i) >>> 2;
+    const n = (end - i) >>> 2;
+    let le = 0;
+    for (let k = first, last = first + n; k < last; k++) le += w[k] as number;
+    const f = fold16(le);
+    sum += ((f & 0xff) << 8) | (f >>> 8);
+    i += n * 4;
+  }
   // 32-bit loads: the sum of two 16-bit halves folds to the same one's complement value.
   for (; i + 3 < end; i += 4) sum += dv.getUint32(i);
   if (i + 1 < end) {
@@ -215,35 +250,40 @@ export function tcp4HeaderLength(dv: DataView, off: number, len: number): number
  */
 export function segmentTcp4(pkt: DataView, off: number, len: number, hlen: number, mss: number, hdrs: DataView, hdrOff: number, hdrStride: number): number {
   const ihl = ipHeaderLength(pkt, off);
+  const t0 = off + ihl;
   const payload = len - hlen;
   const count = payload <= 0 ? 1 : Math.ceil(payload / mss);
   const id0 = pkt.getUint16(off + IP_ID);
-  const seq0 = pkt.getUint32(off + ihl + TCP_SEQ);
-  const flags0 = pkt.getUint8(off + ihl + TCP_FLAGS);
-  // the header words every segment shares: addresses + protocol for the pseudo-header
-  const addrSum = pkt.getUint16(off + IP_SRC) + pkt.getUint16(off + IP_SRC + 2) + pkt.getUint16(off + IP_DST) + pkt.getUint16(off + IP_DST + 2) + IPPROTO_TCP;
+  const seq0 = pkt.getUint32(t0 + TCP_SEQ);
+  const flags0 = pkt.getUint8(t0 + TCP_FLAGS);
+  // Sums of the header words every segment shares; per segment only the words that change are added.
+  const ipBase = sum16(pkt, off, t0) - pkt.getUint16(off + IP_TOTLEN) - id0 - pkt.getUint16(off + IP_CSUM);
+  const tcpBase =
+    sum16(pkt, t0, off + hlen) - (seq0 >>> 16) - (seq0 & 0xffff) - pkt.getUint16(t0 + TCP_DOFF) - pkt.getUint16(t0 + TCP_CSUM) +
+    pseudoSum(pkt, off, IPPROTO_TCP, 0);
   for (let i = 0; i < count; i++) {
     const h = hdrOff + i * hdrStride;
     for (let b = 0; b + 3 < hlen; b += 4) hdrs.setUint32(h + b, pkt.getUint32(off + b));
-    const segPay = Math.min(mss, payload - i * mss);
+    const segPay = payload <= 0 ? 0 : Math.min(mss, payload - i * mss);
     const last = i === count - 1;
-    hdrs.setUint16(h + IP_TOTLEN, hlen + Math.max(0, segPay));
-    hdrs.setUint16(h + IP_ID, (id0 + i) & 0xffff);
-    setIpChecksum(hdrs, h);
+    const totlen = hlen + segPay;
+    const id = (id0 + i) & 0xffff;
+    hdrs.setUint16(h + IP_TOTLEN, totlen);
+    hdrs.setUint16(h + IP_ID, id);
+    hdrs.setUint16(h + IP_CSUM, ~fold16(ipBase + totlen + id) & 0xffff);
     const t = h + ihl;
-    hdrs.setUint32(t + TCP_SEQ, (seq0 + i * mss) >>> 0);
+    const seq = (seq0 + i * mss) >>> 0;
+    hdrs.setUint32(t + TCP_SEQ, seq);
     let fl = flags0;
     if (!last) fl &= ~(TCP_FIN | TCP_PSH);
     if (i > 0) fl &= ~TCP_CWR;
     hdrs.setUint8(t + TCP_FLAGS, fl);
-    hdrs.setUint16(t + TCP_CSUM, 0);
-    const l4 = hlen - ihl + Math.max(0, segPay);
-    let s = sum16(hdrs, t, h + hlen, addrSum + l4);
+    let sum = tcpBase + (seq >>> 16) + (seq & 0xffff) + hdrs.getUint16(t + TCP_DOFF) + (hlen - ihl + segPay);
     if (segPay > 0) {
       const p = off + hlen + i * mss;
-      s = sum16(pkt, p, p + segPay, s);
+      sum = sum16(pkt, p, p + segPay, sum);
     }
-    hdrs.setUint16(t + TCP_CSUM, ~fold16(s) & 0xffff);
+    hdrs.setUint16(t + TCP_CSUM, ~fold16(sum) & 0xffff);
   }
   return count;
 }
