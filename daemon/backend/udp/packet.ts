@@ -36,7 +36,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const wordViews = new WeakMap<ArrayBufferLike, Uint32Array>();
 
 let lastBuf: ArrayBufferLike | undefined;
-let lastWords = new Uint32Array(0);
+let lastWords: Uint32Array = new Uint32Array(0);
 
 function words(buf: ArrayBufferLike): Uint32Array {
   if (buf === lastBuf) return lastWords;

@@ -167,6 +167,8 @@ export class UdpNetwork {
         const r = this.dp.repair();
         if (!r.present) throw new Error(`${this.dp.name} disappeared (deleted behind flanneld's back); exiting so a restart recreates it`);
         if (r.repaired > 0) this.log.warn("repaired the udp device", { device: this.dp.name, changes: r.repaired });
+        const st = await this.dp.stats();
+        this.log.debug("udp forwarder counters", { ...st });
       }
       if (failure !== undefined) throw failure;
     } finally {
