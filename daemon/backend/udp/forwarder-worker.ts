@@ -9,7 +9,7 @@
 // datagrams arrive coalesced (UDP_GRO) and consecutive segments of one TCP flow are written to the
 // TUN device as one super-packet. Buffers live in native memory (libc.allocNative) at fixed addresses.
 import { receiveMessageOnPort, parentPort, workerData, type MessagePort } from "node:worker_threads";
-import { Errno } from "../../../linux/errno.ts";
+import { Errno, errnoName } from "../../../linux/errno.ts";
 import * as libc from "../../../linux/ffi/libc.ts";
 import { sockaddrIn, SOL_UDP, UDP_GRO, UDP_SEGMENT } from "../../../linux/tun.ts";
 import {
@@ -38,6 +38,7 @@ const init = (workerData as { init: ForwarderInit; port: MessagePort }).init;
 const port = (workerData as { init: ForwarderInit; port: MessagePort }).port;
 
 const POLLIN = 1;
+const POLLNVAL = 0x20;
 const MSG_DONTWAIT = 0x40;
 const MMSG = 64; // sizeof(struct mmsghdr) on LP64
 const IOV = 16; // sizeof(struct iovec)
@@ -320,6 +321,8 @@ function tunToUdp(): number {
       if (n !== -Errno.EAGAIN && n !== -Errno.EINTR) {
         st.readErrors++;
         st.lastReadErrno = -n;
+        // EBADFD: the device was deleted under us; nothing more will come from this descriptor
+        if (n === -Errno.EBADFD || n === -Errno.EBADF) throw new Error(`reading the TUN device failed: ${errnoName(-n)} (was it deleted?)`);
       }
       break;
     }
@@ -464,7 +467,10 @@ function drainControl(): void {
 function loop(): void {
   while (!stopping) {
     const r = libc.rawPoll(pollfds.n.addr, 3, 1000);
-    if (r < 0 && r !== -Errno.EINTR) throw new Error(`poll failed: errno ${-r}`);
+    if (r < 0 && r !== -Errno.EINTR) throw new Error(`poll failed: ${errnoName(-r)}`);
+    for (let f = 0; f < 3; f++) {
+      if (pollfds.dv.getInt16(f * 8 + 6, true) & POLLNVAL) throw new Error(`poll: descriptor ${pollfds.dv.getInt32(f * 8, true)} is not open`);
+    }
     if (r === 0 || (pollfds.dv.getInt16(22, true) & POLLIN) !== 0) drainControl();
     // Stay off poll while packets flow; go back to it (and to control messages) every 64 rounds.
     for (let round = 0; round < 64; round++) {

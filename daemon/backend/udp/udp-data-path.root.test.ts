@@ -55,7 +55,7 @@ class Driver {
     return d;
   }
 
-  private async next(ms = 15_000): Promise<string> {
+  async next(ms = 15_000): Promise<string> {
     const end = Date.now() + ms;
     while (this.lines.length === 0) {
       if (this.exited) throw new Error("driver exited");
@@ -244,6 +244,12 @@ describe("udp backend data path on the kernel", () => {
     expect(links.map((l) => l.ifname)).not.toContain("flannel0");
     const routes = await ipJson<{ dst: string }[]>(n1.ns, ["route", "show", "root", "10.244.0.0/16"]);
     expect(routes).toEqual([]);
+  });
+
+  it("fails with a message naming the cause when flannel0 is deleted behind its back", async () => {
+    const [a] = await pair();
+    await run("ip", ["-n", n1.ns, "link", "del", "flannel0"]);
+    expect(JSON.parse(await a.next(5000))).toEqual({ error: "udp forwarder failed: reading the TUN device failed: EBADFD (was it deleted?)" });
   });
 
   it("refuses a second forwarder on the same device or port with a message saying what to do", async () => {
