@@ -6,9 +6,9 @@
 // and a node that leaves dropped from the others' forwarders.
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readEnvFile, subnetOf, waitFor, WeftCluster } from "../netns-fixtures/cluster.ts";
-import { ipJson, run, runIn } from "../netns-fixtures/sh.ts";
-import { LiveConnection, tcpProbe } from "../netns-fixtures/tcp.ts";
+import { readEnvFile, subnetOf, waitFor, WeftCluster } from "../netns-fixtures/topology/cluster.ts";
+import { ipJson, run, runIn } from "../netns-fixtures/topology/sh.ts";
+import { LiveConnection, tcpProbe } from "../netns-fixtures/topology/tcp.ts";
 import { implsUnderTest } from "./impls.ts";
 
 const ours = implsUnderTest().some((i) => i.isOurs);
@@ -43,14 +43,24 @@ describe.runIf(ours)("flanneld cluster: udp", () => {
     }
   });
 
-  it("gives every node flannel0: a TUN device with the subnet's .0/32, MTU 1472, the network routed into it, UDP 8285", async () => {
+  it("gives every node flannel0: TUN, subnet .0/32, MTU 1472, the network routed into it, UDP 8285", async () => {
     for (const n of c.nodes) {
-      const [link] = await ipJson<{ mtu: number; flags: string[]; link_type: string }[]>(n.ns, ["link", "show", "flannel0"]);
+      const [link] = await ipJson<{ mtu: number; flags: string[]; link_type: string }[]>(n.ns, [
+        "link",
+        "show",
+        "flannel0",
+      ]);
       expect(link?.link_type).toBe("none");
       expect(link?.mtu).toBe(1472);
       expect(link?.flags).toContain("UP");
-      const [addr] = await ipJson<{ addr_info: { local: string; prefixlen: number; family: string }[] }[]>(n.ns, ["addr", "show", "flannel0"]);
-      expect(addr?.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`)).toEqual([subnetOf(n.subnet ?? "").replace("/24", "/32")]);
+      const [addr] = await ipJson<{ addr_info: { local: string; prefixlen: number; family: string }[] }[]>(n.ns, [
+        "addr",
+        "show",
+        "flannel0",
+      ]);
+      expect(addr?.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`)).toEqual([
+        subnetOf(n.subnet ?? "").replace("/24", "/32"),
+      ]);
       // one route for the whole network: the peers live in the forwarder's table, not the kernel's
       expect((await c.routedSubnets(n)).sort()).toEqual(["10.244.0.0/16", subnetOf(n.subnet ?? "")].sort());
       const [net] = await ipJson<{ dst: string; dev: string }[]>(n.ns, ["route", "show", "10.244.0.0/16"]);
@@ -71,7 +81,7 @@ describe.runIf(ours)("flanneld cluster: udp", () => {
     }
   });
 
-  it("a stopped daemon takes flannel0 with it; restarted, it keeps its subnet and a live TCP connection survives", async () => {
+  it("a stopped daemon takes flannel0 along; restarted, it keeps its subnet and a live TCP connection", async () => {
     const n = c.nodes[0];
     const a = c.pods.find((p) => p.node === n);
     const b = c.pods.find((p) => p.node !== n);
@@ -104,7 +114,9 @@ describe.runIf(ours)("flanneld cluster: udp", () => {
     const del = await c.etcd?.ctl(["del", leaseKey(gone.subnet)]);
     expect(del?.stdout.trim()).toBe("1");
     for (const n of c.nodes.slice(0, 2)) {
-      await waitFor(`${n.name}'s flanneld to drop ${gone.subnet}`, 10_000, () => readFileSync(c.logOf(n), "utf8").includes(`subnet removed" backend=udp subnet=${subnetOf(gone.subnet ?? "")}`));
+      await waitFor(`${n.name}'s flanneld to drop ${gone.subnet}`, 10_000, () =>
+        readFileSync(c.logOf(n), "utf8").includes(`subnet removed" backend=udp subnet=${subnetOf(gone.subnet ?? "")}`),
+      );
     }
     // no lease covers node3's pods now: the forwarder answers at once instead of sending into the void
     expect(await tcpProbe(from.ns, to.ip)).toBe("ENETUNREACH");

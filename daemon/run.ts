@@ -101,7 +101,9 @@ export async function runFlanneld(o: RunOptions): Promise<number> {
       backend: config.backend.type,
     });
     if (config.backendDefaulted) {
-      log.info('the network config has no "Backend": using vxlan (flannel would pick "udp"; write {"Type": "udp"} for it)');
+      log.info(
+        'the network config has no "Backend": using vxlan (flannel would pick "udp"; write {"Type": "udp"} for it)',
+      );
     }
     let publicIp = f.publicIp;
     let publicIpv6 = f.publicIpv6;

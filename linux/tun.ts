@@ -30,13 +30,16 @@ export interface TunDevice {
 
 /** Open /dev/net/tun and attach it to the TUN device `name` (created if absent); the fd is non-blocking. */
 export function openTun(name: string, opts: { readonly vnetHdr?: boolean } = {}): TunDevice {
-  if (Buffer.byteLength(name) >= IFNAMSIZ) throw new Error(`TUN device name "${name}" is longer than ${IFNAMSIZ - 1} bytes`);
+  if (Buffer.byteLength(name) >= IFNAMSIZ)
+    throw new Error(`TUN device name "${name}" is longer than ${IFNAMSIZ - 1} bytes`);
   let fd: number;
   try {
     fd = libc.open("/dev/net/tun", libc.O_RDWR | O_NONBLOCK);
   } catch (e) {
     if (e instanceof SyscallError && e.code === "ENOENT") {
-      throw new Error("/dev/net/tun does not exist: load the tun module (modprobe tun) or give the container the device");
+      throw new Error(
+        "/dev/net/tun does not exist: load the tun module (modprobe tun) or give the container the device",
+      );
     }
     throw e;
   }
@@ -49,7 +52,10 @@ export function openTun(name: string, opts: { readonly vnetHdr?: boolean } = {})
   } catch (e) {
     libc.close(fd);
     if (e instanceof SyscallError && e.errno === Errno.EBUSY) {
-      throw new Error(`TUN device ${name} is held open by another process (is another flanneld running?): stop it or delete the device`);
+      throw new Error(
+        `TUN device ${name} is held open by another process (is another flanneld running?): ` +
+          "stop it or delete the device",
+      );
     }
     if (e instanceof SyscallError && e.errno === Errno.EINVAL) {
       throw new Error(`${name} exists but is not a TUN device this flanneld can attach to: delete it (${e.message})`);
@@ -57,7 +63,11 @@ export function openTun(name: string, opts: { readonly vnetHdr?: boolean } = {})
     throw e;
   }
   const end = ifr.indexOf(0);
-  return { fd, name: Buffer.from(ifr.subarray(0, end < 0 || end > IFNAMSIZ ? IFNAMSIZ : end)).toString("utf8"), vnetHdr: opts.vnetHdr ?? false };
+  return {
+    fd,
+    name: Buffer.from(ifr.subarray(0, end < 0 || end > IFNAMSIZ ? IFNAMSIZ : end)).toString("utf8"),
+    vnetHdr: opts.vnetHdr ?? false,
+  };
 }
 
 /** Tell the kernel which offloads the reader of a vnet-header TUN device handles (TUN_F_*). */
@@ -114,7 +124,9 @@ export function openUdpSocket(o: UdpSocketOptions): number {
     } catch (e) {
       const where = `${[o.ip >>> 24, (o.ip >>> 16) & 255, (o.ip >>> 8) & 255, o.ip & 255].join(".")}:${o.port}`;
       if (e instanceof SyscallError && e.errno === Errno.EADDRINUSE) {
-        throw new Error(`UDP ${where} is already in use (is another flanneld running?): stop it or set a free "Backend.Port"`);
+        throw new Error(
+          `UDP ${where} is already in use (is another flanneld running?): stop it or set a free "Backend.Port"`,
+        );
       }
       throw new Error(`cannot bind UDP ${where}: ${e instanceof Error ? e.message : String(e)}`);
     }

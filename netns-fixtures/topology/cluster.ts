@@ -429,7 +429,11 @@ export class WeftCluster {
       for (const n of this.nodes) {
         for (const m of this.nodes) {
           if (m === n || !m.subnet) continue;
-          const r = await run("ip", ["netns", "exec", n.ns, "ping", "-c", "1", "-W", "1", subnetOf(m.subnet).split("/")[0] ?? ""], { allowFail: true });
+          const r = await run(
+            "ip",
+            ["netns", "exec", n.ns, "ping", "-c", "1", "-W", "1", subnetOf(m.subnet).split("/")[0] ?? ""],
+            { allowFail: true },
+          );
           if (r.exitCode !== 0) return false;
         }
       }

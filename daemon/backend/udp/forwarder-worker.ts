@@ -136,7 +136,23 @@ pollfds.dv.setInt16(20, POLLIN, true);
 // --- state ------------------------------------------------------------------------------------
 const table = new RouteTable();
 let routesGen = 0;
-const st = { txPackets: 0, txCalls: 0, tunReads: 0, rxPackets: 0, tunWrites: 0, noRoute: 0, unreachableSent: 0, ttlExpired: 0, malformed: 0, sendErrors: 0, writeErrors: 0, readErrors: 0, lastSendErrno: 0, lastWriteErrno: 0, lastReadErrno: 0 };
+const st = {
+  txPackets: 0,
+  txCalls: 0,
+  tunReads: 0,
+  rxPackets: 0,
+  tunWrites: 0,
+  noRoute: 0,
+  unreachableSent: 0,
+  ttlExpired: 0,
+  malformed: 0,
+  sendErrors: 0,
+  writeErrors: 0,
+  readErrors: 0,
+  lastSendErrno: 0,
+  lastWriteErrno: 0,
+  lastReadErrno: 0,
+};
 
 function stats(): ForwarderStats {
   return { ...st, routesGen, routes: table.size };
@@ -322,7 +338,8 @@ function tunToUdp(): number {
         st.readErrors++;
         st.lastReadErrno = -n;
         // EBADFD: the device was deleted under us; nothing more will come from this descriptor
-        if (n === -Errno.EBADFD || n === -Errno.EBADF) throw new Error(`reading the TUN device failed: ${errnoName(-n)} (was it deleted?)`);
+        if (n === -Errno.EBADFD || n === -Errno.EBADF)
+          throw new Error(`reading the TUN device failed: ${errnoName(-n)} (was it deleted?)`);
       }
       break;
     }
@@ -394,7 +411,16 @@ function receivedPacket(off: number, dl: number): void {
     return;
   }
   const pay = mergeableTcp4(dv, off, total);
-  if (pay > 0 && mCount > 0 && !mPush && mLastPay === mMss && pay <= mMss && mCount < MAX_MERGE && mHlen + mPayload + pay <= 0xffff && continuesTcp4(dv, mLastOff, mLastPay, off)) {
+  if (
+    pay > 0 &&
+    mCount > 0 &&
+    !mPush &&
+    mLastPay === mMss &&
+    pay <= mMss &&
+    mCount < MAX_MERGE &&
+    mHlen + mPayload + pay <= 0xffff &&
+    continuesTcp4(dv, mLastOff, mLastPay, off)
+  ) {
     setPtr(wIov, (mCount + 1) * IOV, rxArena.n.addr + off + (total - pay));
     setSize(wIov, (mCount + 1) * IOV + 8, pay);
     mCount++;
@@ -424,10 +450,11 @@ function receivedPacket(off: number, dl: number): void {
 
 /** Receive one batch of datagrams and write them to the TUN device; returns the messages received. */
 function udpToTun(): number {
-  if (init.udpGro) for (let i = 0; i < RX_MSGS; i++) {
-    setPtr(rxMsgs, i * MMSG + 32, rxCmsg.n.addr + i * CMSG_SPACE_INT);
-    setSize(rxMsgs, i * MMSG + 40, CMSG_SPACE_INT);
-  }
+  if (init.udpGro)
+    for (let i = 0; i < RX_MSGS; i++) {
+      setPtr(rxMsgs, i * MMSG + 32, rxCmsg.n.addr + i * CMSG_SPACE_INT);
+      setSize(rxMsgs, i * MMSG + 40, CMSG_SPACE_INT);
+    }
   const m = libc.rawRecvmmsg(init.sockFd, rxMsgs.n.addr, RX_MSGS, MSG_DONTWAIT);
   if (m <= 0) return 0;
   for (let i = 0; i < m; i++) {
@@ -435,7 +462,8 @@ function udpToTun(): number {
     let seg = len;
     if (init.udpGro && (rxMsgs.u32[(i * MMSG + 40) >>> 2] ?? 0) >= 20) {
       const c = i * CMSG_SPACE_INT;
-      if (rxCmsg.dv.getInt32(c + 8, true) === SOL_UDP && rxCmsg.dv.getInt32(c + 12, true) === UDP_GRO) seg = rxCmsg.dv.getInt32(c + 16, true);
+      if (rxCmsg.dv.getInt32(c + 8, true) === SOL_UDP && rxCmsg.dv.getInt32(c + 12, true) === UDP_GRO)
+        seg = rxCmsg.dv.getInt32(c + 16, true);
     }
     if (seg <= 0) seg = len;
     const base = i * RX_SLOT;
@@ -469,7 +497,8 @@ function loop(): void {
     const r = libc.rawPoll(pollfds.n.addr, 3, 1000);
     if (r < 0 && r !== -Errno.EINTR) throw new Error(`poll failed: ${errnoName(-r)}`);
     for (let f = 0; f < 3; f++) {
-      if (pollfds.dv.getInt16(f * 8 + 6, true) & POLLNVAL) throw new Error(`poll: descriptor ${pollfds.dv.getInt32(f * 8, true)} is not open`);
+      if (pollfds.dv.getInt16(f * 8 + 6, true) & POLLNVAL)
+        throw new Error(`poll: descriptor ${pollfds.dv.getInt32(f * 8, true)} is not open`);
     }
     if (r === 0 || (pollfds.dv.getInt16(22, true) & POLLIN) !== 0) drainControl();
     // Stay off poll while packets flow; go back to it (and to control messages) every 64 rounds.

@@ -19,13 +19,13 @@ export interface Forwarder {
 const ONE = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
 
 /**
- * The worker's module. Run from source it sits beside this file; in the compiled binary (modules
- * under /$bunfs/root) it is an entry point of the build (scripts/build.ts), embedded under its
- * source path with a .js extension.
+ * The worker module. Run from source it sits beside this file. In the compiled binary (modules under
+ * /$bunfs/root) a worker entry is named by its path from the build's root (scripts/build.ts builds
+ * from the repository root with this file's worker as an entry point).
  */
-function workerModule(): URL | string {
-  if (import.meta.url.startsWith("file:///$bunfs/")) return "/$bunfs/root/daemon/backend/udp/forwarder-worker.js";
-  return new URL("./forwarder-worker.ts", import.meta.url);
+function workerSpecifier(): string {
+  const here = new URL("./forwarder-worker.ts", import.meta.url);
+  return here.pathname.startsWith("/$bunfs/") ? "./daemon/backend/udp/forwarder-worker.ts" : here.href;
 }
 
 /** Start the worker; resolves when it polls, with `init.routes` in effect. */
@@ -35,7 +35,7 @@ export async function startForwarder(init: Omit<ForwarderInit, "wakeFd">): Promi
   const full: ForwarderInit = { ...init, wakeFd };
   let worker: Worker;
   try {
-    worker = new Worker(workerModule(), { workerData: { init: full, port: port2 }, transferList: [port2] });
+    worker = new Worker(workerSpecifier(), { workerData: { init: full, port: port2 }, transferList: [port2] });
   } catch (e) {
     libc.close(wakeFd);
     port1.close();

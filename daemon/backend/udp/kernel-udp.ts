@@ -4,8 +4,20 @@
 // sends and UDP_GRO receives; each falls back on its own (WEFT_UDP_OFFLOAD=off turns all off).
 import * as libc from "../../../linux/ffi/libc.ts";
 import type { NetlinkClient } from "../../../linux/netlink/client.ts";
-import { openRawIpSocket, openTun, openUdpSocket, setTunOffload, SOL_UDP, trySetsockoptInt, TUN_F_CSUM, TUN_F_TSO4, UDP_GRO, UDP_SEGMENT, type TunDevice } from "../../../linux/tun.ts";
-import { parseCidr } from "../../ip.ts";
+import {
+  openRawIpSocket,
+  openTun,
+  openUdpSocket,
+  setTunOffload,
+  SOL_UDP,
+  trySetsockoptInt,
+  TUN_F_CSUM,
+  TUN_F_TSO4,
+  UDP_GRO,
+  UDP_SEGMENT,
+  type TunDevice,
+} from "../../../linux/tun.ts";
+import { parseCidr } from "../../../net/prefix.ts";
 import { startForwarder, type Forwarder } from "./forwarder.ts";
 import type { ForwarderStats } from "./protocol.ts";
 import { ipv4ToU32, type PeerRoute } from "./table.ts";
@@ -107,7 +119,9 @@ function configure(nl: NetlinkClient, index: number, s: UdpDeviceSpec): number {
     nl.setLinkUp(index);
     changes++;
   }
-  const routed = nl.listRoutes({ family: 4, dev: index }).some((r) => r.dst === s.network && r.oif === index && r.gateway === undefined);
+  const routed = nl
+    .listRoutes({ family: 4, dev: index })
+    .some((r) => r.dst === s.network && r.oif === index && r.gateway === undefined);
   if (!routed) {
     // an explicit route, as flannel adds: a route for the network may already exist elsewhere
     nl.replaceRoute({ dst: s.network, oif: index, scope: "universe" });
@@ -126,7 +140,8 @@ export class KernelUdp implements UdpKernel {
     const want = (this.env["WEFT_UDP_OFFLOAD"] ?? "on") !== "off";
     const bindIp = ipv4ToU32(spec.bindIp);
     const tunAddr = ipv4ToU32(spec.address.split("/")[0] ?? "");
-    if (bindIp === undefined || tunAddr === undefined) throw new Error(`udp backend: bad addresses ${spec.bindIp} / ${spec.address}`);
+    if (bindIp === undefined || tunAddr === undefined)
+      throw new Error(`udp backend: bad addresses ${spec.bindIp} / ${spec.address}`);
     const { tun, offload } = openTunWithOffload(spec.name, want);
     let sock = -1;
     let icmp: number | undefined;
@@ -137,8 +152,21 @@ export class KernelUdp implements UdpKernel {
       const udpGso = want && trySetsockoptInt(sock, SOL_UDP, UDP_SEGMENT, 0);
       const udpGro = want && trySetsockoptInt(sock, SOL_UDP, UDP_GRO, 1);
       icmp = openRawIpSocket();
-      const fwd = await startForwarder({ tunFd: tun.fd, sockFd: sock, icmpFd: icmp ?? -1, tunAddr, mtu: spec.mtu, port: spec.port, tunOffload: offload, udpGso, udpGro, routes });
-      const offloads = [offload ? "TUN TSO+csum" : "", udpGso ? "UDP GSO" : "", udpGro ? "UDP GRO" : ""].filter(Boolean).join(", ") || "none";
+      const fwd = await startForwarder({
+        tunFd: tun.fd,
+        sockFd: sock,
+        icmpFd: icmp ?? -1,
+        tunAddr,
+        mtu: spec.mtu,
+        port: spec.port,
+        tunOffload: offload,
+        udpGso,
+        udpGro,
+        routes,
+      });
+      const offloads =
+        [offload ? "TUN TSO+csum" : "", udpGso ? "UDP GSO" : "", udpGro ? "UDP GRO" : ""].filter(Boolean).join(", ") ||
+        "none";
       return new KernelUdpDataPath(this.nl, spec, tun, sock, icmp, fwd, index, offloads);
     } catch (e) {
       if (sock >= 0) libc.close(sock);

@@ -103,7 +103,9 @@ describe("Internet checksum", () => {
   });
 
   it("computes a known IPv4 header checksum", () => {
-    const h = new Uint8Array([0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0, 0, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7]);
+    const h = new Uint8Array([
+      0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0, 0, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+    ]);
     setIpChecksum(dvOf(h), 0);
     expect(dvOf(h).getUint16(IP_CSUM)).toBe(0xb861);
     expect(ipChecksumValid(dvOf(h), 0)).toBe(true);
@@ -214,9 +216,15 @@ describe("segmentTcp4", () => {
     return { hlen, segs };
   };
 
-  it("cuts a super-packet like the kernel: IDs, sequence numbers, PSH/FIN last only, CWR first only, valid checksums", () => {
+  it("cuts a super-packet like the kernel: IDs, sequence numbers, PSH/FIN last, CWR first, checksums", () => {
     const p = payload(5000);
-    const sup = tcpPacket({ payload: p, options: TIMESTAMP, id: 0xfffe, seq: 0xfffff000, flags: 0x10 | 0x08 | 0x01 | 0x80 });
+    const sup = tcpPacket({
+      payload: p,
+      options: TIMESTAMP,
+      id: 0xfffe,
+      seq: 0xfffff000,
+      flags: 0x10 | 0x08 | 0x01 | 0x80,
+    });
     const { hlen, segs } = SEG(sup, 1400);
     expect(hlen).toBe(52);
     expect(segs).toHaveLength(4);
@@ -328,7 +336,14 @@ describe("merging received segments", () => {
     const vnet = new Uint8Array(10);
     finishMergedTcp4(dvOf(merged), 0, p.length, true, 1448, dvOf(vnet), 0);
     const h = readVnetHeader(dvOf(vnet), 0);
-    expect(h).toEqual({ flags: VNET_F_NEEDS_CSUM, gsoType: VNET_GSO_TCPV4, hdrLen: hlen, gsoSize: 1448, csumStart: 20, csumOffset: TCP_CSUM });
+    expect(h).toEqual({
+      flags: VNET_F_NEEDS_CSUM,
+      gsoType: VNET_GSO_TCPV4,
+      hdrLen: hlen,
+      gsoSize: 1448,
+      csumStart: 20,
+      csumOffset: TCP_CSUM,
+    });
     expect(ipChecksumValid(dvOf(merged), 0)).toBe(true);
     // what the kernel does with a checksum-partial packet, then it is the original super-packet
     expect(completeChecksum(dvOf(merged), 0, merged.length, h.csumStart, h.csumOffset)).toBe(true);

@@ -148,7 +148,14 @@ export const ICMP_ERROR_MAX = 20 + 8 + MAX_IP_HEADER + 8;
  * source. Returns its length, or 0 when no answer is due: ICMP is not answered with ICMP, only a
  * first fragment is answered, and a header with options is not quoted.
  */
-export function netUnreachable(src: DataView, off: number, len: number, from: number, out: DataView, outOff: number): number {
+export function netUnreachable(
+  src: DataView,
+  off: number,
+  len: number,
+  from: number,
+  out: DataView,
+  outOff: number,
+): number {
   const ihl = ipHeaderLength(src, off);
   if (ihl < 20 || ihl >= MAX_IP_HEADER || len < ihl) return 0;
   if (src.getUint8(off + IP_PROTO) === IPPROTO_ICMP) return 0;
@@ -212,7 +219,13 @@ export function writeVnetHeader(dv: DataView, off: number, h: VnetHeader): void 
  * csumStart + csumOffset holds the pseudo-header sum; the sum from csumStart to the end goes there,
  * 0 written as 0xffff as the kernel does. Returns false when the offsets do not fit the packet.
  */
-export function completeChecksum(dv: DataView, off: number, len: number, csumStart: number, csumOffset: number): boolean {
+export function completeChecksum(
+  dv: DataView,
+  off: number,
+  len: number,
+  csumStart: number,
+  csumOffset: number,
+): boolean {
   const field = off + csumStart + csumOffset;
   if (csumStart >= len || csumStart + csumOffset + 2 > len) return false;
   const c = checksum(dv, off + csumStart, off + len);
@@ -222,7 +235,14 @@ export function completeChecksum(dv: DataView, off: number, len: number, csumSta
 
 /** Sum of the TCP/UDP pseudo-header of the IPv4 packet at `off` for an L4 length `l4Len`. */
 export function pseudoSum(dv: DataView, off: number, proto: number, l4Len: number): number {
-  return dv.getUint16(off + IP_SRC) + dv.getUint16(off + IP_SRC + 2) + dv.getUint16(off + IP_DST) + dv.getUint16(off + IP_DST + 2) + proto + l4Len;
+  return (
+    dv.getUint16(off + IP_SRC) +
+    dv.getUint16(off + IP_SRC + 2) +
+    dv.getUint16(off + IP_DST) +
+    dv.getUint16(off + IP_DST + 2) +
+    proto +
+    l4Len
+  );
 }
 
 /**
@@ -248,7 +268,16 @@ export function tcp4HeaderLength(dv: DataView, off: number, len: number): number
  * hdrs[hdrOff + i × hdrStride …+hlen]; its payload stays in place at off + hlen + i × mss. Returns
  * the number of segments.
  */
-export function segmentTcp4(pkt: DataView, off: number, len: number, hlen: number, mss: number, hdrs: DataView, hdrOff: number, hdrStride: number): number {
+export function segmentTcp4(
+  pkt: DataView,
+  off: number,
+  len: number,
+  hlen: number,
+  mss: number,
+  hdrs: DataView,
+  hdrOff: number,
+  hdrStride: number,
+): number {
   const ihl = ipHeaderLength(pkt, off);
   const t0 = off + ihl;
   const payload = len - hlen;
@@ -259,7 +288,11 @@ export function segmentTcp4(pkt: DataView, off: number, len: number, hlen: numbe
   // Sums of the header words every segment shares; per segment only the words that change are added.
   const ipBase = sum16(pkt, off, t0) - pkt.getUint16(off + IP_TOTLEN) - id0 - pkt.getUint16(off + IP_CSUM);
   const tcpBase =
-    sum16(pkt, t0, off + hlen) - (seq0 >>> 16) - (seq0 & 0xffff) - pkt.getUint16(t0 + TCP_DOFF) - pkt.getUint16(t0 + TCP_CSUM) +
+    sum16(pkt, t0, off + hlen) -
+    (seq0 >>> 16) -
+    (seq0 & 0xffff) -
+    pkt.getUint16(t0 + TCP_DOFF) -
+    pkt.getUint16(t0 + TCP_CSUM) +
     pseudoSum(pkt, off, IPPROTO_TCP, 0);
   for (let i = 0; i < count; i++) {
     const h = hdrOff + i * hdrStride;
@@ -317,16 +350,20 @@ export function continuesTcp4(dv: DataView, aOff: number, aPay: number, off: num
   if (dv.getUint8(aOff + 1) !== dv.getUint8(off + 1)) return false; // TOS (ECN marks)
   if ((dv.getUint16(aOff + IP_FRAG) ^ dv.getUint16(off + IP_FRAG)) & 0x4000) return false;
   if (dv.getUint8(aOff + IP_TTL) !== dv.getUint8(off + IP_TTL)) return false;
-  if (dv.getUint32(aOff + IP_SRC) !== dv.getUint32(off + IP_SRC) || dv.getUint32(aOff + IP_DST) !== dv.getUint32(off + IP_DST)) return false;
+  if (
+    dv.getUint32(aOff + IP_SRC) !== dv.getUint32(off + IP_SRC) ||
+    dv.getUint32(aOff + IP_DST) !== dv.getUint32(off + IP_DST)
+  )
+    return false;
   const ta = aOff + 20;
   const tb = off + 20;
   if (dv.getUint32(ta) !== dv.getUint32(tb)) return false; // ports
   if (dv.getUint32(ta + TCP_ACK) !== dv.getUint32(tb + TCP_ACK)) return false;
   if (dv.getUint16(ta + 14) !== dv.getUint16(tb + 14)) return false; // window
   const thl = (dv.getUint8(ta + TCP_DOFF) >> 4) * 4;
-  if (((dv.getUint8(tb + TCP_DOFF) >> 4) * 4) !== thl) return false;
+  if ((dv.getUint8(tb + TCP_DOFF) >> 4) * 4 !== thl) return false;
   for (let i = 20; i < thl; i += 4) if (dv.getUint32(ta + i) !== dv.getUint32(tb + i)) return false;
-  return ((dv.getUint32(ta + TCP_SEQ) + aPay) >>> 0) === dv.getUint32(tb + TCP_SEQ);
+  return (dv.getUint32(ta + TCP_SEQ) + aPay) >>> 0 === dv.getUint32(tb + TCP_SEQ);
 }
 
 /**
@@ -336,12 +373,27 @@ export function continuesTcp4(dv: DataView, aOff: number, aPay: number, off: num
  * sum, as the kernel expects of a packet whose checksum is still to be computed. Writes the
  * virtio-net header (TCPv4 segmentation with `mss`, checksum needed) at vnet[vnetOff].
  */
-export function finishMergedTcp4(dv: DataView, off: number, payload: number, push: boolean, mss: number, vnet: DataView, vnetOff: number): void {
+export function finishMergedTcp4(
+  dv: DataView,
+  off: number,
+  payload: number,
+  push: boolean,
+  mss: number,
+  vnet: DataView,
+  vnetOff: number,
+): void {
   const thl = (dv.getUint8(off + 20 + TCP_DOFF) >> 4) * 4;
   const hlen = 20 + thl;
   dv.setUint16(off + IP_TOTLEN, hlen + payload);
   setIpChecksum(dv, off);
   if (push) dv.setUint8(off + 20 + TCP_FLAGS, dv.getUint8(off + 20 + TCP_FLAGS) | TCP_PSH);
   dv.setUint16(off + 20 + TCP_CSUM, fold16(pseudoSum(dv, off, IPPROTO_TCP, thl + payload)));
-  writeVnetHeader(vnet, vnetOff, { flags: VNET_F_NEEDS_CSUM, gsoType: VNET_GSO_TCPV4, hdrLen: hlen, gsoSize: mss, csumStart: 20, csumOffset: TCP_CSUM });
+  writeVnetHeader(vnet, vnetOff, {
+    flags: VNET_F_NEEDS_CSUM,
+    gsoType: VNET_GSO_TCPV4,
+    hdrLen: hlen,
+    gsoSize: mss,
+    csumStart: 20,
+    csumOffset: TCP_CSUM,
+  });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseCidr } from "../../ip.ts";
+import { parseCidr } from "../../../net/prefix.ts";
 import type { Lease } from "../../lease.ts";
 import { describeRoute, ipv4ToU32, maskOf, peerRoute, peerRoutes, RouteTable, u32ToIpv4 } from "./table.ts";
 
@@ -16,8 +16,16 @@ const lease = (subnet: string, ip: string, type?: string): Lease => {
 
 describe("peer routes from leases", () => {
   it("takes flannel's udp leases (no BackendType) and ours (udp), keyed by the subnet's network", () => {
-    expect(peerRoute(lease("10.244.2.0/24", "192.0.2.12"))).toEqual({ net: u("10.244.2.0"), prefix: 24, ip: u("192.0.2.12") });
-    expect(peerRoute(lease("10.244.3.7/24", "192.0.2.13", "udp"))).toEqual({ net: u("10.244.3.0"), prefix: 24, ip: u("192.0.2.13") });
+    expect(peerRoute(lease("10.244.2.0/24", "192.0.2.12"))).toEqual({
+      net: u("10.244.2.0"),
+      prefix: 24,
+      ip: u("192.0.2.12"),
+    });
+    expect(peerRoute(lease("10.244.3.7/24", "192.0.2.13", "udp"))).toEqual({
+      net: u("10.244.3.0"),
+      prefix: 24,
+      ip: u("192.0.2.13"),
+    });
   });
 
   it("gives a reason for leases it cannot forward to", () => {
@@ -27,12 +35,18 @@ describe("peer routes from leases", () => {
     const v6only: Lease = { subnetV6: parseCidr("fd00::/64")!, attrs: { PublicIP: "0.0.0.0" } };
     expect(peerRoute(v6only)).toBe("no IPv4 subnet");
     const skipped: string[] = [];
-    expect(peerRoutes([lease("10.244.2.0/24", "192.0.2.12"), lease("10.244.4.0/24", "192.0.2.14", "host-gw")], (l, r) => skipped.push(`${l}: ${r}`))).toHaveLength(1);
+    expect(
+      peerRoutes([lease("10.244.2.0/24", "192.0.2.12"), lease("10.244.4.0/24", "192.0.2.14", "host-gw")], (l, r) =>
+        skipped.push(`${l}: ${r}`),
+      ),
+    ).toHaveLength(1);
     expect(skipped).toEqual(['10.244.4.0/24: backend type is "host-gw", not udp']);
   });
 
   it("formats routes and addresses for logs", () => {
-    expect(describeRoute({ net: u("10.244.2.0"), prefix: 24, ip: u("192.0.2.12") })).toBe("10.244.2.0/24 -> 192.0.2.12");
+    expect(describeRoute({ net: u("10.244.2.0"), prefix: 24, ip: u("192.0.2.12") })).toBe(
+      "10.244.2.0/24 -> 192.0.2.12",
+    );
     expect(u32ToIpv4(0xffffffff)).toBe("255.255.255.255");
     expect(maskOf(0)).toBe(0);
     expect(maskOf(24)).toBe(0xffffff00);

@@ -2,7 +2,7 @@
 // destination, from the peers' leases. Addresses are unsigned 32-bit numbers (host order) so the
 // forwarder looks a packet up without making strings. Pure (no kernel), shared by the daemon,
 // which builds the entries, and the forwarder worker, which looks packets up.
-import { formatIp, parseCidr, parseIp } from "../../ip.ts";
+import { formatIp, parseCidr, parseIp } from "../../../net/prefix.ts";
 import { describeLease, type Lease } from "../../lease.ts";
 
 /** One peer subnet and the public address of the node holding it. */

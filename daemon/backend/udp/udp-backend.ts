@@ -5,10 +5,10 @@
 // the peers' leases. IPv4 only. Kernel-free (any UdpKernel), so the unit tests use a fake.
 import type { NetworkConfig } from "../../config.ts";
 import type { ExternalInterface } from "../../iface.ts";
-import { formatCidr, formatIp } from "../../ip.ts";
+import { formatCidr, formatIp } from "../../../net/prefix.ts";
 import { describeLease, type Lease, type LeaseAttrs } from "../../lease.ts";
 import { errorMessage, type Logger } from "../../log.ts";
-import type { Backend, BackendNetwork, RegisterOptions } from "../../network.ts";
+import type { Backend, BackendNetwork, RegisterOptions } from "../../dataplane.ts";
 import { sleep } from "../../time.ts";
 import type { ForwarderStats } from "./protocol.ts";
 import { describeRoute, peerRoute, type PeerRoute } from "./table.ts";
@@ -59,14 +59,29 @@ export interface UdpBackendOptions {
 }
 
 /** The udp backend's settings from the network config and interface; errors say what to change. */
-export function udpPlan(cfg: NetworkConfig, ext: ExternalInterface): { readonly port: number; readonly mtu: number; readonly publicIp: string; readonly bindIp: string } {
+export function udpPlan(
+  cfg: NetworkConfig,
+  ext: ExternalInterface,
+): { readonly port: number; readonly mtu: number; readonly publicIp: string; readonly bindIp: string } {
   if (cfg.enableIPv6) {
-    throw new Error('the udp backend carries IPv4 only (flannel\'s udp backend has no IPv6 path): set "EnableIPv6" to false, or use vxlan, host-gw or wireguard for IPv6');
+    throw new Error(
+      "the udp backend carries IPv4 only (flannel's udp backend has no IPv6 path): " +
+        'set "EnableIPv6" to false, or use vxlan, host-gw or wireguard for IPv6',
+    );
   }
-  if (!cfg.enableIPv4 || !cfg.network) throw new Error('the udp backend needs "Network" (an IPv4 CIDR) in the network config with EnableIPv4');
-  if (!ext.ipv4) throw new Error(`interface ${ext.name} has no IPv4 address for the udp backend: give an interface with one via --iface`);
+  if (!cfg.enableIPv4 || !cfg.network)
+    throw new Error('the udp backend needs "Network" (an IPv4 CIDR) in the network config with EnableIPv4');
+  if (!ext.ipv4)
+    throw new Error(
+      `interface ${ext.name} has no IPv4 address for the udp backend: give an interface with one via --iface`,
+    );
   const underlay = cfg.backend.mtu > 0 ? cfg.backend.mtu : ext.mtu;
-  return { port: cfg.backend.port || UDP_DEFAULT_PORT, mtu: underlay - UDP_ENCAP_OVERHEAD, publicIp: ext.publicIP ?? ext.ipv4, bindIp: ext.ipv4 };
+  return {
+    port: cfg.backend.port || UDP_DEFAULT_PORT,
+    mtu: underlay - UDP_ENCAP_OVERHEAD,
+    publicIp: ext.publicIP ?? ext.ipv4,
+    bindIp: ext.ipv4,
+  };
 }
 
 export function udpBackend(kernel: UdpKernel, log: Logger, opts: UdpBackendOptions = {}): Backend {
@@ -93,7 +108,15 @@ export function udpBackend(kernel: UdpKernel, log: Logger, opts: UdpBackendOptio
       const dp = await kernel.start(spec, []);
       // a failure before run() awaits it must not be an unhandled rejection
       dp.done.catch(() => undefined);
-      log.info("data plane ready", { backend: "udp", device: dp.name, address: spec.address, network: spec.network, mtu: spec.mtu, port: spec.port, offloads: dp.offloads });
+      log.info("data plane ready", {
+        backend: "udp",
+        device: dp.name,
+        address: spec.address,
+        network: spec.network,
+        mtu: spec.mtu,
+        port: spec.port,
+        offloads: dp.offloads,
+      });
       const net = new UdpNetwork(dp, lease, log.with({ backend: "udp" }));
       return {
         lease,
@@ -165,15 +188,22 @@ export class UdpNetwork {
         await Promise.race([sleep(intervalMs, signal), failed]);
         if (signal.aborted || failure !== undefined) break;
         const r = this.dp.repair();
-        if (!r.present) throw new Error(`${this.dp.name} disappeared (deleted behind flanneld's back); exiting so a restart recreates it`);
+        if (!r.present)
+          throw new Error(
+            `${this.dp.name} disappeared (deleted behind flanneld's back); exiting so a restart recreates it`,
+          );
         if (r.repaired > 0) this.log.warn("repaired the udp device", { device: this.dp.name, changes: r.repaired });
         const st = await this.dp.stats();
         this.log.debug("udp forwarder counters", { ...st });
       }
       if (failure !== undefined) throw failure;
     } finally {
-      await this.dp.stop().catch((e: unknown) => this.log.warn("stopping the udp forwarder failed", { error: errorMessage(e) }));
-      this.log.info("closed the udp device; the kernel removes it with its address and route", { device: this.dp.name });
+      await this.dp
+        .stop()
+        .catch((e: unknown) => this.log.warn("stopping the udp forwarder failed", { error: errorMessage(e) }));
+      this.log.info("closed the udp device; the kernel removes it with its address and route", {
+        device: this.dp.name,
+      });
     }
   }
 }

@@ -5,13 +5,13 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../../../netns-fixtures/reference.ts";
-import { ipJson, run, runIn } from "../../../netns-fixtures/sh.ts";
-import { EchoServer, tcpProbe } from "../../../netns-fixtures/tcp.ts";
-import { Topology, type NodeSpec } from "../../../netns-fixtures/topology.ts";
+import { REPO_ROOT } from "../../../netns-fixtures/oracles/reference.ts";
+import { ipJson, run, runIn } from "../../../netns-fixtures/topology/sh.ts";
+import { EchoServer, tcpProbe } from "../../../netns-fixtures/topology/tcp.ts";
+import { Topology, type NodeSpec } from "../../../netns-fixtures/topology/topology.ts";
 
 const BUN = join(REPO_ROOT, "node_modules", ".bin", "bun");
-const DRIVER = join(import.meta.dirname, "testing", "udp-driver.ts");
+const DRIVER = join(REPO_ROOT, "daemon", "testing", "udp-driver.ts");
 
 interface Stats {
   readonly txPackets: number;
@@ -44,7 +44,9 @@ class Driver {
   }
 
   static async start(ns: string, spec: Record<string, unknown>, env: Record<string, string> = {}): Promise<Driver> {
-    const child = spawn("ip", ["netns", "exec", ns, BUN, DRIVER, JSON.stringify(spec)], { env: { ...process.env, ...env } });
+    const child = spawn("ip", ["netns", "exec", ns, BUN, DRIVER, JSON.stringify(spec)], {
+      env: { ...process.env, ...env },
+    });
     let err = "";
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     const d = new Driver(child);
@@ -94,15 +96,25 @@ const spec = (i: number, peers: number[]) => ({
 
 // Sends `mib` MiB of a deterministic byte stream and compares a hash of what arrived.
 const SINK = `
-const h = require("node:crypto").createHash("sha256"); let n = 0;
-require("node:net").createServer((c) => { c.on("data", (d) => { h.update(d); n += d.length; }); c.on("end", () => { console.log(JSON.stringify({ n, sha: h.digest("hex") })); process.exit(0); }); })
+const h = require("node:crypto").createHash("sha256");
+let n = 0;
+require("node:net")
+  .createServer((c) => {
+    c.on("data", (d) => { h.update(d); n += d.length; });
+    c.on("end", () => { console.log(JSON.stringify({ n, sha: h.digest("hex") })); process.exit(0); });
+  })
   .listen(Number(process.argv[1]), process.argv[2], () => console.log("ready"));
 `;
 const SOURCE = `
 const [port, host, mib] = process.argv.slice(1);
-const h = require("node:crypto").createHash("sha256"); const chunk = Buffer.alloc(1 << 20);
+const h = require("node:crypto").createHash("sha256");
+const chunk = Buffer.alloc(1 << 20);
 const c = require("node:net").connect(Number(port), host, async () => {
-  for (let i = 0; i < Number(mib); i++) { for (let j = 0; j < chunk.length; j++) chunk[j] = (j * 131 + i * 7 + (j >> 9)) & 255; h.update(chunk); if (!c.write(chunk)) await new Promise((r) => c.once("drain", r)); }
+  for (let i = 0; i < Number(mib); i++) {
+    for (let j = 0; j < chunk.length; j++) chunk[j] = (j * 131 + i * 7 + (j >> 9)) & 255;
+    h.update(chunk);
+    if (!c.write(chunk)) await new Promise((r) => c.once("drain", r));
+  }
   c.end(() => console.log(JSON.stringify({ n: Number(mib) << 20, sha: h.digest("hex") })));
 });
 c.on("error", (e) => { console.log(JSON.stringify({ error: e.code })); process.exit(1); });
@@ -118,7 +130,10 @@ async function bulk(fromNs: string, toNs: string, ip: string, mib: number): Prom
     sink.on("exit", () => resolve());
   });
   await new Promise<void>((resolve) => sink.stdout.once("data", () => resolve()));
-  const r = await runIn(fromNs, process.execPath, ["-e", SOURCE, "7070", ip, String(mib)], { timeoutMs: 60_000, allowFail: true });
+  const r = await runIn(fromNs, process.execPath, ["-e", SOURCE, "7070", ip, String(mib)], {
+    timeoutMs: 60_000,
+    allowFail: true,
+  });
   await Promise.race([gotDone, new Promise((r2) => setTimeout(r2, 10_000))]);
   sink.kill("SIGKILL");
   return { sent: r.stdout.trim(), got };
@@ -150,17 +165,32 @@ describe("udp backend data path on the kernel", () => {
     return [a, b];
   }
 
-  it("creates flannel0 as flannel does: the subnet's /32, MTU underlay - 28, up, the whole network routed into it, UDP 8285", async () => {
+  it("creates flannel0 as flannel: subnet /32, MTU underlay - 28, up, the network into it, UDP 8285", async () => {
     const [a] = await pair();
     expect(a.ready?.name).toBe("flannel0");
     expect(a.ready?.offloads).toBe("TUN TSO+csum, UDP GSO, UDP GRO");
-    const [link] = await ipJson<{ mtu: number; flags: string[]; link_type: string }[]>(n1.ns, ["link", "show", "flannel0"]);
+    const [link] = await ipJson<{ mtu: number; flags: string[]; link_type: string }[]>(n1.ns, [
+      "link",
+      "show",
+      "flannel0",
+    ]);
     expect(link?.mtu).toBe(1472);
     expect(link?.flags).toContain("UP");
     expect(link?.link_type).toBe("none");
-    const addrs = await ipJson<{ addr_info: { local: string; prefixlen: number; family: string }[] }[]>(n1.ns, ["addr", "show", "flannel0"]);
-    expect(addrs[0]?.addr_info.filter((x) => x.family === "inet").map((x) => `${x.local}/${x.prefixlen}`)).toEqual(["10.244.1.0/32"]);
-    const routes = await ipJson<{ dst: string; scope?: string; gateway?: string }[]>(n1.ns, ["route", "show", "dev", "flannel0"]);
+    const addrs = await ipJson<{ addr_info: { local: string; prefixlen: number; family: string }[] }[]>(n1.ns, [
+      "addr",
+      "show",
+      "flannel0",
+    ]);
+    expect(addrs[0]?.addr_info.filter((x) => x.family === "inet").map((x) => `${x.local}/${x.prefixlen}`)).toEqual([
+      "10.244.1.0/32",
+    ]);
+    const routes = await ipJson<{ dst: string; scope?: string; gateway?: string }[]>(n1.ns, [
+      "route",
+      "show",
+      "dev",
+      "flannel0",
+    ]);
     expect(routes).toEqual([expect.objectContaining({ dst: "10.244.0.0/16" })]);
     expect(routes[0]?.gateway).toBeUndefined();
     expect(routes[0]?.scope ?? "global").toBe("global");
@@ -202,10 +232,12 @@ describe("udp backend data path on the kernel", () => {
     return ns;
   }
 
-  it("answers a packet no lease covers with ICMP net unreachable from flannel0's address: a pod's connect fails at once", async () => {
+  it("answers what no lease covers with ICMP net unreachable from flannel0: a pod's connect fails fast", async () => {
     const [a] = await pair();
     const p = await pod();
-    const trace = await runIn(p, "busybox", ["traceroute", "-n", "-m", "2", "-w", "2", "-q", "1", "10.244.9.1"], { allowFail: true });
+    const trace = await runIn(p, "busybox", ["traceroute", "-n", "-m", "2", "-w", "2", "-q", "1", "10.244.9.1"], {
+      allowFail: true,
+    });
     expect(trace.stdout).toMatch(/ 2 +10\.244\.1\.0 .*!N/);
     const t0 = Date.now();
     expect(await tcpProbe(p, "10.244.9.1")).toBe("ENETUNREACH");
@@ -220,13 +252,15 @@ describe("udp backend data path on the kernel", () => {
 
   it("decrements the TTL at both ends, as flannel's proxy does: TTL 2 dies, TTL 3 arrives", async () => {
     await pair();
-    expect((await runIn(n1.ns, "ping", ["-c", "1", "-W", "2", "-t", "2", "10.244.2.0"], { allowFail: true })).exitCode).not.toBe(0);
+    expect(
+      (await runIn(n1.ns, "ping", ["-c", "1", "-W", "2", "-t", "2", "10.244.2.0"], { allowFail: true })).exitCode,
+    ).not.toBe(0);
     const ok = await runIn(n1.ns, "ping", ["-c", "1", "-W", "2", "-t", "3", "10.244.2.0"], { allowFail: true });
     expect(ok.exitCode).toBe(0);
     expect(ok.stdout).toMatch(/ttl=62/); // the reply crosses both forwarders too
   });
 
-  it("takes route table updates without a restart: a removed peer is unreachable, re-added it works again", async () => {
+  it("takes route table updates without a restart: a removed peer is unreachable, re-added it works", async () => {
     const [a] = await pair();
     servers.push(await EchoServer.start(n2.ns, "10.244.2.0"));
     expect(await tcpProbe(n1.ns, "10.244.2.0")).toBe("ok");
@@ -249,7 +283,9 @@ describe("udp backend data path on the kernel", () => {
   it("fails with a message naming the cause when flannel0 is deleted behind its back", async () => {
     const [a] = await pair();
     await run("ip", ["-n", n1.ns, "link", "del", "flannel0"]);
-    expect(JSON.parse(await a.next(5000))).toEqual({ error: "udp forwarder failed: reading the TUN device failed: EBADFD (was it deleted?)" });
+    expect(JSON.parse(await a.next(5000))).toEqual({
+      error: "udp forwarder failed: reading the TUN device failed: EBADFD (was it deleted?)",
+    });
   });
 
   it("refuses a second forwarder on the same device or port with a message saying what to do", async () => {

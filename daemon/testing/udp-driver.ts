@@ -2,12 +2,13 @@
 // in the netns it runs in (start it with `ip netns exec`), driven by JSON lines on stdin:
 //   bun udp-driver.ts '<spec json>'      spec: UdpDeviceSpec + {routes?: [subnet, publicIp][]}
 //   stdin:  {"routes": [["10.244.2.0/24", "192.0.2.2"], ...]} | {"stats": true} | {"stop": true}
-//   stdout: {"ready": {name, index, offloads}} then one line per command: {"routes": n} | {"stats": {...}} | {"stopped": true}
+//   stdout: {"ready": {name, index, offloads}}, then a line per command:
+//           {"routes": n} | {"stats": {...}} | {"stopped": true}; {"error": "..."} if the forwarder fails
 import { createInterface } from "node:readline";
-import { openNetlink } from "../../../../linux/netlink/open.ts";
-import { KernelUdp } from "../kernel-udp.ts";
-import { ipv4ToU32, parseIpv4Net, type PeerRoute } from "../table.ts";
-import type { UdpDeviceSpec } from "../udp-backend.ts";
+import { openNetlink } from "../../linux/netlink/open.ts";
+import { KernelUdp } from "../backend/udp/kernel-udp.ts";
+import { ipv4ToU32, parseIpv4Net, type PeerRoute } from "../backend/udp/table.ts";
+import type { UdpDeviceSpec } from "../backend/udp/udp-backend.ts";
 
 function routes(list: readonly (readonly [string, string])[]): PeerRoute[] {
   return list.map(([subnet, ip]) => {

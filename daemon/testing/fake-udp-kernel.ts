@@ -1,9 +1,9 @@
 // A recording UdpKernel for the udp backend's unit tests: remembers the device spec it was asked
 // for, every route table handed to the forwarder, repairs and stops, and lets a test fail the
 // forwarder or remove the device.
-import type { ForwarderStats } from "../protocol.ts";
-import type { PeerRoute } from "../table.ts";
-import type { UdpDataPath, UdpDeviceSpec, UdpKernel } from "../udp-backend.ts";
+import type { ForwarderStats } from "../backend/udp/protocol.ts";
+import type { PeerRoute } from "../backend/udp/table.ts";
+import type { UdpDataPath, UdpDeviceSpec, UdpKernel } from "../backend/udp/udp-backend.ts";
 
 const ZERO: ForwarderStats = {
   txPackets: 0,
