@@ -23,9 +23,9 @@ const ONE = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
  * /$bunfs/root) a worker entry is named by its path from the build's root (scripts/build.ts builds
  * from the repository root with this file's worker as an entry point).
  */
-function workerSpecifier(): string {
+function workerSpecifier(): string | URL {
   const here = new URL("./forwarder-worker.ts", import.meta.url);
-  return here.pathname.startsWith("/$bunfs/") ? "./daemon/backend/udp/forwarder-worker.ts" : here.href;
+  return here.pathname.startsWith("/$bunfs/") ? "./daemon/backend/udp/forwarder-worker.ts" : here;
 }
 
 /** Start the worker; resolves when it polls, with `init.routes` in effect. */
