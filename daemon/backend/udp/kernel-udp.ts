@@ -18,7 +18,7 @@ import {
   type TunDevice,
 } from "../../../linux/tun.ts";
 import { parseCidr } from "../../../net/prefix.ts";
-import { startForwarder, type Forwarder } from "./forwarder.ts";
+import type { Forwarder } from "./forwarder.ts";
 import type { ForwarderStats } from "./protocol.ts";
 import { ipv4ToU32, type PeerRoute } from "./table.ts";
 import type { UdpDataPath, UdpDeviceSpec, UdpKernel } from "./udp-backend.ts";
@@ -152,6 +152,8 @@ export class KernelUdp implements UdpKernel {
       const udpGso = want && trySetsockoptInt(sock, SOL_UDP, UDP_SEGMENT, 0);
       const udpGro = want && trySetsockoptInt(sock, SOL_UDP, UDP_GRO, 1);
       icmp = openRawIpSocket();
+      // loaded with the first udp device only: node:worker_threads stays out of other backends' daemons
+      const { startForwarder } = await import("./forwarder.ts");
       const fwd = await startForwarder({
         tunFd: tun.fd,
         sockFd: sock,
