@@ -94,7 +94,7 @@ function payload(n: number, seed = 1): Uint8Array {
 }
 
 describe("Internet checksum", () => {
-  it("matches RFC 1071's worked example and handles an odd length", () => {
+  it("sums 00 01 f2 03 f4 f5 f6 f7 to ddf2 (checksum 220d) and handles an odd length", () => {
     const b = new Uint8Array([0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]);
     expect(fold16(sum16(dvOf(b), 0, 8))).toBe(0xddf2);
     expect(checksum(dvOf(b), 0, 8)).toBe(0x220d);

@@ -55,7 +55,7 @@ export function sum16(dv: DataView, start: number, end: number, initial = 0): nu
   let sum = initial;
   let i = start;
   // Long runs at an even address: native-order 32-bit words. Their folded sum is the byte-swapped
-  // sum of the big-endian 16-bit words (RFC 1071: the sum does not depend on byte order).
+  // sum of the big-endian 16-bit words (a one's complement sum does not depend on byte order).
   if (LITTLE_ENDIAN && end - start >= 64 && ((dv.byteOffset + i) & 1) === 0) {
     if ((dv.byteOffset + i) & 2) {
       sum += dv.getUint16(i);
@@ -124,7 +124,7 @@ export function ipv4Length(dv: DataView, off: number, len: number): number {
 }
 
 /**
- * Decrement the TTL as a router does, updating the header checksum incrementally (RFC 1624: the
+ * Decrement the TTL as a router does, updating the header checksum incrementally (the
  * word holding the TTL drops by 0x100, so the checksum rises by 0x100). Returns false when the
  * TTL reaches zero: the packet must be dropped.
  */
