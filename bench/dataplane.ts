@@ -1,12 +1,13 @@
-// Data plane throughput: iperf3 pod -> pod across nodes over vxlan, host-gw and wireguard (here
-// wireguard-go: this kernel has no WireGuard), beside node -> node over the underlay, in the same
-// run. Veths on one machine: CPU-bound figures, good for ratios.
+// Data plane throughput: iperf3 pod -> pod across nodes over vxlan, host-gw, wireguard (here
+// wireguard-go: this kernel has no WireGuard) and udp (the userspace forwarder, with its offloads
+// and without), beside node -> node over the underlay, in the same run, with udp's ratio to vxlan.
+// Veths on one machine: CPU-bound figures, good for ratios.
 // Usage: bun bench/dataplane.ts [seconds=5]
 import { spawn, type ChildProcess } from "node:child_process";
 import { PRIVATE_WIREGUARD_RUN, WeftCluster } from "../netns-fixtures/topology/cluster.ts";
 import { run, waitFor } from "../netns-fixtures/topology/sh.ts";
 import { Topology } from "../netns-fixtures/topology/topology.ts";
-import { table } from "./stats.ts";
+import { ratio, table } from "./stats.ts";
 
 const SECONDS = Number(process.argv[2] ?? 5);
 
@@ -78,8 +79,16 @@ async function wireguardByHand(): Promise<{ underlay: number; tunnel: number }> 
 
 export async function measureDataplane(): Promise<string> {
   const rows: string[][] = [];
-  for (const backend of ["vxlan", "host-gw", "wireguard"] as const) {
-    const c = new WeftCluster({ nodes: 2, backend });
+  const pod: Record<string, number> = {};
+  const runs = [
+    { name: "vxlan", backend: "vxlan" },
+    { name: "host-gw", backend: "host-gw" },
+    { name: "wireguard", backend: "wireguard" },
+    { name: "udp", backend: "udp" },
+    { name: "udp, no offloads", backend: "udp", env: { WEFT_UDP_OFFLOAD: "off" } },
+  ] as const;
+  for (const r of runs) {
+    const c = new WeftCluster({ nodes: 2, backend: r.backend, ...("env" in r ? { env: r.env } : {}) });
     try {
       await c.start();
       await c.addPods(1);
@@ -89,8 +98,9 @@ export async function measureDataplane(): Promise<string> {
       if (!n1 || !n2 || !p1 || !p2) throw new Error("cluster incomplete");
       const underlay = await iperf(n2.ns, n1.ns, n2.ip);
       const pods = await iperf(p2.ns, p1.ns, p2.ip);
+      pod[r.name] = pods;
       rows.push([
-        backend,
+        r.name,
         `${underlay.toFixed(2)} Gbit/s`,
         `${pods.toFixed(2)} Gbit/s`,
         `${((pods / underlay) * 100).toFixed(0)}%`,
@@ -108,9 +118,13 @@ export async function measureDataplane(): Promise<string> {
     `${((byHand.tunnel / byHand.underlay) * 100).toFixed(0)}%`,
     "1420",
   ]);
+  const udpRatios = ["udp", "udp, no offloads"].map(
+    (n) => `${n} / vxlan pod->pod: ${ratio(pod[n] ?? Number.NaN, pod["vxlan"] ?? Number.NaN)}`,
+  );
   return [
     `data plane, iperf3 TCP ${SECONDS} s, one stream (pod MTU from subnet.env)`,
     table(["backend", "node->node underlay", "pod->pod across nodes", "pod/underlay", "pod MTU"], rows),
+    ...udpRatios,
   ].join("\n");
 }
 

@@ -21,7 +21,7 @@ import {
  * case-insensitively). Any other type stops flanneld at start-up with an
  * {@link UnsupportedBackendError} naming these. One line per type.
  */
-export const SUPPORTED_BACKENDS = ["vxlan", "host-gw", "ipip", "alloc", "extension", "wireguard"] as const;
+export const SUPPORTED_BACKENDS = ["vxlan", "host-gw", "ipip", "alloc", "extension", "wireguard", "udp"] as const;
 export type BackendType = (typeof SUPPORTED_BACKENDS)[number];
 
 /** The supported types as a quoted list for messages: "vxlan", "host-gw", ... */
@@ -33,7 +33,7 @@ export interface BackendConfig {
   readonly type: BackendType;
   /** VXLAN network identifier. @default 1 */
   readonly vni: number;
-  /** VXLAN UDP port; 0 = kernel default 8472. @default 0 */
+  /** UDP port: vxlan 0 = kernel default 8472; udp 0 = 8285. @default 0 */
   readonly port: number;
   /** Underlay MTU; 0 = the external interface MTU. @default 0 */
   readonly mtu: number;

@@ -102,7 +102,7 @@ export async function runFlanneld(o: RunOptions): Promise<number> {
     });
     if (config.backendDefaulted) {
       log.info(
-        'the network config has no "Backend": using vxlan (flannel would pick "udp", which weft does not support)',
+        'the network config has no "Backend": using vxlan (flannel would pick "udp"; write {"Type": "udp"} for it)',
       );
     }
     let publicIp = f.publicIp;

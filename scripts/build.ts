@@ -15,8 +15,11 @@ if (existsSync(gen)) await $`bun ${gen}`.cwd(root);
 
 const t0 = performance.now();
 // Worker threads are entry points of their own in a compiled binary, named by their path from --root
-// (daemon/cni-server/server.ts starts its worker by that name).
-const workers = [join(root, "daemon", "cni-server", "worker.ts")];
+// (daemon/cni-server/server.ts and daemon/backend/udp/forwarder.ts start their workers by that name).
+const workers = [
+  join(root, "daemon", "cni-server", "worker.ts"),
+  join(root, "daemon", "backend", "udp", "forwarder-worker.ts"),
+];
 await $`bun build ${flags} --root ${root} ${join(root, "bin", "weft.ts")} ${workers} --outfile ${join(dist, "weft")}`
   .cwd(root)
   .quiet();

@@ -18,6 +18,8 @@ import { extensionBackend } from "./extension.ts";
 import { openWireguardGenl } from "../../linux/wireguard/open.ts";
 import { KernelWgOps } from "./kernel-wgops.ts";
 import { wireguardBackend } from "./wireguard-backend.ts";
+import { KernelUdp } from "./udp/kernel-udp.ts";
+import { udpBackend } from "./udp/udp-backend.ts";
 
 /** How often the full reconcile runs (repairs, stale routes, device recreation). */
 // 10 s, the cadence of flanneld's host-gw route check: a full pass dumps every route, neighbour and
@@ -78,6 +80,7 @@ export async function kernelDataPlane(log: Logger): Promise<DataPlane> {
     wireguard: wireguardBackend(new KernelWgOps(nl, ops, () => openWireguardGenl(), log), log, {
       reconcileMs: RECONCILE_MS,
     }),
+    udp: udpBackend(new KernelUdp(nl), log, o),
   };
   return {
     description: "kernel (netlink)",

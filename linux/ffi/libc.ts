@@ -3,7 +3,7 @@
  * Every wrapper throws `SyscallError{errno, code, op}` on failure. The library is opened
  * lazily on first use (about 0.2 ms) so roles that never touch the kernel pay nothing.
  */
-import { dlopen, ptr, read as peek } from "bun:ffi";
+import { dlopen, ptr, read as peek, toArrayBuffer, type Pointer } from "bun:ffi";
 import { SyscallError } from "../errors.ts";
 import { Errno } from "../errno.ts";
 
@@ -35,6 +35,25 @@ const SYMBOLS = {
   getpid: { args: [], returns: "i32" },
   gettid: { args: [], returns: "i32" },
   __errno_location: { args: [], returns: "ptr" },
+  ioctl: { args: ["i32", "u64", "ptr"], returns: "i32" },
+  eventfd: { args: ["u32", "i32"], returns: "i32" },
+  calloc: { args: ["u64", "u64"], returns: "ptr" },
+  free: { args: ["ptr"], returns: "void" },
+} as const;
+
+/**
+ * Packet I/O for a forwarding loop, bound separately: ssize_t results declared i32 (the low half of
+ * the register), so no BigInt is made per call (every length these calls move is far below 2 GiB),
+ * and buffers passed as native addresses.
+ */
+const PACKET_SYMBOLS = {
+  read: { args: ["i32", "ptr", "u64"], returns: "i32" },
+  write: { args: ["i32", "ptr", "u64"], returns: "i32" },
+  writev: { args: ["i32", "ptr", "i32"], returns: "i32" },
+  poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
+  sendto: { args: ["i32", "ptr", "u64", "i32", "ptr", "u32"], returns: "i32" },
+  recvmmsg: { args: ["i32", "ptr", "u32", "i32", "ptr"], returns: "i32" },
+  sendmmsg: { args: ["i32", "ptr", "u32", "i32"], returns: "i32" },
 } as const;
 
 type Lib = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];
@@ -47,6 +66,17 @@ function L(): Lib {
     errnoPtr = lib.__errno_location();
   }
   return lib;
+}
+
+type PacketLib = ReturnType<typeof dlopen<typeof PACKET_SYMBOLS>>["symbols"];
+let packetLib: PacketLib | undefined;
+
+function P(): PacketLib {
+  if (packetLib === undefined) {
+    L(); // the errno pointer
+    packetLib = dlopen("libc.so.6", PACKET_SYMBOLS).symbols;
+  }
+  return packetLib;
 }
 
 /** errno of the last failed call on this thread (the pointer is thread-local and cached). */
@@ -268,4 +298,83 @@ export function getpid(): number {
 
 export function gettid(): number {
   return L().gettid();
+}
+
+/** ioctl with a pointer argument (struct ifreq and the like). */
+export function ioctl(fd: number, request: number, arg: Uint8Array | null, what: string): void {
+  check(
+    retryEintr(() => L().ioctl(fd, request, arg)),
+    what,
+  );
+}
+
+/** ioctl with an integer argument passed by value (TUNSETOFFLOAD and the like). */
+export function ioctlValue(fd: number, request: number, value: number, what: string): void {
+  check(
+    retryEintr(() => L().ioctl(fd, request, value as Pointer)),
+    what,
+  );
+}
+
+export const EFD_NONBLOCK = 0o4000;
+export const EFD_CLOEXEC = 0o2000000;
+
+export function eventfd(initval: number, flags: number): number {
+  return check(L().eventfd(initval, flags), "eventfd");
+}
+
+/**
+ * Memory outside the JS heap, for buffers whose address the kernel keeps between calls (iovecs,
+ * message headers, packet arenas): a garbage collection never moves it. `buffer` views it; the
+ * memory lives until {@link freeNative}.
+ */
+export interface NativeBuffer {
+  readonly addr: number;
+  readonly buffer: ArrayBuffer;
+}
+
+export function allocNative(size: number): NativeBuffer {
+  const p = L().calloc(1, size);
+  if (p === null) throw new SyscallError(Errno.ENOMEM, `calloc(${size})`);
+  return { addr: Number(p), buffer: toArrayBuffer(p, 0, size) };
+}
+
+export function freeNative(b: NativeBuffer): void {
+  L().free(b.addr as Pointer);
+}
+
+// Raw packet I/O for a hot loop: addresses are NativeBuffer addresses (plus offsets), results are
+// the syscall's return value or -errno; nothing is allocated or thrown per call.
+
+function rawResult(rc: number): number {
+  return rc < 0 ? -errno() : rc;
+}
+
+export function rawRead(fd: number, addr: number, len: number): number {
+  return rawResult(P().read(fd, addr as Pointer, len));
+}
+
+export function rawWrite(fd: number, addr: number, len: number): number {
+  return rawResult(P().write(fd, addr as Pointer, len));
+}
+
+export function rawWritev(fd: number, iov: number, count: number): number {
+  return rawResult(P().writev(fd, iov as Pointer, count));
+}
+
+/** poll(2) over `count` struct pollfd at `fds`; EINTR comes back as -EINTR. */
+export function rawPoll(fds: number, count: number, timeoutMs: number): number {
+  return rawResult(P().poll(fds as Pointer, count, timeoutMs));
+}
+
+export function rawRecvmmsg(fd: number, msgs: number, count: number, flags: number): number {
+  return rawResult(P().recvmmsg(fd, msgs as Pointer, count, flags, null));
+}
+
+export function rawSendto(fd: number, buf: number, len: number, flags: number, addr: number, addrLen: number): number {
+  return rawResult(L().sendto(fd, buf as Pointer, len, flags, addr as Pointer, addrLen));
+}
+
+export function rawSendmmsg(fd: number, msgs: number, count: number, flags: number): number {
+  return rawResult(P().sendmmsg(fd, msgs as Pointer, count, flags));
 }

@@ -408,6 +408,9 @@ export class WeftCluster {
   }
 
   async waitMesh(ms = 20_000): Promise<void> {
+    // udp: one route (the whole network into flannel0); the per-peer table is the forwarder's, so
+    // wait until every node reaches every other node's flannel0 address through it
+    if (this.o.backend === "udp") return this.waitUdpMesh(ms);
     await waitFor("every node to route every other node's subnet", ms, async () => {
       for (const n of this.nodes) {
         const have = await this.routedSubnets(n);
@@ -416,6 +419,23 @@ export class WeftCluster {
         const have6 = await this.routedSubnetsV6(n);
         for (const m of this.nodes)
           if (m !== n && (!m.subnetV6 || !have6.includes(subnetOfV6(m.subnetV6)))) return false;
+      }
+      return true;
+    });
+  }
+
+  private async waitUdpMesh(ms: number): Promise<void> {
+    await waitFor("every node to reach every other node's flannel0 address", ms, async () => {
+      for (const n of this.nodes) {
+        for (const m of this.nodes) {
+          if (m === n || !m.subnet) continue;
+          const r = await run(
+            "ip",
+            ["netns", "exec", n.ns, "ping", "-c", "1", "-W", "1", subnetOf(m.subnet).split("/")[0] ?? ""],
+            { allowFail: true },
+          );
+          if (r.exitCode !== 0) return false;
+        }
       }
       return true;
     });
