@@ -86,7 +86,8 @@ export function versionVsMinimalBun(n = runs): string[][] {
   const dir = mkdtempSync(join(tmpdir(), "weft-minbun-"));
   try {
     const src = join(dir, "min.ts");
-    const answer = `{"cniVersion":"1.1.0","supportedVersions":["0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}\n`;
+    const versions = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
+    const answer = `${JSON.stringify({ cniVersion: "1.1.0", supportedVersions: versions })}\n`;
     writeFileSync(
       src,
       `import { readSync, writeSync } from "node:fs";\n` +

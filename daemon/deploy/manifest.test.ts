@@ -49,7 +49,7 @@ describe("daemon/deploy/kube-weft.yml", () => {
     expect(yaml).toMatch(/path: \/readyz\n\s+port: 8081/);
   });
 
-  it("gives flanneld what its CNI server needs: privileged (setns, links, /proc/sys), the CNI state and plugin dirs", () => {
+  it("gives flanneld what its CNI server needs: privileged, the CNI state and plugin dirs", () => {
     const container = yaml.slice(yaml.indexOf("- name: kube-flannel\n"));
     expect(container).toMatch(/securityContext:\n\s+privileged: true/);
     expect(container).toMatch(/- name: cni-state\n\s+mountPath: \/var\/lib\/cni/);
