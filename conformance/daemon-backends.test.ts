@@ -7,7 +7,7 @@
 //  - ipip: where the kernel has ipip, pods reach each other through flannel.ipip; where it does
 //    not (this test VM), flanneld exits 1 at start-up naming the missing kernel support.
 //  - an unsupported Backend.Type: flanneld exits 1 at once naming the supported types.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -81,6 +81,7 @@ describe.runIf(ours)("flanneld cluster: extension", () => {
         "{ env | grep -E '^(NETWORK|SUBNET|IPV6SUBNET|PUBLIC_IP|PUBLIC_IPV6)=' " +
         `| sort; echo "stdin=[$(cat)]"; } > ${dir}/post-${here}`,
       SubnetAddCommand:
+        `case "$SUBNET" in 10.244.251.0/24) touch ${dir}/slow-${here}; sleep 5;; esac; ` +
         `echo "add $SUBNET $PUBLIC_IP [$(cat)]" >> ${dir}/events-${here}; ` +
         `ip route replace "$SUBNET" via "$PUBLIC_IP"`,
       SubnetRemoveCommand:
@@ -168,6 +169,19 @@ describe.runIf(ours)("flanneld cluster: extension", () => {
       failed.some((l) => l.includes("ip route del") && /output="RTNETLINK answers: No such process"/.test(l)),
     ).toBe(true);
     expect(n.daemon?.exitCode).toBeNull();
+  });
+
+  it("shuts down cleanly (exit 0) on SIGTERM while a SubnetAddCommand runs", async () => {
+    const n = c.nodes[0];
+    if (!n) throw new Error("node1 missing");
+    const key = `${PREFIX}/10.244.251.0-24`;
+    await c.etcd?.put(key, '{"PublicIP":"192.0.2.251","PublicIPv6":null,"BackendType":"extension","BackendData":"x"}');
+    await waitFor("node1 to start the slow SubnetAddCommand", 10_000, () => existsSync(join(dir, `slow-${n.ns}`)));
+    expect(await c.stopDaemon(n)).toBe(0);
+    expect(readFileSync(c.logOf(n), "utf8")).toMatch(/Exiting cleanly/);
+    expect(await c.etcd?.del(key)).toBe(1);
+    c.startDaemon(n);
+    await c.waitReady(n);
   });
 
   it("a restarted daemon keeps its subnet and runs SubnetAddCommand again for every peer", async () => {

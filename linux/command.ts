@@ -22,6 +22,9 @@ export const execaRunner: CommandRunner = {
     const r = await execa(cmd, [...args], {
       reject: false,
       stripFinalNewline: false,
+      // no exit hook: execa's (signal-exit) re-raises SIGTERM when a tool runs at that moment, killing
+      // flanneld before its own shutdown; a rule tool is short-lived and needs no killing at exit
+      cleanup: false,
       ...(input !== undefined ? { input } : { stdin: "ignore" as const }),
     });
     if (r.failed && r.exitCode === undefined) {

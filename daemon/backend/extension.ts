@@ -47,6 +47,8 @@ export const execaShell: ShellRunner = async (command, o) => {
     input: o.stdin,
     all: true,
     reject: false,
+    // no exit hook: execa's re-raises SIGTERM while a command runs, killing flanneld mid-shutdown
+    cleanup: false,
     ...(o.signal ? { cancelSignal: o.signal } : {}),
   });
   const output = String(r.all ?? "").trim();

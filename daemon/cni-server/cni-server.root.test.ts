@@ -183,15 +183,16 @@ describe("flanneld's CNI server and the flannel exec's relay", () => {
   });
 
   it("refuses calls at once while the daemon's main thread is stuck, and takes them again after", async () => {
-    const stuck = await serve("serve", { stallMs: 4000 });
-    await new Promise((r) => setTimeout(r, 1500));
+    const stuck = await serve("serve", { stallMs: 6000 });
+    // the stall starts 200 ms after the server listens; its heartbeat is stale 1.5 s later
+    await new Promise((r) => setTimeout(r, 2500));
     const t0 = performance.now();
     const r = await flannel("ADD", { cid: "c-stuck" });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(ranInProcess(r)).toBe(true);
     expect(performance.now() - t0).toBeLessThan(1400);
     expect((await flannel("DEL", { cid: "c-stuck", env: { WEFT_CNI_SOCKET: "" } })).code).toBe(0);
-    await new Promise((r) => setTimeout(r, 3500));
+    await new Promise((r) => setTimeout(r, 4500));
     const later = await flannel("ADD", { cid: "c-later" });
     expect(ranInProcess(later)).toBe(false);
     expect(stuck.calls).toEqual(["ADD 0"]);
