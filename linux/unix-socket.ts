@@ -102,6 +102,14 @@ export function acceptNonblocking(listenFd: number): number | undefined {
   }
 }
 
+/**
+ * The buffers a struct msghdr points at during sendmsg/recvmsg. The kernel reads them through raw
+ * addresses the garbage collector knows nothing of: a buffer only the message header points at is
+ * garbage to the engine (the optimiser may drop a later "keep alive" use), and its memory could be
+ * reused while the kernel reads it. Holding them here, in module scope, around the call keeps them.
+ */
+const pinned = new Set<readonly unknown[]>();
+
 function msghdr(iov: Uint8Array, control: Uint8Array | undefined): Uint8Array {
   const m = new Uint8Array(56);
   const v = new DataView(m.buffer);
@@ -139,10 +147,13 @@ export function sendWithFd(fd: number, data: Uint8Array, passFd?: number): numbe
     c.setInt32(16, passFd, true);
   }
   const m = msghdr(iov, control);
-  const n = libc.sendmsg(fd, m, MSG_NOSIGNAL);
-  // keep the buffers the kernel read through addresses alive until here
-  void [data, iov, control];
-  return n;
+  const pin = [data, iov, control, m];
+  pinned.add(pin);
+  try {
+    return libc.sendmsg(fd, m, MSG_NOSIGNAL);
+  } finally {
+    pinned.delete(pin);
+  }
 }
 
 /** Send all of `data`, blocking (the fd must be blocking), with `passFd` on the first segment. */
@@ -160,7 +171,14 @@ export function recvWithFds(fd: number, buf: Uint8Array): { n: number; fds: numb
   const control = new Uint8Array(64);
   const iov = iovec(buf);
   const m = msghdr(iov, control);
-  const n = libc.recvmsg(fd, m, MSG_CMSG_CLOEXEC);
+  const pin = [buf, iov, control, m];
+  pinned.add(pin);
+  let n: number;
+  try {
+    n = libc.recvmsg(fd, m, MSG_CMSG_CLOEXEC);
+  } finally {
+    pinned.delete(pin);
+  }
   const hv = new DataView(m.buffer);
   const controlLen = Number(hv.getBigUint64(40, true));
   const fds: number[] = [];
@@ -173,7 +191,6 @@ export function recvWithFds(fd: number, buf: Uint8Array): { n: number; fds: numb
     }
     at += (len + 7) & ~7;
   }
-  void [buf, iov];
   return { n, fds };
 }
 

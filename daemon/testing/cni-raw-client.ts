@@ -142,7 +142,7 @@ function call(
     }
     const first = drain1(fd);
     if (first?.kind === "refuse") return { refused: first.reason };
-    if (first?.kind !== "offer") return { refused: "no offer" };
+    if (first?.kind !== "offer") return { refused: `no offer (got ${first?.kind ?? "nothing"}: ${lastBytes})` };
     sendAll(fd, Uint8Array.of(GO));
     const r = drain(fd, 60_000);
     const answer = safeDecode(r.bytes);
@@ -153,11 +153,15 @@ function call(
   }
 }
 
+/** The bytes of the last first answer read, in hex (for reports). */
+let lastBytes = "";
+
 function drain1(fd: number): ReturnType<typeof decodeAnswer> {
   const buf = new Uint8Array(65536);
   let have: Uint8Array = new Uint8Array();
   for (;;) {
     const got = safeDecode(have);
+    lastBytes = Buffer.from(have.subarray(0, 16)).toString("hex");
     if (got) return got;
     const n = recvWithFds(fd, buf).n;
     if (n === 0) return undefined;
@@ -216,8 +220,9 @@ else if (cmd === "loop") {
   const failures: string[] = [];
   const t0 = performance.now();
   const rounds = Number(a);
+  const commands = (process.env["LOOP_COMMANDS"] ?? "ADD,DEL").split(",");
   for (let i = 0; i < rounds; i++) {
-    for (const command of ["ADD", "DEL"]) {
+    for (const command of commands) {
       const nsFd = libc.open(netns, libc.O_RDONLY);
       const env = { ...base, CNI_COMMAND: command, CNI_CONTAINERID: `loop-${i}`, CNI_NETNS: netns };
       const r = call(env, stdin, nsFd);
