@@ -58,11 +58,15 @@ describe.runIf(ours).each(MODES)("flanneld cluster: $label", (mode) => {
     expect(bad).toEqual([]);
   });
 
-  it("installs flanneld's masquerade chain on every node", async () => {
+  it("installs flanneld's masquerade chain on every node in the iptables mode it logged (nft)", async () => {
     const { run } = await import("../netns-fixtures/topology/sh.ts");
     for (const n of c.nodes) {
-      const nat = (await run("ip", ["netns", "exec", n.ns, "iptables", "-t", "nat", "-S", "FLANNEL-POSTRTG"])).stdout;
+      const nat = (await run("ip", ["netns", "exec", n.ns, "iptables-nft", "-t", "nat", "-S", "FLANNEL-POSTRTG"]))
+        .stdout;
       expect(nat).toContain(`-s ${subnetOf(n.subnet ?? "")} -d 10.244.0.0/16`);
+      expect(readFileSync(c.logOf(n), "utf8")).toContain(
+        'msg="iptables mode" mode=nft reason="no kubelet hint chain; 0 legacy rules, 0 nft rules"',
+      );
     }
   });
 
