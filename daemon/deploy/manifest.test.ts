@@ -94,6 +94,7 @@ describe("daemon/deploy/kube-weft.yml", () => {
     expect(c).toMatch(/- name: cni-state\n\s+mountPath: \/var\/lib\/cni/);
     expect(c).toMatch(/- name: cni-plugin\n\s+mountPath: \/opt\/cni\/bin\n\s+readOnly: true/);
     expect(c).toMatch(/- name: run\n\s+mountPath: \/run\/flannel/);
+    expect(c).toMatch(/- name: cni\n\s+mountPath: \/etc\/cni\/net.d\n\s+readOnly: true/);
   });
 
   it("requests the memory BENCHMARKS.md measured, sets no limit, and drops flannel's EVENT_QUEUE_DEPTH", () => {
