@@ -3,6 +3,7 @@
 // host-gw and vxlan + DirectRouting; a node that leaves disappears from the others' routes; a
 // daemon restart keeps its subnet and live connections.
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { subnetOf, waitFor, WeftCluster } from "../netns-fixtures/topology/cluster.ts";
 import { LiveConnection } from "../netns-fixtures/topology/tcp.ts";
@@ -58,13 +59,39 @@ describe.runIf(ours).each(MODES)("flanneld cluster: $label", (mode) => {
     expect(bad).toEqual([]);
   });
 
-  it("installs flanneld's masquerade chain on every node", async () => {
+  it("installs flanneld's masquerade chain on every node in the iptables mode it logged (nft)", async () => {
     const { run } = await import("../netns-fixtures/topology/sh.ts");
     for (const n of c.nodes) {
-      const nat = (await run("ip", ["netns", "exec", n.ns, "iptables", "-t", "nat", "-S", "FLANNEL-POSTRTG"])).stdout;
+      const nat = (await run("ip", ["netns", "exec", n.ns, "iptables-nft", "-t", "nat", "-S", "FLANNEL-POSTRTG"]))
+        .stdout;
       expect(nat).toContain(`-s ${subnetOf(n.subnet ?? "")} -d 10.244.0.0/16`);
+      expect(readFileSync(c.logOf(n), "utf8")).toContain(
+        'msg="iptables mode" mode=nft reason="no kubelet hint chain; 0 legacy rules, 0 nft rules"',
+      );
     }
   });
+
+  it.runIf(mode.label === "vxlan")(
+    "each flanneld, with its pods set up through its CNI server, stays within kube-weft.yml's memory request",
+    async () => {
+      const manifest = readFileSync(join(import.meta.dirname, "..", "daemon", "deploy", "kube-weft.yml"), "utf8");
+      const request = Number(/requests:\n\s+cpu: "\d+m"\n\s+memory: "(\d+)Mi"/.exec(manifest)?.[1]);
+      expect(request).toBeGreaterThan(0);
+      // after at least one periodic reconcile pass (every 10 s), the daemon's steady state
+      await new Promise((r) => setTimeout(r, 11_000));
+      for (const n of c.nodes) {
+        const status = readFileSync(`/proc/${n.daemon?.pid}/status`, "utf8");
+        const mib = (k: string) =>
+          Number(/\d+/.exec(status.split("\n").find((l) => l.startsWith(k)) ?? "")?.[0]) / 1024;
+        const [rss, anon, peak] = [mib("VmRSS:"), mib("RssAnon:"), mib("VmHWM:")];
+        console.log(
+          `${n.name} flanneld: RSS ${rss.toFixed(1)} MiB (anonymous ${anon.toFixed(1)}), peak ${peak.toFixed(1)}`,
+        );
+        expect(rss, n.name).toBeLessThanOrEqual(request);
+      }
+    },
+    30_000,
+  );
 
   it.runIf(mode.label === "vxlan")(
     "a restarted daemon keeps its subnet and a live TCP connection survives",

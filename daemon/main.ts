@@ -90,6 +90,10 @@ export async function main(argv: readonly string[], ctx: DaemonContext): Promise
   }
   const log = createLogger({ verbosity: flags.v });
   log.info("starting flanneld", { version: ctx.version, mode: flags.kubeSubnetMgr ? "kube" : "etcd" });
+  if (process.env["EVENT_QUEUE_DEPTH"] !== undefined)
+    log.info("EVENT_QUEUE_DEPTH is ignored: node events are applied as they come, there is no queue to size", {
+      value: process.env["EVENT_QUEUE_DEPTH"],
+    });
   const ac = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     log.info(`received ${sig}, shutting down`);

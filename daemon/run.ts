@@ -15,6 +15,7 @@ import type { BackendNetwork, DataPlane, TrafficOptions } from "./dataplane.ts";
 import type { SubnetManager } from "./subnet/manager.ts";
 import { writeSubnetEnv, type SubnetEnv } from "../net/subnet-env.ts";
 import { sleep } from "./time.ts";
+import { WaitLog } from "./wait-log.ts";
 
 /** Everything {@link runFlanneld} works with. */
 export interface RunOptions {
@@ -44,18 +45,17 @@ export interface RunOptions {
 }
 
 async function waitForConfig(o: RunOptions): Promise<NetworkConfig | undefined> {
-  let last = "";
+  const wait = new WaitLog(o.log, "the network config");
   while (!o.signal.aborted) {
     try {
-      return await o.manager.getNetworkConfig(o.signal);
+      const config = await o.manager.getNetworkConfig(o.signal);
+      wait.succeeded();
+      return config;
     } catch (e) {
       if (o.signal.aborted) return undefined;
       // not retried: flanneld exits and says which types it runs
       if (e instanceof UnsupportedBackendError) throw e;
-      const msg = errorMessage(e);
-      if (msg !== last) o.log.warn("waiting for the network config", { error: msg });
-      else o.log.debug("still waiting for the network config", { error: msg });
-      last = msg;
+      wait.failed(e);
       await sleep(o.configRetryMs ?? 1000, o.signal);
     }
   }

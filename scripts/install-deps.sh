@@ -9,6 +9,9 @@ pkgs=(iproute2 iputils-ping time iptables nftables containernetworking-plugins i
 # wireguard-go: the wireguard backend's userspace device when the kernel has no WireGuard;
 # wireguard-tools: `wg show` in its tests.
 pkgs+=(wireguard-go wireguard-tools)
+# qemu-user + libc6-arm64-cross: scripts/build-targets.root.test.ts runs the arm64 binary (qemu-aarch64 with
+# Debian's arm64 glibc) and the x64 baseline binary on an emulated CPU without AVX2 (qemu-x86_64 -cpu Nehalem).
+pkgs+=(qemu-user libc6-arm64-cross)
 # etcd is optional: without it the etcd tests skip (saying why) and the demo uses its embedded store.
 optional=(etcd-server etcd-client)
 missing=()

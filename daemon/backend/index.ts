@@ -11,6 +11,12 @@ import type { Backend, DataPlane, TrafficOptions, TrafficRules } from "../datapl
 import { sleep } from "../time.ts";
 import { TrafficManager, trafficFamilies } from "../rules/traffic.ts";
 import { execaRunner } from "../../linux/command.ts";
+import {
+  detectIptablesMode,
+  parseIptablesMode,
+  useIptablesMode,
+  type IptablesMode,
+} from "../../linux/iptables-mode.ts";
 import { KernelNetOps } from "./kernel-netops.ts";
 import { routeBackend } from "./route-backend.ts";
 import { allocBackend } from "./alloc.ts";
@@ -27,7 +33,25 @@ import { udpBackend } from "./udp/udp-backend.ts";
 // more often.
 const RECONCILE_MS = Number(process.env["WEFT_RECONCILE_MS"] ?? 10_000);
 
-function trafficRules(log: Logger): TrafficRules {
+/**
+ * The node's iptables mode, once per process: WEFT_IPTABLES_MODE (legacy, nft; default auto) or
+ * detected (linux/iptables-mode.ts), logged, and made the mode of the whole process so the bridge
+ * masquerade the CNI server runs uses it too.
+ */
+function iptablesModeOnce(log: Logger): () => Promise<IptablesMode> {
+  let mode: Promise<IptablesMode> | undefined;
+  return () =>
+    (mode ??= (async () => {
+      const forced = parseIptablesMode(process.env["WEFT_IPTABLES_MODE"] ?? "auto", "WEFT_IPTABLES_MODE");
+      const choice =
+        forced === "auto" ? await detectIptablesMode(execaRunner) : { mode: forced, reason: "WEFT_IPTABLES_MODE" };
+      useIptablesMode(choice.mode);
+      log.info("iptables mode", { mode: choice.mode, reason: choice.reason });
+      return choice.mode;
+    })());
+}
+
+function trafficRules(log: Logger, iptablesMode: () => Promise<IptablesMode>): TrafficRules {
   let tm: TrafficManager | undefined;
   let resyncMs = 5000;
   return {
@@ -39,6 +63,7 @@ function trafficRules(log: Logger): TrafficRules {
         execaRunner,
         {
           mode: o.config.enableNFTables ? "nftables" : "iptables",
+          iptablesMode: await iptablesMode(),
           families,
           masquerade: o.ipMasq,
           forward: o.forwardRules,
@@ -48,7 +73,7 @@ function trafficRules(log: Logger): TrafficRules {
       );
       await tm.init(previous);
       log.info("installed traffic rules", {
-        mode: o.config.enableNFTables ? "nftables" : "iptables",
+        mode: o.config.enableNFTables ? "nftables" : `iptables (${await iptablesMode()})`,
         families: families.map((f) => `IPv${f.family}`).join(","),
         masquerade: o.ipMasq,
         forward: o.forwardRules,
@@ -70,6 +95,7 @@ export async function kernelDataPlane(log: Logger): Promise<DataPlane> {
   const nl = openNetlink();
   const ops = new KernelNetOps(nl);
   const o = { reconcileMs: RECONCILE_MS };
+  const iptablesMode = iptablesModeOnce(log);
   // one entry per type of config.ts SUPPORTED_BACKENDS
   const backends: Partial<Record<BackendType, Backend>> = {
     vxlan: routeBackend("vxlan", ops, log, o),
@@ -85,6 +111,7 @@ export async function kernelDataPlane(log: Logger): Promise<DataPlane> {
   return {
     description: "kernel (netlink)",
     async checkPrerequisites(config: NetworkConfig): Promise<void> {
+      await iptablesMode();
       if (config.enableNFTables) return;
       if (!existsSync("/proc/sys/net/bridge/bridge-nf-call-iptables")) {
         log.warn(
@@ -97,6 +124,6 @@ export async function kernelDataPlane(log: Logger): Promise<DataPlane> {
       return selectInterface(o);
     },
     backend: (t) => backends[t],
-    traffic: trafficRules(log),
+    traffic: trafficRules(log, iptablesMode),
   };
 }

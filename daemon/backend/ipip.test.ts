@@ -209,6 +209,7 @@ describe("KernelNetOps.ensureIpip", () => {
         index: first,
         created: false,
         recreated: false,
+        mtu: 1480,
       });
       expect(nl.getLink("flannel.ipip").mtu).toBe(1480);
       const moved = ops.ensureIpip({ name: "flannel.ipip", localIp: "192.0.2.99", mtu: 1480 });

@@ -34,12 +34,12 @@ function compatible(l: Link, s: VxlanSpec): boolean {
 export class KernelNetOps implements NetOps {
   constructor(private readonly nl: NetlinkClient) {}
 
-  ensureVxlan(s: VxlanSpec): { index: number; mac: string; created: boolean } {
+  ensureVxlan(s: VxlanSpec): { index: number; mac: string; created: boolean; mtu: number } {
     const existing = this.nl.findLink(s.name);
     if (existing && compatible(existing, s) && (!s.mac || existing.mac === s.mac)) {
       if (existing.mtu !== s.mtu) this.nl.setMtu(existing.index, s.mtu);
       this.nl.setLinkUp(existing.index);
-      return { index: existing.index, mac: existing.mac, created: false };
+      return { index: existing.index, mac: existing.mac, created: false, mtu: this.nl.getLink(s.name).mtu };
     }
     if (existing) this.nl.deleteLink(existing.index);
     this.nl.createVxlan({
@@ -55,10 +55,10 @@ export class KernelNetOps implements NetOps {
     });
     const made = this.nl.getLink(s.name);
     this.nl.setLinkUp(made.index);
-    return { index: made.index, mac: made.mac, created: true };
+    return { index: made.index, mac: made.mac, created: true, mtu: made.mtu };
   }
 
-  ensureIpip(s: IpipSpec): { index: number; created: boolean; recreated: boolean } {
+  ensureIpip(s: IpipSpec): { index: number; created: boolean; recreated: boolean; mtu: number } {
     const existing = this.nl.findLink(s.name);
     if (existing && existing.kind !== "ipip") {
       throw new Error(
@@ -68,7 +68,7 @@ export class KernelNetOps implements NetOps {
     }
     if (existing && existing.ipip?.local === s.localIp && existing.ipip.remote === undefined) {
       if (existing.mtu !== s.mtu) this.nl.setMtu(existing.index, s.mtu);
-      return { index: existing.index, created: false, recreated: false };
+      return { index: existing.index, created: false, recreated: false, mtu: this.nl.getLink(s.name).mtu };
     }
     if (existing) this.nl.deleteLink(existing.index);
     try {
@@ -83,7 +83,8 @@ export class KernelNetOps implements NetOps {
       }
       throw e;
     }
-    return { index: this.nl.getLink(s.name).index, created: true, recreated: existing !== undefined };
+    const made = this.nl.getLink(s.name);
+    return { index: made.index, created: true, recreated: existing !== undefined, mtu: made.mtu };
   }
 
   linkIndex(name: string): number | undefined {

@@ -47,13 +47,25 @@ export interface IpipSpec {
 
 export interface NetOps {
   /** Create the vxlan device, or reuse a compatible existing one (restart without disruption). */
-  ensureVxlan(spec: VxlanSpec): { readonly index: number; readonly mac: string; readonly created: boolean };
+  ensureVxlan(spec: VxlanSpec): {
+    readonly index: number;
+    readonly mac: string;
+    readonly created: boolean;
+    /** the device's MTU as the kernel set it (it clamps one that does not fit the underlay) */
+    readonly mtu?: number;
+  };
   /**
    * Create the ipip device, or reuse an existing one with the same local address (MTU set to
    * `mtu`); one with another local or a fixed remote is recreated (`recreated`). Throws when a
    * link of another kind has the name, or when the kernel has no ipip support.
    */
-  ensureIpip(spec: IpipSpec): { readonly index: number; readonly created: boolean; readonly recreated: boolean };
+  ensureIpip(spec: IpipSpec): {
+    readonly index: number;
+    readonly created: boolean;
+    readonly recreated: boolean;
+    /** the device's MTU as the kernel set it */
+    readonly mtu?: number;
+  };
   /** ifindex of a link by name, undefined when it does not exist. */
   linkIndex(name: string): number | undefined;
   /**

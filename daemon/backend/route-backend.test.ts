@@ -46,11 +46,12 @@ const V6_ONLY_IFACE: ExternalInterface = {
 async function register(
   type: "vxlan" | "host-gw",
   conf: Record<string, unknown>,
-  o: { iface?: ExternalInterface; previousAttrs?: LeaseAttrs } = {},
+  o: { iface?: ExternalInterface; previousAttrs?: LeaseAttrs; backend?: object; maxMtu?: number } = {},
 ) {
   const dp = new FakeNetOps();
   dp.addLink("eth0");
-  const config = parseNetworkConfig(JSON.stringify({ ...conf, Backend: { Type: type } }), "test");
+  dp.maxMtu = o.maxMtu;
+  const config = parseNetworkConfig(JSON.stringify({ ...conf, Backend: { Type: type, ...o.backend } }), "test");
   let published: LeaseAttrs | undefined;
   const log = memoryLogger();
   const nw: BackendNetwork = await routeBackend(type, dp, log).register({
@@ -156,6 +157,39 @@ describe("vxlan backend registration", () => {
   it("refuses EnableIPv6 on an interface without an IPv6 address, naming the interface", async () => {
     await expect(register("vxlan", DUAL, { iface: V4_ONLY_IFACE })).rejects.toThrow(
       /interface eth0 has no IPv6 address/,
+    );
+  });
+});
+
+describe("Backend.MTU and the MTU the device really has", () => {
+  const V4 = { Network: "10.244.0.0/16" };
+
+  it("a Backend.MTU over the interface's is refused with a warning: pods get the interface MTU - 50", async () => {
+    const { dp, nw, log } = await register("vxlan", V4, { iface: V4_ONLY_IFACE, backend: { MTU: 9000 } });
+    expect(dp.links.get("flannel.1")?.spec?.mtu).toBe(1450);
+    expect(nw.mtu).toBe(1450);
+    const warning = log.lines.find((l) => l.includes("level=warn"));
+    expect(warning).toContain("Backend.MTU 9000 is larger than the MTU 1500 of eth0");
+    expect(warning).toContain("using 1500; raise eth0's MTU first, or lower Backend.MTU");
+  });
+
+  it("host-gw: pods never get more than the interface's MTU either", async () => {
+    const { nw, log } = await register("host-gw", V4, { iface: V4_ONLY_IFACE, backend: { MTU: 9000 } });
+    expect(nw.mtu).toBe(1500);
+    expect(log.lines.some((l) => l.includes("Backend.MTU 9000 is larger"))).toBe(true);
+  });
+
+  it("a smaller Backend.MTU is taken as is, without a warning", async () => {
+    const { nw, log } = await register("vxlan", V4, { iface: V4_ONLY_IFACE, backend: { MTU: 1400 } });
+    expect(nw.mtu).toBe(1350);
+    expect(log.lines.filter((l) => l.includes("level=warn"))).toEqual([]);
+  });
+
+  it("a device the kernel clamped: FLANNEL_MTU is the device's real MTU, and flanneld says so", async () => {
+    const { nw, log } = await register("vxlan", V4, { iface: V4_ONLY_IFACE, maxMtu: 1400 });
+    expect(nw.mtu).toBe(1400);
+    expect(log.lines.some((l) => l.includes("the kernel set flannel.1's MTU to 1400, not 1450: pods get 1400"))).toBe(
+      true,
     );
   });
 });

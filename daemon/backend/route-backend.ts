@@ -9,6 +9,7 @@ import type { LeaseAttrs } from "../lease.ts";
 import type { Logger } from "../log.ts";
 import type { Backend, BackendNetwork, RegisterOptions } from "../dataplane.ts";
 import { sleep } from "../time.ts";
+import { underlayMtu } from "./mtu.ts";
 import type { NetOps } from "./netops.ts";
 import { RouteNetwork, type BackendLog } from "./route-network.ts";
 
@@ -106,6 +107,9 @@ export function routeBackend(
           );
         }
       }
+      // ipip takes the interface's MTU, as flannel (Backend.MTU is not read)
+      const base = type === "ipip" ? { mtu: cfg.backend.mtu } : underlayMtu(cfg.backend.mtu, o.extIface);
+      if (base.warning) log.warn(base.warning.msg, base.warning.fields);
       const nets = plans.map((p) => {
         const mac = previousMac(o.previousAttrs, p.family);
         return new RouteNetwork({
@@ -114,7 +118,7 @@ export function routeBackend(
           family: p.family,
           network: p.network,
           underlay: { index: o.extIface.index, ip: p.ip, mtu: o.extIface.mtu },
-          backendMtu: cfg.backend.mtu,
+          backendMtu: base.mtu,
           vxlan: {
             vni: cfg.backend.vni,
             port: cfg.backend.port,

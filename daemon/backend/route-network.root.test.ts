@@ -12,13 +12,20 @@ const DRIVER = join(import.meta.dirname, "..", "testing", "route-network-driver.
 async function drive(
   ns: string,
   plan: Record<string, unknown>,
-): Promise<{ mtu: number; vtep: string; writes: number; second: { changes: number; replayed: boolean } }> {
+): Promise<{
+  mtu: number;
+  vtep: string;
+  writes: number;
+  second: { changes: number; replayed: boolean };
+  warnings: string[];
+}> {
   const r = await run(BUN, [DRIVER, `/run/netns/${ns}`, JSON.stringify(plan)]);
   return JSON.parse(r.stdout) as {
     mtu: number;
     vtep: string;
     writes: number;
     second: { changes: number; replayed: boolean };
+    warnings: string[];
   };
 }
 
@@ -36,6 +43,21 @@ describe("backends on the kernel", () => {
     { subnet: "10.244.2.0/24", ip: "192.0.2.12", mac: "0e:2a:00:00:00:02" },
     { subnet: "10.244.3.0/24", ip: "192.0.2.13", mac: "0e:2a:00:00:00:03" },
   ];
+
+  it("vxlan asked for MTU 8950 on a 1500 underlay: the kernel clamps flannel.1 to 1450, and 1450 is used", async () => {
+    const out = await drive(ns, {
+      kind: "vxlan",
+      underlay: "eth0",
+      underlayIp: "192.0.2.11",
+      own: "10.244.1.0/24",
+      peers: [],
+      backendMtu: 9000,
+    });
+    const [dev] = await ipJson<{ mtu: number }[]>(ns, ["link", "show", "flannel.1"]);
+    expect(dev?.mtu).toBe(1450);
+    expect(out.mtu).toBe(1450);
+    expect(out.warnings).toEqual(["the kernel set flannel.1's MTU to 1450, not 8950: pods get 1450"]);
+  });
 
   it("vxlan: device with MTU-50, subnet.0/32, then neighbour, FDB and onlink route per peer", async () => {
     const out = await drive(ns, {

@@ -95,6 +95,8 @@ export class RouteNetwork {
   /** False until the first batch of lease events (the store's snapshot of peers) has been applied. */
   private synced = false;
   private readonly log: BackendLog;
+  /** The device's MTU when the kernel set another one than asked for (it clamps what does not fit). */
+  private deviceMtu: number | undefined;
 
   constructor(private readonly o: RouteNetworkOptions) {
     this.log = o.log ?? (() => undefined);
@@ -111,6 +113,10 @@ export class RouteNetwork {
 
   /** The MTU of this family's overlay (the vxlan or ipip device's MTU; the underlay's for host-gw). */
   get mtu(): number {
+    return this.deviceMtu ?? this.wantedMtu;
+  }
+
+  private get wantedMtu(): number {
     // ipip: the external interface's MTU - 20, as flannel (Backend.MTU is not read)
     if (this.o.kind === "ipip") return this.o.underlay.mtu - IPIP_OVERHEAD;
     const base = this.o.backendMtu && this.o.backendMtu > 0 ? this.o.backendMtu : this.o.underlay.mtu;
@@ -121,9 +127,11 @@ export class RouteNetwork {
   /** Create / adopt the device before leasing; returns the lease's BackendData (vxlan) or undefined (host-gw, ipip). */
   prepare(): { readonly backendData: unknown } {
     if (this.o.kind === "host-gw") return { backendData: undefined };
+    this.deviceMtu = undefined;
     if (this.o.kind === "ipip") {
       if (this.mtu <= 0) throw new Error(`MTU ${this.o.underlay.mtu} of the external interface is too small for ipip`);
       const dev = this.o.dp.ensureIpip({ name: IPIP_DEVICE, localIp: this.o.underlay.ip, mtu: this.mtu });
+      this.checkDeviceMtu(dev.mtu);
       this.devIndex = dev.index;
       this.plans.clear();
       this.index = undefined;
@@ -150,6 +158,7 @@ export class RouteNetwork {
       // a recreated device keeps the MAC our lease publishes, else peers' neighbour entries go stale
       ...(this.vtepMac || v.mac ? { mac: this.vtepMac || v.mac } : {}),
     });
+    this.checkDeviceMtu(dev.mtu);
     this.devIndex = dev.index;
     this.vtepMac = dev.mac;
     this.plans.clear();
@@ -160,6 +169,25 @@ export class RouteNetwork {
       mac: dev.mac,
     });
     return { backendData: { VNI: v.vni, VtepMAC: dev.mac } };
+  }
+
+  /**
+   * The kernel gives a vxlan device at most the underlay's MTU minus the encapsulation, silently: the
+   * overlay's MTU (FLANNEL_MTU) is then the device's, so pods never send what the device cannot carry.
+   */
+  private checkDeviceMtu(actual: number | undefined): void {
+    if (actual === undefined || actual === this.wantedMtu) return;
+    this.deviceMtu = actual;
+    this.log(
+      "warn",
+      `the kernel set ${this.deviceName}'s MTU to ${actual}, not ${this.wantedMtu}: pods get ${actual}`,
+      {
+        dev: this.deviceName,
+        wanted: this.wantedMtu,
+        mtu: actual,
+        underlay_mtu: this.o.underlay.mtu,
+      },
+    );
   }
 
   /**

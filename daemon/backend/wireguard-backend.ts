@@ -8,6 +8,7 @@ import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import type { Backend, BackendNetwork, RegisterOptions } from "../dataplane.ts";
 import { Backoff, sleep } from "../time.ts";
+import { underlayMtu } from "./mtu.ts";
 import type { BackendLog } from "./route-network.ts";
 import { wireguardOptions, type WireguardOptions } from "./wireguard-config.ts";
 import { loadOrCreateKey, wireguardKeyFile, type NodeKey } from "./wireguard-key.ts";
@@ -65,7 +66,9 @@ export function wireguardBackend(ops: WgOps, log: Logger, bo: WireguardBackendOp
         file: keyFile,
         public_key: key.publicKey,
       });
-      const mtu = (cfg.backend.mtu || ext.mtu) - WIREGUARD_OVERHEAD;
+      const base = underlayMtu(cfg.backend.mtu, ext);
+      if (base.warning) log.warn(base.warning.msg, base.warning.fields);
+      const mtu = base.mtu - WIREGUARD_OVERHEAD;
       const nets = deviceSpecs(wo, cfg.enableIPv4, cfg.enableIPv6).map(
         (spec) =>
           new WgDeviceNetwork({

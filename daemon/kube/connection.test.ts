@@ -85,6 +85,17 @@ describe("Kubernetes connection", () => {
     expect(() => inClusterConnection({}, sa)).toThrow(/--kubeconfig-file or --kube-api-url/);
   });
 
+  it("in a pod without a service account token, names serviceAccountName as the fix", () => {
+    const sa = join(dir, "sa-without-token");
+    mkdirSync(sa, { recursive: true });
+    const inPod = { KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443" };
+    expect(() => inClusterConnection(inPod, sa)).toThrow(KubeConfigError);
+    expect(() => inClusterConnection(inPod, sa)).toThrow(
+      `no service account token at ${sa}/token: flanneld talks to the API server as its pod's service account; ` +
+        "give the DaemonSet's pod template `serviceAccountName: flannel`",
+    );
+  });
+
   it("lets --kube-api-url override the kubeconfig server, or stand alone without credentials", () => {
     const file = join(dir, "kubeconfig");
     writeFileSync(file, KUBECONFIG);

@@ -3,7 +3,7 @@
  * in-cluster service account (KUBERNETES_SERVICE_HOST/PORT, token and ca.crt); a kubeconfig →
  * its current context; `--kube-api-url` → overrides the server (alone: no credentials).
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parseYaml, type YamlValue } from "./yaml.ts";
 
@@ -117,6 +117,13 @@ export function inClusterConnection(
     throw new KubeConfigError(
       "not running in a pod (KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT are unset): " +
         "give --kubeconfig-file or --kube-api-url, or run flanneld as the kube-flannel DaemonSet",
+    );
+  }
+  if (!existsSync(`${saDir}/token`)) {
+    throw new KubeConfigError(
+      `no service account token at ${saDir}/token: flanneld talks to the API server as its pod's service ` +
+        "account; give the DaemonSet's pod template `serviceAccountName: flannel` (the ServiceAccount, " +
+        "ClusterRole and binding of kube-weft.yml) and do not set automountServiceAccountToken: false",
     );
   }
   let ca: Buffer | undefined;

@@ -2,6 +2,7 @@
 // accepts in filter FLANNEL-FWD, same chain names, comments and order as flanneld so operators'
 // tooling and habits carry over. Pure builders + an applier over a CommandRunner.
 import type { CommandRunner } from "../../linux/command.ts";
+import { iptablesCommand, type IptablesMode } from "../../linux/iptables-mode.ts";
 
 export type { Family } from "../../net/ip.ts";
 import type { Family } from "../../net/ip.ts";
@@ -69,10 +70,12 @@ export class IptablesRules {
   constructor(
     private readonly runner: CommandRunner,
     private readonly family: Family,
+    /** the node's mode (linux/iptables-mode.ts); undefined: the plain `iptables` names */
+    private readonly mode?: IptablesMode,
   ) {}
 
   private get bin(): string {
-    return this.family === 4 ? "iptables" : "ip6tables";
+    return iptablesCommand(this.mode, this.family);
   }
 
   async exists(r: RuleSpec): Promise<boolean> {
@@ -88,7 +91,11 @@ export class IptablesRules {
       const jumps = mine.filter((r) => !r.chain.startsWith("FLANNEL-"));
       const jumpPresent = (await Promise.all(jumps.map((j) => this.exists(j)))).every(Boolean) && jumps.length > 0;
       const payload = restorePayload(table, mine, jumpPresent);
-      const res = await this.runner.run(`${this.bin}-restore`, ["--noflush", "--wait"], payload);
+      const res = await this.runner.run(
+        iptablesCommand(this.mode, this.family, "restore"),
+        ["--noflush", "--wait"],
+        payload,
+      );
       if (res.exitCode !== 0)
         throw new Error(`${this.bin}-restore (table ${table}) failed: ${res.stderr.trim()}; payload:\n${payload}`);
     }

@@ -4,6 +4,8 @@ import { run } from "../../netns-fixtures/topology/sh.ts";
 import { Topology } from "../../netns-fixtures/topology/topology.ts";
 import { execaRunner, type CommandRunner } from "../../linux/command.ts";
 import { TrafficManager } from "./traffic.ts";
+import { detectIptablesMode } from "../../linux/iptables-mode.ts";
+import { chainName, IpMasq } from "../../plugins/bridge/ipmasq.ts";
 
 const v4 = { family: 4 as const, network: "10.244.0.0/16", pod: "10.244.1.0/24" };
 const v6 = { family: 6 as const, network: "fd00:10:244::/56", pod: "fd00:10:244:1::/64" };
@@ -120,4 +122,94 @@ describe("masquerade and forward rules in a real netns", () => {
       );
     },
   );
+});
+
+describe("the node's iptables mode, legacy or nft, found and used in a real netns", () => {
+  const topo = new Topology();
+  afterAll(() => topo.cleanup());
+  const runnerIn = (ns: string): CommandRunner => ({
+    run: (cmd, args, input) => execaRunner.run("ip", ["netns", "exec", ns, cmd, ...args], input),
+  });
+  const save = async (ns: string, cmd: string, table: string) =>
+    (await run("ip", ["netns", "exec", ns, cmd, "-t", table], { allowFail: true })).stdout;
+  const manager = (r: CommandRunner, iptablesMode: "legacy" | "nft") =>
+    new TrafficManager(r, {
+      mode: "iptables",
+      iptablesMode,
+      families: [v4],
+      masquerade: true,
+      forward: true,
+      fullyRandom: false,
+    });
+
+  it("a node whose kubelet uses legacy gets flanneld's chains and the bridge masquerade in legacy only", async () => {
+    const ns = await topo.netns("legacy");
+    await run("ip", ["netns", "exec", ns, "iptables-legacy", "-t", "mangle", "-N", "KUBE-IPTABLES-HINT"]);
+    const r = runnerIn(ns);
+    const choice = await detectIptablesMode(r);
+    expect(choice).toEqual({ mode: "legacy", reason: "the kubelet's KUBE-IPTABLES-HINT chain is in iptables-legacy" });
+    const tm = manager(r, choice.mode);
+    await tm.init();
+    expect(await save(ns, "iptables-legacy-save", "nat")).toMatch(/-A POSTROUTING .*-j FLANNEL-POSTRTG/);
+    expect(await save(ns, "iptables-legacy-save", "filter")).toContain("-A FLANNEL-FWD -s 10.244.0.0/16");
+    expect(await save(ns, "iptables-nft-save", "nat")).not.toContain("FLANNEL");
+    await run("ip", ["netns", "exec", ns, "iptables-legacy", "-t", "nat", "-F", "FLANNEL-POSTRTG"]);
+    expect(await tm.resync()).toBe(1);
+    expect((await save(ns, "iptables-legacy-save", "nat")).match(/-A FLANNEL-POSTRTG /g)).toHaveLength(6);
+    const masq = new IpMasq(r, { iptablesMode: choice.mode });
+    const pod = { network: "cbr0", ifName: "eth0", containerID: "cid-legacy", addresses: ["10.244.1.5/24"] };
+    await masq.setup("iptables", pod);
+    expect(await save(ns, "iptables-legacy-save", "nat")).toContain(`-A POSTROUTING -s 10.244.1.5/32 -m comment`);
+    expect(await save(ns, "iptables-nft-save", "nat")).not.toContain(chainName("cbr0", "cid-legacy"));
+    await masq.teardown(pod);
+    expect(await save(ns, "iptables-legacy-save", "nat")).not.toContain(chainName("cbr0", "cid-legacy"));
+  });
+
+  it("a node whose kubelet uses nft gets them in nft only, even with stray legacy rules around", async () => {
+    const ns = await topo.netns("nft");
+    await run("ip", ["netns", "exec", ns, "iptables-nft", "-t", "mangle", "-N", "KUBE-IPTABLES-HINT"]);
+    for (const port of ["22", "80", "443"])
+      await run("ip", [
+        "netns",
+        "exec",
+        ns,
+        "iptables-legacy",
+        "-A",
+        "INPUT",
+        "-p",
+        "tcp",
+        "--dport",
+        port,
+        "-j",
+        "ACCEPT",
+      ]);
+    const r = runnerIn(ns);
+    const choice = await detectIptablesMode(r);
+    expect(choice.mode).toBe("nft");
+    await manager(r, choice.mode).init();
+    expect(await save(ns, "iptables-nft-save", "nat")).toMatch(/-A POSTROUTING .*-j FLANNEL-POSTRTG/);
+    expect(await save(ns, "iptables-legacy-save", "nat")).not.toContain("FLANNEL");
+    const masq = new IpMasq(r, { iptablesMode: choice.mode });
+    await masq.setup("iptables", {
+      network: "cbr0",
+      ifName: "eth0",
+      containerID: "cid-nft",
+      addresses: ["10.244.1.6/24"],
+    });
+    expect(await save(ns, "iptables-nft-save", "nat")).toContain(`-j ${chainName("cbr0", "cid-nft")}`);
+  });
+
+  it("without a kubelet, the mode holding the node's rules wins (legacy here), nft when none has any", async () => {
+    const ns = await topo.netns("rules");
+    const r = runnerIn(ns);
+    expect(await detectIptablesMode(r)).toEqual({
+      mode: "nft",
+      reason: "no kubelet hint chain; 0 legacy rules, 0 nft rules",
+    });
+    await run("ip", ["netns", "exec", ns, "iptables-legacy", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"]);
+    expect(await detectIptablesMode(r)).toEqual({
+      mode: "legacy",
+      reason: "no kubelet hint chain; 1 legacy rules, 0 nft rules",
+    });
+  });
 });

@@ -62,6 +62,18 @@ describe("flanneld iptables rules", () => {
     expect(restores.every((c) => c.args.join(" ") === "--noflush --wait")).toBe(true);
   });
 
+  it("ensure() drives the commands of the node's iptables mode (iptables-legacy, ip6tables-nft, ...)", async () => {
+    const rec = new RecordingRunner();
+    await new IptablesRules(rec, 4, "legacy").ensure(masqRules({ ...v4, fullyRandom: false }));
+    await new IptablesRules(rec, 6, "nft").ensure(forwardRules("fd00:10:244::/56"));
+    expect([...new Set(rec.calls.map((c) => c.cmd))]).toEqual([
+      "iptables-legacy",
+      "iptables-legacy-restore",
+      "ip6tables-nft",
+      "ip6tables-nft-restore",
+    ]);
+  });
+
   it("ensure() reports the failing table and the stderr of iptables-restore", async () => {
     const rec = new RecordingRunner((c) =>
       c.cmd === "iptables-restore" ? { exitCode: 2, stderr: "line 3 failed" } : {},

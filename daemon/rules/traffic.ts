@@ -3,6 +3,7 @@
 import { forwardRules, IptablesRules, masqRules, type Family, type RuleSpec } from "./iptables-rules.ts";
 import { NftRules } from "./nft-rules.ts";
 import type { CommandRunner } from "../../linux/command.ts";
+import type { IptablesMode } from "../../linux/iptables-mode.ts";
 import { formatCidr } from "../../net/prefix.ts";
 import type { TrafficOptions } from "../dataplane.ts";
 
@@ -37,6 +38,11 @@ export function trafficFamilies(o: Pick<TrafficOptions, "config" | "lease" | "pr
 
 export interface TrafficConfig {
   readonly mode: "iptables" | "nftables";
+  /**
+   * The node's iptables (legacy or nft) for the iptables rules, and for removing them in nftables
+   * mode; undefined: the plain `iptables` commands.
+   */
+  readonly iptablesMode?: IptablesMode;
   /** per family: cluster network and this node's lease */
   readonly families: readonly FamilyRules[];
   readonly masquerade: boolean;
@@ -67,7 +73,7 @@ export class TrafficManager {
       const previous = previousRules.find((p) => p.family === f.family);
       if (this.cfg.mode === "iptables") {
         await this.nft.remove(f.family);
-        const ipt = new IptablesRules(this.runner, f.family);
+        const ipt = new IptablesRules(this.runner, f.family, this.cfg.iptablesMode);
         if (previous && (previous.network !== f.network || previous.pod !== f.pod)) {
           this.log("removing rules of the previous network/subnet", { ...previous });
           await ipt.remove([
@@ -77,7 +83,7 @@ export class TrafficManager {
         }
         await ipt.ensure(this.iptablesRules(f));
       } else {
-        const ipt = new IptablesRules(this.runner, f.family);
+        const ipt = new IptablesRules(this.runner, f.family, this.cfg.iptablesMode);
         await ipt
           .remove([...masqRules({ ...f, fullyRandom: this.cfg.fullyRandom }), ...forwardRules(f.network)])
           .catch(() => undefined);
@@ -96,7 +102,7 @@ export class TrafficManager {
     let repaired = 0;
     for (const f of this.cfg.families) {
       if (this.cfg.mode === "iptables") {
-        const ipt = new IptablesRules(this.runner, f.family);
+        const ipt = new IptablesRules(this.runner, f.family, this.cfg.iptablesMode);
         const rules = this.iptablesRules(f);
         const missing = await ipt.missing(rules);
         if (missing.length > 0) {

@@ -26,6 +26,7 @@ import {
 import { errorMessage, type Logger } from "../log.ts";
 import { overlaps, type IpNet } from "../../net/prefix.ts";
 import { Backoff, sleep } from "../time.ts";
+import { WaitLog } from "../wait-log.ts";
 import {
   ConfigNotFoundError,
   LeaseLostError,
@@ -72,6 +73,8 @@ export class EtcdSubnetManager implements SubnetManager {
   readonly kind = "etcd";
   private readonly prefix: string;
   private readonly log: Logger;
+  /** The lease watch's reconnects while etcd does not answer. */
+  private readonly watchWait: WaitLog;
   private config: NetworkConfig | undefined;
   /** etcd lease ID and key of our own subnet. */
   private own: { key: string; leaseId: string; expiration: number; value: string; renewedAt?: number } | undefined;
@@ -86,6 +89,7 @@ export class EtcdSubnetManager implements SubnetManager {
   constructor(private readonly o: EtcdManagerOptions) {
     this.prefix = (o.prefix ?? "/coreos.com/network").replace(/\/+$/, "");
     this.log = o.log.with({ component: "etcd-subnet" });
+    this.watchWait = new WaitLog(this.log, "etcd (the lease watch)");
   }
 
   private get subnetsPrefix(): string {
@@ -393,20 +397,19 @@ export class EtcdSubnetManager implements SubnetManager {
     const backoff = new Backoff(100, 5000);
     let first = true;
     let revision = 0;
+    const listing = new WaitLog(this.log, "etcd (listing leases)");
     while (!signal.aborted) {
       if (revision === 0) {
         try {
           const snap = first ? await this.snapshotOrList(signal) : await this.listLeases(signal);
+          listing.succeeded({ endpoint: this.o.client.endpoint });
           const batch = watcher.reset(snap.leases.map((l) => l.lease));
           revision = snap.revision;
           if (first || batch.length > 0) await onEvents(batch);
           first = false;
         } catch (e) {
           if (signal.aborted) return;
-          this.log.warn("listing leases failed, retrying", {
-            error: errorMessage(e),
-            endpoint: this.o.client.endpoint,
-          });
+          listing.failed(e, { endpoint: this.o.client.endpoint });
           await sleep(backoff.next(), signal);
           continue;
         }
@@ -452,7 +455,10 @@ export class EtcdSubnetManager implements SubnetManager {
             ac.abort();
             return;
           }
-          if (r.created) return;
+          if (r.created) {
+            this.watchWait.succeeded({ endpoint: this.o.client.endpoint });
+            return;
+          }
           if (r.events.length === 0) {
             // A progress notification: everything up to this revision was delivered, so a later
             // reconnect can resume from here instead of an old revision that may be compacted.
@@ -466,8 +472,7 @@ export class EtcdSubnetManager implements SubnetManager {
         },
       );
     } catch (e) {
-      if (!signal.aborted && !ac.signal.aborted)
-        this.log.warn("lease watch broke, reconnecting", { error: errorMessage(e), endpoint: this.o.client.endpoint });
+      if (!signal.aborted && !ac.signal.aborted) this.watchWait.failed(e, { endpoint: this.o.client.endpoint });
     } finally {
       signal.removeEventListener("abort", onAbort);
     }

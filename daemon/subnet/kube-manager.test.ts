@@ -103,6 +103,35 @@ describe("kube subnet manager", () => {
     );
   });
 
+  it("waits for an API server that does not answer yet, saying so, instead of exiting", async () => {
+    api.setNode("node-a", { annotations: { [`${P}node-public-ip`]: "192.0.2.9" } });
+    class Unreachable extends KubeClient {
+      fails = 3;
+      override getNode(name: string, signal?: AbortSignal) {
+        if (this.fails-- > 0) return Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:6443"));
+        return super.getNode(name, signal);
+      }
+    }
+    const log = memoryLogger();
+    const waiting = new KubeSubnetManager({
+      client: new Unreachable({ server: api.url, token: "test-token", source: "test" }),
+      nodeName: "node-a",
+      netConfPath: netConf,
+      annotationPrefix: P,
+      setNodeNetworkUnavailable: true,
+      log,
+      pollMs: 5,
+      waitMs: 1,
+    });
+    expect(await waiting.nodePublicIPs(sig())).toEqual({ v4: "192.0.2.9" });
+    waiting.close();
+    const said = log.lines.map((l) => l.replace(/^time=\S+ /, "").replace(/ component=kube-subnet node=node-a/, ""));
+    expect(said.filter((l) => !l.startsWith("level=debug"))).toEqual([
+      'level=warn msg="waiting for the Kubernetes API" attempt=1 error="connect ECONNREFUSED 127.0.0.1:6443"',
+      'level=info msg="done waiting for the Kubernetes API" failed_attempts=3 waited_s=0',
+    ]);
+  });
+
   it("writes backend-data null for host-gw and honours public-ip-overwrite", async () => {
     api.setNode("node-a", {
       podCIDRs: ["10.244.4.0/24"],

@@ -12,6 +12,7 @@ import { containsNet, formatCidr, maskNet, parseCidr, parseIp, type IpNet } from
 import { describeLease, sameAttrs, sameSubnets, type Lease, type LeaseAttrs, type LeaseEvent } from "../lease.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import { Backoff, sleep } from "../time.ts";
+import { WaitLog } from "../wait-log.ts";
 import { KubeApiError, type KubeClient, type KubeNode } from "../kube/client.ts";
 import { annotationNames, type AnnotationNames } from "./annotations.ts";
 import { ConfigNotFoundError, type LeaseEventHandler, type SubnetManager } from "./manager.ts";
@@ -81,18 +82,29 @@ export class KubeSubnetManager implements SubnetManager {
     return this.config;
   }
 
-  /** GET the own node, waiting up to waitMs while it does not exist yet. */
+  /**
+   * GET the own node, waiting up to waitMs while it does not exist yet, and for as long as it takes
+   * while the API server cannot be reached or answers 5xx / 429 (it may be starting up too).
+   */
   private async ownNode(signal: AbortSignal): Promise<KubeNode> {
     const end = Date.now() + (this.o.waitMs ?? 30_000);
+    const api = new WaitLog(this.log, "the Kubernetes API");
+    const registered = new WaitLog(this.log, `node ${JSON.stringify(this.o.nodeName)} to be registered`);
     for (;;) {
       try {
-        return await this.o.client.getNode(this.o.nodeName, signal);
+        const node = await this.o.client.getNode(this.o.nodeName, signal);
+        api.succeeded();
+        registered.succeeded();
+        return node;
       } catch (e) {
-        if (!(e instanceof KubeApiError) || e.status !== 404 || Date.now() > end || signal.aborted) {
-          throw e instanceof KubeApiError && e.status === 404
-            ? new Error(`node ${JSON.stringify(this.o.nodeName)} does not exist: check NODE_NAME`)
-            : e;
-        }
+        if (signal.aborted) throw e;
+        const status = e instanceof KubeApiError ? e.status : 0;
+        const unavailable = status === 0 || status === 429 || status >= 500;
+        if (unavailable) api.failed(e);
+        else if (status === 404 && Date.now() <= end) registered.failed(e);
+        else if (status === 404)
+          throw new Error(`node ${JSON.stringify(this.o.nodeName)} does not exist: check NODE_NAME`);
+        else throw e;
         await sleep(this.o.pollMs ?? 3000, signal);
       }
     }
@@ -148,13 +160,14 @@ export class KubeSubnetManager implements SubnetManager {
     signal: AbortSignal,
   ): Promise<{ node: KubeNode; sn: { subnet?: IpNet; subnetV6?: IpNet } }> {
     const end = Date.now() + (this.o.waitMs ?? 30_000);
+    const podCidr = new WaitLog(this.log, "the node's pod CIDR to be assigned");
     for (;;) {
       const node = await this.ownNode(signal);
       try {
         return { node, sn: this.subnetsOf(node, cfg) };
       } catch (e) {
         if (node.podCIDRs.length > 0 || Date.now() > end || signal.aborted) throw e;
-        this.log.info("waiting for the node's pod CIDR to be assigned");
+        podCidr.failed(e);
         await sleep(this.o.pollMs ?? 3000, signal);
       }
     }
@@ -188,15 +201,17 @@ export class KubeSubnetManager implements SubnetManager {
 
   private async patchWithRetry(patch: unknown, what: string, signal: AbortSignal): Promise<void> {
     const end = Date.now() + (this.o.waitMs ?? 30_000);
+    const patching = new WaitLog(this.log, `the Kubernetes API (patching the node ${what})`);
     for (;;) {
       try {
         await this.o.client.patchNodeStatus(this.o.nodeName, patch, signal);
+        patching.succeeded();
         return;
       } catch (e) {
         if (Date.now() > end || signal.aborted || (e instanceof KubeApiError && e.status === 403)) {
           throw new Error(`patching the ${what} of node ${this.o.nodeName} failed: ${errorMessage(e)}`);
         }
-        this.log.warn(`patching the node ${what} failed, retrying`, { error: errorMessage(e) });
+        patching.failed(e);
         await sleep(this.o.pollMs ?? 3000, signal);
       }
     }
@@ -227,6 +242,7 @@ export class KubeSubnetManager implements SubnetManager {
   async watchLeases(own: Lease, onEvents: LeaseEventHandler, signal: AbortSignal): Promise<void> {
     let known = new Map<string, Lease>();
     const backoff = new Backoff(100, 5000);
+    const listWatch = new WaitLog(this.log, "the Kubernetes API (node list/watch)");
     let rv = "";
     let first = true;
     const peer = (n: KubeNode): Lease | undefined => {
@@ -238,6 +254,7 @@ export class KubeSubnetManager implements SubnetManager {
       try {
         if (rv === "") {
           const list = await this.o.client.listNodes(signal);
+          listWatch.succeeded();
           const next = new Map<string, Lease>();
           for (const n of list.items) {
             const l = peer(n);
@@ -262,6 +279,7 @@ export class KubeSubnetManager implements SubnetManager {
             else known.delete(node.name);
             if (batch.length > 0) chain = chain.then(() => onEvents(batch));
             backoff.reset();
+            listWatch.succeeded();
           },
           signal,
         );
@@ -273,7 +291,7 @@ export class KubeSubnetManager implements SubnetManager {
           rv = "";
           continue;
         }
-        this.log.warn("node list/watch failed, retrying", { error: errorMessage(e) });
+        listWatch.failed(e);
         await sleep(backoff.next(), signal);
       }
     }

@@ -12,6 +12,8 @@ export class FakeNetOps implements NetOps {
   >();
   /** Thrown by ensureIpip when set (a kernel without ipip). */
   ipipUnsupported: Error | undefined;
+  /** When set, devices get at most this MTU, as the kernel clamps a vxlan device to its underlay. */
+  maxMtu: number | undefined;
   readonly routes = new Map<string, KRoute>();
   readonly neighs = new Map<string, KNeigh>();
   readonly fdb = new Map<string, KFdb>();
@@ -34,14 +36,15 @@ export class FakeNetOps implements NetOps {
     for (const [k, f] of this.fdb) if (f.ifindex === l.index) this.fdb.delete(k);
   }
 
-  ensureVxlan(spec: VxlanSpec): { index: number; mac: string; created: boolean } {
+  ensureVxlan(spec: VxlanSpec): { index: number; mac: string; created: boolean; mtu: number } {
+    const mtu = Math.min(spec.mtu, this.maxMtu ?? spec.mtu);
     const l = this.links.get(spec.name);
-    if (l) return { index: l.index, mac: l.mac, created: false };
+    if (l) return { index: l.index, mac: l.mac, created: false, mtu };
     const index = this.next++;
     const mac = spec.mac ?? `0e:00:00:00:00:${index.toString(16).padStart(2, "0")}`;
     this.links.set(spec.name, { index, mac, spec, addrs: [] });
     this.writes.push(`link add ${spec.name}`);
-    return { index, mac, created: true };
+    return { index, mac, created: true, mtu };
   }
   ensureIpip(spec: IpipSpec): { index: number; created: boolean; recreated: boolean } {
     if (this.ipipUnsupported) throw this.ipipUnsupported;

@@ -3,8 +3,8 @@
 // plan: {kind, family?, underlay, underlayIp, own, peers: [{subnet, ip, mac?}],
 //        after?: "delete-route" | "delete-device"}
 // family 6: subnets are IPv6 (subnetV6), ip is PublicIPv6, mac goes to BackendV6Data, network fd00:10:244::/56.
-// Prints {mtu, vtep, firstVtep, writes, second}: vtep MAC at the end and after prepare(), writes of the first
-// batch, second reconcile stats.
+// Prints {mtu, vtep, firstVtep, writes, second, warnings}: vtep MAC at the end and after prepare(), writes of
+// the first batch, second reconcile stats, the warnings RouteNetwork logged.
 import { openNetlink } from "../../linux/netlink/open.ts";
 import { parseCidr, type IpNet } from "../../net/prefix.ts";
 import type { Lease } from "../lease.ts";
@@ -19,6 +19,8 @@ interface Plan {
   own: string;
   peers: { subnet: string; ip: string; mac?: string }[];
   directRouting?: boolean;
+  /** Backend.MTU handed to RouteNetwork as is (route-backend.ts would clamp it first) */
+  backendMtu?: number;
   after?: "delete-route" | "delete-device";
 }
 
@@ -30,6 +32,7 @@ const net = (s: string): IpNet => {
   return n;
 };
 const family = plan.family ?? 4;
+const warnings: string[] = [];
 const nl = openNetlink({ netns: nsPath ?? "" });
 const dp = new KernelNetOps(nl);
 const under = nl.getLink(plan.underlay);
@@ -40,6 +43,8 @@ const rn = new RouteNetwork({
   network: net(family === 4 ? "10.244.0.0/16" : "fd00:10:244::/56"),
   underlay: { index: under.index, ip: plan.underlayIp, mtu: under.mtu },
   vxlan: { vni: 1, port: 0, gbp: false, learning: false, directRouting: plan.directRouting ?? false },
+  ...(plan.backendMtu !== undefined ? { backendMtu: plan.backendMtu } : {}),
+  log: (level, msg) => void (level === "warn" && warnings.push(msg)),
 });
 const prep = rn.prepare();
 const firstVtep = rn.vtep;
@@ -72,5 +77,5 @@ if (plan.after === "delete-route") {
   nl.deleteLink(rn.deviceName);
   second = rn.reconcile();
 }
-process.stdout.write(JSON.stringify({ mtu: rn.mtu, vtep: rn.vtep, firstVtep, writes, second }));
+process.stdout.write(JSON.stringify({ mtu: rn.mtu, vtep: rn.vtep, firstVtep, writes, second, warnings }));
 nl.close();

@@ -198,6 +198,24 @@ describe("bridge ADD", () => {
     },
   );
 
+  it("a cni0 left with another subnet: the error names both subnets and how to remove the stale bridge", async () => {
+    const h = harness(["0000000b"]);
+    h.host.nl.createBridge({ name: "cni0" });
+    h.host.nl.addAddr("cni0", "10.1.9.1/24");
+    const err = await bridgeAdd(h.call(conf()), h.deps).then(
+      () => undefined,
+      (e: unknown) => e as CniError,
+    );
+    expect(err?.code).toBe(7);
+    expect(err?.msg).toBe('failed to set bridge addr: "cni0" already has an IP address different from 10.1.2.1/24');
+    expect(err?.details).toBe(
+      '"cni0" has 10.1.9.1/24 (subnet 10.1.9.0/24), this network\'s gateway is 10.1.2.1/24 (subnet 10.1.2.0/24). ' +
+        'If "cni0" is left from an earlier subnet of this node (a reset or a new podCIDR): drain the node, delete ' +
+        "the bridge (ip link delete cni0) and the next pod gets a new one. If another network shares it: give " +
+        "this network its own 'bridge', or set forceAddress to replace the address",
+    );
+  });
+
   it("undoes the veth pair and the IPAM allocation when a later step fails (checklist 67)", async () => {
     const h = harness(["0000000a"]);
     h.host.nl.createBridge({ name: "cni0" });

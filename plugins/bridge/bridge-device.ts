@@ -1,6 +1,6 @@
 /** The bridge device on the host: create or reuse it, put gateway addresses on it, forwarding. */
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
-import { parseCidr, overlaps } from "../../net/prefix.ts";
+import { formatCidr, maskNet, parseCidr, overlaps } from "../../net/prefix.ts";
 import type { BridgeConf } from "./config.ts";
 import { errnoOf, kernelError } from "./errors.ts";
 import type { Family, HostNet, LinkInfo } from "./kernel.ts";
@@ -59,6 +59,27 @@ function createBridge(host: HostNet, c: BridgeConf): LinkInfo | undefined {
   return host.linkByName(name);
 }
 
+/** `10.244.3.0/24` for `10.244.3.1/24`: the subnet an address on the bridge stands for. */
+function subnetOf(cidr: string): string {
+  const n = parseCidr(cidr);
+  return n ? formatCidr(maskNet(n)) : cidr;
+}
+
+/**
+ * What to do about a bridge holding another address. On a flannel node that is the bridge of an
+ * earlier subnet of this node (kubeadm reset, a new podCIDR, a flanneld lease lost while down): the
+ * pods on it are cut off anyway and the bridge has to go; elsewhere another network shares it.
+ */
+export function staleBridgeDetails(bridge: string, have: string, want: string): string {
+  return (
+    `"${bridge}" has ${have} (subnet ${subnetOf(have)}), this network's gateway is ${want} ` +
+    `(subnet ${subnetOf(want)}). If "${bridge}" is left from an earlier subnet of this node (a reset or ` +
+    `a new podCIDR): drain the node, delete the bridge (ip link delete ${bridge}) and the next pod gets ` +
+    `a new one. If another network shares it: give this network its own 'bridge', or set forceAddress ` +
+    "to replace the address"
+  );
+}
+
 /**
  * Put `cidr` (gateway/prefix) on the bridge. The same address is fine; a different IPv4 address,
  * or an overlapping IPv6 one, is an error unless forceAddress (then the old one is removed).
@@ -76,8 +97,7 @@ export function ensureAddr(host: HostNet, bridge: string, cidr: string, forceAdd
         throw new CniError(
           ErrorCode.InvalidNetworkConfig,
           `failed to set bridge addr: "${bridge}" already has an IP address different from ${cidr}`,
-          `"${bridge}" has ${a.cidr}: another network uses this bridge; give this ` +
-            "network its own 'bridge', or set forceAddress to replace the address",
+          staleBridgeDetails(bridge, a.cidr, cidr),
         );
       }
       try {

@@ -371,6 +371,11 @@ describe("bridge plugin binary", () => {
     expect(add.code).toBe(1);
     expect(add.json?.["code"]).toBe(7);
     expect(add.json?.["msg"]).toMatch(/"wbr0" already has an IP address different from 10\.244\.7\.1\/24/);
+    expect(add.json?.["details"]).toContain(
+      '"wbr0" has 10.244.99.1/24 (subnet 10.244.99.0/24), ' +
+        "this network's gateway is 10.244.7.1/24 (subnet 10.244.7.0/24)",
+    );
+    expect(add.json?.["details"]).toContain("ip link delete wbr0");
     expect(ipFiles()).toEqual([]);
     expect(await ipJson(pod, ["link", "show", "eth0"]).catch(() => [])).toEqual([]);
     expect(await ipJson(node, ["link", "show", "master", "wbr0"])).toEqual([]);

@@ -8,6 +8,7 @@ import { accessSync, constants } from "node:fs";
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
 import { formatCidr, formatIp, maskNet, parseCidr } from "../../net/prefix.ts";
 import type { CommandRunner } from "../../linux/command.ts";
+import { iptablesCommand, type IptablesMode } from "../../linux/iptables-mode.ts";
 
 export type Backend = "iptables" | "nftables";
 
@@ -93,11 +94,17 @@ export interface IpMasqOptions {
   readonly path?: readonly string[];
   /** Whether a command exists on `path` (injected in tests). */
   readonly exists?: (file: string) => boolean;
+  /**
+   * The node's iptables mode (`iptables-legacy...` or `iptables-nft...` commands), as flanneld
+   * detected it when its CNI server runs the plugin. @default the plain `iptables` names
+   */
+  readonly iptablesMode?: IptablesMode | undefined;
 }
 
 export class IpMasq {
   private readonly path: readonly string[];
   private readonly exists: (file: string) => boolean;
+  private readonly mode: IptablesMode | undefined;
 
   constructor(
     private readonly runner: CommandRunner,
@@ -105,11 +112,16 @@ export class IpMasq {
   ) {
     this.path = o.path ?? [...(process.env["PATH"] ?? "").split(":").filter(Boolean), "/usr/sbin", "/sbin"];
     this.exists = o.exists ?? isExecutable;
+    this.mode = o.iptablesMode;
+  }
+
+  private ipt(family: 4 | 6, tool: "iptables" | "restore" = "iptables"): string {
+    return iptablesCommand(this.mode, family, tool);
   }
 
   /** True when the backend's command is installed (the reference's SupportsIPTables / SupportsNFTables). */
   available(backend: Backend): boolean {
-    const cmd = backend === "iptables" ? "iptables" : "nft";
+    const cmd = backend === "iptables" ? this.ipt(4) : "nft";
     return this.path.some((d) => this.exists(`${d}/${cmd}`));
   }
 
@@ -152,7 +164,7 @@ export class IpMasq {
   }
 
   private restore(family: 4 | 6, payload: string): ReturnType<CommandRunner["run"]> {
-    return this.runner.run(family === 4 ? "iptables-restore" : "ip6tables-restore", ["-w", "--noflush"], payload);
+    return this.runner.run(this.ipt(family, "restore"), ["-w", "--noflush"], payload);
   }
 
   /**
@@ -187,8 +199,7 @@ export class IpMasq {
     }
     lines.push("COMMIT", "");
     const r = await this.restore(family, lines.join("\n"));
-    if (r.exitCode !== 0)
-      throw failed(`${family === 4 ? "iptables" : "ip6tables"}-restore (masquerade chain ${chain})`, r);
+    if (r.exitCode !== 0) throw failed(`${this.ipt(family, "restore")} (masquerade chain ${chain})`, r);
   }
 
   /**
@@ -197,8 +208,8 @@ export class IpMasq {
    * iptables-nft cannot list a missing chain on its own (it calls it "incompatible").
    */
   private async natState(family: 4 | 6, chain: string): Promise<{ jumps: string[]; rules: string[] | undefined }> {
-    const r = await this.runner.run(family === 4 ? "iptables" : "ip6tables", ["-w", "-t", "nat", "-S"]);
-    if (r.exitCode !== 0) throw failed(`${family === 4 ? "iptables" : "ip6tables"} -t nat -S`, r);
+    const r = await this.runner.run(this.ipt(family), ["-w", "-t", "nat", "-S"]);
+    if (r.exitCode !== 0) throw failed(`${this.ipt(family)} -t nat -S`, r);
     const lines = r.stdout.split("\n");
     const jumps = lines.filter((l) => l.startsWith("-A POSTROUTING ") && l.endsWith(` -j ${chain}`));
     const exists = lines.includes(`-N ${chain}`);
@@ -233,7 +244,7 @@ export class IpMasq {
       "",
     ].join("\n");
     const r = await this.restore(family, payload);
-    if (r.exitCode !== 0) throw failed(`${family === 4 ? "iptables" : "ip6tables"}-restore (remove ${chain})`, r);
+    if (r.exitCode !== 0) throw failed(`${this.ipt(family, "restore")} (remove ${chain})`, r);
   }
 
   /** Handles of masq_checks rules whose comment starts with `prefix`. */

@@ -10,6 +10,7 @@ import type { PluginDefinition, PluginRegistry } from "../../libcni/skel/definit
 import { delegateOptions, ipamDelegate } from "../shared/ipam.ts";
 import { randomHex } from "../shared/random.ts";
 import { execaRunner } from "../../linux/command.ts";
+import { processIptablesMode } from "../../linux/iptables-mode.ts";
 import { bridgeAdd } from "./add.ts";
 import { bridgeCheck } from "./check.ts";
 import { bridgeDel } from "./del.ts";
@@ -42,7 +43,8 @@ async function withRealDeps<T>(a: CmdArgs, registry: PluginRegistry, fn: (deps: 
     },
     openPod: (path) => openKernelPod(kernel, path),
     ipam: ipamDelegate(delegateOptions(registry, a.env, a.netnsAccess)),
-    masq: new IpMasq(execaRunner),
+    // in flanneld's CNI server: the node's iptables mode the daemon detected; in an exec: `iptables`
+    masq: new IpMasq(execaRunner, { iptablesMode: processIptablesMode() }),
     spoof: new SpoofCheck(execaRunner),
     randomHex,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
