@@ -148,7 +148,6 @@ export class CniServer {
         const p: Pending = { request: m.request, netnsFd: m.netnsFd, env: m.request.env };
         const t0 = performance.now();
         void this.runner.run(p).then((result) => {
-          if (p.netnsFd !== undefined) libc.close(p.netnsFd);
           this.answer(m.id, m.fd, result);
           this.o.log.debug("CNI call", {
             command: p.env["CNI_COMMAND"],
@@ -190,8 +189,19 @@ export class CniServer {
     this.send({ type: "closed", id });
   }
 
-  /** Run one call with the plugin, as the exec would have: same env, stdin, output. */
+  /**
+   * Run one call with the plugin, as the exec would have: same env, stdin, output. The netns fd is
+   * closed when the call has really ended (a call past its deadline is answered earlier, and goes on).
+   */
   private async execute(p: Pending): Promise<RelayResult> {
+    try {
+      return await this.run(p);
+    } finally {
+      if (p.netnsFd !== undefined) libc.close(p.netnsFd);
+    }
+  }
+
+  private async run(p: Pending): Promise<RelayResult> {
     const def = await this.o.plugin();
     const { request, netnsFd } = p;
     const podPath = request.env["CNI_NETNS"] ?? "";
