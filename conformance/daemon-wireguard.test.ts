@@ -183,9 +183,10 @@ describe.runIf(ours)("flanneld, wireguard: a start-up failure after the device e
     const n = c.nodes[0];
     if (!n) throw new Error("node1 missing");
     expect(readFileSync(c.logOf(n), "utf8")).toMatch(/created wireguard device flannel-wg/);
-    // a live wireguard-go would still hold its TUN device
-    expect((await ipJson<{ ifname: string }[]>(n.ns, ["link", "show"])).map((l) => l.ifname)).not.toContain(
-      "flannel-wg",
+    // a live wireguard-go would still hold its TUN device; a killed one lets the kernel remove it
+    // once its descriptors are closed, which takes the kernel a moment
+    await waitFor("node1's flannel-wg to go with wireguard-go", 5000, async () =>
+      (await ipJson<{ ifname: string }[]>(n.ns, ["link", "show"])).every((l) => l.ifname !== "flannel-wg"),
     );
   });
 });
