@@ -4,6 +4,7 @@
  * by a meta plugin delegating to it).
  */
 import type { DefinitionLoader, PluginDefinition, PluginRegistry } from "../libcni/skel/definition.ts";
+import type { IpamView } from "../daemon/ipam-view.ts";
 import { trace } from "../libcni/trace.ts";
 import { VERSION } from "./version.ts";
 
@@ -55,4 +56,10 @@ export async function flannelRole(): Promise<{ main: () => Promise<number> }> {
       return (await pluginRole("flannel", out.stdin)).main();
     },
   };
+}
+
+/** host-local's data directory as node tooling reads it (flanneld's /metrics, `weft doctor`). */
+export async function ipamView(): Promise<IpamView> {
+  const m = await import("../plugins/host-local/inventory.ts");
+  return { networks: (dir) => m.networkReservations(dir), poolSize: (subnet) => m.defaultPoolSize(subnet) };
 }

@@ -28,7 +28,7 @@ export const ROLES = {
     about: "node daemon: subnet lease, subnet.env, vxlan/host-gw/ipip/alloc/extension backends, masquerade",
     load: async () => {
       const [daemon, plugins] = await Promise.all([import("../daemon/main.ts"), import("./plugins.ts")]);
-      const ctx = { version: VERSION, flannelPlugin: plugins.PLUGINS.flannel };
+      const ctx = { version: VERSION, flannelPlugin: plugins.PLUGINS.flannel, ipam: await plugins.ipamView() };
       return { main: (argv: readonly string[]) => daemon.main(argv, ctx) };
     },
   },

@@ -12,6 +12,7 @@ import { formatCidr } from "../net/prefix.ts";
 import { describeLease, type Lease, type LeaseAttrs, type LeaseEvent } from "./lease.ts";
 import { errorMessage, type Logger } from "./log.ts";
 import type { BackendNetwork, DataPlane, TrafficOptions } from "./dataplane.ts";
+import type { DaemonMetrics } from "./metrics/daemon-metrics.ts";
 import type { SubnetManager } from "./subnet/manager.ts";
 import { writeSubnetEnv, type SubnetEnv } from "../net/subnet-env.ts";
 import { sleep } from "./time.ts";
@@ -42,6 +43,8 @@ export interface RunOptions {
    * @default process.memoryUsage.rss
    */
   readonly rss?: () => number;
+  /** Served on /metrics of the health port; the parts attach to it as they come up. */
+  readonly metrics?: DaemonMetrics;
 }
 
 async function waitForConfig(o: RunOptions): Promise<NetworkConfig | undefined> {
@@ -90,9 +93,13 @@ export async function runFlanneld(o: RunOptions): Promise<number> {
   let health: HealthServer | undefined;
   try {
     if (f.healthzPort > 0) {
-      health = await startHealthz(f.healthzIp, f.healthzPort, () => ready);
-      log.info("serving /healthz and /readyz", { address: `${f.healthzIp}:${health.port}` });
+      const metrics = o.metrics;
+      health = await startHealthz(f.healthzIp, f.healthzPort, () => ready, metrics && (() => metrics.render()));
+      log.info(metrics ? "serving /healthz, /readyz and /metrics" : "serving /healthz and /readyz", {
+        address: `${f.healthzIp}:${health.port}`,
+      });
     }
+    if (manager.stats) o.metrics?.attach({ store: { kind: manager.kind, stats: manager.stats } });
     const config = await waitForConfig(o);
     if (!config) return 0;
     log.info("network config", {
@@ -148,6 +155,13 @@ export async function runFlanneld(o: RunOptions): Promise<number> {
     });
     const lease = network.lease;
     log.info("lease acquired", { subnet: describeLease(lease), public_ip: lease.attrs.PublicIP });
+    o.metrics?.setOwnLease(lease);
+    if (network.stats) {
+      const backendStats = () => network.stats?.() ?? { peers: [], repairs: new Map<string, number>() };
+      o.metrics?.attach({ backend: { type: config.backend.type, stats: backendStats } });
+    }
+    const traffic = o.dataPlane.traffic;
+    if (traffic?.stats) o.metrics?.attach({ rules: () => traffic.stats?.() ?? { resyncs: 0, repairs: 0, errors: 0 } });
     const env = subnetEnvOf(config, lease, network.mtu, f.ipMasq);
     const prev = o.previousEnv;
     await o.dataPlane.traffic?.setup(
@@ -164,6 +178,7 @@ export async function runFlanneld(o: RunOptions): Promise<number> {
     );
     writeSubnetEnv(f.subnetFile, env);
     ready = true;
+    if (o.metrics) o.metrics.ready = true;
     log.info("wrote subnet.env; flanneld is ready", { path: f.subnetFile, mtu: env.mtu });
     o.onReady?.(lease);
     return await runLoops(o, lease, network);
@@ -242,6 +257,7 @@ async function runLoops(
   let started = false;
   const keeper = memoryKeeper(o, inner.signal);
   const applyBatch = async (batch: readonly LeaseEvent[]) => {
+    o.metrics?.leaseEvents(batch);
     await network.handleEvents(batch);
     if (started && batch.length < LARGE_BATCH) return;
     started = true;

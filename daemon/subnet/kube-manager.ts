@@ -15,7 +15,7 @@ import { Backoff, sleep } from "../time.ts";
 import { WaitLog } from "../wait-log.ts";
 import { KubeApiError, type KubeClient, type KubeNode } from "../kube/client.ts";
 import { annotationNames, type AnnotationNames } from "./annotations.ts";
-import { ConfigNotFoundError, type LeaseEventHandler, type SubnetManager } from "./manager.ts";
+import { ConfigNotFoundError, type LeaseEventHandler, type StoreStats, type SubnetManager } from "./manager.ts";
 
 /** Options of {@link KubeSubnetManager}. */
 export interface KubeManagerOptions {
@@ -55,6 +55,7 @@ export async function resolveNodeName(
 
 export class KubeSubnetManager implements SubnetManager {
   readonly kind = "kube";
+  readonly stats: StoreStats = { errors: 0, reconnects: 0 };
   private readonly ann: AnnotationNames;
   private readonly log: Logger;
   private config: NetworkConfig | undefined;
@@ -208,6 +209,7 @@ export class KubeSubnetManager implements SubnetManager {
         patching.succeeded();
         return;
       } catch (e) {
+        if (!signal.aborted) this.stats.errors++;
         if (Date.now() > end || signal.aborted || (e instanceof KubeApiError && e.status === 403)) {
           throw new Error(`patching the ${what} of node ${this.o.nodeName} failed: ${errorMessage(e)}`);
         }
@@ -245,6 +247,7 @@ export class KubeSubnetManager implements SubnetManager {
     const listWatch = new WaitLog(this.log, "the Kubernetes API (node list/watch)");
     let rv = "";
     let first = true;
+    let watches = 0;
     const peer = (n: KubeNode): Lease | undefined => {
       if (n.name === this.o.nodeName) return undefined;
       const l = nodeToLease(n, this.ann);
@@ -268,6 +271,7 @@ export class KubeSubnetManager implements SubnetManager {
           first = false;
         }
         let chain: Promise<void> = Promise.resolve();
+        if (watches++ > 0) this.stats.reconnects++;
         await this.o.client.watchNodes(
           rv,
           (type, node) => {
@@ -291,6 +295,7 @@ export class KubeSubnetManager implements SubnetManager {
           rv = "";
           continue;
         }
+        this.stats.errors++;
         listWatch.failed(e);
         await sleep(backoff.next(), signal);
       }
