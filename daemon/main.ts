@@ -151,6 +151,7 @@ export async function main(argv: readonly string[], ctx: DaemonContext): Promise
       signal: ac.signal,
       onReady,
       metrics,
+      version: ctx.version,
       ...(previousEnv ? { previousEnv } : {}),
     });
   } catch (e) {
