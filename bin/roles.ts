@@ -32,6 +32,14 @@ export const ROLES = {
       return { main: (argv: readonly string[]) => daemon.main(argv, ctx) };
     },
   },
+  doctor: {
+    about: "checks this node's flannel network (lease, links, MTU, iptables, sysctls, CNI, peers); --json",
+    load: async () => {
+      const [doctor, plugins] = await Promise.all([import("../daemon/doctor/main.ts"), import("./plugins.ts")]);
+      const deps = await plugins.doctorPlugins();
+      return { main: (argv: readonly string[]) => doctor.main(argv, deps) };
+    },
+  },
   cnitool: {
     about: "runs CNI network configurations against a netns (cnitool-compatible)",
     load: () => import("../libcni/cli/cnitool.ts"),

@@ -146,10 +146,14 @@ export class EtcdSubnetManager implements SubnetManager {
   private async snapshotOrList(signal: AbortSignal): Promise<Snapshot> {
     const s = this.snapshot;
     this.snapshot = undefined;
-    return s ?? this.listLeases(signal);
+    return s ?? this.readLeases(signal);
   }
 
-  private async listLeases(signal: AbortSignal): Promise<Snapshot> {
+  async listLeases(signal: AbortSignal): Promise<Lease[]> {
+    return (await this.readLeases(signal)).leases.map((l) => l.lease);
+  }
+
+  private async readLeases(signal: AbortSignal): Promise<Snapshot> {
     const { kvs, revision } = await this.o.client.list(this.subnetsPrefix, { signal });
     return { leases: kvs.map((kv) => this.toLease(kv)).filter((l): l is StoredLease => l !== undefined), revision };
   }
@@ -160,7 +164,7 @@ export class EtcdSubnetManager implements SubnetManager {
   }
 
   async previousAttrs(publicIP: string, signal: AbortSignal): Promise<LeaseAttrs | undefined> {
-    this.snapshot = await this.listLeases(signal);
+    this.snapshot = await this.readLeases(signal);
     return this.snapshot.leases.find((l) => l.lease.attrs.PublicIP === publicIP)?.lease.attrs;
   }
 
@@ -249,7 +253,7 @@ export class EtcdSubnetManager implements SubnetManager {
     chosen: { subnet?: IpNet; subnetV6?: IpNet },
     signal: AbortSignal,
   ): Promise<boolean> {
-    const { leases } = await this.listLeases(signal);
+    const { leases } = await this.readLeases(signal);
     const mine = leases.find((l) => l.key === key);
     if (!mine) return true;
     const rival = leases.find((l) => l.key !== key && clash(l.lease, chosen) && l.createRevision < mine.createRevision);
@@ -413,7 +417,7 @@ export class EtcdSubnetManager implements SubnetManager {
     while (!signal.aborted) {
       if (revision === 0) {
         try {
-          const snap = first ? await this.snapshotOrList(signal) : await this.listLeases(signal);
+          const snap = first ? await this.snapshotOrList(signal) : await this.readLeases(signal);
           listing.succeeded({ endpoint: this.o.client.endpoint });
           const batch = watcher.reset(snap.leases.map((l) => l.lease));
           revision = snap.revision;

@@ -118,6 +118,27 @@ export class KubeSubnetManager implements SubnetManager {
     return { ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) };
   }
 
+  async listLeases(signal: AbortSignal): Promise<Lease[]> {
+    const { items } = await this.o.client.listNodes(signal);
+    return items.map((n) => nodeToLease(n, this.ann)).filter((l): l is Lease => l !== undefined);
+  }
+
+  async nodeLease(signal: AbortSignal): Promise<{ name: string; lease: Lease | undefined }> {
+    const node = await this.o.client.getNode(this.o.nodeName, signal);
+    let subnet: IpNet | undefined;
+    let subnetV6: IpNet | undefined;
+    for (const c of node.podCIDRs) {
+      const n = parseCidr(c);
+      if (n?.family === 4) subnet = maskNet(n);
+      if (n?.family === 6) subnetV6 = maskNet(n);
+    }
+    const lease = subnet || subnetV6 ? { ...(subnet ? { subnet } : {}), ...(subnetV6 ? { subnetV6 } : {}) } : undefined;
+    return {
+      name: node.name,
+      lease: lease ? { ...lease, attrs: nodeToLease(node, this.ann)?.attrs ?? { PublicIP: "" } } : undefined,
+    };
+  }
+
   /** Attributes this node published before (to keep e.g. the VTEP MAC across restarts). */
   async previousAttrs(_publicIP: string, signal: AbortSignal): Promise<LeaseAttrs | undefined> {
     return nodeToLease(await this.ownNode(signal), this.ann)?.attrs;

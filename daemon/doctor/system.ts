@@ -1,0 +1,110 @@
+/**
+ * The doctor's context on the real node: rtnetlink (linux/, bun:ffi: loaded only by the doctor
+ * role), /proc/sys, the files, iptables through execa, the store through flanneld's own subnet
+ * manager factory, plugins run for VERSION through libcni, the relay and the probe.
+ */
+import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { getVersionInfo } from "../../libcni/invoke/result.ts";
+import { RawExec } from "../../libcni/invoke/raw-exec.ts";
+import { execaRunner } from "../../linux/command.ts";
+import { openNetlink } from "../../linux/netlink/open.ts";
+import { procSysctl } from "../../linux/sysctl.ts";
+import type { FlannelFlags } from "../flags.ts";
+import type { IpamView } from "../ipam-view.ts";
+import { createLogger, errorMessage } from "../log.ts";
+import { probePeer } from "../probe/prober.ts";
+import { createSubnetManager } from "../subnet/factory.ts";
+import type { DoctorContext, Files, StoreView } from "./context.ts";
+import type { DoctorOptions } from "./options.ts";
+import { relayCall } from "./relay-client.ts";
+
+/** What the composition root hands the doctor: plugin knowledge the daemon does not import. */
+export interface DoctorPlugins {
+  readonly ipam: IpamView;
+  readonly flannelDelegates: DoctorContext["flannelDelegates"];
+}
+
+const files: Files = {
+  read(path) {
+    try {
+      return readFileSync(path, "utf8");
+    } catch {
+      return undefined;
+    }
+  },
+  exists: (path) => existsSync(path),
+  isExecutable(path) {
+    try {
+      if (!statSync(path).isFile()) return false;
+      accessSync(path, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+};
+
+async function openStore(
+  flags: FlannelFlags,
+  env: NodeJS.ProcessEnv,
+): Promise<{ store: StoreView } | { error: string }> {
+  const quiet = createLogger({ write: () => undefined });
+  try {
+    const m = await createSubnetManager({ flags, env, log: quiet, signal: AbortSignal.timeout(10_000) });
+    const kind = m.kind === "kube" ? "kube" : "etcd";
+    const where = kind === "kube" ? "the Kubernetes API" : flags.etcdEndpoints;
+    const listLeases = m.listLeases?.bind(m);
+    const nodeLease = m.nodeLease?.bind(m);
+    const store: StoreView = {
+      kind,
+      where,
+      config: (signal) => m.getNetworkConfig(signal),
+      leases: (signal) => (listLeases ? listLeases(signal) : Promise.reject(new Error("cannot list leases"))),
+      ...(nodeLease ? { ownNode: (signal: AbortSignal) => nodeLease(signal) } : {}),
+      close: () => m.close(),
+    };
+    return { store };
+  } catch (e) {
+    return { error: errorMessage(e) };
+  }
+}
+
+export async function systemContext(
+  flags: FlannelFlags,
+  options: DoctorOptions,
+  plugins: DoctorPlugins,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<DoctorContext> {
+  const opened = await openStore(flags, env);
+  const exec = new RawExec({ timeoutMs: 5000, stderr: { write: () => undefined } });
+  return {
+    flags,
+    options,
+    nl: openNetlink(),
+    sysctl: procSysctl,
+    files,
+    run: execaRunner,
+    store: "store" in opened ? opened.store : undefined,
+    ...("error" in opened ? { storeError: opened.error } : {}),
+    ipam: plugins.ipam,
+    flannelDelegates: plugins.flannelDelegates,
+    async pluginVersions(path) {
+      try {
+        const info = await getVersionInfo(exec, path, { baseEnv: env, timeoutMs: 5000 });
+        return { versions: info.supportedVersions };
+      } catch (e) {
+        return { error: errorMessage(e) };
+      }
+    },
+    relay: (socket, callEnv, stdin) => relayCall(socket, callEnv, stdin),
+    async http(url, timeoutMs) {
+      try {
+        const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+        return { status: r.status, body: await r.text() };
+      } catch (e) {
+        return { error: errorMessage(e) };
+      }
+    },
+    probe: (o) => probePeer(o),
+  };
+}
