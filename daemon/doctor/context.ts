@@ -2,6 +2,7 @@
  * Everything a doctor check reads, as interfaces: the real node (system.ts) in the binary, fakes in
  * the unit tests. Checks never touch the kernel, the disk or the network except through these.
  */
+import type { CachedAttachment } from "../../libcni/cache.ts";
 import type { CommandRunner } from "../../linux/command.ts";
 import type { NetlinkClient } from "../../linux/netlink/client.ts";
 import type { Sysctl } from "../../linux/sysctl.ts";
@@ -32,6 +33,8 @@ export interface Files {
   exists(path: string): boolean;
   /** A regular file someone may execute. */
   isExecutable(path: string): boolean;
+  /** Names of the entries that are not directories; undefined when `dir` cannot be listed. */
+  listFiles(dir: string): string[] | undefined;
 }
 
 /** What the relay answered to a CNI call (or why there was no answer). */
@@ -52,6 +55,8 @@ export interface DoctorContext {
   readonly store: StoreView | undefined;
   readonly storeError?: string;
   readonly ipam: IpamView;
+  /** The runtime's CNI result cache (--cni-cache-dir): the attachments it holds. */
+  cachedAttachments(): readonly Pick<CachedAttachment, "containerId" | "network" | "ifName" | "netns">[];
   /** The plugin types flannel delegates to for a flannel plugin config: the delegate (bridge) and its IPAM. */
   readonly flannelDelegates: (pluginConf: Readonly<Record<string, unknown>>) => {
     readonly plugin: string;

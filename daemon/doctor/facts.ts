@@ -3,8 +3,8 @@
  * this node's lease, the CNI config files in the order the runtime reads them, and the links and
  * addresses of the node. A part that cannot be read carries the reason instead.
  */
-import { basename } from "node:path";
-import { confFiles, confFromBytes, confListFromBytes, confListFromConf } from "../../libcni/conf.ts";
+import { basename, join } from "node:path";
+import { confFromBytes, confListFromBytes, confListFromConf } from "../../libcni/conf.ts";
 import type { Address } from "../../linux/netlink/addr.ts";
 import type { Link } from "../../linux/netlink/link.ts";
 import { parseCidr, maskNet, sameNet, type IpNet } from "../../net/prefix.ts";
@@ -45,6 +45,7 @@ export interface NodeFacts {
 }
 
 const STORE_TIMEOUT_MS = 5000;
+const CNI_CONF_EXTENSIONS = [".conf", ".conflist", ".json"];
 
 /** subnet.env's IPv4 / IPv6 subnets as networks (10.244.1.1/24 -> 10.244.1.0/24). */
 export function envSubnets(env: SubnetEnv | undefined): { subnet?: IpNet; subnetV6?: IpNet } {
@@ -65,12 +66,13 @@ function sameLeaseSubnets(a: Pick<Lease, "subnet" | "subnetV6">, b: Pick<Lease, 
 function readCniFiles(ctx: DoctorContext): CniConfFile[] {
   const enc = new TextEncoder();
   const byBytes = (a: string, b: string) => Buffer.compare(enc.encode(a), enc.encode(b));
-  let files: string[];
-  try {
-    files = confFiles(ctx.options.cniConfDir, [".conf", ".conflist", ".json"]).sort(byBytes);
-  } catch (e) {
-    return [{ file: ctx.options.cniConfDir, error: errorMessage(e) }];
-  }
+  // the runtime's choice, as libcni's ConfFiles and the runtimes do it: these extensions, names sorted bytewise
+  const dir = ctx.options.cniConfDir;
+  const names = ctx.files.listFiles(dir) ?? [];
+  const files = names
+    .filter((n) => CNI_CONF_EXTENSIONS.some((ext) => n.endsWith(ext)))
+    .sort(byBytes)
+    .map((n) => join(dir, n));
   return files.map((file): CniConfFile => {
     const text = ctx.files.read(file);
     if (text === undefined) return { file, error: "cannot be read" };

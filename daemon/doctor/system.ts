@@ -3,7 +3,8 @@
  * role), /proc/sys, the files, iptables through execa, the store through flanneld's own subnet
  * manager factory, plugins run for VERSION through libcni, the relay and the probe.
  */
-import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { ResultCache } from "../../libcni/cache.ts";
 import { getVersionInfo } from "../../libcni/invoke/result.ts";
 import { RawExec } from "../../libcni/invoke/raw-exec.ts";
 import { execaRunner } from "../../linux/command.ts";
@@ -33,6 +34,15 @@ const files: Files = {
     }
   },
   exists: (path) => existsSync(path),
+  listFiles(dir) {
+    try {
+      return readdirSync(dir, { withFileTypes: true })
+        .filter((e) => !e.isDirectory())
+        .map((e) => e.name);
+    } catch {
+      return undefined;
+    }
+  },
   isExecutable(path) {
     try {
       if (!statSync(path).isFile()) return false;
@@ -87,6 +97,7 @@ export async function systemContext(
     store: "store" in opened ? opened.store : undefined,
     ...("error" in opened ? { storeError: opened.error } : {}),
     ipam: plugins.ipam,
+    cachedAttachments: () => new ResultCache(options.cniCacheDir).attachments(),
     flannelDelegates: plugins.flannelDelegates,
     async pluginVersions(path) {
       try {

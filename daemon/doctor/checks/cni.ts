@@ -4,7 +4,6 @@
  * gone, and flanneld's CNI server answering STATUS.
  */
 import { join } from "node:path";
-import { ResultCache, type CachedAttachment } from "../../../libcni/cache.ts";
 import { versionAtLeast } from "../../../libcni/version.ts";
 import { containsIp, formatCidr, parseIp, type IpNet } from "../../../net/prefix.ts";
 import { cniSocketPath } from "../../flags.ts";
@@ -147,9 +146,9 @@ export function ipamCheck(ctx: DoctorContext, f: NodeFacts): CheckResult {
   const dataDir = ipamDataDir(ctx, conf);
   const name = conf?.name;
   const dirs = ctx.ipam.networks(dataDir).filter((d) => name === undefined || d.network === name);
-  let cached: CachedAttachment[];
+  let cached: ReturnType<DoctorContext["cachedAttachments"]>;
   try {
-    cached = new ResultCache(ctx.options.cniCacheDir).attachments();
+    cached = ctx.cachedAttachments();
   } catch (e) {
     return skip("ipam", title, `the result cache ${ctx.options.cniCacheDir} cannot be read: ${errorMessage(e)}`);
   }
