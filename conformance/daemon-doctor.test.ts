@@ -275,7 +275,7 @@ describe.runIf(ours)("weft doctor and /metrics on a 3-node vxlan cluster", () =>
     expect(s.fix).toContain("restart flanneld");
   });
 
-  it("with flanneld stopped: this node's doctor names flanneld and its CNI socket, its peers name the node", async () => {
+  it("with flanneld stopped: its node's doctor names flanneld and its CNI socket, peers name the node", async () => {
     const n = node(2);
     expect(await c.stopDaemon(n)).toBe(0);
     try {
@@ -295,12 +295,13 @@ describe.runIf(ours)("weft doctor and /metrics on a 3-node vxlan cluster", () =>
     }
   });
 
-  it("/metrics: leases, peers, CNI calls with latency, IPAM use and a reconcile repair, in strict exposition format", async () => {
+  it("/metrics: leases, peers, CNI calls with latency, IPAM use, a reconcile repair; strict exposition", async () => {
     const n = node(0);
     const scrape = async () => {
       const r = await runIn(n.ns, process.execPath, [
         "-e",
-        `fetch("http://127.0.0.1:${PORT}/metrics").then(async (r) => process.stdout.write(r.headers.get("content-type") + "\\n" + await r.text()))`,
+        `fetch("http://127.0.0.1:${PORT}/metrics").then(async (r) => ` +
+          'process.stdout.write(r.headers.get("content-type") + "\\n" + await r.text()))',
       ]);
       const cut = r.stdout.indexOf("\n");
       return { type: r.stdout.slice(0, cut), families: parseExposition(r.stdout.slice(cut + 1)) };

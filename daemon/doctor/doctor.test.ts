@@ -215,7 +215,7 @@ describe("weft doctor over a fake node", () => {
       expect(get(await doctor(n), "cni-config").summary).toContain("reads subnetFile /elsewhere/subnet.env");
     });
 
-    it("a chained plugin that does not speak the config's version fails; a missing bridge runs in-process", async () => {
+    it("a chained plugin not speaking the config's version fails; a missing bridge runs in-process", async () => {
       const n = new FakeNode();
       n.executables.delete("/opt/cni/bin/bridge");
       n.versions.set("/opt/cni/bin/portmap", ["0.3.1", "0.4.0", "1.0.0"]);
@@ -276,7 +276,7 @@ describe("weft doctor over a fake node", () => {
       );
     });
 
-    it("a peer with no route via flannel.1 is reported unprogrammed and never probed through the default route", async () => {
+    it("a peer with no route via flannel.1 is reported unprogrammed, never probed by the default route", async () => {
       const n = new FakeNode();
       n.nl.deleteRoute({ dst: "10.244.2.0/24", dev: "flannel.1" });
       n.nl.addRoute({ dst: "default", gateway: "192.0.2.1", dev: "eth0" });

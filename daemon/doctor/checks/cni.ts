@@ -63,7 +63,10 @@ export function cniConfigCheck(ctx: DoctorContext, f: NodeFacts): CheckResult {
 }
 
 function installFix(dir: string): string {
-  return `install the flannel conflist in ${dir} (kube-weft.yml's install-cni init container writes 10-flannel.conflist)`;
+  return (
+    `install the flannel conflist in ${dir} ` +
+    "(kube-weft.yml's install-cni init container writes 10-flannel.conflist)"
+  );
 }
 
 function atLeast(v: string, min: string): boolean {
@@ -179,8 +182,10 @@ export function ipamCheck(ctx: DoctorContext, f: NodeFacts): CheckResult {
     return fail(
       "ipam",
       title,
-      `${stale.length} reservation(s) belong to containers that are gone: ${list}${stale.length > 5 ? ", ..." : ""}; ${usage}`,
-      `let the runtime run CNI GC (containerd 2 does at start), or remove the files once sure the containers are gone: ` +
+      `${stale.length} reservation(s) belong to containers that are gone: ${list}` +
+        `${stale.length > 5 ? ", ..." : ""}; ${usage}`,
+      "let the runtime run CNI GC (containerd 2 does at start), or remove the files once sure the containers " +
+        "are gone: " +
         `rm ${stale
           .slice(0, 5)
           .map((s) => join(s.dir, s.r.ip))

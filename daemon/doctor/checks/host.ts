@@ -98,12 +98,13 @@ export function rpFilterCheck(ctx: DoctorContext, f: NodeFacts): CheckResult {
         "persisted in /etc/sysctl.d/",
     );
   const uniq = [...new Set(strict)];
+  const all = [...new Set(sources.map((s) => s.iface))];
   return ok(
     "rp-filter",
     title,
     uniq.length > 0
       ? `strict on ${uniq.join(", ")}, but every route back leaves by the interface the traffic arrives on`
-      : `loose or off on the ${sources.length > 0 ? [...new Set(sources.map((s) => s.iface))].join(", ") : "pod"} interfaces`,
+      : `loose or off on the ${all.length > 0 ? all.join(", ") : "pod"} interfaces`,
   );
 }
 

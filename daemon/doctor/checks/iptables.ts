@@ -142,7 +142,8 @@ export async function iptablesCheck(ctx: DoctorContext, f: NodeFacts): Promise<C
           "iptables-mode",
           modeTitle,
           `flanneld's rules are in iptables-${mode}, but the host's (kube-proxy, kubelet) are in iptables-${host}`,
-          `run flanneld with the host's iptables (${host}): the image must follow the host's mode (iptables-wrapper), ` +
+          `run flanneld with the host's iptables (${host}): the image must follow the host's mode ` +
+            "(iptables-wrapper), " +
             `or switch the host (update-alternatives --set iptables /usr/sbin/iptables-${host}); then remove the ` +
             `stale FLANNEL chains from iptables-${mode}`,
         ),
@@ -171,7 +172,8 @@ export async function iptablesCheck(ctx: DoctorContext, f: NodeFacts): Promise<C
           ? `flanneld adds its FLANNEL-FWD accepts to one backend only: accept ${network} in iptables-` +
               `${blocked.map((s) => s.mode).join(" and iptables-")} too (iptables-<mode> -A FORWARD -s ${network} ` +
               `-j ACCEPT, and -d), or set the policy to ACCEPT there`
-          : `run flanneld with --iptables-forward-rules=true (it adds FLANNEL-FWD), or accept ${network} in FORWARD yourself`,
+          : "run flanneld with --iptables-forward-rules=true (it adds FLANNEL-FWD), " +
+              `or accept ${network} in FORWARD yourself`,
       ),
     );
   } else {

@@ -110,7 +110,8 @@ export function mtuCheck(_ctx: DoctorContext, f: NodeFacts): CheckResult {
         MTU,
         title,
         `${d.name} does not exist`,
-        "flanneld creates it at start and puts it back within a reconcile pass (10 s): is flanneld running? read its log",
+        "flanneld creates it at start and puts it back within a reconcile pass (10 s): " +
+          "is flanneld running? read its log",
       );
     const nic = underlay(f, link);
     if (nic && link.mtu + d.overhead > nic.mtu)

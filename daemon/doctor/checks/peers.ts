@@ -54,7 +54,8 @@ export async function flanneldCheck(ctx: DoctorContext, f: NodeFacts): Promise<C
       "flanneld",
       title,
       `ready, but it does not answer node probes on UDP ${host}:${port} (${p.error})`,
-      "peers cannot check this node: run a Weft flanneld that answers probes (this version), and open UDP on the health port",
+      "peers cannot check this node: run a Weft flanneld that answers probes (this version), " +
+        "and open UDP on the health port",
     );
   return ok(
     "flanneld",
