@@ -7,7 +7,7 @@ import { errorMessage } from "../../log.ts";
 import { fail, ok, skip, type CheckResult } from "../check.ts";
 import type { DoctorContext } from "../context.ts";
 import { envSubnets, type NodeFacts } from "../facts.ts";
-import { bridgeName } from "./links.ts";
+import { bridgeName, overlayDevice } from "./links.ts";
 
 function get(ctx: DoctorContext, key: string): string | undefined {
   try {
@@ -53,23 +53,25 @@ export function rpFilterCheck(ctx: DoctorContext, f: NodeFacts): CheckResult {
   const c = f.config;
   if (!own || !c?.enableIPv4) return skip("rp-filter", title, "IPv4 only; needs subnet.env");
   const name = (i: number | undefined) => f.links.find((l) => l.index === i)?.name ?? `index ${i}`;
-  const device =
-    c.backend.type === "vxlan" ? `flannel.${c.backend.vni}` : c.backend.type === "ipip" ? "flannel.ipip" : undefined;
+  const device = overlayDevice(f, 4);
   const sources: { iface: string; net: IpNet }[] = [];
   const bridge = bridgeName(f);
   if (f.links.some((l) => l.name === bridge)) sources.push({ iface: bridge, net: own });
   for (const l of f.leases ?? []) {
     if (!l.subnet || l === f.own) continue;
     if (own && l.subnet.ip === own.ip) continue;
+    // Where the peer's pod traffic comes in: the overlay device, or the NIC for host-gw and for a
+    // DirectRouting peer on our link (no gateway between us: it sends to us directly too).
     let iface = device;
     if (!iface || c.backend.directRouting) {
       try {
-        iface = name(ctx.nl.getRouteTo(l.attrs.PublicIP).oif);
+        const r = ctx.nl.getRouteTo(l.attrs.PublicIP);
+        if (!iface || r.gateway === undefined) iface = name(r.oif);
       } catch {
         continue;
       }
     }
-    sources.push({ iface, net: l.subnet });
+    if (iface) sources.push({ iface, net: l.subnet });
   }
   const strict: string[] = [];
   const broken: string[] = [];

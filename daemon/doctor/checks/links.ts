@@ -59,10 +59,29 @@ export function bridgeCheck(_ctx: DoctorContext, f: NodeFacts): CheckResult {
       `${name} lacks ${missing.join(", ")}`,
       "the next pod ADD adds it; nothing to do unless ADDs fail",
     );
-  return ok(BRIDGE, title, `${addrs.map(text).join(", ") || "no address yet"}, inside ${gateways.join(", ")}`);
+  const subnets = nets.map((n) => `${formatIp(n.family, n.ip)}/${n.prefix}`).join(", ");
+  return ok(BRIDGE, title, `${addrs.map(text).join(", ") || "no address yet"}: the gateway of ${subnets}`);
 }
 
-/** vxlan / ipip / wireguard device names of the config, with the encapsulation overhead of each. */
+/** The device that carries the backend's encapsulated traffic for a family; none for host-gw, alloc, extension. */
+export function overlayDevice(f: NodeFacts, family: 4 | 6): string | undefined {
+  const c = f.config;
+  if (!c) return undefined;
+  switch (c.backend.type) {
+    case "vxlan":
+      return family === 4 ? `flannel.${c.backend.vni}` : `flannel-v6.${c.backend.vni}`;
+    case "ipip":
+      return family === 4 ? "flannel.ipip" : undefined;
+    case "wireguard":
+      return family === 4 || c.backend.raw["Mode"] !== undefined ? "flannel-wg" : "flannel-wg-v6";
+    case "udp":
+      return family === 4 ? "flannel0" : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** vxlan / ipip / wireguard / udp device names of the config, with the encapsulation overhead of each. */
 function devices(f: NodeFacts): { name: string; overhead: number; family: 4 | 6 }[] {
   const c = f.config;
   if (!c) return [];
@@ -75,6 +94,7 @@ function devices(f: NodeFacts): { name: string; overhead: number; family: 4 | 6 
   }
   if (t === "ipip") return [{ name: "flannel.ipip", overhead: 20, family: 4 }];
   if (t === "wireguard") return [{ name: "flannel-wg", overhead: 80, family: 4 }];
+  if (t === "udp") return [{ name: "flannel0", overhead: 28, family: 4 }];
   return [];
 }
 

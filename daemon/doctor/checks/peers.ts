@@ -12,6 +12,7 @@ import { fail, ok, skip, type CheckResult } from "../check.ts";
 import type { DoctorContext } from "../context.ts";
 import type { NodeFacts } from "../facts.ts";
 import { envSubnets, leaseText } from "../facts.ts";
+import { overlayDevice } from "./links.ts";
 
 /** The HTTP address of this node's health port (0.0.0.0 is reached on loopback). */
 function healthHost(ctx: DoctorContext): string {
@@ -64,29 +65,11 @@ export async function flanneldCheck(ctx: DoctorContext, f: NodeFacts): Promise<C
   );
 }
 
-/** The encapsulating device of the backend and the address family of each. */
-function overlayDevice(f: NodeFacts, family: 4 | 6): string | undefined {
-  const c = f.config;
-  if (!c) return undefined;
-  switch (c.backend.type) {
-    case "vxlan":
-      return family === 4 ? `flannel.${c.backend.vni}` : `flannel-v6.${c.backend.vni}`;
-    case "ipip":
-      return family === 4 ? "flannel.ipip" : undefined;
-    case "wireguard":
-      return family === 4 || c.backend.raw["Mode"] !== undefined ? "flannel-wg" : "flannel-wg-v6";
-    default:
-      return undefined;
-  }
-}
-
-function vxlanPort(f: NodeFacts): number {
-  return f.config?.backend.port || 8472;
-}
-
 function encapName(f: NodeFacts): string {
   const t = f.config?.backend.type;
-  if (t === "vxlan") return `VXLAN UDP ${vxlanPort(f)}`;
+  const port = f.config?.backend.port ?? 0;
+  if (t === "vxlan") return `VXLAN UDP ${port || 8472}`;
+  if (t === "udp") return `flannel's UDP ${port || 8285}`;
   if (t === "ipip") return "IP protocol 4 (ipip)";
   if (t === "wireguard") return "WireGuard UDP";
   return "the underlay";
