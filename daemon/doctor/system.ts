@@ -12,12 +12,12 @@ import { openNetlink } from "../../linux/netlink/open.ts";
 import { procSysctl } from "../../linux/sysctl.ts";
 import type { FlannelFlags } from "../flags.ts";
 import type { IpamView } from "../ipam-view.ts";
-import { createLogger, errorMessage } from "../log.ts";
+import { errorMessage } from "../log.ts";
 import { probePeer } from "../probe/prober.ts";
-import { createSubnetManager } from "../subnet/factory.ts";
-import type { DoctorContext, Files, StoreView } from "./context.ts";
+import type { DoctorContext, Files } from "./context.ts";
 import type { DoctorOptions } from "./options.ts";
 import { relayCall } from "./relay-client.ts";
+import { openStore } from "./store.ts";
 
 /** What the composition root hands the doctor: plugin knowledge the daemon does not import. */
 export interface DoctorPlugins {
@@ -53,31 +53,6 @@ const files: Files = {
     }
   },
 };
-
-async function openStore(
-  flags: FlannelFlags,
-  env: NodeJS.ProcessEnv,
-): Promise<{ store: StoreView } | { error: string }> {
-  const quiet = createLogger({ write: () => undefined });
-  try {
-    const m = await createSubnetManager({ flags, env, log: quiet, signal: AbortSignal.timeout(10_000) });
-    const kind = m.kind === "kube" ? "kube" : "etcd";
-    const where = kind === "kube" ? "the Kubernetes API" : flags.etcdEndpoints;
-    const listLeases = m.listLeases?.bind(m);
-    const nodeLease = m.nodeLease?.bind(m);
-    const store: StoreView = {
-      kind,
-      where,
-      config: (signal) => m.getNetworkConfig(signal),
-      leases: (signal) => (listLeases ? listLeases(signal) : Promise.reject(new Error("cannot list leases"))),
-      ...(nodeLease ? { ownNode: (signal: AbortSignal) => nodeLease(signal) } : {}),
-      close: () => m.close(),
-    };
-    return { store };
-  } catch (e) {
-    return { error: errorMessage(e) };
-  }
-}
 
 export async function systemContext(
   flags: FlannelFlags,
