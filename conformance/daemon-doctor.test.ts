@@ -2,12 +2,13 @@
 // our flanneld with --healthz-port on each, two pods per node. The doctor passes on the healthy
 // cluster; then each thing is broken on purpose (and put back) and the doctor must name it and
 // its fix, and exit 1. /metrics is scraped from a node and read with a strict exposition parser.
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseExposition, sampleValue } from "../daemon/testing/prometheus-text.ts";
 import { REFERENCE_PLUGIN_DIR, WEFT_PLUGIN_DIR } from "../netns-fixtures/oracles/reference.ts";
 import { subnetOf, waitFor, WeftCluster, type ClusterNode } from "../netns-fixtures/topology/cluster.ts";
+import { cnitool } from "../netns-fixtures/topology/cni.ts";
 import { run, runIn } from "../netns-fixtures/topology/sh.ts";
 import { implsUnderTest } from "./impls.ts";
 
@@ -258,6 +259,36 @@ describe.runIf(ours)("weft doctor and /metrics on a 3-node vxlan cluster", () =>
     expect(r.status).toBe("fail");
     expect(r.summary).toContain(`${ip} (container 0123456789ab: not in the runtime's result cache)`);
     expect(r.fix).toContain(`rm ${file}`);
+  });
+
+  it("names the reservation of a pod whose netns went away without a CNI DEL", async () => {
+    const n = node(2);
+    const ns = await c.topo.netns("gonep");
+    const runtime = { cnitool: join(WEFT_PLUGIN_DIR, "cnitool"), pluginPath: [WEFT_PLUGIN_DIR, REFERENCE_PLUGIN_DIR] };
+    const results = join(n.scratch.cacheDir, "results");
+    const before = new Set(readdirSync(results));
+    const add = await cnitool(runtime, n.scratch, {
+      node: n.ns,
+      cmd: "add",
+      net: "cbr0",
+      netnsPath: `/run/netns/${ns}`,
+    });
+    expect(add.exitCode).toBe(0);
+    const ip = ((JSON.parse(add.stdout) as { ips: { address: string }[] }).ips[0]?.address ?? "").split("/")[0] ?? "";
+    await run("ip", ["netns", "del", ns]);
+    try {
+      const r = get((await doctor(n)).checks, "ipam");
+      expect(r.status).toBe("fail");
+      expect(r.summary).toMatch(
+        new RegExp(`${ip.replaceAll(".", "\\.")} \\(container [^:]+: netns /run/netns/${ns} is gone\\)`),
+      );
+      expect(r.fix).toContain(`rm ${join(n.scratch.dataDir, "cbr0", ip)}`);
+    } finally {
+      // what a runtime's GC would do: the reservation and the cached attachment go
+      rmSync(join(n.scratch.dataDir, "cbr0", ip), { force: true });
+      for (const f of readdirSync(results)) if (!before.has(f)) rmSync(join(results, f), { force: true });
+    }
+    expect(get((await doctor(n)).checks, "ipam").status).toBe("ok");
   });
 
   it("names a subnet.env no lease holds", async () => {
