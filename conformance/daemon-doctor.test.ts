@@ -108,6 +108,27 @@ describe.runIf(ours)("weft doctor and /metrics on a 3-node vxlan cluster", () =>
     }
   });
 
+  it("without flanneld flags, takes those of the flanneld running in its network namespace", async () => {
+    const n = node(1);
+    const r = await runIn(
+      n.ns,
+      join(WEFT_PLUGIN_DIR, "doctor"),
+      [
+        "--json",
+        `--cni-conf-dir=${n.scratch.confDir}`,
+        `--cni-path=${WEFT_PLUGIN_DIR}:${REFERENCE_PLUGIN_DIR}`,
+        `--cni-cache-dir=${n.scratch.cacheDir}`,
+      ],
+      { allowFail: true },
+    );
+    const doc = JSON.parse(r.stdout) as { flags: { from: string; args: string[] }; checks: Check[] };
+    expect(doc.flags.from).toBe(`flanneld (pid ${n.daemon?.pid})`);
+    expect(doc.flags.args).toContain(`--healthz-port`);
+    expect(failed(doc.checks)).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    expect(get(doc.checks, "subnet-env").summary).toContain(`= the lease of ${n.ip}`);
+  });
+
   it("names a blocked VXLAN port: the peer answers on its public address, not through the overlay", async () => {
     const [a, b] = [node(0), node(1)];
     const rule = ["INPUT", "-p", "udp", "--dport", "8472", "-j", "DROP"];

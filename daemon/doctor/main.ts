@@ -5,6 +5,7 @@
 import { FlagError } from "../flags.ts";
 import { exitCode } from "./check.ts";
 import { runDoctor } from "./doctor.ts";
+import { findFlanneld } from "./flanneld-process.ts";
 import { doctorHelp, parseDoctorArgs } from "./options.ts";
 import { formatJson, formatTable } from "./report.ts";
 import { systemContext, type DoctorPlugins } from "./system.ts";
@@ -22,11 +23,27 @@ export async function main(argv: readonly string[], plugins: DoctorPlugins): Pro
     process.stdout.write(doctorHelp());
     return 0;
   }
-  const ctx = await systemContext(parsed.flags, parsed.options, plugins);
+  let env: NodeJS.ProcessEnv = process.env;
+  let flags = parsed.flags;
+  let source = { from: "command line", args: parsed.flanneldArgs };
+  const anyEnv = Object.keys(env).some((k) => k.startsWith("FLANNELD_"));
+  const running = parsed.flanneldArgs.length === 0 && !anyEnv ? findFlanneld() : undefined;
+  if (running) {
+    env = { ...running.env, ...process.env };
+    try {
+      flags = parseDoctorArgs(running.args, env).flags;
+      source = { from: `flanneld (pid ${running.pid})`, args: running.args };
+    } catch (e) {
+      process.stderr.write(`weft doctor: cannot use the flags of flanneld (pid ${running.pid}): ${String(e)}\n`);
+    }
+  }
+  const ctx = await systemContext(flags, parsed.options, plugins, env);
   try {
     const results = await runDoctor(ctx);
     const width = process.stdout.columns && process.stdout.columns > 60 ? process.stdout.columns : 110;
-    process.stdout.write(parsed.options.json ? formatJson(results) : formatTable(results, width));
+    const args = source.args.join(" ") || "(none: the defaults)";
+    const note = running ? `flanneld flags of the running ${source.from}: ${args}` : `flanneld flags: ${args}`;
+    process.stdout.write(parsed.options.json ? formatJson(results, source) : formatTable(results, width, note));
     return exitCode(results);
   } finally {
     ctx.store?.close();

@@ -72,7 +72,7 @@ export function defaultOptions(env: Readonly<Record<string, string | undefined>>
 export function parseDoctorArgs(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
-): { options: DoctorOptions; flags: FlannelFlags } {
+): { options: DoctorOptions; flags: FlannelFlags; flanneldArgs: readonly string[] } {
   const out: Record<string, unknown> = { ...defaultOptions(env) };
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -107,7 +107,7 @@ export function parseDoctorArgs(
     else out[spec.key] = raw;
   }
   const options = out as unknown as DoctorOptions;
-  return { options, flags: parseFlags(rest, env) };
+  return { options, flags: parseFlags(rest, env), flanneldArgs: rest };
 }
 
 export function doctorHelp(): string {
@@ -117,7 +117,8 @@ export function doctorHelp(): string {
     "",
     "Checks this node's flannel network and prints what is wrong and how to fix it; exit 0 when",
     "no check fails, 1 otherwise. Give the flags flanneld runs with (or its FLANNELD_* environment):",
-    "the doctor reads the same store, subnet file, CNI socket and health port.",
+    "the doctor reads the same store, subnet file, CNI socket and health port. Without any, it takes",
+    "those of the flanneld running in its network namespace (its command line and environment).",
     "",
     "Doctor flags:",
     ...Object.entries(SPECS).map(([n, s]) => `  --${n.padEnd(width)}${s.help}`),

@@ -18,11 +18,11 @@ function wrap(text: string, width: number): string[] {
 }
 
 /** One row per check: status, title, what was found; under a failed or warned row, the fix. */
-export function formatTable(results: readonly CheckResult[], width = 100): string {
+export function formatTable(results: readonly CheckResult[], width = 100, note?: string): string {
   const titleWidth = Math.min(28, Math.max(...results.map((r) => r.title.length), 5));
   const textWidth = Math.max(30, width - titleWidth - 8);
   const pad = " ".repeat(titleWidth + 8);
-  const out: string[] = [];
+  const out: string[] = note ? [...wrap(note, width), ""] : [];
   for (const r of results) {
     const [first = "", ...rest] = wrap(r.summary, textWidth);
     out.push(`${MARK[r.status].padEnd(5)} ${r.title.padEnd(titleWidth)}  ${first}`);
@@ -38,7 +38,7 @@ export function formatTable(results: readonly CheckResult[], width = 100): strin
   return `${out.join("\n")}\n`;
 }
 
-export function formatJson(results: readonly CheckResult[]): string {
+export function formatJson(results: readonly CheckResult[], flags?: { from: string; args: readonly string[] }): string {
   const failed = results.filter((r) => r.status === "fail").length;
-  return `${JSON.stringify({ ok: failed === 0, failed, checks: results }, null, 2)}\n`;
+  return `${JSON.stringify({ ok: failed === 0, failed, ...(flags ? { flags } : {}), checks: results }, null, 2)}\n`;
 }
