@@ -160,6 +160,16 @@ describe("weft doctor over a fake node", () => {
       expect(r.fix).toContain("update-alternatives --set iptables /usr/sbin/iptables-legacy");
     });
 
+    it("the kubelet's chains in both backends: nft is the host's, as iptables-wrapper decides", async () => {
+      const n = new FakeNode();
+      n.saves.set("legacy", legacyKube);
+      n.saves.set("nft", NFT_SAVE.replace("*filter", "*mangle\n:KUBE-IPTABLES-HINT - [0:0]\nCOMMIT\n*filter"));
+      expect(get(await doctor(n), "iptables-mode")).toMatchObject({
+        status: "ok",
+        summary: "flanneld's rules in iptables-nft, as the host's",
+      });
+    });
+
     it("flanneld's chains in both backends name the leftover set", async () => {
       const n = new FakeNode();
       n.saves.set("legacy", NFT_SAVE);

@@ -65,7 +65,9 @@ export async function readRuleSets(ctx: Pick<DoctorContext, "run">, family: 4 | 
  * backend with more rules. undefined when neither has any rule but flanneld's.
  */
 export function hostMode(sets: readonly RuleSet[]): IptablesMode | undefined {
-  const hinted = sets.find((s) => hasChain(s, "KUBE-IPTABLES-HINT") || hasChain(s, "KUBE-KUBELET-CANARY"));
+  // nft first, as iptables-wrapper looks
+  const ordered = [...sets].sort((a, b) => (a.mode === b.mode ? 0 : a.mode === "nft" ? -1 : 1));
+  const hinted = ordered.find((s) => hasChain(s, "KUBE-IPTABLES-HINT") || hasChain(s, "KUBE-KUBELET-CANARY"));
   if (hinted) return hinted.mode;
   const foreign = sets
     .map((s) => ({ mode: s.mode, n: [...s.rules.values()].flat().filter((r) => !/FLANNEL-/.test(r)).length }))
