@@ -157,7 +157,7 @@ describe("weft doctor over a fake node", () => {
       expect(r.summary).toBe(
         "flanneld's rules are in iptables-nft, but the host's (kube-proxy, kubelet) are in iptables-legacy",
       );
-      expect(r.fix).toContain("update-alternatives --set iptables /usr/sbin/iptables-legacy");
+      expect(r.fix).toContain("set it to legacy, and restart flanneld");
     });
 
     it("the kubelet's chains in both backends: nft is the host's, as iptables-wrapper decides", async () => {

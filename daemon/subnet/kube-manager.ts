@@ -101,8 +101,10 @@ export class KubeSubnetManager implements SubnetManager {
         if (signal.aborted) throw e;
         const status = e instanceof KubeApiError ? e.status : 0;
         const unavailable = status === 0 || status === 429 || status >= 500;
-        if (unavailable) api.failed(e);
-        else if (status === 404 && Date.now() <= end) registered.failed(e);
+        if (unavailable) {
+          this.stats.errors++;
+          api.failed(e);
+        } else if (status === 404 && Date.now() <= end) registered.failed(e);
         else if (status === 404)
           throw new Error(`node ${JSON.stringify(this.o.nodeName)} does not exist: check NODE_NAME`);
         else throw e;

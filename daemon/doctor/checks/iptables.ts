@@ -144,10 +144,9 @@ export async function iptablesCheck(ctx: DoctorContext, f: NodeFacts): Promise<C
           "iptables-mode",
           modeTitle,
           `flanneld's rules are in iptables-${mode}, but the host's (kube-proxy, kubelet) are in iptables-${host}`,
-          `run flanneld with the host's iptables (${host}): the image must follow the host's mode ` +
-            "(iptables-wrapper), " +
-            `or switch the host (update-alternatives --set iptables /usr/sbin/iptables-${host}); then remove the ` +
-            `stale FLANNEL chains from iptables-${mode}`,
+          `flanneld follows the kubelet's mode at start (its log: msg="iptables mode"); unset a ` +
+            `WEFT_IPTABLES_MODE that forces ${mode}, or set it to ${host}, and restart flanneld; then remove the ` +
+            `stale FLANNEL chains from iptables-${mode} (or make the host use one mode: update-alternatives)`,
         ),
       );
     else
