@@ -243,6 +243,15 @@ describe("weft doctor over a fake node", () => {
       expect(r.fix).toContain("rm /var/lib/cni/networks/cbr0/10.244.1.2");
     });
 
+    it("a netns the doctor cannot see the directory of (flanneld's container) is not judged", async () => {
+      const n = new FakeNode();
+      n.files.delete("/var/run/netns/cni-1");
+      n.files.delete("/var/run/netns");
+      expect(get(await doctor(n), "ipam").status).toBe("ok");
+      n.cache[0] = { containerId: "c1", network: "cbr0", ifName: "eth0", netns: "/proc/4242/ns/net" };
+      expect(get(await doctor(n), "ipam").status).toBe("ok");
+    });
+
     it("reservations outside this node's subnet are not this node's business", async () => {
       const n = new FakeNode();
       n.reservations.push({ ip: "10.99.0.5", containerID: "old", ifname: "eth0" });

@@ -85,6 +85,7 @@ export class FakeNode {
     ["/run/flannel/subnet.env", SUBNET_ENV],
     ["/etc/cni/net.d/10-flannel.conflist", JSON.stringify(CONFLIST)],
     ["/run/flannel/cni.sock", ""],
+    ["/var/run/netns", ""],
     ["/var/run/netns/cni-1", ""],
   ]);
   readonly executables = new Set(["/opt/cni/bin/flannel", "/opt/cni/bin/portmap", "/opt/cni/bin/bridge"]);

@@ -3,7 +3,7 @@
  * that config chains is on CNI_PATH and speaks its version, IPAM reservations whose container is
  * gone, and flanneld's CNI server answering STATUS.
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { versionAtLeast } from "../../../libcni/version.ts";
 import { containsIp, formatCidr, parseIp, type IpNet } from "../../../net/prefix.ts";
 import { cniSocketPath } from "../../flags.ts";
@@ -137,6 +137,16 @@ function inAny(nets: readonly IpNet[], ip: string): boolean {
 }
 
 /**
+ * Whether a cached attachment's netns is gone. Judged only where this process sees the runtime's
+ * netns directory (in flanneld's container /var/run/netns is usually not mounted) and not for
+ * /proc/<pid>/ns/net paths (another PID namespace shows other processes).
+ */
+function netnsGone(ctx: DoctorContext, netns: string): boolean {
+  if (netns === "" || netns.startsWith("/proc/")) return false;
+  return ctx.files.exists(dirname(netns)) && !ctx.files.exists(netns);
+}
+
+/**
  * Reservations of this node's subnet whose container the runtime no longer has: no attachment in
  * the runtime's result cache, or one whose network namespace is gone.
  */
@@ -168,8 +178,7 @@ export function ipamCheck(ctx: DoctorContext, f: NodeFacts): CheckResult {
           (r.ifname === undefined || c.ifName === r.ifname),
       );
       if (!a) stale.push({ dir: d.dir, r, why: "not in the runtime's result cache" });
-      else if (a.netns !== "" && !ctx.files.exists(a.netns))
-        stale.push({ dir: d.dir, r, why: `netns ${a.netns} is gone` });
+      else if (netnsGone(ctx, a.netns)) stale.push({ dir: d.dir, r, why: `netns ${a.netns} is gone` });
     }
   }
   const pool = nets.map((n) => ctx.ipam.poolSize(formatCidr(n))).reduce((a, b) => a + b, 0);
