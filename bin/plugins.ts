@@ -4,6 +4,8 @@
  * by a meta plugin delegating to it).
  */
 import type { DefinitionLoader, PluginDefinition, PluginRegistry } from "../libcni/skel/definition.ts";
+import type { IpamView } from "../daemon/ipam-view.ts";
+import type { DoctorPlugins } from "../daemon/doctor/system.ts";
 import { trace } from "../libcni/trace.ts";
 import { VERSION } from "./version.ts";
 
@@ -54,5 +56,24 @@ export async function flannelRole(): Promise<{ main: () => Promise<number> }> {
       trace(`flannel: runs in-process (${out.why})`);
       return (await pluginRole("flannel", out.stdin)).main();
     },
+  };
+}
+
+/** host-local's data directory as node tooling reads it (flanneld's /metrics, `weft doctor`). */
+export async function ipamView(): Promise<IpamView> {
+  const m = await import("../plugins/host-local/inventory.ts");
+  return { networks: (dir) => m.networkReservations(dir), poolSize: (subnet) => m.defaultPoolSize(subnet) };
+}
+
+/** What `weft doctor` needs to know of our plugins: host-local's data dir, flannel's delegates. */
+export async function doctorPlugins(): Promise<DoctorPlugins> {
+  const [ipam, flannelConf, delegate] = await Promise.all([
+    ipamView(),
+    import("../plugins/flannel/config.ts"),
+    import("../plugins/flannel/delegate.ts"),
+  ]);
+  return {
+    ipam,
+    flannelDelegates: (conf) => delegate.delegateTypes(flannelConf.parseFlannelConf(conf)),
   };
 }

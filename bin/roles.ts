@@ -28,8 +28,16 @@ export const ROLES = {
     about: "node daemon: subnet lease, subnet.env, vxlan/host-gw/ipip/alloc/extension backends, masquerade",
     load: async () => {
       const [daemon, plugins] = await Promise.all([import("../daemon/main.ts"), import("./plugins.ts")]);
-      const ctx = { version: VERSION, flannelPlugin: plugins.PLUGINS.flannel };
+      const ctx = { version: VERSION, flannelPlugin: plugins.PLUGINS.flannel, ipam: await plugins.ipamView() };
       return { main: (argv: readonly string[]) => daemon.main(argv, ctx) };
+    },
+  },
+  doctor: {
+    about: "checks this node's flannel network (lease, links, MTU, iptables, sysctls, CNI, peers); --json",
+    load: async () => {
+      const [doctor, plugins] = await Promise.all([import("../daemon/doctor/main.ts"), import("./plugins.ts")]);
+      const deps = await plugins.doctorPlugins();
+      return { main: (argv: readonly string[]) => doctor.main(argv, deps) };
     },
   },
   cnitool: {

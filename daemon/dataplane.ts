@@ -33,6 +33,26 @@ export interface BackendNetwork {
   handleEvents(batch: readonly LeaseEvent[]): Promise<void>;
   /** Reconcile loops (device watch, route checks) until `signal` aborts. */
   run(signal: AbortSignal): Promise<void>;
+  /** Counts for flanneld's /metrics (backends with a kernel data plane). */
+  stats?(): BackendStats;
+}
+
+/** What a backend reports to /metrics. */
+export interface BackendStats {
+  /** Peers whose routes (vxlan: and neighbour and FDB entries; wireguard: peer) this node programs. */
+  readonly peers: readonly { readonly family: 4 | 6; readonly count: number }[];
+  /** Kernel state the periodic reconcile found missing or stale and rewrote, by kind. */
+  readonly repairs: ReadonlyMap<string, number>;
+}
+
+/** What the rule keeper reports to /metrics. */
+export interface RuleStats {
+  /** Resync passes run. */
+  readonly resyncs: number;
+  /** Families whose rules a resync found missing and reinstalled. */
+  readonly repairs: number;
+  /** Resync passes that failed (iptables / nft errors). */
+  readonly errors: number;
 }
 
 export interface Backend {
@@ -62,6 +82,8 @@ export interface TrafficRules {
   setup(o: TrafficOptions, signal: AbortSignal): Promise<void>;
   /** Periodic resync until `signal` aborts. */
   run(signal: AbortSignal): Promise<void>;
+  /** Counts for flanneld's /metrics. */
+  stats?(): RuleStats;
 }
 
 export interface DataPlane {

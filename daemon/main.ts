@@ -12,6 +12,9 @@ import type { DataPlane } from "./dataplane.ts";
 import { collectGarbage, runFlanneld } from "./run.ts";
 import { createSubnetManager } from "./subnet/factory.ts";
 import { readSubnetEnv, SubnetEnvError, type SubnetEnv } from "../net/subnet-env.ts";
+import type { CallStats } from "./cni-server/calls.ts";
+import { DEFAULT_IPAM_DATA_DIR, type IpamView } from "./ipam-view.ts";
+import { DaemonMetrics } from "./metrics/daemon-metrics.ts";
 
 function readPrevious(path: string, log: Logger): SubnetEnv | undefined {
   try {
@@ -47,6 +50,8 @@ export interface DaemonContext {
   readonly version: string;
   /** The flannel CNI plugin, which the CNI server runs for the calls the flannel exec relays. */
   readonly flannelPlugin?: DefinitionLoader;
+  /** host-local's data directory as /metrics reads it (pool size and use). */
+  readonly ipam?: IpamView;
 }
 
 /** Start the CNI server when it is on and the plugin is there; a failure is logged, never fatal. */
@@ -67,7 +72,14 @@ async function startCniServer(
 }
 
 interface CniServerHandle {
+  readonly stats: CallStats;
   stop(): Promise<void>;
+}
+
+/** The /metrics of this daemon; IPAM gauges read WEFT_IPAM_DATA_DIR (default host-local's data dir). */
+function daemonMetrics(ctx: DaemonContext, env: NodeJS.ProcessEnv): DaemonMetrics {
+  const dataDir = env["WEFT_IPAM_DATA_DIR"] || DEFAULT_IPAM_DATA_DIR;
+  return new DaemonMetrics({ version: ctx.version, ...(ctx.ipam ? { ipam: { view: ctx.ipam, dataDir } } : {}) });
 }
 
 /** Run flanneld with `argv` (arguments after the program name); resolves to the exit code. */
@@ -106,6 +118,7 @@ export async function main(argv: readonly string[], ctx: DaemonContext): Promise
   let cniStarted: Promise<void> | undefined;
   let cni: CniServerHandle | undefined;
   try {
+    const metrics = daemonMetrics(ctx, process.env);
     const previousEnv = readPrevious(flags.subnetFile, log);
     const previous = previousSubnets(previousEnv);
     const dataPlane = await chooseDataPlane(process.env, log);
@@ -123,6 +136,7 @@ export async function main(argv: readonly string[], ctx: DaemonContext): Promise
       if (cniStarted) return;
       cniStarted = startCniServer(flags, ctx, log).then((server) => {
         cni = server;
+        if (server) metrics.attach({ cni: () => server.stats });
         if (!process.env["NOTIFY_SOCKET"]) return;
         void import("../linux/sdnotify.ts")
           .then((m) => m.sdNotify(`READY=1\nSTATUS=lease ${describeLease(lease)}`))
@@ -136,6 +150,8 @@ export async function main(argv: readonly string[], ctx: DaemonContext): Promise
       dataPlane,
       signal: ac.signal,
       onReady,
+      metrics,
+      version: ctx.version,
       ...(previousEnv ? { previousEnv } : {}),
     });
   } catch (e) {

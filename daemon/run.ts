@@ -12,6 +12,8 @@ import { formatCidr } from "../net/prefix.ts";
 import { describeLease, type Lease, type LeaseAttrs, type LeaseEvent } from "./lease.ts";
 import { errorMessage, type Logger } from "./log.ts";
 import type { BackendNetwork, DataPlane, TrafficOptions } from "./dataplane.ts";
+import type { DaemonMetrics } from "./metrics/daemon-metrics.ts";
+import { startProbeResponder, type ProbeResponder } from "./probe/responder.ts";
 import type { SubnetManager } from "./subnet/manager.ts";
 import { writeSubnetEnv, type SubnetEnv } from "../net/subnet-env.ts";
 import { sleep } from "./time.ts";
@@ -42,6 +44,10 @@ export interface RunOptions {
    * @default process.memoryUsage.rss
    */
   readonly rss?: () => number;
+  /** Served on /metrics of the health port; the parts attach to it as they come up. */
+  readonly metrics?: DaemonMetrics;
+  /** Weft's version, told to `weft doctor` probes. */
+  readonly version?: string;
 }
 
 async function waitForConfig(o: RunOptions): Promise<NetworkConfig | undefined> {
@@ -88,11 +94,17 @@ export async function runFlanneld(o: RunOptions): Promise<number> {
   const { flags: f, log, manager, signal } = o;
   let ready = false;
   let health: HealthServer | undefined;
+  let prober: ProbeResponder | undefined;
+  const peers = new Map<string, Lease>();
   try {
     if (f.healthzPort > 0) {
-      health = await startHealthz(f.healthzIp, f.healthzPort, () => ready);
-      log.info("serving /healthz and /readyz", { address: `${f.healthzIp}:${health.port}` });
+      const metrics = o.metrics;
+      health = await startHealthz(f.healthzIp, f.healthzPort, () => ready, metrics && (() => metrics.render()));
+      log.info(metrics ? "serving /healthz, /readyz and /metrics" : "serving /healthz and /readyz", {
+        address: `${f.healthzIp}:${health.port}`,
+      });
     }
+    if (manager.stats) o.metrics?.attach({ store: { kind: manager.kind, stats: manager.stats } });
     const config = await waitForConfig(o);
     if (!config) return 0;
     log.info("network config", {
@@ -148,6 +160,13 @@ export async function runFlanneld(o: RunOptions): Promise<number> {
     });
     const lease = network.lease;
     log.info("lease acquired", { subnet: describeLease(lease), public_ip: lease.attrs.PublicIP });
+    o.metrics?.setOwnLease(lease);
+    if (network.stats) {
+      const backendStats = () => network.stats?.() ?? { peers: [], repairs: new Map<string, number>() };
+      o.metrics?.attach({ backend: { type: config.backend.type, stats: backendStats } });
+    }
+    const traffic = o.dataPlane.traffic;
+    if (traffic?.stats) o.metrics?.attach({ rules: () => traffic.stats?.() ?? { resyncs: 0, repairs: 0, errors: 0 } });
     const env = subnetEnvOf(config, lease, network.mtu, f.ipMasq);
     const prev = o.previousEnv;
     await o.dataPlane.traffic?.setup(
@@ -164,9 +183,11 @@ export async function runFlanneld(o: RunOptions): Promise<number> {
     );
     writeSubnetEnv(f.subnetFile, env);
     ready = true;
+    if (o.metrics) o.metrics.ready = true;
     log.info("wrote subnet.env; flanneld is ready", { path: f.subnetFile, mtu: env.mtu });
     o.onReady?.(lease);
-    return await runLoops(o, lease, network);
+    if (f.healthzPort > 0) prober = await startProber(o, config, lease, peers);
+    return await runLoops(o, lease, network, peers);
   } catch (e) {
     if (signal.aborted) {
       log.info("stopped during startup");
@@ -175,8 +196,33 @@ export async function runFlanneld(o: RunOptions): Promise<number> {
     log.error(errorMessage(e));
     return 1;
   } finally {
+    await prober?.close();
     await health?.close();
     manager.close();
+  }
+}
+
+/** Answer `weft doctor` probes on UDP --healthz-port; a failure to listen is logged, never fatal. */
+async function startProber(
+  o: RunOptions,
+  config: NetworkConfig,
+  lease: Lease,
+  peers: ReadonlyMap<string, Lease>,
+): Promise<ProbeResponder | undefined> {
+  try {
+    const r = await startProbeResponder({
+      host: o.flags.healthzIp,
+      port: o.flags.healthzPort,
+      self: { lease, backend: config.backend.type, version: o.version ?? "" },
+      peers: () => peers.values(),
+      networks: [config.network, config.ipv6Network].filter((n) => n !== undefined),
+      log: o.log,
+    });
+    o.log.info("answering node probes (weft doctor)", { address: `${o.flags.healthzIp}:${r.port}/udp` });
+    return r;
+  } catch (e) {
+    o.log.warn(errorMessage(e));
+    return undefined;
   }
 }
 
@@ -234,6 +280,7 @@ async function runLoops(
   o: RunOptions,
   lease: Lease,
   network: Pick<BackendNetwork, "handleEvents" | "run">,
+  peers: Map<string, Lease>,
 ): Promise<number> {
   const inner = new AbortController();
   const stop = () => inner.abort();
@@ -242,6 +289,10 @@ async function runLoops(
   let started = false;
   const keeper = memoryKeeper(o, inner.signal);
   const applyBatch = async (batch: readonly LeaseEvent[]) => {
+    o.metrics?.leaseEvents(batch);
+    for (const e of batch)
+      if (e.type === "added") peers.set(describeLease(e.lease), e.lease);
+      else peers.delete(describeLease(e.lease));
     await network.handleEvents(batch);
     if (started && batch.length < LARGE_BATCH) return;
     started = true;

@@ -54,6 +54,7 @@ function iptablesModeOnce(log: Logger): () => Promise<IptablesMode> {
 function trafficRules(log: Logger, iptablesMode: () => Promise<IptablesMode>): TrafficRules {
   let tm: TrafficManager | undefined;
   let resyncMs = 5000;
+  const stats = { resyncs: 0, repairs: 0, errors: 0 };
   return {
     async setup(o: TrafficOptions): Promise<void> {
       const { families, previous } = trafficFamilies(o);
@@ -83,11 +84,17 @@ function trafficRules(log: Logger, iptablesMode: () => Promise<IptablesMode>): T
       while (!signal.aborted) {
         await sleep(resyncMs, signal);
         if (signal.aborted || !tm) break;
-        await tm
-          .resync()
-          .catch((e: unknown) => log.warn("rule resync failed", { error: e instanceof Error ? e.message : String(e) }));
+        stats.resyncs++;
+        await tm.resync().then(
+          (repaired) => void (stats.repairs += repaired),
+          (e: unknown) => {
+            stats.errors++;
+            log.warn("rule resync failed", { error: e instanceof Error ? e.message : String(e) });
+          },
+        );
       }
     },
+    stats: () => ({ ...stats }),
   };
 }
 

@@ -171,7 +171,18 @@ export function routeBackend(
           for (const rn of nets) rn.run(signal, opts.reconcileMs ?? 5000);
           while (!signal.aborted) await sleep(2 ** 31 - 1, signal);
         },
+        stats: () => ({
+          peers: nets.map((rn) => ({ family: rn.family, count: rn.peerCount })),
+          repairs: sumCounts(nets.map((rn) => rn.repairs)),
+        }),
       };
     },
   };
+}
+
+/** Counts of several maps added up by key. */
+export function sumCounts(maps: readonly ReadonlyMap<string, number>[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of maps) for (const [k, v] of m) out.set(k, (out.get(k) ?? 0) + v);
+  return out;
 }

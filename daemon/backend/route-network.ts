@@ -97,6 +97,12 @@ export class RouteNetwork {
   private readonly log: BackendLog;
   /** The device's MTU when the kernel set another one than asked for (it clamps what does not fit). */
   private deviceMtu: number | undefined;
+  /**
+   * What the periodic passes found out of place and rewrote, by kind (`route_added`, `route_removed`,
+   * `neighbor_added`, `neighbor_removed`, `fdb_added`, `fdb_removed`, `device_recreated`); the first
+   * pass, which adopts what a previous daemon left, is not counted. Read by flanneld's /metrics.
+   */
+  readonly repairs = new Map<string, number>();
 
   constructor(private readonly o: RouteNetworkOptions) {
     this.log = o.log ?? (() => undefined);
@@ -305,6 +311,7 @@ export class RouteNetwork {
 
   /** Full pass: make the kernel match every known peer; recreate the device if it vanished. */
   reconcile(): ReconcileStats {
+    const periodic = this.synced;
     this.synced = true;
     let replayed = false;
     if (this.o.kind !== "host-gw" && this.o.dp.linkIndex(this.deviceName) !== this.devIndex) {
@@ -326,6 +333,7 @@ export class RouteNetwork {
     const managed = (r: KRoute) =>
       isManagedRoute(r, { network: this.o.network, ...(this.own ? { own: this.own } : {}), ctx });
     const diff = index.diff(have, managed);
+    if (periodic) this.countRepairs(diff, replayed);
     const changes = this.apply(diff);
     if (changes > 0)
       this.log("info", "reconciled data plane", {
@@ -334,6 +342,24 @@ export class RouteNetwork {
         routesRemoved: diff.routes.del.length,
       });
     return { changes, peers: this.peers.size, replayed };
+  }
+
+  private countRepairs(d: Diff, replayed: boolean): void {
+    const add = (kind: string, n: number) => {
+      if (n > 0) this.repairs.set(kind, (this.repairs.get(kind) ?? 0) + n);
+    };
+    add("device_recreated", replayed ? 1 : 0);
+    add("route_added", d.routes.put.length);
+    add("route_removed", d.routes.del.length);
+    add("neighbor_added", d.neighs.put.length);
+    add("neighbor_removed", d.neighs.del.length);
+    add("fdb_added", d.fdb.put.length);
+    add("fdb_removed", d.fdb.del.length);
+  }
+
+  /** Peers this network programs (its share of every lease but our own). */
+  get peerCount(): number {
+    return this.peers.size;
   }
 
   private desired(ctx: PlanContext): Desired {

@@ -221,6 +221,8 @@ describe("wireguard repair and exit", () => {
     await new Promise((r) => setTimeout(r, 80));
     expect(peersOf(ops, "flannel-wg")).toEqual([[key(2), "192.0.2.12:51820", "10.244.2.0/24"]]);
     expect(ops.routes.map((r) => r.dst)).toEqual(["10.244.0.0/16"]);
+    // for /metrics: one peer programmed; the pass rewrote two peers (one put back, one stranger removed)
+    expect(nw.stats?.()).toEqual({ peers: [{ family: 4, count: 1 }], repairs: new Map([["peer_rewritten", 2]]) });
     stop.abort();
     await running;
   });

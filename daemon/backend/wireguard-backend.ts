@@ -152,6 +152,11 @@ export function wireguardBackend(ops: WgOps, log: Logger, bo: WireguardBackendOp
           mode: wo.mode,
         });
 
+      // what the periodic passes rewrote, for /metrics (a recreated device replays every peer: counted once)
+      const repairs = new Map<string, number>();
+      const count = (kind: string, n: number) => {
+        if (n > 0) repairs.set(kind, (repairs.get(kind) ?? 0) + n);
+      };
       return {
         lease,
         mtu,
@@ -173,15 +178,21 @@ export function wireguardBackend(ops: WgOps, log: Logger, bo: WireguardBackendOp
             await sleep(every, signal);
             if (signal.aborted || closing) break;
             for (const n of nets) {
-              await n
-                .reconcile()
-                .catch((e: unknown) =>
-                  log.error("wireguard reconcile failed", { dev: n.name, error: errorMessage(e) }),
-                );
+              await n.reconcile().then(
+                (r) => {
+                  if (r.recreated) count("device_recreated", 1);
+                  else count("peer_rewritten", r.changes);
+                },
+                (e: unknown) => log.error("wireguard reconcile failed", { dev: n.name, error: errorMessage(e) }),
+              );
             }
           }
           await closeAll();
         },
+        stats: () => ({
+          peers: nets.map((n) => ({ family: n.family, count: n.leaseCount })),
+          repairs: new Map(repairs),
+        }),
       };
     },
   };

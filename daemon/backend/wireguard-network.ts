@@ -80,6 +80,11 @@ export class WgDeviceNetwork {
     return this.impl;
   }
 
+  /** The address family of the device's traffic (IPv4 when it carries both). */
+  get family(): 4 | 6 {
+    return this.o.networks[4] ? 4 : 6;
+  }
+
   /** Peers currently known from leases (not counting our own). */
   get leaseCount(): number {
     return this.leases.size;

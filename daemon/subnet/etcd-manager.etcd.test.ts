@@ -349,6 +349,47 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     await p.close();
   });
 
+  it("lists every lease for the doctor, and counts broken watches and reconnects for /metrics", async () => {
+    const prefix = await fresh();
+    const p = await proxy(Number(new URL(cluster.endpoints[0] as string).port));
+    const log = memoryLogger();
+    const a = new EtcdSubnetManager({
+      client: new EtcdClient({ endpoints: [`http://127.0.0.1:${p.port}`], timeoutMs: 500 }),
+      log,
+      prefix,
+    });
+    managers.push(a);
+    const b = make({ prefix });
+    await a.getNetworkConfig(new AbortController().signal);
+    await b.getNetworkConfig(new AbortController().signal);
+    const la = await a.acquireLease(vx("192.0.2.50"), new AbortController().signal);
+    await b.acquireLease(vx("192.0.2.51"), new AbortController().signal);
+    const all = await a.listLeases(new AbortController().signal);
+    expect(all.map((l) => l.attrs.PublicIP).sort()).toEqual(["192.0.2.50", "192.0.2.51"]);
+    const rec = recorder();
+    const ac = new AbortController();
+    const done = a.watchLeases(la, rec.on, ac.signal);
+    await rec.until((f) => f.length === 1);
+    expect(a.stats).toEqual({ errors: 0, reconnects: 0 });
+    p.cut();
+    await new Promise((r) => setTimeout(r, 800));
+    p.restore();
+    const c = make({ prefix });
+    await c.getNetworkConfig(new AbortController().signal);
+    await c.acquireLease(vx("192.0.2.52"), new AbortController().signal);
+    await rec.until((f) => f.some((s) => s.endsWith("192.0.2.52")));
+    // each failed attempt is one line of the wait logs (warn, info or debug), "done waiting" aside
+    const failures = log.lines.filter((l) =>
+      /msg="(still )?waiting for etcd \((the lease watch|listing leases)\)"/.test(l),
+    ).length;
+    expect(failures).toBeGreaterThan(0);
+    expect(a.stats.errors).toBe(failures);
+    expect(a.stats.reconnects).toBeGreaterThan(0);
+    ac.abort();
+    await done;
+    await p.close();
+  });
+
   it("renews at most once a second when the margin is longer than the TTL", async () => {
     const prefix = await fresh();
     const log = memoryLogger();

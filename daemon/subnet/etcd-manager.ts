@@ -32,6 +32,7 @@ import {
   LeaseLostError,
   NoFreeSubnetError,
   type LeaseEventHandler,
+  type StoreStats,
   type SubnetManager,
 } from "./manager.ts";
 
@@ -71,6 +72,7 @@ const RACE_RETRIES = 10;
 
 export class EtcdSubnetManager implements SubnetManager {
   readonly kind = "etcd";
+  readonly stats: StoreStats = { errors: 0, reconnects: 0 };
   private readonly prefix: string;
   private readonly log: Logger;
   /** The lease watch's reconnects while etcd does not answer. */
@@ -144,10 +146,14 @@ export class EtcdSubnetManager implements SubnetManager {
   private async snapshotOrList(signal: AbortSignal): Promise<Snapshot> {
     const s = this.snapshot;
     this.snapshot = undefined;
-    return s ?? this.listLeases(signal);
+    return s ?? this.readLeases(signal);
   }
 
-  private async listLeases(signal: AbortSignal): Promise<Snapshot> {
+  async listLeases(signal: AbortSignal): Promise<Lease[]> {
+    return (await this.readLeases(signal)).leases.map((l) => l.lease);
+  }
+
+  private async readLeases(signal: AbortSignal): Promise<Snapshot> {
     const { kvs, revision } = await this.o.client.list(this.subnetsPrefix, { signal });
     return { leases: kvs.map((kv) => this.toLease(kv)).filter((l): l is StoredLease => l !== undefined), revision };
   }
@@ -158,7 +164,7 @@ export class EtcdSubnetManager implements SubnetManager {
   }
 
   async previousAttrs(publicIP: string, signal: AbortSignal): Promise<LeaseAttrs | undefined> {
-    this.snapshot = await this.listLeases(signal);
+    this.snapshot = await this.readLeases(signal);
     return this.snapshot.leases.find((l) => l.lease.attrs.PublicIP === publicIP)?.lease.attrs;
   }
 
@@ -247,7 +253,7 @@ export class EtcdSubnetManager implements SubnetManager {
     chosen: { subnet?: IpNet; subnetV6?: IpNet },
     signal: AbortSignal,
   ): Promise<boolean> {
-    const { leases } = await this.listLeases(signal);
+    const { leases } = await this.readLeases(signal);
     const mine = leases.find((l) => l.key === key);
     if (!mine) return true;
     const rival = leases.find((l) => l.key !== key && clash(l.lease, chosen) && l.createRevision < mine.createRevision);
@@ -317,6 +323,7 @@ export class EtcdSubnetManager implements SubnetManager {
       } catch (e) {
         if (e instanceof LeaseLostError) throw e;
         if (signal.aborted) return;
+        this.stats.errors++;
         this.log.error("renewing the subnet lease failed, retrying", { key: own.key, error: errorMessage(e) });
         await sleep(this.o.renewRetryMs ?? 60_000, signal);
       }
@@ -346,9 +353,13 @@ export class EtcdSubnetManager implements SubnetManager {
   private async watchOwn(key: string, signal: AbortSignal): Promise<void> {
     const backoff = new Backoff(100, 5000);
     let rev = 0;
+    let watches = 0;
     while (!signal.aborted) {
       if (rev === 0) {
-        const { kv, revision } = await this.o.client.get(key, signal).catch(() => ({ kv: null, revision: 0 }));
+        const { kv, revision } = await this.o.client.get(key, signal).catch(() => {
+          this.stats.errors++;
+          return { kv: null, revision: 0 };
+        });
         if (kv === undefined) throw new LeaseLostError(`lease ${key} was removed from etcd`);
         rev = revision;
         if (rev === 0) {
@@ -361,6 +372,7 @@ export class EtcdSubnetManager implements SubnetManager {
       const ac = new AbortController();
       const onAbort = () => ac.abort();
       signal.addEventListener("abort", onAbort, { once: true });
+      if (watches++ > 0) this.stats.reconnects++;
       try {
         await this.o.client.watch(key, { startRevision: rev + 1, signal: ac.signal }, (r) => {
           if (r.canceled) {
@@ -379,7 +391,10 @@ export class EtcdSubnetManager implements SubnetManager {
           if (lost) ac.abort();
         });
       } catch (e) {
-        if (!signal.aborted && !lost) this.log.warn("own lease watch broke, reconnecting", { error: errorMessage(e) });
+        if (!signal.aborted && !lost) {
+          this.stats.errors++;
+          this.log.warn("own lease watch broke, reconnecting", { error: errorMessage(e) });
+        }
       } finally {
         signal.removeEventListener("abort", onAbort);
       }
@@ -398,10 +413,11 @@ export class EtcdSubnetManager implements SubnetManager {
     let first = true;
     let revision = 0;
     const listing = new WaitLog(this.log, "etcd (listing leases)");
+    let watches = 0;
     while (!signal.aborted) {
       if (revision === 0) {
         try {
-          const snap = first ? await this.snapshotOrList(signal) : await this.listLeases(signal);
+          const snap = first ? await this.snapshotOrList(signal) : await this.readLeases(signal);
           listing.succeeded({ endpoint: this.o.client.endpoint });
           const batch = watcher.reset(snap.leases.map((l) => l.lease));
           revision = snap.revision;
@@ -409,11 +425,13 @@ export class EtcdSubnetManager implements SubnetManager {
           first = false;
         } catch (e) {
           if (signal.aborted) return;
+          this.stats.errors++;
           listing.failed(e, { endpoint: this.o.client.endpoint });
           await sleep(backoff.next(), signal);
           continue;
         }
       }
+      if (watches++ > 0) this.stats.reconnects++;
       const r = await this.followWatch(watcher, revision, onEvents, signal);
       revision = r.compacted ? 0 : r.revision;
       if (signal.aborted) return;
@@ -472,7 +490,10 @@ export class EtcdSubnetManager implements SubnetManager {
         },
       );
     } catch (e) {
-      if (!signal.aborted && !ac.signal.aborted) this.watchWait.failed(e, { endpoint: this.o.client.endpoint });
+      if (!signal.aborted && !ac.signal.aborted) {
+        this.stats.errors++;
+        this.watchWait.failed(e, { endpoint: this.o.client.endpoint });
+      }
     } finally {
       signal.removeEventListener("abort", onAbort);
     }

@@ -243,6 +243,40 @@ describe("kube subnet manager", () => {
     await done;
   });
 
+  it("counts watches opened again and broken ones for /metrics", async () => {
+    api.setNode("node-a", { podCIDRs: ["10.244.1.0/24"] });
+    await m.getNetworkConfig(sig());
+    const own = await m.acquireLease(vx("192.0.2.1", "0e:00:00:00:00:0a"), sig());
+    const ac = new AbortController();
+    let batches = 0;
+    const done = m.watchLeases(own, () => void batches++, ac.signal);
+    const watches = () => api.requests.filter((r) => r.url.includes("watch=1")).length;
+    await until(() => watches() === 1);
+    expect(m.stats).toEqual({ errors: 0, reconnects: 0 });
+    api.endWatches();
+    await until(() => watches() === 2);
+    expect(m.stats.reconnects).toBe(1);
+    api.dropWatches();
+    await until(() => watches() === 3);
+    expect(m.stats.reconnects).toBe(2);
+    expect(m.stats.errors).toBe(1);
+    ac.abort();
+    await done;
+  });
+
+  it("lists every flannel node's lease, and this node's podCIDR even before it is annotated (doctor)", async () => {
+    api.setNode("node-a", { podCIDRs: ["10.244.1.0/24"] });
+    api.setNode("node-b", { podCIDRs: ["10.244.2.0/24"], annotations: peerAnn("192.0.2.2", "0e:00:00:00:00:0b") });
+    api.setNode("node-x", { podCIDRs: ["10.244.9.0/24"] });
+    const all = await m.listLeases(sig());
+    expect(all.map((l) => `${l.subnet ? formatCidr(l.subnet) : ""} ${l.attrs.PublicIP}`)).toEqual([
+      "10.244.2.0/24 192.0.2.2",
+    ]);
+    const mine = await m.nodeLease(sig());
+    expect(mine.name).toBe("node-a");
+    expect(mine.lease?.subnet ? formatCidr(mine.lease.subnet) : "").toBe("10.244.1.0/24");
+  });
+
   it("finds the node through POD_NAME/POD_NAMESPACE when NODE_NAME is unset", async () => {
     api.pods.set("kube-flannel/kube-flannel-ds-abcde", "node-z");
     const c = new KubeClient({ server: api.url, token: "test-token", source: "test" });

@@ -15,7 +15,7 @@ import { Backoff, sleep } from "../time.ts";
 import { WaitLog } from "../wait-log.ts";
 import { KubeApiError, type KubeClient, type KubeNode } from "../kube/client.ts";
 import { annotationNames, type AnnotationNames } from "./annotations.ts";
-import { ConfigNotFoundError, type LeaseEventHandler, type SubnetManager } from "./manager.ts";
+import { ConfigNotFoundError, type LeaseEventHandler, type StoreStats, type SubnetManager } from "./manager.ts";
 
 /** Options of {@link KubeSubnetManager}. */
 export interface KubeManagerOptions {
@@ -55,6 +55,7 @@ export async function resolveNodeName(
 
 export class KubeSubnetManager implements SubnetManager {
   readonly kind = "kube";
+  readonly stats: StoreStats = { errors: 0, reconnects: 0 };
   private readonly ann: AnnotationNames;
   private readonly log: Logger;
   private config: NetworkConfig | undefined;
@@ -100,8 +101,10 @@ export class KubeSubnetManager implements SubnetManager {
         if (signal.aborted) throw e;
         const status = e instanceof KubeApiError ? e.status : 0;
         const unavailable = status === 0 || status === 429 || status >= 500;
-        if (unavailable) api.failed(e);
-        else if (status === 404 && Date.now() <= end) registered.failed(e);
+        if (unavailable) {
+          this.stats.errors++;
+          api.failed(e);
+        } else if (status === 404 && Date.now() <= end) registered.failed(e);
         else if (status === 404)
           throw new Error(`node ${JSON.stringify(this.o.nodeName)} does not exist: check NODE_NAME`);
         else throw e;
@@ -115,6 +118,27 @@ export class KubeSubnetManager implements SubnetManager {
     const v4 = a[this.ann.nodePublicIP];
     const v6 = a[this.ann.nodePublicIPv6];
     return { ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) };
+  }
+
+  async listLeases(signal: AbortSignal): Promise<Lease[]> {
+    const { items } = await this.o.client.listNodes(signal);
+    return items.map((n) => nodeToLease(n, this.ann)).filter((l): l is Lease => l !== undefined);
+  }
+
+  async nodeLease(signal: AbortSignal): Promise<{ name: string; lease: Lease | undefined }> {
+    const node = await this.o.client.getNode(this.o.nodeName, signal);
+    let subnet: IpNet | undefined;
+    let subnetV6: IpNet | undefined;
+    for (const c of node.podCIDRs) {
+      const n = parseCidr(c);
+      if (n?.family === 4) subnet = maskNet(n);
+      if (n?.family === 6) subnetV6 = maskNet(n);
+    }
+    const lease = subnet || subnetV6 ? { ...(subnet ? { subnet } : {}), ...(subnetV6 ? { subnetV6 } : {}) } : undefined;
+    return {
+      name: node.name,
+      lease: lease ? { ...lease, attrs: nodeToLease(node, this.ann)?.attrs ?? { PublicIP: "" } } : undefined,
+    };
   }
 
   /** Attributes this node published before (to keep e.g. the VTEP MAC across restarts). */
@@ -208,6 +232,7 @@ export class KubeSubnetManager implements SubnetManager {
         patching.succeeded();
         return;
       } catch (e) {
+        if (!signal.aborted) this.stats.errors++;
         if (Date.now() > end || signal.aborted || (e instanceof KubeApiError && e.status === 403)) {
           throw new Error(`patching the ${what} of node ${this.o.nodeName} failed: ${errorMessage(e)}`);
         }
@@ -245,6 +270,7 @@ export class KubeSubnetManager implements SubnetManager {
     const listWatch = new WaitLog(this.log, "the Kubernetes API (node list/watch)");
     let rv = "";
     let first = true;
+    let watches = 0;
     const peer = (n: KubeNode): Lease | undefined => {
       if (n.name === this.o.nodeName) return undefined;
       const l = nodeToLease(n, this.ann);
@@ -268,6 +294,7 @@ export class KubeSubnetManager implements SubnetManager {
           first = false;
         }
         let chain: Promise<void> = Promise.resolve();
+        if (watches++ > 0) this.stats.reconnects++;
         await this.o.client.watchNodes(
           rv,
           (type, node) => {
@@ -291,6 +318,7 @@ export class KubeSubnetManager implements SubnetManager {
           rv = "";
           continue;
         }
+        this.stats.errors++;
         listWatch.failed(e);
         await sleep(backoff.next(), signal);
       }

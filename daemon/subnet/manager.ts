@@ -31,7 +31,21 @@ export interface SubnetManager {
   previousAttrs?(publicIP: string, signal: AbortSignal): Promise<LeaseAttrs | undefined>;
   /** Public IPs requested for this node through the store (kube: node-public-ip annotations). */
   nodePublicIPs?(signal: AbortSignal): Promise<{ readonly v4?: string; readonly v6?: string }>;
+  /** Every lease in the store, this node's included, read once (`weft doctor`). */
+  listLeases?(signal: AbortSignal): Promise<Lease[]>;
+  /** kube: this node's name and the lease its spec.podCIDRs make, if any (`weft doctor`). */
+  nodeLease?(signal: AbortSignal): Promise<{ readonly name: string; readonly lease: Lease | undefined }>;
+  /** Counts for flanneld's /metrics (etcd and kube managers). */
+  readonly stats?: StoreStats;
   close(): void;
+}
+
+/** Store trouble a manager rode out, counted for /metrics. */
+export interface StoreStats {
+  /** Failed requests and broken watches (each retried). */
+  errors: number;
+  /** Lease watches opened again after a break, a compaction or an expired resource version. */
+  reconnects: number;
 }
 
 /** The network config is not (yet) in the store; the message says where it was looked for. */

@@ -23,7 +23,8 @@ export interface ClusterOptions {
   readonly backendConfig?: Readonly<Record<string, unknown>>;
   /** extra flanneld flags */
   readonly flags?: readonly string[];
-  readonly env?: Record<string, string>;
+  /** extra flanneld environment; a function gives each node its own */
+  readonly env?: Record<string, string> | ((n: ClusterNode) => Record<string, string>);
   /** Key-value store for flanneld. @default {@link defaultStore}() */
   readonly store?: StoreKind;
   /**
@@ -306,7 +307,12 @@ export class WeftCluster {
     const wg = this.o.backend === "wireguard" ? wireguardNode(n) : { wrap: [], env: {} };
     n.daemon = spawn("ip", ["netns", "exec", n.ns, ...wg.wrap, join(WEFT_PLUGIN_DIR, "flanneld"), ...args], {
       stdio: ["ignore", log, log],
-      env: { ...process.env, WEFT_RECONCILE_MS: "1000", ...wg.env, ...this.o.env },
+      env: {
+        ...process.env,
+        WEFT_RECONCILE_MS: "1000",
+        ...wg.env,
+        ...(typeof this.o.env === "function" ? this.o.env(n) : this.o.env),
+      },
     });
   }
 

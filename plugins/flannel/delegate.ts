@@ -45,6 +45,17 @@ export function delegateType(d: JsonObject): string {
   return typeof t === "string" ? t : "";
 }
 
+/**
+ * The plugin types a flannel plugin config (as the runtime passes it) runs: the delegate (`bridge`
+ * unless `delegate.type` says otherwise) and its IPAM (`host-local` unless `ipam.type` says otherwise).
+ */
+export function delegateTypes(conf: FlannelNetConf): { readonly plugin: string; readonly ipam: string } {
+  const d = conf.delegate ? delegateType(conf.delegate) : "";
+  const k = conf.ipam ? fieldKey(conf.ipam, "type") : undefined;
+  const ipam = k !== undefined && conf.ipam ? conf.ipam[k] : undefined;
+  return { plugin: d || "bridge", ipam: typeof ipam === "string" && ipam !== "" ? ipam : "host-local" };
+}
+
 /** ipam: the user's ipam with type default host-local, ranges from the lease, routes + networks. */
 export function buildIpam(userIpam: JsonObject | undefined, lease: SubnetEnv): JsonObject {
   const ipam: JsonObject = structuredClone(userIpam ?? {});

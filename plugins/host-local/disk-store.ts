@@ -71,6 +71,22 @@ function errno(e: unknown): string | undefined {
   return typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : undefined;
 }
 
+/** The reservations in one network directory (files named like an IP), read without the lock. */
+export function readReservations(dir: string): Allocation[] {
+  const out: Allocation[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isFile() || parseIP(entry.name) === undefined) continue;
+    let text: string;
+    try {
+      text = readFileSync(join(dir, entry.name), "utf8");
+    } catch {
+      continue; // released between readdir and read: not ours to report
+    }
+    out.push(parseOwnerRecord(entry.name, text));
+  }
+  return out;
+}
+
 export class DiskStore extends StoreBase {
   /** `<dataDir>/<network>`. */
   readonly dir: string;
@@ -163,18 +179,7 @@ export class DiskStore extends StoreBase {
   }
 
   list(): Allocation[] {
-    const out: Allocation[] = [];
-    for (const entry of readdirSync(this.dir, { withFileTypes: true })) {
-      if (!entry.isFile() || parseIP(entry.name) === undefined) continue;
-      let text: string;
-      try {
-        text = readFileSync(join(this.dir, entry.name), "utf8");
-      } catch {
-        continue; // released between readdir and read: not ours to report
-      }
-      out.push(parseOwnerRecord(entry.name, text));
-    }
-    return out;
+    return readReservations(this.dir);
   }
 
   probe(): void {
