@@ -9,7 +9,7 @@ import { describeLease, type Lease } from "./lease.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { controlPlaneOnly } from "./control-plane-only.ts";
 import type { DataPlane } from "./dataplane.ts";
-import { collectGarbage, runFlanneld } from "./run.ts";
+import { collectGarbage, releaseMemory, runFlanneld } from "./run.ts";
 import { createSubnetManager } from "./subnet/factory.ts";
 import { readSubnetEnv, SubnetEnvError, type SubnetEnv } from "../net/subnet-env.ts";
 import type { CallStats } from "./cni-server/calls.ts";
@@ -64,7 +64,7 @@ async function startCniServer(
   if (socketPath === undefined || ctx.flannelPlugin === undefined) return undefined;
   try {
     const { CniServer } = await import("./cni-server/server.ts");
-    return await CniServer.start({ socketPath, plugin: ctx.flannelPlugin, log });
+    return await CniServer.start({ socketPath, plugin: ctx.flannelPlugin, log, releaseMemory });
   } catch (e) {
     log.error("the CNI server did not start: each flannel exec runs its call itself", { error: errorMessage(e) });
     return undefined;
