@@ -25,7 +25,7 @@ export const ROLES = {
     load: () => import("./plugins.ts").then((m) => m.pluginRole("loopback")),
   },
   flanneld: {
-    about: "node daemon: subnet lease, subnet.env, vxlan/host-gw/ipip/alloc/extension backends, masquerade",
+    about: "node daemon: subnet lease, subnet.env, data plane, masquerade, CNI server, /metrics",
     load: async () => {
       const [daemon, plugins] = await Promise.all([import("../daemon/main.ts"), import("./plugins.ts")]);
       const ctx = { version: VERSION, flannelPlugin: plugins.PLUGINS.flannel, ipam: await plugins.ipamView() };
