@@ -1,17 +1,20 @@
 /**
  * The real Locker for host-local: flock(2) through linux/ffi (bun:ffi), so NOT importable from unit tests.
  * The lock file is opened the way the reference's go-filemutex opens it (O_CREAT|O_RDONLY, 0750)
- * and locked with LOCK_EX, so Weft and the Go host-local exclude each other on one dataDir.
+ * and locked with LOCK_EX, so Weft and the Go host-local exclude each other on one dataDir; it is
+ * opened O_NONBLOCK and refused unless it is a regular file (a FIFO there would block the open).
  * The fd is closed when the callback ends, which also drops the lock if unlocking fails.
  * Waiters block in the kernel, like the reference's.
  */
-import { LOCK_EX, LOCK_UN, O_CREAT, O_RDONLY, close, flock, open } from "../../linux/ffi/libc.ts";
+import { closeSync } from "node:fs";
+import { LOCK_EX, LOCK_UN, flock } from "../../linux/ffi/libc.ts";
 import type { Locker } from "../../linux/locker.ts";
 import { trace } from "../../libcni/trace.ts";
+import { openLockFile } from "../../net/state-file.ts";
 
 export const flockLocker: Locker = {
   async withLock<T>(path: string, fn: () => T | Promise<T>): Promise<T> {
-    const fd = open(path, O_CREAT | O_RDONLY, 0o750);
+    const fd = openLockFile(path, 0o750);
     try {
       trace("host-local: lock wait");
       flock(fd, LOCK_EX);
@@ -23,7 +26,7 @@ export const flockLocker: Locker = {
         trace("host-local: unlocked");
       }
     } finally {
-      close(fd);
+      closeSync(fd);
     }
   },
 };
