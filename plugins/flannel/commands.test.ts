@@ -222,17 +222,20 @@ describe("flannel STATUS and GC", () => {
     expect(JSON.parse(s.calls[0]?.conf ?? "{}")["cni.dev/valid-attachments"]).toEqual(valid);
   });
 
-  it("GC removes the saved configs of containers not in the valid list, and only those", async () => {
+  it("GC removes this network's saved configs of containers not in the valid list, and only those", async () => {
     const s = setup();
     const scratch = s.deps.scratch("/var/lib/cni/flannel") as MemoryScratch;
-    for (const id of ["live", "gone", "gone-too"]) scratch.save(id, "{}");
+    for (const id of ["live", "gone", "gone-too"]) scratch.save(id, '{"name":"cbr0","type":"bridge"}');
+    scratch.save("other-net", '{"name":"other","type":"bridge"}');
+    scratch.save("corrupt", "{");
     scratch.unreadable.set("broken", "a FIFO");
     const valid = [{ containerID: "live", ifname: "eth0" }];
     await flannelGc(
       { containerID: "", config: { ...conf, cniVersion: "1.1.0", "cni.dev/valid-attachments": valid } },
       s.deps,
     );
-    expect(scratch.list()).toEqual(["live"]);
+    // another flannel network's saved config (a shared dataDir) is left to that network's GC
+    expect(scratch.list()).toEqual(["live", "other-net"]);
     expect(s.calls.map((c) => c.cmd)).toEqual(["GC"]);
   });
 

@@ -174,6 +174,18 @@ function validContainers(config: unknown): Set<string> | undefined {
   return ids;
 }
 
+/**
+ * A saved config GC of network `conf.name` may remove: one of this network's (its delegate carries the
+ * network's name), or one nobody can use (unreadable, or no delegate config at all: a DEL rebuilds
+ * it anyway). Another network's (flannel networks can share a dataDir) is that network's business.
+ */
+function mayCollect(store: ScratchStore, containerID: string, conf: FlannelNetConf): boolean {
+  const saved = readSaved(store, containerID);
+  if (saved.kind !== "ok") return true;
+  const parsed = JSON.parse(saved.bytes) as JsonObject;
+  return parsed["name"] === conf.name;
+}
+
 function isContainerID(name: string): boolean {
   try {
     validateContainerID(name);
@@ -184,16 +196,18 @@ function isContainerID(name: string): boolean {
 }
 
 /**
- * GC: the saved configs of containers not in the valid list are removed (and temp files of killed
- * savers), then `cni.dev/valid-attachments` goes to the delegate (bridge -> host-local releases the
- * addresses of attachments not in it). Without a valid list no saved config is touched.
+ * GC: this network's saved configs of containers not in the valid list are removed (and temp files
+ * of killed savers), then `cni.dev/valid-attachments` goes to the delegate (bridge -> host-local
+ * releases the addresses of attachments not in it). Without a valid list no saved config is touched.
  */
 export async function flannelGc(call: FlannelCall, deps: FlannelDeps): Promise<void> {
   const conf = parseFlannelConf(call.config);
   const valid = validContainers(call.config);
   const store = deps.scratch(conf.dataDir);
   if (valid) {
-    const stale = store.list().filter((name) => isContainerID(name) && !valid.has(name));
+    const stale = store
+      .list()
+      .filter((name) => isContainerID(name) && !valid.has(name) && mayCollect(store, name, conf));
     for (const id of stale) {
       try {
         store.remove(id);
