@@ -22,6 +22,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
+import { type FileWriter, sweepTemps } from "../net/file-writer.ts";
 import type { RuntimeConf } from "./conf.ts";
 import {
   fromJsonTree,
@@ -167,7 +168,10 @@ type AttachmentKey = Pick<RuntimeConf, "containerId" | "ifName">;
 /** Write `text` to `file` atomically: temp file in the same dir, fsync, rename, fsync the dir. */
 export function writeFileAtomic(file: string, text: string, mode: number): void {
   const dir = join(file, "..");
-  const tmp = join(dir, `.${file.slice(dir.length + 1)}.tmp-${process.pid}-${Math.random().toString(16).slice(2, 10)}`);
+  const hex = Math.floor(Math.random() * 0x100000000)
+    .toString(16)
+    .padStart(8, "0");
+  const tmp = join(dir, `.${file.slice(dir.length + 1)}.tmp-${process.pid}-${hex}`);
   const fd = openSync(tmp, "wx", mode);
   try {
     writeSync(fd, text);
@@ -197,7 +201,15 @@ export function writeFileAtomic(file: string, text: string, mode: number): void 
 }
 
 export class ResultCache {
-  constructor(readonly dir: string = DEFAULT_CACHE_DIR) {}
+  /**
+   * `files` writes the cache files (the binary's cnitool passes the unnamed writer: nothing is left
+   * by a cnitool killed mid-write); without it, a named temp file is synced and renamed into place,
+   * and temp files of killed writers are removed on the next write.
+   */
+  constructor(
+    readonly dir: string = DEFAULT_CACHE_DIR,
+    private readonly files?: FileWriter,
+  ) {}
 
   /** `<dir>/results/<network>-<containerID>-<ifname>`; all three parts are required. */
   path(network: string, rt: AttachmentKey): string {
@@ -226,7 +238,12 @@ export class ResultCache {
     });
     try {
       mkdirSync(join(file, ".."), { recursive: true, mode: 0o700 });
-      writeFileAtomic(file, text, 0o600);
+      if (this.files) {
+        this.files.replace(file, text, 0o600);
+      } else {
+        writeFileAtomic(file, text, 0o600);
+        sweepTemps(join(file, ".."), 60_000);
+      }
     } catch (e) {
       throw new CniError(
         ErrorCode.IOFailure,

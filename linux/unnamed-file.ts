@@ -9,7 +9,7 @@
 import { Errno } from "./errno.ts";
 import { SyscallError } from "./errors.ts";
 import * as libc from "./ffi/libc.ts";
-import { type FileWriter, namedTempWriter, writeAll } from "./file-writer.ts";
+import { type FileWriter, namedTempWriter, writeAll } from "../net/file-writer.ts";
 import { dirname } from "node:path";
 import { unlinkSync } from "node:fs";
 

@@ -52,15 +52,17 @@ describe("saved delegate configs on disk", () => {
     expect(s.list().sort()).toEqual(["dir", "fifo"]);
   });
 
-  it("sweeps temp files a killed saver left once they are a minute old", () => {
+  it("sweeps temp files a killed saver left: its process is gone, or they are a minute old", () => {
     const s = new DiskScratch(root);
-    const old = join(root, ".cid1.tmp-4242-0badc0de");
-    const fresh = join(root, ".cid2.tmp-4243-0badc0de");
+    const old = join(root, `.cid1.tmp-${process.pid}-0badc0de`);
+    const orphan = join(root, ".cid3.tmp-999999999-0badc0de");
+    writeFileSync(orphan, "{");
+    const fresh = join(root, `.cid2.tmp-${process.pid}-0badc0de`);
     writeFileSync(old, "{");
     writeFileSync(fresh, "{");
     utimesSync(old, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
-    expect(s.sweep()).toEqual([".cid1.tmp-4242-0badc0de"]);
-    expect(readdirSync(root)).toEqual([".cid2.tmp-4243-0badc0de"]);
+    expect(s.sweep().sort()).toEqual([`.cid1.tmp-${process.pid}-0badc0de`, ".cid3.tmp-999999999-0badc0de"]);
+    expect(readdirSync(root)).toEqual([`.cid2.tmp-${process.pid}-0badc0de`]);
   });
 
   it("removes the file", () => {

@@ -8,7 +8,7 @@
  */
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { type FileWriter, namedTempWriter, sweepTemps } from "../../linux/file-writer.ts";
+import { type FileWriter, namedTempWriter, sweepTemps } from "../../net/file-writer.ts";
 import { readStateFile } from "../../net/state-file.ts";
 
 /** Storage of saved delegate configs, by container ID. */

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { namedTempWriter } from "../../linux/file-writer.ts";
+import { namedTempWriter } from "../../net/file-writer.ts";
 import { DiskStore } from "./disk-store.ts";
 import { InProcessLocker } from "./testing/in-process-locker.ts";
 import { staleAllocations } from "./store.ts";

@@ -27,7 +27,7 @@
  */
 import { closeSync, constants, mkdirSync, openSync, readSync, readdirSync, unlinkSync, accessSync } from "node:fs";
 import { join } from "node:path";
-import { type FileWriter, isTempName, namedTempWriter } from "../../linux/file-writer.ts";
+import { type FileWriter, isTempName, namedTempWriter } from "../../net/file-writer.ts";
 import type { Locker } from "../../linux/locker.ts";
 import { parseIP } from "./ip.ts";
 import { type Allocation, StoreBase, ownerRecord, parseOwnerRecord } from "./store.ts";

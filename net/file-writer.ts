@@ -1,10 +1,11 @@
 /**
  * `FileWriter`: small files that appear under their name complete or not at all, so a process
  * killed while writing leaves neither a truncated file nor a stray temporary one behind. The kernel
- * way (O_TMPFILE, then linkat into place) is unnamed-file.ts (FFI); this module is pure (node:fs):
- * the interface plugins and their unit tests depend on, and the named-temp writer used where the
- * filesystem has no O_TMPFILE. That writer leaves a temp file behind when killed between creating
- * and removing it: such files are named `.<name>.tmp-<pid>-<hex>` and {@link sweepTemps} removes them.
+ * way (O_TMPFILE, then linkat into place) is linux/unnamed-file.ts (FFI); this module is pure
+ * (node:fs), in the leaf so that every layer can depend on the interface: the plugins, libcni's
+ * result cache and their unit tests. Its named-temp writer is what filesystems without O_TMPFILE
+ * get; it leaves a temp file behind when killed between creating and removing it: such files are
+ * named `.<name>.tmp-<pid>-<hex>` and {@link sweepTemps} removes them.
  */
 import { closeSync, linkSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -93,10 +94,20 @@ export const namedTempWriter: FileWriter = {
   },
 };
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return code(e) === "EPERM";
+  }
+}
+
 /**
- * Remove the named writer's temp files in `dir` that are at least `minAgeMs` old (0: all of them;
- * right for a caller holding the lock every writer of the directory takes). Returns the names
- * removed; a file already gone or a directory that cannot be read is no error.
+ * Remove the named writer's temp files in `dir` whose writer is gone (no such process) or that are
+ * at least `minAgeMs` old (a pid can be reused; 0: all of them, right for a caller holding the lock
+ * every writer of the directory takes). Returns the names removed; a file already gone or a
+ * directory that cannot be read is no error.
  */
 export function sweepTemps(dir: string, minAgeMs: number, now = Date.now()): string[] {
   let names: string[];
@@ -107,10 +118,12 @@ export function sweepTemps(dir: string, minAgeMs: number, now = Date.now()): str
   }
   const removed: string[] = [];
   for (const name of names) {
-    if (!isTempName(name)) continue;
+    const m = TEMP.exec(name);
+    if (!m) continue;
     const path = join(dir, name);
     try {
-      if (minAgeMs > 0 && now - statSync(path).mtimeMs < minAgeMs) continue;
+      const pid = Number(m[1]);
+      if (minAgeMs > 0 && (pid === process.pid || alive(pid)) && now - statSync(path).mtimeMs < minAgeMs) continue;
       unlinkSync(path);
       removed.push(name);
     } catch (e) {
