@@ -96,6 +96,16 @@ describe("bridge DEL", () => {
       expect(h.logs.at(-1)).toMatch(/its peer is not a port of bridge cni0$/);
     });
 
+    it("deletes a pair an ADD killed before it attached the host end to any bridge", async () => {
+      const h = harness();
+      const pod = h.deps.openPod(POD);
+      h.deps.host.addVethToPod(pod, { hostName: "vethdeadbeef", podName: "eth0", mtu: 0 });
+      pod.close();
+      await bridgeDel(h.call(conf()), h.deps);
+      expect(h.pod.link("eth0")).toBeUndefined();
+      expect(h.logs).toEqual([]);
+    });
+
     it("leaves another container's attachment (an address reserved for it) and deletes its own", async () => {
       const h = harness(["00000001"]);
       await bridgeAdd(h.call(conf(), { containerID: "pod-a" }), h.deps);

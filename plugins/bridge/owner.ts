@@ -4,7 +4,7 @@
  * network, so a call aimed at the wrong namespace (another pod's, the node's) changes nothing there.
  *
  * An interface is one of this network's attachments when it is a veth whose peer is a port of the
- * network's bridge. Whose attachment it is comes from host-local's reservations (the reference's
+ * network's bridge (for DEL also of no bridge: a pair an ADD killed before it attached it). Whose attachment it is comes from host-local's reservations (the reference's
  * files, read without the lock: a reservation that exists names its holder): an attachment
  * carrying an address reserved for another container is that container's. With another IPAM
  * plugin nothing says whose it is, and only the first test applies.
@@ -49,11 +49,21 @@ export function ownerLookup(config: unknown, deps: Pick<BridgeDeps, "readFile">)
   };
 }
 
-/** True when `link` (in a pod netns) is a veth whose peer is a port of `bridge` (in the host netns). */
-export function isPortOf(deps: BridgeDeps, bridge: LinkInfo | undefined, link: LinkInfo): boolean {
-  if (!bridge || link.kind !== "veth" || link.peerIndex === undefined) return false;
+/**
+ * True when `link` (in a pod netns) is a veth whose peer (in the host netns) is a port of `bridge`,
+ * or, with `unattached`, a port of no bridge at all: the pair of an ADD killed before it attached it.
+ */
+export function isPortOf(
+  deps: BridgeDeps,
+  bridge: LinkInfo | undefined,
+  link: LinkInfo,
+  o: { readonly unattached: boolean },
+): boolean {
+  if (link.kind !== "veth" || link.peerIndex === undefined) return false;
   const peer = deps.host.linkByIndex(link.peerIndex);
-  return peer?.kind === "veth" && peer.masterIndex === bridge.index && peer.peerIndex === link.index;
+  if (peer?.kind !== "veth" || peer.peerIndex !== link.index) return false;
+  if (peer.masterIndex === undefined) return o.unattached;
+  return bridge !== undefined && peer.masterIndex === bridge.index;
 }
 
 /** The global addresses of a pod link ("10.1.2.2/24"). */
@@ -90,7 +100,7 @@ export function notOurs(
   if (link.kind !== "veth")
     return `it is ${link.kind ? `a ${link.kind} device` : "a device"}, not a veth this plugin made`;
   const bridge = deps.host.linkByName(c.bridge);
-  if (!isPortOf(deps, bridge, link)) return `its peer is not a port of bridge ${c.bridge}`;
+  if (!isPortOf(deps, bridge, link, { unattached: true })) return `its peer is not a port of bridge ${c.bridge}`;
   const other = otherHolder(cidrs, ownerLookup(call.config, deps), call.containerID);
   if (other) return `it carries ${other.ip}, reserved for container ${other.owner}`;
   return undefined;
@@ -113,7 +123,7 @@ export function otherAttachment(
   if (veths.length === 0) return undefined;
   const bridge = deps.host.linkByName(c.bridge);
   for (const link of veths) {
-    if (!isPortOf(deps, bridge, link)) continue;
+    if (!isPortOf(deps, bridge, link, { unattached: false })) continue;
     const other = otherHolder(() => globalAddresses(pod, link.name), owners, call.containerID);
     if (other) return { link: link.name, ...other };
   }
