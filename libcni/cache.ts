@@ -15,7 +15,6 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
-  readFileSync,
   renameSync,
   rmSync,
   unlinkSync,
@@ -23,6 +22,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { type FileWriter, sweepTemps } from "../net/file-writer.ts";
+import { readStateFile } from "../net/state-file.ts";
 import type { RuntimeConf } from "./conf.ts";
 import {
   fromJsonTree,
@@ -38,6 +38,8 @@ import { convertResult, formatResult, parseResult, type AnyResult } from "./type
 import { CniError, ErrorCode, isCniError } from "./types/error.ts";
 
 export const CACHE_KIND_V1 = "cniCacheV1";
+/** A cache file holds one result and the network's config: a few KiB; past this it is no cache file. */
+const CACHE_FILE_MAX_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_CACHE_DIR = "/var/lib/cni";
 
 /** One cache file's content. */
@@ -255,7 +257,7 @@ export class ResultCache {
 
   private read(network: string, rt: AttachmentKey): string | undefined {
     try {
-      return readFileSync(this.path(network, rt), "utf8");
+      return readStateFile(this.path(network, rt), CACHE_FILE_MAX_BYTES);
     } catch (e) {
       if (isCniError(e)) throw e;
       return undefined; // a missing cache is not an error
@@ -346,7 +348,7 @@ export class ResultCache {
       }
       let text: string;
       try {
-        text = readFileSync(join(dir, name), "utf8");
+        text = readStateFile(join(dir, name), CACHE_FILE_MAX_BYTES);
       } catch {
         continue;
       }
