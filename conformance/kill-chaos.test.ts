@@ -9,8 +9,12 @@
 // the end of each seed, after every pod is deleted through our chain and one more pod comes and goes (what a
 // node does next; it is the lock holder that reclaims what a killed reference host-local left empty): no
 // reservation, no saved config, no cache entry, no temp file, no host veth, nothing but lo in any pod.
+// One more seed relays every call to flanneld's CNI server (the daemon path, same plugin code) and
+// SIGKILLs the server instead, at random points of its calls, starting it again as a DaemonSet would.
 //
-// WEFT_KILL_ROUNDS (default 1000) is split over the seeds; WEFT_KILL_SEEDS="1,2,3" picks the seeds.
+// WEFT_KILL_ROUNDS (default 1000) is split over the seeds; WEFT_KILL_SEEDS="1,2,3" picks the seeds;
+// WEFT_KILL_DAEMON_ROUNDS (default 80; 0 skips it) sizes the relayed seed; WEFT_KILL_PLUGIN_DIR runs
+// another build's cnitool and plugins (say main's) through the same rounds.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
@@ -26,6 +30,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CniServerProcess } from "../daemon/testing/cni-server-process.ts";
 import { Rng } from "../netns-fixtures/fuzz/fuzz.ts";
 import {
   GO_CNITOOL,
@@ -43,6 +48,9 @@ const PLUGINS = process.env["WEFT_KILL_PLUGIN_DIR"] ?? WEFT_PLUGIN_DIR;
 const SEEDS = (process.env["WEFT_KILL_SEEDS"] ?? "101,202,303,404").split(",").map(Number);
 const PODS = 6;
 const PER_SEED = Math.ceil(ROUNDS / SEEDS.length);
+/** Rounds relayed to a flanneld CNI server that is killed instead of the exec (WEFT_KILL_DAEMON_ROUNDS). */
+const DAEMON_ROUNDS = Number(process.env["WEFT_KILL_DAEMON_ROUNDS"] ?? 80);
+const DAEMON_SEED = 505;
 /** How long after the spawn a kill lands (ms): an ADD or DEL through a cnitool takes about 25 to 100 ms here. */
 const KILL_WINDOW_MS = 60;
 const SUBNET_ENV =
@@ -67,6 +75,13 @@ interface Outcome {
   readonly stderr: string;
 }
 
+/** flanneld's CNI server serving the seed, and how often it was killed and started again. */
+interface Daemon {
+  server: CniServerProcess | undefined;
+  readonly socket: string;
+  restarts: number;
+}
+
 interface Tally {
   rounds: number;
   adds: number;
@@ -86,6 +101,7 @@ describe("kill chaos: SIGKILL at random points of ADD and DEL through a real cni
   let pods: string[];
   let root: string;
   const totals: Tally[] = [];
+  const daemons: Daemon[] = [];
 
   beforeAll(async () => {
     requireBuilt(join(PLUGINS, "cnitool"));
@@ -102,6 +118,7 @@ describe("kill chaos: SIGKILL at random points of ADD and DEL through a real cni
   });
 
   afterAll(async () => {
+    for (const d of daemons) await d.server?.stop("SIGKILL");
     await topo?.cleanup();
     if (root) rmSync(root, { recursive: true, force: true });
     if (totals.length > 0) {
@@ -150,9 +167,20 @@ describe("kill chaos: SIGKILL at random points of ADD and DEL through a real cni
     return { dir, ways, ours };
   }
 
-  /** Run `tool add|del cbr0 <pod>` in the node netns; SIGKILL its process group after `killMs` if given. */
-  function call(dir: string, way: Way, command: "add" | "del", pod: string, killMs?: number): Promise<Outcome> {
-    return new Promise((resolve, reject) => {
+  /**
+   * Run `tool add|del cbr0 <pod>` in the node netns. Without a daemon the flannel exec runs the call and
+   * `killMs` SIGKILLs the process group after that long; with one, the exec relays the call to it and
+   * `killMs` SIGKILLs the daemon instead, which is started again once the call has answered.
+   */
+  async function call(
+    dir: string,
+    way: Way,
+    command: "add" | "del",
+    pod: string,
+    killMs?: number,
+    daemon?: Daemon,
+  ): Promise<Outcome> {
+    const r = await new Promise<Outcome & { daemonKilled: boolean }>((resolve, reject) => {
       const child: ChildProcess = spawn("ip", ["netns", "exec", node, way.tool, command, "cbr0", `/run/netns/${pod}`], {
         detached: true,
         stdio: ["ignore", "pipe", "pipe"],
@@ -162,19 +190,25 @@ describe("kill chaos: SIGKILL at random points of ADD and DEL through a real cni
           CNI_PATH: way.path,
           CNI_CACHE_DIR: join(dir, "cache"),
           CNI_IFNAME: "eth0",
-          // no flanneld here: the flannel exec runs every call itself
-          WEFT_CNI_SOCKET: "",
+          // with no daemon the flannel exec runs every call itself
+          WEFT_CNI_SOCKET: daemon ? daemon.socket : "",
         },
       });
       let stdout = "";
       let stderr = "";
       let killed = false;
+      let daemonKilled = false;
       child.stdout?.on("data", (b: Buffer) => void (stdout += b.toString()));
       child.stderr?.on("data", (b: Buffer) => void (stderr += b.toString()));
       const timer =
         killMs === undefined
           ? undefined
           : setTimeout(() => {
+              if (daemon) {
+                daemonKilled = true;
+                void daemon.server?.stop("SIGKILL");
+                return;
+              }
               if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
               try {
                 process.kill(-child.pid, "SIGKILL");
@@ -186,9 +220,18 @@ describe("kill chaos: SIGKILL at random points of ADD and DEL through a real cni
       child.on("error", reject);
       child.on("close", (code, signal) => {
         if (timer) clearTimeout(timer);
-        resolve({ code, killed: killed && signal === "SIGKILL", stdout, stderr });
+        resolve({ code, killed: killed && signal === "SIGKILL", stdout, stderr, daemonKilled });
       });
     });
+    if (daemon && r.daemonKilled) {
+      // as a DaemonSet does: flanneld comes back; the call itself answered 11, or had finished
+      await daemon.server?.stop("SIGKILL");
+      rmSync(daemon.socket, { force: true });
+      daemon.server = await CniServerProcess.start(node, daemon.socket);
+      daemon.restarts++;
+      return { ...r, killed: r.code !== 0 };
+    }
+    return r;
   }
 
   const files = (d: string) => (existsSync(d) ? readdirSync(d).sort() : []);
@@ -231,132 +274,153 @@ describe("kill chaos: SIGKILL at random points of ADD and DEL through a real cni
     return (await ipJson<{ ifname: string }[]>(pods[i], ["link", "show"])).map((l) => l.ifname).sort();
   }
 
+  /**
+   * `rounds` rounds of seed `seed`; with `daemon`, every call is relayed to flanneld's CNI server and the
+   * kills land in the server instead of the exec.
+   */
+  async function runSeed(seed: number, rounds: number, withDaemon: boolean): Promise<void> {
+    const rng = new Rng(seed);
+    const { dir, ways, ours } = setupSeed(seed);
+    const daemon: Daemon | undefined = withDaemon
+      ? {
+          server: await CniServerProcess.start(node, join(dir, "cni.sock")),
+          socket: join(dir, "cni.sock"),
+          restarts: 0,
+        }
+      : undefined;
+    if (daemon) daemons.push(daemon);
+    const t: Tally = {
+      rounds: 0,
+      adds: 0,
+      dels: 0,
+      killsLanded: 0,
+      killedAdds: 0,
+      killedDels: 0,
+      retries: 0,
+      duplicates: 0,
+      reclaimed: 0,
+      checks: 0,
+    };
+    totals.push(t);
+    /** Pod index -> its address, for the pods that are up. */
+    const live = new Map<number, string>();
+    const problems: string[] = [];
+    let pendingOrphans = 0;
+    const count = (o: Outcome) => {
+      t.reclaimed += (o.stderr.match(/reclaimed 10\.244\./g) ?? []).length;
+      return o;
+    };
+    const del = async (i: number, first?: Way, killMs?: number) => {
+      for (let attempt = 0; attempt <= 30; attempt++) {
+        const way = attempt === 0 && first ? first : rng.pick(ways);
+        // a runtime keeps retrying; kills stop after a few, as a node calms down
+        const kill = attempt === 0 ? killMs : attempt < 4 && rng.chance(0.25) ? rng.int(0, KILL_WINDOW_MS) : undefined;
+        const r = count(await call(dir, way, "del", pods[i] ?? "", kill, daemon));
+        t.dels++;
+        if (r.killed) {
+          t.killsLanded++;
+          t.killedDels++;
+        }
+        if (attempt > 0) t.retries++;
+        if (r.code === 0) {
+          live.delete(i);
+          return;
+        }
+        if (!r.killed) problems.push(`DEL of pod ${i} through ${way.label} failed: ${r.stdout}${r.stderr}`);
+      }
+      problems.push(`DEL of pod ${i} never succeeded`);
+      live.delete(i);
+    };
+
+    for (let round = 0; round < rounds; round++) {
+      t.rounds++;
+      const i = rng.int(0, PODS - 1);
+      const way = rng.pick(ways);
+      if (!live.has(i)) {
+        const kill = rng.chance(0.5) ? rng.int(0, KILL_WINDOW_MS) : undefined;
+        const r = count(await call(dir, way, "add", pods[i] ?? "", kill, daemon));
+        t.adds++;
+        if (r.killed) {
+          t.killsLanded++;
+          t.killedAdds++;
+        }
+        if (r.code === 0) {
+          const result = JSON.parse(r.stdout) as { ips: { address: string }[] };
+          const ip = (result.ips[0]?.address ?? "").split("/")[0] ?? "";
+          const holder = [...live].find(([, a]) => a === ip);
+          if (holder) {
+            t.duplicates++;
+            problems.push(`round ${round}: pod ${i} got ${ip}, which pod ${holder[0]} holds`);
+          }
+          live.set(i, ip);
+        } else {
+          if (!r.killed) problems.push(`ADD of pod ${i} through ${way.label} failed: ${r.stdout}${r.stderr}`);
+          // a failed ADD is followed by DEL, as kubelet does
+          await del(i);
+        }
+      } else {
+        const kill = rng.chance(0.25) ? rng.int(0, KILL_WINDOW_MS) : undefined;
+        await del(i, way, kill);
+      }
+      if (round % 25 === 24) {
+        t.checks++;
+        pendingOrphans = checkFiles(dir, live, problems, `round ${round}`);
+      }
+    }
+
+    // the end: every pod deleted through our chain, then one more pod comes and goes
+    for (const i of [...live.keys()]) await del(i, ours);
+    for (let i = 0; i < PODS; i++) {
+      const r = count(await call(dir, ours, "del", pods[i] ?? "", undefined, daemon));
+      if (r.code !== 0) problems.push(`final DEL of pod ${i}: ${r.stdout}${r.stderr}`);
+    }
+    const probe = count(await call(dir, ours, "add", pods[0] ?? "", undefined, daemon));
+    if (probe.code !== 0) problems.push(`probe ADD: ${probe.stdout}${probe.stderr}`);
+    const unprobe = count(await call(dir, ours, "del", pods[0] ?? "", undefined, daemon));
+    if (unprobe.code !== 0) problems.push(`probe DEL: ${unprobe.stdout}${unprobe.stderr}`);
+
+    const ipam = join(dir, "ipam", "cbr0");
+    const leftover = (what: string, names: string[]) => {
+      for (const n of names) problems.push(`end: ${what} ${n} left`);
+    };
+    leftover("saved config", files(join(dir, "flannel")));
+    leftover(
+      "file",
+      files(ipam).filter((n) => n !== "lock" && n !== "last_reserved_ip.0"),
+    );
+    if (!/^10\.244\.9\.\d+$/.test(readFileSync(join(ipam, "last_reserved_ip.0"), "utf8")))
+      problems.push("end: last_reserved_ip.0 is corrupt");
+    leftover("cache file", files(join(dir, "cache", "results")));
+    leftover("host veth", await hostVeths());
+    for (let i = 0; i < PODS; i++) {
+      leftover(
+        `in pod ${i}: link`,
+        (await podLinks(i)).filter((l) => l !== "lo"),
+      );
+    }
+    await daemon?.server?.stop();
+    console.log(
+      `seed ${seed}${daemon ? ` (relayed, flanneld killed and restarted ${daemon.restarts} times)` : ""}: ` +
+        `${JSON.stringify(t)}, ${pendingOrphans} reference orphans at the last check` +
+        (problems.length > 0 ? `\n${problems.length} problems:\n  ${problems.join("\n  ")}` : ""),
+    );
+    expect(problems).toEqual([]);
+    // the point of the exercise: kills did land in both commands
+    expect(t.killedAdds).toBeGreaterThan(rounds / 20);
+    expect(t.killedDels).toBeGreaterThan(0);
+  }
+
   for (const seed of SEEDS) {
     it(
       `seed ${seed}: ${PER_SEED} rounds end with no leaked address, no stray or corrupt file, no duplicate`,
-      async () => {
-        const rng = new Rng(seed);
-        const { dir, ways, ours } = setupSeed(seed);
-        const t: Tally = {
-          rounds: 0,
-          adds: 0,
-          dels: 0,
-          killsLanded: 0,
-          killedAdds: 0,
-          killedDels: 0,
-          retries: 0,
-          duplicates: 0,
-          reclaimed: 0,
-          checks: 0,
-        };
-        totals.push(t);
-        /** Pod index -> its address, for the pods that are up. */
-        const live = new Map<number, string>();
-        const problems: string[] = [];
-        let pendingOrphans = 0;
-        const count = (o: Outcome) => {
-          t.reclaimed += (o.stderr.match(/reclaimed 10\.244\./g) ?? []).length;
-          return o;
-        };
-        const del = async (i: number, first?: Way, killMs?: number) => {
-          for (let attempt = 0; attempt <= 30; attempt++) {
-            const way = attempt === 0 && first ? first : rng.pick(ways);
-            // a runtime keeps retrying; kills stop after a few, as a node calms down
-            const kill =
-              attempt === 0 ? killMs : attempt < 4 && rng.chance(0.25) ? rng.int(0, KILL_WINDOW_MS) : undefined;
-            const r = count(await call(dir, way, "del", pods[i] ?? "", kill));
-            t.dels++;
-            if (r.killed) {
-              t.killsLanded++;
-              t.killedDels++;
-            }
-            if (attempt > 0) t.retries++;
-            if (r.code === 0) {
-              live.delete(i);
-              return;
-            }
-            if (!r.killed) problems.push(`DEL of pod ${i} through ${way.label} failed: ${r.stdout}${r.stderr}`);
-          }
-          problems.push(`DEL of pod ${i} never succeeded`);
-          live.delete(i);
-        };
-
-        for (let round = 0; round < PER_SEED; round++) {
-          t.rounds++;
-          const i = rng.int(0, PODS - 1);
-          const way = rng.pick(ways);
-          if (!live.has(i)) {
-            const kill = rng.chance(0.5) ? rng.int(0, KILL_WINDOW_MS) : undefined;
-            const r = count(await call(dir, way, "add", pods[i] ?? "", kill));
-            t.adds++;
-            if (r.killed) {
-              t.killsLanded++;
-              t.killedAdds++;
-            }
-            if (r.code === 0) {
-              const result = JSON.parse(r.stdout) as { ips: { address: string }[] };
-              const ip = (result.ips[0]?.address ?? "").split("/")[0] ?? "";
-              const holder = [...live].find(([, a]) => a === ip);
-              if (holder) {
-                t.duplicates++;
-                problems.push(`round ${round}: pod ${i} got ${ip}, which pod ${holder[0]} holds`);
-              }
-              live.set(i, ip);
-            } else {
-              if (!r.killed) problems.push(`ADD of pod ${i} through ${way.label} failed: ${r.stdout}${r.stderr}`);
-              // a failed ADD is followed by DEL, as kubelet does
-              await del(i);
-            }
-          } else {
-            const kill = rng.chance(0.25) ? rng.int(0, KILL_WINDOW_MS) : undefined;
-            await del(i, way, kill);
-          }
-          if (round % 25 === 24) {
-            t.checks++;
-            pendingOrphans = checkFiles(dir, live, problems, `round ${round}`);
-          }
-        }
-
-        // the end: every pod deleted through our chain, then one more pod comes and goes
-        for (const i of [...live.keys()]) await del(i, ours);
-        for (let i = 0; i < PODS; i++) {
-          const r = count(await call(dir, ours, "del", pods[i] ?? ""));
-          if (r.code !== 0) problems.push(`final DEL of pod ${i}: ${r.stdout}${r.stderr}`);
-        }
-        const probe = count(await call(dir, ours, "add", pods[0] ?? ""));
-        if (probe.code !== 0) problems.push(`probe ADD: ${probe.stdout}${probe.stderr}`);
-        const unprobe = count(await call(dir, ours, "del", pods[0] ?? ""));
-        if (unprobe.code !== 0) problems.push(`probe DEL: ${unprobe.stdout}${unprobe.stderr}`);
-
-        const ipam = join(dir, "ipam", "cbr0");
-        const leftover = (what: string, names: string[]) => {
-          for (const n of names) problems.push(`end: ${what} ${n} left`);
-        };
-        leftover("saved config", files(join(dir, "flannel")));
-        leftover(
-          "file",
-          files(ipam).filter((n) => n !== "lock" && n !== "last_reserved_ip.0"),
-        );
-        if (!/^10\.244\.9\.\d+$/.test(readFileSync(join(ipam, "last_reserved_ip.0"), "utf8")))
-          problems.push("end: last_reserved_ip.0 is corrupt");
-        leftover("cache file", files(join(dir, "cache", "results")));
-        leftover("host veth", await hostVeths());
-        for (let i = 0; i < PODS; i++) {
-          leftover(
-            `in pod ${i}: link`,
-            (await podLinks(i)).filter((l) => l !== "lo"),
-          );
-        }
-        console.log(
-          `seed ${seed}: ${JSON.stringify(t)}, ${pendingOrphans} reference orphans at the last check` +
-            (problems.length > 0 ? `\n${problems.length} problems:\n  ${problems.join("\n  ")}` : ""),
-        );
-        expect(problems).toEqual([]);
-        // the point of the exercise: kills did land in both commands
-        expect(t.killedAdds).toBeGreaterThan(PER_SEED / 20);
-        expect(t.killedDels).toBeGreaterThan(0);
-      },
+      () => runSeed(seed, PER_SEED, false),
       PER_SEED * 2_000,
     );
   }
+
+  it.runIf(DAEMON_ROUNDS > 0)(
+    `relayed to flanneld's CNI server, killed at random points: ${DAEMON_ROUNDS} rounds leave nothing behind`,
+    () => runSeed(DAEMON_SEED, DAEMON_ROUNDS, true),
+    DAEMON_ROUNDS * 6_000,
+  );
 });
