@@ -102,6 +102,15 @@ export function acceptNonblocking(listenFd: number): number | undefined {
   }
 }
 
+/**
+ * The buffers a msghdr points into while a sendmsg/recvmsg runs. The kernel reaches them only through
+ * raw addresses, which the garbage collector does not see: a local variable that is not read after the
+ * call does not keep them alive once the JIT has optimised the function (a `void [bufs]` after the call
+ * is dead code to it), and a collection during the call's own allocations would hand the kernel freed
+ * memory. A store into this module-level slot is a side effect no compiler may drop.
+ */
+const pinned: { current: readonly unknown[] } = { current: [] };
+
 function msghdr(iov: Uint8Array, control: Uint8Array | undefined): Uint8Array {
   const m = new Uint8Array(56);
   const v = new DataView(m.buffer);
@@ -139,10 +148,12 @@ export function sendWithFd(fd: number, data: Uint8Array, passFd?: number): numbe
     c.setInt32(16, passFd, true);
   }
   const m = msghdr(iov, control);
-  const n = libc.sendmsg(fd, m, MSG_NOSIGNAL);
-  // keep the buffers the kernel read through addresses alive until here
-  void [data, iov, control];
-  return n;
+  pinned.current = [data, iov, control, m];
+  try {
+    return libc.sendmsg(fd, m, MSG_NOSIGNAL);
+  } finally {
+    pinned.current = [];
+  }
 }
 
 /** Send all of `data`, blocking (the fd must be blocking), with `passFd` on the first segment. */
@@ -160,7 +171,13 @@ export function recvWithFds(fd: number, buf: Uint8Array): { n: number; fds: numb
   const control = new Uint8Array(64);
   const iov = iovec(buf);
   const m = msghdr(iov, control);
-  const n = libc.recvmsg(fd, m, MSG_CMSG_CLOEXEC);
+  pinned.current = [buf, iov, control, m];
+  let n: number;
+  try {
+    n = libc.recvmsg(fd, m, MSG_CMSG_CLOEXEC);
+  } finally {
+    pinned.current = [];
+  }
   const hv = new DataView(m.buffer);
   const controlLen = Number(hv.getBigUint64(40, true));
   const fds: number[] = [];
@@ -173,7 +190,6 @@ export function recvWithFds(fd: number, buf: Uint8Array): { n: number; fds: numb
     }
     at += (len + 7) & ~7;
   }
-  void [buf, iov];
   return { n, fds };
 }
 
