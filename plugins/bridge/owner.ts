@@ -4,10 +4,11 @@
  * network, so a call aimed at the wrong namespace (another pod's, the node's) changes nothing there.
  *
  * An interface is one of this network's attachments when it is a veth whose peer is a port of the
- * network's bridge (for DEL also of no bridge: a pair an ADD killed before it attached it). Whose attachment it is comes from host-local's reservations (the reference's
- * files, read without the lock: a reservation that exists names its holder): an attachment
- * carrying an address reserved for another container is that container's. With another IPAM
- * plugin nothing says whose it is, and only the first test applies.
+ * network's bridge (for DEL also of no bridge: a pair an ADD killed before it attached it). Whose
+ * attachment it is comes from host-local's reservations (the reference's files, read without the
+ * lock: a reservation that exists names its holder): an attachment carrying an address reserved for
+ * another container is that container's. With another IPAM plugin nothing says whose it is, and only
+ * the first test applies.
  */
 import { join } from "node:path";
 import { parseOwnerRecord } from "../host-local/store.ts";
