@@ -10,6 +10,7 @@ const steps: [string, string[]][] = [
   ["startup", [join(root, "bench", "startup.ts"), quick ? "30" : "200"]],
   ["cni-latency", [join(root, "bench", "cni-latency.ts"), quick ? "30" : "200"]],
   ["cni-daemon", [join(root, "bench", "cni-daemon.ts"), quick ? "30" : "80"]],
+  ["full-range", [join(root, "bench", "full-range.ts"), quick ? "10" : "40"]],
   [
     "daemon-scale",
     [join(root, "bench", "daemon-scale.ts"), quick ? "100,1000" : "100,1000,5000", quick ? "20" : "100"],

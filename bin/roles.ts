@@ -42,7 +42,10 @@ export const ROLES = {
   },
   cnitool: {
     about: "runs CNI network configurations against a netns (cnitool-compatible)",
-    load: () => import("../libcni/cli/cnitool.ts"),
+    load: async () => {
+      const [tool, files] = await Promise.all([import("../libcni/cli/cnitool.ts"), import("../linux/unnamed-file.ts")]);
+      return { main: (argv: readonly string[]) => tool.main(argv, { files: files.unnamedFileWriter }) };
+    },
   },
   "mk-docker-opts": {
     about: "flannel's mk-docker-opts.sh: subnet.env -> Docker daemon options file",

@@ -1,7 +1,7 @@
 // The flannel meta plugin (delegate config saved and removed, subnet.env read, delegation) through
 // the binary. The reference package has no flannel plugin, so this runs for weft only: in-process
 // delegation and exec'd reference delegates.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -136,6 +136,31 @@ describe.runIf(modes.length > 0).each(modes)("flannel plugin [$label]", (mode) =
       expect(await ipJson(node, ["link", "show", "master", "cni0"])).toEqual([]);
       const del2 = await call("DEL", conf());
       expect(del2.code, del2.stdout).toBe(0);
+    },
+  );
+
+  // GC needs spec 1.1.0 all the way down: Debian's bridge (1.1.1) has no GC
+  it.runIf(!mode.refDelegates)(
+    "GC frees in one call the reservations and saved configs of containers not in the valid list",
+    async () => {
+      writeFileSync(
+        join(dir, "subnet.env"),
+        "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.5.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+      );
+      const add = await call("ADD", conf());
+      expect(add.code, add.stdout + add.stderr).toBe(0);
+      // what killed calls leave: a reservation and a saved config of a container the runtime forgot,
+      // and a saved config no DEL could read
+      const ipam = join(dir, "ipam", "cbr0");
+      writeFileSync(join(ipam, "10.244.5.77"), "dead-1\r\neth0");
+      writeFileSync(join(dir, "flannel", "dead-1"), readFileSync(join(dir, "flannel", "cid-flannel")));
+      writeFileSync(join(dir, "flannel", "dead-2"), "{");
+      const valid = [{ containerID: "cid-flannel", ifname: "eth0" }];
+      const gc = await call("GC", conf({ cniVersion: "1.1.0", "cni.dev/valid-attachments": valid }));
+      expect(gc.code, gc.stdout + gc.stderr).toBe(0);
+      expect(readdirSync(ipam).filter((f) => /^\d/.test(f))).toEqual(["10.244.5.2"]);
+      expect(readdirSync(join(dir, "flannel"))).toEqual(["cid-flannel"]);
+      expect((await call("DEL", conf())).code).toBe(0);
     },
   );
 

@@ -3,6 +3,7 @@
  * DEL, GC and STATUS, keep the result cache, validate configs. `CniRuntime` is the interface;
  * `CniConfig` implements it over a `PluginExec` (RawExec by default, RecordingExec in tests).
  */
+import type { FileWriter } from "../net/file-writer.ts";
 import { DEFAULT_CACHE_DIR, ResultCache, type CachedAttachment } from "./cache.ts";
 import type { NetworkConfig, NetworkConfigList, PluginConf, RuntimeConf } from "./conf.ts";
 import { goQuote, pluginEnv, type CniArgs, type PluginExec } from "./invoke/exec.ts";
@@ -56,6 +57,8 @@ export interface CniConfigOptions {
   readonly baseEnv?: Readonly<Record<string, string | undefined>>;
   /** Per-plugin timeout. @default the exec's (60 s for RawExec) */
   readonly timeoutMs?: number;
+  /** How cache files get written. @default named temp file, fsync, rename (ResultCache) */
+  readonly files?: FileWriter;
 }
 
 /** One plugin invocation of a network. */
@@ -94,7 +97,7 @@ export class CniConfig implements CniRuntime {
 
   constructor(opts: CniConfigOptions) {
     this.path = opts.path;
-    this.cache = new ResultCache(opts.cacheDir ?? DEFAULT_CACHE_DIR);
+    this.cache = new ResultCache(opts.cacheDir ?? DEFAULT_CACHE_DIR, opts.files);
     this.exec = opts.exec ?? new RawExec();
     this.baseEnv = opts.baseEnv ?? process.env;
     this.timeoutMs = opts.timeoutMs;

@@ -15,13 +15,14 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
-  readFileSync,
   renameSync,
   rmSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
+import { type FileWriter, sweepTemps } from "../net/file-writer.ts";
+import { readStateFile } from "../net/state-file.ts";
 import type { RuntimeConf } from "./conf.ts";
 import {
   fromJsonTree,
@@ -37,6 +38,8 @@ import { convertResult, formatResult, parseResult, type AnyResult } from "./type
 import { CniError, ErrorCode, isCniError } from "./types/error.ts";
 
 export const CACHE_KIND_V1 = "cniCacheV1";
+/** A cache file holds one result and the network's config: a few KiB; past this it is no cache file. */
+const CACHE_FILE_MAX_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_CACHE_DIR = "/var/lib/cni";
 
 /** One cache file's content. */
@@ -167,7 +170,10 @@ type AttachmentKey = Pick<RuntimeConf, "containerId" | "ifName">;
 /** Write `text` to `file` atomically: temp file in the same dir, fsync, rename, fsync the dir. */
 export function writeFileAtomic(file: string, text: string, mode: number): void {
   const dir = join(file, "..");
-  const tmp = join(dir, `.${file.slice(dir.length + 1)}.tmp-${process.pid}-${Math.random().toString(16).slice(2, 10)}`);
+  const hex = Math.floor(Math.random() * 0x100000000)
+    .toString(16)
+    .padStart(8, "0");
+  const tmp = join(dir, `.${file.slice(dir.length + 1)}.tmp-${process.pid}-${hex}`);
   const fd = openSync(tmp, "wx", mode);
   try {
     writeSync(fd, text);
@@ -197,7 +203,15 @@ export function writeFileAtomic(file: string, text: string, mode: number): void 
 }
 
 export class ResultCache {
-  constructor(readonly dir: string = DEFAULT_CACHE_DIR) {}
+  /**
+   * `files` writes the cache files (the binary's cnitool passes the unnamed writer: nothing is left
+   * by a cnitool killed mid-write); without it, a named temp file is synced and renamed into place,
+   * and temp files of killed writers are removed on the next write.
+   */
+  constructor(
+    readonly dir: string = DEFAULT_CACHE_DIR,
+    private readonly files?: FileWriter,
+  ) {}
 
   /** `<dir>/results/<network>-<containerID>-<ifname>`; all three parts are required. */
   path(network: string, rt: AttachmentKey): string {
@@ -226,7 +240,12 @@ export class ResultCache {
     });
     try {
       mkdirSync(join(file, ".."), { recursive: true, mode: 0o700 });
-      writeFileAtomic(file, text, 0o600);
+      if (this.files) {
+        this.files.replace(file, text, 0o600);
+      } else {
+        writeFileAtomic(file, text, 0o600);
+        sweepTemps(join(file, ".."), 60_000);
+      }
     } catch (e) {
       throw new CniError(
         ErrorCode.IOFailure,
@@ -238,7 +257,7 @@ export class ResultCache {
 
   private read(network: string, rt: AttachmentKey): string | undefined {
     try {
-      return readFileSync(this.path(network, rt), "utf8");
+      return readStateFile(this.path(network, rt), CACHE_FILE_MAX_BYTES);
     } catch (e) {
       if (isCniError(e)) throw e;
       return undefined; // a missing cache is not an error
@@ -329,7 +348,7 @@ export class ResultCache {
       }
       let text: string;
       try {
-        text = readFileSync(join(dir, name), "utf8");
+        text = readStateFile(join(dir, name), CACHE_FILE_MAX_BYTES);
       } catch {
         continue;
       }

@@ -4,7 +4,8 @@
  * first, .conf/.json upconverted, `<dir>/<name>/*.conf` plugins appended, version picked from
  * `cniVersions`. Messages start with the reference words and then say which file and what to fix.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
+import { readStateBytes } from "../net/state-file.ts";
 import { join } from "node:path";
 import { getFieldFold, isJsonMap, marshalGo, parseJsonTree, type JsonMap, type JsonTree } from "./invoke/gojson.ts";
 import { compareVersions, CURRENT_VERSION, parseVersion } from "./version.ts";
@@ -223,11 +224,14 @@ export function confFiles(dir: string, exts: readonly string[]): string[] {
     .map((e) => join(dir, e.name));
 }
 
+/** A network configuration file is a few KiB; a runtime's config is capped at this. */
+const CONF_FILE_MAX_BYTES = 16 * 1024 * 1024;
+
 const byBytes = (a: string, b: string): number => Buffer.compare(enc.encode(a), enc.encode(b));
 
 function readConfFile(file: string): Uint8Array {
   try {
-    return readFileSync(file);
+    return readStateBytes(file, CONF_FILE_MAX_BYTES);
   } catch (e) {
     throw confError(`error reading ${file}: ${(e as Error).message}`, "", ErrorCode.IOFailure);
   }

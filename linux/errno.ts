@@ -80,6 +80,7 @@ export const Errno = {
   EBUSY: 16,
   EEXIST: 17,
   ENODEV: 19,
+  EISDIR: 21,
   EINVAL: 22,
   EPIPE: 32,
   ERANGE: 34,

@@ -9,6 +9,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -107,6 +108,22 @@ describe("subnet.env reading (as the flannel CNI plugin)", () => {
   });
 });
 
+describe("subnet.env that is no regular file", () => {
+  it("is an error naming the path at once for a FIFO (no writer needed) or a directory", () => {
+    const fifo = join(dir, "fifo.env");
+    execFileSync("mkfifo", [fifo]);
+    expect(() => readSubnetEnv(fifo)).toThrow(SubnetEnvError);
+    expect(() => readSubnetEnv(fifo)).toThrow(`${fifo} is a FIFO, not a regular file`);
+    expect(() => readSubnetEnv(dir)).toThrow(`${dir} is a directory, not a regular file`);
+  });
+
+  it("is an error when it is far larger than a subnet.env can be", () => {
+    const big = join(dir, "big.env");
+    writeFileSync(big, `FLANNEL_MTU=1450\n${"#".repeat(100 * 1024)}\n`);
+    expect(() => readSubnetEnv(big)).toThrow(/holds .* bytes/);
+  });
+});
+
 describe("subnet.env writing (as flanneld)", () => {
   const dual: SubnetEnv = {
     networks: ["10.244.0.0/16"],
@@ -145,6 +162,18 @@ describe("subnet.env writing (as flanneld)", () => {
     expect(statSync(path).mode & 0o777).toBe(0o644);
     expect(statSync(join(dir, "run", "flannel")).mode & 0o777).toBe(0o755);
     expect(readdirSync(join(dir, "run", "flannel"))).toEqual(["subnet.env"]);
+  });
+
+  it("removes the temp files of earlier writers that were killed before renaming them", () => {
+    const d = join(dir, "killed");
+    const path = join(d, "subnet.env");
+    writeSubnetEnv(path, dual);
+    const gone = ".subnet.env.999999999.1700000000000.tmp";
+    const stale = `.subnet.env.${process.pid}.${Date.now() - 120_000}.tmp`;
+    const fresh = `.subnet.env.${process.pid}.${Date.now() - 1000}.tmp`;
+    for (const n of [gone, stale, fresh, ".other.1.2.tmp"]) writeFileSync(join(d, n), "x");
+    writeSubnetEnv(path, dual);
+    expect(readdirSync(d).sort()).toEqual([".other.1.2.tmp", fresh, "subnet.env"].sort());
   });
 
   it("replaces a file a reader holds open without truncating what that reader sees", () => {

@@ -13,14 +13,16 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
-  readFileSync,
+  readdirSync,
   renameSync,
+  rmSync,
   unlinkSync,
   writeSync,
   chmodSync,
 } from "node:fs";
 import { dirname, basename, join } from "node:path";
 import { formatCidr, maskNet, parseCidr, type Family, type IpNet } from "./prefix.ts";
+import { StateFileError, readStateFile } from "./state-file.ts";
 
 /**
  * Content of subnet.env. CIDRs are canonical strings, masked to their network
@@ -133,12 +135,19 @@ export function parseSubnetEnv(text: string, path: string): SubnetEnv {
   };
 }
 
-/** Read and parse subnet.env; a missing file says flanneld has not written it (yet). */
+/** subnet.env is a few hundred bytes; a file much larger is not one. */
+export const SUBNET_ENV_MAX_BYTES = 64 * 1024;
+
+/**
+ * Read and parse subnet.env; a missing file says flanneld has not written it (yet). Only a regular
+ * file is read, opened O_NONBLOCK and size-capped: a FIFO or a huge file there is an error, never a wait.
+ */
 export function readSubnetEnv(path: string): SubnetEnv {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readStateFile(path, SUBNET_ENV_MAX_BYTES);
   } catch (e) {
+    if (e instanceof StateFileError) throw new SubnetEnvError(path, e.message);
     const code = (e as { code?: unknown }).code;
     if (code === "ENOENT") {
       throw new SubnetEnvError(
@@ -177,10 +186,50 @@ export function formatSubnetEnv(env: SubnetEnv): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** Write subnet.env atomically: temp file in the same directory, fsync, rename; 0644; parent 0755. */
+/** pid and time of a writer's temp file of `base` (`.<base>.<pid>.<ms>.tmp`), if `name` is one. */
+function tempOf(name: string, base: string): { readonly pid: number; readonly ms: number } | undefined {
+  const prefix = `.${base}.`;
+  if (!name.startsWith(prefix) || !name.endsWith(".tmp")) return undefined;
+  const m = /^(\d+)\.(\d+)$/.exec(name.slice(prefix.length, -".tmp".length));
+  return m ? { pid: Number(m[1]), ms: Number(m[2]) } : undefined;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: unknown }).code === "EPERM";
+  }
+}
+
+/**
+ * Remove temp files of `path` that earlier writers left when killed between creating and renaming
+ * them: those of a process that is gone, or older than a minute (a pid can be reused, say by the
+ * next flanneld as PID 1 of its container). flanneld is the one writer of its subnet file.
+ */
+function sweepWriterTemps(dir: string, base: string, now = Date.now()): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const t = tempOf(name, base);
+    if (t && (now - t.ms >= 60_000 || (t.pid !== process.pid && !alive(t.pid))))
+      rmSync(join(dir, name), { force: true });
+  }
+}
+
+/**
+ * Write subnet.env atomically: temp file in the same directory, fsync, rename; 0644; parent 0755.
+ * Temp files of earlier writers killed mid-write are removed first.
+ */
 export function writeSubnetEnv(path: string, env: SubnetEnv): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
+  sweepWriterTemps(dir, basename(path));
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const fd = openSync(tmp, "w", 0o644);
   try {

@@ -5,7 +5,8 @@
  * The pod netns arrives as an fd: the plugin reaches it through NetnsAccess, never through the
  * runtime's path, which this process may not see. Imports linux/ (bun:ffi): loaded lazily by main.ts.
  */
-import { dispatch, type NetnsAccess, type PluginIO } from "../../libcni/skel/skel.ts";
+import { fstatSync, statSync } from "node:fs";
+import { dispatch, sameNetns, type NetnsAccess, type PluginIO } from "../../libcni/skel/skel.ts";
 import type { DefinitionLoader } from "../../libcni/skel/definition.ts";
 import { MAX_REQUEST_BYTES, encodeResult, type RelayRequest, type RelayResult } from "../../libcni/relay/protocol.ts";
 import { SyscallError } from "../../linux/errors.ts";
@@ -48,6 +49,21 @@ interface Pending {
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * The identity of the call's pod netns when it is the node's: the exec's own (it told us) or this
+ * daemon's (compared here, by nsfs inode, so a namespace path that only the exec could resolve still counts).
+ */
+function ownNetns(request: RelayRequest, netnsFd: number | undefined): string | undefined {
+  if (netnsFd === undefined) return request.ownNetns ? "the network namespace of the calling exec" : undefined;
+  try {
+    const pod = fstatSync(netnsFd);
+    if (request.ownNetns) return `net:[${pod.ino}]`;
+    return sameNetns(pod, statSync("/proc/thread-self/ns/net"));
+  } catch {
+    return request.ownNetns ? "the network namespace of the calling exec" : undefined;
+  }
+}
 
 /**
  * The worker module. Run from source it sits beside this file. In the compiled binary (modules under
@@ -238,7 +254,7 @@ export class CniServer {
       readStdin: async () => Buffer.from(request.stdin).toString("utf8"),
       stdout: (s) => void (stdout += s),
       stderr: (s) => void (stderr += s),
-      isOwnNetns: () => request.ownNetns,
+      ownNetns: () => ownNetns(request, netnsFd),
       ...(access ? { netnsAccess: access } : {}),
     };
     const exitCode = await dispatch(def.funcs, def.versions, def.about, io);

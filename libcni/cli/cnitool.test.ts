@@ -85,12 +85,15 @@ describe("cnitool", () => {
     expect(d.exec.commands()).toEqual(["DEL noop2", "DEL noop"]);
   });
 
-  it("gc deletes every cached attachment of the network, then sends GC", async () => {
+  it("gc deletes every cached attachment of the network, then sends GC with an empty valid list", async () => {
     await cnitool(["add", "net", "p1"]);
     await cnitool(["add", "net", "p2"]);
     const r = await cnitool(["gc", "net", "unused"]);
     expect(r.code).toBe(0);
     expect(r.exec.commands()).toEqual(["DEL noop2", "DEL noop", "DEL noop2", "DEL noop", "GC noop", "GC noop2"]);
+    // every attachment is stale to cnitool, and the plugins are told so: an empty valid list
+    const gcs = r.exec.calls.filter((c) => c.command === "GC");
+    expect(gcs.map((c) => c.config?.["cni.dev/valid-attachments"])).toEqual([[], []]);
     expect(readdirSync(join(cacheDir, "results"))).toEqual([]);
   });
 

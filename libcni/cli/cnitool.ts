@@ -7,6 +7,7 @@
  */
 import { CniConfig } from "../api.ts";
 import type { PluginExec } from "../invoke/exec.ts";
+import type { FileWriter } from "../../net/file-writer.ts";
 import { fdSink } from "../stdio.ts";
 import { trace } from "../trace.ts";
 import { toCniError } from "../types/error.ts";
@@ -32,6 +33,8 @@ export interface CnitoolIO {
   readonly stderr: Sink;
   /** Replace plugin execution (tests). @default RawExec */
   readonly exec?: PluginExec;
+  /** How the result cache is written (the binary: files written unnamed and linked into place). */
+  readonly files?: FileWriter;
 }
 
 const ENV_HELP = `Environment:
@@ -114,6 +117,7 @@ export async function run(argv: readonly string[], io: CnitoolIO): Promise<numbe
       baseEnv: io.env,
       ...(cacheDir ? { cacheDir } : {}),
       ...(io.exec ? { exec: io.exec } : {}),
+      ...(io.files ? { files: io.files } : {}),
     });
     trace(`cnitool: ${cmd.name} ${network} configured`);
     await cmd.run({ cni, list, rt, out: io.stdout });
@@ -126,6 +130,6 @@ export async function run(argv: readonly string[], io: CnitoolIO): Promise<numbe
 }
 
 /** Plain write(2) on fds 1 and 2: process.stdout/stderr would build stream objects first, a cost at every exec. */
-export async function main(argv: readonly string[]): Promise<number> {
-  return run(argv, { env: process.env, cwd: process.cwd(), stdout: fdSink(1), stderr: fdSink(2) });
+export async function main(argv: readonly string[], o: { readonly files?: FileWriter } = {}): Promise<number> {
+  return run(argv, { env: process.env, cwd: process.cwd(), stdout: fdSink(1), stderr: fdSink(2), ...o });
 }

@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { COMMANDS, isCommand, readEnv } from "./commands.ts";
 import { processIO } from "./skel.ts";
@@ -39,9 +40,11 @@ describe("COMMANDS table", () => {
 });
 
 describe("processIO", () => {
-  it("recognises the process's own network namespace and answers false for unreadable paths", async () => {
+  it("recognises the process's own network namespace by identity and answers undefined otherwise", async () => {
     const io = await processIO();
-    expect(await io.isOwnNetns?.("/proc/self/ns/net")).toBe(true);
-    expect(await io.isOwnNetns?.("/nonexistent/netns")).toBe(false);
+    const ino = statSync("/proc/self/ns/net").ino;
+    expect(await io.ownNetns?.("/proc/self/ns/net")).toBe(`net:[${ino}]`);
+    expect(await io.ownNetns?.("/nonexistent/netns")).toBeUndefined();
+    expect(await io.ownNetns?.("/proc/self/ns/uts")).toBeUndefined();
   });
 });

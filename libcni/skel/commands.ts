@@ -16,8 +16,11 @@ export interface CommandSpec {
   readonly minVersion?: string;
   /** VERSION answers without reading stdin. */
   readonly readsStdin: boolean;
-  /** When the CNI_NETNS-is-our-own-netns check runs: before the callback, after it, or never. */
-  readonly netnsCheck: "before" | "after" | "none";
+  /**
+   * Whether CNI_NETNS is refused when it is the plugin's own network namespace: "before" the
+   * callback runs (so a refused call changes nothing), or "none" for commands that enter no netns.
+   */
+  readonly netnsCheck: "before" | "none";
   /**
    * A prevResult that does not decode: "fail" (code 6), or "ignore" (warn on stderr and run
    * without it: DEL must clean up whatever the runtime cached).
@@ -35,14 +38,14 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
   DEL: {
     requiredEnv: ["CNI_CONTAINERID", "CNI_IFNAME", "CNI_PATH"],
     readsStdin: true,
-    netnsCheck: "after",
+    netnsCheck: "before",
     badPrevResult: "ignore",
   },
   CHECK: {
     requiredEnv: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"],
     minVersion: "0.4.0",
     readsStdin: true,
-    netnsCheck: "none",
+    netnsCheck: "before",
     badPrevResult: "fail",
   },
   GC: { requiredEnv: ["CNI_PATH"], minVersion: "1.1.0", readsStdin: true, netnsCheck: "none", badPrevResult: "fail" },

@@ -55,7 +55,7 @@ function harness(o: HarnessOptions = {}): Harness {
     stderr: (s) => {
       out.stderr += s;
     },
-    isOwnNetns: (p) => p === o.ownNetns,
+    ownNetns: (p) => (p === o.ownNetns ? "net:[4026531840]" : undefined),
   };
   const record = (cmd: string) => async (args: CmdArgs) => {
     calls.push({ cmd, args });
@@ -171,11 +171,19 @@ describe("skel ADD", () => {
   });
 
   it(
-    "refuses with code 8 when CNI_NETNS is the plugin's own netns, " + "unless CNI_NETNS_OVERRIDE is 1 or true",
+    "refuses ADD, DEL and CHECK with code 8 naming the namespace before the plugin runs when CNI_NETNS is the " +
+      "plugin's own netns, unless CNI_NETNS_OVERRIDE is 1 or true",
     async () => {
-      const r = await run({ ownNetns: "/some/netns/path" });
-      expect(r.error).toMatchObject({ code: 8, msg: "plugin's netns and netns from CNI_NETNS should not be the same" });
-      expect(r.calls).toEqual([]);
+      for (const cmd of ["ADD", "DEL", "CHECK"]) {
+        const r = await run({ ownNetns: "/some/netns/path", env: { CNI_COMMAND: cmd } });
+        expect(r.error, cmd).toMatchObject({
+          code: 8,
+          msg: "plugin's netns and netns from CNI_NETNS should not be the same",
+          details: expect.stringContaining("CNI_NETNS=/some/netns/path is net:[4026531840]"),
+        });
+        // refused before the plugin ran: nothing it could change was touched
+        expect(r.calls, cmd).toEqual([]);
+      }
       for (const o of ["1", "true", "TRUE"]) {
         const ok = await run({ ownNetns: "/some/netns/path", env: { CNI_NETNS_OVERRIDE: o } });
         expect(ok.code).toBe(0);
@@ -290,6 +298,16 @@ describe("skel stdin", () => {
     ["null", 7, "missing network name"],
     ['{"name":"te%%st"}', 7, "invalid characters found in network name"],
     ['{"name":"n","cniVersion":1}', 6, 'decoding version from network config: "cniVersion" must be a string, got 1'],
+    [
+      '{"name":"n","delegate":{"mtu":1e400}}',
+      7,
+      'error unmarshall network config: "delegate.mtu" is a number beyond what a double can hold',
+    ],
+    [
+      '{"name":"n","ipam":{"ranges":[[{"x":-1e999}]]}}',
+      7,
+      'error unmarshall network config: "ipam.ranges[0][0].x" is a number beyond what a double can hold',
+    ],
   ])("rejects %s with code %i before any callback", async (stdin, code, msg) => {
     const r = await run({ stdin });
     expect(r.error).toMatchObject({ code, msg });

@@ -3,10 +3,12 @@
  * plugin's command, print its result (converted to the config's version) or its error.
  * All IO is injected (PluginIO) so tests drive `dispatch` with fakes; plugins never print.
  * Order of checks follows the reference skel (pkg/skel/skel.go); see commands.ts for the tables.
- * Deliberate differences: an unknown CNI_COMMAND is reported before stdin is read; ADD refuses
- * CNI_NETNS = the plugin's own netns BEFORE calling add (the reference checks after, when the
- * damage is done); the skel decodes prevResult (code 6 when bad, except DEL, which warns on stderr
- * and runs without it so cleanup still happens); a result conversion failure is code 1, not 999.
+ * Deliberate differences: an unknown CNI_COMMAND is reported before stdin is read; ADD, DEL and
+ * CHECK refuse CNI_NETNS = the plugin's own netns (same namespace identity, whatever the path)
+ * BEFORE calling the plugin, so a refused call changes nothing (the reference lets DEL run first and
+ * delete the node's interfaces); the skel decodes prevResult (code 6 when bad, except DEL, which
+ * warns on stderr and runs without it so cleanup still happens); a result conversion failure is
+ * code 1, not 999.
  *
  * A plugin's main:
  *   export const main = () => runPlugin({ add, del, check, status }, SPEC_VERSIONS, `CNI bridge plugin ${VERSION}`);
@@ -83,10 +85,12 @@ export interface PluginIO {
   stdout(s: string): void;
   stderr(s: string): void;
   /**
-   * True when `path` is the network namespace this process runs in (then ADD/DEL refuse with
-   * code 8, unless CNI_NETNS_OVERRIDE). Unreadable paths answer false. Without it the check is skipped.
+   * When `path` is the network namespace this process runs in (the same nsfs inode, whatever the
+   * path), its identity as the kernel prints it ("net:[4026531840]"); undefined otherwise, also
+   * for paths that cannot be read. ADD, DEL and CHECK then refuse with code 8 before anything runs,
+   * unless CNI_NETNS_OVERRIDE. Without it the check is skipped.
    */
-  isOwnNetns?(path: string): boolean | Promise<boolean>;
+  ownNetns?(path: string): string | undefined | Promise<string | undefined>;
   /** The pod netns as handed over by the runtime (see CmdArgs.netnsAccess). */
   readonly netnsAccess?: NetnsAccess;
 }
@@ -116,6 +120,14 @@ function parseConfig(stdinData: string): Record<string, unknown> {
   if (v !== null && (typeof v !== "object" || Array.isArray(v)))
     throw decodeFailure(`${prefix}the configuration must be a JSON object, got ${describeValue(v)}`);
   const config = (v ?? {}) as Record<string, unknown>;
+  const huge = nonFiniteNumber(config, "");
+  if (huge !== undefined) {
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `${prefix}"${huge}" is a number beyond what a double can hold`,
+      `give "${huge}" a value such as the key expects (a plugin would otherwise see null or Infinity)`,
+    );
+  }
   const name = getField(config, "name");
   if (name !== undefined && name !== null && typeof name !== "string")
     throw decodeFailure(`${prefix}"name" must be a string, got ${describeValue(name)}`);
@@ -127,6 +139,24 @@ function parseConfig(stdinData: string): Record<string, unknown> {
     );
   validateNetworkName(name);
   return config;
+}
+
+/** The path ("delegate.mtu", "ipam.ranges[0][1].x") of the first number JSON.parse turned into ±Infinity. */
+function nonFiniteNumber(v: unknown, path: string): string | undefined {
+  if (typeof v === "number") return Number.isFinite(v) ? undefined : path;
+  if (typeof v !== "object" || v === null) return undefined;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const p = nonFiniteNumber(v[i], `${path}[${i}]`);
+      if (p !== undefined) return p;
+    }
+    return undefined;
+  }
+  for (const [k, x] of Object.entries(v)) {
+    const p = nonFiniteNumber(x, path === "" ? k : `${path}.${k}`);
+    if (p !== undefined) return p;
+  }
+  return undefined;
 }
 
 function configVersion(config: Record<string, unknown>): string {
@@ -158,15 +188,24 @@ function versionGate(cmd: CommandName, spec: CommandSpec, cfgVersion: string, ve
 }
 
 async function netnsCheck(io: PluginIO, a: CmdArgs): Promise<void> {
-  if (a.netnsOverride || !io.isOwnNetns || a.netns === "") return;
-  if (await io.isOwnNetns(a.netns)) {
+  if (a.netnsOverride || !io.ownNetns || a.netns === "") return;
+  const id = await io.ownNetns(a.netns);
+  if (id !== undefined) {
     throw new CniError(
       ErrorCode.InvalidNetNS,
       "plugin's netns and netns from CNI_NETNS should not be the same",
-      `CNI_NETNS=${a.netns} is the plugin's own network namespace; ` +
-        "pass the container's netns (or set CNI_NETNS_OVERRIDE=1)",
+      `CNI_NETNS=${a.netns} is ${id}, the network namespace the plugin runs in (the node's); nothing was ` +
+        "changed: pass the container's netns (or set CNI_NETNS_OVERRIDE=1)",
     );
   }
+}
+
+/** "net:[<inode>]" when `path` and `own` (stat results) are one namespace. */
+export function sameNetns(
+  path: { readonly dev: number; readonly ino: number },
+  own: { readonly dev: number; readonly ino: number },
+): string | undefined {
+  return path.dev === own.dev && path.ino === own.ino ? `net:[${path.ino}]` : undefined;
 }
 
 type Outcome = { stdout?: string; stderr?: string };
@@ -242,7 +281,6 @@ async function run(funcs: PluginFuncs, versions: readonly string[], about: strin
     const fn = { DEL: funcs.del, CHECK: funcs.check, GC: funcs.gc, STATUS: funcs.status, VERSION: undefined }[cmd];
     if (fn) await fn.call(funcs, args);
   }
-  if (spec.netnsCheck === "after") await netnsCheck(io, args);
   trace(`skel: ${cmd} done`);
   return out;
 }
@@ -289,13 +327,11 @@ export async function processIO(o: { readonly stdin?: string } = {}): Promise<Pl
     readStdin: async () => given ?? readAllSync(0),
     stdout: (s) => writeAllSync(1, s),
     stderr: (s) => writeAllSync(2, s),
-    isOwnNetns(path) {
+    ownNetns(path) {
       try {
-        const own = statSync("/proc/thread-self/ns/net");
-        const other = statSync(path);
-        return own.dev === other.dev && own.ino === other.ino;
+        return sameNetns(statSync(path), statSync("/proc/thread-self/ns/net"));
       } catch {
-        return false;
+        return undefined;
       }
     },
   };

@@ -16,6 +16,7 @@ const SYMBOLS = {
   recvfrom: { args: ["i32", "ptr", "u64", "i32", "ptr", "ptr"], returns: "i32" },
   close: { args: ["i32"], returns: "i32" },
   open: { args: ["ptr", "i32", "u32"], returns: "i32" },
+  linkat: { args: ["i32", "ptr", "i32", "ptr", "i32"], returns: "i32" },
   fstatfs: { args: ["i32", "ptr"], returns: "i32" },
   setns: { args: ["i32", "i32"], returns: "i32" },
   unshare: { args: ["i32"], returns: "i32" },
@@ -115,6 +116,11 @@ export const O_RDWR = 2;
 export const O_CREAT = 0o100;
 export const O_CLOEXEC = 0o2000000;
 export const O_NOFOLLOW = 0o400000;
+export const O_WRONLY = 1;
+/** O_TMPFILE as open(2) wants it (it includes O_DIRECTORY). */
+export const O_TMPFILE = 0o20200000;
+export const AT_FDCWD = -100;
+export const AT_SYMLINK_FOLLOW = 0x400;
 export const CLONE_NEWNET = 0x40000000;
 export const LOCK_SH = 1;
 export const LOCK_EX = 2;
@@ -167,6 +173,11 @@ export function open(path: string, flags: number, mode = 0o644): number {
     retryEintr(() => L().open(cstr(path), flags | O_CLOEXEC, mode)),
     () => `open ${path}`,
   );
+}
+
+/** linkat(2): a new name `newPath` for `oldPath` (paths relative to the cwd); EEXIST when the name is taken. */
+export function linkat(oldPath: string, newPath: string, flags: number): void {
+  check(L().linkat(AT_FDCWD, cstr(oldPath), AT_FDCWD, cstr(newPath), flags), () => `linkat ${newPath}`);
 }
 
 /** f_type of the filesystem holding `fd` (first field of struct statfs on 64-bit Linux). */

@@ -181,6 +181,29 @@ describe("bridge ADD", () => {
     expect(h.host.link("veth11111111")?.parentIndex).toBe(h.host.link("other")?.index);
   });
 
+  it("refuses, changing nothing there, a namespace that holds another container's attachment", async () => {
+    const h = harness(["11111111", "22222222"]);
+    await bridgeAdd(h.call(conf(), { containerID: "pod-a" }), h.deps);
+    h.files.set("/var/lib/cni/networks/mynet/10.1.2.2", "pod-a\r\neth0");
+    const before = h.pod.nl.calls.length;
+    await expectCni(
+      bridgeAdd(h.call(conf(), { containerID: "pod-b", ifName: "eth1" }), h.deps),
+      4,
+      new RegExp(
+        `^CNI_NETNS ${POD} is another container's network namespace: its eth0 on bridge cni0 carries ` +
+          "10\\.1\\.2\\.2, reserved for container pod-a$",
+      ),
+    );
+    expect(h.pod.link("eth1")).toBeUndefined();
+    expect(
+      h.pod.nl.calls.slice(before).every((c) => ["listLinks", "listAddrs", "findLink", "close"].includes(c.method)),
+    ).toBe(true);
+    expect(h.ipam.calls).toEqual(["ADD host-local"]);
+    // the same container's second attachment is its own business
+    await bridgeAdd(h.call(conf(), { containerID: "pod-a", ifName: "eth1" }), h.deps);
+    expect(h.pod.link("eth1")).toBeDefined();
+  });
+
   it(
     "fails a second ADD for the same interface with the " + "reference message and releases nothing it did not take",
     async () => {

@@ -15,6 +15,7 @@ import { kernelError } from "./errors.ts";
 import { calcGateways } from "./gateway.ts";
 import type { Backend } from "./ipmasq.ts";
 import { openPodOrFail } from "./netns.ts";
+import { otherAttachment } from "./owner.ts";
 import type { LinkInfo, PodNet } from "./kernel.ts";
 import { configureIface, podSysctls } from "./pod-iface.ts";
 import { setupVeth } from "./veth.ts";
@@ -40,6 +41,7 @@ export async function bridgeAdd(call: BridgeCall, deps: BridgeDeps): Promise<Res
   const pod = openPodOrFail(deps, call.netns);
   trace("bridge: conf parsed, pod netns open");
   try {
+    refuseOtherContainers(call, deps, c, pod);
     const result = await addSteps({ call, deps, c, pod, undo }, br);
     undo.commit();
     return result;
@@ -49,6 +51,18 @@ export async function bridgeAdd(call: BridgeCall, deps: BridgeDeps): Promise<Res
   } finally {
     pod.close();
   }
+}
+
+/** A namespace holding another container's attachment to this network is not this container's. */
+function refuseOtherContainers(call: BridgeCall, deps: BridgeDeps, c: BridgeConf, pod: PodNet): void {
+  const other = otherAttachment(call, deps, c, pod);
+  if (!other) return;
+  throw new CniError(
+    ErrorCode.InvalidEnvironmentVariables,
+    `CNI_NETNS ${call.netns} is another container's network namespace: its ${other.link} on bridge ` +
+      `${c.bridge} carries ${other.ip}, reserved for container ${other.owner}`,
+    `nothing was changed; pass the network namespace of container ${call.containerID}`,
+  );
 }
 
 async function addSteps(ctx: AddContext, br: LinkInfo): Promise<Result100> {

@@ -44,24 +44,86 @@ describe("bridge DEL", () => {
     expect(h.kernel.openHandles).toBe(0);
   });
 
-  it("reads the pod interface's addresses only when masquerade rules are to be removed", async () => {
-    for (const ipMasq of [false, true]) {
+  it(
+    "reads the pod interface's addresses once, and only when masquerade rules are to be removed or " +
+      "host-local's reservations can say whose the interface is",
+    async () => {
+      for (const [ipMasq, records] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ] as const) {
+        const h = harness();
+        const { readFile: _records, ...noRecords } = h.deps;
+        const deps = records ? h.deps : noRecords;
+        await bridgeAdd(h.call(conf({ ipMasq, ipMasqBackend: "iptables" })), deps);
+        const eth0 = h.pod.link("eth0")?.index;
+        const before = h.pod.nl.calls.length;
+        await bridgeDel(h.call(conf({ ipMasq })), deps);
+        expect(h.pod.link("eth0")).toBeUndefined();
+        const listed = h.pod.nl.calls.slice(before).filter((c) => c.method === "listAddrs");
+        expect(listed.map((c) => c.args[0])).toEqual(
+          ipMasq || records
+            ? [
+                { dev: eth0, family: 4 },
+                { dev: eth0, family: 6 },
+              ]
+            : [],
+        );
+      }
+    },
+  );
+
+  describe("deletes only its own attachment", () => {
+    const reserve = (h: ReturnType<typeof harness>, ip: string, owner: string) =>
+      h.files.set(`/var/lib/cni/networks/mynet/${ip}`, `${owner}\r\neth0`);
+
+    it("leaves an eth0 that is no veth (the node's, a dummy) and still releases IPAM", async () => {
       const h = harness();
-      await bridgeAdd(h.call(conf({ ipMasq, ipMasqBackend: "iptables" })), h.deps);
-      const eth0 = h.pod.link("eth0")?.index;
-      const before = h.pod.nl.calls.length;
-      await bridgeDel(h.call(conf({ ipMasq })), h.deps);
+      h.pod.nl.createDummy({ name: "eth0" });
+      await bridgeDel(h.call(conf()), h.deps);
+      expect(h.pod.link("eth0")).toBeDefined();
+      expect(h.ipam.calls).toEqual(["DEL host-local"]);
+      expect(h.logs).toEqual([`left eth0 in ${POD} as it is: it is a dummy device, not a veth this plugin made`]);
+    });
+
+    it("leaves a veth whose peer is no port of this network's bridge", async () => {
+      const h = harness(["00000001"]);
+      await bridgeAdd(h.call(conf({ bridge: "other0" })), h.deps);
+      await bridgeDel(h.call(conf()), h.deps);
+      expect(h.pod.link("eth0")).toBeDefined();
+      expect(h.logs.at(-1)).toMatch(/its peer is not a port of bridge cni0$/);
+    });
+
+    it("deletes a pair an ADD killed before it attached the host end to any bridge", async () => {
+      const h = harness();
+      const pod = h.deps.openPod(POD);
+      h.deps.host.addVethToPod(pod, { hostName: "vethdeadbeef", podName: "eth0", mtu: 0 });
+      pod.close();
+      await bridgeDel(h.call(conf()), h.deps);
       expect(h.pod.link("eth0")).toBeUndefined();
-      const listed = h.pod.nl.calls.slice(before).filter((c) => c.method === "listAddrs");
-      expect(listed.map((c) => c.args[0])).toEqual(
-        ipMasq
-          ? [
-              { dev: eth0, family: 4 },
-              { dev: eth0, family: 6 },
-            ]
-          : [],
-      );
-    }
+      expect(h.logs).toEqual([]);
+    });
+
+    it("leaves another container's attachment (an address reserved for it) and deletes its own", async () => {
+      const h = harness(["00000001"]);
+      await bridgeAdd(h.call(conf(), { containerID: "pod-a" }), h.deps);
+      reserve(h, "10.1.2.2", "pod-a");
+      await bridgeDel(h.call(conf(), { containerID: "pod-b" }), h.deps);
+      expect(h.pod.link("eth0")).toBeDefined();
+      expect(h.host.link("veth00000001")).toBeDefined();
+      expect(h.logs.at(-1)).toMatch(/it carries 10\.1\.2\.2, reserved for container pod-a$/);
+      await bridgeDel(h.call(conf(), { containerID: "pod-a" }), h.deps);
+      expect(h.pod.link("eth0")).toBeUndefined();
+    });
+
+    it("deletes its attachment when no reservation names it any more (a DEL retried after IPAM released)", async () => {
+      const h = harness(["00000001"]);
+      await bridgeAdd(h.call(conf()), h.deps);
+      await bridgeDel(h.call(conf()), h.deps);
+      expect(h.pod.link("eth0")).toBeUndefined();
+    });
   });
 
   it("succeeds when nothing was configured, and when repeated", async () => {

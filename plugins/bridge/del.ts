@@ -1,7 +1,9 @@
 /**
  * bridge DEL: remove the pod interface (collecting its addresses), release IPAM, remove masquerade
  * rules. Idempotent: a missing netns or link is success and IPAM is still released. The bridge is
- * never deleted (other pods use it).
+ * never deleted (other pods use it). CNI_IFNAME is deleted only when it is this attachment's (a
+ * veth whose peer is a port of this network's bridge, carrying no address reserved for another
+ * container: owner.ts); anything else there is left as it is and logged, and the rest of DEL runs.
  */
 import { trace } from "../../libcni/trace.ts";
 import { CniError, ErrorCode } from "../../libcni/types/error.ts";
@@ -11,6 +13,7 @@ import { parseBridgeConf, type BridgeConf } from "./config.ts";
 import type { BridgeCall, BridgeDeps } from "./deps.ts";
 import { kernelError } from "./errors.ts";
 import { isNetnsGone } from "./netns.ts";
+import { globalAddresses, notOurs } from "./owner.ts";
 
 export async function bridgeDel(call: BridgeCall, deps: BridgeDeps): Promise<void> {
   const c = parseBridgeConf(call.config, call.args);
@@ -18,7 +21,7 @@ export async function bridgeDel(call: BridgeCall, deps: BridgeDeps): Promise<voi
   let netnsGone = call.netns === "";
   if (call.netns !== "") {
     try {
-      addrs = deletePodLink(call, deps, c.ipamType !== "" && c.ipMasq);
+      addrs = deletePodLink(call, deps, c, c.ipamType !== "" && c.ipMasq);
     } catch (e) {
       // the netns is gone (kubernetes#43014): nothing to remove there, the rest still runs
       if (!isNetnsGone(e)) throw e;
@@ -44,7 +47,7 @@ export async function bridgeDel(call: BridgeCall, deps: BridgeDeps): Promise<voi
  * Delete CNI_IFNAME in the pod; its global addresses when `wantAddrs` (only masquerade teardown
  * uses them; none when the link is already gone).
  */
-function deletePodLink(call: BridgeCall, deps: BridgeDeps, wantAddrs: boolean): string[] {
+function deletePodLink(call: BridgeCall, deps: BridgeDeps, c: BridgeConf, wantAddrs: boolean): string[] {
   let pod;
   try {
     pod = deps.openPod(call.netns);
@@ -57,19 +60,23 @@ function deletePodLink(call: BridgeCall, deps: BridgeDeps, wantAddrs: boolean): 
     );
   }
   try {
-    if (!pod.linkByName(call.ifName)) return [];
-    const addrs = wantAddrs
-      ? [...pod.addrList(call.ifName, 4), ...pod.addrList(call.ifName, 6)]
-          .filter((a) => a.scope === 0)
-          .map((a) => a.cidr)
-      : [];
+    const link = pod.linkByName(call.ifName);
+    if (!link) return [];
+    let cidrs: string[] | undefined;
+    const addrs = (): string[] => (cidrs ??= globalAddresses(pod, call.ifName));
+    const foreign = notOurs(call, deps, c, link, addrs);
+    if (foreign !== undefined) {
+      deps.log(`left ${call.ifName} in ${call.netns} as it is: ${foreign}`);
+      return [];
+    }
+    const wanted = wantAddrs ? addrs() : [];
     trace("bridge: pod addrs listed");
     try {
       pod.deleteLink(call.ifName);
     } catch (e) {
       throw kernelError(`failed to delete "${call.ifName}"`, e);
     }
-    return addrs;
+    return wanted;
   } finally {
     pod.close();
   }

@@ -24,6 +24,11 @@ export interface BridgeDeps {
   readonly sleep: (ms: number) => Promise<void>;
   /** Diagnostics for stderr. */
   readonly log: (msg: string) => void;
+  /**
+   * A small state file's text, undefined when there is none: how the bridge reads host-local's
+   * reservations to tell whose an attachment is (owner.ts). Without it that is not checked.
+   */
+  readonly readFile?: (path: string) => string | undefined;
 }
 
 /** The parts of skel's CmdArgs the bridge uses. */

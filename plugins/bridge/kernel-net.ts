@@ -107,6 +107,13 @@ class NetlinkCommon implements NetCommon {
     }
     return toLinkInfo(this.remember(l));
   }
+  linkByIndex(index: number): LinkInfo | undefined {
+    const l = this.nl.findLink(index);
+    return l ? toLinkInfo(this.remember(l)) : undefined;
+  }
+  links(): LinkInfo[] {
+    return this.nl.listLinks().map(toLinkInfo);
+  }
   setUp(name: string): void {
     this.onLink(name, (l) => this.nl.setLinkUp(l));
   }

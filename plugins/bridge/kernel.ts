@@ -69,6 +69,10 @@ export interface RouteInfo {
 export interface NetCommon {
   /** undefined when there is no such link. */
   linkByName(name: string): LinkInfo | undefined;
+  /** undefined when no link has that ifindex. */
+  linkByIndex(index: number): LinkInfo | undefined;
+  /** Every link of the netns. */
+  links(): LinkInfo[];
   setUp(name: string): void;
   deleteLink(name: string): void;
   addrList(name: string, family: Family): AddrInfo[];

@@ -21,6 +21,7 @@ import { openNetlink } from "../../linux/netlink/open.ts";
 import { openNetns, withNetns } from "../../linux/netns.ts";
 import { procSysctl } from "../../linux/sysctl.ts";
 import { SpoofCheck } from "./spoofcheck.ts";
+import { readStateFile } from "../../net/state-file.ts";
 import { bridgeGc, bridgeStatus } from "./status.ts";
 
 /** The kernel of this process: netlink sockets, setns on the calling thread, /proc/sys. */
@@ -30,6 +31,16 @@ export const KERNEL: KernelAccess = {
   inNetns: withNetns,
   sysctl: procSysctl,
 };
+
+/** A reservation file's text (a regular file only, capped, never blocking), undefined when there is none. */
+function readIfPresent(path: string): string | undefined {
+  try {
+    return readStateFile(path, 4096);
+  } catch (e) {
+    if ((e as { code?: unknown }).code === "ENOENT") return undefined;
+    throw e;
+  }
+}
 
 /** Run one command with real dependencies; the host netlink socket is opened on first use and closed after. */
 async function withRealDeps<T>(a: CmdArgs, registry: PluginRegistry, fn: (deps: BridgeDeps) => Promise<T>): Promise<T> {
@@ -49,6 +60,7 @@ async function withRealDeps<T>(a: CmdArgs, registry: PluginRegistry, fn: (deps: 
     randomHex,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     log: (m) => void fdSink(2).write(`bridge: ${m}\n`),
+    readFile: readIfPresent,
   };
   try {
     return await fn(deps);

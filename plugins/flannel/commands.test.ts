@@ -106,6 +106,15 @@ describe("flannel ADD", () => {
     expect(s.scratches.get("/var/lib/cni/flannel")?.files.size ?? 0).toBe(0);
   });
 
+  it.each([-1, 1.5, 65536, "1500"])("refuses delegate.mtu %j (code 7 naming the key) before saving", async (mtu) => {
+    const s = setup();
+    const e = await codeOf(flannelAdd({ containerID: "c", config: { ...conf, delegate: { mtu } } }, s.deps));
+    expect(e.code).toBe(7);
+    expect(e.msg).toMatch(/^'delegate\.mtu' must be an MTU in bytes, an integer from 0 to 65535/);
+    expect(s.scratches.get("/var/lib/cni/flannel")?.files.size ?? 0).toBe(0);
+    expect(s.calls).toEqual([]);
+  });
+
   it("delegates to the user's type", async () => {
     const s = setup();
     await flannelAdd({ containerID: "c", config: { ...conf, delegate: { type: "ipvlan" } } }, s.deps);
@@ -128,7 +137,17 @@ describe("flannel DEL", () => {
     },
   );
 
-  it("succeeds without calling anything when there is no saved config (repeated DEL)", async () => {
+  it("rebuilds the delegate config from subnet.env when there is no saved one, and DELs with it", async () => {
+    const s = setup();
+    await flannelAdd({ containerID: "cid1", config: conf }, s.deps);
+    const sent = s.calls[0]?.conf;
+    s.deps.scratch("/var/lib/cni/flannel").remove("cid1");
+    await flannelDel({ containerID: "cid1", config: conf }, s.deps);
+    expect(s.calls[1]).toEqual({ cmd: "DEL", type: "bridge", conf: sent });
+    expect(s.logs).toEqual([]);
+  });
+
+  it("succeeds without calling anything when there is neither a saved config nor subnet.env", async () => {
     const s = setup({});
     await flannelDel({ containerID: "never", config: conf }, s.deps);
     expect(s.calls).toEqual([]);
@@ -142,13 +161,40 @@ describe("flannel DEL", () => {
     expect(s.scratches.get("/var/lib/cni/flannel")?.load("cid1")).toBeDefined();
   });
 
-  it("logs and succeeds on an unparsable saved config, keeping the file", async () => {
+  it.each([
+    ["does not parse", "{not json"],
+    ["has no string 'type'", '{"type": 7}'],
+    ["does not parse", ""],
+  ])("on a saved config that %s, DELs with the rebuilt config, logs it and removes the file", async (why, bad) => {
     const s = setup();
-    s.deps.scratch("/d").save("cid1", "{not json");
-    await flannelDel({ containerID: "cid1", config: { ...conf, dataDir: "/d" } }, s.deps);
+    const c = { ...conf, dataDir: "/d" };
+    await flannelAdd({ containerID: "cid1", config: c }, s.deps);
+    const sent = s.calls[0]?.conf;
+    s.deps.scratch("/d").save("cid1", bad);
+    await flannelDel({ containerID: "cid1", config: c }, s.deps);
+    expect(s.calls[1]).toEqual({ cmd: "DEL", type: "bridge", conf: sent });
+    expect(s.logs).toEqual([expect.stringContaining(`the saved delegate config of cid1 in /d ${why}`)]);
+    expect(s.deps.scratch("/d").load("cid1")).toBeUndefined();
+  });
+
+  it("on an unreadable saved config (a FIFO, a directory) DELs with the rebuilt config and removes it", async () => {
+    const s = setup();
+    const scratch = s.deps.scratch("/var/lib/cni/flannel") as MemoryScratch;
+    scratch.unreadable.set("cid1", "/var/lib/cni/flannel/cid1 is a FIFO, not a regular file");
+    await flannelDel({ containerID: "cid1", config: conf }, s.deps);
+    expect(s.calls.map((c) => c.cmd)).toEqual(["DEL"]);
+    expect(s.logs[0]).toMatch(/cannot be read: .* is a FIFO/);
+    expect(scratch.list()).toEqual([]);
+  });
+
+  it("answers 11 and keeps a corrupt saved config when subnet.env is gone too", async () => {
+    const s = setup({});
+    s.deps.scratch("/var/lib/cni/flannel").save("cid1", "{not json");
+    const e = await codeOf(flannelDel({ containerID: "cid1", config: conf }, s.deps));
+    expect(e.code).toBe(11);
+    expect(e.msg).toMatch(/saved delegate config of cid1 .* does not parse.*cannot be rebuilt/);
     expect(s.calls).toEqual([]);
-    expect(s.logs[0]).toMatch(/^failed to parse netconf: /);
-    expect(s.deps.scratch("/d").load("cid1")).toBe("{not json");
+    expect(s.deps.scratch("/var/lib/cni/flannel").load("cid1")).toBe("{not json");
   });
 });
 
@@ -174,5 +220,30 @@ describe("flannel STATUS and GC", () => {
       s.deps,
     );
     expect(JSON.parse(s.calls[0]?.conf ?? "{}")["cni.dev/valid-attachments"]).toEqual(valid);
+  });
+
+  it("GC removes this network's saved configs of containers not in the valid list, and only those", async () => {
+    const s = setup();
+    const scratch = s.deps.scratch("/var/lib/cni/flannel") as MemoryScratch;
+    for (const id of ["live", "gone", "gone-too"]) scratch.save(id, '{"name":"cbr0","type":"bridge"}');
+    scratch.save("other-net", '{"name":"other","type":"bridge"}');
+    scratch.save("corrupt", "{");
+    scratch.unreadable.set("broken", "a FIFO");
+    const valid = [{ containerID: "live", ifname: "eth0" }];
+    await flannelGc(
+      { containerID: "", config: { ...conf, cniVersion: "1.1.0", "cni.dev/valid-attachments": valid } },
+      s.deps,
+    );
+    // another flannel network's saved config (a shared dataDir) is left to that network's GC
+    expect(scratch.list()).toEqual(["live", "other-net"]);
+    expect(s.calls.map((c) => c.cmd)).toEqual(["GC"]);
+  });
+
+  it("GC without a valid list leaves every saved config alone", async () => {
+    const s = setup();
+    const scratch = s.deps.scratch("/var/lib/cni/flannel") as MemoryScratch;
+    scratch.save("c1", "{}");
+    await flannelGc({ containerID: "", config: { ...conf, cniVersion: "1.1.0" } }, s.deps);
+    expect(scratch.list()).toEqual(["c1"]);
   });
 });

@@ -67,6 +67,17 @@ export function checkDelegateKeys(delegate: JsonObject | undefined): void {
       "'delegate' dictionary must not have 'name' field, it'll be set by flannel",
     );
   }
+  const mtuKey = fieldKey(delegate, "mtu");
+  const mtu = mtuKey === undefined ? undefined : delegate[mtuKey];
+  if (mtu !== undefined && mtu !== null) {
+    if (typeof mtu !== "number" || !Number.isInteger(mtu) || mtu < 0 || mtu > 65535) {
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        `'delegate.${mtuKey}' must be an MTU in bytes, an integer from 0 to 65535, got ${JSON.stringify(mtu)}`,
+        "leave it out to use FLANNEL_MTU from subnet.env",
+      );
+    }
+  }
   if (fieldKey(delegate, "ipam") !== undefined) {
     throw new CniError(
       ErrorCode.InvalidNetworkConfig,

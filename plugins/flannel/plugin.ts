@@ -12,6 +12,7 @@ import type { PluginDefinition, PluginRegistry } from "../../libcni/skel/definit
 import { delegateOptions } from "../shared/ipam.ts";
 import { flannelAdd, flannelDel, flannelGc, flannelStatus, type FlannelDeps } from "./commands.ts";
 import { DiskScratch } from "./scratch.ts";
+import { unnamedFileWriter } from "../../linux/unnamed-file.ts";
 
 function realDeps(a: CmdArgs, registry: PluginRegistry): FlannelDeps {
   const opts = delegateOptions(registry, a.env, a.netnsAccess);
@@ -23,7 +24,7 @@ function realDeps(a: CmdArgs, registry: PluginRegistry): FlannelDeps {
       status: (type, conf) => delegateStatus(type, conf, opts),
       gc: (type, conf) => delegateGC(type, conf, opts),
     },
-    scratch: (dataDir) => new DiskScratch(dataDir),
+    scratch: (dataDir) => new DiskScratch(dataDir, unnamedFileWriter),
     log: (m) => void fdSink(2).write(`flannel: ${m}\n`),
   };
 }

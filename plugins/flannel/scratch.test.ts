@@ -1,4 +1,14 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -31,6 +41,28 @@ describe("saved delegate configs on disk", () => {
     const s = new DiskScratch(join(root, "none"));
     expect(s.load("cid2")).toBeUndefined();
     expect(() => s.remove("cid2")).not.toThrow();
+  });
+
+  it("refuses, without blocking, a saved config that is a FIFO or a directory, and lists every entry", () => {
+    const s = new DiskScratch(root);
+    execFileSync("mkfifo", [join(root, "fifo")]);
+    mkdirSync(join(root, "dir"));
+    expect(() => s.load("fifo")).toThrow(/fifo is a FIFO, not a regular file/);
+    expect(() => s.load("dir")).toThrow(/dir is a directory, not a regular file/);
+    expect(s.list().sort()).toEqual(["dir", "fifo"]);
+  });
+
+  it("sweeps temp files a killed saver left: its process is gone, or they are a minute old", () => {
+    const s = new DiskScratch(root);
+    const old = join(root, `.cid1.tmp-${process.pid}-0badc0de`);
+    const orphan = join(root, ".cid3.tmp-999999999-0badc0de");
+    writeFileSync(orphan, "{");
+    const fresh = join(root, `.cid2.tmp-${process.pid}-0badc0de`);
+    writeFileSync(old, "{");
+    writeFileSync(fresh, "{");
+    utimesSync(old, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
+    expect(s.sweep().sort()).toEqual([`.cid1.tmp-${process.pid}-0badc0de`, ".cid3.tmp-999999999-0badc0de"]);
+    expect(readdirSync(root)).toEqual([`.cid2.tmp-${process.pid}-0badc0de`]);
   });
 
   it("removes the file", () => {

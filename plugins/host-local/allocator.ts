@@ -7,7 +7,7 @@
  */
 import { type IP, type IPNet, formatIP, ipEqual, nextIP, parseIP } from "./ip.ts";
 import { type Range, type RangeSet, rangeContains, rangeFor, rangeSetString, setContains } from "./range.ts";
-import type { IpamStore } from "./store.ts";
+import { type IpamStore, heldBy } from "./store.ts";
 
 export interface Candidate {
   readonly ip: IP;
@@ -100,7 +100,9 @@ export function allocate(store: IpamStore, req: AllocateRequest): IPConfig {
     }
     return configFor(requested, r);
   }
-  for (const held of store.getByID(req.containerID, req.ifname)) {
+  // the store is read once: the duplicate check and the walk below both use this listing
+  const all = store.list();
+  for (const held of heldBy(all, req.containerID, req.ifname)) {
     const ip = parseIP(held);
     if (ip !== undefined && setContains(set, ip)) {
       throw new AllocationError(
@@ -109,10 +111,14 @@ export function allocate(store: IpamStore, req: AllocateRequest): IPConfig {
       );
     }
   }
+  const taken = new Set(all.map((a) => a.ip));
   const lastText = store.lastReserved(req.rangeID);
   const last = lastText === undefined ? undefined : parseIP(lastText);
   for (const c of roundRobin(set, last)) {
-    if (reserve(store, req, c.ip)) return configFor(c.ip, c.range);
+    const text = formatIP(c.ip);
+    // listed addresses are held (the lock keeps it so); the others may still be taken by a file that is
+    // no reservation (say a FIFO named like the address), which the exclusive create finds
+    if (!taken.has(text) && reserve(store, req, c.ip)) return configFor(c.ip, c.range);
   }
   throw new AllocationError("exhausted", `no IP addresses available in range set: ${rangeSetString(set)}`);
 }

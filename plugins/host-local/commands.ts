@@ -13,7 +13,7 @@
  *      should still clean the attachment up)
  *   50 STATUS: the data directory cannot be used
  */
-import { readFileSync } from "node:fs";
+import { readStateFile } from "../../net/state-file.ts";
 import { CniError, ErrorCode, isCniError } from "../../libcni/types/error.ts";
 import type { Dns, IPConfig100, Result100 } from "../../libcni/types/result.ts";
 import { type JsonObject, field, isObject } from "../shared/conf.ts";
@@ -23,6 +23,9 @@ import { parseResolvConf } from "./dns.ts";
 import { formatCIDR, formatIP, parseCIDR } from "./ip.ts";
 import { setContains } from "./range.ts";
 import { type IpamStore, staleAllocations } from "./store.ts";
+
+/** resolv.conf is read whole; a file larger than this is no resolv.conf. */
+const RESOLV_CONF_MAX_BYTES = 256 * 1024;
 
 /** Code for "CHECK found no address for this attachment" (plugin-specific range, 100+). */
 export const ADDRESS_MISSING = 100;
@@ -40,7 +43,7 @@ export interface HostLocalArgs {
 export interface HostLocalDeps {
   /** Open (creating its directory) the store of one network. */
   openStore(o: { readonly dataDir: string; readonly network: string }): IpamStore;
-  /** Read a text file (resolvConf). @default node:fs readFileSync */
+  /** Read a text file (resolvConf). @default readStateFile: a regular file only, never blocking */
   readonly readFile?: (path: string) => string;
 }
 
@@ -110,7 +113,7 @@ function allocationError(idx: number, e: unknown): CniError {
 function readDns(deps: HostLocalDeps, path: string): Dns {
   let text: string;
   try {
-    text = (deps.readFile ?? ((p: string) => readFileSync(p, "utf8")))(path);
+    text = (deps.readFile ?? ((p: string) => readStateFile(p, RESOLV_CONF_MAX_BYTES)))(path);
   } catch (e) {
     throw new CniError(
       ErrorCode.InvalidNetworkConfig,

@@ -119,6 +119,8 @@ function decodeRoutes(v: unknown): RouteConf[] {
       if (n === undefined || n === null) continue;
       if (typeof n !== "number" || !Number.isInteger(n))
         throw bad(`${where}.${key} must be an integer, got ${jsonType(n)}`);
+      const max = key === "scope" ? 255 : 0xffffffff;
+      if (n < 0 || n > max) throw bad(`${where}.${key} must be an integer from 0 to ${max}, got ${n}`);
       if (n !== 0 || key === "table" || key === "scope") route[key] = n;
     }
     return route;

@@ -1,7 +1,9 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { namedTempWriter } from "../../net/file-writer.ts";
 import { DiskStore } from "./disk-store.ts";
 import { InProcessLocker } from "./testing/in-process-locker.ts";
 import { staleAllocations } from "./store.ts";
@@ -40,24 +42,51 @@ describe("disk store: the reference on-disk format", () => {
     expect(file("10.1.2.2")).toBe("a\r\neth0");
   });
 
-  it("syncs a reservation after releasing the lock and fails, leaving nothing, when it cannot", async () => {
-    // A reservation that disappears between the lock's release and its fsync must not be reported.
-    const order: string[] = [];
-    const spying = new DiskStore({
-      dataDir,
-      network: "mynet",
-      locker: { withLock: (path, fn) => locker.withLock(path, fn).finally(() => order.push("unlocked")) },
-    });
-    await expect(spying.withLock(() => spying.reserve("10.1.2.3", "a", "eth0"))).resolves.toBe(true);
-    expect(file("10.1.2.3")).toBe("a\r\neth0");
-    const lost = spying.withLock(() => {
-      const ok = spying.reserve("10.1.2.4", "b", "eth0");
-      rmSync(join(dataDir, "mynet", "10.1.2.4"));
-      return ok;
-    });
-    await expect(lost).rejects.toThrow(/ENOENT/);
-    expect(names()).toEqual(["10.1.2.3", "lock"]);
-    expect(order).toEqual(["unlocked", "unlocked", "unlocked"]);
+  it("creates a reservation complete or not at all, exclusive against an O_EXCL writer's file", async () => {
+    const created: string[] = [];
+    const files = {
+      create: (path: string, data: string, m: number) => {
+        created.push(path);
+        return namedTempWriter.create(path, data, m);
+      },
+      replace: namedTempWriter.replace,
+    };
+    const s = new DiskStore({ dataDir, network: "mynet", locker, files });
+    // a file the reference made (O_EXCL) holds the address: ours is refused and leaves it as it is
+    writeFileSync(join(dataDir, "mynet", "10.1.2.5"), "ref\r\neth0", { flag: "wx" });
+    expect(await s.withLock(() => s.reserve("10.1.2.5", "ours", "eth0"))).toBe(false);
+    expect(file("10.1.2.5")).toBe("ref\r\neth0");
+    expect(await s.withLock(() => s.reserve("10.1.2.6", "ours", "eth0"))).toBe(true);
+    expect(created).toEqual([join(dataDir, "mynet", "10.1.2.5"), join(dataDir, "mynet", "10.1.2.6")]);
+    expect(names()).toEqual(["10.1.2.5", "10.1.2.6", "lock"]);
+  });
+
+  it("reclaims, under the lock, an empty or blank reservation a killed writer left, and logs it", async () => {
+    const logged: string[] = [];
+    const s = new DiskStore({ dataDir, network: "mynet", locker, log: (m) => logged.push(m) });
+    await s.withLock(() => s.reserve("10.1.2.2", "live", "eth0"));
+    writeFileSync(join(dataDir, "mynet", "10.1.2.3"), "");
+    writeFileSync(join(dataDir, "mynet", "10.1.2.4"), " \n\0");
+    expect(await s.withLock(() => s.list())).toEqual([{ ip: "10.1.2.2", containerID: "live", ifname: "eth0" }]);
+    expect(names()).toEqual(["10.1.2.2", "lock"]);
+    expect(logged).toEqual([
+      expect.stringMatching(/^reclaimed 10\.1\.2\.3 of network mynet: it was empty/),
+      expect.stringMatching(/^reclaimed 10\.1\.2\.4 of network mynet: it was empty/),
+    ]);
+  });
+
+  it("removes the temp files of a writer killed mid-write when it reads the directory under the lock", async () => {
+    writeFileSync(join(dataDir, "mynet", ".10.1.2.7.tmp-4242-0badc0de"), "x\r\neth0");
+    writeFileSync(join(dataDir, "mynet", ".last_reserved_ip.0.tmp-4242-0badc0de"), "10.1.2.7");
+    expect(await store.withLock(() => store.list())).toEqual([]);
+    expect(names()).toEqual(["lock"]);
+  });
+
+  it("skips a FIFO named like an address without blocking, and never hands that address out", async () => {
+    execFileSync("mkfifo", [join(dataDir, "mynet", "10.1.2.2")]);
+    expect(await store.withLock(() => store.list())).toEqual([]);
+    expect(await store.withLock(() => store.reserve("10.1.2.2", "c", "eth0"))).toBe(false);
+    expect(names()).toEqual(["10.1.2.2", "lock"]);
   });
 
   it("names IPv6 files with colons, as Go prints the address", async () => {

@@ -4,35 +4,30 @@
  *
  *   <dataDir>/<network>/                 directory, 0755
  *   <dataDir>/<network>/lock             flock(LOCK_EX) around every operation (opened O_CREAT|O_RDONLY, 0750)
- *   <dataDir>/<network>/<ip>             one per reservation, created O_EXCL 0600: `<trimmed id>\r\n<ifname>`
+ *   <dataDir>/<network>/<ip>             one per reservation, created exclusively, 0600: `<trimmed id>\r\n<ifname>`
  *   <dataDir>/<network>/last_reserved_ip.<N>  0600, the IP text, no newline
  *
- * Differences from the reference, all invisible to it: last_reserved_ip is replaced atomically
- * (temp file, rename) instead of truncated in place, without fsync: it is only the round-robin
- * start, and a lost or empty one after a power cut makes the next ADD start at the range's
- * beginning, nothing worse, and an fsync there would lengthen every ADD; reservation files are fsync'd
- * (after the lock is released, before withLock resolves: see withLock); only
- * files named like an IP are reservations (the Go plugin also reads `lock`, `last_reserved_ip.*`
- * and strays when matching a container ID).
+ * Differences from the reference, all invisible to it:
+ * - Files appear complete or not at all (the injected FileWriter: O_TMPFILE + linkat in the binary):
+ *   a reservation is written before its name exists, and linkat fails on an existing name like the
+ *   reference's O_EXCL create, so the two stay exclusive against each other. A host-local killed at
+ *   any point leaves neither a truncated file nor a temporary one.
+ * - An empty or unreadable reservation found under the lock can only be the orphan of a writer killed
+ *   between creating and writing it (every writer holds the lock while it writes; the reference can
+ *   leave one): it is removed, and logged, so its IP is not lost for good.
+ * - Nothing is fsync'd, like the reference: a reservation protects an address of a running pod, and
+ *   a power cut ends every pod it could protect; page-cache writes already survive a killed process.
+ * - Only regular files named like an IP are reservations (the Go plugin also reads `lock`,
+ *   `last_reserved_ip.*` and strays when matching a container ID), read O_NONBLOCK and capped.
+ * - The directory is read once per locked operation: an allocation skips the addresses listed there
+ *   instead of trying to create each one (a nearly full range costs one directory read).
  *
  * The lock is taken through the injected `Locker` (linux/locker.ts): the binary passes the real flock, unit tests
  * an in-process one, so this module never touches bun:ffi.
  */
-import {
-  accessSync,
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  unlinkSync,
-  writeSync,
-  constants,
-} from "node:fs";
+import { closeSync, constants, mkdirSync, openSync, readSync, readdirSync, unlinkSync, accessSync } from "node:fs";
 import { join } from "node:path";
+import { type FileWriter, isTempName, namedTempWriter } from "../../net/file-writer.ts";
 import type { Locker } from "../../linux/locker.ts";
 import { parseIP } from "./ip.ts";
 import { type Allocation, StoreBase, ownerRecord, parseOwnerRecord } from "./store.ts";
@@ -48,22 +43,28 @@ export interface DiskStoreOptions {
   readonly network: string;
   /** Exclusive lock on `<dir>/lock`: flockLocker in the binary, testing/in-process-locker.ts in unit tests. */
   readonly locker: Locker;
+  /** How files get their content: unnamedFileWriter in the binary. @default namedTempWriter */
+  readonly files?: FileWriter;
+  /** Where reclaimed orphans are reported (stderr in the binary). @default nowhere */
+  readonly log?: (msg: string) => void;
 }
 
-function syncFile(path: string): void {
-  const fd = openSync(path, constants.O_RDONLY);
+/** The most of a reservation read: a record is a container ID and an interface name. */
+const RECORD_MAX_BYTES = 4096;
+const recordBuf = Buffer.allocUnsafe(RECORD_MAX_BYTES);
+
+/** A small file's first RECORD_MAX_BYTES as text; O_NONBLOCK, so a FIFO swapped in reads as empty. */
+function readSmall(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    fsyncSync(fd);
+    let n = 0;
+    for (;;) {
+      const got = readSync(fd, recordBuf, n, RECORD_MAX_BYTES - n, null);
+      if (got === 0 || (n += got) === RECORD_MAX_BYTES) break;
+    }
+    return recordBuf.toString("utf8", 0, n);
   } finally {
     closeSync(fd);
-  }
-}
-
-function readOr(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
   }
 }
 
@@ -71,17 +72,24 @@ function errno(e: unknown): string | undefined {
   return typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : undefined;
 }
 
-/** The reservations in one network directory (files named like an IP), read without the lock. */
+/** A record with nothing in it but white space or NULs: what a writer killed before writing leaves. */
+const EMPTY_RECORD = /^[\s\0]*$/;
+
+/**
+ * The reservations in one network directory (files named like an IP), read without the lock, for
+ * reports (metrics, doctor): nothing is reclaimed or swept here, an empty record is skipped.
+ */
 export function readReservations(dir: string): Allocation[] {
   const out: Allocation[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (!entry.isFile() || parseIP(entry.name) === undefined) continue;
     let text: string;
     try {
-      text = readFileSync(join(dir, entry.name), "utf8");
+      text = readSmall(join(dir, entry.name));
     } catch {
       continue; // released between readdir and read: not ours to report
     }
+    if (EMPTY_RECORD.test(text)) continue;
     out.push(parseOwnerRecord(entry.name, text));
   }
   return out;
@@ -91,95 +99,86 @@ export class DiskStore extends StoreBase {
   /** `<dataDir>/<network>`. */
   readonly dir: string;
   readonly #locker: Locker;
-  /** Reservation files created under the current lock (path, record), fsync'd once it is released. */
-  readonly #unsynced: { readonly path: string; readonly record: string }[] = [];
+  readonly #files: FileWriter;
+  readonly #log: (msg: string) => void;
+  readonly #network: string;
 
   /** Creates the network directory (0755, with parents) like the reference's New(). */
   constructor(o: DiskStoreOptions) {
     super();
     this.dir = join(o.dataDir || DEFAULT_DATA_DIR, o.network);
+    this.#network = o.network;
     this.#locker = o.locker;
+    this.#files = o.files ?? namedTempWriter;
+    this.#log = o.log ?? (() => undefined);
     mkdirSync(this.dir, { recursive: true, mode: 0o755 });
   }
 
-  /**
-   * Run `fn` under the network's lock, then make the reservations it created durable. The fsync
-   * happens after the flock is released so concurrent ADDs do not queue behind each other's disk
-   * flush (inside the lock, every ADD would wait for the journal commits of all before it); the
-   * caller still only learns of a reservation, and reports it, once it is on disk. A reservation
-   * that cannot be synced is removed again (under the lock, if it still holds our record) and the
-   * error thrown.
-   */
-  async withLock<T>(fn: () => T): Promise<T> {
-    const lock = join(this.dir, LOCK_FILE);
-    let out: T;
-    try {
-      out = await this.#locker.withLock(lock, fn);
-    } catch (e) {
-      this.#unsynced.length = 0;
-      throw e;
-    }
-    const created = this.#unsynced.splice(0);
-    try {
-      for (const { path } of created) syncFile(path);
-    } catch (e) {
-      await this.#locker.withLock(lock, () => {
-        for (const { path, record } of created) if (readOr(path) === record) rmSync(path, { force: true });
-      });
-      throw e;
-    }
-    return out;
+  /** Run `fn` under the network's lock. */
+  withLock<T>(fn: () => T): Promise<T> {
+    return this.#locker.withLock(join(this.dir, LOCK_FILE), fn);
   }
 
   reserve(ip: string, containerID: string, ifname: string): boolean {
-    const path = join(this.dir, ip);
-    let fd: number;
-    try {
-      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
-    } catch (e) {
-      if (errno(e) === "EEXIST") return false;
-      throw e;
-    }
-    const record = ownerRecord(containerID, ifname);
-    try {
-      writeSync(fd, record);
-    } catch (e) {
-      closeSync(fd);
-      rmSync(path, { force: true });
-      throw e;
-    }
-    closeSync(fd);
-    this.#unsynced.push({ path, record });
-    return true;
+    return this.#files.create(join(this.dir, ip), ownerRecord(containerID, ifname), 0o600);
   }
 
   lastReserved(rangeID: string): string | undefined {
     try {
-      return readFileSync(join(this.dir, LAST_RESERVED_PREFIX + rangeID), "utf8");
+      return readSmall(join(this.dir, LAST_RESERVED_PREFIX + rangeID));
     } catch {
       return undefined;
     }
   }
 
   setLastReserved(rangeID: string, ip: string): void {
-    const final = join(this.dir, LAST_RESERVED_PREFIX + rangeID);
-    const temp = join(this.dir, `.${LAST_RESERVED_PREFIX}${rangeID}.${process.pid}.tmp`);
-    const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
-    try {
-      writeSync(fd, ip);
-    } finally {
-      closeSync(fd);
-    }
-    try {
-      renameSync(temp, final);
-    } catch (e) {
-      rmSync(temp, { force: true });
-      throw e;
-    }
+    this.#files.replace(join(this.dir, LAST_RESERVED_PREFIX + rangeID), ip, 0o600);
   }
 
+  /**
+   * Every reservation, read once. Under the lock nobody is writing, so an empty or unreadable
+   * reservation is a killed writer's orphan (removed and logged), and a named writer's temp file
+   * is a killed writer's leftover (removed).
+   */
   list(): Allocation[] {
-    return readReservations(this.dir);
+    const out: Allocation[] = [];
+    for (const entry of readdirSync(this.dir, { withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const name = entry.name;
+      if (isTempName(name)) {
+        this.#unlink(name);
+        continue;
+      }
+      if (parseIP(name) === undefined) continue;
+      let text: string;
+      try {
+        text = readSmall(join(this.dir, name));
+      } catch (e) {
+        if (errno(e) === "ENOENT") continue;
+        this.#reclaim(name, `it cannot be read (${errno(e) ?? String(e)})`);
+        continue;
+      }
+      if (EMPTY_RECORD.test(text)) {
+        this.#reclaim(name, "it was empty, left by a host-local killed between creating and writing it");
+        continue;
+      }
+      out.push(parseOwnerRecord(name, text));
+    }
+    return out;
+  }
+
+  #reclaim(ip: string, why: string): void {
+    if (this.#unlink(ip)) this.#log(`reclaimed ${ip} of network ${this.#network}: ${why}`);
+  }
+
+  #unlink(name: string): boolean {
+    try {
+      unlinkSync(join(this.dir, name));
+      return true;
+    } catch (e) {
+      if (errno(e) === "ENOENT") return false;
+      throw e;
+    }
   }
 
   probe(): void {
@@ -187,12 +186,6 @@ export class DiskStore extends StoreBase {
   }
 
   release(ip: string): boolean {
-    try {
-      unlinkSync(join(this.dir, ip));
-      return true;
-    } catch (e) {
-      if (errno(e) === "ENOENT") return false;
-      throw e;
-    }
+    return this.#unlink(ip);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The real Locker for host-local: flock(2) through linux/ffi (bun:ffi), so NOT importable from unit tests.
  * The lock file is opened the way the reference's go-filemutex opens it (O_CREAT|O_RDONLY, 0750)
- * and locked with LOCK_EX, so Weft and the Go host-local exclude each other on one dataDir.
+ * and locked with LOCK_EX, so Weft and the Go host-local exclude each other on one dataDir; it is
+ * opened O_NONBLOCK and refused unless it is a regular file (a FIFO there would block the open).
  * The fd is closed when the callback ends, which also drops the lock if unlocking fails.
  *
  * One process may run several calls at once (flanneld's CNI server): calls of this process queue in
@@ -10,11 +11,13 @@
  * stop every other call of the process, and deadlock when the holder is a call of this process
  * waiting for its turn on the same thread.
  */
+import { closeSync } from "node:fs";
 import { SyscallError } from "../../linux/errors.ts";
 import { Errno } from "../../linux/errno.ts";
-import { LOCK_EX, LOCK_NB, LOCK_UN, O_CREAT, O_RDONLY, close, flock, open } from "../../linux/ffi/libc.ts";
+import { LOCK_EX, LOCK_NB, LOCK_UN, flock } from "../../linux/ffi/libc.ts";
 import type { Locker } from "../../linux/locker.ts";
 import { trace } from "../../libcni/trace.ts";
+import { openLockFile } from "../../net/state-file.ts";
 
 /** The last call of this process to ask for each path's lock: the next one waits for it. */
 const queues = new Map<string, Promise<unknown>>();
@@ -35,7 +38,7 @@ async function lockFile(fd: number): Promise<void> {
 }
 
 async function locked<T>(path: string, fn: () => T | Promise<T>): Promise<T> {
-  const fd = open(path, O_CREAT | O_RDONLY, 0o750);
+  const fd = openLockFile(path, 0o750);
   try {
     trace("host-local: lock wait");
     await lockFile(fd);
@@ -47,7 +50,7 @@ async function locked<T>(path: string, fn: () => T | Promise<T>): Promise<T> {
       trace("host-local: unlocked");
     }
   } finally {
-    close(fd);
+    closeSync(fd);
   }
 }
 

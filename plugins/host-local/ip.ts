@@ -56,7 +56,38 @@ export function parseIP(text: string): IP | undefined {
   return parseAddr(text)?.ip;
 }
 
+/**
+ * A canonical dotted quad ("10.1.2.3": four decimal octets, no leading zeros) as its value, without
+ * the library: reservation file names are parsed and printed by the thousand on a full range.
+ * undefined for anything else, which then takes the library's path.
+ */
+function canonicalV4(text: string): bigint | undefined {
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return undefined;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 1 && octet === 0) return undefined;
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return undefined;
+    } else {
+      return undefined;
+    }
+  }
+  if (dots !== 3 || digits === 0) return undefined;
+  return BigInt(value * 256 + octet);
+}
+
 function parseAddr(text: string): { ip: IP; literal: Family } | undefined {
+  const quick = canonicalV4(text);
+  if (quick !== undefined) return { ip: { family: 4, value: quick }, literal: 4 };
   if (V4_TEXT.test(text)) {
     const { Address4 } = ipLib();
     if (!Address4.isValid(text)) return undefined;
@@ -84,8 +115,11 @@ export function parseCIDR(text: string): IPNet | undefined {
 
 /** Go's `net.IP.String()`. */
 export function formatIP(ip: IP): string {
+  if (ip.family === 4) {
+    const v = Number(ip.value);
+    return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+  }
   const { Address4, Address6 } = ipLib();
-  if (ip.family === 4) return Address4.fromBigInt(ip.value).correctForm();
   if (ip.value >> 32n === 0xffffn) return Address4.fromBigInt(ip.value - MAPPED_PREFIX).correctForm();
   return Address6.fromBigInt(ip.value).correctForm();
 }

@@ -62,6 +62,22 @@ function isLegacyOf(a: Allocation, containerID: string): boolean {
   return a.ifname === undefined && a.containerID === containerID.trim();
 }
 
+/** Name order (byte order, like Go's sorted directory walk). */
+function byName(a: Allocation, b: Allocation): number {
+  return a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0;
+}
+
+/**
+ * The IPs of `all` held by (containerID, ifname) or by a legacy record of containerID, in file-name
+ * order: the duplicate-ADD check (see StoreBase.getByID).
+ */
+export function heldBy(all: readonly Allocation[], containerID: string, ifname: string): string[] {
+  return all
+    .filter((a) => isOwnedBy(a, containerID, ifname) || isLegacyOf(a, containerID))
+    .sort(byName)
+    .map((a) => a.ip);
+}
+
 /** The ownership rules over the primitive operations; concrete stores supply the primitives. */
 export abstract class StoreBase implements IpamStore {
   abstract withLock<T>(fn: () => T): Promise<T>;
@@ -78,13 +94,11 @@ export abstract class StoreBase implements IpamStore {
    * in both (the duplicate-ADD message names it); readdir and Map order are arbitrary.
    */
   #sorted(): Allocation[] {
-    return this.list().sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
+    return this.list().sort(byName);
   }
 
   getByID(containerID: string, ifname: string): string[] {
-    return this.#sorted()
-      .filter((a) => isOwnedBy(a, containerID, ifname) || isLegacyOf(a, containerID))
-      .map((a) => a.ip);
+    return heldBy(this.list(), containerID, ifname);
   }
 
   findByID(containerID: string, ifname: string): string[] {

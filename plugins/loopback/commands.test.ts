@@ -100,6 +100,18 @@ describe("loopback DEL", () => {
     expect(nl.getLink("lo").up).toBe(false);
   });
 
+  it("leaves lo up in a namespace another interface is up in (a live pod's)", async () => {
+    const { nl, deps } = pod();
+    nl.setLinkUp("lo");
+    nl.createDummy({ name: "eth0" });
+    nl.setLinkUp("eth0");
+    await loopbackDel({ netns: NETNS }, deps);
+    expect(nl.getLink("lo").up).toBe(true);
+    nl.setLinkDown("eth0");
+    await loopbackDel({ netns: NETNS }, deps);
+    expect(nl.getLink("lo").up).toBe(false);
+  });
+
   it("succeeds without touching anything when the netns is gone or CNI_NETNS is empty", async () => {
     await expect(loopbackDel({ netns: NETNS }, failing(new NetnsNotFoundError(NETNS)))).resolves.toBeUndefined();
     const { deps, opened } = pod();

@@ -1,9 +1,10 @@
 /**
  * loopback plugin commands, like the reference: ADD sets `lo` up in CNI_NETNS and reports it
  * (name lo, MAC 00:00:00:00:00:00, sandbox) with its first IPv4 and IPv6 addresses on
- * interface 0, or passes a prevResult through unchanged; DEL sets `lo` down and treats a
- * vanished netns (or an empty CNI_NETNS) as done; CHECK fails unless `lo` is up. CNI_IFNAME is
- * ignored: only `lo` counts. skel has already required CNI_NETNS for ADD and CHECK.
+ * interface 0, or passes a prevResult through unchanged; DEL sets `lo` down (unless another
+ * interface is up there: a live pod's) and treats a vanished netns (or an empty CNI_NETNS) as done;
+ * CHECK fails unless `lo` is up. CNI_IFNAME is ignored: only `lo` counts. skel has already required
+ * CNI_NETNS for ADD and CHECK.
  */
 import type { CmdArgs, PluginFuncs } from "../../libcni/skel/skel.ts";
 import { CniError, ErrorCode, isCniError } from "../../libcni/types/error.ts";
@@ -96,10 +97,18 @@ export async function loopbackAdd(call: LoopbackCall, deps: LoopbackDeps): Promi
   };
 }
 
+/**
+ * DEL sets lo down, like the reference, but only in a namespace no other interface is up in: a DEL
+ * aimed at a live pod (another container's netns) must not cut its localhost. A pod being torn down
+ * loses its lo with its namespace either way.
+ */
 export async function loopbackDel(call: LoopbackCall, deps: LoopbackDeps): Promise<void> {
   if (call.netns === "") return;
   try {
-    inPod(deps, call.netns, "failed to set lo down", (nl) => nl.setLinkDown(LO));
+    inPod(deps, call.netns, "failed to set lo down", (nl) => {
+      if (nl.listLinks().some((l) => l.name !== LO && l.up)) return;
+      nl.setLinkDown(LO);
+    });
   } catch (e) {
     // The runtime may call DEL after the netns is gone, or more than once: that is success.
     if (isCniError(e) && e.code === ErrorCode.UnknownContainer) return;

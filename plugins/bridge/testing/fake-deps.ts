@@ -48,6 +48,8 @@ export interface Harness {
   readonly iptables: FakeIptables;
   readonly deps: BridgeDeps;
   readonly logs: string[];
+  /** What deps.readFile finds, by path (host-local's reservation files). */
+  readonly files: Map<string, string>;
   call(config: Record<string, unknown>, more?: Partial<BridgeCall>): BridgeCall;
 }
 
@@ -66,6 +68,7 @@ export function harness(hexes: string[] = []): Harness {
   const iptables = new FakeIptables();
   const runner = new RecordingRunner((c) => iptables.answer(c.cmd, c.args, c.input) ?? {});
   const logs: string[] = [];
+  const files = new Map<string, string>();
   let n = 0;
   const deps: BridgeDeps = {
     host: kernelHost(access),
@@ -76,6 +79,7 @@ export function harness(hexes: string[] = []): Harness {
     randomHex: () => hexes[n++] ?? (n++).toString(16).padStart(8, "a"),
     sleep: async () => undefined,
     log: (m) => logs.push(m),
+    readFile: (p) => files.get(p),
   };
   return {
     kernel,
@@ -86,6 +90,7 @@ export function harness(hexes: string[] = []): Harness {
     iptables,
     deps,
     logs,
+    files,
     call: (config, more = {}) => ({
       containerID: "cid1",
       netns: POD,
