@@ -11,6 +11,7 @@ import { CniError, ErrorCode, isCniError } from "../../libcni/types/error.ts";
 import type { IPConfig100, Result100 } from "../../libcni/types/result.ts";
 import type { Address } from "../../linux/netlink/addr.ts";
 import type { NetlinkClient } from "../../linux/netlink/client.ts";
+import { netnsOpenError } from "../shared/netns-errors.ts";
 
 export interface LoopbackDeps {
   /**
@@ -25,33 +26,13 @@ export type LoopbackCall = Pick<CmdArgs, "netns" | "prevResult">;
 
 const LO = "lo";
 
-function codeOf(e: unknown): string | undefined {
-  const c = typeof e === "object" && e !== null ? (e as { code?: unknown }).code : undefined;
-  return typeof c === "string" ? c : undefined;
-}
-
-function isGone(e: unknown): boolean {
-  return codeOf(e) === "ENOENT";
-}
-
 /** Run `fn` against the pod netns; netns problems become CNI errors a user can act on. */
 function inPod<T>(deps: LoopbackDeps, path: string, what: string, fn: (nl: NetlinkClient) => T): T {
   let nl: NetlinkClient;
   try {
     nl = deps.openNetlink(path);
   } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    if (isGone(e))
-      throw new CniError(
-        ErrorCode.UnknownContainer,
-        `failed to open netns "${path}": ${why}`,
-        "the container's network namespace does not exist (the container is gone)",
-      );
-    throw new CniError(
-      ErrorCode.InvalidEnvironmentVariables,
-      `failed to open netns "${path}": ${why}`,
-      "CNI_NETNS must be the path of a network namespace, e.g. /var/run/netns/<name>",
-    );
+    throw netnsOpenError(path, e);
   }
   try {
     return fn(nl);
