@@ -2,25 +2,34 @@
 // the reference, interleaved in one run and driven on both sides by the reference cnitool (Go libcni):
 //  - ours: the flannel exec relays to flanneld, which runs flannel -> bridge -> host-local warm;
 //  - ours, no daemon: the same exec with WEFT_CNI_SOCKET= (the fallback: everything in the exec);
-//  - reference: the Debian bridge -> host-local (Debian ships no flannel plugin, so the reference
-//    chain leaves out a flannel exec: that favours the reference).
+//  - reference: the Debian bridge -> host-local (Debian ships no flannel plugin, so this chain leaves
+//    out a flannel exec: that favours the reference);
+//  - reference with flannel: the whole reference chain, flannel-io/cni-plugin's flannel -> Debian's
+//    bridge -> host-local, when dist/ref/flannel is built (scripts/build-go-flannel.sh; its source
+//    is not on the machine by default, so this side is optional).
 // All three share the node's subnet.env, its bridge and one host-local data dir. Then batches of
 // 20 ADDs at once per side (wall time of the batch), checking for errors and duplicate IPs.
 // Usage: bun bench/cni-daemon.ts [pods=80]   (needs `npm run build` and the go-cnitool oracle)
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   GO_CNITOOL,
   REFERENCE_PLUGIN_DIR,
+  REPO_ROOT,
   WEFT_PLUGIN_DIR,
+  referencePlugin,
   requireBuilt,
 } from "../netns-fixtures/oracles/reference.ts";
 import { WeftCluster, subnetOf } from "../netns-fixtures/topology/cluster.ts";
 import { runIn } from "../netns-fixtures/topology/sh.ts";
 import { fmtMs, ratio, summary, table } from "./stats.ts";
 
-// the three sides share one /24: at most 80 pods each
-const PODS = Math.min(80, Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 80));
+const GO_FLANNEL = join(REPO_ROOT, "dist", "ref", "flannel");
+// the sides share one /24: at most 80 pods each with three sides, 60 with four
+const PODS = Math.min(
+  existsSync(GO_FLANNEL) ? 60 : 80,
+  Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 80),
+);
 const BATCH = 20;
 
 interface Side {
@@ -28,6 +37,8 @@ interface Side {
   readonly confDir: string;
   readonly path: string;
   readonly env: Record<string, string>;
+  /** A reference chain: ours are compared with it. */
+  readonly reference: boolean;
 }
 
 async function main(): Promise<void> {
@@ -41,14 +52,20 @@ async function main(): Promise<void> {
     const root = n.scratch.root;
     const ipamDir = n.scratch.dataDir;
     const subnetFile = join(root, "subnet.env");
-    const side = (label: string, plugin: Record<string, unknown>, path: string, env: Record<string, string>): Side => {
+    const side = (
+      label: string,
+      plugin: Record<string, unknown>,
+      path: string,
+      env: Record<string, string>,
+      reference = false,
+    ): Side => {
       const confDir = join(root, `net-${label}`);
       mkdirSync(confDir, { recursive: true });
       writeFileSync(
         join(confDir, "10-cbr0.conflist"),
         JSON.stringify({ cniVersion: "1.0.0", name: "cbr0", plugins: [plugin] }),
       );
-      return { label, confDir, path, env };
+      return { label, confDir, path, env, reference };
     };
     const flannel = { type: "flannel", subnetFile, dataDir: join(root, "flannel"), ipam: { dataDir: ipamDir } };
     const env = readFileSync(subnetFile, "utf8");
@@ -73,8 +90,18 @@ async function main(): Promise<void> {
         },
         REFERENCE_PLUGIN_DIR,
         {},
+        true,
       ),
     ];
+    if (existsSync(GO_FLANNEL)) {
+      // the reference flannel plugin with Debian's bridge and host-local on its CNI_PATH
+      const dir = join(root, "ref-flannel-bin");
+      mkdirSync(dir, { recursive: true });
+      symlinkSync(GO_FLANNEL, join(dir, "flannel"));
+      for (const p of ["bridge", "host-local", "loopback"]) symlinkSync(referencePlugin(p), join(dir, p));
+      const refFlannel = { ...flannel, dataDir: join(root, "ref-flannel") };
+      sides.push(side("reference-flannel", refFlannel, dir, {}, true));
+    }
     const call = async (s: Side, cmd: string, pod: string) => {
       const t0 = performance.now();
       const r = await runIn(n.ns, GO_CNITOOL, [cmd, "cbr0", `/run/netns/${pod}`], {
@@ -104,21 +131,31 @@ async function main(): Promise<void> {
     for (let i = 0; i < PODS; i++) {
       for (const [k, s] of sides.entries()) del[k]?.push((await call(s, "del", pods[k]?.[i] ?? "")).ms);
     }
-    const ref = sides.length - 1;
+    const refs = [...sides.entries()].filter(([, s]) => s.reference);
     const rows: string[][] = [];
     for (const [name, xs] of [
       ["ADD", add],
       ["DEL", del],
     ] as const) {
-      const r = summary(xs[ref] ?? []);
       for (const [k, s] of sides.entries()) {
-        if (k === ref) continue;
+        if (s.reference) continue;
         const w = summary(xs[k] ?? []);
-        rows.push([`${name} ${s.label}`, fmtMs(w.p50), fmtMs(w.p99), fmtMs(r.p50), fmtMs(r.p99), ratio(w.p50, r.p50)]);
+        for (const [j, r] of refs) {
+          const x = summary(xs[j] ?? []);
+          rows.push([
+            `${name} ${s.label}`,
+            r.label,
+            fmtMs(w.p50),
+            fmtMs(w.p99),
+            fmtMs(x.p50),
+            fmtMs(x.p99),
+            ratio(w.p50, x.p50),
+          ]);
+        }
       }
     }
     console.log(`cnitool (Go libcni) -> plugins on a node running our flanneld, ${PODS} pods per side, interleaved`);
-    console.log(table(["call", "ours p50", "ours p99", "ref p50", "ref p99", "p50 ratio"], rows));
+    console.log(table(["call", "against", "ours p50", "ours p99", "ref p50", "ref p99", "p50 ratio"], rows));
 
     // concurrency: BATCH ADDs at once, sides one after the other, three rounds
     const batch: number[][] = sides.map(() => []);
@@ -137,17 +174,20 @@ async function main(): Promise<void> {
         await Promise.allSettled(mine.map((p) => call(s, "del", p)));
       }
     }
-    const rb = summary(batch[ref] ?? []).p50;
-    const brows = sides
-      .map((s, k) => [
-        `${BATCH} ADDs at once, ${s.label}`,
-        fmtMs(summary(batch[k] ?? []).p50),
-        fmtMs(rb),
-        ratio(summary(batch[k] ?? []).p50, rb),
-      ])
-      .filter((_, k) => k !== ref);
+    const p50 = (k: number) => summary(batch[k] ?? []).p50;
+    const brows = [...sides.entries()].flatMap(([k, s]) =>
+      s.reference
+        ? []
+        : refs.map(([j, r]) => [
+            `${BATCH} ADDs at once, ${s.label}`,
+            r.label,
+            fmtMs(p50(k)),
+            fmtMs(p50(j)),
+            ratio(p50(k), p50(j)),
+          ]),
+    );
     console.log("");
-    console.log(table(["batch (p50 of 3)", "ours", "ref", "ratio"], brows));
+    console.log(table(["batch (p50 of 3)", "against", "ours", "ref", "ratio"], brows));
     console.log(`errors ${errors}, duplicate IPs ${duplicates}`);
   } finally {
     await c.teardown();
