@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -54,5 +54,31 @@ describe("the node's WireGuard key file", () => {
     writeFileSync(path, "garbage");
     expect(() => loadOrCreateKey(path)).toThrow(/holds no private key .* delete it to generate a new key/);
     expect(readFileSync(path, "utf8")).toBe("garbage");
+  });
+
+  it("removes the temp file a flanneld killed while writing the key left, and writes a whole key", () => {
+    const dir = scratch();
+    const path = join(dir, "wgkey");
+    // the named writer's temp name, of a process that no longer exists (pid max is below 2^22)
+    const stale = ".wgkey.tmp-4194999-0badc0de";
+    writeFileSync(join(dir, stale), "half a ke");
+    // another writer's temp of a live process (this one), recent: not ours to remove
+    const live = `.subnet.env.tmp-${process.pid}-12345678`;
+    writeFileSync(join(dir, live), "x");
+    const k = loadOrCreateKey(path);
+    expect(k.created).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual([live, "wgkey"].sort());
+    expect(readFileSync(path, "utf8")).toBe(k.privateKey);
+  });
+
+  it("reads the key another flanneld created first instead of replacing it", () => {
+    const path = join(scratch(), "wgkey");
+    const theirs = Buffer.alloc(32, 0x21).toString("base64");
+    const k = loadOrCreateKey(path, () => {
+      writeFileSync(path, theirs); // the other writer lands between our read and our link
+      return Buffer.alloc(32, 0x42).toString("base64");
+    });
+    expect(k).toEqual({ privateKey: theirs, publicKey: publicKeyOf(theirs), created: false });
+    expect(readFileSync(path, "utf8")).toBe(theirs);
   });
 });
