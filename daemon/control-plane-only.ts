@@ -2,7 +2,7 @@
  * A data plane that programs nothing (leases and subnet.env only), for demos and tests; it says so
  * in the log.
  */
-import { VXLAN_OVERHEAD_V4, VXLAN_OVERHEAD_V6 } from "./backend/route-network.ts";
+import { encapOverhead } from "./backend/overhead.ts";
 import type { BackendType } from "./config.ts";
 import type { Backend, BackendNetwork, DataPlane, RegisterOptions } from "./dataplane.ts";
 import { selectInterface } from "./iface.ts";
@@ -12,7 +12,8 @@ import { sleep } from "./time.ts";
 
 /**
  * A data plane that programs nothing: it publishes the backend type (and for vxlan a VNI with no
- * MAC), computes the MTU like the real backends and logs each peer event.
+ * MAC), computes the MTU like the real backends (underlay minus each one's encapsulation) and logs
+ * each peer event.
  */
 export function controlPlaneOnly(log: Logger): DataPlane {
   const backend = (type: BackendType): Backend => ({
@@ -28,10 +29,11 @@ export function controlPlaneOnly(log: Logger): DataPlane {
         ...(type === "vxlan" ? { BackendData: { VNI: o.config.backend.vni } } : {}),
       };
       const lease = await o.acquire(attrs);
-      const underlay = o.config.backend.mtu || o.extIface.mtu;
+      // ipip reads no Backend.MTU (as flannel); the others start from it when set
+      const underlay = (type !== "ipip" && o.config.backend.mtu) || o.extIface.mtu;
       return {
         lease,
-        mtu: type === "vxlan" ? underlay - (o.config.enableIPv6 ? VXLAN_OVERHEAD_V6 : VXLAN_OVERHEAD_V4) : underlay,
+        mtu: underlay - encapOverhead(type, o.config.enableIPv6),
         async handleEvents(batch) {
           for (const e of batch)
             log.info(`peer ${e.type}`, {

@@ -6,6 +6,7 @@ import { formatCidr, formatIp, type IpNet } from "../../net/prefix.ts";
 import { describeLease, type Lease, type LeaseEvent } from "../lease.ts";
 import type { NetOps, KRoute } from "./netops.ts";
 import { DesiredIndex } from "./desired-index.ts";
+import { IPIP_OVERHEAD, VXLAN_OVERHEAD_V4, VXLAN_OVERHEAD_V6 } from "./overhead.ts";
 import {
   collectPlans,
   desiredState,
@@ -63,15 +64,6 @@ export interface ReconcileStats {
   readonly replayed: boolean;
 }
 
-/** vxlan overhead: outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
-export const VXLAN_OVERHEAD_V4 = 50;
-/**
- * vxlan over IPv6: outer IPv6 (40) + UDP (8) + VXLAN (8) + inner Ethernet (14). flanneld subtracts
- * 50 for both families; the kernel's own default for such a device is also underlay − 70.
- */
-export const VXLAN_OVERHEAD_V6 = 70;
-/** ipip: the outer IPv4 header. */
-export const IPIP_OVERHEAD = 20;
 /** flannel's ipip device name. */
 export const IPIP_DEVICE = "flannel.ipip";
 

@@ -13,7 +13,8 @@ import type { BackendLog } from "./route-network.ts";
 import { wireguardOptions, type WireguardOptions } from "./wireguard-config.ts";
 import { loadOrCreateKey, wireguardKeyFile, type NodeKey } from "./wireguard-key.ts";
 import { WgDeviceNetwork, type WgOps } from "./wireguard-network.ts";
-import { deviceSpecs, WIREGUARD_OVERHEAD, wireguardLeaseAttrs } from "./wireguard-plan.ts";
+import { WIREGUARD_OVERHEAD } from "./overhead.ts";
+import { deviceSpecs, wireguardLeaseAttrs } from "./wireguard-plan.ts";
 
 export interface WireguardBackendOptions {
   /** How often the full pass runs. @default 10000 */

@@ -12,12 +12,6 @@ import type { WireguardMode, WireguardOptions } from "./wireguard-config.ts";
 /** The IPv4 device, and the only one in the single-device modes. */
 export const WG_DEVICE = "flannel-wg";
 export const WG_DEVICE_V6 = "flannel-wg-v6";
-/**
- * Bytes flanneld reserves per packet: outer IPv6 header (40; 20 with IPv4), UDP (8), WireGuard
- * type, receiver index and counter (16), authentication tag (16). Device MTU and FLANNEL_MTU are
- * the underlay MTU minus this.
- */
-export const WIREGUARD_OVERHEAD = 80;
 
 export interface WgDeviceSpec {
   readonly name: string;

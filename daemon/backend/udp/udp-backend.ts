@@ -10,13 +10,12 @@ import { describeLease, type Lease, type LeaseAttrs } from "../../lease.ts";
 import { errorMessage, type Logger } from "../../log.ts";
 import type { Backend, BackendNetwork, RegisterOptions } from "../../dataplane.ts";
 import { sleep } from "../../time.ts";
+import { UDP_ENCAP_OVERHEAD } from "../overhead.ts";
 import type { ForwarderStats } from "./protocol.ts";
 import { describeRoute, peerRoute, type PeerRoute } from "./table.ts";
 
 export const UDP_DEVICE = "flannel0";
 export const UDP_DEFAULT_PORT = 8285;
-/** outer IPv4 header (20) + UDP header (8) */
-export const UDP_ENCAP_OVERHEAD = 28;
 
 /** What the kernel side is asked to set up. */
 export interface UdpDeviceSpec {
