@@ -18,15 +18,17 @@ async function mtuOf(backend: Record<string, unknown>, ipv6 = false): Promise<nu
     "test",
   );
   const type = cfg.backend.type;
-  const net = await controlPlaneOnly(log)
-    .backend(type)
-    .register({
-      config: cfg,
-      extIface: { name: "eth0", index: 2, mtu: 1500, ipv4: "192.0.2.10", ipv6: "2001:db8::10" },
-      acquire: async (attrs: LeaseAttrs) => ({ subnet: parseCidr("10.244.3.0/24"), attrs }),
-      log,
-      signal: AbortSignal.abort(),
-    });
+  const backendOf = controlPlaneOnly(log).backend(type);
+  if (!backendOf) throw new Error(`no ${type} backend`);
+  const subnet = parseCidr("10.244.3.0/24");
+  if (!subnet) throw new Error("bad test subnet");
+  const net = await backendOf.register({
+    config: cfg,
+    extIface: { name: "eth0", index: 2, mtu: 1500, ipv4: "192.0.2.10", ipv6: "2001:db8::10" },
+    acquire: async (attrs: LeaseAttrs) => ({ subnet, attrs }),
+    log,
+    signal: AbortSignal.abort(),
+  });
   expect(lines.join("")).toContain("no device, routes or rules are programmed");
   return net.mtu;
 }
