@@ -88,6 +88,24 @@ describe("flanneld life cycle", () => {
     expect(readFileSync(f.subnetFile, "utf8")).toContain("FLANNEL_SUBNET="); // left in place
   });
 
+  it("exits 0 at once on a SIGTERM that lands between ready and the start of the watch loops", async () => {
+    const store = new MemoryLeaseStore('{"Network":"10.244.0.0/16"}');
+    const log = memoryLogger();
+    const { dp } = fakeDataPlane("192.0.2.9");
+    const ac = new AbortController();
+    const run = runFlanneld({
+      flags: flags(),
+      log,
+      manager: store.manager(),
+      dataPlane: dp,
+      signal: ac.signal,
+      onReady: () => ac.abort(),
+    });
+    const outcome = await Promise.race([run, new Promise((r) => setTimeout(() => r("still running"), 3000))]);
+    expect(outcome).toBe(0);
+    expect(log.lines.at(-1)).toContain("Exiting cleanly");
+  });
+
   it("exits 1 with the reason when the lease is revoked", async () => {
     const store = new MemoryLeaseStore('{"Network":"10.244.0.0/16","Backend":{"Type":"host-gw"}}');
     const log = memoryLogger();

@@ -16,7 +16,7 @@ import type { DaemonMetrics } from "./metrics/daemon-metrics.ts";
 import { startProbeResponder, type ProbeResponder } from "./probe/responder.ts";
 import type { SubnetManager } from "./subnet/manager.ts";
 import { writeSubnetEnv, type SubnetEnv } from "../net/subnet-env.ts";
-import { sleep } from "./time.ts";
+import { onAbort, sleep } from "./time.ts";
 import { WaitLog } from "./wait-log.ts";
 
 /** Everything {@link runFlanneld} works with. */
@@ -272,7 +272,7 @@ export function memoryKeeper(
     if (now - floor >= MEMORY_SLACK_BYTES) release();
   }, o.checkMs ?? MEMORY_CHECK_MS);
   timer.unref?.();
-  signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+  onAbort(signal, () => clearInterval(timer));
   return { release };
 }
 
@@ -283,8 +283,7 @@ async function runLoops(
   peers: Map<string, Lease>,
 ): Promise<number> {
   const inner = new AbortController();
-  const stop = () => inner.abort();
-  o.signal.addEventListener("abort", stop, { once: true });
+  const unlink = onAbort(o.signal, () => inner.abort());
   let failure: { what: string; error: unknown } | undefined;
   let started = false;
   const keeper = memoryKeeper(o, inner.signal);
@@ -314,7 +313,7 @@ async function runLoops(
       guard("keeping the lease", o.manager.completeLease(lease, inner.signal)),
     ]);
   } finally {
-    o.signal.removeEventListener("abort", stop);
+    unlink();
   }
   if (failure) {
     o.log.error(`${failure.what} failed: ${errorMessage(failure.error)}; exiting so flanneld can be restarted`, {

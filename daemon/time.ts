@@ -12,6 +12,21 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * Run `fn` once when `signal` aborts, or right now when it already has: an "abort" listener added
+ * after the fact never fires, and a loop started just after SIGTERM would then run forever.
+ * Returns what removes the listener (nothing to remove when `fn` already ran).
+ */
+export function onAbort(signal: AbortSignal | undefined, fn: () => void): () => void {
+  if (!signal) return () => undefined;
+  if (signal.aborted) {
+    fn();
+    return () => undefined;
+  }
+  signal.addEventListener("abort", fn, { once: true });
+  return () => signal.removeEventListener("abort", fn);
+}
+
 /** Exponential backoff: `next()` returns the current delay and doubles it up to `max`; `reset()` starts over. */
 export class Backoff {
   private cur: number;

@@ -6,6 +6,7 @@ import { formatCidr, formatIp, type IpNet } from "../../net/prefix.ts";
 import { describeLease, type Lease, type LeaseEvent } from "../lease.ts";
 import type { NetOps, KRoute } from "./netops.ts";
 import { DesiredIndex } from "./desired-index.ts";
+import { onAbort } from "../time.ts";
 import { IPIP_OVERHEAD, VXLAN_OVERHEAD_V4, VXLAN_OVERHEAD_V6 } from "./overhead.ts";
 import {
   collectPlans,
@@ -384,7 +385,7 @@ export class RouteNetwork {
         this.log("error", "reconcile failed", { error: e instanceof Error ? e.message : String(e) });
       }
     }, intervalMs);
-    signal.addEventListener("abort", () => clearInterval(t), { once: true });
+    onAbort(signal, () => clearInterval(t));
   }
 
   get vtep(): string {

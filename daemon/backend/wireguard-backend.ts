@@ -7,7 +7,7 @@ import type { ExternalInterface } from "../iface.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import type { Backend, BackendNetwork, RegisterOptions } from "../dataplane.ts";
-import { Backoff, sleep } from "../time.ts";
+import { Backoff, onAbort, sleep } from "../time.ts";
 import { underlayMtu } from "./mtu.ts";
 import type { BackendLog } from "./route-network.ts";
 import { wireguardOptions, type WireguardOptions } from "./wireguard-config.ts";
@@ -119,7 +119,7 @@ export function wireguardBackend(ops: WgOps, log: Logger, bo: WireguardBackendOp
         }
       })();
       // stopped before run() starts (e.g. during the rest of start-up): the devices still go
-      o.signal.addEventListener("abort", () => void closeAll(), { once: true });
+      onAbort(o.signal, () => void closeAll());
 
       const backoff = new Backoff(1000, 30_000);
       let lostAt = 0;

@@ -4,6 +4,7 @@
  * keep-alive once); watch streams; username/password authentication. Keys and values are
  * strings (base64 on the wire); revisions are numbers, lease IDs decimal strings (int64).
  */
+import { onAbort } from "../time.ts";
 import { EtcdError, EtcdTransport, GrpcCode, type EtcdTls } from "./transport.ts";
 
 export { EtcdError, GrpcCode } from "./transport.ts";
@@ -283,8 +284,7 @@ export class EtcdClient {
   async leaseKeepAliveOnce(id: string, signal?: AbortSignal): Promise<number> {
     if (this.opts.username && !this.t.token) await this.authenticate(signal);
     const ac = new AbortController();
-    const onAbort = () => ac.abort();
-    signal?.addEventListener("abort", onAbort, { once: true });
+    const unlink = onAbort(signal, () => ac.abort());
     try {
       const first = new Promise<number>((resolve, reject) => {
         void this.t
@@ -314,7 +314,7 @@ export class EtcdClient {
       });
       return await first;
     } finally {
-      signal?.removeEventListener("abort", onAbort);
+      unlink();
       ac.abort();
     }
   }

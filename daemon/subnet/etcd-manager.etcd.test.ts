@@ -9,6 +9,7 @@ import type { LeaseEvent } from "../lease.ts";
 import { memoryLogger } from "../testing/memory-logger.ts";
 import { EtcdSubnetManager, type EtcdManagerOptions } from "./etcd-manager.ts";
 import { ConfigNotFoundError, LeaseLostError } from "./manager.ts";
+import { sleep } from "../time.ts";
 
 if (!haveEtcd)
   console.warn("skipping etcd subnet manager tests: /usr/bin/etcd is not installed (apt-get install etcd-server)");
@@ -274,6 +275,40 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     expect(seen.filter((s) => s.includes(formatCidr(la.subnet as IpNet)))).toEqual([]);
     ac.abort();
     await done;
+  });
+
+  it("returns at once when stopped while the first batch (the peers' replay) is applied", async () => {
+    // SIGTERM while the backend replays the peers: the watch opened after that must not outlive it
+    const prefix = await fresh();
+    await admin.put(`${prefix}/subnets/10.244.9.0-24`, JSON.stringify(vx("192.0.2.43")));
+    const a = make({ prefix });
+    await a.getNetworkConfig(new AbortController().signal);
+    const la = await a.acquireLease(vx("192.0.2.44"), new AbortController().signal);
+    const ac = new AbortController();
+    let batches = 0;
+    const done = a.watchLeases(
+      la,
+      async () => {
+        batches++;
+        ac.abort();
+      },
+      ac.signal,
+    );
+    const outcome = await Promise.race([done.then(() => "returned"), sleep(3000).then(() => "still watching")]);
+    expect(outcome).toBe("returned");
+    expect(batches).toBe(1);
+  });
+
+  it("keeps nothing running when completeLease or watchLeases start after the stop", async () => {
+    const prefix = await fresh();
+    const a = make({ prefix });
+    await a.getNetworkConfig(new AbortController().signal);
+    const la = await a.acquireLease(vx("192.0.2.45"), new AbortController().signal);
+    const ac = new AbortController();
+    ac.abort();
+    const both = Promise.all([a.completeLease(la, ac.signal), a.watchLeases(la, async () => undefined, ac.signal)]);
+    const outcome = await Promise.race([both.then(() => "returned"), sleep(3000).then(() => "still running")]);
+    expect(outcome).toBe("returned");
   });
 
   it("reads the leases once at startup and still delivers a lease written between the steps", async () => {

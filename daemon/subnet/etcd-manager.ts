@@ -25,7 +25,7 @@ import {
 } from "../lease.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import { overlaps, type IpNet } from "../../net/prefix.ts";
-import { Backoff, sleep } from "../time.ts";
+import { Backoff, onAbort, sleep } from "../time.ts";
 import { WaitLog } from "../wait-log.ts";
 import {
   ConfigNotFoundError,
@@ -294,12 +294,11 @@ export class EtcdSubnetManager implements SubnetManager {
     if (!own || !sameSubnets(lease, parseSubnetKey(own.key) ?? {}))
       throw new Error("completeLease: lease was not acquired by this manager");
     const inner = new AbortController();
-    const stop = () => inner.abort();
-    signal.addEventListener("abort", stop, { once: true });
+    const unlink = onAbort(signal, () => inner.abort());
     try {
       await Promise.race([this.renewLoop(inner.signal), this.watchOwn(own.key, inner.signal)]);
     } finally {
-      signal.removeEventListener("abort", stop);
+      unlink();
       inner.abort();
     }
   }
@@ -370,8 +369,7 @@ export class EtcdSubnetManager implements SubnetManager {
       let lost: LeaseLostError | undefined;
       let compacted = false;
       const ac = new AbortController();
-      const onAbort = () => ac.abort();
-      signal.addEventListener("abort", onAbort, { once: true });
+      const unlink = onAbort(signal, () => ac.abort());
       if (watches++ > 0) this.stats.reconnects++;
       try {
         await this.o.client.watch(key, { startRevision: rev + 1, signal: ac.signal }, (r) => {
@@ -396,7 +394,7 @@ export class EtcdSubnetManager implements SubnetManager {
           this.log.warn("own lease watch broke, reconnecting", { error: errorMessage(e) });
         }
       } finally {
-        signal.removeEventListener("abort", onAbort);
+        unlink();
       }
       if (lost) throw lost;
       if (compacted) {
@@ -423,6 +421,7 @@ export class EtcdSubnetManager implements SubnetManager {
           revision = snap.revision;
           if (first || batch.length > 0) await onEvents(batch);
           first = false;
+          if (signal.aborted) return;
         } catch (e) {
           if (signal.aborted) return;
           this.stats.errors++;
@@ -451,8 +450,7 @@ export class EtcdSubnetManager implements SubnetManager {
     signal: AbortSignal,
   ): Promise<{ revision: number; progressed: boolean; compacted: boolean }> {
     const ac = new AbortController();
-    const onAbort = () => ac.abort();
-    signal.addEventListener("abort", onAbort, { once: true });
+    const unlink = onAbort(signal, () => ac.abort());
     let progressed = false;
     let compacted = false;
     let rev = revision;
@@ -495,7 +493,7 @@ export class EtcdSubnetManager implements SubnetManager {
         this.watchWait.failed(e, { endpoint: this.o.client.endpoint });
       }
     } finally {
-      signal.removeEventListener("abort", onAbort);
+      unlink();
     }
     await chain;
     return { revision: rev, progressed, compacted };

@@ -14,7 +14,7 @@ import {
   type LeaseAttrs,
   type LeaseEvent,
 } from "../lease.ts";
-import { sleep } from "../time.ts";
+import { onAbort, sleep } from "../time.ts";
 import {
   ConfigNotFoundError,
   LeaseLostError,
@@ -138,13 +138,12 @@ export class MemorySubnetManager implements SubnetManager {
         ac.abort();
       }
     });
-    const stop = () => ac.abort();
-    signal.addEventListener("abort", stop, { once: true });
+    const unlink = onAbort(signal, () => ac.abort());
     try {
       while (!ac.signal.aborted) await sleep(2 ** 31 - 1, ac.signal);
     } finally {
       unsubscribe();
-      signal.removeEventListener("abort", stop);
+      unlink();
     }
     if (lost) throw new LeaseLostError("this node's lease was removed from the in-memory store");
   }
