@@ -140,6 +140,8 @@ export function extensionBackend(log: Logger, shell: ShellRunner = execaShell): 
       else log.info("No post startup command configured - skipping");
 
       const onEvent = async (e: LeaseEvent): Promise<void> => {
+        // stopping: the rest of a batch runs no more commands (the next start replays every peer)
+        if (o.signal.aborted) return;
         const l = e.lease;
         const subnet = l.subnet ? formatCidr(l.subnet) : NO_V4_NET;
         log.info(e.type === "added" ? "Subnet added" : "Subnet removed", { subnet, public_ip: l.attrs.PublicIP });
