@@ -16,6 +16,19 @@ import { missingLinkKind } from "../netns-fixtures/topology/kernel-support.ts";
 import { ipJson } from "../netns-fixtures/topology/sh.ts";
 import { implsUnderTest } from "./impls.ts";
 
+/** `p`, or a failure naming `what` (and `detail()`) when it takes longer than `ms`. */
+async function within<T>(ms: number, what: string, p: Promise<T>, detail: () => string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`waited ${ms} ms for ${what}\n${detail()}`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const ours = implsUnderTest().some((i) => i.isOurs);
 const PREFIX = "/coreos.com/network/subnets";
 
@@ -90,6 +103,9 @@ describe.runIf(ours)("flanneld cluster: extension", () => {
     },
   });
   const macs = new Map<string, string>();
+  /** The end of `n`'s flanneld log, for a failure message. */
+  const logTail = (n: ClusterNode) => () =>
+    `flanneld log of ${n.name}:\n${readFileSync(c.logOf(n), "utf8").slice(-4000)}`;
   const events = (n: ClusterNode) =>
     readFileSync(join(dir, `events-${n.ns}`), "utf8")
       .split("\n")
@@ -155,19 +171,23 @@ describe.runIf(ours)("flanneld cluster: extension", () => {
     await waitFor("node1 to run SubnetRemoveCommand for 10.244.250.0/24", 10_000, () =>
       events(n).includes("remove 10.244.250.0/24 203.0.113.5 [0e:00:00:00:00:fa]"),
     );
-    const log = readFileSync(c.logOf(n), "utf8").split("\n");
-    const failed = log.filter((l) => l.includes('msg="failed to run command"'));
-    expect(
-      failed.some(
+    // the events line is written before the command's `ip route`, and flanneld logs the failure
+    // after the command exits: wait for the log lines themselves
+    const failed = () =>
+      readFileSync(c.logOf(n), "utf8")
+        .split("\n")
+        .filter((l) => l.includes('msg="failed to run command"'));
+    await waitFor("flanneld to log the failing SubnetAddCommand", 10_000, () =>
+      failed().some(
         (l) =>
           l.includes("level=error") &&
           l.includes('error="exit status 2"') &&
           /output="Error: Nexthop has invalid gateway\."/.test(l),
       ),
-    ).toBe(true);
-    expect(
-      failed.some((l) => l.includes("ip route del") && /output="RTNETLINK answers: No such process"/.test(l)),
-    ).toBe(true);
+    );
+    await waitFor("flanneld to log the failing SubnetRemoveCommand", 10_000, () =>
+      failed().some((l) => l.includes("ip route del") && /output="RTNETLINK answers: No such process"/.test(l)),
+    );
     expect(n.daemon?.exitCode).toBeNull();
   });
 
@@ -189,19 +209,20 @@ describe.runIf(ours)("flanneld cluster: extension", () => {
     if (!n) throw new Error("node1 missing");
     const before = n.subnet;
     const adds = events(n).length;
-    expect(await c.stopDaemon(n)).toBe(0);
+    expect(await within(15_000, "node1's flanneld to exit on SIGTERM", c.stopDaemon(n), logTail(n))).toBe(0);
     c.startDaemon(n);
     await c.waitReady(n);
     expect(n.subnet).toBe(before);
     await waitFor("node1 to replay its peers", 10_000, () => events(n).length >= adds + 2);
-    expect(events(n).slice(adds).sort()).toEqual(
+    expect(events(n).slice(adds).sort(), logTail(n)()).toEqual(
       c.nodes
         .filter((m) => m !== n)
         .map((m) => `add ${subnetOf(m.subnet ?? "")} ${m.ip} [${macs.get(m.ns)}]`)
         .sort(),
     );
-    const bad = (await c.matrix()).filter(([, , r]) => r !== "ok").map(([a, b, r]) => `${a.name}->${b.name}: ${r}`);
-    expect(bad).toEqual([]);
+    const matrix = await within(40_000, "the pod matrix", c.matrix(), logTail(n));
+    const bad = matrix.filter(([, , r]) => r !== "ok").map(([a, b, r]) => `${a.name}->${b.name}: ${r}`);
+    expect(bad, logTail(n)()).toEqual([]);
   });
 
   it("a node whose lease is removed runs SubnetRemoveCommand on the others, which drops its route", async () => {
