@@ -1,29 +1,9 @@
 // A recording UdpKernel for the udp backend's unit tests: remembers the device spec it was asked
 // for, every route table handed to the forwarder, repairs and stops, and lets a test fail the
 // forwarder or remove the device.
-import type { ForwarderStats } from "../backend/udp/protocol.ts";
+import { zeroCounters, type ForwarderStats } from "../backend/udp/protocol.ts";
 import type { PeerRoute } from "../backend/udp/table.ts";
 import type { UdpDataPath, UdpDeviceSpec, UdpKernel } from "../backend/udp/udp-backend.ts";
-
-const ZERO: ForwarderStats = {
-  txPackets: 0,
-  txCalls: 0,
-  tunReads: 0,
-  rxPackets: 0,
-  tunWrites: 0,
-  noRoute: 0,
-  unreachableSent: 0,
-  ttlExpired: 0,
-  malformed: 0,
-  sendErrors: 0,
-  writeErrors: 0,
-  readErrors: 0,
-  lastSendErrno: 0,
-  lastWriteErrno: 0,
-  lastReadErrno: 0,
-  routesGen: 0,
-  routes: 0,
-};
 
 export class FakeUdpDataPath implements UdpDataPath {
   readonly name = "flannel0";
@@ -55,7 +35,7 @@ export class FakeUdpDataPath implements UdpDataPath {
   }
 
   async stats(): Promise<ForwarderStats> {
-    return { ...ZERO, routes: this.routes.length, routesGen: this.tables.length - 1 };
+    return { ...zeroCounters(), routes: this.routes.length, routesGen: this.tables.length - 1 };
   }
 
   repair(): { repaired: number; present: boolean } {

@@ -31,7 +31,7 @@ import {
   VNET_GSO_TCPV4,
   VNET_HDR_LEN,
 } from "./packet.ts";
-import type { ForwarderInit, ForwarderStats, FromWorker, ToWorker } from "./protocol.ts";
+import { zeroCounters, type ForwarderInit, type ForwarderStats, type FromWorker, type ToWorker } from "./protocol.ts";
 import { RouteTable, type PeerRoute } from "./table.ts";
 
 const init = (workerData as { init: ForwarderInit; port: MessagePort }).init;
@@ -136,23 +136,7 @@ pollfds.dv.setInt16(20, POLLIN, true);
 // --- state ------------------------------------------------------------------------------------
 const table = new RouteTable();
 let routesGen = 0;
-const st = {
-  txPackets: 0,
-  txCalls: 0,
-  tunReads: 0,
-  rxPackets: 0,
-  tunWrites: 0,
-  noRoute: 0,
-  unreachableSent: 0,
-  ttlExpired: 0,
-  malformed: 0,
-  sendErrors: 0,
-  writeErrors: 0,
-  readErrors: 0,
-  lastSendErrno: 0,
-  lastWriteErrno: 0,
-  lastReadErrno: 0,
-};
+const st = zeroCounters();
 
 function stats(): ForwarderStats {
   return { ...st, routesGen, routes: table.size };

@@ -1,4 +1,5 @@
-// Messages between the udp backend (daemon thread) and its forwarder worker. Pure types.
+// Messages between the udp backend (daemon thread) and its forwarder worker: types, and the zero
+// counters both sides start from.
 import type { PeerRoute } from "./table.ts";
 
 /** What the worker is started with (workerData). File descriptors belong to the daemon thread. */
@@ -57,6 +58,30 @@ export interface ForwarderStats {
   /** generation of the route table in use and its size */
   readonly routesGen: number;
   readonly routes: number;
+}
+
+/** The counters the worker keeps (the route table's generation and size come from the table). */
+export type ForwarderCounters = { -readonly [K in Exclude<keyof ForwarderStats, "routesGen" | "routes">]: number };
+
+/** Every counter at zero: a forwarder before its first packet. */
+export function zeroCounters(): ForwarderCounters {
+  return {
+    txPackets: 0,
+    txCalls: 0,
+    tunReads: 0,
+    rxPackets: 0,
+    tunWrites: 0,
+    noRoute: 0,
+    unreachableSent: 0,
+    ttlExpired: 0,
+    malformed: 0,
+    sendErrors: 0,
+    writeErrors: 0,
+    readErrors: 0,
+    lastSendErrno: 0,
+    lastWriteErrno: 0,
+    lastReadErrno: 0,
+  };
 }
 
 export type FromWorker =
