@@ -23,6 +23,7 @@ import { REFERENCE_PLUGIN_DIR, REPO_ROOT, WEFT_PLUGIN_DIR, requireBuilt } from "
 import { ipJson, run, runIn } from "../netns-fixtures/topology/sh.ts";
 import { EchoServer, LiveConnection, tcpProbe } from "../netns-fixtures/topology/tcp.ts";
 import { sweepStale, Topology } from "../netns-fixtures/topology/topology.ts";
+import { stubKubeconfig } from "../daemon/testing/stub-apiserver.ts";
 import { implsUnderTest } from "./impls.ts";
 
 const ours = implsUnderTest().some((i) => i.isOurs);
@@ -338,12 +339,7 @@ describe.runIf(ours).each(V6_MODES)("flanneld IPv6-only cluster in kube mode: $l
     });
     for (const n of nodes) {
       const kubeconfig = join(n.scratch.root, "kubeconfig");
-      writeFileSync(
-        kubeconfig,
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: stub\n  cluster:\n" +
-          "    server: http://[2001:db8:0:1::1]:6443\ncontexts:\n- name: stub\n  context:\n    cluster: stub\n" +
-          "    user: flannel\ncurrent-context: stub\nusers:\n- name: flannel\n  user:\n    token: s3cret\n",
-      );
+      writeFileSync(kubeconfig, stubKubeconfig("http://[2001:db8:0:1::1]:6443", "s3cret"));
       const netConf = join(n.scratch.root, "net-conf.json");
       writeFileSync(
         netConf,

@@ -30,12 +30,7 @@ describe("weft doctor in kube mode", () => {
         },
       });
       const kubeconfig = join(dir, "kubeconfig");
-      writeFileSync(
-        kubeconfig,
-        `apiVersion: v1\nkind: Config\nclusters:\n- name: stub\n  cluster:\n    server: ${api.url}\n` +
-          "contexts:\n- name: stub\n  context:\n    cluster: stub\n    user: flannel\n" +
-          "current-context: stub\nusers:\n- name: flannel\n  user:\n    token: s3cret\n",
-      );
+      writeFileSync(kubeconfig, api.kubeconfig());
       const netConf = join(dir, "net-conf.json");
       writeFileSync(netConf, '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}');
       const env = { NODE_NAME: "node-a" };

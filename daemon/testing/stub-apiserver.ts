@@ -23,6 +23,15 @@ export interface StubNode {
   status: { conditions: Obj[]; addresses: { type: string; address: string }[] };
 }
 
+/** A kubeconfig whose one context reaches `server` with a bearer `token` (what flanneld and doctor read). */
+export function stubKubeconfig(server: string, token: string): string {
+  return (
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: stub\n  cluster:\n    server: ${server}\n` +
+    "contexts:\n- name: stub\n  context:\n    cluster: stub\n    user: flannel\n" +
+    `current-context: stub\nusers:\n- name: flannel\n  user:\n    token: ${token}\n`
+  );
+}
+
 export class StubApiServer {
   private server: Server | undefined;
   private rv = 100;
@@ -46,6 +55,11 @@ export class StubApiServer {
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** A kubeconfig for this server and its token. */
+  kubeconfig(): string {
+    return stubKubeconfig(this.url, this.token);
   }
 
   async stop(): Promise<void> {
