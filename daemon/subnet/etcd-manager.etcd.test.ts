@@ -95,6 +95,21 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
     cluster = await startEtcd(1);
     admin = new EtcdClient({ endpoints: cluster.endpoints });
   }, 30_000);
+  /** Manager `a` reaches etcd through a proxy the test can break, `b` directly; both read the config. */
+  const throughProxy = async (prefix: string) => {
+    const p = await proxy(Number(new URL(cluster.endpoints[0] as string).port));
+    const log = memoryLogger();
+    const a = new EtcdSubnetManager({
+      client: new EtcdClient({ endpoints: [`http://127.0.0.1:${p.port}`], timeoutMs: 500 }),
+      log,
+      prefix,
+    });
+    managers.push(a);
+    const b = make({ prefix });
+    await a.getNetworkConfig(new AbortController().signal);
+    await b.getNetworkConfig(new AbortController().signal);
+    return { p, log, a, b };
+  };
   afterAll(async () => {
     managers.forEach((m) => m.close());
     admin?.close();
@@ -342,17 +357,7 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
 
   it("resyncs once from a snapshot after the watched revision was compacted, without a hot loop", async () => {
     const prefix = await fresh();
-    const p = await proxy(Number(new URL(cluster.endpoints[0] as string).port));
-    const log = memoryLogger();
-    const a = new EtcdSubnetManager({
-      client: new EtcdClient({ endpoints: [`http://127.0.0.1:${p.port}`], timeoutMs: 500 }),
-      log,
-      prefix,
-    });
-    managers.push(a);
-    const b = make({ prefix });
-    await a.getNetworkConfig(new AbortController().signal);
-    await b.getNetworkConfig(new AbortController().signal);
+    const { p, log, a, b } = await throughProxy(prefix);
     const la = await a.acquireLease(vx("192.0.2.40"), new AbortController().signal);
     const lb = await b.acquireLease(vx("192.0.2.41"), new AbortController().signal);
     const rec = recorder();
@@ -386,17 +391,7 @@ describe.skipIf(!haveEtcd)("etcd subnet manager", () => {
 
   it("lists every lease for the doctor, and counts broken watches and reconnects for /metrics", async () => {
     const prefix = await fresh();
-    const p = await proxy(Number(new URL(cluster.endpoints[0] as string).port));
-    const log = memoryLogger();
-    const a = new EtcdSubnetManager({
-      client: new EtcdClient({ endpoints: [`http://127.0.0.1:${p.port}`], timeoutMs: 500 }),
-      log,
-      prefix,
-    });
-    managers.push(a);
-    const b = make({ prefix });
-    await a.getNetworkConfig(new AbortController().signal);
-    await b.getNetworkConfig(new AbortController().signal);
+    const { p, log, a, b } = await throughProxy(prefix);
     const la = await a.acquireLease(vx("192.0.2.50"), new AbortController().signal);
     await b.acquireLease(vx("192.0.2.51"), new AbortController().signal);
     const all = await a.listLeases(new AbortController().signal);
