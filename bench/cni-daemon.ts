@@ -7,7 +7,7 @@
 //  - reference with flannel: the whole reference chain, flannel-io/cni-plugin's flannel -> Debian's
 //    bridge -> host-local, when dist/ref/flannel is built (scripts/build-go-flannel.sh; its source
 //    is not on the machine by default, so this side is optional).
-// All three share the node's subnet.env, its bridge and one host-local data dir. Then batches of
+// All sides share the node's subnet.env, its bridge and one host-local data dir. Then batches of
 // 20 ADDs at once per side (wall time of the batch), checking for errors and duplicate IPs.
 // Usage: bun bench/cni-daemon.ts [pods=80]   (needs `npm run build` and the go-cnitool oracle)
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
